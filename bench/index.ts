@@ -1,0 +1,25 @@
+// `vitesse bench <name>`: the project's benchmarks. Each reports human-readable
+// figures and, with --json, one machine-readable JSON value on the last line.
+import type { Command } from '../controlplane/cli.js';
+import { UsageError } from '../controlplane/cli/args.js';
+
+type Bench = { summary: string; load: () => Promise<(argv: string[]) => Promise<number>> };
+
+// Each benchmark module exports `run(argv): Promise<number>`.
+const benches: Record<string, Bench> = {
+};
+
+export const benchCommand: Command = {
+  summary: 'run a benchmark',
+  async run(argv) {
+    const [name, ...rest] = argv;
+    if (!name || name === '--help') {
+      process.stdout.write('usage: vitesse bench <' + Object.keys(benches).join('|') + '> [options] [--json]\n' +
+        Object.entries(benches).map(([n, b]) => `  ${n.padEnd(10)} ${b.summary}`).join('\n') + '\n');
+      return name ? 0 : 2;
+    }
+    const b = benches[name];
+    if (!b) throw new UsageError(`unknown benchmark "${name}" (have: ${Object.keys(benches).join(', ')})`);
+    return (await b.load())(rest);
+  },
+};

@@ -1,0 +1,21 @@
+{
+  "targets": [
+    {
+      "target_name": "vitesse",
+      "sources": ["<!@(node tools/sources.cjs)"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "dataplane"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions", "-O2", "-O3"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=c++17", "-O2"],
+      "cflags": ["-O3", "-fno-strict-aliasing", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-O3"],
+      "ldflags": ["-pthread"],
+      "conditions": [
+        ["'<!(echo $VITESSE_SANITIZE)'!=''", {
+          "cflags": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-O1", "-g"],
+          "ldflags": ["-fsanitize=address,undefined"]
+        }]
+      ]
+    }
+  ]
+}

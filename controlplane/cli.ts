@@ -1,0 +1,50 @@
+// `vitesse` command dispatcher. Each command lives in its own module and is
+// loaded only when used, so `vitesse keygen` never loads the addon.
+import { UsageError } from './cli/args.js';
+
+export interface Command {
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const commands: Record<string, () => Promise<Command>> = {
+  bench: async () => (await import('../bench/index.js')).benchCommand,
+};
+
+function help(): string {
+  return [
+    'usage: vitesse <command> [options]',
+    '',
+    'commands:',
+    ...Object.keys(commands).map((c) => `  ${c}`),
+    '',
+    'vitesse <command> --help shows the options of a command.',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(help() + '\n');
+    return name ? 0 : 2;
+  }
+  if (name === '--version') {
+    const { packageVersion } = await import('./version.js');
+    process.stdout.write(packageVersion() + '\n');
+    return 0;
+  }
+  const load = commands[name];
+  if (!load) {
+    process.stderr.write(`vitesse: unknown command "${name}"\n${help()}\n`);
+    return 2;
+  }
+  try {
+    return await (await load()).run(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`vitesse ${name}: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}

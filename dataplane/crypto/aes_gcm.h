@@ -1,0 +1,59 @@
+// AES-GCM (128- and 256-bit keys, 12-byte IV, 16-byte tag) for ESP.
+//
+// Key-dependent work (round keys, powers of H for GHASH) happens once in
+// GcmContext::init; the per-packet calls take only pointers and lengths.
+// The implementation (generic, AES-NI+PCLMULQDQ+AVX2, VAES+VPCLMULQDQ on
+// AVX-512) is chosen once from CPUID; VITESSE_CRYPTO_PATH=generic|avx2|avx512
+// forces one (falling back with a warning if the CPU lacks it).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace vitesse::crypto {
+
+enum class GcmPath : uint8_t { generic = 0, avx2 = 1, avx512 = 2 };
+
+const char* gcm_path_name(GcmPath p);
+// Best path this CPU supports.
+GcmPath gcm_best_path();
+// The path in use: gcm_best_path() unless VITESSE_CRYPTO_PATH overrides it.
+GcmPath gcm_default_path();
+bool gcm_path_supported(GcmPath p);
+
+struct alignas(64) GcmContext {
+  // Opaque to callers; layout belongs to the implementation.
+  uint8_t state[1024];
+  GcmPath path;
+  uint8_t rounds;  // 10 or 14
+
+  // key_len is 16 or 32. Returns false for any other length.
+  bool init(const uint8_t* key, size_t key_len, GcmPath p = gcm_default_path());
+  // Overwrites key material (called before the context is freed).
+  void wipe();
+};
+
+// Encrypts data[0..len) in place and writes the 16-byte tag.
+void gcm_seal(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, size_t aad_len,
+              uint8_t* data, size_t len, uint8_t tag[16]);
+// Verifies the tag in constant time and decrypts in place. On a bad tag it
+// returns false and data holds no plaintext (it is zeroed).
+bool gcm_open(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, size_t aad_len,
+              uint8_t* data, size_t len, const uint8_t tag[16]);
+
+// Several packets at once: lets the implementation interleave independent
+// packets to keep the AES and carry-less-multiply pipelines full.
+struct GcmJob {
+  const GcmContext* ctx;
+  const uint8_t* iv;   // 12 bytes
+  const uint8_t* aad;  // aad_len bytes
+  uint8_t* data;       // in place
+  uint8_t* tag;        // 16 bytes: written by seal, read by open
+  uint32_t len;
+  uint32_t aad_len;
+  bool ok;             // open: set to the verification result
+};
+void gcm_seal_batch(GcmJob* jobs, size_t n);
+void gcm_open_batch(GcmJob* jobs, size_t n);
+
+}  // namespace vitesse::crypto
