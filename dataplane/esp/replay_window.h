@@ -1,0 +1,62 @@
+// Anti-replay window for ESP with Extended Sequence Numbers (RFC 4303 §3.4.3
+// and Appendix A), kept as a ring of 64-bit blocks in the style of RFC 6479.
+//
+// The receiver sees only the low 32 bits of each 64-bit sequence number; it
+// infers the high half from where its window stands (Appendix A2.2). A packet
+// is checked before decryption without touching the window, and the window is
+// updated only once the packet has authenticated (update() re-checks, so a
+// second copy that passed the pre-check alongside the first still fails).
+//
+// Window size W means: after the highest authenticated number T, a number s is
+// acceptable if s > T, or T - W < s <= T and s was not seen yet. The ring has
+// twice as many blocks as W needs, a power of two, so the block of s is
+// (s / 64) & mask and moving T forward clears whole blocks rather than
+// shifting bits. Sequence number 0 is never acceptable (counters start at 1).
+#pragma once
+
+#include <cstdint>
+
+namespace vitesse::esp {
+
+inline constexpr uint32_t kDefaultReplayWindow = 1024;
+inline constexpr uint32_t kMinReplayWindow = 32;
+inline constexpr uint32_t kMaxReplayWindow = 4096;
+
+class ReplayWindow {
+ public:
+  // W must be a power of two in [kMinReplayWindow, kMaxReplayWindow]; returns
+  // false otherwise and leaves the window unchanged. `top` is the highest
+  // number to treat as already received (0 for a new SA): tests and SA
+  // migration start a window elsewhere than at 0.
+  bool init(uint32_t size = kDefaultReplayWindow, uint64_t top = 0);
+
+  // The full 64-bit sequence number a packet carrying `seq_low` most likely
+  // has (RFC 4303 A2.2). Returns false when the inference lands before
+  // number 0 (a stale packet while the window is still in the first 2^32).
+  bool infer(uint32_t seq_low, uint64_t* seq) const;
+
+  // Pre-decryption check: would `seq` be accepted now? Changes nothing.
+  bool check(uint64_t seq) const;
+
+  // Post-authentication check-and-set: records `seq` and returns true, or
+  // returns false (a replay) if it is too old or already recorded.
+  bool update(uint64_t seq);
+
+  uint64_t top() const { return top_; }
+  uint32_t size() const { return size_; }
+
+ private:
+  static constexpr uint32_t kBlockBits = 64;
+  static constexpr uint32_t kMaxBlocks = 2 * kMaxReplayWindow / kBlockBits;
+
+  bool seen(uint64_t seq) const {
+    return (blocks_[(seq / kBlockBits) & block_mask_] >> (seq % kBlockBits)) & 1;
+  }
+
+  uint64_t top_ = 0;
+  uint32_t size_ = kDefaultReplayWindow;
+  uint32_t block_mask_ = 2 * kDefaultReplayWindow / kBlockBits - 1;
+  uint64_t blocks_[kMaxBlocks] = {};
+};
+
+}  // namespace vitesse::esp
