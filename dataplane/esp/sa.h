@@ -7,6 +7,7 @@
 // quiescent point.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "crypto/aes_gcm.h"
@@ -15,6 +16,9 @@
 namespace vitesse::esp {
 
 enum class Aead : uint8_t { aes_gcm_16_icv = 0, aes_256_gcm_16_icv = 1 };
+
+// Key length of an AEAD (its key material is key ‖ salt: this plus kSaltLen).
+inline constexpr size_t aead_key_len(Aead a) { return a == Aead::aes_256_gcm_16_icv ? 32 : 16; }
 
 inline constexpr uint32_t kEspHeaderLen = 16;  // SPI(4) seq-low(4) IV(8)
 inline constexpr uint32_t kIcvLen = 16;
@@ -28,6 +32,7 @@ struct SaCounters {
   uint64_t decrypt_errors = 0;   // inbound: authentication failed
   uint64_t replay_errors = 0;    // inbound: duplicate or left of the window
   uint64_t protocol_errors = 0;  // inbound: bad trailer / next header / truncated
+  uint64_t encap_errors = 0;     // outbound: not sent (no room for the trailer, counter exhausted)
 };
 
 struct OutboundSa {
@@ -45,5 +50,17 @@ struct InboundSa {
   ReplayWindow window;
   SaCounters counters;
 };
+
+// Key material is key ‖ salt (16+4 octets for aes-gcm-16-icv, 32+4 for
+// aes-256-gcm-16-icv); any other length is refused and the SA is left as it
+// was. The outbound counter starts at 0 (first packet 1); the inbound window
+// has `replay_window` entries (see ReplayWindow::init for the valid sizes).
+bool init_outbound(OutboundSa& sa, Aead aead, uint32_t spi, const uint8_t* keymat, size_t len);
+bool init_inbound(InboundSa& sa, Aead aead, uint32_t spi, const uint8_t* keymat, size_t len,
+                  uint32_t replay_window = kDefaultReplayWindow);
+
+// Zero the key schedule and salt before an SA's memory is released.
+void wipe(OutboundSa& sa);
+void wipe(InboundSa& sa);
 
 }  // namespace vitesse::esp
