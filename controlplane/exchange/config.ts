@@ -1,0 +1,131 @@
+// The key manager's configuration, checked and compiled into one
+// ExchangeParams per route and queue (one exchange each, DESIGN.md §4).
+// Checking is complete before anything is applied: an invalid configuration
+// is refused with the path and the reason, and nothing changes.
+import { ADDRESS_LENGTH, addressKey, parseAddress } from './address.js';
+import { PSK_LENGTH } from './noise.js';
+import { constantTimeEqual, wipe } from './primitives.js';
+import { AEAD_ID, DEFAULT_NEGOTIATION_TTL_S, DEFAULT_PORT, DEFAULT_SA_TTL_S } from './protocol.js';
+import type { Aead, KeyManagerConfig, QueueId, RouteId, RouteSpi } from './types.js';
+
+export class ConfigError extends Error {}
+
+export interface Settings {
+  saTtlMs: number;
+  negotiationTtlMs: number;
+  port: number;
+}
+
+/** Everything one exchange (a route on a queue) needs. */
+export interface ExchangeParams {
+  /** `${route}/${queue}`, unique. */
+  readonly key: string;
+  readonly route: RouteId;
+  readonly queue: QueueId;
+  readonly routeSpi: RouteSpi;
+  readonly aead: Aead;
+  /** Our own copy; wiped when the exchange is removed. */
+  readonly psk: Buffer;
+  readonly localAddress: string;
+  readonly gatewayAddress: string;
+  /** 16-octet forms (address.ts). */
+  readonly local: Buffer;
+  readonly gateway: Buffer;
+}
+
+export interface CompiledConfig {
+  settings: Settings;
+  exchanges: ExchangeParams[];
+}
+
+function positiveSeconds(value: number | undefined, fallback: number, path: string): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ConfigError(`${path}: must be a positive number of seconds, got ${String(value)}`);
+  return v * 1000;
+}
+
+export function compileConfig(c: KeyManagerConfig): CompiledConfig {
+  const port = c.port ?? DEFAULT_PORT;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`/port: not a UDP port: ${String(c.port)}`);
+  const settings: Settings = {
+    saTtlMs: positiveSeconds(c.saTtl, DEFAULT_SA_TTL_S, '/sa-ttl'),
+    negotiationTtlMs: positiveSeconds(c.negotiationTtl, DEFAULT_NEGOTIATION_TTL_S, '/negotiation-ttl'),
+    port,
+  };
+  const exchanges: ExchangeParams[] = [];
+  try {
+    compileRoutes(c, exchanges);
+  } catch (err) {
+    for (const e of exchanges) wipe(e.psk);
+    throw err;
+  }
+  return { settings, exchanges };
+}
+
+function compileRoutes(c: KeyManagerConfig, exchanges: ExchangeParams[]): void {
+  if (!Array.isArray(c.routes)) throw new ConfigError('/routes: must be a list');
+  const ids = new Set<string>();
+  const spis = new Map<number, string>();
+  for (const r of c.routes) {
+    const at = `/routes/route[id=${r.id}]`;
+    if (typeof r.id !== 'string' || r.id === '') throw new ConfigError(`/routes/route: id must be a non-empty string`);
+    if (ids.has(r.id)) throw new ConfigError(`${at}: duplicate route id`);
+    ids.add(r.id);
+    if (!Number.isInteger(r.spi) || r.spi < 0 || r.spi > 0xffff_ffff) throw new ConfigError(`${at}/spi: not a uint32: ${String(r.spi)}`);
+    const other = spis.get(r.spi);
+    if (other !== undefined) throw new ConfigError(`${at}/spi: ${r.spi} is already the SPI of route "${other}"`);
+    spis.set(r.spi, r.id);
+    if (!Buffer.isBuffer(r.preSharedKey) || r.preSharedKey.length !== PSK_LENGTH) {
+      throw new ConfigError(`${at}/preshared-key: must be ${PSK_LENGTH} octets, got ${Buffer.isBuffer(r.preSharedKey) ? r.preSharedKey.length : typeof r.preSharedKey}`);
+    }
+    if (!(r.aead in AEAD_ID)) throw new ConfigError(`${at}/aead: unknown AEAD "${String(r.aead)}" (have: ${Object.keys(AEAD_ID).join(', ')})`);
+    if (!Array.isArray(r.queues) || r.queues.length === 0) throw new ConfigError(`${at}/queue: a route needs at least one queue`);
+    const queues = new Set<number>();
+    const paths = new Set<string>();
+    for (const q of r.queues) {
+      const qat = `${at}/queue[id=${q.queue}]`;
+      if (!Number.isInteger(q.queue) || q.queue < 0) throw new ConfigError(`${qat}: queue must be a non-negative integer`);
+      if (queues.has(q.queue)) throw new ConfigError(`${qat}: duplicate queue`);
+      queues.add(q.queue);
+      const local = parseAddress(q.localAddress);
+      if (!local) throw new ConfigError(`${qat}/local-address: not an IP address: "${q.localAddress}"`);
+      const gateway = parseAddress(q.gatewayAddress);
+      if (!gateway) throw new ConfigError(`${qat}/gateway-address: not an IP address: "${q.gatewayAddress}"`);
+      // The responder finds the queue of a message by its addresses.
+      const path = `${addressKey(q.localAddress)}-${addressKey(q.gatewayAddress)}`;
+      if (paths.has(path)) throw new ConfigError(`${qat}: another queue of this route has the same local and gateway addresses`);
+      paths.add(path);
+      exchanges.push({
+        key: `${r.id}/${q.queue}`,
+        route: r.id,
+        queue: q.queue,
+        routeSpi: r.spi,
+        aead: r.aead,
+        psk: Buffer.from(r.preSharedKey),
+        localAddress: q.localAddress,
+        gatewayAddress: q.gatewayAddress,
+        local,
+        gateway,
+      });
+    }
+  }
+}
+
+/** True if SAs negotiated under `a` are still right under `b`. */
+export function sameExchange(a: ExchangeParams, b: ExchangeParams): boolean {
+  return a.key === b.key
+    && a.routeSpi === b.routeSpi
+    && a.aead === b.aead
+    && a.local.equals(b.local)
+    && a.gateway.equals(b.gateway)
+    && constantTimeEqual(a.psk, b.psk);
+}
+
+/** What a responder's nonce is bound to: route SPI ‖ initiator ‖ responder address. */
+export function challengeContext(p: ExchangeParams): Buffer {
+  const out = Buffer.alloc(4 + 2 * ADDRESS_LENGTH);
+  out.writeUInt32BE(p.routeSpi, 0);
+  p.gateway.copy(out, 4);
+  p.local.copy(out, 4 + ADDRESS_LENGTH);
+  return out;
+}

@@ -1,0 +1,216 @@
+// The SAs of one exchange (a route on a queue), from negotiation to expiry
+// (DESIGN.md §4, "SA lifecycle"):
+//
+// - a negotiated inbound SA is installed at once; up to MAX_INBOUND_SAS stay
+//   valid together (newest first, the oldest is displaced), so packets sent
+//   on an older SA during a rollover still arrive;
+// - a negotiated outbound SA waits in a queue for its activation delay, so
+//   the peer has installed the inbound side (and a retried negotiation can
+//   still update it, see ACTIVATION_DELAY_NEGOTIATIONS) before we send on
+//   it. With no outbound SA active it is activated at once;
+// - a new outbound SA under the SPI of a queued or active one replaces it
+//   (outbound_sa_updated): the initiator retried after losing our agreement.
+//   The inbound SA we negotiated alongside the replaced one goes too: its SPI
+//   was in that lost agreement, so the peer can never send on it, and it
+//   would only push a useful SA out of the MAX_INBOUND_SAS;
+// - every SA expires at sa-ttl after it was negotiated; a new negotiation is
+//   due once the active outbound SA passes its rekey time (about sa-ttl/2,
+//   with jitter) and none is queued.
+//
+// Key material is handed to the sink and wiped at once for inbound SAs; for
+// queued outbound SAs it is kept until activation, and wiped then or when
+// the SA is dropped.
+import type { Logger } from 'pino';
+import type { ExchangeParams } from './config.js';
+import type { KeyManagerCounters } from './counters.js';
+import { wipe } from './primitives.js';
+import { MAX_INBOUND_SAS, REKEY_AFTER, REKEY_JITTER, type NegotiatedPair } from './protocol.js';
+import type { SpiAllocator } from './spi.js';
+import type { SaSink, Spi } from './types.js';
+
+export interface LifecycleEnv {
+  sink: SaSink;
+  spis: SpiAllocator;
+  counters: KeyManagerCounters;
+  log: Logger;
+  random: () => number;
+}
+
+export interface LifecycleTimes {
+  saTtlMs: number;
+  activationDelayMs: number;
+}
+
+interface InboundSa {
+  spi: Spi;
+  expiresAt: number;
+}
+
+interface OutboundSa {
+  spi: Spi;
+  expiresAt: number;
+  rekeyAt: number;
+  /** The inbound SA negotiated with it. */
+  pairedInbound: Spi;
+}
+
+interface QueuedOutboundSa extends OutboundSa {
+  keymat: Buffer;
+  activateAt: number;
+}
+
+/** What an exchange holds, for state reporting and tests (no key material). */
+export interface SaSnapshot {
+  inbound: Spi[];
+  outbound: Spi | null;
+  queued: Spi[];
+}
+
+export class SaLifecycle {
+  private inbound: InboundSa[] = [];
+  private active: OutboundSa | null = null;
+  private queued: QueuedOutboundSa[] = [];
+
+  constructor(private readonly p: ExchangeParams, private readonly env: LifecycleEnv) {}
+
+  /** Takes a negotiated pair (and ownership of its key material and inbound SPI). */
+  add(pair: NegotiatedPair, now: number, t: LifecycleTimes): void {
+    const replaced = this.queued.find((sa) => sa.spi === pair.outbound.spi)
+      ?? (this.active?.spi === pair.outbound.spi ? this.active : undefined);
+    if (replaced) this.dropUnrequitedInbound(replaced.pairedInbound);
+    try {
+      this.addInbound(pair.inbound.spi, pair.inbound.keymat, now, t);
+    } catch (err) {
+      // The sink refused it (a bug there): drop the pair, keep nothing secret.
+      this.env.spis.release(pair.inbound.spi);
+      wipe(pair.outbound.keymat);
+      throw err;
+    }
+    this.addOutbound(pair.outbound.spi, pair.outbound.keymat, pair.inbound.spi, now, t);
+  }
+
+  /** True when a negotiation should start: no fresh outbound SA, active or queued. */
+  needsNegotiation(now: number): boolean {
+    return this.queued.length === 0 && (this.active === null || now >= this.active.rekeyAt);
+  }
+
+  tick(now: number): void {
+    const { sink, counters, log } = this.env;
+    const { route, queue } = this.p;
+    for (let i = this.inbound.length - 1; i >= 0; i--) {
+      const sa = this.inbound[i];
+      if (now < sa.expiresAt) continue;
+      this.inbound.splice(i, 1);
+      this.removeInbound(sa.spi);
+      counters.inbound_sa_expired++;
+      log.debug({ route, queue, spi: sa.spi }, 'inbound SA expired (sa-ttl)');
+    }
+    if (this.active && now >= this.active.expiresAt) {
+      sink.removeOutbound(route, queue, this.active.spi);
+      counters.outbound_sa_expired++;
+      log.debug({ route, queue, spi: this.active.spi }, 'outbound SA expired (sa-ttl)');
+      this.active = null;
+    }
+    for (let i = this.queued.length - 1; i >= 0; i--) {
+      const sa = this.queued[i];
+      if (now < sa.expiresAt) continue;
+      this.queued.splice(i, 1);
+      wipe(sa.keymat);
+      counters.outbound_sa_expired++;
+      log.debug({ route, queue, spi: sa.spi }, 'queued outbound SA expired before activation (sa-ttl)');
+    }
+    this.activateDue(now);
+  }
+
+  snapshot(): SaSnapshot {
+    return {
+      inbound: this.inbound.map((sa) => sa.spi),
+      outbound: this.active?.spi ?? null,
+      queued: this.queued.map((sa) => sa.spi),
+    };
+  }
+
+  /** Removes every SA of the exchange from the sink and wipes what it holds. */
+  clear(): void {
+    for (const sa of this.inbound) this.removeInbound(sa.spi);
+    if (this.active) this.env.sink.removeOutbound(this.p.route, this.p.queue, this.active.spi);
+    for (const sa of this.queued) wipe(sa.keymat);
+    this.inbound = [];
+    this.active = null;
+    this.queued = [];
+  }
+
+  private addInbound(spi: Spi, keymat: Buffer, now: number, t: LifecycleTimes): void {
+    const { route, queue, aead } = this.p;
+    // Make room first: the data plane never holds more than MAX_INBOUND_SAS.
+    while (this.inbound.length >= MAX_INBOUND_SAS) this.removeInbound(this.inbound.pop()!.spi);
+    try {
+      this.env.sink.installInbound({ route, queue, spi, aead, keymat });
+    } finally {
+      wipe(keymat);
+    }
+    this.inbound.unshift({ spi, expiresAt: now + t.saTtlMs });
+  }
+
+  private addOutbound(spi: Spi, keymat: Buffer, pairedInbound: Spi, now: number, t: LifecycleTimes): void {
+    const { route, queue } = this.p;
+    const sa: QueuedOutboundSa = {
+      spi,
+      keymat,
+      pairedInbound,
+      expiresAt: now + t.saTtlMs,
+      rekeyAt: now + t.saTtlMs * (REKEY_AFTER + REKEY_JITTER * this.env.random()),
+      activateAt: now + t.activationDelayMs,
+    };
+    const same = this.queued.findIndex((q) => q.spi === spi);
+    if (same >= 0) {
+      wipe(this.queued[same].keymat);
+      this.queued[same] = sa;
+      this.env.counters.outbound_sa_updated++;
+      this.env.log.info({ route, queue, spi }, 'queued outbound SA updated');
+    } else if (this.active?.spi === spi) {
+      this.env.counters.outbound_sa_updated++;
+      this.env.log.info({ route, queue, spi }, 'active outbound SA updated');
+      this.activate(sa);
+    } else {
+      this.queued.push(sa);
+    }
+    this.activateDue(now);
+  }
+
+  // Activates the newest queued SA whose delay has passed (or the oldest
+  // queued one if none is active); older due ones are dropped unused.
+  private activateDue(now: number): void {
+    let due = -1;
+    for (let i = 0; i < this.queued.length; i++) if (now >= this.queued[i].activateAt) due = i;
+    if (due < 0 && this.active === null && this.queued.length > 0) due = 0;
+    if (due < 0) return;
+    const [sa] = this.queued.splice(due, 1);
+    for (const older of this.queued.splice(0, due)) wipe(older.keymat);
+    this.activate(sa);
+  }
+
+  private activate(sa: QueuedOutboundSa): void {
+    const { route, queue, aead, localAddress, gatewayAddress } = this.p;
+    try {
+      this.env.sink.installOutbound({ route, queue, spi: sa.spi, aead, keymat: sa.keymat, localAddress, gatewayAddress });
+    } finally {
+      wipe(sa.keymat);
+    }
+    this.active = { spi: sa.spi, expiresAt: sa.expiresAt, rekeyAt: sa.rekeyAt, pairedInbound: sa.pairedInbound };
+    this.env.log.debug({ route, queue, spi: sa.spi }, 'outbound SA activated');
+  }
+
+  private dropUnrequitedInbound(spi: Spi): void {
+    const i = this.inbound.findIndex((sa) => sa.spi === spi);
+    if (i < 0) return;
+    this.inbound.splice(i, 1);
+    this.removeInbound(spi);
+    this.env.log.debug({ route: this.p.route, queue: this.p.queue, spi }, 'inbound SA removed: its agreement was lost');
+  }
+
+  private removeInbound(spi: Spi): void {
+    this.env.sink.removeInbound(this.p.queue, spi);
+    this.env.spis.release(spi);
+  }
+}

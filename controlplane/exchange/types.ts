@@ -1,0 +1,100 @@
+// The key manager's boundary: what it needs from the rest of the gateway (a
+// place to install SAs, a way to send UDP) and what it is configured with.
+// The key manager depends on nothing else, so it can be driven by the real
+// data plane, by tests (in-memory transport, recording sink) or by a benchmark.
+
+declare const brand: unique symbol;
+type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+/** An ESP Security Parameter Index (uint32; 0..255 are reserved by RFC 4303). */
+export type Spi = Brand<number, 'Spi'>;
+/** A route's key-exchange identifier (uint32 in the transport header). */
+export type RouteSpi = Brand<number, 'RouteSpi'>;
+/** The configured name of a route, e.g. "site2". */
+export type RouteId = Brand<string, 'RouteId'>;
+/** A data-plane worker queue; every SA belongs to exactly one. */
+export type QueueId = Brand<number, 'QueueId'>;
+
+export const Spi = (n: number): Spi => n as Spi;
+export const RouteSpi = (n: number): RouteSpi => n as RouteSpi;
+export const RouteId = (s: string): RouteId => s as RouteId;
+export const QueueId = (n: number): QueueId => n as QueueId;
+
+/** AEAD names as in the YANG model. */
+export type Aead = 'aes-gcm-16-icv' | 'aes-256-gcm-16-icv';
+
+/** A UDP endpoint; `address` is an IPv4 or IPv6 literal. */
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+interface SaSpec {
+  route: RouteId;
+  queue: QueueId;
+  spi: Spi;
+  aead: Aead;
+  /**
+   * key ‖ salt (16+4 or 32+4 octets). Valid only during the call: the sink
+   * must copy it, because the key manager zeroes the buffer right after.
+   */
+  keymat: Buffer;
+}
+
+export type InboundSaSpec = SaSpec;
+
+export interface OutboundSaSpec extends SaSpec {
+  /** Outer source address (this queue's public address). */
+  localAddress: string;
+  /** Outer destination address (the remote gateway for this queue). */
+  gatewayAddress: string;
+}
+
+/** Where negotiated SAs go (the data plane, or a test double). */
+export interface SaSink {
+  /** Adds an inbound SA; several may be valid at once for a route and queue. */
+  installInbound(sa: InboundSaSpec): void;
+  /** Makes `sa` the route and queue's outbound SA, replacing any previous one. */
+  installOutbound(sa: OutboundSaSpec): void;
+  removeInbound(queue: QueueId, spi: Spi): void;
+  /** Removes the route and queue's outbound SA if it is still `spi`. */
+  removeOutbound(route: RouteId, queue: QueueId, spi: Spi): void;
+}
+
+/** Sends one key-exchange UDP payload from one of our public addresses. */
+export interface Transport {
+  send(to: Endpoint, payload: Buffer, from: Endpoint): void;
+}
+
+/** One queue's path to the remote gateway of a route. */
+export interface QueuePathConfig {
+  queue: QueueId;
+  /** Our public address on this queue. */
+  localAddress: string;
+  /** The remote gateway's public address for this queue. */
+  gatewayAddress: string;
+}
+
+export interface RouteConfig {
+  id: RouteId;
+  spi: RouteSpi;
+  /** 32 octets; the key manager keeps its own copy. */
+  preSharedKey: Buffer;
+  aead: Aead;
+  queues: QueuePathConfig[];
+}
+
+export interface KeyManagerConfig {
+  routes: RouteConfig[];
+  /** Lifetime of an SA pair, seconds (default 600). */
+  saTtl?: number;
+  /** Time allowed for one negotiation, seconds (default 5). */
+  negotiationTtl?: number;
+  /** UDP port of the key exchange (default 303). */
+  port?: number;
+}
+
+/** Milliseconds on a monotonic clock. */
+export interface Clock {
+  now(): number;
+}

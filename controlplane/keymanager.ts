@@ -1,0 +1,313 @@
+// The key manager: for every route and queue it negotiates ESP SA pairs with
+// the remote gateway (the four-message exchange over Noise NNpsk0, see
+// docs/key-exchange.md), hands them to the data plane and rolls them over
+// before they expire.
+//
+// It is driven from outside, so it runs the same against the data plane, in
+// tests and in benchmarks:
+//   receive(from, payload, to?)  each key-exchange UDP payload that arrives
+//   tick()                       timers: expiry, activation, rekey, retries
+//                                (start() calls it periodically)
+//   configure(config)            a new configuration, applied as a diff
+// and acts through two interfaces (exchange/types.ts): SaSink (install and
+// remove SAs) and Transport (send a UDP payload).
+//
+// A received message is handled in this order: transport header → route (by
+// route SPI) and queue (by the gateway's and our address) → per-source rate
+// limit → the message's own checks in the initiator or responder. Anything
+// refused is counted (exchange/counters.ts) and changes nothing.
+import { performance } from 'node:perf_hooks';
+import pino, { type Logger } from 'pino';
+import { addressKey } from './exchange/address.js';
+import { ChallengeIssuer } from './exchange/challenge.js';
+import { compileConfig, sameExchange, type ExchangeParams, type Settings } from './exchange/config.js';
+import { DROP_COUNTER, newCounters, type DropReason, type KeyManagerCounters } from './exchange/counters.js';
+import { Initiator, type InitiatorState } from './exchange/initiator.js';
+import { MessageType, decodeHeader } from './exchange/messages.js';
+import { wipe } from './exchange/primitives.js';
+import { ACTIVATION_DELAY_MAX_TTL, ACTIVATION_DELAY_NEGOTIATIONS, type NegotiatedPair } from './exchange/protocol.js';
+import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimit } from './exchange/ratelimiter.js';
+import { answerKnock, answerProposal } from './exchange/responder.js';
+import { SaLifecycle, type LifecycleTimes, type SaSnapshot } from './exchange/sa-lifecycle.js';
+import { SpiAllocator } from './exchange/spi.js';
+import type { Clock, Endpoint, KeyManagerConfig, QueueId, RouteId, SaSink, Transport } from './exchange/types.js';
+
+export { ConfigError } from './exchange/config.js';
+export type { KeyManagerCounters } from './exchange/counters.js';
+
+export interface KeyManagerOptions {
+  sink: SaSink;
+  transport: Transport;
+  /** Never given key material; defaults to pino at level info. */
+  logger?: Logger;
+  /** Monotonic milliseconds; defaults to performance.now(). */
+  clock?: Clock;
+  /** Shared with anything else that allocates inbound SPIs in this gateway. */
+  spis?: SpiAllocator;
+  rateLimit?: RateLimit;
+  /** Seconds; default min(1.5 × negotiation-ttl, sa-ttl / 4). */
+  activationDelay?: number;
+  /** Milliseconds between ticks once start()ed (default 50). */
+  tickInterval?: number;
+  /** [0, 1) for rekey jitter; defaults to Math.random (jitter needs no secrecy). */
+  random?: () => number;
+}
+
+/** One exchange's state, for operational state and tests. */
+export interface ExchangeState extends SaSnapshot {
+  route: RouteId;
+  queue: QueueId;
+  negotiation: InitiatorState;
+}
+
+interface Exchange {
+  params: ExchangeParams;
+  initiator: Initiator;
+  sas: SaLifecycle;
+  localKey: string;
+}
+
+const RATE_LIMIT_PRUNE_MS = 1000;
+
+export class KeyManager {
+  /** Plain numbers, read by metrics and the YANG state. */
+  readonly counters: KeyManagerCounters = newCounters();
+  private settings!: Settings;
+  private exchanges = new Map<string, Exchange>();
+  // route SPI → gateway address key → exchanges (usually one; several only
+  // when queues share the gateway's address and differ by ours).
+  private byRoute = new Map<number, Map<string, Exchange[]>>();
+  private issuer: ChallengeIssuer | null = null;
+  private readonly limiter: RateLimiter;
+  private readonly spis: SpiAllocator;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly random: () => number;
+  private timer: NodeJS.Timeout | null = null;
+  private lastPrune = 0;
+
+  constructor(config: KeyManagerConfig, private readonly options: KeyManagerOptions) {
+    this.clock = options.clock ?? { now: () => performance.now() };
+    this.log = (options.logger ?? pino({ level: 'info' })).child({ module: 'keymanager' });
+    this.spis = options.spis ?? new SpiAllocator();
+    this.limiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT);
+    this.random = options.random ?? Math.random;
+    this.configure(config);
+  }
+
+  /**
+   * Applies a configuration. Exchanges whose route parameters (route SPI,
+   * pre-shared key, AEAD, addresses) did not change keep their SAs and any
+   * negotiation in progress; changed and removed ones lose them. An invalid
+   * configuration throws ConfigError and changes nothing.
+   */
+  configure(config: KeyManagerConfig): void {
+    const compiled = compileConfig(config);
+    const next = new Map<string, Exchange>();
+    let kept = 0;
+    for (const params of compiled.exchanges) {
+      const old = this.exchanges.get(params.key);
+      if (old && sameExchange(old.params, params)) {
+        wipe(params.psk);
+        next.set(params.key, old);
+        kept++;
+      } else {
+        next.set(params.key, this.newExchange(params));
+      }
+    }
+    for (const [key, old] of this.exchanges) {
+      if (next.get(key) !== old) this.dropExchange(old);
+    }
+    this.exchanges = next;
+    this.byRoute = new Map();
+    for (const ex of next.values()) {
+      const gateways = this.byRoute.get(ex.params.routeSpi) ?? new Map<string, Exchange[]>();
+      const gw = ex.params.gateway.toString('hex');
+      gateways.set(gw, [...(gateways.get(gw) ?? []), ex]);
+      this.byRoute.set(ex.params.routeSpi, gateways);
+    }
+    if (this.settings?.negotiationTtlMs !== compiled.settings.negotiationTtlMs) {
+      // Nonces live one to two negotiation-ttls; negotiations in flight retry.
+      this.issuer?.destroy();
+      this.issuer = new ChallengeIssuer(compiled.settings.negotiationTtlMs);
+    }
+    this.settings = compiled.settings;
+    this.log.info({ exchanges: next.size, kept }, 'configuration applied');
+  }
+
+  /** Handles one key-exchange UDP payload; `to` is the local address it arrived on. */
+  receive(from: Endpoint, payload: Buffer, to?: Endpoint): void {
+    try {
+      this.handle(from, payload, to);
+    } catch (err) {
+      // A bug, not a peer's fault; never let it unwind into the packet path.
+      this.counters.rxerrors++;
+      this.log.error({ err: (err as Error).message }, 'internal error handling a key-exchange message');
+    }
+  }
+
+  /** Runs the timers: negotiation expiry, SA expiry and activation, rekeying. */
+  tick(): void {
+    const now = this.clock.now();
+    const negotiationTtl = this.settings.negotiationTtlMs;
+    for (const ex of this.exchanges.values()) {
+      const { route, queue } = ex.params;
+      if (ex.initiator.expire(now)) {
+        this.counters.negotiations_expired++;
+        this.log.info({ route, queue }, 'negotiation expired (negotiation-ttl)');
+      }
+      ex.sas.tick(now);
+      if (ex.initiator.state === 'idle' && this.wantsNegotiation(ex, now)) {
+        const knock = ex.initiator.initiate(now, negotiationTtl);
+        this.counters.negotiations_initiated++;
+        this.log.debug({ route, queue }, 'negotiation initiated');
+        this.send(ex, { address: ex.params.gatewayAddress, port: this.settings.port }, knock);
+      }
+    }
+    if (now - this.lastPrune >= RATE_LIMIT_PRUNE_MS) {
+      this.limiter.prune(now);
+      this.lastPrune = now;
+    }
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.tick();
+    this.timer = setInterval(() => this.tick(), this.options.tickInterval ?? 50);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Stops, removes every SA from the sink and wipes all secrets. */
+  close(): void {
+    this.stop();
+    for (const ex of this.exchanges.values()) this.dropExchange(ex);
+    this.exchanges.clear();
+    this.byRoute.clear();
+    this.issuer?.destroy();
+  }
+
+  state(): ExchangeState[] {
+    return [...this.exchanges.values()].map((ex) => ({
+      route: ex.params.route,
+      queue: ex.params.queue,
+      negotiation: ex.initiator.state,
+      ...ex.sas.snapshot(),
+    }));
+  }
+
+  private handle(from: Endpoint, payload: Buffer, to?: Endpoint): void {
+    const now = this.clock.now();
+    const header = decodeHeader(payload);
+    if (!header) return this.drop('protocol', from);
+    const source = addressKey(from.address);
+    const candidates = source === null ? undefined : this.byRoute.get(header.routeSpi)?.get(source);
+    if (!candidates) return this.drop('route', from);
+    const ex = this.pickQueue(candidates, to);
+    if (!ex) return this.drop('route', from);
+    if (!this.limiter.allow(source!, now)) {
+      this.counters.ratelimited++;
+      return;
+    }
+    const { route, queue } = ex.params;
+    switch (header.type) {
+      case MessageType.knock: {
+        const r = answerKnock(ex.params, payload, this.issuer!, now);
+        if (!r.ok) return this.drop(r.reason, from, ex);
+        this.counters.challenges_offered++;
+        return this.send(ex, from, r.value);
+      }
+      case MessageType.challenge: {
+        const r = ex.initiator.receiveChallenge(payload, this.spis, this.wantsNegotiation(ex, now));
+        if (!r.ok) return this.drop(r.reason, from, ex);
+        if (r.value === null) {
+          this.log.debug({ route, queue }, 'negotiation abandoned: SAs were negotiated meanwhile');
+          return;
+        }
+        this.counters.challenges_accepted++;
+        return this.send(ex, from, r.value);
+      }
+      case MessageType.proposal: {
+        const r = answerProposal(ex.params, payload, this.issuer!, this.spis, now);
+        if (!r.ok) return this.drop(r.reason, from, ex);
+        this.counters.keypairs_offered++;
+        this.send(ex, from, r.value.agreement);
+        return this.install(ex, r.value.pair, now, 'responder');
+      }
+      case MessageType.agreement: {
+        const r = ex.initiator.receiveAgreement(payload);
+        if (!r.ok) return this.drop(r.reason, from, ex);
+        this.counters.keypairs_negotiated++;
+        return this.install(ex, r.value, now, 'initiator');
+      }
+      default:
+        return this.drop('protocol', from, ex);
+    }
+  }
+
+  private wantsNegotiation(ex: Exchange, now: number): boolean {
+    return ex.sas.needsNegotiation(now) || ex.initiator.owesRetry;
+  }
+
+  // Without `to`, queues that share the gateway's address are ambiguous.
+  private pickQueue(candidates: Exchange[], to?: Endpoint): Exchange | null {
+    if (to) {
+      const local = addressKey(to.address);
+      return candidates.find((ex) => ex.localKey === local) ?? null;
+    }
+    return candidates.length === 1 ? candidates[0] : null;
+  }
+
+  private install(ex: Exchange, pair: NegotiatedPair, now: number, role: string): void {
+    this.log.info(
+      { route: ex.params.route, queue: ex.params.queue, inbound: pair.inbound.spi, outbound: pair.outbound.spi, role },
+      'SA pair negotiated',
+    );
+    ex.sas.add(pair, now, this.times());
+  }
+
+  private times(): LifecycleTimes {
+    const s = this.settings;
+    const delay = this.options.activationDelay !== undefined
+      ? this.options.activationDelay * 1000
+      : Math.min(ACTIVATION_DELAY_NEGOTIATIONS * s.negotiationTtlMs, ACTIVATION_DELAY_MAX_TTL * s.saTtlMs);
+    return { saTtlMs: s.saTtlMs, activationDelayMs: delay };
+  }
+
+  private drop(reason: DropReason, from: Endpoint, ex?: Exchange): void {
+    this.counters.rxerrors++;
+    this.counters[DROP_COUNTER[reason]]++;
+    // Debug only: a peer (or anyone) can cause these at will; counters are the record.
+    this.log.debug({ reason, from: from.address, route: ex?.params.route, queue: ex?.params.queue }, 'key-exchange message dropped');
+  }
+
+  private send(ex: Exchange, to: Endpoint, payload: Buffer): void {
+    this.options.transport.send(to, payload, { address: ex.params.localAddress, port: this.settings.port });
+  }
+
+  private newExchange(params: ExchangeParams): Exchange {
+    return {
+      params,
+      initiator: new Initiator(params),
+      sas: new SaLifecycle(params, {
+        sink: this.options.sink,
+        spis: this.spis,
+        counters: this.counters,
+        log: this.log,
+        random: this.random,
+      }),
+      localKey: params.local.toString('hex'),
+    };
+  }
+
+  private dropExchange(ex: Exchange): void {
+    ex.initiator.close(this.spis);
+    ex.sas.clear();
+    wipe(ex.params.psk);
+    this.log.info({ route: ex.params.route, queue: ex.params.queue }, 'exchange removed; its SAs are gone');
+  }
+}
