@@ -1,0 +1,64 @@
+// What the GCM paths share: the layouts of GcmContext::state and each path's
+// entry points. Only dataplane/crypto includes this.
+//
+// Every path hashes in the POLYVAL domain (see polyval_portable.h): blocks are
+// byte-reversed on the way in, the GHASH key is multiplied by x once at init,
+// and the result is byte-reversed on the way out.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "crypto/aes_gcm.h"
+
+namespace vitesse::crypto::detail {
+
+// Generic path: round keys in bitsliced form (pack() of four copies) and the
+// POLYVAL key.
+struct GenericKey {
+  uint64_t rk[15][8];
+  uint64_t h_lo, h_hi;
+};
+
+// AES-NI paths: round keys as AES-NI takes them, and powers of the POLYVAL
+// key in descending order (hpow[i] = H^(kPowers - i)), so that the last n
+// blocks of a run are multiplied by the n powers starting at hpow[kPowers - n]
+// and one vector load fetches H^k..H^(k-3) for four consecutive blocks.
+struct FastKey {
+  static constexpr int kPowers = 32;
+  alignas(64) uint8_t rk[15][16];
+  uint8_t unused_[16];
+  alignas(64) uint8_t hpow[kPowers][16];
+};
+
+static_assert(sizeof(GenericKey) <= sizeof(GcmContext::state));
+static_assert(sizeof(FastKey) <= sizeof(GcmContext::state));
+
+// Fills a FastKey (both AES-NI paths share it); needs AES-NI and PCLMULQDQ.
+void init_fast_key(GcmContext& ctx, const uint8_t rk[15][16]);
+
+template <class K>
+inline K& key_of(GcmContext& ctx) { return *reinterpret_cast<K*>(ctx.state); }
+template <class K>
+inline const K& key_of(const GcmContext& ctx) { return *reinterpret_cast<const K*>(ctx.state); }
+
+// The entry points of one path. `decrypt` decrypts in place and writes the
+// tag the ciphertext should carry; comparing it and erasing the plaintext on
+// a mismatch is done once, by the caller (gcm_dispatch.cc). The batch forms
+// take jobs whose ctx all use this path.
+#define VITESSE_GCM_PATH_ENTRY_POINTS                                                              \
+  void init(GcmContext& ctx, const uint8_t rk[15][16]);                                            \
+  void seal(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, size_t aad_len,       \
+            uint8_t* data, size_t len, uint8_t tag[16]);                                            \
+  void decrypt(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, size_t aad_len,    \
+               uint8_t* data, size_t len, uint8_t tag[16]);                                         \
+  void seal_batch(GcmJob* jobs, size_t n);                                                         \
+  void decrypt_batch(GcmJob* jobs, size_t n, uint8_t (*tags)[16]);
+
+namespace generic { VITESSE_GCM_PATH_ENTRY_POINTS }
+namespace avx2 { VITESSE_GCM_PATH_ENTRY_POINTS }
+namespace avx512 { VITESSE_GCM_PATH_ENTRY_POINTS }
+
+#undef VITESSE_GCM_PATH_ENTRY_POINTS
+
+}  // namespace vitesse::crypto::detail
