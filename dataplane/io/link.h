@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "packet.h"
 
@@ -23,6 +25,13 @@ class Link {
   virtual int wait_fd() const { return -1; }
   // Flushes frames queued by tx_burst (drivers that batch kernel calls).
   virtual void flush() {}
+
+  // The driver's own counters (name, value), e.g. kernel-side drops, for the
+  // control plane. Not for the hot path: it may allocate and ask the kernel.
+  // Any thread may call it while the owning worker runs (drivers keep these
+  // counters as relaxed atomics written by that worker only).
+  struct Counter { std::string name; uint64_t value; };
+  virtual std::vector<Counter> counters() const { return {}; }
 };
 
 }  // namespace vitesse

@@ -1,0 +1,76 @@
+// The `af-packet` driver: any Linux interface, through a packet socket.
+//
+// Receive: a TPACKET_V3 ring (blocks of frames the kernel fills and hands
+// over whole, or after a 1 ms timeout when traffic is light); rx_burst copies
+// frames out of the current block into pool packets and returns each block
+// as soon as it is read. Frames this host sends are ignored
+// (PACKET_IGNORE_OUTGOING). Several queues of a private interface share the
+// flows through a hash fanout group; on a public interface each queue's
+// socket filters for its own address (af_packet_filter.h).
+//
+// Transmit: a TPACKET_V3 TX ring, filled by tx_burst and kicked with one
+// sendto, or one sendmmsg per burst (LinkSpec::tx_method); both skip the
+// qdisc layer unless LinkSpec::qdisc_bypass is off.
+#pragma once
+
+#include <linux/if_packet.h>
+#include <sys/socket.h>
+
+#include <mutex>
+
+#include "io/af_packet_fanout.h"
+#include "io/drivers.h"
+#include "io/link_counter.h"
+
+namespace vitesse {
+
+class AfPacketLink final : public Link {
+ public:
+  // Opens the socket in the calling thread's network namespace.
+  explicit AfPacketLink(const LinkSpec& spec);
+  ~AfPacketLink() override;
+  AfPacketLink(const AfPacketLink&) = delete;
+  AfPacketLink& operator=(const AfPacketLink&) = delete;
+
+  uint32_t rx_burst(PacketPool& pool, Packet** pkts, uint32_t max) override;
+  uint32_t tx_burst(Packet* const* pkts, uint32_t n) override;
+  int wait_fd() const override { return fd_; }
+  std::vector<Counter> counters() const override;
+
+ private:
+  void setup_rings(uint32_t mtu);
+  void release_block();
+  uint32_t tx_ring(Packet* const* pkts, uint32_t n);
+  uint32_t tx_mmsg(Packet* const* pkts, uint32_t n);
+
+  std::string ifname_;
+  int fd_ = -1;
+  bool use_tx_ring_ = true;
+  uint8_t* map_ = nullptr;
+  size_t map_len_ = 0;
+
+  // Receive ring: blocks the kernel fills; we read block rx_block_.
+  uint8_t* rx_ring_ = nullptr;
+  uint32_t rx_block_size_ = 0, rx_blocks_ = 0;
+  uint32_t rx_block_ = 0;
+  uint32_t rx_left_ = 0;        // frames not yet read in the open block (0: none open)
+  uint8_t* rx_next_ = nullptr;  // next frame header in the open block
+
+  // Transmit ring: fixed-size slots, used in order.
+  uint8_t* tx_ring_ = nullptr;
+  uint32_t tx_slot_size_ = 0, tx_slots_ = 0, tx_head_ = 0;
+
+  // sendmmsg: one message per packet of a burst, built in place.
+  mmsghdr msgs_[kBatch];
+  iovec iovs_[kBatch];
+
+  FanoutMembership fanout_;
+
+  LinkCounter rx_packets_, rx_bytes_, rx_oversize_, rx_truncated_, rx_csum_partial_;
+  LinkCounter tx_packets_, tx_bytes_, tx_oversize_, tx_ring_full_, tx_errors_;
+  // PACKET_STATISTICS resets the kernel's counters on every read.
+  mutable std::mutex kernel_mu_;
+  mutable uint64_t kernel_drops_ = 0, kernel_freezes_ = 0;
+};
+
+}  // namespace vitesse

@@ -1,0 +1,46 @@
+// Opening a packet I/O driver by name: the one call the gateway makes to get
+// a Link for one queue of one interface (DESIGN.md §3).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/link.h"
+
+namespace vitesse {
+
+struct LinkSpec {
+  std::string driver;      // "af-packet" | "af-xdp" | "pcap"
+  std::string ifname;      // interface (af-packet/af-xdp)
+  uint32_t queue = 0;      // this worker's queue index
+  uint32_t queues = 1;     // total queues on this interface
+  bool steer_by_destination = false;  // public side: frames go to the queue owning their dst IP
+  std::vector<std::string> queue_addresses; // public side: the IPv4/IPv6 address each queue owns
+  std::string pcap_in, pcap_out;      // pcap driver: file to read (may be empty) / write (may be empty)
+
+  // The interface's network namespace: a name as `ip netns` knows it, or a
+  // path (/proc/<pid>/ns/net); empty for the caller's own.
+  std::string netns;
+  // af-packet: how tx_burst hands frames to the kernel: "ring" (TPACKET_V3
+  // TX ring, one sendto per burst) or "sendmmsg" (one call per burst, frames
+  // copied from the packets). Empty: the default, "ring" (see README figures).
+  std::string tx_method;
+  // af-packet: skip the qdisc layer on transmit (frames go straight to the
+  // driver; no traffic shaping, no local taps see them). On by default.
+  bool qdisc_bypass = true;
+  // af-xdp: where the XDP program runs: "native" (in the driver), "generic"
+  // (after the kernel builds an skb: any interface, slower), or "auto" (native,
+  // else generic).
+  std::string xdp_mode = "auto";
+  // af-xdp: "auto" (zero-copy if the driver supports it, else copy), "copy"
+  // or "zero-copy".
+  std::string xdp_bind = "auto";
+};
+
+// Throws std::runtime_error with a precise message (interface missing, not root,
+// XDP not supported, ...).
+std::unique_ptr<Link> open_link(const LinkSpec& spec);
+
+}  // namespace vitesse
