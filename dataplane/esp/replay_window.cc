@@ -48,6 +48,13 @@ bool ReplayWindow::check(uint64_t seq) const {
   return !seen(seq);
 }
 
+bool ReplayWindow::likely_stale(uint64_t seq) const {
+  constexpr uint64_t kSubspace = uint64_t{1} << 32;
+  if (seq <= top_ || seq < kSubspace) return false;
+  const uint64_t previous = seq - kSubspace;
+  return previous <= top_ && top_ - previous < seq - top_;
+}
+
 bool ReplayWindow::update(uint64_t seq) {
   if (seq == 0) return false;
   if (seq > top_) {

@@ -38,6 +38,14 @@ class ReplayWindow {
   // Pre-decryption check: would `seq` be accepted now? Changes nothing.
   bool check(uint64_t seq) const;
 
+  // For a packet that failed authentication with the number `seq` guessed by
+  // infer(): true if the same low half one subspace back is the likelier
+  // story, i.e. a late or replayed packet left of the window, nearer to the
+  // top than the guess. A2.2 must guess "next subspace" for a low half left
+  // of the window; this lets such packets be counted as replays rather than
+  // forgeries, without a second authentication attempt.
+  bool likely_stale(uint64_t seq) const;
+
   // Post-authentication check-and-set: records `seq` and returns true, or
   // returns false (a replay) if it is too old or already recorded.
   bool update(uint64_t seq);

@@ -1,0 +1,151 @@
+// Inbound ESP, top to bottom in packet order:
+//   1. length: ESP header, pad length, next header and ICV must be present;
+//      SPI must be the SA's
+//   2. seq-high inferred from the SA's replay window, number pre-checked
+//      (no state change)
+//   3. one gcm_open_batch: AAD SPI ‖ inferred seq-high ‖ seq-low, nonce salt ‖
+//      IV as received; no re-synchronisation search. A failure whose low half
+//      lies left of the window counts as a replay (ReplayWindow::likely_stale)
+//   4. window update, check-and-set: of two copies in one batch, the second
+//      fails here
+//   5. trailer: pad length within the payload, next header 4 or 41
+//   6. inner IP length from its own header; TFC padding beyond it dropped
+#include "esp/decap.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "crypto/aes_gcm.h"
+
+namespace vitesse::esp {
+
+namespace {
+
+constexpr uint32_t kMinEspLen = kEspHeaderLen + 2 + kIcvLen;
+constexpr uint32_t kIpv4MinHeader = 20;
+constexpr uint32_t kIpv6Header = 40;
+
+uint32_t load16be(const uint8_t* p) { return static_cast<uint32_t>(p[0]) << 8 | p[1]; }
+uint32_t load32be(const uint8_t* p) { return load16be(p) << 16 | load16be(p + 2); }
+void store32be(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 24); p[1] = static_cast<uint8_t>(v >> 16);
+  p[2] = static_cast<uint8_t>(v >> 8); p[3] = static_cast<uint8_t>(v);
+}
+
+struct OpenBatch {
+  crypto::GcmJob jobs[kBatch];
+  uint8_t nonce[kBatch][kSaltLen + 8];
+  uint8_t aad[kBatch][12];
+  uint64_t seq[kBatch];
+  uint32_t packet[kBatch];  // index within the chunk of jobs[j]
+  uint32_t n = 0;
+};
+
+// Steps 1-2: queues the packet's authenticated decryption, or says why not.
+DecapResult prepare(InboundSa& sa, Packet& p, uint32_t index, OpenBatch& batch) {
+  if (p.len < kMinEspLen) return DecapResult::truncated;
+  const uint8_t* esp = p.data;
+  // Only the pipeline's SPI lookup should ever pick the SA; a foreign or
+  // altered SPI is not authentic for it.
+  if (load32be(esp) != sa.spi) return DecapResult::authentication;
+  uint64_t seq;
+  if (!sa.window.infer(load32be(esp + 4), &seq) || !sa.window.check(seq)) return DecapResult::replay;
+
+  const uint32_t j = batch.n++;
+  batch.seq[j] = seq;
+  batch.packet[j] = index;
+  std::memcpy(batch.nonce[j], sa.salt, kSaltLen);
+  std::memcpy(batch.nonce[j] + kSaltLen, esp + 8, 8);
+  // AAD: SPI ‖ inferred seq-high ‖ seq-low as received.
+  store32be(batch.aad[j], sa.spi);
+  store32be(batch.aad[j] + 4, static_cast<uint32_t>(seq >> 32));
+  std::memcpy(batch.aad[j] + 8, esp + 4, 4);
+  const uint32_t ciphertext_len = p.len - kEspHeaderLen - kIcvLen;
+  batch.jobs[j] = crypto::GcmJob{&sa.gcm, batch.nonce[j], batch.aad[j], p.data + kEspHeaderLen,
+                                 p.data + kEspHeaderLen + ciphertext_len, ciphertext_len, 12, false};
+  return DecapResult::ok;
+}
+
+// Step 6: the inner packet's length by its own header, if it fits in the
+// `avail` octets before the ESP padding and matches the next header.
+DecapResult inner_length(const uint8_t* ip, uint32_t avail, uint8_t next_header, uint32_t* len) {
+  const uint32_t version = avail > 0 ? ip[0] >> 4 : 0;
+  if (next_header == kNextHeaderIpv4) {
+    if (avail < kIpv4MinHeader) return DecapResult::bad_trailer;
+    if (version != 4) return DecapResult::bad_next_header;
+    const uint32_t header = (ip[0] & 0x0f) * 4u;
+    *len = load16be(ip + 2);
+    if (header < kIpv4MinHeader || *len < header || *len > avail) return DecapResult::bad_trailer;
+    return DecapResult::ok;
+  }
+  if (avail < kIpv6Header) return DecapResult::bad_trailer;
+  if (version != 6) return DecapResult::bad_next_header;
+  *len = kIpv6Header + load16be(ip + 4);
+  return *len > avail ? DecapResult::bad_trailer : DecapResult::ok;
+}
+
+// Steps 4-6 for a packet that authenticated.
+DecapResult finish(InboundSa& sa, Packet& p, uint64_t seq) {
+  if (!sa.window.update(seq)) return DecapResult::replay;
+  uint8_t* plaintext = p.data + kEspHeaderLen;
+  const uint32_t plaintext_len = p.len - kEspHeaderLen - kIcvLen;
+  const uint32_t pad_len = plaintext[plaintext_len - 2];
+  const uint8_t next_header = plaintext[plaintext_len - 1];
+  if (pad_len + 2 > plaintext_len) return DecapResult::bad_trailer;
+  if (next_header != kNextHeaderIpv4 && next_header != kNextHeaderIpv6) return DecapResult::bad_next_header;
+  uint32_t len = 0;
+  const DecapResult r = inner_length(plaintext, plaintext_len - 2 - pad_len, next_header, &len);
+  if (r != DecapResult::ok) return r;
+  p.data = plaintext;
+  p.len = len;
+  return DecapResult::ok;
+}
+
+void count(SaCounters& c, DecapResult r, const Packet& p) {
+  switch (r) {
+    case DecapResult::ok: c.packets += 1; c.bytes += p.len; break;
+    case DecapResult::replay: c.replay_errors += 1; break;
+    case DecapResult::authentication: c.decrypt_errors += 1; break;
+    case DecapResult::truncated:
+    case DecapResult::bad_trailer:
+    case DecapResult::bad_next_header: c.protocol_errors += 1; break;
+  }
+}
+
+}  // namespace
+
+const char* decap_result_name(DecapResult r) {
+  switch (r) {
+    case DecapResult::ok: return "ok";
+    case DecapResult::truncated: return "truncated";
+    case DecapResult::replay: return "replay";
+    case DecapResult::authentication: return "authentication";
+    case DecapResult::bad_trailer: return "bad_trailer";
+    case DecapResult::bad_next_header: return "bad_next_header";
+  }
+  return "unknown";
+}
+
+void decapsulate_batch(InboundSa* const* sas, Packet* const* pkts, uint32_t n, DecapResult* results) {
+  OpenBatch batch;
+  for (uint32_t base = 0; base < n; base += kBatch) {
+    const uint32_t m = std::min(kBatch, n - base);
+    batch.n = 0;
+    for (uint32_t i = 0; i < m; ++i) {
+      results[base + i] = prepare(*sas[base + i], *pkts[base + i], i, batch);
+    }
+    crypto::gcm_open_batch(batch.jobs, batch.n);
+    // Job order is packet order, so window updates happen in arrival order.
+    for (uint32_t j = 0; j < batch.n; ++j) {
+      const uint32_t k = base + batch.packet[j];
+      if (batch.jobs[j].ok) {
+        results[k] = finish(*sas[k], *pkts[k], batch.seq[j]);
+      } else {
+        results[k] = sas[k]->window.likely_stale(batch.seq[j]) ? DecapResult::replay : DecapResult::authentication;
+      }
+    }
+    for (uint32_t i = 0; i < m; ++i) count(sas[base + i]->counters, results[base + i], *pkts[base + i]);
+  }
+}
+
+}  // namespace vitesse::esp

@@ -1,0 +1,107 @@
+// Outbound ESP, top to bottom in packet order:
+//   1. next header from the inner IP version nibble (4 or 41)
+//   2. trailer: TFC padding up to tfc_pad_to, RFC 4303 default padding 1,2,3…
+//      so that payload + trailer is a multiple of 4, pad length, next header
+//   3. sequence number: ++sa->seq (64-bit, first packet 1); it is the IV too
+//   4. ESP header SPI ‖ seq-low ‖ IV prepended; AAD SPI ‖ seq-high ‖ seq-low;
+//      nonce salt ‖ IV
+//   5. one gcm_seal_batch for the whole batch; the ICV follows the trailer
+#include "esp/encap.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "crypto/aes_gcm.h"
+
+namespace vitesse::esp {
+
+namespace {
+
+void store32be(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 24); p[1] = static_cast<uint8_t>(v >> 16);
+  p[2] = static_cast<uint8_t>(v >> 8); p[3] = static_cast<uint8_t>(v);
+}
+
+void store64be(uint8_t* p, uint64_t v) {
+  store32be(p, static_cast<uint32_t>(v >> 32));
+  store32be(p + 4, static_cast<uint32_t>(v));
+}
+
+uint8_t next_header_of(const Packet& p) {
+  return p.len > 0 && (p.data[0] >> 4) == 6 ? kNextHeaderIpv6 : kNextHeaderIpv4;
+}
+
+uint32_t esp_padding(uint32_t payload) { return (4 - (payload + 2) % 4) % 4; }
+
+// Per-batch scratch: the nonce and AAD are not contiguous in the packet.
+struct SealBatch {
+  crypto::GcmJob jobs[kBatch];
+  uint8_t nonce[kBatch][kSaltLen + 8];
+  uint8_t aad[kBatch][12];
+  uint32_t n = 0;
+};
+
+// Writes header and trailer around one packet and queues its seal; false if
+// it cannot be sent (see encap.h).
+bool frame(OutboundSa& sa, Packet& p, uint32_t tfc_pad_to, SealBatch& batch) {
+  constexpr uint32_t kFixedTrailer = 2 + kIcvLen;
+  const uint32_t inner = p.len;
+  const size_t tailroom = p.tailroom();
+  uint32_t tfc = tfc_pad_to > inner ? tfc_pad_to - inner : 0;
+  // TFC is best effort: never let it run past the buffer (3 = worst padding).
+  if (tfc > 0 && tfc + 3 + kFixedTrailer > tailroom) {
+    tfc = tailroom > 3 + kFixedTrailer ? static_cast<uint32_t>(tailroom - 3 - kFixedTrailer) : 0;
+  }
+  const uint32_t padding = esp_padding(inner + tfc);
+  if (p.headroom() < kEspHeaderLen || tfc + padding + kFixedTrailer > tailroom || sa.seq == UINT64_MAX) {
+    return false;
+  }
+  const uint8_t next_header = next_header_of(p);
+
+  uint8_t* trailer = p.append(tfc + padding + 2);
+  std::memset(trailer, 0, tfc);
+  for (uint32_t i = 0; i < padding; ++i) trailer[tfc + i] = static_cast<uint8_t>(i + 1);
+  trailer[tfc + padding] = static_cast<uint8_t>(padding);
+  trailer[tfc + padding + 1] = next_header;
+  const uint32_t plaintext_len = p.len;
+
+  const uint64_t seq = ++sa.seq;
+  uint8_t* esp = p.prepend(kEspHeaderLen);
+  store32be(esp, sa.spi);
+  store32be(esp + 4, static_cast<uint32_t>(seq));
+  store64be(esp + 8, seq);
+
+  const uint32_t j = batch.n++;
+  std::memcpy(batch.nonce[j], sa.salt, kSaltLen);
+  std::memcpy(batch.nonce[j] + kSaltLen, esp + 8, 8);
+  store32be(batch.aad[j], sa.spi);
+  store32be(batch.aad[j] + 4, static_cast<uint32_t>(seq >> 32));
+  store32be(batch.aad[j] + 8, static_cast<uint32_t>(seq));
+  batch.jobs[j] = crypto::GcmJob{&sa.gcm, batch.nonce[j], batch.aad[j], esp + kEspHeaderLen,
+                                 p.append(kIcvLen), plaintext_len, 12, false};
+
+  sa.counters.packets += 1;
+  sa.counters.bytes += inner;
+  return true;
+}
+
+}  // namespace
+
+void encapsulate_batch(OutboundSa* const* sas, Packet* const* pkts, uint32_t n, uint32_t tfc_pad_to) {
+  SealBatch batch;
+  for (uint32_t base = 0; base < n; base += kBatch) {
+    const uint32_t m = std::min(kBatch, n - base);
+    batch.n = 0;
+    for (uint32_t i = 0; i < m; ++i) {
+      OutboundSa& sa = *sas[base + i];
+      Packet& p = *pkts[base + i];
+      if (!frame(sa, p, tfc_pad_to, batch)) {
+        p.len = 0;
+        sa.counters.encap_errors += 1;
+      }
+    }
+    crypto::gcm_seal_batch(batch.jobs, batch.n);
+  }
+}
+
+}  // namespace vitesse::esp

@@ -1,0 +1,31 @@
+// Outbound ESP in tunnel mode (RFC 4303, RFC 4106 AES-GCM, DESIGN.md §4).
+#pragma once
+
+#include <cstdint>
+
+#include "esp/sa.h"
+#include "packet.h"
+
+namespace vitesse::esp {
+
+// Octets an inner packet of `inner_len` grows by (ESP header, TFC padding,
+// ESP padding, pad length, next header, ICV): the pipeline's MTU and
+// headroom/tailroom checks use this.
+inline constexpr uint32_t encapsulated_len(uint32_t inner_len, uint32_t tfc_pad_to) {
+  const uint32_t payload = inner_len < tfc_pad_to ? tfc_pad_to : inner_len;
+  const uint32_t padding = (4 - (payload + 2) % 4) % 4;
+  return kEspHeaderLen + payload + padding + 2 + kIcvLen;
+}
+
+// Encapsulates pkts[i] for sas[i] (SAs may repeat within a batch).
+// Before: pkt->data is the inner IPv4/IPv6 packet, pkt->len its length.
+// After: pkt->data is the ESP header and pkt->len covers it through the ICV;
+// the caller prepends outer IP and Ethernet into the headroom.
+// tfc_pad_to > 0 pads inner + TFC padding to that many octets (RFC 4303 §2.7).
+// Nothing is refused (the caller checked MTU and room), but nothing is written
+// outside the buffer either: TFC padding shrinks to the tailroom, and a packet
+// with no room for the ESP header or trailer, or an SA whose 64-bit counter is
+// exhausted, comes back with len 0, unencrypted, counted in encap_errors.
+void encapsulate_batch(OutboundSa* const* sas, Packet* const* pkts, uint32_t n, uint32_t tfc_pad_to);
+
+}  // namespace vitesse::esp

@@ -1,0 +1,295 @@
+// N-API part "esp": SA handles and batch encapsulation/decapsulation for the
+// tests and benchmarks (native.esp.*). Not a hot path: it copies packets in
+// and out of its own buffers.
+//
+//   createOutbound(aead, spi, keymat, initialSeq = 0) -> handle
+//   createInbound(aead, spi, keymat, windowSize = 1024, initialTop = 0) -> handle
+//   encapsulate(sa | sa[], innerPackets: Buffer[], tfcPadTo = 0) -> (Buffer | null)[]
+//   decapsulate(sa | sa[], espPackets: Buffer[]) -> { result: string, inner: Buffer | null }[]
+//     (one batch call; an array gives each packet its own SA, as in a
+//     pipeline batch that mixes SAs)
+//   counters(sa) -> { packets, bytes, decryptErrors, replayErrors,
+//                     protocolErrors, encapErrors, seq: bigint, windowSize }
+//   setCounter(sa, seq)  outbound: last sequence number used; inbound: the
+//                        window's top (highest number taken as received)
+//   wipe(sa) -> true if the key schedule and salt now read back as zeros;
+//               the handle is unusable afterwards
+#include <napi.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "esp/decap.h"
+#include "esp/encap.h"
+#include "esp/sa.h"
+#include "napi_registry.h"
+#include "packet.h"
+
+namespace vitesse::esp {
+namespace {
+
+// Distinguishes our handles from any other External passed in.
+constexpr napi_type_tag kSaTag = {0x7a1c0e5b3f9d4e21ULL, 0x95b2d0c4e8a7f613ULL};
+
+struct SaHandle {
+  bool inbound = false;
+  bool wiped = false;
+  std::unique_ptr<OutboundSa> out;
+  std::unique_ptr<InboundSa> in;
+  ~SaHandle() {
+    if (out) wipe(*out);
+    if (in) wipe(*in);
+  }
+};
+
+SaHandle& as_handle(Napi::Env env, Napi::Value v, const std::string& what) {
+  if (!v.IsExternal() || !v.As<Napi::External<SaHandle>>().CheckTypeTag(&kSaTag)) {
+    throw Napi::TypeError::New(env, "esp: " + what + " is not an SA handle");
+  }
+  SaHandle& h = *v.As<Napi::External<SaHandle>>().Data();
+  if (h.wiped) throw Napi::Error::New(env, "esp: " + what + " was wiped");
+  return h;
+}
+
+SaHandle& handle_arg(const Napi::CallbackInfo& info, size_t i) {
+  return as_handle(info.Env(), i < info.Length() ? info[i] : info.Env().Undefined(), "argument " + std::to_string(i + 1));
+}
+
+// One SA for all n packets, or an array with one per packet.
+std::vector<SaHandle*> handles_arg(const Napi::CallbackInfo& info, size_t i, uint32_t n, bool inbound) {
+  Napi::Env env = info.Env();
+  std::vector<SaHandle*> out(n);
+  if (i < info.Length() && info[i].IsArray()) {
+    Napi::Array a = info[i].As<Napi::Array>();
+    if (a.Length() != n) throw Napi::RangeError::New(env, "esp: one SA per packet expected");
+    for (uint32_t k = 0; k < n; ++k) out[k] = &as_handle(env, a.Get(k), "SA " + std::to_string(k));
+  } else {
+    SaHandle& h = handle_arg(info, i);
+    for (auto& p : out) p = &h;
+    if (n == 0) out.push_back(&h);  // checked below even for an empty batch
+  }
+  for (SaHandle* h : out) {
+    if (h->inbound != inbound) {
+      throw Napi::TypeError::New(env, inbound ? "esp: decapsulate needs an inbound SA" : "esp: encapsulate needs an outbound SA");
+    }
+  }
+  out.resize(n);
+  return out;
+}
+
+Aead aead_arg(const Napi::CallbackInfo& info, size_t i) {
+  const std::string name = info[i].IsString() ? info[i].As<Napi::String>().Utf8Value() : "";
+  if (name == "aes-gcm-16-icv") return Aead::aes_gcm_16_icv;
+  if (name == "aes-256-gcm-16-icv") return Aead::aes_256_gcm_16_icv;
+  throw Napi::TypeError::New(info.Env(), "esp: unknown AEAD \"" + name + "\" (aes-gcm-16-icv or aes-256-gcm-16-icv)");
+}
+
+uint32_t u32_arg(const Napi::CallbackInfo& info, size_t i, uint32_t fallback, const char* what) {
+  if (i >= info.Length() || info[i].IsUndefined()) return fallback;
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string("esp: ") + what + " must be a number");
+  const double v = info[i].As<Napi::Number>().DoubleValue();
+  if (!(v >= 0 && v <= 4294967295.0) || v != static_cast<double>(static_cast<uint32_t>(v))) {
+    throw Napi::RangeError::New(info.Env(), std::string("esp: ") + what + " must be an integer in 0..2^32-1");
+  }
+  return static_cast<uint32_t>(v);
+}
+
+uint64_t u64_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (i >= info.Length() || info[i].IsUndefined()) return 0;
+  if (info[i].IsBigInt()) {
+    bool lossless = false;
+    const uint64_t v = info[i].As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) throw Napi::RangeError::New(info.Env(), std::string("esp: ") + what + " must fit in 64 bits");
+    return v;
+  }
+  if (info[i].IsNumber()) {
+    const double v = info[i].As<Napi::Number>().DoubleValue();
+    if (v >= 0 && v <= 9007199254740991.0 && v == static_cast<double>(static_cast<uint64_t>(v))) return static_cast<uint64_t>(v);
+  }
+  throw Napi::RangeError::New(info.Env(), std::string("esp: ") + what + " must be a non-negative integer or bigint");
+}
+
+Napi::Buffer<uint8_t> buffer_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (i >= info.Length() || !info[i].IsBuffer()) {
+    throw Napi::TypeError::New(info.Env(), std::string("esp: ") + what + " must be a Buffer");
+  }
+  return info[i].As<Napi::Buffer<uint8_t>>();
+}
+
+Napi::Value new_handle(Napi::Env env, SaHandle* h) {
+  auto ext = Napi::External<SaHandle>::New(env, h, [](Napi::Env, SaHandle* p) { delete p; });
+  ext.TypeTag(&kSaTag);
+  return ext;
+}
+
+Napi::Value CreateOutbound(const Napi::CallbackInfo& info) {
+  const Aead aead = aead_arg(info, 0);
+  const uint32_t spi = u32_arg(info, 1, 0, "spi");
+  auto keymat = buffer_arg(info, 2, "keymat");
+  const uint64_t seq = u64_arg(info, 3, "initialSeq");
+  auto h = std::make_unique<SaHandle>();
+  h->out = std::make_unique<OutboundSa>();
+  if (!init_outbound(*h->out, aead, spi, keymat.Data(), keymat.Length())) {
+    throw Napi::RangeError::New(info.Env(), "esp: key material must be key ‖ salt (" +
+                                                std::to_string(aead_key_len(aead) + kSaltLen) + " bytes)");
+  }
+  h->out->seq = seq;
+  return new_handle(info.Env(), h.release());
+}
+
+Napi::Value CreateInbound(const Napi::CallbackInfo& info) {
+  const Aead aead = aead_arg(info, 0);
+  const uint32_t spi = u32_arg(info, 1, 0, "spi");
+  auto keymat = buffer_arg(info, 2, "keymat");
+  const uint32_t window = u32_arg(info, 3, kDefaultReplayWindow, "windowSize");
+  const uint64_t top = u64_arg(info, 4, "initialTop");
+  auto h = std::make_unique<SaHandle>();
+  h->inbound = true;
+  h->in = std::make_unique<InboundSa>();
+  if (ReplayWindow probe; !probe.init(window)) {
+    throw Napi::RangeError::New(info.Env(), "esp: windowSize must be a power of two in " +
+                                                std::to_string(kMinReplayWindow) + ".." + std::to_string(kMaxReplayWindow));
+  }
+  if (!init_inbound(*h->in, aead, spi, keymat.Data(), keymat.Length(), window)) {
+    throw Napi::RangeError::New(info.Env(), "esp: key material must be key ‖ salt (" +
+                                                std::to_string(aead_key_len(aead) + kSaltLen) + " bytes)");
+  }
+  h->in->window.init(window, top);
+  return new_handle(info.Env(), h.release());
+}
+
+// Packets backed by one contiguous allocation, laid out as a pool would.
+struct ScratchPackets {
+  std::unique_ptr<uint8_t[]> memory;  // not zeroed: like a pool's buffers
+  std::vector<Packet> packets;
+  std::vector<Packet*> ptrs;
+  explicit ScratchPackets(size_t n)
+      : memory(std::make_unique_for_overwrite<uint8_t[]>(n * kPacketBufferSize)), packets(n), ptrs(n) {
+    for (size_t i = 0; i < n; ++i) {
+      packets[i].buf = memory.get() + i * kPacketBufferSize;
+      packets[i].reset();
+      ptrs[i] = &packets[i];
+    }
+  }
+};
+
+Napi::Array array_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (i >= info.Length() || !info[i].IsArray()) {
+    throw Napi::TypeError::New(info.Env(), std::string("esp: ") + what + " must be an array of Buffers");
+  }
+  return info[i].As<Napi::Array>();
+}
+
+void load_packets(Napi::Env env, Napi::Array list, ScratchPackets& s) {
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    Napi::Value v = list.Get(i);
+    if (!v.IsBuffer()) throw Napi::TypeError::New(env, "esp: packet " + std::to_string(i) + " is not a Buffer");
+    auto b = v.As<Napi::Buffer<uint8_t>>();
+    if (b.Length() > kMaxFrame) {
+      throw Napi::RangeError::New(env, "esp: packet " + std::to_string(i) + " is longer than " + std::to_string(kMaxFrame));
+    }
+    s.packets[i].assign(b.Data(), b.Length());
+  }
+}
+
+Napi::Value Encapsulate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array list = array_arg(info, 1, "innerPackets");
+  const uint32_t tfc = u32_arg(info, 2, 0, "tfcPadTo");
+  const uint32_t n = list.Length();
+  const std::vector<SaHandle*> handles = handles_arg(info, 0, n, false);
+  ScratchPackets s(n);
+  load_packets(env, list, s);
+  std::vector<OutboundSa*> sas(n);
+  for (uint32_t i = 0; i < n; ++i) sas[i] = handles[i]->out.get();
+  encapsulate_batch(sas.data(), s.ptrs.data(), n, tfc);
+  Napi::Array out = Napi::Array::New(env, n);
+  for (uint32_t i = 0; i < n; ++i) {
+    const Packet& p = s.packets[i];
+    out.Set(i, p.len == 0 ? env.Null() : Napi::Buffer<uint8_t>::Copy(env, p.data, p.len).As<Napi::Value>());
+  }
+  return out;
+}
+
+Napi::Value Decapsulate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array list = array_arg(info, 1, "espPackets");
+  const uint32_t n = list.Length();
+  const std::vector<SaHandle*> handles = handles_arg(info, 0, n, true);
+  ScratchPackets s(n);
+  load_packets(env, list, s);
+  std::vector<InboundSa*> sas(n);
+  for (uint32_t i = 0; i < n; ++i) sas[i] = handles[i]->in.get();
+  std::vector<DecapResult> results(n);
+  decapsulate_batch(sas.data(), s.ptrs.data(), n, results.data());
+  Napi::Array out = Napi::Array::New(env, n);
+  for (uint32_t i = 0; i < n; ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("result", decap_result_name(results[i]));
+    const Packet& p = s.packets[i];
+    o.Set("inner", results[i] == DecapResult::ok ? Napi::Buffer<uint8_t>::Copy(env, p.data, p.len).As<Napi::Value>() : env.Null());
+    out.Set(i, o);
+  }
+  return out;
+}
+
+Napi::Value Counters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SaHandle& h = handle_arg(info, 0);
+  const SaCounters& c = h.inbound ? h.in->counters : h.out->counters;
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("packets", Napi::Number::New(env, static_cast<double>(c.packets)));
+  o.Set("bytes", Napi::Number::New(env, static_cast<double>(c.bytes)));
+  o.Set("decryptErrors", Napi::Number::New(env, static_cast<double>(c.decrypt_errors)));
+  o.Set("replayErrors", Napi::Number::New(env, static_cast<double>(c.replay_errors)));
+  o.Set("protocolErrors", Napi::Number::New(env, static_cast<double>(c.protocol_errors)));
+  o.Set("encapErrors", Napi::Number::New(env, static_cast<double>(c.encap_errors)));
+  o.Set("seq", Napi::BigInt::New(env, h.inbound ? h.in->window.top() : h.out->seq));
+  if (h.inbound) o.Set("windowSize", Napi::Number::New(env, h.in->window.size()));
+  return o;
+}
+
+Napi::Value SetCounter(const Napi::CallbackInfo& info) {
+  SaHandle& h = handle_arg(info, 0);
+  const uint64_t seq = u64_arg(info, 1, "seq");
+  if (h.inbound) {
+    h.in->window.init(h.in->window.size(), seq);
+  } else {
+    h.out->seq = seq;
+  }
+  return info.Env().Undefined();
+}
+
+bool all_zero(const uint8_t* p, size_t n) {
+  uint8_t acc = 0;
+  for (size_t i = 0; i < n; ++i) acc |= p[i];
+  return acc == 0;
+}
+
+Napi::Value Wipe(const Napi::CallbackInfo& info) {
+  SaHandle& h = handle_arg(info, 0);
+  bool zero;
+  if (h.inbound) {
+    wipe(*h.in);
+    zero = all_zero(h.in->gcm.state, sizeof h.in->gcm.state) && all_zero(h.in->salt, kSaltLen);
+  } else {
+    wipe(*h.out);
+    zero = all_zero(h.out->gcm.state, sizeof h.out->gcm.state) && all_zero(h.out->salt, kSaltLen);
+  }
+  h.wiped = true;
+  return Napi::Boolean::New(info.Env(), zero);
+}
+
+NapiPart part("esp", [](Napi::Env env, Napi::Object o) {
+  o.Set("createOutbound", Napi::Function::New(env, CreateOutbound, "createOutbound"));
+  o.Set("createInbound", Napi::Function::New(env, CreateInbound, "createInbound"));
+  o.Set("encapsulate", Napi::Function::New(env, Encapsulate, "encapsulate"));
+  o.Set("decapsulate", Napi::Function::New(env, Decapsulate, "decapsulate"));
+  o.Set("counters", Napi::Function::New(env, Counters, "counters"));
+  o.Set("setCounter", Napi::Function::New(env, SetCounter, "setCounter"));
+  o.Set("wipe", Napi::Function::New(env, Wipe, "wipe"));
+});
+
+}  // namespace
+}  // namespace vitesse::esp
