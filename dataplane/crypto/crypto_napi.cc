@@ -4,8 +4,11 @@
 //   paths() → string[]            defaultPath() / bestPath() → string
 //   seal(path, key, iv, aad, plaintext) → {ciphertext, tag}
 //   open(path, key, iv, aad, ciphertext, tag) → Buffer | null
+//   sealInPlace(path, key, iv, aad, data) → tag        (data becomes ciphertext)
+//   openInPlace(path, key, iv, aad, data, tag) → bool  (data: plaintext, or zeros)
 //   sealBatch(path, [{key, iv, aad, data}]) → [{ciphertext, tag}]
 //   openBatch(path, [{key, iv, aad, data, tag}]) → [Buffer | null]
+//   openBatchInPlace(path, [{key, iv, aad, data, tag}]) → [bool]  (each data: plaintext, or zeros)
 //   bench({sizes, keyBits, path, batch, minMs, samples, decrypt}) → rows
 //
 // Outputs are copies placed at the same offset modulo 64 as the input, so a
@@ -81,7 +84,7 @@ Napi::Buffer<uint8_t> copy_aligned_like(Napi::Env env, Bytes src) {
   return view.As<Napi::Buffer<uint8_t>>();
 }
 
-Napi::Object sealed(Napi::Env env, Napi::Buffer<uint8_t> ct, Napi::Buffer<uint8_t> tag) {
+Napi::Object sealed(Napi::Env env, Napi::Value ct, Napi::Value tag) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("ciphertext", ct);
   o.Set("tag", tag);
@@ -117,10 +120,29 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   return pt;
 }
 
+Napi::Value SealInPlace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Keyed k(env, path_arg(env, info[0]), bytes_arg(env, info[1], "key"));
+  const Bytes iv = bytes_arg(env, info[2], "iv", 12), aad = bytes_arg(env, info[3], "aad");
+  const Bytes data = bytes_arg(env, info[4], "data");
+  auto tag = Napi::Buffer<uint8_t>::New(env, 16);
+  gcm_seal(*k.ctx, iv.p, aad.p, aad.n, const_cast<uint8_t*>(data.p), data.n, tag.Data());
+  return tag;
+}
+
+Napi::Value OpenInPlace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Keyed k(env, path_arg(env, info[0]), bytes_arg(env, info[1], "key"));
+  const Bytes iv = bytes_arg(env, info[2], "iv", 12), aad = bytes_arg(env, info[3], "aad");
+  const Bytes data = bytes_arg(env, info[4], "data"), tag = bytes_arg(env, info[5], "tag", 16);
+  return Napi::Boolean::New(env, gcm_open(*k.ctx, iv.p, aad.p, aad.n, const_cast<uint8_t*>(data.p), data.n, tag.p));
+}
+
 // Jobs for an array of {key, iv, aad, data[, tag]}; `out` receives the data
-// copies the jobs work on, `contexts` owns the keyed contexts.
-std::vector<GcmJob> batch_jobs(Napi::Env env, GcmPath path, Napi::Array items, bool with_tag,
-                               std::vector<Keyed>& contexts, std::vector<Napi::Buffer<uint8_t>>& out,
+// the jobs work on (copies, unless in_place), `contexts` owns the keyed
+// contexts.
+std::vector<GcmJob> batch_jobs(Napi::Env env, GcmPath path, Napi::Array items, bool with_tag, bool in_place,
+                               std::vector<Keyed>& contexts, std::vector<Napi::Uint8Array>& out,
                                std::vector<uint8_t>& tags) {
   const uint32_t n = items.Length();
   std::vector<GcmJob> jobs(n);
@@ -136,10 +158,11 @@ std::vector<GcmJob> batch_jobs(Napi::Env env, GcmPath path, Napi::Array items, b
       prev_key = key;
     }
     const Bytes iv = bytes_arg(env, it.Get("iv"), "batch iv", 12), aad = bytes_arg(env, it.Get("aad"), "batch aad");
-    out.push_back(copy_aligned_like(env, bytes_arg(env, it.Get("data"), "batch data")));
+    const Bytes data = bytes_arg(env, it.Get("data"), "batch data");
+    out.push_back(in_place ? it.Get("data").As<Napi::Uint8Array>() : copy_aligned_like(env, data));
     if (with_tag) std::memcpy(&tags[16 * i], bytes_arg(env, it.Get("tag"), "batch tag", 16).p, 16);
     jobs[i] = {contexts.back().ctx.get(), iv.p, aad.p, out.back().Data(), &tags[16 * i],
-               static_cast<uint32_t>(out.back().Length()), static_cast<uint32_t>(aad.n), false};
+               static_cast<uint32_t>(out.back().ElementLength()), static_cast<uint32_t>(aad.n), false};
   }
   return jobs;
 }
@@ -149,28 +172,34 @@ Napi::Value SealBatch(const Napi::CallbackInfo& info) {
   const GcmPath path = path_arg(env, info[0]);
   if (!info[1].IsArray()) throw Napi::TypeError::New(env, "crypto: sealBatch: expected an array of items");
   std::vector<Keyed> contexts;
-  std::vector<Napi::Buffer<uint8_t>> out;
+  std::vector<Napi::Uint8Array> out;
   std::vector<uint8_t> tags;
-  std::vector<GcmJob> jobs = batch_jobs(env, path, info[1].As<Napi::Array>(), false, contexts, out, tags);
+  std::vector<GcmJob> jobs = batch_jobs(env, path, info[1].As<Napi::Array>(), false, false, contexts, out, tags);
   gcm_seal_batch(jobs.data(), jobs.size());
   Napi::Array result = Napi::Array::New(env, jobs.size());
   for (uint32_t i = 0; i < jobs.size(); ++i) result.Set(i, sealed(env, out[i], Napi::Buffer<uint8_t>::Copy(env, &tags[16 * i], 16)));
   return result;
 }
 
-Napi::Value OpenBatch(const Napi::CallbackInfo& info) {
+Napi::Value OpenBatchAny(const Napi::CallbackInfo& info, bool in_place) {
   Napi::Env env = info.Env();
   const GcmPath path = path_arg(env, info[0]);
   if (!info[1].IsArray()) throw Napi::TypeError::New(env, "crypto: openBatch: expected an array of items");
   std::vector<Keyed> contexts;
-  std::vector<Napi::Buffer<uint8_t>> out;
+  std::vector<Napi::Uint8Array> out;
   std::vector<uint8_t> tags;
-  std::vector<GcmJob> jobs = batch_jobs(env, path, info[1].As<Napi::Array>(), true, contexts, out, tags);
+  std::vector<GcmJob> jobs = batch_jobs(env, path, info[1].As<Napi::Array>(), true, in_place, contexts, out, tags);
   gcm_open_batch(jobs.data(), jobs.size());
   Napi::Array result = Napi::Array::New(env, jobs.size());
-  for (uint32_t i = 0; i < jobs.size(); ++i) result.Set(i, jobs[i].ok ? Napi::Value(out[i]) : env.Null());
+  for (uint32_t i = 0; i < jobs.size(); ++i) {
+    if (in_place) result.Set(i, Napi::Boolean::New(env, jobs[i].ok));
+    else result.Set(i, jobs[i].ok ? Napi::Value(out[i]) : env.Null());
+  }
   return result;
 }
+
+Napi::Value OpenBatch(const Napi::CallbackInfo& info) { return OpenBatchAny(info, false); }
+Napi::Value OpenBatchInPlace(const Napi::CallbackInfo& info) { return OpenBatchAny(info, true); }
 
 std::vector<uint32_t> u32_list(Napi::Env env, Napi::Value v, const char* what) {
   if (!v.IsArray()) throw Napi::TypeError::New(env, std::string("crypto: bench: ") + what + ": expected an array of numbers");
@@ -236,8 +265,11 @@ const NapiPart part("crypto", [](Napi::Env env, Napi::Object o) {
         }, "bestPath"));
   o.Set("seal", Napi::Function::New(env, Seal, "seal"));
   o.Set("open", Napi::Function::New(env, Open, "open"));
+  o.Set("sealInPlace", Napi::Function::New(env, SealInPlace, "sealInPlace"));
+  o.Set("openInPlace", Napi::Function::New(env, OpenInPlace, "openInPlace"));
   o.Set("sealBatch", Napi::Function::New(env, SealBatch, "sealBatch"));
   o.Set("openBatch", Napi::Function::New(env, OpenBatch, "openBatch"));
+  o.Set("openBatchInPlace", Napi::Function::New(env, OpenBatchInPlace, "openBatchInPlace"));
   o.Set("bench", Napi::Function::New(env, Bench, "bench"));
 });
 
