@@ -44,6 +44,8 @@ describe.each(AEADS)('%s', (aead) => {
           expect(o.plaintext.length % 4).toBe(0);
           expect(o.nextHeader).toBe(version === 4 ? 4 : 41);
           expect(p.length).toBe(ESP_HEADER_LEN + o.plaintext.length + ICV_LEN);
+          // What the pipeline budgets for (MTU checks) is what it gets.
+          expect(esp.encapsulatedLength(inner[i].length, padTo)).toBe(p.length);
         }
         const c = esp.counters(ours);
         expect(c.seq).toBe(first + BigInt(PACKETS));

@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "crypto/aes_gcm.h"
+#include "esp/big_endian.h"
 
 namespace vitesse::esp {
 
@@ -24,13 +25,6 @@ namespace {
 constexpr uint32_t kMinEspLen = kEspHeaderLen + 2 + kIcvLen;
 constexpr uint32_t kIpv4MinHeader = 20;
 constexpr uint32_t kIpv6Header = 40;
-
-uint32_t load16be(const uint8_t* p) { return static_cast<uint32_t>(p[0]) << 8 | p[1]; }
-uint32_t load32be(const uint8_t* p) { return load16be(p) << 16 | load16be(p + 2); }
-void store32be(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24); p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8); p[3] = static_cast<uint8_t>(v);
-}
 
 struct OpenBatch {
   crypto::GcmJob jobs[kBatch];

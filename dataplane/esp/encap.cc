@@ -12,26 +12,15 @@
 #include <cstring>
 
 #include "crypto/aes_gcm.h"
+#include "esp/big_endian.h"
 
 namespace vitesse::esp {
 
 namespace {
 
-void store32be(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24); p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8); p[3] = static_cast<uint8_t>(v);
-}
-
-void store64be(uint8_t* p, uint64_t v) {
-  store32be(p, static_cast<uint32_t>(v >> 32));
-  store32be(p + 4, static_cast<uint32_t>(v));
-}
-
 uint8_t next_header_of(const Packet& p) {
   return p.len > 0 && (p.data[0] >> 4) == 6 ? kNextHeaderIpv6 : kNextHeaderIpv4;
 }
-
-uint32_t esp_padding(uint32_t payload) { return (4 - (payload + 2) % 4) % 4; }
 
 // Per-batch scratch: the nonce and AAD are not contiguous in the packet.
 struct SealBatch {
@@ -52,7 +41,7 @@ bool frame(OutboundSa& sa, Packet& p, uint32_t tfc_pad_to, SealBatch& batch) {
   if (tfc > 0 && tfc + 3 + kFixedTrailer > tailroom) {
     tfc = tailroom > 3 + kFixedTrailer ? static_cast<uint32_t>(tailroom - 3 - kFixedTrailer) : 0;
   }
-  const uint32_t padding = esp_padding(inner + tfc);
+  const uint32_t padding = esp_padding_len(inner + tfc);
   if (p.headroom() < kEspHeaderLen || tfc + padding + kFixedTrailer > tailroom || sa.seq == UINT64_MAX) {
     return false;
   }

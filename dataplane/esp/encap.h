@@ -8,13 +8,15 @@
 
 namespace vitesse::esp {
 
-// Octets an inner packet of `inner_len` grows by (ESP header, TFC padding,
-// ESP padding, pad length, next header, ICV): the pipeline's MTU and
-// headroom/tailroom checks use this.
+// ESP padding after `payload` octets (inner packet + TFC padding) that puts
+// pad length and next header at the end of a 4-octet word.
+inline constexpr uint32_t esp_padding_len(uint32_t payload) { return (4 - (payload + 2) % 4) % 4; }
+
+// Length of the ESP packet (header through ICV) for an inner packet of
+// `inner_len` octets: the pipeline's MTU and headroom/tailroom checks use it.
 inline constexpr uint32_t encapsulated_len(uint32_t inner_len, uint32_t tfc_pad_to) {
   const uint32_t payload = inner_len < tfc_pad_to ? tfc_pad_to : inner_len;
-  const uint32_t padding = (4 - (payload + 2) % 4) % 4;
-  return kEspHeaderLen + payload + padding + 2 + kIcvLen;
+  return kEspHeaderLen + payload + esp_padding_len(payload) + 2 + kIcvLen;
 }
 
 // Encapsulates pkts[i] for sas[i] (SAs may repeat within a batch).

@@ -14,6 +14,7 @@
 //                        window's top (highest number taken as received)
 //   wipe(sa) -> true if the key schedule and salt now read back as zeros;
 //               the handle is unusable afterwards
+//   encapsulatedLength(innerLen, tfcPadTo = 0) -> ESP length (encapsulated_len)
 #include <napi.h>
 
 #include <memory>
@@ -281,6 +282,12 @@ Napi::Value Wipe(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), zero);
 }
 
+Napi::Value EncapsulatedLength(const Napi::CallbackInfo& info) {
+  const uint32_t inner = u32_arg(info, 0, 0, "innerLen");
+  const uint32_t tfc = u32_arg(info, 1, 0, "tfcPadTo");
+  return Napi::Number::New(info.Env(), encapsulated_len(inner, tfc));
+}
+
 NapiPart part("esp", [](Napi::Env env, Napi::Object o) {
   o.Set("createOutbound", Napi::Function::New(env, CreateOutbound, "createOutbound"));
   o.Set("createInbound", Napi::Function::New(env, CreateInbound, "createInbound"));
@@ -289,6 +296,7 @@ NapiPart part("esp", [](Napi::Env env, Napi::Object o) {
   o.Set("counters", Napi::Function::New(env, Counters, "counters"));
   o.Set("setCounter", Napi::Function::New(env, SetCounter, "setCounter"));
   o.Set("wipe", Napi::Function::New(env, Wipe, "wipe"));
+  o.Set("encapsulatedLength", Napi::Function::New(env, EncapsulatedLength, "encapsulatedLength"));
 });
 
 }  // namespace

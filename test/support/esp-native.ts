@@ -32,6 +32,7 @@ interface EspPart {
   counters(sa: SaHandle): EspCounters;
   setCounter(sa: SaHandle, seq: number | bigint): void;
   wipe(sa: SaHandle): boolean;
+  encapsulatedLength(innerLen: number, tfcPadTo?: number): number;
 }
 
 export const esp: EspPart = native.esp;
