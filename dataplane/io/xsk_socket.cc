@@ -5,11 +5,17 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <new>
 #include <type_traits>
 #include <stdexcept>
 
 #include "io/interface.h"
+
+namespace {
+constexpr int kBusyWaitMs = 2000;
+}  // namespace
 
 #ifndef SOL_XDP
 #define SOL_XDP 283
@@ -116,9 +122,17 @@ void XskSocket::bind(XskBind how) {
   sa.sxdp_queue_id = at_.queue;
   // No mode flag: the kernel tries zero-copy and falls back to copy.
   sa.sxdp_flags = XDP_USE_NEED_WAKEUP | (how == XskBind::copy ? XDP_COPY : how == XskBind::zero_copy ? XDP_ZEROCOPY : 0);
-  if (::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-    int e = errno;
+  // The kernel lets go of a closed socket's queue in deferred work, so a
+  // queue closed a moment ago can still be busy: wait for it a little.
+  int rc, e = 0;
+  for (int waited_ms = 0; (rc = ::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa)) != 0; waited_ms++) {
+    e = errno;
+    if (e != EBUSY || waited_ms >= kBusyWaitMs) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (rc != 0) {
     std::string what = "binding to queue " + std::to_string(at_.queue);
+    if (e == EBUSY) what += " (another XDP socket holds it)";
     if (how == XskBind::zero_copy && (e == EOPNOTSUPP || e == EINVAL)) what += " in zero-copy mode (not supported by the driver; use xdp_bind copy)";
     throw error(what, e);
   }
