@@ -7,6 +7,7 @@ type Bench = { summary: string; load: () => Promise<(argv: string[]) => Promise<
 
 // Each benchmark module exports `run(argv): Promise<number>`.
 const benches: Record<string, Bench> = {
+  keyexchange: { summary: 'negotiate SA pairs for N routes on one core', load: async () => (await import('./keyexchange.js')).run },
 };
 
 export const benchCommand: Command = {

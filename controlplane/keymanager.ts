@@ -65,6 +65,7 @@ interface Exchange {
   initiator: Initiator;
   sas: SaLifecycle;
   localKey: string;
+  gatewayKey: string;
 }
 
 const RATE_LIMIT_PRUNE_MS = 1000;
@@ -74,8 +75,10 @@ export class KeyManager {
   readonly counters: KeyManagerCounters = newCounters();
   private settings!: Settings;
   private exchanges = new Map<string, Exchange>();
-  // route SPI → gateway address key → exchanges (usually one; several only
-  // when queues share the gateway's address and differ by ours).
+  // route SPI → gateway address → exchanges (usually one; several only when
+  // queues share the gateway's address and differ by ours). Each exchange is
+  // filed under its address as configured (the fast path: no parsing) and
+  // under its canonical form (address.ts); the two kinds of key never clash.
   private byRoute = new Map<number, Map<string, Exchange[]>>();
   private issuer: ChallengeIssuer | null = null;
   private readonly limiter: RateLimiter;
@@ -122,8 +125,9 @@ export class KeyManager {
     this.byRoute = new Map();
     for (const ex of next.values()) {
       const gateways = this.byRoute.get(ex.params.routeSpi) ?? new Map<string, Exchange[]>();
-      const gw = ex.params.gateway.toString('hex');
-      gateways.set(gw, [...(gateways.get(gw) ?? []), ex]);
+      for (const gw of new Set([ex.params.gateway.toString('hex'), ex.params.gatewayAddress])) {
+        gateways.set(gw, [...(gateways.get(gw) ?? []), ex]);
+      }
       this.byRoute.set(ex.params.routeSpi, gateways);
     }
     if (this.settings?.negotiationTtlMs !== compiled.settings.negotiationTtlMs) {
@@ -204,12 +208,12 @@ export class KeyManager {
     const now = this.clock.now();
     const header = decodeHeader(payload);
     if (!header) return this.drop('protocol', from);
-    const source = addressKey(from.address);
-    const candidates = source === null ? undefined : this.byRoute.get(header.routeSpi)?.get(source);
+    const gateways = this.byRoute.get(header.routeSpi);
+    const candidates = gateways?.get(from.address) ?? gateways?.get(addressKey(from.address) ?? '');
     if (!candidates) return this.drop('route', from);
     const ex = this.pickQueue(candidates, to);
     if (!ex) return this.drop('route', from);
-    if (!this.limiter.allow(source!, now)) {
+    if (!this.limiter.allow(ex.gatewayKey, now)) {
       this.counters.ratelimited++;
       return;
     }
@@ -219,13 +223,15 @@ export class KeyManager {
         const r = answerKnock(ex.params, payload, this.issuer!, now);
         if (!r.ok) return this.drop(r.reason, from, ex);
         this.counters.challenges_offered++;
-        return this.send(ex, from, r.value);
+        this.send(ex, from, r.value.challenge);
+        if (ex.initiator.peerKnocked(r.value.cookie)) this.log.debug({ route, queue }, 'both ends initiated: yielding to the peer');
+        return;
       }
       case MessageType.challenge: {
         const r = ex.initiator.receiveChallenge(payload, this.spis, this.wantsNegotiation(ex, now));
         if (!r.ok) return this.drop(r.reason, from, ex);
         if (r.value === null) {
-          this.log.debug({ route, queue }, 'negotiation abandoned: SAs were negotiated meanwhile');
+          this.log.debug({ route, queue }, 'challenge not answered: yielded, or SAs were negotiated meanwhile');
           return;
         }
         this.counters.challenges_accepted++;
@@ -236,6 +242,7 @@ export class KeyManager {
         if (!r.ok) return this.drop(r.reason, from, ex);
         this.counters.keypairs_offered++;
         this.send(ex, from, r.value.agreement);
+        ex.initiator.peerNegotiated();
         return this.install(ex, r.value.pair, now, 'responder');
       }
       case MessageType.agreement: {
@@ -256,6 +263,8 @@ export class KeyManager {
   // Without `to`, queues that share the gateway's address are ambiguous.
   private pickQueue(candidates: Exchange[], to?: Endpoint): Exchange | null {
     if (to) {
+      const match = candidates.find((ex) => ex.params.localAddress === to.address);
+      if (match) return match;
       const local = addressKey(to.address);
       return candidates.find((ex) => ex.localKey === local) ?? null;
     }
@@ -301,6 +310,7 @@ export class KeyManager {
         random: this.random,
       }),
       localKey: params.local.toString('hex'),
+      gatewayKey: params.gateway.toString('hex'),
     };
   }
 

@@ -118,8 +118,9 @@ describe('key manager: SA lifecycle', () => {
       expect(rounds[i] - rounds[i - 1]).toBeLessThanOrEqual(1110);
     }
     expect(rounds.length).toBeGreaterThanOrEqual(19);
+    // One negotiation per round: when both ends knock at once, one yields.
     const negotiated = w.a.km.counters.keypairs_negotiated + w.a.km.counters.keypairs_offered;
-    expect(negotiated).toBe(knocks.length);
+    expect(negotiated).toBe(rounds.length);
     expect(w.a.sink.maxInboundPerQueue).toBeLessThanOrEqual(MAX_INBOUND_SAS);
     expect(w.b.sink.maxInboundPerQueue).toBeLessThanOrEqual(MAX_INBOUND_SAS);
     // Each inbound SA is gone within sa-ttl (+ one tick) of its installation.
@@ -165,7 +166,7 @@ describe('key manager: SA lifecycle', () => {
 });
 
 describe('key manager: both ends and lossy networks', () => {
-  it('converges when both ends initiate at once', () => {
+  it('converges on one negotiation when both ends initiate at once', () => {
     const w = world();
     w.a.km.tick();
     w.b.km.tick(); // both knocks are in flight before either is answered
@@ -173,29 +174,58 @@ describe('key manager: both ends and lossy networks', () => {
     w.net.flush();
     expect(w.a.km.counters.negotiations_initiated).toBe(1);
     expect(w.b.km.counters.negotiations_initiated).toBe(1);
-    w.run(20);
+    // The end with the lower cookie yielded before proposing: one SA pair.
+    expect(w.net.log.map(type).filter((t) => t === MessageType.proposal)).toHaveLength(1);
+    expect(w.a.sink.inbound.size).toBe(1);
     expect(established(w)).toBe(true);
+    expect(w.a.km.state()[0].negotiation).toBe('idle');
+    expect(w.b.km.state()[0].negotiation).toBe('idle');
     w.run(8000, 10);
     expect(established(w)).toBe(true);
     expect(w.a.km.counters.rxerrors + w.b.km.counters.rxerrors).toBe(0);
+    expect(w.a.km.counters.negotiations_expired + w.b.km.counters.negotiations_expired).toBe(0);
   });
 
-  it('converges when both ends complete a negotiation each', () => {
+  it('an end that yielded negotiates itself if the negotiation it yielded to fails', () => {
+    const w = world();
+    let proposals = 0;
+    w.net.lose = (d) => type(d) === MessageType.proposal && proposals++ === 0;
+    w.a.km.tick();
+    w.b.km.tick();
+    w.net.flush();
+    expect(w.a.km.state()[0].negotiation === 'yielded' || w.b.km.state()[0].negotiation === 'yielded').toBe(true);
+    expect(established(w)).toBe(false);
+    w.run(1000);
+    expect(established(w)).toBe(true);
+    expect(w.a.km.counters.negotiations_expired + w.b.km.counters.negotiations_expired).toBe(2);
+    expect(w.a.km.counters.rxerrors + w.b.km.counters.rxerrors).toBe(0);
+  });
+
+  it('converges when both ends complete a negotiation each (the crossing seen too late to yield)', () => {
     const w = world();
     w.a.km.tick();
     w.b.km.tick();
-    // Deliver the knocks and challenges crosswise first, so neither end can abandon its own.
-    const order = [MessageType.knock, MessageType.challenge];
-    for (const t of order) {
-      const now = w.net.queue.filter((d) => type(d) === t);
-      w.net.queue.splice(0, w.net.queue.length, ...w.net.queue.filter((d) => type(d) !== t));
-      for (const d of now) (d.to.address === w.a.address ? w.a : w.b).km.receive(d.from, d.payload, d.to);
-    }
+    const [knockA, knockB] = w.net.queue.splice(0);
+    const cookie = (d: Datagram) => d.payload.subarray(12, 28);
+    // The lower end would yield; let it see the other's knock only after it proposed.
+    const [low, high] = Buffer.compare(cookie(knockA), cookie(knockB)) < 0 ? [knockA, knockB] : [knockB, knockA];
+    const side = (d: Datagram) => (d.to.address === w.a.address ? w.a : w.b);
+    side(low).km.receive(low.from, low.payload, low.to); // high end answers (and does not yield)
+    const challenge = w.net.queue.shift()!;
+    side(challenge).km.receive(challenge.from, challenge.payload, challenge.to); // low end proposes
+    side(high).km.receive(high.from, high.payload, high.to); // too late for the low end to yield
+    // In flight: the low end's proposal, then its challenge to the high end. The
+    // challenge overtakes the proposal, so the high end proposes too (had it
+    // answered the proposal first, it would have dropped its own negotiation).
+    expect(w.net.queue.map(type)).toEqual([MessageType.proposal, MessageType.challenge]);
+    w.net.queue.reverse();
     w.net.flush();
     expect(w.a.km.counters.keypairs_negotiated + w.a.km.counters.keypairs_offered).toBe(2);
     expect(w.a.sink.inbound.size).toBe(2);
+    expect(established(w)).toBe(true);
     w.run(3000);
     expect(established(w)).toBe(true);
+    expect(w.a.km.counters.rxerrors + w.b.km.counters.rxerrors).toBe(0);
   });
 
   it('retries after a lost agreement and updates the SA the responder holds', () => {

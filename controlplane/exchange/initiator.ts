@@ -2,8 +2,18 @@
 // state machine:
 //
 //   idle ──initiate──▶ awaiting-challenge ──challenge──▶ awaiting-agreement
-//     ▲                    │                                  │
-//     └──── agreement (SA pair) / expire (negotiation-ttl) ───┘
+//     ▲                    │   │                              │
+//     │                    │   └─peer's knock, we yield─▶ yielded
+//     │                    │                                │ │
+//     └── agreement (SA pair) / peer's negotiation done ────┘ │
+//     └── expire (negotiation-ttl), from any state ───────────┘
+//
+// "yielded": both ends started at once (each saw the other's knock while
+// waiting for its challenge). The end with the lower knock cookie steps
+// aside before it has proposed anything, so one negotiation instead of two
+// runs; since both ends compare the same two cookies, exactly one yields.
+// If the crossing is seen by one end only, both negotiations run, which is
+// harmless (see MAX_INBOUND_SAS).
 //
 // A message that does not fit the state, or fails a check, is refused with
 // the reason and changes nothing: a forged or replayed message cannot
@@ -21,7 +31,7 @@ import {
 import { FIRST_SPI, type SpiAllocator } from './spi.js';
 import { Spi } from './types.js';
 
-export type InitiatorState = 'idle' | 'awaiting-challenge' | 'awaiting-agreement';
+export type InitiatorState = 'idle' | 'awaiting-challenge' | 'awaiting-agreement' | 'yielded';
 
 export class Initiator {
   private current: InitiatorState = 'idle';
@@ -60,17 +70,37 @@ export class Initiator {
   }
 
   /**
+   * The peer knocked (cookie `theirs`) on this exchange. Returns true if we
+   * yield to its negotiation. Never once we owe a retry: only our own
+   * proposal can repair what a lost agreement left at the peer.
+   */
+  peerKnocked(theirs: Buffer): boolean {
+    if (this.current !== 'awaiting-challenge' || this.owesRetry) return false;
+    // Equal cookies: a route to ourselves, where our own knock comes back.
+    if (Buffer.compare(this.cookie!, theirs) >= 0) return false;
+    this.current = 'yielded'; // the cookie stays, to recognise our challenge
+    return true;
+  }
+
+  /** We answered the peer's proposal: a negotiation we yielded to is done. */
+  peerNegotiated(): void {
+    if (this.current === 'yielded') this.reset();
+  }
+
+  /**
    * Checks a challenge. If `proceed` (we still want new SAs) returns the
    * proposal to send; otherwise ends the negotiation quietly (value null),
    * e.g. because the peer's own negotiation gave us fresh SAs meanwhile.
+   * The answer to a knock we yielded is recognised and ignored (null).
    */
   receiveChallenge(message: Buffer, spis: SpiAllocator, proceed: boolean): Step<Buffer | null> {
-    if (this.current !== 'awaiting-challenge') return dropped('protocol');
+    if (this.current !== 'awaiting-challenge' && this.current !== 'yielded') return dropped('protocol');
     const d = decodeChallenge(message);
     if (!d.ok) return dropped(d.reason);
     const p = this.params;
     if (d.msg.aeadId !== AEAD_ID[p.aead]) return dropped('parameter');
     if (!constantTimeEqual(d.msg.nonce.subarray(0, COOKIE_LENGTH), this.cookie!)) return dropped('authentication');
+    if (this.current === 'yielded') return { ok: true, value: null };
     if (!proceed) {
       this.reset();
       return { ok: true, value: null };

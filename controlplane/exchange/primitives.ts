@@ -25,12 +25,14 @@ export function constantTimeEqual(a: Buffer, b: Buffer): boolean {
 
 /** HASH(): BLAKE2s with a 32-octet output. */
 export function hash(...parts: Buffer[]): Buffer {
-  const h = crypto.createHash('blake2s256');
-  for (const p of parts) h.update(p);
-  return h.digest();
+  // One-shot: no native object per call (cheaper to collect at 10,000 routes).
+  const data = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  const digest = crypto.hash('blake2s256', data, 'buffer') as unknown as Buffer;
+  if (data !== parts[0]) wipe(data);
+  return digest;
 }
 
-/** HMAC-HASH() per RFC 2104 (BLAKE2s block length 64). */
+/** HMAC-HASH() per RFC 2104 (BLAKE2s block length 64), computed by OpenSSL. */
 export function hmac(key: Buffer, ...parts: Buffer[]): Buffer {
   const h = crypto.createHmac('blake2s256', key);
   for (const p of parts) h.update(p);

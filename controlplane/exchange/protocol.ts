@@ -5,7 +5,7 @@
 import { ADDRESS_LENGTH } from './address.js';
 import type { DropReason } from './counters.js';
 import { NoiseError, type HandshakeState } from './noise.js';
-import { hkdf, wipe } from './primitives.js';
+import { hmac, wipe } from './primitives.js';
 import type { Aead, RouteSpi, Spi } from './types.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -75,13 +75,16 @@ export function prologue(p: {
  * ESP key ‖ salt for one direction from that direction's Split() key k:
  * the first (key length + 4) octets of HKDF(k, "", 2) (Noise's HKDF, i.e.
  * HMAC-BLAKE2s), since AES-256 key ‖ salt needs more than one 32-octet key.
+ * The second output is computed only when needed (AES-256).
  */
 export function espKeymat(splitKey: Buffer, aead: Aead): Buffer {
-  const [a, b] = hkdf(splitKey, Buffer.alloc(0), 2);
-  const both = Buffer.concat([a, b]);
-  wipe(a, b);
-  const keymat = Buffer.from(both.subarray(0, AEAD_KEY_LENGTH[aead] + ESP_SALT_LENGTH));
-  wipe(both);
+  const length = AEAD_KEY_LENGTH[aead] + ESP_SALT_LENGTH;
+  const temp = hmac(splitKey, Buffer.alloc(0));
+  const out1 = hmac(temp, Buffer.from([1]));
+  const out2 = length > out1.length ? hmac(temp, out1, Buffer.from([2])) : Buffer.alloc(0);
+  const both = Buffer.concat([out1, out2]);
+  const keymat = Buffer.from(both.subarray(0, length));
+  wipe(temp, out1, out2, both);
   return keymat;
 }
 

@@ -15,12 +15,17 @@ import {
 import { FIRST_SPI, type SpiAllocator } from './spi.js';
 import { Spi } from './types.js';
 
-/** Answers a knock with a challenge. */
-export function answerKnock(p: ExchangeParams, message: Buffer, issuer: ChallengeIssuer, now: number): Step<Buffer> {
+/** Answers a knock with a challenge; returns it with the knock's cookie. */
+export function answerKnock(
+  p: ExchangeParams,
+  message: Buffer,
+  issuer: ChallengeIssuer,
+  now: number,
+): Step<{ challenge: Buffer; cookie: Buffer }> {
   const d = decodeKnock(message);
   if (!d.ok) return dropped(d.reason);
   const nonce = issuer.issue(challengeContext(p), d.msg.cookie, now);
-  return { ok: true, value: encodeChallenge(p.routeSpi, p.aead, nonce) };
+  return { ok: true, value: { challenge: encodeChallenge(p.routeSpi, p.aead, nonce), cookie: d.msg.cookie } };
 }
 
 /** Answers a proposal with an agreement; returns it with the SA pair. */
