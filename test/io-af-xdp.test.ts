@@ -76,6 +76,23 @@ describe.skipIf(unavailable)('af-xdp driver on veth (native XDP, copy mode)', ()
     expect(attached(nsB, one.b), 'detached on close').toBeUndefined();
   });
 
+  it('takes frames up to a 3000-byte MTU (4 KiB UMEM frames), and refuses an MTU it cannot take', () => {
+    const big = lab.veth(nsA, nsB, { mtu: 3000 });
+    const a = xdp(nsA, big.a);
+    const b = xdp(nsB, big.b);
+    const frames = [3014, 2000, 1515, 60].map((len, i) => ethernet(big.macB, big.macA, TEST_ETHERTYPE, tagged(9, i, len - 14)));
+    expect(a.send(frames)).toBe(frames.length);
+    const got = collect(b, frames.length, (f) => tagOf(f)?.test === 9);
+    expect(got.map((f) => f.length)).toEqual(frames.map((f) => f.length));
+    got.forEach((f, i) => expect(f.equals(frames[i])).toBe(true));
+    a.close();
+    b.close();
+    const jumbo = lab.veth(nsA, nsB, { mtu: 9000 });
+    expect(() => native.io.open({ driver: 'af-xdp', ifname: jumbo.a, netns: nsA })).toThrow(
+      `af-xdp: ${jumbo.a}: MTU 9000 is too large for XDP sockets without multi-buffer frames (at most 3822)`,
+    );
+  });
+
   it('the kernel on the far end answers an ICMP echo, and its reply reaches our socket', () => {
     lab.address(nsB, one.b, '10.81.0.2/24');
     lab.neighbour(nsB, one.b, '10.81.0.1', one.macA);
@@ -247,6 +264,7 @@ describe.skipIf(unavailable)('af-xdp driver on veth (native XDP, copy mode)', ()
     );
     a0.close();
     // The loopback device has no native XDP: "native" says so, "auto" falls back to generic.
+    lab.exec(nsA, ['ip', 'link', 'set', 'lo', 'mtu', '1500']);
     expect(() => native.io.open({ driver: 'af-xdp', ifname: 'lo', netns: nsA, xdpMode: 'native' })).toThrow(
       /af-xdp: lo: attaching the XDP program in native mode: Operation not supported.*set xdp_mode to generic/,
     );

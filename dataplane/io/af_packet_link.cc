@@ -73,7 +73,8 @@ AfPacketLink::AfPacketLink(const LinkSpec& spec) : ifname_(spec.ifname) {
     opt(SOL_PACKET, PACKET_LOSS, &one, sizeof one, "PACKET_LOSS");
     setup_rings(itf.mtu);
     if (spec.qdisc_bypass) opt(SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one, "PACKET_QDISC_BYPASS");
-    opt(SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one, "PACKET_IGNORE_OUTGOING");
+    // Linux 4.20+; before that rx_burst skips outgoing frames itself.
+    setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
     if (spec.steer_by_destination) {
       std::vector<sock_filter> code = destination_filter(addresses, spec.queue);
       sock_fprog prog{static_cast<unsigned short>(code.size()), code.data()};
@@ -275,16 +276,13 @@ uint32_t AfPacketLink::tx_mmsg(Packet* const* pkts, uint32_t n) {
 }
 
 std::vector<Link::Counter> AfPacketLink::counters() const {
-  {
-    std::lock_guard lock(kernel_mu_);
-    tpacket_stats_v3 st{};
-    socklen_t len = sizeof st;
-    if (getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) {
-      kernel_drops_ += st.tp_drops;
-      kernel_freezes_ += st.tp_freeze_q_cnt;
-    }
-  }
   std::lock_guard lock(kernel_mu_);
+  tpacket_stats_v3 st{};
+  socklen_t len = sizeof st;
+  if (getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) {
+    kernel_drops_ += st.tp_drops;
+    kernel_freezes_ += st.tp_freeze_q_cnt;
+  }
   return {
       {"rx_packets", rx_packets_.get()},
       {"rx_bytes", rx_bytes_.get()},

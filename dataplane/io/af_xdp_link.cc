@@ -12,7 +12,6 @@
 namespace vitesse {
 
 namespace {
-constexpr uint64_t kChunkMask = ~uint64_t{XskGroup::kFrameSize - 1};
 // Copy mode sends at most 32 frames per kick (the kernel's TX_BATCH_SIZE) and
 // says EAGAIN while more wait; a burst of kBatch needs a few kicks.
 constexpr int kMaxKicks = kBatch / 32 + 2;
@@ -21,6 +20,8 @@ constexpr int kMaxKicks = kBatch / 32 + 2;
 AfXdpLink::AfXdpLink(const LinkSpec& spec) : group_(XskGroup::open(spec)), queue_(spec.queue) {
   q_ = &group_->queue(queue_);
   umem_ = q_->umem->base();
+  frame_size_ = group_->frame_size();
+  chunk_mask_ = ~uint64_t{frame_size_ - 1};
 }
 
 AfXdpLink::~AfXdpLink() { group_->close(queue_); }
@@ -35,7 +36,7 @@ uint32_t AfXdpLink::receive(XskRing<xdp_desc>& rx, const uint8_t* umem, PacketPo
     std::memcpy(p->data, umem + d.addr, d.len);  // d.len <= frame size < kMaxFrame
     p->len = d.len;
     pkts[i] = p;
-    addrs[i] = d.addr & kChunkMask;
+    addrs[i] = d.addr & chunk_mask_;
     *bytes += d.len;
   }
   rx.release(k);
@@ -81,7 +82,7 @@ void AfXdpLink::reclaim() {
   XskGroup::Queue& q = *q_;
   XskRing<uint64_t>& c = q.home->completion;
   uint32_t k = c.ready(c.size);
-  for (uint32_t i = 0; i < k; i++) q.free_tx.push_back(c.at(c.cached_cons + i) & kChunkMask);
+  for (uint32_t i = 0; i < k; i++) q.free_tx.push_back(c.at(c.cached_cons + i) & chunk_mask_);
   c.release(k);
 }
 
@@ -110,7 +111,7 @@ uint32_t AfXdpLink::tx_burst(Packet* const* pkts, uint32_t n) {
   uint64_t bytes = 0;
   for (; taken < n && queued < room; taken++) {
     const Packet* p = pkts[taken];
-    if (p->len > XskGroup::kFrameSize) {
+    if (p->len > frame_size_) {
       tx_oversize_.add(1);  // taken, and dropped with a reason
       continue;
     }

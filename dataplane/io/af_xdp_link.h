@@ -42,6 +42,8 @@ class AfXdpLink final : public Link {
   uint32_t queue_;
   XskGroup::Queue* q_;
   uint8_t* umem_;
+  uint32_t frame_size_;
+  uint64_t chunk_mask_;  // a UMEM address → its frame's start
   uint64_t addrs_[kBatch];
 
   LinkCounter rx_packets_, rx_bytes_, tx_packets_, tx_bytes_, tx_oversize_, tx_no_room_, tx_errors_;

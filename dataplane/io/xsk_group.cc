@@ -41,6 +41,17 @@ std::vector<uint32_t> parse_modes(const LinkSpec& spec) {
   throw io_error(kDriver, spec.ifname, "xdp_mode \"" + spec.xdp_mode + "\": want \"auto\", \"native\" or \"generic\"");
 }
 
+// Ethernet header, a VLAN tag, and the MTU's worth of payload.
+uint32_t frame_size_for(const LinkSpec& spec, const Interface& itf) {
+  const uint32_t largest = itf.mtu + 18;
+  for (uint32_t size : {2048u, 4096u}) {
+    if (largest <= size - XskGroup::kRxHeadroom) return size;
+  }
+  throw io_error(kDriver, spec.ifname,
+                 "MTU " + std::to_string(itf.mtu) + " is too large for XDP sockets without multi-buffer frames (at most " +
+                     std::to_string(4096 - XskGroup::kRxHeadroom - 18) + "): lower it, or use af-packet");
+}
+
 const char* mode_name(uint32_t mode) {
   return mode == XDP_FLAGS_DRV_MODE ? "native" : mode == XDP_FLAGS_SKB_MODE ? "generic" : "offloaded";
 }
@@ -106,7 +117,8 @@ bool XskGroup::same_setup(const LinkSpec& s) const {
 XskGroup::XskGroup(const LinkSpec& spec, const Interface& itf)
     : spec_(spec),
       itf_(itf),
-      steering_(spec.queues, spec.steer_by_destination ? parse_queue_addresses(spec) : std::vector<QueueAddress>{}) {
+      steering_(spec.queues, spec.steer_by_destination ? parse_queue_addresses(spec) : std::vector<QueueAddress>{}),
+      frame_size_(frame_size_for(spec, itf)) {
   attach();
   try {
     build_queues(mode_ == XDP_FLAGS_SKB_MODE ? XskBind::copy : parse_bind(spec));
@@ -197,7 +209,7 @@ void XskGroup::build_queues(XskBind bind) {
 
   for (uint32_t q = 0; q < n; q++) {
     Queue& queue = queues_[q];
-    queue.umem = std::make_unique<Umem>(kRxFrames + kTxFrames, kFrameSize);
+    queue.umem = std::make_unique<Umem>(kRxFrames + kTxFrames, frame_size_);
     queue.home = XskSocket::owner({itf_.name, itf_.index, q}, *queue.umem, kHomeRings);
     // Stock the fill ring before binding: a zero-copy driver starts receiving
     // into it at once.
@@ -206,12 +218,12 @@ void XskGroup::build_queues(XskBind bind) {
     XskRing<uint64_t>& fill = queue.home->fill;
     uint32_t stocked = fill.free_slots(kRxFrames);
     for (uint32_t i = 0; i < kRxFrames; i++) {
-      uint64_t addr = static_cast<uint64_t>(i) * kFrameSize;
+      uint64_t addr = static_cast<uint64_t>(i) * frame_size_;
       if (i < stocked) fill.at(fill.cached_prod + i) = addr;
       else queue.free_rx.push_back(addr);
     }
     fill.submit(stocked);
-    for (uint32_t i = 0; i < kTxFrames; i++) queue.free_tx.push_back(static_cast<uint64_t>(kRxFrames + i) * kFrameSize);
+    for (uint32_t i = 0; i < kTxFrames; i++) queue.free_tx.push_back(static_cast<uint64_t>(kRxFrames + i) * frame_size_);
     queue.home->bind(bind);
     queue.epoll = UniqueFd(epoll_create1(EPOLL_CLOEXEC));
     if (queue.epoll.get() < 0) throw io_errno(kDriver, itf_.name, "epoll_create1", errno);
@@ -238,7 +250,7 @@ void XskGroup::drain_stale(uint32_t q) {
   uint64_t addrs[64];
   auto drain = [&](XskRing<xdp_desc>& rx, auto&& give_back) {
     for (uint32_t k; (k = rx.ready(64)) > 0;) {
-      for (uint32_t i = 0; i < k; i++) addrs[i] = rx.at(rx.cached_cons + i).addr & ~uint64_t{kFrameSize - 1};
+      for (uint32_t i = 0; i < k; i++) addrs[i] = rx.at(rx.cached_cons + i).addr & ~uint64_t{frame_size_ - 1};
       rx.release(k);
       give_back(k);
     }

@@ -40,9 +40,12 @@ namespace vitesse {
 
 class XskGroup {
  public:
-  // Frame geometry: 2 KiB frames; the kernel puts a received frame 256 bytes
-  // (XDP_PACKET_HEADROOM) into its chunk, so frames up to 1792 bytes arrive.
-  static constexpr uint32_t kFrameSize = 2048;
+  // UMEM frames are 2 KiB, or 4 KiB when the MTU needs it (the largest an
+  // aligned UMEM takes: frames do not span pages). The kernel puts a received
+  // frame 256 bytes (XDP_PACKET_HEADROOM) into its chunk, so 2 KiB frames
+  // take frames up to 1792 bytes (MTU 1774 with a VLAN tag), 4 KiB ones up
+  // to 3840.
+  static constexpr uint32_t kRxHeadroom = 256;
   static constexpr uint32_t kRxFrames = 4096;
   static constexpr uint32_t kTxFrames = 2048;
   static constexpr XskRingSizes kHomeRings{4096, 2048, 2048, 2048};
@@ -71,6 +74,7 @@ class XskGroup {
   void close(uint32_t queue);
 
   Queue& queue(uint32_t q) { return queues_[q]; }
+  uint32_t frame_size() const { return frame_size_; }
   uint32_t queues() const { return static_cast<uint32_t>(queues_.size()); }
   bool native() const { return mode_ != XDP_FLAGS_SKB_MODE; }
 
@@ -90,6 +94,7 @@ class XskGroup {
   Interface itf_;
   XdpNetlink netlink_;
   XdpSteering steering_;
+  uint32_t frame_size_;
   uint32_t mode_ = 0;  // XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE, once attached
   std::vector<Queue> queues_;
   std::vector<std::unique_ptr<FrameReturnRing>> return_rings_;  // [receiver * queues + owner]

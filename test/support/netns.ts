@@ -143,12 +143,11 @@ export class NetLab {
   }
 
   // One interface's kernel counters (ip -s link).
-  stats(ns: string, dev: string): { rxPackets: number; txPackets: number; rxBytes: number } {
-    const info = JSON.parse(this.exec(ns, ['ip', '-j', '-s', 'link', 'show', dev])) as {
-      stats64: { rx: { packets: number; bytes: number }; tx: { packets: number } };
-    }[];
+  stats(ns: string, dev: string): { rxPackets: number; rxBytes: number; rxDropped: number; txPackets: number; txDropped: number } {
+    type Dir = { packets: number; bytes: number; dropped: number };
+    const info = JSON.parse(this.exec(ns, ['ip', '-j', '-s', 'link', 'show', dev])) as { stats64: { rx: Dir; tx: Dir } }[];
     const s = info[0].stats64;
-    return { rxPackets: s.rx.packets, rxBytes: s.rx.bytes, txPackets: s.tx.packets };
+    return { rxPackets: s.rx.packets, rxBytes: s.rx.bytes, rxDropped: s.rx.dropped, txPackets: s.tx.packets, txDropped: s.tx.dropped };
   }
 
   // Deletes every namespace of this lab (and with them their interfaces).
