@@ -1,0 +1,75 @@
+// Turns a draft that passed every check into the typed GatewayConfig. Nothing
+// here can fail: a draft with any refused value never gets this far.
+import type { Draft, DraftInterface, DraftSa } from './decode.js';
+import type {
+  Aead, DataPlaneConfig, Driver, GatewayConfig, InterfaceConfig, MacAddress, QueueId, RouteId, RouteSpi, SaConfig, Spi,
+} from './types.js';
+
+function must<T>(value: T | null | undefined): T {
+  if (value === null || value === undefined) throw new Error('vitesse config: building from an unchecked draft');
+  return value;
+}
+
+function iface(i: DraftInterface): InterfaceConfig {
+  return {
+    device: must(i.device),
+    driver: must(i.driver) as Driver,
+    mac: i.mac ?? null,
+    wireEnd: i.wireEnd == null ? null : (i.wireEnd as 0 | 1),
+    pcap: i.pcap ? { input: i.pcap.input ?? null, output: i.pcap.output ?? null } : null,
+    nextHop: { address: must(i.nextHop.address).text, mac: (i.nextHop.mac ?? null) as MacAddress | null },
+  };
+}
+
+function sa(s: DraftSa): SaConfig {
+  return {
+    route: must(s.route) as RouteId,
+    queue: must(s.queue) as QueueId,
+    spi: must(s.spi) as Spi,
+    aead: must(s.aead) as Aead,
+    key: must(s.key),
+    salt: must(s.salt),
+  };
+}
+
+const byNumber = <E>(key: (e: E) => number) => (a: E, b: E) => key(a) - key(b);
+
+export function build(d: Draft): GatewayConfig {
+  const priv = must(d.privateInterface);
+  const pub = must(d.publicInterface);
+  const addresses = priv.addresses.map((a) => must(a.value));
+  const dataPlane: DataPlaneConfig | null = d.dataPlane
+    ? { inboundSas: d.dataPlane.inbound.map(sa), outboundSas: d.dataPlane.outbound.map(sa) }
+    : null;
+  return {
+    queues: must(d.queues),
+    mtu: must(d.mtu),
+    tfc: must(d.tfc),
+    saTtl: must(d.saTtl),
+    negotiationTtl: must(d.negotiationTtl),
+    protocolPort: must(d.protocolPort),
+    replayWindow: must(d.replayWindow),
+    privateInterface: {
+      ...iface(priv),
+      ipv4: addresses.find((a) => a.version === 4)?.text ?? null,
+      ipv6: addresses.find((a) => a.version === 6)?.text ?? null,
+    },
+    publicInterface: {
+      ...iface(pub),
+      queues: pub.queues
+        .map((q) => ({ id: must(q.id) as QueueId, address: must(q.address).text }))
+        .sort(byNumber((q) => q.id)),
+    },
+    routes: d.routes.map((r) => ({
+      id: must(r.id) as RouteId,
+      net: must(r.net).text,
+      gateways: r.gateways
+        .map((g) => ({ queue: must(g.queue) as QueueId, address: must(g.address).text }))
+        .sort(byNumber((g) => g.queue)),
+      spi: (r.spi ?? null) as RouteSpi | null,
+      presharedKey: r.presharedKey ?? null,
+      aead: must(r.aead) as Aead,
+    })),
+    dataPlane,
+  };
+}

@@ -1,0 +1,178 @@
+// The model's constraints between nodes: list keys, `unique`, leafrefs and
+// `must` expressions of yang/vitesse-gateway.yang, checked on the draft.
+// Values are compared as values, not as text: yanglint (libyang) compares
+// addresses and prefixes in canonical form but hex strings as written, so it
+// takes a pre-shared key in upper case for a different key; here it is the
+// same key (test/configs marks such cases).
+import { AEAD_KEY_OCTETS } from './defaults.js';
+import type { Draft, DraftInterface, DraftSa } from './decode.js';
+import { child, entry, Problems, show } from './errors.js';
+import { addressKey } from './ip.js';
+import type { Address } from './leaf-types.js';
+
+const v = (a: Address) => `IPv${a.version}`;
+
+/** Reports entries whose key repeats an earlier entry's; returns the first entry for each key. */
+function firstByKey<E extends { path: string }>(entries: readonly E[], key: (e: E) => string | undefined, why: string, problems: Problems): Map<string, E> {
+  const seen = new Map<string, E>();
+  for (const e of entries) {
+    const k = key(e);
+    if (k === undefined) continue;
+    if (seen.has(k)) problems.add(e.path, `listed twice (${why})`);
+    else seen.set(k, e);
+  }
+  return seen;
+}
+
+function checkTimers(d: Draft, problems: Problems, root: string): void {
+  if (d.saTtl == null || d.negotiationTtl == null) return;
+  if (!(d.saTtl > 2 * d.negotiationTtl)) {
+    problems.add(child(root, 'sa-ttl'), `${d.saTtl} is not more than twice negotiation-ttl (${d.negotiationTtl}): rekeying starts at half of sa-ttl, and a negotiation must be able to time out and be retried before the SA expires`);
+  }
+}
+
+function checkMac(i: DraftInterface, problems: Problems): void {
+  if ((i.driver === 'memory' || i.driver === 'pcap') && i.mac === null) {
+    problems.add(child(i.path, 'mac'), `missing: the ${i.driver} driver needs the interface's own MAC address`);
+  }
+}
+
+function checkPrivate(d: Draft, problems: Problems): void {
+  const p = d.privateInterface;
+  if (!p) return;
+  checkMac(p, problems);
+  const distinct: Address[] = [];
+  for (const a of p.addresses) {
+    if (!a.value) continue;
+    if (distinct.some((b) => addressKey(b) === addressKey(a.value!))) problems.add(a.path, 'listed twice');
+    else distinct.push(a.value);
+  }
+  for (const version of [4, 6] as const) {
+    const same = distinct.filter((a) => a.version === version);
+    if (same.length > 1) {
+      problems.add(child(p.path, 'address'), `${same.length} IPv${version} addresses (${same.map((a) => show(a.written)).join(', ')}); at most one IPv4 and one IPv6 address`);
+    }
+  }
+  const nh = p.nextHop.address;
+  if (nh && p.addresses.length && p.addresses.every((a) => a.value) && !distinct.some((a) => a.version === nh.version)) {
+    problems.add(child(p.nextHop.path, 'address'), `${show(nh.written)} is ${v(nh)}, but the interface has no ${v(nh)} address to resolve it from`);
+  }
+}
+
+/** The public interface's queues as far as they could be read; null if they cannot be judged. */
+interface Queues {
+  /** The queue ids 1..queues (every one present). */
+  ids: Set<number>;
+  /** The addresses that passed every check, by queue id. */
+  addresses: Map<number, Address>;
+}
+
+function checkPublic(d: Draft, problems: Problems): Queues | null {
+  const p = d.publicInterface;
+  if (!p) return null;
+  checkMac(p, problems);
+  const byId = firstByKey(p.queues, (q) => (q.id == null ? undefined : String(q.id)), 'one public address per queue', problems);
+  if (d.queues != null) {
+    for (const q of byId.values()) {
+      if (q.id! > d.queues) problems.add(child(q.path, 'id'), `${q.id} is greater than queues (${d.queues})`);
+    }
+    for (let id = 1; id <= d.queues; id++) {
+      if (!byId.has(String(id))) problems.add(entry(p.path, 'queue', [['id', id]]), `missing: every queue needs a public address (queues is ${d.queues})`);
+    }
+  }
+  const addresses = new Map<number, Address>();
+  const owners = new Map<string, number>();
+  let reference: { id: number; address: Address } | null = null;
+  for (const q of byId.values()) {
+    if (!q.address) continue;
+    const at = child(q.path, 'address');
+    const owner = owners.get(addressKey(q.address));
+    if (owner !== undefined) {
+      problems.add(at, `${show(q.address.written)} is also queue ${owner}'s address`);
+      continue;
+    }
+    owners.set(addressKey(q.address), q.id!);
+    if (reference && reference.address.version !== q.address.version) {
+      problems.add(at, `${show(q.address.written)} is ${v(q.address)}, but queue ${reference.id}'s address is ${v(reference.address)}: all public addresses must be of one IP version`);
+      continue;
+    }
+    reference ??= { id: q.id!, address: q.address };
+    addresses.set(q.id!, q.address);
+  }
+  const nh = p.nextHop.address;
+  if (nh && reference && nh.version !== reference.address.version) {
+    problems.add(child(p.nextHop.path, 'address'), `${show(nh.written)} is ${v(nh)}, but the public addresses are ${v(reference.address)}`);
+  }
+  if (d.queues == null || !p.queues.every((q) => q.id != null)) return null;
+  const ids = new Set<number>();
+  for (let id = 1; id <= d.queues; id++) if (byId.has(String(id))) ids.add(id);
+  return { ids, addresses };
+}
+
+function checkRoutes(d: Draft, queues: Queues | null, problems: Problems): Set<string> | null {
+  const routes = firstByKey(d.routes, (r) => r.id ?? undefined, 'route ids are unique', problems);
+  const nets = new Map<string, string>();
+  const spis = new Map<number, string>();
+  const keys: Array<{ key: Buffer; id: string }> = [];
+  for (const r of routes.values()) {
+    const id = r.id!;
+    if (r.net) {
+      const other = nets.get(r.net.text);
+      if (other !== undefined) problems.add(child(r.path, 'net'), `${show(r.net.written)} is also route "${other}"'s net`);
+      else nets.set(r.net.text, id);
+    }
+    if (r.spi != null) {
+      const other = spis.get(r.spi);
+      if (other !== undefined) problems.add(child(r.path, 'spi'), `${r.spi} is also route "${other}"'s spi`);
+      else spis.set(r.spi, id);
+    }
+    if (r.presharedKey) {
+      const other = keys.find((k) => k.key.equals(r.presharedKey!));
+      if (other) problems.add(child(r.path, 'preshared-key'), `is the same as route "${other.id}"'s (every route needs its own key)`);
+      else keys.push({ key: r.presharedKey, id });
+    }
+    if (!d.dataPlane) {
+      if (r.spi === null) problems.add(child(r.path, 'spi'), 'missing: required unless in data-plane mode');
+      if (r.presharedKey === null) problems.add(child(r.path, 'preshared-key'), 'missing: required unless in data-plane mode');
+    }
+    const gateways = firstByKey(r.gateways, (g) => (g.queue == null ? undefined : String(g.queue)), 'one gateway address per queue', problems);
+    if (!queues) continue;
+    for (const g of gateways.values()) {
+      const local = queues.addresses.get(g.queue!);
+      if (!queues.ids.has(g.queue!)) {
+        problems.add(child(g.path, 'queue'), `${g.queue} is not a queue of the public interface`);
+      } else if (local && g.address && g.address.version !== local.version) {
+        problems.add(child(g.path, 'address'), `${show(g.address.written)} is ${v(g.address)}, but queue ${g.queue}'s public address is ${v(local)}`);
+      }
+    }
+    for (const q of queues.ids) {
+      if (!gateways.has(String(q))) problems.add(entry(r.path, 'gateway', [['queue', q]]), 'missing: a route needs a gateway address for every queue');
+    }
+  }
+  return d.routes.every((r) => r.id != null) ? new Set(routes.keys()) : null;
+}
+
+function checkSa(sa: DraftSa, routes: Set<string> | null, queues: Queues | null, problems: Problems): void {
+  if (sa.route != null && routes && !routes.has(sa.route)) problems.add(child(sa.path, 'route'), `${show(sa.route)} is not a configured route`);
+  if (sa.queue != null && queues && !queues.ids.has(sa.queue)) problems.add(child(sa.path, 'queue'), `${sa.queue} is not a queue of the public interface`);
+  if (sa.key && sa.aead) {
+    const want = AEAD_KEY_OCTETS[sa.aead];
+    if (sa.key.length !== want) problems.add(child(sa.path, 'key'), `is a ${sa.key.length}-octet key, but ${sa.aead} takes a ${want}-octet key; the value is not shown`);
+  }
+}
+
+function checkDataPlane(d: Draft, routes: Set<string> | null, queues: Queues | null, problems: Problems): void {
+  if (!d.dataPlane) return;
+  const { inbound, outbound } = d.dataPlane;
+  firstByKey(inbound, (sa) => (sa.spi == null ? undefined : String(sa.spi)), 'the data plane finds an inbound SA by its SPI alone', problems);
+  firstByKey(outbound, (sa) => (sa.route == null || sa.queue == null ? undefined : `${sa.route}\u0000${sa.queue}`), 'one outbound SA per route and queue', problems);
+  for (const sa of [...inbound, ...outbound]) checkSa(sa, routes, queues, problems);
+}
+
+export function checkConstraints(d: Draft, root: string, problems: Problems): void {
+  checkTimers(d, problems, root);
+  checkPrivate(d, problems);
+  const queues = checkPublic(d, problems);
+  const routes = checkRoutes(d, queues, problems);
+  checkDataPlane(d, routes, queues, problems);
+}

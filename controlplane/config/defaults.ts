@@ -1,0 +1,45 @@
+// Defaults and limits of the configuration, with their units, in one place.
+// yang/vitesse-gateway.yang is the reference; test/config-model.test.ts checks
+// that these agree with it.
+
+export const MODULE = 'vitesse-gateway';
+export const TOP = `${MODULE}:gateway`;
+export const ROOT_PATH = `/${TOP}`;
+
+export const DEFAULTS = {
+  queues: 1,
+  mtu: 1440, //              octets
+  tfc: false,
+  saTtl: 600, //             seconds
+  negotiationTtl: 5, //      seconds
+  protocolPort: 303,
+  replayWindow: 1024, //     packets
+  driver: 'af-packet',
+  wireEnd: 0,
+  aead: 'aes-gcm-16-icv',
+} as const;
+
+export const LIMITS = {
+  queues: { min: 1, max: 64 },
+  mtu: { min: 576, max: 9216 }, //          octets
+  saTtl: { min: 10, max: 86400 }, //        seconds
+  negotiationTtl: { min: 1, max: 300 }, //  seconds
+  protocolPort: { min: 1, max: 65535 },
+  replayWindow: { min: 32, max: 4096 }, //  packets, a power of two
+  spi: { min: 256, max: 0xffff_ffff }, //   0..255 are reserved (RFC 4303 §2.1)
+  routeIdLength: { min: 1, max: 64 },
+  deviceLength: { min: 1, max: 255 },
+  pathLength: { min: 1, max: 4095 },
+  privateAddresses: { min: 1, max: 2 },
+} as const;
+
+export const AEADS = ['aes-gcm-16-icv', 'aes-256-gcm-16-icv'] as const;
+export const DRIVERS = ['af-packet', 'af-xdp', 'memory', 'pcap'] as const;
+
+/** Octets of key per AEAD (the salt is 4 more). */
+export const AEAD_KEY_OCTETS = { 'aes-gcm-16-icv': 16, 'aes-256-gcm-16-icv': 32 } as const;
+export const SALT_OCTETS = 4;
+export const PRESHARED_KEY_OCTETS = 32;
+
+/** What toJson writes instead of a key unless asked for secrets. */
+export const REDACTED = '<redacted>';

@@ -1,0 +1,95 @@
+// A second opinion from the model itself: the configuration is evaluated
+// against yang/vitesse-gateway.yang with yang-js after our own checks passed,
+// so that a constraint added to the model but not to the loader is still
+// enforced (the loader and the model cannot silently drift apart).
+//
+// What yang-js 0.24 does NOT check, so the loader must (test/configs marks,
+// per bad configuration, whether yang-js notices):
+//   - `must` and `when` (it ignores XPath constraints; it even fills in
+//     defaults under a false `when`),
+//   - `unique` (it refuses a list with more than one; they are removed below),
+//   - unknown members (it drops them silently),
+//   - JSON types (it takes "1440" for a uint16),
+//   - mandatory nodes inside an absent container,
+//   - leafrefs (it cannot key a list by a leafref, so they are rewritten
+//     below to the type they refer to),
+//   - and it stops at the first problem.
+// What it does check: patterns, ranges, enumerations, unions of types,
+// mandatory leaves of present nodes, list keys, min/max-elements.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Problem } from './errors.js';
+
+interface YangExpression {
+  eval(data: unknown): unknown;
+}
+interface YangJs {
+  parse(text: string): YangExpression;
+  import(file: string): unknown;
+}
+
+const require = createRequire(import.meta.url);
+
+/** yang/vitesse-gateway.yang, from the source tree or from dist/. */
+export function modelFile(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const f = path.join(dir, 'yang', 'vitesse-gateway.yang');
+    if (fs.existsSync(f)) return f;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('vitesse: cannot find yang/vitesse-gateway.yang');
+    dir = up;
+  }
+}
+
+/**
+ * Rewrites that let yang-js read the model. Each loses nothing, or only a
+ * constraint the loader enforces itself.
+ */
+export function adaptForYangJs(model: string): string {
+  return model
+    // "cannot define more than once": yang-js allows one `unique` per list.
+    .replace(/^[ \t]*unique "[^"]*";[ \t]*\r?\n/gm, '')
+    // A list keyed by a leafref (route/gateway, data-plane/outbound-sa) gets
+    // "key conflict" for any second entry; the referred-to types keep the
+    // value checks.
+    .replace(/type leafref \{\s*path "\/vg:gateway\/vg:public-interface\/vg:queue\/vg:id";\s*\}/g, 'type queue-id;')
+    .replace(/type leafref \{\s*path "\/vg:gateway\/vg:route\/vg:id";\s*\}/g, 'type route-id;')
+    // yang-js reads a range part without ".." (e.g. "32 | 64") as "32..NaN"
+    // and refuses every value; "32..32" means the same and it reads it right.
+    .replace(/range "([^"]*)"/g, (_, parts: string) => `range "${parts
+      .split('|')
+      .map((p) => p.trim())
+      .map((p) => (p.includes('..') ? p : `${p}..${p}`))
+      .join(' | ')}"`);
+}
+
+let compiled: YangExpression | null = null;
+
+function model(): YangExpression {
+  if (compiled) return compiled;
+  const yang = require('yang-js') as YangJs;
+  const schemas = path.join(path.dirname(require.resolve('yang-js/package.json')), 'schema');
+  yang.import(path.join(schemas, 'ietf-inet-types.yang'));
+  yang.import(path.join(schemas, 'ietf-yang-types.yang'));
+  compiled = yang.parse(adaptForYangJs(fs.readFileSync(modelFile(), 'utf8')));
+  return compiled;
+}
+
+const SECRET = /\/(preshared-key|key|salt)$/;
+
+/** The first problem yang-js finds in an RFC 7951 document, or null. */
+export function checkWithYangJs(document: unknown): Problem | null {
+  try {
+    model().eval(structuredClone(document));
+    return null;
+  } catch (e) {
+    const err = e as Error & { uri?: string };
+    const where = String(err.uri ?? '/').replace(/\['undefined'\]|\[''\]/g, '');
+    let reason = err.message.replace(/^\[[^\]]*\]\s*/, '');
+    if (SECRET.test(where)) reason = reason.replace(/'[^']*'/g, "'…'");
+    return { path: where, reason: `refused by the model (yang-js): ${reason}` };
+  }
+}

@@ -1,0 +1,58 @@
+// Loading a configuration: read, check everything, then build. Checking is
+// complete before anything is returned, so a caller applies either a fully
+// valid configuration or nothing (DESIGN.md §5: validate, diff, apply).
+//
+//   text → JSON (duplicate members found) → draft (structure and types)
+//        → the model's constraints → the rules beyond the model
+//        → yang-js against the model itself → GatewayConfig
+import fs from 'node:fs/promises';
+import { build } from './build.js';
+import { checkConstraints } from './constraints.js';
+import { decode, pathOf } from './decode.js';
+import { ROOT_PATH } from './defaults.js';
+import { ConfigError, Problems } from './errors.js';
+import { parseJsonText } from './json-text.js';
+import { checkWithYangJs } from './model.js';
+import { checkSemantics } from './semantics.js';
+import type { GatewayConfig } from './types.js';
+
+export interface ParseOptions {
+  /** Named in the error message (e.g. the file). */
+  source?: string;
+}
+
+/**
+ * Checks an RFC 7951 configuration (JSON text, or the value JSON.parse made of
+ * it) and returns it typed with every default filled in, or throws a
+ * ConfigError listing every problem with its path.
+ */
+export function parseConfig(input: string | unknown, options: ParseOptions = {}): GatewayConfig {
+  const problems = new Problems();
+  let document = input;
+  if (typeof input === 'string') {
+    const text = parseJsonText(input);
+    if (!text.ok) throw new ConfigError([{ path: '/', reason: text.reason }], options.source);
+    document = text.value;
+    for (const d of text.duplicates) problems.add(pathOf(document, d), 'given twice (the last one would silently win)');
+  }
+  const draft = decode(document, problems);
+  if (draft) {
+    checkConstraints(draft, ROOT_PATH, problems);
+    checkSemantics(draft, problems);
+  }
+  problems.throwIfAny(options.source);
+  const disagreement = checkWithYangJs(document);
+  if (disagreement) throw new ConfigError([disagreement], options.source);
+  return build(draft!);
+}
+
+/** Reads and checks a configuration file (see parseConfig). */
+export async function loadConfig(file: string): Promise<GatewayConfig> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError([{ path: '/', reason: `cannot read the file: ${(e as Error).message}` }], file);
+  }
+  return parseConfig(text, { source: file });
+}

@@ -1,0 +1,108 @@
+// The gateway's configuration as the rest of the control plane sees it: what
+// yang/vitesse-gateway.yang describes, checked, with every default filled in,
+// keys decoded to Buffers and addresses in canonical form. The key manager,
+// the data-plane wrapper and the management API all read this one shape.
+import type { Aead, QueueId, RouteId, RouteSpi, Spi } from '../exchange/types.js';
+
+export type { Aead, QueueId, RouteId, RouteSpi, Spi };
+
+declare const brand: unique symbol;
+type Brand<T, B extends string> = T & { readonly [brand]: B };
+
+/** An IPv4 or IPv6 address in canonical text (dotted quad, RFC 5952). */
+export type IpAddress = Brand<string, 'IpAddress'>;
+/** `network/length` in canonical text, host bits clear. */
+export type Prefix = Brand<string, 'Prefix'>;
+/** Six colon-separated lowercase hex octets. */
+export type MacAddress = Brand<string, 'MacAddress'>;
+
+export type Driver = 'af-packet' | 'af-xdp' | 'memory' | 'pcap';
+
+export interface NextHop {
+  readonly address: IpAddress;
+  /** A static MAC address; null: resolved with ARP or neighbour discovery. */
+  readonly mac: MacAddress | null;
+}
+
+export interface InterfaceConfig {
+  readonly device: string;
+  readonly driver: Driver;
+  /** Null only with af-packet and af-xdp (the device's own address is used). */
+  readonly mac: MacAddress | null;
+  /** The memory wire's end (memory driver only, else null). */
+  readonly wireEnd: 0 | 1 | null;
+  /** The capture files (pcap driver only, else null). */
+  readonly pcap: { readonly input: string | null; readonly output: string | null } | null;
+  readonly nextHop: NextHop;
+}
+
+export interface PrivateInterfaceConfig extends InterfaceConfig {
+  readonly ipv4: IpAddress | null;
+  readonly ipv6: IpAddress | null;
+}
+
+export interface PublicQueue {
+  /** As configured: 1..queues. */
+  readonly id: QueueId;
+  readonly address: IpAddress;
+}
+
+export interface PublicInterfaceConfig extends InterfaceConfig {
+  /** One per queue, in queue order (queues[i].id === i + 1). */
+  readonly queues: readonly PublicQueue[];
+}
+
+export interface RouteGateway {
+  readonly queue: QueueId;
+  /** The remote gateway's public address for this queue. */
+  readonly address: IpAddress;
+}
+
+export interface RouteConfig {
+  readonly id: RouteId;
+  readonly net: Prefix;
+  /** One per queue, in queue order. */
+  readonly gateways: readonly RouteGateway[];
+  /** Null only in data-plane mode. */
+  readonly spi: RouteSpi | null;
+  /** 32 octets; null only in data-plane mode. */
+  readonly presharedKey: Buffer | null;
+  readonly aead: Aead;
+}
+
+export interface SaConfig {
+  readonly route: RouteId;
+  readonly queue: QueueId;
+  readonly spi: Spi;
+  readonly aead: Aead;
+  /** 16 octets (aes-gcm-16-icv) or 32 (aes-256-gcm-16-icv). */
+  readonly key: Buffer;
+  /** 4 octets. */
+  readonly salt: Buffer;
+}
+
+export interface DataPlaneConfig {
+  readonly inboundSas: readonly SaConfig[];
+  readonly outboundSas: readonly SaConfig[];
+}
+
+export interface GatewayConfig {
+  readonly queues: number;
+  /** Octets: the largest inner packet that is encapsulated. */
+  readonly mtu: number;
+  readonly tfc: boolean;
+  /** Seconds. */
+  readonly saTtl: number;
+  /** Seconds. */
+  readonly negotiationTtl: number;
+  /** UDP port of the key exchange. */
+  readonly protocolPort: number;
+  /** Packets. */
+  readonly replayWindow: number;
+  readonly privateInterface: PrivateInterfaceConfig;
+  readonly publicInterface: PublicInterfaceConfig;
+  /** In configuration order. */
+  readonly routes: readonly RouteConfig[];
+  /** Present in data-plane mode (the key manager is off); null otherwise. */
+  readonly dataPlane: DataPlaneConfig | null;
+}

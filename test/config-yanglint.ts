@@ -1,0 +1,41 @@
+// Runs yanglint (Debian package libyang2-tools) on configurations, so tests
+// can hold the loader to the judgement of an independent YANG implementation.
+// Tests that need it are skipped, with this message, where it is missing.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { modelFile } from '../controlplane/config/index.js';
+
+export const yanglintAvailable = spawnSync('yanglint', ['--version'], { stdio: 'ignore' }).status === 0;
+
+export const YANGLINT_MISSING = 'yanglint is not installed (apt-get install libyang2-tools): skipped';
+
+export interface Verdict {
+  ok: boolean;
+  /** yanglint's messages (errors and warnings), empty when there were none. */
+  messages: string;
+}
+
+/** `yanglint -t <type> <model> <file>`: config for configurations, get for configuration and state. */
+export function yanglintFile(file: string, type: 'config' | 'get' = 'config'): Verdict {
+  const r = spawnSync('yanglint', ['-t', type, modelFile(), file], { encoding: 'utf8' });
+  return { ok: r.status === 0, messages: `${r.stdout}${r.stderr}`.trim() };
+}
+
+export function yanglintDocument(document: unknown, type: 'config' | 'get' = 'config'): Verdict {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitesse-yanglint-'));
+  try {
+    const file = path.join(dir, 'document.json');
+    fs.writeFileSync(file, JSON.stringify(document));
+    return yanglintFile(file, type);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs yanglint with exactly these arguments. */
+export function runYanglint(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('yanglint', args, { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
