@@ -9,6 +9,7 @@ export interface Command {
 
 const commands: Record<string, () => Promise<Command>> = {
   bench: async () => (await import('../bench/index.js')).benchCommand,
+  keygen: async () => (await import('./commands/keygen.js')).keygenCommand,
 };
 
 function help(): string {

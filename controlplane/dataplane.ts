@@ -1,0 +1,161 @@
+// The control plane's view of the native data plane: the one typed wrapper
+// around the addon's gateway part (dataplane/pipeline/gateway_napi.cc).
+//
+// Everything here is batch-oriented: configuration changes are staged and
+// published to the workers as one snapshot per event-loop turn, punted frames
+// arrive in batches, injected frames go in batches. No JavaScript runs per
+// data packet.
+import { native } from './native.js';
+import type { Aead, RouteId, Spi } from './exchange/types.js';
+
+export type { Aead, RouteId, Spi };
+export type Side = 'private' | 'public';
+
+export type LinkSpec =
+  | { driver: 'memory'; wire: string; end: 0 | 1 }
+  | { driver: 'af-packet' | 'af-xdp'; ifname: string; [k: string]: unknown }
+  | { driver: 'pcap'; pcapIn?: string; pcapOut?: string };
+
+export interface GatewayOptions {
+  queues?: number;
+  mtu?: number;
+  tfc?: boolean;
+  busywait?: boolean;
+  poolPackets?: number;
+  cpus?: number[];
+  private: { mac: string; ipv4?: string; ipv6?: string; link: LinkSpec };
+  public: { mac: string; addresses: string[]; link: LinkSpec };
+}
+
+export interface RouteSpec {
+  id: RouteId;
+  net: string;
+  /** Remote gateway per queue; a shorter list falls back to its first entry. */
+  gateways: string[];
+}
+
+export interface SaSpec {
+  queue: number;
+  route: RouteId;
+  spi: Spi;
+  aead: Aead;
+  /** key ‖ salt: 20 bytes for aes-gcm-16-icv, 36 for aes-256-gcm-16-icv. */
+  keymat: Buffer;
+  replayWindow?: number;
+}
+
+export interface SaState {
+  queue: number;
+  spi: Spi;
+  route: RouteId;
+  direction: 'inbound' | 'outbound';
+  packets: number;
+  bytes: number;
+  decryptErrors: number;
+  replayErrors: number;
+  protocolErrors: number;
+  encapErrors: number;
+}
+
+export interface Punt {
+  queue: number;
+  side: Side;
+  reason: 'control' | 'ttl-exceeded' | 'too-big';
+  /** Length of the frame as it arrived (frame may be truncated to 2048 bytes). */
+  frameLength: number;
+  frame: Buffer;
+}
+
+export type Counters = Record<string, number>;
+
+export const counterNames: readonly string[] = native.gateway.counterNames;
+
+export class Dataplane {
+  private readonly gw: any;
+  private commitScheduled = false;
+  private closed = false;
+
+  constructor(readonly options: GatewayOptions) {
+    this.gw = new native.gateway.Gateway(options);
+  }
+
+  get queues(): number {
+    return this.options.queues ?? 1;
+  }
+
+  setRoutes(routes: RouteSpec[]): void { this.gw.setRoutes(routes); this.scheduleCommit(); }
+  addInboundSa(sa: SaSpec): void { this.gw.addInboundSa(sa); this.scheduleCommit(); }
+  removeInboundSa(queue: number, spi: Spi): boolean { const r = this.gw.removeInboundSa(queue, spi); this.scheduleCommit(); return r; }
+  setOutboundSa(sa: SaSpec): void { this.gw.setOutboundSa(sa); this.scheduleCommit(); }
+  removeOutboundSa(queue: number, route: RouteId): boolean { const r = this.gw.removeOutboundSa(queue, route); this.scheduleCommit(); return r; }
+  setNextHop(side: Side, mac: string | null): void { this.gw.setNextHop(side, mac); this.scheduleCommit(); }
+  setMtu(mtu: number, tfc: boolean): void { this.gw.setMtu(mtu, tfc); this.scheduleCommit(); }
+
+  /** Publishes staged changes now (they are otherwise published at the end of this event-loop turn). */
+  commit(): void {
+    this.commitScheduled = false;
+    if (!this.closed) this.gw.commit();
+  }
+
+  start(): void { this.gw.start(); }
+  stop(): void { this.gw.stop(); }
+  /** Runs every worker once on this thread (tests without worker threads). */
+  pollOnce(): number { return this.gw.pollOnce(); }
+
+  counters(queue?: number): Counters { return this.gw.counters(queue); }
+  sas(): SaState[] { return this.gw.sas(); }
+
+  /** Queues frames for a worker: sent as they are, or processed as if received on `side`. */
+  inject(queue: number, side: Side, mode: 'transmit' | 'receive', frames: Buffer[]): number {
+    return this.gw.inject(queue, side, mode, frames);
+  }
+
+  /** Drains the punt rings of all queues. */
+  punts(max?: number): Punt[] { return this.gw.punts(max); }
+
+  /** Calls `handler` with punted frames whenever some arrive (from the event loop). */
+  onPunt(handler: (punts: Punt[]) => void): void {
+    this.gw.onPunt(() => {
+      const p = this.punts();
+      if (p.length) handler(p);
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.gw.close();
+  }
+
+  private scheduleCommit(): void {
+    if (this.commitScheduled) return;
+    this.commitScheduled = true;
+    queueMicrotask(() => this.commit());
+  }
+}
+
+/** In-process wires between gateways, tests and benchmarks (the `memory` driver). */
+export interface WireEnd {
+  queues?: number;
+  steering?: 'same-queue' | 'flow-hash' | 'destination';
+  addresses?: string[];
+}
+
+export const wires = {
+  create(name: string, opts: { loopback?: boolean; ends: [WireEnd] | [WireEnd, WireEnd]; ringBytes?: number }): void {
+    native.gateway.createWire(name, opts);
+  },
+  destroy(name: string): void { native.gateway.destroyWire(name); },
+  send(name: string, end: 0 | 1, frames: Buffer[], queue = 0): number {
+    return native.gateway.wireSend(name, end, frames, queue);
+  },
+  receive(name: string, end: 0 | 1, queue = 0, max = 4096): Buffer[] {
+    return native.gateway.wireReceive(name, end, queue, max);
+  },
+};
+
+export interface SoftbenchResult { seconds: number; packets: number; bytes: number; sent: number; cryptoPath: string }
+
+export function softbench(opts: { packetSize: number | 'IMIX'; packets: number; routes: number; queues: number; cpus?: number[] }): SoftbenchResult {
+  return native.gateway.softbench(opts);
+}

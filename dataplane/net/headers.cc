@@ -1,0 +1,67 @@
+#include "net/headers.h"
+
+namespace vitesse::net {
+
+uint32_t checksum_partial(const uint8_t* p, size_t len, uint32_t sum) {
+  uint64_t s = sum;
+  for (; len >= 2; p += 2, len -= 2) s += load16(p);
+  if (len) s += static_cast<uint32_t>(p[0]) << 8;
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return static_cast<uint32_t>(s);
+}
+
+void write_ipv4_header(uint8_t* ip, uint16_t total_len, uint8_t proto, uint32_t src, uint32_t dst, uint16_t id) {
+  ip[0] = 0x45;
+  ip[1] = 0;
+  store16(ip + 2, total_len);
+  store16(ip + 4, id);
+  store16(ip + 6, 0);
+  ip[8] = 64;
+  ip[9] = proto;
+  store16(ip + 10, 0);
+  store32(ip + 12, src);
+  store32(ip + 16, dst);
+  store16(ip + 10, ipv4_header_checksum(ip, kIpv4HeaderLen));
+}
+
+void write_ipv6_header(uint8_t* ip, uint16_t payload_len, uint8_t next_header, const Ip6& src, const Ip6& dst) {
+  store32(ip, 0x60000000u);
+  store16(ip + 4, payload_len);
+  ip[6] = next_header;
+  ip[7] = 64;
+  std::memcpy(ip + 8, src.b, 16);
+  std::memcpy(ip + 24, dst.b, 16);
+}
+
+uint32_t flow_hash(const uint8_t* f, size_t len) {
+  // FNV-1a over the fields that identify a flow; good enough to spread flows
+  // and cheap. Frames too short to parse all hash to queue 0's bucket.
+  uint32_t h = 2166136261u;
+  auto mix = [&h](const uint8_t* p, size_t n) {
+    for (size_t i = 0; i < n; i++) { h ^= p[i]; h *= 16777619u; }
+  };
+  if (len < kEthHeaderLen + 1) return 0;
+  uint16_t type = load16(f + 12);
+  const uint8_t* ip = f + kEthHeaderLen;
+  size_t iplen = len - kEthHeaderLen;
+  uint8_t proto = 0;
+  const uint8_t* l4 = nullptr;
+  if (type == kEtherTypeIpv4 && iplen >= kIpv4HeaderLen) {
+    mix(ip + 12, 8);
+    proto = ip[9];
+    size_t ihl = (ip[0] & 0xf) * 4u;
+    bool first_fragment = (load16(ip + 6) & 0x1fff) == 0;
+    if (first_fragment && iplen >= ihl + 4) l4 = ip + ihl;
+  } else if (type == kEtherTypeIpv6 && iplen >= kIpv6HeaderLen) {
+    mix(ip + 8, 32);
+    proto = ip[6];
+    if (iplen >= kIpv6HeaderLen + 4) l4 = ip + kIpv6HeaderLen;
+  } else {
+    return 0;
+  }
+  if (l4 && (proto == 6 || proto == kProtoUdp)) mix(l4, 4);
+  mix(&proto, 1);
+  return h;
+}
+
+}  // namespace vitesse::net

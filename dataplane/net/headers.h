@@ -1,0 +1,82 @@
+// Wire headers the data plane reads and writes: Ethernet, IPv4, IPv6.
+// Accessors work on raw bytes (no struct overlays of unaligned memory), in
+// network byte order on the wire.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace vitesse::net {
+
+inline constexpr uint32_t kEthHeaderLen = 14;
+inline constexpr uint32_t kIpv4HeaderLen = 20;  // without options
+inline constexpr uint32_t kIpv6HeaderLen = 40;
+
+inline constexpr uint16_t kEtherTypeIpv4 = 0x0800;
+inline constexpr uint16_t kEtherTypeArp = 0x0806;
+inline constexpr uint16_t kEtherTypeIpv6 = 0x86dd;
+
+inline constexpr uint8_t kProtoIcmp = 1;
+inline constexpr uint8_t kProtoUdp = 17;
+inline constexpr uint8_t kProtoIpv6Frag = 44;
+inline constexpr uint8_t kProtoEsp = 50;
+inline constexpr uint8_t kProtoIcmpv6 = 58;
+
+inline uint16_t load16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
+inline uint32_t load32(const uint8_t* p) {
+  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 | p[3];
+}
+inline void store16(uint8_t* p, uint16_t v) { p[0] = static_cast<uint8_t>(v >> 8); p[1] = static_cast<uint8_t>(v); }
+inline void store32(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 24); p[1] = static_cast<uint8_t>(v >> 16);
+  p[2] = static_cast<uint8_t>(v >> 8); p[3] = static_cast<uint8_t>(v);
+}
+
+struct Mac { uint8_t b[6] = {}; };
+
+struct Ip6 {
+  uint8_t b[16] = {};
+  bool operator==(const Ip6& o) const { return std::memcmp(b, o.b, 16) == 0; }
+};
+
+// An IPv4 or IPv6 address; v4 is stored in host order in `v4`.
+struct IpAddr {
+  bool is_v6 = false;
+  uint32_t v4 = 0;
+  Ip6 v6;
+  bool operator==(const IpAddr& o) const { return is_v6 == o.is_v6 && (is_v6 ? v6 == o.v6 : v4 == o.v4); }
+};
+
+// Internet checksum over a byte range, folded to 16 bits (not complemented).
+uint32_t checksum_partial(const uint8_t* p, size_t len, uint32_t sum = 0);
+inline uint16_t checksum_fold(uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(sum);
+}
+inline uint16_t ipv4_header_checksum(const uint8_t* ip, size_t ihl_bytes) {
+  return static_cast<uint16_t>(~checksum_fold(checksum_partial(ip, ihl_bytes)));
+}
+
+// Decrements an IPv4 TTL and patches the header checksum incrementally
+// (RFC 1624, eqn. 3) instead of recomputing it over the whole header.
+inline void ipv4_decrement_ttl(uint8_t* ip) {
+  ip[8] -= 1;
+  uint32_t sum = static_cast<uint16_t>(~load16(ip + 10)) + static_cast<uint32_t>(static_cast<uint16_t>(~0x0100));
+  store16(ip + 10, static_cast<uint16_t>(~checksum_fold(sum)));
+}
+
+// Writes a 20-byte IPv4 header (no options, DF clear, TTL 64).
+void write_ipv4_header(uint8_t* ip, uint16_t total_len, uint8_t proto, uint32_t src, uint32_t dst, uint16_t id);
+// Writes a 40-byte IPv6 header (hop limit 64).
+void write_ipv6_header(uint8_t* ip, uint16_t payload_len, uint8_t next_header, const Ip6& src, const Ip6& dst);
+inline void write_eth_header(uint8_t* eth, const Mac& dst, const Mac& src, uint16_t ethertype) {
+  std::memcpy(eth, dst.b, 6);
+  std::memcpy(eth + 6, src.b, 6);
+  store16(eth + 12, ethertype);
+}
+
+// A flow hash over an IP packet's addresses (and ports for TCP/UDP), for
+// spreading private-side flows over queues in software (RSS).
+uint32_t flow_hash(const uint8_t* frame, size_t len);
+
+}  // namespace vitesse::net

@@ -1,0 +1,382 @@
+#include "pipeline/gateway.h"
+
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+
+#include <cstdio>
+#include <set>
+#include <stdexcept>
+
+namespace vitesse {
+
+namespace {
+
+constexpr uint64_t kOffline = ~uint64_t{0};
+// Empty polls before an idle worker starts sleeping (about 50 µs of spinning).
+constexpr uint32_t kSpinPolls = 2000;
+constexpr int kIdleSleepMs = 1;
+// The tunnel MTU bounds the inner packet: small values are legitimate (Vita's
+// self-test runs at 500); the top is a jumbo frame.
+constexpr uint32_t kMinMtu = 256;
+constexpr uint32_t kMaxMtu = 9216;
+const char* const mtu_error = "mtu must be between 256 and 9216";
+
+void build_outer(OuterTemplate& o, const net::Mac& dst_mac, const net::Mac& src_mac, const net::IpAddr& src,
+                 const net::IpAddr& dst) {
+  o.is_v6 = dst.is_v6;
+  uint8_t* ip = o.bytes + net::kEthHeaderLen;
+  if (o.is_v6) {
+    net::write_eth_header(o.bytes, dst_mac, src_mac, net::kEtherTypeIpv6);
+    net::write_ipv6_header(ip, 0, net::kProtoEsp, src.v6, dst.v6);
+    o.len = net::kEthHeaderLen + net::kIpv6HeaderLen;
+    o.ip_checksum_base = 0;
+  } else {
+    net::write_eth_header(o.bytes, dst_mac, src_mac, net::kEtherTypeIpv4);
+    net::write_ipv4_header(ip, 0, net::kProtoEsp, src.v4, dst.v4, 0);
+    net::store16(ip + 10, 0);
+    o.len = net::kEthHeaderLen + net::kIpv4HeaderLen;
+    o.ip_checksum_base = net::checksum_partial(ip, net::kIpv4HeaderLen);
+  }
+}
+
+std::string ip_text(const net::IpAddr& a) {
+  char buf[INET6_ADDRSTRLEN];
+  if (a.is_v6) inet_ntop(AF_INET6, a.v6.b, buf, sizeof buf);
+  else {
+    uint32_t n = htonl(a.v4);
+    inet_ntop(AF_INET, &n, buf, sizeof buf);
+  }
+  return buf;
+}
+
+}  // namespace
+
+net::IpAddr parse_ip(const std::string& text) {
+  net::IpAddr a;
+  uint32_t v4;
+  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+    a.v4 = ntohl(v4);
+    return a;
+  }
+  if (inet_pton(AF_INET6, text.c_str(), a.v6.b) == 1) {
+    a.is_v6 = true;
+    return a;
+  }
+  throw std::invalid_argument("\"" + text + "\" is not an IPv4 or IPv6 address");
+}
+
+Prefix parse_prefix(const std::string& text) {
+  size_t slash = text.find('/');
+  Prefix p;
+  p.addr = parse_ip(text.substr(0, slash));
+  unsigned max = p.addr.is_v6 ? 128 : 32;
+  if (slash == std::string::npos) {
+    p.len = static_cast<uint8_t>(max);
+    return p;
+  }
+  const std::string len = text.substr(slash + 1);
+  char* end = nullptr;
+  unsigned long l = std::strtoul(len.c_str(), &end, 10);
+  if (len.empty() || *end != '\0' || l > max)
+    throw std::invalid_argument("\"" + text + "\" is not an " + (p.addr.is_v6 ? "IPv6" : "IPv4") + " prefix");
+  p.len = static_cast<uint8_t>(l);
+  return p;
+}
+
+net::Mac parse_mac(const std::string& text) {
+  net::Mac m;
+  unsigned b[6];
+  char extra;
+  if (std::sscanf(text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &extra) != 6)
+    throw std::invalid_argument("\"" + text + "\" is not a MAC address");
+  for (int i = 0; i < 6; i++) m.b[i] = static_cast<uint8_t>(b[i]);
+  return m;
+}
+
+Gateway::Gateway(GatewayConfig config, const LinkFactory& links) : config_(std::move(config)) {
+  if (config_.queues == 0 || config_.queues > 64) throw std::invalid_argument("queues must be between 1 and 64");
+  if (config_.public_addresses.size() != config_.queues)
+    throw std::invalid_argument("need one public address per queue (" + std::to_string(config_.queues) + "), got " +
+                                std::to_string(config_.public_addresses.size()));
+  if (config_.mtu < kMinMtu || config_.mtu > kMaxMtu) throw std::invalid_argument(mtu_error);
+  quiescent_.reset(new Quiescent[config_.queues]);
+  for (uint32_t q = 0; q < config_.queues; q++) {
+    quiescent_[q].gen.store(kOffline);
+    workers_.push_back(std::make_unique<Worker>(q, links(Side::private_side, q), links(Side::public_side, q),
+                                                config_.pool_packets));
+  }
+  route_table_ = RouteTable::build({});
+  dirty_ = true;
+  commit();
+}
+
+Gateway::~Gateway() {
+  stop();
+  reclaim();
+  for (auto& f : pending_free_) f();
+  for (auto& [k, sa] : inbound_) esp::wipe(*sa);
+  for (auto& [k, sa] : outbound_) esp::wipe(*sa);
+}
+
+void Gateway::start() {
+  if (running()) return;
+  stop_.store(false);
+  for (uint32_t q = 0; q < config_.queues; q++) threads_.emplace_back([this, q] { run_worker(q); });
+}
+
+void Gateway::stop() {
+  stop_.store(true);
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+uint32_t Gateway::poll_once() {
+  uint32_t n = 0;
+  const Tables* t = tables_.load(std::memory_order_acquire);
+  for (auto& w : workers_) n += w->poll(*t);
+  return n;
+}
+
+void Gateway::run_worker(uint32_t q) {
+  if (!config_.cpus.empty()) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(config_.cpus[q % config_.cpus.size()], &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  }
+  char name[16];
+  std::snprintf(name, sizeof name, "vitesse-q%u", q);
+  pthread_setname_np(pthread_self(), name);
+
+  Worker& w = *workers_[q];
+  std::atomic<uint64_t>& mark = quiescent_[q].gen;
+  pollfd fds[2] = {{w.wait_fd(Side::private_side), POLLIN, 0}, {w.wait_fd(Side::public_side), POLLIN, 0}};
+  uint32_t idle = 0;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    // Announce the generation before reading the snapshot (seq_cst store):
+    // a snapshot retired at a later generation can then not be the one read.
+    mark.store(generation_.load());
+    const Tables* t = tables_.load();
+    uint32_t n = w.poll(*t);
+    if (!w.punts().empty() && !w.punt_notified.exchange(true) && notify_) notify_();
+    if (n || config_.busywait) {
+      idle = 0;
+      continue;
+    }
+    if (++idle < kSpinPolls) continue;
+    mark.store(kOffline);
+    if (fds[0].fd >= 0 && fds[1].fd >= 0) ::poll(fds, 2, kIdleSleepMs);
+    else ::usleep(kIdleSleepMs * 200);
+    idle = kSpinPolls - 1;  // after a wake-up, check once more before sleeping again
+  }
+  mark.store(kOffline);
+}
+
+void Gateway::commit() {
+  if (!dirty_) return;
+  dirty_ = false;
+  std::unique_ptr<Tables> next = build_tables();
+  const Tables* old = current_.release();
+  tables_.store(next.get());
+  current_ = std::move(next);
+  if (old) retire_later([old] { delete old; });
+  for (auto& f : pending_free_) retire_later(std::move(f));
+  pending_free_.clear();
+  reclaim();
+}
+
+void Gateway::free_after_commit(esp::InboundSa* p) {
+  pending_free_.push_back([p] { esp::wipe(*p); delete p; });
+}
+
+void Gateway::free_after_commit(esp::OutboundSa* p) {
+  pending_free_.push_back([p] { esp::wipe(*p); delete p; });
+}
+
+void Gateway::retire_later(std::function<void()> free) {
+  // The bump makes every worker that reads the new generation also read the
+  // new snapshot (the store to tables_ came first).
+  uint64_t g = generation_.fetch_add(1) + 1;
+  retired_.push_back({g, std::move(free)});
+}
+
+void Gateway::reclaim() {
+  uint64_t min = kOffline;
+  for (uint32_t q = 0; q < config_.queues; q++) min = std::min(min, quiescent_[q].gen.load());
+  size_t keep = 0;
+  for (auto& r : retired_) {
+    if (r.gen <= min) r.free();
+    else retired_[keep++] = std::move(r);
+  }
+  retired_.resize(keep);
+}
+
+std::unique_ptr<Tables> Gateway::build_tables() const {
+  auto t = std::make_unique<Tables>();
+  t->private_mac = config_.private_mac;
+  t->public_mac = config_.public_mac;
+  t->private_nexthop_known = nexthop_[0].has_value();
+  if (nexthop_[0]) t->private_nexthop_mac = *nexthop_[0];
+  if (config_.private_v4) { t->has_private_v4 = true; t->private_v4 = *config_.private_v4; }
+  if (config_.private_v6) { t->has_private_v6 = true; t->private_v6 = *config_.private_v6; }
+  t->mtu = config_.mtu;
+  t->tfc_pad_to = config_.tfc ? config_.mtu : 0;
+
+  t->routes = route_table_;
+
+  t->queues.resize(config_.queues);
+  for (uint32_t q = 0; q < config_.queues; q++) {
+    QueueTables& qt = t->queues[q];
+    qt.public_address = config_.public_addresses[q];
+    qt.routes.resize(routes_.size() + 1);
+    for (size_t i = 0; i < routes_.size(); i++) {
+      const RouteSpec& r = routes_[i];
+      QueueRoute& qr = qt.routes[i + 1];
+      auto sa = outbound_.find({q, r.id});
+      qr.sa = sa == outbound_.end() ? nullptr : sa->second.get();
+      if (nexthop_[1]) {
+        const net::IpAddr& remote = q < r.remotes.size() ? r.remotes[q] : r.remotes[0];
+        build_outer(qr.outer, *nexthop_[1], config_.public_mac, qt.public_address, remote);
+        qr.has_outer = true;
+      }
+    }
+    std::vector<esp::InboundSa*> sas;
+    for (auto it = inbound_.lower_bound({q, 0}); it != inbound_.end() && it->first.first == q; ++it)
+      sas.push_back(it->second.get());
+    qt.inbound.build(sas);
+  }
+  return t;
+}
+
+void Gateway::set_routes(std::vector<RouteSpec> routes) {
+  if (routes.size() > 65535) throw std::invalid_argument("at most 65535 routes");
+  std::set<std::string> ids;
+  for (const RouteSpec& r : routes) {
+    const std::string where = "route[id='" + r.id + "']";
+    if (r.id.empty()) throw std::invalid_argument("route: empty id");
+    if (!ids.insert(r.id).second) throw std::invalid_argument(where + ": duplicate id");
+    if (r.remotes.empty()) throw std::invalid_argument(where + ": no remote gateway");
+    for (uint32_t q = 0; q < config_.queues; q++) {
+      const net::IpAddr& remote = q < r.remotes.size() ? r.remotes[q] : r.remotes[0];
+      if (remote.is_v6 != config_.public_addresses[q].is_v6)
+        throw std::invalid_argument(where + ": gateway " + ip_text(remote) + " and queue " + std::to_string(q + 1) +
+                                    "'s public address " + ip_text(config_.public_addresses[q]) +
+                                    " are not of the same IP version");
+    }
+  }
+  // Outbound SAs of routes that no longer exist go with them.
+  std::vector<std::unique_ptr<esp::OutboundSa>> gone;
+  for (auto it = outbound_.begin(); it != outbound_.end();) {
+    if (!ids.count(it->first.second)) {
+      gone.push_back(std::move(it->second));
+      it = outbound_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::vector<RouteTable::Entry> entries;
+  for (size_t i = 0; i < routes.size(); i++)
+    entries.push_back({routes[i].net.addr, routes[i].net.len, static_cast<uint16_t>(i + 1)});
+  route_table_ = RouteTable::build(entries);
+  routes_ = std::move(routes);
+  for (auto& sa : gone) free_after_commit(sa.release());
+  dirty_ = true;
+}
+
+void Gateway::add_inbound_sa(const SaSpec& s) {
+  if (s.queue >= config_.queues) throw std::invalid_argument("queue " + std::to_string(s.queue) + " does not exist");
+  if (s.spi < 256) throw std::invalid_argument("SPI " + std::to_string(s.spi) + " is reserved (0-255)");
+  if (inbound_.count({s.queue, s.spi}))
+    throw std::invalid_argument("inbound SPI " + std::to_string(s.spi) + " already in use on queue " +
+                                std::to_string(s.queue));
+  auto sa = std::make_unique<esp::InboundSa>();
+  if (!esp::init_inbound(*sa, s.aead, s.spi, s.keymat.data(), s.keymat.size(), s.replay_window))
+    throw std::invalid_argument("inbound SA " + std::to_string(s.spi) + ": key material must be " +
+                                std::to_string(esp::aead_key_len(s.aead) + esp::kSaltLen) +
+                                " bytes and the replay window a power of two in 32..4096");
+  inbound_[{s.queue, s.spi}] = std::move(sa);
+  inbound_route_[{s.queue, s.spi}] = s.route;
+  dirty_ = true;
+}
+
+bool Gateway::remove_inbound_sa(uint32_t queue, uint32_t spi) {
+  auto it = inbound_.find({queue, spi});
+  if (it == inbound_.end()) return false;
+  esp::InboundSa* p = it->second.release();
+  inbound_.erase(it);
+  inbound_route_.erase({queue, spi});
+  free_after_commit(p);
+  dirty_ = true;
+  return true;
+}
+
+void Gateway::set_outbound_sa(const SaSpec& s) {
+  if (s.queue >= config_.queues) throw std::invalid_argument("queue " + std::to_string(s.queue) + " does not exist");
+  if (s.spi < 256) throw std::invalid_argument("SPI " + std::to_string(s.spi) + " is reserved (0-255)");
+  auto sa = std::make_unique<esp::OutboundSa>();
+  if (!esp::init_outbound(*sa, s.aead, s.spi, s.keymat.data(), s.keymat.size()))
+    throw std::invalid_argument("outbound SA " + std::to_string(s.spi) + ": key material must be " +
+                                std::to_string(esp::aead_key_len(s.aead) + esp::kSaltLen) + " bytes");
+  auto& slot = outbound_[{s.queue, s.route}];
+  esp::OutboundSa* old = slot.release();
+  slot = std::move(sa);
+  if (old) free_after_commit(old);
+  dirty_ = true;
+}
+
+bool Gateway::remove_outbound_sa(uint32_t queue, const std::string& route) {
+  auto it = outbound_.find({queue, route});
+  if (it == outbound_.end()) return false;
+  esp::OutboundSa* p = it->second.release();
+  outbound_.erase(it);
+  free_after_commit(p);
+  dirty_ = true;
+  return true;
+}
+
+void Gateway::set_nexthop(Side side, std::optional<net::Mac> mac) {
+  nexthop_[static_cast<int>(side)] = mac;
+  dirty_ = true;
+}
+
+void Gateway::set_mtu(uint32_t mtu, bool tfc) {
+  if (mtu < kMinMtu || mtu > kMaxMtu) throw std::invalid_argument(mtu_error);
+  config_.mtu = mtu;
+  config_.tfc = tfc;
+  dirty_ = true;
+}
+
+uint64_t Gateway::counter(Counter c) const {
+  uint64_t sum = 0;
+  for (auto& w : workers_) sum += w->counters().get(c);
+  return sum;
+}
+
+uint64_t Gateway::counter(uint32_t queue, Counter c) const { return workers_.at(queue)->counters().get(c); }
+
+std::vector<SaInfo> Gateway::sas() const {
+  auto snapshot = [](const esp::SaCounters& c) {
+    esp::SaCounters s;
+    s.packets = read_counter(c.packets);
+    s.bytes = read_counter(c.bytes);
+    s.decrypt_errors = read_counter(c.decrypt_errors);
+    s.replay_errors = read_counter(c.replay_errors);
+    s.protocol_errors = read_counter(c.protocol_errors);
+    s.encap_errors = read_counter(c.encap_errors);
+    return s;
+  };
+  std::vector<SaInfo> out;
+  for (auto& [k, sa] : inbound_) out.push_back({k.first, k.second, inbound_route_.at(k), true, snapshot(sa->counters)});
+  for (auto& [k, sa] : outbound_) out.push_back({k.first, sa->spi, k.second, false, snapshot(sa->counters)});
+  return out;
+}
+
+bool Gateway::inject(uint32_t queue, Side side, InjectMode mode, const uint8_t* frame, uint32_t len) {
+  if (queue >= config_.queues || len > kMaxFrame) return false;
+  InjectHeader h{static_cast<uint8_t>(side), static_cast<uint8_t>(mode), 0};
+  return workers_[queue]->injects().push(&h, sizeof h, frame, len);
+}
+
+}  // namespace vitesse

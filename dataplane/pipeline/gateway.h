@@ -1,0 +1,152 @@
+// A gateway: N workers (one per queue, each on its own thread) and the
+// control-thread side that owns the configuration, the SAs and the table
+// snapshots the workers read.
+//
+// Publishing follows quiescent-state-based reclamation: the control thread
+// swaps in a new Tables snapshot and bumps a generation number; whatever the
+// old snapshot referenced (the snapshot itself, SAs removed from it) is freed
+// once every worker has announced a later generation, i.e. has finished the
+// batch it was processing with the old one.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "esp/sa.h"
+#include "io/link.h"
+#include "pipeline/tables.h"
+#include "pipeline/worker.h"
+
+namespace vitesse {
+
+struct Prefix {
+  net::IpAddr addr;
+  uint8_t len = 0;
+};
+
+struct RouteSpec {
+  std::string id;
+  Prefix net;
+  std::vector<net::IpAddr> remotes;  // per queue; a short list falls back to its first entry
+};
+
+struct SaSpec {
+  uint32_t queue = 0;
+  std::string route;  // route id (reporting; outbound SAs are keyed by it)
+  uint32_t spi = 0;
+  esp::Aead aead = esp::Aead::aes_gcm_16_icv;
+  std::vector<uint8_t> keymat;  // key ‖ salt
+  uint32_t replay_window = esp::kDefaultReplayWindow;
+};
+
+struct SaInfo {
+  uint32_t queue, spi;
+  std::string route;
+  bool inbound;
+  esp::SaCounters counters;
+};
+
+struct GatewayConfig {
+  uint32_t queues = 1;
+  net::Mac private_mac, public_mac;
+  std::optional<uint32_t> private_v4;
+  std::optional<net::Ip6> private_v6;
+  std::vector<net::IpAddr> public_addresses;  // one per queue
+  uint32_t mtu = 1440;
+  bool tfc = false;
+  size_t pool_packets = 4096;
+  bool busywait = false;
+  std::vector<int> cpus;  // pin worker q to cpus[q % size]; empty: no pinning
+};
+
+class Gateway {
+ public:
+  using LinkFactory = std::function<std::unique_ptr<Link>(Side, uint32_t queue)>;
+  Gateway(GatewayConfig config, const LinkFactory& links);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Worker threads. Without start(), poll_once() drives the workers from the
+  // calling thread (tests, single-threaded benchmarks).
+  void start();
+  void stop();
+  bool running() const { return !threads_.empty(); }
+  uint32_t poll_once();
+
+  // Configuration changes (control thread). They throw std::invalid_argument
+  // with a precise message and change nothing when the request is invalid;
+  // workers see the changes after the next commit(), all at once, so many
+  // changes (e.g. thousands of SAs after a restart) cost one snapshot.
+  void set_routes(std::vector<RouteSpec> routes);
+  void add_inbound_sa(const SaSpec& sa);
+  bool remove_inbound_sa(uint32_t queue, uint32_t spi);
+  void set_outbound_sa(const SaSpec& sa);
+  bool remove_outbound_sa(uint32_t queue, const std::string& route);
+  void set_nexthop(Side side, std::optional<net::Mac> mac);
+  void set_mtu(uint32_t mtu, bool tfc);
+  // Publishes the changes made since the last commit as one new snapshot.
+  void commit();
+
+  // Reading state (control thread).
+  uint32_t queues() const { return config_.queues; }
+  uint64_t counter(Counter c) const;
+  uint64_t counter(uint32_t queue, Counter c) const;
+  std::vector<SaInfo> sas() const;
+  const GatewayConfig& config() const { return config_; }
+
+  // Slow path.
+  Worker& worker(uint32_t q) { return *workers_[q]; }
+  bool inject(uint32_t queue, Side side, InjectMode mode, const uint8_t* frame, uint32_t len);
+  // Called (from a worker thread) when a punt ring becomes non-empty.
+  void set_punt_notifier(std::function<void()> notify) { notify_ = std::move(notify); }
+  // Frees what no worker can still see.
+  void reclaim();
+
+ private:
+  void run_worker(uint32_t q);
+  std::unique_ptr<Tables> build_tables() const;
+  void retire_later(std::function<void()> free);
+
+  GatewayConfig config_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stop_{false};
+  std::function<void()> notify_;
+
+  // Control-side state from which snapshots are built.
+  std::vector<RouteSpec> routes_;
+  std::map<std::pair<uint32_t, uint32_t>, std::unique_ptr<esp::InboundSa>> inbound_;  // (queue, spi)
+  std::map<std::pair<uint32_t, uint32_t>, std::string> inbound_route_;
+  std::map<std::pair<uint32_t, std::string>, std::unique_ptr<esp::OutboundSa>> outbound_;  // (queue, route)
+  std::optional<net::Mac> nexthop_[2];
+  std::shared_ptr<const RouteTable> route_table_;
+  bool dirty_ = false;
+  // SAs removed from the state, freed once the snapshot without them is out.
+  std::vector<std::function<void()>> pending_free_;
+  void free_after_commit(esp::InboundSa* p);
+  void free_after_commit(esp::OutboundSa* p);
+
+  // Publication and reclamation.
+  std::atomic<const Tables*> tables_{nullptr};
+  std::unique_ptr<const Tables> current_;
+  std::atomic<uint64_t> generation_{1};
+  struct alignas(64) Quiescent { std::atomic<uint64_t> gen{0}; };
+  std::unique_ptr<Quiescent[]> quiescent_;
+  struct Retired { uint64_t gen; std::function<void()> free; };
+  std::vector<Retired> retired_;
+};
+
+// Parses "10.0.0.0/8", "2001:db8::/32", "192.0.2.1" (host) — throws
+// std::invalid_argument naming the text on error.
+net::IpAddr parse_ip(const std::string& text);
+Prefix parse_prefix(const std::string& text);
+net::Mac parse_mac(const std::string& text);
+
+}  // namespace vitesse

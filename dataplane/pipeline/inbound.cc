@@ -1,0 +1,134 @@
+// Public → private, in packet order:
+//   parse Ethernet and outer IP → must be for this queue's address →
+//   ESP (fragments dropped) / key exchange, ICMP, ARP, ND to the control plane
+//   → SPI → inbound SA → replay pre-check, authenticated decryption, replay
+//   window update, trailer (one batch call, esp/decap.cc) → inner TTL /
+//   hop limit (expired: punt for ICMP time exceeded) → Ethernet header for the
+//   private next hop → private link.
+#include "esp/decap.h"
+#include "pipeline/worker.h"
+
+namespace vitesse {
+
+namespace {
+
+Counter decap_counter(esp::DecapResult r) {
+  switch (r) {
+    case esp::DecapResult::truncated: return Counter::public_drop_truncated;
+    case esp::DecapResult::replay: return Counter::public_drop_replay;
+    case esp::DecapResult::authentication: return Counter::public_drop_authentication;
+    case esp::DecapResult::bad_trailer: return Counter::public_drop_bad_trailer;
+    case esp::DecapResult::bad_next_header: return Counter::public_drop_bad_next_header;
+    case esp::DecapResult::ok: break;
+  }
+  return Counter::public_drop_bad_header;
+}
+
+}  // namespace
+
+void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
+  const QueueTables& qt = t.queues[queue_];
+  Packet* esp_pkts[kBatch];
+  esp::InboundSa* sas[kBatch];
+  uint32_t m = 0;
+  uint64_t rx_bytes = 0;
+
+  for (uint32_t i = 0; i < n; i++) {
+    if (i + 2 < n) __builtin_prefetch(pkts[i + 2]->data);
+    Packet* p = pkts[i];
+    rx_bytes += p->len;
+    if (p->len < net::kEthHeaderLen) { drop(p, Counter::public_drop_bad_header); continue; }
+    uint16_t type = net::load16(p->data + 12);
+    uint8_t* ip = p->data + net::kEthHeaderLen;
+    uint32_t avail = p->len - net::kEthHeaderLen;
+    uint32_t hdr_len, ip_len;
+
+    if (type == net::kEtherTypeIpv4) {
+      if (avail < net::kIpv4HeaderLen || (ip[0] >> 4) != 4) { drop(p, Counter::public_drop_bad_header); continue; }
+      hdr_len = (ip[0] & 0xfu) * 4u;
+      ip_len = net::load16(ip + 2);
+      if (hdr_len < net::kIpv4HeaderLen || ip_len < hdr_len || ip_len > avail) { drop(p, Counter::public_drop_bad_header); continue; }
+      if (qt.public_address.is_v6 || net::load32(ip + 16) != qt.public_address.v4) {
+        drop(p, Counter::public_drop_not_for_us);
+        continue;
+      }
+      uint8_t proto = ip[9];
+      bool fragment = (net::load16(ip + 6) & 0x3fff) != 0;  // MF set or offset > 0
+      if (proto != net::kProtoEsp) {
+        if (proto == net::kProtoUdp || proto == net::kProtoIcmp) punt(p, Side::public_side, PuntReason::control);
+        else drop(p, Counter::public_drop_unknown_protocol);
+        continue;
+      }
+      if (fragment) { drop(p, Counter::public_drop_fragment); continue; }
+    } else if (type == net::kEtherTypeIpv6) {
+      if (avail < net::kIpv6HeaderLen || (ip[0] >> 4) != 6) { drop(p, Counter::public_drop_bad_header); continue; }
+      hdr_len = net::kIpv6HeaderLen;
+      ip_len = net::kIpv6HeaderLen + net::load16(ip + 4);
+      if (ip_len > avail) { drop(p, Counter::public_drop_bad_header); continue; }
+      const uint8_t* dst = ip + 24;
+      uint8_t next = ip[6];
+      if (dst[0] == 0xff) {  // multicast: neighbour discovery
+        punt(p, Side::public_side, PuntReason::control);
+        continue;
+      }
+      if (!qt.public_address.is_v6 || std::memcmp(dst, qt.public_address.v6.b, 16) != 0) {
+        drop(p, Counter::public_drop_not_for_us);
+        continue;
+      }
+      if (next != net::kProtoEsp) {
+        if (next == net::kProtoIpv6Frag) drop(p, Counter::public_drop_fragment);
+        else if (next == net::kProtoUdp || next == net::kProtoIcmpv6) punt(p, Side::public_side, PuntReason::control);
+        else drop(p, Counter::public_drop_unknown_protocol);
+        continue;
+      }
+    } else if (type == net::kEtherTypeArp) {
+      punt(p, Side::public_side, PuntReason::control);
+      continue;
+    } else {
+      drop(p, Counter::public_drop_unknown_ethertype);
+      continue;
+    }
+
+    uint32_t esp_len = ip_len - hdr_len;
+    if (esp_len < 4) { drop(p, Counter::public_drop_truncated); continue; }
+    esp::InboundSa* sa = qt.inbound.find(net::load32(ip + hdr_len));
+    if (!sa) { drop(p, Counter::public_drop_unknown_spi); continue; }
+    p->pull(net::kEthHeaderLen + hdr_len);
+    p->len = esp_len;
+    esp_pkts[m] = p;
+    sas[m] = sa;
+    m++;
+  }
+  counters_.add(Counter::public_rx_packets, n);
+  counters_.add(Counter::public_rx_bytes, rx_bytes);
+  if (m == 0) return;
+
+  esp::DecapResult results[kBatch];
+  esp::decapsulate_batch(sas, esp_pkts, m, results);
+
+  Packet* out[kBatch];
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < m; i++) {
+    Packet* p = esp_pkts[i];
+    if (results[i] != esp::DecapResult::ok) { drop(p, decap_counter(results[i])); continue; }
+    counters_.add(Counter::decapsulated_packets);
+    uint8_t* ip = p->data;
+    bool v6 = (ip[0] >> 4) == 6;
+    uint16_t type = v6 ? net::kEtherTypeIpv6 : net::kEtherTypeIpv4;
+    uint8_t ttl = v6 ? ip[7] : ip[8];
+    uint8_t* eth = p->prepend(net::kEthHeaderLen);
+    net::write_eth_header(eth, t.private_nexthop_mac, t.private_mac, type);
+    if (ttl <= 1) {
+      counters_.add(Counter::public_ttl_expired);
+      punt(p, Side::public_side, PuntReason::ttl_exceeded);
+      continue;
+    }
+    if (!t.private_nexthop_known) { drop(p, Counter::public_drop_no_nexthop); continue; }
+    if (v6) ip[7] -= 1;
+    else net::ipv4_decrement_ttl(ip);
+    out[k++] = p;
+  }
+  transmit(Side::private_side, out, k);
+}
+
+}  // namespace vitesse

@@ -1,0 +1,122 @@
+// Private → public, in packet order:
+//   parse Ethernet and IP → frames for us go to the control plane →
+//   TTL / hop limit (expired: punt for ICMP time exceeded) → Poptrie route →
+//   this queue's outbound SA for the route → MTU (over: punt for ICMP too big)
+//   → decrement TTL → ESP encapsulation (one batch call) → outer IP and
+//   Ethernet from the route's template → public link.
+#include "esp/encap.h"
+#include "pipeline/worker.h"
+
+namespace vitesse {
+
+namespace {
+
+bool is_ipv6_multicast(const uint8_t* addr) { return addr[0] == 0xff; }
+
+// Fills in the per-packet fields of the outer header copied from its template.
+inline void write_outer(const OuterTemplate& o, uint8_t* frame, uint32_t frame_len, uint16_t id) {
+  std::memcpy(frame, o.bytes, o.len);
+  uint8_t* ip = frame + net::kEthHeaderLen;
+  uint32_t ip_len = frame_len - net::kEthHeaderLen;
+  if (o.is_v6) {
+    net::store16(ip + 4, static_cast<uint16_t>(ip_len - net::kIpv6HeaderLen));
+  } else {
+    net::store16(ip + 2, static_cast<uint16_t>(ip_len));
+    net::store16(ip + 4, id);
+    net::store16(ip + 10, static_cast<uint16_t>(~net::checksum_fold(o.ip_checksum_base + ip_len + id)));
+  }
+}
+
+}  // namespace
+
+void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
+  const QueueTables& qt = t.queues[queue_];
+  Packet* out[kBatch];
+  esp::OutboundSa* sas[kBatch];
+  const OuterTemplate* outer[kBatch];
+  uint32_t m = 0;
+  uint64_t rx_bytes = 0;
+
+  for (uint32_t i = 0; i < n; i++) {
+    if (i + 2 < n) __builtin_prefetch(pkts[i + 2]->data);
+    Packet* p = pkts[i];
+    rx_bytes += p->len;
+    if (p->len < net::kEthHeaderLen) { drop(p, Counter::private_drop_bad_header); continue; }
+    uint16_t type = net::load16(p->data + 12);
+    uint8_t* ip = p->data + net::kEthHeaderLen;
+    uint32_t avail = p->len - net::kEthHeaderLen;
+    uint16_t route;
+    uint32_t ip_len;
+
+    if (type == net::kEtherTypeIpv4) {
+      if (avail < net::kIpv4HeaderLen || (ip[0] >> 4) != 4) { drop(p, Counter::private_drop_bad_header); continue; }
+      uint32_t ihl = (ip[0] & 0xfu) * 4u;
+      ip_len = net::load16(ip + 2);
+      if (ihl < net::kIpv4HeaderLen || ip_len < ihl || ip_len > avail) { drop(p, Counter::private_drop_bad_header); continue; }
+      uint32_t dst = net::load32(ip + 16);
+      if (t.has_private_v4 && dst == t.private_v4) { punt(p, Side::private_side, PuntReason::control); continue; }
+      if (ip[8] <= 1) {
+        counters_.add(Counter::private_ttl_expired);
+        punt(p, Side::private_side, PuntReason::ttl_exceeded);
+        continue;
+      }
+      route = t.routes->lookup4(dst);
+    } else if (type == net::kEtherTypeIpv6) {
+      if (avail < net::kIpv6HeaderLen || (ip[0] >> 4) != 6) { drop(p, Counter::private_drop_bad_header); continue; }
+      ip_len = net::kIpv6HeaderLen + net::load16(ip + 4);
+      if (ip_len > avail) { drop(p, Counter::private_drop_bad_header); continue; }
+      const uint8_t* dst = ip + 24;
+      if (is_ipv6_multicast(dst) || (t.has_private_v6 && std::memcmp(dst, t.private_v6.b, 16) == 0)) {
+        punt(p, Side::private_side, PuntReason::control);
+        continue;
+      }
+      if (ip[7] <= 1) {
+        counters_.add(Counter::private_ttl_expired);
+        punt(p, Side::private_side, PuntReason::ttl_exceeded);
+        continue;
+      }
+      route = t.routes->lookup6(dst);
+    } else if (type == net::kEtherTypeArp) {
+      punt(p, Side::private_side, PuntReason::control);
+      continue;
+    } else {
+      drop(p, Counter::private_drop_unknown_ethertype);
+      continue;
+    }
+
+    if (route == 0) { drop(p, Counter::private_drop_no_route); continue; }
+    const QueueRoute& qr = qt.routes[route];
+    if (!qr.sa) { drop(p, Counter::private_drop_no_sa); continue; }
+    if (!qr.has_outer) { drop(p, Counter::private_drop_no_nexthop); continue; }
+    if (ip_len > t.mtu) {
+      counters_.add(Counter::private_too_big);
+      punt(p, Side::private_side, PuntReason::too_big);
+      continue;
+    }
+    if (type == net::kEtherTypeIpv4) net::ipv4_decrement_ttl(ip);
+    else ip[7] -= 1;
+    p->pull(net::kEthHeaderLen);
+    p->len = ip_len;  // drop Ethernet padding of short frames
+    out[m] = p;
+    sas[m] = qr.sa;
+    outer[m] = &qr.outer;
+    m++;
+  }
+  counters_.add(Counter::private_rx_packets, n);
+  counters_.add(Counter::private_rx_bytes, rx_bytes);
+  if (m == 0) return;
+
+  esp::encapsulate_batch(sas, out, m, t.tfc_pad_to);
+  uint32_t k = 0;
+  for (uint32_t i = 0; i < m; i++) {
+    Packet* p = out[i];
+    if (p->len == 0) { drop(p, Counter::private_drop_encap); continue; }  // no room, or SA counter exhausted
+    p->prepend(outer[i]->len);
+    write_outer(*outer[i], p->data, p->len, ip_id_++);
+    out[k++] = p;
+  }
+  counters_.add(Counter::encapsulated_packets, k);
+  transmit(Side::public_side, out, k);
+}
+
+}  // namespace vitesse

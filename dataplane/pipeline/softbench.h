@@ -1,0 +1,30 @@
+// The software benchmark (the scenario of Vita's `test.snabb`): one gateway
+// whose public output is looped back into its public input, so every packet a
+// synthetic source offers on the private side is routed, encrypted, decrypted
+// and forwarded back out of the private side, where a sink counts it.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace vitesse {
+
+struct SoftbenchOptions {
+  uint32_t packet_size = 60;  // Ethernet frame bytes (without FCS)
+  bool imix = false;          // 7:4:1 of 60, 576 and 1500-byte frames
+  uint64_t packets = 10'000'000;
+  uint32_t routes = 1;
+  uint32_t queues = 1;
+  std::vector<int> cpus;
+};
+
+struct SoftbenchResult {
+  double seconds = 0;
+  uint64_t sent = 0;     // frames the source offered
+  uint64_t packets = 0;  // frames that came out of the private side
+  uint64_t bytes = 0;    // their bytes (the inner frames, as offered)
+};
+
+SoftbenchResult run_softbench(const SoftbenchOptions& options);
+
+}  // namespace vitesse

@@ -1,0 +1,74 @@
+// The forwarding state a worker reads: built by the control thread as an
+// immutable snapshot and published with one atomic pointer swap (gateway.h).
+// SA objects are shared between consecutive snapshots (their counters and
+// replay windows carry on); each belongs to exactly one queue.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "esp/sa.h"
+#include "net/headers.h"
+#include "pipeline/route_table.h"
+
+namespace vitesse {
+
+// Outer Ethernet + IP header prepended to every ESP packet of one route on one
+// queue, precomputed so the hot path copies it and patches lengths.
+struct OuterTemplate {
+  uint8_t bytes[net::kEthHeaderLen + net::kIpv6HeaderLen];
+  uint8_t len;    // 34 (IPv4) or 54 (IPv6)
+  bool is_v6;
+  uint32_t ip_checksum_base;  // IPv4: partial checksum of the header with total length 0
+};
+
+struct QueueRoute {
+  esp::OutboundSa* sa = nullptr;  // null until a key exchange installed one
+  OuterTemplate outer;            // valid when the public next hop is known
+  bool has_outer = false;
+};
+
+// SPI → inbound SA, open addressing with linear probing. SPI 0 is reserved
+// (RFC 4303 §2.1) and marks an empty slot.
+class SpiTable {
+ public:
+  void build(const std::vector<esp::InboundSa*>& sas);
+  esp::InboundSa* find(uint32_t spi) const {
+    if (slots_.empty()) return nullptr;
+    for (size_t i = hash(spi) & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.spi == spi) return s.sa;
+      if (s.spi == 0) return nullptr;
+    }
+  }
+
+ private:
+  struct Slot { uint32_t spi; esp::InboundSa* sa; };
+  static size_t hash(uint32_t spi) { return (spi * 0x9e3779b1u) >> 7; }
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+};
+
+struct QueueTables {
+  net::IpAddr public_address;
+  std::vector<QueueRoute> routes;  // indexed by route index (trie leaf value)
+  SpiTable inbound;
+};
+
+struct Tables {
+  // Interfaces.
+  net::Mac private_mac, public_mac;
+  net::Mac private_nexthop_mac;
+  bool private_nexthop_known = false;
+  bool has_private_v4 = false, has_private_v6 = false;
+  uint32_t private_v4 = 0;
+  net::Ip6 private_v6;
+  uint32_t mtu = 1440;     // largest inner IP packet we encapsulate
+  uint32_t tfc_pad_to = 0;  // 0: no traffic-flow confidentiality padding
+
+  std::shared_ptr<const RouteTable> routes;
+  std::vector<QueueTables> queues;
+};
+
+}  // namespace vitesse
