@@ -85,6 +85,7 @@ export function isUnicastIp(ip: Uint8Array): boolean {
   return !(zeroPrefix && (ip[15] === 0 || ip[15] === 1));
 }
 
+/** IPv6 ff00::/8; IPv4 224/3, which also takes in the reserved class E and the limited broadcast. */
 export function isMulticastIp(ip: Uint8Array): boolean {
   return ip.length === 4 ? ip[0] >= 224 : ip[0] === 0xff;
 }

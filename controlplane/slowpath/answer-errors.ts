@@ -1,0 +1,54 @@
+// Packets the data plane could not forward: ICMP errors about them (time
+// exceeded, fragmentation needed / packet too big, port or protocol
+// unreachable), always from our private address and rate-limited, and IPv4
+// fragmentation for packets over the tunnel MTU that allow it.
+import type { Outbox, SlowPathContext } from './context.js';
+import { bump } from './counters.js';
+import { fragmentIpv4 } from './fragment.js';
+import { errorPacket, errorTypeCode, icmpKey, type IcmpError } from './icmp.js';
+import { errorSuppressedBecause } from './icmp-policy.js';
+import { ETHERTYPE_IPV4, ethernetFrame, etherTypeOf, type EthernetView, type IpView } from './packet.js';
+import type { Punt } from './types.js';
+
+/**
+ * An ICMP error about `ip` from our private address. With `eth` (the frame it
+ * arrived in on the private side) the error goes straight back to that
+ * frame's sender; without (the packet came out of the tunnel) it is injected
+ * as received on the private side, so the data plane routes it back into the
+ * tunnel towards the sender.
+ */
+export function sendIcmpError(ctx: SlowPathContext, kind: IcmpError, queue: number, ip: IpView, eth: EthernetView | null, out: Outbox): void {
+  const suppressed = errorSuppressedBecause(ip, eth ? eth.dst : null, (a) => ctx.isOurs(a));
+  if (suppressed) return ctx.drop(suppressed);
+  const src = ip.version === 4 ? ctx.private.v4 : ctx.private.v6;
+  if (!src) return ctx.drop('no-source-address');
+  const counters = ip.version === 4 ? ctx.counters.icmp : ctx.counters.icmpv6;
+  if (!ctx.buckets.errors.take(ctx.now())) {
+    counters.ratelimited++;
+    return;
+  }
+  const packet = errorPacket(kind, ip, src, ctx.nextId(), ctx.mtu);
+  const mac = ctx.private.mac;
+  const type = etherTypeOf(src);
+  if (eth) out.add(queue, 'private', 'transmit', ethernetFrame(eth.src, mac, type, packet));
+  else out.add(queue, 'private', 'receive', ethernetFrame(mac, mac, type, packet));
+  bump(counters.sent, icmpKey(...errorTypeCode(kind, ip.version)));
+}
+
+/** A private-side packet over the tunnel MTU. */
+export function answerTooBig(ctx: SlowPathContext, p: Punt, eth: EthernetView, ip: IpView, out: Outbox): void {
+  if (ip.length <= ctx.mtu) return ctx.drop('unhandled'); // our MTU and the data plane's disagree for a moment
+  if (ip.version === 6 || ip.dontFragment) return sendIcmpError(ctx, 'too-big', p.queue, ip, eth, out);
+  // IPv4 without DF: the sender allowed fragmentation and would ignore an
+  // ICMP error (RFC 1191 reacts to DF packets only), so dropping would
+  // black-hole the flow. We fragment (RFC 791) and put the fragments back into
+  // the pipeline as if received. Packets above the punt limit (2048 octets)
+  // are not whole here: those are dropped and counted as truncated.
+  if (!ip.complete || p.frameLength > p.frame.length) return ctx.drop('truncated');
+  if (!ctx.buckets.fragmentation.take(ctx.now())) return ctx.drop('fragmentation-ratelimited');
+  const fragments = fragmentIpv4(ip, ctx.mtu);
+  if (!fragments) return ctx.drop('malformed');
+  for (const f of fragments) out.add(p.queue, 'private', 'receive', ethernetFrame(eth.dst, eth.src, ETHERTYPE_IPV4, f));
+  ctx.counters.fragmentation.packets++;
+  ctx.counters.fragmentation.fragments += fragments.length;
+}

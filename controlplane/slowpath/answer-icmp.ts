@@ -1,0 +1,31 @@
+// ICMP and ICMPv6 for us: every message is counted by type and code; echo
+// requests to one of our unicast addresses get replies (rate-limited);
+// Neighbour Discovery goes to answer-nd.ts; errors and replies addressed to
+// us are only counted.
+import { isMulticastIp, isUnicastIp } from './address.js';
+import { answerNd } from './answer-nd.js';
+import type { Outbox, SlowPathContext } from './context.js';
+import { bump } from './counters.js';
+import { echoReply, icmpKey, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMPV6_ECHO_REPLY, ICMPV6_ECHO_REQUEST, parseIcmp } from './icmp.js';
+import { isNdType } from './nd.js';
+import { ethernetFrame, type EthernetView, type IpView } from './packet.js';
+import type { Punt } from './types.js';
+
+export function answerIcmp(ctx: SlowPathContext, p: Punt, eth: EthernetView, ip: IpView, out: Outbox): void {
+  const msg = parseIcmp(ip);
+  if (typeof msg === 'string') return ctx.drop(msg);
+  const counters = ip.version === 4 ? ctx.counters.icmp : ctx.counters.icmpv6;
+  bump(counters.received, icmpKey(msg.type, msg.code));
+  if (ip.version === 6 && isNdType(msg.type)) return answerNd(ctx, p, eth, ip, msg, out);
+  if (isMulticastIp(ip.dst)) return ctx.drop('unhandled');
+  if (msg.type !== (ip.version === 4 ? ICMP_ECHO_REQUEST : ICMPV6_ECHO_REQUEST)) return;
+  if (!isUnicastIp(ip.src) || ctx.isOurs(ip.src)) return ctx.drop('bad-source');
+  if (!ctx.buckets.echo.take(ctx.now())) {
+    counters.ratelimited++;
+    return;
+  }
+  // Back to the neighbour that handed us the request: it knows the way.
+  const reply = echoReply(ip, msg, ctx.nextId());
+  out.add(p.queue, p.side, 'transmit', ethernetFrame(eth.src, ctx[p.side].mac, eth.type, reply));
+  bump(counters.sent, icmpKey(ip.version === 4 ? ICMP_ECHO_REPLY : ICMPV6_ECHO_REPLY, 0));
+}

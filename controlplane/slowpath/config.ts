@@ -1,0 +1,92 @@
+// The slow path's configuration: what the gateway passes in (addresses,
+// next hops, MTU, callbacks, limits) and its checked, parsed form. Errors name
+// the option and what is wrong with it.
+import type { Logger } from 'pino';
+import { parseIp, parseMac, type IpBytes, type MacBytes } from './address.js';
+import type { ResolverTiming } from './neighbours.js';
+import type { RateLimit } from './ratelimit.js';
+import type { InjectFn, Side } from './types.js';
+
+export type UdpHandler = (queue: number, src: string, dst: string, srcPort: number, dstPort: number, payload: Buffer) => void;
+
+export interface SlowPathOptions {
+  private: {
+    mac: string;
+    ipv4?: string;
+    ipv6?: string;
+    /** The private side's next hop (router), resolved by ARP or ND unless nextHopMac is given. */
+    nextHop?: string;
+    nextHopMac?: string;
+  };
+  public: {
+    mac: string;
+    /** One address per queue (queue i owns addresses[i]). */
+    addresses: string[];
+    nextHop?: string;
+    nextHopMac?: string;
+  };
+  /** Largest inner IP packet the tunnel carries (the data plane's `mtu`). */
+  mtu: number;
+  inject: InjectFn;
+  setNextHop: (side: Side, mac: string | null) => void;
+  /** UDP for one of our public addresses (the key exchange). */
+  onUdp?: UdpHandler;
+  logger: Logger;
+  limits?: {
+    /** ICMP errors we originate (time exceeded, too big, unreachable). */
+    icmpErrors?: RateLimit;
+    /** Echo replies. */
+    echoReplies?: RateLimit;
+    /** IPv4 packets fragmented here (each costs a copy and several injected frames). */
+    fragmentation?: RateLimit;
+  };
+  neighbour?: Partial<ResolverTiming>;
+  /** Milliseconds on a monotonic clock (tests pass a fake one). */
+  now?: () => number;
+}
+
+export const DEFAULT_LIMITS = {
+  icmpErrors: { perSecond: 100, burst: 50 },
+  echoReplies: { perSecond: 1000, burst: 200 },
+  fragmentation: { perSecond: 10_000, burst: 1000 },
+} as const satisfies Record<string, RateLimit>;
+
+export interface SideAddresses {
+  mac: MacBytes;
+  /** Our addresses on this side: the private ones, or every queue's public one. */
+  addresses: IpBytes[];
+}
+
+export interface ParsedAddresses {
+  private: SideAddresses & { v4: IpBytes | null; v6: IpBytes | null };
+  public: SideAddresses;
+}
+
+export function parseAddresses(opts: SlowPathOptions): ParsedAddresses {
+  const v4 = opts.private.ipv4 !== undefined ? parseVersion(opts.private.ipv4, 4, 'private.ipv4') : null;
+  const v6 = opts.private.ipv6 !== undefined ? parseVersion(opts.private.ipv6, 6, 'private.ipv6') : null;
+  return {
+    private: {
+      mac: parseMac(opts.private.mac, 'private.mac'),
+      v4,
+      v6,
+      addresses: [v4, v6].filter((a): a is IpBytes => a !== null),
+    },
+    public: {
+      mac: parseMac(opts.public.mac, 'public.mac'),
+      addresses: opts.public.addresses.map((a, i) => parseIp(a, `public.addresses[${i}]`)),
+    },
+  };
+}
+
+export function checkMtu(mtu: number): number {
+  // 68: the smallest IPv4 MTU (RFC 791); 65535: the largest IP packet.
+  if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) throw new Error(`mtu: must be an integer from 68 to 65535 (got ${mtu})`);
+  return mtu;
+}
+
+function parseVersion(text: string, version: 4 | 6, what: string): IpBytes {
+  const ip = parseIp(text, what);
+  if (ip.length !== (version === 4 ? 4 : 16)) throw new Error(`${what}: not an IPv${version} address: "${text}"`);
+  return ip;
+}
