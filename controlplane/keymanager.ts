@@ -161,6 +161,12 @@ export class KeyManager {
         this.log.info({ route, queue }, 'negotiation expired (negotiation-ttl)');
       }
       ex.sas.tick(now);
+      const proposal = ex.initiator.resume(now, this.spis, this.wantsNegotiation(ex, now));
+      if (proposal) {
+        this.counters.challenges_accepted++;
+        this.log.debug({ route, queue }, 'the negotiation we yielded to did not come: proposing');
+        this.send(ex, proposal.to, proposal.message);
+      }
       if (ex.initiator.state === 'idle' && this.wantsNegotiation(ex, now)) {
         const knock = ex.initiator.initiate(now, negotiationTtl);
         this.counters.negotiations_initiated++;
@@ -228,14 +234,14 @@ export class KeyManager {
         return;
       }
       case MessageType.challenge: {
-        const r = ex.initiator.receiveChallenge(payload, this.spis, this.wantsNegotiation(ex, now));
+        const r = ex.initiator.receiveChallenge(payload, from, now, this.spis, this.wantsNegotiation(ex, now));
         if (!r.ok) return this.drop(r.reason, from, ex);
         if (r.value === null) {
-          this.log.debug({ route, queue }, 'challenge not answered: yielded, or SAs were negotiated meanwhile');
+          this.log.debug({ route, queue }, 'challenge not answered now: yielded, or SAs were negotiated meanwhile');
           return;
         }
         this.counters.challenges_accepted++;
-        return this.send(ex, from, r.value);
+        return this.send(ex, r.value.to, r.value.message);
       }
       case MessageType.proposal: {
         const r = answerProposal(ex.params, payload, this.issuer!, this.spis, now);

@@ -195,9 +195,14 @@ describe('key manager: both ends and lossy networks', () => {
     w.net.flush();
     expect(w.a.km.state()[0].negotiation === 'yielded' || w.b.km.state()[0].negotiation === 'yielded').toBe(true);
     expect(established(w)).toBe(false);
+    const yielded = w.a.km.state()[0].negotiation === 'yielded' ? w.a : w.b;
+    w.run(100); // the yielded end holds its challenge for 2 round trips (at least 50 ms), then proposes
+    expect(established(w)).toBe(true);
+    expect(yielded.km.counters.challenges_accepted).toBe(1);
     w.run(1000);
     expect(established(w)).toBe(true);
-    expect(w.a.km.counters.negotiations_expired + w.b.km.counters.negotiations_expired).toBe(2);
+    // Only the end whose proposal was lost waited for its negotiation-ttl (and retried).
+    expect(w.a.km.counters.negotiations_expired + w.b.km.counters.negotiations_expired).toBe(1);
     expect(w.a.km.counters.rxerrors + w.b.km.counters.rxerrors).toBe(0);
   });
 
@@ -246,18 +251,58 @@ describe('key manager: both ends and lossy networks', () => {
   });
 
   it('retries a negotiation whose agreement was lost even when the peer\'s own gave fresh SAs', () => {
-    // Both timers fire in the same tick: every rekey is two crossing negotiations.
-    const w = world({ config: { saTtl: 4, negotiationTtl: 0.5 }, options: { random: () => 0 } });
-    w.run(50);
-    let agreements = 0;
-    w.net.lose = (d) => type(d) === MessageType.agreement && d.to.address === w.a.address && agreements++ === 0;
+    const w = world({ config: { saTtl: 4, negotiationTtl: 0.5 } });
+    w.a.km.tick();
+    w.b.km.tick();
+    const [knockA, knockB] = w.net.queue.splice(0);
+    const cookie = (d: Datagram) => d.payload.subarray(12, 28);
+    const [low, high] = Buffer.compare(cookie(knockA), cookie(knockB)) < 0 ? [knockA, knockB] : [knockB, knockA];
+    const side = (d: Datagram) => (d.to.address === w.a.address ? w.a : w.b);
+    const lowSide = side(high);
+    // Both negotiations run (the crossing is seen too late to yield, as above) ...
+    side(low).km.receive(low.from, low.payload, low.to);
+    const challenge = w.net.queue.shift()!;
+    side(challenge).km.receive(challenge.from, challenge.payload, challenge.to);
+    side(high).km.receive(high.from, high.payload, high.to);
+    w.net.queue.reverse();
+    // ... and the low end's agreement is lost: it gets fresh SAs as responder
+    // only, while the high end holds an outbound SA under its SPI that it cannot use.
+    w.net.lose = (d) => type(d) === MessageType.agreement && d.to.address === lowSide.address;
+    w.net.flush();
+    w.net.lose = () => false;
+    expect(lowSide.km.state()[0].negotiation).toBe('awaiting-agreement');
     let broken = 0;
     w.run(8000, 10, () => {
-      if (!established(w)) broken++;
+      if (w.clock.t > 1_000_000 + 600 && !established(w)) broken++;
     });
     expect(broken).toBe(0);
-    expect(w.a.km.counters.negotiations_expired).toBe(1);
-    expect(w.b.km.counters.outbound_sa_updated).toBe(1);
+    expect(lowSide.km.counters.negotiations_expired).toBe(1);
+    expect((lowSide === w.a ? w.b : w.a).km.counters.outbound_sa_updated).toBe(1);
+    expect(w.a.sink.maxInboundPerQueue).toBeLessThanOrEqual(MAX_INBOUND_SAS);
+    expect(w.b.sink.maxInboundPerQueue).toBeLessThanOrEqual(MAX_INBOUND_SAS);
+  });
+
+  it('a forged knock delays our negotiation by a few round trips at most', () => {
+    const w = world();
+    w.a.km.tick();
+    const knock = w.net.queue[0];
+    // Forge B's knock with the highest cookie, so that A yields.
+    const forged = Buffer.from(knock.payload);
+    forged.fill(0xff, 12, 28);
+    w.a.km.receive({ address: w.b.address, port: 303 }, forged, { address: w.a.address, port: 303 });
+    expect(w.a.km.state()[0].negotiation).toBe('yielded');
+    w.net.queue.splice(1); // drop A's challenge to the forger
+    w.net.flush(); // A's knock is answered; A holds the challenge
+    expect(w.a.km.state()[0].negotiation).toBe('yielded');
+    // Only A's timers run: nothing but A's own negotiation can finish this.
+    for (let t = 0; t < 100; t += 10) {
+      w.clock.t += 10;
+      w.a.km.tick();
+      w.net.flush();
+    }
+    expect(established(w)).toBe(true);
+    expect(w.a.km.counters).toMatchObject({ negotiations_expired: 0, keypairs_negotiated: 1, challenges_accepted: 1 });
+    expect(w.b.km.counters.negotiations_initiated).toBe(0);
   });
 
   it('reaches working SAs over a network that loses 30% of datagrams', () => {

@@ -1,19 +1,24 @@
 // The initiator's side of one exchange (a route on a queue), as an explicit
 // state machine:
 //
-//   idle ──initiate──▶ awaiting-challenge ──challenge──▶ awaiting-agreement
-//     ▲                    │   │                              │
-//     │                    │   └─peer's knock, we yield─▶ yielded
-//     │                    │                                │ │
-//     └── agreement (SA pair) / peer's negotiation done ────┘ │
-//     └── expire (negotiation-ttl), from any state ───────────┘
+//   idle ──initiate──▶ awaiting-challenge ──challenge──▶ awaiting-agreement ──agreement──▶ idle
+//                          │                                  ▲                          (SA pair)
+//                          │ peer's knock, we yield           │ resume: the peer's proposal
+//                          ▼                                  │ did not come in time
+//                       yielded ──(holds our challenge)───────┘
+//                          │
+//                          └─ we answered the peer's proposal ──▶ idle
+//   any state ── negotiation-ttl after the knock ──▶ idle (expired)
 //
 // "yielded": both ends started at once (each saw the other's knock while
-// waiting for its challenge). The end with the lower knock cookie steps
-// aside before it has proposed anything, so one negotiation instead of two
-// runs; since both ends compare the same two cookies, exactly one yields.
-// If the crossing is seen by one end only, both negotiations run, which is
-// harmless (see MAX_INBOUND_SAS).
+// waiting for its challenge). The end with the lower knock cookie holds its
+// proposal back, so one negotiation runs instead of two; both ends compare
+// the same two cookies, so exactly one yields. Knocks are not authenticated,
+// so yielding only defers: if the peer's proposal has not arrived within
+// YIELD_WAIT_RTTS round trips (knock to challenge) of our challenge, we
+// propose after all. A forged knock thus costs a short delay, never a
+// negotiation. If the crossing is seen by one end only, both negotiations
+// run, which is harmless (see MAX_INBOUND_SAS).
 //
 // A message that does not fit the state, or fails a check, is refused with
 // the reason and changes nothing: a forged or replayed message cannot
@@ -24,20 +29,29 @@ import { decodeAgreement, decodeChallenge, decodeSpiPayload, encodeKnock, encode
 import { HandshakeState } from './noise.js';
 import { constantTimeEqual, wipe } from './primitives.js';
 import {
-  AEAD_ID, COOKIE_LENGTH, NOISE_PATTERN, PROTOCOL_VERSION,
+  AEAD_ID, COOKIE_LENGTH, NOISE_PATTERN, PROTOCOL_VERSION, YIELD_WAIT_MIN_MS, YIELD_WAIT_RTTS,
   dropped, negotiatedPair, noiseDropReason, prologue,
   type NegotiatedPair, type Step,
 } from './protocol.js';
 import { FIRST_SPI, type SpiAllocator } from './spi.js';
-import { Spi } from './types.js';
+import { Spi, type Endpoint } from './types.js';
 
 export type InitiatorState = 'idle' | 'awaiting-challenge' | 'awaiting-agreement' | 'yielded';
 
+/** A proposal to send, and where (the source of the challenge it answers). */
+export interface Proposal {
+  message: Buffer;
+  to: Endpoint;
+}
+
 export class Initiator {
   private current: InitiatorState = 'idle';
+  private knockedAt = 0;
   private deadline = 0;
   private cookie: Buffer | null = null;
   private handshake: HandshakeState | null = null;
+  // While yielded: our challenge, held back until resumeAt.
+  private held: { nonce: Buffer; from: Endpoint; resumeAt: number } | null = null;
   // Our inbound SPI, proposed again on every retry until a negotiation
   // succeeds: if an agreement was lost, the responder already holds an
   // outbound SA under this SPI, and the retry updates it instead of leaving
@@ -64,6 +78,7 @@ export class Initiator {
   initiate(now: number, negotiationTtlMs: number): Buffer {
     if (this.current !== 'idle') throw new Error(`initiator for ${this.params.key} is ${this.current}`);
     this.cookie = crypto.randomBytes(COOKIE_LENGTH);
+    this.knockedAt = now;
     this.deadline = now + negotiationTtlMs;
     this.current = 'awaiting-challenge';
     return encodeKnock(this.params.routeSpi, { cookie: this.cookie });
@@ -78,7 +93,7 @@ export class Initiator {
     if (this.current !== 'awaiting-challenge' || this.owesRetry) return false;
     // Equal cookies: a route to ourselves, where our own knock comes back.
     if (Buffer.compare(this.cookie!, theirs) >= 0) return false;
-    this.current = 'yielded'; // the cookie stays, to recognise our challenge
+    this.current = 'yielded';
     return true;
   }
 
@@ -91,37 +106,39 @@ export class Initiator {
    * Checks a challenge. If `proceed` (we still want new SAs) returns the
    * proposal to send; otherwise ends the negotiation quietly (value null),
    * e.g. because the peer's own negotiation gave us fresh SAs meanwhile.
-   * The answer to a knock we yielded is recognised and ignored (null).
+   * When yielded, holds the challenge back (value null; see resume()).
    */
-  receiveChallenge(message: Buffer, spis: SpiAllocator, proceed: boolean): Step<Buffer | null> {
+  receiveChallenge(message: Buffer, from: Endpoint, now: number, spis: SpiAllocator, proceed: boolean): Step<Proposal | null> {
     if (this.current !== 'awaiting-challenge' && this.current !== 'yielded') return dropped('protocol');
     const d = decodeChallenge(message);
     if (!d.ok) return dropped(d.reason);
-    const p = this.params;
-    if (d.msg.aeadId !== AEAD_ID[p.aead]) return dropped('parameter');
+    if (d.msg.aeadId !== AEAD_ID[this.params.aead]) return dropped('parameter');
     if (!constantTimeEqual(d.msg.nonce.subarray(0, COOKIE_LENGTH), this.cookie!)) return dropped('authentication');
-    if (this.current === 'yielded') return { ok: true, value: null };
+    if (this.current === 'yielded') {
+      // A second copy of the same challenge changes nothing.
+      this.held ??= { nonce: d.msg.nonce, from, resumeAt: now + Math.max(YIELD_WAIT_RTTS * (now - this.knockedAt), YIELD_WAIT_MIN_MS) };
+      return { ok: true, value: null };
+    }
     if (!proceed) {
       this.reset();
       return { ok: true, value: null };
     }
-    this.proposedSpi ??= spis.allocate();
-    this.handshake = new HandshakeState({
-      pattern: NOISE_PATTERN,
-      initiator: true,
-      psk: p.psk,
-      prologue: prologue({
-        version: PROTOCOL_VERSION,
-        aead: p.aead,
-        routeSpi: p.routeSpi,
-        initiatorAddress: p.local,
-        responderAddress: p.gateway,
-        nonce: d.msg.nonce,
-      }),
-    });
-    const noise = this.handshake.writeMessage(encodeSpiPayload(this.proposedSpi));
-    this.current = 'awaiting-agreement';
-    return { ok: true, value: encodeProposal(p.routeSpi, p.aead, d.msg.nonce, noise) };
+    return { ok: true, value: this.propose(d.msg.nonce, from, spis) };
+  }
+
+  /**
+   * While yielded with our challenge held: once its wait is over, the
+   * proposal to send after all (or null, ending quietly, if we no longer
+   * `proceed`). Null while there is nothing to do.
+   */
+  resume(now: number, spis: SpiAllocator, proceed: boolean): Proposal | null {
+    if (this.current !== 'yielded' || !this.held || now < this.held.resumeAt) return null;
+    const { nonce, from } = this.held;
+    if (!proceed) {
+      this.reset();
+      return null;
+    }
+    return this.propose(nonce, from, spis);
   }
 
   /** Checks an agreement; on success returns the SA pair and becomes idle. */
@@ -162,11 +179,34 @@ export class Initiator {
     this.proposedSpi = null;
   }
 
+  private propose(nonce: Buffer, from: Endpoint, spis: SpiAllocator): Proposal {
+    const p = this.params;
+    this.proposedSpi ??= spis.allocate();
+    this.handshake = new HandshakeState({
+      pattern: NOISE_PATTERN,
+      initiator: true,
+      psk: p.psk,
+      prologue: prologue({
+        version: PROTOCOL_VERSION,
+        aead: p.aead,
+        routeSpi: p.routeSpi,
+        initiatorAddress: p.local,
+        responderAddress: p.gateway,
+        nonce,
+      }),
+    });
+    const noise = this.handshake.writeMessage(encodeSpiPayload(this.proposedSpi));
+    this.held = null;
+    this.current = 'awaiting-agreement';
+    return { message: encodeProposal(p.routeSpi, p.aead, nonce, noise), to: from };
+  }
+
   private reset(): void {
     this.handshake?.destroy();
     this.handshake = null;
     wipe(this.cookie);
     this.cookie = null;
+    this.held = null;
     this.current = 'idle';
   }
 }

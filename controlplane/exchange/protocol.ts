@@ -45,6 +45,13 @@ export const ACTIVATION_DELAY_NEGOTIATIONS = 1.5;
 /** ... but never more than this fraction of sa-ttl, so the old SA is still valid. */
 export const ACTIVATION_DELAY_MAX_TTL = 0.25;
 export const MAX_INBOUND_SAS = 4;
+/**
+ * An end that yielded to a simultaneous negotiation proposes after all if
+ * the peer's proposal has not come this many round trips (its knock to its
+ * challenge) after its challenge, and never sooner than YIELD_WAIT_MIN_MS.
+ */
+export const YIELD_WAIT_RTTS = 2;
+export const YIELD_WAIT_MIN_MS = 50;
 
 /**
  * The prologue binds a handshake to its context: a proposal recorded on one
