@@ -1,0 +1,241 @@
+// A running gateway: the data plane (native workers), the slow path (ARP, ND,
+// ICMP), the key manager (Noise key exchange, SA lifecycle) and the
+// configuration they were built from, wired together.
+//
+//   punted frames ──▶ SlowPath ──(UDP for the protocol port)──▶ KeyManager
+//   KeyManager ──(SaSink)──▶ Dataplane SAs      KeyManager ──(Transport)──▶ inject
+//   SlowPath ──(next-hop MACs, ICMP/ARP/ND answers)──▶ Dataplane
+import fs from 'node:fs';
+import pino, { type Logger } from 'pino';
+import { Dataplane, type LinkSpec, type Punt } from './dataplane.js';
+import type { GatewayConfig, InterfaceConfig } from './config/types.js';
+import { KeyManager } from './keymanager.js';
+import type { KeyManagerConfig, OutboundSaSpec, InboundSaSpec, QueueId, RouteId, SaSink, Spi, Transport } from './exchange/types.js';
+import { QueueId as queueId } from './exchange/types.js';
+import { SlowPath } from './slowpath/slowpath.js';
+import { parseMac } from './slowpath/address.js';
+import { udpFrame } from './udp.js';
+
+// Enough for one message per route and queue of a modest gateway; a larger
+// gateway's first knocks beyond this wait for the negotiation to be retried.
+const MAX_PENDING_KEY_EXCHANGE = 1024;
+
+export interface GatewayRuntimeOptions {
+  logger?: Logger;
+  busywait?: boolean;
+  cpus?: number[];
+  /** Use these links instead of the configured devices (tests, benchmarks). */
+  links?: { private: LinkSpec; public: LinkSpec };
+}
+
+export class Gateway {
+  readonly dataplane: Dataplane;
+  readonly slowpath: SlowPath;
+  readonly keymanager: KeyManager | null;
+  readonly log: Logger;
+  private config: GatewayConfig;
+  private publicNextHopMac: Buffer | null = null;
+  // Key-exchange datagrams sent before the public next hop was resolved (at
+  // start, the first knock would otherwise wait a whole negotiation timeout).
+  private pendingKeyExchange: { queue: number; frame: (dstMac: Buffer) => Buffer }[] = [];
+  private readonly outbound = new Map<string, Spi>(); // `${route}/${queue}` → active outbound SPI
+  private ipId = 0;
+  private readonly startedAt = Date.now();
+  readonly stats = { keyExchangeTxNoNextHop: 0, keyExchangeTxDropped: 0 };
+
+  constructor(config: GatewayConfig, opts: GatewayRuntimeOptions = {}) {
+    this.config = config;
+    this.log = opts.logger ?? pino({ name: 'vitesse' });
+    const priv = config.privateInterface;
+    const pub = config.publicInterface;
+    const privateMac = priv.mac ?? deviceMac(priv);
+    const publicMac = pub.mac ?? deviceMac(pub);
+    const publicAddresses = pub.queues.map((q) => q.address as string);
+
+    this.dataplane = new Dataplane({
+      queues: config.queues,
+      mtu: config.mtu,
+      tfc: config.tfc,
+      busywait: opts.busywait,
+      cpus: opts.cpus,
+      private: { mac: privateMac, ipv4: priv.ipv4 ?? undefined, ipv6: priv.ipv6 ?? undefined, link: opts.links?.private ?? linkSpec(priv, config.queues) },
+      public: { mac: publicMac, addresses: publicAddresses, link: opts.links?.public ?? linkSpec(pub, config.queues) },
+    });
+
+    this.slowpath = new SlowPath({
+      private: { mac: privateMac, ipv4: priv.ipv4 ?? undefined, ipv6: priv.ipv6 ?? undefined, nextHop: priv.nextHop.address, nextHopMac: priv.nextHop.mac ?? undefined },
+      public: { mac: publicMac, addresses: publicAddresses, nextHop: pub.nextHop.address, nextHopMac: pub.nextHop.mac ?? undefined },
+      mtu: config.mtu,
+      logger: this.log,
+      inject: (queue, side, mode, frames) => { this.dataplane.inject(queue, side, mode, frames); },
+      setNextHop: (side, mac) => {
+        this.dataplane.setNextHop(side, mac);
+        if (side === 'public') {
+          this.publicNextHopMac = mac ? parseMac(mac) : null;
+          if (mac) this.flushPendingKeyExchange();
+        }
+        this.log.info({ side, mac }, mac ? 'next hop resolved' : 'next hop lost');
+      },
+      onUdp: (queue, src, dst, srcPort, dstPort, payload) => {
+        if (dstPort === this.config.protocolPort && this.keymanager) {
+          this.keymanager.receive({ address: src, port: srcPort }, payload, { address: dst, port: dstPort });
+        }
+      },
+    });
+
+    this.dataplane.setRoutes(config.routes.map((r) => ({ id: r.id, net: r.net, gateways: r.gateways.map((g) => g.address) })));
+
+    if (config.dataPlane) {
+      this.keymanager = null;
+      this.installStaticSas(config);
+    } else {
+      this.keymanager = new KeyManager(keyManagerConfig(config), {
+        sink: this.saSink(),
+        transport: this.transport(),
+        logger: this.log,
+      });
+    }
+    this.dataplane.onPunt((punts: Punt[]) => this.slowpath.handle(punts));
+  }
+
+  start(): void {
+    this.dataplane.commit();
+    this.dataplane.start();
+    this.slowpath.start();
+    this.keymanager?.start();
+    this.log.info({ queues: this.config.queues, routes: this.config.routes.length, mode: this.config.dataPlane ? 'data-plane' : 'key-exchange' }, 'gateway started');
+  }
+
+  close(): void {
+    this.keymanager?.close();
+    this.slowpath.stop();
+    this.dataplane.close();
+    this.log.info('gateway stopped');
+  }
+
+  get currentConfig(): GatewayConfig {
+    return this.config;
+  }
+
+  get uptimeSeconds(): number {
+    return (Date.now() - this.startedAt) / 1000;
+  }
+
+  /** The SAs the data plane holds, with the route and queue (1-based, as configured) they serve. */
+  sas() {
+    return this.dataplane.sas();
+  }
+
+  private saSink(): SaSink {
+    const replayWindow = () => this.config.replayWindow;
+    return {
+      installInbound: (sa: InboundSaSpec) => {
+        this.dataplane.addInboundSa({ queue: sa.queue, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: sa.keymat, replayWindow: replayWindow() });
+        this.log.info({ route: sa.route, queue: sa.queue + 1, spi: sa.spi }, 'inbound SA installed');
+      },
+      installOutbound: (sa: OutboundSaSpec) => {
+        this.dataplane.setOutboundSa({ queue: sa.queue, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: sa.keymat });
+        this.outbound.set(`${sa.route}/${sa.queue}`, sa.spi);
+        this.log.info({ route: sa.route, queue: sa.queue + 1, spi: sa.spi }, 'outbound SA activated');
+      },
+      removeInbound: (queue: QueueId, spi: Spi) => {
+        if (this.dataplane.removeInboundSa(queue, spi)) this.log.info({ queue: queue + 1, spi }, 'inbound SA expired');
+      },
+      removeOutbound: (route: RouteId, queue: QueueId, spi: Spi) => {
+        const key = `${route}/${queue}`;
+        if (this.outbound.get(key) !== spi) return;
+        this.outbound.delete(key);
+        this.dataplane.removeOutboundSa(queue, route);
+        this.log.info({ route, queue: queue + 1, spi }, 'outbound SA expired');
+      },
+    };
+  }
+
+  private transport(): Transport {
+    return {
+      send: (to, payload, from) => {
+        const queue = this.config.publicInterface.queues.findIndex((q) => q.address === from.address);
+        if (queue < 0) throw new Error(`key exchange: ${from.address} is not one of our public addresses`);
+        const copy = Buffer.from(payload);
+        const frame = (dstMac: Buffer) =>
+          udpFrame({
+            srcMac: parseMac(this.dataplane.options.public.mac),
+            dstMac,
+            src: from.address,
+            dst: to.address,
+            srcPort: from.port,
+            dstPort: to.port,
+            payload: copy,
+            ipId: this.ipId++ & 0xffff,
+          });
+        if (!this.publicNextHopMac) {
+          if (this.pendingKeyExchange.length >= MAX_PENDING_KEY_EXCHANGE) {
+            this.pendingKeyExchange.shift();
+            this.stats.keyExchangeTxNoNextHop++;
+          }
+          this.pendingKeyExchange.push({ queue, frame });
+          return;
+        }
+        if (this.dataplane.inject(queue, 'public', 'transmit', [frame(this.publicNextHopMac)]) !== 1) this.stats.keyExchangeTxDropped++;
+      },
+    };
+  }
+
+  private flushPendingKeyExchange(): void {
+    const pending = this.pendingKeyExchange;
+    this.pendingKeyExchange = [];
+    for (const p of pending) {
+      if (this.dataplane.inject(p.queue, 'public', 'transmit', [p.frame(this.publicNextHopMac!)]) !== 1) this.stats.keyExchangeTxDropped++;
+    }
+  }
+
+  private installStaticSas(config: GatewayConfig): void {
+    const dp = config.dataPlane!;
+    for (const sa of dp.inboundSas) {
+      this.dataplane.addInboundSa({ queue: sa.queue - 1, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]), replayWindow: config.replayWindow });
+    }
+    for (const sa of dp.outboundSas) {
+      this.dataplane.setOutboundSa({ queue: sa.queue - 1, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]) });
+    }
+  }
+}
+
+/** What the key manager needs of the configuration (queues 0-based, as the data plane counts them). */
+export function keyManagerConfig(config: GatewayConfig): KeyManagerConfig {
+  return {
+    saTtl: config.saTtl,
+    negotiationTtl: config.negotiationTtl,
+    port: config.protocolPort,
+    routes: config.routes.map((r) => ({
+      id: r.id,
+      spi: r.spi!,
+      preSharedKey: r.presharedKey!,
+      aead: r.aead,
+      queues: config.publicInterface.queues.map((q, i) => ({
+        queue: queueId(i),
+        localAddress: q.address,
+        gatewayAddress: (r.gateways[i] ?? r.gateways[0]).address,
+      })),
+    })),
+  };
+}
+
+function linkSpec(i: InterfaceConfig, queues: number): LinkSpec {
+  switch (i.driver) {
+    case 'memory':
+      return { driver: 'memory', wire: i.device, end: i.wireEnd ?? 0 };
+    case 'pcap':
+      return { driver: 'pcap', pcapIn: i.pcap?.input ?? undefined, pcapOut: i.pcap?.output ?? undefined };
+    default:
+      return { driver: i.driver, ifname: i.device, queues };
+  }
+}
+
+function deviceMac(i: InterfaceConfig): string {
+  const file = `/sys/class/net/${i.device}/address`;
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    throw new Error(`interface ${i.device}: no MAC address configured and cannot read ${file} (does the device exist?)`);
+  }
+}

@@ -1,0 +1,137 @@
+// Two gateways, A and B, with the real data plane, slow path and key manager,
+// joined by in-memory wires:
+//   hostA ─ privA ─ [gateway A] ─ net ─ [gateway B] ─ privB ─ hostB
+// The test plays hostA and hostB (it holds the far ends of privA and privB);
+// the gateways reach each other over `net` with ARP and the key exchange, as
+// they would over a real network.
+import crypto from 'node:crypto';
+import pino from 'pino';
+import { wires } from '../../controlplane/dataplane.js';
+import { parseConfig, type GatewayConfig } from '../../controlplane/config/index.js';
+import { Gateway } from '../../controlplane/gateway.js';
+import { buildIpv4 } from './ip-packets.js';
+import { ethernet } from './gateway-harness.js';
+
+export const HOST_A_MAC = '02:00:00:0a:00:02';
+export const HOST_B_MAC = '02:00:00:0b:00:02';
+export const GW_A_PRIV_MAC = '02:00:00:0a:00:01';
+export const GW_B_PRIV_MAC = '02:00:00:0b:00:01';
+
+let serial = 0;
+
+export interface TwoSites {
+  a: Gateway;
+  b: Gateway;
+  configA: GatewayConfig;
+  configB: GatewayConfig;
+  /** Frames from hostA into gateway A's private side. */
+  sendA(frames: Buffer[]): number;
+  sendB(frames: Buffer[]): number;
+  /** Frames gateway A delivered to hostA. */
+  receiveA(): Buffer[];
+  receiveB(): Buffer[];
+  close(): void;
+}
+
+export interface SiteOptions {
+  saTtl?: number;
+  negotiationTtl?: number;
+  pskA?: string;
+  pskB?: string;
+  routeSpiA?: number;
+  routeSpiB?: number;
+}
+
+function siteConfig(side: 'a' | 'b', wiresOf: { priv: string; net: string }, o: SiteOptions, psk: string, routeSpi: number) {
+  const me = side === 'a' ? { n: 1, mac: '0a', pub: '192.0.2.1', peer: '198.51.100.1', host: HOST_A_MAC } : { n: 2, mac: '0b', pub: '198.51.100.1', peer: '192.0.2.1', host: HOST_B_MAC };
+  const other = side === 'a' ? 2 : 1;
+  return {
+    'vitesse-gateway:gateway': {
+      'sa-ttl': o.saTtl ?? 600,
+      'negotiation-ttl': o.negotiationTtl ?? 5,
+      'private-interface': {
+        device: wiresOf.priv,
+        driver: 'memory',
+        'wire-end': 0,
+        mac: `02:00:00:${me.mac}:00:01`,
+        address: [`10.${me.n}.0.1`],
+        'next-hop': { address: `10.${me.n}.0.2`, mac: me.host },
+      },
+      'public-interface': {
+        device: wiresOf.net,
+        driver: 'memory',
+        'wire-end': side === 'a' ? 0 : 1,
+        mac: `02:00:00:${me.mac}:01:01`,
+        queue: [{ id: 1, address: me.pub }],
+        'next-hop': { address: me.peer },
+      },
+      route: [
+        {
+          id: `site-${side === 'a' ? 'b' : 'a'}`,
+          net: `10.${other}.0.0/16`,
+          gateway: [{ queue: 1, address: me.peer }],
+          spi: routeSpi,
+          'preshared-key': psk,
+        },
+      ],
+    },
+  };
+}
+
+export function twoSites(o: SiteOptions = {}): TwoSites {
+  const id = `${process.pid}-${serial++}-${crypto.randomBytes(2).toString('hex')}`;
+  const privA = `privA-${id}`, privB = `privB-${id}`, net = `net-${id}`;
+  wires.create(privA, { ends: [{ queues: 1 }, { queues: 1 }] });
+  wires.create(privB, { ends: [{ queues: 1 }, { queues: 1 }] });
+  wires.create(net, { ends: [{ queues: 1 }, { queues: 1 }] });
+  const psk = crypto.randomBytes(32).toString('hex');
+  const configA = parseConfig(siteConfig('a', { priv: privA, net }, o, o.pskA ?? psk, o.routeSpiA ?? 1001));
+  const configB = parseConfig(siteConfig('b', { priv: privB, net }, o, o.pskB ?? psk, o.routeSpiB ?? 1001));
+  const logger = pino({ level: process.env.VITESSE_TEST_LOG ?? 'silent' });
+  const a = new Gateway(configA, { logger: logger.child({ gw: 'A' }) });
+  const b = new Gateway(configB, { logger: logger.child({ gw: 'B' }) });
+  // Only the hosts' datagrams: the gateways also announce themselves (ARP).
+  const drain = (wire: string) => {
+    const out: Buffer[] = [];
+    for (let got; (got = wires.receive(wire, 1)).length; ) out.push(...got.filter(isNumbered));
+    return out;
+  };
+  return {
+    a, b, configA, configB,
+    sendA: (f) => wires.send(privA, 1, f),
+    sendB: (f) => wires.send(privB, 1, f),
+    receiveA: () => drain(privA),
+    receiveB: () => drain(privB),
+    close() {
+      a.close();
+      b.close();
+      for (const w of [privA, privB, net]) wires.destroy(w);
+    },
+  };
+}
+
+/** A UDP datagram from hostA (10.1.0.2) to hostB (10.2.0.2), or the reverse, carrying a sequence number. */
+export function numbered(from: 'a' | 'b', n: number, size = 100): Buffer {
+  const payload = Buffer.alloc(Math.max(12, size - 20));
+  payload.writeUInt16BE(4000, 0);
+  payload.writeUInt16BE(5000, 2);
+  payload.writeUInt16BE(payload.length, 4);
+  payload.writeUInt32BE(n, 8);
+  const [src, dst, dmac, smac] = from === 'a' ? ['10.1.0.2', '10.2.0.2', GW_A_PRIV_MAC, HOST_A_MAC] : ['10.2.0.2', '10.1.0.2', GW_B_PRIV_MAC, HOST_B_MAC];
+  return ethernet(dmac, smac, 0x0800, buildIpv4({ src, dst, payload }));
+}
+
+export const numberOf = (f: Buffer) => f.readUInt32BE(14 + 20 + 8);
+const isNumbered = (f: Buffer) => f.length >= 14 + 20 + 12 && f.readUInt16BE(12) === 0x0800 && f[14 + 9] === 17 && f.readUInt16BE(14 + 20 + 2) === 5000;
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves when `cond` holds (checked every few ms), or rejects after `ms`. */
+export async function until(cond: () => boolean, ms: number, what: string): Promise<number> {
+  const t0 = performance.now();
+  while (!cond()) {
+    if (performance.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(2);
+  }
+  return performance.now() - t0;
+}
