@@ -47,14 +47,24 @@ uint32_t AfXdpLink::rx_burst(PacketPool& pool, Packet** pkts, uint32_t max) {
   XskGroup::Queue& q = *q_;
   uint64_t bytes = 0;
   if (max > kBatch) max = kBatch;
-  uint32_t n = receive(q.home->rx, umem_, pool, pkts, max, addrs_, &bytes);
-  q.free_rx.insert(q.free_rx.end(), addrs_, addrs_ + n);  // within reserved capacity: no allocation
-  for (XskGroup::Guest& g : q.guests) {
-    if (n == max) break;
-    const uint8_t* owner_umem = group_->queue(g.owner).umem->base();
-    uint32_t k = receive(g.socket->rx, owner_umem, pool, pkts + n, max - n, addrs_, &bytes);
-    if (k) g.back->push(addrs_, k);
-    n += k;
+  // Home first on one burst, a guest first on the next, and so on: a busy
+  // home ring must not starve the guests (whose frames other queues' fill
+  // rings wait for).
+  const uint32_t sockets = 1 + static_cast<uint32_t>(q.guests.size());
+  if (++first_ >= sockets) first_ = 0;
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < sockets && n < max; i++) {
+    uint32_t s = first_ + i < sockets ? first_ + i : first_ + i - sockets;
+    if (s == 0) {
+      uint32_t k = receive(q.home->rx, umem_, pool, pkts + n, max - n, addrs_, &bytes);
+      q.free_rx.insert(q.free_rx.end(), addrs_, addrs_ + k);  // within reserved capacity: no allocation
+      n += k;
+    } else {
+      XskGroup::Guest& g = q.guests[s - 1];
+      uint32_t k = receive(g.socket->rx, g.umem, pool, pkts + n, max - n, addrs_, &bytes);
+      if (k) g.back->push(addrs_, k);
+      n += k;
+    }
   }
   restock();
   rx_packets_.add(n);

@@ -45,6 +45,7 @@ class AfXdpLink final : public Link {
   uint32_t frame_size_;
   uint64_t chunk_mask_;  // a UMEM address → its frame's start
   uint64_t addrs_[kBatch];
+  uint32_t first_ = 0;  // the socket rx_burst reads first: 0 home, 1.. guests
 
   LinkCounter rx_packets_, rx_bytes_, tx_packets_, tx_bytes_, tx_oversize_, tx_no_room_, tx_errors_;
 };

@@ -238,7 +238,7 @@ void XskGroup::build_queues(XskBind bind) {
       auto s = XskSocket::sharing({itf_.name, itf_.index, r}, *queues_[r].home, kGuestRxRing);
       epoll_add(queue, s->fd());
       add_socket(steering_.slot(r, q), s->fd());
-      queue.guests.push_back({std::move(s), r, return_rings_[q * n + r].get()});
+      queue.guests.push_back({std::move(s), r, queues_[r].umem->base(), return_rings_[q * n + r].get()});
       queue.returned.push_back(return_rings_[r * n + q].get());
     }
   }

@@ -18,7 +18,10 @@
 // without such rules they carry the traffic that lands on the wrong queue.
 //
 // Workers stay independent: each fill ring has one producer (its owner), each
-// return ring one producer and one consumer.
+// return ring one producer and one consumer. The price: receive queue r runs
+// on r's fill ring, so while queue r is closed (its worker stopped) frames
+// arriving on r stop being received for every queue once that ring drains.
+// A gateway opens and closes an interface's queues together.
 #pragma once
 
 #include <linux/if_link.h>
@@ -46,14 +49,18 @@ class XskGroup {
   // take frames up to 1792 bytes (MTU 1774 with a VLAN tag), 4 KiB ones up
   // to 3840.
   static constexpr uint32_t kRxHeadroom = 256;
-  static constexpr uint32_t kRxFrames = 4096;
-  static constexpr uint32_t kTxFrames = 2048;
-  static constexpr XskRingSizes kHomeRings{4096, 2048, 2048, 2048};
+  // Ring sizes (frames). The RX ring absorbs a worker's scheduling hiccups
+  // (4096 minimum-size frames: ~4 ms at 1 Mpps); receive frames cover a full
+  // fill ring plus a full RX ring, transmit frames the TX ring.
+  static constexpr XskRingSizes kHomeRings{.fill = 4096, .completion = 2048, .rx = 4096, .tx = 2048};
   static constexpr uint32_t kGuestRxRing = 2048;
+  static constexpr uint32_t kRxFrames = kHomeRings.fill + kHomeRings.rx;
+  static constexpr uint32_t kTxFrames = kHomeRings.tx;
 
   struct Guest {
     std::unique_ptr<XskSocket> socket;
     uint32_t owner;             // the receive queue it is bound to, whose UMEM its frames are in
+    const uint8_t* umem;        // that UMEM
     FrameReturnRing* back;      // where those frames go after use
   };
   struct Queue {
