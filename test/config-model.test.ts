@@ -128,6 +128,21 @@ describe('yang-js', () => {
     }
   });
 
+  it('does not keep every evaluated configuration alive', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const doc = JSON.parse(fs.readFileSync(path.join(dir, 'good', 'minimal.json'), 'utf8'));
+      // yang-js warns past 100 listeners on one emitter; each evaluation used to leave one.
+      for (let i = 0; i < 150; i++) expect(checkWithYangJs(doc)).toBeNull();
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+  });
+
   it('names the node it refuses', () => {
     const doc = JSON.parse(fs.readFileSync(path.join(dir, 'good', 'minimal.json'), 'utf8'));
     doc['vitesse-gateway:gateway'].mtu = 100;

@@ -39,3 +39,39 @@ export function runYanglint(args: string[]): { status: number | null; stdout: st
   const r = spawnSync('yanglint', args, { encoding: 'utf8' });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+/**
+ * Judges many documents with one yanglint process (its interactive mode, fed
+ * on stdin), which is far cheaper than one process each.
+ */
+export function yanglintMany(documents: unknown[], type: 'config' | 'get' = 'config'): Verdict[] {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitesse-yanglint-'));
+  try {
+    const files = documents.map((d, i) => {
+      const file = path.join(dir, `${i}.json`);
+      fs.writeFileSync(file, JSON.stringify(d));
+      return file;
+    });
+    const script = [`add ${modelFile()}`, ...files.map((f) => `data -t ${type} ${f}`), 'quit', ''].join('\n');
+    // HOME: interactive yanglint keeps a history file there.
+    const r = spawnSync('yanglint', [], { input: script, encoding: 'utf8', env: { ...process.env, HOME: dir } });
+    const lines = `${r.stdout}${r.stderr}`.split('\n').filter((l) => !l.startsWith('YANGLINT[W]'));
+    // Messages come before the "Failed to parse" line that names their file.
+    const verdicts: Verdict[] = files.map(() => ({ ok: true, messages: '' }));
+    let pending: string[] = [];
+    for (const line of lines) {
+      const failed = /Failed to parse input data file "([^"]+)"/.exec(line);
+      if (failed) {
+        const i = files.indexOf(failed[1]);
+        verdicts[i] = { ok: false, messages: [...pending, line].join('\n') };
+        pending = [];
+      } else if (line.trim()) {
+        pending.push(line);
+      }
+    }
+    if (pending.length) throw new Error(`yanglint said something about no particular file:\n${pending.join('\n')}`);
+    return verdicts;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}

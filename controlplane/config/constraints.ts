@@ -26,8 +26,8 @@ function firstByKey<E extends { path: string }>(entries: readonly E[], key: (e: 
 
 function checkTimers(d: Draft, problems: Problems, root: string): void {
   if (d.saTtl == null || d.negotiationTtl == null) return;
-  if (!(d.saTtl > 2 * d.negotiationTtl)) {
-    problems.add(child(root, 'sa-ttl'), `${d.saTtl} is not more than twice negotiation-ttl (${d.negotiationTtl}): rekeying starts at half of sa-ttl, and a negotiation must be able to time out and be retried before the SA expires`);
+  if (d.saTtl < 2 * d.negotiationTtl) {
+    problems.add(child(root, 'sa-ttl'), `${d.saTtl} is less than twice negotiation-ttl (${d.negotiationTtl}): rekeying starts at half of sa-ttl, and a negotiation must be able to time out before the SA expires`);
   }
 }
 

@@ -22,7 +22,7 @@ export const DEFAULTS = {
 export const LIMITS = {
   queues: { min: 1, max: 64 },
   mtu: { min: 576, max: 9216 }, //          octets
-  saTtl: { min: 10, max: 86400 }, //        seconds
+  saTtl: { min: 2, max: 86400 }, //        seconds
   negotiationTtl: { min: 1, max: 300 }, //  seconds
   protocolPort: { min: 1, max: 65535 },
   replayWindow: { min: 32, max: 4096 }, //  packets, a power of two

@@ -16,6 +16,8 @@
 //   - and it stops at the first problem.
 // What it does check: patterns, ranges, enumerations, unions of types,
 // mandatory leaves of present nodes, list keys, min/max-elements.
+// Loading yang-js raises EventEmitter.defaultMaxListeners to 100 for the whole
+// process (its own doing, harmless but worth knowing).
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -24,6 +26,7 @@ import type { Problem } from './errors.js';
 
 interface YangExpression {
   eval(data: unknown): unknown;
+  emitter: import('node:events').EventEmitter;
 }
 interface YangJs {
   parse(text: string): YangExpression;
@@ -82,8 +85,13 @@ const SECRET = /\/(preshared-key|key|salt)$/;
 
 /** The first problem yang-js finds in an RFC 7951 document, or null. */
 export function checkWithYangJs(document: unknown): Problem | null {
+  const schema = model();
+  // Every evaluation leaves a Model listening for changes of the schema (for
+  // yang-js's adaptive schemas, unused here): remove it, or each configuration
+  // ever loaded stays in memory.
+  const listening = new Set(schema.emitter.listeners('change'));
   try {
-    model().eval(structuredClone(document));
+    schema.eval(structuredClone(document));
     return null;
   } catch (e) {
     const err = e as Error & { uri?: string };
@@ -91,5 +99,9 @@ export function checkWithYangJs(document: unknown): Problem | null {
     let reason = err.message.replace(/^\[[^\]]*\]\s*/, '');
     if (SECRET.test(where)) reason = reason.replace(/'[^']*'/g, "'…'");
     return { path: where, reason: `refused by the model (yang-js): ${reason}` };
+  } finally {
+    for (const l of schema.emitter.listeners('change')) {
+      if (!listening.has(l)) schema.emitter.off('change', l as (...args: unknown[]) => void);
+    }
   }
 }
