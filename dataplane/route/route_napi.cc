@@ -143,7 +143,7 @@ std::vector<Route> read_routes(Napi::Env env, const char* fn, Family f, Napi::Va
                                              std::to_string(routes.size()) + " prefixes");
     for (uint32_t i = 0; i < list.Length(); ++i) {
       Napi::Value v = list.Get(i);
-      if (!v.IsNumber()) bad_value(i, v.ToString().Utf8Value());
+      if (!v.IsNumber()) fail("values[" + std::to_string(i) + "]: not a number");
       const double d = v.As<Napi::Number>().DoubleValue();
       if (!(d >= 1 && d <= 65535) || d != static_cast<double>(static_cast<uint32_t>(d))) {
         bad_value(i, v.ToString().Utf8Value());
