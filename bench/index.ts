@@ -8,6 +8,7 @@ type Bench = { summary: string; load: () => Promise<(argv: string[]) => Promise<
 // Each benchmark module exports `run(argv): Promise<number>`.
 const benches: Record<string, Bench> = {
   crypto: { summary: 'AES-GCM per packet size: ours (best path, batched) vs OpenSSL EVP', load: async () => (await import('./crypto.js')).run },
+  lookup: { summary: 'Poptrie route lookups per second (IPv4, IPv6) vs a binary trie', load: async () => (await import('./lookup.js')).run },
   keyexchange: { summary: 'negotiate SA pairs for N routes on one core', load: async () => (await import('./keyexchange.js')).run },
   softbench: { summary: 'route, encrypt, decrypt and forward in a loop (one gateway)', load: async () => (await import('./softbench.js')).run },
 };
