@@ -1,11 +1,11 @@
 // `vitesse bench keyexchange --routes N [--json]`: how long one core takes to
-// negotiate SA pairs for N routes. A hub gateway with N routes (one public
-// address) and N spoke gateways (one route each, own address) start at the
-// same moment, so both ends of every route initiate; messages go through an
+// negotiate SA pairs for N routes. Two gateways with N routes between them
+// (one queue each, default key-manager options) start at the same moment,
+// so both ends of every route want to initiate; messages go through an
 // in-memory network in this one thread, so the figure is pure key-exchange
-// CPU (X25519, BLAKE2s, AES-GCM via OpenSSL, plus our bookkeeping). Done means:
-// every route has, in both directions, an active outbound SA whose key
-// material the other end holds under the same SPI.
+// CPU for *both* ends (X25519, BLAKE2s, AES-GCM via OpenSSL, plus our
+// bookkeeping). Done means: every route has, in both directions, an active
+// outbound SA whose key material the other end holds under the same SPI.
 import crypto from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
@@ -15,7 +15,7 @@ import { QueueId, RouteId, RouteSpi } from '../controlplane/exchange/types.js';
 import { KeyManager } from '../controlplane/keymanager.js';
 
 const spec: Record<string, OptionSpec> = {
-  routes: { type: 'number', default: 10_000, help: 'routes (spoke gateways) to negotiate' },
+  routes: { type: 'number', default: 10_000, help: 'routes between the two gateways' },
   timeout: { type: 'number', default: 120, help: 'give up after this many seconds' },
   json: { type: 'boolean', help: 'print one JSON result on the last line' },
   help: { type: 'boolean' },
@@ -53,49 +53,40 @@ export async function run(argv: string[]): Promise<number> {
   if (!Number.isInteger(n) || n < 1 || n > 1 << 24) throw new UsageError(`--routes: must be an integer from 1 to ${1 << 24}, got ${n}`);
 
   const logger = pino({ level: 'silent' });
-  const hubAddress = '192.0.2.1';
-  const spokeAddress = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+  const addressA = '192.0.2.1';
+  const addressB = '198.51.100.2';
   const queue: { to: Endpoint; from: Endpoint; payload: Buffer }[] = [];
   const transport = { send: (to: Endpoint, payload: Buffer, from: Endpoint) => void queue.push({ to, from, payload }) };
-  const rateLimit = { perSecond: 1e9, burst: 1e9 }; // every spoke is its own source; the hub talks to each
-
-  const hubSink = new KeySink();
-  const spokes: { km: KeyManager; sink: KeySink; route: string }[] = [];
-  const hubRoutes = [];
-  for (let i = 0; i < n; i++) {
-    const psk = crypto.randomBytes(32);
-    const spi = RouteSpi(i + 1);
-    hubRoutes.push({ id: RouteId(`spoke${i}`), spi, preSharedKey: psk, aead: 'aes-gcm-16-icv' as const,
-      queues: [{ queue: QueueId(0), localAddress: hubAddress, gatewayAddress: spokeAddress(i) }] });
-    const sink = new KeySink();
-    const km = new KeyManager(
-      { routes: [{ id: RouteId('hub'), spi, preSharedKey: psk, aead: 'aes-gcm-16-icv',
-        queues: [{ queue: QueueId(0), localAddress: spokeAddress(i), gatewayAddress: hubAddress }] }] },
-      { sink, transport, logger, rateLimit },
-    );
-    spokes.push({ km, sink, route: `spoke${i}` });
-  }
-  const hub = new KeyManager({ routes: hubRoutes }, { sink: hubSink, transport, logger, rateLimit });
-  const byAddress = new Map<string, KeyManager>([[hubAddress, hub], ...spokes.map((s, i) => [spokeAddress(i), s.km] as const)]);
+  const routes = (self: string, peer: string, psks: Buffer[]) => psks.map((psk, i) => ({
+    id: RouteId(`route${i}`), spi: RouteSpi(i + 1), preSharedKey: psk, aead: 'aes-gcm-16-icv' as const,
+    queues: [{ queue: QueueId(0), localAddress: self, gatewayAddress: peer }],
+  }));
+  const psks = Array.from({ length: n }, () => crypto.randomBytes(32));
+  const sinkA = new KeySink();
+  const sinkB = new KeySink();
+  const a = new KeyManager({ routes: routes(addressA, addressB, psks) }, { sink: sinkA, transport, logger });
+  const b = new KeyManager({ routes: routes(addressB, addressA, psks) }, { sink: sinkB, transport, logger });
+  const byAddress = new Map([[addressA, a], [addressB, b]]);
   const flush = () => {
     for (let i = 0; i < queue.length; i++) byAddress.get(queue[i].to.address)!.receive(queue[i].from, queue[i].payload, queue[i].to);
     queue.length = 0;
   };
-  const established = () => spokes.every((s) => works(hubSink, s.route, s.sink) && works(s.sink, 'hub', hubSink));
+  const negotiated = () => a.counters.keypairs_negotiated + a.counters.keypairs_offered;
+  const established = () => psks.every((_, i) => works(sinkA, `route${i}`, sinkB) && works(sinkB, `route${i}`, sinkA));
 
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let done = false;
   while (performance.now() - t0 < (options.timeout as number) * 1000) {
-    hub.tick();
-    for (const s of spokes) s.km.tick();
+    a.tick();
+    b.tick();
     flush();
-    if ((done = established())) break;
+    if (negotiated() >= n && (done = established())) break;
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const negotiations = hub.counters.keypairs_negotiated + hub.counters.keypairs_offered;
-  const errors = hub.counters.rxerrors + spokes.reduce((e, s) => e + s.km.counters.rxerrors, 0);
+  const negotiations = negotiated();
+  const errors = a.counters.rxerrors + b.counters.rxerrors;
   const result = {
     bench: 'keyexchange',
     routes: n,
@@ -113,7 +104,7 @@ export async function run(argv: string[]): Promise<number> {
     `(${result.negotiations_per_second}/s, ${result.microseconds_per_negotiation} µs each, both ends); ${errors} errors\n`,
   );
   if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
-  hub.close();
-  for (const s of spokes) s.km.close();
+  a.close();
+  b.close();
   return done && errors === 0 ? 0 : 1;
 }

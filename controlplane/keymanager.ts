@@ -44,7 +44,10 @@ export interface KeyManagerOptions {
   clock?: Clock;
   /** Shared with anything else that allocates inbound SPIs in this gateway. */
   spis?: SpiAllocator;
+  /** Per exchange with a source; a source's budget is this times its exchanges. */
   rateLimit?: RateLimit;
+  /** Negotiations we initiate that may be in flight at once (default 128). */
+  maxNegotiations?: number;
   /** Seconds; default min(1.5 × negotiation-ttl, sa-ttl / 4). */
   activationDelay?: number;
   /** Milliseconds between ticks once start()ed (default 50). */
@@ -69,6 +72,9 @@ interface Exchange {
 }
 
 const RATE_LIMIT_PRUNE_MS = 1000;
+// Enough to keep a core busy (a negotiation takes well under a millisecond
+// of CPU per end) while each one finishes far within negotiation-ttl.
+const DEFAULT_MAX_NEGOTIATIONS = 128;
 
 export class KeyManager {
   /** Plain numbers, read by metrics and the YANG state. */
@@ -80,6 +86,12 @@ export class KeyManager {
   // filed under its address as configured (the fast path: no parsing) and
   // under its canonical form (address.ts); the two kinds of key never clash.
   private byRoute = new Map<number, Map<string, Exchange[]>>();
+  // The exchanges in configuration order, and where tick() resumes starting negotiations.
+  private list: Exchange[] = [];
+  private cursor = 0;
+  // Exchanges per gateway address: each source's share of the rate limit.
+  private perGateway = new Map<string, number>();
+  private readonly maxNegotiations: number;
   private issuer: ChallengeIssuer | null = null;
   private readonly limiter: RateLimiter;
   private readonly spis: SpiAllocator;
@@ -94,6 +106,7 @@ export class KeyManager {
     this.log = (options.logger ?? pino({ level: 'info' })).child({ module: 'keymanager' });
     this.spis = options.spis ?? new SpiAllocator();
     this.limiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT);
+    this.maxNegotiations = options.maxNegotiations ?? DEFAULT_MAX_NEGOTIATIONS;
     this.random = options.random ?? Math.random;
     this.configure(config);
   }
@@ -122,6 +135,10 @@ export class KeyManager {
       if (next.get(key) !== old) this.dropExchange(old);
     }
     this.exchanges = next;
+    this.list = [...next.values()];
+    this.cursor = 0;
+    this.perGateway = new Map();
+    for (const ex of this.list) this.perGateway.set(ex.gatewayKey, (this.perGateway.get(ex.gatewayKey) ?? 0) + 1);
     this.byRoute = new Map();
     for (const ex of next.values()) {
       const gateways = this.byRoute.get(ex.params.routeSpi) ?? new Map<string, Exchange[]>();
@@ -153,8 +170,8 @@ export class KeyManager {
   /** Runs the timers: negotiation expiry, SA expiry and activation, rekeying. */
   tick(): void {
     const now = this.clock.now();
-    const negotiationTtl = this.settings.negotiationTtlMs;
-    for (const ex of this.exchanges.values()) {
+    let inFlight = 0;
+    for (const ex of this.list) {
       const { route, queue } = ex.params;
       if (ex.initiator.expire(now)) {
         this.counters.negotiations_expired++;
@@ -167,12 +184,22 @@ export class KeyManager {
         this.log.debug({ route, queue }, 'the negotiation we yielded to did not come: proposing');
         this.send(ex, proposal.to, proposal.message);
       }
-      if (ex.initiator.state === 'idle' && this.wantsNegotiation(ex, now)) {
-        const knock = ex.initiator.initiate(now, negotiationTtl);
-        this.counters.negotiations_initiated++;
-        this.log.debug({ route, queue }, 'negotiation initiated');
-        this.send(ex, { address: ex.params.gatewayAddress, port: this.settings.port }, knock);
-      }
+      if (ex.initiator.state !== 'idle') inFlight++;
+    }
+    // Start negotiations, at most maxNegotiations at a time, round-robin from
+    // where the last tick stopped: exchanges whose peers do not answer keep
+    // retrying, but cannot starve the others.
+    const n = this.list.length;
+    const start = this.cursor;
+    for (let i = 0; i < n && inFlight < this.maxNegotiations; i++) {
+      const ex = this.list[(start + i) % n];
+      if (ex.initiator.state !== 'idle' || !this.wantsNegotiation(ex, now)) continue;
+      const knock = ex.initiator.initiate(now, this.settings.negotiationTtlMs);
+      inFlight++;
+      this.cursor = (start + i + 1) % n;
+      this.counters.negotiations_initiated++;
+      this.log.debug({ route: ex.params.route, queue: ex.params.queue }, 'negotiation initiated');
+      this.send(ex, { address: ex.params.gatewayAddress, port: this.settings.port }, knock);
     }
     if (now - this.lastPrune >= RATE_LIMIT_PRUNE_MS) {
       this.limiter.prune(now);
@@ -197,6 +224,7 @@ export class KeyManager {
     this.stop();
     for (const ex of this.exchanges.values()) this.dropExchange(ex);
     this.exchanges.clear();
+    this.list = [];
     this.byRoute.clear();
     this.issuer?.destroy();
   }
@@ -219,7 +247,7 @@ export class KeyManager {
     if (!candidates) return this.drop('route', from);
     const ex = this.pickQueue(candidates, to);
     if (!ex) return this.drop('route', from);
-    if (!this.limiter.allow(ex.gatewayKey, now)) {
+    if (!this.limiter.allow(ex.gatewayKey, this.perGateway.get(ex.gatewayKey)!, now)) {
       this.counters.ratelimited++;
       return;
     }

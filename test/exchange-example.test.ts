@@ -34,8 +34,8 @@ const expected = {
   agreement: h(`000003e9 0e000000
     95ebc60d2b1fa672c1f46a8aa265ef51bfe38e7ccb39ec5be34069f144808843 4ebeee0a 7a0542320d0e98fb6553048c0ddca8f0`),
   handshakeHash: h('1c261c0a4acda4914cc29e37d42ea59af1151079d4fe87ff0361221facc1402b'),
-  initiatorToResponder: h('8cdc5effca1eb90de173609123e72405 87998731'),
-  responderToInitiator: h('f56fbbc6f186254f8d8250cbf89846cb 28e8f3be'),
+  initiatorToResponder: h('12e49ea04cd0c78a3e5b6de08428ea75 a3d0f0cc'),
+  responderToInitiator: h('b0e254e4706afd012b48108bd2d395b7 eee540f6'),
 };
 
 describe('docs/key-exchange.md example', () => {

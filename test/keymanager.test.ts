@@ -383,8 +383,43 @@ describe('key manager: refusals', () => {
     w.clock.t += 1000; // 10 more tokens
     for (let i = 0; i < 100; i++) w.b.km.receive(knock.from, knock.payload, knock.to);
     expect(w.b.km.counters.challenges_offered).toBe(30);
-    // Another source is not affected, and rxerrors does not count unexamined messages.
+    // rxerrors does not count unexamined messages.
     expect(w.b.km.counters.rxerrors).toBe(0);
+  });
+
+  it('keeps at most maxNegotiations in flight, and peers that never answer cannot starve the others', () => {
+    const w = world({ optionsA: { maxNegotiations: 2 } });
+    const dead = (i: number) => routeTo('203.0.113.7', w.a.address, { id: RouteId(`dead${i}`), spi: RouteSpi(50 + i) });
+    const live = (i: number) => routeTo(w.b.address, w.a.address, { id: RouteId(`live${i}`), spi: RouteSpi(60 + i) });
+    w.a.km.configure({ saTtl: 2, negotiationTtl: 0.5, routes: [dead(0), dead(1), live(0), live(1)] });
+    w.b.km.configure({ saTtl: 2, negotiationTtl: 0.5, routes: [0, 1].map((i) => routeTo(w.a.address, w.b.address, { id: RouteId(`live${i}`), spi: RouteSpi(60 + i) })) });
+    w.b.km.stop(); // only A initiates in this test: B is never ticked
+    w.a.km.tick();
+    expect(w.net.queue.map((d) => d.to.address)).toEqual(['203.0.113.7', '203.0.113.7']);
+    w.net.flush();
+    for (let t = 0; t < 600; t += 10) {
+      w.clock.t += 10;
+      w.a.km.tick();
+      w.net.flush();
+    }
+    expect(outboundWorks(w.a, w.b, 'live0/0') && outboundWorks(w.a, w.b, 'live1/0')).toBe(true);
+    expect(w.a.km.state().filter((s) => s.negotiation !== 'idle').length).toBeLessThanOrEqual(2);
+  });
+
+  it('gives each source a budget in proportion to the exchanges it serves', () => {
+    const w = world({ options: { rateLimit: { perSecond: 10, burst: 20 } } });
+    const three = ['one', 'two', 'three'].map((id, i) => routeTo(w.a.address, w.b.address, { id: RouteId(id), spi: RouteSpi(10 + i) }));
+    w.b.km.configure({ routes: three });
+    w.a.km.tick();
+    const knock = w.net.queue.shift()!;
+    const other = Buffer.from(knock.payload);
+    other.writeUInt32BE(11, 0); // the same source, another of its routes
+    for (let i = 0; i < 50; i++) w.b.km.receive(knock.from, i % 2 ? other : knock.payload, knock.to);
+    expect(w.b.km.counters.route_errors).toBe(25); // route SPI 1001 is not configured on B any more
+    expect(w.b.km.counters.challenges_offered).toBe(25);
+    for (let i = 0; i < 50; i++) w.b.km.receive(knock.from, other, knock.to);
+    expect(w.b.km.counters.challenges_offered).toBe(60); // 3 exchanges × burst 20
+    expect(w.b.km.counters.ratelimited).toBe(15);
   });
 });
 

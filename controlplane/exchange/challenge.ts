@@ -50,12 +50,8 @@ export class ChallengeIssuer {
     if (nonce.length !== NONCE_LENGTH) return null;
     const cookie = nonce.subarray(0, COOKIE_LENGTH);
     const tag = nonce.subarray(COOKIE_LENGTH);
-    let found: ChallengeEpoch | null = null;
-    // Always compute both, so timing does not tell which epoch matched.
-    for (const e of this.rotate(now)) {
-      const expected = this.tag(e.secret, context, cookie);
-      if (constantTimeEqual(expected, tag) && !found) found = e;
-    }
+    // Newest first; which epoch matches is no secret (epochs follow the clock).
+    const found = this.rotate(now).find((e) => constantTimeEqual(this.tag(e.secret, context, cookie), tag));
     if (!found || found.used.has(nonce.toString('hex'))) return null;
     return found;
   }

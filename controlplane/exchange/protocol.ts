@@ -80,18 +80,21 @@ export function prologue(p: {
 
 /**
  * ESP key ‖ salt for one direction from that direction's Split() key k:
- * the first (key length + 4) octets of HKDF(k, "", 2) (Noise's HKDF, i.e.
- * HMAC-BLAKE2s), since AES-256 key ‖ salt needs more than one 32-octet key.
- * The second output is computed only when needed (AES-256).
+ * HKDF-Expand(PRK = k, info = "", L = key length + 4) of RFC 5869 with
+ * HMAC-BLAKE2s, i.e. T(1) ‖ T(2) … with T(i) = HMAC(k, T(i-1) ‖ i). k is
+ * already a uniformly random key (an HKDF output), so no extract step.
  */
 export function espKeymat(splitKey: Buffer, aead: Aead): Buffer {
   const length = AEAD_KEY_LENGTH[aead] + ESP_SALT_LENGTH;
-  const temp = hmac(splitKey, Buffer.alloc(0));
-  const out1 = hmac(temp, Buffer.from([1]));
-  const out2 = length > out1.length ? hmac(temp, out1, Buffer.from([2])) : Buffer.alloc(0);
-  const both = Buffer.concat([out1, out2]);
-  const keymat = Buffer.from(both.subarray(0, length));
-  wipe(temp, out1, out2, both);
+  const blocks: Buffer[] = [];
+  let t: Buffer = Buffer.alloc(0);
+  for (let i = 1; blocks.length * 32 < length; i++) {
+    t = hmac(splitKey, t, Buffer.from([i]));
+    blocks.push(t);
+  }
+  const all = Buffer.concat(blocks);
+  const keymat = Buffer.from(all.subarray(0, length));
+  wipe(all, ...blocks);
   return keymat;
 }
 

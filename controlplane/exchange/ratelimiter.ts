@@ -1,24 +1,29 @@
 // Per-source rate limiting of key-exchange messages: a token bucket for each
 // remote gateway address, so one misbehaving (or spoofed, on-path) peer cannot
-// keep the key manager busy enough to starve the other routes. The key
-// manager consults it only after a message names a configured route and comes
-// from that route's gateway, so the table holds at most one bucket per
-// configured gateway address and cannot be grown by forged sources.
+// keep the key manager busy enough to starve the other routes. A source's
+// budget is the per-exchange limit times the number of exchanges (routes ×
+// queues) it is the gateway of: a peer serving 10,000 routes legitimately
+// sends 10,000 times the messages of a peer serving one. The key manager
+// consults it only after a message names a configured route and comes from
+// that route's gateway, so the table holds at most one bucket per configured
+// gateway address and cannot be grown by forged sources.
 
 export interface RateLimit {
-  /** Sustained messages per second per source. */
+  /** Sustained messages per second, per exchange of the source. */
   perSecond: number;
-  /** Messages a source may send at once after being quiet. */
+  /** Messages at once after a quiet time, per exchange of the source. */
   burst: number;
 }
 
-// A negotiation costs the responder two messages; a gateway with a few
-// hundred routes and queues towards one peer starts them all at once.
-export const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: 1000, burst: 2000 };
+// An exchange needs 4 messages per negotiation each way (as initiator and as
+// responder), one negotiation per sa-ttl/2 or per negotiation-ttl when
+// retrying; this leaves ample room for that and refuses floods.
+export const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: 20, burst: 40 };
 
 interface Bucket {
   tokens: number;
   at: number;
+  exchanges: number;
 }
 
 export class RateLimiter {
@@ -26,14 +31,16 @@ export class RateLimiter {
 
   constructor(private readonly limit: RateLimit = DEFAULT_RATE_LIMIT) {}
 
-  /** True if a message from `source` may be processed at time `now` (ms). */
-  allow(source: string, now: number): boolean {
+  /** True if a message from `source`, the gateway of `exchanges` exchanges, may be processed at `now` (ms). */
+  allow(source: string, exchanges: number, now: number): boolean {
+    const burst = this.limit.burst * exchanges;
     let b = this.buckets.get(source);
     if (!b) {
-      b = { tokens: this.limit.burst, at: now };
+      b = { tokens: burst, at: now, exchanges };
       this.buckets.set(source, b);
     }
-    b.tokens = Math.min(this.limit.burst, b.tokens + ((now - b.at) / 1000) * this.limit.perSecond);
+    b.exchanges = exchanges;
+    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * this.limit.perSecond * exchanges);
     b.at = now;
     if (b.tokens < 1) return false;
     b.tokens -= 1;
@@ -43,7 +50,8 @@ export class RateLimiter {
   /** Forgets sources whose buckets are full again (they would start full anyway). */
   prune(now: number): void {
     for (const [source, b] of this.buckets) {
-      if (b.tokens + ((now - b.at) / 1000) * this.limit.perSecond >= this.limit.burst) this.buckets.delete(source);
+      const refilled = b.tokens + ((now - b.at) / 1000) * this.limit.perSecond * b.exchanges;
+      if (refilled >= this.limit.burst * b.exchanges) this.buckets.delete(source);
     }
   }
 
