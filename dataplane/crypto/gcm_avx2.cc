@@ -2,10 +2,13 @@
 // through AES and GHASH aggregated over eight blocks with one reduction, using
 // the powers of H kept in the context.
 //
-// Flow of one packet: E(J0) for the tag; then groups of eight blocks, each
-// encrypted in CTR mode and hashed (the ciphertext: after encryption, before
-// decryption); then the tail, hashed together with the length block. Short
-// AAD (ESP's 12 bytes) is hashed in the same reduction as the first group.
+// Flow of one packet: E(J0) for the tag and the tail's keystream, up front
+// (nothing depends on them, so their AES latency hides under the rest); then
+// groups of eight blocks, each encrypted in CTR mode and its ciphertext
+// hashed; then the tail, hashed with the length block in one reduction. Short AAD (ESP's 12
+// bytes) shares the first group's reduction. Ciphertext is hashed from the
+// registers that hold it: reloading what was just stored in pieces would
+// stall on store forwarding.
 #include <immintrin.h>
 
 #include <cstring>
@@ -45,13 +48,26 @@ VITESSE_AVX2 inline void store_partial(uint8_t* p, __m128i v, size_t n) {
   std::memcpy(p, t, n);
 }
 
-// J0 = IV ‖ 1, the first counter block.
-VITESSE_AVX2 inline __m128i make_j0(const uint8_t iv[12]) {
-  alignas(16) uint8_t b[16] = {};
-  std::memcpy(b, iv, 12);
-  b[15] = 1;
-  return _mm_load_si128(reinterpret_cast<const __m128i*>(b));
+// All-ones in the first n (≤ 16) bytes.
+VITESSE_AVX2 inline __m128i byte_mask(size_t n) {
+  static const uint8_t ones_then_zeros[32] = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                              0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+  return load(ones_then_zeros + 16 - n);
 }
+
+// J0 = IV ‖ 1, built in a register: assembling it in memory first would make
+// the 16-byte load wait for the smaller stores (no store forwarding).
+VITESSE_AVX2 inline __m128i make_j0(const uint8_t iv[12]) {
+  uint32_t last;
+  std::memcpy(&last, iv + 8, 4);
+  const __m128i x = _mm_insert_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(iv)), static_cast<int>(last), 2);
+  return _mm_insert_epi32(x, 0x01000000, 3);
+}
+
+// Counter block i after the one whose byte-reversed form is ctr: the 32-bit
+// counter sits little-endian in the low lane, so one add steps it modulo 2^32
+// as inc32 requires.
+VITESSE_AVX2 inline __m128i counter(__m128i ctr, int i) { return bswap(_mm_add_epi32(ctr, _mm_set_epi32(0, 0, 0, i))); }
 
 // AES on N independent blocks, round by round so they pipeline.
 template <int R, int N>
@@ -68,6 +84,23 @@ VITESSE_AVX2 inline void aes_blocks(const FastKey& k, __m128i (&b)[N]) {
   for (int i = 0; i < N; ++i) b[i] = _mm_aesenclast_si128(b[i], key);
 }
 
+// Keystream for the n (≤ 8) counter blocks after ctr, all in flight.
+template <int R>
+VITESSE_AVX2 inline void keystream(const FastKey& k, __m128i ctr, __m128i (&ks)[kGroupBlocks], size_t n) {
+  for (int i = 0; i < 8; ++i) ks[i] = counter(ctr, i + 1);
+  switch (n) {
+    case 8: aes_blocks<R, 8>(k, ks); break;
+    case 7: aes_blocks<R, 7>(k, *reinterpret_cast<__m128i(*)[7]>(ks)); break;
+    case 6: aes_blocks<R, 6>(k, *reinterpret_cast<__m128i(*)[6]>(ks)); break;
+    case 5: aes_blocks<R, 5>(k, *reinterpret_cast<__m128i(*)[5]>(ks)); break;
+    case 4: aes_blocks<R, 4>(k, *reinterpret_cast<__m128i(*)[4]>(ks)); break;
+    case 3: aes_blocks<R, 3>(k, *reinterpret_cast<__m128i(*)[3]>(ks)); break;
+    case 2: aes_blocks<R, 2>(k, *reinterpret_cast<__m128i(*)[2]>(ks)); break;
+    case 1: aes_blocks<R, 1>(k, *reinterpret_cast<__m128i(*)[1]>(ks)); break;
+    default: break;
+  }
+}
+
 // Unreduced sum of products (lo, mid and hi 128-bit parts).
 struct Acc {
   __m128i lo = _mm_setzero_si128(), mid = _mm_setzero_si128(), hi = _mm_setzero_si128();
@@ -77,6 +110,16 @@ VITESSE_AVX2 inline void acc_mul(Acc& a, __m128i x, __m128i h) {
   a.lo = _mm_xor_si128(a.lo, _mm_clmulepi64_si128(x, h, 0x00));
   a.hi = _mm_xor_si128(a.hi, _mm_clmulepi64_si128(x, h, 0x11));
   a.mid = _mm_xor_si128(a.mid, _mm_xor_si128(_mm_clmulepi64_si128(x, h, 0x01), _mm_clmulepi64_si128(x, h, 0x10)));
+}
+
+VITESSE_AVX2 inline __m128i power(const FastKey& k, size_t index) {
+  return _mm_load_si128(reinterpret_cast<const __m128i*>(k.hpow[index]));
+}
+
+// Adds one block (raw bytes, zero-padded) as the block that takes
+// hpow[index], with x (the running hash, or zero) added to it.
+VITESSE_AVX2 inline void acc_block(const FastKey& k, Acc& a, __m128i block, size_t index, __m128i x) {
+  acc_mul(a, _mm_xor_si128(bswap(block), x), power(k, index));
 }
 
 // The POLYVAL reduction of the accumulated product (see polyval_portable.h).
@@ -90,18 +133,25 @@ VITESSE_AVX2 inline __m128i reduce(const Acc& a) {
 }
 
 // Adds the blocks of p[0..n) (the last zero-padded) to a reduction group in
-// which `after` more blocks follow them; `x` (the running hash) is added to
-// the first block. n > 0, and the group must hold at most kPowers blocks.
+// which `after` more blocks follow them; x is added to the first block.
+// n > 0, and the group must hold at most kPowers blocks.
 VITESSE_AVX2 inline void acc_bytes(const FastKey& k, Acc& a, const uint8_t* p, size_t n, size_t after, __m128i x) {
-  const size_t nb = (n + 15) / 16;
-  const uint8_t* h = k.hpow[kPowers - after - nb];
-  __m128i blk = bswap(n >= 16 ? load(p) : load_partial(p, n));
-  acc_mul(a, _mm_xor_si128(blk, x), _mm_load_si128(reinterpret_cast<const __m128i*>(h)));
-  for (size_t i = 1; i < nb; ++i) {
-    const size_t left = n - 16 * i;
-    blk = bswap(left >= 16 ? load(p + 16 * i) : load_partial(p + 16 * i, left));
-    acc_mul(a, blk, _mm_load_si128(reinterpret_cast<const __m128i*>(h + 16 * i)));
+  const size_t first = kPowers - after - (n + 15) / 16;
+  for (size_t off = 0; off < n; off += 16) {
+    acc_block(k, a, n - off >= 16 ? load(p + off) : load_partial(p + off, n - off), first + off / 16, x);
+    x = _mm_setzero_si128();
   }
+}
+
+// A whole group, its first block taking H^8 and carrying x.
+VITESSE_AVX2 inline void acc_group(const FastKey& k, Acc& a, const __m128i (&v)[kGroupBlocks], __m128i x) {
+  acc_block(k, a, v[0], kPowers - kGroupBlocks, x);
+  for (size_t i = 1; i < kGroupBlocks; ++i) acc_block(k, a, v[i], kPowers - kGroupBlocks + i, _mm_setzero_si128());
+}
+
+VITESSE_AVX2 inline void acc_lengths(const FastKey& k, Acc& a, size_t aad_len, size_t len, __m128i x) {
+  const __m128i lengths = _mm_set_epi64x(static_cast<int64_t>(aad_len * 8), static_cast<int64_t>(len * 8));
+  acc_mul(a, _mm_xor_si128(lengths, x), power(k, kPowers - 1));
 }
 
 // GHASH of AAD too long to share a reduction: groups of kPowers blocks.
@@ -115,13 +165,29 @@ VITESSE_AVX2 __m128i hash_long_aad(const FastKey& k, const uint8_t* aad, size_t 
   return x;
 }
 
+// CTR on up to 16 bytes at p (n of them) with keystream block ks, and their
+// hash: the ciphertext (the input when decrypting, the output when
+// encrypting) is added as the block that takes hpow[index].
+template <bool kEncrypt>
+VITESSE_AVX2 inline void xor_and_hash(const FastKey& k, Acc& a, uint8_t* p, size_t n, __m128i ks, size_t index,
+                                      __m128i x) {
+  if (n >= 16) {
+    const __m128i in = load(p), out = _mm_xor_si128(in, ks);
+    store(p, out);
+    acc_block(k, a, kEncrypt ? out : in, index, x);
+  } else {
+    const __m128i in = load_partial(p, n), out = _mm_and_si128(_mm_xor_si128(in, ks), byte_mask(n));
+    store_partial(p, out, n);
+    acc_block(k, a, kEncrypt ? out : in, index, x);
+  }
+}
+
 template <int R, bool kEncrypt>
 VITESSE_AVX2 void crypt(const FastKey& k, const uint8_t iv[12], const uint8_t* aad, size_t aad_len, uint8_t* data,
                         size_t len, uint8_t tag[16]) {
-  const __m128i one = _mm_set_epi32(0, 0, 0, 1);
   const __m128i zero = _mm_setzero_si128();
   __m128i tag_mask[1] = {make_j0(iv)};
-  __m128i ctr = bswap(tag_mask[0]);  // the 32-bit counter as a little-endian lane
+  __m128i ctr = bswap(tag_mask[0]);
   aes_blocks<R, 1>(k, tag_mask);
 
   const bool merge_aad = (aad_len + 15) / 16 <= kMergedAadBlocks;
@@ -129,55 +195,47 @@ VITESSE_AVX2 void crypt(const FastKey& k, const uint8_t iv[12], const uint8_t* a
   __m128i x = merge_aad ? zero : hash_long_aad(k, aad, aad_len);
 
   const size_t groups = len / kGroupBytes;
+  const size_t rem = len - groups * kGroupBytes;
+  const size_t tail_blocks = (rem + 15) / 16;
+  __m128i tail_ks[kGroupBlocks];
+  keystream<R>(k, _mm_add_epi32(ctr, _mm_set_epi32(0, 0, 0, static_cast<int>(groups * kGroupBlocks))), tail_ks,
+               tail_blocks);
+
   uint8_t* p = data;
   for (size_t g = 0; g < groups; ++g, p += kGroupBytes) {
-    __m128i b[kGroupBlocks];
+    __m128i b[kGroupBlocks], v[kGroupBlocks];
     for (size_t i = 0; i < kGroupBlocks; ++i) {
-      ctr = _mm_add_epi32(ctr, one);  // inc32: wraps within the lane
-      b[i] = bswap(ctr);
+      b[i] = counter(ctr, static_cast<int>(i + 1));
+      v[i] = load(p + 16 * i);
     }
+    ctr = _mm_add_epi32(ctr, _mm_set_epi32(0, 0, 0, kGroupBlocks));
     Acc a;
     if (aad_pending) {
       acc_bytes(k, a, aad, aad_len, kGroupBlocks, x);
       x = zero;
       aad_pending = false;
     }
-    if (!kEncrypt) acc_bytes(k, a, p, kGroupBytes, 0, x);
+    if (!kEncrypt) acc_group(k, a, v, x);
     aes_blocks<R, kGroupBlocks>(k, b);
-    for (size_t i = 0; i < kGroupBlocks; ++i) store(p + 16 * i, _mm_xor_si128(load(p + 16 * i), b[i]));
-    if (kEncrypt) acc_bytes(k, a, p, kGroupBytes, 0, x);
+    for (size_t i = 0; i < kGroupBlocks; ++i) {
+      v[i] = _mm_xor_si128(v[i], b[i]);
+      store(p + 16 * i, v[i]);
+    }
+    if (kEncrypt) acc_group(k, a, v, x);
     x = reduce(a);
   }
 
   // Tail (under a group) and the length block, in one reduction.
-  const size_t rem = len - groups * kGroupBytes;
-  const size_t tail_blocks = (rem + 15) / 16;
   Acc a;
   if (aad_pending) {
     acc_bytes(k, a, aad, aad_len, tail_blocks + 1, x);
     x = zero;
   }
-  if (!kEncrypt && rem > 0) {
-    acc_bytes(k, a, p, rem, 1, x);
-    x = zero;
-  }
   for (size_t i = 0; i < tail_blocks; ++i) {
-    ctr = _mm_add_epi32(ctr, one);
-    __m128i ks[1] = {bswap(ctr)};
-    aes_blocks<R, 1>(k, ks);
-    const size_t left = rem - 16 * i;
-    if (left >= 16) {
-      store(p + 16 * i, _mm_xor_si128(load(p + 16 * i), ks[0]));
-    } else {
-      store_partial(p + 16 * i, _mm_xor_si128(load_partial(p + 16 * i, left), ks[0]), left);
-    }
-  }
-  if (kEncrypt && rem > 0) {
-    acc_bytes(k, a, p, rem, 1, x);
+    xor_and_hash<kEncrypt>(k, a, p + 16 * i, rem - 16 * i, tail_ks[i], kPowers - 1 - tail_blocks + i, x);
     x = zero;
   }
-  const __m128i lengths = _mm_set_epi64x(static_cast<int64_t>(aad_len * 8), static_cast<int64_t>(len * 8));
-  acc_mul(a, _mm_xor_si128(lengths, x), _mm_load_si128(reinterpret_cast<const __m128i*>(k.hpow[kPowers - 1])));
+  acc_lengths(k, a, aad_len, len, x);
   store(tag, _mm_xor_si128(bswap(reduce(a)), tag_mask[0]));
 }
 
@@ -189,6 +247,115 @@ VITESSE_AVX2 void crypt_any(const GcmContext& ctx, const uint8_t iv[12], const u
     crypt<14, kEncrypt>(k, iv, aad, aad_len, data, len, tag);
   } else {
     crypt<10, kEncrypt>(k, iv, aad, aad_len, data, len, tag);
+  }
+}
+
+// Batches: short packets are interleaved. One packet of a few blocks leaves
+// the AES pipeline mostly idle while each round waits for the previous one,
+// so the counter blocks of up to kShortJobs packets (J0 first, then the data
+// counters) are laid side by side and go through AES eight at a time, each
+// block with its own packet's key. Each packet is then finished on its own:
+// XOR, one GHASH reduction over AAD, data and lengths, and the tag.
+constexpr size_t kShortJobs = 8;
+constexpr size_t kShortMaxLen = kGroupBytes;
+constexpr size_t kShortMaxAad = 16 * kMergedAadBlocks;
+constexpr size_t kShortMaxBlocks = kShortJobs * (kGroupBlocks + 1);
+
+inline bool is_short(const GcmJob& j) { return j.len <= kShortMaxLen && j.aad_len <= kShortMaxAad; }
+
+VITESSE_AVX2 inline __m128i round_key(const FastKey* k, int r) {
+  return _mm_load_si128(reinterpret_cast<const __m128i*>(k->rk[r]));
+}
+
+// AES on N blocks in place, each with its own key.
+template <int R, int N>
+VITESSE_AVX2 void aes_keyed_blocks(uint8_t* blocks, const FastKey* const* keys) {
+  __m128i b[N];
+  for (int i = 0; i < N; ++i) b[i] = _mm_xor_si128(load(blocks + 16 * i), round_key(keys[i], 0));
+#pragma GCC unroll 16
+  for (int r = 1; r < R; ++r) {
+    for (int i = 0; i < N; ++i) b[i] = _mm_aesenc_si128(b[i], round_key(keys[i], r));
+  }
+  for (int i = 0; i < N; ++i) store(blocks + 16 * i, _mm_aesenclast_si128(b[i], round_key(keys[i], R)));
+}
+
+template <int R>
+VITESSE_AVX2 void aes_all_blocks(uint8_t* blocks, const FastKey* const* keys, size_t n) {
+  for (; n >= 8; n -= 8, blocks += 8 * 16, keys += 8) aes_keyed_blocks<R, 8>(blocks, keys);
+  switch (n) {
+    case 7: aes_keyed_blocks<R, 7>(blocks, keys); break;
+    case 6: aes_keyed_blocks<R, 6>(blocks, keys); break;
+    case 5: aes_keyed_blocks<R, 5>(blocks, keys); break;
+    case 4: aes_keyed_blocks<R, 4>(blocks, keys); break;
+    case 3: aes_keyed_blocks<R, 3>(blocks, keys); break;
+    case 2: aes_keyed_blocks<R, 2>(blocks, keys); break;
+    case 1: aes_keyed_blocks<R, 1>(blocks, keys); break;
+    default: break;
+  }
+}
+
+// XOR with the keystream ks (E(J0) first), hash and tag one short packet.
+template <bool kEncrypt>
+VITESSE_AVX2 void finish_short(const GcmJob& j, const uint8_t* ks, uint8_t tag[16]) {
+  const FastKey& k = key_of<FastKey>(*j.ctx);
+  const size_t nb = (j.len + 15) / 16;
+  Acc a;
+  if (j.aad_len > 0) acc_bytes(k, a, j.aad, j.aad_len, nb + 1, _mm_setzero_si128());
+  for (size_t i = 0; i < nb; ++i) {
+    xor_and_hash<kEncrypt>(k, a, j.data + 16 * i, j.len - 16 * i, load(ks + 16 * (i + 1)), kPowers - 1 - nb + i,
+                           _mm_setzero_si128());
+  }
+  acc_lengths(k, a, j.aad_len, j.len, _mm_setzero_si128());
+  store(tag, _mm_xor_si128(bswap(reduce(a)), load(ks)));
+}
+
+// Up to kShortJobs short packets keyed with the same number of rounds; tags
+// go to each job (seal) or to tags[index[i]] (decrypt).
+template <int R, bool kEncrypt>
+VITESSE_AVX2 void short_group(GcmJob* jobs, const uint32_t* index, size_t m, uint8_t (*tags)[16]) {
+  alignas(64) uint8_t blocks[kShortMaxBlocks * 16];
+  const FastKey* keys[kShortMaxBlocks] = {};  // (zeroed only to quiet -Wmaybe-uninitialized)
+  size_t start[kShortJobs];
+  size_t pos = 0;
+  for (size_t i = 0; i < m; ++i) {
+    const GcmJob& j = jobs[index[i]];
+    const FastKey* key = &key_of<FastKey>(*j.ctx);
+    const __m128i ctr = bswap(make_j0(j.iv));
+    start[i] = pos;
+    for (size_t c = 0; c <= (j.len + 15) / 16; ++c, ++pos) {  // J0 and the data counters
+      store(blocks + 16 * pos, counter(ctr, static_cast<int>(c)));
+      keys[pos] = key;
+    }
+  }
+  aes_all_blocks<R>(blocks, keys, pos);
+  for (size_t i = 0; i < m; ++i) {
+    GcmJob& j = jobs[index[i]];
+    finish_short<kEncrypt>(j, blocks + 16 * start[i], kEncrypt ? j.tag : tags[index[i]]);
+  }
+}
+
+// Runs every job of the batch: long ones alone, short ones in groups.
+template <bool kEncrypt>
+VITESSE_AVX2 void run_batch(GcmJob* jobs, size_t n, uint8_t (*tags)[16]) {
+  uint32_t pending[kShortJobs];
+  size_t m = 0;
+  int pending_rounds = 0;
+  for (size_t i = 0; i <= n; ++i) {
+    const bool end = i == n;
+    const bool take = !end && is_short(jobs[i]);
+    if (m > 0 && (end || m == kShortJobs || (take && jobs[i].ctx->rounds != pending_rounds))) {
+      if (pending_rounds == 14) short_group<14, kEncrypt>(jobs, pending, m, tags);
+      else short_group<10, kEncrypt>(jobs, pending, m, tags);
+      m = 0;
+    }
+    if (end) break;
+    GcmJob& j = jobs[i];
+    if (take) {
+      pending_rounds = j.ctx->rounds;
+      pending[m++] = static_cast<uint32_t>(i);
+    } else {
+      crypt_any<kEncrypt>(*j.ctx, j.iv, j.aad, j.aad_len, j.data, j.len, kEncrypt ? j.tag : tags[i]);
+    }
   }
 }
 
@@ -206,13 +373,9 @@ void decrypt(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, si
   crypt_any<false>(ctx, iv, aad, aad_len, data, len, tag);
 }
 
-void seal_batch(GcmJob* jobs, size_t n) {
-  for (size_t i = 0; i < n; ++i) seal(*jobs[i].ctx, jobs[i].iv, jobs[i].aad, jobs[i].aad_len, jobs[i].data, jobs[i].len, jobs[i].tag);
-}
+void seal_batch(GcmJob* jobs, size_t n) { run_batch<true>(jobs, n, nullptr); }
 
-void decrypt_batch(GcmJob* jobs, size_t n, uint8_t (*tags)[16]) {
-  for (size_t i = 0; i < n; ++i) decrypt(*jobs[i].ctx, jobs[i].iv, jobs[i].aad, jobs[i].aad_len, jobs[i].data, jobs[i].len, tags[i]);
-}
+void decrypt_batch(GcmJob* jobs, size_t n, uint8_t (*tags)[16]) { run_batch<false>(jobs, n, tags); }
 
 #undef VITESSE_AVX2
 

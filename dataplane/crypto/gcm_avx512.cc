@@ -47,11 +47,10 @@ VITESSE_AVX512 inline __m512i broadcast_key(const uint8_t* rk) {
 // Mask for the first n (≤ 64) bytes of a register.
 inline __mmask64 byte_mask(size_t n) { return n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1; }
 
+// J0 = IV ‖ 1, built in a register: assembling it in memory first would make
+// the 16-byte load wait for the smaller stores (no store forwarding).
 VITESSE_AVX512 inline __m128i make_j0(const uint8_t iv[12]) {
-  alignas(16) uint8_t b[16] = {};
-  std::memcpy(b, iv, 12);
-  b[15] = 1;
-  return _mm_load_si128(reinterpret_cast<const __m128i*>(b));
+  return _mm_or_si128(_mm_maskz_loadu_epi8(0x0FFF, iv), _mm_set_epi32(0x01000000, 0, 0, 0));
 }
 
 // Counter blocks: the 32-bit counter of each lane kept little-endian (lanes
@@ -79,6 +78,19 @@ VITESSE_AVX512 inline __m128i aes_xmm(const __m512i (&rk)[R + 1], __m128i b) {
 #pragma GCC unroll 16
   for (int r = 1; r < R; ++r) b = _mm_aesenc_si128(b, _mm512_castsi512_si128(rk[r]));
   return _mm_aesenclast_si128(b, _mm512_castsi512_si128(rk[R]));
+}
+
+// Keystream for n (≤ 4) registers of counters starting at ctr, all in flight.
+template <int R>
+VITESSE_AVX512 inline void keystream(const __m512i (&rk)[R + 1], __m512i ctr, __m512i (&ks)[4], size_t n) {
+  for (int i = 0; i < 4; ++i) ks[i] = bswap(_mm512_add_epi32(ctr, lanes_step(4 * i)));
+  switch (n) {
+    case 4: aes_zmm<R, 4>(rk, ks); break;
+    case 3: aes_zmm<R, 3>(rk, *reinterpret_cast<__m512i(*)[3]>(ks)); break;
+    case 2: aes_zmm<R, 2>(rk, *reinterpret_cast<__m512i(*)[2]>(ks)); break;
+    case 1: aes_zmm<R, 1>(rk, *reinterpret_cast<__m512i(*)[1]>(ks)); break;
+    default: break;
+  }
 }
 
 // Unreduced sums of products, four lanes each. (No default member
@@ -114,27 +126,41 @@ VITESSE_AVX512 inline __m128i reduce(const Acc& a) {
   return _mm_xor_si128(hi, lo);
 }
 
+// Adds one register of up to four blocks (raw bytes, zero beyond the data)
+// whose first block takes the power hpow[index], i.e. is followed by
+// kPowers - 1 - index blocks in its reduction group; x (the running hash)
+// is added to that first block. Ciphertext is hashed from the registers that
+// produced it: reloading it after a masked store would stall on store
+// forwarding.
+VITESSE_AVX512 inline void acc_reg(const FastKey& k, Acc& a, __m512i d, size_t index, size_t lanes, __m128i x) {
+  const __m512i hv = _mm512_maskz_loadu_epi64(static_cast<__mmask8>((1u << (2 * lanes)) - 1), k.hpow[index]);
+  acc_mul(a, _mm512_xor_si512(bswap(d), _mm512_zextsi128_si512(x)), hv);
+}
+
 // Adds the blocks of p[0..n) (the last zero-padded) to a reduction group in
-// which `after` more blocks follow them; x (the running hash) is added to the
-// first block. n > 0; the group holds at most kPowers blocks.
+// which `after` more blocks follow them; x is added to the first block.
+// n > 0; the group holds at most kPowers blocks.
 VITESSE_AVX512 inline void acc_bytes(const FastKey& k, Acc& a, const uint8_t* p, size_t n, size_t after, __m128i x) {
-  const size_t nb = (n + 15) / 16;
-  const uint8_t* h = k.hpow[kPowers - after - nb];
-  __m512i carry = _mm512_zextsi128_si512(x);
+  const size_t first = kPowers - after - (n + 15) / 16;
   for (size_t off = 0; off < n; off += 64) {
     const size_t left = n - off;
-    const size_t lanes = left >= 64 ? 4 : (left + 15) / 16;
-    const __m512i d = bswap(_mm512_maskz_loadu_epi8(byte_mask(left), p + off));
-    const __m512i hv = _mm512_maskz_loadu_epi64(static_cast<__mmask8>((1u << (2 * lanes)) - 1), h + off);
-    acc_mul(a, _mm512_xor_si512(d, carry), hv);
-    carry = _mm512_setzero_si512();
+    acc_reg(k, a, _mm512_maskz_loadu_epi8(byte_mask(left), p + off), first + off / 16,
+            left >= 64 ? 4 : (left + 15) / 16, x);
+    x = _mm_setzero_si128();
   }
 }
 
 // A whole group: sixteen blocks times H^16..H^1.
-VITESSE_AVX512 inline void acc_group(Acc& a, const uint8_t* p, __m128i x, const __m512i (&h)[4]) {
-  acc_mul(a, _mm512_xor_si512(bswap(load(p)), _mm512_zextsi128_si512(x)), h[0]);
-  for (int i = 1; i < 4; ++i) acc_mul(a, bswap(load(p + 64 * i)), h[i]);
+VITESSE_AVX512 inline void acc_group(Acc& a, const __m512i (&v)[4], __m128i x, const __m512i (&h)[4]) {
+  acc_mul(a, _mm512_xor_si512(bswap(v[0]), _mm512_zextsi128_si512(x)), h[0]);
+  for (int i = 1; i < 4; ++i) acc_mul(a, bswap(v[i]), h[i]);
+}
+
+// The length block (last of every message), with x added, times H.
+VITESSE_AVX512 inline void acc_lengths(const FastKey& k, Acc& a, size_t aad_len, size_t len, __m128i x) {
+  const __m128i lengths = _mm_set_epi64x(static_cast<int64_t>(aad_len * 8), static_cast<int64_t>(len * 8));
+  acc_mul(a, _mm512_zextsi128_si512(_mm_xor_si128(lengths, x)),
+          _mm512_zextsi128_si512(_mm_load_si128(reinterpret_cast<const __m128i*>(k.hpow[kPowers - 1]))));
 }
 
 VITESSE_AVX512 __m128i hash_long_aad(const FastKey& k, const uint8_t* aad, size_t n) {
@@ -152,6 +178,20 @@ VITESSE_AVX512 inline void load_round_keys(const FastKey& k, __m512i (&rk)[R + 1
   for (int r = 0; r <= R; ++r) rk[r] = broadcast_key(k.rk[r]);
 }
 
+// CTR on up to 64 bytes at p (n of them; more are left alone) with the
+// keystream register ks, and their hash: the ciphertext (the input when
+// decrypting, the output when encrypting) is added with its first block at
+// hpow[index].
+template <bool kEncrypt>
+VITESSE_AVX512 inline void xor_and_hash(const FastKey& k, Acc& a, uint8_t* p, size_t n, __m512i ks, size_t index,
+                                        __m128i x) {
+  const __mmask64 m = byte_mask(n);
+  const __m512i in = _mm512_maskz_loadu_epi8(m, p);
+  const __m512i out = _mm512_maskz_mov_epi8(m, _mm512_xor_si512(in, ks));
+  _mm512_mask_storeu_epi8(p, m, out);
+  acc_reg(k, a, kEncrypt ? out : in, index, n >= 64 ? 4 : (n + 15) / 16, x);
+}
+
 template <int R, bool kEncrypt>
 VITESSE_AVX512 void crypt(const FastKey& k, const uint8_t iv[12], const uint8_t* aad, size_t aad_len, uint8_t* data,
                           size_t len, uint8_t tag[16]) {
@@ -167,57 +207,65 @@ VITESSE_AVX512 void crypt(const FastKey& k, const uint8_t iv[12], const uint8_t*
   bool aad_pending = merge_aad && aad_len > 0;
   __m128i x = merge_aad ? zero : hash_long_aad(k, aad, aad_len);
 
+  // The tail's keystream first: it depends on nothing, and computed last it
+  // would leave its AES latency exposed at the end of the packet.
   const size_t groups = len / kGroupBytes;
+  const size_t rem = len - groups * kGroupBytes;
+  __m512i tail_ks[4];
+  keystream<R>(rk, _mm512_add_epi32(ctr, lanes_step(static_cast<int>(groups * kGroupBlocks))), tail_ks, (rem + 63) / 64);
+
+  // Whole groups. Encrypting, the hash of each group's ciphertext waits for
+  // its AES, so it is done one iteration later, alongside the next group's
+  // AES; decrypting, the input is the ciphertext and is hashed at once.
   uint8_t* p = data;
   if (groups > 0) {
     const __m512i h[4] = {load(k.hpow[kPowers - 16]), load(k.hpow[kPowers - 12]), load(k.hpow[kPowers - 8]),
                           load(k.hpow[kPowers - 4])};
-    for (size_t g = 0; g < groups; ++g, p += kGroupBytes) {
-      __m512i b[4];
-      for (int i = 0; i < 4; ++i) {
-        b[i] = bswap(ctr);
-        ctr = _mm512_add_epi32(ctr, step4);
+    __m512i prev[4];  // encrypting: the last group's ciphertext, not yet hashed
+    for (size_t g = 0; g <= groups; ++g, p += kGroupBytes) {
+      const bool last = g == groups;
+      if (last && !kEncrypt) break;
+      __m512i b[4], v[4];
+      if (!last) {
+        for (int i = 0; i < 4; ++i) {
+          b[i] = bswap(ctr);
+          ctr = _mm512_add_epi32(ctr, step4);
+          v[i] = load(p + 64 * i);
+        }
       }
-      Acc a = empty_acc();
-      if (aad_pending) {
-        acc_bytes(k, a, aad, aad_len, kGroupBlocks, x);
-        x = zero;
-        aad_pending = false;
+      const __m512i (&hashed)[4] = kEncrypt ? prev : v;
+      if (!kEncrypt || g > 0) {
+        Acc a = empty_acc();
+        if (aad_pending) {
+          acc_bytes(k, a, aad, aad_len, kGroupBlocks, x);
+          x = zero;
+          aad_pending = false;
+        }
+        acc_group(a, hashed, x, h);
+        x = reduce(a);
       }
-      if (!kEncrypt) acc_group(a, p, x, h);
+      if (last) break;
       aes_zmm<R, 4>(rk, b);
-      for (int i = 0; i < 4; ++i) store(p + 64 * i, _mm512_xor_si512(load(p + 64 * i), b[i]));
-      if (kEncrypt) acc_group(a, p, x, h);
-      x = reduce(a);
+      for (int i = 0; i < 4; ++i) {
+        v[i] = _mm512_xor_si512(v[i], b[i]);
+        store(p + 64 * i, v[i]);
+        if (kEncrypt) prev[i] = v[i];
+      }
     }
   }
 
   // Tail (under a group) and the length block, in one reduction.
-  const size_t rem = len - groups * kGroupBytes;
   const size_t tail_blocks = (rem + 15) / 16;
   Acc a = empty_acc();
   if (aad_pending) {
     acc_bytes(k, a, aad, aad_len, tail_blocks + 1, x);
     x = zero;
   }
-  if (!kEncrypt && rem > 0) {
-    acc_bytes(k, a, p, rem, 1, x);
-    x = zero;
-  }
   for (size_t off = 0; off < rem; off += 64) {
-    __m512i ks[1] = {bswap(ctr)};
-    ctr = _mm512_add_epi32(ctr, step4);
-    aes_zmm<R, 1>(rk, ks);
-    const __mmask64 m = byte_mask(rem - off);
-    _mm512_mask_storeu_epi8(p + off, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, p + off), ks[0]));
-  }
-  if (kEncrypt && rem > 0) {
-    acc_bytes(k, a, p, rem, 1, x);
+    xor_and_hash<kEncrypt>(k, a, p + off, rem - off, tail_ks[off / 64], kPowers - 1 - tail_blocks + off / 16, x);
     x = zero;
   }
-  const __m128i lengths = _mm_set_epi64x(static_cast<int64_t>(aad_len * 8), static_cast<int64_t>(len * 8));
-  acc_mul(a, _mm512_zextsi128_si512(_mm_xor_si128(lengths, x)),
-          _mm512_zextsi128_si512(_mm_load_si128(reinterpret_cast<const __m128i*>(k.hpow[kPowers - 1]))));
+  acc_lengths(k, a, aad_len, len, x);
   _mm_storeu_si128(reinterpret_cast<__m128i*>(tag), _mm_xor_si128(bswap(reduce(a)), tag_mask));
 }
 
@@ -229,6 +277,117 @@ VITESSE_AVX512 void crypt_any(const GcmContext& ctx, const uint8_t iv[12], const
     crypt<14, kEncrypt>(k, iv, aad, aad_len, data, len, tag);
   } else {
     crypt<10, kEncrypt>(k, iv, aad, aad_len, data, len, tag);
+  }
+}
+
+// Batches: short packets are interleaved. One packet of a few blocks leaves
+// the AES pipeline mostly idle while each round waits for the previous one,
+// so the counter blocks of up to kShortJobs packets are laid out side by side
+// (J0 first, then the data counters; a packet with a different key starts on
+// a register boundary) and go through AES together, eight registers at a
+// time. Each packet is then finished on its own: XOR, one GHASH reduction
+// over AAD, data and lengths, and the tag.
+constexpr size_t kShortJobs = 8;
+constexpr size_t kShortMaxLen = kGroupBytes;               // 16 data blocks...
+constexpr size_t kShortMaxAad = 16 * kMergedAadBlocks;     // ...so one reduction covers it all
+constexpr size_t kShortMaxItems = kShortJobs * (kGroupBlocks + 1 + 3) / 4 + 1;
+
+inline bool is_short(const GcmJob& j) { return j.len <= kShortMaxLen && j.aad_len <= kShortMaxAad; }
+
+// AES on N registers of four blocks, each register with its own key.
+template <int R, int N>
+VITESSE_AVX512 void aes_items(uint8_t* blocks, const FastKey* const* keys) {
+  __m512i b[N];
+  for (int i = 0; i < N; ++i) b[i] = _mm512_xor_si512(load(blocks + 64 * i), broadcast_key(keys[i]->rk[0]));
+#pragma GCC unroll 16
+  for (int r = 1; r < R; ++r) {
+    for (int i = 0; i < N; ++i) b[i] = _mm512_aesenc_epi128(b[i], broadcast_key(keys[i]->rk[r]));
+  }
+  for (int i = 0; i < N; ++i) store(blocks + 64 * i, _mm512_aesenclast_epi128(b[i], broadcast_key(keys[i]->rk[R])));
+}
+
+template <int R>
+VITESSE_AVX512 void aes_all_items(uint8_t* blocks, const FastKey* const* keys, size_t n) {
+  for (; n >= 8; n -= 8, blocks += 8 * 64, keys += 8) aes_items<R, 8>(blocks, keys);
+  switch (n) {
+    case 7: aes_items<R, 7>(blocks, keys); break;
+    case 6: aes_items<R, 6>(blocks, keys); break;
+    case 5: aes_items<R, 5>(blocks, keys); break;
+    case 4: aes_items<R, 4>(blocks, keys); break;
+    case 3: aes_items<R, 3>(blocks, keys); break;
+    case 2: aes_items<R, 2>(blocks, keys); break;
+    case 1: aes_items<R, 1>(blocks, keys); break;
+    default: break;
+  }
+}
+
+// XOR with the keystream ks (E(J0) first), hash and tag one short packet.
+template <bool kEncrypt>
+VITESSE_AVX512 void finish_short(const GcmJob& j, const uint8_t* ks, uint8_t tag[16]) {
+  const FastKey& k = key_of<FastKey>(*j.ctx);
+  const size_t nb = (j.len + 15) / 16;
+  Acc a = empty_acc();
+  if (j.aad_len > 0) acc_bytes(k, a, j.aad, j.aad_len, nb + 1, _mm_setzero_si128());
+  for (size_t off = 0; off < j.len; off += 64) {
+    xor_and_hash<kEncrypt>(k, a, j.data + off, j.len - off, load(ks + 16 + off), kPowers - 1 - nb + off / 16,
+                           _mm_setzero_si128());
+  }
+  acc_lengths(k, a, j.aad_len, j.len, _mm_setzero_si128());
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(tag),
+                   _mm_xor_si128(bswap(reduce(a)), _mm_loadu_si128(reinterpret_cast<const __m128i*>(ks))));
+}
+
+// Up to kShortJobs short packets keyed with the same number of rounds; tags
+// go to each job (seal) or to tags[index[i]] (decrypt).
+template <int R, bool kEncrypt>
+VITESSE_AVX512 void short_group(GcmJob* jobs, const uint32_t* index, size_t m, uint8_t (*tags)[16]) {
+  alignas(64) uint8_t blocks[(kShortMaxItems + 1) * 64];
+  const FastKey* keys[kShortMaxItems];
+  size_t start[kShortJobs];
+  size_t pos = 0;  // in blocks
+  for (size_t i = 0; i < m; ++i) {
+    const GcmJob& j = jobs[index[i]];
+    if (i > 0 && j.ctx != jobs[index[i - 1]].ctx) pos = (pos + 3) & ~size_t{3};
+    start[i] = pos;
+    const size_t count = (j.len + 15) / 16 + 1;  // J0 and the data counters
+    __m512i ctr = lane_counters(make_j0(j.iv), 0);
+    for (size_t c = 0; c < count; c += 4) {
+      // Whole registers: the spill past this packet is overwritten by the next.
+      store(blocks + 16 * (pos + c), bswap(ctr));
+      ctr = _mm512_add_epi32(ctr, lanes_step(4));
+    }
+    for (size_t item = pos / 4; item <= (pos + count - 1) / 4; ++item) keys[item] = &key_of<FastKey>(*j.ctx);
+    pos += count;
+  }
+  aes_all_items<R>(blocks, keys, (pos + 3) / 4);
+  for (size_t i = 0; i < m; ++i) {
+    GcmJob& j = jobs[index[i]];
+    finish_short<kEncrypt>(j, blocks + 16 * start[i], kEncrypt ? j.tag : tags[index[i]]);
+  }
+}
+
+// Runs every job of the batch: long ones alone, short ones in groups.
+template <bool kEncrypt>
+VITESSE_AVX512 void run_batch(GcmJob* jobs, size_t n, uint8_t (*tags)[16]) {
+  uint32_t pending[kShortJobs];
+  size_t m = 0;
+  int pending_rounds = 0;
+  for (size_t i = 0; i <= n; ++i) {
+    const bool end = i == n;
+    const bool take = !end && is_short(jobs[i]);
+    if (m > 0 && (end || m == kShortJobs || (take && jobs[i].ctx->rounds != pending_rounds))) {
+      if (pending_rounds == 14) short_group<14, kEncrypt>(jobs, pending, m, tags);
+      else short_group<10, kEncrypt>(jobs, pending, m, tags);
+      m = 0;
+    }
+    if (end) break;
+    GcmJob& j = jobs[i];
+    if (take) {
+      pending_rounds = j.ctx->rounds;
+      pending[m++] = static_cast<uint32_t>(i);
+    } else {
+      crypt_any<kEncrypt>(*j.ctx, j.iv, j.aad, j.aad_len, j.data, j.len, kEncrypt ? j.tag : tags[i]);
+    }
   }
 }
 
@@ -246,13 +405,9 @@ void decrypt(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, si
   crypt_any<false>(ctx, iv, aad, aad_len, data, len, tag);
 }
 
-void seal_batch(GcmJob* jobs, size_t n) {
-  for (size_t i = 0; i < n; ++i) seal(*jobs[i].ctx, jobs[i].iv, jobs[i].aad, jobs[i].aad_len, jobs[i].data, jobs[i].len, jobs[i].tag);
-}
+void seal_batch(GcmJob* jobs, size_t n) { run_batch<true>(jobs, n, nullptr); }
 
-void decrypt_batch(GcmJob* jobs, size_t n, uint8_t (*tags)[16]) {
-  for (size_t i = 0; i < n; ++i) decrypt(*jobs[i].ctx, jobs[i].iv, jobs[i].aad, jobs[i].aad_len, jobs[i].data, jobs[i].len, tags[i]);
-}
+void decrypt_batch(GcmJob* jobs, size_t n, uint8_t (*tags)[16]) { run_batch<false>(jobs, n, tags); }
 
 #undef VITESSE_AVX512
 
