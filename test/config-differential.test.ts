@@ -83,7 +83,7 @@ const edit: fc.Arbitrary<(g: G) => void> = fc.oneof(
   fc.tuple(
     fc.array(fc.record({
       route: pick('site2', 'site3', 'site9'), queue: pick(1, 2, 3), spi: pick(4097, 4098, 200),
-      aead: pick('aes-gcm-16-icv', 'aes-256-gcm-16-icv'), key: pick('d5cad67f4de7930e4ddf5fa69e2aae75', K[2]), salt: pick('ae4a84e1', 'f809ef9'),
+      aead: pick('aes-gcm-16-icv', 'aes-256-gcm-16-icv'), key: pick('d5cad67f4de7930e4ddf5fa69e2aae75', 'D5CAD67F4DE7930E4DDF5FA69E2AAE75', '0852a3692cfa7a41940fb9994f902ae2', K[2], K[1]), salt: pick('ae4a84e1', 'f809ef9'),
     }), { maxLength: 3 }),
     fc.boolean(),
   ).map(([sas, keepKeys]) => (g: G) => {
@@ -91,6 +91,18 @@ const edit: fc.Arbitrary<(g: G) => void> = fc.oneof(
     if (!keepKeys) for (const r of g.route) { delete r.spi; delete r['preshared-key']; }
   }),
   pick('device', 'next-hop', 'mac').chain((m) => iface.map((i) => (g: G) => { delete g[i][m]; })),
+  {
+    // Edits that only the rules beyond the model refuse, so that they are exercised often.
+    weight: 3,
+    arbitrary: fc.constantFrom<(g: G) => void>(
+      (g) => { g.route[0].net = '10.2.0.1/16'; },
+      (g) => { g.route[1].net = 'fd00:3::1/48'; },
+      (g) => { g.route[1]['preshared-key'] = K[0].toUpperCase(); },
+      (g) => { g.route[0].gateway[1].address = '192.0.2.2'; },
+      (g) => { g['private-interface'].address = ['0.0.0.0']; },
+      (g) => { g['public-interface']['next-hop'].address = '224.0.0.1'; },
+    ),
+  },
   pick('colour', 'vitesse-gateway:mtu', 'other-module:mtu').map((m) => (g: G) => { g[m] = 1400; }),
 );
 
@@ -108,12 +120,13 @@ const BEYOND_MODEL = [
   / is not a unicast address$/,
   / is our own public address /,
   /^is the same as route "[^"]+"'s \(every route needs its own key\)$/,
+  /^is the same key as (inbound|outbound)-sa\[.*every SA needs its own key$/,
 ];
 
 describe.skipIf(!yanglintAvailable)('the loader and yanglint', () => {
   it('agree on random configurations, but for the rules beyond the model', () => {
     const seed = Date.now() ^ (Math.random() * 0x7fffffff);
-    const sample = fc.sample(documents, { numRuns: 400, seed });
+    const sample = fc.sample(documents, { numRuns: 250, seed });
     const verdicts = yanglintMany(sample);
     const outcomes = { bothAccept: 0, bothRefuse: 0, beyondModel: 0 };
     sample.forEach((document, i) => {
@@ -136,9 +149,9 @@ describe.skipIf(!yanglintAvailable)('the loader and yanglint', () => {
       }
     });
     // Every outcome must occur, or the sample proves little.
-    expect(outcomes.bothAccept).toBeGreaterThan(20);
-    expect(outcomes.bothRefuse).toBeGreaterThan(20);
-    expect(outcomes.beyondModel).toBeGreaterThan(0);
+    expect(outcomes.bothAccept).toBeGreaterThan(10);
+    expect(outcomes.bothRefuse).toBeGreaterThan(10);
+    expect(outcomes.beyondModel).toBeGreaterThan(5);
   });
 });
 

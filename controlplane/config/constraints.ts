@@ -167,6 +167,18 @@ function checkDataPlane(d: Draft, routes: Set<string> | null, queues: Queues | n
   firstByKey(inbound, (sa) => (sa.spi == null ? undefined : String(sa.spi)), 'the data plane finds an inbound SA by its SPI alone', problems);
   firstByKey(outbound, (sa) => (sa.route == null || sa.queue == null ? undefined : `${sa.route}\u0000${sa.queue}`), 'one outbound SA per route and queue', problems);
   for (const sa of [...inbound, ...outbound]) checkSa(sa, routes, queues, problems);
+  // The model says so per list (`unique "key"`); an inbound and an outbound SA
+  // under one key are as bad (the two gateways would encrypt under one key
+  // from sequence number 1 each), and the same digits in another case are the
+  // same key.
+  const owners: Array<{ key: Buffer; name: string }> = [];
+  for (const sa of [...inbound, ...outbound]) {
+    if (!sa.key) continue;
+    const name = sa.path.slice(d.dataPlane.path.length + 1);
+    const other = owners.find((o) => o.key.equals(sa.key!));
+    if (other) problems.add(child(sa.path, 'key'), `is the same key as ${other.name}'s: AES-GCM would repeat nonces (every SA's sequence numbers start at 1); every SA needs its own key`);
+    else owners.push({ key: sa.key, name });
+  }
 }
 
 export function checkConstraints(d: Draft, root: string, problems: Problems): void {
