@@ -209,8 +209,16 @@ export class KeyManager {
 
   start(): void {
     if (this.timer) return;
-    this.tick();
-    this.timer = setInterval(() => this.tick(), this.options.tickInterval ?? 50);
+    const tick = () => {
+      try {
+        this.tick();
+      } catch (err) {
+        // A bug (e.g. the sink refused an SA): that SA is dropped, timers go on.
+        this.log.error({ err: (err as Error).message }, 'internal error in the key manager timers');
+      }
+    };
+    tick();
+    this.timer = setInterval(tick, this.options.tickInterval ?? 50);
     this.timer.unref();
   }
 
@@ -274,10 +282,13 @@ export class KeyManager {
       case MessageType.proposal: {
         const r = answerProposal(ex.params, payload, this.issuer!, this.spis, now);
         if (!r.ok) return this.drop(r.reason, from, ex);
+        // Install before answering: the initiator may send ESP as soon as it
+        // has the agreement, and if installing fails it gets no agreement
+        // and retries.
+        this.install(ex, r.value.pair, now, 'responder');
         this.counters.keypairs_offered++;
-        this.send(ex, from, r.value.agreement);
         ex.initiator.peerNegotiated();
-        return this.install(ex, r.value.pair, now, 'responder');
+        return this.send(ex, from, r.value.agreement);
       }
       case MessageType.agreement: {
         const r = ex.initiator.receiveAgreement(payload);

@@ -475,6 +475,26 @@ describe('key manager: configuration', () => {
     expect(outboundWorks(w.a, w.b)).toBe(true);
   });
 
+  it('a sink that throws does not take the key manager down', () => {
+    const w = world();
+    const install = w.b.sink.installInbound.bind(w.b.sink);
+    let failures = 1;
+    w.b.sink.installInbound = (sa) => {
+      if (failures-- > 0) throw new Error('data plane full');
+      install(sa);
+    };
+    w.b.km.configure({ saTtl: 2, negotiationTtl: 0.5, routes: [] }); // only A initiates
+    w.a.km.tick();
+    w.b.km.configure({ saTtl: 2, negotiationTtl: 0.5, routes: [routeTo(w.a.address, w.b.address)] });
+    expect(() => w.net.flush()).not.toThrow();
+    expect(w.b.km.counters.rxerrors).toBe(1); // the proposal whose SA could not be installed
+    expect(w.b.km.state()[0]).toMatchObject({ inbound: [], outbound: null, queued: [] });
+    expect(w.net.log.map(type)).not.toContain(MessageType.agreement); // so A retries
+    expect(w.a.sink.inbound.size).toBe(0);
+    w.run(1000);
+    expect(established(w)).toBe(true);
+  });
+
   it('close() removes every SA', () => {
     const w = world();
     w.run(20);
