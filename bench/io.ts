@@ -13,7 +13,7 @@ const spec: Record<string, OptionSpec> = {
   drivers: { type: 'string', default: 'af-packet,af-xdp', help: 'drivers, comma-separated (af-packet, af-xdp)' },
   sizes: { type: 'string', default: '60,1400', help: 'frame sizes in bytes (Ethernet header included, no FCS), comma-separated' },
   seconds: { type: 'number', default: 3, help: 'duration of each run' },
-  'tx-method': { type: 'string', default: 'ring', help: 'af-packet transmit: ring, sendmmsg, or both comma-separated' },
+  'tx-method': { type: 'string', default: 'sendmmsg', help: 'af-packet transmit: sendmmsg, ring, or both comma-separated' },
   'busy-poll': { type: 'boolean', help: 'the sink polls without sleeping (uses a whole core)' },
   json: { type: 'boolean', help: 'print the rows as one JSON array on the last line' },
   help: { type: 'boolean' },
@@ -27,14 +27,21 @@ export type IoBenchRow = {
   received_pps: number;
   received_gbps: number;
   loss_pct: number;
-  // Where the lost frames went: dropped by the veth pair (its ring to the
-  // receiving end was full), or by the receiving socket (ring full, no free
-  // buffer).
+  // CPU time per frame of the sending and the receiving thread, system calls
+  // (and what the kernel does inside them) included.
+  tx_cpu_ns: number;
+  rx_cpu_ns: number;
+  // Where the lost frames went: counted as dropped by the veth pair (its
+  // queue to the receiving end was full, or, with XDP, the redirect to the
+  // socket failed), and by the receiving socket (its ring full, or no free
+  // buffer). An af-xdp socket drop is also a veth drop.
   veth_drops: number;
   socket_drops: number;
 };
 
-type TrafficResult = { packets: number; bytes: number; activeSeconds: number; elapsedSeconds: number; counters: Record<string, number> };
+type TrafficResult = {
+  packets: number; bytes: number; activeSeconds: number; elapsedSeconds: number; cpuSeconds: number; counters: Record<string, number>;
+};
 
 function udpFrame(size: number, dstMac: string, srcMac: string): Buffer {
   if (size < 42) throw new UsageError(`--sizes: ${size} is smaller than Ethernet + IPv4 + UDP headers (42)`);
@@ -60,10 +67,11 @@ function udpFrame(size: number, dstMac: string, srcMac: string): Buffer {
 }
 
 function table(rows: IoBenchRow[]): string {
-  const head = ['driver', 'size', 'sent Mpps', 'recv Mpps', 'recv Gbit/s', 'loss %', 'veth drops', 'socket drops'];
+  const head = ['driver', 'size', 'sent Mpps', 'recv Mpps', 'recv Gbit/s', 'loss %', 'tx cpu ns', 'rx cpu ns', 'veth drops', 'socket drops'];
   const lines = [head, ...rows.map((r) => [
     r.driver + (r.tx_method ? ` (${r.tx_method})` : ''), String(r.size), (r.sent_pps / 1e6).toFixed(3),
-    (r.received_pps / 1e6).toFixed(3), r.received_gbps.toFixed(2), r.loss_pct.toFixed(1), String(r.veth_drops), String(r.socket_drops),
+    (r.received_pps / 1e6).toFixed(3), r.received_gbps.toFixed(2), r.loss_pct.toFixed(1), String(r.tx_cpu_ns), String(r.rx_cpu_ns),
+    String(r.veth_drops), String(r.socket_drops),
   ])];
   const widths = head.map((_, c) => Math.max(...lines.map((l) => l[c].length)));
   return lines.map((l) => l.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')).join('\n');
@@ -116,8 +124,10 @@ export async function run(argv: string[]): Promise<number> {
             received_pps: Math.round(rate(got.packets, got.activeSeconds)),
             received_gbps: Number(rate(got.bytes * 8, got.activeSeconds * 1e9).toFixed(3)),
             loss_pct: Number((sent.packets ? (100 * (sent.packets - got.packets)) / sent.packets : 0).toFixed(2)),
+            tx_cpu_ns: Math.round(rate(sent.cpuSeconds * 1e9, sent.packets)),
+            rx_cpu_ns: Math.round(rate(got.cpuSeconds * 1e9, got.packets)),
             veth_drops: after[0].txDropped - before[0].txDropped + after[1].rxDropped - before[1].rxDropped,
-            socket_drops: (c.rx_kernel_drops ?? 0) + (c.rx_ring_full ?? 0) + (c.rx_fill_ring_empty ?? 0),
+            socket_drops: (c.rx_kernel_drops ?? 0) + (c.rx_ring_full ?? 0), // af-xdp: kernel drops include fill ring empty
           });
           if (!options.json) process.stdout.write(`${driver}${txMethod ? ` (${txMethod})` : ''} ${size} B: ${(rows[rows.length - 1].received_pps / 1e6).toFixed(3)} Mpps received\n`);
         }

@@ -49,10 +49,11 @@ tpacket_block_desc* block_at(uint8_t* ring, uint32_t size, uint32_t i) {
 AfPacketLink::AfPacketLink(const LinkSpec& spec) : ifname_(spec.ifname) {
   const std::string drv = "af-packet";
   Interface itf = find_interface(drv, spec.ifname);
-  if (spec.tx_method.empty() || spec.tx_method == "ring") {
-    use_tx_ring_ = true;
-  } else if (spec.tx_method == "sendmmsg") {
+  max_frame_ = std::max<uint32_t>(itf.mtu, 1500) + ETH_HLEN + kVlanTagLen;
+  if (spec.tx_method.empty() || spec.tx_method == "sendmmsg") {
     use_tx_ring_ = false;
+  } else if (spec.tx_method == "ring") {
+    use_tx_ring_ = true;
   } else {
     throw io_error(drv, spec.ifname, "tx_method \"" + spec.tx_method + "\": want \"ring\" or \"sendmmsg\"");
   }
@@ -71,7 +72,7 @@ AfPacketLink::AfPacketLink(const LinkSpec& spec) : ifname_(spec.ifname) {
     opt(SOL_PACKET, PACKET_VERSION, &v3, sizeof v3, "PACKET_VERSION TPACKET_V3");
     // A malformed frame in the TX ring is skipped instead of stopping the ring.
     opt(SOL_PACKET, PACKET_LOSS, &one, sizeof one, "PACKET_LOSS");
-    setup_rings(itf.mtu);
+    setup_rings();
     if (spec.qdisc_bypass) opt(SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one, "PACKET_QDISC_BYPASS");
     // Linux 4.20+; before that rx_burst skips outgoing frames itself.
     setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
@@ -101,7 +102,7 @@ AfPacketLink::AfPacketLink(const LinkSpec& spec) : ifname_(spec.ifname) {
   }
 }
 
-void AfPacketLink::setup_rings(uint32_t mtu) {
+void AfPacketLink::setup_rings() {
   tpacket_req3 rx{};
   rx.tp_block_size = kRxBlockSize;
   rx.tp_block_nr = kRxBlocks;
@@ -117,8 +118,7 @@ void AfPacketLink::setup_rings(uint32_t mtu) {
 
   if (use_tx_ring_) {
     // One frame at the MTU, with Ethernet and VLAN headers, per slot.
-    uint32_t frame = std::max<uint32_t>(mtu, 1500) + ETH_HLEN + kVlanTagLen;
-    tx_slot_size_ = std::bit_ceil(kTxDataOffset + frame);
+    tx_slot_size_ = std::bit_ceil(kTxDataOffset + max_frame_);
     uint32_t block = std::max(kTxBlockSize, tx_slot_size_);
     tpacket_req3 tx{};
     tx.tp_block_size = block;
@@ -220,10 +220,9 @@ uint32_t AfPacketLink::tx_burst(Packet* const* pkts, uint32_t n) {
 uint32_t AfPacketLink::tx_ring(Packet* const* pkts, uint32_t n) {
   uint32_t taken = 0, queued = 0;
   uint64_t bytes = 0;
-  const uint32_t room = tx_slot_size_ - kTxDataOffset;
   for (; taken < n; taken++) {
     const Packet* p = pkts[taken];
-    if (p->len > room) {
+    if (p->len > max_frame_) {
       tx_oversize_.add(1);  // taken, and dropped with a reason
       continue;
     }
@@ -258,21 +257,36 @@ uint32_t AfPacketLink::tx_ring(Packet* const* pkts, uint32_t n) {
 
 uint32_t AfPacketLink::tx_mmsg(Packet* const* pkts, uint32_t n) {
   if (n > kBatch) n = kBatch;
+  uint32_t m = 0;  // messages built; msg_packet_[j] is message j's packet
   for (uint32_t i = 0; i < n; i++) {
-    iovs_[i].iov_base = pkts[i]->data;
-    iovs_[i].iov_len = pkts[i]->len;
+    if (pkts[i]->len > max_frame_) continue;  // taken, and dropped with a reason (below)
+    iovs_[m].iov_base = pkts[i]->data;
+    iovs_[m].iov_len = pkts[i]->len;
+    msg_packet_[m++] = i;
   }
-  int sent = sendmmsg(fd_, msgs_, n, MSG_DONTWAIT);
+  uint32_t taken = n;
+  int sent = m ? sendmmsg(fd_, msgs_, m, MSG_DONTWAIT) : 0;
   if (sent < 0) {
-    if (errno != EAGAIN && errno != ENOBUFS) tx_errors_.add(1);
-    else tx_ring_full_.add(1);
-    return 0;
+    sent = 0;
+    if (errno == EAGAIN || errno == ENOBUFS) {
+      tx_ring_full_.add(1);  // the device queue is full
+      taken = msg_packet_[0];
+    } else {
+      // The kernel refused the first frame itself: drop it (counted) so that
+      // one bad frame does not hold back the rest of the burst.
+      tx_errors_.add(1);
+      taken = msg_packet_[0] + 1;
+    }
+  } else if (static_cast<uint32_t>(sent) < m) {
+    taken = msg_packet_[sent];
   }
-  uint64_t bytes = 0;
-  for (int i = 0; i < sent; i++) bytes += pkts[i]->len;
+  uint64_t bytes = 0, oversize = 0;
+  for (int j = 0; j < sent; j++) bytes += iovs_[j].iov_len;
+  for (uint32_t i = 0; i < taken; i++) oversize += pkts[i]->len > max_frame_;
   tx_packets_.add(static_cast<uint64_t>(sent));
   tx_bytes_.add(bytes);
-  return static_cast<uint32_t>(sent);
+  tx_oversize_.add(oversize);
+  return taken;
 }
 
 std::vector<Link::Counter> AfPacketLink::counters() const {

@@ -8,9 +8,10 @@
 // flows through a hash fanout group; on a public interface each queue's
 // socket filters for its own address (af_packet_filter.h).
 //
-// Transmit: a TPACKET_V3 TX ring, filled by tx_burst and kicked with one
-// sendto, or one sendmmsg per burst (LinkSpec::tx_method); both skip the
-// qdisc layer unless LinkSpec::qdisc_bypass is off.
+// Transmit: one sendmmsg per burst, or a TPACKET_V3 TX ring filled by
+// tx_burst and kicked with one sendto (LinkSpec::tx_method says which and
+// why sendmmsg is the default); both skip the qdisc layer unless
+// LinkSpec::qdisc_bypass is off.
 #pragma once
 
 #include <linux/if_packet.h>
@@ -38,14 +39,15 @@ class AfPacketLink final : public Link {
   std::vector<Counter> counters() const override;
 
  private:
-  void setup_rings(uint32_t mtu);
+  void setup_rings();
   void release_block();
   uint32_t tx_ring(Packet* const* pkts, uint32_t n);
   uint32_t tx_mmsg(Packet* const* pkts, uint32_t n);
 
   std::string ifname_;
   int fd_ = -1;
-  bool use_tx_ring_ = true;
+  bool use_tx_ring_ = false;
+  uint32_t max_frame_ = 0;  // the MTU with Ethernet and VLAN headers: longer frames are not sent
   uint8_t* map_ = nullptr;
   size_t map_len_ = 0;
 
@@ -63,6 +65,7 @@ class AfPacketLink final : public Link {
   // sendmmsg: one message per packet of a burst, built in place.
   mmsghdr msgs_[kBatch];
   iovec iovs_[kBatch];
+  uint32_t msg_packet_[kBatch];
 
   FanoutMembership fanout_;
 

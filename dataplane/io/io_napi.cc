@@ -14,7 +14,7 @@
 //   sink({ spec, seconds, busyPoll?, idleStop? }) -> Promise<result>
 //       run a generator / counter on a thread of their own (two calls run
 //       at once); result: { packets, bytes, activeSeconds, elapsedSeconds,
-//       counters }
+//       cpuSeconds (the thread's, system calls included), counters }
 // Errors from the drivers keep their message ("af-xdp: eth1: ...").
 #include <napi.h>
 #include <poll.h>
@@ -226,6 +226,7 @@ class TrafficWorker : public Napi::AsyncWorker {
     r.Set("bytes", Napi::Number::New(env, static_cast<double>(result_.bytes)));
     r.Set("activeSeconds", Napi::Number::New(env, result_.active_seconds));
     r.Set("elapsedSeconds", Napi::Number::New(env, result_.elapsed_seconds));
+    r.Set("cpuSeconds", Napi::Number::New(env, result_.cpu_seconds));
     r.Set("counters", counters_object(env, *link_));
     link_.reset();
     deferred_.Resolve(r);

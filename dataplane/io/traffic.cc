@@ -10,11 +10,13 @@ namespace vitesse {
 
 namespace {
 
-double now() {
+double seconds_of(clockid_t clock) {
   timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
+  clock_gettime(clock, &t);
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
+double now() { return seconds_of(CLOCK_MONOTONIC); }
+double cpu_now() { return seconds_of(CLOCK_THREAD_CPUTIME_ID); }
 
 // Bursts between two looks at the clock.
 constexpr int kBurstsPerCheck = 16;
@@ -31,7 +33,7 @@ TrafficResult blast(Link& link, const std::vector<uint8_t>& frame, double second
     pkts[i]->assign(frame.data(), frame.size());
   }
   TrafficResult r;
-  const double start = now(), end = start + seconds;
+  const double start = now(), end = start + seconds, cpu_start = cpu_now();
   double t = start;
   while (t < end) {
     for (int i = 0; i < kBurstsPerCheck; i++) r.packets += link.tx_burst(pkts, burst);
@@ -40,6 +42,7 @@ TrafficResult blast(Link& link, const std::vector<uint8_t>& frame, double second
   }
   r.bytes = r.packets * frame.size();
   r.active_seconds = r.elapsed_seconds = t - start;
+  r.cpu_seconds = cpu_now() - cpu_start;
   return r;
 }
 
@@ -47,7 +50,7 @@ TrafficResult sink(Link& link, double seconds, bool busy_poll, double idle_stop)
   PacketPool pool(2 * kBatch);
   Packet* pkts[kBatch];
   TrafficResult r;
-  const double start = now(), end = start + seconds;
+  const double start = now(), end = start + seconds, cpu_start = cpu_now();
   double first = 0, last = 0, t = start;
   const int fd = link.wait_fd();
   while (t < end) {
@@ -70,6 +73,7 @@ TrafficResult sink(Link& link, double seconds, bool busy_poll, double idle_stop)
   }
   r.active_seconds = first ? last - first : 0;
   r.elapsed_seconds = t - start;
+  r.cpu_seconds = cpu_now() - cpu_start;
   return r;
 }
 

@@ -19,6 +19,10 @@ struct TrafficResult {
   // blaster): the interval a rate is computed over.
   double active_seconds = 0;
   double elapsed_seconds = 0;
+  // CPU time of the calling thread over the run, system calls included: the
+  // cost per frame, which a machine shared with other work distorts far less
+  // than the rate.
+  double cpu_seconds = 0;
 };
 
 TrafficResult blast(Link& link, const std::vector<uint8_t>& frame, double seconds, uint32_t burst);
