@@ -91,6 +91,7 @@ const edit: fc.Arbitrary<(g: G) => void> = fc.oneof(
     if (!keepKeys) for (const r of g.route) { delete r.spi; delete r['preshared-key']; }
   }),
   pick('device', 'next-hop', 'mac').chain((m) => iface.map((i) => (g: G) => { delete g[i][m]; })),
+  fc.tuple(iface, pick('enp129s0f1np1v1', 'enp129s0f1np1v12', 'eth 0', 'br/0')).map(([i, d]) => (g: G) => { g[i].device = d; }),
   {
     // Edits that only the rules beyond the model refuse, so that they are exercised often.
     weight: 3,

@@ -31,16 +31,20 @@ function checkTimers(d: Draft, problems: Problems, root: string): void {
   }
 }
 
-function checkMac(i: DraftInterface, problems: Problems): void {
+function checkInterface(i: DraftInterface, problems: Problems): void {
   if ((i.driver === 'memory' || i.driver === 'pcap') && i.mac === null) {
     problems.add(child(i.path, 'mac'), `missing: the ${i.driver} driver needs the interface's own MAC address`);
+  }
+  // IFNAMSIZ is 16 with the terminating NUL.
+  if ((i.driver === 'af-packet' || i.driver === 'af-xdp') && i.device && (i.device.length > 15 || /[/ ]/.test(i.device))) {
+    problems.add(child(i.path, 'device'), `${show(i.device)} is not a Linux interface name (at most 15 characters, no "/" or space)`);
   }
 }
 
 function checkPrivate(d: Draft, problems: Problems): void {
   const p = d.privateInterface;
   if (!p) return;
-  checkMac(p, problems);
+  checkInterface(p, problems);
   const distinct: Address[] = [];
   for (const a of p.addresses) {
     if (!a.value) continue;
@@ -70,7 +74,7 @@ interface Queues {
 function checkPublic(d: Draft, problems: Problems): Queues | null {
   const p = d.publicInterface;
   if (!p) return null;
-  checkMac(p, problems);
+  checkInterface(p, problems);
   const byId = firstByKey(p.queues, (q) => (q.id == null ? undefined : String(q.id)), 'one public address per queue', problems);
   if (d.queues != null) {
     for (const q of byId.values()) {
