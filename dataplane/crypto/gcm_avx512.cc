@@ -8,8 +8,10 @@
 
 // GCC 12's AVX-512 headers build "undefined" vectors by self-initialisation
 // (GCC bug 105593), which -Wall then reports at every inlined call.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include <cstring>
 
