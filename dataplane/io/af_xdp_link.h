@@ -8,6 +8,12 @@
 // completed frames, copies the burst into free UMEM frames, queues them on
 // the TX ring and kicks the kernel (always in copy mode; in zero-copy mode
 // only when the driver asks for a wakeup).
+//
+// Frames that a local network stack sent over a veth pair may still carry a
+// partial TCP/UDP checksum (the stack left it to "hardware"); XDP passes them
+// on as they are and, unlike af-packet, says nothing about it. A gateway fed
+// that way needs checksum offload off on the sending end (ethtool -K <peer>
+// tx off). Frames from a wire always carry complete checksums.
 #pragma once
 
 #include <memory>
