@@ -10,6 +10,7 @@ export interface Command {
 const commands: Record<string, () => Promise<Command>> = {
   bench: async () => (await import('../bench/index.js')).benchCommand,
   keygen: async () => (await import('./commands/keygen.js')).keygenCommand,
+  run: async () => (await import('./commands/run.js')).runCommand,
 };
 
 function help(): string {

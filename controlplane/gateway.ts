@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { Dataplane, type LinkSpec, type Punt } from './dataplane.js';
 import type { GatewayConfig, InterfaceConfig } from './config/types.js';
+import { diffConfig, type ConfigDiff } from './config/diff.js';
 import { KeyManager } from './keymanager.js';
 import type { KeyManagerConfig, OutboundSaSpec, InboundSaSpec, QueueId, RouteId, SaSink, Spi, Transport } from './exchange/types.js';
 import { QueueId as queueId } from './exchange/types.js';
@@ -19,6 +20,9 @@ import { udpFrame } from './udp.js';
 // Enough for one message per route and queue of a modest gateway; a larger
 // gateway's first knocks beyond this wait for the negotiation to be retried.
 const MAX_PENDING_KEY_EXCHANGE = 1024;
+
+// Settings a running gateway takes without a restart (paths as diffConfig names them).
+const LIVE_SETTINGS = new Set(['mtu', 'tfc', 'sa-ttl', 'negotiation-ttl', 'protocol-port', 'replay-window']);
 
 export interface GatewayRuntimeOptions {
   logger?: Logger;
@@ -187,6 +191,49 @@ export class Gateway {
     for (const p of pending) {
       if (this.dataplane.inject(p.queue, 'public', 'transmit', [p.frame(this.publicNextHopMac!)]) !== 1) this.stats.keyExchangeTxDropped++;
     }
+  }
+
+  /**
+   * Applies a new, already validated configuration as a delta: routes that
+   * did not change keep their SAs and lose no packet. Settings that only a
+   * restart can change are refused (with nothing changed).
+   */
+  apply(next: GatewayConfig): ConfigDiff {
+    const d = diffConfig(this.config, next);
+    const needRestart = d.settings.filter((path) => !LIVE_SETTINGS.has(path));
+    if (d.mode) needRestart.push(`mode (${d.mode.from} → ${d.mode.to})`);
+    if (needRestart.length) {
+      throw new Error(`changing ${needRestart.join(', ')} needs a restart of the gateway; nothing was changed`);
+    }
+    if (d.empty) return d;
+    const prev = this.config;
+    if (next.mtu !== prev.mtu || next.tfc !== prev.tfc) {
+      this.dataplane.setMtu(next.mtu, next.tfc);
+      this.slowpath.setMtu(next.mtu);
+    }
+    this.dataplane.setRoutes(next.routes.map((r) => ({ id: r.id, net: r.net, gateways: r.gateways.map((g) => g.address) })));
+    if (this.keymanager) {
+      this.keymanager.configure(keyManagerConfig(next));
+    } else {
+      const dp = prev.dataPlane!, np = next.dataPlane!;
+      for (const spi of [...d.inboundSas.removed, ...d.inboundSas.changed]) {
+        const old = dp.inboundSas.find((s) => s.spi === spi)!;
+        this.dataplane.removeInboundSa(old.queue - 1, spi);
+      }
+      for (const spi of [...d.inboundSas.added, ...d.inboundSas.changed]) {
+        const sa = np.inboundSas.find((s) => s.spi === spi)!;
+        this.dataplane.addInboundSa({ queue: sa.queue - 1, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]), replayWindow: next.replayWindow });
+      }
+      for (const k of d.outboundSas.removed) this.dataplane.removeOutboundSa(k.queue - 1, k.route);
+      for (const k of [...d.outboundSas.added, ...d.outboundSas.changed]) {
+        const sa = np.outboundSas.find((s) => s.route === k.route && s.queue === k.queue)!;
+        this.dataplane.setOutboundSa({ queue: sa.queue - 1, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]) });
+      }
+    }
+    this.dataplane.commit();
+    this.config = next;
+    this.log.info({ settings: d.settings, routes: { added: d.routes.added, removed: d.routes.removed, changed: d.routes.changed }, inboundSas: d.inboundSas, outboundSas: d.outboundSas }, 'configuration changed');
+    return d;
   }
 
   private installStaticSas(config: GatewayConfig): void {

@@ -1,5 +1,7 @@
 #include "io/af_packet_link.h"
 
+#include "net/headers.h"
+
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <sys/mman.h>
@@ -186,7 +188,8 @@ uint32_t AfPacketLink::rx_burst(PacketPool& pool, Packet** pkts, uint32_t max) {
       keep = false;
     }
     if (keep) {
-      if (h->tp_status & TP_STATUS_CSUMNOTREADY) rx_csum_partial_.add(1);
+      bool csum_pending = h->tp_status & TP_STATUS_CSUMNOTREADY;
+      if (csum_pending) rx_csum_partial_.add(1);
       if (vlan) {
         // The NIC took the 802.1Q tag out; put it back where it was.
         uint16_t tpid = htons((h->tp_status & TP_STATUS_VLAN_TPID_VALID) ? h->hv1.tp_vlan_tpid : ETH_P_8021Q);
@@ -200,6 +203,9 @@ uint32_t AfPacketLink::rx_burst(PacketPool& pool, Packet** pkts, uint32_t max) {
         std::memcpy(p->data, frame, len);
       }
       p->len = len;
+      // The frame leaves this host encrypted: the checksum the sender's
+      // stack left to the NIC must be there before it is sealed.
+      if (csum_pending) net::complete_transport_checksum(p->data, p->len);
       pkts[n++] = p;
       bytes += len;
     } else {

@@ -33,6 +33,45 @@ void write_ipv6_header(uint8_t* ip, uint16_t payload_len, uint8_t next_header, c
   std::memcpy(ip + 24, dst.b, 16);
 }
 
+bool complete_transport_checksum(uint8_t* f, size_t len) {
+  if (len < kEthHeaderLen) return false;
+  uint16_t type = load16(f + 12);
+  uint8_t* ip = f + kEthHeaderLen;
+  size_t avail = len - kEthHeaderLen;
+  uint8_t proto;
+  uint8_t* l4;
+  size_t l4_len;
+  uint32_t sum;
+  if (type == kEtherTypeIpv4 && avail >= kIpv4HeaderLen) {
+    size_t ihl = (ip[0] & 0xfu) * 4u;
+    size_t total = load16(ip + 2);
+    if (ihl < kIpv4HeaderLen || total < ihl || total > avail || (load16(ip + 6) & 0x3fff)) return false;
+    proto = ip[9];
+    l4 = ip + ihl;
+    l4_len = total - ihl;
+    sum = checksum_partial(ip + 12, 8);
+  } else if (type == kEtherTypeIpv6 && avail >= kIpv6HeaderLen) {
+    size_t payload = load16(ip + 4);
+    if (kIpv6HeaderLen + payload > avail) return false;
+    proto = ip[6];
+    l4 = ip + kIpv6HeaderLen;
+    l4_len = payload;
+    sum = checksum_partial(ip + 8, 32);
+  } else {
+    return false;
+  }
+  size_t at;
+  if (proto == 6 && l4_len >= 20) at = 16;
+  else if (proto == kProtoUdp && l4_len >= 8) at = 6;
+  else return false;
+  sum += proto + static_cast<uint32_t>(l4_len);
+  store16(l4 + at, 0);
+  uint16_t c = static_cast<uint16_t>(~checksum_fold(checksum_partial(l4, l4_len, sum)));
+  if (c == 0 && proto == kProtoUdp) c = 0xffff;  // 0 means "no checksum" in UDP
+  store16(l4 + at, c);
+  return true;
+}
+
 uint32_t flow_hash(const uint8_t* f, size_t len) {
   // FNV-1a over the fields that identify a flow; good enough to spread flows
   // and cheap. Frames too short to parse all hash to queue 0's bucket.

@@ -75,6 +75,11 @@ inline void write_eth_header(uint8_t* eth, const Mac& dst, const Mac& src, uint1
   store16(eth + 12, ethertype);
 }
 
+// Fills in the TCP or UDP checksum of a frame that a local stack handed over
+// with checksum offload pending (Linux CHECKSUM_PARTIAL: on veth, frames from
+// the kernel arrive so). Returns false, changing nothing, for anything else.
+bool complete_transport_checksum(uint8_t* frame, size_t len);
+
 // A flow hash over an IP packet's addresses (and ports for TCP/UDP), for
 // spreading private-side flows over queues in software (RSS).
 uint32_t flow_hash(const uint8_t* frame, size_t len);

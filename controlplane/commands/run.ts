@@ -1,0 +1,101 @@
+// `vitesse run --config gw.json [--name NAME] [--busywait] [--cpus LIST]`:
+// starts a gateway and keeps it running until SIGINT/SIGTERM. SIGHUP reloads
+// the configuration file (an invalid file is refused; the gateway keeps its
+// last good configuration).
+import pino from 'pino';
+import type { Command } from '../cli.js';
+import { parseArgs, usageText, UsageError } from '../cli/args.js';
+import { ConfigError, loadConfig } from '../config/index.js';
+import { Gateway } from '../gateway.js';
+
+const spec = {
+  config: { type: 'string', help: 'RFC 7951 JSON configuration (vitesse-gateway model)' },
+  name: { type: 'string', default: 'vitesse', help: 'gateway name (logs, API socket /run/vitesse/NAME.sock)' },
+  busywait: { type: 'boolean', help: 'workers poll without sleeping when idle (lowest latency, 100% CPU)' },
+  cpus: { type: 'string', help: 'pin worker queue i to the i-th CPU of this list, e.g. 2,3' },
+  'log-level': { type: 'string', default: 'info', help: 'trace, debug, info, warn, error' },
+  help: { type: 'boolean' },
+} as const;
+
+const HELP = `usage: vitesse run --config FILE [options]
+
+Starts a gateway from its configuration and runs it until interrupted.
+SIGHUP reloads the configuration file.
+
+${usageText(spec)}
+
+examples:
+  vitesse run --config /etc/vitesse/site-a.json --name site-a
+  vitesse run --config gw.json --busywait --cpus 2,3
+`;
+
+export const runCommand: Command = {
+  summary: 'run a gateway',
+  async run(argv) {
+    const { options, positional } = parseArgs(argv, spec);
+    if (options.help) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"`);
+    if (!options.config) throw new UsageError('--config FILE is required');
+    const file = String(options.config);
+    const name = String(options.name);
+    const cpus = options.cpus ? parseCpus(String(options.cpus)) : undefined;
+    const log = pino({ name, level: String(options['log-level']) });
+
+    let config;
+    try {
+      config = await loadConfig(file);
+    } catch (e) {
+      process.stderr.write(`vitesse run: ${e instanceof Error ? e.message : e}\n`);
+      return 2;
+    }
+    let gw: Gateway;
+    try {
+      gw = new Gateway(config, { logger: log, busywait: Boolean(options.busywait), cpus });
+      gw.start();
+    } catch (e) {
+      process.stderr.write(`vitesse run: cannot start the gateway: ${e instanceof Error ? e.message : e}${privilegeHint(e)}\n`);
+      return 1;
+    }
+    log.info({ config: file, queues: config.queues, routes: config.routes.map((r) => r.id) }, 'running; SIGHUP reloads the configuration, SIGINT/SIGTERM stops');
+
+    return await new Promise<number>((resolve) => {
+      // The workers are native threads and the punt callback does not hold the
+      // event loop open: this timer keeps the process alive until a signal.
+      const alive = setInterval(() => {}, 1 << 30);
+      const stop = (signal: string) => {
+        log.info({ signal }, 'stopping');
+        clearInterval(alive);
+        gw.close();
+        resolve(0);
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGHUP', async () => {
+        try {
+          const next = await loadConfig(file);
+          gw.apply(next);
+        } catch (e) {
+          const problem = e instanceof ConfigError ? e.message : e instanceof Error ? e.message : String(e);
+          log.error({ config: file }, `configuration not reloaded: ${problem}`);
+        }
+      });
+    });
+  },
+};
+
+function parseCpus(text: string): number[] {
+  const cpus = text.split(',').map((c) => Number(c.trim()));
+  if (!cpus.length || cpus.some((c) => !Number.isInteger(c) || c < 0)) throw new UsageError(`--cpus: "${text}" is not a list of CPU numbers like 2,3`);
+  return cpus;
+}
+
+function privilegeHint(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  if (/EPERM|EACCES|permission|not permitted/i.test(m) && process.getuid && process.getuid() !== 0) {
+    return '\n(af-packet needs CAP_NET_RAW, af-xdp needs CAP_NET_ADMIN, CAP_BPF and CAP_NET_RAW: run as root or grant them)';
+  }
+  return '';
+}
