@@ -139,6 +139,19 @@ describe('problems', () => {
     }
   });
 
+  it('are reported once for a container or list of the wrong JSON type', () => {
+    const d = doc('minimal');
+    const g = d['vitesse-gateway:gateway'];
+    g['private-interface']['next-hop'] = '10.1.0.254';
+    g['public-interface'].queue = { id: 1, address: '192.0.2.1' };
+    g.route[0].gateway = [['198.51.100.1']];
+    expect(problems(d)).toEqual([
+      { path: `${ROOT}/private-interface/next-hop`, reason: '"10.1.0.254" is not an object' },
+      { path: `${ROOT}/public-interface/queue`, reason: '{…} is not a list (a JSON array of objects)' },
+      { path: `${ROOT}/route[id='site2']/gateway[1]`, reason: '[…] is not an object' },
+    ]);
+  });
+
   it('never quote a malformed key', () => {
     const secret = 'c0ffee'.repeat(10);
     const d = doc('data-plane-keeps-route-keys');

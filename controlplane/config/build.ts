@@ -56,14 +56,14 @@ export function build(d: Draft): GatewayConfig {
     },
     publicInterface: {
       ...iface(pub),
-      queues: pub.queues
+      queues: must(pub.queues)
         .map((q) => ({ id: must(q.id) as QueueId, address: must(q.address).text }))
         .sort(byNumber((q) => q.id)),
     },
     routes: d.routes.map((r) => ({
       id: must(r.id) as RouteId,
       net: must(r.net).text,
-      gateways: r.gateways
+      gateways: must(r.gateways)
         .map((g) => ({ queue: must(g.queue) as QueueId, address: must(g.address).text }))
         .sort(byNumber((g) => g.queue)),
       spi: (r.spi ?? null) as RouteSpi | null,

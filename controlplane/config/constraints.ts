@@ -75,7 +75,9 @@ function checkPublic(d: Draft, problems: Problems): Queues | null {
   const p = d.publicInterface;
   if (!p) return null;
   checkInterface(p, problems);
-  const byId = firstByKey(p.queues, (q) => (q.id == null ? undefined : String(q.id)), 'one public address per queue', problems);
+  if (!p.queues) return null;
+  const queueList = p.queues;
+  const byId = firstByKey(queueList, (q) => (q.id == null ? undefined : String(q.id)), 'one public address per queue', problems);
   if (d.queues != null) {
     for (const q of byId.values()) {
       if (q.id! > d.queues) problems.add(child(q.path, 'id'), `${q.id} is greater than queues (${d.queues})`);
@@ -107,7 +109,7 @@ function checkPublic(d: Draft, problems: Problems): Queues | null {
   if (nh && reference && nh.version !== reference.address.version) {
     problems.add(child(p.nextHop.path, 'address'), `${show(nh.written)} is ${v(nh)}, but the public addresses are ${v(reference.address)}`);
   }
-  if (d.queues == null || !p.queues.every((q) => q.id != null)) return null;
+  if (d.queues == null || !queueList.every((q) => q.id != null)) return null;
   const ids = new Set<number>();
   for (let id = 1; id <= d.queues; id++) if (byId.has(String(id))) ids.add(id);
   return { ids, addresses };
@@ -139,6 +141,7 @@ function checkRoutes(d: Draft, queues: Queues | null, problems: Problems): Set<s
       if (r.spi === null) problems.add(child(r.path, 'spi'), 'missing: required unless in data-plane mode');
       if (r.presharedKey === null) problems.add(child(r.path, 'preshared-key'), 'missing: required unless in data-plane mode');
     }
+    if (!r.gateways) continue;
     const gateways = firstByKey(r.gateways, (g) => (g.queue == null ? undefined : String(g.queue)), 'one gateway address per queue', problems);
     if (!queues) continue;
     for (const g of gateways.values()) {

@@ -34,7 +34,8 @@ export interface DraftQueue {
 }
 
 export interface DraftPublicInterface extends DraftInterface {
-  queues: DraftQueue[];
+  /** Undefined if the list itself was refused (so nothing is missing from it either). */
+  queues: DraftQueue[] | undefined;
 }
 
 export interface DraftGateway {
@@ -47,7 +48,8 @@ export interface DraftRoute {
   path: string;
   id: V<string>;
   net: V<T.PrefixValue>;
-  gateways: DraftGateway[];
+  /** Undefined if the list itself was refused. */
+  gateways: DraftGateway[] | undefined;
   spi: V<number>;
   presharedKey: V<Buffer>;
   aead: V<Aead>;
@@ -155,12 +157,13 @@ function entryPath(path: string, name: string, json: unknown, index: number): st
   return entry(path, name, index + 1);
 }
 
-function listOf(m: Members, name: string, problems: Problems): Array<{ path: string; json: Record<string, unknown> }> {
+/** A list's entries ([] if absent), or undefined if it is not a JSON array. */
+function listOf(m: Members, name: string, problems: Problems): Array<{ path: string; json: Record<string, unknown> }> | undefined {
   if (!m.has(name)) return [];
   const json = m.raw(name);
   if (!Array.isArray(json)) {
     problems.add(child(m.path, name), `${show(json)} is not a list (a JSON array of objects)`);
-    return [];
+    return undefined;
   }
   const out: Array<{ path: string; json: Record<string, unknown> }> = [];
   json.forEach((e, i) => {
@@ -199,7 +202,8 @@ function readInterface(m: Members, problems: Problems): DraftInterface {
   }
   const nh = container(m, 'next-hop', problems);
   const nhPath = child(m.path, 'next-hop');
-  const nm = new Members(nh?.json ?? {}, nhPath, ['address', 'mac'], problems);
+  // A next-hop that is not an object was reported; its address is not missing as well.
+  const nm = new Members(nh?.json ?? {}, nhPath, ['address', 'mac'], m.has('next-hop') && !nh ? new Problems() : problems);
   return {
     path: m.path,
     device: m.mandatory('device', T.text(LIMITS.deviceLength.min, LIMITS.deviceLength.max)),
@@ -247,7 +251,7 @@ function readPublic(g: Members, problems: Problems): DraftPublicInterface | unde
   }
   const m = new Members(c.json, c.path, [...INTERFACE_MEMBERS, 'queue'], problems);
   const base = readInterface(m, problems);
-  const queues = listOf(m, 'queue', problems).map(({ path, json }) => {
+  const queues = listOf(m, 'queue', problems)?.map(({ path, json }) => {
     const q = new Members(json, path, ['id', 'address'], problems);
     return { path, id: q.mandatory('id', T.uint(8, LIMITS.queues.min, LIMITS.queues.max)), address: q.mandatory('address', T.ipAddress) };
   });
@@ -258,7 +262,7 @@ function readRoute(path: string, json: Record<string, unknown>, problems: Proble
   const m = new Members(json, path, ['id', 'net', 'gateway', 'spi', 'preshared-key', 'aead'], problems);
   const id = m.mandatory('id', T.routeId);
   const net = m.mandatory('net', T.ipPrefix);
-  const gateways = listOf(m, 'gateway', problems).map(({ path: at, json: gw }) => {
+  const gateways = listOf(m, 'gateway', problems)?.map(({ path: at, json: gw }) => {
     const gm = new Members(gw, at, ['queue', 'address'], problems);
     return { path: at, queue: gm.mandatory('queue', T.uint(8, LIMITS.queues.min, LIMITS.queues.max)), address: gm.mandatory('address', T.ipAddress) };
   });
@@ -319,7 +323,7 @@ export function decode(json: unknown, problems: Problems): Draft | undefined {
     replayWindow: g.leaf('replay-window', T.replayWindow, DEFAULTS.replayWindow),
     privateInterface: readPrivate(g, problems),
     publicInterface: readPublic(g, problems),
-    routes: listOf(g, 'route', problems).map(({ path, json: r }) => readRoute(path, r, problems)),
+    routes: (listOf(g, 'route', problems) ?? []).map(({ path, json: r }) => readRoute(path, r, problems)),
     dataPlane: null,
   };
 
@@ -328,8 +332,8 @@ export function decode(json: unknown, problems: Problems): Draft | undefined {
     const m = new Members(dp.json, dp.path, ['inbound-sa', 'outbound-sa'], problems);
     draft.dataPlane = {
       path: dp.path,
-      inbound: listOf(m, 'inbound-sa', problems).map(({ path, json: sa }) => readSa(path, sa, problems)),
-      outbound: listOf(m, 'outbound-sa', problems).map(({ path, json: sa }) => readSa(path, sa, problems)),
+      inbound: (listOf(m, 'inbound-sa', problems) ?? []).map(({ path, json: sa }) => readSa(path, sa, problems)),
+      outbound: (listOf(m, 'outbound-sa', problems) ?? []).map(({ path, json: sa }) => readSa(path, sa, problems)),
     };
   }
   return draft;

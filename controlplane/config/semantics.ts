@@ -24,7 +24,7 @@ export function checkSemantics(d: Draft, problems: Problems): void {
   const own = new Map<string, number>();
   const pub = d.publicInterface;
   if (pub) {
-    for (const q of pub.queues) {
+    for (const q of pub.queues ?? []) {
       unicast(q.address, child(q.path, 'address'), problems);
       if (q.address && q.id != null) own.set(addressKey(q.address), q.id);
     }
@@ -35,7 +35,7 @@ export function checkSemantics(d: Draft, problems: Problems): void {
     if (r.net && hasHostBits(r.net)) {
       problems.add(child(r.path, 'net'), `${show(r.net.written)} has host bits set (the network would be "${formatPrefix(networkOf(r.net))}")`);
     }
-    for (const g of r.gateways) {
+    for (const g of r.gateways ?? []) {
       const at = child(g.path, 'address');
       unicast(g.address, at, problems);
       const queue = g.address ? own.get(addressKey(g.address)) : undefined;
