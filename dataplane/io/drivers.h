@@ -25,10 +25,12 @@ struct LinkSpec {
   std::string netns;
   // af-packet: how tx_burst hands frames to the kernel: "sendmmsg" (one call
   // per burst, the kernel copies from the packets) or "ring" (a TPACKET_V3 TX
-  // ring, one sendto per burst). Empty: "sendmmsg", which measured 5-25%
-  // cheaper per frame over veth at 60 and 1400 bytes (`vitesse bench io
-  // --tx-method sendmmsg,ring`): the ring costs a copy into it plus page
-  // references and a slot release per frame in the kernel.
+  // ring, one sendto per burst). Empty: "sendmmsg". Over veth on our 2-core
+  // VM the two were within measurement noise of each other (0.2-0.7 Mpps at
+  // 60 bytes either way; interleaved send-only runs favoured sendmmsg in 5 of
+  // 6 pairs, by 5-25% CPU per frame), and sendmmsg is the simpler: no ring
+  // memory, no slot held while the kernel still owns the frame (`vitesse
+  // bench io --tx-method sendmmsg,ring` to measure on your hardware).
   std::string tx_method;
   // af-packet: skip the qdisc layer on transmit (frames go straight to the
   // driver; no traffic shaping, no local taps see them). On by default.
