@@ -27,7 +27,8 @@ struct alignas(64) GcmContext {
   GcmPath path;
   uint8_t rounds;  // 10 or 14
 
-  // key_len is 16 or 32. Returns false for any other length.
+  // key_len is 16 or 32. Returns false for any other length, or if this CPU
+  // lacks path p; the context is then left as it was.
   bool init(const uint8_t* key, size_t key_len, GcmPath p = gcm_default_path());
   // Overwrites key material (called before the context is freed).
   void wipe();
@@ -42,7 +43,9 @@ bool gcm_open(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, s
               uint8_t* data, size_t len, const uint8_t tag[16]);
 
 // Several packets at once: lets the implementation interleave independent
-// packets to keep the AES and carry-less-multiply pipelines full.
+// packets to keep the AES and carry-less-multiply pipelines full. Results are
+// exactly those of one call per job; jobs may mix contexts, key sizes and
+// paths (neighbours sharing a context are cheapest).
 struct GcmJob {
   const GcmContext* ctx;
   const uint8_t* iv;   // 12 bytes

@@ -310,6 +310,30 @@ VITESSE_AVX512 void aes_items(uint8_t* blocks, const FastKey* const* keys) {
 
 template <int R>
 VITESSE_AVX512 void aes_all_items(uint8_t* blocks, const FastKey* const* keys, size_t n) {
+  // Usually every packet of a batch belongs to one SA: then the round keys
+  // are broadcast once, not once per register and round.
+  bool one_key = true;
+  for (size_t i = 1; i < n; ++i) one_key &= keys[i] == keys[0];
+  if (one_key) {
+    __m512i rk[R + 1];
+    load_round_keys<R>(*keys[0], rk);
+    for (; n >= 4; n -= 4, blocks += 4 * 64) {
+      __m512i b[4];
+      for (int i = 0; i < 4; ++i) b[i] = load(blocks + 64 * i);
+      aes_zmm<R, 4>(rk, b);
+      for (int i = 0; i < 4; ++i) store(blocks + 64 * i, b[i]);
+    }
+    __m512i ks[4];
+    for (size_t i = 0; i < n; ++i) ks[i] = load(blocks + 64 * i);
+    switch (n) {
+      case 3: aes_zmm<R, 3>(rk, *reinterpret_cast<__m512i(*)[3]>(ks)); break;
+      case 2: aes_zmm<R, 2>(rk, *reinterpret_cast<__m512i(*)[2]>(ks)); break;
+      case 1: aes_zmm<R, 1>(rk, *reinterpret_cast<__m512i(*)[1]>(ks)); break;
+      default: break;
+    }
+    for (size_t i = 0; i < n; ++i) store(blocks + 64 * i, ks[i]);
+    return;
+  }
   for (; n >= 8; n -= 8, blocks += 8 * 64, keys += 8) aes_items<R, 8>(blocks, keys);
   switch (n) {
     case 7: aes_items<R, 7>(blocks, keys); break;
