@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <stdexcept>
 
 namespace vitesse::route {
 
@@ -79,6 +80,9 @@ class Compiler {
     // The child nodes are reserved together, then filled depth-first.
     n.base1 = static_cast<uint32_t>(out_.nodes.size());
     out_.nodes.resize(out_.nodes.size() + static_cast<size_t>(__builtin_popcountll(n.vector)));
+    // A direct-pointing entry keeps its top bit for leaves (some 48 GiB of
+    // nodes: no real table gets there, but an index must never wrap).
+    if (out_.nodes.size() >= kDirectLeaf) throw std::length_error("Poptrie: more than 2^31 nodes");
     out_.nodes[self] = n;
     uint32_t k = n.base1;
     for (const Child& c : children) {

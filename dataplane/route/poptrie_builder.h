@@ -8,7 +8,6 @@
 #pragma once
 
 #include <memory>
-#include <span>
 #include <string>
 
 #include "route/binary_trie.h"
@@ -35,7 +34,8 @@ class PoptrieBuilder {
   // family's address bits or a value of kNoRoute, else "".
   std::string add(const Prefix& p, RouteIndex value);
 
-  // Compiles the routes added so far into a new table.
+  // Compiles the routes added so far into a new table (std::bad_alloc or
+  // std::length_error if it cannot be held).
   std::unique_ptr<const Poptrie<Keys>> build() const;
 
   const BinaryTrie& trie() const { return trie_; }

@@ -22,6 +22,7 @@
 #include <napi.h>
 
 #include <chrono>
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
@@ -192,12 +193,16 @@ class RouteTable : public Napi::ObjectWrap<RouteTable> {
     family_ = info[0].As<Napi::Number>().Uint32Value() == 6 ? Family::ipv6 : Family::ipv4;
     kind_ = info[1].As<Napi::String>().Utf8Value() == "binaryTrie" ? EngineKind::binary_trie : EngineKind::poptrie;
     const std::vector<Route> routes = read_routes(env, function_name(family_, kind_), family_, info[2], info[3]);
-    if (kind_ == EngineKind::binary_trie) {
-      engine_ = build_binary_trie(family_, routes);
-    } else if (family_ == Family::ipv4) {
-      engine_ = build_poptrie<Ipv4Keys>(routes);
-    } else {
-      engine_ = build_poptrie<Ipv6Keys>(routes);
+    try {
+      if (kind_ == EngineKind::binary_trie) {
+        engine_ = build_binary_trie(family_, routes);
+      } else if (family_ == Family::ipv4) {
+        engine_ = build_poptrie<Ipv4Keys>(routes);
+      } else {
+        engine_ = build_poptrie<Ipv6Keys>(routes);
+      }
+    } catch (const std::exception& e) {  // out of memory: node-addon-api only forwards Napi::Error
+      throw Napi::Error::New(env, std::string(function_name(family_, kind_)) + ": " + e.what());
     }
   }
 
