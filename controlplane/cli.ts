@@ -11,6 +11,7 @@ const commands: Record<string, () => Promise<Command>> = {
   bench: async () => (await import('../bench/index.js')).benchCommand,
   keygen: async () => (await import('./commands/keygen.js')).keygenCommand,
   run: async () => (await import('./commands/run.js')).runCommand,
+  demo: async () => (await import('./commands/demo.js')).demoCommand,
 };
 
 function help(): string {

@@ -116,6 +116,7 @@ export class Dataplane {
   /** Calls `handler` with punted frames whenever some arrive (from the event loop). */
   onPunt(handler: (punts: Punt[]) => void): void {
     this.gw.onPunt(() => {
+      if (this.closed) return; // a wake-up that was already queued when the gateway closed
       const p = this.punts();
       if (p.length) handler(p);
     });

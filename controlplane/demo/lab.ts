@@ -1,0 +1,162 @@
+// Network namespaces joined by veth pairs: the demo's (and the real-interface
+// tests') little network. Everything a Lab creates lives in its namespaces and
+// disappears with them, so cleanup is deleting the namespaces — also at exit,
+// and for labs whose process died, the next time a lab with the same prefix
+// starts.
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+export function commandMissing(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+function run(argv: string[], input?: string): string {
+  try {
+    return execFileSync(argv[0], argv.slice(1), { encoding: 'utf8', input, stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`${argv.join(' ')}: ${(err.stderr || err.message).trim()}`);
+  }
+}
+
+const live = new Set<Lab>();
+process.on('exit', () => {
+  for (const lab of live) lab.cleanup();
+});
+
+export interface Veth {
+  a: string;
+  b: string;
+  macA: string;
+  macB: string;
+}
+
+export class Lab {
+  private readonly namespaces: string[] = [];
+  private readonly children = new Set<ChildProcess>();
+  private links = 0;
+
+  /** `prefix` names this lab's namespaces: `${prefix}-${pid}-${name}`. */
+  constructor(private readonly prefix: string) {
+    this.reap();
+    live.add(this);
+  }
+
+  /** A namespace with loopback up; `ipv6: false` silences the kernel's own IPv6 chatter. */
+  namespace(name: string, opts: { ipv6?: boolean; forwarding?: boolean } = {}): string {
+    const ns = `${this.prefix}-${process.pid}-${name}`;
+    run(['ip', 'netns', 'add', ns]);
+    this.namespaces.push(ns);
+    this.exec(ns, ['ip', 'link', 'set', 'lo', 'up']);
+    if (opts.ipv6 === false) this.exec(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+    if (opts.forwarding) this.exec(ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+    return ns;
+  }
+
+  /**
+   * A veth pair, both ends up. Segmentation offloads are turned off: a veth
+   * hands a local stack's 64 KB TSO segments to its peer unsplit, where a real
+   * NIC would have cut them to the MTU on the wire.
+   */
+  veth(nsA: string, nameA: string, nsB: string, nameB: string, opts: { queues?: number } = {}): Veth {
+    const q = String(opts.queues ?? 1);
+    const tmpA = `vl${process.pid % 10000}x${this.links}a`, tmpB = `vl${process.pid % 10000}x${this.links++}b`;
+    run(['ip', 'link', 'add', tmpA, 'numtxqueues', q, 'numrxqueues', q, 'type', 'veth', 'peer', 'name', tmpB, 'numtxqueues', q, 'numrxqueues', q]);
+    run(['ip', 'link', 'set', tmpA, 'netns', nsA, 'name', nameA]);
+    run(['ip', 'link', 'set', tmpB, 'netns', nsB, 'name', nameB]);
+    for (const [ns, dev] of [[nsA, nameA], [nsB, nameB]]) {
+      this.exec(ns, ['ip', 'link', 'set', dev, 'up']);
+      if (!commandMissing('ethtool')) {
+        try {
+          this.exec(ns, ['ethtool', '-K', dev, 'tso', 'off', 'gso', 'off', 'gro', 'off']);
+        } catch {
+          // not every kernel lets every feature change; the defaults still work, only slower
+        }
+      }
+    }
+    return { a: nameA, b: nameB, macA: this.mac(nsA, nameA), macB: this.mac(nsB, nameB) };
+  }
+
+  mac(ns: string, dev: string): string {
+    return (JSON.parse(this.exec(ns, ['ip', '-j', 'link', 'show', dev])) as { address: string }[])[0].address;
+  }
+
+  address(ns: string, dev: string, cidr: string): void {
+    this.exec(ns, ['ip', 'addr', 'add', cidr, 'dev', dev, ...(cidr.includes(':') ? ['nodad'] : [])]);
+  }
+
+  route(ns: string, dst: string, via: string): void {
+    this.exec(ns, ['ip', ...(via.includes(':') ? ['-6'] : []), 'route', 'add', dst, 'via', via]);
+  }
+
+  exec(ns: string, argv: string[], input?: string): string {
+    return run(['ip', 'netns', 'exec', ns, ...argv], input);
+  }
+
+  /**
+   * Runs a command in a namespace without blocking the event loop — required
+   * while gateways run in this process: their slow path (ARP, key exchange)
+   * is served from the event loop.
+   */
+  async execAsync(ns: string, argv: string[]): Promise<string> {
+    try {
+      return (await execFileAsync('ip', ['netns', 'exec', ns, ...argv], { encoding: 'utf8' })).stdout;
+    } catch (e) {
+      const err = e as { stderr?: string; stdout?: string; message: string };
+      throw Object.assign(new Error(`${argv.join(' ')} in ${ns}: ${(err.stderr || err.message).trim()}`), { stdout: err.stdout ?? '' });
+    }
+  }
+
+  /** Starts a long-running command in a namespace; it is killed at cleanup. */
+  spawn(ns: string, argv: string[]): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.add(child);
+    child.on('exit', () => this.children.delete(child));
+    return child;
+  }
+
+  cleanup(): void {
+    for (const c of this.children) c.kill('SIGKILL');
+    this.children.clear();
+    for (const ns of this.namespaces.splice(0)) {
+      try {
+        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+      } catch {
+        // already gone
+      }
+    }
+    live.delete(this);
+  }
+
+  private reap(): void {
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync('/run/netns');
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const m = new RegExp(`^${this.prefix}-(\\d+)-`).exec(n);
+      if (!m) continue;
+      try {
+        process.kill(Number(m[1]), 0);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ESRCH') {
+          try {
+            execFileSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
+          } catch {
+            // someone else reaped it
+          }
+        }
+      }
+    }
+  }
+}

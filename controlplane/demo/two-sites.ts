@@ -1,0 +1,104 @@
+// Two sites joined by Vitesse, on real kernel interfaces in namespaces:
+//
+//   hostA ── gwA ══ net ══ gwB ── hostB
+//   10.1.0.2  │ 192.0.2.1  198.51.100.1 │  10.2.0.2
+//   fd00:1::2 │   (net routes between)   │  fd00:2::2
+//
+// Used by `vitesse demo` and by the tests on real interfaces. The gateways'
+// configurations are ordinary RFC 7951 files, so they can also be run with
+// `ip netns exec <gw> vitesse run --config …`.
+import crypto from 'node:crypto';
+import { Lab } from './lab.js';
+
+export type Driver = 'af-packet' | 'af-xdp';
+
+export interface TwoSiteLab {
+  lab: Lab;
+  ns: { hostA: string; gwA: string; net: string; gwB: string; hostB: string };
+  /** RFC 7951 configurations for gateway A and B. */
+  configA: object;
+  configB: object;
+  cleanup(): void;
+}
+
+export const ADDR = {
+  hostA: '10.1.0.2', hostA6: 'fd00:1::2', gwAPrivate: '10.1.0.1', gwAPrivate6: 'fd00:1::1', gwAPublic: '192.0.2.1',
+  hostB: '10.2.0.2', hostB6: 'fd00:2::2', gwBPrivate: '10.2.0.1', gwBPrivate6: 'fd00:2::1', gwBPublic: '198.51.100.1',
+  netA: '192.0.2.254', netB: '198.51.100.254',
+} as const;
+
+export interface TwoSiteOptions {
+  driver?: Driver;
+  /** Tunnel MTU (largest inner packet); default 1440. */
+  mtu?: number;
+  saTtl?: number;
+  negotiationTtl?: number;
+  prefix?: string;
+}
+
+export function buildTwoSites(o: TwoSiteOptions = {}): TwoSiteLab {
+  const driver = o.driver ?? 'af-packet';
+  const lab = new Lab(o.prefix ?? 'vitesse');
+  try {
+    const ns = {
+      hostA: lab.namespace('hostA'),
+      gwA: lab.namespace('gwA', { ipv6: false }),
+      net: lab.namespace('net', { ipv6: false, forwarding: true }),
+      gwB: lab.namespace('gwB', { ipv6: false }),
+      hostB: lab.namespace('hostB'),
+    };
+    // The gateways' interfaces carry no kernel addresses: Vitesse answers ARP,
+    // ND and ICMP for its addresses itself, and the kernel stays out of the way.
+    const aPriv = lab.veth(ns.hostA, 'eth0', ns.gwA, 'private');
+    const aPub = lab.veth(ns.gwA, 'public', ns.net, 'siteA');
+    const bPub = lab.veth(ns.gwB, 'public', ns.net, 'siteB');
+    const bPriv = lab.veth(ns.hostB, 'eth0', ns.gwB, 'private');
+    lab.address(ns.hostA, 'eth0', `${ADDR.hostA}/24`);
+    lab.address(ns.hostA, 'eth0', `${ADDR.hostA6}/64`);
+    lab.route(ns.hostA, 'default', ADDR.gwAPrivate);
+    lab.route(ns.hostA, 'default', ADDR.gwAPrivate6);
+    lab.address(ns.hostB, 'eth0', `${ADDR.hostB}/24`);
+    lab.address(ns.hostB, 'eth0', `${ADDR.hostB6}/64`);
+    lab.route(ns.hostB, 'default', ADDR.gwBPrivate);
+    lab.route(ns.hostB, 'default', ADDR.gwBPrivate6);
+    lab.address(ns.net, 'siteA', `${ADDR.netA}/24`);
+    lab.address(ns.net, 'siteB', `${ADDR.netB}/24`);
+    const psk = () => crypto.randomBytes(32).toString('hex');
+    const k4 = psk(), k6 = psk();
+    const site = (me: 'A' | 'B', priv: { mac: string }, pub: { mac: string }) => {
+      const a = me === 'A';
+      const other = a ? 'b' : 'a';
+      return {
+        'vitesse-gateway:gateway': {
+          mtu: o.mtu ?? 1440,
+          ...(o.saTtl ? { 'sa-ttl': o.saTtl } : {}),
+          ...(o.negotiationTtl ? { 'negotiation-ttl': o.negotiationTtl } : {}),
+          'private-interface': {
+            device: 'private', driver, mac: priv.mac,
+            address: a ? [ADDR.gwAPrivate, ADDR.gwAPrivate6] : [ADDR.gwBPrivate, ADDR.gwBPrivate6],
+            'next-hop': { address: a ? ADDR.hostA : ADDR.hostB },
+          },
+          'public-interface': {
+            device: 'public', driver, mac: pub.mac,
+            queue: [{ id: 1, address: a ? ADDR.gwAPublic : ADDR.gwBPublic }],
+            'next-hop': { address: a ? ADDR.netA : ADDR.netB },
+          },
+          route: [
+            { id: `site-${other}`, net: a ? '10.2.0.0/16' : '10.1.0.0/16', gateway: [{ queue: 1, address: a ? ADDR.gwBPublic : ADDR.gwAPublic }], spi: 1001, 'preshared-key': k4 },
+            { id: `site-${other}-v6`, net: a ? 'fd00:2::/48' : 'fd00:1::/48', gateway: [{ queue: 1, address: a ? ADDR.gwBPublic : ADDR.gwAPublic }], spi: 1002, 'preshared-key': k6 },
+          ],
+        },
+      };
+    };
+    return {
+      lab,
+      ns,
+      configA: site('A', { mac: aPriv.macB }, { mac: aPub.macA }),
+      configB: site('B', { mac: bPriv.macB }, { mac: bPub.macA }),
+      cleanup: () => lab.cleanup(),
+    };
+  } catch (e) {
+    lab.cleanup();
+    throw e;
+  }
+}
