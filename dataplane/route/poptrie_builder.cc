@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <deque>
 #include <stdexcept>
 
 namespace vitesse::route {
@@ -20,9 +21,13 @@ class Compiler {
  public:
   Compiler(const BinaryTrie& trie, PoptrieArrays& out) : trie_(trie), out_(out) {}
 
+  // Nodes are laid out level by level (breadth first): the upper levels,
+  // which most lookups end in, then sit together in a few megabytes that
+  // stay in cache, instead of being spread between their descendants.
   void compile() {
     out_.direct.assign(size_t{1} << Keys::kDirectBits, kDirectLeaf | kNoRoute);
     direct(BinaryTrie::kRoot, 0, 0, kNoRoute);
+    for (; !pending_.empty(); pending_.pop_front()) fill(pending_.front());
     out_.nodes.shrink_to_fit();
     out_.leaves.shrink_to_fit();
   }
@@ -36,7 +41,7 @@ class Compiler {
     const BinaryTrie::Node& n = trie_.node(t);
     if (n.value != kNoRoute) route = n.value;
     if (depth == Keys::kDirectBits) {
-      out_.direct[index] = has_children(t) ? node(t, route) : (kDirectLeaf | route);
+      out_.direct[index] = has_children(t) ? add_node({0, t, route}) : (kDirectLeaf | route);
       return;
     }
     for (unsigned b = 0; b < 2; ++b) {
@@ -50,18 +55,25 @@ class Compiler {
     }
   }
 
-  // Appends the Poptrie node for trie node t (the route on the way to it is
-  // `route`) and everything below it; returns its index.
-  uint32_t node(uint32_t t, RouteIndex route) {
-    const uint32_t self = static_cast<uint32_t>(out_.nodes.size());
+  // A node whose place in out_.nodes is reserved, to be filled in turn.
+  struct Pending {
+    uint32_t self;
+    uint32_t trie_node;
+    RouteIndex route;  // the longest route on the way to it
+  };
+
+  uint32_t add_node(Pending p) {
+    p.self = static_cast<uint32_t>(out_.nodes.size());
     out_.nodes.push_back({});
-    fill(self, t, route);
-    return self;
+    pending_.push_back(p);
+    return p.self;
   }
 
-  void fill(uint32_t self, uint32_t t, RouteIndex route) {
+  // Fills node p from the 6 trie levels below it: appends its leaves,
+  // reserves its child nodes together and queues them.
+  void fill(const Pending& p) {
     std::array<Child, 64> children;
-    expand(t, 0, 0, route, children);
+    expand(p.trie_node, 0, 0, p.route, children);
 
     PoptrieNode n{0, 0, static_cast<uint32_t>(out_.leaves.size()), 0};
     bool have_leaf = false;
@@ -77,17 +89,14 @@ class Compiler {
         have_leaf = true;
       }
     }
-    // The child nodes are reserved together, then filled depth-first.
     n.base1 = static_cast<uint32_t>(out_.nodes.size());
-    out_.nodes.resize(out_.nodes.size() + static_cast<size_t>(__builtin_popcountll(n.vector)));
+    for (const Child& c : children) {
+      if (c.is_node) add_node({0, c.trie_node, c.route});
+    }
     // A direct-pointing entry keeps its top bit for leaves (some 48 GiB of
     // nodes: no real table gets there, but an index must never wrap).
     if (out_.nodes.size() >= kDirectLeaf) throw std::length_error("Poptrie: more than 2^31 nodes");
-    out_.nodes[self] = n;
-    uint32_t k = n.base1;
-    for (const Child& c : children) {
-      if (c.is_node) fill(k++, c.trie_node, c.route);
-    }
+    out_.nodes[p.self] = n;
   }
 
   // Expands the stride below trie node t (at `depth` bits below the Poptrie
@@ -112,6 +121,7 @@ class Compiler {
 
   const BinaryTrie& trie_;
   PoptrieArrays& out_;
+  std::deque<Pending> pending_;
 };
 
 }  // namespace
