@@ -101,15 +101,22 @@ VITESSE_AVX2 inline void keystream(const FastKey& k, __m128i ctr, __m128i (&ks)[
   }
 }
 
-// Unreduced sum of products (lo, mid and hi 128-bit parts).
+// Unreduced sum of products: lo and hi 128-bit parts, and the Karatsuba
+// middle products (see acc_mul).
 struct Acc {
   __m128i lo = _mm_setzero_si128(), mid = _mm_setzero_si128(), hi = _mm_setzero_si128();
 };
 
+// Karatsuba: the two cross products of a 128x128 multiplication come from
+// one, (x.lo^x.hi)·(h.lo^h.hi), once the outer two are added back (reduce()
+// does that for the whole sum). With 128-bit PCLMULQDQ the multiplier is what
+// limits this path, so three multiplications per block instead of four count.
+VITESSE_AVX2 inline __m128i fold_halves(__m128i v) { return _mm_xor_si128(v, _mm_shuffle_epi32(v, 0x4E)); }
+
 VITESSE_AVX2 inline void acc_mul(Acc& a, __m128i x, __m128i h) {
   a.lo = _mm_xor_si128(a.lo, _mm_clmulepi64_si128(x, h, 0x00));
   a.hi = _mm_xor_si128(a.hi, _mm_clmulepi64_si128(x, h, 0x11));
-  a.mid = _mm_xor_si128(a.mid, _mm_xor_si128(_mm_clmulepi64_si128(x, h, 0x01), _mm_clmulepi64_si128(x, h, 0x10)));
+  a.mid = _mm_xor_si128(a.mid, _mm_clmulepi64_si128(fold_halves(x), fold_halves(h), 0x00));
 }
 
 VITESSE_AVX2 inline __m128i power(const FastKey& k, size_t index) {
@@ -125,8 +132,9 @@ VITESSE_AVX2 inline void acc_block(const FastKey& k, Acc& a, __m128i block, size
 // The POLYVAL reduction of the accumulated product (see polyval_portable.h).
 VITESSE_AVX2 inline __m128i reduce(const Acc& a) {
   const __m128i poly = _mm_set_epi64x(static_cast<int64_t>(0xC200000000000000), 1);
-  __m128i lo = _mm_xor_si128(a.lo, _mm_slli_si128(a.mid, 8));
-  const __m128i hi = _mm_xor_si128(a.hi, _mm_srli_si128(a.mid, 8));
+  const __m128i mid = _mm_xor_si128(a.mid, _mm_xor_si128(a.lo, a.hi));  // Karatsuba's middle term
+  __m128i lo = _mm_xor_si128(a.lo, _mm_slli_si128(mid, 8));
+  const __m128i hi = _mm_xor_si128(a.hi, _mm_srli_si128(mid, 8));
   lo = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4E), _mm_clmulepi64_si128(lo, poly, 0x10));
   lo = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4E), _mm_clmulepi64_si128(lo, poly, 0x10));
   return _mm_xor_si128(hi, lo);

@@ -1,8 +1,9 @@
 // The VAES + VPCLMULQDQ path (AVX-512): four blocks per 512-bit register,
 // sixteen blocks per group through AES, and GHASH aggregated over each group
 // with a single reduction. Same flow as gcm_avx2.cc, four times as wide:
-// E(J0); groups of sixteen blocks (CTR, and the hash of the ciphertext);
-// the tail with the length block in one reduction. Partial blocks use masked
+// E(J0) and the tail's keystream up front; groups of sixteen blocks (CTR with
+// keystream computed one group ahead, and the hash of the ciphertext); the
+// tail with the length block in one reduction. Partial blocks use masked
 // loads and stores, which never touch memory outside the buffer.
 #include <immintrin.h>
 
@@ -216,43 +217,42 @@ VITESSE_AVX512 void crypt(const FastKey& k, const uint8_t iv[12], const uint8_t*
   __m512i tail_ks[4];
   keystream<R>(rk, _mm512_add_epi32(ctr, lanes_step(static_cast<int>(groups * kGroupBlocks))), tail_ks, (rem + 63) / 64);
 
-  // Whole groups. Encrypting, the hash of each group's ciphertext waits for
-  // its AES, so it is done one iteration later, alongside the next group's
-  // AES; decrypting, the input is the ciphertext and is hashed at once.
+  // Whole groups, the keystream computed one group ahead: each group's XOR
+  // and hash then never wait for the AES latency of its own counters.
   uint8_t* p = data;
   if (groups > 0) {
     const __m512i h[4] = {load(k.hpow[kPowers - 16]), load(k.hpow[kPowers - 12]), load(k.hpow[kPowers - 8]),
                           load(k.hpow[kPowers - 4])};
-    __m512i prev[4];  // encrypting: the last group's ciphertext, not yet hashed
-    for (size_t g = 0; g <= groups; ++g, p += kGroupBytes) {
-      const bool last = g == groups;
-      if (last && !kEncrypt) break;
-      __m512i b[4], v[4];
-      if (!last) {
+    __m512i ks[4];
+    for (int i = 0; i < 4; ++i) {
+      ks[i] = bswap(ctr);
+      ctr = _mm512_add_epi32(ctr, step4);
+    }
+    aes_zmm<R, 4>(rk, ks);
+    for (size_t g = 0; g < groups; ++g, p += kGroupBytes) {
+      __m512i next[4];
+      if (g + 1 < groups) {
         for (int i = 0; i < 4; ++i) {
-          b[i] = bswap(ctr);
+          next[i] = bswap(ctr);
           ctr = _mm512_add_epi32(ctr, step4);
-          v[i] = load(p + 64 * i);
         }
+        aes_zmm<R, 4>(rk, next);
       }
-      const __m512i (&hashed)[4] = kEncrypt ? prev : v;
-      if (!kEncrypt || g > 0) {
-        Acc a = empty_acc();
-        if (aad_pending) {
-          acc_bytes(k, a, aad, aad_len, kGroupBlocks, x);
-          x = zero;
-          aad_pending = false;
-        }
-        acc_group(a, hashed, x, h);
-        x = reduce(a);
-      }
-      if (last) break;
-      aes_zmm<R, 4>(rk, b);
+      __m512i in[4], out[4];
       for (int i = 0; i < 4; ++i) {
-        v[i] = _mm512_xor_si512(v[i], b[i]);
-        store(p + 64 * i, v[i]);
-        if (kEncrypt) prev[i] = v[i];
+        in[i] = load(p + 64 * i);
+        out[i] = _mm512_xor_si512(in[i], ks[i]);
+        store(p + 64 * i, out[i]);
       }
+      Acc a = empty_acc();
+      if (aad_pending) {
+        acc_bytes(k, a, aad, aad_len, kGroupBlocks, x);
+        x = zero;
+        aad_pending = false;
+      }
+      acc_group(a, kEncrypt ? out : in, x, h);
+      x = reduce(a);
+      for (int i = 0; i < 4; ++i) ks[i] = next[i];
     }
   }
 
