@@ -31,9 +31,9 @@ export function demoPrerequisite(): string | undefined {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     return 'vitesse demo needs root: it creates network namespaces and veth pairs (ip netns, ip link) and opens raw packet sockets on them. Run it as root, e.g. sudo npx vitesse demo';
   }
-  const missing = ['ip', 'ping', 'traceroute'].filter(commandMissing);
+  const missing = ['ip', 'ping', 'traceroute', 'ethtool'].filter(commandMissing);
   if (missing.length) {
-    return `vitesse demo needs ${missing.join(', ')} (Debian: apt-get install ${missing.map((m) => ({ ip: 'iproute2', ping: 'iputils-ping', traceroute: 'traceroute' })[m]).join(' ')})`;
+    return `vitesse demo needs ${missing.join(', ')} (Debian: apt-get install ${missing.map((m) => ({ ip: 'iproute2', ping: 'iputils-ping', traceroute: 'traceroute', ethtool: 'ethtool' })[m]).join(' ')})`;
   }
   return undefined;
 }
@@ -135,6 +135,7 @@ async function tcpTransfer(lab: TwoSiteLab, megabytes: number): Promise<DemoSumm
       while (sent < total) { const b = chunk.subarray(0, Math.min(chunk.length, total - sent)); h.update(b); sent += b.length;
         if (!c.write(b)) return c.once('drain', pump); }
       c.end(); })(); });
+    c.on('error', (e) => { process.stderr.write('tcp client: ' + e.message + '\n'); process.exit(1); });
     c.on('close', () => process.stdout.write(JSON.stringify({ bytes: sent, sha256: h.digest('hex'), seconds: Number(process.hrtime.bigint() - t0) / 1e9 })));`;
   const srv = lab.lab.spawn(lab.ns.hostB, [process.execPath, '-e', server]);
   let srvOut = '';
@@ -150,7 +151,15 @@ async function tcpTransfer(lab: TwoSiteLab, megabytes: number): Promise<DemoSumm
     const t = setTimeout(() => { cli.kill(); reject(new Error('TCP transfer did not finish within 300 s')); }, 300_000);
     cli.on('exit', () => { clearTimeout(t); resolve(); });
   });
-  await new Promise<void>((resolve) => (srv.exitCode !== null ? resolve() : srv.on('exit', () => resolve())));
+  if (!cliOut) {
+    srv.kill('SIGKILL');
+    throw new Error('the TCP transfer through the tunnel failed (the client ended without a result)');
+  }
+  await new Promise<void>((resolve, reject) => {
+    if (srv.exitCode !== null) return resolve();
+    const t = setTimeout(() => { srv.kill('SIGKILL'); reject(new Error('the TCP server did not see the end of the stream')); }, 30_000);
+    srv.on('exit', () => { clearTimeout(t); resolve(); });
+  });
   const sent = JSON.parse(cliOut) as { bytes: number; sha256: string; seconds: number };
   const got = JSON.parse(srvOut.slice(srvOut.indexOf('{'))) as { bytes: number; sha256: string };
   return {

@@ -62,9 +62,10 @@ export class Lab {
   }
 
   /**
-   * A veth pair, both ends up. Segmentation offloads are turned off: a veth
-   * hands a local stack's 64 KB TSO segments to its peer unsplit, where a real
-   * NIC would have cut them to the MTU on the wire.
+   * A veth pair, both ends up, with the offloads a real wire would have done
+   * away with turned off: a veth hands a local stack's 64 KB TSO segments to
+   * its peer unsplit, and leaves TCP/UDP checksums to a NIC that is not there
+   * (af-packet repairs those, af-xdp cannot tell).
    */
   veth(nsA: string, nameA: string, nsB: string, nameB: string, opts: { queues?: number } = {}): Veth {
     const q = String(opts.queues ?? 1);
@@ -76,7 +77,7 @@ export class Lab {
       this.exec(ns, ['ip', 'link', 'set', dev, 'up']);
       if (!commandMissing('ethtool')) {
         try {
-          this.exec(ns, ['ethtool', '-K', dev, 'tso', 'off', 'gso', 'off', 'gro', 'off']);
+          this.exec(ns, ['ethtool', '-K', dev, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off']);
         } catch {
           // not every kernel lets every feature change; the defaults still work, only slower
         }
