@@ -22,6 +22,7 @@ inline bool ct_equal16(const uint8_t* a, const uint8_t* b) {
 // asm claims to read the memory through p. A plain memset keeps rejecting a
 // flood of forged jumbo packets cheap, unlike a volatile byte loop.
 inline void secure_zero(void* p, size_t n) {
+  if (n == 0) return;  // p may be null then, which memset does not allow
   std::memset(p, 0, n);
   __asm__ volatile("" : : "r"(p) : "memory");
 }
