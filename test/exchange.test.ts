@@ -8,7 +8,7 @@ import {
   AGREEMENT_LENGTH, CHALLENGE_LENGTH, KNOCK_LENGTH, MessageType, PROPOSAL_LENGTH,
   decodeChallenge, decodeHeader, decodeKnock, decodeProposal, encodeChallenge, encodeKnock, encodeProposal,
 } from '../controlplane/exchange/messages.js';
-import { encrypt, hash, hkdf } from '../controlplane/exchange/primitives.js';
+import { encrypt, generateKeyPair, hash, hkdf } from '../controlplane/exchange/primitives.js';
 import { PROTOCOL_VERSION, espKeymat, prologue } from '../controlplane/exchange/protocol.js';
 import { RouteSpi } from '../controlplane/exchange/types.js';
 import { PSK, world, type Datagram } from './keymanager-harness.js';
@@ -162,8 +162,7 @@ describe('exchange refusals', () => {
       version: PROTOCOL_VERSION, aead: 'aes-gcm-16-icv', routeSpi: RouteSpi(1001),
       initiatorAddress: parseAddress(w.a.address)!, responderAddress: parseAddress(w.b.address)!, nonce,
     });
-    const ePublic = crypto.createPublicKey(crypto.generateKeyPairSync('x25519').privateKey).export({ format: 'jwk' }).x!;
-    const noise = handwrittenProposalNoise(PSK, pro, Buffer.from(ePublic, 'base64url'), 0x12345678);
+    const noise = handwrittenProposalNoise(PSK, pro, generateKeyPair().publicKey, 0x12345678);
     w.b.km.receive(challenge.to, encodeProposal(RouteSpi(1001), 'aes-gcm-16-icv', nonce, noise), challenge.from);
     expect(w.b.km.counters).toMatchObject({ keypairs_offered: 1, rxerrors: 0 });
     expect(w.net.queue.map(type)).toEqual([MessageType.agreement]);

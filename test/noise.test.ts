@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CipherState, HandshakeState, NoiseError, cipherFor, type PatternName } from '../controlplane/exchange/noise.js';
-import { PublicKeyError, decrypt, dh, encrypt, hash, hkdf, hmac, keyPairFromPrivate } from '../controlplane/exchange/primitives.js';
+import { PublicKeyError, decrypt, dh, encrypt, generateKeyPair, hash, hkdf, hmac, keyPairFromPrivate } from '../controlplane/exchange/primitives.js';
 
 const VECTORS = '/work/shared/vectors';
 const hex = (s: string) => Buffer.from(s, 'hex');
@@ -103,6 +103,20 @@ describe('X25519 (Wycheproof)', () => {
     }
     expect(refused).toBeGreaterThan(0);
     expect(refused).toBe(tests.filter((t) => t.flags.includes('LowOrderPublic')).length);
+  });
+
+  it('derives public keys as RFC 7748 does (§6.1 test vector), and generated pairs agree', () => {
+    const alice = keyPairFromPrivate(hex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a'));
+    const bob = keyPairFromPrivate(hex('5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb'));
+    expect(alice.publicKey.toString('hex')).toBe('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a');
+    expect(bob.publicKey.toString('hex')).toBe('de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f');
+    expect(dh(alice, bob.publicKey).toString('hex')).toBe('4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742');
+    for (let i = 0; i < 20; i++) {
+      const a = generateKeyPair();
+      const b = generateKeyPair();
+      expect(a.publicKey.length).toBe(32);
+      expect(dh(a, b.publicKey).equals(dh(b, a.publicKey))).toBe(true);
+    }
   });
 
   it('refuses public keys of the wrong length', () => {

@@ -95,15 +95,25 @@ export interface KeyPair {
   publicKey: Buffer;
 }
 
-function rawPublic(key: crypto.KeyObject): Buffer {
-  // JWK export/import is an order of magnitude faster than DER for raw keys.
-  return Buffer.from(key.export({ format: 'jwk' }).x as string, 'base64url');
+// The public key is computed as X25519(private, 9), the base point (RFC 7748
+// §6.1), not exported from the KeyObject: Node 20 exports JWK while holding
+// the key's lock and allocating, and a garbage collection at that moment can
+// finalize the key-generation job that made the key, whose destructor takes
+// the same lock: the thread deadlocks (seen in bench keyexchange). The
+// stateless DH derives without that lock held while allocating.
+const BASE_POINT = crypto.createPublicKey({
+  key: { kty: 'OKP', crv: 'X25519', x: Buffer.concat([Buffer.from([9]), Buffer.alloc(31)]).toString('base64url') },
+  format: 'jwk',
+});
+
+function publicOf(privateKey: crypto.KeyObject): Buffer {
+  return crypto.diffieHellman({ privateKey, publicKey: BASE_POINT });
 }
 
 /** GENERATE_KEYPAIR(). */
 export function generateKeyPair(): KeyPair {
-  const { privateKey, publicKey } = crypto.generateKeyPairSync('x25519');
-  return { privateKey, publicKey: rawPublic(publicKey) };
+  const { privateKey } = crypto.generateKeyPairSync('x25519');
+  return { privateKey, publicKey: publicOf(privateKey) };
 }
 
 const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
@@ -114,7 +124,7 @@ export function keyPairFromPrivate(raw: Buffer): KeyPair {
   const der = Buffer.concat([PKCS8_X25519, raw]);
   const privateKey = crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
   wipe(der);
-  return { privateKey, publicKey: rawPublic(crypto.createPublicKey(privateKey)) };
+  return { privateKey, publicKey: publicOf(privateKey) };
 }
 
 /**
