@@ -69,9 +69,9 @@ VITESSE_AVX2 inline __m128i make_j0(const uint8_t iv[12]) {
 // as inc32 requires.
 VITESSE_AVX2 inline __m128i counter(__m128i ctr, int i) { return bswap(_mm_add_epi32(ctr, _mm_set_epi32(0, 0, 0, i))); }
 
-// AES on N independent blocks, round by round so they pipeline.
+// AES on the N independent blocks at b, round by round so they pipeline.
 template <int R, int N>
-VITESSE_AVX2 inline void aes_blocks(const FastKey& k, __m128i (&b)[N]) {
+VITESSE_AVX2 inline void aes_blocks(const FastKey& k, __m128i* b) {
   const __m128i* rk = reinterpret_cast<const __m128i*>(k.rk);
   __m128i key = _mm_load_si128(rk);
   for (int i = 0; i < N; ++i) b[i] = _mm_xor_si128(b[i], key);
@@ -90,13 +90,13 @@ VITESSE_AVX2 inline void keystream(const FastKey& k, __m128i ctr, __m128i (&ks)[
   for (int i = 0; i < 8; ++i) ks[i] = counter(ctr, i + 1);
   switch (n) {
     case 8: aes_blocks<R, 8>(k, ks); break;
-    case 7: aes_blocks<R, 7>(k, *reinterpret_cast<__m128i(*)[7]>(ks)); break;
-    case 6: aes_blocks<R, 6>(k, *reinterpret_cast<__m128i(*)[6]>(ks)); break;
-    case 5: aes_blocks<R, 5>(k, *reinterpret_cast<__m128i(*)[5]>(ks)); break;
-    case 4: aes_blocks<R, 4>(k, *reinterpret_cast<__m128i(*)[4]>(ks)); break;
-    case 3: aes_blocks<R, 3>(k, *reinterpret_cast<__m128i(*)[3]>(ks)); break;
-    case 2: aes_blocks<R, 2>(k, *reinterpret_cast<__m128i(*)[2]>(ks)); break;
-    case 1: aes_blocks<R, 1>(k, *reinterpret_cast<__m128i(*)[1]>(ks)); break;
+    case 7: aes_blocks<R, 7>(k, ks); break;
+    case 6: aes_blocks<R, 6>(k, ks); break;
+    case 5: aes_blocks<R, 5>(k, ks); break;
+    case 4: aes_blocks<R, 4>(k, ks); break;
+    case 3: aes_blocks<R, 3>(k, ks); break;
+    case 2: aes_blocks<R, 2>(k, ks); break;
+    case 1: aes_blocks<R, 1>(k, ks); break;
     default: break;
   }
 }

@@ -65,8 +65,9 @@ VITESSE_AVX512 inline __m512i lane_counters(__m128i j0, int first) {
 
 VITESSE_AVX512 inline __m512i lanes_step(int n) { return _mm512_broadcast_i32x4(_mm_set_epi32(0, 0, 0, n)); }
 
+// AES on the N registers at b, round by round so they pipeline.
 template <int R, int N>
-VITESSE_AVX512 inline void aes_zmm(const __m512i (&rk)[R + 1], __m512i (&b)[N]) {
+VITESSE_AVX512 inline void aes_zmm(const __m512i (&rk)[R + 1], __m512i* b) {
   for (int i = 0; i < N; ++i) b[i] = _mm512_xor_si512(b[i], rk[0]);
 #pragma GCC unroll 16
   for (int r = 1; r < R; ++r) {
@@ -89,9 +90,9 @@ VITESSE_AVX512 inline void keystream(const __m512i (&rk)[R + 1], __m512i ctr, __
   for (int i = 0; i < 4; ++i) ks[i] = bswap(_mm512_add_epi32(ctr, lanes_step(4 * i)));
   switch (n) {
     case 4: aes_zmm<R, 4>(rk, ks); break;
-    case 3: aes_zmm<R, 3>(rk, *reinterpret_cast<__m512i(*)[3]>(ks)); break;
-    case 2: aes_zmm<R, 2>(rk, *reinterpret_cast<__m512i(*)[2]>(ks)); break;
-    case 1: aes_zmm<R, 1>(rk, *reinterpret_cast<__m512i(*)[1]>(ks)); break;
+    case 3: aes_zmm<R, 3>(rk, ks); break;
+    case 2: aes_zmm<R, 2>(rk, ks); break;
+    case 1: aes_zmm<R, 1>(rk, ks); break;
     default: break;
   }
 }
@@ -326,9 +327,9 @@ VITESSE_AVX512 void aes_all_items(uint8_t* blocks, const FastKey* const* keys, s
     __m512i ks[4];
     for (size_t i = 0; i < n; ++i) ks[i] = load(blocks + 64 * i);
     switch (n) {
-      case 3: aes_zmm<R, 3>(rk, *reinterpret_cast<__m512i(*)[3]>(ks)); break;
-      case 2: aes_zmm<R, 2>(rk, *reinterpret_cast<__m512i(*)[2]>(ks)); break;
-      case 1: aes_zmm<R, 1>(rk, *reinterpret_cast<__m512i(*)[1]>(ks)); break;
+      case 3: aes_zmm<R, 3>(rk, ks); break;
+      case 2: aes_zmm<R, 2>(rk, ks); break;
+      case 1: aes_zmm<R, 1>(rk, ks); break;
       default: break;
     }
     for (size_t i = 0; i < n; ++i) store(blocks + 64 * i, ks[i]);
