@@ -73,14 +73,14 @@ VITESSE_AVX2 inline __m128i counter(__m128i ctr, int i) { return bswap(_mm_add_e
 template <int R, int N>
 VITESSE_AVX2 inline void aes_blocks(const FastKey& k, __m128i* b) {
   const __m128i* rk = reinterpret_cast<const __m128i*>(k.rk);
-  __m128i key = _mm_load_si128(rk);
+  __m128i key = _mm_loadu_si128(rk);
   for (int i = 0; i < N; ++i) b[i] = _mm_xor_si128(b[i], key);
 #pragma GCC unroll 16
   for (int r = 1; r < R; ++r) {
-    key = _mm_load_si128(rk + r);
+    key = _mm_loadu_si128(rk + r);
     for (int i = 0; i < N; ++i) b[i] = _mm_aesenc_si128(b[i], key);
   }
-  key = _mm_load_si128(rk + R);
+  key = _mm_loadu_si128(rk + R);
   for (int i = 0; i < N; ++i) b[i] = _mm_aesenclast_si128(b[i], key);
 }
 
@@ -120,7 +120,7 @@ VITESSE_AVX2 inline void acc_mul(Acc& a, __m128i x, __m128i h) {
 }
 
 VITESSE_AVX2 inline __m128i power(const FastKey& k, size_t index) {
-  return _mm_load_si128(reinterpret_cast<const __m128i*>(k.hpow[index]));
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(k.hpow[index]));
 }
 
 // Adds one block (raw bytes, zero-padded) as the block that takes
@@ -272,7 +272,7 @@ constexpr size_t kShortMaxBlocks = kShortJobs * (kGroupBlocks + 1);
 inline bool is_short(const GcmJob& j) { return j.len <= kShortMaxLen && j.aad_len <= kShortMaxAad; }
 
 VITESSE_AVX2 inline __m128i round_key(const FastKey* k, int r) {
-  return _mm_load_si128(reinterpret_cast<const __m128i*>(k->rk[r]));
+  return _mm_loadu_si128(reinterpret_cast<const __m128i*>(k->rk[r]));
 }
 
 // AES on N blocks in place, each with its own key.

@@ -44,7 +44,7 @@ VITESSE_AVX512 inline __m512i load(const uint8_t* p) { return _mm512_loadu_si512
 VITESSE_AVX512 inline void store(uint8_t* p, __m512i v) { _mm512_storeu_si512(p, v); }
 
 VITESSE_AVX512 inline __m512i broadcast_key(const uint8_t* rk) {
-  return _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(rk)));
+  return _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rk)));
 }
 
 // Mask for the first n (≤ 64) bytes of a register.
@@ -164,7 +164,7 @@ VITESSE_AVX512 inline void acc_group(Acc& a, const __m512i (&v)[4], __m128i x, c
 VITESSE_AVX512 inline void acc_lengths(const FastKey& k, Acc& a, size_t aad_len, size_t len, __m128i x) {
   const __m128i lengths = _mm_set_epi64x(static_cast<int64_t>(aad_len * 8), static_cast<int64_t>(len * 8));
   acc_mul(a, _mm512_zextsi128_si512(_mm_xor_si128(lengths, x)),
-          _mm512_zextsi128_si512(_mm_load_si128(reinterpret_cast<const __m128i*>(k.hpow[kPowers - 1]))));
+          _mm512_zextsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k.hpow[kPowers - 1]))));
 }
 
 VITESSE_AVX512 __m128i hash_long_aad(const FastKey& k, const uint8_t* aad, size_t n) {

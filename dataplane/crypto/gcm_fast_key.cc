@@ -42,7 +42,7 @@ VITESSE_TARGET void init_fast_key(GcmContext& ctx, const uint8_t rk[15][16]) {
   const __m128i h = _mm_set_epi64x(static_cast<int64_t>(hp.hi), static_cast<int64_t>(hp.lo));
   __m128i power = h;
   for (int i = FastKey::kPowers - 1; i >= 0; --i) {
-    _mm_store_si128(reinterpret_cast<__m128i*>(k.hpow[i]), power);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(k.hpow[i]), power);
     power = polyval_mul(power, h);
   }
 }

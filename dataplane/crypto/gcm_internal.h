@@ -20,8 +20,9 @@ struct GenericKey {
   uint64_t h_lo, h_hi;
 };
 
-// AES-NI paths: round keys as AES-NI takes them, and powers of the POLYVAL
-// key in descending order (hpow[i] = H^(kPowers - i)), so that the last n
+// AES-NI paths (which load these unaligned, so a context that is not
+// 64-byte aligned still works): round keys as AES-NI takes them, and powers
+// of the POLYVAL key in descending order (hpow[i] = H^(kPowers - i)), so that the last n
 // blocks of a run are multiplied by the n powers starting at hpow[kPowers - n]
 // and one vector load fetches H^k..H^(k-3) for four consecutive blocks.
 struct FastKey {
