@@ -166,14 +166,17 @@ template <class Keys>
       const unsigned i = static_cast<unsigned>(__builtin_ctzll(w));
       const PoptrieNode& nd = nodes[at[i]];
       const unsigned c = chunk(keys[i], offset);
-      if (nd.vector >> c & 1) {
-        at[i] = nd.base1 + rank(nd.vector, c) - 1;
-        prefetch_node(&nodes[at[i]]);
-        deeper |= uint64_t{1} << i;
-      } else {
-        at[i] = nd.base0 + rank(nd.leafvec, c) - 1;
-        __builtin_prefetch(&leaves[at[i]]);
-      }
+      // Both ways are computed and one is selected, without a branch: below
+      // the first level, going down or stopping is as good as random.
+      const bool down = nd.vector >> c & 1;
+      const uint32_t child = nd.base1 + rank(nd.vector, c) - 1;  // if down
+      const uint32_t leaf = nd.base0 + rank(nd.leafvec, c) - 1;  // if not
+      at[i] = down ? child : leaf;
+      const uintptr_t next = down ? reinterpret_cast<uintptr_t>(nodes) + uintptr_t{child} * sizeof(PoptrieNode)
+                                  : reinterpret_cast<uintptr_t>(leaves) + uintptr_t{leaf} * sizeof(RouteIndex);
+      __builtin_prefetch(reinterpret_cast<const void*>(next));
+      __builtin_prefetch(reinterpret_cast<const void*>(next + (down ? sizeof(PoptrieNode) - 1 : 0)));
+      deeper |= uint64_t{down} << i;
     }
     at_leaf |= walking & ~deeper;
     walking = deeper;
