@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { packageRoot } from '../controlplane/native.js';
+import { native, packageRoot } from '../controlplane/native.js';
 import { gcm, PATHS } from './crypto-cases.js';
 
 const addon = path.join(packageRoot, 'build', process.env.VITESSE_ADDON ?? 'Release', 'vitesse.node');
@@ -34,6 +34,25 @@ describe('crypto paths', () => {
     const r = childDefaultPath('sse9');
     expect(r.path).toBe(gcm.bestPath());
     expect(r.stderr).toMatch(/VITESSE_CRYPTO_PATH=sse9: not one of generic, avx2, avx512/);
+  });
+});
+
+describe('crypto bench loop', () => {
+  it('returns one checked row per size and key size (shape only; figures belong to the benchmark)', () => {
+    const rows = (native.crypto.bench({ sizes: [0, 65], keyBits: [128, 256], minMs: 0.05, samples: 1, batch: 3 }) as
+      Record<string, unknown>[]);
+    expect(rows.map((r) => [r.size, r.keyBits, r.path])).toEqual([
+      [0, 128, gcm.defaultPath()], [0, 256, gcm.defaultPath()], [65, 128, gcm.defaultPath()], [65, 256, gcm.defaultPath()],
+    ]);
+    for (const r of rows) {
+      for (const f of ['oursNs', 'oursBatchNs', 'opensslNs', 'oursOpenNs', 'oursOpenBatchNs', 'opensslOpenNs']) {
+        expect(r[f], f).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it('refuses key sizes other than 128 and 256 bits', () => {
+    expect(() => native.crypto.bench({ sizes: [64], keyBits: [192], minMs: 0.05, samples: 1 })).toThrow('key bits must be 128 or 256');
   });
 });
 
