@@ -155,7 +155,7 @@ export const wires = {
   },
 };
 
-export interface SoftbenchResult { seconds: number; packets: number; bytes: number; sent: number; cryptoPath: string }
+export interface SoftbenchResult { seconds: number; cpuSeconds: number; packets: number; bytes: number; sent: number; cryptoPath: string }
 
 export function softbench(opts: { packetSize: number | 'IMIX'; packets: number; routes: number; queues: number; cpus?: number[] }): SoftbenchResult {
   return native.gateway.softbench(opts);

@@ -1,21 +1,13 @@
-// Network byte order on raw packet bytes (no aligned or typed access).
+// Byte-order helpers for the ESP code, in terms of util/big_endian.h.
 #pragma once
 
-#include <cstdint>
+#include "util/big_endian.h"
 
 namespace vitesse::esp {
 
-inline uint32_t load16be(const uint8_t* p) { return static_cast<uint32_t>(p[0]) << 8 | p[1]; }
-inline uint32_t load32be(const uint8_t* p) { return load16be(p) << 16 | load16be(p + 2); }
-
-inline void store32be(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24); p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8); p[3] = static_cast<uint8_t>(v);
-}
-
-inline void store64be(uint8_t* p, uint64_t v) {
-  store32be(p, static_cast<uint32_t>(v >> 32));
-  store32be(p + 4, static_cast<uint32_t>(v));
-}
+inline uint32_t load16be(const uint8_t* p) { return load_be16(p); }
+inline uint32_t load32be(const uint8_t* p) { return load_be32(p); }
+inline void store32be(uint8_t* p, uint32_t v) { store_be32(p, v); }
+inline void store64be(uint8_t* p, uint64_t v) { store_be64(p, v); }
 
 }  // namespace vitesse::esp

@@ -31,10 +31,12 @@ class SyntheticLink final : public Link {
       std::memcpy(p->data, t.data(), t.size());
       p->len = static_cast<uint32_t>(t.size());
       uint8_t* ip = p->data + net::kEthHeaderLen;
-      net::store32(ip + 16, destinations_[next_dst_]);
+      uint32_t dst = destinations_[next_dst_];
       if (++next_dst_ == destinations_.size()) next_dst_ = 0;
-      net::store16(ip + 10, 0);
-      net::store16(ip + 10, net::ipv4_header_checksum(ip, net::kIpv4HeaderLen));
+      net::store32(ip + 16, dst);
+      // The templates' checksums were computed with a zero destination.
+      uint32_t sum = static_cast<uint16_t>(~net::load16(ip + 10)) + (dst >> 16) + (dst & 0xffff);
+      net::store16(ip + 10, static_cast<uint16_t>(~net::checksum_fold(sum)));
       pkts[n++] = p;
       generated_++;
     }

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "util/big_endian.h"
+
 namespace vitesse::net {
 
 inline constexpr uint32_t kEthHeaderLen = 14;
@@ -22,15 +24,10 @@ inline constexpr uint8_t kProtoIpv6Frag = 44;
 inline constexpr uint8_t kProtoEsp = 50;
 inline constexpr uint8_t kProtoIcmpv6 = 58;
 
-inline uint16_t load16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-inline uint32_t load32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 | static_cast<uint32_t>(p[2]) << 8 | p[3];
-}
-inline void store16(uint8_t* p, uint16_t v) { p[0] = static_cast<uint8_t>(v >> 8); p[1] = static_cast<uint8_t>(v); }
-inline void store32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24); p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8); p[3] = static_cast<uint8_t>(v);
-}
+inline uint16_t load16(const uint8_t* p) { return load_be16(p); }
+inline uint32_t load32(const uint8_t* p) { return load_be32(p); }
+inline void store16(uint8_t* p, uint16_t v) { store_be16(p, v); }
+inline void store32(uint8_t* p, uint32_t v) { store_be32(p, v); }
 
 struct Mac { uint8_t b[6] = {}; };
 

@@ -132,6 +132,15 @@ void Gateway::stop() {
   threads_.clear();
 }
 
+double Gateway::worker_cpu_seconds(uint32_t q) const {
+  if (q >= threads_.size()) return 0;
+  clockid_t clock;
+  timespec ts;
+  if (pthread_getcpuclockid(const_cast<std::thread&>(threads_[q]).native_handle(), &clock) != 0) return 0;
+  if (clock_gettime(clock, &ts) != 0) return 0;
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 uint32_t Gateway::poll_once() {
   uint32_t n = 0;
   const Tables* t = tables_.load(std::memory_order_acquire);

@@ -79,6 +79,9 @@ class Gateway {
   void stop();
   bool running() const { return !threads_.empty(); }
   uint32_t poll_once();
+  // CPU time the worker thread of queue q has used (0 when not running):
+  // the fair measure on a machine shared with other work.
+  double worker_cpu_seconds(uint32_t q) const;
 
   // Configuration changes (control thread). They throw std::invalid_argument
   // with a precise message and change nothing when the request is invalid;

@@ -479,6 +479,7 @@ NapiPart part("gateway", [](Napi::Env env, Napi::Object exports) {
       SoftbenchResult r = run_softbench(opt);
       Napi::Object out = Napi::Object::New(info.Env());
       out.Set("seconds", r.seconds);
+      out.Set("cpuSeconds", r.cpu_seconds);
       out.Set("packets", static_cast<double>(r.packets));
       out.Set("bytes", static_cast<double>(r.bytes));
       out.Set("sent", static_cast<double>(r.sent));

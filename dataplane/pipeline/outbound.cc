@@ -14,13 +14,16 @@ namespace {
 bool is_ipv6_multicast(const uint8_t* addr) { return addr[0] == 0xff; }
 
 // Fills in the per-packet fields of the outer header copied from its template.
+// Constant-size copies: a variable-length memcpy here compiles to `rep movs`,
+// whose start-up cost was a third of this function's time.
 inline void write_outer(const OuterTemplate& o, uint8_t* frame, uint32_t frame_len, uint16_t id) {
-  std::memcpy(frame, o.bytes, o.len);
   uint8_t* ip = frame + net::kEthHeaderLen;
   uint32_t ip_len = frame_len - net::kEthHeaderLen;
   if (o.is_v6) {
+    std::memcpy(frame, o.bytes, net::kEthHeaderLen + net::kIpv6HeaderLen);
     net::store16(ip + 4, static_cast<uint16_t>(ip_len - net::kIpv6HeaderLen));
   } else {
+    std::memcpy(frame, o.bytes, net::kEthHeaderLen + net::kIpv4HeaderLen);
     net::store16(ip + 2, static_cast<uint16_t>(ip_len));
     net::store16(ip + 4, id);
     net::store16(ip + 10, static_cast<uint16_t>(~net::checksum_fold(o.ip_checksum_base + ip_len + id)));

@@ -20,6 +20,7 @@ struct SoftbenchOptions {
 
 struct SoftbenchResult {
   double seconds = 0;
+  double cpu_seconds = 0;  // CPU time of the busiest worker thread until the last packet
   uint64_t sent = 0;     // frames the source offered
   uint64_t packets = 0;  // frames that came out of the private side
   uint64_t bytes = 0;    // their bytes (the inner frames, as offered)
