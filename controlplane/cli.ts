@@ -12,6 +12,7 @@ const commands: Record<string, () => Promise<Command>> = {
   keygen: async () => (await import('./commands/keygen.js')).keygenCommand,
   run: async () => (await import('./commands/run.js')).runCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
+  replay: async () => (await import('./commands/replay.js')).replayCommand,
 };
 
 function help(): string {
