@@ -6,6 +6,7 @@
 //   hop limit (expired: punt for ICMP time exceeded) → Ethernet header for the
 //   private next hop → private link.
 #include "esp/decap.h"
+#include "pipeline/prefetch_sa.h"
 #include "pipeline/worker.h"
 
 namespace vitesse {
@@ -93,6 +94,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     if (esp_len < 4) { drop(p, Counter::public_drop_truncated); continue; }
     esp::InboundSa* sa = qt.inbound.find(net::load32(ip + hdr_len));
     if (!sa) { drop(p, Counter::public_drop_unknown_spi); continue; }
+    prefetch_sa(sa);
     p->pull(net::kEthHeaderLen + hdr_len);
     p->len = esp_len;
     esp_pkts[m] = p;

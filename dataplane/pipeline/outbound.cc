@@ -5,6 +5,7 @@
 //   → decrement TTL → ESP encapsulation (one batch call) → outer IP and
 //   Ethernet from the route's template → public link.
 #include "esp/encap.h"
+#include "pipeline/prefetch_sa.h"
 #include "pipeline/worker.h"
 
 namespace vitesse {
@@ -90,6 +91,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
     if (route == 0) { drop(p, Counter::private_drop_no_route); continue; }
     const QueueRoute& qr = qt.routes[route];
     if (!qr.sa) { drop(p, Counter::private_drop_no_sa); continue; }
+    prefetch_sa(qr.sa);
     if (!qr.has_outer) { drop(p, Counter::private_drop_no_nexthop); continue; }
     if (ip_len > t.mtu) {
       counters_.add(Counter::private_too_big);
