@@ -12,6 +12,8 @@ const commands: Record<string, () => Promise<Command>> = {
   keygen: async () => (await import('./commands/keygen.js')).keygenCommand,
   run: async () => (await import('./commands/run.js')).runCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
+  config: async () => (await import('./commands/config.js')).configCommand,
+  status: async () => (await import('./commands/status.js')).statusCommand,
   replay: async () => (await import('./commands/replay.js')).replayCommand,
 };
 

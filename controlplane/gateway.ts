@@ -14,6 +14,7 @@ import { KeyManager } from './keymanager.js';
 import type { KeyManagerConfig, OutboundSaSpec, InboundSaSpec, QueueId, RouteId, SaSink, Spi, Transport } from './exchange/types.js';
 import { QueueId as queueId } from './exchange/types.js';
 import { SlowPath } from './slowpath/slowpath.js';
+import { SaLedger } from './sa-ledger.js';
 import { parseMac } from './slowpath/address.js';
 import { udpFrame } from './udp.js';
 
@@ -22,7 +23,7 @@ import { udpFrame } from './udp.js';
 const MAX_PENDING_KEY_EXCHANGE = 1024;
 
 // Settings a running gateway takes without a restart (paths as diffConfig names them).
-const LIVE_SETTINGS = new Set(['mtu', 'tfc', 'sa-ttl', 'negotiation-ttl', 'protocol-port', 'replay-window']);
+export const LIVE_SETTINGS: ReadonlySet<string> = new Set(['mtu', 'tfc', 'sa-ttl', 'negotiation-ttl', 'protocol-port', 'replay-window']);
 
 export interface GatewayRuntimeOptions {
   logger?: Logger;
@@ -36,6 +37,8 @@ export class Gateway {
   readonly dataplane: Dataplane;
   readonly slowpath: SlowPath;
   readonly keymanager: KeyManager | null;
+  /** SA install times and AEADs, and the counts of removed SAs (state API, metrics). */
+  readonly saLedger: SaLedger;
   readonly log: Logger;
   private config: GatewayConfig;
   private publicNextHopMac: Buffer | null = null;
@@ -65,6 +68,7 @@ export class Gateway {
       private: { mac: privateMac, ipv4: priv.ipv4 ?? undefined, ipv6: priv.ipv6 ?? undefined, link: opts.links?.private ?? linkSpec(priv, config.queues) },
       public: { mac: publicMac, addresses: publicAddresses, link: opts.links?.public ?? linkSpec(pub, config.queues) },
     });
+    this.saLedger = new SaLedger(() => this.dataplane.sas());
 
     this.slowpath = new SlowPath({
       private: { mac: privateMac, ipv4: priv.ipv4 ?? undefined, ipv6: priv.ipv6 ?? undefined, nextHop: priv.nextHop.address, nextHopMac: priv.nextHop.mac ?? undefined },
@@ -135,20 +139,27 @@ export class Gateway {
     return {
       installInbound: (sa: InboundSaSpec) => {
         this.dataplane.addInboundSa({ queue: sa.queue, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: sa.keymat, replayWindow: replayWindow() });
+        this.saLedger.installed('inbound', sa.queue, sa.route, sa.spi, sa.aead);
         this.log.info({ route: sa.route, queue: sa.queue + 1, spi: sa.spi }, 'inbound SA installed');
       },
       installOutbound: (sa: OutboundSaSpec) => {
+        const replaced = this.outbound.get(`${sa.route}/${sa.queue}`);
+        // Also under the same SPI (a retried negotiation): the data plane's SA, and its counters, are new.
+        if (replaced !== undefined) this.saLedger.removing('outbound', sa.queue, replaced);
         this.dataplane.setOutboundSa({ queue: sa.queue, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: sa.keymat });
+        this.saLedger.installed('outbound', sa.queue, sa.route, sa.spi, sa.aead);
         this.outbound.set(`${sa.route}/${sa.queue}`, sa.spi);
         this.log.info({ route: sa.route, queue: sa.queue + 1, spi: sa.spi }, 'outbound SA activated');
       },
       removeInbound: (queue: QueueId, spi: Spi) => {
+        this.saLedger.removing('inbound', queue, spi);
         if (this.dataplane.removeInboundSa(queue, spi)) this.log.info({ queue: queue + 1, spi }, 'inbound SA expired');
       },
       removeOutbound: (route: RouteId, queue: QueueId, spi: Spi) => {
         const key = `${route}/${queue}`;
         if (this.outbound.get(key) !== spi) return;
         this.outbound.delete(key);
+        this.saLedger.removing('outbound', queue, spi);
         this.dataplane.removeOutboundSa(queue, route);
         this.log.info({ route, queue: queue + 1, spi }, 'outbound SA expired');
       },
@@ -218,15 +229,20 @@ export class Gateway {
       const dp = prev.dataPlane!, np = next.dataPlane!;
       for (const spi of [...d.inboundSas.removed, ...d.inboundSas.changed]) {
         const old = dp.inboundSas.find((s) => s.spi === spi)!;
+        this.saLedger.removing('inbound', old.queue - 1, spi);
         this.dataplane.removeInboundSa(old.queue - 1, spi);
       }
       for (const spi of [...d.inboundSas.added, ...d.inboundSas.changed]) {
         const sa = np.inboundSas.find((s) => s.spi === spi)!;
         this.dataplane.addInboundSa({ queue: sa.queue - 1, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]), replayWindow: next.replayWindow });
+        this.saLedger.installed('inbound', sa.queue - 1, sa.route, sa.spi, sa.aead);
       }
+      const oldOutbound = (k: { route: RouteId; queue: number }) => dp.outboundSas.find((s) => s.route === k.route && s.queue === k.queue);
+      for (const k of [...d.outboundSas.removed, ...d.outboundSas.changed]) this.saLedger.removing('outbound', k.queue - 1, oldOutbound(k)!.spi);
       for (const k of d.outboundSas.removed) this.dataplane.removeOutboundSa(k.queue - 1, k.route);
       for (const k of [...d.outboundSas.added, ...d.outboundSas.changed]) {
         const sa = np.outboundSas.find((s) => s.route === k.route && s.queue === k.queue)!;
+        this.saLedger.installed('outbound', sa.queue - 1, sa.route, sa.spi, sa.aead);
         this.dataplane.setOutboundSa({ queue: sa.queue - 1, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]) });
       }
     }
@@ -240,9 +256,11 @@ export class Gateway {
     const dp = config.dataPlane!;
     for (const sa of dp.inboundSas) {
       this.dataplane.addInboundSa({ queue: sa.queue - 1, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]), replayWindow: config.replayWindow });
+      this.saLedger.installed('inbound', sa.queue - 1, sa.route, sa.spi, sa.aead);
     }
     for (const sa of dp.outboundSas) {
       this.dataplane.setOutboundSa({ queue: sa.queue - 1, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]) });
+      this.saLedger.installed('outbound', sa.queue - 1, sa.route, sa.spi, sa.aead);
     }
   }
 }

@@ -7,6 +7,7 @@ import type { Command } from '../cli.js';
 import { parseArgs, usageText, UsageError } from '../cli/args.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { Gateway } from '../gateway.js';
+import { managementSpec, startManagement, type Management } from '../api/management.js';
 
 const spec = {
   config: { type: 'string', help: 'RFC 7951 JSON configuration (vitesse-gateway model)' },
@@ -14,19 +15,26 @@ const spec = {
   busywait: { type: 'boolean', help: 'workers poll without sleeping when idle (lowest latency, 100% CPU)' },
   cpus: { type: 'string', help: 'pin worker queue i to the i-th CPU of this list, e.g. 2,3' },
   'log-level': { type: 'string', default: 'info', help: 'trace, debug, info, warn, error' },
+  ...managementSpec,
   help: { type: 'boolean' },
 } as const;
 
 const HELP = `usage: vitesse run --config FILE [options]
 
 Starts a gateway from its configuration and runs it until interrupted.
-SIGHUP reloads the configuration file.
+SIGHUP reloads the configuration file. The management API (vitesse config,
+vitesse status) listens on /run/vitesse/NAME.sock; changes made through it
+are saved to the configuration file. Prometheus metrics are served at
+http://127.0.0.1:9301/metrics unless --metrics-listen says otherwise.
 
 ${usageText(spec)}
 
 examples:
   vitesse run --config /etc/vitesse/site-a.json --name site-a
   vitesse run --config gw.json --busywait --cpus 2,3
+  vitesse run --config gw.json --name site-a --metrics-listen 0.0.0.0:9301
+  vitesse run --config gw.json --name site-a --api-listen 0.0.0.0:8443 \
+      --api-tls-cert api.crt --api-tls-key api.key --api-token-file api.token
 `;
 
 export const runCommand: Command = {
@@ -59,6 +67,14 @@ export const runCommand: Command = {
       process.stderr.write(`vitesse run: cannot start the gateway: ${e instanceof Error ? e.message : e}${privilegeHint(e)}\n`);
       return 1;
     }
+    let management: Management;
+    try {
+      management = await startManagement(gw, options, { name, configFile: file, log });
+    } catch (e) {
+      gw.close();
+      process.stderr.write(`vitesse run: ${e instanceof Error ? e.message : e}\n`);
+      return e instanceof UsageError ? 2 : 1;
+    }
     log.info({ config: file, queues: config.queues, routes: config.routes.map((r) => r.id) }, 'running; SIGHUP reloads the configuration, SIGINT/SIGTERM stops');
 
     return await new Promise<number>((resolve) => {
@@ -68,8 +84,10 @@ export const runCommand: Command = {
       const stop = (signal: string) => {
         log.info({ signal }, 'stopping');
         clearInterval(alive);
-        gw.close();
-        resolve(0);
+        void management.close().finally(() => {
+          gw.close();
+          resolve(0);
+        });
       };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));

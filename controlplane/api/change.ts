@@ -1,0 +1,154 @@
+// How a change reaches the running gateway, all or nothing (DESIGN.md §5):
+//
+//   edit the running configuration's JSON (keys included) → keys sent back as
+//   "<redacted>" keep their value → validate the whole result (parseConfig) →
+//   diff → refuse what needs a restart → write the new file to a temporary
+//   name → apply the delta (Gateway.apply) → rename the file into place.
+//
+// Nothing changes unless the whole new configuration is valid and live-
+// applicable; routes the change does not touch keep their SAs. Changes are
+// applied one at a time, in the order they arrive.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { ConfigError, diffConfig, parseConfig, toJson, type ConfigDiff, type GatewayConfig } from '../config/index.js';
+import { TOP } from '../config/defaults.js';
+import { LIVE_SETTINGS, type Gateway } from '../gateway.js';
+import { restoreSecrets } from './edit.js';
+import { RestconfError, type RestconfErrorEntry } from './errors.js';
+import { isObject, type Json } from './path.js';
+
+export interface ChangeOrigin {
+  /** e.g. "PATCH /restconf/data/vitesse-gateway:gateway/route=site2" */
+  request: string;
+  /** "unix" or the TCP peer's address. */
+  peer: string;
+}
+
+export class ConfigChanger {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly gw: Gateway,
+    private readonly log: Logger,
+    /** Where a successful change is written back (so a restart keeps it); none: not written. */
+    readonly file: string | null = null,
+  ) {}
+
+  /** The running configuration as RFC 7951 JSON, keys included (never sent out as it is). */
+  private currentDocument(): Json {
+    return toJson(this.gw.currentConfig, { secrets: true })[TOP] as Json;
+  }
+
+  /**
+   * Applies `edit` to a copy of the running configuration's content (the
+   * gateway container) and makes the result the running configuration.
+   * Throws a RestconfError, with nothing changed, if it cannot.
+   */
+  change<T>(origin: ChangeOrigin, edit: (doc: Json) => { doc: Json; result: T }): Promise<{ diff: ConfigDiff; result: T }> {
+    const run = this.queue.then(() => this.changeNow(origin, edit));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async changeNow<T>(origin: ChangeOrigin, edit: (doc: Json) => { doc: Json; result: T }): Promise<{ diff: ConfigDiff; result: T }> {
+    const current = this.currentDocument();
+    const { doc, result } = edit(structuredClone(current));
+    if (!isObject(doc)) throw RestconfError.of('invalid-value', 'the configuration must be a JSON object', { path: `/${TOP}` });
+    restoreSecrets(doc, current);
+    let next: GatewayConfig;
+    try {
+      next = parseConfig({ [TOP]: doc });
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        this.log.warn({ ...origin, problems: e.problems }, 'configuration change refused: invalid');
+        throw RestconfError.fromConfigError(e);
+      }
+      throw e;
+    }
+    const diff = diffConfig(this.gw.currentConfig, next);
+    const restart = needsRestart(diff);
+    if (restart.length) {
+      this.log.warn({ ...origin, needsRestart: restart.map((e) => e['error-path']) }, 'configuration change refused: needs a restart');
+      throw new RestconfError(501, restart);
+    }
+    if (diff.empty) {
+      this.log.info(origin, 'configuration change requested: nothing differs');
+      return { diff, result };
+    }
+    const temp = this.file ? await this.writeTemp(next) : null;
+    try {
+      this.log.info({ ...origin, ...summary(diff) }, 'configuration change requested');
+      this.gw.apply(next);
+    } catch (e) {
+      if (temp) await fs.rm(temp, { force: true });
+      const message = e instanceof Error ? e.message : String(e);
+      this.log.error({ ...origin, err: e }, 'configuration change failed to apply');
+      throw RestconfError.of('operation-failed', `the gateway could not apply the change: ${message}`);
+    }
+    if (temp) await this.commitFile(temp, origin);
+    return { diff, result };
+  }
+
+  private async writeTemp(next: GatewayConfig): Promise<string> {
+    const file = this.file!;
+    const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+    try {
+      const fh = await fs.open(temp, 'w', 0o600);
+      try {
+        await fh.chmod(0o600); // an existing temp file keeps its mode otherwise
+        await fh.writeFile(JSON.stringify(toJson(next, { secrets: true }), null, 2) + '\n');
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } catch (e) {
+      await fs.rm(temp, { force: true });
+      throw RestconfError.of('operation-failed', `nothing was changed: cannot write ${temp}: ${(e as Error).message}`);
+    }
+    return temp;
+  }
+
+  private async commitFile(temp: string, origin: ChangeOrigin): Promise<void> {
+    const file = this.file!;
+    try {
+      await fs.rename(temp, file);
+      const dir = await fs.open(path.dirname(file), 'r');
+      try { await dir.sync(); } finally { await dir.close(); }
+    } catch (e) {
+      await fs.rm(temp, { force: true });
+      this.log.error({ ...origin, file, err: e }, 'configuration change applied but not saved: a restart would undo it');
+      throw RestconfError.of('partial-operation', `the change is running but was not saved to ${file} (${(e as Error).message}): a restart would undo it`);
+    }
+  }
+}
+
+/** Errors for every difference a running gateway cannot take (Gateway.apply would refuse them too). */
+export function needsRestart(diff: ConfigDiff): RestconfErrorEntry[] {
+  const out: RestconfErrorEntry[] = diff.settings
+    .filter((s) => !LIVE_SETTINGS.has(s))
+    .map((s) => ({
+      'error-type': 'application',
+      'error-tag': 'operation-not-supported',
+      'error-path': `/${TOP}/${s}`,
+      'error-message': 'changing this needs a restart of the gateway; nothing was changed',
+    }));
+  if (diff.mode) {
+    out.push({
+      'error-type': 'application',
+      'error-tag': 'operation-not-supported',
+      'error-path': `/${TOP}/data-plane`,
+      'error-message': `switching from ${diff.mode.from} to ${diff.mode.to} mode needs a restart of the gateway; nothing was changed`,
+    });
+  }
+  return out;
+}
+
+/** What a change changes, for the log (names only: no key material). */
+function summary(d: ConfigDiff): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (d.settings.length) out.settings = d.settings;
+  const routes = Object.fromEntries(Object.entries({ added: d.routes.added, removed: d.routes.removed, changed: d.routes.changed }).filter(([, v]) => v.length));
+  if (Object.keys(routes).length) out.routes = routes;
+  return out;
+}

@@ -1,0 +1,237 @@
+// The RESTCONF resources of a gateway (RFC 8040), independent of how requests
+// arrive (server.ts):
+//
+//   GET  /.well-known/host-meta                 where the RESTCONF root is
+//   GET  /restconf                              the API root
+//   GET  /restconf/data                         configuration and state (?content=)
+//   GET  /restconf/data/vitesse-gateway:gateway[/…]        configuration
+//        ?content=nonconfig|all also returns the gateway-state container
+//   GET  /restconf/data/vitesse-gateway:gateway-state[/…]  operational state
+//   PUT, PATCH, POST, DELETE on /restconf/data[/vitesse-gateway:gateway[/…]]
+//
+// Reads take the configuration with keys redacted and the state as it is now.
+// Every change goes through ConfigChanger (validate, diff, apply, save).
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Logger } from 'pino';
+import { toJson } from '../config/index.js';
+import { TOP } from '../config/defaults.js';
+import type { Gateway } from '../gateway.js';
+import { gatewayState } from '../state.js';
+import type { ConfigChanger } from './change.js';
+import { create, merge, put, remove } from './edit.js';
+import { RestconfError } from './errors.js';
+import { dataUri, instancePath, isObject, locate, parseDataPath, targetName, valueAt, type DataPath, type Json } from './path.js';
+import { YANG_JSON, qualified } from './schema.js';
+
+export interface ApiRequest {
+  method: string;
+  /** Path and query, as in the request line. */
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  /** "unix" or the TCP peer's address (for the log). */
+  peer: string;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+type Content = 'config' | 'nonconfig' | 'all';
+
+interface Query {
+  content: Content;
+  depth: number;
+}
+
+const DATA_METHODS = 'GET, HEAD, PUT, PATCH, POST, DELETE, OPTIONS';
+const READ_METHODS = 'GET, HEAD, OPTIONS';
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): ApiResponse {
+  return { status, headers: { 'content-type': YANG_JSON, ...headers }, body: JSON.stringify(body) + '\n' };
+}
+
+const noContent = (headers: Record<string, string> = {}): ApiResponse => ({ status: 204, headers });
+
+function parseQuery(search: URLSearchParams, method: string): Query {
+  const q: Query = { content: 'all', depth: Infinity };
+  for (const [name, value] of search) {
+    if (name === 'content') {
+      if (method !== 'GET' && method !== 'HEAD') throw RestconfError.of('invalid-value', '"content" is a parameter of GET and HEAD only', { type: 'protocol' });
+      if (value !== 'config' && value !== 'nonconfig' && value !== 'all') throw RestconfError.of('invalid-value', `content="${value}": use config, nonconfig or all`, { type: 'protocol' });
+      q.content = value;
+    } else if (name === 'depth') {
+      if (method !== 'GET' && method !== 'HEAD') throw RestconfError.of('invalid-value', '"depth" is a parameter of GET and HEAD only', { type: 'protocol' });
+      const n = Number(value);
+      if (value === 'unbounded') q.depth = Infinity;
+      else if (Number.isInteger(n) && n >= 1 && n <= 65535) q.depth = n;
+      else throw RestconfError.of('invalid-value', `depth="${value}": use 1..65535 or unbounded`, { type: 'protocol' });
+    } else {
+      throw RestconfError.of('invalid-value', `unsupported query parameter "${name}" (this server knows content and depth)`, { type: 'protocol' });
+    }
+  }
+  return q;
+}
+
+/** RFC 8040 §4.8.2: depth 1 is the target node alone, each level below one more. */
+function prune(value: unknown, depth: number): unknown {
+  if (Array.isArray(value)) return value.map((v) => prune(v, depth));
+  if (!isObject(value)) return value;
+  if (depth <= 1) return {};
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, prune(v, depth - 1)]));
+}
+
+function parseBody(req: ApiRequest): unknown {
+  const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== YANG_JSON && type !== 'application/json') {
+    throw RestconfError.of('invalid-value', `the body must be ${YANG_JSON} (or application/json), not "${type || 'unspecified'}"`, { type: 'protocol', status: 415 });
+  }
+  try {
+    return JSON.parse(req.body.toString('utf8'));
+  } catch (e) {
+    throw RestconfError.of('malformed-message', `the body is not JSON: ${(e as Error).message}`, { type: 'protocol' });
+  }
+}
+
+export class RestconfApi {
+  constructor(
+    private readonly gw: Gateway,
+    private readonly changer: ConfigChanger,
+    private readonly log: Logger,
+  ) {}
+
+  async handle(req: ApiRequest): Promise<ApiResponse> {
+    try {
+      const res = await this.route(req);
+      if (req.method === 'HEAD') delete res.body;
+      return res;
+    } catch (e) {
+      if (e instanceof RestconfError) {
+        if (req.method !== 'GET' && req.method !== 'HEAD') this.log.info({ request: `${req.method} ${req.url}`, peer: req.peer, status: e.status, errors: e.errors }, 'API request refused');
+        return json(e.status, e.body(), e.headers);
+      }
+      this.log.error({ err: e, request: `${req.method} ${req.url}`, peer: req.peer }, 'API request failed');
+      return json(500, RestconfError.of('operation-failed', `internal error: ${e instanceof Error ? e.message : e}`).body());
+    }
+  }
+
+  private async route(req: ApiRequest): Promise<ApiResponse> {
+    const url = new URL(req.url, 'http://gateway');
+    const p = url.pathname;
+    if (p === '/.well-known/host-meta') {
+      this.onlyReads(req.method);
+      return { status: 200, headers: { 'content-type': 'application/xrd+xml' }, body: "<XRD xmlns='http://docs.oasis-open.org/ns/xri/xrd-1.0'>\n  <Link rel='restconf' href='/restconf'/>\n</XRD>\n" };
+    }
+    if (p === '/restconf' || p === '/restconf/') {
+      this.onlyReads(req.method);
+      return json(200, { 'ietf-restconf:restconf': { data: {}, operations: {} } });
+    }
+    if (p === '/restconf/operations' || p.startsWith('/restconf/operations/')) {
+      if (p !== '/restconf/operations') throw RestconfError.of('invalid-value', 'this server has no operations', { type: 'protocol', status: 404 });
+      this.onlyReads(req.method);
+      return json(200, { 'ietf-restconf:operations': {} });
+    }
+    if (p !== '/restconf/data' && !p.startsWith('/restconf/data/')) {
+      throw RestconfError.of('invalid-value', `no such resource: ${p} (the API is under /restconf)`, { type: 'protocol', status: 404 });
+    }
+    // The path's own text: "%2F" in a key must not split a segment.
+    const rawPath = req.url.split('?')[0].slice('/restconf/data'.length);
+    const path = parseDataPath(rawPath);
+    const query = parseQuery(url.searchParams, req.method);
+    switch (req.method) {
+      case 'GET':
+      case 'HEAD':
+        return this.read(path, query);
+      case 'OPTIONS':
+        return { status: 200, headers: { allow: path?.top === 'gateway-state' ? READ_METHODS : DATA_METHODS } };
+      case 'PUT':
+      case 'PATCH':
+      case 'POST':
+      case 'DELETE':
+        return this.write(req, path);
+      default:
+        throw RestconfError.of('operation-not-supported', `method ${req.method} is not supported`, { type: 'protocol', status: 405, headers: { allow: DATA_METHODS } });
+    }
+  }
+
+  private onlyReads(method: string): void {
+    if (method !== 'GET' && method !== 'HEAD') {
+      throw RestconfError.of('operation-not-supported', `this resource is read-only (${READ_METHODS})`, { type: 'protocol', status: 405, headers: { allow: READ_METHODS } });
+    }
+  }
+
+  private config(): Json {
+    return toJson(this.gw.currentConfig)[TOP] as Json;
+  }
+
+  private read(path: DataPath | null, q: Query): ApiResponse {
+    const members: Json = {};
+    const wantConfig = q.content !== 'nonconfig';
+    const wantState = q.content !== 'config';
+    if (!path || (path.top === 'gateway' && !path.segments.length)) {
+      // The datastore, or the gateway container: state lives in its own
+      // top-level container, which content=nonconfig|all adds beside it.
+      if (wantConfig) members[qualified('gateway')] = prune(this.config(), q.depth);
+      if (wantState) members[qualified('gateway-state')] = prune(gatewayState(this.gw), q.depth);
+      return json(200, members);
+    }
+    if (path.top === 'gateway' && !wantConfig) {
+      throw RestconfError.of('invalid-value', `there is no state below the configuration: the gateway's state is /restconf/data/${qualified('gateway-state')}`, { path: instancePath(path), status: 404 });
+    }
+    if (path.top === 'gateway-state' && !wantState) {
+      throw RestconfError.of('invalid-value', 'gateway-state holds no configuration', { path: instancePath(path), status: 404 });
+    }
+    const doc = path.top === 'gateway' ? this.config() : gatewayState(this.gw);
+    const t = locate(doc, path, 'read');
+    const value = valueAt(t, doc);
+    if (value === undefined) throw RestconfError.of('invalid-value', 'no such data node', { path: instancePath(path), status: 404 });
+    const name = qualified(targetName(path));
+    if (t.kind === 'entry' || t.kind === 'item') return json(200, { [name]: [prune(value, q.depth)] });
+    return json(200, { [name]: prune(value, q.depth) });
+  }
+
+  private async write(req: ApiRequest, path: DataPath | null): Promise<ApiResponse> {
+    if (path?.top === 'gateway-state') {
+      throw RestconfError.of('operation-not-supported', 'gateway-state is operational state: it cannot be changed', { path: instancePath(path), type: 'protocol', status: 405, headers: { allow: READ_METHODS } });
+    }
+    const origin = { request: `${req.method} ${req.url}`, peer: req.peer };
+    // The datastore holds only the gateway container: PUT or PATCH of it is one of the container.
+    const datastore: DataPath = { top: 'gateway', segments: [] };
+    switch (req.method) {
+      case 'DELETE': {
+        if (!path) throw RestconfError.of('operation-not-supported', 'the datastore cannot be deleted', { type: 'protocol', status: 405, headers: { allow: DATA_METHODS } });
+        await this.changer.change(origin, (doc) => ({ doc: remove(doc, path), result: null }));
+        return noContent();
+      }
+      case 'PUT': {
+        const target = path ?? datastore;
+        const body = parseBody(req);
+        const { result } = await this.changer.change(origin, (doc) => {
+          const r = put(doc, target, body);
+          return { doc: r.doc, result: r.created };
+        });
+        return result ? { status: 201, headers: { location: dataUri(target) } } : noContent();
+      }
+      case 'PATCH': {
+        const target = path ?? datastore;
+        const body = parseBody(req);
+        await this.changer.change(origin, (doc) => ({ doc: merge(doc, target, body), result: null }));
+        return noContent();
+      }
+      case 'POST': {
+        if (!path) {
+          throw RestconfError.of('resource-denied', `${qualified('gateway')} already exists (PUT replaces it, PATCH merges into it)`, { path: `/${TOP}` });
+        }
+        const body = parseBody(req);
+        const { result } = await this.changer.change(origin, (doc) => {
+          const r = create(doc, path, body);
+          return { doc: r.doc, result: r.created };
+        });
+        return { status: 201, headers: { location: dataUri(result) } };
+      }
+    }
+    throw new Error('unreachable');
+  }
+}

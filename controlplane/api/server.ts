@@ -1,0 +1,184 @@
+// The management API's listeners:
+//
+// - a Unix socket per gateway, /run/vitesse/NAME.sock by default, owner-only
+//   (mode 0600; --socket-mode widens it, e.g. to a group). File permissions
+//   are its access control. A socket left by a gateway that died is replaced;
+//   one a live process still answers on is refused.
+// - optionally TCP, only with TLS and a bearer token (`Authorization: Bearer
+//   …`, compared in constant time): never plain text over a network.
+//
+// Both serve the same RESTCONF resources (routes.ts).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Gateway } from '../gateway.js';
+import { parseListen } from './listen.js';
+import { ConfigChanger } from './change.js';
+import { RestconfError } from './errors.js';
+import { RestconfApi, type ApiRequest } from './routes.js';
+
+export { RUN_DIR, socketPathFor } from './socket.js';
+
+/** Large enough for any configuration with thousands of routes. */
+export const MAX_BODY = 16 << 20;
+const MIN_TOKEN_LENGTH = 16;
+
+export interface ApiServerOptions {
+  /** The Unix socket; null: none. */
+  socket: string | null;
+  /** Permissions of the socket (default 0600: the owner only). */
+  socketMode?: number;
+  tcp?: { listen: string; certFile: string; keyFile: string; tokenFile: string };
+  /** Where successful changes are written back; null: not written. */
+  configFile: string | null;
+  log: Logger;
+}
+
+export interface ApiServer {
+  readonly socket: string | null;
+  readonly tcpPort: number | null;
+  readonly changer: ConfigChanger;
+  close(): Promise<void>;
+}
+
+export async function startApi(gw: Gateway, opts: ApiServerOptions): Promise<ApiServer> {
+  const log = opts.log;
+  const changer = new ConfigChanger(gw, log, opts.configFile);
+  const api = new RestconfApi(gw, changer, log);
+  const servers: net.Server[] = [];
+  let socketInode: number | null = null;
+  let tcpPort: number | null = null;
+  const close = async () => {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => {
+      s.close(() => resolve());
+      (s as http.Server).closeAllConnections?.();
+    })));
+    // Only our own socket: another gateway may have taken the name since.
+    if (opts.socket && socketInode !== null) {
+      try {
+        if (fs.lstatSync(opts.socket).ino === socketInode) fs.unlinkSync(opts.socket);
+      } catch { /* already gone */ }
+    }
+  };
+  try {
+    if (opts.socket) {
+      const server = http.createServer((req, res) => serve(api, req, res, 'unix', null));
+      servers.push(server);
+      await listenUnix(server, opts.socket, opts.socketMode ?? 0o600);
+      socketInode = fs.lstatSync(opts.socket).ino;
+      log.info({ socket: opts.socket, mode: (opts.socketMode ?? 0o600).toString(8) }, 'management API listening');
+    }
+    if (opts.tcp) {
+      const token = readToken(opts.tcp.tokenFile, log);
+      const server = https.createServer({
+        cert: readFile(opts.tcp.certFile, '--api-tls-cert'),
+        key: readFile(opts.tcp.keyFile, '--api-tls-key'),
+        minVersion: 'TLSv1.2',
+      }, (req, res) => serve(api, req, res, `${req.socket.remoteAddress}:${req.socket.remotePort}`, token));
+      servers.push(server);
+      const { host, port } = parseListen(opts.tcp.listen, '--api-listen');
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (e) => reject(new Error(`--api-listen: cannot listen on ${opts.tcp!.listen}: ${e.message}`)));
+        server.listen(port, host, () => resolve());
+      });
+      tcpPort = (server.address() as net.AddressInfo).port;
+      log.info({ listen: opts.tcp.listen, port: tcpPort }, 'management API listening (TLS, bearer token)');
+    }
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { socket: opts.socket, tcpPort, changer, close };
+}
+
+function readFile(file: string, option: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    throw new Error(`${option}: cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+function readToken(file: string, log: Logger): Buffer {
+  const token = readFile(file, '--api-token-file').toString('utf8').trim();
+  if (token.length < MIN_TOKEN_LENGTH) throw new Error(`--api-token-file: ${file}: the token must be at least ${MIN_TOKEN_LENGTH} characters (e.g. openssl rand -hex 32)`);
+  const mode = fs.statSync(file).mode;
+  if (mode & 0o077) log.warn({ file, mode: (mode & 0o777).toString(8) }, 'the API token file is readable by others than its owner');
+  // Compared as digests: equal lengths for timingSafeEqual, and the token's length does not leak.
+  return crypto.createHash('sha256').update(token).digest();
+}
+
+function authorized(header: string | undefined, token: Buffer): boolean {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  const given = crypto.createHash('sha256').update(m ? m[1] : '').digest();
+  return crypto.timingSafeEqual(given, token);
+}
+
+/** Binds the socket, replacing a stale one and refusing to take over a live one. */
+async function listenUnix(server: http.Server, socket: string, mode: number): Promise<void> {
+  const dir = path.dirname(socket);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  let st: fs.Stats | null = null;
+  try { st = fs.lstatSync(socket); } catch { /* none: the usual case */ }
+  if (st) {
+    if (!st.isSocket()) throw new Error(`API socket ${socket}: exists and is not a socket (remove it, or choose another with --socket)`);
+    if (await answers(socket)) throw new Error(`API socket ${socket}: a running process is serving it (another gateway with this name? choose another --name or --socket)`);
+    fs.unlinkSync(socket); // left by a process that died
+  }
+  // Created owner-only, so no one else can connect before the chmod below.
+  const umask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e) => reject(new Error(`API socket ${socket}: cannot listen: ${e.message}`)));
+      server.listen(socket, () => resolve());
+    });
+  } finally {
+    process.umask(umask);
+  }
+  fs.chmodSync(socket, mode);
+}
+
+function answers(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(socket);
+    c.once('connect', () => { c.destroy(); resolve(true); });
+    c.once('error', () => resolve(false));
+  });
+}
+
+function serve(api: RestconfApi, req: http.IncomingMessage, res: http.ServerResponse, peer: string, token: Buffer | null): void {
+  const reply = (status: number, headers: Record<string, string>, body?: string) => {
+    res.writeHead(status, headers);
+    res.end(body);
+  };
+  if (token && !authorized(req.headers.authorization, token)) {
+    req.resume();
+    const e = RestconfError.of('access-denied', 'a valid bearer token is required (Authorization: Bearer <token>)', { type: 'protocol', status: 401 });
+    reply(401, { 'content-type': 'application/yang-data+json', 'www-authenticate': 'Bearer realm="vitesse"' }, JSON.stringify(e.body()) + '\n');
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooBig = false;
+  req.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size > MAX_BODY) tooBig = true;
+    else chunks.push(c);
+  });
+  req.on('end', () => {
+    if (tooBig) {
+      const e = RestconfError.of('too-big', `the body exceeds ${MAX_BODY} octets`, { type: 'transport' });
+      reply(413, { 'content-type': 'application/yang-data+json' }, JSON.stringify(e.body()) + '\n');
+      return;
+    }
+    const request: ApiRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks), peer };
+    api.handle(request).then(
+      (r) => reply(r.status, r.headers, r.body),
+      () => reply(500, {}, undefined),
+    );
+  });
+}

@@ -1,0 +1,309 @@
+// Prometheus metrics of a running gateway (prom-client), served on their own
+// listener (`vitesse run --metrics-listen`, default 127.0.0.1:9301).
+//
+// Nothing is counted here: every value is read at scrape time from where it
+// is kept (the data plane's per-worker counters and SA table, the slow path,
+// the key manager), once per scrape, so all metrics of one scrape agree with
+// each other. Names are `vitesse_…`, counters end in `_total`, labels name the
+// queue, route, interface, direction and drop reason; SPIs are never labels
+// (they change at every rekey and would grow the series without bound).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Counters, RouteId, SaState } from './dataplane.js';
+import type { Gateway } from './gateway.js';
+import type { NeighbourEntry, SlowPathCounters } from './slowpath/slowpath.js';
+import { DROP_COUNTER, type KeyManagerCounters } from './exchange/counters.js';
+import { packageVersion } from './version.js';
+import { parseListen } from './api/listen.js';
+
+export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9301';
+
+type Labels = Record<string, string>;
+
+/** Where each data-plane counter goes: a metric of the table below and its labels (the queue is added). */
+export const DATAPLANE_METRICS: Record<string, { metric: string; labels: Labels }> = {};
+function map(metric: string, entries: Record<string, Labels>): void {
+  for (const [counter, labels] of Object.entries(entries)) DATAPLANE_METRICS[counter] = { metric, labels };
+}
+for (const side of ['private', 'public'] as const) {
+  map('interface_packets', { [`${side}_rx_packets`]: { interface: side, direction: 'rx' }, [`${side}_tx_packets`]: { interface: side, direction: 'tx' } });
+  map('interface_bytes', { [`${side}_rx_bytes`]: { interface: side, direction: 'rx' }, [`${side}_tx_bytes`]: { interface: side, direction: 'tx' } });
+}
+map('esp_packets', { encapsulated_packets: { direction: 'outbound' }, decapsulated_packets: { direction: 'inbound' } });
+map('punted_packets', { punted_packets: {} });
+map('injected_packets', { injected_packets: {} });
+const drop = (iface: string, reason: string): Labels => ({ interface: iface, reason });
+map('drops', {
+  private_drop_bad_header: drop('private', 'bad_header'),
+  private_drop_unknown_ethertype: drop('private', 'unknown_ethertype'),
+  private_drop_no_route: drop('private', 'no_route'),
+  private_drop_no_sa: drop('private', 'no_sa'),
+  private_ttl_expired: drop('private', 'ttl_expired'),
+  private_too_big: drop('private', 'too_big'),
+  private_drop_no_nexthop: drop('private', 'no_next_hop'),
+  private_drop_encap: drop('private', 'encapsulation_failed'),
+  private_tx_drop_full: drop('private', 'tx_ring_full'),
+  public_drop_bad_header: drop('public', 'bad_header'),
+  public_drop_unknown_ethertype: drop('public', 'unknown_ethertype'),
+  public_drop_not_for_us: drop('public', 'not_for_us'),
+  public_drop_unknown_protocol: drop('public', 'unknown_protocol'),
+  public_drop_fragment: drop('public', 'fragment'),
+  public_drop_unknown_spi: drop('public', 'unknown_spi'),
+  public_drop_truncated: drop('public', 'truncated'),
+  public_drop_replay: drop('public', 'replay'),
+  public_drop_authentication: drop('public', 'authentication'),
+  public_drop_bad_trailer: drop('public', 'bad_trailer'),
+  public_drop_bad_next_header: drop('public', 'bad_next_header'),
+  public_ttl_expired: drop('public', 'ttl_expired'),
+  public_drop_no_nexthop: drop('public', 'no_next_hop'),
+  public_tx_drop_full: drop('public', 'tx_ring_full'),
+});
+map('punt_ring_drops', { punt_drop_full: {} });
+map('inject_drops', { inject_drop_bad: {} });
+map('rx_buffer_exhausted', { rx_drop_no_buffer: {} });
+
+/** The per-queue metrics, with their help text and labels besides `queue`. */
+const QUEUE_METRICS: Record<string, { help: string; labels: string[] }> = {
+  interface_packets: { help: 'Frames received (rx) or sent (tx) on an interface.', labels: ['interface', 'direction'] },
+  interface_bytes: { help: 'Octets received (rx) or sent (tx) on an interface.', labels: ['interface', 'direction'] },
+  esp_packets: { help: 'Packets encapsulated in ESP (outbound) or decapsulated (inbound).', labels: ['direction'] },
+  punted_packets: { help: 'Frames handed to the control plane (ARP, ND, ICMP, key exchange, ICMP errors to send).', labels: [] },
+  injected_packets: { help: 'Frames the control plane handed to the data plane.', labels: [] },
+  drops: {
+    help: 'Frames not forwarded, by the interface they arrived on (or were to leave by, for tx_ring_full) and the reason; ttl_expired and too_big are answered with ICMP.',
+    labels: ['interface', 'reason'],
+  },
+  punt_ring_drops: { help: 'Frames for the control plane dropped because its ring was full.', labels: [] },
+  inject_drops: { help: 'Frames from the control plane dropped as malformed.', labels: [] },
+  rx_buffer_exhausted: { help: 'Worker polls that ended with no free packet buffer (reception may have stalled).', labels: [] },
+};
+
+const KEY_EXCHANGE_ERRORS = Object.entries(DROP_COUNTER).map(([reason, counter]) => ({ reason: reason.replace('-', '_'), counter }));
+
+/** What one scrape reads, once. */
+interface Snapshot {
+  queues: Counters[];
+  sas: SaState[];
+  routes: RouteId[];
+  slow: SlowPathCounters;
+  neighbours: NeighbourEntry[];
+  keys: KeyManagerCounters | null;
+  keyExchangeTx: { noNextHop: number; dropped: number };
+}
+
+function snapshot(gw: Gateway): Snapshot {
+  const queues = Array.from({ length: gw.dataplane.queues }, (_, q) => gw.dataplane.counters(q));
+  return {
+    queues,
+    sas: gw.dataplane.sas(),
+    routes: gw.currentConfig.routes.map((r) => r.id),
+    slow: gw.slowpath.counters(),
+    neighbours: gw.slowpath.neighbours(),
+    keys: gw.keymanager ? { ...gw.keymanager.counters } : null,
+    keyExchangeTx: { noNextHop: gw.stats.keyExchangeTxNoNextHop, dropped: gw.stats.keyExchangeTxDropped },
+  };
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private current: Snapshot | null = null;
+  private scraping: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly gw: Gateway, options: { processMetrics?: boolean } = {}) {
+    const r = this.registry;
+    const self = this;
+    const snap = () => this.current ?? snapshot(gw);
+    // A counter whose values are set from a snapshot at each scrape.
+    const counter = (name: string, help: string, labelNames: string[], values: (s: Snapshot) => Iterable<[Labels, number]>) =>
+      new Counter({
+        name, help, labelNames, registers: [r],
+        collect() {
+          this.reset();
+          for (const [labels, v] of values(snap())) this.inc(labels, v);
+        },
+      });
+    const gauge = (name: string, help: string, labelNames: string[], values: (s: Snapshot) => Iterable<[Labels, number]>) =>
+      new Gauge({
+        name, help, labelNames, registers: [r],
+        collect() {
+          this.reset();
+          for (const [labels, v] of values(snap())) this.set(labels, v);
+        },
+      });
+
+    for (const [metric, { help, labels }] of Object.entries(QUEUE_METRICS)) {
+      const counters = Object.entries(DATAPLANE_METRICS).filter(([, m]) => m.metric === metric);
+      counter(`vitesse_${metric}_total`, help, [...labels, 'queue'], function* (s) {
+        for (const [q, c] of s.queues.entries()) {
+          for (const [name, m] of counters) yield [{ ...m.labels, queue: String(q + 1) }, c[name] ?? 0];
+        }
+      });
+    }
+
+    counter('vitesse_route_packets_total', 'Packets a route encrypted (outbound) or decrypted (inbound), over all its SAs, past and present.', ['route', 'direction', 'queue'],
+      (s) => routeTraffic(self.gw, s, 'packets'));
+    counter('vitesse_route_bytes_total', 'Octets a route encrypted (outbound) or decrypted (inbound), over all its SAs, past and present.', ['route', 'direction', 'queue'],
+      (s) => routeTraffic(self.gw, s, 'bytes'));
+    gauge('vitesse_route_sas', 'Active SAs of a route (inbound: up to 4 during rollover; outbound: 0 or 1).', ['route', 'direction', 'queue'], function* (s) {
+      for (const route of s.routes) {
+        for (let q = 0; q < s.queues.length; q++) {
+          for (const direction of ['inbound', 'outbound'] as const) {
+            yield [{ route, direction, queue: String(q + 1) }, s.sas.filter((sa) => sa.route === route && sa.queue === q && sa.direction === direction).length];
+          }
+        }
+      }
+    });
+    gauge('vitesse_route_outbound_sa_age_seconds', 'Seconds since the route\'s active outbound SA was installed (absent while it has none).', ['route', 'queue'], function* (s) {
+      for (const sa of s.sas) {
+        if (sa.direction !== 'outbound') continue;
+        const age = self.gw.saLedger.age('outbound', sa.queue, sa.spi);
+        if (age !== undefined) yield [{ route: sa.route, queue: String(sa.queue + 1) }, age];
+      }
+    });
+    gauge('vitesse_routes', 'Configured routes.', [], (s) => [[{}, s.routes.length]]);
+
+    counter('vitesse_key_exchange_errors_total', 'Key-exchange messages dropped as erroneous, by reason.', ['reason'], function* (s) {
+      if (s.keys) for (const e of KEY_EXCHANGE_ERRORS) yield [{ reason: e.reason }, s.keys[e.counter]];
+    });
+    const keys = (name: string, help: string, counterName: keyof KeyManagerCounters) =>
+      counter(name, help, [], function* (s) { if (s.keys) yield [{}, s.keys[counterName]]; });
+    keys('vitesse_key_exchange_ratelimited_total', 'Key-exchange messages dropped unexamined by the per-source rate limit.', 'ratelimited');
+    keys('vitesse_key_exchange_negotiations_initiated_total', 'Key exchanges started as initiator.', 'negotiations_initiated');
+    keys('vitesse_key_exchange_negotiations_expired_total', 'Key exchanges that did not finish within negotiation-ttl.', 'negotiations_expired');
+    counter('vitesse_key_exchange_challenges_total', 'Challenges offered (responder) and accepted (initiator).', ['event'], function* (s) {
+      if (!s.keys) return;
+      yield [{ event: 'offered' }, s.keys.challenges_offered];
+      yield [{ event: 'accepted' }, s.keys.challenges_accepted];
+    });
+    counter('vitesse_key_exchange_keypairs_total', 'SA pairs agreed, by our role in the exchange.', ['role'], function* (s) {
+      if (!s.keys) return;
+      yield [{ role: 'responder' }, s.keys.keypairs_offered];
+      yield [{ role: 'initiator' }, s.keys.keypairs_negotiated];
+    });
+    counter('vitesse_sa_expired_total', 'SAs removed at the end of their lifetime.', ['direction'], function* (s) {
+      if (!s.keys) return;
+      yield [{ direction: 'inbound' }, s.keys.inbound_sa_expired];
+      yield [{ direction: 'outbound' }, s.keys.outbound_sa_expired];
+    });
+    keys('vitesse_outbound_sa_updated_total', 'Outbound SAs replaced under the same SPI (a retried negotiation).', 'outbound_sa_updated');
+    counter('vitesse_key_exchange_tx_drops_total', 'Key-exchange datagrams not sent, by reason.', ['reason'], (s) => [
+      [{ reason: 'no_next_hop' }, s.keyExchangeTx.noNextHop],
+      [{ reason: 'inject_failed' }, s.keyExchangeTx.dropped],
+    ]);
+
+    counter('vitesse_icmp_messages_total', 'ICMP and ICMPv6 messages sent and received by the gateway, by type.', ['family', 'direction', 'type'], function* (s) {
+      for (const [family, c] of [['ipv4', s.slow.icmp], ['ipv6', s.slow.icmpv6]] as const) {
+        for (const direction of ['sent', 'received'] as const) {
+          for (const [type, n] of byType(c[direction])) yield [{ family, direction, type: String(type) }, n];
+        }
+      }
+    });
+    counter('vitesse_icmp_ratelimited_total', 'ICMP errors not sent because of the rate limit.', ['family'], (s) => [
+      [{ family: 'ipv4' }, s.slow.icmp.ratelimited],
+      [{ family: 'ipv6' }, s.slow.icmpv6.ratelimited],
+    ]);
+    counter('vitesse_slowpath_drops_total', 'Frames the control plane dropped, by reason.', ['reason'], (s) =>
+      Object.entries(s.slow.drops).map(([reason, n]) => [{ reason: reason.replaceAll('-', '_') }, n]));
+    counter('vitesse_arp_messages_total', 'ARP messages, by direction and kind.', ['direction', 'message'], (s) => [
+      [{ direction: 'received', message: 'request' }, s.slow.arp.requestsReceived],
+      [{ direction: 'received', message: 'reply' }, s.slow.arp.repliesReceived],
+      [{ direction: 'sent', message: 'request' }, s.slow.arp.requestsSent],
+      [{ direction: 'sent', message: 'reply' }, s.slow.arp.repliesSent],
+      [{ direction: 'sent', message: 'announcement' }, s.slow.arp.announcementsSent],
+    ]);
+    counter('vitesse_nd_messages_total', 'Neighbour discovery messages, by direction and kind.', ['direction', 'message'], (s) => [
+      [{ direction: 'received', message: 'neighbor_solicitation' }, s.slow.nd.solicitationsReceived],
+      [{ direction: 'received', message: 'neighbor_advertisement' }, s.slow.nd.advertisementsReceived],
+      [{ direction: 'received', message: 'router_solicitation' }, s.slow.nd.routerSolicitationsReceived],
+      [{ direction: 'received', message: 'router_advertisement' }, s.slow.nd.routerAdvertisementsReceived],
+      [{ direction: 'sent', message: 'neighbor_solicitation' }, s.slow.nd.solicitationsSent],
+      [{ direction: 'sent', message: 'neighbor_advertisement' }, s.slow.nd.advertisementsSent],
+    ]);
+    gauge('vitesse_next_hop_resolved', '1 if the interface\'s next hop has a MAC address (resolved or static), else 0.', ['interface'], (s) =>
+      s.neighbours.map((n) => [{ interface: n.side }, n.mac ? 1 : 0]));
+
+    new Gauge({
+      name: 'vitesse_info', help: 'The gateway\'s version and mode (always 1).', labelNames: ['version', 'mode'], registers: [r],
+      collect() {
+        this.reset();
+        this.set({ version: packageVersion(), mode: gw.currentConfig.dataPlane ? 'data-plane' : 'key-manager' }, 1);
+      },
+    });
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: r });
+  }
+
+  /** The exposition text of one scrape: everything read once, now. */
+  scrape(): Promise<string> {
+    const run = this.scraping.then(async () => {
+      this.current = snapshot(this.gw);
+      try {
+        return await this.registry.metrics();
+      } finally {
+        this.current = null;
+      }
+    });
+    this.scraping = run.catch(() => undefined);
+    return run;
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+function* routeTraffic(gw: Gateway, s: Snapshot, field: 'packets' | 'bytes'): Iterable<[Labels, number]> {
+  for (const [key, t] of gw.saLedger.routeTraffic(s.routes, s.sas)) {
+    const [route, direction, queue] = key.split('\n');
+    yield [{ route, direction, queue: String(Number(queue) + 1) }, t[field]];
+  }
+}
+
+function byType(table: Record<string, number>): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const [key, n] of Object.entries(table)) {
+    const type = Number(key.split('.')[0]);
+    out.set(type, (out.get(type) ?? 0) + n);
+  }
+  return out;
+}
+
+export interface MetricsServer {
+  readonly address: AddressInfo;
+  close(): Promise<void>;
+}
+
+/** Serves GET /metrics (and nothing else) on host:port. */
+export async function serveMetrics(metrics: GatewayMetrics, listen: string, log?: { warn(o: object, m: string): void }): Promise<MetricsServer> {
+  const { host, port } = parseListen(listen, '--metrics-listen');
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the metrics are at /metrics\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+      return;
+    }
+    metrics.scrape().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': metrics.contentType });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      },
+      (err: unknown) => {
+        log?.warn({ err }, 'metrics scrape failed');
+        res.writeHead(500, { 'content-type': 'text/plain' }).end(`scrape failed: ${err instanceof Error ? err.message : err}\n`);
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new Error(`metrics: cannot listen on ${listen}: ${e.code === 'EADDRINUSE' ? 'the address is in use (another gateway? choose another with --metrics-listen)' : e.message}`)));
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    address: server.address() as AddressInfo,
+    close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
+  };
+}

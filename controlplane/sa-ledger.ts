@@ -1,0 +1,88 @@
+// What the data plane does not keep about its SAs, for the state API and the
+// metrics: when each SA was installed and with which AEAD ("age", "aead"),
+// and the final packet and octet counts of SAs already removed, per route,
+// direction and queue. A route's traffic is then the sum of its live SAs'
+// data-plane counters and of what its removed SAs had counted, so it never
+// goes backwards when SAs roll over (Prometheus would read that as a reset).
+//
+// The gateway calls `installed` and `removing` wherever it adds or removes an
+// SA; nothing here runs per packet. Queues are the data plane's (0-based).
+import type { Aead, RouteId, SaState, Spi } from './dataplane.js';
+
+export type Direction = 'inbound' | 'outbound';
+
+export interface SaRecord {
+  route: RouteId;
+  aead: Aead;
+  /** Milliseconds since the epoch. */
+  installedAt: number;
+}
+
+export interface Traffic {
+  packets: number;
+  bytes: number;
+}
+
+const saKey = (direction: Direction, queue: number, spi: Spi) => `${direction}/${queue}/${spi}`;
+
+/** Key of a route's traffic in one direction on one queue. */
+export const routeKey = (route: RouteId, direction: Direction, queue: number) => `${route}\n${direction}\n${queue}`;
+
+export class SaLedger {
+  private readonly live = new Map<string, SaRecord>();
+  private readonly retired = new Map<string, Traffic>();
+
+  constructor(
+    /** The data plane's SAs with their counters (Dataplane.sas). */
+    private readonly read: () => SaState[],
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  installed(direction: Direction, queue: number, route: RouteId, spi: Spi, aead: Aead): void {
+    this.live.set(saKey(direction, queue, spi), { route, aead, installedAt: this.now() });
+  }
+
+  /** Call before the SA is removed from the data plane: its final counts are kept for its route. */
+  removing(direction: Direction, queue: number, spi: Spi): void {
+    const key = saKey(direction, queue, spi);
+    this.live.delete(key);
+    const sa = this.read().find((s) => s.direction === direction && s.queue === queue && s.spi === spi);
+    if (!sa) return;
+    const k = routeKey(sa.route, direction, queue);
+    const t = this.retired.get(k) ?? { packets: 0, bytes: 0 };
+    t.packets += sa.packets;
+    t.bytes += sa.bytes;
+    this.retired.set(k, t);
+  }
+
+  record(direction: Direction, queue: number, spi: Spi): SaRecord | undefined {
+    return this.live.get(saKey(direction, queue, spi));
+  }
+
+  /** Seconds since the SA was installed, or undefined if it was not seen installed. */
+  age(direction: Direction, queue: number, spi: Spi): number | undefined {
+    const r = this.record(direction, queue, spi);
+    return r ? Math.max(0, Math.floor((this.now() - r.installedAt) / 1000)) : undefined;
+  }
+
+  /**
+   * Each route's traffic by direction and queue (keys from routeKey): the live
+   * SAs' counters read now plus the removed SAs' final counts. Routes no
+   * longer configured are forgotten.
+   */
+  routeTraffic(routes: readonly RouteId[], sas: readonly SaState[] = this.read()): Map<string, Traffic> {
+    const configured = new Set<string>(routes);
+    for (const k of this.retired.keys()) if (!configured.has(k.slice(0, k.indexOf('\n')))) this.retired.delete(k);
+    const out = new Map<string, Traffic>();
+    for (const [k, t] of this.retired) out.set(k, { ...t });
+    for (const sa of sas) {
+      if (!configured.has(sa.route)) continue;
+      const k = routeKey(sa.route, sa.direction, sa.queue);
+      const t = out.get(k) ?? { packets: 0, bytes: 0 };
+      t.packets += sa.packets;
+      t.bytes += sa.bytes;
+      out.set(k, t);
+    }
+    return out;
+  }
+}

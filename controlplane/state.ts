@@ -1,0 +1,207 @@
+// The gateway's operational state as the YANG model's `gateway-state`
+// container, in RFC 7951 JSON (what GET of
+// /restconf/data/vitesse-gateway:gateway-state returns).
+//
+// Every counter is read from where it is kept, at the moment of the request:
+// traffic and drops from the data plane's per-worker counters (summed, and per
+// queue), SAs from the data plane's SA table, ICMP and next hops from the slow
+// path, the key exchange from the key manager. Nothing is counted twice or
+// kept aside here. counter64 values are JSON strings (RFC 7951 §6.1).
+import type { Counters, SaState } from './dataplane.js';
+import type { Gateway } from './gateway.js';
+import type { NeighbourEntry, SlowPathCounters } from './slowpath/slowpath.js';
+import type { IcmpCounters } from './slowpath/counters.js';
+import { KEY_MANAGER_COUNTERS, type KeyManagerCounters } from './exchange/counters.js';
+
+export const STATE_TOP = 'vitesse-gateway:gateway-state';
+
+type Json = Record<string, unknown>;
+
+const c64 = (n: number) => String(n);
+const sum = (c: Counters, names: readonly string[]) => names.reduce((a, n) => a + (c[n] ?? 0), 0);
+
+// Frames each side received and dropped, for the interfaces' rx-errors (the
+// router containers below say why). Frames over the TTL or the MTU are not
+// among them: they are answered with ICMP, not dropped silently.
+export const PRIVATE_RX_DROPS = [
+  'private_drop_bad_header', 'private_drop_unknown_ethertype', 'private_drop_no_route',
+  'private_drop_no_sa', 'private_drop_no_nexthop', 'private_drop_encap',
+] as const;
+export const PUBLIC_RX_DROPS = [
+  'public_drop_bad_header', 'public_drop_unknown_ethertype', 'public_drop_not_for_us',
+  'public_drop_unknown_protocol', 'public_drop_fragment', 'public_drop_unknown_spi',
+  'public_drop_truncated', 'public_drop_replay', 'public_drop_authentication',
+  'public_drop_bad_trailer', 'public_drop_bad_next_header', 'public_drop_no_nexthop',
+] as const;
+
+// The model's interface counters rx-drops (frames lost for lack of buffers)
+// and tx-errors (frames the driver failed to send) have no data-plane counter
+// that means exactly that, so they are left out rather than made up.
+function interfaceCounters(c: Counters, side: 'private' | 'public'): Json {
+  return {
+    'rx-packets': c64(c[`${side}_rx_packets`]),
+    'rx-bytes': c64(c[`${side}_rx_bytes`]),
+    'rx-errors': c64(sum(c, side === 'private' ? PRIVATE_RX_DROPS : PUBLIC_RX_DROPS)),
+    'tx-packets': c64(c[`${side}_tx_packets`]),
+    'tx-bytes': c64(c[`${side}_tx_bytes`]),
+    'tx-drops': c64(c[`${side}_tx_drop_full`]),
+  };
+}
+
+/** The model's router leaves and the data-plane counters they are. */
+export const PRIVATE_ROUTER: Record<string, readonly string[]> = {
+  'bad-header-errors': ['private_drop_bad_header'],
+  'ethertype-errors': ['private_drop_unknown_ethertype'],
+  'route-errors': ['private_drop_no_route'],
+  'no-sa-errors': ['private_drop_no_sa'],
+  'ttl-errors': ['private_ttl_expired'],
+  'mtu-errors': ['private_too_big'],
+  'encapsulation-errors': ['private_drop_encap'],
+};
+export const PUBLIC_ROUTER: Record<string, readonly string[]> = {
+  // An ESP header cut short is a malformed header too.
+  'bad-header-errors': ['public_drop_bad_header', 'public_drop_truncated'],
+  'ethertype-errors': ['public_drop_unknown_ethertype'],
+  'not-for-us-errors': ['public_drop_not_for_us'],
+  'protocol-errors': ['public_drop_unknown_protocol'],
+  'fragment-errors': ['public_drop_fragment'],
+  'spi-errors': ['public_drop_unknown_spi'],
+  'ttl-errors': ['public_ttl_expired'],
+};
+
+function router(c: Counters, table: Record<string, readonly string[]>): Json {
+  return Object.fromEntries(Object.entries(table).map(([leaf, names]) => [leaf, c64(sum(c, names))]));
+}
+
+function trafficCounters(c: Counters): Json {
+  return {
+    'private-interface': interfaceCounters(c, 'private'),
+    'public-interface': interfaceCounters(c, 'public'),
+    'private-router': router(c, PRIVATE_ROUTER),
+    'public-router': router(c, PUBLIC_ROUTER),
+  };
+}
+
+const ICMP_NAMES: Record<'ipv4' | 'ipv6', Record<number, string>> = {
+  ipv4: {
+    0: 'echo-reply', 3: 'destination-unreachable', 4: 'source-quench', 5: 'redirect', 8: 'echo-request',
+    9: 'router-advertisement', 10: 'router-solicitation', 11: 'time-exceeded', 12: 'parameter-problem',
+    13: 'timestamp', 14: 'timestamp-reply',
+  },
+  ipv6: {
+    1: 'destination-unreachable', 2: 'packet-too-big', 3: 'time-exceeded', 4: 'parameter-problem',
+    128: 'echo-request', 129: 'echo-reply', 130: 'multicast-listener-query', 131: 'multicast-listener-report',
+    132: 'multicast-listener-done', 133: 'router-solicitation', 134: 'router-advertisement',
+    135: 'neighbor-solicitation', 136: 'neighbor-advertisement', 137: 'redirect', 143: 'multicast-listener-report-v2',
+  },
+};
+
+/** Per-"type.code" counts summed per type. */
+function byType(table: Record<string, number>): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const [key, n] of Object.entries(table)) {
+    const type = Number(key.split('.')[0]);
+    out.set(type, (out.get(type) ?? 0) + n);
+  }
+  return out;
+}
+
+// The slow path counts rate-limited ICMP per IP version, not per type, and
+// keeps no per-type count of malformed messages: the list's rate-limited and
+// errors leaves are left out.
+function icmpList(counters: SlowPathCounters): Json[] {
+  const out: Json[] = [];
+  for (const family of ['ipv4', 'ipv6'] as const) {
+    const c: IcmpCounters = family === 'ipv4' ? counters.icmp : counters.icmpv6;
+    const sent = byType(c.sent), received = byType(c.received);
+    const types = [...new Set([...sent.keys(), ...received.keys()])].sort((a, b) => a - b);
+    for (const type of types) {
+      const entry: Json = { family, type };
+      const name = ICMP_NAMES[family][type];
+      if (name) entry.name = name;
+      entry.received = c64(received.get(type) ?? 0);
+      entry.sent = c64(sent.get(type) ?? 0);
+      out.push(entry);
+    }
+  }
+  return out;
+}
+
+function keyManager(c: KeyManagerCounters): Json {
+  return Object.fromEntries(KEY_MANAGER_COUNTERS.map((n) => [n.replaceAll('_', '-'), c64(c[n])]));
+}
+
+function nextHop(entry: NeighbourEntry | undefined, drops: number): Json {
+  const out: Json = {};
+  if (entry) {
+    out.address = entry.address;
+    if (entry.mac) out.mac = entry.mac;
+    out.resolved = entry.mac !== null;
+  }
+  out.drops = c64(drops);
+  return { 'next-hop': out };
+}
+
+// The model has no "probe" state: a probed entry is resolved but unconfirmed, as "stale" says.
+const neighbourState = (s: NeighbourEntry['state']) => (s === 'probe' ? 'stale' : s);
+
+function neighbour(n: NeighbourEntry): Json {
+  const out: Json = { interface: n.side, address: n.address };
+  if (n.mac) out.mac = n.mac;
+  out.state = neighbourState(n.state);
+  if (n.age !== null) out.age = Math.floor(n.age);
+  return out;
+}
+
+const DIRECTION_ORDER = { inbound: 0, outbound: 1 } as const;
+
+function saList(gw: Gateway, sas: SaState[]): Json[] {
+  return [...sas]
+    .sort((a, b) => DIRECTION_ORDER[a.direction] - DIRECTION_ORDER[b.direction] || a.route.localeCompare(b.route) || a.queue - b.queue || a.spi - b.spi)
+    .map((sa) => {
+      const entry: Json = { direction: sa.direction, route: sa.route, queue: sa.queue + 1, spi: sa.spi };
+      const record = gw.saLedger.record(sa.direction, sa.queue, sa.spi);
+      if (record) entry.aead = record.aead;
+      const age = gw.saLedger.age(sa.direction, sa.queue, sa.spi);
+      if (age !== undefined) entry.age = age;
+      entry.packets = c64(sa.packets);
+      entry.bytes = c64(sa.bytes);
+      if (sa.direction === 'inbound') {
+        entry['decrypt-errors'] = c64(sa.decryptErrors);
+        entry['replay-errors'] = c64(sa.replayErrors);
+        entry['protocol-errors'] = c64(sa.protocolErrors);
+      }
+      return entry;
+    });
+}
+
+/** The `gateway-state` container's content (without the module-qualified member around it). */
+export function gatewayState(gw: Gateway): Json {
+  const dp = gw.dataplane;
+  const total = dp.counters();
+  const slow = gw.slowpath.counters();
+  const neighbours = gw.slowpath.neighbours();
+  const config = gw.currentConfig;
+  const state: Json = { mode: config.dataPlane ? 'data-plane' : 'key-manager', ...trafficCounters(total) };
+  const icmp = icmpList(slow);
+  if (icmp.length) state.icmp = icmp;
+  if (gw.keymanager) state['key-manager'] = keyManager(gw.keymanager.counters);
+  // The public next hop's drops are private-side packets that found no outer
+  // header to go out with; the private next hop's, decrypted packets.
+  state['private-next-hop'] = nextHop(neighbours.find((n) => n.side === 'private'), total.public_drop_no_nexthop);
+  state['public-next-hop'] = nextHop(neighbours.find((n) => n.side === 'public'), total.private_drop_no_nexthop);
+  state.queue = config.publicInterface.queues.map((q) => ({
+    id: q.id,
+    'public-address': q.address,
+    ...trafficCounters(dp.counters(q.id - 1)),
+  }));
+  const sas = saList(gw, dp.sas());
+  if (sas.length) state.sa = sas;
+  if (neighbours.length) state.neighbour = neighbours.map(neighbour);
+  return state;
+}
+
+/** The whole `gateway-state` document, as RFC 7951 JSON. */
+export function stateDocument(gw: Gateway): Record<string, unknown> {
+  return { [STATE_TOP]: gatewayState(gw) };
+}
