@@ -230,7 +230,14 @@ export class GatewayMetrics {
         this.set({ version: packageVersion(), mode: gw.currentConfig.dataPlane ? 'data-plane' : 'key-manager' }, 1);
       },
     });
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: r });
+    if (options.processMetrics ?? true) {
+      collectDefaultMetrics({ register: r });
+      // prom-client names some gauges *_total (nodejs_active_handles_total, …),
+      // which Prometheus reserves for counters (promtool check metrics says so).
+      for (const m of r.getMetricsAsArray()) {
+        if (m.name.endsWith('_total') && String((m as unknown as { type: unknown }).type) !== 'counter') r.removeSingleMetric(m.name);
+      }
+    }
   }
 
   /** The exposition text of one scrape: everything read once, now. */

@@ -1,0 +1,162 @@
+// `vitesse config …` and `vitesse status` as operators' scripts run them:
+// `node bin/vitesse.js` in a child process, against an in-process gateway's
+// API socket, checking output and exit codes (0 ok, 1 refused, 2 usage,
+// 3 unreachable). bin/ runs dist/: build it first (npx tsc -p tsconfig.json).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toJson } from '../controlplane/config/index.js';
+import { startApi, type ApiServer } from '../controlplane/api/server.js';
+import { twoSites, until, type TwoSites } from './support/two-sites.js';
+
+const root = path.resolve(import.meta.dirname, '..');
+const bin = path.join(root, 'bin', 'vitesse.js');
+
+let s: TwoSites;
+let dir: string;
+let socket: string;
+let server: ApiServer;
+
+/** dist/ must be at least as new as the sources the CLI runs, or this would test old code. */
+function checkBuilt(): void {
+  const sources = ['controlplane/cli.ts', 'controlplane/commands/config.ts', 'controlplane/commands/status.ts',
+    ...fs.readdirSync(path.join(root, 'controlplane/api')).map((f) => `controlplane/api/${f}`)];
+  for (const src of sources.filter((f) => f.endsWith('.ts'))) {
+    const built = path.join(root, 'dist', src.replace(/\.ts$/, '.js'));
+    if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < fs.statSync(path.join(root, src)).mtimeMs) {
+      throw new Error(`${path.relative(root, built)} is missing or older than ${src}: run npx tsc -p tsconfig.json first`);
+    }
+  }
+}
+
+function vitesse(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(stdin ?? '');
+  });
+}
+
+const config = (...args: string[]) => vitesse(['config', ...args.slice(0, 1), '--socket', socket, ...args.slice(1)]);
+
+beforeAll(async () => {
+  checkBuilt();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitesse-cli-'));
+  s = twoSites();
+  const file = path.join(dir, 'a.json');
+  fs.writeFileSync(file, JSON.stringify(toJson(s.configA, { secrets: true })), { mode: 0o600 });
+  socket = path.join(dir, 'a.sock');
+  server = await startApi(s.a, { socket, configFile: file, log: pino({ level: 'silent' }) });
+  s.a.start();
+  s.b.start();
+  await until(() => s.a.sas().some((x) => x.direction === 'outbound'), 10_000, 'outbound SA');
+});
+
+afterAll(async () => {
+  await server?.close();
+  s?.close();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('vitesse config', () => {
+  it('reads configuration and state as JSON', async () => {
+    const route = await config('get-config', '/route=site-b');
+    expect(route.stderr).toBe('');
+    expect(route.code).toBe(0);
+    expect(JSON.parse(route.stdout)).toEqual({ 'vitesse-gateway:route': [(toJson(s.configA)['vitesse-gateway:gateway'] as any).route[0]] });
+
+    const mtu = await config('get', '/mtu');
+    expect(JSON.parse(mtu.stdout)).toEqual({ 'vitesse-gateway:mtu': s.a.currentConfig.mtu });
+
+    const all = await config('get', '/');
+    expect(Object.keys(JSON.parse(all.stdout)).sort()).toEqual(['vitesse-gateway:gateway', 'vitesse-gateway:gateway-state']);
+
+    const sas = await config('get-state', '/sa');
+    expect(sas.code).toBe(0);
+    const list = JSON.parse(sas.stdout)['vitesse-gateway:sa'];
+    expect(list.map((x: any) => x.spi).sort()).toEqual(s.a.sas().map((x) => x.spi).sort());
+  });
+
+  it('adds, changes and removes a route; refusals exit 1 naming the path', async () => {
+    const entry = { net: '10.3.0.0/16', gateway: [{ queue: 1, address: '203.0.113.7' }], spi: 3003, 'preshared-key': crypto.randomBytes(32).toString('hex') };
+    const added = await vitesse(['config', 'add', '--socket', socket, '/route=site-c', '-'], JSON.stringify(entry));
+    expect(added.stderr).toBe('');
+    expect(added.code).toBe(0);
+    expect(s.a.currentConfig.routes.map((r) => r.id)).toEqual(['site-b', 'site-c']);
+
+    const again = await vitesse(['config', 'add', '--socket', socket, '/route', '-'], JSON.stringify({ id: 'site-c', ...entry }));
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("/vitesse-gateway:gateway/route[id='site-c']");
+
+    const net = await vitesse(['config', 'set', '--socket', socket, '/route=site-c/net', '-'], '"10.4.0.0/16"');
+    expect(net.code).toBe(0);
+    expect(s.a.currentConfig.routes[1].net).toBe('10.4.0.0/16');
+
+    const invalid = await vitesse(['config', 'set', '--socket', socket, '/route=site-c/net', '-'], '"10.4.0.0/33"');
+    expect(invalid.code).toBe(1);
+    expect(invalid.stdout).toBe('');
+    expect(invalid.stderr).toMatch(/^vitesse config: refused: \/vitesse-gateway:gateway\/route\[id='site-c'\]\/net: .*10\.4\.0\.0\/33/m);
+    expect(s.a.currentConfig.routes[1].net).toBe('10.4.0.0/16');
+
+    const mtuFile = path.join(dir, 'mtu.json');
+    fs.writeFileSync(mtuFile, '{"vitesse-gateway:mtu": 1400}');
+    expect((await config('set', '/mtu', mtuFile)).code).toBe(0);
+    expect(s.a.currentConfig.mtu).toBe(1400);
+
+    const removed = await config('remove', '/route=site-c');
+    expect(removed.code).toBe(0);
+    expect(s.a.currentConfig.routes.map((r) => r.id)).toEqual(['site-b']);
+    const missing = await config('remove', '/route=site-c');
+    expect(missing.code).toBe(1);
+  });
+
+  it('exits 2 on usage errors and 3 when the gateway cannot be reached', async () => {
+    for (const args of [[], ['frobnicate', '/'], ['get'], ['get', 'mtu'], ['set', '/mtu'], ['get', '/', 'extra'], ['get', '/', '--bogus']]) {
+      const r = await vitesse(['config', ...args, '--socket', socket]);
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toMatch(/^vitesse config: /);
+    }
+    expect((await vitesse(['config', 'get', '/'])).code).toBe(2); // which gateway?
+    expect((await vitesse(['config', 'get', '--name', '../etc', '/'])).code).toBe(2);
+    const notJson = await vitesse(['config', 'set', '--socket', socket, '/mtu', '-'], '{');
+    expect(notJson.code).toBe(2);
+
+    const gone = await vitesse(['config', 'get', '--socket', path.join(dir, 'nobody.sock'), '/']);
+    expect(gone.code).toBe(3);
+    expect(gone.stderr).toContain('cannot reach the gateway');
+    const byName = await vitesse(['config', 'get', '--name', `no-such-gateway-${process.pid}`, '/']);
+    expect(byName.code).toBe(3);
+    expect(byName.stderr).toContain(`/run/vitesse/no-such-gateway-${process.pid}.sock`);
+  });
+
+  it('has --help with examples', async () => {
+    for (const cmd of ['config', 'status']) {
+      const r = await vitesse([cmd, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('examples:');
+      expect(r.stdout).toContain('exit codes');
+    }
+  });
+});
+
+describe('vitesse status', () => {
+  it('summarises routes, SAs, rates and errors', async () => {
+    const r = await vitesse(['status', '--socket', socket, '--sample', '0.2']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/key-manager mode, 1 queue, 1 route/);
+    expect(r.stdout).toMatch(/site-b\s+10\.2\.0\.0\/16\s+1\/1\s+\d+ s/);
+    expect(r.stdout).toMatch(/traffic \(over 0\.2 s\)/);
+    expect(r.stdout).toMatch(/^errors:/m);
+    expect((await vitesse(['status', '--socket', path.join(dir, 'nobody.sock')])).code).toBe(3);
+    expect((await vitesse(['status', '--socket', socket, '--sample', '-1'])).code).toBe(2);
+  });
+});
