@@ -94,7 +94,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   }
 }
 
-async function waitForTunnel(lab: TwoSiteLab, t0: number): Promise<number> {
+export async function waitForTunnel(lab: TwoSiteLab, t0: number): Promise<number> {
   for (let i = 0; i < 150; i++) {
     try {
       await lab.lab.execAsync(lab.ns.hostA, ['ping', '-c', '1', '-W', '0.2', ADDR.hostB]);
@@ -121,7 +121,7 @@ async function ping(lab: TwoSiteLab, ns: string, dst: string, what: string, say:
 
 // A server in hostB hashes what it receives; a client in hostA sends a
 // pseudo-random stream and hashes what it sends.
-async function tcpTransfer(lab: TwoSiteLab, megabytes: number): Promise<DemoSummary['tcp']> {
+export async function tcpTransfer(lab: TwoSiteLab, megabytes: number): Promise<DemoSummary['tcp']> {
   const server = `
     const h = require('crypto').createHash('sha256'); let n = 0;
     const s = require('net').createServer((c) => { c.on('data', (d) => { h.update(d); n += d.length; });
@@ -135,7 +135,7 @@ async function tcpTransfer(lab: TwoSiteLab, megabytes: number): Promise<DemoSumm
       while (sent < total) { const b = chunk.subarray(0, Math.min(chunk.length, total - sent)); h.update(b); sent += b.length;
         if (!c.write(b)) return c.once('drain', pump); }
       c.end(); })(); });
-    c.on('error', (e) => { process.stderr.write('tcp client: ' + e.message + '\n'); process.exit(1); });
+    c.on('error', (e) => { process.stderr.write('tcp client: ' + e.message + '\\n'); process.exit(1); });
     c.on('close', () => process.stdout.write(JSON.stringify({ bytes: sent, sha256: h.digest('hex'), seconds: Number(process.hrtime.bigint() - t0) / 1e9 })));`;
   const srv = lab.lab.spawn(lab.ns.hostB, [process.execPath, '-e', server]);
   let srvOut = '';
