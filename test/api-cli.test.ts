@@ -2,7 +2,8 @@
 // `node bin/vitesse.js` in a child process, against an in-process gateway's
 // API socket, checking output and exit codes (0 ok, 1 refused, 2 usage,
 // 3 unreachable). bin/ runs dist/: build it first (npx tsc -p tsconfig.json).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,7 +24,8 @@ let server: ApiServer;
 
 /** dist/ must be at least as new as the sources the CLI runs, or this would test old code. */
 function checkBuilt(): void {
-  const sources = ['controlplane/cli.ts', 'controlplane/commands/config.ts', 'controlplane/commands/status.ts',
+  const sources = ['controlplane/cli.ts', 'controlplane/commands/config.ts', 'controlplane/commands/status.ts', 'controlplane/commands/run.ts',
+    'controlplane/metrics.ts', 'controlplane/state.ts', 'controlplane/sa-ledger.ts', 'controlplane/gateway.ts',
     ...fs.readdirSync(path.join(root, 'controlplane/api')).map((f) => `controlplane/api/${f}`)];
   for (const src of sources.filter((f) => f.endsWith('.ts'))) {
     const built = path.join(root, 'dist', src.replace(/\.ts$/, '.js'));
@@ -158,5 +160,78 @@ describe('vitesse status', () => {
     expect(r.stdout).toMatch(/^errors:/m);
     expect((await vitesse(['status', '--socket', path.join(dir, 'nobody.sock')])).code).toBe(3);
     expect((await vitesse(['status', '--socket', socket, '--sample', '-1'])).code).toBe(2);
+  });
+});
+
+describe('vitesse run', () => {
+  // A gateway process on capture-file interfaces (no privileges needed), with
+  // its API and metrics as an operator would start it.
+  it('serves the API on --socket and metrics on --metrics-listen, saves changes, reloads on SIGHUP, cleans up on SIGTERM', async () => {
+    const file = path.join(dir, 'run.json');
+    const sock = path.join(dir, 'run.sock');
+    const gw = (side: string, n: number) => ({ device: side, driver: 'pcap', mac: `02:00:00:0c:0${n}:01`, 'next-hop': { address: n ? '192.0.2.254' : '10.1.0.2', mac: `02:00:00:0c:0${n}:02` } });
+    fs.writeFileSync(file, JSON.stringify({
+      'vitesse-gateway:gateway': {
+        'private-interface': { ...gw('priv', 0), address: ['10.1.0.1'] },
+        'public-interface': { ...gw('pub', 1), queue: [{ id: 1, address: '192.0.2.1' }] },
+        route: [{ id: 'site-b', net: '10.2.0.0/16', gateway: [{ queue: 1, address: '198.51.100.1' }], spi: 1001, 'preshared-key': crypto.randomBytes(32).toString('hex') }],
+      },
+    }), { mode: 0o644 });
+    const child = spawn(process.execPath, [bin, 'run', '--config', file, '--name', 'cli-test', '--socket', sock, '--metrics-listen', '127.0.0.1:0'], { stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcessWithoutNullStreams;
+    const logs: Record<string, any>[] = [];
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    let buffered = '';
+    child.stdout.on('data', (c) => {
+      buffered += c;
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const l of lines) if (l.trim()) logs.push(JSON.parse(l));
+    });
+    const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+    try {
+      await until(() => logs.some((l) => l.msg === 'metrics listening at /metrics'), 15_000, `the gateway to start (stderr: ${stderr})`);
+      const port = Number(logs.find((l) => l.msg === 'metrics listening at /metrics')!.listen.split(':').pop());
+      expect(fs.statSync(sock).mode & 0o777).toBe(0o600);
+
+      const scrape = await new Promise<string>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve(body));
+        }).on('error', reject);
+      });
+      expect(scrape).toMatch(/^vitesse_routes 1$/m);
+
+      // A second gateway may not take the socket of a live one.
+      const second = await vitesse(['run', '--config', file, '--socket', sock, '--metrics-listen', 'none']);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain('running process is serving it');
+
+      // A change through the API is saved to the file, owner-only.
+      expect((await vitesse(['config', 'set', '--socket', sock, '/mtu', '-'], '1300')).code).toBe(0);
+      const saved = JSON.parse(fs.readFileSync(file, 'utf8'))['vitesse-gateway:gateway'];
+      expect(saved.mtu).toBe(1300);
+      expect(saved.route[0]['preshared-key']).toMatch(/^[0-9a-f]{64}$/);
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      expect(logs.some((l) => l.msg === 'configuration change requested' && l.settings?.includes('mtu'))).toBe(true);
+      expect(logs.some((l) => l.msg === 'configuration changed')).toBe(true);
+
+      // SIGHUP reads the file again.
+      saved.mtu = 1280;
+      fs.writeFileSync(file, JSON.stringify({ 'vitesse-gateway:gateway': saved }));
+      child.kill('SIGHUP');
+      await until(() => logs.some((l) => l.msg === 'configuration reloaded'), 5000, 'the reload');
+      const mtu = await vitesse(['config', 'get-config', '--socket', sock, '/mtu']);
+      expect(JSON.parse(mtu.stdout)).toEqual({ 'vitesse-gateway:mtu': 1280 });
+
+      // No key material in any log line.
+      const text = logs.map((l) => JSON.stringify(l)).join('\n');
+      expect(text).not.toContain(saved.route[0]['preshared-key']);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(fs.existsSync(sock)).toBe(false);
   });
 });

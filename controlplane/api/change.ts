@@ -51,6 +51,22 @@ export class ConfigChanger {
     return run;
   }
 
+  /**
+   * Applies the configuration file as it is now (SIGHUP), in turn with API
+   * changes, so that a reload never reads a file an API change is about to
+   * replace. Throws what loading or Gateway.apply throws.
+   */
+  reload(load: () => Promise<GatewayConfig>): Promise<ConfigDiff> {
+    const run = this.queue.then(async () => {
+      const next = await load();
+      const diff = this.gw.apply(next);
+      this.log.info({ file: this.file, ...summary(diff) }, diff.empty ? 'configuration reloaded: nothing differs' : 'configuration reloaded');
+      return diff;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   private async changeNow<T>(origin: ChangeOrigin, edit: (doc: Json) => { doc: Json; result: T }): Promise<{ diff: ConfigDiff; result: T }> {
     const current = this.currentDocument();
     const { doc, result } = edit(structuredClone(current));

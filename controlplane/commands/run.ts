@@ -93,8 +93,8 @@ export const runCommand: Command = {
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGHUP', async () => {
         try {
-          const next = await loadConfig(file);
-          gw.apply(next);
+          // In turn with changes made through the API (which also write the file).
+          await management.api.changer.reload(() => loadConfig(file));
         } catch (e) {
           const problem = e instanceof ConfigError ? e.message : e instanceof Error ? e.message : String(e);
           log.error({ config: file }, `configuration not reloaded: ${problem}`);
