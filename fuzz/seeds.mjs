@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+// Writes the seed corpora in fuzz/corpus/<target>/ (committed; run again only
+// to change them): frames from Vita's self-test captures and ESP packets
+// sealed with Node's crypto, each in its target's input format (see the
+// comment at the top of each *_fuzz.cc).
+//
+//   node fuzz/seeds.mjs [VECTORS_DIR]    (default /work/shared/vectors)
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const vectors = process.argv[2] ?? '/work/shared/vectors';
+const vita = (name) => readPcap(path.join(vectors, 'vita', name));
+
+// Classic pcap, either byte order; only what the seeds need.
+function readPcap(file) {
+  const b = fs.readFileSync(file);
+  const le = b.readUInt32LE(0) === 0xa1b2c3d4 || b.readUInt32LE(0) === 0xa1b23c4d;
+  const u32 = (at) => (le ? b.readUInt32LE(at) : b.readUInt32BE(at));
+  const frames = [];
+  for (let at = 24; at + 16 <= b.length; ) {
+    const len = u32(at + 8);
+    frames.push(b.subarray(at + 16, at + 16 + len));
+    at += 16 + len;
+  }
+  return frames;
+}
+
+function write(target, name, bytes) {
+  const dir = path.join(root, 'fuzz', 'corpus', target);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, name), bytes);
+}
+
+// --- pipeline_fuzz: settings byte, then (flags, 2-byte length, frame)… ------
+// flags: bit 0 side (0 private, 1 public), bit 1 queue (0: Vita's IPv4 setup,
+// 1: its IPv6 one), bits 2-3 how it arrives (0 link, 2 injected to process,
+// 3 injected to send). Settings 0: MTU 500 with TFC, as Vita's self-test.
+const pipelineInput = (settings, frames) =>
+  Buffer.concat([Buffer.from([settings]), ...frames.flatMap(([flags, f]) => {
+    const h = Buffer.alloc(3);
+    h[0] = flags;
+    h.writeUInt16BE(f.length, 1);
+    return [h, f];
+  })]);
+
+// Groups of frames of at most `bytes` in all (the targets' -max_len is 4096, 10000 for pipeline_fuzz).
+function chunks(list, bytes) {
+  const groups = [[]];
+  let size = 0;
+  for (const f of list) {
+    if (size + f.length + 3 > bytes && groups.at(-1).length) {
+      groups.push([]);
+      size = 0;
+    }
+    groups.at(-1).push(f);
+    size += f.length + 3;
+  }
+  return groups;
+}
+
+for (const [v, queue] of [['', 0], ['6', 1]]) {
+  const sides = { private: 0, public: 1 };
+  for (const [side, bit] of Object.entries(sides)) {
+    const frames = vita(`selftest${v}-${side}-in.pcap`);
+    chunks(frames, 4000).forEach((group, i) => {
+      write('pipeline_fuzz', `vita${v || '4'}-${side}-in-${i}`, pipelineInput(0, group.map((f) => [bit | (queue << 1), f])));
+    });
+  }
+  // The gateway's own output, fed to the public side (ESP for SPI 1001 and ICMP).
+  const out = vita(`selftest${v}-public-out.pcap`);
+  write('pipeline_fuzz', `vita${v || '4'}-public-out`, pipelineInput(0, chunks(out, 4000)[0].map((f) => [1 | (queue << 1), f])));
+  // Both sides at once, some injected, other settings (MTU 1440, no TFC; one frame sent per burst).
+  const mixed = [
+    ...vita(`selftest${v}-private-in.pcap`).slice(0, 4).map((f, i) => [(queue << 1) | (i % 2 ? 8 : 0), f]),
+    ...out.slice(0, 3).map((f, i) => [1 | (queue << 1) | (i === 2 ? 12 : 0), f]),
+  ];
+  write('pipeline_fuzz', `vita${v || '4'}-mixed`, pipelineInput(1 | 12, mixed));
+}
+
+// --- decap_fuzz: mode byte, then packets separated by "ES" ------------------
+// Its SA: SPI 0x1001, key 01..10, salt 0a0b0c0d. Odd mode: each packet is a
+// plaintext (inner packet ‖ padding ‖ pad length ‖ next header) the harness
+// seals itself; even mode: raw ESP.
+function espPlaintexts(frames) {
+  const out = [];
+  for (const f of frames) {
+    const type = f.readUInt16BE(12);
+    const ipLen = type === 0x0800 ? 20 : type === 0x86dd ? 40 : 0;
+    if (!ipLen || f.length < 14 + ipLen + 32) continue;
+    const esp = f.subarray(14 + ipLen);
+    if (esp.readUInt32BE(0) !== 1001) continue;
+    // Vita's SA: all-zero key and salt; AAD SPI ‖ seq-high (0) ‖ seq-low.
+    const aad = Buffer.concat([esp.subarray(0, 4), Buffer.alloc(4), esp.subarray(4, 8)]);
+    const d = crypto.createDecipheriv('aes-128-gcm', Buffer.alloc(16), Buffer.concat([Buffer.alloc(4), esp.subarray(8, 16)]));
+    d.setAAD(aad);
+    d.setAuthTag(esp.subarray(esp.length - 16));
+    try {
+      out.push(Buffer.concat([d.update(esp.subarray(16, esp.length - 16)), d.final()]));
+    } catch {
+      // not authentic: not a seed
+    }
+  }
+  return out;
+}
+
+const join = (parts) => Buffer.concat(parts.flatMap((p, i) => (i ? [Buffer.from('ES'), p] : [p])));
+for (const v of ['', '6']) {
+  const out = vita(`selftest${v}-public-out.pcap`);
+  const plain = espPlaintexts(out);
+  if (!plain.length) throw new Error(`no authentic ESP in selftest${v}-public-out.pcap (is ${vectors} right?)`);
+  write('decap_fuzz', `vita${v || '4'}-sealed`, Buffer.concat([Buffer.from([1]), join(plain.slice(0, 6))]));
+  const ipLen = v ? 40 : 20;
+  const esp = out.filter((f) => f.readUInt16BE(12) === (v ? 0x86dd : 0x0800)).map((f) => f.subarray(14 + ipLen));
+  write('decap_fuzz', `vita${v || '4'}-raw`, Buffer.concat([Buffer.from([0]), join(esp.slice(0, 6))]));
+}
+
+// --- gcm_fuzz: flags, key (32), IV (12), AAD length, AAD, plaintext ---------
+const gcm = (flags, aadLen, ptLen) => Buffer.concat([
+  Buffer.from([flags]), Buffer.alloc(32, 0x11), Buffer.alloc(12, 0x22), Buffer.from([aadLen]),
+  Buffer.alloc(aadLen, 0x33), Buffer.from(Array.from({ length: ptLen }, (_, i) => i & 0xff)),
+]);
+write('gcm_fuzz', 'esp-aad-64', gcm(0, 12, 64));
+write('gcm_fuzz', 'esp-aad-1400-aes256', gcm(1, 12, 1400));
+write('gcm_fuzz', 'odd-lengths', gcm(6, 13, 257));
+write('gcm_fuzz', 'empty-plaintext', gcm(3, 0, 0));
+
+// --- poptrie_fuzz: (family | routes/4 << 1), then routes (length, 2-byte value, address) and addresses ---
+const route4 = (len, value, a) => Buffer.from([len, value >> 8, value & 0xff, ...a]);
+write('poptrie_fuzz', 'ipv4-nested', Buffer.concat([
+  Buffer.from([1 << 1]),
+  route4(8, 1, [10, 0, 0, 0]), route4(24, 2, [10, 1, 2, 0]), route4(32, 3, [10, 1, 2, 3]), route4(0, 4, [0, 0, 0, 0]),
+  Buffer.from([10, 1, 2, 3, 10, 1, 2, 4, 11, 0, 0, 0]),
+]));
+const route6 = (len, value, a) => Buffer.concat([Buffer.from([len, value >> 8, value & 0xff]), Buffer.from(a.padEnd(32, '0'), 'hex')]);
+write('poptrie_fuzz', 'ipv6-nested', Buffer.concat([
+  Buffer.from([1 | (1 << 1)]),
+  route6(32, 1, '20010db8'), route6(48, 2, '20010db80001'), route6(128, 3, '20010db8000100000000000000000001'), route6(64, 4, 'fe80'),
+  Buffer.from('20010db8000100000000000000000001' + '20010db8000200000000000000000000', 'hex'),
+]));
+process.stdout.write('seeds written to fuzz/corpus/\n');
