@@ -129,15 +129,17 @@ async function listenUnix(server: http.Server, socket: string, mode: number): Pr
     if (await answers(socket)) throw new Error(`API socket ${socket}: a running process is serving it (another gateway with this name? choose another --name or --socket)`);
     fs.unlinkSync(socket); // left by a process that died
   }
-  // Created owner-only, so no one else can connect before the chmod below.
-  const umask = process.umask(0o177);
+  // Created owner-only, so no one else can connect before the chmod below
+  // (worker threads may not set the umask: there the chmod alone has to do).
+  let umask: number | null = null;
+  try { umask = process.umask(0o177); } catch { /* a worker thread */ }
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e) => reject(new Error(`API socket ${socket}: cannot listen: ${e.message}`)));
       server.listen(socket, () => resolve());
     });
   } finally {
-    process.umask(umask);
+    if (umask !== null) process.umask(umask);
   }
   fs.chmodSync(socket, mode);
 }
