@@ -33,7 +33,7 @@ examples:
   vitesse run --config /etc/vitesse/site-a.json --name site-a
   vitesse run --config gw.json --busywait --cpus 2,3
   vitesse run --config gw.json --name site-a --metrics-listen 0.0.0.0:9301
-  vitesse run --config gw.json --name site-a --api-listen 0.0.0.0:8443 \
+  vitesse run --config gw.json --name site-a --api-listen 0.0.0.0:8443 \\
       --api-tls-cert api.crt --api-tls-key api.key --api-token-file api.token
 `;
 
