@@ -31,6 +31,9 @@ uint32_t Worker::poll(const Tables& t) {
   if (n) inbound(t, pkts, n);
   total += n;
   if (!injects_.empty()) drain_injects(t);
+  // Counted per pass, not per frame: with the pool empty, drivers leave
+  // frames in their rings (or the kernel drops them), so this says "the
+  // worker is out of buffers", not how many frames it cost.
   if (pool_.available() == 0) counters_.add(Counter::rx_drop_no_buffer);
   return total;
 }
@@ -79,9 +82,9 @@ void Worker::drain_injects(const Tables& t) {
     uint32_t len;
     const uint8_t* rec = injects_.peek(&len);
     if (!rec) break;
-    InjectHeader h;
-    std::memcpy(&h, rec, sizeof h);
-    uint32_t frame_len = len - static_cast<uint32_t>(sizeof h);
+    InjectHeader h{};
+    if (len >= sizeof h) std::memcpy(&h, rec, sizeof h);
+    uint32_t frame_len = len >= sizeof h ? len - static_cast<uint32_t>(sizeof h) : 0;
     if (len < sizeof h || frame_len > kMaxFrame || h.side > 1 || h.mode > 1) {
       injects_.pop();
       counters_.add(Counter::inject_drop_bad);
