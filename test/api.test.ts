@@ -9,11 +9,12 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { toJson } from '../controlplane/config/index.js';
+import { parseConfig, toJson } from '../controlplane/config/index.js';
+import { wires } from '../controlplane/dataplane.js';
+import { Gateway } from '../controlplane/gateway.js';
 import { ApiClient, ApiRefused } from '../controlplane/api/client.js';
 import { startApi, type ApiServer } from '../controlplane/api/server.js';
 import { PRIVATE_ROUTER, PUBLIC_ROUTER } from '../controlplane/state.js';
-import type { Gateway } from '../controlplane/gateway.js';
 import { internetChecksum } from './support/ip-packets.js';
 import { numbered, numberOf, sleep, twoSites, until, type TwoSites } from './support/two-sites.js';
 import { YANGLINT_MISSING, yanglintAvailable, yanglintDocument } from './config-yanglint.js';
@@ -226,7 +227,7 @@ describe('management API over the Unix socket', () => {
     // A new route whose key was given as "<redacted>": there is none to keep.
     const redacted = await errorsOf(apiA.call('POST', CONFIG, { 'vitesse-gateway:route': [route('site-x', '10.9.0.0/16', '203.0.113.9', 909, '<redacted>')] }));
     expect(redacted.errors[0]['error-path']).toBe("/vitesse-gateway:gateway/route[id='site-x']/preshared-key");
-    expect(redacted.errors[0]['error-message']).not.toContain('redacted>'.repeat(2));
+    expect(redacted.errors[0]['error-message']).toContain('64 hexadecimal digits');
 
     const exists = await errorsOf(apiA.call('POST', CONFIG, { 'vitesse-gateway:route': [route('site-b', '10.7.0.0/16', '203.0.113.9', 707)] }));
     expect(exists.status).toBe(409);
@@ -254,6 +255,7 @@ describe('management API over the Unix socket', () => {
     const mtime = fs.statSync(fileA).mtimeMs;
     expect((await apiA.call('PUT', CONFIG, config)).status).toBe(204);
     expect(fs.statSync(fileA).mtimeMs).toBe(mtime); // nothing differed: nothing written
+    expect(s!.a.sas().map((x) => `${x.direction}/${x.spi}`).sort()).toEqual(sasBefore);
     // Changing the net keeps the (redacted) key: the route is renegotiated with it.
     const r = (await apiA.get(`${CONFIG}/route=site-b`)) as any;
     r['vitesse-gateway:route'][0].aead = 'aes-gcm-16-icv';
@@ -261,7 +263,6 @@ describe('management API over the Unix socket', () => {
     await apiA.call('PUT', `${CONFIG}/route=site-b`, r);
     expect(s!.a.currentConfig.routes[0].net).toBe('10.2.0.0/17');
     expect(s!.a.currentConfig.routes[0].presharedKey!.equals(s!.configA.routes[0].presharedKey!)).toBe(true);
-    expect(sasBefore.length).toBe(2);
   });
 
   it('reports the data plane\'s own counters in the state', async () => {
@@ -272,17 +273,18 @@ describe('management API over the Unix socket', () => {
     expired.writeUInt16BE(0, 14 + 10);
     expired.writeUInt16BE(internetChecksum(expired.subarray(14, 34)), 14 + 10);
     s!.sendA([numbered('a', 2, 3000), expired]); // over the MTU: an mtu error
-    // Wait until nothing moves, so the two readings are of the same moment.
-    let c = s!.a.dataplane.counters();
-    await until(() => {
-      const now = s!.a.dataplane.counters();
-      const same = JSON.stringify(now) === JSON.stringify(c);
-      c = now;
-      return same && c.private_too_big === 1 && c.private_ttl_expired === 1 && (s!.a.slowpath.counters().icmp.sent['11.0'] ?? 0) === 1;
-    }, 5000, 'quiet counters');
-    const state = ((await apiA.get(STATE)) as any)['vitesse-gateway:gateway-state'];
-    const after = s!.a.dataplane.counters();
-    expect(after).toEqual(c);
+    await until(() => s!.a.dataplane.counters().private_ttl_expired === 1 && (s!.a.slowpath.counters().icmp.sent['11.0'] ?? 0) === 1, 5000, 'the ICMP error');
+    // A reading of the state between two equal readings of the counters is of
+    // that same moment (ARP refreshes and the ICMP error may still move them).
+    let state: any, c: Record<string, number>, q: Record<string, number>;
+    for (let attempt = 0; ; attempt++) {
+      c = s!.a.dataplane.counters();
+      q = s!.a.dataplane.counters(0);
+      state = ((await apiA.get(STATE)) as any)['vitesse-gateway:gateway-state'];
+      if (JSON.stringify(s!.a.dataplane.counters()) === JSON.stringify(c) && JSON.stringify(s!.a.dataplane.counters(0)) === JSON.stringify(q)) break;
+      expect(attempt).toBeLessThan(50);
+      await sleep(20);
+    }
     const checkTraffic = (st: any, counters: Record<string, number>) => {
       for (const side of ['private', 'public']) {
         expect(st[`${side}-interface`]['rx-packets']).toBe(String(counters[`${side}_rx_packets`]));
@@ -298,7 +300,7 @@ describe('management API over the Unix socket', () => {
     expect(Number(state['private-interface']['tx-packets'])).toBeGreaterThan(0);
     expect(state['private-router']['mtu-errors']).toBe('1');
     expect(state.queue).toHaveLength(1);
-    checkTraffic(state.queue[0], s!.a.dataplane.counters(0));
+    checkTraffic(state.queue[0], q);
     for (const sa of s!.a.sas()) {
       const entry = state.sa.find((x: any) => x.direction === sa.direction && x.spi === sa.spi);
       expect(entry).toMatchObject({ route: sa.route, queue: sa.queue + 1, packets: String(sa.packets), bytes: String(sa.bytes) });
@@ -312,6 +314,51 @@ describe('management API over the Unix socket', () => {
     expect(icmp).toMatchObject({ name: 'time-exceeded', sent: '1' });
     expect(state['private-router']['ttl-errors']).toBe('1');
     expect(state['public-next-hop']['next-hop']).toMatchObject({ address: '198.51.100.1', resolved: true });
+  });
+});
+
+describe('management API in data-plane mode', () => {
+  it('shows explicit SAs with their AEAD and age; replacing one through the API replaces it in the data plane', async () => {
+    const wire = (n: string) => { const w = `${n}-${process.pid}-${crypto.randomBytes(2).toString('hex')}`; wires.create(w, { ends: [{ queues: 1 }, { queues: 1 }] }); return w; };
+    const priv = wire('dp-priv'), pub = wire('dp-pub');
+    const sa = (spi: number) => ({ route: 'site-b', queue: 1, spi, aead: 'aes-256-gcm-16-icv', key: crypto.randomBytes(32).toString('hex'), salt: crypto.randomBytes(4).toString('hex') });
+    const config = parseConfig({
+      'vitesse-gateway:gateway': {
+        'private-interface': { device: priv, driver: 'memory', mac: '02:00:00:0d:00:01', address: ['10.1.0.1'], 'next-hop': { address: '10.1.0.2', mac: '02:00:00:0d:00:02' } },
+        'public-interface': { device: pub, driver: 'memory', mac: '02:00:00:0d:01:01', queue: [{ id: 1, address: '192.0.2.1' }], 'next-hop': { address: '192.0.2.254', mac: '02:00:00:0d:01:02' } },
+        route: [{ id: 'site-b', net: '10.2.0.0/16', gateway: [{ queue: 1, address: '198.51.100.1' }] }],
+        'data-plane': { 'inbound-sa': [sa(8193)], 'outbound-sa': [sa(4097)] },
+      },
+    });
+    const gw = new Gateway(config, { logger: log });
+    try {
+      gw.start();
+      const server = await startApi(gw, { socket: path.join(dir, 'dp.sock'), configFile: null, log });
+      servers.push(server);
+      const api = new ApiClient({ socket: server.socket! });
+      const state = () => api.get(`${STATE}/sa`).then((r: any) => r['vitesse-gateway:sa']);
+      expect(await state()).toEqual([
+        { direction: 'inbound', route: 'site-b', queue: 1, spi: 8193, aead: 'aes-256-gcm-16-icv', age: 0, packets: '0', bytes: '0', 'decrypt-errors': '0', 'replay-errors': '0', 'protocol-errors': '0' },
+        { direction: 'outbound', route: 'site-b', queue: 1, spi: 4097, aead: 'aes-256-gcm-16-icv', age: 0, packets: '0', bytes: '0' },
+      ]);
+      expect(((await api.get(STATE)) as any)['vitesse-gateway:gateway-state'].mode).toBe('data-plane');
+      const next = { ...sa(4099), aead: 'aes-gcm-16-icv', key: crypto.randomBytes(16).toString('hex') };
+      await api.call('PUT', `${CONFIG}/data-plane/outbound-sa=site-b,1`, { 'vitesse-gateway:outbound-sa': [next] });
+      expect((await state()).filter((x: any) => x.direction === 'outbound')).toEqual([
+        { direction: 'outbound', route: 'site-b', queue: 1, spi: 4099, aead: 'aes-gcm-16-icv', age: 0, packets: '0', bytes: '0' },
+      ]);
+      expect(gw.sas().filter((x) => x.direction === 'outbound').map((x) => x.spi)).toEqual([4099]);
+      // The same SA's key again elsewhere is refused by the loader, path and all.
+      const reused = await errorsOf(api.call('POST', `${CONFIG}/data-plane`, { 'vitesse-gateway:inbound-sa': [{ ...next, spi: 8195 }] }));
+      expect(reused.errors).toHaveLength(1);
+      expect(reused.errors[0]['error-path']).toBe("/vitesse-gateway:gateway/data-plane/outbound-sa[route='site-b'][queue='1']/key");
+      expect(reused.errors[0]['error-message']).toContain("inbound-sa[spi='8195']");
+      expect(gw.sas().map((x) => x.spi).sort()).toEqual([4099, 8193]);
+    } finally {
+      gw.close();
+      wires.destroy(priv);
+      wires.destroy(pub);
+    }
   });
 });
 
