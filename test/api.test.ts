@@ -117,6 +117,8 @@ describe('management API over the Unix socket', () => {
     const all = (await apiA.get(`${CONFIG}?content=all`)) as Record<string, unknown>;
     expect(Object.keys(all).sort()).toEqual(['vitesse-gateway:gateway', 'vitesse-gateway:gateway-state']);
     expect(Object.keys((await apiA.get(`${CONFIG}?content=nonconfig`)) as object)).toEqual(['vitesse-gateway:gateway-state']);
+    expect(Object.keys((await apiA.get(CONFIG)) as object)).toEqual(['vitesse-gateway:gateway']); // RFC 8040: the container alone
+    expect(Object.keys((await apiA.get('/restconf/data')) as object).sort()).toEqual(['vitesse-gateway:gateway', 'vitesse-gateway:gateway-state']);
 
     if (!yanglintAvailable) return console.warn(YANGLINT_MISSING);
     const verdict = yanglintDocument(state, 'get');

@@ -42,7 +42,8 @@ export interface ApiResponse {
 type Content = 'config' | 'nonconfig' | 'all';
 
 interface Query {
-  content: Content;
+  /** null: not given (RFC 8040's default, all). */
+  content: Content | null;
   depth: number;
 }
 
@@ -56,7 +57,7 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 const noContent = (headers: Record<string, string> = {}): ApiResponse => ({ status: 204, headers });
 
 function parseQuery(search: URLSearchParams, method: string): Query {
-  const q: Query = { content: 'all', depth: Infinity };
+  const q: Query = { content: null, depth: Infinity };
   for (const [name, value] of search) {
     if (name === 'content') {
       if (method !== 'GET' && method !== 'HEAD') throw RestconfError.of('invalid-value', '"content" is a parameter of GET and HEAD only', { type: 'protocol' });
@@ -170,9 +171,12 @@ export class RestconfApi {
     const members: Json = {};
     const wantConfig = q.content !== 'nonconfig';
     const wantState = q.content !== 'config';
-    if (!path || (path.top === 'gateway' && !path.segments.length)) {
-      // The datastore, or the gateway container: state lives in its own
-      // top-level container, which content=nonconfig|all adds beside it.
+    // The model keeps the state in its own top-level container, beside the
+    // configuration's. The datastore holds both; the gateway container adds
+    // the state beside itself only when asked (content=nonconfig or all), so
+    // a plain GET of it is the container alone, as RFC 8040 has it.
+    const datastore = !path;
+    if (datastore || (path.top === 'gateway' && !path.segments.length && q.content !== null)) {
       if (wantConfig) members[qualified('gateway')] = prune(this.config(), q.depth);
       if (wantState) members[qualified('gateway-state')] = prune(gatewayState(this.gw), q.depth);
       return json(200, members);
