@@ -11,6 +11,8 @@ const benches: Record<string, Bench> = {
   lookup: { summary: 'Poptrie route lookups per second (IPv4, IPv6) vs a binary trie', load: async () => (await import('./lookup.js')).run },
   keyexchange: { summary: 'negotiate SA pairs for N routes on one core', load: async () => (await import('./keyexchange.js')).run },
   softbench: { summary: 'route, encrypt, decrypt and forward in a loop (one gateway)', load: async () => (await import('./softbench.js')).run },
+  io: { summary: 'raw af-packet / af-xdp rate over a veth pair (needs root)', load: async () => (await import('./io.js')).run },
+  e2e: { summary: 'two gateways over veth vs the raw driver and kernel forwarding, iperf3 (needs root)', load: async () => (await import('./e2e.js')).run },
 };
 
 export const benchCommand: Command = {

@@ -10,7 +10,7 @@
 //                                  waits up to timeoutMs for the first frame
 //   link.counters() -> { rx_packets, ..., driver-specific }
 //   link.close()                   idempotent; the link also closes when collected
-//   blast({ spec, frame, seconds, burst? }) -> Promise<result>
+//   blast({ spec, frame, seconds, burst?, pps? }) -> Promise<result>   (pps: paced rate, 0 = flat out)
 //   sink({ spec, seconds, busyPoll?, idleStop? }) -> Promise<result>
 //       run a generator / counter on a thread of their own (two calls run
 //       at once); result: { packets, bytes, activeSeconds, elapsedSeconds,
@@ -200,13 +200,14 @@ Napi::Value open(const Napi::CallbackInfo& info) {
 class TrafficWorker : public Napi::AsyncWorker {
  public:
   TrafficWorker(Napi::Env env, std::unique_ptr<Link> link, std::vector<uint8_t> frame, double seconds, uint32_t burst,
-                bool busy_poll, double idle_stop)
+                double pps, bool busy_poll, double idle_stop)
       : Napi::AsyncWorker(env),
         deferred_(Napi::Promise::Deferred::New(env)),
         link_(std::move(link)),
         frame_(std::move(frame)),
         seconds_(seconds),
         burst_(burst),
+        pps_(pps),
         busy_poll_(busy_poll),
         idle_stop_(idle_stop) {}
   Napi::Promise promise() { return deferred_.Promise(); }
@@ -214,7 +215,7 @@ class TrafficWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
-      result_ = frame_.empty() ? sink(*link_, seconds_, busy_poll_, idle_stop_) : blast(*link_, frame_, seconds_, burst_);
+      result_ = frame_.empty() ? sink(*link_, seconds_, busy_poll_, idle_stop_) : blast(*link_, frame_, seconds_, burst_, pps_);
     } catch (const std::exception& e) {
       SetError(e.what());
     }
@@ -242,6 +243,7 @@ class TrafficWorker : public Napi::AsyncWorker {
   std::vector<uint8_t> frame_;  // empty: sink
   double seconds_;
   uint32_t burst_;
+  double pps_;
   bool busy_poll_;
   double idle_stop_;
   TrafficResult result_;
@@ -255,6 +257,7 @@ Napi::Value traffic(const Napi::CallbackInfo& info, bool is_blast) {
   double seconds = seconds_field(env, o, "seconds");
   std::vector<uint8_t> frame;
   uint32_t burst = kBatch;
+  double pps = 0;
   bool busy_poll = false;
   double idle_stop = 0;
   if (is_blast) {
@@ -264,11 +267,16 @@ Napi::Value traffic(const Napi::CallbackInfo& info, bool is_blast) {
     if (b.Length() == 0 || b.Length() > kMaxFrame) throw Napi::RangeError::New(env, "io: blast: frame must be 1.." + std::to_string(kMaxFrame) + " bytes");
     frame.assign(b.Data(), b.Data() + b.Length());
     if (o.Get("burst").IsNumber()) burst = o.Get("burst").As<Napi::Number>().Uint32Value();
+    Napi::Value rate = o.Get("pps");
+    if (!rate.IsUndefined()) {
+      pps = rate.IsNumber() ? rate.As<Napi::Number>().DoubleValue() : -1;
+      if (!(pps >= 0 && pps <= 1e9)) throw Napi::TypeError::New(env, "io: blast: pps must be a number of frames per second in [0, 1e9] (0: as fast as possible)");
+    }
   } else {
     busy_poll = o.Get("busyPoll").ToBoolean().Value();
     if (o.Get("idleStop").IsNumber()) idle_stop = o.Get("idleStop").As<Napi::Number>().DoubleValue();
   }
-  auto* w = new TrafficWorker(env, open_or_throw(env, spec), std::move(frame), seconds, burst, busy_poll, idle_stop);
+  auto* w = new TrafficWorker(env, open_or_throw(env, spec), std::move(frame), seconds, burst, pps, busy_poll, idle_stop);
   Napi::Promise p = w->promise();
   w->Queue();
   return p;

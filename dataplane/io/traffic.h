@@ -25,7 +25,9 @@ struct TrafficResult {
   double cpu_seconds = 0;
 };
 
-TrafficResult blast(Link& link, const std::vector<uint8_t>& frame, double seconds, uint32_t burst);
+// pps > 0 paces the sending to that many frames per second (on average,
+// in bursts); 0 sends as fast as the link takes frames.
+TrafficResult blast(Link& link, const std::vector<uint8_t>& frame, double seconds, uint32_t burst, double pps = 0);
 // Sleeps on the link's wait_fd when idle unless busy_poll; stops early once
 // `idle_stop` seconds pass with nothing received after the first frame
 // (0: never).

@@ -1,0 +1,327 @@
+// `vitesse bench e2e --driver af-xdp|af-packet [--json]`: the gateway pair
+// end to end on real interfaces, next to what the same veths carry without
+// it, all in one run over one topology (controlplane/demo/two-sites.ts):
+//
+//   hostA ── gwA ══ net ══ gwB ── hostB
+//
+// A native generator thread (native.io.blast) sends UDP from hostA to hostB
+// through hostA's interface with the chosen driver, and a native sink thread
+// (native.io.sink) counts what reaches hostB's interface with the same
+// driver. Measured, at 60-byte and 1400-byte frames:
+//   raw      the driver alone over one veth pair: hostA's generator into a
+//            sink on gwA's private interface (no forwarding at all);
+//   kernel   plain Linux IP forwarding in gwA, net and gwB;
+//   gateway  two Vitesse gateways (one queue each, in this process) with ESP
+//            between them; net still forwards in the kernel.
+// Then TCP through the tunnel (and through the kernel path) with iperf3.
+// Rates are what the sink received per second while frames arrived; the
+// generator sends as fast as it can, so what it offers beyond the slowest
+// stage is dropped on the way (veth queues, socket rings) and counted.
+// Needs root (namespaces, veth pairs, raw sockets, XDP).
+import fs from 'node:fs';
+import os from 'node:os';
+import pino from 'pino';
+import { parseArgs, usageText, UsageError, type OptionSpec } from '../controlplane/cli/args.js';
+import { parseConfig } from '../controlplane/config/index.js';
+import { waitForTunnel } from '../controlplane/demo/demo.js';
+import { commandMissing } from '../controlplane/demo/lab.js';
+import { ADDR, buildTwoSites, type Driver, type TwoSiteLab } from '../controlplane/demo/two-sites.js';
+import { Gateway } from '../controlplane/gateway.js';
+import { native } from '../controlplane/native.js';
+import { parseMac } from '../controlplane/slowpath/address.js';
+import { udpFrame } from '../controlplane/udp.js';
+
+const spec: Record<string, OptionSpec> = {
+  driver: { type: 'string', default: 'af-xdp', help: 'packet I/O driver of the gateways, the generator and the sink: af-xdp or af-packet' },
+  seconds: { type: 'number', default: 3, help: 'duration of each rate measurement' },
+  pps: { type: 'number', default: 0, help: 'offered rate in frames per second for every measurement (0: as fast as the generator can)' },
+  'iperf-seconds': { type: 'number', default: 5, help: 'duration of each iperf3 run (0: no iperf3)' },
+  json: { type: 'boolean', help: 'print the figures as one JSON object on the last line' },
+  help: { type: 'boolean' },
+};
+
+const SIZES = [60, 1400] as const;
+const TUNNEL_MTU = 1440;
+
+type Mode = 'raw' | 'kernel' | 'gateway';
+
+export interface E2eRow {
+  mode: Mode;
+  size: number;
+  sent_pps: number;
+  received_pps: number;
+  received_gbps: number;
+  loss_pct: number;
+  // CPU time per frame of the generator thread (per frame sent), the sink
+  // thread and, in gateway mode, the two gateways' worker threads (per frame
+  // received at the sink), system calls included. Unlike the rates these
+  // hardly depend on what else the machine runs. Softirq work the kernel
+  // accounts to no thread (veth, XDP redirects, net's forwarding) is not in them.
+  tx_cpu_ns: number;
+  rx_cpu_ns: number;
+  gateway_cpu_ns?: number;
+}
+
+export interface E2eResult {
+  driver: Driver;
+  seconds: number;
+  /** Offered rate (frames/s), 0: flat out. */
+  pps: number;
+  /** The machine's 1-minute load average when the run started: rates on a busy machine are lower. */
+  loadavg: number;
+  cpus: number;
+  /** Received packets per second with 60-byte frames, in millions. */
+  mpps_60: Record<Mode, number>;
+  /** Received Gbit/s with 1400-byte frames (frame bytes, no Ethernet preamble or FCS). */
+  gbps_1400: Record<Mode, number>;
+  /** The gateway pair's rate as a fraction of the raw driver rate. */
+  gateway_vs_raw: { mpps_60: number; gbps_1400: number };
+  /** iperf3 TCP through the tunnel and through the kernel path, Gbit/s (null: not measured). */
+  iperf3_gbps: { gateway: number | null; kernel: number | null };
+  rows: E2eRow[];
+  /** Gateway counters that explain losses (drops, punts), per gateway, non-zero only. */
+  gateway_counters: Record<string, Record<string, number>>;
+}
+
+type TrafficResult = { packets: number; bytes: number; activeSeconds: number; elapsedSeconds: number; cpuSeconds: number };
+
+export async function run(argv: string[]): Promise<number> {
+  const { options } = parseArgs(argv, spec);
+  if (options.help) {
+    process.stdout.write(`usage: vitesse bench e2e [options]\n\nThe gateway pair over veth pairs in network namespaces, next to the raw\ndriver rate and plain kernel forwarding over the same veths (needs root).\n\n${usageText(spec)}\n`);
+    return 0;
+  }
+  const driver = String(options.driver);
+  if (driver !== 'af-xdp' && driver !== 'af-packet') throw new UsageError(`--driver: "${driver}" is not af-xdp or af-packet`);
+  const seconds = Number(options.seconds);
+  if (!(seconds > 0 && seconds <= 600)) throw new UsageError('--seconds must be in (0, 600]');
+  const pps = Number(options.pps);
+  if (!(pps >= 0 && pps <= 1e9)) throw new UsageError('--pps must be in [0, 1e9]');
+  const iperfSeconds = Number(options['iperf-seconds']);
+  if (!(iperfSeconds >= 0 && iperfSeconds <= 600)) throw new UsageError('--iperf-seconds must be in [0, 600]');
+  const missing = prerequisite(iperfSeconds > 0);
+  if (missing) {
+    process.stderr.write(`vitesse bench e2e: ${missing}\n`);
+    return 1;
+  }
+  const say = (line: string) => {
+    if (!options.json) process.stdout.write(line + '\n');
+  };
+  const result = await measure(driver, seconds, pps, iperfSeconds, say);
+  process.stdout.write(table(result) + '\n');
+  if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
+  return 0;
+}
+
+function prerequisite(iperf: boolean): string | undefined {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    return 'needs root: it creates network namespaces and veth pairs and opens raw packet and XDP sockets on them';
+  }
+  const missing = ['ip', 'ping', 'ethtool', ...(iperf ? ['iperf3'] : [])].filter(commandMissing);
+  if (missing.length) return `needs ${missing.join(', ')} (or --iperf-seconds 0 without iperf3)`;
+  return undefined;
+}
+
+async function measure(driver: Driver, seconds: number, pps: number, iperfSeconds: number, say: (l: string) => void): Promise<E2eResult> {
+  const loadavg = Number(os.loadavg()[0].toFixed(2));
+  say(`building hostA — gwA — net — gwB — hostB (driver ${driver})…`);
+  const lab = buildTwoSites({ driver, mtu: TUNNEL_MTU, prefix: 'vbench' });
+  const gateways: Gateway[] = [];
+  const rows: E2eRow[] = [];
+  const iperf: E2eResult['iperf3_gbps'] = { gateway: null, kernel: null };
+  const counters: E2eResult['gateway_counters'] = {};
+  try {
+    const L = lab.lab, ns = lab.ns;
+    const mac = {
+      hostA: L.mac(ns.hostA, 'eth0'), hostB: L.mac(ns.hostB, 'eth0'),
+      gwAPrivate: L.mac(ns.gwA, 'private'), gwBPrivate: L.mac(ns.gwB, 'private'),
+      netA: L.mac(ns.net, 'siteA'), netB: L.mac(ns.net, 'siteB'),
+    };
+    // hostA → hostB, addressed to gwA's private interface: what a host
+    // behind the gateway sends (the generator needs no ARP).
+    const frame = (size: number) =>
+      udpFrame({ srcMac: parseMac(mac.hostA), dstMac: parseMac(mac.gwAPrivate), src: ADDR.hostA, dst: ADDR.hostB, srcPort: 5555, dstPort: 6666, payload: Buffer.alloc(size - 42), ipId: 1 });
+    const generator = { driver, ifname: 'eth0', netns: ns.hostA };
+
+    say('raw driver rate, hostA → gwA\'s private interface:');
+    for (const size of SIZES) rows.push(await rate('raw', size, frame(size), generator, { driver, ifname: 'private', netns: ns.gwA }, seconds, pps, say));
+
+    say('plain kernel forwarding, hostA → gwA → net → gwB → hostB:');
+    const undo = kernelForwarding(lab, mac.hostB);
+    try {
+      for (const size of SIZES) rows.push(await rate('kernel', size, frame(size), generator, { driver, ifname: 'eth0', netns: ns.hostB }, seconds, pps, say));
+      if (iperfSeconds) iperf.kernel = await iperf3(lab, iperfSeconds, 'kernel', say);
+    } finally {
+      undo();
+    }
+
+    say('two Vitesse gateways, hostA → gwA ══ESP══ gwB → hostB:');
+    const logger = pino({ level: process.env.VITESSE_BENCH_LOG ?? 'warn' });
+    // Static next hops: a host whose interface a sink holds (XDP) does not answer ARP.
+    const withNextHops = (config: object, privateMac: string, publicMac: string) => {
+      const c = structuredClone(config) as { 'vitesse-gateway:gateway': Record<string, { 'next-hop': { mac?: string } }> };
+      c['vitesse-gateway:gateway']['private-interface']['next-hop'].mac = privateMac;
+      c['vitesse-gateway:gateway']['public-interface']['next-hop'].mac = publicMac;
+      return c;
+    };
+    for (const [name, config, gwNs] of [
+      ['gwA', withNextHops(lab.configA, mac.hostA, mac.netA), ns.gwA],
+      ['gwB', withNextHops(lab.configB, mac.hostB, mac.netB), ns.gwB],
+    ] as const) {
+      const link = (device: string) => ({ driver, ifname: device, netns: gwNs });
+      const gw = new Gateway(parseConfig(config), { logger: logger.child({ gw: name }), links: { private: link('private'), public: link('public') } });
+      gateways.push(gw);
+      gw.start();
+    }
+    await waitForTunnel(lab, performance.now());
+    for (const size of SIZES) rows.push(await rate('gateway', size, frame(size), generator, { driver, ifname: 'eth0', netns: ns.hostB }, seconds, pps, say));
+    if (iperfSeconds) iperf.gateway = await iperf3(lab, iperfSeconds, 'gateway', say);
+    gateways.forEach((g, i) => {
+      counters[i ? 'gwB' : 'gwA'] = Object.fromEntries(Object.entries(g.dataplane.counters()).filter(([k, v]) => v > 0 && !/_(rx|tx)_(packets|bytes)$/.test(k)));
+    });
+  } finally {
+    for (const g of gateways) g.close();
+    lab.cleanup();
+  }
+  const pick = (mode: Mode, size: number) => rows.find((r) => r.mode === mode && r.size === size)!;
+  const by = (size: number, f: (r: E2eRow) => number) =>
+    Object.fromEntries((['raw', 'kernel', 'gateway'] as const).map((m) => [m, Number(f(pick(m, size)).toFixed(3))])) as Record<Mode, number>;
+  const mpps = by(60, (r) => r.received_pps / 1e6);
+  const gbps = by(1400, (r) => r.received_gbps);
+  return {
+    driver,
+    seconds,
+    pps,
+    loadavg,
+    cpus: os.cpus().length,
+    mpps_60: mpps,
+    gbps_1400: gbps,
+    gateway_vs_raw: { mpps_60: Number((mpps.gateway / mpps.raw).toFixed(3)), gbps_1400: Number((gbps.gateway / gbps.raw).toFixed(3)) },
+    iperf3_gbps: iperf,
+    rows,
+    gateway_counters: counters,
+  };
+}
+
+// One rate measurement: a sink on `to`, the generator on `from`.
+async function rate(mode: Mode, size: number, frame: Buffer, from: object, to: object, seconds: number, pps: number, say: (l: string) => void): Promise<E2eRow> {
+  const sink = native.io.sink({ spec: to, seconds: seconds + 3, idleStop: 0.5 }) as Promise<TrafficResult>;
+  await new Promise((r) => setTimeout(r, 200));
+  const workers0 = workerCpuSeconds();
+  const sent = (await native.io.blast({ spec: from, frame, seconds, pps })) as TrafficResult;
+  const got = await sink;
+  const workers = workerCpuSeconds() - workers0;
+  const per = (n: number, s: number) => (s > 0 ? n / s : 0);
+  const row: E2eRow = {
+    mode,
+    size,
+    sent_pps: Math.round(per(sent.packets, sent.elapsedSeconds)),
+    received_pps: Math.round(per(got.packets, got.activeSeconds)),
+    received_gbps: Number(per(got.bytes * 8, got.activeSeconds * 1e9).toFixed(3)),
+    loss_pct: Number((sent.packets ? (100 * (sent.packets - got.packets)) / sent.packets : 0).toFixed(1)),
+    tx_cpu_ns: Math.round(per(sent.cpuSeconds * 1e9, sent.packets)),
+    rx_cpu_ns: Math.round(per(got.cpuSeconds * 1e9, got.packets)),
+    ...(mode === 'gateway' ? { gateway_cpu_ns: Math.round(per(workers * 1e9, got.packets)) } : {}),
+  };
+  say(`  ${mode.padEnd(7)} ${String(size).padStart(4)} B: ${(row.received_pps / 1e6).toFixed(3)} Mpps, ${row.received_gbps.toFixed(2)} Gbit/s received (${(row.sent_pps / 1e6).toFixed(3)} Mpps offered)` +
+    (row.gateway_cpu_ns !== undefined ? `, gateway workers ${row.gateway_cpu_ns} ns CPU per frame` : ''));
+  return row;
+}
+
+// CPU time so far of this process's gateway worker threads (named
+// vitesse-q<N> by the data plane), from /proc: user + system, in seconds.
+function workerCpuSeconds(): number {
+  const tick = 100; // USER_HZ, 100 on every Linux architecture we run on
+  let total = 0;
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      if (!fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').startsWith('vitesse-q')) continue;
+      const fields = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / tick; // utime, stime (fields 14, 15)
+    } catch {
+      // the thread ended between listing and reading
+    }
+  }
+  return total;
+}
+
+// Turns gwA, net and gwB into plain Linux routers for hostA ↔ hostB; returns
+// what undoes it (the gateways' interfaces carry no kernel addresses).
+function kernelForwarding(lab: TwoSiteLab, hostBMac: string): () => void {
+  const L = lab.lab, ns = lab.ns;
+  // [namespace, command, what undoes it (null: goes with an address flushed later)]
+  const steps: [string, string[], string[] | null][] = [
+    [ns.gwA, ['sysctl', '-qw', 'net.ipv4.ip_forward=1'], ['sysctl', '-qw', 'net.ipv4.ip_forward=0']],
+    [ns.gwB, ['sysctl', '-qw', 'net.ipv4.ip_forward=1'], ['sysctl', '-qw', 'net.ipv4.ip_forward=0']],
+    [ns.gwA, ['ip', 'addr', 'add', `${ADDR.gwAPrivate}/24`, 'dev', 'private'], ['ip', 'addr', 'flush', 'dev', 'private']],
+    [ns.gwA, ['ip', 'addr', 'add', `${ADDR.gwAPublic}/24`, 'dev', 'public'], ['ip', 'addr', 'flush', 'dev', 'public']],
+    [ns.gwB, ['ip', 'addr', 'add', `${ADDR.gwBPrivate}/24`, 'dev', 'private'], ['ip', 'addr', 'flush', 'dev', 'private']],
+    [ns.gwB, ['ip', 'addr', 'add', `${ADDR.gwBPublic}/24`, 'dev', 'public'], ['ip', 'addr', 'flush', 'dev', 'public']],
+    [ns.gwA, ['ip', 'route', 'add', 'default', 'via', ADDR.netA], null],
+    [ns.gwB, ['ip', 'route', 'add', 'default', 'via', ADDR.netB], null],
+    [ns.net, ['ip', 'route', 'add', '10.1.0.0/16', 'via', ADDR.gwAPublic], ['ip', 'route', 'del', '10.1.0.0/16']],
+    [ns.net, ['ip', 'route', 'add', '10.2.0.0/16', 'via', ADDR.gwBPublic], ['ip', 'route', 'del', '10.2.0.0/16']],
+    // hostB's interface is the sink's, and an XDP sink answers no ARP.
+    [ns.gwB, ['ip', 'neigh', 'replace', ADDR.hostB, 'lladdr', hostBMac, 'dev', 'private', 'nud', 'permanent'], null],
+  ];
+  const done: [string, string[]][] = [];
+  const undo = () => {
+    for (const [n, argv] of done.splice(0).reverse()) {
+      try {
+        L.exec(n, argv);
+      } catch {
+        // best effort: the namespaces go away at the end anyway
+      }
+    }
+  };
+  try {
+    for (const [n, command, reverse] of steps) {
+      L.exec(n, command);
+      if (reverse) done.push([n, reverse]);
+    }
+  } catch (e) {
+    undo();
+    throw e;
+  }
+  return undo;
+}
+
+async function iperf3(lab: TwoSiteLab, seconds: number, what: string, say: (l: string) => void): Promise<number | null> {
+  const server = lab.lab.spawn(lab.ns.hostB, ['iperf3', '-s', '-1', '-p', '5301']);
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const out = await lab.lab.execAsync(lab.ns.hostA, ['iperf3', '-c', ADDR.hostB, '-p', '5301', '-t', String(seconds), '-J']);
+    const bps = (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second;
+    say(`  iperf3 TCP through the ${what} path: ${(bps / 1e9).toFixed(2)} Gbit/s`);
+    return Number((bps / 1e9).toFixed(3));
+  } catch (e) {
+    say(`  iperf3 through the ${what} path failed: ${e instanceof Error ? e.message.split('\n')[0] : e}`);
+    return null;
+  } finally {
+    server.kill('SIGKILL');
+  }
+}
+
+function table(r: E2eResult): string {
+  const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+  const rates = [
+    ['', 'raw driver', 'kernel fwd', 'gateways', 'gateways/raw'],
+    ['Mpps at 60 B', r.mpps_60.raw.toFixed(3), r.mpps_60.kernel.toFixed(3), r.mpps_60.gateway.toFixed(3), pct(r.gateway_vs_raw.mpps_60)],
+    ['Gbit/s at 1400 B', r.gbps_1400.raw.toFixed(2), r.gbps_1400.kernel.toFixed(2), r.gbps_1400.gateway.toFixed(2), pct(r.gateway_vs_raw.gbps_1400)],
+    ['iperf3 TCP Gbit/s', '', r.iperf3_gbps.kernel?.toFixed(2) ?? '-', r.iperf3_gbps.gateway?.toFixed(2) ?? '-', ''],
+  ];
+  const cpu = [
+    ['CPU ns per frame', 'generator', 'sink', 'gateway workers', 'loss %'],
+    ...r.rows.map((x) => [`${x.mode} ${x.size} B`, String(x.tx_cpu_ns), String(x.rx_cpu_ns), x.gateway_cpu_ns === undefined ? '' : String(x.gateway_cpu_ns), x.loss_pct.toFixed(1)]),
+  ];
+  const layout = (rows: string[][]) => {
+    const widths = rows[0].map((_, c) => Math.max(...rows.map((l) => l[c].length)));
+    return rows.map((l) => l.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+  };
+  return [
+    `driver ${r.driver}, ${r.seconds} s per rate, ${r.pps ? `${r.pps} frames/s offered` : 'generator flat out'}, load average ${r.loadavg} on ${r.cpus} CPUs`,
+    ...layout(rates),
+    '',
+    ...layout(cpu),
+  ].join('\n');
+}
