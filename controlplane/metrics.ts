@@ -15,6 +15,7 @@ import type { Gateway } from './gateway.js';
 import type { NeighbourEntry, SlowPathCounters } from './slowpath/slowpath.js';
 import { DROP_COUNTER, type KeyManagerCounters } from './exchange/counters.js';
 import { packageVersion } from './version.js';
+import { icmpByType } from './state.js';
 import { parseListen } from './api/listen.js';
 
 export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9301';
@@ -23,18 +24,18 @@ type Labels = Record<string, string>;
 
 /** Where each data-plane counter goes: a metric of the table below and its labels (the queue is added). */
 export const DATAPLANE_METRICS: Record<string, { metric: string; labels: Labels }> = {};
-function map(metric: string, entries: Record<string, Labels>): void {
+function mapCounters(metric: string, entries: Record<string, Labels>): void {
   for (const [counter, labels] of Object.entries(entries)) DATAPLANE_METRICS[counter] = { metric, labels };
 }
 for (const side of ['private', 'public'] as const) {
-  map('interface_packets', { [`${side}_rx_packets`]: { interface: side, direction: 'rx' }, [`${side}_tx_packets`]: { interface: side, direction: 'tx' } });
-  map('interface_bytes', { [`${side}_rx_bytes`]: { interface: side, direction: 'rx' }, [`${side}_tx_bytes`]: { interface: side, direction: 'tx' } });
+  mapCounters('interface_packets', { [`${side}_rx_packets`]: { interface: side, direction: 'rx' }, [`${side}_tx_packets`]: { interface: side, direction: 'tx' } });
+  mapCounters('interface_bytes', { [`${side}_rx_bytes`]: { interface: side, direction: 'rx' }, [`${side}_tx_bytes`]: { interface: side, direction: 'tx' } });
 }
-map('esp_packets', { encapsulated_packets: { direction: 'outbound' }, decapsulated_packets: { direction: 'inbound' } });
-map('punted_packets', { punted_packets: {} });
-map('injected_packets', { injected_packets: {} });
+mapCounters('esp_packets', { encapsulated_packets: { direction: 'outbound' }, decapsulated_packets: { direction: 'inbound' } });
+mapCounters('punted_packets', { punted_packets: {} });
+mapCounters('injected_packets', { injected_packets: {} });
 const drop = (iface: string, reason: string): Labels => ({ interface: iface, reason });
-map('drops', {
+mapCounters('drops', {
   private_drop_bad_header: drop('private', 'bad_header'),
   private_drop_unknown_ethertype: drop('private', 'unknown_ethertype'),
   private_drop_no_route: drop('private', 'no_route'),
@@ -59,9 +60,9 @@ map('drops', {
   public_drop_no_nexthop: drop('public', 'no_next_hop'),
   public_tx_drop_full: drop('public', 'tx_ring_full'),
 });
-map('punt_ring_drops', { punt_drop_full: {} });
-map('inject_drops', { inject_drop_bad: {} });
-map('rx_buffer_exhausted', { rx_drop_no_buffer: {} });
+mapCounters('punt_ring_drops', { punt_drop_full: {} });
+mapCounters('inject_drops', { inject_drop_bad: {} });
+mapCounters('rx_buffer_exhausted', { rx_drop_no_buffer: {} });
 
 /** The per-queue metrics, with their help text and labels besides `queue`. */
 const QUEUE_METRICS: Record<string, { help: string; labels: string[] }> = {
@@ -146,10 +147,15 @@ export class GatewayMetrics {
     counter('vitesse_route_bytes_total', 'Octets a route encrypted (outbound) or decrypted (inbound), over all its SAs, past and present.', ['route', 'direction', 'queue'],
       (s) => routeTraffic(self.gw, s, 'bytes'));
     gauge('vitesse_route_sas', 'Active SAs of a route (inbound: up to 4 during rollover; outbound: 0 or 1).', ['route', 'direction', 'queue'], function* (s) {
+      const count = new Map<string, number>();
+      for (const sa of s.sas) {
+        const k = `${sa.route}/${sa.direction}/${sa.queue}`;
+        count.set(k, (count.get(k) ?? 0) + 1);
+      }
       for (const route of s.routes) {
         for (let q = 0; q < s.queues.length; q++) {
           for (const direction of ['inbound', 'outbound'] as const) {
-            yield [{ route, direction, queue: String(q + 1) }, s.sas.filter((sa) => sa.route === route && sa.queue === q && sa.direction === direction).length];
+            yield [{ route, direction, queue: String(q + 1) }, count.get(`${route}/${direction}/${q}`) ?? 0];
           }
         }
       }
@@ -195,7 +201,7 @@ export class GatewayMetrics {
     counter('vitesse_icmp_messages_total', 'ICMP and ICMPv6 messages sent and received by the gateway, by type.', ['family', 'direction', 'type'], function* (s) {
       for (const [family, c] of [['ipv4', s.slow.icmp], ['ipv6', s.slow.icmpv6]] as const) {
         for (const direction of ['sent', 'received'] as const) {
-          for (const [type, n] of byType(c[direction])) yield [{ family, direction, type: String(type) }, n];
+          for (const [type, n] of icmpByType(c[direction])) yield [{ family, direction, type: String(type) }, n];
         }
       }
     });
@@ -260,19 +266,7 @@ export class GatewayMetrics {
 }
 
 function* routeTraffic(gw: Gateway, s: Snapshot, field: 'packets' | 'bytes'): Iterable<[Labels, number]> {
-  for (const [key, t] of gw.saLedger.routeTraffic(s.routes, s.sas)) {
-    const [route, direction, queue] = key.split('\n');
-    yield [{ route, direction, queue: String(Number(queue) + 1) }, t[field]];
-  }
-}
-
-function byType(table: Record<string, number>): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const [key, n] of Object.entries(table)) {
-    const type = Number(key.split('.')[0]);
-    out.set(type, (out.get(type) ?? 0) + n);
-  }
-  return out;
+  for (const t of gw.saLedger.routeTraffic(s.routes, s.sas)) yield [{ route: t.route, direction: t.direction, queue: String(t.queue + 1) }, t[field]];
 }
 
 export interface MetricsServer {

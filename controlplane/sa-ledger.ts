@@ -23,14 +23,19 @@ export interface Traffic {
   bytes: number;
 }
 
-const saKey = (direction: Direction, queue: number, spi: Spi) => `${direction}/${queue}/${spi}`;
+/** A route's traffic in one direction on one queue. */
+export interface RouteTraffic extends Traffic {
+  route: RouteId;
+  direction: Direction;
+  queue: number;
+}
 
-/** Key of a route's traffic in one direction on one queue. */
-export const routeKey = (route: RouteId, direction: Direction, queue: number) => `${route}\n${direction}\n${queue}`;
+const saKey = (direction: Direction, queue: number, spi: Spi) => `${direction}/${queue}/${spi}`;
+const routeKey = (route: RouteId, direction: Direction, queue: number) => `${route}/${direction}/${queue}`;
 
 export class SaLedger {
   private readonly live = new Map<string, SaRecord>();
-  private readonly retired = new Map<string, Traffic>();
+  private readonly retired = new Map<string, RouteTraffic>();
 
   constructor(
     /** The data plane's SAs with their counters (Dataplane.sas). */
@@ -49,7 +54,7 @@ export class SaLedger {
     const sa = this.read().find((s) => s.direction === direction && s.queue === queue && s.spi === spi);
     if (!sa) return;
     const k = routeKey(sa.route, direction, queue);
-    const t = this.retired.get(k) ?? { packets: 0, bytes: 0 };
+    const t = this.retired.get(k) ?? { route: sa.route, direction, queue, packets: 0, bytes: 0 };
     t.packets += sa.packets;
     t.bytes += sa.bytes;
     this.retired.set(k, t);
@@ -66,23 +71,23 @@ export class SaLedger {
   }
 
   /**
-   * Each route's traffic by direction and queue (keys from routeKey): the live
-   * SAs' counters read now plus the removed SAs' final counts. Routes no
+   * Each configured route's traffic by direction and queue: the live SAs'
+   * counters (`sas`, read now) plus the removed SAs' final counts. Routes no
    * longer configured are forgotten.
    */
-  routeTraffic(routes: readonly RouteId[], sas: readonly SaState[] = this.read()): Map<string, Traffic> {
+  routeTraffic(routes: readonly RouteId[], sas: readonly SaState[] = this.read()): RouteTraffic[] {
     const configured = new Set<string>(routes);
-    for (const k of this.retired.keys()) if (!configured.has(k.slice(0, k.indexOf('\n')))) this.retired.delete(k);
-    const out = new Map<string, Traffic>();
+    for (const [k, t] of this.retired) if (!configured.has(t.route)) this.retired.delete(k);
+    const out = new Map<string, RouteTraffic>();
     for (const [k, t] of this.retired) out.set(k, { ...t });
     for (const sa of sas) {
       if (!configured.has(sa.route)) continue;
       const k = routeKey(sa.route, sa.direction, sa.queue);
-      const t = out.get(k) ?? { packets: 0, bytes: 0 };
+      const t = out.get(k) ?? { route: sa.route, direction: sa.direction, queue: sa.queue, packets: 0, bytes: 0 };
       t.packets += sa.packets;
       t.bytes += sa.bytes;
       out.set(k, t);
     }
-    return out;
+    return [...out.values()];
   }
 }

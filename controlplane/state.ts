@@ -97,7 +97,7 @@ const ICMP_NAMES: Record<'ipv4' | 'ipv6', Record<number, string>> = {
 };
 
 /** Per-"type.code" counts summed per type. */
-function byType(table: Record<string, number>): Map<number, number> {
+export function icmpByType(table: Record<string, number>): Map<number, number> {
   const out = new Map<number, number>();
   for (const [key, n] of Object.entries(table)) {
     const type = Number(key.split('.')[0]);
@@ -113,7 +113,7 @@ function icmpList(counters: SlowPathCounters): Json[] {
   const out: Json[] = [];
   for (const family of ['ipv4', 'ipv6'] as const) {
     const c: IcmpCounters = family === 'ipv4' ? counters.icmp : counters.icmpv6;
-    const sent = byType(c.sent), received = byType(c.received);
+    const sent = icmpByType(c.sent), received = icmpByType(c.received);
     const types = [...new Set([...sent.keys(), ...received.keys()])].sort((a, b) => a - b);
     for (const type of types) {
       const entry: Json = { family, type };
