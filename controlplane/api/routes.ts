@@ -137,9 +137,8 @@ export class RestconfApi {
     if (p !== '/restconf/data' && !p.startsWith('/restconf/data/')) {
       throw RestconfError.of('invalid-value', `no such resource: ${p} (the API is under /restconf)`, { type: 'protocol', status: 404 });
     }
-    // The path's own text: "%2F" in a key must not split a segment.
-    const rawPath = req.url.split('?')[0].slice('/restconf/data'.length);
-    const path = parseDataPath(rawPath);
+    // Still percent-encoded (URL does not decode the path): "%2F" in a key does not split a segment.
+    const path = parseDataPath(p.slice('/restconf/data'.length));
     const query = parseQuery(url.searchParams, req.method);
     switch (req.method) {
       case 'GET':
