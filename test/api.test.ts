@@ -316,6 +316,7 @@ describe('management API over the Unix socket', () => {
     expect(icmp).toMatchObject({ name: 'time-exceeded', sent: '1' });
     expect(state['private-router']['ttl-errors']).toBe('1');
     expect(state['public-next-hop']['next-hop']).toMatchObject({ address: '198.51.100.1', resolved: true });
+    if (yanglintAvailable) expect(yanglintDocument({ 'vitesse-gateway:gateway-state': state }, 'get').messages).toBe('');
   });
 });
 
@@ -343,7 +344,10 @@ describe('management API in data-plane mode', () => {
         { direction: 'inbound', route: 'site-b', queue: 1, spi: 8193, aead: 'aes-256-gcm-16-icv', age: 0, packets: '0', bytes: '0', 'decrypt-errors': '0', 'replay-errors': '0', 'protocol-errors': '0' },
         { direction: 'outbound', route: 'site-b', queue: 1, spi: 4097, aead: 'aes-256-gcm-16-icv', age: 0, packets: '0', bytes: '0' },
       ]);
-      expect(((await api.get(STATE)) as any)['vitesse-gateway:gateway-state'].mode).toBe('data-plane');
+      const dpState = (await api.get(STATE)) as any;
+      expect(dpState['vitesse-gateway:gateway-state'].mode).toBe('data-plane');
+      expect(dpState['vitesse-gateway:gateway-state']['key-manager']).toBeUndefined();
+      if (yanglintAvailable) expect(yanglintDocument(dpState, 'get').messages).toBe('');
       const next = { ...sa(4099), aead: 'aes-gcm-16-icv', key: crypto.randomBytes(16).toString('hex') };
       await api.call('PUT', `${CONFIG}/data-plane/outbound-sa=site-b,1`, { 'vitesse-gateway:outbound-sa': [next] });
       expect((await state()).filter((x: any) => x.direction === 'outbound')).toEqual([
