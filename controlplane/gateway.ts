@@ -129,7 +129,7 @@ export class Gateway {
     return (Date.now() - this.startedAt) / 1000;
   }
 
-  /** The SAs the data plane holds, with the route and queue (1-based, as configured) they serve. */
+  /** The SAs the data plane holds, with the route and the (0-based) data-plane queue they serve. */
   sas() {
     return this.dataplane.sas();
   }
