@@ -122,6 +122,7 @@ describe('gateway pipeline', () => {
       arp,
       ethernet(GW_PRIV_MAC, HOST_MAC, 0x88cc, Buffer.alloc(50)), // LLDP: not ours
       Buffer.alloc(10), // runt
+      (() => { const f = udp4(7); f[14 + 10] ^= 0xff; return f; })(), // IPv4 header checksum wrong
     ];
     h.sendPrivate(frames);
     pollUntilIdle(h.gw);
@@ -131,7 +132,7 @@ describe('gateway pipeline', () => {
     expect(c.private_ttl_expired).toBe(2);
     expect(c.private_too_big).toBe(1);
     expect(c.private_drop_unknown_ethertype).toBe(1);
-    expect(c.private_drop_bad_header).toBe(1);
+    expect(c.private_drop_bad_header).toBe(2);
     const punts = h.gw.punts();
     expect(punts.map((p) => p.reason).sort()).toEqual(['control', 'control', 'too-big', 'ttl-exceeded', 'ttl-exceeded']);
     const big = punts.find((p) => p.reason === 'too-big')!;

@@ -48,7 +48,11 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
       if (avail < net::kIpv4HeaderLen || (ip[0] >> 4) != 4) { drop(p, Counter::public_drop_bad_header); continue; }
       hdr_len = (ip[0] & 0xfu) * 4u;
       ip_len = net::load16(ip + 2);
-      if (hdr_len < net::kIpv4HeaderLen || ip_len < hdr_len || ip_len > avail) { drop(p, Counter::public_drop_bad_header); continue; }
+      if (hdr_len < net::kIpv4HeaderLen || ip_len < hdr_len || ip_len > avail ||
+          net::checksum_partial(ip, hdr_len) != 0xffff) {
+        drop(p, Counter::public_drop_bad_header);
+        continue;
+      }
       if (qt.public_address.is_v6 || net::load32(ip + 16) != qt.public_address.v4) {
         drop(p, Counter::public_drop_not_for_us);
         continue;

@@ -57,6 +57,8 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
       uint32_t ihl = (ip[0] & 0xfu) * 4u;
       ip_len = net::load16(ip + 2);
       if (ihl < net::kIpv4HeaderLen || ip_len < ihl || ip_len > avail) { drop(p, Counter::private_drop_bad_header); continue; }
+      // RFC 1812 §5.2.2: a router verifies the header checksum.
+      if (net::checksum_partial(ip, ihl) != 0xffff) { drop(p, Counter::private_drop_bad_header); continue; }
       uint32_t dst = net::load32(ip + 16);
       if (t.has_private_v4 && dst == t.private_v4) { punt(p, Side::private_side, PuntReason::control); continue; }
       if (ip[8] <= 1) {
