@@ -82,7 +82,7 @@ function table(rows: CryptoBenchRow[]): string {
 export async function run(argv: string[]): Promise<number> {
   const { options, positional } = parseArgs(argv, spec);
   if (options.help) {
-    process.stdout.write(`usage: vitesse bench crypto [options]\n${usageText(spec)}\n`);
+    process.stdout.write(`usage: vitesse bench crypto [options]\n${usageText(spec)}\n\nexamples:\n  vitesse bench crypto\n  vitesse bench crypto --sizes 64,1400 --key-bits 256 --path avx2 --json\n`);
     return 0;
   }
   if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"`);

@@ -88,7 +88,7 @@ type TrafficResult = { packets: number; bytes: number; activeSeconds: number; el
 export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec);
   if (options.help) {
-    process.stdout.write(`usage: vitesse bench e2e [options]\n\nThe gateway pair over veth pairs in network namespaces, next to the raw\ndriver rate and plain kernel forwarding over the same veths (needs root).\n\n${usageText(spec)}\n`);
+    process.stdout.write(`usage: vitesse bench e2e [options]\n\nThe gateway pair over veth pairs in network namespaces, next to the raw\ndriver rate and plain kernel forwarding over the same veths (needs root).\n\n${usageText(spec)}\n\nexamples:\n  sudo vitesse bench e2e\n  sudo vitesse bench e2e --driver af-packet --pps 100000 --iperf-seconds 0 --json\n`);
     return 0;
   }
   const driver = String(options.driver);

@@ -80,7 +80,7 @@ function table(rows: IoBenchRow[]): string {
 export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec);
   if (options.help) {
-    process.stdout.write(`usage: vitesse bench io [options]\n${usageText(spec)}\n`);
+    process.stdout.write(`usage: vitesse bench io [options]\n${usageText(spec)}\n\nexamples:\n  sudo vitesse bench io\n  sudo vitesse bench io --drivers af-xdp --sizes 60 --seconds 5 --json\n`);
     return 0;
   }
   const drivers = String(options.drivers).split(',').map((s) => s.trim());

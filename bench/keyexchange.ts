@@ -46,7 +46,7 @@ function works(from: KeySink, route: string, to: KeySink): boolean {
 export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec);
   if (options.help) {
-    process.stdout.write(`usage: vitesse bench keyexchange [options]\n${usageText(spec)}\n`);
+    process.stdout.write(`usage: vitesse bench keyexchange [options]\n${usageText(spec)}\n\nexamples:\n  vitesse bench keyexchange --routes 10000\n  vitesse bench keyexchange --routes 1000 --json\n`);
     return 0;
   }
   const n = options.routes as number;

@@ -228,7 +228,7 @@ function measure(f: Family, rng: Rng, routes: number, runs: number, seconds: num
 export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec);
   if (options.help) {
-    process.stdout.write(`usage: vitesse bench lookup [options]\n${usageText(spec)}\n`);
+    process.stdout.write(`usage: vitesse bench lookup [options]\n${usageText(spec)}\n\nexamples:\n  vitesse bench lookup --routes 1000000\n  vitesse bench lookup --routes 10000 --runs 3 --json\n`);
     return 0;
   }
   const routes = options.routes as number;

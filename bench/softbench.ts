@@ -18,7 +18,7 @@ const spec = {
 export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec as any);
   if (options.help) {
-    process.stdout.write(`usage: vitesse bench softbench [options]\n${usageText(spec as any)}\n`);
+    process.stdout.write(`usage: vitesse bench softbench [options]\n${usageText(spec as any)}\n\nexamples:\n  vitesse bench softbench --packet-size IMIX --packets 10000000 --routes 1\n  vitesse bench softbench --packet-size 1400 --routes 1000 --queues 2 --cpus 0,1 --json\n`);
     return 0;
   }
   const sizeText = String(options['packet-size']);

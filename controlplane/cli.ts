@@ -24,7 +24,14 @@ function help(): string {
     'commands:',
     ...Object.keys(commands).map((c) => `  ${c}`),
     '',
-    'vitesse <command> --help shows the options of a command.',
+    'vitesse <command> --help shows the options of a command, with examples.',
+    '',
+    'examples:',
+    '  vitesse run --config /etc/vitesse/site-a.json --name site-a',
+    '  vitesse status --name site-a',
+    '  vitesse config get-state --name site-a /sa',
+    '  vitesse keygen',
+    '  vitesse --version',
   ].join('\n');
 }
 
