@@ -10,6 +10,7 @@ const benches: Record<string, Bench> = {
   crypto: { summary: 'AES-GCM per packet size: ours (best path, batched) vs OpenSSL EVP', load: async () => (await import('./crypto.js')).run },
   lookup: { summary: 'Poptrie route lookups per second (IPv4, IPv6) vs a binary trie', load: async () => (await import('./lookup.js')).run },
   keyexchange: { summary: 'negotiate SA pairs for N routes on one core', load: async () => (await import('./keyexchange.js')).run },
+  flood: { summary: 'key-exchange flood at a forwarding, rekeying gateway: stream loss, rekeys', load: async () => (await import('./flood.js')).run },
   softbench: { summary: 'route, encrypt, decrypt and forward in a loop (one gateway)', load: async () => (await import('./softbench.js')).run },
   io: { summary: 'raw af-packet / af-xdp rate over a veth pair (needs root)', load: async () => (await import('./io.js')).run },
   e2e: { summary: 'two gateways over veth vs the raw driver and kernel forwarding, iperf3 (needs root)', load: async () => (await import('./e2e.js')).run },
