@@ -22,7 +22,9 @@ export const benchCommand: Command = {
     const [name, ...rest] = argv;
     if (!name || name === '--help') {
       process.stdout.write('usage: vitesse bench <' + Object.keys(benches).join('|') + '> [options] [--json]\n' +
-        Object.entries(benches).map(([n, b]) => `  ${n.padEnd(10)} ${b.summary}`).join('\n') + '\n');
+        Object.entries(benches).map(([n, b]) => `  ${n.padEnd(10)} ${b.summary}`).join('\n') + '\n' +
+        '\nvitesse bench <name> --help shows the options of a benchmark.\n\nexamples:\n' +
+        '  vitesse bench crypto\n  vitesse bench softbench --packet-size IMIX --packets 10000000 --routes 1 --json\n');
       return name ? 0 : 2;
     }
     const b = benches[name];
