@@ -9,10 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../controlplane/cli.js';
+import { refOpen, type RefSa } from './support/esp-reference.js';
 import { readPcap } from './support/pcap.js';
 
 const VITA = path.resolve(__dirname, '../../shared/vectors/vita');
 const MAC = { private: '52:54:00:00:00:00', privateNextHop: '52:54:00:00:00:01', public: '52:54:00:00:00:ff', publicNextHop: '52:54:00:00:00:fe' };
+const OUTBOUND: RefSa = { aead: 'aes-gcm-16-icv', spi: 2002, keymat: Buffer.concat([Buffer.alloc(16, 0x11), Buffer.alloc(4, 0x22)]) };
 const sa = (spi: number, key: string, salt: string) => ({ route: 'loop', queue: 1, spi, aead: 'aes-gcm-16-icv', key, salt });
 const CONFIG = {
   'vitesse-gateway:gateway': {
@@ -61,11 +63,18 @@ async function replay(name: string, privateIn: Buffer, publicIn: Buffer) {
 }
 
 // The control plane numbers the IPv4 packets it makes (ICMP) from where its
-// process left off; the rest of a frame is the replay's own doing.
+// process left off; the rest of a frame is the replay's own doing. ESP is
+// opened (Node's crypto) so that the packets inside compare the same way.
 function withoutIpId(frame: Buffer): Buffer {
   const f = Buffer.from(frame);
-  if (f.length >= 34 && f.readUInt16BE(12) === 0x0800) f.fill(0, 18, 20).fill(0, 24, 26);
-  return f;
+  if (f.length < 34 || f.readUInt16BE(12) !== 0x0800) return f;
+  f.fill(0, 18, 20).fill(0, 24, 26);
+  if (f[23] !== 50) return f;
+  const opened = refOpen(OUTBOUND, f.subarray(34), 0);
+  if (!opened) return f;
+  const inner = Buffer.from(opened.content);
+  if (inner.length >= 20 && inner[0] >> 4 === 4) inner.fill(0, 4, 6).fill(0, 10, 12);
+  return Buffer.concat([f.subarray(0, 34 + 16), inner]);
 }
 
 // Offsets where each record of a classic pcap file starts, and its end.
