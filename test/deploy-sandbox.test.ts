@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { socketPathFor } from '../controlplane/api/socket.js';
 import { waitForTunnel } from '../controlplane/demo/demo.js';
 import { vitesseBin } from '../controlplane/demo/gateway-process.js';
 import { commandMissing } from '../controlplane/demo/lab.js';
@@ -110,6 +111,8 @@ describe.skipIf(why)('gateways under vitesse@.service\'s restrictions', () => {
   afterAll(async () => {
     for (const r of runs) r.child.kill('SIGKILL');
     await Promise.all(runs.map((r) => Promise.race([r.exit, sleep(5000)])));
+    // A gateway killed by a failing test leaves its API socket behind.
+    for (const name of Object.values(names)) fs.rmSync(socketPathFor(name), { force: true });
     lab?.cleanup();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
