@@ -104,6 +104,8 @@ export class Dataplane {
 
   counters(queue?: number): Counters { return this.gw.counters(queue); }
   sas(): SaState[] { return this.gw.sas(); }
+  /** Packets authenticated so far on one inbound SA (0 if it does not exist). */
+  inboundPackets(queue: number, spi: Spi): number { return this.gw.inboundPackets(queue, spi); }
 
   /** Queues frames for a worker: sent as they are, or processed as if received on `side`. */
   inject(queue: number, side: Side, mode: 'transmit' | 'receive', frames: Buffer[]): number {

@@ -163,6 +163,7 @@ export class Gateway {
         this.dataplane.removeOutboundSa(queue, route);
         this.log.info({ route, queue: queue + 1, spi }, 'outbound SA expired');
       },
+      inboundUsed: (queue: QueueId, spi: Spi) => this.dataplane.inboundPackets(queue, spi) > 0,
     };
   }
 

@@ -41,6 +41,23 @@ describe('two gateways over the key exchange', () => {
     expect(kmB.authentication_errors ?? 0).toBe(0);
   });
 
+  it('carries traffic towards a restarted peer again within negotiation-ttl + 1 s', async () => {
+    s = twoSites(); // default sa-ttl: the activation delay alone would be 7.5 s
+    s.a.start();
+    s.b.start();
+    await until(() => outbound(s!.a).length > 0 && outbound(s!.b).length > 0, 10_000, 'outbound SAs');
+    s.restartB();
+    const t0 = performance.now();
+    let n = 0;
+    const seen = await until(() => {
+      s!.sendA([numbered('a', n++)]);
+      s!.sendB([numbered('b', n++)]); // the restarted end has traffic of its own
+      return s!.receiveB().length > 0;
+    }, 6000, 'traffic from A to the restarted B');
+    expect(performance.now() - t0).toBeLessThan(6000);
+    expect(seen).toBeLessThan(6000);
+  });
+
   it('refuses a wrong pre-shared key: authentication errors, no SA', async () => {
     s = twoSites({ pskB: 'ab'.repeat(32), negotiationTtl: 1 });
     s.a.start();

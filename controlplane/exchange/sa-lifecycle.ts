@@ -180,14 +180,26 @@ export class SaLifecycle {
 
   // Activates the newest queued SA whose delay has passed (or the oldest
   // queued one if none is active); older due ones are dropped unused.
+  //
+  // A queued SA is also due as soon as the peer has sent on the inbound SA
+  // negotiated with it: the peer installs its inbound side of the pair before
+  // it sends on its outbound one, so the delay has nothing left to protect.
+  // After a peer restarts, this is what ends the outage without waiting the
+  // whole activation delay on the stale SA.
   private activateDue(now: number): void {
     let due = -1;
-    for (let i = 0; i < this.queued.length; i++) if (now >= this.queued[i].activateAt) due = i;
+    for (let i = 0; i < this.queued.length; i++) {
+      if (now >= this.queued[i].activateAt || this.peerUses(this.queued[i].pairedInbound)) due = i;
+    }
     if (due < 0 && this.active === null && this.queued.length > 0) due = 0;
     if (due < 0) return;
     const [sa] = this.queued.splice(due, 1);
     for (const older of this.queued.splice(0, due)) wipe(older.keymat);
     this.activate(sa);
+  }
+
+  private peerUses(inbound: Spi): boolean {
+    return this.env.sink.inboundUsed?.(this.p.queue, inbound) ?? false;
   }
 
   private activate(sa: QueuedOutboundSa): void {

@@ -59,6 +59,12 @@ export interface SaSink {
   removeInbound(queue: QueueId, spi: Spi): void;
   /** Removes the route and queue's outbound SA if it is still `spi`. */
   removeOutbound(route: RouteId, queue: QueueId, spi: Spi): void;
+  /**
+   * Whether an authentic packet has arrived on an inbound SA (optional: the
+   * key manager then activates the outbound SA negotiated with it at once,
+   * instead of after the activation delay).
+   */
+  inboundUsed?(queue: QueueId, spi: Spi): boolean;
 }
 
 /** Sends one key-exchange UDP payload from one of our public addresses. */

@@ -382,6 +382,11 @@ std::vector<SaInfo> Gateway::sas() const {
   return out;
 }
 
+uint64_t Gateway::inbound_packets(uint32_t queue, uint32_t spi) const {
+  auto it = inbound_.find({queue, spi});
+  return it == inbound_.end() ? 0 : read_counter(it->second->counters.packets);
+}
+
 bool Gateway::inject(uint32_t queue, Side side, InjectMode mode, const uint8_t* frame, uint32_t len) {
   if (queue >= config_.queues || len > kMaxFrame) return false;
   InjectHeader h{static_cast<uint8_t>(side), static_cast<uint8_t>(mode), 0};

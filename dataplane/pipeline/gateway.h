@@ -102,6 +102,8 @@ class Gateway {
   uint64_t counter(Counter c) const;
   uint64_t counter(uint32_t queue, Counter c) const;
   std::vector<SaInfo> sas() const;
+  // Packets authenticated on one inbound SA so far (0 if there is no such SA).
+  uint64_t inbound_packets(uint32_t queue, uint32_t spi) const;
   const GatewayConfig& config() const { return config_; }
 
   // Slow path.

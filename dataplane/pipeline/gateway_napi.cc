@@ -114,6 +114,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
                         InstanceMethod("pollOnce", &GatewayWrap::PollOnce),
                         InstanceMethod("counters", &GatewayWrap::Counters),
                         InstanceMethod("sas", &GatewayWrap::Sas),
+                        InstanceMethod("inboundPackets", &GatewayWrap::InboundPackets),
                         InstanceMethod("inject", &GatewayWrap::Inject),
                         InstanceMethod("punts", &GatewayWrap::Punts),
                         InstanceMethod("onPunt", &GatewayWrap::OnPunt),
@@ -285,6 +286,12 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
         a.Set(i, o);
       }
       return a;
+    });
+  }
+  Napi::Value InboundPackets(const Napi::CallbackInfo& info) {
+    return guarded(info, [&](Gateway& g) {
+      return Napi::Number::New(info.Env(), static_cast<double>(g.inbound_packets(info[0].As<Napi::Number>().Uint32Value(),
+                                                                                 info[1].As<Napi::Number>().Uint32Value())));
     });
   }
   // inject(queue, side, mode: 'transmit'|'receive', frames: Buffer[]) → accepted count

@@ -30,6 +30,8 @@ export interface TwoSites {
   /** Frames gateway A delivered to hostA. */
   receiveA(): Buffer[];
   receiveB(): Buffer[];
+  /** Kills gateway B (no goodbye to A) and starts a fresh one with the same configuration. */
+  restartB(): void;
   close(): void;
 }
 
@@ -96,18 +98,24 @@ export function twoSites(o: SiteOptions = {}): TwoSites {
     for (let got; (got = wires.receive(wire, 1)).length; ) out.push(...got.filter(isNumbered));
     return out;
   };
-  return {
+  const sites: TwoSites = {
     a, b, configA, configB,
     sendA: (f) => wires.send(privA, 1, f),
     sendB: (f) => wires.send(privB, 1, f),
     receiveA: () => drain(privA),
     receiveB: () => drain(privB),
+    restartB() {
+      sites.b.close();
+      sites.b = new Gateway(configB, { logger: logger.child({ gw: 'B' }) });
+      sites.b.start();
+    },
     close() {
-      a.close();
-      b.close();
+      sites.a.close();
+      sites.b.close();
       for (const w of [privA, privB, net]) wires.destroy(w);
     },
   };
+  return sites;
 }
 
 /** A UDP datagram from hostA (10.1.0.2) to hostB (10.2.0.2), or the reverse, carrying a sequence number. */
