@@ -140,4 +140,28 @@ write('poptrie_fuzz', 'ipv6-nested', Buffer.concat([
   route6(32, 1, '20010db8'), route6(48, 2, '20010db80001'), route6(128, 3, '20010db8000100000000000000000001'), route6(64, 4, 'fe80'),
   Buffer.from('20010db8000100000000000000000001' + '20010db8000200000000000000000000', 'hex'),
 ]));
+// --- pcap_fuzz: the file itself --------------------------------------------
+// Vita's captures as they are (little-endian, microseconds), rewritten
+// big-endian with nanoseconds, one cut inside a record, one with a record
+// longer than a packet buffer.
+const capture = (name) => fs.readFileSync(path.join(vectors, 'vita', name));
+function bigEndianNanos(file) {
+  const out = Buffer.from(file);
+  out.writeUInt32BE(0xa1b23c4d, 0);
+  for (const at of [4, 6]) out.writeUInt16BE(file.readUInt16LE(at), at);
+  for (const at of [8, 12, 16, 20]) out.writeUInt32BE(file.readUInt32LE(at), at);
+  for (let at = 24; at + 16 <= file.length; at += 16 + file.readUInt32LE(at + 8)) {
+    for (let f = 0; f < 16; f += 4) out.writeUInt32BE(file.readUInt32LE(at + f), at + f);
+  }
+  return out;
+}
+const publicIn = capture('selftest-public-in.pcap');
+write('pcap_fuzz', 'vita4-public-in', publicIn);
+write('pcap_fuzz', 'vita6-public-out', capture('selftest6-public-out.pcap'));
+write('pcap_fuzz', 'vita4-public-in-big-endian-ns', bigEndianNanos(publicIn));
+write('pcap_fuzz', 'vita4-public-in-cut', publicIn.subarray(0, publicIn.length - 37));
+const jumbo = Buffer.alloc(16 + 10000, 0x5a);
+jumbo.writeUInt32LE(10000, 8);
+jumbo.writeUInt32LE(10000, 12);
+write('pcap_fuzz', 'oversize-record', Buffer.concat([publicIn.subarray(0, 24), jumbo, publicIn.subarray(24, 200)]));
 process.stdout.write('seeds written to fuzz/corpus/\n');
