@@ -178,15 +178,20 @@ export async function runFlood(o: FloodOptions, progress?: (line: string) => voi
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     // The stream's last packets, and the flood's last punts, are in flight
-    // for a moment.
-    const settled = () => {
+    // for a moment: wait until B has handled as many datagrams as were sent
+    // and its count has stood still for 50 ms.
+    const handled = () => {
       const c = kmB.counters;
-      const handled = c.rxerrors - b0.rxerrors + c.ratelimited - b0.ratelimited + c.challenges_offered - b0.challenges_offered;
-      return handled + s.b.dataplane.counters().punt_drop_full - puntFull0 >= floodSent;
+      return c.rxerrors - b0.rxerrors + c.ratelimited - b0.ratelimited + c.challenges_offered - b0.challenges_offered +
+        s.b.dataplane.counters().punt_drop_full - puntFull0;
     };
     const drainUntil = performance.now() + 5000;
-    while ((received < trafficSent || !settled()) && performance.now() < drainUntil) {
+    let last = -1, still = performance.now();
+    while (performance.now() < drainUntil) {
       take();
+      const h = handled();
+      if (h !== last) [last, still] = [h, performance.now()];
+      if (received >= trafficSent && h >= floodSent && performance.now() - still >= 50) break;
       await sleep(5);
     }
 
