@@ -4,14 +4,14 @@
 // sealed with Node's crypto, each in its target's input format (see the
 // comment at the top of each *_fuzz.cc).
 //
-//   node fuzz/seeds.mjs [VECTORS_DIR]    (default /work/shared/vectors)
+//   node fuzz/seeds.mjs [VECTORS_DIR]    (default test/vectors, in the repository)
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const vectors = process.argv[2] ?? '/work/shared/vectors';
+const vectors = process.argv[2] ?? path.join(root, 'test/vectors');
 const vita = (name) => readPcap(path.join(vectors, 'vita', name));
 
 // Classic pcap, either byte order; only what the seeds need.

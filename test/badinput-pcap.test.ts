@@ -2,7 +2,7 @@
 // cut short): every complete record is replayed, exactly as from the same
 // capture cut at the last record boundary, and nothing else happens; a file
 // too short to be a capture is refused with a message naming it. Captures
-// from Vita's self-test (/work/shared/vectors/vita), its IPv4 gateway in
+// from Vita's self-test (test/vectors/vita), its IPv4 gateway in
 // data-plane mode (as in replay.test.ts).
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../controlplane/cli.js';
 import { refOpen, type RefSa } from './support/esp-reference.js';
 import { readPcap } from './support/pcap.js';
+import { VITA } from './support/vectors.js';
 
-const VITA = path.resolve(__dirname, '../../shared/vectors/vita');
 const MAC = { private: '52:54:00:00:00:00', privateNextHop: '52:54:00:00:00:01', public: '52:54:00:00:00:ff', publicNextHop: '52:54:00:00:00:fe' };
 const OUTBOUND: RefSa = { aead: 'aes-gcm-16-icv', spi: 2002, keymat: Buffer.concat([Buffer.alloc(16, 0x11), Buffer.alloc(4, 0x22)]) };
 const sa = (spi: number, key: string, salt: string) => ({ route: 'loop', queue: 1, spi, aead: 'aes-gcm-16-icv', key, salt });

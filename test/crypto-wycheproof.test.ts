@@ -3,8 +3,10 @@
 // batch: valid vectors seal to the given ciphertext and tag and open back;
 // invalid ones are refused and leave no plaintext behind.
 import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gcm, PATHS } from './crypto-cases.js';
+import { VECTORS } from './support/vectors.js';
 
 type Vector = {
   tcId: number; comment: string; key: Buffer; iv: Buffer; aad: Buffer; msg: Buffer; ct: Buffer; tag: Buffer;
@@ -12,7 +14,7 @@ type Vector = {
 };
 
 function loadVectors(): Vector[] {
-  const file = '/work/shared/vectors/wycheproof/aes_gcm_test.json';
+  const file = path.join(VECTORS, 'wycheproof/aes_gcm_test.json');
   const json = JSON.parse(fs.readFileSync(file, 'utf8'));
   const out: Vector[] = [];
   for (const g of json.testGroups) {

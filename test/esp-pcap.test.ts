@@ -5,8 +5,8 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { formatPcap, LINKTYPE_ETHERNET, parsePcap, PcapError, readPcap, writePcap } from './support/pcap.js';
+import { VITA } from './support/vectors.js';
 
-const VITA = '/work/shared/vectors/vita';
 
 function randomRecords(n: number) {
   return Array.from({ length: n }, (_, i) => ({

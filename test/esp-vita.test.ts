@@ -1,13 +1,13 @@
 // Interoperability with Vita: ESP frames from its self-test captures
-// (/work/shared/vectors/vita, SA in its README) through our decapsulation.
+// (test/vectors/vita, SA in its README) through our decapsulation.
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readPcap } from './support/pcap.js';
 import { ethernetIp, ipOwnLength, ipPacketValid } from './support/ip-packets.js';
 import { refOpen, type RefSa } from './support/esp-reference.js';
 import { esp, inboundFor, type DecapResultName } from './support/esp-native.js';
+import { VITA } from './support/vectors.js';
 
-const VITA = '/work/shared/vectors/vita';
 const SA: RefSa = { aead: 'aes-gcm-16-icv', spi: 1001, keymat: Buffer.alloc(20) };
 const PROTO_ESP = 50;
 

@@ -1,5 +1,5 @@
 // Vita's self-test captures through a whole gateway in data-plane mode (SA
-// configured explicitly, as in /work/shared/vectors/vita/README.md): what
+// configured explicitly, as in test/vectors/vita/README.md): what
 // the gateway delivers, punts and drops for each frame Vita was given.
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,8 +7,8 @@ import { refOpen, type RefSa } from './support/esp-reference.js';
 import { buildIpv4, buildIpv6, ethernetIp, ipPacketValid } from './support/ip-packets.js';
 import { readPcap } from './support/pcap.js';
 import { ethernet, makeHarness, pollUntilIdle, type Harness } from './support/gateway-harness.js';
+import { VITA } from './support/vectors.js';
 
-const VITA = path.resolve(__dirname, '../../shared/vectors/vita');
 const frames = (name: string) => readPcap(path.join(VITA, name)).records.map((r) => r.data);
 
 const SA: RefSa = { aead: 'aes-gcm-16-icv', spi: 1001, keymat: Buffer.alloc(20) };

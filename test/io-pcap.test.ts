@@ -10,8 +10,8 @@ import crypto from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { native } from '../controlplane/native.js';
 import { formatPcap, parsePcap, readPcap } from './support/pcap.js';
+import { VITA } from './support/vectors.js';
 
-const VITA = '/work/shared/vectors/vita';
 const captures = fs.readdirSync(VITA).filter((f) => f.endsWith('.pcap')).sort();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'vitesse-io-pcap-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

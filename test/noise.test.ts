@@ -6,8 +6,8 @@ import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CipherState, HandshakeState, NoiseError, cipherFor, type PatternName } from '../controlplane/exchange/noise.js';
 import { PublicKeyError, decrypt, dh, encrypt, generateKeyPair, hash, hkdf, hmac, keyPairFromPrivate } from '../controlplane/exchange/primitives.js';
+import { VECTORS } from './support/vectors.js';
 
-const VECTORS = '/work/shared/vectors';
 const hex = (s: string) => Buffer.from(s, 'hex');
 
 interface NoiseVector {

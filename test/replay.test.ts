@@ -1,4 +1,4 @@
-// `vitesse replay` over Vita's self-test captures (/work/shared/vectors/vita):
+// `vitesse replay` over Vita's self-test captures (test/vectors/vita):
 // a data-plane-mode gateway with the SA of that folder's README reads the
 // captures and writes what it emits. What must come out is decided here
 // independently (Node's crypto opens the ESP, the captures' own headers say
@@ -20,8 +20,8 @@ import { refOpen, type RefSa } from './support/esp-reference.js';
 import { ethernet } from './support/gateway-harness.js';
 import { buildIpv4, buildIpv6, ethernetIp, internetChecksum, ipPacketValid, type FrameIp } from './support/ip-packets.js';
 import { readPcap, writePcap } from './support/pcap.js';
+import { VITA } from './support/vectors.js';
 
-const VITA = path.resolve(__dirname, '../../shared/vectors/vita');
 const MTU = 576;
 const INBOUND: RefSa = { aead: 'aes-gcm-16-icv', spi: 1001, keymat: Buffer.alloc(20) }; // README: key and salt all zero
 const OUTBOUND: RefSa = { aead: 'aes-gcm-16-icv', spi: 2002, keymat: Buffer.concat([Buffer.alloc(16, 0x11), Buffer.alloc(4, 0x22)]) };

@@ -10,8 +10,8 @@ import { SlowPath } from '../controlplane/slowpath/slowpath.js';
 import type { Punt, Side } from '../controlplane/slowpath/types.js';
 import { readPcap } from './support/pcap.js';
 import { icmpv6ChecksumOk, ipv4ChecksumsOk, look, Recorder, v4, v6 } from './support/slowpath-frames.js';
+import { VITA } from './support/vectors.js';
 
-const VITA = '/work/shared/vectors/vita';
 const MTU = 500;
 const PUNT_MAX = 2048;
 

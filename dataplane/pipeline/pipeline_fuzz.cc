@@ -5,7 +5,7 @@
 //
 //   npm run fuzz -- pipeline_fuzz        (fuzz/fuzz.mjs has the compiler line)
 //
-// The gateway is Vita's self-test gateway (/work/shared/vectors/vita), so
+// The gateway is Vita's self-test gateway (test/vectors/vita), so
 // frames from its captures are seeds that reach every stage: queue 0 is its
 // IPv4 setup and queue 1 its IPv6 one, both with SPI 1001 and the all-zero
 // key inbound. Outbound SAs use a key no seed knows, and the routes loop back
