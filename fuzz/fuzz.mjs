@@ -162,6 +162,7 @@ async function fuzz(target, bin, seconds) {
     corpus,
   ];
   if (fs.existsSync(seeds)) args.push(seeds);
+  /** @type {NodeJS.ProcessEnv} */
   const env = {
     ...process.env,
     ASAN_OPTIONS: 'abort_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1',

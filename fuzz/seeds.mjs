@@ -61,7 +61,7 @@ function chunks(list, bytes) {
   return groups;
 }
 
-for (const [v, queue] of [['', 0], ['6', 1]]) {
+for (const { v, queue } of [{ v: '', queue: 0 }, { v: '6', queue: 1 }]) {
   const sides = { private: 0, public: 1 };
   for (const [side, bit] of Object.entries(sides)) {
     const frames = vita(`selftest${v}-${side}-in.pcap`);

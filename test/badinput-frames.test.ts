@@ -16,6 +16,7 @@ import { ethernet } from './support/gateway-harness.js';
 import { buildIpv4 } from './support/ip-packets.js';
 import { arpPacket, icmp4Packet } from './support/slowpath-frames.js';
 import { GW_A_PRIV_MAC, HOST_A_MAC, numbered, numberOf, sleep, twoSites, until, type TwoSites } from './support/two-sites.js';
+import { type Spi } from '../controlplane/exchange/types.js';
 
 const A_PUBLIC = '192.0.2.1', B_PUBLIC = '198.51.100.1';
 const A_PUBLIC_MAC = '02:00:00:0a:01:01', B_PUBLIC_MAC = '02:00:00:0b:01:01';
@@ -88,7 +89,7 @@ describe('truncated frames at two gateways under traffic and rekeying', () => {
     const junkPublic = schedule(publicFrames(spiB)), junkPrivate = schedule(privateFrames());
     const b0 = s.b.dataplane.counters(), a0 = s.a.dataplane.counters(), km0 = { ...s.b.keymanager!.counters };
     const spis0 = { a: new Set(s.a.sas().filter((x) => x.direction === 'outbound').map((x) => x.spi)), b: new Set(s.b.sas().filter((x) => x.direction === 'outbound').map((x) => x.spi)) };
-    const seen = { a: new Set<number>(), b: new Set<number>() };
+    const seen = { a: new Set<Spi>(), b: new Set<Spi>() };
 
     const got: number[] = [];
     let next = 0, pub = 0, priv = 0;

@@ -11,11 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from './support/two-sites.js';
+import { describeNeeding } from './support/requires.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const bin = path.join(root, 'bin', 'vitesse.js');
-const built = fs.existsSync(path.join(root, 'dist', 'controlplane', 'cli.js'));
-if (!built) console.warn('badinput-run: the compiled CLI is missing (npm run build:ts): skipped');
 
 const PSK = crypto.randomBytes(32).toString('hex');
 const ROUTE = "/vitesse-gateway:gateway/route[id='site-b']";
@@ -78,7 +77,7 @@ function vitesse(args: string[]): Promise<{ code: number; stdout: string; stderr
   });
 }
 
-describe.skipIf(!built)('vitesse run with a broken configuration file', () => {
+describeNeeding(['cli'], 'vitesse run with a broken configuration file', () => {
   it('refuses to start: exit 2, the file and the problem named, no key shown, no socket left', async () => {
     await Promise.all(BROKEN.map(async (b, i) => {
       const file = path.join(dir, `start-${i}.json`);

@@ -6,10 +6,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { modelFile } from '../controlplane/config/index.js';
+import { missing } from './support/requires.js';
 
-export const yanglintAvailable = spawnSync('yanglint', ['--version'], { stdio: 'ignore' }).status === 0;
+export const yanglintAvailable = !missing('yanglint');
 
-export const YANGLINT_MISSING = 'yanglint is not installed (apt-get install libyang2-tools): skipped';
+export const YANGLINT_MISSING = `yanglint checks [skipped: ${missing('yanglint')}]`;
 
 export interface Verdict {
   ok: boolean;

@@ -9,11 +9,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from './support/systemd-unit.js';
+import { describeNeeding } from './support/requires.js';
 
 const run = promisify(execFile);
 const bin = path.join(repoRoot, 'bin', 'vitesse.js');
-const built = fs.existsSync(path.join(repoRoot, 'dist', 'controlplane', 'cli.js'));
-if (!built) console.warn('deploy-cli: the compiled CLI is missing (npm run build:ts): skipped');
 
 async function vitesse(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -62,7 +61,7 @@ async function expectHelpWithExample(words: string[]): Promise<void> {
   expect(examples(r.stdout).filter((e) => own.test(e)), `${what} shows no example of itself:\n${r.stdout}`).not.toEqual([]);
 }
 
-describe.skipIf(!built)('vitesse --help, --version', () => {
+describeNeeding(['cli'], 'vitesse --help, --version', () => {
   it('--version prints the package version', async () => {
     const r = await vitesse('--version');
     expect(r.code).toBe(0);

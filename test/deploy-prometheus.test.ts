@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayMetrics } from '../controlplane/metrics.js';
 import { numbered, sleep, twoSites, until } from './support/two-sites.js';
+import { itNeeding } from './support/requires.js';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const prometheusDir = path.join(root, 'deploy', 'prometheus');
@@ -20,8 +21,6 @@ const RULE_TESTS = path.join(prometheusDir, 'vitesse-alerts.test.yml');
 const SCRAPE_CONFIG = path.join(prometheusDir, 'prometheus.yml');
 const DASHBOARD = path.join(root, 'deploy', 'grafana', 'vitesse-gateway.json');
 
-const promtoolAvailable = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
-if (!promtoolAvailable) console.warn('deploy-prometheus: promtool is not installed (Debian: apt-get install prometheus): its checks are skipped');
 
 function promtool(...args: string[]): { status: number | null; output: string } {
   const r = spawnSync('promtool', args, { encoding: 'utf8', cwd: prometheusDir });
@@ -150,19 +149,19 @@ beforeAll(async () => {
 });
 
 describe('deploy/prometheus', () => {
-  it.skipIf(!promtoolAvailable)('promtool check config accepts the scrape configuration and the rules it loads', () => {
+  itNeeding(['promtool'], 'promtool check config accepts the scrape configuration and the rules it loads', () => {
     const r = promtool('check', 'config', SCRAPE_CONFIG);
     expect(r.status, r.output).toBe(0);
     expect(r.output).toMatch(/SUCCESS: 1 rule files found/);
   });
 
-  it.skipIf(!promtoolAvailable)('promtool check rules accepts the alert rules', () => {
+  itNeeding(['promtool'], 'promtool check rules accepts the alert rules', () => {
     const r = promtool('check', 'rules', RULES);
     expect(r.status, r.output).toBe(0);
     expect(r.output).toMatch(/SUCCESS: \d+ rules found/);
   });
 
-  it.skipIf(!promtoolAvailable)('the alerts fire, and stay quiet, as their unit tests say', () => {
+  itNeeding(['promtool'], 'the alerts fire, and stay quiet, as their unit tests say', () => {
     const r = promtool('test', 'rules', RULE_TESTS);
     expect(r.status, r.output).toBe(0);
     expect(r.output).toMatch(/SUCCESS/);
@@ -213,7 +212,7 @@ describe('deploy/grafana', () => {
     expect(problems).toEqual([]);
   });
 
-  it.skipIf(!promtoolAvailable)('every dashboard query is valid PromQL', () => {
+  itNeeding(['promtool'], 'every dashboard query is valid PromQL', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitesse-dashboard-'));
     try {
       // Each query as a recording rule: promtool parses and type-checks them.

@@ -24,25 +24,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { socketPathFor } from '../controlplane/api/socket.js';
 import { waitForTunnel } from '../controlplane/demo/demo.js';
 import { vitesseBin } from '../controlplane/demo/gateway-process.js';
-import { commandMissing } from '../controlplane/demo/lab.js';
 import { buildTwoSites, type TwoSiteLab } from '../controlplane/demo/two-sites.js';
-import { labUnavailable } from './support/netns.js';
-import { DETACH_HELPER, allowedSyscalls, capabilities, systemdAnalyzeAvailable, words } from './support/systemd-unit.js';
+import { describeNeeding, itNeeding, missing } from './support/requires.js';
+import { DETACH_HELPER, allowedSyscalls, capabilities, words } from './support/systemd-unit.js';
 
 const SYSTEMD_DEFAULT_MEMLOCK = 8 * 1024 * 1024;
 
-function unavailable(): string | undefined {
-  const lab = labUnavailable();
-  if (lab) return lab;
-  const missing = ['ping', 'ethtool', 'setpriv', 'prlimit'].filter(commandMissing);
-  if (missing.length) return `needs ${missing.join(', ')} (Debian: iputils-ping, ethtool, util-linux)`;
-  if (!fs.existsSync(path.join(path.dirname(vitesseBin), '..', 'dist', 'controlplane', 'cli.js'))) return 'needs the compiled CLI (npm run build:ts)';
-  return undefined;
-}
-const why = unavailable();
-if (why) console.warn(`deploy-sandbox: skipped: ${why}`);
-const straceMissing = commandMissing('strace') || !systemdAnalyzeAvailable;
-if (!why && straceMissing) console.warn('deploy-sandbox: strace or systemd-analyze missing (Debian: strace, systemd): the system-call check is skipped');
+const straceMissing = missing('strace', 'systemd-analyze');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -53,7 +41,7 @@ interface Run {
   trace?: string;
 }
 
-describe.skipIf(why)('gateways under vitesse@.service\'s restrictions', () => {
+describeNeeding(['root', 'ip', 'ping', 'ethtool', 'setpriv', 'prlimit', 'cli'], 'gateways under vitesse@.service\'s restrictions', () => {
   let lab: TwoSiteLab;
   let dir: string;
   const runs: Run[] = [];
@@ -175,7 +163,7 @@ describe.skipIf(why)('gateways under vitesse@.service\'s restrictions', () => {
     expect(xdpPrograms('private')).toEqual([]);
   });
 
-  it.skipIf(straceMissing)('every system call they made is in SystemCallFilter, every socket family in RestrictAddressFamilies', () => {
+  itNeeding(['strace', 'systemd-analyze'], 'every system call they made is in SystemCallFilter, every socket family in RestrictAddressFamilies', () => {
     const allowed = allowedSyscalls();
     const families = new Set(words('RestrictAddressFamilies'));
     const used = new Set<string>();

@@ -11,12 +11,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_DIR } from '../controlplane/api/socket.js';
 import { DETACH_HELPER, INSTALLED, UNIT_FILE, repoRoot, service, setting, systemdAnalyzeAvailable, words } from './support/systemd-unit.js';
+import { itNeeding } from './support/requires.js';
 
-if (!systemdAnalyzeAvailable) console.warn('deploy-systemd: systemd-analyze is not installed (Debian: apt-get install systemd): verify and security checks skipped');
 
 const vitesseBin = path.join(repoRoot, 'bin', 'vitesse.js');
-const cliBuilt = fs.existsSync(path.join(repoRoot, 'dist', 'controlplane', 'cli.js'));
-if (!cliBuilt) console.warn('deploy-systemd: the compiled CLI is missing (npm run build:ts): command-line checks skipped');
 
 let dir: string;
 beforeAll(() => {
@@ -38,13 +36,13 @@ function execStart(instance: string): string[] {
 }
 
 describe('vitesse@.service', () => {
-  it.skipIf(!systemdAnalyzeAvailable)('systemd-analyze verify accepts an instance of it', () => {
+  itNeeding(['systemd-analyze'], 'systemd-analyze verify accepts an instance of it', () => {
     const r = spawnSync('systemd-analyze', ['verify', '--man=no', unitForThisTree('site-a')], { encoding: 'utf8' });
     expect(`${r.stdout}${r.stderr}`.trim()).toBe('');
     expect(r.status).toBe(0);
   });
 
-  it.skipIf(!systemdAnalyzeAvailable)('systemd-analyze security rates its exposure "OK" (at most 3.0 of 10)', () => {
+  itNeeding(['systemd-analyze'], 'systemd-analyze security rates its exposure "OK" (at most 3.0 of 10)', () => {
     const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', unitForThisTree('site-a')], { encoding: 'utf8' });
     const m = /Overall exposure level for \S+: (\d+\.\d+) (\S+)/.exec(r.stdout);
     expect(m, r.stdout + r.stderr).not.toBeNull();
@@ -68,7 +66,7 @@ describe('vitesse@.service', () => {
     expect(setting('UMask')).toBe('0077');
   });
 
-  it.skipIf(!cliBuilt)('does not restart a gateway whose configuration is wrong: vitesse run exits with RestartPreventExitStatus', () => {
+  itNeeding(['cli'], 'does not restart a gateway whose configuration is wrong: vitesse run exits with RestartPreventExitStatus', () => {
     const prevent = words('RestartPreventExitStatus').map(Number);
     expect(setting('Restart')).toBe('on-failure');
     const bad = path.join(dir, 'bad.json');

@@ -8,6 +8,7 @@ import { buildIpv4, buildIpv6, ethernetIp, ipPacketValid } from './support/ip-pa
 import { readPcap } from './support/pcap.js';
 import { ethernet, makeHarness, pollUntilIdle, type Harness } from './support/gateway-harness.js';
 import { VITA } from './support/vectors.js';
+import { RouteId, Spi } from '../controlplane/exchange/types.js';
 
 const frames = (name: string) => readPcap(path.join(VITA, name)).records.map((r) => r.data);
 
@@ -33,9 +34,9 @@ function vitaGateway(version: 4 | 6): Harness {
     public: { mac: '52:54:00:00:00:ff', addresses: [s.publicIp] },
   });
   const gw = harness.gw;
-  gw.setRoutes([{ id: 'loop', net: s.net, gateways: [s.publicIp] }]);
-  gw.addInboundSa({ queue: 0, route: 'loop', spi: SA.spi, aead: SA.aead, keymat: SA.keymat });
-  gw.setOutboundSa({ queue: 0, route: 'loop', spi: SA.spi, aead: SA.aead, keymat: SA.keymat });
+  gw.setRoutes([{ id: RouteId('loop'), net: s.net, gateways: [s.publicIp] }]);
+  gw.addInboundSa({ queue: 0, route: RouteId('loop'), spi: Spi(SA.spi), aead: SA.aead, keymat: SA.keymat });
+  gw.setOutboundSa({ queue: 0, route: RouteId('loop'), spi: Spi(SA.spi), aead: SA.aead, keymat: SA.keymat });
   gw.setNextHop('private', '52:54:00:00:00:01');
   gw.setNextHop('public', '52:54:00:00:00:fe');
   return harness;

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildIpv4, buildIpv6 } from './support/ip-packets.js';
 import { ethernet, makeHarness, pollUntilIdle, type Harness } from './support/gateway-harness.js';
 import type { Aead } from '../controlplane/dataplane.js';
+import { RouteId, Spi } from '../controlplane/exchange/types.js';
 
 const GW_PRIV_MAC = '02:00:00:00:00:01';
 const GW_PUB_MAC = '02:00:00:00:01:01';
@@ -35,16 +36,16 @@ function loopGateway(opts: { queues?: number; aead?: Aead } = {}) {
   });
   const gw = harness.gw;
   gw.setRoutes([
-    { id: 'v4', net: '10.2.0.0/16', gateways: addresses },
-    { id: 'v6', net: 'fd00:2::/32', gateways: addresses },
+    { id: RouteId('v4'), net: '10.2.0.0/16', gateways: addresses },
+    { id: RouteId('v6'), net: 'fd00:2::/32', gateways: addresses },
   ]);
   const aead = opts.aead ?? 'aes-gcm-16-icv';
   for (let q = 0; q < queues; q++) {
     for (const [i, route] of ['v4', 'v6'].entries()) {
       const k = keymat(aead);
       const spi = 0x1000 + q * 16 + i;
-      gw.addInboundSa({ queue: q, route, spi, aead, keymat: k });
-      gw.setOutboundSa({ queue: q, route, spi, aead, keymat: k });
+      gw.addInboundSa({ queue: q, route: RouteId(route), spi: Spi(spi), aead, keymat: k });
+      gw.setOutboundSa({ queue: q, route: RouteId(route), spi: Spi(spi), aead, keymat: k });
     }
   }
   gw.setNextHop('private', HOST_MAC);
@@ -107,9 +108,9 @@ describe('gateway pipeline', () => {
   it('counts every drop by its reason and punts what the control plane must answer', () => {
     h = loopGateway();
     h.gw.setRoutes([
-      { id: 'v4', net: '10.2.0.0/16', gateways: ['192.0.2.1'] },
-      { id: 'v6', net: 'fd00:2::/32', gateways: ['192.0.2.1'] },
-      { id: 'nosa', net: '10.3.0.0/16', gateways: ['192.0.2.1'] },
+      { id: RouteId('v4'), net: '10.2.0.0/16', gateways: ['192.0.2.1'] },
+      { id: RouteId('v6'), net: 'fd00:2::/32', gateways: ['192.0.2.1'] },
+      { id: RouteId('nosa'), net: '10.3.0.0/16', gateways: ['192.0.2.1'] },
     ]);
     const arp = ethernet('ff:ff:ff:ff:ff:ff', HOST_MAC, 0x0806, Buffer.alloc(28));
     const frames = [
@@ -151,9 +152,9 @@ describe('gateway pipeline', () => {
       public: { mac: GW_PUB_MAC, addresses: ['192.0.2.1'] },
     });
     const k = keymat();
-    h.gw.setRoutes([{ id: 'v4', net: '10.2.0.0/16', gateways: ['192.0.2.1'] }]);
-    h.gw.addInboundSa({ queue: 0, route: 'v4', spi: 0x2000, aead: 'aes-gcm-16-icv', keymat: k });
-    h.gw.setOutboundSa({ queue: 0, route: 'v4', spi: 0x2000, aead: 'aes-gcm-16-icv', keymat: k });
+    h.gw.setRoutes([{ id: RouteId('v4'), net: '10.2.0.0/16', gateways: ['192.0.2.1'] }]);
+    h.gw.addInboundSa({ queue: 0, route: RouteId('v4'), spi: Spi(0x2000), aead: 'aes-gcm-16-icv', keymat: k });
+    h.gw.setOutboundSa({ queue: 0, route: RouteId('v4'), spi: Spi(0x2000), aead: 'aes-gcm-16-icv', keymat: k });
     h.gw.setNextHop('private', HOST_MAC);
     h.gw.setNextHop('public', '02:00:00:00:01:02');
     h.sendPrivate([udp4(1), udp4(2), udp4(3)]);
@@ -212,12 +213,12 @@ describe('gateway pipeline', () => {
         const k = keymat();
         const old = spi;
         spi += 0x100;
-        gw.addInboundSa({ queue: 0, route: 'v4', spi, aead: 'aes-gcm-16-icv', keymat: k });
+        gw.addInboundSa({ queue: 0, route: RouteId('v4'), spi: Spi(spi), aead: 'aes-gcm-16-icv', keymat: k });
         gw.commit();
-        gw.setOutboundSa({ queue: 0, route: 'v4', spi, aead: 'aes-gcm-16-icv', keymat: k });
+        gw.setOutboundSa({ queue: 0, route: RouteId('v4'), spi: Spi(spi), aead: 'aes-gcm-16-icv', keymat: k });
         gw.commit();
         rollovers.push(old);
-        setTimeout(() => gw.removeInboundSa(0, old), 20);
+        setTimeout(() => gw.removeInboundSa(0, Spi(old)), 20);
       }
       received.push(...h.receivePrivate().map(seqOf));
       await new Promise((r) => setImmediate(r));
@@ -231,16 +232,16 @@ describe('gateway pipeline', () => {
 
   it('refuses invalid configuration with a precise message and keeps the last good state', () => {
     h = loopGateway();
-    expect(() => h!.gw.setRoutes([{ id: 'x', net: '10.0.0.0/33', gateways: ['192.0.2.1'] }])).toThrow(
+    expect(() => h!.gw.setRoutes([{ id: RouteId('x'), net: '10.0.0.0/33', gateways: ['192.0.2.1'] }])).toThrow(
       /route\[id='x'\]: "10.0.0.0\/33" is not an IPv4 prefix/,
     );
-    expect(() => h!.gw.setRoutes([{ id: 'x', net: '10.0.0.0/8', gateways: ['2001:db8::1'] }])).toThrow(/same IP version/);
-    expect(() => h!.gw.addInboundSa({ queue: 0, route: 'v4', spi: 0x5000, aead: 'aes-gcm-16-icv', keymat: Buffer.alloc(16) })).toThrow(
+    expect(() => h!.gw.setRoutes([{ id: RouteId('x'), net: '10.0.0.0/8', gateways: ['2001:db8::1'] }])).toThrow(/same IP version/);
+    expect(() => h!.gw.addInboundSa({ queue: 0, route: RouteId('v4'), spi: Spi(0x5000), aead: 'aes-gcm-16-icv', keymat: Buffer.alloc(16) })).toThrow(
       /key material must be 20 bytes/,
     );
-    expect(() => h!.gw.addInboundSa({ queue: 0, route: 'v4', spi: 7, aead: 'aes-gcm-16-icv', keymat: keymat() })).toThrow(/reserved/);
-    expect(() => h!.gw.addInboundSa({ queue: 3, route: 'v4', spi: 0x5000, aead: 'aes-gcm-16-icv', keymat: keymat() })).toThrow(/queue 3/);
-    expect(() => h!.gw.setOutboundSa({ queue: 0, route: 'v4', spi: 0x5000, aead: 'chacha' as Aead, keymat: keymat() })).toThrow(/unknown AEAD/);
+    expect(() => h!.gw.addInboundSa({ queue: 0, route: RouteId('v4'), spi: Spi(7), aead: 'aes-gcm-16-icv', keymat: keymat() })).toThrow(/reserved/);
+    expect(() => h!.gw.addInboundSa({ queue: 3, route: RouteId('v4'), spi: Spi(0x5000), aead: 'aes-gcm-16-icv', keymat: keymat() })).toThrow(/queue 3/);
+    expect(() => h!.gw.setOutboundSa({ queue: 0, route: RouteId('v4'), spi: Spi(0x5000), aead: 'chacha' as Aead, keymat: keymat() })).toThrow(/unknown AEAD/);
     // Still forwarding with the old state.
     h.sendPrivate([udp4(1)]);
     pollUntilIdle(h.gw);

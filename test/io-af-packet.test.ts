@@ -8,15 +8,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { native } from '../controlplane/native.js';
 import { arpRequest, collect, drain, ethernet, icmpEchoFrame, isArp, tagged, tagOf, udpFrame } from './support/io-frames.js';
-import { labUnavailable, NetLab, type VethPair } from './support/netns.js';
+import { NetLab, type VethPair } from './support/netns.js';
+import { describeNeeding } from './support/requires.js';
 
-const unavailable = labUnavailable();
-if (unavailable) console.warn(`io-af-packet: skipped: ${unavailable}`);
 
 type Link = ReturnType<typeof native.io.open>;
 const TEST_ETHERTYPE = 0x88b5; // IEEE local experimental
 
-describe.skipIf(unavailable)('af-packet driver on veth', () => {
+describeNeeding(['root', 'ip'], 'af-packet driver on veth', () => {
   let lab: NetLab;
   let nsA: string;
   let nsB: string;

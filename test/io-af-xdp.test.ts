@@ -12,10 +12,9 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { native, packageRoot } from '../controlplane/native.js';
 import { arpRequest, collect, drain, ethernet, icmpEchoFrame, isArp, tagged, tagOf, udpFrame } from './support/io-frames.js';
-import { labUnavailable, NetLab, type VethPair } from './support/netns.js';
+import { NetLab, type VethPair } from './support/netns.js';
+import { describeNeeding } from './support/requires.js';
 
-const unavailable = labUnavailable();
-if (unavailable) console.warn(`io-af-xdp: skipped: ${unavailable}`);
 
 type Link = ReturnType<typeof native.io.open>;
 const TEST_ETHERTYPE = 0x88b5;
@@ -25,7 +24,7 @@ interface XdpState {
   prog?: { id: number; name: string };
 }
 
-describe.skipIf(unavailable)('af-xdp driver on veth (native XDP, copy mode)', () => {
+describeNeeding(['root', 'ip'], 'af-xdp driver on veth (native XDP, copy mode)', () => {
   let lab: NetLab;
   let nsA: string;
   let nsB: string;

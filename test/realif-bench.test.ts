@@ -9,7 +9,7 @@ import { run } from '../bench/e2e.js';
 import { UsageError } from '../controlplane/cli/args.js';
 import { native } from '../controlplane/native.js';
 import { readPcap } from './support/pcap.js';
-import { labUnavailable } from './support/netns.js';
+import { itNeeding } from './support/requires.js';
 
 async function capture(argv: string[]): Promise<{ code: number; out: string }> {
   const write = process.stdout.write;
@@ -61,8 +61,7 @@ describe('vitesse bench e2e', () => {
     await expect(capture(['--sizes', '60'])).rejects.toThrow(/unknown option --sizes/);
   });
 
-  const why = labUnavailable();
-  it.skipIf(why)('--json ends with the figures of all three paths at 60 and 1400 bytes', async () => {
+  itNeeding(['root', 'ip'], '--json ends with the figures of all three paths at 60 and 1400 bytes', async () => {
     const { code, out } = await capture(['--driver', 'af-packet', '--seconds', '0.3', '--iperf-seconds', '0', '--json']);
     expect(code).toBe(0);
     const lines = out.trim().split('\n');

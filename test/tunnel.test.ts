@@ -14,48 +14,53 @@ const outbound = (g: TwoSites['a']) => g.sas().filter((x) => x.direction === 'ou
 const inbound = (g: TwoSites['a']) => g.sas().filter((x) => x.direction === 'inbound');
 
 describe('two gateways over the key exchange', () => {
-  it('negotiates SAs quickly after start and carries traffic both ways', async () => {
-    s = twoSites();
-    const t0 = performance.now();
+  it('negotiates SAs on the first exchange after start and carries traffic both ways', async () => {
+    // negotiation-ttl 60 s: a lost or failed first exchange would be retried
+    // only after a minute, far beyond the waits below, so SAs in time mean
+    // the first exchange succeeded. How fast is bench keyexchange's business.
+    s = twoSites({ negotiationTtl: 60 });
     s.a.start();
     s.b.start();
-    await until(() => inbound(s!.a).length > 0 && inbound(s!.b).length > 0, 2000, 'inbound SAs');
-    const firstSa = performance.now() - t0;
-    await until(() => outbound(s!.a).length > 0 && outbound(s!.b).length > 0, 10_000, 'outbound SAs');
+    await until(() => outbound(s!.a).length > 0 && outbound(s!.b).length > 0, 30_000, 'outbound SAs');
     s.sendA([numbered('a', 1), numbered('a', 2)]);
     s.sendB([numbered('b', 3)]);
-    await until(() => true, 0, '');
     let gotB: number[] = [], gotA: number[] = [];
     await until(() => {
       gotB.push(...s!.receiveB().map(numberOf));
       gotA.push(...s!.receiveA().map(numberOf));
       return gotB.length >= 2 && gotA.length >= 1;
-    }, 2000, 'traffic');
+    }, 10_000, 'traffic');
     expect(gotB).toEqual([1, 2]);
     expect(gotA).toEqual([3]);
-    // The first exchange succeeds at once, not after a retry (negotiation-ttl
-    // is 5 s). How fast is a benchmark's business: bench/tunnel.ts reports it.
-    expect(firstSa).toBeLessThan(1000);
+    // Counted, not timed: no exchange expired or failed.
     const kmA = s.a.keymanager!.counters, kmB = s.b.keymanager!.counters;
-    expect(kmA.authentication_errors ?? 0).toBe(0);
-    expect(kmB.authentication_errors ?? 0).toBe(0);
+    for (const km of [kmA, kmB]) {
+      expect(km.negotiations_expired).toBe(0);
+      expect(km.authentication_errors).toBe(0);
+      expect(km.rxerrors).toBe(0);
+    }
+    expect(kmA.keypairs_negotiated + kmB.keypairs_negotiated).toBeGreaterThanOrEqual(1);
+    expect(kmA.keypairs_offered + kmB.keypairs_offered).toBeGreaterThanOrEqual(1);
   });
 
-  it('carries traffic towards a restarted peer again within negotiation-ttl + 1 s', async () => {
-    s = twoSites(); // default sa-ttl: the activation delay alone would be 7.5 s
+  it('carries traffic towards a restarted peer again without waiting for the activation delay', async () => {
+    // negotiation-ttl 60 s: the activation delay is 90 s and a retried
+    // exchange would start after 60 s; traffic within the wait below can
+    // only come from the first exchange and activation on proof (the
+    // restarted peer sending on the new pair).
+    s = twoSites({ negotiationTtl: 60 });
     s.a.start();
     s.b.start();
-    await until(() => outbound(s!.a).length > 0 && outbound(s!.b).length > 0, 10_000, 'outbound SAs');
+    await until(() => outbound(s!.a).length > 0 && outbound(s!.b).length > 0, 30_000, 'outbound SAs');
     s.restartB();
-    const t0 = performance.now();
     let n = 0;
-    const seen = await until(() => {
+    await until(() => {
       s!.sendA([numbered('a', n++)]);
       s!.sendB([numbered('b', n++)]); // the restarted end has traffic of its own
       return s!.receiveB().length > 0;
-    }, 6000, 'traffic from A to the restarted B');
-    expect(performance.now() - t0).toBeLessThan(6000);
-    expect(seen).toBeLessThan(6000);
+    }, 30_000, 'traffic from A to the restarted B');
+    expect(s.a.keymanager!.counters.negotiations_expired).toBe(0);
+    expect(s.b.keymanager!.counters.negotiations_expired).toBe(0);
   });
 
   it('refuses a wrong pre-shared key: authentication errors, no SA', async () => {
