@@ -1,8 +1,9 @@
 // Next-hop resolution on fake timers: what start() sends (announcements,
 // requests, solicitations), retries with backoff until answered, the MAC
-// reported through setNextHop, refresh and fallback to broadcast, learning
-// from gratuitous ARP / NA / RA (with the override rule), static MACs, and
-// the neighbour table.
+// reported through setNextHop, refresh and fallback to broadcast, the
+// override rule, static MACs, and the neighbour table. What unsolicited
+// claims (gratuitous ARP, forged replies, unsolicited NAs) may and may not
+// change is in slowpath-neighbour-claims.test.ts.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   arpPacket,
@@ -145,24 +146,13 @@ describe('resolution', () => {
     expect(sp.neighbours()[0]).toMatchObject({ state: 'stale', mac: GW.privNextHopMac });
     expect(rec.nextHops).toEqual([{ side: 'private', mac: GW.privNextHopMac }]); // never withdrawn
 
-    // A different router answers: the data plane is told.
+    // A different router answers the broadcast and the old MAC stays silent:
+    // when the request's window closes, the data plane is told.
     sp.handle([arpReplyFromNextHop('02:00:00:00:00:fd')]);
+    expect(rec.nextHops).toHaveLength(1);
+    vi.advanceTimersByTime(1000);
     expect(rec.nextHops.at(-1)).toEqual({ side: 'private', mac: '02:00:00:00:00:fd' });
-    expect(sp.neighbours()[0].state).toBe('reachable');
-    sp.stop();
-  });
-
-  it('learns a new MAC from a gratuitous ARP and confirms it with a unicast probe', () => {
-    const { sp, rec } = fakeClockSlowPath();
-    sp.start();
-    sp.handle([arpReplyFromNextHop()]);
-    rec.take();
-    const newMac = '02:00:00:00:00:aa';
-    const garp = arpPacket(1, newMac, GW.privNextHop, '00:00:00:00:00:00', GW.privNextHop);
-    sp.handle([punt(eth('ff:ff:ff:ff:ff:ff', newMac, ARP, garp))]);
-    expect(rec.nextHops.at(-1)).toEqual({ side: 'private', mac: newMac });
-    const probes = rec.take().filter(isArpRequestFor(GW.privNextHop));
-    expect(probes.map((p) => look(p.frame).ethDst)).toEqual([newMac]);
+    expect(sp.neighbours()[0]).toMatchObject({ state: 'reachable', macChanges: 1, unsolicitedClaims: 0 });
     sp.stop();
   });
 
@@ -177,28 +167,34 @@ describe('resolution', () => {
     expect(rec.nextHops).toEqual([{ side: 'public', mac: GW.pubNextHopMac }]);
     expect(sp.neighbours().find((n) => n.side === 'public')).toMatchObject({ address: GW.pubNextHop, state: 'reachable' });
 
-    // Without override, a different link address does not replace the one we have.
-    sp.handle([na({ s: false, o: false }, '02:00:00:00:01:aa', 'ff02::1')]);
-    sp.handle([na({ s: true, o: false }, '02:00:00:00:01:ab')]);
-    expect(rec.nextHops).toHaveLength(1);
-
-    // With override it does, and the new one is checked by a unicast solicitation.
-    sp.handle([na({ s: false, o: true }, '02:00:00:00:01:ac', 'ff02::1')]);
-    expect(rec.nextHops.at(-1)).toEqual({ side: 'public', mac: '02:00:00:00:01:ac' });
+    // Refresh: a unicast solicitation, answered without override by another
+    // link address, which does not replace the one we have.
+    vi.advanceTimersByTime(30_000);
     const [probe] = rec.take().filter(isNsFor(GW.pubNextHop));
-    expect(look(probe.frame).ethDst).toBe('02:00:00:00:01:ac');
+    expect(look(probe.frame).ethDst).toBe(GW.pubNextHopMac);
     expect(look(probe.frame).ip.subarray(24, 40)).toEqual(v6(GW.pubNextHop)); // unicast to the target
+    sp.handle([na({ s: true, o: false }, '02:00:00:00:01:ab')]);
+    sp.handle([na({ s: true, o: true }, GW.pubNextHopMac)]);
+    expect(rec.nextHops).toHaveLength(1);
+    expect(sp.neighbours().find((n) => n.side === 'public')!.state).toBe('reachable');
     sp.stop();
   });
 
-  it('learns the next hop from its router advertisement', () => {
+  it('learns the next hop from its router advertisement only through the solicitation it triggers', () => {
     const { sp, rec } = fakeClockSlowPath();
     sp.start();
     const sll = Buffer.from([1, 1, 0x02, 0, 0, 0, 0x01, 0xfe]);
     const ra = icmp6Packet(GW.pubNextHop, 'ff02::1', 134, 0, (64 << 24) | 1800, Buffer.concat([Buffer.alloc(8), sll]), 255);
+    vi.advanceTimersByTime(2500); // solicitations at 0 and 1 s, the next at 3 s: none open
+    rec.take();
     sp.handle([punt(eth('33:33:00:00:00:01', GW.pubNextHopMac, IPV6, ra), { side: 'public', queue: 2 })]);
-    expect(rec.nextHops).toEqual([{ side: 'public', mac: GW.pubNextHopMac }]);
+    expect(rec.nextHops).toEqual([]);
     expect(sp.counters().nd.routerAdvertisementsReceived).toBe(1);
+    const [ns] = rec.take().filter(isNsFor(GW.pubNextHop));
+    expect(look(ns.frame).ethDst).toBe('33:33:ff:00:00:fe'); // asked at once, by multicast
+    const na = naPacket(GW.pubNextHop, GW.pub[2], GW.pubNextHop, { r: true, s: true, o: true }, GW.pubNextHopMac);
+    sp.handle([punt(eth(GW.pubMac, GW.pubNextHopMac, IPV6, na), { side: 'public', queue: 2 })]);
+    expect(rec.nextHops).toEqual([{ side: 'public', mac: GW.pubNextHopMac }]);
     sp.stop();
   });
 

@@ -1,6 +1,8 @@
 // ARP punted from either side: answer requests for our addresses (the
-// private one, or any queue's public one) and let the side's next-hop
-// resolver learn from whatever its next hop says.
+// private one, or any queue's public one) and pass what names the side's next
+// hop to its resolver: a reply addressed to us (our MAC and one of our
+// addresses as target) as a possible answer to our request, anything else
+// (gratuitous ARP, requests, replies to others) as an unsolicited claim.
 import { isMulticastMac } from './address.js';
 import { ARP_REPLY, ARP_REQUEST, arpReplyFrame, parseArp } from './arp.js';
 import type { Outbox, SlowPathContext } from './context.js';
@@ -22,8 +24,9 @@ export function answerArp(ctx: SlowPathContext, p: Punt, eth: EthernetView, out:
   const resolver = ctx.resolvers[p.side];
   const fromNextHop = resolver !== undefined && arp.senderIp.equals(resolver.address);
   if (fromNextHop) {
-    if (arp.op === ARP_REPLY) resolver!.confirmed(arp.senderMac);
-    else resolver!.heard(arp.senderMac);
+    const toUs = arp.op === ARP_REPLY && arp.targetMac.equals(side.mac) && side.addresses.some((a) => a.equals(arp.targetIp));
+    if (toUs) resolver!.answer(arp.senderMac);
+    else resolver!.claim(arp.senderMac);
   }
 
   const ourIp = arp.op === ARP_REQUEST ? side.addresses.find((a) => a.equals(arp.targetIp)) : undefined;

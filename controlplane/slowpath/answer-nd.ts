@@ -1,7 +1,9 @@
 // Neighbour Discovery punted from either side (RFC 4861): answer
 // solicitations for our addresses, defend them against duplicate address
-// detection (RFC 4862 §5.4.3), and let the side's next-hop resolver learn
-// from its next hop's advertisements, solicitations and router adverts.
+// detection (RFC 4862 §5.4.3), and pass what names the side's next hop to its
+// resolver: solicited advertisements to our address as possible answers to our
+// solicitation, unsolicited ones, its solicitations and router adverts as
+// claims (neighbours.ts decides what they may change).
 import { ALL_NODES_V6, ipv6MulticastMac, isMulticastMac, isUnicastIp, isUnspecifiedIp, solicitedNodeAddress, type IpBytes } from './address.js';
 import type { Outbox, SlowPathContext } from './context.js';
 import { bump } from './counters.js';
@@ -33,7 +35,7 @@ export function answerNd(ctx: SlowPathContext, p: Punt, eth: EthernetView, ip: I
       const target = nd.target!;
       const dad = isUnspecifiedIp(ip.src);
       if (!dad && !isUnicastIp(ip.src)) return ctx.drop('bad-source');
-      if (!dad && nd.sourceLinkAddress && isNextHop(ip.src)) resolver!.heard(nd.sourceLinkAddress);
+      if (!dad && nd.sourceLinkAddress && isNextHop(ip.src)) resolver!.claim(nd.sourceLinkAddress);
       const ourIp = side.addresses.find((a) => a.equals(target));
       if (!ourIp || !(ip.dst.equals(target) || ip.dst.equals(solicitedNodeAddress(target)))) return ctx.drop('not-for-us');
       let frame: Buffer;
@@ -56,8 +58,9 @@ export function answerNd(ctx: SlowPathContext, p: Punt, eth: EthernetView, ip: I
       c.advertisementsReceived++;
       const target = nd.target!;
       if (isNextHop(target)) {
-        if (nd.solicited) resolver!.confirmed(nd.targetLinkAddress, nd.override);
-        else if (nd.targetLinkAddress) resolver!.heard(nd.targetLinkAddress, nd.override);
+        // parseNd refused solicited advertisements to a multicast group.
+        if (nd.solicited && side.addresses.some((a) => a.equals(ip.dst))) resolver!.answer(nd.targetLinkAddress, nd.override);
+        else if (nd.targetLinkAddress) resolver!.claim(nd.targetLinkAddress, nd.override);
         return;
       }
       const claimed = nd.targetLinkAddress ?? eth.src;
@@ -69,7 +72,7 @@ export function answerNd(ctx: SlowPathContext, p: Punt, eth: EthernetView, ip: I
       return ctx.drop('unhandled'); // we route, but advertise no prefixes
     case ND_ROUTER_ADVERTISEMENT:
       c.routerAdvertisementsReceived++;
-      if (nd.sourceLinkAddress && isNextHop(ip.src)) return resolver!.heard(nd.sourceLinkAddress);
+      if (nd.sourceLinkAddress && isNextHop(ip.src)) return resolver!.claim(nd.sourceLinkAddress);
       return ctx.drop('unhandled');
   }
 }
