@@ -226,6 +226,12 @@ export class GatewayMetrics {
       [{ direction: 'sent', message: 'neighbor_solicitation' }, s.slow.nd.solicitationsSent],
       [{ direction: 'sent', message: 'neighbor_advertisement' }, s.slow.nd.advertisementsSent],
     ]);
+    counter('vitesse_next_hop_unsolicited_claims_total', 'ARP/ND messages that claimed the next hop\'s address for another MAC and changed nothing (YANG unsolicited-claims).', ['interface'], (s) =>
+      s.neighbours.map((n) => [{ interface: n.side }, n.unsolicitedClaims]));
+    counter('vitesse_next_hop_mac_changes_total', 'Times the next hop\'s MAC in use was replaced by another that answered our request.', ['interface'], (s) =>
+      s.neighbours.map((n) => [{ interface: n.side }, n.macChanges]));
+    counter('vitesse_next_hop_mac_changes_rate_limited_total', 'Next-hop MAC changes refused by the change rate limit.', ['interface'], (s) =>
+      s.neighbours.map((n) => [{ interface: n.side }, n.macChangesRateLimited]));
     gauge('vitesse_next_hop_resolved', '1 if the interface\'s next hop has a MAC address (resolved or static), else 0.', ['interface'], (s) =>
       s.neighbours.map((n) => [{ interface: n.side }, n.mac ? 1 : 0]));
 

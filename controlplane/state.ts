@@ -139,6 +139,11 @@ function nextHop(entry: NeighbourEntry | undefined, drops: number): Json {
     out.resolved = entry.mac !== null;
   }
   out.drops = c64(drops);
+  if (entry) {
+    out['unsolicited-claims'] = c64(entry.unsolicitedClaims);
+    out['mac-changes'] = c64(entry.macChanges);
+    out['mac-changes-rate-limited'] = c64(entry.macChangesRateLimited);
+  }
   return { 'next-hop': out };
 }
 

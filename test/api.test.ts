@@ -314,7 +314,9 @@ describe('management API over the Unix socket', () => {
     const icmp = state.icmp.find((x: any) => x.family === 'ipv4' && x.type === 11);
     expect(icmp).toMatchObject({ name: 'time-exceeded', sent: '1' });
     expect(state['private-router']['ttl-errors']).toBe('1');
-    expect(state['public-next-hop']['next-hop']).toMatchObject({ address: '198.51.100.1', resolved: true });
+    expect(state['public-next-hop']['next-hop']).toMatchObject({
+      address: '198.51.100.1', resolved: true, 'unsolicited-claims': '0', 'mac-changes': '0', 'mac-changes-rate-limited': '0',
+    });
     forYanglint.push({ what: 'state with ICMP, neighbours and SAs', document: { 'vitesse-gateway:gateway-state': state } });
   });
 });

@@ -132,6 +132,9 @@ describe('metrics', () => {
     expect(value(samples, 'vitesse_key_exchange_keypairs_total', { role: 'initiator' })).toBe(km.keypairs_negotiated);
     expect(value(samples, 'vitesse_key_exchange_keypairs_total', { role: 'responder' })).toBe(km.keypairs_offered);
     expect(value(samples, 'vitesse_next_hop_resolved', { interface: 'public' })).toBe(1);
+    for (const name of ['unsolicited_claims', 'mac_changes', 'mac_changes_rate_limited']) {
+      expect(value(samples, `vitesse_next_hop_${name}_total`, { interface: 'public' })).toBe(0);
+    }
     expect(value(samples, 'vitesse_routes', {})).toBe(1);
     // A second scrape sees what happened since: nothing is cached.
     s!.sendA([Buffer.alloc(10)]);

@@ -48,7 +48,7 @@ export interface NeighbourEntry {
   state: NeighbourState;
   /** Seconds since the MAC was last confirmed or learned; null if never. */
   age: number | null;
-  /** Claims of the next hop's address for another MAC that changed nothing (YANG `unsolicited-claims`). */
+  /** Claims of the next hop's address for another MAC than the one in use that changed nothing (YANG `unsolicited-claims`). */
   unsolicitedClaims: number;
   /** Times the MAC in use was replaced by another (YANG `mac-changes`). */
   macChanges: number;
@@ -197,7 +197,9 @@ export class NextHopResolver {
   claim(mac: MacBytes, override = true): void {
     if (this.mac && this.mac.equals(mac)) return;
     if (this.mac && !override) return;
-    this.ignored(mac, 'unsolicited claim of the next hop\'s address: ignored, asking the next hop');
+    // With no MAC yet nothing is contradicted (a router announcing itself as
+    // it boots): not counted, but asked about at once all the same.
+    if (this.mac) this.ignored(mac, 'unsolicited claim of the next hop\'s address: ignored, asking the next hop');
     if (this.state === 'static' || !this.running) return;
     if (this.request && this.hooks.now() - this.request.at <= this.timing.answerMs) return; // already asking
     if (!this.claimProbes.take(this.hooks.now())) return;
