@@ -35,6 +35,7 @@ mapCounters('esp_packets', { encapsulated_packets: { direction: 'outbound' }, de
 mapCounters('punted_packets', { punted_packets: {} });
 mapCounters('injected_packets', { injected_packets: {} });
 const drop = (iface: string, reason: string): Labels => ({ interface: iface, reason });
+const sum = (table: Record<string, number>) => Object.values(table).reduce((a, b) => a + b, 0);
 mapCounters('drops', {
   private_drop_bad_header: drop('private', 'bad_header'),
   private_drop_unknown_ethertype: drop('private', 'unknown_ethertype'),
@@ -205,9 +206,9 @@ export class GatewayMetrics {
         }
       }
     });
-    counter('vitesse_icmp_ratelimited_total', 'ICMP errors not sent because of the rate limit.', ['family'], (s) => [
-      [{ family: 'ipv4' }, s.slow.icmp.ratelimited],
-      [{ family: 'ipv6' }, s.slow.icmpv6.ratelimited],
+    counter('vitesse_icmp_ratelimited_total', 'ICMP errors and echo replies not sent because of the rate limits (per side, fair per source).', ['family'], (s) => [
+      [{ family: 'ipv4' }, sum(s.slow.icmp.rateLimited)],
+      [{ family: 'ipv6' }, sum(s.slow.icmpv6.rateLimited)],
     ]);
     counter('vitesse_slowpath_drops_total', 'Frames the control plane dropped, by reason.', ['reason'], (s) =>
       Object.entries(s.slow.drops).map(([reason, n]) => [{ reason: reason.replaceAll('-', '_') }, n]));

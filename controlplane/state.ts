@@ -106,21 +106,21 @@ export function icmpByType(table: Record<string, number>): Map<number, number> {
   return out;
 }
 
-// The slow path counts rate-limited ICMP per IP version, not per type, and
-// keeps no per-type count of malformed messages: the list's rate-limited and
-// errors leaves are left out.
+// The slow path keeps no per-type count of malformed messages: the list's
+// errors leaf is left out.
 function icmpList(counters: SlowPathCounters): Json[] {
   const out: Json[] = [];
   for (const family of ['ipv4', 'ipv6'] as const) {
     const c: IcmpCounters = family === 'ipv4' ? counters.icmp : counters.icmpv6;
-    const sent = icmpByType(c.sent), received = icmpByType(c.received);
-    const types = [...new Set([...sent.keys(), ...received.keys()])].sort((a, b) => a - b);
+    const sent = icmpByType(c.sent), received = icmpByType(c.received), rateLimited = icmpByType(c.rateLimited);
+    const types = [...new Set([...sent.keys(), ...received.keys(), ...rateLimited.keys()])].sort((a, b) => a - b);
     for (const type of types) {
       const entry: Json = { family, type };
       const name = ICMP_NAMES[family][type];
       if (name) entry.name = name;
       entry.received = c64(received.get(type) ?? 0);
       entry.sent = c64(sent.get(type) ?? 0);
+      entry['rate-limited'] = c64(rateLimited.get(type) ?? 0);
       out.push(entry);
     }
   }

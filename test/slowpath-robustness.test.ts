@@ -88,7 +88,13 @@ function checkSent(frame: Buffer, mode: 'transmit' | 'receive'): void {
 describe('damaged frames', () => {
   it('never throw and only ever produce well-formed frames', () => {
     const { sp, rec } = makeSlowPath({
-      limits: { icmpErrors: { perSecond: 0, burst: 1e9 }, echoReplies: { perSecond: 0, burst: 1e9 }, fragmentation: { perSecond: 0, burst: 1e9 } },
+      limits: {
+        icmpErrors: { perSecond: 0, burst: 1e9 },
+        icmpErrorsPerSource: { perSecond: 0, burst: 1e9 },
+        echoReplies: { perSecond: 0, burst: 1e9 },
+        echoRepliesPerSource: { perSecond: 0, burst: 1e9 },
+        fragmentation: { perSecond: 0, burst: 1e9 },
+      },
     });
     const mutation = fc.record({
       seed: fc.integer({ min: 0, max: SEEDS.length - 1 }),

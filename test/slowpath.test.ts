@@ -228,7 +228,7 @@ describe('echo', () => {
     clock.t += 200; // two tokens
     sp.handle(Array(8).fill(p));
     expect(rec.take()).toHaveLength(2);
-    expect(sp.counters().icmp.ratelimited).toBe(9);
+    expect(sp.counters().icmp.rateLimited).toEqual({ '0.0': 9 });
   });
 });
 
@@ -363,11 +363,12 @@ describe('ICMP errors', () => {
   });
 
   it('rate-limits errors with a token bucket', () => {
-    const { sp, rec, clock } = makeSlowPath({ limits: { icmpErrors: { perSecond: 100, burst: 50 } } });
+    // The per-source share above the side's, so that the side's is what this checks.
+    const { sp, rec, clock } = makeSlowPath({ limits: { icmpErrors: { perSecond: 100, burst: 50 }, icmpErrorsPerSource: { perSecond: 1000, burst: 1000 } } });
     const p = punt(eth(GW.privMac, GW.hostMac, IPV4, echo4(GW.host, GW.remote, undefined, 1)), { reason: 'ttl-exceeded' });
     sp.handle(Array(80).fill(p));
     expect(rec.take()).toHaveLength(50);
-    expect(sp.counters().icmp.ratelimited).toBe(30);
+    expect(sp.counters().icmp.rateLimited).toEqual({ '11.0': 30 });
     clock.t += 100; // 10 more tokens
     sp.handle(Array(20).fill(p));
     expect(rec.take()).toHaveLength(10);

@@ -1,6 +1,7 @@
 // Packets the data plane could not forward: ICMP errors about them (time
 // exceeded, fragmentation needed / packet too big, port or protocol
-// unreachable), always from our private address and rate-limited, and IPv4
+// unreachable), always from our private address and rate-limited (per side
+// and source, fair-budget.ts), and IPv4
 // fragmentation for packets over the tunnel MTU that allow it.
 import type { Outbox, SlowPathContext } from './context.js';
 import { bump } from './counters.js';
@@ -17,28 +18,30 @@ import type { Punt } from './types.js';
  * as received on the private side, so the data plane routes it back into the
  * tunnel towards the sender.
  */
-export function sendIcmpError(ctx: SlowPathContext, kind: IcmpError, queue: number, ip: IpView, eth: EthernetView | null, out: Outbox): void {
+export function sendIcmpError(ctx: SlowPathContext, kind: IcmpError, p: Punt, ip: IpView, eth: EthernetView | null, out: Outbox): void {
   const suppressed = errorSuppressedBecause(ip, eth ? eth.dst : null, (a) => ctx.isOurs(a));
   if (suppressed) return ctx.drop(suppressed);
   const src = ip.version === 4 ? ctx.private.v4 : ctx.private.v6;
   if (!src) return ctx.drop('no-source-address');
   const counters = ip.version === 4 ? ctx.counters.icmp : ctx.counters.icmpv6;
-  if (!ctx.buckets.errors.take(ctx.now())) {
-    counters.ratelimited++;
+  const typeCode = icmpKey(...errorTypeCode(kind, ip.version));
+  // Charged to the side the offending packet came from and to its source.
+  if (!ctx.buckets.errors[p.side].take(ip.src, ctx.now())) {
+    bump(counters.rateLimited, typeCode);
     return;
   }
   const packet = errorPacket(kind, ip, src, ctx.nextId(), ctx.mtu);
   const mac = ctx.private.mac;
   const type = etherTypeOf(src);
-  if (eth) out.add(queue, 'private', 'transmit', ethernetFrame(eth.src, mac, type, packet));
-  else out.add(queue, 'private', 'receive', ethernetFrame(mac, mac, type, packet));
-  bump(counters.sent, icmpKey(...errorTypeCode(kind, ip.version)));
+  if (eth) out.add(p.queue, 'private', 'transmit', ethernetFrame(eth.src, mac, type, packet));
+  else out.add(p.queue, 'private', 'receive', ethernetFrame(mac, mac, type, packet));
+  bump(counters.sent, typeCode);
 }
 
 /** A private-side packet over the tunnel MTU. */
 export function answerTooBig(ctx: SlowPathContext, p: Punt, eth: EthernetView, ip: IpView, out: Outbox): void {
   if (ip.length <= ctx.mtu) return ctx.drop('unhandled'); // our MTU and the data plane's disagree for a moment
-  if (ip.version === 6 || ip.dontFragment) return sendIcmpError(ctx, 'too-big', p.queue, ip, eth, out);
+  if (ip.version === 6 || ip.dontFragment) return sendIcmpError(ctx, 'too-big', p, ip, eth, out);
   // IPv4 without DF: the sender allowed fragmentation and would ignore an
   // ICMP error (RFC 1191 reacts to DF packets only), so dropping would
   // black-hole the flow. We fragment (RFC 791) and put the fragments back into

@@ -1,5 +1,6 @@
 // ICMP and ICMPv6 for us: every message is counted by type and code; echo
-// requests to one of our unicast addresses get replies (rate-limited);
+// requests to one of our unicast addresses get replies (rate-limited per
+// side and source);
 // Neighbour Discovery goes to answer-nd.ts; errors and replies addressed to
 // us are only counted.
 import { isMulticastIp, isUnicastIp } from './address.js';
@@ -20,12 +21,15 @@ export function answerIcmp(ctx: SlowPathContext, p: Punt, eth: EthernetView, ip:
   if (isMulticastIp(ip.dst)) return ctx.drop('unhandled');
   if (msg.type !== (ip.version === 4 ? ICMP_ECHO_REQUEST : ICMPV6_ECHO_REQUEST)) return;
   if (!isUnicastIp(ip.src) || ctx.isOurs(ip.src)) return ctx.drop('bad-source');
-  if (!ctx.buckets.echo.take(ctx.now())) {
-    counters.ratelimited++;
+  const replyType = icmpKey(ip.version === 4 ? ICMP_ECHO_REPLY : ICMPV6_ECHO_REPLY, 0);
+  // Each side has its own budget, shared fairly among its sources: a flood
+  // at the public address starves neither the private side nor other hosts.
+  if (!ctx.buckets.echo[p.side].take(ip.src, ctx.now())) {
+    bump(counters.rateLimited, replyType);
     return;
   }
   // Back to the neighbour that handed us the request: it knows the way.
   const reply = echoReply(ip, msg, ctx.nextId());
   out.add(p.queue, p.side, 'transmit', ethernetFrame(eth.src, ctx[p.side].mac, eth.type, reply));
-  bump(counters.sent, icmpKey(ip.version === 4 ? ICMP_ECHO_REPLY : ICMPV6_ECHO_REPLY, 0));
+  bump(counters.sent, replyType);
 }

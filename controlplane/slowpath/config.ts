@@ -32,11 +32,16 @@ export interface SlowPathOptions {
   /** UDP for one of our public addresses (the key exchange). */
   onUdp?: UdpHandler;
   logger: Logger;
+  /** Echo replies and ICMP errors have a budget per side, fair per source (fair-budget.ts). */
   limits?: {
-    /** ICMP errors we originate (time exceeded, too big, unreachable). */
+    /** ICMP errors we originate (time exceeded, too big, unreachable), per side the offending packet came from. */
     icmpErrors?: RateLimit;
-    /** Echo replies. */
+    /** ICMP errors about one source's packets. */
+    icmpErrorsPerSource?: RateLimit;
+    /** Echo replies, per side. */
     echoReplies?: RateLimit;
+    /** Echo replies to one source. */
+    echoRepliesPerSource?: RateLimit;
     /** IPv4 packets fragmented here (each costs a copy and several injected frames). */
     fragmentation?: RateLimit;
   };
@@ -47,7 +52,11 @@ export interface SlowPathOptions {
 
 export const DEFAULT_LIMITS = {
   icmpErrors: { perSecond: 100, burst: 50 },
+  // Traceroute and path-MTU discovery need a few at a time per host.
+  icmpErrorsPerSource: { perSecond: 20, burst: 20 },
   echoReplies: { perSecond: 1000, burst: 200 },
+  // Ten times what a monitoring system's pings need; a flood gets this much.
+  echoRepliesPerSource: { perSecond: 100, burst: 50 },
   fragmentation: { perSecond: 10_000, burst: 1000 },
 } as const satisfies Record<string, RateLimit>;
 

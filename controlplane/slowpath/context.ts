@@ -6,13 +6,15 @@ import type { IpBytes } from './address.js';
 import type { ParsedAddresses } from './config.js';
 import type { DropReason, SlowPathCounters } from './counters.js';
 import type { NextHopResolver } from './neighbours.js';
+import type { FairBudget } from './fair-budget.js';
 import type { TokenBucket } from './ratelimit.js';
 import type { InjectFn, InjectMode, Side } from './types.js';
 
 export interface SlowPathContext extends ParsedAddresses {
   readonly resolvers: Partial<Record<Side, NextHopResolver>>;
   readonly counters: SlowPathCounters;
-  readonly buckets: { errors: TokenBucket; echo: TokenBucket; fragmentation: TokenBucket };
+  /** Echo replies and ICMP errors per side (where the packet answered came from), fair per source. */
+  readonly buckets: { errors: Record<Side, FairBudget>; echo: Record<Side, FairBudget>; fragmentation: TokenBucket };
   readonly log: Logger;
   /** The tunnel MTU: largest inner IP packet. */
   mtu: number;

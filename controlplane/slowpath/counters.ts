@@ -25,8 +25,8 @@ export interface IcmpCounters {
   /** Per "type.code", e.g. "3.4" (fragmentation needed) or "129.0" (ICMPv6 echo reply). */
   sent: Record<string, number>;
   received: Record<string, number>;
-  /** Messages we would have sent but the rate limit refused. */
-  ratelimited: number;
+  /** Messages we would have sent but the rate limit refused, per "type.code" of the message not sent. */
+  rateLimited: Record<string, number>;
 }
 
 export interface SlowPathCounters {
@@ -53,7 +53,7 @@ export interface SlowPathCounters {
 }
 
 export function newCounters(): SlowPathCounters {
-  const icmp = (): IcmpCounters => ({ sent: {}, received: {}, ratelimited: 0 });
+  const icmp = (): IcmpCounters => ({ sent: {}, received: {}, rateLimited: {} });
   return {
     icmp: icmp(),
     icmpv6: icmp(),

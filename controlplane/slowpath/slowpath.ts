@@ -36,6 +36,7 @@ import {
   type EthernetView,
   type IpView,
 } from './packet.js';
+import { FairBudget } from './fair-budget.js';
 import { TokenBucket } from './ratelimit.js';
 import type { InjectFn, Punt, Side } from './types.js';
 
@@ -68,8 +69,8 @@ export class SlowPath {
       resolvers: {},
       counters,
       buckets: {
-        errors: new TokenBucket(limits.icmpErrors ?? DEFAULT_LIMITS.icmpErrors),
-        echo: new TokenBucket(limits.echoReplies ?? DEFAULT_LIMITS.echoReplies),
+        errors: perSide(() => new FairBudget(limits.icmpErrors ?? DEFAULT_LIMITS.icmpErrors, limits.icmpErrorsPerSource ?? DEFAULT_LIMITS.icmpErrorsPerSource)),
+        echo: perSide(() => new FairBudget(limits.echoReplies ?? DEFAULT_LIMITS.echoReplies, limits.echoRepliesPerSource ?? DEFAULT_LIMITS.echoRepliesPerSource)),
         fragmentation: new TokenBucket(limits.fragmentation ?? DEFAULT_LIMITS.fragmentation),
       },
       log,
@@ -155,7 +156,7 @@ export class SlowPath {
         return this.handleControl(p, eth, ip, out);
       case 'ttl-exceeded':
         if (ip.ttl > 1) return ctx.drop('unhandled');
-        return sendIcmpError(ctx, 'time-exceeded', p.queue, ip, offLink ? eth : null, out);
+        return sendIcmpError(ctx, 'time-exceeded', p, ip, offLink ? eth : null, out);
       case 'too-big':
         if (p.side !== 'private') return ctx.drop('unhandled');
         return answerTooBig(ctx, p, eth, ip, out);
@@ -174,7 +175,7 @@ export class SlowPath {
     const protocol = ip.upper.protocol;
     if (protocol === (ip.version === 4 ? PROTO_ICMP : PROTO_ICMPV6)) return answerIcmp(ctx, p, eth, ip, out);
     if (p.side === 'public') return protocol === PROTO_UDP ? this.deliverUdp(p, ip) : ctx.drop('unhandled');
-    return sendIcmpError(ctx, protocol === PROTO_UDP ? 'port-unreachable' : 'protocol-unreachable', p.queue, ip, eth, out);
+    return sendIcmpError(ctx, protocol === PROTO_UDP ? 'port-unreachable' : 'protocol-unreachable', p, ip, eth, out);
   }
 
   /** UDP for a public address, checked, to the key exchange. */
@@ -249,6 +250,8 @@ export class SlowPath {
     if (frames.length) this.inject(queue, side, 'transmit', frames);
   }
 }
+
+const perSide = <T>(make: () => T): Record<Side, T> => ({ private: make(), public: make() });
 
 /** Where to resolve a next hop from: our address of its IP version on that side, and the queue that owns it. */
 function sourceFor(a: ParsedAddresses, side: Side, length: number): { queue: number; ip: IpBytes } | null {
