@@ -191,3 +191,17 @@ describe('rate limits', () => {
     sp.stop();
   });
 });
+
+describe('a claim while the MAC in use is being probed by unicast', () => {
+  it('is asked about by broadcast at once: a move is followed without waiting for the unicast probes to fail', () => {
+    const { sp, rec } = resolvedPrivate();
+    vi.advanceTimersByTime(28_000); // the refresh's first unicast probe is out
+    expect(arpRequests(rec.take()).map((f) => look(f.frame).ethDst)).toEqual([GW.privNextHopMac]);
+    sp.handle([ARP_CLAIMS['gratuitous ARP (announcement)'](NEW_ROUTER)]);
+    expect(arpRequests(rec.take()).map((f) => look(f.frame).ethDst)).toEqual([BROADCAST]);
+    sp.handle([replyToUs(NEW_ROUTER)]);
+    vi.advanceTimersByTime(1000);
+    expect(rec.nextHops.at(-1)).toEqual({ side: 'private', mac: NEW_ROUTER });
+    sp.stop();
+  });
+});

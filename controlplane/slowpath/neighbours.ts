@@ -201,7 +201,8 @@ export class NextHopResolver {
     // it boots): not counted, but asked about at once all the same.
     if (this.mac) this.ignored(mac, 'unsolicited claim of the next hop\'s address: ignored, asking the next hop');
     if (this.state === 'static' || !this.running) return;
-    if (this.request && this.hooks.now() - this.request.at <= this.timing.answerMs) return; // already asking
+    // A broadcast already out will tell; a unicast probe cannot reveal a new MAC.
+    if (this.request && !this.request.to && this.hooks.now() - this.request.at <= this.timing.answerMs) return;
     if (!this.claimProbes.take(this.hooks.now())) return;
     if (!this.mac) return this.send(null); // the backoff schedule goes on
     this.send(null);
