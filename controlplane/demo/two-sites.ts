@@ -4,6 +4,9 @@
 //   10.1.0.2  │ 192.0.2.1  198.51.100.1 │  10.2.0.2
 //   fd00:1::2 │   (net routes between)   │  fd00:2::2
 //
+// With `outer: 6` the public side is IPv6 (2001:db8:a::1 and 2001:db8:b::1,
+// next hops 2001:db8:a::fe and 2001:db8:b::fe); inside, both versions as above.
+//
 // Used by `vitesse demo` and by the tests on real interfaces. The gateways'
 // configurations are ordinary RFC 7951 files, so they can also be run with
 // `ip netns exec <gw> vitesse run --config …`.
@@ -25,6 +28,8 @@ export const ADDR = {
   hostA: '10.1.0.2', hostA6: 'fd00:1::2', gwAPrivate: '10.1.0.1', gwAPrivate6: 'fd00:1::1', gwAPublic: '192.0.2.1',
   hostB: '10.2.0.2', hostB6: 'fd00:2::2', gwBPrivate: '10.2.0.1', gwBPrivate6: 'fd00:2::1', gwBPublic: '198.51.100.1',
   netA: '192.0.2.254', netB: '198.51.100.254',
+  // With `outer: 6`: the public side over IPv6.
+  gwAPublic6: '2001:db8:a::1', gwBPublic6: '2001:db8:b::1', netA6: '2001:db8:a::fe', netB6: '2001:db8:b::fe',
 } as const;
 
 export interface TwoSiteOptions {
@@ -34,6 +39,8 @@ export interface TwoSiteOptions {
   saTtl?: number;
   negotiationTtl?: number;
   prefix?: string;
+  /** The public side's (ESP's) IP version; default 4. */
+  outer?: 4 | 6;
 }
 
 export function buildTwoSites(o: TwoSiteOptions = {}): TwoSiteLab {
@@ -43,7 +50,7 @@ export function buildTwoSites(o: TwoSiteOptions = {}): TwoSiteLab {
     const ns = {
       hostA: lab.namespace('hostA'),
       gwA: lab.namespace('gwA', { ipv6: false }),
-      net: lab.namespace('net', { ipv6: false, forwarding: true }),
+      net: lab.namespace('net', { ipv6: o.outer === 6, forwarding: true }),
       gwB: lab.namespace('gwB', { ipv6: false }),
       hostB: lab.namespace('hostB'),
     };
@@ -61,8 +68,12 @@ export function buildTwoSites(o: TwoSiteOptions = {}): TwoSiteLab {
     lab.address(ns.hostB, 'eth0', `${ADDR.hostB6}/64`);
     lab.route(ns.hostB, 'default', ADDR.gwBPrivate);
     lab.route(ns.hostB, 'default', ADDR.gwBPrivate6);
-    lab.address(ns.net, 'siteA', `${ADDR.netA}/24`);
-    lab.address(ns.net, 'siteB', `${ADDR.netB}/24`);
+    const v6 = o.outer === 6;
+    lab.address(ns.net, 'siteA', v6 ? `${ADDR.netA6}/64` : `${ADDR.netA}/24`);
+    lab.address(ns.net, 'siteB', v6 ? `${ADDR.netB6}/64` : `${ADDR.netB}/24`);
+    const outer = v6
+      ? { a: ADDR.gwAPublic6, b: ADDR.gwBPublic6, netA: ADDR.netA6, netB: ADDR.netB6 }
+      : { a: ADDR.gwAPublic, b: ADDR.gwBPublic, netA: ADDR.netA, netB: ADDR.netB };
     const psk = () => crypto.randomBytes(32).toString('hex');
     const k4 = psk(), k6 = psk();
     const site = (me: 'A' | 'B', priv: { mac: string }, pub: { mac: string }) => {
@@ -80,12 +91,12 @@ export function buildTwoSites(o: TwoSiteOptions = {}): TwoSiteLab {
           },
           'public-interface': {
             device: 'public', driver, mac: pub.mac,
-            queue: [{ id: 1, address: a ? ADDR.gwAPublic : ADDR.gwBPublic }],
-            'next-hop': { address: a ? ADDR.netA : ADDR.netB },
+            queue: [{ id: 1, address: a ? outer.a : outer.b }],
+            'next-hop': { address: a ? outer.netA : outer.netB },
           },
           route: [
-            { id: `site-${other}`, net: a ? '10.2.0.0/16' : '10.1.0.0/16', gateway: [{ queue: 1, address: a ? ADDR.gwBPublic : ADDR.gwAPublic }], spi: 1001, 'preshared-key': k4 },
-            { id: `site-${other}-v6`, net: a ? 'fd00:2::/48' : 'fd00:1::/48', gateway: [{ queue: 1, address: a ? ADDR.gwBPublic : ADDR.gwAPublic }], spi: 1002, 'preshared-key': k6 },
+            { id: `site-${other}`, net: a ? '10.2.0.0/16' : '10.1.0.0/16', gateway: [{ queue: 1, address: a ? outer.b : outer.a }], spi: 1001, 'preshared-key': k4 },
+            { id: `site-${other}-v6`, net: a ? 'fd00:2::/48' : 'fd00:1::/48', gateway: [{ queue: 1, address: a ? outer.b : outer.a }], spi: 1002, 'preshared-key': k6 },
           ],
         },
       };
