@@ -1,8 +1,8 @@
 // Packets the data plane could not forward: ICMP errors about them (time
 // exceeded, fragmentation needed / packet too big, port or protocol
 // unreachable), always from our private address and rate-limited (per side
-// and source, fair-budget.ts), and IPv4
-// fragmentation for packets over the tunnel MTU that allow it.
+// and source, fair-budget.ts), and IPv4 fragmentation for packets over the
+// tunnel MTU that allow it.
 import type { Outbox, SlowPathContext } from './context.js';
 import { bump } from './counters.js';
 import { fragmentIpv4 } from './fragment.js';

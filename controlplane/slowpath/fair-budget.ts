@@ -7,9 +7,11 @@
 //
 // The table is fixed (SLOTS buckets): memory does not grow with sources, and
 // a forger with many source addresses gets at most the side's budget. The
-// hash key is random per process, so a sender cannot pick a source that lands
-// in a victim's bucket; a legitimate source sharing a flooder's bucket by
-// chance (1 in SLOTS) is limited with it.
+// hash is keyed at random per process, so which sources share a bucket cannot
+// be read off the addresses (the hash is not cryptographic: a patient prober
+// could map slots, which gains it no more than the side's budget); a
+// legitimate source sharing a flooder's bucket by chance (1 in SLOTS) is
+// limited with it.
 import crypto from 'node:crypto';
 import type { IpBytes } from './address.js';
 import { TokenBucket, type RateLimit } from './ratelimit.js';

@@ -87,7 +87,7 @@ export const DEFAULT_RESOLVER_TIMING: ResolverTiming = {
 // Log a resolution that keeps failing at these attempt counts, not every retry.
 const WARN_AFTER_ATTEMPTS = 3;
 const WARN_EVERY_ATTEMPTS = 20;
-// Claims and refused changes are logged at most this often per next hop.
+// Claims and refused changes are logged at most this often per next hop and kind.
 const WARN_INTERVAL_MS = 10_000;
 
 export interface ResolverHooks {
@@ -123,7 +123,8 @@ export class NextHopResolver {
   private readonly claimProbes: TokenBucket;
   private readonly changes: TokenBucket;
   private readonly counts = { unsolicitedClaims: 0, macChanges: 0, macChangesRateLimited: 0 };
-  private lastWarning = -Infinity;
+  // When each kind of warning (by message) was last logged.
+  private readonly lastWarning = new Map<string, number>();
 
   constructor(
     readonly side: Side,
@@ -280,8 +281,9 @@ export class NextHopResolver {
 
   private warn(fields: Record<string, unknown>, msg: string): void {
     const now = this.hooks.now();
-    if (now - this.lastWarning < WARN_INTERVAL_MS) return;
-    this.lastWarning = now;
+    const last = this.lastWarning.get(msg);
+    if (last !== undefined && now - last < WARN_INTERVAL_MS) return;
+    this.lastWarning.set(msg, now);
     this.hooks.log.warn({ side: this.side, nextHop: formatIp(this.address), mac: this.mac ? formatMac(this.mac) : null, ...fields }, msg);
   }
 
