@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../controlplane/cli.js';
 import { toJson } from '../controlplane/config/index.js';
 import { startApi, type ApiServer } from '../controlplane/api/server.js';
+import { summarise } from '../controlplane/commands/status.js';
 import { twoSites, until, type TwoSites } from './support/two-sites.js';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -253,5 +254,16 @@ describe('vitesse run', () => {
     }
     expect(await exited).toBe(0);
     expect(fs.existsSync(sock)).toBe(false);
+  });
+});
+
+describe('vitesse status on a hostile segment', () => {
+  it('lists a next hop\'s unsolicited claims and refused MAC changes among the errors', () => {
+    const hop = { address: '192.0.2.254', mac: '02:00:00:00:fe:01', resolved: true, drops: '0', 'unsolicited-claims': '3', 'mac-changes': '1', 'mac-changes-rate-limited': '2' };
+    const state = { mode: 'key-manager', 'public-next-hop': { 'next-hop': hop } };
+    const out = summarise('gw', {}, state, state, 0);
+    expect(out).toMatch(/^\s*public-next-hop\/unsolicited-claims\s+3$/m);
+    expect(out).toMatch(/^\s*public-next-hop\/mac-changes-rate-limited\s+2$/m);
+    expect(out).not.toMatch(/mac-changes\s+1/); // a change is not an error
   });
 });

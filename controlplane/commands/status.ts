@@ -61,7 +61,9 @@ function errorCounters(state: Json): Map<string, number> {
   for (const router of ['private-router', 'public-router']) {
     for (const [leaf, v] of Object.entries(state[router] ?? {})) add(`${router}/${leaf}`, v);
   }
-  for (const hop of ['private-next-hop', 'public-next-hop']) add(`${hop}/drops`, state[hop]?.['next-hop']?.drops);
+  for (const hop of ['private-next-hop', 'public-next-hop']) {
+    for (const leaf of ['drops', 'unsolicited-claims', 'mac-changes-rate-limited']) add(`${hop}/${leaf}`, state[hop]?.['next-hop']?.[leaf]);
+  }
   for (const [leaf, v] of Object.entries(state['key-manager'] ?? {})) {
     if (leaf.endsWith('errors') || leaf === 'ratelimited' || leaf === 'negotiations-expired') add(`key-manager/${leaf}`, v);
   }
