@@ -168,7 +168,8 @@ export const replayCommand: Command = {
       return e instanceof SequenceStateError ? 2 : 1;
     }
     process.stdout.write(summary(result) + '\n');
-    if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
+    // Sequence numbers are bigints (64 bits): written as decimal strings.
+    if (options.json) process.stdout.write(JSON.stringify(result, (_, v) => (typeof v === 'bigint' ? String(v) : v)) + '\n');
     return 0;
   },
 };
@@ -183,7 +184,8 @@ function summary(r: ReplayResult): string {
     'slow path counters:',
     ...flatten(r.slowpath).filter(([, v]) => v > 0).map(([k, v]) => `  ${k.padEnd(36)} ${v}`),
     'SAs:',
-    ...r.sas.map((s) => `  ${s.direction.padEnd(8)} spi ${String(s.spi).padEnd(10)} route ${s.route}: ${s.packets} packets, ${s.decryptErrors} decrypt errors, ${s.replayErrors} replay errors, ${s.protocolErrors} protocol errors`),
+    ...r.sas.map((s) => `  ${s.direction.padEnd(8)} spi ${String(s.spi).padEnd(10)} route ${s.route}: ${s.packets} packets, ${s.decryptErrors} decrypt errors, ${s.replayErrors} replay errors, ${s.protocolErrors} protocol errors, ` +
+      (s.direction === 'outbound' ? `last sequence number ${s.seq}, reserved to ${s.limit}` : `window top ${s.seq}`) + (s.esn ? '' : ' (no ESN)')),
   ];
   return lines.join('\n');
 }
