@@ -130,9 +130,12 @@ export class Gateway {
   }
 
   start(): void {
+    // The slow path first: static next-hop MACs are then in the first
+    // snapshot the workers see, and the first frames read (a capture is read
+    // at once) are not dropped for want of them.
+    this.slowpath.start();
     this.dataplane.commit();
     this.dataplane.start();
-    this.slowpath.start();
     this.keymanager?.start();
     this.sequences?.start();
     this.log.info({ queues: this.config.queues, routes: this.config.routes.length, mode: this.config.dataPlane ? 'data-plane' : 'key-exchange' }, 'gateway started');
