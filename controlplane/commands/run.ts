@@ -29,6 +29,10 @@ SIGHUP reloads the configuration file. The management API (vitesse config,
 vitesse status) listens on /run/vitesse/NAME.sock; changes made through it
 are saved to the configuration file. Prometheus metrics are served at
 http://127.0.0.1:9301/metrics unless --metrics-listen says otherwise.
+In data-plane mode, outbound SAs reserve their sequence numbers in
+NAME.sequence.json beside the configuration (or in --state-dir) before
+sending them, so that a restart never sends one twice under the same key;
+if that file exists but cannot be read, the gateway does not start (exit 2).
 
 ${usageText(spec)}
 
