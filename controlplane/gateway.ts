@@ -77,20 +77,30 @@ export class Gateway {
     let starts: SequenceStart[] = [];
     if (config.dataPlane) {
       this.sequences = new SequenceKeeper(SequenceStore.open(opts.sequenceState ?? null), () => this.dataplane, this.log, opts.sequenceReserve);
-      starts = this.sequences.prepare(config.dataPlane.outboundSas);
+      try {
+        starts = this.sequences.prepare(config.dataPlane.outboundSas);
+      } catch (e) {
+        this.sequences.close();
+        throw e;
+      }
     } else {
       this.sequences = null;
     }
 
-    this.dataplane = new Dataplane({
-      queues: config.queues,
-      mtu: config.mtu,
-      tfc: config.tfc,
-      busywait: opts.busywait,
-      cpus: opts.cpus,
-      private: { mac: privateMac, ipv4: priv.ipv4 ?? undefined, ipv6: priv.ipv6 ?? undefined, link: opts.links?.private ?? linkSpec(priv, config.queues) },
-      public: { mac: publicMac, addresses: publicAddresses, link: opts.links?.public ?? linkSpec(pub, config.queues) },
-    });
+    try {
+      this.dataplane = new Dataplane({
+        queues: config.queues,
+        mtu: config.mtu,
+        tfc: config.tfc,
+        busywait: opts.busywait,
+        cpus: opts.cpus,
+        private: { mac: privateMac, ipv4: priv.ipv4 ?? undefined, ipv6: priv.ipv6 ?? undefined, link: opts.links?.private ?? linkSpec(priv, config.queues) },
+        public: { mac: publicMac, addresses: publicAddresses, link: opts.links?.public ?? linkSpec(pub, config.queues) },
+      });
+    } catch (e) {
+      this.sequences?.close(); // the state file is free for the next try
+      throw e;
+    }
     this.saLedger = new SaLedger(() => this.dataplane.sas());
 
     this.slowpath = new SlowPath({
@@ -142,7 +152,7 @@ export class Gateway {
   }
 
   close(): void {
-    this.sequences?.stop();
+    this.sequences?.close();
     this.keymanager?.close();
     this.slowpath.stop();
     this.dataplane.close();

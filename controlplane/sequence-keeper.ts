@@ -144,4 +144,10 @@ export class SequenceKeeper {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }
+
+  /** Stops, and lets another gateway use the state file. */
+  close(): void {
+    this.stop();
+    this.store.close();
+  }
 }

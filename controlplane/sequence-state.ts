@@ -14,7 +14,10 @@
 // an old key put back must not start over.
 //
 // The file is replaced atomically (temporary file, fsync, rename, fsync of
-// the directory). One process at a time may use a file.
+// the directory). One gateway at a time may use a file: `NAME.lock` beside
+// it holds the user's PID (a lock left by a process that no longer exists,
+// e.g. after SIGKILL, is taken over); two users would reserve the same
+// numbers.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -86,6 +89,16 @@ function parseEntries(file: string, text: string): SequenceEntry[] {
   });
 }
 
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true; // another gateway of this process
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function fsyncDirectory(dir: string): void {
   const fd = fs.openSync(dir, 'r');
   try {
@@ -104,22 +117,71 @@ export class SequenceStore {
    */
   private constructor(readonly file: string | null) {}
 
-  /** Reads the file (a missing file is an empty state); throws SequenceStateError if it exists but cannot be read. */
+  /**
+   * Takes the file's lock and reads it (a missing file is an empty state);
+   * throws SequenceStateError if another gateway uses it, or if it exists but
+   * cannot be read. close() releases the lock.
+   */
   static open(file: string | null): SequenceStore {
     const store = new SequenceStore(file);
     if (file === null) return store;
+    store.lock();
+    try {
+      store.read(file);
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+    return store;
+  }
+
+  private lockFile: string | null = null;
+
+  private lock(): void {
+    const lock = `${this.file!.replace(/\.json$/, '')}.lock`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (!fs.existsSync(path.dirname(lock))) fs.mkdirSync(path.dirname(lock), { recursive: true, mode: 0o700 });
+        fs.writeFileSync(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+        this.lockFile = lock;
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
+          throw new SequenceStateError(`cannot lock the sequence state ${this.file}: ${(e as Error).message}`);
+        }
+      }
+      const holder = Number.parseInt(fs.readFileSync(lock, 'utf8'), 10);
+      if (Number.isInteger(holder) && holder > 0 && alive(holder)) {
+        throw new SequenceStateError(
+          `the sequence state ${this.file} is in use by process ${holder}: two gateways (or a replay beside a running gateway) ` +
+            `with one configuration would send the same sequence numbers; stop the other one, or give this one --state-dir and SAs with other keys`,
+        );
+      }
+      fs.rmSync(lock, { force: true }); // its process is gone (killed): take it over
+    }
+  }
+
+  private read(file: string): void {
     let text: string;
     try {
       text = fs.readFileSync(file, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return store;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw unreadable(file, (e as Error).message);
     }
     for (const e of parseEntries(file, text)) {
-      const had = store.entries.get(e.fingerprint);
-      if (!had || had.reserved < e.reserved) store.entries.set(e.fingerprint, e);
+      const had = this.entries.get(e.fingerprint);
+      if (!had || had.reserved < e.reserved) this.entries.set(e.fingerprint, e);
     }
-    return store;
+  }
+
+  /** Releases the lock (the state stays readable in memory). */
+  close(): void {
+    if (this.lockFile === null) return;
+    try {
+      if (fs.readFileSync(this.lockFile, 'utf8').trim() === String(process.pid)) fs.rmSync(this.lockFile, { force: true });
+    } catch { /* already gone */ }
+    this.lockFile = null;
   }
 
   /** The highest number the SA under this key may have sent, or undefined if it never sent. */

@@ -5,10 +5,14 @@
 // the XOR of the plaintexts). Also: an unreadable state file refuses the run,
 // initial-sequence against the recorded mark (the higher wins), and SAs
 // without extended sequence numbers, checked against Node's crypto (OpenSSL).
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../controlplane/config/index.js';
+import { Gateway } from '../controlplane/gateway.js';
 import { DEFAULT_SEQUENCE_RESERVE } from '../controlplane/sequence-keeper.js';
 import { keyFingerprint } from '../controlplane/sequence-state.js';
 import { refSeal } from './support/esp-reference.js';
@@ -124,6 +128,32 @@ describe('a state file that exists but cannot be read', () => {
     expect(r.err).toMatch(/Restore the file/);
     expect(r.err).toMatch(/new key/);
     expect(fs.existsSync(r.wan)).toBe(false);
+  });
+});
+
+describe('one user of a state file at a time', () => {
+  it('a replay beside a gateway running the same configuration is refused (exit 2); a lock left by a dead process is taken over', async () => {
+    const s = setup('locked');
+    const gw = new Gateway(parseConfig(sequenceConfig()), {
+      logger: pino({ level: 'silent' }), sequenceState: s.stateFile,
+      links: { private: { driver: 'pcap' }, public: { driver: 'pcap' } },
+    });
+    let r;
+    try {
+      r = await s.replay('one', { private: lanFrames(1, 1) });
+    } finally {
+      gw.close();
+    }
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(new RegExp(`sequence state ${s.stateFile} is in use by process ${process.pid}`));
+    expect(fs.existsSync(r.wan)).toBe(false);
+
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    fs.writeFileSync(path.join(s.d, 'locked.sequence.lock'), `${dead}\n`);
+    const after = await s.replay('two', { private: lanFrames(1, 1) });
+    expect(after.code).toBe(0);
+    expect(sentEsp(after.wan).map((e) => e.seq)).toEqual([RESERVE + 1n]); // above what the gateway reserved
+    expect(fs.existsSync(path.join(s.d, 'locked.sequence.lock'))).toBe(false);
   });
 });
 
