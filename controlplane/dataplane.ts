@@ -101,6 +101,8 @@ export class Dataplane {
   removeInboundSa(queue: number, spi: Spi): boolean { const r = this.gw.removeInboundSa(queue, spi); this.scheduleCommit(); return r; }
   setOutboundSa(sa: SaSpec): void { this.gw.setOutboundSa(sa); this.scheduleCommit(); }
   removeOutboundSa(queue: number, route: RouteId): boolean { const r = this.gw.removeOutboundSa(queue, route); this.scheduleCommit(); return r; }
+  /** Outbound SAs with a limit and fewer than `margin` numbers left before it. */
+  outboundDue(margin: bigint): { queue: number; route: RouteId; spi: Spi; seq: bigint; limit: bigint }[] { return this.gw.outboundDue(margin); }
   /** Raises the limit of the route's outbound SA `spi` on a queue at once (no commit); false if it is not installed. */
   raiseOutboundLimit(queue: number, route: RouteId, spi: Spi, limit: bigint): boolean { return this.gw.raiseOutboundLimit({ queue, route, spi, limit }); }
   setNextHop(side: Side, mac: string | null): void { this.gw.setNextHop(side, mac); this.scheduleCommit(); }

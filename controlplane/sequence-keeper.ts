@@ -105,11 +105,11 @@ export class SequenceKeeper {
   tick(): void {
     if (this.live.size === 0) return;
     const due: Live[] = [];
-    for (const sa of this.dataplaneOf().sas()) {
-      if (sa.direction !== 'outbound') continue;
+    // Only the SAs within half a reservation of their limit come back.
+    for (const sa of this.dataplaneOf().outboundDue((this.reserve + 1n) / 2n)) {
       const l = this.live.get(liveKey(sa.queue, sa.route));
       if (!l || l.spi !== sa.spi || l.entry.reserved >= l.ceiling) continue;
-      if (l.entry.reserved - sa.seq < (this.reserve + 1n) / 2n) due.push(l);
+      due.push(l);
     }
     if (!due.length) return;
     const next = due.map((l) => {

@@ -399,6 +399,16 @@ std::vector<SaInfo> Gateway::sas() const {
   return out;
 }
 
+std::vector<SaInfo> Gateway::outbound_due(uint64_t margin) const {
+  std::vector<SaInfo> out;
+  for (auto& [k, sa] : outbound_) {
+    const uint64_t limit = esp::limit_of(*sa), seq = read_counter(sa->seq);
+    if (limit == UINT64_MAX || limit - seq >= margin) continue;
+    out.push_back({k.first, sa->spi, k.second, false, {}, sa->esn, seq, limit});
+  }
+  return out;
+}
+
 uint64_t Gateway::inbound_packets(uint32_t queue, uint32_t spi) const {
   auto it = inbound_.find({queue, spi});
   return it == inbound_.end() ? 0 : read_counter(it->second->counters.packets);

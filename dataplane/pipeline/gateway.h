@@ -115,6 +115,10 @@ class Gateway {
   uint64_t counter(Counter c) const;
   uint64_t counter(uint32_t queue, Counter c) const;
   std::vector<SaInfo> sas() const;
+  // Outbound SAs with a limit that have fewer than `margin` numbers left
+  // before it (the control plane's reservation check: no per-SA work in
+  // JavaScript for the others).
+  std::vector<SaInfo> outbound_due(uint64_t margin) const;
   // Packets authenticated on one inbound SA so far (0 if there is no such SA).
   uint64_t inbound_packets(uint32_t queue, uint32_t spi) const;
   const GatewayConfig& config() const { return config_; }

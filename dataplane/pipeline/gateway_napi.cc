@@ -121,6 +121,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
                         InstanceMethod("setOutboundSa", &GatewayWrap::SetOutboundSa),
                         InstanceMethod("removeOutboundSa", &GatewayWrap::RemoveOutboundSa),
                         InstanceMethod("raiseOutboundLimit", &GatewayWrap::RaiseOutboundLimit),
+                        InstanceMethod("outboundDue", &GatewayWrap::OutboundDue),
                         InstanceMethod("setNextHop", &GatewayWrap::SetNextHop),
                         InstanceMethod("setMtu", &GatewayWrap::SetMtu),
                         InstanceMethod("commit", &GatewayWrap::Commit),
@@ -244,6 +245,26 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
       Napi::Object o = info[0].As<Napi::Object>();
       return Napi::Boolean::New(info.Env(), g.raise_outbound_limit(u32(o, "queue", 0), str(o, "route", "sa"), u32(o, "spi", 0),
                                                                    u64(o, "limit", 0)));
+    });
+  }
+  // outboundDue(margin: bigint) → [{queue, route, spi, seq: bigint, limit: bigint}]
+  Napi::Value OutboundDue(const Napi::CallbackInfo& info) {
+    return guarded(info, [&](Gateway& g) {
+      Napi::Env env = info.Env();
+      bool lossless = false;
+      if (!info[0].IsBigInt()) throw std::invalid_argument("margin: expected a bigint");
+      auto list = g.outbound_due(info[0].As<Napi::BigInt>().Uint64Value(&lossless));
+      Napi::Array a = Napi::Array::New(env, list.size());
+      for (size_t i = 0; i < list.size(); i++) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("queue", list[i].queue);
+        o.Set("route", list[i].route);
+        o.Set("spi", list[i].spi);
+        o.Set("seq", Napi::BigInt::New(env, list[i].seq));
+        o.Set("limit", Napi::BigInt::New(env, list[i].limit));
+        a.Set(i, o);
+      }
+      return a;
     });
   }
   Napi::Value SetNextHop(const Napi::CallbackInfo& info) {
