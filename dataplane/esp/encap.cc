@@ -44,10 +44,12 @@ EncapResult frame(OutboundSa& sa, Packet& p, uint32_t tfc_pad_to, SealBatch& bat
     tfc = tailroom > 3 + kFixedTrailer ? static_cast<uint32_t>(tailroom - 3 - kFixedTrailer) : 0;
   }
   const uint32_t padding = esp_padding_len(inner + tfc);
-  if (p.headroom() < kEspHeaderLen || tfc + padding + kFixedTrailer > tailroom || sa.seq >= sequence_ceiling(sa.esn)) {
-    return EncapResult::failed;
+  if (p.headroom() < kEspHeaderLen || tfc + padding + kFixedTrailer > tailroom) return EncapResult::failed;
+  // The limit never exceeds the ceiling: beyond it, either the counter is
+  // exhausted or the next numbers are not yet reserved.
+  if (sa.seq >= limit_of(sa)) {
+    return sa.seq >= sequence_ceiling(sa.esn) ? EncapResult::failed : EncapResult::unreserved;
   }
-  if (sa.seq >= limit_of(sa)) return EncapResult::unreserved;
   const uint8_t next_header = next_header_of(p);
 
   uint8_t* trailer = p.append(tfc + padding + 2);
@@ -66,13 +68,11 @@ EncapResult frame(OutboundSa& sa, Packet& p, uint32_t tfc_pad_to, SealBatch& bat
   const uint32_t j = batch.n++;
   std::memcpy(batch.nonce[j], sa.salt, kSaltLen);
   std::memcpy(batch.nonce[j] + kSaltLen, esp + 8, 8);
+  // Without ESN the AAD is the first 8 octets: SPI ‖ seq-low.
   store32be(batch.aad[j], sa.spi);
-  uint32_t aad_len = 8;
-  if (sa.esn) {
-    store32be(batch.aad[j] + 4, static_cast<uint32_t>(seq >> 32));
-    aad_len = 12;
-  }
-  store32be(batch.aad[j] + aad_len - 4, static_cast<uint32_t>(seq));
+  store32be(batch.aad[j] + 4, static_cast<uint32_t>(sa.esn ? seq >> 32 : seq));
+  store32be(batch.aad[j] + 8, static_cast<uint32_t>(seq));
+  const uint32_t aad_len = sa.esn ? 12 : 8;
   batch.jobs[j] = crypto::GcmJob{&sa.gcm, batch.nonce[j], batch.aad[j], esp + kEspHeaderLen,
                                  p.append(kIcvLen), plaintext_len, aad_len, false};
 

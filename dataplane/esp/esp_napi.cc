@@ -166,7 +166,7 @@ Napi::Value CreateOutbound(const Napi::CallbackInfo& info) {
   h->out->seq = seq;
   Napi::Object o = options_arg(info, 4);
   h->out->esn = esn_option(o);
-  if (!o.Get("limit").IsUndefined()) h->out->limit = u64_value(info.Env(), o.Get("limit"), "limit");
+  set_limit(*h->out, o.Get("limit").IsUndefined() ? UINT64_MAX : u64_value(info.Env(), o.Get("limit"), "limit"));
   return new_handle(info.Env(), h.release());
 }
 

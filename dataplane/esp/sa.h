@@ -45,11 +45,12 @@ inline constexpr uint64_t sequence_ceiling(bool esn) { return esn ? UINT64_MAX :
 struct OutboundSa {
   uint32_t spi = 0;
   uint64_t seq = 0;  // last counter used; the first packet carries seq + 1
-  // The highest number this SA may send: the control plane raises it once a
-  // reservation up to it is on disk (explicit keys, which outlive a restart;
-  // written with a relaxed atomic store from the control thread, read by the
-  // worker with a relaxed load). A packet beyond it is dropped, never sent
-  // with a number that might have been sent before a restart.
+  // The highest number this SA may send, never above sequence_ceiling(esn)
+  // (so one compare on the hot path covers both): the control plane raises
+  // it once a reservation up to it is on disk (explicit keys, which outlive
+  // a restart; written with a relaxed atomic store from the control thread,
+  // read by the worker with a relaxed load). A packet beyond it is dropped,
+  // never sent with a number that might have been sent before a restart.
   uint64_t limit = UINT64_MAX;
   bool esn = true;
   uint8_t salt[kSaltLen] = {};
@@ -79,9 +80,11 @@ bool init_inbound(InboundSa& sa, Aead aead, uint32_t spi, const uint8_t* keymat,
 // every number up to `top` counts as received, so the first accepted is top + 1.
 void start_window_at(InboundSa& sa, uint64_t top);
 
-// The outbound limit, across threads (see OutboundSa::limit).
+// The outbound limit, across threads (see OutboundSa::limit); capped at the
+// SA's ceiling.
 inline void set_limit(OutboundSa& sa, uint64_t limit) {
-  std::atomic_ref<uint64_t>(sa.limit).store(limit, std::memory_order_relaxed);
+  const uint64_t ceiling = sequence_ceiling(sa.esn);
+  std::atomic_ref<uint64_t>(sa.limit).store(limit < ceiling ? limit : ceiling, std::memory_order_relaxed);
 }
 inline uint64_t limit_of(const OutboundSa& sa) {
   return std::atomic_ref<uint64_t>(const_cast<uint64_t&>(sa.limit)).load(std::memory_order_relaxed);

@@ -332,7 +332,7 @@ void Gateway::set_outbound_sa(const SaSpec& s) {
                                 std::to_string(esp::aead_key_len(s.aead) + esp::kSaltLen) + " bytes");
   sa->esn = s.esn;
   sa->seq = s.seq;
-  sa->limit = s.limit;
+  esp::set_limit(*sa, s.limit);
   auto& slot = outbound_[{s.queue, s.route}];
   esp::OutboundSa* old = slot.release();
   slot = std::move(sa);
