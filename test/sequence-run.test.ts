@@ -9,10 +9,11 @@ import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DEFAULT_SEQUENCE_RESERVE } from '../controlplane/sequence-keeper.js';
 import { writePcap } from './support/pcap.js';
 import { OUTBOUND, lanFrames, sentEsp, sequenceConfig } from './support/sequence-setup.js';
+import { describeNeeding } from './support/requires.js';
 import { until } from './support/two-sites.js';
 
 const R = DEFAULT_SEQUENCE_RESERVE;
@@ -84,7 +85,7 @@ function configure(file: string, tag: string, frames: number, extra: Parameters<
   return wan;
 }
 
-describe('vitesse run restarted, stopped and killed with one configuration', () => {
+describeNeeding(['cli'], 'vitesse run restarted, stopped and killed with one configuration', () => {
   it('each run resumes above the last mark; SIGKILL included; status shows the numbers', async () => {
     const config = path.join(dir, 'site.json');
     const sock = path.join(dir, 'site.sock');
@@ -131,7 +132,7 @@ describe('vitesse run restarted, stopped and killed with one configuration', () 
   }, 120_000);
 });
 
-describe('vitesse run and a sequence state it cannot use', () => {
+describeNeeding(['cli'], 'vitesse run and a sequence state it cannot use', () => {
   it('an unreadable state file stops the start: exit 2, the file, the reason and the remedy named, no socket left', async () => {
     const config = path.join(dir, 'broken.json');
     const sock = path.join(dir, 'broken.sock');
