@@ -99,6 +99,24 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Temporary files of writes cut short by a crash (holding no key, but clutter). */
+function removeStaleTemps(file: string): void {
+  const dir = path.dirname(file);
+  const pattern = new RegExp(`^\\.${path.basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(\\d+)\\.tmp$`);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return; // no directory yet
+  }
+  for (const name of names) {
+    const m = pattern.exec(name);
+    if (m && !alive(Number(m[1]))) {
+      try { fs.rmSync(path.join(dir, name)); } catch { /* not a file: leave it */ }
+    }
+  }
+}
+
 function fsyncDirectory(dir: string): void {
   const fd = fs.openSync(dir, 'r');
   try {
@@ -127,6 +145,7 @@ export class SequenceStore {
     if (file === null) return store;
     store.lock();
     try {
+      removeStaleTemps(file);
       store.read(file);
     } catch (e) {
       store.close();

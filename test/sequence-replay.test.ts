@@ -132,7 +132,7 @@ describe('a state file that exists but cannot be read', () => {
 });
 
 describe('one user of a state file at a time', () => {
-  it('a replay beside a gateway running the same configuration is refused (exit 2); a lock left by a dead process is taken over', async () => {
+  it('a replay beside a gateway running the same configuration is refused (exit 2); what a dead process left is cleared', async () => {
     const s = setup('locked');
     const gw = new Gateway(parseConfig(sequenceConfig()), {
       logger: pino({ level: 'silent' }), sequenceState: s.stateFile,
@@ -150,8 +150,11 @@ describe('one user of a state file at a time', () => {
 
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
     fs.writeFileSync(path.join(s.d, 'locked.sequence.lock'), `${dead}\n`);
+    const stale = path.join(s.d, `.locked.sequence.json.${dead}.tmp`); // a write the crash cut short
+    fs.writeFileSync(stale, '{"vitesse-seq');
     const after = await s.replay('two', { private: lanFrames(1, 1) });
     expect(after.code).toBe(0);
+    expect(fs.existsSync(stale)).toBe(false);
     expect(sentEsp(after.wan).map((e) => e.seq)).toEqual([RESERVE + 1n]); // above what the gateway reserved
     expect(fs.existsSync(path.join(s.d, 'locked.sequence.lock'))).toBe(false);
   });
