@@ -110,10 +110,12 @@ describeNeeding(['cli'], 'vitesse run restarted, stopped and killed with one con
     const wan2 = configure(config, 'b', 5);
     const two = run(config, sock);
     const sa2 = await encrypted(sock, 5, two);
-    expect(sa2).toMatchObject({ 'next-sequence': String(R + 6n), 'reserved-sequence': String(2n * R) });
+    // The capture of a killed run may miss its last frames (the pcap writer
+    // buffers): the state read before the kill records what it sent.
+    expect(sa2).toMatchObject({ packets: '5', 'next-sequence': String(R + 6n), 'reserved-sequence': String(2n * R) });
     two.child.kill('SIGKILL');
     expect((await two.exited).signal).toBe('SIGKILL');
-    seqs.push(sentEsp(wan2).map((e) => e.seq)); // what reached the capture before the kill
+    seqs.push(sentEsp(wan2).map((e) => e.seq));
 
     // 3: after the crash (its stale socket is taken over).
     const wan3 = configure(config, 'c', 5);
