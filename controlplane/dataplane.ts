@@ -42,6 +42,12 @@ export interface SaSpec {
   /** key ‖ salt: 20 bytes for aes-gcm-16-icv, 36 for aes-256-gcm-16-icv. */
   keymat: Buffer;
   replayWindow?: number;
+  /** Extended sequence numbers (default true). */
+  esn?: boolean;
+  /** Outbound: the last number used (the first packet carries seq + 1); inbound: every number up to it counts as received. */
+  seq?: bigint;
+  /** Outbound: the highest number it may send (default: no limit). */
+  limit?: bigint;
 }
 
 export interface SaState {
@@ -55,6 +61,13 @@ export interface SaState {
   replayErrors: number;
   protocolErrors: number;
   encapErrors: number;
+  /** Outbound: packets dropped beyond the reserved sequence numbers. */
+  sequenceUnreserved: number;
+  esn: boolean;
+  /** Outbound: the last number used; inbound: the window's top. */
+  seq: bigint;
+  /** Outbound: the highest number it may send. */
+  limit?: bigint;
 }
 
 export interface Punt {
@@ -88,6 +101,10 @@ export class Dataplane {
   removeInboundSa(queue: number, spi: Spi): boolean { const r = this.gw.removeInboundSa(queue, spi); this.scheduleCommit(); return r; }
   setOutboundSa(sa: SaSpec): void { this.gw.setOutboundSa(sa); this.scheduleCommit(); }
   removeOutboundSa(queue: number, route: RouteId): boolean { const r = this.gw.removeOutboundSa(queue, route); this.scheduleCommit(); return r; }
+  /** Outbound SAs with a limit and fewer than `margin` numbers left before it. */
+  outboundDue(margin: bigint): { queue: number; route: RouteId; spi: Spi; seq: bigint; limit: bigint }[] { return this.gw.outboundDue(margin); }
+  /** Raises the limit of the route's outbound SA `spi` on a queue at once (no commit); false if it is not installed. */
+  raiseOutboundLimit(queue: number, route: RouteId, spi: Spi, limit: bigint): boolean { return this.gw.raiseOutboundLimit({ queue, route, spi, limit }); }
   setNextHop(side: Side, mac: string | null): void { this.gw.setNextHop(side, mac); this.scheduleCommit(); }
   setMtu(mtu: number, tfc: boolean): void { this.gw.setMtu(mtu, tfc); this.scheduleCommit(); }
 

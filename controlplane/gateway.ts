@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { Dataplane, type LinkSpec, type Punt } from './dataplane.js';
-import type { GatewayConfig, InterfaceConfig } from './config/types.js';
+import type { GatewayConfig, InterfaceConfig, SaConfig } from './config/types.js';
 import { diffConfig, type ConfigDiff } from './config/diff.js';
 import { KeyManager } from './keymanager.js';
 import type { KeyManagerConfig, OutboundSaSpec, InboundSaSpec, QueueId, RouteId, SaSink, Spi, Transport } from './exchange/types.js';
@@ -17,6 +17,8 @@ import { SlowPath } from './slowpath/slowpath.js';
 import { SaLedger } from './sa-ledger.js';
 import { parseMac } from './slowpath/address.js';
 import { udpFrame } from './udp.js';
+import { SequenceKeeper, type SequenceStart } from './sequence-keeper.js';
+import { SequenceStore } from './sequence-state.js';
 
 // Enough for one message per route and queue of a modest gateway; a larger
 // gateway's first knocks beyond this wait for the negotiation to be retried.
@@ -31,6 +33,14 @@ export interface GatewayRuntimeOptions {
   cpus?: number[];
   /** Use these links instead of the configured devices (tests, benchmarks). */
   links?: { private: LinkSpec; public: LinkSpec };
+  /**
+   * Data-plane mode: the sequence state file (sequence-state.ts). Absent or
+   * null: kept in memory only, for tests and benchmarks that build a gateway
+   * in-process; `vitesse run` and `vitesse replay` always give one.
+   */
+  sequenceState?: string | null;
+  /** Sequence numbers reserved ahead per outbound SA (default 2^20; small in tests). */
+  sequenceReserve?: bigint;
 }
 
 export class Gateway {
@@ -39,6 +49,8 @@ export class Gateway {
   readonly keymanager: KeyManager | null;
   /** SA install times and AEADs, and the counts of removed SAs (state API, metrics). */
   readonly saLedger: SaLedger;
+  /** Data-plane mode: the outbound SAs' sequence numbers reserved on disk; null in key-manager mode. */
+  readonly sequences: SequenceKeeper | null;
   readonly log: Logger;
   private config: GatewayConfig;
   private publicNextHopMac: Buffer | null = null;
@@ -59,15 +71,36 @@ export class Gateway {
     const publicMac = pub.mac ?? deviceMac(pub);
     const publicAddresses = pub.queues.map((q) => q.address as string);
 
-    this.dataplane = new Dataplane({
-      queues: config.queues,
-      mtu: config.mtu,
-      tfc: config.tfc,
-      busywait: opts.busywait,
-      cpus: opts.cpus,
-      private: { mac: privateMac, ipv4: priv.ipv4 ?? undefined, ipv6: priv.ipv6 ?? undefined, link: opts.links?.private ?? linkSpec(priv, config.queues) },
-      public: { mac: publicMac, addresses: publicAddresses, link: opts.links?.public ?? linkSpec(pub, config.queues) },
-    });
+    // Before any interface is opened: an unreadable state file refuses the
+    // start (SequenceStateError), and the first reservations are on disk
+    // before any SA can send.
+    let starts: SequenceStart[] = [];
+    if (config.dataPlane) {
+      this.sequences = new SequenceKeeper(SequenceStore.open(opts.sequenceState ?? null), () => this.dataplane, this.log, opts.sequenceReserve);
+      try {
+        starts = this.sequences.prepare(config.dataPlane.outboundSas);
+      } catch (e) {
+        this.sequences.close();
+        throw e;
+      }
+    } else {
+      this.sequences = null;
+    }
+
+    try {
+      this.dataplane = new Dataplane({
+        queues: config.queues,
+        mtu: config.mtu,
+        tfc: config.tfc,
+        busywait: opts.busywait,
+        cpus: opts.cpus,
+        private: { mac: privateMac, ipv4: priv.ipv4 ?? undefined, ipv6: priv.ipv6 ?? undefined, link: opts.links?.private ?? linkSpec(priv, config.queues) },
+        public: { mac: publicMac, addresses: publicAddresses, link: opts.links?.public ?? linkSpec(pub, config.queues) },
+      });
+    } catch (e) {
+      this.sequences?.close(); // the state file is free for the next try
+      throw e;
+    }
     this.saLedger = new SaLedger(() => this.dataplane.sas());
 
     this.slowpath = new SlowPath({
@@ -95,7 +128,7 @@ export class Gateway {
 
     if (config.dataPlane) {
       this.keymanager = null;
-      this.installStaticSas(config);
+      this.installStaticSas(config, starts);
     } else {
       this.keymanager = new KeyManager(keyManagerConfig(config), {
         sink: this.saSink(),
@@ -107,14 +140,19 @@ export class Gateway {
   }
 
   start(): void {
+    // The slow path first: static next-hop MACs are then in the first
+    // snapshot the workers see, and the first frames read (a capture is read
+    // at once) are not dropped for want of them.
+    this.slowpath.start();
     this.dataplane.commit();
     this.dataplane.start();
-    this.slowpath.start();
     this.keymanager?.start();
+    this.sequences?.start();
     this.log.info({ queues: this.config.queues, routes: this.config.routes.length, mode: this.config.dataPlane ? 'data-plane' : 'key-exchange' }, 'gateway started');
   }
 
   close(): void {
+    this.sequences?.close();
     this.keymanager?.close();
     this.slowpath.stop();
     this.dataplane.close();
@@ -219,6 +257,12 @@ export class Gateway {
     }
     if (d.empty) return d;
     const prev = this.config;
+    // New outbound SAs' numbers are reserved on disk first: if they cannot
+    // be, nothing is changed (SequenceStateError).
+    const outboundNew = next.dataPlane && this.sequences
+      ? [...d.outboundSas.added, ...d.outboundSas.changed].map((k) => next.dataPlane!.outboundSas.find((s) => s.route === k.route && s.queue === k.queue)!)
+      : [];
+    const starts = outboundNew.length ? this.sequences!.prepare(outboundNew) : [];
     if (next.mtu !== prev.mtu || next.tfc !== prev.tfc) {
       this.dataplane.setMtu(next.mtu, next.tfc);
       this.slowpath.setMtu(next.mtu);
@@ -235,17 +279,19 @@ export class Gateway {
       }
       for (const spi of [...d.inboundSas.added, ...d.inboundSas.changed]) {
         const sa = np.inboundSas.find((s) => s.spi === spi)!;
-        this.dataplane.addInboundSa({ queue: sa.queue - 1, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]), replayWindow: next.replayWindow });
+        this.dataplane.addInboundSa(inboundSpec(sa, next.replayWindow));
         this.saLedger.installed('inbound', sa.queue - 1, sa.route, sa.spi, sa.aead);
       }
       const oldOutbound = (k: { route: RouteId; queue: number }) => dp.outboundSas.find((s) => s.route === k.route && s.queue === k.queue);
       for (const k of [...d.outboundSas.removed, ...d.outboundSas.changed]) this.saLedger.removing('outbound', k.queue - 1, oldOutbound(k)!.spi);
-      for (const k of d.outboundSas.removed) this.dataplane.removeOutboundSa(k.queue - 1, k.route);
-      for (const k of [...d.outboundSas.added, ...d.outboundSas.changed]) {
-        const sa = np.outboundSas.find((s) => s.route === k.route && s.queue === k.queue)!;
-        this.saLedger.installed('outbound', sa.queue - 1, sa.route, sa.spi, sa.aead);
-        this.dataplane.setOutboundSa({ queue: sa.queue - 1, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]) });
+      for (const k of d.outboundSas.removed) {
+        this.dataplane.removeOutboundSa(k.queue - 1, k.route);
+        this.sequences?.removed(k.queue - 1, k.route);
       }
+      outboundNew.forEach((sa, i) => {
+        this.saLedger.installed('outbound', sa.queue - 1, sa.route, sa.spi, sa.aead);
+        this.installOutbound(sa, starts[i]);
+      });
     }
     this.dataplane.commit();
     this.config = next;
@@ -253,17 +299,34 @@ export class Gateway {
     return d;
   }
 
-  private installStaticSas(config: GatewayConfig): void {
+  private installStaticSas(config: GatewayConfig, starts: readonly SequenceStart[]): void {
     const dp = config.dataPlane!;
     for (const sa of dp.inboundSas) {
-      this.dataplane.addInboundSa({ queue: sa.queue - 1, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]), replayWindow: config.replayWindow });
+      this.dataplane.addInboundSa(inboundSpec(sa, config.replayWindow));
       this.saLedger.installed('inbound', sa.queue - 1, sa.route, sa.spi, sa.aead);
     }
-    for (const sa of dp.outboundSas) {
-      this.dataplane.setOutboundSa({ queue: sa.queue - 1, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]) });
+    dp.outboundSas.forEach((sa, i) => {
+      this.installOutbound(sa, starts[i]);
       this.saLedger.installed('outbound', sa.queue - 1, sa.route, sa.spi, sa.aead);
-    }
+    });
   }
+
+  /** An explicit outbound SA, within the numbers `start` reserved for it. */
+  private installOutbound(sa: SaConfig, start: SequenceStart): void {
+    this.dataplane.setOutboundSa({
+      queue: sa.queue - 1, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]),
+      esn: sa.esn, seq: start.seq, limit: start.limit,
+    });
+    this.sequences!.installed(sa, start);
+  }
+}
+
+/** An explicit inbound SA: every number before its initial-sequence counts as received. */
+function inboundSpec(sa: SaConfig, replayWindow: number) {
+  return {
+    queue: sa.queue - 1, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]), replayWindow,
+    esn: sa.esn, seq: sa.initialSequence === null ? 0n : sa.initialSequence - 1n,
+  };
 }
 
 /** What the key manager needs of the configuration (queues 0-based, as the data plane counts them). */

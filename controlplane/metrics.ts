@@ -45,6 +45,7 @@ mapCounters('drops', {
   private_too_big: drop('private', 'too_big'),
   private_drop_no_nexthop: drop('private', 'no_next_hop'),
   private_drop_encap: drop('private', 'encapsulation_failed'),
+  private_drop_sequence_unreserved: drop('private', 'sequence_unreserved'),
   private_tx_drop_full: drop('private', 'tx_ring_full'),
   public_drop_bad_header: drop('public', 'bad_header'),
   public_drop_unknown_ethertype: drop('public', 'unknown_ethertype'),

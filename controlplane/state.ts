@@ -11,6 +11,7 @@ import type { Counters, SaState } from './dataplane.js';
 import type { Gateway } from './gateway.js';
 import type { NeighbourEntry, SlowPathCounters } from './slowpath/slowpath.js';
 import type { IcmpCounters } from './slowpath/counters.js';
+import { sequenceCeiling } from './sequence-keeper.js';
 import { KEY_MANAGER_COUNTERS, type KeyManagerCounters } from './exchange/counters.js';
 
 export const STATE_TOP = 'vitesse-gateway:gateway-state';
@@ -25,7 +26,7 @@ const sum = (c: Counters, names: readonly string[]) => names.reduce((a, n) => a 
 // among them: they are answered with ICMP, not dropped silently.
 export const PRIVATE_RX_DROPS = [
   'private_drop_bad_header', 'private_drop_unknown_ethertype', 'private_drop_no_route',
-  'private_drop_no_sa', 'private_drop_no_nexthop', 'private_drop_encap',
+  'private_drop_no_sa', 'private_drop_no_nexthop', 'private_drop_encap', 'private_drop_sequence_unreserved',
 ] as const;
 export const PUBLIC_RX_DROPS = [
   'public_drop_bad_header', 'public_drop_unknown_ethertype', 'public_drop_not_for_us',
@@ -57,6 +58,7 @@ export const PRIVATE_ROUTER: Record<string, readonly string[]> = {
   'ttl-errors': ['private_ttl_expired'],
   'mtu-errors': ['private_too_big'],
   'encapsulation-errors': ['private_drop_encap'],
+  'sequence-unreserved-errors': ['private_drop_sequence_unreserved'],
 };
 export const PUBLIC_ROUTER: Record<string, readonly string[]> = {
   // An ESP header cut short is a malformed header too.
@@ -176,8 +178,24 @@ function saList(gw: Gateway, sas: SaState[]): Json[] {
         entry['replay-errors'] = c64(sa.replayErrors);
         entry['protocol-errors'] = c64(sa.protocolErrors);
       }
+      Object.assign(entry, sequenceState(gw, sa));
       return entry;
     });
+}
+
+/** An SA's sequence numbers (uint64 leaves are JSON strings). */
+export function sequenceState(gw: Gateway, sa: SaState): Json {
+  const out: Json = { esn: sa.esn };
+  if (sa.direction === 'inbound') {
+    out['window-top'] = String(sa.seq);
+    return out;
+  }
+  // After the last number (2^64-1, or 2^32-1 without ESN) there is no next one.
+  if (sa.seq < sequenceCeiling(sa.esn)) out['next-sequence'] = String(sa.seq + 1n);
+  const reserved = gw.sequences?.reserved(sa.queue, sa.route);
+  if (reserved !== undefined) out['reserved-sequence'] = String(reserved);
+  out['sequence-unreserved-errors'] = c64(sa.sequenceUnreserved);
+  return out;
 }
 
 /** The `gateway-state` container's content (without the module-qualified member around it). */

@@ -54,8 +54,11 @@ async function replay(name: string, privateIn: Buffer, publicIn: Buffer) {
   const f = (n: string) => path.join(dir, `${name}-${n}`);
   fs.writeFileSync(f('private-in.pcap'), privateIn);
   fs.writeFileSync(f('public-in.pcap'), publicIn);
+  // Each replay from an empty sequence state, as if it were the first: the
+  // outputs of two replays compare equal only if both start at sequence 1.
+  const state = fs.mkdtempSync(path.join(dir, `${name}-state-`));
   const r = await vitesse(['replay', '--config', path.join(dir, 'gw.json'), '--private-in', f('private-in.pcap'), '--public-in', f('public-in.pcap'),
-    '--private-out', f('private-out.pcap'), '--public-out', f('public-out.pcap'), '--json']);
+    '--private-out', f('private-out.pcap'), '--public-out', f('public-out.pcap'), '--state-dir', state, '--json']);
   if (r.code !== 0) return { code: r.code, err: r.err };
   const counters = JSON.parse(r.out.trim().split('\n').at(-1)!).dataplane as Record<string, number>;
   const frames = (n: string) => readPcap(f(n)).records.map((x) => withoutIpId(x.data).toString('hex'));

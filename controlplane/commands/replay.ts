@@ -15,6 +15,7 @@ import { parseArgs, usageText, UsageError } from '../cli/args.js';
 import { loadConfig, type GatewayConfig } from '../config/index.js';
 import type { Counters, SaState } from '../dataplane.js';
 import { Gateway } from '../gateway.js';
+import { SequenceStateError, sequenceStateFile } from '../sequence-state.js';
 import type { SlowPathCounters } from '../slowpath/slowpath.js';
 
 const spec = {
@@ -23,6 +24,7 @@ const spec = {
   'public-in': { type: 'string', help: 'capture fed to the public interface' },
   'private-out': { type: 'string', help: 'capture of what the gateway sends on the private interface' },
   'public-out': { type: 'string', help: 'capture of what the gateway sends on the public interface' },
+  'state-dir': { type: 'string', help: 'directory of the sequence state file (default: the configuration\'s)' },
   json: { type: 'boolean', help: 'print the counters as one JSON object on the last line' },
   'log-level': { type: 'string', default: 'warn', help: 'trace, debug, info, warn, error' },
   help: { type: 'boolean' },
@@ -41,6 +43,11 @@ interfaces need a "mac"; give next hops a static "mac" too, or their
 traffic is dropped until the capture answers ARP/ND). Prints the counters
 when the captures are exhausted and the gateway is idle.
 
+Outbound SAs continue their sequence numbers where the last run (replay or
+vitesse run, with the same configuration file) left them: NAME.sequence.json
+beside the configuration (or in --state-dir) records them, since an explicit
+key must never send one number twice.
+
 ${usageText(spec)}
 
 example:
@@ -53,6 +60,8 @@ export interface ReplayFiles {
   publicIn?: string;
   privateOut?: string;
   publicOut?: string;
+  /** The sequence state file (sequence-state.ts); absent: kept in memory. */
+  sequenceState?: string;
 }
 
 export interface ReplayResult {
@@ -81,6 +90,7 @@ export async function replay(config: GatewayConfig, files: ReplayFiles, logger =
   if (refusal) throw new Error(refusal);
   const gw = new Gateway(config, {
     logger,
+    sequenceState: files.sequenceState,
     links: {
       private: { driver: 'pcap', pcapIn: files.privateIn, pcapOut: files.privateOut },
       public: { driver: 'pcap', pcapIn: files.publicIn, pcapOut: files.publicOut },
@@ -99,6 +109,8 @@ export async function replay(config: GatewayConfig, files: ReplayFiles, logger =
     let taken = -1;
     for (;;) {
       passes++;
+      // What the timer does beside worker threads: reservations run ahead of the packets.
+      gw.sequences?.tick();
       const moved = dp.pollOnce();
       const punts = dp.punts();
       if (punts.length) gw.slowpath.handle(punts);
@@ -129,7 +141,10 @@ export const replayCommand: Command = {
     if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"`);
     if (!options.config) throw new UsageError('--config FILE is required');
     const file = (name: keyof typeof spec) => (options[name] === undefined ? undefined : String(options[name]));
-    const files: ReplayFiles = { privateIn: file('private-in'), publicIn: file('public-in'), privateOut: file('private-out'), publicOut: file('public-out') };
+    const files: ReplayFiles = {
+      privateIn: file('private-in'), publicIn: file('public-in'), privateOut: file('private-out'), publicOut: file('public-out'),
+      sequenceState: sequenceStateFile(String(options.config), file('state-dir')),
+    };
     if (!files.privateIn && !files.publicIn) throw new UsageError('nothing to replay: give --private-in and/or --public-in');
     const logger = pino({ name: 'replay', level: String(options['log-level']) }, pino.destination(2));
 
@@ -150,10 +165,11 @@ export const replayCommand: Command = {
       result = await replay(config, files, logger);
     } catch (e) {
       process.stderr.write(`vitesse replay: ${e instanceof Error ? e.message : e}\n`);
-      return 1;
+      return e instanceof SequenceStateError ? 2 : 1;
     }
     process.stdout.write(summary(result) + '\n');
-    if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
+    // Sequence numbers are bigints (64 bits): written as decimal strings.
+    if (options.json) process.stdout.write(JSON.stringify(result, (_, v) => (typeof v === 'bigint' ? String(v) : v)) + '\n');
     return 0;
   },
 };
@@ -168,7 +184,8 @@ function summary(r: ReplayResult): string {
     'slow path counters:',
     ...flatten(r.slowpath).filter(([, v]) => v > 0).map(([k, v]) => `  ${k.padEnd(36)} ${v}`),
     'SAs:',
-    ...r.sas.map((s) => `  ${s.direction.padEnd(8)} spi ${String(s.spi).padEnd(10)} route ${s.route}: ${s.packets} packets, ${s.decryptErrors} decrypt errors, ${s.replayErrors} replay errors, ${s.protocolErrors} protocol errors`),
+    ...r.sas.map((s) => `  ${s.direction.padEnd(8)} spi ${String(s.spi).padEnd(10)} route ${s.route}: ${s.packets} packets, ${s.decryptErrors} decrypt errors, ${s.replayErrors} replay errors, ${s.protocolErrors} protocol errors, ` +
+      (s.direction === 'outbound' ? `last sequence number ${s.seq}, reserved to ${s.limit}` : `window top ${s.seq}`) + (s.esn ? '' : ' (no ESN)')),
   ];
   return lines.join('\n');
 }

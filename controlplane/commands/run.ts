@@ -7,6 +7,7 @@ import type { Command } from '../cli.js';
 import { parseArgs, usageText, UsageError } from '../cli/args.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { Gateway } from '../gateway.js';
+import { SequenceStateError, sequenceStateFile } from '../sequence-state.js';
 import { managementSpec, startManagement, type Management } from '../api/management.js';
 
 const spec = {
@@ -15,6 +16,8 @@ const spec = {
   busywait: { type: 'boolean', help: 'workers poll without sleeping when idle (lowest latency, 100% CPU)' },
   cpus: { type: 'string', help: 'pin worker queue i to the i-th CPU of this list, e.g. 2,3' },
   'log-level': { type: 'string', default: 'info', help: 'trace, debug, info, warn, error' },
+  'state-dir': { type: 'string', help: 'directory of the sequence state file NAME.sequence.json (default: the configuration\'s)' },
+  'sequence-reserve': { type: 'number', help: 'sequence numbers reserved ahead per outbound SA with explicit keys (default 1048576)' },
   ...managementSpec,
   help: { type: 'boolean' },
 } as const;
@@ -26,6 +29,10 @@ SIGHUP reloads the configuration file. The management API (vitesse config,
 vitesse status) listens on /run/vitesse/NAME.sock; changes made through it
 are saved to the configuration file. Prometheus metrics are served at
 http://127.0.0.1:9301/metrics unless --metrics-listen says otherwise.
+In data-plane mode, outbound SAs reserve their sequence numbers in
+NAME.sequence.json beside the configuration (or in --state-dir) before
+sending them, so that a restart never sends one twice under the same key;
+if that file exists but cannot be read, the gateway does not start (exit 2).
 
 ${usageText(spec)}
 
@@ -50,6 +57,8 @@ export const runCommand: Command = {
     const file = String(options.config);
     const name = String(options.name);
     const cpus = options.cpus ? parseCpus(String(options.cpus)) : undefined;
+    const sequenceState = sequenceStateFile(file, options['state-dir'] === undefined ? undefined : String(options['state-dir']));
+    const sequenceReserve = options['sequence-reserve'] === undefined ? undefined : parseReserve(Number(options['sequence-reserve']));
     const log = pino({ name, level: String(options['log-level']) });
 
     let config;
@@ -61,11 +70,12 @@ export const runCommand: Command = {
     }
     let gw: Gateway;
     try {
-      gw = new Gateway(config, { logger: log, busywait: Boolean(options.busywait), cpus });
+      gw = new Gateway(config, { logger: log, busywait: Boolean(options.busywait), cpus, sequenceState, sequenceReserve });
       gw.start();
     } catch (e) {
       process.stderr.write(`vitesse run: cannot start the gateway: ${e instanceof Error ? e.message : e}${privilegeHint(e)}\n`);
-      return 1;
+      // The operator must act (restore the file or rekey): restarting would not help.
+      return e instanceof SequenceStateError ? 2 : 1;
     }
     let management: Management;
     try {
@@ -108,6 +118,11 @@ function parseCpus(text: string): number[] {
   const cpus = text.split(',').map((c) => Number(c.trim()));
   if (!cpus.length || cpus.some((c) => !Number.isInteger(c) || c < 0)) throw new UsageError(`--cpus: "${text}" is not a list of CPU numbers like 2,3`);
   return cpus;
+}
+
+function parseReserve(n: number): bigint {
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--sequence-reserve: ${n} is not a positive integer`);
+  return BigInt(n);
 }
 
 function privilegeHint(e: unknown): string {

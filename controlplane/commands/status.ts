@@ -16,8 +16,10 @@ const spec = {
 const HELP = `usage: vitesse status --name NAME [--sample SECONDS]
 
 Summarises a running gateway: its routes with their SAs (count and age)
-and traffic rates, the interfaces' rates, the next hops, and every error
-counter that is not zero (with its growth during the sample).
+and traffic rates, in data-plane mode each SA's sequence numbers (next
+outbound, inbound window top, reserved on disk), the interfaces' rates, the
+next hops, and every error counter that is not zero (with its growth during
+the sample).
 
 ${usageText(spec)}
 
@@ -68,9 +70,23 @@ function errorCounters(state: Json): Map<string, number> {
     if (leaf.endsWith('errors') || leaf === 'ratelimited' || leaf === 'negotiations-expired') add(`key-manager/${leaf}`, v);
   }
   for (const sa of state.sa ?? []) {
-    for (const leaf of ['decrypt-errors', 'replay-errors', 'protocol-errors']) if (sa[leaf] !== undefined) add(`route ${sa.route}/${leaf}`, sa[leaf]);
+    for (const leaf of ['decrypt-errors', 'replay-errors', 'protocol-errors', 'sequence-unreserved-errors']) if (sa[leaf] !== undefined) add(`route ${sa.route}/${leaf}`, sa[leaf]);
   }
   return out;
+}
+
+/**
+ * Data-plane mode: where each SA's sequence numbers stand (a peer's must
+ * agree: ESN, the next number it expects), and how far outbound ones are
+ * reserved on disk.
+ */
+function sequenceTable(sas: Json[]): string {
+  const rows = [['SA', 'ROUTE', 'QUEUE', 'SPI', 'ESN', 'NEXT OUT / TOP IN', 'RESERVED TO']];
+  for (const sa of sas) {
+    const at = sa.direction === 'outbound' ? sa['next-sequence'] ?? 'exhausted' : sa['window-top'] ?? '?';
+    rows.push([sa.direction, sa.route, String(sa.queue), String(sa.spi), sa.esn === false ? 'no' : 'yes', String(at), sa['reserved-sequence'] ?? '-']);
+  }
+  return table(rows);
 }
 
 export function summarise(name: string, config: Json, before: Json, after: Json, seconds: number): string {
@@ -110,6 +126,8 @@ export function summarise(name: string, config: Json, before: Json, after: Json,
   } else {
     lines.push('routes: none', '');
   }
+
+  if (after.mode === 'data-plane' && sas.length) lines.push('sequence numbers:', sequenceTable(sas), '');
 
   if (seconds > 0) {
     const rows = [['INTERFACE', 'RX', '', 'TX', '']];

@@ -29,6 +29,8 @@ function sa(s: DraftSa): SaConfig {
     aead: must(s.aead) as Aead,
     key: must(s.key),
     salt: must(s.salt),
+    esn: must(s.esn),
+    initialSequence: s.initialSequence ?? null,
   };
 }
 

@@ -4,7 +4,7 @@
 // addresses and prefixes in canonical form but hex strings as written, so it
 // takes a pre-shared key in upper case for a different key; here it is the
 // same key (test/configs marks such cases).
-import { AEAD_KEY_OCTETS } from './defaults.js';
+import { AEAD_KEY_OCTETS, LIMITS } from './defaults.js';
 import type { Draft, DraftInterface, DraftSa } from './decode.js';
 import { child, entry, Problems, show } from './errors.js';
 import { addressKey } from './ip.js';
@@ -165,6 +165,9 @@ function checkSa(sa: DraftSa, routes: Set<string> | null, queues: Queues | null,
   if (sa.key && sa.aead) {
     const want = AEAD_KEY_OCTETS[sa.aead];
     if (sa.key.length !== want) problems.add(child(sa.path, 'key'), `is a ${sa.key.length}-octet key, but ${sa.aead} takes a ${want}-octet key; the value is not shown`);
+  }
+  if (sa.esn === false && sa.initialSequence != null && sa.initialSequence > LIMITS.sequence.maxWithoutEsn) {
+    problems.add(child(sa.path, 'initial-sequence'), `${sa.initialSequence} is beyond ${LIMITS.sequence.maxWithoutEsn}: without ESN, sequence numbers are 32 bits`);
   }
 }
 

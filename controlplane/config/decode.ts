@@ -63,6 +63,8 @@ export interface DraftSa {
   aead: V<Aead>;
   key: V<Buffer>;
   salt: V<Buffer>;
+  esn: V<boolean>;
+  initialSequence: V<bigint>;
 }
 
 export interface Draft {
@@ -278,7 +280,7 @@ function readRoute(path: string, json: Record<string, unknown>, problems: Proble
 }
 
 function readSa(path: string, json: Record<string, unknown>, problems: Problems): DraftSa {
-  const m = new Members(json, path, ['route', 'queue', 'spi', 'aead', 'key', 'salt'], problems);
+  const m = new Members(json, path, ['route', 'queue', 'spi', 'aead', 'key', 'salt', 'esn', 'initial-sequence'], problems);
   return {
     path,
     route: m.mandatory('route', T.routeId),
@@ -287,6 +289,8 @@ function readSa(path: string, json: Record<string, unknown>, problems: Problems)
     aead: m.mandatory('aead', T.aead),
     key: m.mandatory('key', T.hexKey([16, 32], 'a 16- or 32-octet AES key')),
     salt: m.mandatory('salt', T.hexKey([SALT_OCTETS], `a ${SALT_OCTETS}-octet salt`)),
+    esn: m.leaf('esn', T.boolean, DEFAULTS.esn),
+    initialSequence: m.leaf('initial-sequence', T.uint64(LIMITS.sequence.min, LIMITS.sequence.max)),
   };
 }
 

@@ -17,6 +17,7 @@ export const DEFAULTS = {
   driver: 'af-packet',
   wireEnd: 0,
   aead: 'aes-gcm-16-icv',
+  esn: true,
 } as const;
 
 export const LIMITS = {
@@ -31,6 +32,8 @@ export const LIMITS = {
   deviceLength: { min: 1, max: 255 },
   pathLength: { min: 1, max: 4095 },
   privateAddresses: { min: 1, max: 2 },
+  /** Sequence numbers: 64 bits with ESN, 32 without; 0 is never sent. */
+  sequence: { min: 1n, max: 2n ** 64n - 1n, maxWithoutEsn: 2n ** 32n - 1n },
 } as const;
 
 export const AEADS = ['aes-gcm-16-icv', 'aes-256-gcm-16-icv'] as const;

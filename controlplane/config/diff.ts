@@ -65,7 +65,8 @@ function sameRoute(a: RouteConfig, b: RouteConfig, oldConfig: GatewayConfig, new
 
 function sameSa(a: SaConfig, b: SaConfig): boolean {
   return a.route === b.route && a.queue === b.queue && a.spi === b.spi && a.aead === b.aead
-    && sameSecret(a.key, b.key) && sameSecret(a.salt, b.salt);
+    && sameSecret(a.key, b.key) && sameSecret(a.salt, b.salt)
+    && a.esn === b.esn && a.initialSequence === b.initialSequence;
 }
 
 function compare<T, K>(before: readonly T[], after: readonly T[], key: (t: T) => string, name: (t: T) => K, same: (a: T, b: T) => boolean): Changes<K> & { unchanged: K[] } {

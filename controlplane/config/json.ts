@@ -31,9 +31,11 @@ function nextHop(i: InterfaceConfig): Json {
 
 export function toJson(config: GatewayConfig, options: ToJsonOptions = {}): Record<string, unknown> {
   const secret = (b: Buffer) => (options.secrets ? b.toString('hex') : REDACTED);
-  const sa = (s: SaConfig): Json => ({
-    route: s.route, queue: s.queue, spi: s.spi, aead: s.aead, key: secret(s.key), salt: secret(s.salt),
-  });
+  const sa = (s: SaConfig): Json => {
+    const out: Json = { route: s.route, queue: s.queue, spi: s.spi, aead: s.aead, key: secret(s.key), salt: secret(s.salt), esn: s.esn };
+    if (s.initialSequence !== null) out['initial-sequence'] = String(s.initialSequence);
+    return out;
+  };
   const priv = config.privateInterface;
   const pub = config.publicInterface;
   const gateway: Json = {

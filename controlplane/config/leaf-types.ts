@@ -30,6 +30,22 @@ export function uint(bits: 8 | 16 | 32, min: number, max: number): LeafType<numb
   };
 }
 
+/** A uint64 as RFC 7951 writes it: a JSON string of decimal digits. */
+export function uint64(min: bigint, max: bigint = 2n ** 64n - 1n): LeafType<bigint> {
+  return {
+    decode(json) {
+      if (typeof json !== 'string') {
+        const hint = typeof json === 'number' ? ' (RFC 7951 writes a uint64 as a JSON string, e.g. "1")' : '';
+        return no(`${show(json)} is not a string of decimal digits${hint}`);
+      }
+      if (!/^(0|[1-9][0-9]{0,19})$/.test(json)) return no(`${show(json)} is not a decimal integer without sign or leading zeros`);
+      const n = BigInt(json);
+      if (n < min || n > max) return no(`${json} is out of range ${min}..${max}`);
+      return ok(n);
+    },
+  };
+}
+
 export const replayWindow: LeafType<number> = {
   decode(json) {
     const n = uint(16, LIMITS.replayWindow.min, LIMITS.replayWindow.max).decode(json);

@@ -79,6 +79,14 @@ export interface SaConfig {
   readonly key: Buffer;
   /** 4 octets. */
   readonly salt: Buffer;
+  /** Extended (64-bit) sequence numbers (the peer must agree). */
+  readonly esn: boolean;
+  /**
+   * Outbound: the first packet's sequence number (unless the sequence state
+   * records a higher one as possibly sent); inbound: the first accepted.
+   * Null: 1.
+   */
+  readonly initialSequence: bigint | null;
 }
 
 export interface DataPlaneConfig {

@@ -1,10 +1,10 @@
 // Inbound ESP, top to bottom in packet order:
 //   1. length: ESP header, pad length, next header and ICV must be present;
 //      SPI must be the SA's
-//   2. seq-high inferred from the SA's replay window, number pre-checked
-//      (no state change)
-//   3. one gcm_open_batch: AAD SPI ‖ inferred seq-high ‖ seq-low, nonce salt ‖
-//      IV as received; no re-synchronisation search. A failure whose low half
+//   2. seq-high inferred from the SA's replay window (without ESN: 0), number
+//      pre-checked (no state change)
+//   3. one gcm_open_batch: AAD SPI ‖ inferred seq-high ‖ seq-low (without
+//      ESN: SPI ‖ seq-low), nonce salt ‖ IV as received; no re-synchronisation search. A failure whose low half
 //      lies left of the window counts as a replay (ReplayWindow::likely_stale)
 //   4. window update, check-and-set: of two copies in one batch, the second
 //      fails here
@@ -42,21 +42,22 @@ DecapResult prepare(InboundSa& sa, Packet& p, uint32_t index, OpenBatch& batch) 
   // Only the pipeline's SPI lookup should ever pick the SA; a foreign or
   // altered SPI is not authentic for it.
   if (load32be(esp) != sa.spi) return DecapResult::authentication;
-  uint64_t seq;
-  if (!sa.window.infer(load32be(esp + 4), &seq) || !sa.window.check(seq)) return DecapResult::replay;
+  uint64_t seq = load32be(esp + 4);
+  if ((sa.esn && !sa.window.infer(load32be(esp + 4), &seq)) || !sa.window.check(seq)) return DecapResult::replay;
 
   const uint32_t j = batch.n++;
   batch.seq[j] = seq;
   batch.packet[j] = index;
   std::memcpy(batch.nonce[j], sa.salt, kSaltLen);
   std::memcpy(batch.nonce[j] + kSaltLen, esp + 8, 8);
-  // AAD: SPI ‖ inferred seq-high ‖ seq-low as received.
+  // AAD: SPI ‖ inferred seq-high ‖ seq-low as received (no seq-high without ESN).
   store32be(batch.aad[j], sa.spi);
-  store32be(batch.aad[j] + 4, static_cast<uint32_t>(seq >> 32));
-  std::memcpy(batch.aad[j] + 8, esp + 4, 4);
+  const uint32_t aad_len = sa.esn ? 12 : 8;
+  if (sa.esn) store32be(batch.aad[j] + 4, static_cast<uint32_t>(seq >> 32));
+  std::memcpy(batch.aad[j] + aad_len - 4, esp + 4, 4);
   const uint32_t ciphertext_len = p.len - kEspHeaderLen - kIcvLen;
   batch.jobs[j] = crypto::GcmJob{&sa.gcm, batch.nonce[j], batch.aad[j], p.data + kEspHeaderLen,
-                                 p.data + kEspHeaderLen + ciphertext_len, ciphertext_len, 12, false};
+                                 p.data + kEspHeaderLen + ciphertext_len, ciphertext_len, aad_len, false};
   return DecapResult::ok;
 }
 

@@ -2,9 +2,11 @@
 //   1. next header from the inner IP version nibble (4 or 41)
 //   2. trailer: TFC padding up to tfc_pad_to, RFC 4303 default padding 1,2,3…
 //      so that payload + trailer is a multiple of 4, pad length, next header
-//   3. sequence number: ++sa->seq (64-bit, first packet 1); it is the IV too
-//   4. ESP header SPI ‖ seq-low ‖ IV prepended; AAD SPI ‖ seq-high ‖ seq-low;
-//      nonce salt ‖ IV
+//   3. sequence number: ++sa->seq (64-bit, first packet 1), never beyond the
+//      SA's limit (reserved on disk) or its ceiling (32 bits without ESN); it
+//      is the IV too
+//   4. ESP header SPI ‖ seq-low ‖ IV prepended; AAD SPI ‖ seq-high ‖ seq-low
+//      (without ESN: SPI ‖ seq-low); nonce salt ‖ IV
 //   5. one gcm_seal_batch for the whole batch; the ICV follows the trailer
 #include "esp/encap.h"
 
@@ -30,9 +32,9 @@ struct SealBatch {
   uint32_t n = 0;
 };
 
-// Writes header and trailer around one packet and queues its seal; false if
-// it cannot be sent (see encap.h).
-bool frame(OutboundSa& sa, Packet& p, uint32_t tfc_pad_to, SealBatch& batch) {
+// Writes header and trailer around one packet and queues its seal, or says
+// why it cannot be sent (see encap.h).
+EncapResult frame(OutboundSa& sa, Packet& p, uint32_t tfc_pad_to, SealBatch& batch) {
   constexpr uint32_t kFixedTrailer = 2 + kIcvLen;
   const uint32_t inner = p.len;
   const size_t tailroom = p.tailroom();
@@ -42,8 +44,11 @@ bool frame(OutboundSa& sa, Packet& p, uint32_t tfc_pad_to, SealBatch& batch) {
     tfc = tailroom > 3 + kFixedTrailer ? static_cast<uint32_t>(tailroom - 3 - kFixedTrailer) : 0;
   }
   const uint32_t padding = esp_padding_len(inner + tfc);
-  if (p.headroom() < kEspHeaderLen || tfc + padding + kFixedTrailer > tailroom || sa.seq == UINT64_MAX) {
-    return false;
+  if (p.headroom() < kEspHeaderLen || tfc + padding + kFixedTrailer > tailroom) return EncapResult::failed;
+  // The limit never exceeds the ceiling: beyond it, either the counter is
+  // exhausted or the next numbers are not yet reserved.
+  if (sa.seq >= limit_of(sa)) {
+    return sa.seq >= sequence_ceiling(sa.esn) ? EncapResult::failed : EncapResult::unreserved;
   }
   const uint8_t next_header = next_header_of(p);
 
@@ -63,20 +68,23 @@ bool frame(OutboundSa& sa, Packet& p, uint32_t tfc_pad_to, SealBatch& batch) {
   const uint32_t j = batch.n++;
   std::memcpy(batch.nonce[j], sa.salt, kSaltLen);
   std::memcpy(batch.nonce[j] + kSaltLen, esp + 8, 8);
+  // Without ESN the AAD is the first 8 octets: SPI ‖ seq-low.
   store32be(batch.aad[j], sa.spi);
-  store32be(batch.aad[j] + 4, static_cast<uint32_t>(seq >> 32));
+  store32be(batch.aad[j] + 4, static_cast<uint32_t>(sa.esn ? seq >> 32 : seq));
   store32be(batch.aad[j] + 8, static_cast<uint32_t>(seq));
+  const uint32_t aad_len = sa.esn ? 12 : 8;
   batch.jobs[j] = crypto::GcmJob{&sa.gcm, batch.nonce[j], batch.aad[j], esp + kEspHeaderLen,
-                                 p.append(kIcvLen), plaintext_len, 12, false};
+                                 p.append(kIcvLen), plaintext_len, aad_len, false};
 
   sa.counters.packets += 1;
   sa.counters.bytes += inner;
-  return true;
+  return EncapResult::ok;
 }
 
 }  // namespace
 
-void encapsulate_batch(OutboundSa* const* sas, Packet* const* pkts, uint32_t n, uint32_t tfc_pad_to) {
+void encapsulate_batch(OutboundSa* const* sas, Packet* const* pkts, uint32_t n, uint32_t tfc_pad_to,
+                       EncapResult* results) {
   SealBatch batch;
   for (uint32_t base = 0; base < n; base += kBatch) {
     const uint32_t m = std::min(kBatch, n - base);
@@ -84,10 +92,13 @@ void encapsulate_batch(OutboundSa* const* sas, Packet* const* pkts, uint32_t n, 
     for (uint32_t i = 0; i < m; ++i) {
       OutboundSa& sa = *sas[base + i];
       Packet& p = *pkts[base + i];
-      if (!frame(sa, p, tfc_pad_to, batch)) {
+      const EncapResult r = frame(sa, p, tfc_pad_to, batch);
+      if (r != EncapResult::ok) {
         p.len = 0;
-        sa.counters.encap_errors += 1;
+        if (r == EncapResult::unreserved) sa.counters.sequence_unreserved += 1;
+        else sa.counters.encap_errors += 1;
       }
+      if (results) results[base + i] = r;
     }
     crypto::gcm_seal_batch(batch.jobs, batch.n);
   }

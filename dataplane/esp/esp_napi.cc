@@ -2,16 +2,21 @@
 // tests and benchmarks (native.esp.*). Not a hot path: it copies packets in
 // and out of its own buffers.
 //
-//   createOutbound(aead, spi, keymat, initialSeq = 0) -> handle
-//   createInbound(aead, spi, keymat, windowSize = 1024, initialTop = 0) -> handle
+//   createOutbound(aead, spi, keymat, initialSeq = 0, { esn = true, limit }) -> handle
+//   createInbound(aead, spi, keymat, windowSize = 1024, initialTop = 0, { esn = true }) -> handle
+//     (initialTop: the window starts there, as by setCounter; { startAt }
+//     instead marks every number up to it as received, as the gateway does
+//     for an inbound `initial-sequence`)
 //   encapsulate(sa | sa[], innerPackets: Buffer[], tfcPadTo = 0) -> (Buffer | null)[]
 //   decapsulate(sa | sa[], espPackets: Buffer[]) -> { result: string, inner: Buffer | null }[]
 //     (one batch call; an array gives each packet its own SA, as in a
 //     pipeline batch that mixes SAs)
 //   counters(sa) -> { packets, bytes, decryptErrors, replayErrors,
-//                     protocolErrors, encapErrors, seq: bigint, windowSize }
+//                     protocolErrors, encapErrors, sequenceUnreserved,
+//                     seq: bigint, limit: bigint (outbound), windowSize, esn }
 //   setCounter(sa, seq)  outbound: last sequence number used; inbound: the
 //                        window's top (highest number taken as received)
+//   setLimit(sa, limit)  outbound: the highest number it may send
 //   wipe(sa) -> true if the key schedule and salt now read back as zeros;
 //               the handle is unusable afterwards
 //   encapsulatedLength(innerLen, tfcPadTo = 0) -> ESP length (encapsulated_len)
@@ -111,6 +116,29 @@ uint64_t u64_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
   throw Napi::RangeError::New(info.Env(), std::string("esp: ") + what + " must be a non-negative integer or bigint");
 }
 
+// The options object at argument i ({} if absent).
+Napi::Object options_arg(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || info[i].IsUndefined()) return Napi::Object::New(info.Env());
+  if (!info[i].IsObject()) throw Napi::TypeError::New(info.Env(), "esp: options must be an object");
+  return info[i].As<Napi::Object>();
+}
+
+bool esn_option(const Napi::Object& o) {
+  Napi::Value v = o.Get("esn");
+  if (v.IsUndefined()) return true;
+  if (!v.IsBoolean()) throw Napi::TypeError::New(o.Env(), "esp: esn must be a boolean");
+  return v.ToBoolean();
+}
+
+uint64_t u64_value(Napi::Env env, Napi::Value v, const char* what) {
+  if (v.IsBigInt()) {
+    bool lossless = false;
+    const uint64_t n = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (lossless) return n;
+  }
+  throw Napi::RangeError::New(env, std::string("esp: ") + what + " must be a bigint in 0..2^64-1");
+}
+
 Napi::Buffer<uint8_t> buffer_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (i >= info.Length() || !info[i].IsBuffer()) {
     throw Napi::TypeError::New(info.Env(), std::string("esp: ") + what + " must be a Buffer");
@@ -136,6 +164,9 @@ Napi::Value CreateOutbound(const Napi::CallbackInfo& info) {
                                                 std::to_string(aead_key_len(aead) + kSaltLen) + " bytes)");
   }
   h->out->seq = seq;
+  Napi::Object o = options_arg(info, 4);
+  h->out->esn = esn_option(o);
+  set_limit(*h->out, o.Get("limit").IsUndefined() ? UINT64_MAX : u64_value(info.Env(), o.Get("limit"), "limit"));
   return new_handle(info.Env(), h.release());
 }
 
@@ -157,6 +188,9 @@ Napi::Value CreateInbound(const Napi::CallbackInfo& info) {
                                                 std::to_string(aead_key_len(aead) + kSaltLen) + " bytes)");
   }
   h->in->window.init(window, top);
+  Napi::Object o = options_arg(info, 5);
+  h->in->esn = esn_option(o);
+  if (!o.Get("startAt").IsUndefined()) start_window_at(*h->in, u64_value(info.Env(), o.Get("startAt"), "startAt"));
   return new_handle(info.Env(), h.release());
 }
 
@@ -246,8 +280,11 @@ Napi::Value Counters(const Napi::CallbackInfo& info) {
   o.Set("replayErrors", Napi::Number::New(env, static_cast<double>(c.replay_errors)));
   o.Set("protocolErrors", Napi::Number::New(env, static_cast<double>(c.protocol_errors)));
   o.Set("encapErrors", Napi::Number::New(env, static_cast<double>(c.encap_errors)));
+  o.Set("sequenceUnreserved", Napi::Number::New(env, static_cast<double>(c.sequence_unreserved)));
   o.Set("seq", Napi::BigInt::New(env, h.inbound ? h.in->window.top() : h.out->seq));
   if (h.inbound) o.Set("windowSize", Napi::Number::New(env, h.in->window.size()));
+  else o.Set("limit", Napi::BigInt::New(env, h.out->limit));
+  o.Set("esn", Napi::Boolean::New(env, h.inbound ? h.in->esn : h.out->esn));
   return o;
 }
 
@@ -259,6 +296,13 @@ Napi::Value SetCounter(const Napi::CallbackInfo& info) {
   } else {
     h.out->seq = seq;
   }
+  return info.Env().Undefined();
+}
+
+Napi::Value SetLimit(const Napi::CallbackInfo& info) {
+  SaHandle& h = handle_arg(info, 0);
+  if (h.inbound) throw Napi::TypeError::New(info.Env(), "esp: setLimit needs an outbound SA");
+  set_limit(*h.out, u64_value(info.Env(), info.Length() > 1 ? info[1] : info.Env().Undefined(), "limit"));
   return info.Env().Undefined();
 }
 
@@ -295,6 +339,7 @@ NapiPart part("esp", [](Napi::Env env, Napi::Object o) {
   o.Set("decapsulate", Napi::Function::New(env, Decapsulate, "decapsulate"));
   o.Set("counters", Napi::Function::New(env, Counters, "counters"));
   o.Set("setCounter", Napi::Function::New(env, SetCounter, "setCounter"));
+  o.Set("setLimit", Napi::Function::New(env, SetLimit, "setLimit"));
   o.Set("wipe", Napi::Function::New(env, Wipe, "wipe"));
   o.Set("encapsulatedLength", Napi::Function::New(env, EncapsulatedLength, "encapsulatedLength"));
 });

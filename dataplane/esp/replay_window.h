@@ -51,6 +51,8 @@ class ReplayWindow {
   bool update(uint64_t seq);
 
   uint64_t top() const { return top_; }
+  // For a reader on another thread (read_counter): the worker writes top_.
+  const uint64_t& top_word() const { return top_; }
   uint32_t size() const { return size_; }
 
  private:

@@ -29,6 +29,8 @@ bool init_outbound(OutboundSa& sa, Aead aead, uint32_t spi, const uint8_t* keyma
   if (!key_sa(sa.gcm, sa.salt, aead, keymat, len)) return false;
   sa.spi = spi;
   sa.seq = 0;
+  sa.limit = UINT64_MAX;
+  sa.esn = true;
   sa.counters = {};
   return true;
 }
@@ -39,9 +41,18 @@ bool init_inbound(InboundSa& sa, Aead aead, uint32_t spi, const uint8_t* keymat,
   if (!window.init(replay_window)) return false;
   if (!key_sa(sa.gcm, sa.salt, aead, keymat, len)) return false;
   sa.spi = spi;
+  sa.esn = true;
   sa.window = window;
   sa.counters = {};
   return true;
+}
+
+void start_window_at(InboundSa& sa, uint64_t top) {
+  sa.window.init(sa.window.size(), top);
+  // init() leaves the numbers below the top unmarked; mark the window's worth
+  // (at most 4096, once per install) so none of them is taken as fresh.
+  const uint64_t bottom = top >= sa.window.size() ? top - sa.window.size() + 1 : 1;
+  for (uint64_t s = bottom; s != 0 && s <= top; ++s) sa.window.update(s);
 }
 
 void wipe(OutboundSa& sa) {

@@ -7,6 +7,7 @@
 // quiescent point.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -33,11 +34,25 @@ struct SaCounters {
   uint64_t replay_errors = 0;    // inbound: duplicate or left of the window
   uint64_t protocol_errors = 0;  // inbound: bad trailer / next header / truncated
   uint64_t encap_errors = 0;     // outbound: not sent (no room for the trailer, counter exhausted)
+  uint64_t sequence_unreserved = 0;  // outbound: not sent, its number not yet reserved on disk
 };
+
+// Without extended sequence numbers (RFC 4303 §2.2.1, a peer without ESN)
+// the counter is 32 bits: the AAD is SPI ‖ seq (8 octets) and an outbound SA
+// is exhausted once it has sent 2^32-1.
+inline constexpr uint64_t sequence_ceiling(bool esn) { return esn ? UINT64_MAX : UINT32_MAX; }
 
 struct OutboundSa {
   uint32_t spi = 0;
-  uint64_t seq = 0;  // last counter used; the first packet carries 1
+  uint64_t seq = 0;  // last counter used; the first packet carries seq + 1
+  // The highest number this SA may send, never above sequence_ceiling(esn)
+  // (so one compare on the hot path covers both): the control plane raises
+  // it once a reservation up to it is on disk (explicit keys, which outlive
+  // a restart; written with a relaxed atomic store from the control thread,
+  // read by the worker with a relaxed load). A packet beyond it is dropped,
+  // never sent with a number that might have been sent before a restart.
+  uint64_t limit = UINT64_MAX;
+  bool esn = true;
   uint8_t salt[kSaltLen] = {};
   crypto::GcmContext gcm;
   SaCounters counters;
@@ -45,6 +60,7 @@ struct OutboundSa {
 
 struct InboundSa {
   uint32_t spi = 0;
+  bool esn = true;  // false: seq-high is always 0, nothing is inferred
   uint8_t salt[kSaltLen] = {};
   crypto::GcmContext gcm;
   ReplayWindow window;
@@ -53,11 +69,26 @@ struct InboundSa {
 
 // Key material is key ‖ salt (16+4 octets for aes-gcm-16-icv, 32+4 for
 // aes-256-gcm-16-icv); any other length is refused and the SA is left as it
-// was. The outbound counter starts at 0 (first packet 1); the inbound window
-// has `replay_window` entries (see ReplayWindow::init for the valid sizes).
+// was. The outbound counter starts at 0 (first packet 1), with no limit; the
+// inbound window has `replay_window` entries (see ReplayWindow::init for the
+// valid sizes) and accepts numbers from 1 on.
 bool init_outbound(OutboundSa& sa, Aead aead, uint32_t spi, const uint8_t* keymat, size_t len);
 bool init_inbound(InboundSa& sa, Aead aead, uint32_t spi, const uint8_t* keymat, size_t len,
                   uint32_t replay_window = kDefaultReplayWindow);
+
+// An inbound SA whose peer's counter starts elsewhere (`initial-sequence`):
+// every number up to `top` counts as received, so the first accepted is top + 1.
+void start_window_at(InboundSa& sa, uint64_t top);
+
+// The outbound limit, across threads (see OutboundSa::limit); capped at the
+// SA's ceiling.
+inline void set_limit(OutboundSa& sa, uint64_t limit) {
+  const uint64_t ceiling = sequence_ceiling(sa.esn);
+  std::atomic_ref<uint64_t>(sa.limit).store(limit < ceiling ? limit : ceiling, std::memory_order_relaxed);
+}
+inline uint64_t limit_of(const OutboundSa& sa) {
+  return std::atomic_ref<uint64_t>(const_cast<uint64_t&>(sa.limit)).load(std::memory_order_relaxed);
+}
 
 // Zero the key schedule and salt before an SA's memory is released.
 void wipe(OutboundSa& sa);

@@ -21,7 +21,7 @@ namespace vitesse {
   /* drops on the way private → public */                                                    \
   X(private_drop_bad_header) X(private_drop_unknown_ethertype) X(private_drop_no_route)     \
   X(private_drop_no_sa) X(private_ttl_expired) X(private_too_big)                  \
-  X(private_drop_no_nexthop) X(private_drop_encap)                                          \
+  X(private_drop_no_nexthop) X(private_drop_encap) X(private_drop_sequence_unreserved)     \
   /* drops on the way public → private */                                                    \
   X(public_drop_bad_header) X(public_drop_unknown_ethertype) X(public_drop_not_for_us)      \
   X(public_drop_unknown_protocol) X(public_drop_fragment) X(public_drop_unknown_spi)         \

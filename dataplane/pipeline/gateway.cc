@@ -305,6 +305,8 @@ void Gateway::add_inbound_sa(const SaSpec& s) {
     throw std::invalid_argument("inbound SA " + std::to_string(s.spi) + ": key material must be " +
                                 std::to_string(esp::aead_key_len(s.aead) + esp::kSaltLen) +
                                 " bytes and the replay window a power of two in 32..4096");
+  sa->esn = s.esn;
+  if (s.seq > 0) esp::start_window_at(*sa, s.seq);
   inbound_[{s.queue, s.spi}] = std::move(sa);
   inbound_route_[{s.queue, s.spi}] = s.route;
   dirty_ = true;
@@ -328,6 +330,9 @@ void Gateway::set_outbound_sa(const SaSpec& s) {
   if (!esp::init_outbound(*sa, s.aead, s.spi, s.keymat.data(), s.keymat.size()))
     throw std::invalid_argument("outbound SA " + std::to_string(s.spi) + ": key material must be " +
                                 std::to_string(esp::aead_key_len(s.aead) + esp::kSaltLen) + " bytes");
+  sa->esn = s.esn;
+  sa->seq = s.seq;
+  esp::set_limit(*sa, s.limit);
   auto& slot = outbound_[{s.queue, s.route}];
   esp::OutboundSa* old = slot.release();
   slot = std::move(sa);
@@ -342,6 +347,13 @@ bool Gateway::remove_outbound_sa(uint32_t queue, const std::string& route) {
   outbound_.erase(it);
   free_after_commit(p);
   dirty_ = true;
+  return true;
+}
+
+bool Gateway::raise_outbound_limit(uint32_t queue, const std::string& route, uint32_t spi, uint64_t limit) {
+  auto it = outbound_.find({queue, route});
+  if (it == outbound_.end() || it->second->spi != spi) return false;
+  if (limit > esp::limit_of(*it->second)) esp::set_limit(*it->second, limit);
   return true;
 }
 
@@ -374,11 +386,26 @@ std::vector<SaInfo> Gateway::sas() const {
     s.replay_errors = read_counter(c.replay_errors);
     s.protocol_errors = read_counter(c.protocol_errors);
     s.encap_errors = read_counter(c.encap_errors);
+    s.sequence_unreserved = read_counter(c.sequence_unreserved);
     return s;
   };
   std::vector<SaInfo> out;
-  for (auto& [k, sa] : inbound_) out.push_back({k.first, k.second, inbound_route_.at(k), true, snapshot(sa->counters)});
-  for (auto& [k, sa] : outbound_) out.push_back({k.first, sa->spi, k.second, false, snapshot(sa->counters)});
+  for (auto& [k, sa] : inbound_)
+    out.push_back({k.first, k.second, inbound_route_.at(k), true, snapshot(sa->counters), sa->esn,
+                   read_counter(sa->window.top_word()), 0});
+  for (auto& [k, sa] : outbound_)
+    out.push_back({k.first, sa->spi, k.second, false, snapshot(sa->counters), sa->esn, read_counter(sa->seq),
+                   esp::limit_of(*sa)});
+  return out;
+}
+
+std::vector<SaInfo> Gateway::outbound_due(uint64_t margin) const {
+  std::vector<SaInfo> out;
+  for (auto& [k, sa] : outbound_) {
+    const uint64_t limit = esp::limit_of(*sa), seq = read_counter(sa->seq);
+    if (limit == UINT64_MAX || limit - seq >= margin) continue;
+    out.push_back({k.first, sa->spi, k.second, false, {}, sa->esn, seq, limit});
+  }
   return out;
 }
 

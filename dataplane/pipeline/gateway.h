@@ -43,6 +43,12 @@ struct SaSpec {
   esp::Aead aead = esp::Aead::aes_gcm_16_icv;
   std::vector<uint8_t> keymat;  // key ‖ salt
   uint32_t replay_window = esp::kDefaultReplayWindow;
+  bool esn = true;
+  // Outbound: the last number used (the first packet carries seq + 1) and the
+  // highest it may send (see esp::OutboundSa::limit). Inbound: the window's
+  // top (every number up to it counts as received).
+  uint64_t seq = 0;
+  uint64_t limit = UINT64_MAX;
 };
 
 struct SaInfo {
@@ -50,6 +56,9 @@ struct SaInfo {
   std::string route;
   bool inbound;
   esp::SaCounters counters;
+  bool esn;
+  uint64_t seq;    // outbound: last number used; inbound: the window's top
+  uint64_t limit;  // outbound only
 };
 
 struct GatewayConfig {
@@ -92,6 +101,10 @@ class Gateway {
   bool remove_inbound_sa(uint32_t queue, uint32_t spi);
   void set_outbound_sa(const SaSpec& sa);
   bool remove_outbound_sa(uint32_t queue, const std::string& route);
+  // Raises (never lowers) the limit of the route's outbound SA on a queue,
+  // at once (no commit needed: the SA is shared by the snapshots); false if
+  // there is no such SA or its SPI is not `spi`.
+  bool raise_outbound_limit(uint32_t queue, const std::string& route, uint32_t spi, uint64_t limit);
   void set_nexthop(Side side, std::optional<net::Mac> mac);
   void set_mtu(uint32_t mtu, bool tfc);
   // Publishes the changes made since the last commit as one new snapshot.
@@ -102,6 +115,10 @@ class Gateway {
   uint64_t counter(Counter c) const;
   uint64_t counter(uint32_t queue, Counter c) const;
   std::vector<SaInfo> sas() const;
+  // Outbound SAs with a limit that have fewer than `margin` numbers left
+  // before it (the control plane's reservation check: no per-SA work in
+  // JavaScript for the others).
+  std::vector<SaInfo> outbound_due(uint64_t margin) const;
   // Packets authenticated on one inbound SA so far (0 if there is no such SA).
   uint64_t inbound_packets(uint32_t queue, uint32_t spi) const;
   const GatewayConfig& config() const { return config_; }

@@ -31,6 +31,17 @@ uint32_t u32(const Napi::Object& o, const char* key, uint32_t dflt) {
   return static_cast<uint32_t>(d);
 }
 
+// A 64-bit value given as a BigInt (sequence numbers exceed 2^53).
+uint64_t u64(const Napi::Object& o, const char* key, uint64_t dflt) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return dflt;
+  if (!v.IsBigInt()) throw std::invalid_argument(std::string(key) + ": expected a bigint");
+  bool lossless = false;
+  const uint64_t n = v.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) throw std::invalid_argument(std::string(key) + ": expected an unsigned 64-bit integer");
+  return n;
+}
+
 Side side_of(const Napi::Value& v) {
   std::string s = v.As<Napi::String>().Utf8Value();
   if (s == "private") return Side::private_side;
@@ -55,6 +66,9 @@ SaSpec sa_spec(const Napi::Object& o) {
   auto b = k.As<Napi::Buffer<uint8_t>>();
   s.keymat.assign(b.Data(), b.Data() + b.Length());
   s.replay_window = u32(o, "replayWindow", esp::kDefaultReplayWindow);
+  if (o.Get("esn").IsBoolean()) s.esn = o.Get("esn").ToBoolean();
+  s.seq = u64(o, "seq", 0);
+  s.limit = u64(o, "limit", UINT64_MAX);
   return s;
 }
 
@@ -106,6 +120,8 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
                         InstanceMethod("removeInboundSa", &GatewayWrap::RemoveInboundSa),
                         InstanceMethod("setOutboundSa", &GatewayWrap::SetOutboundSa),
                         InstanceMethod("removeOutboundSa", &GatewayWrap::RemoveOutboundSa),
+                        InstanceMethod("raiseOutboundLimit", &GatewayWrap::RaiseOutboundLimit),
+                        InstanceMethod("outboundDue", &GatewayWrap::OutboundDue),
                         InstanceMethod("setNextHop", &GatewayWrap::SetNextHop),
                         InstanceMethod("setMtu", &GatewayWrap::SetMtu),
                         InstanceMethod("commit", &GatewayWrap::Commit),
@@ -223,6 +239,34 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
                                                                   info[1].As<Napi::String>().Utf8Value()));
     });
   }
+  // raiseOutboundLimit({queue, route, spi, limit: bigint}) → false if that SA is not installed
+  Napi::Value RaiseOutboundLimit(const Napi::CallbackInfo& info) {
+    return guarded(info, [&](Gateway& g) {
+      Napi::Object o = info[0].As<Napi::Object>();
+      return Napi::Boolean::New(info.Env(), g.raise_outbound_limit(u32(o, "queue", 0), str(o, "route", "sa"), u32(o, "spi", 0),
+                                                                   u64(o, "limit", 0)));
+    });
+  }
+  // outboundDue(margin: bigint) → [{queue, route, spi, seq: bigint, limit: bigint}]
+  Napi::Value OutboundDue(const Napi::CallbackInfo& info) {
+    return guarded(info, [&](Gateway& g) {
+      Napi::Env env = info.Env();
+      bool lossless = false;
+      if (!info[0].IsBigInt()) throw std::invalid_argument("margin: expected a bigint");
+      auto list = g.outbound_due(info[0].As<Napi::BigInt>().Uint64Value(&lossless));
+      Napi::Array a = Napi::Array::New(env, list.size());
+      for (size_t i = 0; i < list.size(); i++) {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("queue", list[i].queue);
+        o.Set("route", list[i].route);
+        o.Set("spi", list[i].spi);
+        o.Set("seq", Napi::BigInt::New(env, list[i].seq));
+        o.Set("limit", Napi::BigInt::New(env, list[i].limit));
+        a.Set(i, o);
+      }
+      return a;
+    });
+  }
   Napi::Value SetNextHop(const Napi::CallbackInfo& info) {
     return guarded(info, [&](Gateway& g) {
       std::optional<net::Mac> mac;
@@ -283,6 +327,10 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
         o.Set("replayErrors", static_cast<double>(s.counters.replay_errors));
         o.Set("protocolErrors", static_cast<double>(s.counters.protocol_errors));
         o.Set("encapErrors", static_cast<double>(s.counters.encap_errors));
+        o.Set("sequenceUnreserved", static_cast<double>(s.counters.sequence_unreserved));
+        o.Set("esn", s.esn);
+        o.Set("seq", Napi::BigInt::New(env, s.seq));
+        if (!s.inbound) o.Set("limit", Napi::BigInt::New(env, s.limit));
         a.Set(i, o);
       }
       return a;

@@ -113,11 +113,16 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
   counters_.add(Counter::private_rx_bytes, rx_bytes);
   if (m == 0) return;
 
-  esp::encapsulate_batch(sas, out, m, t.tfc_pad_to);
+  esp::EncapResult results[kBatch];
+  esp::encapsulate_batch(sas, out, m, t.tfc_pad_to, results);
   uint32_t k = 0;
   for (uint32_t i = 0; i < m; i++) {
     Packet* p = out[i];
-    if (p->len == 0) { drop(p, Counter::private_drop_encap); continue; }  // no room, or SA counter exhausted
+    if (p->len == 0) {
+      // Beyond the numbers reserved on disk (explicit keys), or no room / SA counter exhausted.
+      drop(p, results[i] == esp::EncapResult::unreserved ? Counter::private_drop_sequence_unreserved : Counter::private_drop_encap);
+      continue;
+    }
     p->prepend(outer[i]->len);
     write_outer(*outer[i], p->data, p->len, ip_id_++);
     out[k++] = p;

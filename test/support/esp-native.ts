@@ -16,21 +16,25 @@ export interface EspCounters {
   replayErrors: number;
   protocolErrors: number;
   encapErrors: number;
+  sequenceUnreserved: number;
   seq: bigint; // outbound: last number used; inbound: top of the window
+  limit?: bigint; // outbound: the highest number it may send
   windowSize?: number;
+  esn: boolean;
 }
 
 declare const saBrand: unique symbol;
 export type SaHandle = { readonly [saBrand]: true };
 
 interface EspPart {
-  createOutbound(aead: AeadName, spi: number, keymat: Buffer, initialSeq?: number | bigint): SaHandle;
-  createInbound(aead: AeadName, spi: number, keymat: Buffer, windowSize?: number, initialTop?: number | bigint): SaHandle;
+  createOutbound(aead: AeadName, spi: number, keymat: Buffer, initialSeq?: number | bigint, options?: { esn?: boolean; limit?: bigint }): SaHandle;
+  createInbound(aead: AeadName, spi: number, keymat: Buffer, windowSize?: number, initialTop?: number | bigint, options?: { esn?: boolean; startAt?: bigint }): SaHandle;
   // One SA for the batch, or one per packet.
   encapsulate(sa: SaHandle | SaHandle[], inner: Buffer[], tfcPadTo?: number): (Buffer | null)[];
   decapsulate(sa: SaHandle | SaHandle[], esp: Buffer[]): Decapsulated[];
   counters(sa: SaHandle): EspCounters;
   setCounter(sa: SaHandle, seq: number | bigint): void;
+  setLimit(sa: SaHandle, limit: bigint): void;
   wipe(sa: SaHandle): boolean;
   encapsulatedLength(innerLen: number, tfcPadTo?: number): number;
 }

@@ -19,6 +19,8 @@ export interface RefSa {
   aead: AeadName;
   spi: number;
   keymat: Buffer; // key ‖ salt
+  /** Extended sequence numbers (default true); false: the AAD is SPI ‖ seq (8 octets), RFC 4106 §5. */
+  esn?: boolean;
 }
 
 export function randomSa(aead: AeadName, spi = crypto.randomInt(256, 2 ** 32 - 1)): RefSa {
@@ -29,7 +31,13 @@ function cipherName(aead: AeadName): crypto.CipherGCMTypes {
   return aead === 'aes-gcm-16-icv' ? 'aes-128-gcm' : 'aes-256-gcm';
 }
 
-function aad(spi: number, seq: bigint): Buffer {
+function aad(spi: number, seq: bigint, esn = true): Buffer {
+  if (!esn) {
+    const a = Buffer.alloc(8);
+    a.writeUInt32BE(spi >>> 0, 0);
+    a.writeUInt32BE(Number(seq & 0xffffffffn) >>> 0, 4);
+    return a;
+  }
   const a = Buffer.alloc(12);
   a.writeUInt32BE(spi >>> 0, 0);
   a.writeUInt32BE(Number(seq >> 32n) >>> 0, 4);
@@ -64,7 +72,7 @@ export function refSealPlaintext(sa: RefSa, seq: bigint, plaintext: Buffer, ivIn
   if (!ivIn) iv.writeBigUInt64BE(seq);
   const nonce = Buffer.concat([sa.keymat.subarray(keyLen), iv]);
   const c = crypto.createCipheriv(cipherName(sa.aead), sa.keymat.subarray(0, keyLen), nonce);
-  c.setAAD(aad(sa.spi, seq));
+  c.setAAD(aad(sa.spi, seq, sa.esn));
   const ciphertext = Buffer.concat([c.update(plaintext), c.final()]);
   const header = Buffer.alloc(8);
   header.writeUInt32BE(sa.spi >>> 0, 0);
@@ -91,7 +99,7 @@ export function refOpen(sa: RefSa, esp: Buffer, seqHigh: number): Opened | null 
   const seq = (BigInt(seqHigh) << 32n) | BigInt(esp.readUInt32BE(4));
   const iv = esp.subarray(8, 16);
   const d = crypto.createDecipheriv(cipherName(sa.aead), sa.keymat.subarray(0, keyLen), Buffer.concat([sa.keymat.subarray(keyLen), iv]));
-  d.setAAD(aad(spi, seq));
+  d.setAAD(aad(spi, seq, sa.esn));
   d.setAuthTag(esp.subarray(esp.length - ICV_LEN));
   let plaintext: Buffer;
   try {
