@@ -118,8 +118,31 @@ function ruleExprs(yaml: string): { alert: string; expr: string }[] {
   return out;
 }
 
-interface Panel { id: number; type: string; title: string; datasource?: { uid: string }; targets?: { expr: string; datasource?: { uid: string } }[]; gridPos: { x: number; y: number; w: number; h: number } }
-const dashboard = JSON.parse(fs.readFileSync(DASHBOARD, 'utf8')) as { uid: string; panels: Panel[]; templating: { list: { name: string; type: string; query: string | { query: string } }[] } };
+/** A duration of Prometheus's notation (1m, 15s, 1h30m) in seconds. */
+function seconds(duration: string): number {
+  const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+  let total = 0;
+  for (const m of duration.matchAll(/(\d+)(ms|s|m|h|d)/g)) total += Number(m[1]) * units[m[2]];
+  return total;
+}
+
+/** Per group of a rules unit-test file, the alert evaluations in order: when, which alert, whether any is expected to fire. */
+function ruleTestEvaluations(yaml: string): { time: number; alert: string; fires: boolean }[][] {
+  return yaml.split(/\n  - interval:/).slice(1).map((group) =>
+    [...group.matchAll(/- eval_time:\s*(\S+)\s*\n\s*alertname:\s*(\S+)\s*\n(\s*exp_alerts:)?/g)].map((m) => ({ time: seconds(m[1]), alert: m[2], fires: Boolean(m[3]) })));
+}
+
+interface Panel { id: number; type: string; title: string; datasource?: { uid: string }; targets?: { refId: string; expr: string; datasource?: { uid: string } }[]; gridPos: { x: number; y: number; w: number; h: number } }
+interface Variable { name: string; type: string; query: string | { query: string }; current?: { value?: string } }
+interface Dashboard {
+  uid: string;
+  panels: Panel[];
+  templating: { list: Variable[] };
+  __inputs?: { name: string; type: string; pluginId: string }[];
+  __requires?: { type: string; id: string }[];
+}
+const dashboardText = fs.readFileSync(DASHBOARD, 'utf8');
+const dashboard = JSON.parse(dashboardText) as Dashboard;
 const queries = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
 const variables = dashboard.templating.list.map((v) => ({ name: v.name, type: v.type, query: typeof v.query === 'string' ? v.query : v.query.query }));
 
@@ -173,6 +196,30 @@ describe('deploy/prometheus', () => {
     const firing = new Set([...tests.matchAll(/alertname:\s*(\S+)\s*\n\s*exp_alerts:/g)].map((m) => m[1]));
     expect(rules.length).toBeGreaterThanOrEqual(8);
     expect(rules.map((r) => r.alert).filter((a) => !firing.has(a))).toEqual([]);
+  });
+
+  it('no rule looks back further than 2 minutes, so that every alert resolves within 2 minutes of the recovery', () => {
+    const rules = ruleExprs(fs.readFileSync(RULES, 'utf8'));
+    const windows = rules.flatMap((r) => [...r.expr.matchAll(/\[([0-9smhd]+)(?::[0-9smhd]*)?\]/g)].map((m) => ({ alert: r.alert, window: m[1] })));
+    expect(windows.length).toBeGreaterThanOrEqual(6);
+    expect(windows.filter((w) => seconds(w.window) > 120)).toEqual([]);
+    // The 15-minute window of VitesseRekeyFailing, once there, is caught.
+    expect(seconds('15m')).toBeGreaterThan(120);
+  });
+
+  it('every alert has a unit test in which it fires and, later, resolves', () => {
+    const rules = ruleExprs(fs.readFileSync(RULES, 'utf8')).map((r) => r.alert);
+    const groups = ruleTestEvaluations(fs.readFileSync(RULE_TESTS, 'utf8'));
+    const resolving = new Set<string>();
+    for (const evals of groups) {
+      for (const e of evals) {
+        if (e.fires && evals.some((later) => later.alert === e.alert && !later.fires && later.time > e.time)) resolving.add(e.alert);
+      }
+    }
+    expect(rules.filter((a) => !resolving.has(a))).toEqual([]);
+    // The parser sees what promtool sees: a group that only fires is not a resolution.
+    const onlyFires = '\n  - interval: 1m\n    alert_rule_test:\n      - eval_time: 5m\n        alertname: X\n        exp_alerts:\n          - exp_labels: {}\n';
+    expect(ruleTestEvaluations(onlyFires)).toEqual([[{ time: 300, alert: 'X', fires: true }]]);
   });
 
   it('the rules select the job the scrape configuration defines', () => {
@@ -235,6 +282,69 @@ describe('deploy/grafana', () => {
       expect(p.datasource?.uid, p.title).toBe('${datasource}');
       for (const t of p.targets ?? []) expect(t.datasource?.uid, p.title).toBe('${datasource}');
     }
+  });
+
+  itNeeding(['promtool'], 'every stat shows a value for every gateway, 0 routes with an SA when all are down or none is configured', () => {
+    // Three gateways as Prometheus scrapes them: gw-a's two routes are down,
+    // gw-b has no route (so no per-route series at all), gw-c's one route is up.
+    const series: [string, string][] = [];
+    for (const [instance, up, down] of [['gw-a:9301', [], ['site-b', 'site-c']], ['gw-b:9301', [], []], ['gw-c:9301', ['site-a'], []]] as const) {
+      const at = `job="vitesse", instance="${instance}"`;
+      series.push([`vitesse_info{${at}, version="0.1.0", mode="key-manager"}`, '1x10']);
+      series.push([`vitesse_routes{${at}}`, `${up.length + down.length}x10`]);
+      for (const iface of ['private', 'public']) series.push([`vitesse_next_hop_resolved{${at}, interface="${iface}"}`, '1x10']);
+      for (const [route, sas] of [...up.map((r) => [r, 1] as const), ...down.map((r) => [r, 0] as const)]) {
+        for (const direction of ['inbound', 'outbound']) series.push([`vitesse_route_sas{${at}, route="${route}", direction="${direction}", queue="1"}`, `${sas}x10`]);
+      }
+    }
+    const instances = ['gw-a:9301', 'gw-b:9301', 'gw-c:9301'];
+    const samples = (values: number[]) => values.map((v, i) => `          - labels: '{instance="${instances[i]}"}'\n            value: ${v}`).join('\n');
+    const stats = dashboard.panels.filter((p) => p.type === 'stat').flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, refId: t.refId, expr: substituted(t.expr) })));
+    expect(stats.length).toBeGreaterThanOrEqual(4);
+    const routesUp = stats.find((s) => s.panel === 'Routes with an outbound SA' && s.refId === 'A');
+    expect(routesUp).toBeDefined();
+    const tests = [
+      // Each stat query gives every gateway a value (and nothing without an instance).
+      ...stats.map((s) => `      - expr: ${JSON.stringify(`group by (instance) (${s.expr})`)}\n        eval_time: 5m\n        exp_samples:\n${samples([1, 1, 1])}`),
+      `      - expr: ${JSON.stringify(routesUp!.expr)}\n        eval_time: 5m\n        exp_samples:\n${samples([0, 0, 1])}`,
+    ];
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitesse-stats-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'none.yml'), 'groups: []\n');
+      const file = path.join(dir, 'stats.test.yml');
+      fs.writeFileSync(file, [
+        'rule_files: [none.yml]',
+        'tests:',
+        '  - interval: 1m',
+        '    input_series:',
+        ...series.map(([s, v]) => `      - series: '${s}'\n        values: '${v}'`),
+        '    promql_expr_test:',
+        ...tests,
+        '',
+      ].join('\n'));
+      const r = spawnSync('promtool', ['test', 'rules', file], { encoding: 'utf8', cwd: dir });
+      expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('declares its Prometheus data source as an input, so that Grafana\'s import asks for it', () => {
+    const inputs = dashboard.__inputs ?? [];
+    expect(inputs).toEqual([expect.objectContaining({ type: 'datasource', pluginId: 'prometheus' })]);
+    const input = `\${${inputs[0].name}}`;
+    // The import replaces the input's ${NAME} with the chosen data source: it
+    // is the data source variable's default, which every panel uses.
+    const variable = dashboard.templating.list.find((v) => v.type === 'datasource');
+    expect(variable?.query).toBe('prometheus');
+    expect(variable?.current?.value).toBe(input);
+    // Every ${…} is an input or a variable of the dashboard: nothing is left unresolved after the import.
+    const known = new Set([...inputs.map((i) => i.name), ...dashboard.templating.list.map((v) => v.name), '__rate_interval', '__interval', '__range']);
+    const references = [...dashboardText.matchAll(/\$\{([A-Za-z_]+)\}/g)].map((m) => m[1]);
+    expect(references.filter((r) => !known.has(r))).toEqual([]);
+    // And it names what it needs: the data source plugin and every panel type.
+    const required = new Set((dashboard.__requires ?? []).map((r) => `${r.type}/${r.id}`));
+    for (const need of ['datasource/prometheus', ...new Set(dashboard.panels.filter((p) => p.type !== 'row').map((p) => `panel/${p.type}`))]) expect(required).toContain(need);
   });
 
   it('has unique panel ids and panels that do not overlap', () => {
