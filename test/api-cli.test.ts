@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../controlplane/cli.js';
 import { toJson } from '../controlplane/config/index.js';
 import { startApi, type ApiServer } from '../controlplane/api/server.js';
-import { summarise } from '../controlplane/commands/status.js';
+import { statusReport, summarise } from '../controlplane/commands/status.js';
 import { twoSites, until, type TwoSites } from './support/two-sites.js';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -182,9 +182,48 @@ describe('vitesse status', () => {
     expect(r.stdout).toMatch(/traffic \(over 0\.2 s\)/);
     expect(r.stdout).toMatch(/^errors:/m);
   });
+
+  it('--json prints what the text shows as one JSON object (docs/api.md §5)', async () => {
+    const r = await vitesse(['status', '--socket', socket, '--sample', '0.2', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ gateway: socket, mode: 'key-manager', queues: 1, 'sample-seconds': 0.2 });
+    expect(Object.keys(report).sort()).toEqual(['errors', 'gateway', 'interfaces', 'mode', 'next-hops', 'queues', 'routes', 'sample-seconds']);
+    expect(report['next-hops'].public).toMatchObject({ resolved: true, mac: expect.stringMatching(/^[0-9a-f:]{17}$/) });
+    expect(report.routes).toHaveLength(1);
+    const [route] = report.routes;
+    expect(route).toMatchObject({ id: 'site-b', net: '10.2.0.0/16', sas: { inbound: 1, outbound: 1 } });
+    expect(route['outbound-sa-ages']).toEqual([expect.any(Number)]);
+    expect(route.traffic.outbound).toEqual({ 'packets-per-second': expect.any(Number), 'bits-per-second': expect.any(Number) });
+    expect(report.interfaces.public.rx).toEqual({ 'packets-per-second': expect.any(Number), 'bits-per-second': expect.any(Number) });
+    for (const e of report.errors) expect(e).toEqual({ counter: expect.any(String), 'since-start': expect.any(Number), 'during-sample': expect.any(Number) });
+
+    // Without a sample: no rates, and the text shows the same routes, SAs and ages.
+    const once = JSON.parse((await vitesse(['status', '--socket', socket, '--sample', '0', '--json'])).stdout);
+    expect(once).not.toHaveProperty('interfaces');
+    expect(once.routes[0]).not.toHaveProperty('traffic');
+    const text = summarise(once);
+    expect(text).toMatch(new RegExp(`site-b\\s+10\\.2\\.0\\.0/16\\s+1/1\\s+${once.routes[0]['outbound-sa-ages'][0]} s`));
+    expect((await inProcess(['status', '--socket', socket, '--json=yes'])).code).toBe(2);
+  });
 });
 
 describe('vitesse run', () => {
+  it('refuses a --socket in a directory that does not exist (exit 2), and creates none', async () => {
+    const file = path.join(dir, 'a.json');
+    const missing = path.join(dir, 'no-such-dir');
+    const r = await vitesse(['run', '--config', file, '--socket', path.join(missing, 'x.sock'), '--metrics-listen', 'none']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--socket: ${missing} does not exist`);
+    expect(fs.existsSync(missing)).toBe(false);
+    const notDir = path.join(dir, 'a-file');
+    fs.writeFileSync(notDir, '');
+    const r2 = await vitesse(['run', '--config', file, '--socket', path.join(notDir, 'x.sock'), '--metrics-listen', 'none']);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain(`--socket: ${notDir} is not a directory`);
+  });
+
   // A gateway process on capture-file interfaces (no privileges needed), with
   // its API and metrics as an operator would start it.
   it('serves the API on --socket and metrics on --metrics-listen, saves changes, reloads on SIGHUP, cleans up on SIGTERM', async () => {
@@ -261,9 +300,37 @@ describe('vitesse status on a hostile segment', () => {
   it('lists a next hop\'s unsolicited claims and refused MAC changes among the errors', () => {
     const hop = { address: '192.0.2.254', mac: '02:00:00:00:fe:01', resolved: true, drops: '0', 'unsolicited-claims': '3', 'mac-changes': '1', 'mac-changes-rate-limited': '2' };
     const state = { mode: 'key-manager', 'public-next-hop': { 'next-hop': hop } };
-    const out = summarise('gw', {}, state, state, 0);
+    const out = summarise(statusReport('gw', {}, state, state, 0));
     expect(out).toMatch(/^\s*public-next-hop\/unsolicited-claims\s+3$/m);
     expect(out).toMatch(/^\s*public-next-hop\/mac-changes-rate-limited\s+2$/m);
     expect(out).not.toMatch(/mac-changes\s+1/); // a change is not an error
+  });
+});
+
+describe('vitesse keygen', () => {
+  it('says to use the key as the route\'s preshared-key at both ends, and its example does that', async () => {
+    const help = await vitesse(['keygen', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('"preshared-key"');
+    expect(help.stdout).toMatch(/both ends/);
+    // No key file: the configuration cannot refer to one.
+    expect(help.stdout).not.toMatch(/vitesse keygen\s*>/);
+
+    // The example that sets it, run as the help shows it (this gateway's socket for --name site-a).
+    const example = help.stdout.split('\n').find((l) => l.includes('vitesse config set --name site-a'))!;
+    expect(example).toBeDefined();
+    const key = (await vitesse(['keygen'])).stdout.trim();
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    const command = example.trim().replace(/\s*#.*$/, '').replaceAll('$key', key).replace('--name site-a', `--socket ${socket}`).replaceAll('vitesse ', `${process.execPath} ${bin} `);
+    // Asynchronously: the gateway answering it runs in this process.
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn('sh', ['-c', command], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (c) => (stderr += c));
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const saved = JSON.parse(fs.readFileSync(path.join(dir, 'a.json'), 'utf8'))['vitesse-gateway:gateway'];
+    expect(saved.route.find((x: { id: string }) => x.id === 'site-b')['preshared-key']).toBe(key);
   });
 });

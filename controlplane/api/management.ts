@@ -1,6 +1,8 @@
 // What `vitesse run` starts beside the gateway for operators: the management
 // API (Unix socket, optionally TCP with TLS and a token) and the Prometheus
 // metrics listener, with their command-line options.
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { UsageError } from '../cli/args.js';
 import type { Gateway } from '../gateway.js';
@@ -9,7 +11,7 @@ import { startApi, type ApiServer } from './server.js';
 import { RUN_DIR, socketPathFor } from './socket.js';
 
 export const managementSpec = {
-  socket: { type: 'string', help: `management API socket (default ${RUN_DIR}/NAME.sock; "none": no socket)` },
+  socket: { type: 'string', help: `management API socket, in an existing directory (default ${RUN_DIR}/NAME.sock, the directory made if missing; "none": no socket)` },
   'socket-mode': { type: 'string', default: '0600', help: 'permissions of the API socket, in octal (0660 lets the group in)' },
   'api-listen': { type: 'string', help: 'also serve the API over TCP on host:port, with TLS and a bearer token (all three options below required)' },
   'api-tls-cert': { type: 'string', help: 'PEM certificate (chain) of the TCP API' },
@@ -26,14 +28,22 @@ export interface Management {
 
 type Options = Record<string, string | number | boolean | undefined>;
 
-/** Checks the options before anything starts. */
-function settings(options: Options, name: string) {
+/** Checks the options (UsageError): `vitesse run` calls it before anything starts. */
+export function managementSettings(options: Options, name: string) {
   const socketOption = options.socket === undefined ? undefined : String(options.socket);
   let socket: string | null;
   try {
     socket = socketOption === 'none' ? null : socketOption ?? socketPathFor(name);
   } catch (e) {
     throw new UsageError(`--name: ${(e as Error).message}`);
+  }
+  if (socketOption !== undefined && socket !== null) {
+    // Only the default directory is made if missing: elsewhere a missing
+    // directory is a mistyped path, not something to create as root.
+    const dir = path.dirname(path.resolve(socket));
+    let st: fs.Stats | null = null;
+    try { st = fs.statSync(dir); } catch { /* reported below */ }
+    if (!st?.isDirectory()) throw new UsageError(`--socket: ${dir} ${st ? 'is not a directory' : 'does not exist'} (create it first, or give a socket in an existing directory)`);
   }
   const modeText = String(options['socket-mode']);
   if (!/^0?[0-7]{3}$/.test(modeText)) throw new UsageError(`--socket-mode: "${modeText}" is not an octal mode like 0600`);
@@ -52,7 +62,7 @@ function settings(options: Options, name: string) {
 
 /** Starts the API and the metrics; throws (with nothing left running) if either cannot start. */
 export async function startManagement(gw: Gateway, options: Options, ctx: { name: string; configFile: string; log: Logger }): Promise<Management> {
-  const s = settings(options, ctx.name);
+  const s = managementSettings(options, ctx.name);
   const api = await startApi(gw, { socket: s.socket, socketMode: s.socketMode, tcp: s.tcp, configFile: ctx.configFile, log: ctx.log });
   let metrics: MetricsServer | null = null;
   if (s.metricsListen) {

@@ -20,6 +20,7 @@ import { parseListen } from './listen.js';
 import { ConfigChanger } from './change.js';
 import { RestconfError } from './errors.js';
 import { RestconfApi, type ApiRequest } from './routes.js';
+import { RUN_DIR } from './socket.js';
 
 export { RUN_DIR, socketPathFor } from './socket.js';
 
@@ -120,8 +121,9 @@ function authorized(header: string | undefined, token: Buffer): boolean {
 
 /** Binds the socket, replacing a stale one and refusing to take over a live one. */
 async function listenUnix(server: http.Server, socket: string, mode: number): Promise<void> {
-  const dir = path.dirname(socket);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  // The default directory (the unit's RuntimeDirectory) is made when a
+  // gateway runs by hand; any other must exist (vitesse run checks --socket).
+  if (path.dirname(socket) === RUN_DIR) fs.mkdirSync(RUN_DIR, { recursive: true, mode: 0o755 });
   let st: fs.Stats | null = null;
   try { st = fs.lstatSync(socket); } catch { /* none: the usual case */ }
   if (st) {

@@ -8,7 +8,7 @@ import { parseArgs, usageText, UsageError } from '../cli/args.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { Gateway } from '../gateway.js';
 import { SequenceStateError, sequenceStateFile } from '../sequence-state.js';
-import { managementSpec, startManagement, type Management } from '../api/management.js';
+import { managementSettings, managementSpec, startManagement, type Management } from '../api/management.js';
 
 const spec = {
   config: { type: 'string', help: 'RFC 7951 JSON configuration (vitesse-gateway model)' },
@@ -60,6 +60,7 @@ export const runCommand: Command = {
     const sequenceState = sequenceStateFile(file, options['state-dir'] === undefined ? undefined : String(options['state-dir']));
     const sequenceReserve = options['sequence-reserve'] === undefined ? undefined : parseReserve(Number(options['sequence-reserve']));
     const log = pino({ name, level: String(options['log-level']) });
+    managementSettings(options, name); // a usage error before anything is opened
 
     let config;
     try {

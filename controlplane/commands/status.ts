@@ -1,7 +1,8 @@
 // `vitesse status --name NAME`: a human summary of a running gateway, from
 // its management API: routes and their SAs (ages), packet and bit rates over
 // a short sample, next hops, and every error counter that is not zero (with
-// how much it grew during the sample). Exit codes as `vitesse config`.
+// how much it grew during the sample); with --json the same as one JSON
+// object (StatusReport). Exit codes as `vitesse config`.
 import type { Command } from '../cli.js';
 import { parseArgs, usageText, UsageError } from '../cli/args.js';
 import { qualified } from '../api/schema.js';
@@ -10,16 +11,18 @@ import { EXIT, apiTarget, connectionSpec, talk } from './config.js';
 const spec = {
   ...connectionSpec,
   sample: { type: 'number', default: 1, help: 'seconds between the two readings rates are computed from (0: no rates)' },
+  json: { type: 'boolean', help: 'print the same as one JSON object (docs/api.md §5 describes it)' },
   help: { type: 'boolean' },
 } as const;
 
-const HELP = `usage: vitesse status --name NAME [--sample SECONDS]
+const HELP = `usage: vitesse status --name NAME [--sample SECONDS] [--json]
 
 Summarises a running gateway: its routes with their SAs (count and age)
 and traffic rates, in data-plane mode each SA's sequence numbers (next
 outbound, inbound window top, reserved on disk), the interfaces' rates, the
 next hops, and every error counter that is not zero (with its growth during
-the sample).
+the sample). With --json, the same as one JSON object, for scripts and
+monitoring.
 
 ${usageText(spec)}
 
@@ -30,6 +33,7 @@ examples:
   vitesse status --name site-a
   vitesse status --name site-a --sample 5
   vitesse status --socket /run/vitesse/site-a.sock --sample 0
+  vitesse status --name site-a --json
 `;
 
 type Json = Record<string, any>;
@@ -75,74 +79,161 @@ function errorCounters(state: Json): Map<string, number> {
   return out;
 }
 
+interface Rate { 'packets-per-second': number; 'bits-per-second': number }
+interface NextHop { address: string | null; resolved: boolean; mac: string | null }
+
 /**
- * Data-plane mode: where each SA's sequence numbers stand (a peer's must
+ * Data-plane mode: where an SA's sequence numbers stand (a peer's must
  * agree: ESN, the next number it expects), and how far outbound ones are
- * reserved on disk.
+ * reserved on disk. Numbers as the state gives them (64-bit: strings).
  */
-function sequenceTable(sas: Json[]): string {
-  const rows = [['SA', 'ROUTE', 'QUEUE', 'SPI', 'ESN', 'NEXT OUT / TOP IN', 'RESERVED TO']];
-  for (const sa of sas) {
-    const at = sa.direction === 'outbound' ? sa['next-sequence'] ?? 'exhausted' : sa['window-top'] ?? '?';
-    rows.push([sa.direction, sa.route, String(sa.queue), String(sa.spi), sa.esn === false ? 'no' : 'yes', String(at), sa['reserved-sequence'] ?? '-']);
-  }
-  return table(rows);
+interface SequenceNumbers {
+  direction: string;
+  route: string;
+  queue: number;
+  spi: number;
+  esn: boolean;
+  /** Outbound: the next number to send (null: exhausted); inbound: the top of the replay window (null: unknown). */
+  at: string | number | null;
+  /** Outbound: reserved on disk up to this number. */
+  'reserved-sequence': string | number | null;
 }
 
-export function summarise(name: string, config: Json, before: Json, after: Json, seconds: number): string {
-  const lines: string[] = [];
-  const routes: Json[] = config.route ?? [];
-  const queues = n(config.queues ?? 1);
-  lines.push(`gateway ${name}: ${after.mode} mode, ${queues} queue${queues === 1 ? '' : 's'}, ${routes.length} route${routes.length === 1 ? '' : 's'}`);
-  const hop = (side: string) => {
-    const h = after[`${side}-next-hop`]?.['next-hop'];
-    if (!h) return `${side} -`;
-    return `${side} ${h.address ?? '?'} ${h.resolved ? `→ ${h.mac}` : 'unresolved'}`;
-  };
-  lines.push(`next hops: ${hop('private')}, ${hop('public')}`);
-  lines.push('');
+/** What `vitesse status` shows, as data: `--json` prints it, the text is made from it (docs/api.md §5). */
+export interface StatusReport {
+  gateway: string;
+  mode: string;
+  queues: number;
+  /** Seconds between the two readings; 0: one reading, no rates. */
+  'sample-seconds': number;
+  'next-hops': { private: NextHop | null; public: NextHop | null };
+  routes: {
+    id: string;
+    net: string;
+    sas: { inbound: number; outbound: number };
+    /** Per outbound SA, seconds since it was installed (null if unknown). */
+    'outbound-sa-ages': (number | null)[];
+    /** Encrypted (outbound) and decrypted (inbound) traffic; only with a sample. */
+    traffic?: { outbound: Rate; inbound: Rate };
+  }[];
+  /** Data-plane mode, with SAs: each SA's sequence numbers. */
+  'sequence-numbers'?: SequenceNumbers[];
+  /** Frames and bits received and sent per interface; only with a sample. */
+  interfaces?: { private: { rx: Rate; tx: Rate }; public: { rx: Rate; tx: Rate } };
+  /** Every error or drop counter that is not zero. */
+  errors: { counter: string; 'since-start': number; 'during-sample'?: number }[];
+}
 
+/** The report of one gateway from its configuration and two readings of its state `seconds` apart. */
+export function statusReport(name: string, config: Json, before: Json, after: Json, seconds: number): StatusReport {
+  const routes: Json[] = config.route ?? [];
+  const hop = (side: string): NextHop | null => {
+    const h = after[`${side}-next-hop`]?.['next-hop'];
+    return h ? { address: h.address ?? null, resolved: Boolean(h.resolved), mac: h.mac ?? null } : null;
+  };
   const sas: Json[] = after.sa ?? [];
   const earlier = new Map<string, Json>((before.sa ?? []).map((sa: Json) => [saKey(sa), sa]));
   const perSecond = (sa: Json, field: string) => {
     const b = earlier.get(saKey(sa));
     return b && seconds > 0 ? Math.max(0, n(sa[field]) - n(b[field])) / seconds : 0;
   };
-  if (routes.length) {
-    const rows = [['ROUTE', 'NET', 'SAS IN/OUT', 'OUTBOUND SA AGE', ...(seconds > 0 ? ['OUT', 'IN'] : [])]];
-    for (const r of routes) {
+  const traffic = (list: Json[]): Rate => ({
+    'packets-per-second': list.reduce((a, sa) => a + perSecond(sa, 'packets'), 0),
+    'bits-per-second': list.reduce((a, sa) => a + perSecond(sa, 'bytes'), 0) * 8,
+  });
+  const iface = (side: string) => {
+    const d = (leaf: string) => Math.max(0, n(after[`${side}-interface`]?.[leaf]) - n(before[`${side}-interface`]?.[leaf])) / seconds;
+    return {
+      rx: { 'packets-per-second': d('rx-packets'), 'bits-per-second': d('rx-bytes') * 8 },
+      tx: { 'packets-per-second': d('tx-packets'), 'bits-per-second': d('tx-bytes') * 8 },
+    };
+  };
+  const errorsBefore = errorCounters(before);
+  return {
+    gateway: name,
+    mode: String(after.mode),
+    queues: n(config.queues ?? 1),
+    'sample-seconds': seconds,
+    'next-hops': { private: hop('private'), public: hop('public') },
+    routes: routes.map((r) => {
       const mine = sas.filter((sa) => sa.route === r.id);
       const inbound = mine.filter((sa) => sa.direction === 'inbound');
       const outbound = mine.filter((sa) => sa.direction === 'outbound');
-      const ages = outbound.map((sa) => (sa.age === undefined ? '?' : `${sa.age} s`)).join(', ') || (after.mode === 'key-manager' ? 'none (negotiating)' : 'none');
-      const traffic = (list: Json[]) => {
-        const pps = list.reduce((a, sa) => a + perSecond(sa, 'packets'), 0);
-        const bps = list.reduce((a, sa) => a + perSecond(sa, 'bytes'), 0) * 8;
-        return `${rate(pps, 'pkt/s')} ${rate(bps, 'bit/s')}`;
+      return {
+        id: String(r.id),
+        net: String(r.net),
+        sas: { inbound: inbound.length, outbound: outbound.length },
+        'outbound-sa-ages': outbound.map((sa) => (sa.age === undefined ? null : n(sa.age))),
+        ...(seconds > 0 ? { traffic: { outbound: traffic(outbound), inbound: traffic(inbound) } } : {}),
       };
-      rows.push([r.id, r.net, `${inbound.length}/${outbound.length}`, ages, ...(seconds > 0 ? [traffic(outbound), traffic(inbound)] : [])]);
+    }),
+    ...(after.mode === 'data-plane' && sas.length ? {
+      'sequence-numbers': sas.map((sa): SequenceNumbers => ({
+        direction: String(sa.direction),
+        route: String(sa.route),
+        queue: n(sa.queue),
+        spi: n(sa.spi),
+        esn: sa.esn !== false,
+        at: (sa.direction === 'outbound' ? sa['next-sequence'] : sa['window-top']) ?? null,
+        'reserved-sequence': sa['reserved-sequence'] ?? null,
+      })),
+    } : {}),
+    ...(seconds > 0 ? { interfaces: { private: iface('private'), public: iface('public') } } : {}),
+    errors: [...errorCounters(after)].filter(([, v]) => v > 0).map(([counter, v]) => ({
+      counter,
+      'since-start': v,
+      ...(seconds > 0 ? { 'during-sample': Math.max(0, v - (errorsBefore.get(counter) ?? 0)) } : {}),
+    })),
+  };
+}
+
+/** The report as text for a human. */
+export function summarise(report: StatusReport): string {
+  const lines: string[] = [];
+  const { routes, queues } = report;
+  const seconds = report['sample-seconds'];
+  lines.push(`gateway ${report.gateway}: ${report.mode} mode, ${queues} queue${queues === 1 ? '' : 's'}, ${routes.length} route${routes.length === 1 ? '' : 's'}`);
+  const hop = (side: 'private' | 'public') => {
+    const h = report['next-hops'][side];
+    if (!h) return `${side} -`;
+    return `${side} ${h.address ?? '?'} ${h.resolved ? `→ ${h.mac}` : 'unresolved'}`;
+  };
+  lines.push(`next hops: ${hop('private')}, ${hop('public')}`);
+  lines.push('');
+
+  const traffic = (r: Rate) => `${rate(r['packets-per-second'], 'pkt/s')} ${rate(r['bits-per-second'], 'bit/s')}`;
+  if (routes.length) {
+    const rows = [['ROUTE', 'NET', 'SAS IN/OUT', 'OUTBOUND SA AGE', ...(seconds > 0 ? ['OUT', 'IN'] : [])]];
+    for (const r of routes) {
+      const ages = r['outbound-sa-ages'].map((age) => (age === null ? '?' : `${age} s`)).join(', ') || (report.mode === 'key-manager' ? 'none (negotiating)' : 'none');
+      rows.push([r.id, r.net, `${r.sas.inbound}/${r.sas.outbound}`, ages, ...(r.traffic ? [traffic(r.traffic.outbound), traffic(r.traffic.inbound)] : [])]);
     }
     lines.push('routes:', table(rows), '');
   } else {
     lines.push('routes: none', '');
   }
 
-  if (after.mode === 'data-plane' && sas.length) lines.push('sequence numbers:', sequenceTable(sas), '');
+  if (report['sequence-numbers']) {
+    const rows = [['SA', 'ROUTE', 'QUEUE', 'SPI', 'ESN', 'NEXT OUT / TOP IN', 'RESERVED TO']];
+    for (const sa of report['sequence-numbers']) {
+      const at = sa.at ?? (sa.direction === 'outbound' ? 'exhausted' : '?');
+      rows.push([sa.direction, sa.route, String(sa.queue), String(sa.spi), sa.esn ? 'yes' : 'no', String(at), sa['reserved-sequence'] === null ? '-' : String(sa['reserved-sequence'])]);
+    }
+    lines.push('sequence numbers:', table(rows), '');
+  }
 
-  if (seconds > 0) {
+  if (report.interfaces) {
     const rows = [['INTERFACE', 'RX', '', 'TX', '']];
-    for (const iface of ['private-interface', 'public-interface']) {
-      const d = (leaf: string) => Math.max(0, n(after[iface]?.[leaf]) - n(before[iface]?.[leaf])) / seconds;
-      rows.push([iface.replace('-interface', ''), rate(d('rx-packets'), 'pkt/s'), rate(d('rx-bytes') * 8, 'bit/s'), rate(d('tx-packets'), 'pkt/s'), rate(d('tx-bytes') * 8, 'bit/s')]);
+    for (const side of ['private', 'public'] as const) {
+      const { rx, tx } = report.interfaces[side];
+      rows.push([side, rate(rx['packets-per-second'], 'pkt/s'), rate(rx['bits-per-second'], 'bit/s'), rate(tx['packets-per-second'], 'pkt/s'), rate(tx['bits-per-second'], 'bit/s')]);
     }
     lines.push(`traffic (over ${seconds} s):`, table(rows), '');
   }
 
-  const errorsBefore = errorCounters(before);
-  const errors = [...errorCounters(after)].filter(([, v]) => v > 0);
-  if (errors.length) {
+  if (report.errors.length) {
     const rows = [['COUNTER', 'SINCE START', ...(seconds > 0 ? [`LAST ${seconds} S`] : [])]];
-    for (const [counter, v] of errors) rows.push([counter, String(v), ...(seconds > 0 ? [`+${Math.max(0, v - (errorsBefore.get(counter) ?? 0))}`] : [])]);
+    for (const e of report.errors) rows.push([e.counter, String(e['since-start']), ...(e['during-sample'] !== undefined ? [`+${e['during-sample']}`] : [])]);
     lines.push('errors:', table(rows));
   } else {
     lines.push('errors: none');
@@ -171,7 +262,8 @@ export const statusCommand: Command = {
         await new Promise((r) => setTimeout(r, seconds * 1000));
         after = ((await client.get(STATE)) as Json)[qualified('gateway-state')] as Json;
       }
-      process.stdout.write(summarise(name, config, before, after, seconds));
+      const report = statusReport(name, config, before, after, seconds);
+      process.stdout.write(options.json ? JSON.stringify(report, null, 2) + '\n' : summarise(report));
     });
   },
 };
