@@ -105,3 +105,22 @@ export function checkWithYangJs(document: unknown): Problem | null {
     }
   }
 }
+
+/** A data node of the model: what paths below it can name (`vitesse config` PATH completion). */
+export interface SchemaNode {
+  name: string;
+  kind: 'container' | 'list' | 'leaf' | 'leaf-list';
+  children: SchemaNode[];
+}
+
+/** The model's top-level containers and every data node below them, groupings expanded (as yang-js reads them). */
+export function schemaTree(): SchemaNode[] {
+  interface YangNode { kind: string; tag: string; nodes?: YangNode[] }
+  const walk = (nodes: YangNode[]): SchemaNode[] => nodes.flatMap((n) => {
+    // A choice or case names no path segment: its data nodes stand in its place.
+    if (n.kind === 'choice' || n.kind === 'case') return walk(n.nodes ?? []);
+    if (n.kind !== 'container' && n.kind !== 'list' && n.kind !== 'leaf' && n.kind !== 'leaf-list') return [];
+    return [{ name: n.tag, kind: n.kind, children: walk(n.nodes ?? []) }];
+  });
+  return walk((model() as unknown as YangNode).nodes ?? []);
+}

@@ -22,6 +22,8 @@ const COMMANDS = {
   'systemd-analyze': 'systemd',
   setpriv: 'util-linux',
   prlimit: 'util-linux',
+  groff: 'groff-base',
+  bash: 'bash',
 } as const;
 
 /** `root`: creates namespaces and opens raw sockets; `cli`: the compiled CLI (dist/, built by npm install). */
