@@ -43,7 +43,7 @@ export function managementSettings(options: Options, name: string) {
     const dir = path.dirname(path.resolve(socket));
     let st: fs.Stats | null = null;
     try { st = fs.statSync(dir); } catch { /* reported below */ }
-    if (!st?.isDirectory()) throw new UsageError(`--socket: ${dir} ${st ? 'is not a directory' : 'does not exist'} (create it first, or give a socket in an existing directory)`);
+    if (dir !== RUN_DIR && !st?.isDirectory()) throw new UsageError(`--socket: ${dir} ${st ? 'is not a directory' : 'does not exist'} (create it first, or give a socket in an existing directory)`);
   }
   const modeText = String(options['socket-mode']);
   if (!/^0?[0-7]{3}$/.test(modeText)) throw new UsageError(`--socket-mode: "${modeText}" is not an octal mode like 0600`);
