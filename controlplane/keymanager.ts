@@ -13,9 +13,16 @@
 // remove SAs) and Transport (send a UDP payload).
 //
 // A received message is handled in this order: transport header → route (by
-// route SPI) and queue (by the gateway's and our address) → per-source rate
-// limit → the message's own checks in the initiator or responder. Anything
-// refused is counted (exchange/counters.ts) and changes nothing.
+// route SPI) and queue (by the gateway's and our address) → the message's
+// cheap checks, those an off-path attacker cannot pass (the challenge's
+// cookie, the proposal's nonce) → the source's rate-limit budget → the work
+// that costs (a challenge sent, X25519). Knocks cannot be authenticated and
+// have a budget of their own, which limits only the challenges we send in
+// answer (reflection); agreements are only read while a proposal of ours
+// awaits one, and spend no budget (docs/security.md, "Key-exchange floods").
+// So datagrams forged from a peer's address never spend the budget its
+// genuine messages need. Anything refused is counted (exchange/counters.ts)
+// and changes nothing.
 import { performance } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
 import { addressKey } from './exchange/address.js';
@@ -27,7 +34,7 @@ import { MessageType, decodeHeader } from './exchange/messages.js';
 import { wipe } from './exchange/primitives.js';
 import { ACTIVATION_DELAY_MAX_TTL, ACTIVATION_DELAY_NEGOTIATIONS, type NegotiatedPair } from './exchange/protocol.js';
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimit } from './exchange/ratelimiter.js';
-import { answerKnock, answerProposal } from './exchange/responder.js';
+import { agree, challengeFor, checkProposal, readKnock } from './exchange/responder.js';
 import { SaLifecycle, type LifecycleTimes, type SaSnapshot } from './exchange/sa-lifecycle.js';
 import { SpiAllocator } from './exchange/spi.js';
 import type { Clock, Endpoint, KeyManagerConfig, QueueId, RouteId, SaSink, Transport } from './exchange/types.js';
@@ -44,7 +51,11 @@ export interface KeyManagerOptions {
   clock?: Clock;
   /** Shared with anything else that allocates inbound SPIs in this gateway. */
   spis?: SpiAllocator;
-  /** Per exchange with a source; a source's budget is this times its exchanges. */
+  /**
+   * Per exchange with a source; a source's budget is this times its
+   * exchanges. Knocks have a budget of this size, and the other messages
+   * (once they passed their cheap checks) another one.
+   */
   rateLimit?: RateLimit;
   /** Negotiations we initiate that may be in flight at once (default 128). */
   maxNegotiations?: number;
@@ -93,6 +104,9 @@ export class KeyManager {
   private perGateway = new Map<string, number>();
   private readonly maxNegotiations: number;
   private issuer: ChallengeIssuer | null = null;
+  // Challenges sent in answer to knocks (unauthenticated: the reflection limit) ...
+  private readonly knockLimiter: RateLimiter;
+  // ... and the work on challenges and proposals that passed their cheap checks.
   private readonly limiter: RateLimiter;
   private readonly spis: SpiAllocator;
   private readonly clock: Clock;
@@ -105,6 +119,7 @@ export class KeyManager {
     this.clock = options.clock ?? { now: () => performance.now() };
     this.log = (options.logger ?? pino({ level: 'info' })).child({ module: 'keymanager' });
     this.spis = options.spis ?? new SpiAllocator();
+    this.knockLimiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT);
     this.limiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT);
     this.maxNegotiations = options.maxNegotiations ?? DEFAULT_MAX_NEGOTIATIONS;
     this.random = options.random ?? Math.random;
@@ -202,6 +217,7 @@ export class KeyManager {
       this.send(ex, { address: ex.params.gatewayAddress, port: this.settings.port }, knock);
     }
     if (now - this.lastPrune >= RATE_LIMIT_PRUNE_MS) {
+      this.knockLimiter.prune(now);
       this.limiter.prune(now);
       this.lastPrune = now;
     }
@@ -255,32 +271,53 @@ export class KeyManager {
     if (!candidates) return this.drop('route', from);
     const ex = this.pickQueue(candidates, to);
     if (!ex) return this.drop('route', from);
-    if (!this.limiter.allow(ex.gatewayKey, this.perGateway.get(ex.gatewayKey)!, now)) {
-      this.counters.ratelimited++;
-      return;
-    }
     const { route, queue } = ex.params;
     switch (header.type) {
       case MessageType.knock: {
-        const r = answerKnock(ex.params, payload, this.issuer!, now);
+        // Nothing in a knock can be authenticated: anyone can forge one from
+        // the peer's address. It costs a challenge (a datagram towards that
+        // address) from the knock budget, never from the other one.
+        const r = readKnock(payload);
         if (!r.ok) return this.drop(r.reason, from, ex);
+        if (!this.spend(this.knockLimiter, ex, now)) {
+          this.counters.knocks_ratelimited++;
+          // Perhaps the peer's knock for its rekey, lost among forgeries: if
+          // ours is near too, we negotiate (our knock spends the peer's
+          // budget, not ours). Forged knocks can advance it by the jitter only.
+          if (ex.sas.rekeyEarly(now)) this.log.debug({ route, queue }, 'knocks over budget: rekeying now rather than after the jitter');
+          return;
+        }
         this.counters.challenges_offered++;
-        this.send(ex, from, r.value.challenge);
-        if (ex.initiator.peerKnocked(r.value.cookie)) this.log.debug({ route, queue }, 'both ends initiated: yielding to the peer');
+        this.send(ex, from, challengeFor(ex.params, r.value, this.issuer!, now));
+        // While knocks from this source go over budget, most are forged: we
+        // do not yield to them (at worst both ends negotiate, which is harmless).
+        if (this.knockLimiter.refusedSince(ex.gatewayKey, now - this.settings.negotiationTtlMs)) return;
+        if (ex.initiator.peerKnocked(r.value)) this.log.debug({ route, queue }, 'both ends initiated: yielding to the peer');
         return;
       }
       case MessageType.challenge: {
-        const r = ex.initiator.receiveChallenge(payload, from, now, this.spis, this.wantsNegotiation(ex, now));
+        const r = ex.initiator.checkChallenge(payload);
         if (!r.ok) return this.drop(r.reason, from, ex);
-        if (r.value === null) {
+        if (!this.spend(this.limiter, ex, now)) {
+          this.counters.ratelimited++;
+          return;
+        }
+        const proposal = ex.initiator.receiveChallenge(r.value, from, now, this.spis, this.wantsNegotiation(ex, now));
+        if (proposal === null) {
           this.log.debug({ route, queue }, 'challenge not answered now: yielded, or SAs were negotiated meanwhile');
           return;
         }
         this.counters.challenges_accepted++;
-        return this.send(ex, r.value.to, r.value.message);
+        return this.send(ex, proposal.to, proposal.message);
       }
       case MessageType.proposal: {
-        const r = answerProposal(ex.params, payload, this.issuer!, this.spis, now);
+        const checked = checkProposal(ex.params, payload, this.issuer!, now);
+        if (!checked.ok) return this.drop(checked.reason, from, ex);
+        if (!this.spend(this.limiter, ex, now)) {
+          this.counters.ratelimited++;
+          return;
+        }
+        const r = agree(ex.params, checked.value, this.issuer!, this.spis);
         if (!r.ok) return this.drop(r.reason, from, ex);
         // Install before answering: the initiator may send ESP as soon as it
         // has the agreement, and if installing fails it gets no agreement
@@ -291,6 +328,10 @@ export class KeyManager {
         return this.send(ex, from, r.value.agreement);
       }
       case MessageType.agreement: {
+        // Read only while a proposal of ours awaits it (one round trip per
+        // negotiation). Its check is the AEAD, after X25519: a budget spent
+        // before it would be spent by forgeries before the genuine agreement
+        // came, so none is.
         const r = ex.initiator.receiveAgreement(payload);
         if (!r.ok) return this.drop(r.reason, from, ex);
         this.counters.keypairs_negotiated++;
@@ -299,6 +340,10 @@ export class KeyManager {
       default:
         return this.drop('protocol', from, ex);
     }
+  }
+
+  private spend(limiter: RateLimiter, ex: Exchange, now: number): boolean {
+    return limiter.allow(ex.gatewayKey, this.perGateway.get(ex.gatewayKey)!, now);
   }
 
   private wantsNegotiation(ex: Exchange, now: number): boolean {

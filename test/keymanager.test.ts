@@ -1,8 +1,9 @@
 // Two key managers over an in-memory network, with a clock the test moves:
 // matching keys, rekeying, rollover limits, expiry, simultaneous initiation,
 // loss and retries, reconfiguration.
+import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { MessageType } from '../controlplane/exchange/messages.js';
+import { MessageType, NOISE_MESSAGE_LENGTH, encodeProposal } from '../controlplane/exchange/messages.js';
 import { MAX_INBOUND_SAS } from '../controlplane/exchange/protocol.js';
 import { RouteId, RouteSpi } from '../controlplane/exchange/types.js';
 import { KeyManager } from '../controlplane/keymanager.js';
@@ -373,18 +374,34 @@ describe('key manager: refusals', () => {
     expect(w.net.queue.length).toBe(0); // no agreement was sent
   });
 
-  it('rate-limits each source and counts what it drops', () => {
+  it('rate-limits the challenges the knocks of each source get, and counts what it leaves unanswered', () => {
     const w = world({ options: { rateLimit: { perSecond: 10, burst: 20 } } });
     w.a.km.tick();
     const knock = w.net.queue.shift()!;
     for (let i = 0; i < 100; i++) w.b.km.receive(knock.from, knock.payload, knock.to);
     expect(w.b.km.counters.challenges_offered).toBe(20);
-    expect(w.b.km.counters.ratelimited).toBe(80);
+    expect(w.b.km.counters.knocks_ratelimited).toBe(80);
     w.clock.t += 1000; // 10 more tokens
     for (let i = 0; i < 100; i++) w.b.km.receive(knock.from, knock.payload, knock.to);
     expect(w.b.km.counters.challenges_offered).toBe(30);
-    // rxerrors does not count unexamined messages.
+    // Well-formed knocks are no errors; the other budget is untouched.
     expect(w.b.km.counters.rxerrors).toBe(0);
+    expect(w.b.km.counters.ratelimited).toBe(0);
+  });
+
+  it('checks a proposal\'s nonce before its budget, and limits only what passed, apart from knocks', () => {
+    const w = world({ options: { rateLimit: { perSecond: 10, burst: 20 } } });
+    w.a.km.tick();
+    const knock = w.net.queue.shift()!;
+    for (let i = 0; i < 100; i++) w.b.km.receive(knock.from, knock.payload, knock.to); // B's knock budget is spent
+    const nonce = w.net.queue[0].payload.subarray(12, 44); // B's challenge: the same nonce 20 times
+    const proposal = (n: Buffer) => encodeProposal(RouteSpi(1001), 'aes-gcm-16-icv', n, crypto.randomBytes(NOISE_MESSAGE_LENGTH));
+    // Off-path forgeries (nonces B never issued): refused by the MAC, no budget spent.
+    for (let i = 0; i < 1000; i++) w.b.km.receive(knock.from, proposal(crypto.randomBytes(32)), knock.to);
+    expect(w.b.km.counters).toMatchObject({ authentication_errors: 1000, ratelimited: 0 });
+    // With B's nonce (an on-path attacker saw the challenge): each costs X25519, so these spend the budget.
+    for (let i = 0; i < 30; i++) w.b.km.receive(knock.from, proposal(nonce), knock.to);
+    expect(w.b.km.counters).toMatchObject({ authentication_errors: 1020, ratelimited: 10, knocks_ratelimited: 80, keypairs_offered: 0 });
   });
 
   it('keeps at most maxNegotiations in flight, and peers that never answer cannot starve the others', () => {
@@ -419,7 +436,7 @@ describe('key manager: refusals', () => {
     expect(w.b.km.counters.challenges_offered).toBe(25);
     for (let i = 0; i < 50; i++) w.b.km.receive(knock.from, other, knock.to);
     expect(w.b.km.counters.challenges_offered).toBe(60); // 3 exchanges × burst 20
-    expect(w.b.km.counters.ratelimited).toBe(15);
+    expect(w.b.km.counters.knocks_ratelimited).toBe(15);
   });
 });
 

@@ -71,7 +71,7 @@ function errorCounters(state: Json): Map<string, number> {
     for (const leaf of ['drops', 'unsolicited-claims', 'mac-changes-rate-limited']) add(`${hop}/${leaf}`, state[hop]?.['next-hop']?.[leaf]);
   }
   for (const [leaf, v] of Object.entries(state['key-manager'] ?? {})) {
-    if (leaf.endsWith('errors') || leaf === 'ratelimited' || leaf === 'negotiations-expired') add(`key-manager/${leaf}`, v);
+    if (leaf.endsWith('errors') || leaf.endsWith('ratelimited') || leaf === 'negotiations-expired') add(`key-manager/${leaf}`, v);
   }
   for (const sa of state.sa ?? []) {
     for (const leaf of ['decrypt-errors', 'replay-errors', 'protocol-errors', 'sequence-unreserved-errors']) if (sa[leaf] !== undefined) add(`route ${sa.route}/${leaf}`, sa[leaf]);

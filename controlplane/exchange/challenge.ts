@@ -50,10 +50,12 @@ export class ChallengeIssuer {
     if (nonce.length !== NONCE_LENGTH) return null;
     const cookie = nonce.subarray(0, COOKIE_LENGTH);
     const tag = nonce.subarray(COOKIE_LENGTH);
+    const epochs = this.rotate(now);
+    // A replayed proposal is refused by a lookup, before any MAC is computed.
+    const hex = nonce.toString('hex');
+    if (epochs.some((e) => e.used.has(hex))) return null;
     // Newest first; which epoch matches is no secret (epochs follow the clock).
-    const found = this.rotate(now).find((e) => constantTimeEqual(this.tag(e.secret, context, cookie), tag));
-    if (!found || found.used.has(nonce.toString('hex'))) return null;
-    return found;
+    return epochs.find((e) => constantTimeEqual(this.tag(e.secret, context, cookie), tag)) ?? null;
   }
 
   consume(epoch: ChallengeEpoch, nonce: Buffer): void {

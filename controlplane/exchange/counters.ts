@@ -1,7 +1,7 @@
 // The key manager's counters (Vita's names). Every message that is dropped
 // counts once in rxerrors and once in exactly one *_errors counter, so an
 // operator can always see why; rate-limited messages are counted apart
-// (they were not examined).
+// (they passed their checks: what they would have cost was over budget).
 
 export const KEY_MANAGER_COUNTERS = [
   'rxerrors', //               every message dropped as erroneous (sum of the *_errors below)
@@ -20,7 +20,8 @@ export const KEY_MANAGER_COUNTERS = [
   'inbound_sa_expired', //     inbound SAs removed at sa-ttl
   'outbound_sa_expired', //    outbound SAs removed at sa-ttl
   'outbound_sa_updated', //    outbound SAs replaced under the same SPI (a retried negotiation)
-  'ratelimited', //            messages dropped unexamined by the per-source rate limit
+  'ratelimited', //            challenges and proposals that passed their checks, dropped: the source's budget was spent
+  'knocks_ratelimited', //     knocks left unanswered: the source's budget of challenges (the reflection limit) was spent
 ] as const;
 
 export type KeyManagerCounterName = (typeof KEY_MANAGER_COUNTERS)[number];

@@ -103,27 +103,37 @@ export class Initiator {
   }
 
   /**
-   * Checks a challenge. If `proceed` (we still want new SAs) returns the
-   * proposal to send; otherwise ends the negotiation quietly (value null),
-   * e.g. because the peer's own negotiation gave us fresh SAs meanwhile.
-   * When yielded, holds the challenge back (value null; see resume()).
+   * The cheap checks of a challenge, which change nothing: it fits our state
+   * and echoes our knock's cookie (which an off-path attacker never saw).
+   * Returns its nonce for receiveChallenge().
    */
-  receiveChallenge(message: Buffer, from: Endpoint, now: number, spis: SpiAllocator, proceed: boolean): Step<Proposal | null> {
+  checkChallenge(message: Buffer): Step<Buffer> {
     if (this.current !== 'awaiting-challenge' && this.current !== 'yielded') return dropped('protocol');
     const d = decodeChallenge(message);
     if (!d.ok) return dropped(d.reason);
     if (d.msg.aeadId !== AEAD_ID[this.params.aead]) return dropped('parameter');
     if (!constantTimeEqual(d.msg.nonce.subarray(0, COOKIE_LENGTH), this.cookie!)) return dropped('authentication');
+    return { ok: true, value: d.msg.nonce };
+  }
+
+  /**
+   * Acts on the nonce of a challenge that passed checkChallenge(). If
+   * `proceed` (we still want new SAs) returns the proposal to send;
+   * otherwise ends the negotiation quietly (null), e.g. because the peer's
+   * own negotiation gave us fresh SAs meanwhile. When yielded, holds the
+   * challenge back (null; see resume()).
+   */
+  receiveChallenge(nonce: Buffer, from: Endpoint, now: number, spis: SpiAllocator, proceed: boolean): Proposal | null {
     if (this.current === 'yielded') {
       // A second copy of the same challenge changes nothing.
-      this.held ??= { nonce: d.msg.nonce, from, resumeAt: now + Math.max(YIELD_WAIT_RTTS * (now - this.knockedAt), YIELD_WAIT_MIN_MS) };
-      return { ok: true, value: null };
+      this.held ??= { nonce, from, resumeAt: now + Math.max(YIELD_WAIT_RTTS * (now - this.knockedAt), YIELD_WAIT_MIN_MS) };
+      return null;
     }
     if (!proceed) {
       this.reset();
-      return { ok: true, value: null };
+      return null;
     }
-    return { ok: true, value: this.propose(d.msg.nonce, from, spis) };
+    return this.propose(nonce, from, spis);
   }
 
   /**

@@ -1,4 +1,4 @@
-// Per-source rate limiting of key-exchange messages: a token bucket for each
+// Per-source rate limiting of key-exchange work: a token bucket for each
 // remote gateway address, so one misbehaving (or spoofed, on-path) peer cannot
 // keep the key manager busy enough to starve the other routes. A source's
 // budget is the per-exchange limit times the number of exchanges (routes ×
@@ -7,6 +7,11 @@
 // consults it only after a message names a configured route and comes from
 // that route's gateway, so the table holds at most one bucket per configured
 // gateway address and cannot be grown by forged sources.
+//
+// What a bucket pays for is the key manager's business (keymanager.ts): it
+// keeps one limiter for knocks and one for the messages that passed the
+// checks an off-path attacker cannot pass, so forged datagrams never spend
+// the budget genuine ones need.
 
 export interface RateLimit {
   /** Sustained messages per second, per exchange of the source. */
@@ -24,6 +29,8 @@ interface Bucket {
   tokens: number;
   at: number;
   exchanges: number;
+  /** When a message was last refused (-Infinity: never). */
+  refusedAt: number;
 }
 
 export class RateLimiter {
@@ -36,15 +43,23 @@ export class RateLimiter {
     const burst = this.limit.burst * exchanges;
     let b = this.buckets.get(source);
     if (!b) {
-      b = { tokens: burst, at: now, exchanges };
+      b = { tokens: burst, at: now, exchanges, refusedAt: -Infinity };
       this.buckets.set(source, b);
     }
     b.exchanges = exchanges;
     b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * this.limit.perSecond * exchanges);
     b.at = now;
-    if (b.tokens < 1) return false;
+    if (b.tokens < 1) {
+      b.refusedAt = now;
+      return false;
+    }
     b.tokens -= 1;
     return true;
+  }
+
+  /** True if a message from `source` was refused at `since` (ms) or later. */
+  refusedSince(source: string, since: number): boolean {
+    return (this.buckets.get(source)?.refusedAt ?? -Infinity) >= since;
   }
 
   /** Forgets sources whose buckets are full again (they would start full anyway). */

@@ -3,8 +3,14 @@
 // (challenge.ts), and a proposal carrying such a nonce is answered with an
 // agreement and yields the SA pair at once. The only memory is the set of
 // nonces already used by authenticated proposals, so none is used twice.
+//
+// Each message is handled in two steps, so the key manager can spend a
+// source's rate-limit budget between them (docs/security.md, "Key-exchange
+// floods"): first the checks that cost little (readKnock; checkProposal:
+// our own MAC on the nonce, which an off-path attacker cannot forge), then
+// what costs (challengeFor: a datagram towards the source; agree: X25519).
 import { challengeContext, type ExchangeParams } from './config.js';
-import type { ChallengeIssuer } from './challenge.js';
+import type { ChallengeEpoch, ChallengeIssuer } from './challenge.js';
 import { decodeKnock, decodeProposal, decodeSpiPayload, encodeAgreement, encodeChallenge, encodeSpiPayload } from './messages.js';
 import { HandshakeState } from './noise.js';
 import {
@@ -15,33 +21,41 @@ import {
 import { FIRST_SPI, type SpiAllocator } from './spi.js';
 import { Spi } from './types.js';
 
-/** Answers a knock with a challenge; returns it with the knock's cookie. */
-export function answerKnock(
-  p: ExchangeParams,
-  message: Buffer,
-  issuer: ChallengeIssuer,
-  now: number,
-): Step<{ challenge: Buffer; cookie: Buffer }> {
+/** A knock's cookie, if the knock is well-formed (nothing more can be checked). */
+export function readKnock(message: Buffer): Step<Buffer> {
   const d = decodeKnock(message);
-  if (!d.ok) return dropped(d.reason);
-  const nonce = issuer.issue(challengeContext(p), d.msg.cookie, now);
-  return { ok: true, value: { challenge: encodeChallenge(p.routeSpi, p.aead, nonce), cookie: d.msg.cookie } };
+  return d.ok ? { ok: true, value: d.msg.cookie } : dropped(d.reason);
 }
 
-/** Answers a proposal with an agreement; returns it with the SA pair. */
-export function answerProposal(
-  p: ExchangeParams,
-  message: Buffer,
-  issuer: ChallengeIssuer,
-  spis: SpiAllocator,
-  now: number,
-): Step<{ agreement: Buffer; pair: NegotiatedPair }> {
+/** The challenge answering a knock's cookie. */
+export function challengeFor(p: ExchangeParams, cookie: Buffer, issuer: ChallengeIssuer, now: number): Buffer {
+  return encodeChallenge(p.routeSpi, p.aead, issuer.issue(challengeContext(p), cookie, now));
+}
+
+/** A proposal that carries a nonce we issued for this exchange and that was not used yet. */
+export interface CheckedProposal {
+  nonce: Buffer;
+  noise: Buffer;
+  epoch: ChallengeEpoch;
+}
+
+/** The cheap checks of a proposal: form, AEAD, and our nonce (not ours, too old, or used: a forgery or replay). */
+export function checkProposal(p: ExchangeParams, message: Buffer, issuer: ChallengeIssuer, now: number): Step<CheckedProposal> {
   const d = decodeProposal(message);
   if (!d.ok) return dropped(d.reason);
   if (d.msg.aeadId !== AEAD_ID[p.aead]) return dropped('parameter');
-  // Not ours, too old, or already used: a replay or a forgery.
   const epoch = issuer.verify(challengeContext(p), d.msg.nonce, now);
   if (!epoch) return dropped('authentication');
+  return { ok: true, value: { nonce: d.msg.nonce, noise: d.msg.noise, epoch } };
+}
+
+/** Authenticates a checked proposal (X25519, AEAD); returns the agreement and the SA pair. */
+export function agree(
+  p: ExchangeParams,
+  proposal: CheckedProposal,
+  issuer: ChallengeIssuer,
+  spis: SpiAllocator,
+): Step<{ agreement: Buffer; pair: NegotiatedPair }> {
   const handshake = new HandshakeState({
     pattern: NOISE_PATTERN,
     initiator: false,
@@ -52,14 +66,14 @@ export function answerProposal(
       routeSpi: p.routeSpi,
       initiatorAddress: p.gateway,
       responderAddress: p.local,
-      nonce: d.msg.nonce,
+      nonce: proposal.nonce,
     }),
   });
   let theirSpi: number | null;
   let ourSpi: Spi | null = null;
   let noise: Buffer;
   try {
-    theirSpi = decodeSpiPayload(handshake.readMessage(d.msg.noise));
+    theirSpi = decodeSpiPayload(handshake.readMessage(proposal.noise));
     if (theirSpi === null || theirSpi < FIRST_SPI) {
       handshake.destroy();
       return dropped('protocol');
@@ -72,7 +86,7 @@ export function answerProposal(
     if (ourSpi !== null) spis.release(ourSpi);
     return dropped(noiseDropReason(err));
   }
-  issuer.consume(epoch, d.msg.nonce);
+  issuer.consume(proposal.epoch, proposal.nonce);
   const pair = negotiatedPair(handshake, 'responder', p.aead, ourSpi, Spi(theirSpi));
   return { ok: true, value: { agreement: encodeAgreement(p.routeSpi, noise), pair } };
 }

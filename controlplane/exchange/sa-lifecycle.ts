@@ -15,7 +15,9 @@
 //   would only push a useful SA out of the MAX_INBOUND_SAS;
 // - every SA expires at sa-ttl after it was negotiated; a new negotiation is
 //   due once the active outbound SA passes its rekey time (about sa-ttl/2,
-//   with jitter) and none is queued.
+//   with jitter) and none is queued. rekeyEarly() moves the rekey time to
+//   now if sa-ttl/2 has passed: the peer may be knocking for its rekey (the
+//   same pair's, jittered otherwise) and cannot get its knock answered.
 //
 // Key material is handed to the sink and wiped at once for inbound SAs; for
 // queued outbound SAs it is kept until activation, and wiped then or when
@@ -50,6 +52,8 @@ interface OutboundSa {
   spi: Spi;
   expiresAt: number;
   rekeyAt: number;
+  /** Without jitter: rekeyEarly() may move rekeyAt back to here, no further. */
+  rekeyFrom: number;
   /** The inbound SA negotiated with it. */
   pairedInbound: Spi;
 }
@@ -92,6 +96,14 @@ export class SaLifecycle {
   /** True when a negotiation should start: no fresh outbound SA, active or queued. */
   needsNegotiation(now: number): boolean {
     return this.queued.length === 0 && (this.active === null || now >= this.active.rekeyAt);
+  }
+
+  /** Rekeys now rather than at the jittered rekey time, if sa-ttl/2 has passed; true if it moved. */
+  rekeyEarly(now: number): boolean {
+    const a = this.active;
+    if (!a || this.queued.length > 0 || now < a.rekeyFrom || now >= a.rekeyAt) return false;
+    a.rekeyAt = now;
+    return true;
   }
 
   tick(now: number): void {
@@ -160,6 +172,7 @@ export class SaLifecycle {
       pairedInbound,
       expiresAt: now + t.saTtlMs,
       rekeyAt: now + t.saTtlMs * (REKEY_AFTER + REKEY_JITTER * this.env.random()),
+      rekeyFrom: now + t.saTtlMs * REKEY_AFTER,
       activateAt: now + t.activationDelayMs,
     };
     const same = this.queued.findIndex((q) => q.spi === spi);
@@ -209,7 +222,7 @@ export class SaLifecycle {
     } finally {
       wipe(sa.keymat);
     }
-    this.active = { spi: sa.spi, expiresAt: sa.expiresAt, rekeyAt: sa.rekeyAt, pairedInbound: sa.pairedInbound };
+    this.active = { spi: sa.spi, expiresAt: sa.expiresAt, rekeyAt: sa.rekeyAt, rekeyFrom: sa.rekeyFrom, pairedInbound: sa.pairedInbound };
     this.env.log.debug({ route, queue, spi: sa.spi }, 'outbound SA activated');
   }
 
