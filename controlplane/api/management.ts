@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import { UsageError } from '../cli/args.js';
 import type { Gateway } from '../gateway.js';
 import { DEFAULT_METRICS_LISTEN, GatewayMetrics, serveMetrics, type MetricsServer } from '../metrics.js';
-import { startApi, type ApiServer } from './server.js';
+import { parseListen } from './listen.js';
+import { checkSocketFree, startApi, type ApiServer } from './server.js';
 import { RUN_DIR, socketPathFor } from './socket.js';
 
 export const managementSpec = {
@@ -28,15 +29,34 @@ export interface Management {
 
 type Options = Record<string, string | number | boolean | undefined>;
 
-/** Checks the options (UsageError): `vitesse run` calls it before anything starts. */
+export type ManagementSettings = ReturnType<typeof managementSettings>;
+
+/**
+ * Checks the options and the API socket before anything starts (vitesse run
+ * calls it before the data plane): a UsageError (exit status 2) for each problem.
+ */
+export async function checkManagement(options: Options, name: string): Promise<ManagementSettings> {
+  const s = managementSettings(options, name);
+  try {
+    if (s.metricsListen) parseListen(s.metricsListen, '--metrics-listen');
+    if (s.tcp) parseListen(s.tcp.listen, '--api-listen');
+    if (s.socket) await checkSocketFree(s.socket);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return s;
+}
+
+/** Checks the options (UsageError), without looking at the socket (checkManagement does). */
 export function managementSettings(options: Options, name: string) {
   const socketOption = options.socket === undefined ? undefined : String(options.socket);
-  let socket: string | null;
+  let named: string; // checks the name even when --socket is given: it also names the lock files
   try {
-    socket = socketOption === 'none' ? null : socketOption ?? socketPathFor(name);
+    named = socketPathFor(name);
   } catch (e) {
     throw new UsageError(`--name: ${(e as Error).message}`);
   }
+  const socket = socketOption === 'none' ? null : socketOption ?? named;
   if (socketOption !== undefined && socket !== null) {
     // Only the default directory is made if missing: elsewhere a missing
     // directory is a mistyped path, not something to create as root.
@@ -61,8 +81,7 @@ export function managementSettings(options: Options, name: string) {
 }
 
 /** Starts the API and the metrics; throws (with nothing left running) if either cannot start. */
-export async function startManagement(gw: Gateway, options: Options, ctx: { name: string; configFile: string; log: Logger }): Promise<Management> {
-  const s = managementSettings(options, ctx.name);
+export async function startManagement(gw: Gateway, s: ManagementSettings, ctx: { configFile: string; log: Logger }): Promise<Management> {
   const api = await startApi(gw, { socket: s.socket, socketMode: s.socketMode, tcp: s.tcp, configFile: ctx.configFile, log: ctx.log });
   let metrics: MetricsServer | null = null;
   if (s.metricsListen) {

@@ -124,13 +124,7 @@ async function listenUnix(server: http.Server, socket: string, mode: number): Pr
   // The default directory (the unit's RuntimeDirectory) is made when a
   // gateway runs by hand; any other must exist (vitesse run checks --socket).
   if (path.dirname(socket) === RUN_DIR) fs.mkdirSync(RUN_DIR, { recursive: true, mode: 0o755 });
-  let st: fs.Stats | null = null;
-  try { st = fs.lstatSync(socket); } catch { /* none: the usual case */ }
-  if (st) {
-    if (!st.isSocket()) throw new Error(`API socket ${socket}: exists and is not a socket (remove it, or choose another with --socket)`);
-    if (await answers(socket)) throw new Error(`API socket ${socket}: a running process is serving it (another gateway with this name? choose another --name or --socket)`);
-    fs.unlinkSync(socket); // left by a process that died
-  }
+  if (await checkSocketFree(socket)) fs.unlinkSync(socket); // left by a process that died
   // Created owner-only, so no one else can connect before the chmod below
   // (worker threads may not set the umask: there the chmod alone has to do).
   let umask: number | null = null;
@@ -144,6 +138,19 @@ async function listenUnix(server: http.Server, socket: string, mode: number): Pr
     if (umask !== null) process.umask(umask);
   }
   fs.chmodSync(socket, mode);
+}
+
+/**
+ * Throws if `socket` exists and is not a socket, or a running process serves
+ * it; true if a stale one is left (vitesse run checks this before it starts
+ * the data plane, and again when it binds).
+ */
+export async function checkSocketFree(socket: string): Promise<boolean> {
+  let st: fs.Stats;
+  try { st = fs.lstatSync(socket); } catch { return false; /* none: the usual case */ }
+  if (!st.isSocket()) throw new Error(`API socket ${socket}: exists and is not a socket (remove it, or choose another with --socket)`);
+  if (await answers(socket)) throw new Error(`API socket ${socket}: a running process is serving it (another gateway with this name? choose another --name or --socket)`);
+  return true;
 }
 
 function answers(socket: string): Promise<boolean> {

@@ -2,13 +2,20 @@
 // starts a gateway and keeps it running until SIGINT/SIGTERM. SIGHUP reloads
 // the configuration file (an invalid file is refused; the gateway keeps its
 // last good configuration).
+//
+// Everything that can refuse the start does so before the data plane opens
+// a link: options, name, configuration, the locks on the name and the
+// interfaces (another gateway holds them), the API socket (a live one).
+// Those refusals exit 2, which the systemd unit does not restart; a start
+// that fails after that (a device, a privilege, a port in use) exits 1.
 import pino from 'pino';
 import type { Command } from '../cli.js';
 import { parseArgs, usageText, UsageError } from '../cli/args.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { Gateway } from '../gateway.js';
 import { SequenceStateError, sequenceStateFile } from '../sequence-state.js';
-import { managementSettings, managementSpec, startManagement, type Management } from '../api/management.js';
+import { checkManagement, managementSpec, startManagement, type Management } from '../api/management.js';
+import { DEFAULT_LOCK_DIR, InstanceLockError, lockInstance, type InstanceLocks } from '../instance-lock.js';
 
 const spec = {
   config: { type: 'string', help: 'RFC 7951 JSON configuration (vitesse-gateway model)' },
@@ -18,6 +25,7 @@ const spec = {
   'log-level': { type: 'string', default: 'info', help: 'trace, debug, info, warn, error' },
   'state-dir': { type: 'string', help: 'directory of the sequence state file NAME.sequence.json (default: the configuration\'s)' },
   'sequence-reserve': { type: 'number', help: 'sequence numbers reserved ahead per outbound SA with explicit keys (default 1048576)' },
+  'lock-dir': { type: 'string', default: DEFAULT_LOCK_DIR, help: 'where the locks on the gateway\'s name and interfaces are kept' },
   ...managementSpec,
   help: { type: 'boolean' },
 } as const;
@@ -59,8 +67,12 @@ export const runCommand: Command = {
     const cpus = options.cpus ? parseCpus(String(options.cpus)) : undefined;
     const sequenceState = sequenceStateFile(file, options['state-dir'] === undefined ? undefined : String(options['state-dir']));
     const sequenceReserve = options['sequence-reserve'] === undefined ? undefined : parseReserve(Number(options['sequence-reserve']));
-    const log = pino({ name, level: String(options['log-level']) });
-    managementSettings(options, name); // a usage error before anything is opened
+    const level = String(options['log-level']);
+    if (!Object.hasOwn(pino.levels.values, level) && level !== 'silent') {
+      throw new UsageError(`--log-level: "${level}" is not one of trace, debug, info, warn, error, fatal, silent`);
+    }
+    const log = pino({ name, level });
+    const managementSettings = await checkManagement(options, name);
 
     let config;
     try {
@@ -69,20 +81,29 @@ export const runCommand: Command = {
       process.stderr.write(`vitesse run: ${e instanceof Error ? e.message : e}\n`);
       return 2;
     }
+    let locks: InstanceLocks;
+    try {
+      locks = lockInstance(config, name, file, String(options['lock-dir']));
+    } catch (e) {
+      process.stderr.write(`vitesse run: ${e instanceof Error ? e.message : e}\n`);
+      return e instanceof InstanceLockError ? 2 : 1;
+    }
     let gw: Gateway;
     try {
       gw = new Gateway(config, { logger: log, busywait: Boolean(options.busywait), cpus, sequenceState, sequenceReserve });
       gw.start();
     } catch (e) {
+      locks.release();
       process.stderr.write(`vitesse run: cannot start the gateway: ${e instanceof Error ? e.message : e}${privilegeHint(e)}\n`);
       // The operator must act (restore the file or rekey): restarting would not help.
       return e instanceof SequenceStateError ? 2 : 1;
     }
     let management: Management;
     try {
-      management = await startManagement(gw, options, { name, configFile: file, log });
+      management = await startManagement(gw, managementSettings, { configFile: file, log });
     } catch (e) {
       gw.close();
+      locks.release();
       process.stderr.write(`vitesse run: ${e instanceof Error ? e.message : e}\n`);
       return e instanceof UsageError ? 2 : 1;
     }
@@ -97,6 +118,7 @@ export const runCommand: Command = {
         clearInterval(alive);
         void management.close().finally(() => {
           gw.close();
+          locks.release();
           resolve(0);
         });
       };
