@@ -237,7 +237,7 @@ describe('vitesse run', () => {
         route: [{ id: 'site-b', net: '10.2.0.0/16', gateway: [{ queue: 1, address: '198.51.100.1' }], spi: 1001, 'preshared-key': crypto.randomBytes(32).toString('hex') }],
       },
     }), { mode: 0o644 });
-    const child = spawn(process.execPath, [bin, 'run', '--config', file, '--name', 'cli-test', '--socket', sock, '--metrics-listen', '127.0.0.1:0'], { stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcessWithoutNullStreams;
+    const child = spawn(process.execPath, [bin, 'run', '--config', file, '--name', 'cli-test', '--socket', sock, '--metrics-listen', '127.0.0.1:0', '--lock-dir', dir], { stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcessWithoutNullStreams;
     const logs: Record<string, any>[] = [];
     let stderr = '';
     child.stderr.on('data', (c) => (stderr += c));
@@ -263,9 +263,10 @@ describe('vitesse run', () => {
       });
       expect(scrape).toMatch(/^vitesse_routes 1$/m);
 
-      // A second gateway may not take the socket of a live one.
-      const second = await vitesse(['run', '--config', file, '--socket', sock, '--metrics-listen', 'none']);
-      expect(second.code).toBe(1);
+      // A second gateway may not take the socket of a live one: refused
+      // before it starts (exit 2, a usage error the unit does not restart).
+      const second = await vitesse(['run', '--config', file, '--socket', sock, '--metrics-listen', 'none', '--lock-dir', dir]);
+      expect(second.code).toBe(2);
       expect(second.stderr).toContain('running process is serving it');
 
       // A change through the API is saved to the file, owner-only.

@@ -96,7 +96,7 @@ describeNeeding(['cli'], 'vitesse run with a broken configuration file', () => {
     const file = path.join(dir, 'running.json');
     const sock = path.join(dir, 'running.sock');
     place(file, goodText);
-    const child = spawn(process.execPath, [bin, 'run', '--config', file, '--name', 'badinput', '--socket', sock, '--metrics-listen', 'none'],
+    const child = spawn(process.execPath, [bin, 'run', '--config', file, '--name', 'badinput', '--socket', sock, '--metrics-listen', 'none', '--lock-dir', dir],
       { stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcessWithoutNullStreams;
     const logs: Record<string, any>[] = [];
     let stderr = '', buffered = '';

@@ -7,9 +7,10 @@
 // for (dropped and counted by the key manager, or counted as a punt the
 // ring could not take). How fast is the bench's business.
 //
-// Not covered here: a flood that forges the peer gateway's own address with
-// the route SPI. It shares the peer's rate-limit budget and blocks rekeying
-// (docs/security.md, "Known limitations"; `vitesse bench flood --mix 50,40,10`).
+// The same with every datagram forged from the peer gateway's own address
+// (the route's SPI, real message types, genuine messages replayed): checked
+// before any rate-limit budget is spent, they must not starve the peer's
+// genuine messages (docs/security.md, "Key-exchange floods").
 import { describe, expect, it } from 'vitest';
 import { runFlood } from '../bench/flood.js';
 
@@ -25,12 +26,31 @@ describe('key-exchange flood', () => {
     expect(r.rekeys_b_to_a).toBeGreaterThanOrEqual(1);
     // Each flood datagram is counted once (a few more: the genuine exchange's
     // own knocks are answered, and a crossing may drop a message).
-    const accounted = r.b_rxerrors + r.b_ratelimited + r.b_challenges + r.b_punt_drop_full;
+    const accounted = r.b_rxerrors + r.b_ratelimited + r.b_knocks_ratelimited + r.b_challenges + r.b_punt_drop_full;
     expect(accounted).toBeGreaterThanOrEqual(r.flood_sent);
     expect(accounted).toBeLessThan(r.flood_sent + 100);
     // None of it came from the peer's address, so none of it used its budget.
-    expect(r.b_ratelimited).toBe(0);
+    expect(r.b_ratelimited + r.b_knocks_ratelimited).toBe(0);
     expect(Object.keys(r.b_errors).sort()).toEqual(expect.arrayContaining(['route_errors']));
     expect(r.b_errors.authentication_errors ?? 0).toBe(0);
+  }, 60_000);
+
+  it('datagrams forged from the peer gateway\'s address: the stream arrives and both ends rekey, every forgery counted', async () => {
+    const r = await runFlood({ rate: 100_000, seconds: 6, traffic: 2_000, mix: [0, 0, 100], saTtl: 4 });
+    console.log(`spoofed flood: ${r.rate_offered}/s offered; stream ${r.traffic_received}/${r.traffic_sent}; rekeys A→B ${r.rekeys_a_to_b}, B→A ${r.rekeys_b_to_a}; ` +
+      `B: ${r.b_rxerrors} errors, ${r.b_knocks_ratelimited} knocks over budget, ${r.b_ratelimited} rate-limited`);
+    expect(r.flood_sent).toBeGreaterThan(10_000);
+    expect(r.traffic_sent).toBeGreaterThan(5_000);
+    expect(r.loss_pct).toBeLessThanOrEqual(0.1);
+    expect(r.rekeys_a_to_b).toBeGreaterThanOrEqual(1);
+    expect(r.rekeys_b_to_a).toBeGreaterThanOrEqual(1);
+    // No genuine message was refused for budget: the forgeries did not spend it.
+    expect(r.b_ratelimited).toBe(0);
+    // Forged and replayed knocks went over their own budget; the rest failed their checks.
+    expect(r.b_knocks_ratelimited).toBeGreaterThan(0);
+    expect(r.b_errors.authentication_errors).toBeGreaterThan(0);
+    const accounted = r.b_rxerrors + r.b_ratelimited + r.b_knocks_ratelimited + r.b_challenges + r.b_punt_drop_full;
+    expect(accounted).toBeGreaterThanOrEqual(r.flood_sent);
+    expect(accounted).toBeLessThan(r.flood_sent + 100);
   }, 60_000);
 });
