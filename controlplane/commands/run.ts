@@ -41,6 +41,9 @@ In data-plane mode, outbound SAs reserve their sequence numbers in
 NAME.sequence.json beside the configuration (or in --state-dir) before
 sending them, so that a restart never sends one twice under the same key;
 if that file exists but cannot be read, the gateway does not start (exit 2).
+One gateway per name and per interface: a second one exits with status 2,
+naming the PID of the first (locks in --lock-dir). Exit status 2: a usage
+error, found before any link is opened; 1: the gateway could not start.
 
 ${usageText(spec)}
 
