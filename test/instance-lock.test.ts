@@ -9,32 +9,20 @@
 // after B is killed with SIGKILL its locks are free and it starts again.
 // Without namespaces: the locks within one process, and a SIGKILLed holder.
 //
-// Needs root, ip, ping and the compiled CLI for the namespace tests; skipped
-// with the reason otherwise.
+// Needs root, ip, ping and the compiled CLI (test/support/requires.ts).
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseConfig } from '../controlplane/config/index.js';
 import { waitForTunnel } from '../controlplane/demo/demo.js';
 import { spawnGateway, vitesseBin, type GatewayProcess } from '../controlplane/demo/gateway-process.js';
-import { commandMissing } from '../controlplane/demo/lab.js';
 import { ADDR, buildTwoSites, type TwoSiteLab } from '../controlplane/demo/two-sites.js';
 import { Gateway } from '../controlplane/gateway.js';
 import { InstanceLockError, lockInstance } from '../controlplane/instance-lock.js';
-import { labUnavailable } from './support/netns.js';
-
-function unavailable(): string | undefined {
-  const lab = labUnavailable();
-  if (lab) return lab;
-  if (commandMissing('ping')) return 'needs ping (Debian: iputils-ping)';
-  if (!fs.existsSync(path.join(path.dirname(vitesseBin), '..', 'dist', 'controlplane', 'cli.js'))) return 'needs the compiled CLI (npm run build:ts)';
-  return undefined;
-}
-const why = unavailable();
-if (why) console.warn(`instance-lock: skipped (namespace tests): ${why}`);
+import { describeNeeding } from './support/requires.js';
 
 let dir: string;
 beforeAll(() => {
@@ -54,7 +42,7 @@ function loConfig() {
   return parseConfig(c);
 }
 
-describe('instance locks in one network namespace', () => {
+describeNeeding(['cli'], 'instance locks in one network namespace', () => {
   it('a second holder of a name or an interface is refused, naming the first\'s PID; released locks are free', () => {
     const config = loConfig();
     const lockDir = path.join(dir, 'unit');
@@ -93,7 +81,7 @@ interface Exit {
   stderr: string;
 }
 
-describe.skipIf(why)('a second vitesse run on the same interfaces or name', () => {
+describeNeeding(['root', 'ip', 'ping', 'cli'], 'a second vitesse run on the same interfaces or name', () => {
   let lab: TwoSiteLab;
   let gwA: Gateway;
   let file: string;
