@@ -147,7 +147,7 @@ describeNeeding(['root', 'ip', 'ping', 'cli'], 'a second vitesse run on the same
     expect(r.stderr).toContain(`the name "lockB" is in use by gateway "lockB" (PID ${first!.child.pid}`);
   });
 
-  it('bad options exit 2 before the locks and links: --metrics-listen, --name, --socket-mode, --log-level, a socket in use', async () => {
+  it('bad options exit 2 before the locks and links: --metrics-listen, --name, --socket-mode, --log-level, a socket in use, TLS files', async () => {
     const heard = aHeard();
     const base = ['--config', file, '--lock-dir', lockDir];
     const cases: [string[], RegExp][] = [
@@ -156,6 +156,8 @@ describeNeeding(['root', 'ip', 'ping', 'cli'], 'a second vitesse run on the same
       [['--name', 'lockB4', '--socket-mode', '999'], /--socket-mode: "999" is not an octal mode/],
       [['--name', 'lockB4', '--log-level', 'loud'], /--log-level: "loud"/],
       [['--name', 'lockB4', '--socket', path.join(dir, 'lockB.sock')], /API socket .*lockB\.sock: a running process is serving it/],
+      [['--name', 'lockB4', '--api-listen', '127.0.0.1:0', '--api-tls-cert', path.join(dir, 'none.crt'), '--api-tls-key', path.join(dir, 'none.key'), '--api-token-file', path.join(dir, 'none.token')],
+        /--api-tls-cert: cannot read .*none\.crt/],
     ];
     for (const [args, says] of cases) {
       const r = await run(lab.ns.gwB, [...base, ...args]);

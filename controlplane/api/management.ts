@@ -39,7 +39,16 @@ export async function checkManagement(options: Options, name: string): Promise<M
   const s = managementSettings(options, name);
   try {
     if (s.metricsListen) parseListen(s.metricsListen, '--metrics-listen');
-    if (s.tcp) parseListen(s.tcp.listen, '--api-listen');
+    if (s.tcp) {
+      parseListen(s.tcp.listen, '--api-listen');
+      for (const [option, file] of [['--api-tls-cert', s.tcp.certFile], ['--api-tls-key', s.tcp.keyFile], ['--api-token-file', s.tcp.tokenFile]]) {
+        try {
+          fs.accessSync(file, fs.constants.R_OK);
+        } catch (e) {
+          throw new Error(`${option}: cannot read ${file}: ${(e as Error).message}`);
+        }
+      }
+    }
     if (s.socket) await checkSocketFree(s.socket);
   } catch (e) {
     throw new UsageError((e as Error).message);
