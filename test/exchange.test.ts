@@ -112,6 +112,9 @@ describe('challenge nonces', () => {
     const forged = Buffer.from(nonce);
     forged[31] ^= 1;
     expect(issuer.verify(ctx, forged, 5_600)).toBeNull();
+    const otherEpoch = Buffer.from(nonce);
+    otherEpoch[16] ^= 0x80; // the epoch's parity: points at the other secret, whose MAC does not match
+    expect(issuer.verify(ctx, otherEpoch, 6_100)).toBeNull();
     const epoch = issuer.verify(ctx, nonce, 6_999)!; // next epoch: still valid
     expect(epoch).not.toBeNull();
     issuer.consume(epoch, nonce);

@@ -1,14 +1,16 @@
 // The responder's challenge nonces, issued without keeping state per knock.
 //
 // nonce = cookie(16) ‖ HMAC-BLAKE2s(secret, route SPI ‖ initiator address ‖
-//         responder address ‖ cookie)[0..16]
+//         responder address ‖ cookie)[0..16], its first bit replaced by the
+//         parity of the secret's epoch
 //
 // The cookie is the initiator's, echoed from its knock, so an initiator can
 // tell our challenge from one forged by someone who did not see its knock.
 // The MAC lets us recognise our own nonces in a proposal without having
 // stored them, and only for the route and gateways it was issued for. The
 // secret rotates every epoch (one negotiation-ttl) and the last two secrets
-// are accepted, so a nonce lives between one and two epochs: a proposal
+// are accepted, so a nonce lives between one and two epochs (the parity bit
+// says which of the two to check: a forged nonce costs one MAC): a proposal
 // recorded and replayed later is refused. Within its lifetime a nonce is
 // accepted once: the nonces of proposals that authenticated are remembered
 // until their secret retires (that is state, but only for authenticated
@@ -38,7 +40,7 @@ export class ChallengeIssuer {
   /** The nonce for a knock's cookie in `context` (route and both addresses). */
   issue(context: Buffer, cookie: Buffer, now: number): Buffer {
     const current = this.rotate(now)[0];
-    return Buffer.concat([cookie, this.tag(current.secret, context, cookie)]);
+    return Buffer.concat([cookie, this.tag(current, context, cookie)]);
   }
 
   /**
@@ -54,8 +56,10 @@ export class ChallengeIssuer {
     // A replayed proposal is refused by a lookup, before any MAC is computed.
     const hex = nonce.toString('hex');
     if (epochs.some((e) => e.used.has(hex))) return null;
-    // Newest first; which epoch matches is no secret (epochs follow the clock).
-    return epochs.find((e) => constantTimeEqual(this.tag(e.secret, context, cookie), tag)) ?? null;
+    // Which epoch issued it is no secret (epochs follow the clock).
+    const parity = tag[0] >> 7;
+    const issuer = epochs.find((e) => (e.epoch & 1) === parity);
+    return issuer && constantTimeEqual(this.tag(issuer, context, cookie), tag) ? issuer : null;
   }
 
   consume(epoch: ChallengeEpoch, nonce: Buffer): void {
@@ -72,8 +76,10 @@ export class ChallengeIssuer {
     this.epochs = [];
   }
 
-  private tag(secret: Buffer, context: Buffer, cookie: Buffer): Buffer {
-    return hmac(secret, context, cookie).subarray(0, TAG_LENGTH);
+  private tag(e: ChallengeEpoch, context: Buffer, cookie: Buffer): Buffer {
+    const tag = hmac(e.secret, context, cookie).subarray(0, TAG_LENGTH);
+    tag[0] = (tag[0] & 0x7f) | ((e.epoch & 1) << 7);
+    return tag;
   }
 
   private rotate(now: number): ChallengeEpoch[] {
