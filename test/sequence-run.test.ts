@@ -44,7 +44,7 @@ interface Running {
 }
 
 function run(config: string, sock: string, extra: string[] = []): Running {
-  const child = spawn(process.execPath, [bin, 'run', '--config', config, '--socket', sock, '--metrics-listen', 'none', ...extra],
+  const child = spawn(process.execPath, [bin, 'run', '--config', config, '--socket', sock, '--metrics-listen', 'none', '--lock-dir', dir, ...extra],
     { stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcessWithoutNullStreams;
   const logs: Record<string, any>[] = [];
   let stderr = '', buffered = '';
@@ -140,7 +140,7 @@ describeNeeding(['cli'], 'vitesse run and a sequence state it cannot use', () =>
     const sock = path.join(dir, 'broken.sock');
     configure(config, 'd', 1);
     fs.writeFileSync(path.join(dir, 'broken.sequence.json'), 'not json');
-    const r = await cli(['run', '--config', config, '--socket', sock, '--metrics-listen', 'none']);
+    const r = await cli(['run', '--config', config, '--socket', sock, '--metrics-listen', 'none', '--lock-dir', dir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(path.join(dir, 'broken.sequence.json'));
     expect(r.stderr).toMatch(/exists but cannot be read \(not JSON/);
