@@ -73,6 +73,9 @@ export interface FloodResult {
   b_challenges: number; // answers to knocks (replayed knocks get one)
   b_errors: Record<string, number>;
   b_punt_drop_full: number;
+  /** Data-plane drops during the flood, by counter (where a lost packet of the stream went). */
+  a_dataplane_drops: Record<string, number>;
+  b_dataplane_drops: Record<string, number>;
   cpu_seconds: number;
   seconds: number;
 }
@@ -116,6 +119,12 @@ export function floodPool(recorded: Buffer[], mix: [number, number, number], siz
   });
 }
 
+function drops(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) if (/drop/.test(k) && v !== before[k]) out[k] = v - (before[k] ?? 0);
+  return out;
+}
+
 const outboundSpis = (s: TwoSites, g: 'a' | 'b') => s[g].sas().filter((x) => x.direction === 'outbound').map((x) => x.spi);
 const negotiated = (c: KeyManagerCounters) => c.keypairs_negotiated + c.keypairs_offered;
 
@@ -142,6 +151,7 @@ export async function runFlood(o: FloodOptions, progress?: (line: string) => voi
     const b0 = { ...kmB.counters };
     const negotiated0 = negotiated(s.a.keymanager!.counters) + negotiated(kmB.counters);
     const puntFull0 = s.b.dataplane.counters().punt_drop_full;
+    const dp0 = { a: s.a.dataplane.counters(), b: s.b.dataplane.counters() };
     const spisA = new Set(outboundSpis(s, 'a'));
     const spisB = new Set(outboundSpis(s, 'b'));
     const firstA = spisA.size, firstB = spisB.size;
@@ -220,6 +230,8 @@ export async function runFlood(o: FloodOptions, progress?: (line: string) => voi
       b_challenges: c.challenges_offered - b0.challenges_offered,
       b_errors: errors,
       b_punt_drop_full: s.b.dataplane.counters().punt_drop_full - puntFull0,
+      a_dataplane_drops: drops(dp0.a, s.a.dataplane.counters()),
+      b_dataplane_drops: drops(dp0.b, s.b.dataplane.counters()),
       cpu_seconds: (cpu.user + cpu.system) / 1e6,
       seconds,
     };
