@@ -246,10 +246,12 @@ export class Gateway {
   /**
    * Applies a new, already validated configuration as a delta: routes that
    * did not change keep their SAs and lose no packet. Settings that only a
-   * restart can change are refused (with nothing changed).
+   * restart can change are refused (with nothing changed). `known`: the diff
+   * from `known.from` to `next`, used if that is still the running configuration.
    */
-  apply(next: GatewayConfig): ConfigDiff {
-    const d = diffConfig(this.config, next);
+  apply(next: GatewayConfig, known?: { from: GatewayConfig; diff: ConfigDiff }): ConfigDiff {
+    // A diff the caller already made (the API's), if it was made from the running configuration.
+    const d = known && known.from === this.config ? known.diff : diffConfig(this.config, next);
     const needRestart = d.settings.filter((path) => !LIVE_SETTINGS.has(path));
     if (d.mode) needRestart.push(`mode (${d.mode.from} → ${d.mode.to})`);
     if (needRestart.length) {

@@ -74,7 +74,8 @@ export class ConfigChanger {
     restoreSecrets(doc, current);
     let next: GatewayConfig;
     try {
-      next = parseConfig({ [TOP]: doc });
+      // The running configuration passed these checks: the model judges only what the edit changed.
+      next = parseConfig({ [TOP]: doc }, { accepted: { [TOP]: current } });
     } catch (e) {
       if (e instanceof ConfigError) {
         this.log.warn({ ...origin, problems: e.problems }, 'configuration change refused: invalid');
@@ -82,7 +83,8 @@ export class ConfigChanger {
       }
       throw e;
     }
-    const diff = diffConfig(this.gw.currentConfig, next);
+    const from = this.gw.currentConfig;
+    const diff = diffConfig(from, next);
     const restart = needsRestart(diff);
     if (restart.length) {
       this.log.warn({ ...origin, needsRestart: restart.map((e) => e['error-path']) }, 'configuration change refused: needs a restart');
@@ -95,7 +97,7 @@ export class ConfigChanger {
     const temp = this.file ? await this.writeTemp(next) : null;
     try {
       this.log.info({ ...origin, ...summary(diff) }, 'configuration change requested');
-      this.gw.apply(next);
+      this.gw.apply(next, { from, diff });
     } catch (e) {
       if (temp) await fs.rm(temp, { force: true });
       const message = e instanceof Error ? e.message : String(e);

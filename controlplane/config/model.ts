@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withoutAccepted } from './accepted.js';
 import type { Problem } from './errors.js';
 
 interface YangExpression {
@@ -83,9 +84,14 @@ function model(): YangExpression {
 
 const SECRET = /\/(preshared-key|key|salt)$/;
 
-/** The first problem yang-js finds in an RFC 7951 document, or null. */
-export function checkWithYangJs(document: unknown): Problem | null {
+/**
+ * The first problem yang-js finds in an RFC 7951 document, or null. List
+ * entries equal to those of `accepted`, a document yang-js accepted before,
+ * are not evaluated again (accepted.ts).
+ */
+export function checkWithYangJs(document: unknown, accepted?: unknown): Problem | null {
   const schema = model();
+  if (accepted !== undefined) document = withoutAccepted(document, accepted);
   // Every evaluation leaves a Model listening for changes of the schema (for
   // yang-js's adaptive schemas, unused here): remove it, or each configuration
   // ever loaded stays in memory.

@@ -19,6 +19,12 @@ import type { GatewayConfig } from './types.js';
 export interface ParseOptions {
   /** Named in the error message (e.g. the file). */
   source?: string;
+  /**
+   * A document that passed parseConfig before (the running configuration's):
+   * list entries equal to its own are not evaluated by yang-js again, so a
+   * change of one route of many costs the model one route (accepted.ts).
+   */
+  accepted?: unknown;
 }
 
 /**
@@ -41,7 +47,7 @@ export function parseConfig(input: string | unknown, options: ParseOptions = {})
     checkSemantics(draft, problems);
   }
   problems.throwIfAny(options.source);
-  const disagreement = checkWithYangJs(document);
+  const disagreement = checkWithYangJs(document, options.accepted);
   if (disagreement) throw new ConfigError([disagreement], options.source);
   return build(draft!);
 }
