@@ -178,3 +178,16 @@ describe('the model judges again only what a change changes', () => {
     expect(checkWithYangJs(accepted, accepted)).toBeNull();
   });
 });
+
+describe('repeated members are found in the text as before', () => {
+  it('names written with escapes, after string values that end in escaped quotes and backslashes', () => {
+    const text = JSON.stringify(generated(2))
+      .replace(`"${TOP}":{`, `"${TOP}":{"m\\u0074u":1400,"x":"a\\"b\\\\","mtu":1500,`)
+      .replace('"id":"r1"', '"id":"r1","i\\u0064":"r1"');
+    expect(problems(text)).toEqual([
+      { path: `${ROOT}/mtu`, reason: 'given twice (the last one would silently win)' },
+      { path: `${ROOT}/route[id='r1']/id`, reason: 'given twice (the last one would silently win)' },
+      { path: `${ROOT}/x`, reason: 'unknown member (the model has no "x" here)' },
+    ]);
+  });
+});

@@ -47,7 +47,8 @@ export function parseConfig(input: string | unknown, options: ParseOptions = {})
     checkSemantics(draft, problems);
   }
   problems.throwIfAny(options.source);
-  const disagreement = checkWithYangJs(document, options.accepted);
+  // A document parsed here from text is ours to give to yang-js without a copy.
+  const disagreement = checkWithYangJs(document, options.accepted, { owned: typeof input === 'string' });
   if (disagreement) throw new ConfigError([disagreement], options.source);
   return build(draft!);
 }
