@@ -116,6 +116,36 @@ describe('a one-route change through the API grows linearly with the routes', ()
     const small = await changeWork(N);
     expect((await changeWork(4 * N)) / small).toBeLessThan(LINEAR);
   });
+
+  it('changes after the first, which reuse what the last one read, refuse what a full check refuses', async () => {
+    const id = `${process.pid}-${crypto.randomBytes(2).toString('hex')}`;
+    const [priv, pub] = [`scale-priv-${id}`, `scale-pub-${id}`];
+    for (const w of [priv, pub]) {
+      wires.create(w, { ends: [{ queues: 1 }, { queues: 1 }] });
+      made.push(w);
+    }
+    const gw = new Gateway(parseConfig(generateConfig(50, { dataPlane: false, privateWire: priv, publicWire: pub })), { logger: log });
+    try {
+      const changer = new ConfigChanger(gw, log, null);
+      const patch = (route: string, leaves: Json) => changer.change({ request: 'PATCH', peer: 'test' }, (doc) => ({
+        doc: merge(doc, parseDataPath(`${ROOT}/route=${route}`)!, { 'vitesse-gateway:route': [{ id: route, ...leaves }] }),
+        result: null,
+      }));
+      await patch('r1', { 'preshared-key': crypto.randomBytes(32).toString('hex') });
+      await patch('r2', { net: '10.200.0.0/24' });
+      const key = (r: string) => gw.currentConfig.routes.find((x) => x.id === r)!.presharedKey!.toString('hex');
+      // r7 takes r3's key, r8 r2's new net: both unchanged since the last change.
+      const refused = await patch('r7', { 'preshared-key': key('r3').toUpperCase() }).then(() => null, (e: unknown) => e as { errors: Array<Record<string, string>> });
+      expect(refused?.errors).toEqual([expect.objectContaining({ 'error-path': `${ROOT}/route[id='r7']/preshared-key`, 'error-message': 'is the same as route "r3"\'s (every route needs its own key)' })]);
+      const refusedNet = await patch('r8', { net: '10.200.0.0/24' }).then(() => null, (e: unknown) => e as { errors: Array<Record<string, string>> });
+      expect(refusedNet?.errors).toEqual([expect.objectContaining({ 'error-path': `${ROOT}/route[id='r8']/net`, 'error-message': '"10.200.0.0/24" is also route "r2"\'s net' })]);
+      // What runs is what a full check of the same document gives.
+      expect(gw.currentConfig).toEqual(parseConfig(toJson(gw.currentConfig, { secrets: true })));
+      expect(gw.currentConfig.routes.find((x) => x.id === 'r2')!.net).toBe('10.200.0.0/24');
+    } finally {
+      gw.close();
+    }
+  });
 });
 
 describe('repeated values are still found in large configurations, with the same messages', () => {

@@ -11,7 +11,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { ConfigError, diffConfig, parseConfig, toJson, type ConfigDiff, type GatewayConfig } from '../config/index.js';
+import { checkConfig, ConfigError, diffConfig, toJson, type Accepted, type ConfigDiff, type GatewayConfig } from '../config/index.js';
 import { TOP } from '../config/defaults.js';
 import { LIVE_SETTINGS, type Gateway } from '../gateway.js';
 import { restoreSecrets } from './edit.js';
@@ -27,6 +27,9 @@ export interface ChangeOrigin {
 
 export class ConfigChanger {
   private queue: Promise<unknown> = Promise.resolve();
+  // What the last change checked, while its result is the running
+  // configuration: entries a change leaves alone are not read again.
+  private accepted: { config: GatewayConfig; accepted: Accepted } | null = null;
 
   constructor(
     private readonly gw: Gateway,
@@ -73,9 +76,11 @@ export class ConfigChanger {
     if (!isObject(doc)) throw RestconfError.of('invalid-value', 'the configuration must be a JSON object', { path: `/${TOP}` });
     restoreSecrets(doc, current);
     let next: GatewayConfig;
+    let accepted: Accepted | null;
     try {
-      // The running configuration passed these checks: the model judges only what the edit changed.
-      next = parseConfig({ [TOP]: doc }, { accepted: { [TOP]: current } });
+      // The running configuration passed these checks: only what the edit changed is read and judged again.
+      const from = this.accepted?.config === this.gw.currentConfig ? this.accepted.accepted : { document: { [TOP]: current } };
+      ({ config: next, accepted } = checkConfig({ [TOP]: doc }, { accepted: from }));
     } catch (e) {
       if (e instanceof ConfigError) {
         this.log.warn({ ...origin, problems: e.problems }, 'configuration change refused: invalid');
@@ -104,6 +109,7 @@ export class ConfigChanger {
       this.log.error({ ...origin, err: e }, 'configuration change failed to apply');
       throw RestconfError.of('operation-failed', `the gateway could not apply the change: ${message}`);
     }
+    this.accepted = accepted ? { config: next, accepted } : null;
     if (temp) await this.commitFile(temp, origin);
     return { diff, result };
   }

@@ -33,46 +33,67 @@ export function sameJson(a: unknown, b: unknown): boolean {
 
 const keyOf = (e: unknown, keys: readonly string[]) => (isObject(e) ? JSON.stringify(keys.map((k) => own(e, k) ?? null)) : null);
 
+export type EntryList = 'route' | 'inbound-sa' | 'outbound-sa';
+
 /**
- * `document` without the list entries that `accepted` has, equal and under the
- * same keys; `document` itself if there is nothing to leave out. Neither is
- * modified. Lists only reached through module-qualified member names are
- * kept whole.
+ * The entries of `document`'s lists that `accepted` has, equal and under the
+ * same keys: each with its list and its position among the accepted list's
+ * objects (the position of its draft, since the loader reads objects only).
+ * Lists reached only through module-qualified member names are not matched.
  */
-export function withoutAccepted(document: unknown, accepted: unknown): unknown {
-  if (!isObject(document) || !isObject(accepted)) return document;
-  const top = own(document, TOP);
-  const old = own(accepted, TOP);
-  if (!isObject(top) || !isObject(old)) return document;
-  const out: Json = { ...top };
-  let left = 0;
+export function acceptedEntries(document: unknown, accepted: unknown): Map<object, { list: EntryList; index: number }> {
+  const out = new Map<object, { list: EntryList; index: number }>();
+  const top = isObject(document) ? own(document, TOP) : undefined;
+  const old = isObject(accepted) ? own(accepted, TOP) : undefined;
   for (const { at, keys } of ENTRY_LISTS) {
+    let list: unknown = top;
+    let previous: unknown = old;
+    for (const name of at) {
+      list = isObject(list) ? own(list, name) : undefined;
+      previous = isObject(previous) ? own(previous, name) : undefined;
+    }
+    if (!Array.isArray(list) || !Array.isArray(previous)) continue;
+    const known = new Map<string, { entry: unknown; index: number }>();
+    let index = 0;
+    for (const e of previous) {
+      const k = keyOf(e, keys);
+      if (k !== null && !known.has(k)) known.set(k, { entry: e, index });
+      if (isObject(e)) index++;
+    }
+    const name = at[at.length - 1] as EntryList;
+    for (const e of list) {
+      const k = keyOf(e, keys);
+      const match = k === null ? undefined : known.get(k);
+      if (match && isObject(e) && sameJson(e, match.entry)) out.set(e, { list: name, index: match.index });
+    }
+  }
+  return out;
+}
+
+/**
+ * `document` without the list entries in `matched` (acceptedEntries);
+ * `document` itself if there are none. Neither is modified.
+ */
+export function withoutAccepted(document: unknown, accepted: unknown, matched = acceptedEntries(document, accepted)): unknown {
+  if (!matched.size || !isObject(document)) return document;
+  const top = own(document, TOP);
+  if (!isObject(top)) return document;
+  const out: Json = { ...top };
+  for (const { at } of ENTRY_LISTS) {
     // The containers along the way, copied so that the list can be replaced.
     let parent: Json | null = out;
-    let before: unknown = old;
     for (const name of at.slice(0, -1)) {
       const next: unknown = own(parent, name);
-      before = isObject(before) ? own(before, name) : undefined;
       parent = isObject(next) ? (parent[name] = { ...next }) : null;
       if (!parent) break;
     }
     if (!parent) continue;
     const name = at[at.length - 1];
     const list = own(parent, name);
-    const previous = isObject(before) ? own(before, name) : undefined;
-    if (!Array.isArray(list) || !Array.isArray(previous)) continue;
-    const known = new Map<string, unknown>();
-    for (const e of previous) {
-      const k = keyOf(e, keys);
-      if (k !== null && !known.has(k)) known.set(k, e);
-    }
-    const changed = list.filter((e) => {
-      const k = keyOf(e, keys);
-      return k === null || !known.has(k) || !sameJson(e, known.get(k));
-    });
-    left += list.length - changed.length;
+    if (!Array.isArray(list)) continue;
+    const changed = list.filter((e) => !(isObject(e) && matched.has(e)));
     if (changed.length) parent[name] = changed;
     else delete parent[name];
   }
-  return left ? { ...document, [TOP]: out } : document;
+  return { ...document, [TOP]: out };
 }

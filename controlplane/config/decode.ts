@@ -303,7 +303,10 @@ function readSa(path: string, json: Record<string, unknown>, problems: Problems)
   };
 }
 
-export function decode(json: unknown, problems: Problems): Draft | undefined {
+/** Drafts of list entries already read (and found valid) from an equal entry: read again, they would come out the same. */
+export type Reusable = ReadonlyMap<object, DraftRoute | DraftSa>;
+
+export function decode(json: unknown, problems: Problems, reuse?: Reusable): Draft | undefined {
   if (!isObject(json)) {
     problems.add('/', `${show(json)} is not a JSON object with a "${TOP}" member`);
     return undefined;
@@ -336,7 +339,7 @@ export function decode(json: unknown, problems: Problems): Draft | undefined {
     replayWindow: g.leaf('replay-window', T.replayWindow, DEFAULTS.replayWindow),
     privateInterface: readPrivate(g, problems),
     publicInterface: readPublic(g, problems),
-    routes: (listOf(g, 'route', problems) ?? []).map(({ path, json: r }) => readRoute(path, r, problems)),
+    routes: (listOf(g, 'route', problems) ?? []).map(({ path, json: r }) => (reuse?.get(r) as DraftRoute | undefined) ?? readRoute(path, r, problems)),
     dataPlane: null,
   };
 
@@ -345,8 +348,8 @@ export function decode(json: unknown, problems: Problems): Draft | undefined {
     const m = new Members(dp.json, dp.path, ['inbound-sa', 'outbound-sa'], problems);
     draft.dataPlane = {
       path: dp.path,
-      inbound: (listOf(m, 'inbound-sa', problems) ?? []).map(({ path, json: sa }) => readSa(path, sa, problems)),
-      outbound: (listOf(m, 'outbound-sa', problems) ?? []).map(({ path, json: sa }) => readSa(path, sa, problems)),
+      inbound: (listOf(m, 'inbound-sa', problems) ?? []).map(({ path, json: sa }) => (reuse?.get(sa) as DraftSa | undefined) ?? readSa(path, sa, problems)),
+      outbound: (listOf(m, 'outbound-sa', problems) ?? []).map(({ path, json: sa }) => (reuse?.get(sa) as DraftSa | undefined) ?? readSa(path, sa, problems)),
     };
   }
   return draft;

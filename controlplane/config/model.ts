@@ -22,7 +22,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { withoutAccepted } from './accepted.js';
+import { acceptedEntries, withoutAccepted } from './accepted.js';
 import type { Problem } from './errors.js';
 
 interface YangExpression {
@@ -87,12 +87,17 @@ const SECRET = /\/(preshared-key|key|salt)$/;
 /**
  * The first problem yang-js finds in an RFC 7951 document, or null. List
  * entries equal to those of `accepted`, a document yang-js accepted before,
- * are not evaluated again (accepted.ts). `owned`: the document may be
- * modified (the caller parsed it and has no further use for it).
+ * are not evaluated again (accepted.ts; `matched`: those entries, if the
+ * caller found them already). `owned`: the document may be modified (the
+ * caller parsed it and has no further use for it).
  */
-export function checkWithYangJs(document: unknown, accepted?: unknown, options: { owned?: boolean } = {}): Problem | null {
+export function checkWithYangJs(
+  document: unknown,
+  accepted?: unknown,
+  options: { owned?: boolean; matched?: ReturnType<typeof acceptedEntries> } = {},
+): Problem | null {
   const schema = model();
-  const reduced = accepted === undefined ? document : withoutAccepted(document, accepted);
+  const reduced = accepted === undefined ? document : withoutAccepted(document, accepted, options.matched);
   // Every evaluation leaves a Model listening for changes of the schema (for
   // yang-js's adaptive schemas, unused here): remove it, or each configuration
   // ever loaded stays in memory.
