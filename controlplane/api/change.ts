@@ -71,16 +71,21 @@ export class ConfigChanger {
   }
 
   private async changeNow<T>(origin: ChangeOrigin, edit: (doc: Json) => { doc: Json; result: T }): Promise<{ diff: ConfigDiff; result: T }> {
+    const from = this.gw.currentConfig;
     const current = this.currentDocument();
     const { doc, result } = edit(structuredClone(current));
     if (!isObject(doc)) throw RestconfError.of('invalid-value', 'the configuration must be a JSON object', { path: `/${TOP}` });
     restoreSecrets(doc, current);
+    // Between the steps of a change to a large configuration, the key
+    // exchange, ARP, ICMP and metrics get their turn (each step takes time in
+    // proportion to the routes; together they would hold the event loop).
+    await yieldTurn();
     let next: GatewayConfig;
     let accepted: Accepted | null;
     try {
       // The running configuration passed these checks: only what the edit changed is read and judged again.
-      const from = this.accepted?.config === this.gw.currentConfig ? this.accepted.accepted : { document: { [TOP]: current } };
-      ({ config: next, accepted } = checkConfig({ [TOP]: doc }, { accepted: from }));
+      const prior = this.accepted?.config === from ? this.accepted.accepted : { document: { [TOP]: current } };
+      ({ config: next, accepted } = checkConfig({ [TOP]: doc }, { accepted: prior }));
     } catch (e) {
       if (e instanceof ConfigError) {
         this.log.warn({ ...origin, problems: e.problems }, 'configuration change refused: invalid');
@@ -88,7 +93,7 @@ export class ConfigChanger {
       }
       throw e;
     }
-    const from = this.gw.currentConfig;
+    await yieldTurn();
     const diff = diffConfig(from, next);
     const restart = needsRestart(diff);
     if (restart.length) {
@@ -146,6 +151,8 @@ export class ConfigChanger {
     }
   }
 }
+
+const yieldTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Errors for every difference a running gateway cannot take (Gateway.apply would refuse them too). */
 export function needsRestart(diff: ConfigDiff): RestconfErrorEntry[] {
