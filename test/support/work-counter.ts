@@ -11,8 +11,10 @@ const SCANS = ['includes', 'indexOf'] as const;
 
 export async function countWork<T>(f: () => T | Promise<T>): Promise<{ result: T; work: number }> {
   let work = 0;
-  const proto = Array.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
-  const saved = new Map<string, (...args: unknown[]) => unknown>();
+  // The methods are replaced by wrappers of their own signatures.
+  type Fn = (this: unknown[], ...args: any[]) => unknown;
+  const proto = Array.prototype as unknown as Record<string, Fn>;
+  const saved = new Map<string, Fn>();
   for (const m of SEARCHES) {
     const original = proto[m];
     saved.set(m, original);
