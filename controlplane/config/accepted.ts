@@ -1,13 +1,16 @@
-// yang-js takes about as long per route as everything else in loading
-// together, so an API change that re-evaluated all 20,000 routes of a running
-// configuration held the event loop for seconds. A change evaluates again only
-// what it changes: list entries equal to an entry with the same keys in a
-// document the model already accepted (the running configuration's) are left
-// out of the model's evaluation. That loses nothing: no check yang-js makes
+// What a change to a running configuration reads again: only what it
+// changes. Loading 20,000 routes takes seconds (yang-js alone takes about as
+// long per route as everything else together), and an API change that read
+// and evaluated them all held the event loop that long. List entries equal to
+// an entry with the same keys in a document that passed the checks before
+// (the last change's, or the running configuration's) are neither decoded
+// again (their draft is reused: reading an entry depends on nothing else) nor
+// evaluated by yang-js again. That loses nothing: no check yang-js makes
 // spans entries of these lists (unique and leafrefs are the loader's, see
 // model.ts; the loader refuses repeated keys before yang-js is asked; the
 // lists have no min- or max-elements), so an entry it accepted once it
-// accepts again. Everything outside these lists is always evaluated.
+// accepts again. The checks across entries (constraints.ts) and everything
+// outside these lists are run on every change, over everything.
 import { TOP } from './defaults.js';
 
 type Json = Record<string, unknown>;
