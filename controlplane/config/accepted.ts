@@ -28,10 +28,21 @@ const own = (o: Json, k: string) => (Object.hasOwn(o, k) ? o[k] : undefined);
 /** Equality of two JSON values (member order aside). */
 export function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
-  if (!isObject(a) || !isObject(b)) return false;
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && sameJson(a[k], b[k]));
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  let n = 0;
+  for (const k in a) {
+    if (!Object.hasOwn(a, k)) continue;
+    if (!Object.hasOwn(b, k) || !sameJson((a as Json)[k], (b as Json)[k])) return false;
+    n++;
+  }
+  for (const k in b) if (Object.hasOwn(b, k)) n--;
+  return n === 0;
 }
 
 const keyOf = (e: unknown, keys: readonly string[]) => (isObject(e) ? JSON.stringify(keys.map((k) => own(e, k) ?? null)) : null);
@@ -56,19 +67,33 @@ export function acceptedEntries(document: unknown, accepted: unknown): Map<objec
       previous = isObject(previous) ? own(previous, name) : undefined;
     }
     if (!Array.isArray(list) || !Array.isArray(previous)) continue;
-    const known = new Map<string, { entry: unknown; index: number }>();
-    let index = 0;
-    for (const e of previous) {
-      const k = keyOf(e, keys);
-      if (k !== null && !known.has(k)) known.set(k, { entry: e, index });
-      if (isObject(e)) index++;
-    }
     const name = at[at.length - 1] as EntryList;
-    for (const e of list) {
+    // Most entries sit where they sat (a change edits, adds or removes a
+    // few): an entry is compared with the one in its place if that has the
+    // same keys, and searched for by key only when not (an index of the keys
+    // is built then). Equal entries have equal keys.
+    const inPlace = previous.every(isObject); // then an entry's position is its draft's
+    let known: Map<string, { entry: unknown; index: number }> | null = null;
+    list.forEach((e, i) => {
+      if (!isObject(e)) return;
+      if (inPlace && i < previous.length && keys.every((k) => own(e, k) === own(previous[i] as Json, k))) {
+        // The same entry, edited or not.
+        if (sameJson(e, previous[i])) out.set(e, { list: name, index: i });
+        return;
+      }
+      if (!known) {
+        known = new Map();
+        let index = 0;
+        for (const p of previous) {
+          const k = keyOf(p, keys);
+          if (k !== null && !known.has(k)) known.set(k, { entry: p, index });
+          if (isObject(p)) index++;
+        }
+      }
       const k = keyOf(e, keys);
       const match = k === null ? undefined : known.get(k);
-      if (match && isObject(e) && sameJson(e, match.entry)) out.set(e, { list: name, index: match.index });
-    }
+      if (match && sameJson(e, match.entry)) out.set(e, { list: name, index: match.index });
+    });
   }
   return out;
 }
