@@ -196,6 +196,11 @@ describe('the model judges again only what a change changes', () => {
     expect(g.route).toHaveLength(5);
     expect(withoutAccepted(accepted, accepted)).not.toBe(accepted);
     expect(withoutAccepted(doc, {})).toBe(doc);
+    // Entries that moved (one inserted before them, one removed) are found by their keys.
+    const moved = structuredClone(accepted);
+    moved[TOP].route.unshift({ ...moved[TOP].route[0], id: 'first' });
+    moved[TOP].route.splice(2, 1);
+    expect((withoutAccepted(moved, accepted) as Doc)[TOP].route.map((r: Json) => r.id)).toEqual(['first']);
   });
 
   it('a changed entry the model refuses is still refused, with its path', () => {
