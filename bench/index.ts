@@ -13,6 +13,7 @@ const benches: Record<string, Bench> = {
   flood: { summary: 'key-exchange flood at a forwarding, rekeying gateway: stream loss, rekeys', load: async () => (await import('./flood.js')).run },
   softbench: { summary: 'route, encrypt, decrypt and forward in a loop (one gateway)', load: async () => (await import('./softbench.js')).run },
   io: { summary: 'raw af-packet / af-xdp rate over a veth pair (needs root)', load: async () => (await import('./io.js')).run },
+  config: { summary: 'load a configuration of N routes and change one route through the API: times, event-loop block', load: async () => (await import('./config.js')).run },
   e2e: { summary: 'two gateways over veth vs the raw driver and kernel forwarding, iperf3 (needs root)', load: async () => (await import('./e2e.js')).run },
 };
 

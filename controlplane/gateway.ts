@@ -246,10 +246,12 @@ export class Gateway {
   /**
    * Applies a new, already validated configuration as a delta: routes that
    * did not change keep their SAs and lose no packet. Settings that only a
-   * restart can change are refused (with nothing changed).
+   * restart can change are refused (with nothing changed). `known`: the diff
+   * from `known.from` to `next`, used if that is still the running configuration.
    */
-  apply(next: GatewayConfig): ConfigDiff {
-    const d = diffConfig(this.config, next);
+  apply(next: GatewayConfig, known?: { from: GatewayConfig; diff: ConfigDiff }): ConfigDiff {
+    // A diff the caller already made (the API's), if it was made from the running configuration.
+    const d = known && known.from === this.config ? known.diff : diffConfig(this.config, next);
     const needRestart = d.settings.filter((path) => !LIVE_SETTINGS.has(path));
     if (d.mode) needRestart.push(`mode (${d.mode.from} → ${d.mode.to})`);
     if (needRestart.length) {
@@ -259,8 +261,11 @@ export class Gateway {
     const prev = this.config;
     // New outbound SAs' numbers are reserved on disk first: if they cannot
     // be, nothing is changed (SequenceStateError).
+    // SAs looked up by key, not searched: a reload that changes every SA stays linear.
+    const outboundKey = (k: { route: RouteId; queue: number }) => `${k.route}\u0000${k.queue}`;
+    const newOut = new Map((next.dataPlane?.outboundSas ?? []).map((s) => [outboundKey(s), s]));
     const outboundNew = next.dataPlane && this.sequences
-      ? [...d.outboundSas.added, ...d.outboundSas.changed].map((k) => next.dataPlane!.outboundSas.find((s) => s.route === k.route && s.queue === k.queue)!)
+      ? [...d.outboundSas.added, ...d.outboundSas.changed].map((k) => newOut.get(outboundKey(k))!)
       : [];
     const starts = outboundNew.length ? this.sequences!.prepare(outboundNew) : [];
     if (next.mtu !== prev.mtu || next.tfc !== prev.tfc) {
@@ -272,17 +277,20 @@ export class Gateway {
       this.keymanager.configure(keyManagerConfig(next));
     } else {
       const dp = prev.dataPlane!, np = next.dataPlane!;
+      const oldIn = new Map(dp.inboundSas.map((s) => [s.spi, s]));
+      const newIn = new Map(np.inboundSas.map((s) => [s.spi, s]));
+      const oldOut = new Map(dp.outboundSas.map((s) => [outboundKey(s), s]));
       for (const spi of [...d.inboundSas.removed, ...d.inboundSas.changed]) {
-        const old = dp.inboundSas.find((s) => s.spi === spi)!;
+        const old = oldIn.get(spi)!;
         this.saLedger.removing('inbound', old.queue - 1, spi);
         this.dataplane.removeInboundSa(old.queue - 1, spi);
       }
       for (const spi of [...d.inboundSas.added, ...d.inboundSas.changed]) {
-        const sa = np.inboundSas.find((s) => s.spi === spi)!;
+        const sa = newIn.get(spi)!;
         this.dataplane.addInboundSa(inboundSpec(sa, next.replayWindow));
         this.saLedger.installed('inbound', sa.queue - 1, sa.route, sa.spi, sa.aead);
       }
-      const oldOutbound = (k: { route: RouteId; queue: number }) => dp.outboundSas.find((s) => s.route === k.route && s.queue === k.queue);
+      const oldOutbound = (k: { route: RouteId; queue: number }) => oldOut.get(outboundKey(k));
       for (const k of [...d.outboundSas.removed, ...d.outboundSas.changed]) this.saLedger.removing('outbound', k.queue - 1, oldOutbound(k)!.spi);
       for (const k of d.outboundSas.removed) {
         this.dataplane.removeOutboundSa(k.queue - 1, k.route);

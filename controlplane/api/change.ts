@@ -11,7 +11,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { ConfigError, diffConfig, parseConfig, toJson, type ConfigDiff, type GatewayConfig } from '../config/index.js';
+import { checkConfig, ConfigError, diffConfig, toJson, type Accepted, type ConfigDiff, type GatewayConfig } from '../config/index.js';
 import { TOP } from '../config/defaults.js';
 import { LIVE_SETTINGS, type Gateway } from '../gateway.js';
 import { restoreSecrets } from './edit.js';
@@ -27,6 +27,9 @@ export interface ChangeOrigin {
 
 export class ConfigChanger {
   private queue: Promise<unknown> = Promise.resolve();
+  // What the last change checked, while its result is the running
+  // configuration: entries a change leaves alone are not read again.
+  private accepted: { config: GatewayConfig; accepted: Accepted } | null = null;
 
   constructor(
     private readonly gw: Gateway,
@@ -68,13 +71,21 @@ export class ConfigChanger {
   }
 
   private async changeNow<T>(origin: ChangeOrigin, edit: (doc: Json) => { doc: Json; result: T }): Promise<{ diff: ConfigDiff; result: T }> {
+    const from = this.gw.currentConfig;
     const current = this.currentDocument();
     const { doc, result } = edit(structuredClone(current));
     if (!isObject(doc)) throw RestconfError.of('invalid-value', 'the configuration must be a JSON object', { path: `/${TOP}` });
     restoreSecrets(doc, current);
+    // Between the steps of a change to a large configuration, the key
+    // exchange, ARP, ICMP and metrics get their turn (each step takes time in
+    // proportion to the routes; together they would hold the event loop).
+    await yieldTurn();
     let next: GatewayConfig;
+    let accepted: Accepted | null;
     try {
-      next = parseConfig({ [TOP]: doc });
+      // The running configuration passed these checks: only what the edit changed is read and judged again.
+      const prior = this.accepted?.config === from ? this.accepted.accepted : { document: { [TOP]: current } };
+      ({ config: next, accepted } = checkConfig({ [TOP]: doc }, { accepted: prior }));
     } catch (e) {
       if (e instanceof ConfigError) {
         this.log.warn({ ...origin, problems: e.problems }, 'configuration change refused: invalid');
@@ -82,7 +93,8 @@ export class ConfigChanger {
       }
       throw e;
     }
-    const diff = diffConfig(this.gw.currentConfig, next);
+    await yieldTurn();
+    const diff = diffConfig(from, next);
     const restart = needsRestart(diff);
     if (restart.length) {
       this.log.warn({ ...origin, needsRestart: restart.map((e) => e['error-path']) }, 'configuration change refused: needs a restart');
@@ -95,13 +107,14 @@ export class ConfigChanger {
     const temp = this.file ? await this.writeTemp(next) : null;
     try {
       this.log.info({ ...origin, ...summary(diff) }, 'configuration change requested');
-      this.gw.apply(next);
+      this.gw.apply(next, { from, diff });
     } catch (e) {
       if (temp) await fs.rm(temp, { force: true });
       const message = e instanceof Error ? e.message : String(e);
       this.log.error({ ...origin, err: e }, 'configuration change failed to apply');
       throw RestconfError.of('operation-failed', `the gateway could not apply the change: ${message}`);
     }
+    this.accepted = accepted ? { config: next, accepted } : null;
     if (temp) await this.commitFile(temp, origin);
     return { diff, result };
   }
@@ -138,6 +151,8 @@ export class ConfigChanger {
     }
   }
 }
+
+const yieldTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Errors for every difference a running gateway cannot take (Gateway.apply would refuse them too). */
 export function needsRestart(diff: ConfigDiff): RestconfErrorEntry[] {

@@ -9,7 +9,7 @@
 //   POST …/gateway            {"vitesse-gateway:route": [{ "id": "site3", … }]}   (creates a child)
 import { REDACTED } from '../config/index.js';
 import { RestconfError } from './errors.js';
-import { entryMatches, instancePath, isObject, locate, schemaPath, targetName, valueAt, type DataPath, type Json, type Target } from './path.js';
+import { instancePath, isObject, locate, schemaPath, targetName, valueAt, type DataPath, type Json, type Target } from './path.js';
 import { LEAF_LISTS, LISTS, MODULE, SECRET_LEAVES, keyValue, type ListSchema, type Top } from './schema.js';
 
 const join = (sp: string, name: string) => (sp ? `${sp}/${name}` : name);
@@ -84,16 +84,42 @@ export function put(doc: Json, path: DataPath, body: unknown): { doc: Json; crea
   }
 }
 
+/**
+ * A list's entries by their key values (the first of equal ones, as a search
+ * from the start would find), so that matching M entries against a list of N
+ * costs M + N, not M × N: a request naming one route of 20,000 must not
+ * compare every route with every other. An entry matches as entryMatches has
+ * it: every key present, compared as text.
+ */
+function byKeys(entries: readonly unknown[], keys: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  entries.forEach((e, i) => {
+    const k = keysOf(e, keys);
+    if (k !== null && !out.has(k)) out.set(k, i);
+  });
+  return out;
+}
+
+/** An entry's key values as one string (JSON, so that no two tuples clash), or null if one is missing. */
+function keysOf(e: unknown, keys: readonly string[]): string | null {
+  if (!isObject(e) || keys.some((k) => e[k] === undefined)) return null;
+  return JSON.stringify(keys.map((k) => String(e[k])));
+}
+
 /** A merge as NETCONF's: containers and list entries (matched by key) merge, leaf-lists gain values, leaves are replaced. */
 function mergeValue(top: Top, sp: string, existing: unknown, incoming: unknown): unknown {
   const list = LISTS[top][sp];
   if (list && Array.isArray(existing) && Array.isArray(incoming)) {
     const out = [...existing];
+    const index = byKeys(out, list.keys);
     for (const e of incoming) {
-      const keys = isObject(e) ? Object.fromEntries(list.keys.map((k) => [k, String(e[k])])) : null;
-      const i = keys ? out.findIndex((x) => entryMatches(x, keys)) : -1;
-      if (i >= 0) out[i] = mergeValue(top, sp, out[i], e);
-      else out.push(e);
+      const k = isObject(e) ? JSON.stringify(list.keys.map((key) => String(e[key]))) : null;
+      const i = k === null ? undefined : index.get(k);
+      if (i !== undefined) out[i] = mergeValue(top, sp, out[i], e);
+      else {
+        out.push(e);
+        if (k !== null && isObject(e) && list.keys.every((key) => e[key] !== undefined)) index.set(k, out.length - 1);
+      }
     }
     return out;
   }
@@ -205,9 +231,11 @@ export function restoreSecrets(next: Json, current: Json, top: Top = 'gateway', 
       next[k] = old;
     } else if (Array.isArray(v) && Array.isArray(old) && LISTS[top][childSp]) {
       const keys = LISTS[top][childSp].keys;
+      const index = byKeys(old, keys);
       for (const e of v) {
         if (!isObject(e)) continue;
-        const match = old.find((o) => entryMatches(o, Object.fromEntries(keys.map((kk) => [kk, String(e[kk])]))));
+        const i = index.get(JSON.stringify(keys.map((kk) => String(e[kk]))));
+        const match = i === undefined ? undefined : old[i];
         if (isObject(match)) restoreSecrets(e, match, top, childSp);
       }
     } else if (isObject(v) && isObject(old)) {

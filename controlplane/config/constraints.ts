@@ -46,10 +46,15 @@ function checkPrivate(d: Draft, problems: Problems): void {
   if (!p) return;
   checkInterface(p, problems);
   const distinct: Address[] = [];
+  const seen = new Set<string>();
   for (const a of p.addresses) {
     if (!a.value) continue;
-    if (distinct.some((b) => addressKey(b) === addressKey(a.value!))) problems.add(a.path, 'listed twice');
-    else distinct.push(a.value);
+    const key = addressKey(a.value);
+    if (seen.has(key)) problems.add(a.path, 'listed twice');
+    else {
+      seen.add(key);
+      distinct.push(a.value);
+    }
   }
   for (const version of [4, 6] as const) {
     const same = distinct.filter((a) => a.version === version);
@@ -119,7 +124,9 @@ function checkRoutes(d: Draft, queues: Queues | null, problems: Problems): Set<s
   const routes = firstByKey(d.routes, (r) => r.id ?? undefined, 'route ids are unique', problems);
   const nets = new Map<string, string>();
   const spis = new Map<number, string>();
-  const keys: Array<{ key: Buffer; id: string }> = [];
+  // By value (hex of the octets), so that a key is found in one lookup: a
+  // search through the keys seen so far made loading quadratic in routes.
+  const keys = new Map<string, string>();
   for (const r of routes.values()) {
     const id = r.id!;
     if (r.net) {
@@ -133,9 +140,10 @@ function checkRoutes(d: Draft, queues: Queues | null, problems: Problems): Set<s
       else spis.set(r.spi, id);
     }
     if (r.presharedKey) {
-      const other = keys.find((k) => k.key.equals(r.presharedKey!));
-      if (other) problems.add(child(r.path, 'preshared-key'), `is the same as route "${other.id}"'s (every route needs its own key)`);
-      else keys.push({ key: r.presharedKey, id });
+      const key = r.presharedKey.toString('hex');
+      const other = keys.get(key);
+      if (other !== undefined) problems.add(child(r.path, 'preshared-key'), `is the same as route "${other}"'s (every route needs its own key)`);
+      else keys.set(key, id);
     }
     if (!d.dataPlane) {
       if (r.spi === null) problems.add(child(r.path, 'spi'), 'missing: required unless in data-plane mode');
@@ -181,13 +189,13 @@ function checkDataPlane(d: Draft, routes: Set<string> | null, queues: Queues | n
   // under one key are as bad (the two gateways would encrypt under one key
   // from sequence number 1 each), and the same digits in another case are the
   // same key.
-  const owners: Array<{ key: Buffer; name: string }> = [];
+  const owners = new Map<string, string>(); // hex of the key → the SA's path below data-plane
   for (const sa of [...inbound, ...outbound]) {
     if (!sa.key) continue;
-    const name = sa.path.slice(d.dataPlane.path.length + 1);
-    const other = owners.find((o) => o.key.equals(sa.key!));
-    if (other) problems.add(child(sa.path, 'key'), `is the same key as ${other.name}'s: AES-GCM would repeat nonces (every SA's sequence numbers start at 1); every SA needs its own key`);
-    else owners.push({ key: sa.key, name });
+    const key = sa.key.toString('hex');
+    const other = owners.get(key);
+    if (other !== undefined) problems.add(child(sa.path, 'key'), `is the same key as ${other}'s: AES-GCM would repeat nonces (every SA's sequence numbers start at 1); every SA needs its own key`);
+    else owners.set(key, sa.path.slice(d.dataPlane.path.length + 1));
   }
 }
 

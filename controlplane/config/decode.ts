@@ -260,21 +260,30 @@ function readPublic(g: Members, problems: Problems): DraftPublicInterface | unde
   return { ...base, queues };
 }
 
+// The leaf types of list entries, made once rather than per entry (a
+// configuration may have tens of thousands of routes).
+const QUEUE_ID = T.uint(8, LIMITS.queues.min, LIMITS.queues.max);
+const SPI = T.uint(32, LIMITS.spi.min, LIMITS.spi.max);
+const PRESHARED_KEY = T.hexKey([PRESHARED_KEY_OCTETS], `a ${PRESHARED_KEY_OCTETS}-octet pre-shared key`);
+const SA_KEY = T.hexKey([16, 32], 'a 16- or 32-octet AES key');
+const SALT = T.hexKey([SALT_OCTETS], `a ${SALT_OCTETS}-octet salt`);
+const SEQUENCE = T.uint64(LIMITS.sequence.min, LIMITS.sequence.max);
+
 function readRoute(path: string, json: Record<string, unknown>, problems: Problems): DraftRoute {
   const m = new Members(json, path, ['id', 'net', 'gateway', 'spi', 'preshared-key', 'aead'], problems);
   const id = m.mandatory('id', T.routeId);
   const net = m.mandatory('net', T.ipPrefix);
   const gateways = listOf(m, 'gateway', problems)?.map(({ path: at, json: gw }) => {
     const gm = new Members(gw, at, ['queue', 'address'], problems);
-    return { path: at, queue: gm.mandatory('queue', T.uint(8, LIMITS.queues.min, LIMITS.queues.max)), address: gm.mandatory('address', T.ipAddress) };
+    return { path: at, queue: gm.mandatory('queue', QUEUE_ID), address: gm.mandatory('address', T.ipAddress) };
   });
   return {
     path,
     id,
     net,
     gateways,
-    spi: m.leaf('spi', T.uint(32, LIMITS.spi.min, LIMITS.spi.max)),
-    presharedKey: m.leaf('preshared-key', T.hexKey([PRESHARED_KEY_OCTETS], `a ${PRESHARED_KEY_OCTETS}-octet pre-shared key`)),
+    spi: m.leaf('spi', SPI),
+    presharedKey: m.leaf('preshared-key', PRESHARED_KEY),
     aead: m.leaf('aead', T.aead, DEFAULTS.aead),
   };
 }
@@ -284,17 +293,20 @@ function readSa(path: string, json: Record<string, unknown>, problems: Problems)
   return {
     path,
     route: m.mandatory('route', T.routeId),
-    queue: m.mandatory('queue', T.uint(8, LIMITS.queues.min, LIMITS.queues.max)),
-    spi: m.mandatory('spi', T.uint(32, LIMITS.spi.min, LIMITS.spi.max)),
+    queue: m.mandatory('queue', QUEUE_ID),
+    spi: m.mandatory('spi', SPI),
     aead: m.mandatory('aead', T.aead),
-    key: m.mandatory('key', T.hexKey([16, 32], 'a 16- or 32-octet AES key')),
-    salt: m.mandatory('salt', T.hexKey([SALT_OCTETS], `a ${SALT_OCTETS}-octet salt`)),
+    key: m.mandatory('key', SA_KEY),
+    salt: m.mandatory('salt', SALT),
     esn: m.leaf('esn', T.boolean, DEFAULTS.esn),
-    initialSequence: m.leaf('initial-sequence', T.uint64(LIMITS.sequence.min, LIMITS.sequence.max)),
+    initialSequence: m.leaf('initial-sequence', SEQUENCE),
   };
 }
 
-export function decode(json: unknown, problems: Problems): Draft | undefined {
+/** Drafts of list entries already read (and found valid) from an equal entry: read again, they would come out the same. */
+export type Reusable = ReadonlyMap<object, DraftRoute | DraftSa>;
+
+export function decode(json: unknown, problems: Problems, reuse?: Reusable): Draft | undefined {
   if (!isObject(json)) {
     problems.add('/', `${show(json)} is not a JSON object with a "${TOP}" member`);
     return undefined;
@@ -327,7 +339,7 @@ export function decode(json: unknown, problems: Problems): Draft | undefined {
     replayWindow: g.leaf('replay-window', T.replayWindow, DEFAULTS.replayWindow),
     privateInterface: readPrivate(g, problems),
     publicInterface: readPublic(g, problems),
-    routes: (listOf(g, 'route', problems) ?? []).map(({ path, json: r }) => readRoute(path, r, problems)),
+    routes: (listOf(g, 'route', problems) ?? []).map(({ path, json: r }) => (reuse?.get(r) as DraftRoute | undefined) ?? readRoute(path, r, problems)),
     dataPlane: null,
   };
 
@@ -336,8 +348,8 @@ export function decode(json: unknown, problems: Problems): Draft | undefined {
     const m = new Members(dp.json, dp.path, ['inbound-sa', 'outbound-sa'], problems);
     draft.dataPlane = {
       path: dp.path,
-      inbound: (listOf(m, 'inbound-sa', problems) ?? []).map(({ path, json: sa }) => readSa(path, sa, problems)),
-      outbound: (listOf(m, 'outbound-sa', problems) ?? []).map(({ path, json: sa }) => readSa(path, sa, problems)),
+      inbound: (listOf(m, 'inbound-sa', problems) ?? []).map(({ path, json: sa }) => (reuse?.get(sa) as DraftSa | undefined) ?? readSa(path, sa, problems)),
+      outbound: (listOf(m, 'outbound-sa', problems) ?? []).map(({ path, json: sa }) => (reuse?.get(sa) as DraftSa | undefined) ?? readSa(path, sa, problems)),
     };
   }
   return draft;

@@ -36,15 +36,30 @@ function findDuplicateMembers(text: string): JsonPointer[] {
   const path: Array<string | number> = [];
   let i = 0;
 
-  const skipSpace = () => { while (i < text.length && ' \t\r\n'.includes(text[i])) i++; };
-  const readString = (): string => {
-    const start = i;
-    i++; // opening quote
-    while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
-    i++;
-    return JSON.parse(text.slice(start, i)) as string;
+  // Character codes and indexOf rather than a string per character, and
+  // member names decoded only when they hold an escape: the text of a
+  // configuration with 20,000 routes is several megabytes.
+  const skipSpace = () => {
+    for (let c = text.charCodeAt(i); c === 32 || c === 9 || c === 13 || c === 10; c = text.charCodeAt(++i));
   };
-  const skipScalar = () => { while (i < text.length && !',]} \t\r\n'.includes(text[i])) i++; };
+  /** Skips the string at i (its opening quote); returns its value if `decode`. */
+  const readString = (decode: boolean): string => {
+    const start = i;
+    let end = text.indexOf('"', i + 1);
+    for (;;) {
+      let backslashes = 0;
+      while (text.charCodeAt(end - 1 - backslashes) === 92) backslashes++;
+      if (backslashes % 2 === 0) break;
+      end = text.indexOf('"', end + 1);
+    }
+    i = end + 1;
+    if (!decode) return '';
+    const raw = text.slice(start + 1, end);
+    return raw.includes('\\') ? (JSON.parse(text.slice(start, i)) as string) : raw;
+  };
+  const skipScalar = () => {
+    for (let c = text.charCodeAt(i); i < text.length && c !== 44 && c !== 93 && c !== 125 && c !== 32 && c !== 9 && c !== 13 && c !== 10; c = text.charCodeAt(++i));
+  };
 
   const value = (): void => {
     skipSpace();
@@ -56,7 +71,7 @@ function findDuplicateMembers(text: string): JsonPointer[] {
       if (text[i] === '}') { i++; return; }
       for (;;) {
         skipSpace();
-        const name = readString();
+        const name = readString(true);
         if (names.has(name)) found.push([...path, name]);
         names.add(name);
         skipSpace();
@@ -79,7 +94,7 @@ function findDuplicateMembers(text: string): JsonPointer[] {
         if (text[i++] === ']') return;
       }
     } else if (c === '"') {
-      readString();
+      readString(false);
     } else {
       skipScalar();
     }

@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { acceptedEntries, withoutAccepted } from './accepted.js';
 import type { Problem } from './errors.js';
 
 interface YangExpression {
@@ -83,15 +84,29 @@ function model(): YangExpression {
 
 const SECRET = /\/(preshared-key|key|salt)$/;
 
-/** The first problem yang-js finds in an RFC 7951 document, or null. */
-export function checkWithYangJs(document: unknown): Problem | null {
+/**
+ * The first problem yang-js finds in an RFC 7951 document, or null. List
+ * entries equal to those of `accepted`, a document yang-js accepted before,
+ * are not evaluated again (accepted.ts; `matched`: those entries, if the
+ * caller found them already). `owned`: the document may be modified (the
+ * caller parsed it and has no further use for it).
+ */
+export function checkWithYangJs(
+  document: unknown,
+  accepted?: unknown,
+  options: { owned?: boolean; matched?: ReturnType<typeof acceptedEntries> } = {},
+): Problem | null {
   const schema = model();
+  const reduced = accepted === undefined ? document : withoutAccepted(document, accepted, options.matched);
   // Every evaluation leaves a Model listening for changes of the schema (for
   // yang-js's adaptive schemas, unused here): remove it, or each configuration
   // ever loaded stays in memory.
   const listening = new Set(schema.emitter.listeners('change'));
   try {
-    schema.eval(structuredClone(document));
+    // yang-js writes into what it evaluates: a copy, unless the caller owns
+    // the document whole and is done with it (a copy of 20,000 routes is
+    // not free).
+    schema.eval(options.owned && reduced === document ? document : structuredClone(reduced));
     return null;
   } catch (e) {
     const err = e as Error & { uri?: string };
