@@ -29,7 +29,8 @@ export interface GatewayOptions {
 
 export interface RouteSpec {
   id: RouteId;
-  net: string;
+  /** The remote site's prefix, or several: traffic to them is tunnelled, and what comes out of the route's SAs must come from them. */
+  net: string | string[];
   /** Remote gateway per queue; a shorter list falls back to its first entry. */
   gateways: string[];
 }
@@ -60,6 +61,8 @@ export interface SaState {
   decryptErrors: number;
   replayErrors: number;
   protocolErrors: number;
+  /** Inbound: decrypted, then refused by the inbound policy (source not in the route's net, multicast or broadcast). */
+  policyErrors: number;
   encapErrors: number;
   /** Outbound: packets dropped beyond the reserved sequence numbers. */
   sequenceUnreserved: number;
@@ -73,7 +76,8 @@ export interface SaState {
 export interface Punt {
   queue: number;
   side: Side;
-  reason: 'control' | 'ttl-exceeded' | 'too-big';
+  /** tunnel: decrypted, for one of our own addresses (answered back through the tunnel). */
+  reason: 'control' | 'ttl-exceeded' | 'too-big' | 'tunnel';
   /** Length of the frame as it arrived (frame may be truncated to 2048 bytes). */
   frameLength: number;
   frame: Buffer;

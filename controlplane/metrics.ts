@@ -60,6 +60,7 @@ mapCounters('drops', {
   public_drop_bad_next_header: drop('public', 'bad_next_header'),
   public_ttl_expired: drop('public', 'ttl_expired'),
   public_drop_no_nexthop: drop('public', 'no_next_hop'),
+  public_drop_inbound_policy: drop('public', 'inbound_policy'),
   public_tx_drop_full: drop('public', 'tx_ring_full'),
 });
 mapCounters('punt_ring_drops', { punt_drop_full: {} });
@@ -148,6 +149,17 @@ export class GatewayMetrics {
       (s) => routeTraffic(self.gw, s, 'packets'));
     counter('vitesse_route_bytes_total', 'Octets a route encrypted (outbound) or decrypted (inbound), over all its SAs, past and present.', ['route', 'direction', 'queue'],
       (s) => routeTraffic(self.gw, s, 'bytes'));
+    counter('vitesse_route_inbound_policy_errors_total', 'Packets decrypted with a route\'s SAs and refused by the inbound policy (inner source not in the route\'s net, multicast or broadcast), over all its SAs, past and present.', ['route', 'queue'],
+      function* (s) {
+        // Every route and queue from zero on, so that a first error is an increase.
+        const errors = new Map<string, number>();
+        for (const t of self.gw.saLedger.routeTraffic(s.routes, s.sas)) {
+          if (t.direction === 'inbound') errors.set(`${t.route}/${t.queue}`, t.policyErrors);
+        }
+        for (const route of s.routes) {
+          for (let q = 0; q < s.queues.length; q++) yield [{ route, queue: String(q + 1) }, errors.get(`${route}/${q}`) ?? 0];
+        }
+      });
     gauge('vitesse_route_sas', 'Active SAs of a route (inbound: up to 4 during rollover; outbound: 0 or 1).', ['route', 'direction', 'queue'], function* (s) {
       const count = new Map<string, number>();
       for (const sa of s.sas) {

@@ -1,9 +1,10 @@
 // What the data plane does not keep about its SAs, for the state API and the
 // metrics: when each SA was installed and with which AEAD ("age", "aead"),
-// and the final packet and octet counts of SAs already removed, per route,
-// direction and queue. A route's traffic is then the sum of its live SAs'
-// data-plane counters and of what its removed SAs had counted, so it never
-// goes backwards when SAs roll over (Prometheus would read that as a reset).
+// and the final packet, octet and inbound-policy-error counts of SAs already
+// removed, per route, direction and queue. A route's counters are then the
+// sum of its live SAs' data-plane counters and of what its removed SAs had
+// counted, so they never go backwards when SAs roll over (Prometheus would
+// read that as a reset).
 //
 // The gateway calls `installed` and `removing` wherever it adds or removes an
 // SA; nothing here runs per packet. Queues are the data plane's (0-based).
@@ -28,10 +29,18 @@ export interface RouteTraffic extends Traffic {
   route: RouteId;
   direction: Direction;
   queue: number;
+  /** Inbound: packets decrypted and then refused by the inbound policy (0 outbound). */
+  policyErrors: number;
 }
 
 const saKey = (direction: Direction, queue: number, spi: Spi) => `${direction}/${queue}/${spi}`;
 const routeKey = (route: RouteId, direction: Direction, queue: number) => `${route}/${direction}/${queue}`;
+
+function add(t: RouteTraffic, sa: SaState): void {
+  t.packets += sa.packets;
+  t.bytes += sa.bytes;
+  t.policyErrors += sa.policyErrors ?? 0;
+}
 
 export class SaLedger {
   private readonly live = new Map<string, SaRecord>();
@@ -54,9 +63,8 @@ export class SaLedger {
     const sa = this.read().find((s) => s.direction === direction && s.queue === queue && s.spi === spi);
     if (!sa) return;
     const k = routeKey(sa.route, direction, queue);
-    const t = this.retired.get(k) ?? { route: sa.route, direction, queue, packets: 0, bytes: 0 };
-    t.packets += sa.packets;
-    t.bytes += sa.bytes;
+    const t = this.retired.get(k) ?? { route: sa.route, direction, queue, packets: 0, bytes: 0, policyErrors: 0 };
+    add(t, sa);
     this.retired.set(k, t);
   }
 
@@ -83,9 +91,8 @@ export class SaLedger {
     for (const sa of sas) {
       if (!configured.has(sa.route)) continue;
       const k = routeKey(sa.route, sa.direction, sa.queue);
-      const t = out.get(k) ?? { route: sa.route, direction: sa.direction, queue: sa.queue, packets: 0, bytes: 0 };
-      t.packets += sa.packets;
-      t.bytes += sa.bytes;
+      const t = out.get(k) ?? { route: sa.route, direction: sa.direction, queue: sa.queue, packets: 0, bytes: 0, policyErrors: 0 };
+      add(t, sa);
       out.set(k, t);
     }
     return [...out.values()];

@@ -7,7 +7,7 @@
 // queue), SAs from the data plane's SA table, ICMP and next hops from the slow
 // path, the key exchange from the key manager. Nothing is counted twice or
 // kept aside here. counter64 values are JSON strings (RFC 7951 §6.1).
-import type { Counters, SaState } from './dataplane.js';
+import type { Counters, RouteId, SaState } from './dataplane.js';
 import type { Gateway } from './gateway.js';
 import type { NeighbourEntry, SlowPathCounters } from './slowpath/slowpath.js';
 import type { IcmpCounters } from './slowpath/counters.js';
@@ -33,6 +33,7 @@ export const PUBLIC_RX_DROPS = [
   'public_drop_unknown_protocol', 'public_drop_fragment', 'public_drop_unknown_spi',
   'public_drop_truncated', 'public_drop_replay', 'public_drop_authentication',
   'public_drop_bad_trailer', 'public_drop_bad_next_header', 'public_drop_no_nexthop',
+  'public_drop_inbound_policy',
 ] as const;
 
 // The model's interface counters rx-drops (frames lost for lack of buffers)
@@ -69,6 +70,7 @@ export const PUBLIC_ROUTER: Record<string, readonly string[]> = {
   'fragment-errors': ['public_drop_fragment'],
   'spi-errors': ['public_drop_unknown_spi'],
   'ttl-errors': ['public_ttl_expired'],
+  'inbound-policy-errors': ['public_drop_inbound_policy'],
 };
 
 function router(c: Counters, table: Record<string, readonly string[]>): Json {
@@ -177,6 +179,7 @@ function saList(gw: Gateway, sas: SaState[]): Json[] {
         entry['decrypt-errors'] = c64(sa.decryptErrors);
         entry['replay-errors'] = c64(sa.replayErrors);
         entry['protocol-errors'] = c64(sa.protocolErrors);
+        entry['inbound-policy-errors'] = c64(sa.policyErrors);
       }
       Object.assign(entry, sequenceState(gw, sa));
       return entry;
@@ -196,6 +199,40 @@ export function sequenceState(gw: Gateway, sa: SaState): Json {
   if (reserved !== undefined) out['reserved-sequence'] = String(reserved);
   out['sequence-unreserved-errors'] = c64(sa.sequenceUnreserved);
   return out;
+}
+
+/**
+ * Each configured route, by id: its traffic each way and inbound-policy
+ * errors over all its SAs past and present (the SA ledger keeps what removed
+ * SAs had counted), summed over the queues, and its SAs now.
+ */
+function routeList(gw: Gateway, routes: readonly RouteId[], sas: SaState[]): Json[] {
+  const zero = () => ({ inbound: { packets: 0, bytes: 0, sas: 0 }, outbound: { packets: 0, bytes: 0, sas: 0 }, policyErrors: 0 });
+  const by = new Map(routes.map((id) => [id, zero()]));
+  for (const t of gw.saLedger.routeTraffic(routes, sas)) {
+    const r = by.get(t.route);
+    if (!r) continue;
+    r[t.direction].packets += t.packets;
+    r[t.direction].bytes += t.bytes;
+    r.policyErrors += t.policyErrors;
+  }
+  for (const sa of sas) {
+    const r = by.get(sa.route);
+    if (r) r[sa.direction].sas++;
+  }
+  return routes.map((id) => {
+    const r = by.get(id)!;
+    return {
+      id,
+      'inbound-packets': c64(r.inbound.packets),
+      'inbound-bytes': c64(r.inbound.bytes),
+      'outbound-packets': c64(r.outbound.packets),
+      'outbound-bytes': c64(r.outbound.bytes),
+      'inbound-sas': r.inbound.sas,
+      'outbound-sas': r.outbound.sas,
+      'inbound-policy-errors': c64(r.policyErrors),
+    };
+  });
 }
 
 /** The `gateway-state` container's content (without the module-qualified member around it). */
@@ -218,7 +255,10 @@ export function gatewayState(gw: Gateway): Json {
     'public-address': q.address,
     ...trafficCounters(dp.counters(q.id - 1)),
   }));
-  const sas = saList(gw, dp.sas());
+  const live = dp.sas();
+  const routes = routeList(gw, config.routes.map((r) => r.id), live);
+  if (routes.length) state.route = routes;
+  const sas = saList(gw, live);
   if (sas.length) state.sa = sas;
   if (neighbours.length) state.neighbour = neighbours.map(neighbour);
   return state;

@@ -7,6 +7,7 @@ import { refOpen, type RefSa } from './support/esp-reference.js';
 import { buildIpv4, buildIpv6, ethernetIp, ipPacketValid } from './support/ip-packets.js';
 import { readPcap } from './support/pcap.js';
 import { ethernet, makeHarness, pollUntilIdle, type Harness } from './support/gateway-harness.js';
+import { innerDestination, parseAddress, policyAllows } from './support/inbound-policy.js';
 import { VITA } from './support/vectors.js';
 import { RouteId, Spi } from '../controlplane/exchange/types.js';
 
@@ -15,8 +16,8 @@ const frames = (name: string) => readPcap(path.join(VITA, name)).records.map((r)
 const SA: RefSa = { aead: 'aes-gcm-16-icv', spi: 1001, keymat: Buffer.alloc(20) };
 
 const SETUPS = {
-  4: { prefix: 'selftest', privateIp: { ipv4: '192.168.10.1' }, publicIp: '203.0.113.1', net: '192.168.10.0/24' },
-  6: { prefix: 'selftest6', privateIp: { ipv6: 'c0a8:a00::1' }, publicIp: '203:0:113::1', net: 'c0a8:a00::/24' },
+  4: { prefix: 'selftest', privateIp: { ipv4: '192.168.10.1' }, own: '192.168.10.1', publicIp: '203.0.113.1', net: '192.168.10.0/24' },
+  6: { prefix: 'selftest6', privateIp: { ipv6: 'c0a8:a00::1' }, own: 'c0a8:a00::1', publicIp: '203:0:113::1', net: 'c0a8:a00::/24' },
 } as const;
 
 let h: Harness | undefined;
@@ -52,9 +53,12 @@ describe.each([4, 6] as const)('Vita self-test captures, IPv%i', (version) => {
     h = vitaGateway(version);
     const input = frames(`${s.prefix}-public-in.pcap`);
     // What a correct receiver delivers, decided independently with Node's
-    // crypto: authentic, not a fragment, first time this sequence number.
+    // crypto: authentic, not a fragment, first time this sequence number,
+    // allowed by the inbound policy, not for the gateway itself (Vita
+    // answered those: they go to the control plane).
     const seen = new Set<bigint>();
     const expected: Buffer[] = [];
+    let forUs = 0;
     for (const f of input) {
       const ip = ethernetIp(f);
       if (!ip || ip.protocol !== 50 || ip.fragment) continue;
@@ -62,6 +66,11 @@ describe.each([4, 6] as const)('Vita self-test captures, IPv%i', (version) => {
       if (!opened || opened.spi !== SA.spi || seen.has(opened.seq)) continue;
       seen.add(opened.seq);
       if (opened.nextHeader !== (version === 4 ? 4 : 41)) continue; // authentic, but not an IP packet we carry
+      if (!policyAllows(opened.content, [s.net])) continue;
+      if (innerDestination(opened.content).equals(parseAddress(s.own))) {
+        forUs++;
+        continue;
+      }
       if ((version === 4 ? opened.content[8] : opened.content[7]) <= 1) continue; // TTL expires here: punted for ICMP
       const innerLen = version === 4 ? opened.content.readUInt16BE(2) : 40 + opened.content.readUInt16BE(4);
       const inner = Buffer.from(opened.content.subarray(0, innerLen));
@@ -97,6 +106,9 @@ describe.each([4, 6] as const)('Vita self-test captures, IPv%i', (version) => {
     expect(c.public_drop_bad_next_header).toBe(1);
     expect(c.public_ttl_expired).toBe(1);
     expect(punts.filter((p) => p.reason === 'ttl-exceeded').length).toBe(1);
+    expect(forUs).toBeGreaterThan(0);
+    expect(punts.filter((p) => p.reason === 'tunnel').length).toBe(forUs);
+    expect(c.public_drop_inbound_policy).toBe(0);
     if (version === 4) {
       expect(c.public_drop_fragment).toBe(2);
       expect(c.public_drop_unknown_protocol).toBe(1);

@@ -23,7 +23,11 @@ function keymat(aead: Aead = 'aes-gcm-16-icv'): Buffer {
   return crypto.randomBytes(aead === 'aes-gcm-16-icv' ? 20 : 36);
 }
 
-/** A gateway tunnelling 10.2.0.0/16 and fd00:2::/32 to itself. */
+/**
+ * A gateway tunnelling 10.2.0.0/16 and fd00:2::/32 to itself. What it sends
+ * comes back on the routes' own SAs, so the test hosts' sources lie in those
+ * prefixes (as in Vita's self-test) to pass the inbound policy.
+ */
 function loopGateway(opts: { queues?: number; aead?: Aead } = {}) {
   const queues = opts.queues ?? 1;
   const addresses = Array.from({ length: queues }, (_, q) => `192.0.2.${q + 1}`);
@@ -59,13 +63,13 @@ function udp4(n: number, opts: { dst?: string; ttl?: number; size?: number; src?
   payload.writeUInt16BE(2000, 2);
   payload.writeUInt16BE(payload.length, 4);
   payload.writeUInt32BE(n, 8 % payload.length);
-  return ethernet(GW_PRIV_MAC, HOST_MAC, 0x0800, buildIpv4({ src: opts.src ?? '10.1.0.2', dst: opts.dst ?? '10.2.0.9', ttl: opts.ttl, payload }));
+  return ethernet(GW_PRIV_MAC, HOST_MAC, 0x0800, buildIpv4({ src: opts.src ?? '10.2.0.2', dst: opts.dst ?? '10.2.0.9', ttl: opts.ttl, payload }));
 }
 
 function udp6(n: number, opts: { dst?: string; hopLimit?: number } = {}): Buffer {
   const payload = Buffer.alloc(40);
   payload.writeUInt32BE(n, 8);
-  return ethernet(GW_PRIV_MAC, HOST_MAC, 0x86dd, buildIpv6({ src: 'fd00:1::2', dst: opts.dst ?? 'fd00:2::9', hopLimit: opts.hopLimit, payload }));
+  return ethernet(GW_PRIV_MAC, HOST_MAC, 0x86dd, buildIpv6({ src: 'fd00:2::2', dst: opts.dst ?? 'fd00:2::9', hopLimit: opts.hopLimit, payload }));
 }
 
 const seqOf = (f: Buffer) => (f.readUInt16BE(12) === 0x0800 ? f.readUInt32BE(14 + 20 + 8) : f.readUInt32BE(14 + 40 + 8));
@@ -180,7 +184,7 @@ describe('gateway pipeline', () => {
 
   it('spreads flows over queues; each queue uses its own SAs and public address', () => {
     h = loopGateway({ queues: 2 });
-    const frames = Array.from({ length: 200 }, (_, i) => udp4(i, { src: `10.1.${i % 200}.${1 + (i % 7)}` }));
+    const frames = Array.from({ length: 200 }, (_, i) => udp4(i, { src: `10.2.${i % 200}.${1 + (i % 7)}` }));
     h.sendPrivate(frames);
     pollUntilIdle(h.gw);
     expect(h.receivePrivate().map(seqOf).sort((a, b) => a - b)).toEqual(frames.map((_, i) => i));

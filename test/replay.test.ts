@@ -18,6 +18,7 @@ import { main } from '../controlplane/cli.js';
 import { upperLayerChecksum } from '../controlplane/slowpath/checksum.js';
 import { refOpen, type RefSa } from './support/esp-reference.js';
 import { ethernet } from './support/gateway-harness.js';
+import { inPrefix, innerDestination, parseAddress, policyAllows } from './support/inbound-policy.js';
 import { buildIpv4, buildIpv6, ethernetIp, internetChecksum, ipPacketValid, type FrameIp } from './support/ip-packets.js';
 import { readPcap, writePcap } from './support/pcap.js';
 import { VITA } from './support/vectors.js';
@@ -84,25 +85,6 @@ const src = (ip: FrameIp) => ip.ip.subarray(ip.version === 4 ? 12 : 8, ip.versio
 const dst = (ip: FrameIp) => ip.ip.subarray(ip.version === 4 ? 16 : 24, ip.version === 4 ? 20 : 40);
 const ttl = (ip: FrameIp) => ip.ip[ip.version === 4 ? 8 : 7];
 const macOf = (f: Buffer, at: 0 | 6) => [...f.subarray(at, at + 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
-
-function parseAddress(a: string): Buffer {
-  if (!a.includes(':')) return Buffer.from(a.split('.').map(Number));
-  const [h, t = ''] = a.split('::');
-  const head = h ? h.split(':') : [], tail = t ? t.split(':') : [];
-  const groups = a.includes('::') ? [...head, ...Array(8 - head.length - tail.length).fill('0'), ...tail] : head;
-  return Buffer.concat(groups.map((g) => Buffer.from(g.padStart(4, '0'), 'hex')));
-}
-
-function inPrefix(addr: Buffer, prefix: string): boolean {
-  const [net, len] = prefix.split('/');
-  const n = parseAddress(net);
-  if (n.length !== addr.length) return false;
-  for (let bit = 0; bit < Number(len); bit++) {
-    const m = 0x80 >> (bit % 8);
-    if ((addr[bit >> 3] & m) !== (n[bit >> 3] & m)) return false;
-  }
-  return true;
-}
 
 // An echo request with a correct ICMP checksum; `df` sets IPv4's don't-fragment bit.
 function echoRequest(version: 4 | 6, from: string, to: string, size: number, df = false): Buffer {
@@ -223,6 +205,8 @@ describe.each([4, 6] as const)('vitesse replay of Vita self-test captures, IPv%i
       seen.add(opened.seq);
       if (opened.nextHeader !== (version === 4 ? 4 : 41)) continue; // authentic, but carries no IP packet
       const inner = ethernetIp(Buffer.concat([Buffer.alloc(12), Buffer.from(version === 4 ? [8, 0] : [0x86, 0xdd]), opened.content]))!;
+      if (!policyAllows(inner.ip, [s.net])) continue; // RFC 4301 §5.2
+      if (dst(inner).equals(parseAddress(s.private))) continue; // for us: answered back through the tunnel
       if (ttl(inner) <= 1) continue; // expires here: answered with time exceeded instead
       expected.push(forwarded(inner.ip).toString('hex'));
     }
@@ -257,6 +241,23 @@ describe.each([4, 6] as const)('vitesse replay of Vita self-test captures, IPv%i
     const drops = Object.entries(c).filter(([k]) => /^(private|public)_drop_/.test(k)).reduce((a, [, v]) => a + v, 0);
     const delivered = privateOut.filter((f) => macOf(f, 0) === MAC.privateNextHop).length;
     expect(delivered + inner.length + c.punted_packets + drops).toBe(c.private_rx_packets + c.public_rx_packets);
+  });
+
+  it('answers an echo request out of the tunnel to its private address back through the tunnel, as Vita did', () => {
+    // What Vita sent into the tunnel (its SA served both directions).
+    const vitaInner = frames(path.join(VITA, `${s.prefix}-public-out.pcap`))
+      .map((f) => ethernetIp(f))
+      .filter((ip): ip is FrameIp => ip?.protocol === 50)
+      .map((ip) => refOpen(INBOUND, ip.payload, 0))
+      .filter((o) => o !== null)
+      .map((o) => ethernetIp(Buffer.concat([Buffer.alloc(12), Buffer.from(version === 4 ? [8, 0] : [0x86, 0xdd]), o.content]))!);
+    const echoReply = version === 4 ? 0 : 129;
+    const replies = (inner: FrameIp[]) => inner.filter((ip) => ip.protocol === (version === 4 ? 1 : 58) && ip.payload[0] === echoReply && src(ip).equals(parseAddress(s.private)));
+    expect(replies(vitaInner).length).toBeGreaterThan(0);
+    const ours = replies(esp().inner.map((p) => ethernetIp(Buffer.concat([Buffer.alloc(12), Buffer.from(version === 4 ? [8, 0] : [0x86, 0xdd]), p]))!));
+    expect(ours.map((ip) => dst(ip).toString('hex'))).toEqual(replies(vitaInner).map((ip) => dst(ip).toString('hex')));
+    for (const ip of ours) expect(inPrefix(dst(ip), s.net)).toBe(true);
+    expect(result.dataplane.public_drop_inbound_policy).toBe(0);
   });
 
   it('answers with the ICMP kinds Vita answered with, from its own address, with our MTU', () => {

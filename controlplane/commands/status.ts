@@ -76,6 +76,8 @@ function errorCounters(state: Json): Map<string, number> {
   for (const sa of state.sa ?? []) {
     for (const leaf of ['decrypt-errors', 'replay-errors', 'protocol-errors', 'sequence-unreserved-errors']) if (sa[leaf] !== undefined) add(`route ${sa.route}/${leaf}`, sa[leaf]);
   }
+  // Kept per route (over its SAs past and present), so it survives rekeys.
+  for (const route of state.route ?? []) add(`route ${route.id}/inbound-policy-errors`, route['inbound-policy-errors']);
   return out;
 }
 

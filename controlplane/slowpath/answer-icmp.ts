@@ -1,8 +1,8 @@
 // ICMP and ICMPv6 for us: every message is counted by type and code; echo
 // requests to one of our unicast addresses get replies (rate-limited per
-// side and source);
-// Neighbour Discovery goes to answer-nd.ts; errors and replies addressed to
-// us are only counted.
+// side and source; a request out of the tunnel is answered back into it, on
+// the private side's budget); Neighbour Discovery goes to answer-nd.ts;
+// errors and replies addressed to us are only counted.
 import { isMulticastIp, isUnicastIp } from './address.js';
 import { answerNd } from './answer-nd.js';
 import type { Outbox, SlowPathContext } from './context.js';
@@ -17,19 +17,24 @@ export function answerIcmp(ctx: SlowPathContext, p: Punt, eth: EthernetView, ip:
   if (typeof msg === 'string') return ctx.drop(msg);
   const counters = ip.version === 4 ? ctx.counters.icmp : ctx.counters.icmpv6;
   bump(counters.received, icmpKey(msg.type, msg.code));
-  if (ip.version === 6 && isNdType(msg.type)) return answerNd(ctx, p, eth, ip, msg, out);
+  const tunnel = p.reason === 'tunnel';
+  if (ip.version === 6 && isNdType(msg.type)) return tunnel ? ctx.drop('unhandled') : answerNd(ctx, p, eth, ip, msg, out);
   if (isMulticastIp(ip.dst)) return ctx.drop('unhandled');
   if (msg.type !== (ip.version === 4 ? ICMP_ECHO_REQUEST : ICMPV6_ECHO_REQUEST)) return;
   if (!isUnicastIp(ip.src) || ctx.isOurs(ip.src)) return ctx.drop('bad-source');
   const replyType = icmpKey(ip.version === 4 ? ICMP_ECHO_REPLY : ICMPV6_ECHO_REPLY, 0);
   // Each side has its own budget, shared fairly among its sources: a flood
   // at the public address starves neither the private side nor other hosts.
-  if (!ctx.buckets.echo[p.side].take(ip.src, ctx.now())) {
+  // Requests out of the tunnel come from the sites (authenticated, from a
+  // route's net): the private side's.
+  if (!ctx.buckets.echo[tunnel ? 'private' : p.side].take(ip.src, ctx.now())) {
     bump(counters.rateLimited, replyType);
     return;
   }
-  // Back to the neighbour that handed us the request: it knows the way.
   const reply = echoReply(ip, msg, ctx.nextId());
-  out.add(p.queue, p.side, 'transmit', ethernetFrame(eth.src, ctx[p.side].mac, eth.type, reply));
+  // From the tunnel: back into it, as if the LAN had sent the reply.
+  if (tunnel) out.add(p.queue, 'private', 'receive', ethernetFrame(ctx.private.mac, ctx.private.mac, eth.type, reply));
+  // Back to the neighbour that handed us the request: it knows the way.
+  else out.add(p.queue, p.side, 'transmit', ethernetFrame(eth.src, ctx[p.side].mac, eth.type, reply));
   bump(counters.sent, replyType);
 }

@@ -8,6 +8,9 @@
 //                 (ICMP port or protocol unreachable)
 //   ttl-exceeded  ICMP time exceeded from our private address (answer-errors.ts)
 //   too-big       fragmentation needed / packet too big, or IPv4 fragmentation
+//   tunnel        decrypted, for one of our addresses: echo replies and ICMP
+//                 errors go back into the tunnel (injected as received on the
+//                 private side, so the data plane encrypts them)
 // Answers are built in fresh buffers, collected per (queue, side, mode) and
 // injected as one batch per `handle` call. Every frame that gets no answer is
 // counted under the reason why (counters.ts). Next-hop resolution runs on
@@ -140,9 +143,10 @@ export class SlowPath {
     const ctx = this.ctx;
     const eth = parseEthernet(p.frame.subarray(0, Math.min(p.frame.length, p.frameLength)));
     if (!eth) return ctx.drop('malformed');
-    // The public side's ttl-exceeded frames carry an Ethernet header the data
-    // plane wrote (the packet came out of the tunnel); all others came off a link.
-    const offLink = !(p.side === 'public' && p.reason === 'ttl-exceeded');
+    // The public side's ttl-exceeded and tunnel frames carry an Ethernet header
+    // the data plane wrote (the packet came out of the tunnel); all others
+    // came off a link.
+    const offLink = !(p.side === 'public' && (p.reason === 'ttl-exceeded' || p.reason === 'tunnel'));
     if (offLink && (isMulticastMac(eth.src) || eth.src.equals(ctx[p.side].mac))) return ctx.drop('bad-source');
 
     if (p.reason === 'control' && eth.type === ETHERTYPE_ARP) return answerArp(ctx, p, eth, out);
@@ -160,7 +164,24 @@ export class SlowPath {
       case 'too-big':
         if (p.side !== 'private') return ctx.drop('unhandled');
         return answerTooBig(ctx, p, eth, ip, out);
+      case 'tunnel':
+        return this.handleTunnel(p, eth, ip, out);
     }
+  }
+
+  /**
+   * A decrypted packet for one of our addresses (the data plane checked it
+   * against the SA's route first): answered as the private side answers,
+   * but back into the tunnel.
+   */
+  private handleTunnel(p: Punt, eth: EthernetView, ip: IpView, out: Outbox): void {
+    const ctx = this.ctx;
+    if (!ctx.isOurs(ip.dst)) return ctx.drop('not-for-us');
+    if (ip.fragment) return ctx.drop('fragment'); // no reassembly
+    if (!ip.upper) return ctx.drop('malformed');
+    const protocol = ip.upper.protocol;
+    if (protocol === (ip.version === 4 ? PROTO_ICMP : PROTO_ICMPV6)) return answerIcmp(ctx, p, eth, ip, out);
+    return sendIcmpError(ctx, protocol === PROTO_UDP ? 'port-unreachable' : 'protocol-unreachable', p.queue, ip, null, out);
   }
 
   private handleControl(p: Punt, eth: EthernetView, ip: IpView, out: Outbox): void {

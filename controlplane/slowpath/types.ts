@@ -4,7 +4,7 @@
 // and its inject/setNextHop methods as callbacks, and tests feed frames.
 
 export type Side = 'private' | 'public';
-export type PuntReason = 'control' | 'ttl-exceeded' | 'too-big';
+export type PuntReason = 'control' | 'ttl-exceeded' | 'too-big' | 'tunnel';
 export type InjectMode = 'transmit' | 'receive';
 
 export interface Punt {

@@ -17,7 +17,9 @@ class SyntheticLink final : public Link {
  public:
   // Frames are IPv4 templates sent round-robin, each time with the next
   // destination address of `destinations` (so a few templates cover many
-  // routes), until `budget` frames went out.
+  // routes) and the address after it as the source (a host of the same
+  // site, so a gateway tunnelling to itself passes its inbound policy),
+  // until `budget` frames went out.
   SyntheticLink(std::vector<std::vector<uint8_t>> templates, std::vector<uint32_t> destinations, uint64_t budget)
       : templates_(std::move(templates)), destinations_(std::move(destinations)), budget_(budget) {}
 
@@ -33,9 +35,11 @@ class SyntheticLink final : public Link {
       uint8_t* ip = p->data + net::kEthHeaderLen;
       uint32_t dst = destinations_[next_dst_];
       if (++next_dst_ == destinations_.size()) next_dst_ = 0;
+      const uint32_t src = dst + 1;
+      net::store32(ip + 12, src);
       net::store32(ip + 16, dst);
-      // The templates' checksums were computed with a zero destination.
-      uint32_t sum = static_cast<uint16_t>(~net::load16(ip + 10)) + (dst >> 16) + (dst & 0xffff);
+      // The templates' checksums were computed with zero addresses.
+      uint32_t sum = static_cast<uint16_t>(~net::load16(ip + 10)) + (dst >> 16) + (dst & 0xffff) + (src >> 16) + (src & 0xffff);
       net::store16(ip + 10, static_cast<uint16_t>(~net::checksum_fold(sum)));
       pkts[n++] = p;
       generated_++;

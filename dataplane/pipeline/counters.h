@@ -27,7 +27,7 @@ namespace vitesse {
   X(public_drop_unknown_protocol) X(public_drop_fragment) X(public_drop_unknown_spi)         \
   X(public_drop_truncated) X(public_drop_replay) X(public_drop_authentication)              \
   X(public_drop_bad_trailer) X(public_drop_bad_next_header) X(public_ttl_expired)      \
-  X(public_drop_no_nexthop)                                                                  \
+  X(public_drop_no_nexthop) X(public_drop_inbound_policy)                                   \
   /* resources */                                                                            \
   X(private_tx_drop_full) X(public_tx_drop_full) X(punt_drop_full) X(inject_drop_bad)       \
   X(rx_drop_no_buffer)

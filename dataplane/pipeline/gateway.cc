@@ -234,6 +234,13 @@ std::unique_ptr<Tables> Gateway::build_tables() const {
   t->tfc_pad_to = config_.tfc ? config_.mtu : 0;
 
   t->routes = route_table_;
+  std::map<std::string_view, route::RouteIndex> route_index;
+  t->inner_net_begin.assign(routes_.size() + 2, 0);
+  for (size_t i = 0; i < routes_.size(); i++) {
+    route_index.emplace(routes_[i].id, static_cast<route::RouteIndex>(i + 1));
+    for (const Prefix& p : routes_[i].nets) t->inner_nets.push_back(make_inner_net(p.addr, p.len));
+    t->inner_net_begin[i + 2] = static_cast<uint32_t>(t->inner_nets.size());
+  }
 
   t->queues.resize(config_.queues);
   for (uint32_t q = 0; q < config_.queues; q++) {
@@ -251,9 +258,11 @@ std::unique_ptr<Tables> Gateway::build_tables() const {
         qr.has_outer = true;
       }
     }
-    std::vector<esp::InboundSa*> sas;
-    for (auto it = inbound_.lower_bound({q, 0}); it != inbound_.end() && it->first.first == q; ++it)
-      sas.push_back(it->second.get());
+    std::vector<SpiTable::Entry> sas;
+    for (auto it = inbound_.lower_bound({q, 0}); it != inbound_.end() && it->first.first == q; ++it) {
+      auto r = route_index.find(inbound_route_.at(it->first));
+      sas.push_back({it->second.get(), r == route_index.end() ? route::kNoRoute : r->second});
+    }
     qt.inbound.build(sas);
   }
   return t;
@@ -267,6 +276,7 @@ void Gateway::set_routes(std::vector<RouteSpec> routes) {
     if (r.id.empty()) throw std::invalid_argument("route: empty id");
     if (!ids.insert(r.id).second) throw std::invalid_argument(where + ": duplicate id");
     if (r.remotes.empty()) throw std::invalid_argument(where + ": no remote gateway");
+    if (r.nets.empty()) throw std::invalid_argument(where + ": no net");
     for (uint32_t q = 0; q < config_.queues; q++) {
       const net::IpAddr& remote = q < r.remotes.size() ? r.remotes[q] : r.remotes[0];
       if (remote.is_v6 != config_.public_addresses[q].is_v6)
@@ -287,7 +297,7 @@ void Gateway::set_routes(std::vector<RouteSpec> routes) {
   }
   std::vector<RouteTable::Entry> entries;
   for (size_t i = 0; i < routes.size(); i++)
-    entries.push_back({routes[i].net.addr, routes[i].net.len, static_cast<uint16_t>(i + 1)});
+    for (const Prefix& p : routes[i].nets) entries.push_back({p.addr, p.len, static_cast<uint16_t>(i + 1)});
   route_table_ = RouteTable::build(entries);
   routes_ = std::move(routes);
   for (auto& sa : gone) free_after_commit(sa.release());
@@ -385,6 +395,7 @@ std::vector<SaInfo> Gateway::sas() const {
     s.decrypt_errors = read_counter(c.decrypt_errors);
     s.replay_errors = read_counter(c.replay_errors);
     s.protocol_errors = read_counter(c.protocol_errors);
+    s.policy_errors = read_counter(c.policy_errors);
     s.encap_errors = read_counter(c.encap_errors);
     s.sequence_unreserved = read_counter(c.sequence_unreserved);
     return s;

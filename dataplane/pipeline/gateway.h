@@ -32,7 +32,9 @@ struct Prefix {
 
 struct RouteSpec {
   std::string id;
-  Prefix net;
+  // The remote site's prefixes: traffic to them goes into the route's SA;
+  // what comes out of its SAs must come from them (inbound policy).
+  std::vector<Prefix> nets;
   std::vector<net::IpAddr> remotes;  // per queue; a short list falls back to its first entry
 };
 

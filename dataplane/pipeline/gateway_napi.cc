@@ -209,7 +209,17 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
         RouteSpec s;
         s.id = str(r, "id", "route");
         try {
-          s.net = parse_prefix(str(r, "net", "route"));
+          // One prefix, or a list of them (the inbound policy and the trie take lists).
+          Napi::Value net = r.Get("net");
+          if (net.IsArray()) {
+            Napi::Array nets = net.As<Napi::Array>();
+            for (uint32_t j = 0; j < nets.Length(); j++) {
+              if (!nets.Get(j).IsString()) throw std::invalid_argument("net: expected strings");
+              s.nets.push_back(parse_prefix(nets.Get(j).As<Napi::String>().Utf8Value()));
+            }
+          } else {
+            s.nets.push_back(parse_prefix(str(r, "net", "route")));
+          }
           Napi::Array gws = r.Get("gateways").As<Napi::Array>();
           for (uint32_t j = 0; j < gws.Length(); j++) s.remotes.push_back(parse_ip(gws.Get(j).As<Napi::String>().Utf8Value()));
         } catch (const std::invalid_argument& e) {
@@ -326,6 +336,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
         o.Set("decryptErrors", static_cast<double>(s.counters.decrypt_errors));
         o.Set("replayErrors", static_cast<double>(s.counters.replay_errors));
         o.Set("protocolErrors", static_cast<double>(s.counters.protocol_errors));
+        o.Set("policyErrors", static_cast<double>(s.counters.policy_errors));
         o.Set("encapErrors", static_cast<double>(s.counters.encap_errors));
         o.Set("sequenceUnreserved", static_cast<double>(s.counters.sequence_unreserved));
         o.Set("esn", s.esn);
@@ -367,7 +378,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
       uint32_t max = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 4096;
       Napi::Array out = Napi::Array::New(env);
       uint32_t n = 0;
-      static const char* kReasons[] = {"control", "ttl-exceeded", "too-big"};
+      static const char* kReasons[] = {"control", "ttl-exceeded", "too-big", "tunnel"};
       for (uint32_t q = 0; q < g.queues(); q++) {
         Worker& w = g.worker(q);
         // Clear before draining: a punt pushed after this point notifies again.
@@ -380,7 +391,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
           Napi::Object o = Napi::Object::New(env);
           o.Set("queue", h.queue);
           o.Set("side", h.side == 0 ? "private" : "public");
-          o.Set("reason", h.reason < 3 ? kReasons[h.reason] : "unknown");
+          o.Set("reason", h.reason < std::size(kReasons) ? kReasons[h.reason] : "unknown");
           o.Set("frameLength", h.frame_len);
           o.Set("frame", Napi::Buffer<uint8_t>::Copy(env, rec + sizeof h, len - sizeof h));
           w.punts().pop();

@@ -2,9 +2,12 @@
 //   parse Ethernet and outer IP → must be for this queue's address →
 //   ESP (fragments dropped) / key exchange, ICMP, ARP, ND to the control plane
 //   → SPI → inbound SA → replay pre-check, authenticated decryption, replay
-//   window update, trailer (one batch call, esp/decap.cc) → inner TTL /
-//   hop limit (expired: punt for ICMP time exceeded) → Ethernet header for the
-//   private next hop → private link.
+//   window update, trailer (one batch call, esp/decap.cc) → inbound policy:
+//   inner source in the SA's route, no multicast or broadcast (dropped per
+//   packet, pipeline/inbound_policy.h) → for one of our own addresses: punt
+//   (answered back through the tunnel) → inner TTL / hop limit (expired: punt
+//   for ICMP time exceeded) → Ethernet header for the private next hop →
+//   private link.
 #include "esp/decap.h"
 #include "pipeline/prefetch_sa.h"
 #include "pipeline/worker.h"
@@ -31,6 +34,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
   const QueueTables& qt = t.queues[queue_];
   Packet* esp_pkts[kBatch];
   esp::InboundSa* sas[kBatch];
+  route::RouteIndex routes[kBatch];
   uint32_t m = 0;
   uint64_t rx_bytes = 0;
 
@@ -96,13 +100,15 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
 
     uint32_t esp_len = ip_len - hdr_len;
     if (esp_len < 4) { drop(p, Counter::public_drop_truncated); continue; }
-    esp::InboundSa* sa = qt.inbound.find(net::load32(ip + hdr_len));
+    route::RouteIndex route = 0;
+    esp::InboundSa* sa = qt.inbound.find(net::load32(ip + hdr_len), &route);
     if (!sa) { drop(p, Counter::public_drop_unknown_spi); continue; }
     prefetch_sa(sa);
     p->pull(net::kEthHeaderLen + hdr_len);
     p->len = esp_len;
     esp_pkts[m] = p;
     sas[m] = sa;
+    routes[m] = route;
     m++;
   }
   counters_.add(Counter::public_rx_packets, n);
@@ -120,10 +126,24 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     counters_.add(Counter::decapsulated_packets);
     uint8_t* ip = p->data;
     bool v6 = (ip[0] >> 4) == 6;
+    const uint32_t* nets = &t.inner_net_begin[routes[i]];
+    if (!inbound_policy_allows(&t.inner_nets[nets[0]], nets[1] - nets[0], ip, v6)) {
+      sas[i]->counters.policy_errors += 1;
+      drop(p, Counter::public_drop_inbound_policy);
+      continue;
+    }
+    bool for_us = v6 ? (t.has_private_v6 && std::memcmp(ip + 24, t.private_v6.b, 16) == 0) ||
+                           (qt.public_address.is_v6 && std::memcmp(ip + 24, qt.public_address.v6.b, 16) == 0)
+                     : (t.has_private_v4 && net::load32(ip + 16) == t.private_v4) ||
+                           (!qt.public_address.is_v6 && net::load32(ip + 16) == qt.public_address.v4);
     uint16_t type = v6 ? net::kEtherTypeIpv6 : net::kEtherTypeIpv4;
     uint8_t ttl = v6 ? ip[7] : ip[8];
     uint8_t* eth = p->prepend(net::kEthHeaderLen);
     net::write_eth_header(eth, t.private_nexthop_mac, t.private_mac, type);
+    if (for_us) {
+      punt(p, Side::public_side, PuntReason::tunnel);
+      continue;
+    }
     if (ttl <= 1) {
       counters_.add(Counter::public_ttl_expired);
       punt(p, Side::public_side, PuntReason::ttl_exceeded);

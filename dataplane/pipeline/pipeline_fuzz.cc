@@ -113,9 +113,9 @@ struct Harness {
     });
     const std::vector<net::IpAddr> loop = config.public_addresses;  // each queue to its own address
     gw->set_routes({
-        {"loop4", parse_prefix("192.168.10.0/24"), loop},
-        {"loop6", parse_prefix("c0a8:a00::/24"), loop},
-        {"no-sa", parse_prefix("10.0.0.0/8"), loop},
+        {"loop4", {parse_prefix("192.168.10.0/24")}, loop},
+        {"loop6", {parse_prefix("c0a8:a00::/24")}, loop},
+        {"no-sa", {parse_prefix("10.0.0.0/8")}, loop},
     });
   }
 

@@ -15,13 +15,13 @@ namespace vitesse {
 namespace {
 
 std::vector<uint8_t> udp_frame(uint32_t frame_len) {
-  // Ethernet + IPv4 + UDP with a zero payload; the destination is patched by
+  // Ethernet + IPv4 + UDP with a zero payload; the addresses are patched by
   // the synthetic source per packet.
   std::vector<uint8_t> f(frame_len, 0);
   net::Mac dst{{0x02, 0, 0, 0, 0, 0x01}}, src{{0x02, 0, 0, 0, 0, 0x02}};
   net::write_eth_header(f.data(), dst, src, net::kEtherTypeIpv4);
   uint16_t ip_len = static_cast<uint16_t>(frame_len - net::kEthHeaderLen);
-  net::write_ipv4_header(f.data() + net::kEthHeaderLen, ip_len, net::kProtoUdp, 0x0a000001, 0, 0);
+  net::write_ipv4_header(f.data() + net::kEthHeaderLen, ip_len, net::kProtoUdp, 0, 0, 0);
   uint8_t* udp = f.data() + net::kEthHeaderLen + net::kIpv4HeaderLen;
   net::store16(udp, 1234);
   net::store16(udp + 2, 5678);
@@ -86,7 +86,7 @@ SoftbenchResult run_softbench(const SoftbenchOptions& o) {
   for (uint32_t r = 0; r < o.routes; r++) {
     RouteSpec spec;
     spec.id = "r" + std::to_string(r);
-    spec.net = parse_prefix(ipv4_text((16u << 24) + (r << 8)) + "/24");
+    spec.nets = {parse_prefix(ipv4_text((16u << 24) + (r << 8)) + "/24")};
     spec.remotes = cfg.public_addresses;  // each queue tunnels to itself
     routes.push_back(spec);
   }

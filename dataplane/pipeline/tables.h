@@ -10,6 +10,7 @@
 
 #include "esp/sa.h"
 #include "net/headers.h"
+#include "pipeline/inbound_policy.h"
 #include "pipeline/route_table.h"
 
 namespace vitesse {
@@ -29,22 +30,27 @@ struct QueueRoute {
   bool has_outer = false;
 };
 
-// SPI → inbound SA, open addressing with linear probing. SPI 0 is reserved
-// (RFC 4303 §2.1) and marks an empty slot.
+// SPI → inbound SA and the index of its route (whose prefixes the inbound
+// policy checks; 0: the route is gone, nothing passes), open addressing with
+// linear probing. SPI 0 is reserved (RFC 4303 §2.1) and marks an empty slot.
 class SpiTable {
  public:
-  void build(const std::vector<esp::InboundSa*>& sas);
-  esp::InboundSa* find(uint32_t spi) const {
+  struct Entry { esp::InboundSa* sa; route::RouteIndex route; };
+  void build(const std::vector<Entry>& sas);
+  esp::InboundSa* find(uint32_t spi, route::RouteIndex* route) const {
     if (slots_.empty()) return nullptr;
     for (size_t i = hash(spi) & mask_;; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
-      if (s.spi == spi) return s.sa;
+      if (s.spi == spi) {
+        *route = s.route;
+        return s.sa;
+      }
       if (s.spi == 0) return nullptr;
     }
   }
 
  private:
-  struct Slot { uint32_t spi; esp::InboundSa* sa; };
+  struct Slot { uint32_t spi; route::RouteIndex route; esp::InboundSa* sa; };
   static size_t hash(uint32_t spi) { return (spi * 0x9e3779b1u) >> 7; }
   std::vector<Slot> slots_;
   size_t mask_ = 0;
@@ -68,6 +74,10 @@ struct Tables {
   uint32_t tfc_pad_to = 0;  // 0: no traffic-flow confidentiality padding
 
   std::shared_ptr<const RouteTable> routes;
+  // Each route's prefixes for the inbound policy: route index r owns
+  // inner_nets[inner_net_begin[r] .. inner_net_begin[r + 1]) (index 0: none).
+  std::vector<InnerNet> inner_nets;
+  std::vector<uint32_t> inner_net_begin;
   std::vector<QueueTables> queues;
 };
 

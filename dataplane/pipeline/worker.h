@@ -25,6 +25,7 @@ enum class PuntReason : uint8_t {
   control = 0,       // ARP, ND, ICMP/UDP for one of our addresses
   ttl_exceeded = 1,  // TTL/hop limit would reach 0: send ICMP time exceeded
   too_big = 2,       // over the tunnel MTU: send fragmentation needed / packet too big
+  tunnel = 3,        // out of the tunnel, for one of our addresses: answer it back through the tunnel
 };
 
 struct PuntHeader {

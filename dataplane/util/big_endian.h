@@ -18,6 +18,11 @@ inline uint32_t load_be32(const uint8_t* p) {
   std::memcpy(&v, p, 4);
   return __builtin_bswap32(v);
 }
+inline uint64_t load_be64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return __builtin_bswap64(v);
+}
 inline void store_be16(uint8_t* p, uint16_t v) {
   v = __builtin_bswap16(v);
   std::memcpy(p, &v, 2);
