@@ -28,6 +28,7 @@ export const LISTS: Record<Top, Record<string, ListSchema>> = {
     icmp: { keys: ['family', 'type'], integers: ['type'] },
     queue: { keys: ['id'], integers: ['id'] },
     'queue/icmp': { keys: ['family', 'type'], integers: ['type'] },
+    route: { keys: ['id'] },
     sa: { keys: ['direction', 'route', 'queue', 'spi'], integers: ['queue', 'spi'] },
     neighbour: { keys: ['interface', 'address'] },
   },

@@ -235,11 +235,12 @@ std::unique_ptr<Tables> Gateway::build_tables() const {
 
   t->routes = route_table_;
   std::map<std::string_view, route::RouteIndex> route_index;
-  t->inner_net_begin.assign(routes_.size() + 2, 0);
+  std::vector<InboundPolicy::Net> nets;
   for (size_t i = 0; i < routes_.size(); i++) {
     route_index.emplace(routes_[i].id, static_cast<route::RouteIndex>(i + 1));
-    for (const Prefix& p : routes_[i].nets) t->inner_nets.push_back(make_inner_net(p.addr, p.len));
-    t->inner_net_begin[i + 2] = static_cast<uint32_t>(t->inner_nets.size());
+    nets.clear();
+    for (const Prefix& p : routes_[i].nets) nets.push_back({p.addr, p.len});
+    t->inbound_policy.add_route(nets);
   }
 
   t->queues.resize(config_.queues);

@@ -104,6 +104,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     esp::InboundSa* sa = qt.inbound.find(net::load32(ip + hdr_len), &route);
     if (!sa) { drop(p, Counter::public_drop_unknown_spi); continue; }
     prefetch_sa(sa);
+    t.inbound_policy.prefetch(route);
     p->pull(net::kEthHeaderLen + hdr_len);
     p->len = esp_len;
     esp_pkts[m] = p;
@@ -126,8 +127,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     counters_.add(Counter::decapsulated_packets);
     uint8_t* ip = p->data;
     bool v6 = (ip[0] >> 4) == 6;
-    const uint32_t* nets = &t.inner_net_begin[routes[i]];
-    if (!inbound_policy_allows(&t.inner_nets[nets[0]], nets[1] - nets[0], ip, v6)) {
+    if (!t.inbound_policy.allows(routes[i], ip, v6)) {
       sas[i]->counters.policy_errors += 1;
       drop(p, Counter::public_drop_inbound_policy);
       continue;

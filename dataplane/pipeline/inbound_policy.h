@@ -13,61 +13,83 @@
 //
 // Without this, any host behind any peer could pose as any other site, or
 // as the gateway's own LAN, and reach our hosts' broadcast and multicast
-// listeners. The check costs a few compares on headers the decryption has
-// just brought into cache.
+// listeners. The check is a few compares on headers the decryption has just
+// brought into cache; the prefixes are packed per IP version (8 octets per
+// IPv4 prefix) so that a thousand routes' worth stays in L1.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "net/headers.h"
+#include "route/route_index.h"
 #include "util/big_endian.h"
 
 namespace vitesse {
 
-// One prefix of a route, as masks over the address in two 64-bit words
-// (IPv4: the address in the low 32 bits of the first word, the second zero).
-struct InnerNet {
-  uint64_t addr[2] = {0, 0};
-  uint64_t mask[2] = {0, 0};
-  bool is_v6 = false;
-};
+class InboundPolicy {
+ public:
+  struct Net { net::IpAddr addr; uint8_t len; };
 
-inline uint64_t prefix_mask64(unsigned len) { return len == 0 ? 0 : ~uint64_t{0} << (64 - (len > 64 ? 64 : len)); }
-
-inline InnerNet make_inner_net(const net::IpAddr& a, uint8_t len) {
-  InnerNet n;
-  n.is_v6 = a.is_v6;
-  if (a.is_v6) {
-    n.mask[0] = prefix_mask64(len);
-    n.mask[1] = len > 64 ? prefix_mask64(len - 64) : 0;
-    n.addr[0] = load_be64(a.v6.b) & n.mask[0];
-    n.addr[1] = load_be64(a.v6.b + 8) & n.mask[1];
-  } else {
-    n.mask[0] = len == 0 ? 0 : (0xffffffffu << (32 - len)) & 0xffffffffu;
-    n.addr[0] = a.v4 & n.mask[0];
+  // Route indices are assigned in order from 1 (index 0, an SA whose route
+  // is gone, admits nothing).
+  void add_route(const std::vector<Net>& nets) {
+    if (routes_.empty()) routes_.push_back({});
+    Range r{static_cast<uint32_t>(v4_.size()), 0, static_cast<uint32_t>(v6_.size()), 0};
+    for (const Net& n : nets) {
+      if (n.addr.is_v6) {
+        Net6 p;
+        p.mask[0] = mask64(n.len);
+        p.mask[1] = n.len > 64 ? mask64(n.len - 64) : 0;
+        p.addr[0] = load_be64(n.addr.v6.b) & p.mask[0];
+        p.addr[1] = load_be64(n.addr.v6.b + 8) & p.mask[1];
+        v6_.push_back(p);
+      } else {
+        const uint32_t mask = n.len == 0 ? 0 : ~uint32_t{0} << (32 - n.len);
+        v4_.push_back({n.addr.v4 & mask, mask});
+      }
+    }
+    r.end4 = static_cast<uint32_t>(v4_.size());
+    r.end6 = static_cast<uint32_t>(v6_.size());
+    routes_.push_back(r);
   }
-  return n;
-}
 
-// `ip` is a whole inner IPv4 (20+ octets) or IPv6 (40+ octets) header, as
-// decapsulation leaves it; nets[0..count) are the SA's route's prefixes.
-inline bool inbound_policy_allows(const InnerNet* nets, uint32_t count, const uint8_t* ip, bool v6) {
-  if (v6) {
-    if (ip[8] == 0xff || ip[24] == 0xff) return false;  // multicast source or destination
-    const uint64_t s0 = load_be64(ip + 8), s1 = load_be64(ip + 16);
-    for (uint32_t i = 0; i < count; i++) {
-      const InnerNet& n = nets[i];
-      if (n.is_v6 && ((s0 ^ n.addr[0]) & n.mask[0]) == 0 && ((s1 ^ n.addr[1]) & n.mask[1]) == 0) return true;
+  // For the classification loop, ahead of allows().
+  void prefetch(route::RouteIndex route) const {
+    if (route < routes_.size()) __builtin_prefetch(v4_.data() + routes_[route].begin4);
+  }
+
+  // `ip` is a whole inner IPv4 (20+ octets) or IPv6 (40+ octets) header, as
+  // decapsulation leaves it.
+  bool allows(route::RouteIndex route, const uint8_t* ip, bool v6) const {
+    if (route >= routes_.size()) return false;
+    const Range& r = routes_[route];
+    if (v6) {
+      if (ip[8] == 0xff || ip[24] == 0xff) return false;  // multicast source or destination
+      const uint64_t s0 = load_be64(ip + 8), s1 = load_be64(ip + 16);
+      for (uint32_t i = r.begin6; i < r.end6; i++) {
+        const Net6& n = v6_[i];
+        if (((s0 ^ n.addr[0]) & n.mask[0]) == 0 && ((s1 ^ n.addr[1]) & n.mask[1]) == 0) return true;
+      }
+      return false;
+    }
+    const uint32_t src = net::load32(ip + 12), dst = net::load32(ip + 16);
+    if (src >= 0xe0000000u || dst >= 0xe0000000u) return false;  // multicast, reserved, broadcast
+    for (uint32_t i = r.begin4; i < r.end4; i++) {
+      if (((src ^ v4_[i].addr) & v4_[i].mask) == 0) return true;
     }
     return false;
   }
-  const uint32_t src = net::load32(ip + 12), dst = net::load32(ip + 16);
-  if (src >= 0xe0000000u || dst >= 0xe0000000u) return false;  // multicast, reserved, broadcast
-  for (uint32_t i = 0; i < count; i++) {
-    const InnerNet& n = nets[i];
-    if (!n.is_v6 && ((src ^ n.addr[0]) & n.mask[0]) == 0) return true;
-  }
-  return false;
-}
+
+ private:
+  struct Range { uint32_t begin4, end4, begin6, end6; };
+  struct Net4 { uint32_t addr, mask; };
+  struct Net6 { uint64_t addr[2], mask[2]; };
+  static uint64_t mask64(unsigned len) { return len == 0 ? 0 : ~uint64_t{0} << (64 - (len > 64 ? 64 : len)); }
+
+  std::vector<Range> routes_;  // by route index
+  std::vector<Net4> v4_;
+  std::vector<Net6> v6_;
+};
 
 }  // namespace vitesse

@@ -74,10 +74,7 @@ struct Tables {
   uint32_t tfc_pad_to = 0;  // 0: no traffic-flow confidentiality padding
 
   std::shared_ptr<const RouteTable> routes;
-  // Each route's prefixes for the inbound policy: route index r owns
-  // inner_nets[inner_net_begin[r] .. inner_net_begin[r + 1]) (index 0: none).
-  std::vector<InnerNet> inner_nets;
-  std::vector<uint32_t> inner_net_begin;
+  InboundPolicy inbound_policy;  // each route's prefixes, by route index
   std::vector<QueueTables> queues;
 };
 

@@ -27,9 +27,12 @@ export interface TwoSites {
   /** Frames from hostA into gateway A's private side. */
   sendA(frames: Buffer[]): number;
   sendB(frames: Buffer[]): number;
-  /** Frames gateway A delivered to hostA. */
+  /** Frames gateway A delivered to hostA (the numbered datagrams only). */
   receiveA(): Buffer[];
   receiveB(): Buffer[];
+  /** Every frame gateway A delivered to hostA (ARP and ICMP included). */
+  receiveAllA(): Buffer[];
+  receiveAllB(): Buffer[];
   /** Kills gateway B (no goodbye to A) and starts a fresh one with the same configuration. */
   restartB(): void;
   close(): void;
@@ -93,9 +96,9 @@ export function twoSites(o: SiteOptions = {}): TwoSites {
   const a = new Gateway(configA, { logger: logger.child({ gw: 'A' }) });
   const b = new Gateway(configB, { logger: logger.child({ gw: 'B' }) });
   // Only the hosts' datagrams: the gateways also announce themselves (ARP).
-  const drain = (wire: string) => {
+  const drain = (wire: string, keep: (f: Buffer) => boolean = isNumbered) => {
     const out: Buffer[] = [];
-    for (let got; (got = wires.receive(wire, 1)).length; ) out.push(...got.filter(isNumbered));
+    for (let got; (got = wires.receive(wire, 1)).length; ) out.push(...got.filter(keep));
     return out;
   };
   const sites: TwoSites = {
@@ -104,6 +107,8 @@ export function twoSites(o: SiteOptions = {}): TwoSites {
     sendB: (f) => wires.send(privB, 1, f),
     receiveA: () => drain(privA),
     receiveB: () => drain(privB),
+    receiveAllA: () => drain(privA, () => true),
+    receiveAllB: () => drain(privB, () => true),
     restartB() {
       sites.b.close();
       sites.b = new Gateway(configB, { logger: logger.child({ gw: 'B' }) });
