@@ -342,7 +342,7 @@ describe('management API in data-plane mode', () => {
       const api = new ApiClient({ socket: server.socket! });
       const state = () => api.get(`${STATE}/sa`).then((r: any) => r['vitesse-gateway:sa']);
       expect(await state()).toEqual([
-        { direction: 'inbound', route: 'site-b', queue: 1, spi: 8193, aead: 'aes-256-gcm-16-icv', age: 0, packets: '0', bytes: '0', 'decrypt-errors': '0', 'replay-errors': '0', 'protocol-errors': '0', esn: true, 'window-top': '0' },
+        { direction: 'inbound', route: 'site-b', queue: 1, spi: 8193, aead: 'aes-256-gcm-16-icv', age: 0, packets: '0', bytes: '0', 'decrypt-errors': '0', 'replay-errors': '0', 'protocol-errors': '0', 'inbound-policy-errors': '0', esn: true, 'window-top': '0' },
         { direction: 'outbound', route: 'site-b', queue: 1, spi: 4097, aead: 'aes-256-gcm-16-icv', age: 0, packets: '0', bytes: '0', esn: true, 'next-sequence': '1', 'reserved-sequence': '1048576', 'sequence-unreserved-errors': '0' },
       ]);
       const dpState = (await api.get(STATE)) as any;

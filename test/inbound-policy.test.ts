@@ -23,6 +23,8 @@ import { startApi } from '../controlplane/api/server.js';
 import { toJson } from '../controlplane/config/index.js';
 import { GatewayMetrics } from '../controlplane/metrics.js';
 import { summarise } from '../controlplane/commands/status.js';
+import type { SaState } from '../controlplane/dataplane.js';
+import { SaLedger } from '../controlplane/sa-ledger.js';
 import { refSeal, type RefSa } from './support/esp-reference.js';
 import { ethernet, makeHarness, pollUntilIdle, type Harness } from './support/gateway-harness.js';
 import { buildIpv4, buildIpv6, internetChecksum } from './support/ip-packets.js';
@@ -256,3 +258,25 @@ describe('inbound policy between two gateways with the key exchange (memory wire
   });
 });
 
+
+describe('per-route inbound-policy errors across rekeys', () => {
+  it('keep what removed SAs counted (the SA ledger), so the route\'s counter never goes back', () => {
+    const sa = (spi: number, policyErrors: number): SaState => ({
+      queue: 0, spi, route: 'site-a', direction: 'inbound', packets: 10, bytes: 1000,
+      decryptErrors: 0, replayErrors: 0, protocolErrors: 0, policyErrors, encapErrors: 0,
+    });
+    let live: SaState[] = [sa(0x1000, 3)];
+    const ledger = new SaLedger(() => live);
+    ledger.installed('inbound', 0, 'site-a', 0x1000, 'aes-gcm-16-icv');
+    const errors = () => ledger.routeTraffic(['site-a']).find((t) => t.direction === 'inbound')!.policyErrors;
+    expect(errors()).toBe(3);
+    ledger.installed('inbound', 0, 'site-a', 0x1001, 'aes-gcm-16-icv');
+    live = [sa(0x1000, 3), sa(0x1001, 2)];
+    expect(errors()).toBe(5);
+    ledger.removing('inbound', 0, 0x1000);
+    live = [sa(0x1001, 2)];
+    expect(errors()).toBe(5);
+    live = [sa(0x1001, 4)];
+    expect(errors()).toBe(7);
+  });
+});

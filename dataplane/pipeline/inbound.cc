@@ -28,6 +28,18 @@ Counter decap_counter(esp::DecapResult r) {
   return Counter::public_drop_bad_header;
 }
 
+// A decrypted packet for the gateway itself: its private address, or this
+// queue's public one (the slow path answers it back through the tunnel).
+bool for_own_address(const Tables& t, const QueueTables& qt, const uint8_t* ip, bool v6) {
+  if (v6) {
+    const uint8_t* dst = ip + 24;
+    return (t.has_private_v6 && std::memcmp(dst, t.private_v6.b, 16) == 0) ||
+           (qt.public_address.is_v6 && std::memcmp(dst, qt.public_address.v6.b, 16) == 0);
+  }
+  const uint32_t dst = net::load32(ip + 16);
+  return (t.has_private_v4 && dst == t.private_v4) || (!qt.public_address.is_v6 && dst == qt.public_address.v4);
+}
+
 }  // namespace
 
 void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
@@ -132,10 +144,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
       drop(p, Counter::public_drop_inbound_policy);
       continue;
     }
-    bool for_us = v6 ? (t.has_private_v6 && std::memcmp(ip + 24, t.private_v6.b, 16) == 0) ||
-                           (qt.public_address.is_v6 && std::memcmp(ip + 24, qt.public_address.v6.b, 16) == 0)
-                     : (t.has_private_v4 && net::load32(ip + 16) == t.private_v4) ||
-                           (!qt.public_address.is_v6 && net::load32(ip + 16) == qt.public_address.v4);
+    bool for_us = for_own_address(t, qt, ip, v6);
     uint16_t type = v6 ? net::kEtherTypeIpv6 : net::kEtherTypeIpv4;
     uint8_t ttl = v6 ? ip[7] : ip[8];
     uint8_t* eth = p->prepend(net::kEthHeaderLen);

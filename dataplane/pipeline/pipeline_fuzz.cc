@@ -24,7 +24,12 @@
 //     whole IP packet; public-side output is ESP of our SAs from our address;
 //   - every ESP packet the gateway made, fed back in, authenticates and
 //     decapsulates, and gives back the packet that went in with its TTL two
-//     lower and (IPv4) its header checksum still right;
+//     lower and (IPv4) its header checksum still right, unless the inbound
+//     policy refuses it (its source is not in the route's net, ...) or it is
+//     for one of our addresses (punted);
+//   - what is decapsulated and forwarded comes from the SA's route's net
+//     (both loop routes: 192.168.10.0/24 and c0a8:a00::/24), to no multicast
+//     or broadcast address (RFC 4301 §5.2);
 //   - an injected frame to send goes out unchanged.
 #include <cstdint>
 #include <cstdlib>
@@ -125,7 +130,8 @@ struct Harness {
   void reset(const Setting& s, bool nexthops) {
     for (uint32_t q = 0; q < kQueues; q++) {
       gw->remove_inbound_sa(q, kVitaSpi);
-      gw->add_inbound_sa({q, "loop4", kVitaSpi, esp::Aead::aes_gcm_16_icv, std::vector<uint8_t>(20, 0)});
+      // Vita's SA on each queue's own route: its captures' inner packets pass the inbound policy.
+      gw->add_inbound_sa({q, q == 0 ? "loop4" : "loop6", kVitaSpi, esp::Aead::aes_gcm_16_icv, std::vector<uint8_t>(20, 0)});
       for (uint32_t r = 0; r < 2; r++) {
         const std::string route = r == 0 ? "loop4" : "loop6";
         const std::vector<uint8_t> keymat(kLoopKeymat, kLoopKeymat + sizeof kLoopKeymat);
@@ -150,7 +156,7 @@ struct Harness {
 struct Tally {
   uint64_t received = 0;  // frames the workers took in (links and injected-to-process)
   uint64_t settled = 0;   // forwarded, punted or dropped
-  uint64_t decapsulated = 0, public_drops = 0, injected = 0, no_buffer = 0, inject_bad = 0;
+  uint64_t decapsulated = 0, public_drops = 0, policy_drops = 0, injected = 0, no_buffer = 0, inject_bad = 0;
 };
 
 bool starts_with(const char* s, const char* prefix) { return std::strncmp(s, prefix, std::strlen(prefix)) == 0; }
@@ -169,6 +175,7 @@ Tally tally(const Gateway& gw) {
   }
   t.received = gw.counter(Counter::private_rx_packets) + gw.counter(Counter::public_rx_packets);
   t.decapsulated = gw.counter(Counter::decapsulated_packets);
+  t.policy_drops = gw.counter(Counter::public_drop_inbound_policy);
   t.injected = gw.counter(Counter::injected_packets);
   t.no_buffer = gw.counter(Counter::rx_drop_no_buffer);
   t.inject_bad = gw.counter(Counter::inject_drop_bad);
@@ -204,7 +211,7 @@ void settle(Harness& h, const Tally& before, uint64_t sent) {
       check(len >= sizeof ph);
       std::memcpy(&ph, rec, sizeof ph);
       const uint32_t body = len - static_cast<uint32_t>(sizeof ph);
-      check(ph.side <= 1 && ph.reason <= 2 && ph.queue == q);
+      check(ph.side <= 1 && ph.reason <= static_cast<uint8_t>(PuntReason::tunnel) && ph.queue == q);
       check(body == (ph.frame_len < 2048 ? ph.frame_len : 2048u) && ph.frame_len <= kMaxFrame);
       punts.pop();
     }
@@ -234,6 +241,13 @@ void check_private_out(const Harness& h, const Frame& f) {
   check(!v6 || f.size() >= 14 + 40);
   check(ip_len_of(ip, v6) == f.size() - 14);
   check((v6 ? ip[7] : ip[8]) >= 1);
+  // The inbound policy, decided here from the routes' nets.
+  if (v6) {
+    static const uint8_t net6[3] = {0xc0, 0xa8, 0x0a};  // c0a8:a00::/24
+    check(!std::memcmp(ip + 8, net6, 3) && ip[24] != 0xff);
+  } else {
+    check(net::load32(ip + 12) >> 8 == 0xc0a80a && ip[16] < 224);  // 192.168.10.0/24
+  }
 }
 
 // An ESP frame one of our outbound SAs made on queue q.
@@ -350,7 +364,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   settle(h, before, 0);
   const Tally after = tally(*h.gw);
   check(after.decapsulated - before.decapsulated == fed);
-  check(after.public_drops == before.public_drops);
+  check(after.public_drops - after.policy_drops == before.public_drops - before.policy_drops);
   for (uint32_t q = 0; q < kQueues; q++) {
     size_t next = 0;
     for (const Frame& out : h.link(q, Side::private_side).tx) {
