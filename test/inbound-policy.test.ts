@@ -24,12 +24,14 @@ import { toJson } from '../controlplane/config/index.js';
 import { GatewayMetrics } from '../controlplane/metrics.js';
 import { summarise } from '../controlplane/commands/status.js';
 import type { SaState } from '../controlplane/dataplane.js';
+import { RouteId, Spi } from '../controlplane/exchange/types.js';
 import { SaLedger } from '../controlplane/sa-ledger.js';
 import { refSeal, type RefSa } from './support/esp-reference.js';
 import { ethernet, makeHarness, pollUntilIdle, type Harness } from './support/gateway-harness.js';
 import { buildIpv4, buildIpv6, internetChecksum } from './support/ip-packets.js';
 import { GW_A_PRIV_MAC, HOST_A_MAC, sleep, twoSites, until, type TwoSites } from './support/two-sites.js';
-import { YANGLINT_MISSING, yanglintAvailable, yanglintDocument } from './config-yanglint.js';
+import { yanglintDocument } from './config-yanglint.js';
+import { itNeeding } from './support/requires.js';
 
 const GW_PRIV_MAC = '02:00:00:00:00:01';
 const GW_PUB_MAC = '02:00:00:00:01:01';
@@ -60,11 +62,11 @@ function gatewayB(): Harness {
   });
   const gw = harness.gw;
   gw.setRoutes([
-    { id: 'site-a', net: '10.1.0.0/16', gateways: ['192.0.2.1'] },
-    { id: 'site-c', net: ['10.3.0.0/16', 'fd00:3::/48'], gateways: ['192.0.2.3'] },
+    { id: RouteId('site-a'), net: '10.1.0.0/16', gateways: ['192.0.2.1'] },
+    { id: RouteId('site-c'), net: ['10.3.0.0/16', 'fd00:3::/48'], gateways: ['192.0.2.3'] },
   ]);
   for (const [route, sa] of [['site-a', SITE_A], ['site-c', SITE_C]] as const) {
-    gw.addInboundSa({ queue: 0, route, spi: sa.spi, aead: sa.aead, keymat: sa.keymat });
+    gw.addInboundSa({ queue: 0, route: RouteId(route), spi: Spi(sa.spi), aead: sa.aead, keymat: sa.keymat });
   }
   gw.setNextHop('private', HOST_MAC);
   gw.setNextHop('public', PEER_MAC);
@@ -161,7 +163,7 @@ describe('inbound policy in the data plane (gateway harness)', () => {
 
   it('an SA whose route is gone admits nothing', () => {
     h = gatewayB();
-    h.gw.setRoutes([{ id: 'site-c', net: '10.3.0.0/16', gateways: ['192.0.2.3'] }]);
+    h.gw.setRoutes([{ id: RouteId('site-c'), net: '10.3.0.0/16', gateways: ['192.0.2.3'] }]);
     h.sendPublic([esp(SITE_A, '192.0.2.1', 1n, udp('10.1.0.5', '10.2.0.9', 1))]);
     pollUntilIdle(h.gw);
     expect(h.receivePrivate()).toEqual([]);
@@ -183,6 +185,9 @@ describe('inbound policy in the data plane (gateway harness)', () => {
     expect(h.gw.counters().public_drop_inbound_policy).toBe(1);
   });
 });
+
+// B's state after the attack, for yanglint below.
+let stateForYanglint: object | undefined;
 
 describe('inbound policy between two gateways with the key exchange (memory wires)', () => {
   it('host A\'s forged sources never reach host B; B counts them for route site-a in its state (API, YANG) and metrics; a ping of B\'s private address through the tunnel is answered by B', async () => {
@@ -242,8 +247,7 @@ describe('inbound policy between two gateways with the key exchange (memory wire
       expect(Number(route['outbound-packets'])).toBeGreaterThanOrEqual(1); // the echo reply
       const one = ((await client.get('/restconf/data/vitesse-gateway:gateway-state/route=site-a')) as any)['vitesse-gateway:route'];
       expect(one[0]['inbound-policy-errors']).toBe(String(forged.length));
-      expect(yanglintAvailable, YANGLINT_MISSING).toBe(true);
-      expect(yanglintDocument({ 'vitesse-gateway:gateway-state': state }, 'get').messages).toBe('');
+      stateForYanglint = { 'vitesse-gateway:gateway-state': state };
 
       const metrics = await new GatewayMetrics(b, { processMetrics: false }).scrape();
       expect(metrics).toMatch(/^vitesse_drops_total\{interface="public",reason="inbound_policy",queue="1"\} 4$/m);
@@ -259,21 +263,31 @@ describe('inbound policy between two gateways with the key exchange (memory wire
 });
 
 
+describe('B\'s state after the attack, judged by an independent YANG implementation', () => {
+  itNeeding(['yanglint'], 'is valid for yanglint (-t get), route list and inbound-policy-errors included', () => {
+    expect(stateForYanglint).toBeDefined();
+    const verdict = yanglintDocument(stateForYanglint, 'get');
+    expect(verdict.messages).toBe('');
+    expect(verdict.ok).toBe(true);
+  });
+});
+
 describe('per-route inbound-policy errors across rekeys', () => {
   it('keep what removed SAs counted (the SA ledger), so the route\'s counter never goes back', () => {
+    const route = RouteId('site-a');
     const sa = (spi: number, policyErrors: number): SaState => ({
-      queue: 0, spi, route: 'site-a', direction: 'inbound', packets: 10, bytes: 1000,
+      queue: 0, spi: Spi(spi), route, direction: 'inbound', packets: 10, bytes: 1000,
       decryptErrors: 0, replayErrors: 0, protocolErrors: 0, policyErrors, encapErrors: 0,
     });
     let live: SaState[] = [sa(0x1000, 3)];
     const ledger = new SaLedger(() => live);
-    ledger.installed('inbound', 0, 'site-a', 0x1000, 'aes-gcm-16-icv');
-    const errors = () => ledger.routeTraffic(['site-a']).find((t) => t.direction === 'inbound')!.policyErrors;
+    ledger.installed('inbound', 0, route, Spi(0x1000), 'aes-gcm-16-icv');
+    const errors = () => ledger.routeTraffic([route]).find((t) => t.direction === 'inbound')!.policyErrors;
     expect(errors()).toBe(3);
-    ledger.installed('inbound', 0, 'site-a', 0x1001, 'aes-gcm-16-icv');
+    ledger.installed('inbound', 0, route, Spi(0x1001), 'aes-gcm-16-icv');
     live = [sa(0x1000, 3), sa(0x1001, 2)];
     expect(errors()).toBe(5);
-    ledger.removing('inbound', 0, 0x1000);
+    ledger.removing('inbound', 0, Spi(0x1000));
     live = [sa(0x1001, 2)];
     expect(errors()).toBe(5);
     live = [sa(0x1001, 4)];

@@ -12,7 +12,7 @@
 // count the forged ones per route. Then host A pings B's private addresses
 // through the tunnel, and B itself answers.
 //
-// Needs root, ip and ping; skipped with the reason otherwise.
+// Needs root, ip, ping and yanglint; skipped with the reason otherwise.
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -23,24 +23,16 @@ import { ApiClient } from '../controlplane/api/client.js';
 import { startApi, type ApiServer } from '../controlplane/api/server.js';
 import { parseConfig, toJson } from '../controlplane/config/index.js';
 import { waitForTunnel } from '../controlplane/demo/demo.js';
-import { commandMissing } from '../controlplane/demo/lab.js';
 import { ADDR, buildTwoSites, type TwoSiteLab } from '../controlplane/demo/two-sites.js';
 import { Gateway } from '../controlplane/gateway.js';
 import { GatewayMetrics, serveMetrics, type MetricsServer } from '../controlplane/metrics.js';
 import { native } from '../controlplane/native.js';
 import { ethernet } from './support/gateway-harness.js';
 import { buildIpv4, buildIpv6 } from './support/ip-packets.js';
-import { labUnavailable } from './support/netns.js';
-import { YANGLINT_MISSING, yanglintAvailable, yanglintDocument } from './config-yanglint.js';
+import { yanglintDocument } from './config-yanglint.js';
+import { missing } from './support/requires.js';
 
-function unavailable(): string | undefined {
-  const lab = labUnavailable();
-  if (lab) return lab;
-  if (commandMissing('ping')) return 'needs ping (Debian: iputils-ping)';
-  return undefined;
-}
-const why = unavailable();
-if (why) console.warn(`realif-policy: skipped: ${why}`);
+const why = missing('root', 'ip', 'ping', 'yanglint');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const PORT = 5077;
@@ -63,7 +55,7 @@ function tagOf(f: Buffer): number | null {
   return f.readUInt32BE(l4 + 8);
 }
 
-describe.skipIf(why)('inbound policy on real interfaces (af-packet), with the key exchange', () => {
+describe.skipIf(why)(`inbound policy on real interfaces (af-packet), with the key exchange${why ? ` [skipped: ${why}]` : ''}`, () => {
   let lab: TwoSiteLab;
   let gwA: Gateway;
   let gwB: Gateway;
@@ -157,7 +149,6 @@ describe.skipIf(why)('inbound policy on real interfaces (af-packet), with the ke
     expect(route('site-a-v6')['inbound-policy-errors']).toBe(String(forgedV6));
     expect(state['public-router']['inbound-policy-errors']).toBe(String(forged.length));
     expect(route('site-a')['outbound-sas']).toBe(1);
-    expect(yanglintAvailable, YANGLINT_MISSING).toBe(true);
     expect(yanglintDocument({ 'vitesse-gateway:gateway-state': state }, 'get').messages).toBe('');
 
     const text = await new Promise<string>((resolve, reject) => {

@@ -25,13 +25,13 @@ export function inPrefix(addr: Uint8Array, prefix: string): boolean {
   return true;
 }
 
-export const innerSource = (ip: Uint8Array) => (ip[0] >> 4 === 4 ? ip.subarray(12, 16) : ip.subarray(8, 24));
-export const innerDestination = (ip: Uint8Array) => (ip[0] >> 4 === 4 ? ip.subarray(16, 20) : ip.subarray(24, 40));
+export const innerSource = (ip: Buffer) => (ip[0] >> 4 === 4 ? ip.subarray(12, 16) : ip.subarray(8, 24));
+export const innerDestination = (ip: Buffer) => (ip[0] >> 4 === 4 ? ip.subarray(16, 20) : ip.subarray(24, 40));
 
 const multicastOrBroadcast = (a: Uint8Array) => (a.length === 4 ? a[0] >= 224 : a[0] === 0xff);
 
 /** Whether the inner packet `ip` may come out of an SA of a route with these prefixes. */
-export function policyAllows(ip: Uint8Array, nets: readonly string[]): boolean {
+export function policyAllows(ip: Buffer, nets: readonly string[]): boolean {
   const src = innerSource(ip), dst = innerDestination(ip);
   if (multicastOrBroadcast(src) || multicastOrBroadcast(dst)) return false;
   return nets.some((n) => inPrefix(src, n));
