@@ -266,6 +266,45 @@ describe('ICMP errors', () => {
     expect(sp.counters().icmpv6.sent['3.0']).toBe(1);
   });
 
+  it('answers an echo request out of the tunnel for our private address back into the tunnel (receive on private), IPv4 and IPv6', () => {
+    const { sp, rec } = makeSlowPath();
+    // The data plane wrote the Ethernet header: private next hop and our MAC.
+    sp.handle([
+      punt(eth(GW.privNextHopMac, GW.privMac, IPV4, echo4(GW.remote, GW.privV4)), { side: 'public', reason: 'tunnel', queue: 1 }),
+      punt(eth(GW.privNextHopMac, GW.privMac, IPV6, echo6(GW.remote6, GW.privV6)), { side: 'public', reason: 'tunnel', queue: 2 }),
+    ]);
+    const out = rec.take();
+    expect(out.map((r) => [r.queue, r.side, r.mode])).toEqual([[1, 'private', 'receive'], [2, 'private', 'receive']]);
+    const f4 = look(out[0].frame), f6 = look(out[1].frame);
+    expect(ipv4ChecksumsOk(f4.ip)).toBe(true);
+    expect(f4.ip.subarray(12, 16)).toEqual(v4(GW.privV4));
+    expect(f4.ip.subarray(16, 20)).toEqual(v4(GW.remote));
+    expect(f4.ip[20]).toBe(0); // echo reply
+    expect(icmpv6ChecksumOk(f6.ip)).toBe(true);
+    expect(f6.ip.subarray(8, 24)).toEqual(v6(GW.privV6));
+    expect(f6.ip.subarray(24, 40)).toEqual(v6(GW.remote6));
+    expect(f6.ip[40]).toBe(129);
+    expect(sp.counters().icmp.sent['0.0']).toBe(1);
+    expect(sp.counters().icmpv6.sent['129.0']).toBe(1);
+  });
+
+  it('answers UDP out of the tunnel for our address with port unreachable into the tunnel; ND and others\' addresses get nothing', () => {
+    const { sp, rec } = makeSlowPath();
+    const fromTunnel = { side: 'public' as const, reason: 'tunnel' as const, queue: 0 };
+    sp.handle([
+      punt(eth(GW.privNextHopMac, GW.privMac, IPV4, udp4Packet(GW.remote, GW.privV4, 999, 53, Buffer.alloc(8))), fromTunnel),
+      punt(eth(GW.privNextHopMac, GW.privMac, IPV6, nsPacket(GW.remote6, GW.privV6, { dst: GW.privV6, hopLimit: 255 })), fromTunnel),
+      punt(eth(GW.privNextHopMac, GW.privMac, IPV4, echo4(GW.remote, GW.host)), fromTunnel),
+    ]);
+    const out = rec.take();
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({ queue: 0, side: 'private', mode: 'receive' });
+    const f = look(out[0].frame);
+    expect(f.ip.subarray(16, 20)).toEqual(v4(GW.remote));
+    expect([f.ip[20], f.ip[21]]).toEqual([3, 3]);
+    expect(sp.counters().drops['not-for-us']).toBe(1);
+  });
+
   it('quotes at most 576 octets in all (IPv4) and 1280 (IPv6)', () => {
     const { sp, rec } = makeSlowPath();
     const p4 = withIpv4Fields(buildIpv4({ src: GW.host, dst: GW.remote, protocol: 6, payload: Buffer.alloc(1400, 3) }), { ttl: 1 });
