@@ -116,7 +116,6 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     esp::InboundSa* sa = qt.inbound.find(net::load32(ip + hdr_len), &route);
     if (!sa) { drop(p, Counter::public_drop_unknown_spi); continue; }
     prefetch_sa(sa);
-    t.inbound_policy.prefetch(route);
     p->pull(net::kEthHeaderLen + hdr_len);
     p->len = esp_len;
     esp_pkts[m] = p;
@@ -131,6 +130,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
   esp::DecapResult results[kBatch];
   esp::decapsulate_batch(sas, esp_pkts, m, results);
 
+  const InboundPolicy::View policy = t.inbound_policy.view();
   Packet* out[kBatch];
   uint32_t k = 0;
   for (uint32_t i = 0; i < m; i++) {
@@ -139,7 +139,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     counters_.add(Counter::decapsulated_packets);
     uint8_t* ip = p->data;
     bool v6 = (ip[0] >> 4) == 6;
-    if (!t.inbound_policy.allows(routes[i], ip, v6)) {
+    if (!policy.allows(routes[i], ip, v6)) {
       sas[i]->counters.policy_errors += 1;
       drop(p, Counter::public_drop_inbound_policy);
       continue;

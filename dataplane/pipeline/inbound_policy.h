@@ -15,7 +15,7 @@
 // as the gateway's own LAN, and reach our hosts' broadcast and multicast
 // listeners. The check is a few compares on headers the decryption has just
 // brought into cache; the prefixes are packed per IP version (8 octets per
-// IPv4 prefix) so that a thousand routes' worth stays in L1.
+// IPv4 prefix) so that a thousand routes' worth stays in L1 or L2.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +28,11 @@
 namespace vitesse {
 
 class InboundPolicy {
+  // One route's prefixes: v4_[begin4, end4) and v6_[begin6, end6).
+  struct Range { uint32_t begin4, end4, begin6, end6; };
+  struct Net4 { uint32_t addr, mask; };
+  struct Net6 { uint64_t addr[2], mask[2]; };
+
  public:
   struct Net { net::IpAddr addr; uint8_t len; };
 
@@ -54,37 +59,50 @@ class InboundPolicy {
     routes_.push_back(r);
   }
 
-  // For the classification loop, ahead of allows().
-  void prefetch(route::RouteIndex route) const {
-    if (route < routes_.size()) __builtin_prefetch(v4_.data() + routes_[route].begin4);
-  }
-
-  // `ip` is a whole inner IPv4 (20+ octets) or IPv6 (40+ octets) header, as
-  // decapsulation leaves it.
-  bool allows(route::RouteIndex route, const uint8_t* ip, bool v6) const {
-    if (route >= routes_.size()) return false;
-    const Range& r = routes_[route];
-    if (v6) {
-      if (ip[8] == 0xff || ip[24] == 0xff) return false;  // multicast source or destination
-      const uint64_t s0 = load_be64(ip + 8), s1 = load_be64(ip + 16);
-      for (uint32_t i = r.begin6; i < r.end6; i++) {
-        const Net6& n = v6_[i];
-        if (((s0 ^ n.addr[0]) & n.mask[0]) == 0 && ((s1 ^ n.addr[1]) & n.mask[1]) == 0) return true;
+  // What the per-packet check reads, as plain pointers taken once per batch
+  // (stores into packet memory would otherwise make the compiler reload the
+  // vectors' pointers for every packet).
+  class View {
+   public:
+    // `ip` is a whole inner IPv4 (20+ octets) or IPv6 (40+ octets) header, as
+    // decapsulation leaves it; `route` an index the SPI table gave.
+    bool allows(route::RouteIndex route, const uint8_t* ip, bool v6) const {
+      if (route >= count_) return false;
+      const Range& r = routes_[route];
+      if (v6) {
+        if (ip[8] == 0xff || ip[24] == 0xff) return false;  // multicast source or destination
+        const uint64_t s0 = load_be64(ip + 8), s1 = load_be64(ip + 16);
+        for (uint32_t i = r.begin6; i < r.end6; i++) {
+          const Net6& n = v6_[i];
+          if (((s0 ^ n.addr[0]) & n.mask[0]) == 0 && ((s1 ^ n.addr[1]) & n.mask[1]) == 0) return true;
+        }
+        return false;
+      }
+      const uint32_t src = net::load32(ip + 12), dst = net::load32(ip + 16);
+      if (src >= 0xe0000000u || dst >= 0xe0000000u) return false;  // multicast, reserved, broadcast
+      for (uint32_t i = r.begin4; i < r.end4; i++) {
+        if (((src ^ v4_[i].addr) & v4_[i].mask) == 0) return true;
       }
       return false;
     }
-    const uint32_t src = net::load32(ip + 12), dst = net::load32(ip + 16);
-    if (src >= 0xe0000000u || dst >= 0xe0000000u) return false;  // multicast, reserved, broadcast
-    for (uint32_t i = r.begin4; i < r.end4; i++) {
-      if (((src ^ v4_[i].addr) & v4_[i].mask) == 0) return true;
-    }
-    return false;
+
+   private:
+    friend class InboundPolicy;
+    const Range* routes_ = nullptr;
+    size_t count_ = 0;
+    const Net4* v4_ = nullptr;
+    const Net6* v6_ = nullptr;
+  };
+  View view() const {
+    View v;
+    v.routes_ = routes_.data();
+    v.count_ = routes_.size();
+    v.v4_ = v4_.data();
+    v.v6_ = v6_.data();
+    return v;
   }
 
  private:
-  struct Range { uint32_t begin4, end4, begin6, end6; };
-  struct Net4 { uint32_t addr, mask; };
-  struct Net6 { uint64_t addr[2], mask[2]; };
   static uint64_t mask64(unsigned len) { return len == 0 ? 0 : ~uint64_t{0} << (64 - (len > 64 ? 64 : len)); }
 
   std::vector<Range> routes_;  // by route index
