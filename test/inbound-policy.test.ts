@@ -22,7 +22,7 @@ import { ApiClient } from '../controlplane/api/client.js';
 import { startApi } from '../controlplane/api/server.js';
 import { toJson } from '../controlplane/config/index.js';
 import { GatewayMetrics } from '../controlplane/metrics.js';
-import { summarise } from '../controlplane/commands/status.js';
+import { statusReport, summarise } from '../controlplane/commands/status.js';
 import type { SaState } from '../controlplane/dataplane.js';
 import { RouteId, Spi } from '../controlplane/exchange/types.js';
 import { SaLedger } from '../controlplane/sa-ledger.js';
@@ -253,7 +253,7 @@ describe('inbound policy between two gateways with the key exchange (memory wire
       expect(metrics).toMatch(/^vitesse_drops_total\{interface="public",reason="inbound_policy",queue="1"\} 4$/m);
       expect(metrics).toMatch(/^vitesse_route_inbound_policy_errors_total\{route="site-a",queue="1"\} 4$/m);
 
-      const summary = summarise('b', { route: [{ id: 'site-a', net: '10.1.0.0/16' }] }, state, state, 0);
+      const summary = summarise(statusReport('b', { route: [{ id: 'site-a', net: '10.1.0.0/16' }] }, state, state, 0));
       expect(summary).toMatch(/route site-a\/inbound-policy-errors\s+4/);
     } finally {
       await api.close();
@@ -277,7 +277,7 @@ describe('per-route inbound-policy errors across rekeys', () => {
     const route = RouteId('site-a');
     const sa = (spi: number, policyErrors: number): SaState => ({
       queue: 0, spi: Spi(spi), route, direction: 'inbound', packets: 10, bytes: 1000,
-      decryptErrors: 0, replayErrors: 0, protocolErrors: 0, policyErrors, encapErrors: 0,
+      decryptErrors: 0, replayErrors: 0, protocolErrors: 0, policyErrors, encapErrors: 0, sequenceUnreserved: 0, esn: true, seq: 0n,
     });
     let live: SaState[] = [sa(0x1000, 3)];
     const ledger = new SaLedger(() => live);

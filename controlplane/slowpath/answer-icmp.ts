@@ -1,8 +1,8 @@
 // ICMP and ICMPv6 for us: every message is counted by type and code; echo
 // requests to one of our unicast addresses get replies (rate-limited per
-// side and source; a request out of the tunnel is answered back into it, on
-// the private side's budget); Neighbour Discovery goes to answer-nd.ts;
-// errors and replies addressed to us are only counted.
+// side and source; a request out of the tunnel is answered back into it);
+// Neighbour Discovery goes to answer-nd.ts; errors and replies addressed to
+// us are only counted.
 import { isMulticastIp, isUnicastIp } from './address.js';
 import { answerNd } from './answer-nd.js';
 import type { Outbox, SlowPathContext } from './context.js';
@@ -25,9 +25,9 @@ export function answerIcmp(ctx: SlowPathContext, p: Punt, eth: EthernetView, ip:
   const replyType = icmpKey(ip.version === 4 ? ICMP_ECHO_REPLY : ICMPV6_ECHO_REPLY, 0);
   // Each side has its own budget, shared fairly among its sources: a flood
   // at the public address starves neither the private side nor other hosts.
-  // Requests out of the tunnel come from the sites (authenticated, from a
-  // route's net): the private side's.
-  if (!ctx.buckets.echo[tunnel ? 'private' : p.side].take(ip.src, ctx.now())) {
+  // (Requests out of the tunnel arrived on the public side, as ICMP errors
+  // about tunnelled packets are charged.)
+  if (!ctx.buckets.echo[p.side].take(ip.src, ctx.now())) {
     bump(counters.rateLimited, replyType);
     return;
   }

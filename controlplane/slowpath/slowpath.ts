@@ -181,7 +181,7 @@ export class SlowPath {
     if (!ip.upper) return ctx.drop('malformed');
     const protocol = ip.upper.protocol;
     if (protocol === (ip.version === 4 ? PROTO_ICMP : PROTO_ICMPV6)) return answerIcmp(ctx, p, eth, ip, out);
-    return sendIcmpError(ctx, protocol === PROTO_UDP ? 'port-unreachable' : 'protocol-unreachable', p.queue, ip, null, out);
+    return sendIcmpError(ctx, protocol === PROTO_UDP ? 'port-unreachable' : 'protocol-unreachable', p, ip, null, out);
   }
 
   private handleControl(p: Punt, eth: EthernetView, ip: IpView, out: Outbox): void {
