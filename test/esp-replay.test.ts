@@ -1,11 +1,12 @@
 // Anti-replay and Extended Sequence Numbers: duplicates, numbers left of the
 // window, reordering inside it, window sizes 64…4096, and the receiver's
-// seq-high inference across 2^32 boundaries. All packets here are authentic;
-// only their order and repetition vary.
+// seq-high inference across 2^32 boundaries, packet by packet within a batch
+// (RFC 4303 Appendix A). Packets are authentic unless a test forges them.
 import crypto from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ReferenceReplayWindow, randomSa, refOpen, refSeal, type RefSa } from './support/esp-reference.js';
-import { randomIpPacket } from './support/ip-packets.js';
+import { buildIpv4, randomIpPacket } from './support/ip-packets.js';
+import { ethernet, makeHarness, pollUntilIdle, type Harness } from './support/gateway-harness.js';
 import { encapsulateAll, esp, inboundFor, outboundFor, type SaHandle } from './support/esp-native.js';
 
 const TWO32 = 2n ** 32n;
@@ -168,5 +169,137 @@ describe('Extended Sequence Numbers across 2^32 boundaries', () => {
     expect(results(rx, [p])).toEqual(['replay']);
     // Sequence number 0 is never sent.
     expect(results(rx, [refSeal(sa, 0n, randomIpPacket(4, 40))])).toEqual(['replay']);
+  });
+});
+
+// A batch is decapsulated with one crypto call, but each packet's seq-high
+// must be inferred from the window as the packets before it left it, and the
+// window moves only for packets that authenticated.
+describe('seq-high inference packet by packet within a batch (RFC 4303 Appendix A)', () => {
+  // A copy of `p` whose ICV no longer verifies, whatever seq-high is tried.
+  const forge = (p: Buffer) => {
+    const f = Buffer.from(p);
+    f[f.length - 1] ^= 0x01;
+    return f;
+  };
+
+  it('issue 10: replay window 32, a fresh SA, 50 frames from 2^32 − 40 in one batch are all accepted', () => {
+    const sa = randomSa('aes-gcm-16-icv');
+    const inner = Array.from({ length: 50 }, () => randomIpPacket(4, 48));
+    const ps = encapsulateAll(outboundFor(sa, TWO32 - 41n), inner); // 2^32 − 40 … 2^32 + 9
+    const rx = inboundFor(sa, 32);
+    const model = new ReferenceReplayWindow(32);
+    const expected = ps.map((_, i) => model.verdict(TWO32 - 40n + BigInt(i)));
+    expect(expected).toEqual(ps.map(() => 'ok'));
+    const out = esp.decapsulate(rx, ps);
+    expect(out.map((r) => r.result)).toEqual(expected);
+    out.forEach((r, i) => expect(r.inner!.equals(inner[i])).toBe(true));
+    const c = esp.counters(rx);
+    expect([c.packets, c.replayErrors, c.decryptErrors]).toEqual([50, 0, 0]);
+    expect(c.seq).toBe(TWO32 + 9n);
+  });
+
+  it('a forgery queued ahead does not move the window for the packets behind it', () => {
+    const sa = randomSa('aes-gcm-16-icv');
+    const ps = encapsulateAll(outboundFor(sa, TWO32 - 33n), Array.from({ length: 4 }, () => randomIpPacket(4, 48)));
+    // ps[i] is 2^32 − 32 + i. Had the forged 2^32 − 32 authenticated, the
+    // window would place 2^32 − 31 … in subspace 0; it did not, so a fresh
+    // window reads them one subspace back, before number 0: replays.
+    const batch = [forge(ps[0]), ps[1], ps[2], ps[0], ps[3]];
+    const model = new ReferenceReplayWindow(32);
+    const expected = [model.verdict(TWO32 - 32n, false), ...[1, 2, 0, 3].map((i) => model.verdict(TWO32 - 32n + BigInt(i)))];
+    expect(expected).toEqual(['authentication', 'replay', 'replay', 'ok', 'ok']);
+    const rx = inboundFor(sa, 32);
+    expect(results(rx, batch)).toEqual(expected);
+    expect(esp.counters(rx).seq).toBe(TWO32 - 29n);
+  });
+
+  // Random traffic around a 2^32 boundary for two SAs sharing each batch:
+  // loss, duplicates, reordering within and beyond the window, forgeries,
+  // batches of 1 to 150 packets (over the data plane's batch of 64).
+  for (const w of [32, 64, 1024]) {
+    for (const high of [0n, 1n, 0xfffen]) {
+      it(`window ${w} around ${high + 1n} × 2^32: as Appendix A one packet at a time`, () => {
+        const boundary = (high + 1n) * TWO32;
+        const span = Math.min(3 * w, 1024);
+        const lo = boundary - BigInt(span);
+        const n = 2 * span;
+        const streams = [0, 1].map((s) => {
+          const sa = randomSa(s ? 'aes-256-gcm-16-icv' : 'aes-gcm-16-icv');
+          const ps = stream(sa, lo - 1n, n); // ps[i] is lo + i
+          // A fresh SA (top 0) where that can meet the boundary, else a top
+          // somewhere before or inside the stream's start.
+          const top = high === 0n && crypto.randomInt(2) === 0 ? 0n : lo - 1n + BigInt(crypto.randomInt(0, w));
+          return { ps, rx: inboundFor(sa, w, top), model: new ReferenceReplayWindow(w, top) };
+        });
+        const packets: Buffer[] = [];
+        const handles: SaHandle[] = [];
+        const expected: string[] = [];
+        for (let i = 0; i < 3 * n; ++i) {
+          const s = streams[crypto.randomInt(2)];
+          const centre = Math.floor(i / 3);
+          const spread = crypto.randomInt(0, 6) === 0 ? 2 * w : Math.max(4, w / 4);
+          const k = Math.min(n - 1, Math.max(0, centre + crypto.randomInt(-spread, spread + 1)));
+          const forged = crypto.randomInt(0, 10) === 0;
+          packets.push(forged ? forge(s.ps[k]) : s.ps[k]);
+          handles.push(s.rx);
+          expected.push(s.model.verdict(lo + BigInt(k), !forged));
+        }
+        const got: string[] = [];
+        for (let i = 0; i < packets.length; ) {
+          const size = crypto.randomInt(1, 151);
+          got.push(...esp.decapsulate(handles.slice(i, i + size), packets.slice(i, i + size)).map((r) => r.result));
+          i += size;
+        }
+        expect(got).toEqual(expected);
+        for (const s of streams) {
+          const accepted = expected.filter((e, i) => e === 'ok' && handles[i] === s.rx).length;
+          expect(esp.counters(s.rx).packets).toBe(accepted);
+          expect(esp.counters(s.rx).seq).toBe(s.model.top);
+          // The traffic did cross the boundary.
+          expect(accepted).toBeGreaterThan(n / 8);
+          expect(s.model.top).toBeGreaterThan(boundary);
+        }
+      });
+    }
+  }
+});
+
+describe('the issue 10 repro through the gateway pipeline', () => {
+  const GW_PUB_MAC = '02:00:00:00:01:01';
+  const PEER_MAC = '02:00:00:00:01:02';
+  let h: Harness | undefined;
+  afterEach(() => {
+    h?.close();
+    h = undefined;
+  });
+
+  it('replay window 32: 50 ESP frames from 2^32 − 40 in one receive batch all reach the private side', () => {
+    h = makeHarness({
+      mtu: 1500,
+      private: { mac: '02:00:00:00:00:01', ipv4: '10.1.0.1' },
+      public: { mac: GW_PUB_MAC, addresses: ['192.0.2.1'] },
+    });
+    const sa = randomSa('aes-gcm-16-icv');
+    h.gw.setRoutes([{ id: 'site-b', net: '10.2.0.0/16', gateways: ['192.0.2.9'] }]);
+    h.gw.addInboundSa({ queue: 0, route: 'site-b', spi: sa.spi, aead: sa.aead, keymat: sa.keymat, replayWindow: 32 });
+    h.gw.setNextHop('private', '02:00:00:00:00:02');
+    h.gw.setNextHop('public', PEER_MAC);
+    const frames = Array.from({ length: 50 }, (_, i) => {
+      const payload = Buffer.alloc(28);
+      payload.writeUInt32BE(i, 8);
+      const inner = buildIpv4({ src: '10.2.0.7', dst: '10.1.0.2', payload });
+      const espPacket = refSeal(sa, TWO32 - 40n + BigInt(i), inner);
+      return ethernet(GW_PUB_MAC, PEER_MAC, 0x0800, buildIpv4({ src: '192.0.2.9', dst: '192.0.2.1', protocol: 50, payload: espPacket }));
+    });
+    pollUntilIdle(h.gw);
+    expect(h.sendPublic(frames)).toBe(50);
+    pollUntilIdle(h.gw);
+    const delivered = h.receivePrivate().map((f) => f.readUInt32BE(14 + 20 + 8));
+    expect(delivered).toEqual(frames.map((_, i) => i));
+    const c = h.gw.counters();
+    expect([c.decapsulated_packets, c.public_drop_replay, c.public_drop_authentication]).toEqual([50, 0, 0]);
+    const inbound = h.gw.sas().find((s) => s.direction === 'inbound')!;
+    expect([inbound.packets, inbound.replayErrors, inbound.decryptErrors]).toEqual([50, 0, 0]);
   });
 });

@@ -2,10 +2,15 @@
 //   1. length: ESP header, pad length, next header and ICV must be present;
 //      SPI must be the SA's
 //   2. seq-high inferred from the SA's replay window (without ESN: 0), number
-//      pre-checked (no state change)
+//      pre-checked (no state change). Appendix A infers from the window as
+//      the packets before this one left it: where packets queued ahead in the
+//      batch could change the inference (ReplayWindow::settled), those are
+//      resolved first (steps 3-6), and this packet starts the next run of jobs
 //   3. one gcm_open_batch: AAD SPI ‖ inferred seq-high ‖ seq-low (without
-//      ESN: SPI ‖ seq-low), nonce salt ‖ IV as received; no re-synchronisation search. A failure whose low half
-//      lies left of the window counts as a replay (ReplayWindow::likely_stale)
+//      ESN: SPI ‖ seq-low), nonce salt ‖ IV as received; no
+//      re-synchronisation search. A failure whose number the window now
+//      refuses, or whose low half lies left of the window, counts as a replay
+//      (ReplayWindow::likely_stale)
 //   4. window update, check-and-set: of two copies in one batch, the second
 //      fails here
 //   5. trailer: pad length within the payload, next header 4 or 41
@@ -45,6 +50,7 @@ DecapResult prepare(InboundSa& sa, Packet& p, uint32_t index, OpenBatch& batch) 
   uint64_t seq = load32be(esp + 4);
   if ((sa.esn && !sa.window.infer(load32be(esp + 4), &seq)) || !sa.window.check(seq)) return DecapResult::replay;
 
+  sa.window.queued(seq);
   const uint32_t j = batch.n++;
   batch.seq[j] = seq;
   batch.packet[j] = index;
@@ -107,6 +113,36 @@ void count(SaCounters& c, DecapResult r, const Packet& p) {
   }
 }
 
+// Step 2's condition: could the packets queued ahead change this packet's
+// seq-high? Only when a batch reorders by more than the window or jumps
+// across it (e.g. a fresh SA whose first packets lie just below 2^32).
+bool must_resolve_first(const InboundSa& sa, const Packet& p) {
+  return sa.esn && p.len >= kMinEspLen && !sa.window.settled(load32be(p.data + 4));
+}
+
+void begin_batch(InboundSa* const* sas, uint32_t n) {
+  for (uint32_t i = 0; i < n; ++i) sas[i]->window.begin_batch();
+}
+
+// Steps 3-6 for the queued jobs. Job order is packet order, so window
+// updates happen in arrival order. A packet that failed authentication but
+// that the window as the packets before it left it refuses (a duplicate of
+// one of them, or now left of the window) is a replay, as it would have been
+// one packet at a time.
+void resolve(InboundSa* const* sas, Packet* const* pkts, DecapResult* results, OpenBatch& batch) {
+  crypto::gcm_open_batch(batch.jobs, batch.n);
+  for (uint32_t j = 0; j < batch.n; ++j) {
+    const uint32_t k = batch.packet[j];
+    const ReplayWindow& w = sas[k]->window;
+    if (batch.jobs[j].ok) {
+      results[k] = finish(*sas[k], *pkts[k], batch.seq[j]);
+    } else {
+      results[k] = !w.check(batch.seq[j]) || w.likely_stale(batch.seq[j]) ? DecapResult::replay : DecapResult::authentication;
+    }
+  }
+  batch.n = 0;
+}
+
 }  // namespace
 
 const char* decap_result_name(DecapResult r) {
@@ -125,21 +161,20 @@ void decapsulate_batch(InboundSa* const* sas, Packet* const* pkts, uint32_t n, D
   OpenBatch batch;
   for (uint32_t base = 0; base < n; base += kBatch) {
     const uint32_t m = std::min(kBatch, n - base);
+    InboundSa* const* s = sas + base;
+    Packet* const* p = pkts + base;
+    DecapResult* r = results + base;
     batch.n = 0;
+    begin_batch(s, m);
     for (uint32_t i = 0; i < m; ++i) {
-      results[base + i] = prepare(*sas[base + i], *pkts[base + i], i, batch);
-    }
-    crypto::gcm_open_batch(batch.jobs, batch.n);
-    // Job order is packet order, so window updates happen in arrival order.
-    for (uint32_t j = 0; j < batch.n; ++j) {
-      const uint32_t k = base + batch.packet[j];
-      if (batch.jobs[j].ok) {
-        results[k] = finish(*sas[k], *pkts[k], batch.seq[j]);
-      } else {
-        results[k] = sas[k]->window.likely_stale(batch.seq[j]) ? DecapResult::replay : DecapResult::authentication;
+      if (batch.n != 0 && must_resolve_first(*s[i], *p[i])) {
+        resolve(s, p, r, batch);
+        begin_batch(s + i, m - i);
       }
+      r[i] = prepare(*s[i], *p[i], i, batch);
     }
-    for (uint32_t i = 0; i < m; ++i) count(sas[base + i]->counters, results[base + i], *pkts[base + i]);
+    resolve(s, p, r, batch);
+    for (uint32_t i = 0; i < m; ++i) count(s[i]->counters, r[i], *p[i]);
   }
 }
 

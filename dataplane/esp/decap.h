@@ -31,7 +31,10 @@ const char* decap_result_name(DecapResult r);
 //
 // Exactly one authentication attempt per packet; the window is checked
 // before it and updated after it, and a packet that authenticates uses up its
-// sequence number even if its trailer is then refused.
+// sequence number even if its trailer is then refused. Each packet's
+// seq-high is inferred from the window as the packets before it left it
+// (RFC 4303 Appendix A, packet by packet), so a batch gets the verdicts the
+// same packets would get one at a time.
 void decapsulate_batch(InboundSa* const* sas, Packet* const* pkts, uint32_t n, DecapResult* results);
 
 }  // namespace vitesse::esp

@@ -13,13 +13,14 @@ bool ReplayWindow::init(uint32_t size, uint64_t top) {
   size_ = size;
   block_mask_ = blocks - 1;
   top_ = top;
+  pending_top_ = top;
   std::fill(std::begin(blocks_), std::end(blocks_), 0);
   return true;
 }
 
-bool ReplayWindow::infer(uint32_t seq_low, uint64_t* seq) const {
-  const uint32_t top_high = static_cast<uint32_t>(top_ >> 32);
-  const uint32_t top_low = static_cast<uint32_t>(top_);
+bool ReplayWindow::infer_from(uint64_t top, uint32_t seq_low, uint64_t* seq) const {
+  const uint32_t top_high = static_cast<uint32_t>(top >> 32);
+  const uint32_t top_low = static_cast<uint32_t>(top);
   const uint32_t bottom = top_low - size_ + 1;  // modulo 2^32, as in A2.2
   uint32_t high = top_high;
   if (top_low >= size_ - 1) {
@@ -39,6 +40,14 @@ bool ReplayWindow::infer(uint32_t seq_low, uint64_t* seq) const {
   }
   *seq = static_cast<uint64_t>(high) << 32 | seq_low;
   return true;
+}
+
+bool ReplayWindow::settled(uint32_t seq_low) const {
+  if (pending_top_ == top_) return true;
+  uint64_t committed = 0, pending = 0;
+  const bool a = infer_from(top_, seq_low, &committed);
+  const bool b = infer_from(pending_top_, seq_low, &pending);
+  return a == b && committed == pending;
 }
 
 bool ReplayWindow::check(uint64_t seq) const {

@@ -12,6 +12,15 @@
 // twice as many blocks as W needs, a power of two, so the block of s is
 // (s / 64) & mask and moving T forward clears whole blocks rather than
 // shifting bits. Sequence number 0 is never acceptable (counters start at 1).
+//
+// Batches: Appendix A infers each packet's number from the window as the
+// packets before it left it, but those packets have not authenticated yet
+// when the batch is prepared. The window therefore also tracks the highest
+// number queued for authentication (the pending top): when inference from it
+// and from the committed top agree, every outcome of the queued packets
+// gives the same inference (the inferred number is monotonic in the top);
+// when they disagree, the caller must first resolve the queued packets
+// (authenticate and update) and then infer again (esp/decap.cc).
 #pragma once
 
 #include <cstdint>
@@ -33,7 +42,16 @@ class ReplayWindow {
   // The full 64-bit sequence number a packet carrying `seq_low` most likely
   // has (RFC 4303 A2.2). Returns false when the inference lands before
   // number 0 (a stale packet while the window is still in the first 2^32).
-  bool infer(uint32_t seq_low, uint64_t* seq) const;
+  bool infer(uint32_t seq_low, uint64_t* seq) const { return infer_from(top_, seq_low, seq); }
+
+  // Batches (see above): begin_batch() before the first packet of a batch
+  // and after the queued packets were resolved; queued(seq) for each packet
+  // queued for authentication; settled(seq_low) says whether infer() gives
+  // for `seq_low` the number Appendix A gives once the queued packets are
+  // resolved, whatever their outcome.
+  void begin_batch() { pending_top_ = top_; }
+  void queued(uint64_t seq) { pending_top_ = seq > pending_top_ ? seq : pending_top_; }
+  bool settled(uint32_t seq_low) const;
 
   // Pre-decryption check: would `seq` be accepted now? Changes nothing.
   bool check(uint64_t seq) const;
@@ -59,11 +77,14 @@ class ReplayWindow {
   static constexpr uint32_t kBlockBits = 64;
   static constexpr uint32_t kMaxBlocks = 2 * kMaxReplayWindow / kBlockBits;
 
+  bool infer_from(uint64_t top, uint32_t seq_low, uint64_t* seq) const;
+
   bool seen(uint64_t seq) const {
     return (blocks_[(seq / kBlockBits) & block_mask_] >> (seq % kBlockBits)) & 1;
   }
 
   uint64_t top_ = 0;
+  uint64_t pending_top_ = 0;  // >= top_ within a batch
   uint32_t size_ = kDefaultReplayWindow;
   uint32_t block_mask_ = 2 * kDefaultReplayWindow / kBlockBits - 1;
   uint64_t blocks_[kMaxBlocks] = {};

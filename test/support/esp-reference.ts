@@ -156,11 +156,13 @@ export class ReferenceReplayWindow {
     return previous <= this.top && this.top - previous < seq - this.top;
   }
 
-  // The receiver's verdict on an authentic packet with number `seq`.
-  verdict(seq: bigint): 'ok' | 'replay' | 'authentication' {
+  // The receiver's verdict on a packet with number `seq`, one packet at a
+  // time as Appendix A has it: authentic, or forged (fails authentication
+  // whatever seq-high is guessed).
+  verdict(seq: bigint, authentic = true): 'ok' | 'replay' | 'authentication' {
     const guess = this.infer(Number(seq & 0xffffffffn));
     if (guess === null || !this.accepts(guess)) return 'replay';
-    if (guess !== seq) return this.likelyStale(guess) ? 'replay' : 'authentication';
+    if (!authentic || guess !== seq) return this.likelyStale(guess) ? 'replay' : 'authentication';
     this.record(seq);
     return 'ok';
   }
