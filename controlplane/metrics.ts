@@ -46,6 +46,8 @@ mapCounters('drops', {
   private_drop_no_nexthop: drop('private', 'no_next_hop'),
   private_drop_encap: drop('private', 'encapsulation_failed'),
   private_drop_sequence_unreserved: drop('private', 'sequence_unreserved'),
+  private_drop_source_route: drop('private', 'source_route'),
+  private_drop_jumbogram: drop('private', 'jumbogram'),
   private_tx_drop_full: drop('private', 'tx_ring_full'),
   public_drop_bad_header: drop('public', 'bad_header'),
   public_drop_unknown_ethertype: drop('public', 'unknown_ethertype'),
@@ -61,6 +63,8 @@ mapCounters('drops', {
   public_ttl_expired: drop('public', 'ttl_expired'),
   public_drop_no_nexthop: drop('public', 'no_next_hop'),
   public_drop_inbound_policy: drop('public', 'inbound_policy'),
+  public_drop_source_route: drop('public', 'source_route'),
+  public_drop_jumbogram: drop('public', 'jumbogram'),
   public_tx_drop_full: drop('public', 'tx_ring_full'),
 });
 mapCounters('punt_ring_drops', { punt_drop_full: {} });

@@ -27,6 +27,7 @@ const sum = (c: Counters, names: readonly string[]) => names.reduce((a, n) => a 
 export const PRIVATE_RX_DROPS = [
   'private_drop_bad_header', 'private_drop_unknown_ethertype', 'private_drop_no_route',
   'private_drop_no_sa', 'private_drop_no_nexthop', 'private_drop_encap', 'private_drop_sequence_unreserved',
+  'private_drop_source_route', 'private_drop_jumbogram',
 ] as const;
 export const PUBLIC_RX_DROPS = [
   'public_drop_bad_header', 'public_drop_unknown_ethertype', 'public_drop_not_for_us',
@@ -34,6 +35,7 @@ export const PUBLIC_RX_DROPS = [
   'public_drop_truncated', 'public_drop_replay', 'public_drop_authentication',
   'public_drop_bad_trailer', 'public_drop_bad_next_header', 'public_drop_no_nexthop',
   'public_drop_inbound_policy',
+  'public_drop_source_route', 'public_drop_jumbogram',
 ] as const;
 
 // The model's interface counters rx-drops (frames lost for lack of buffers)
@@ -60,6 +62,8 @@ export const PRIVATE_ROUTER: Record<string, readonly string[]> = {
   'mtu-errors': ['private_too_big'],
   'encapsulation-errors': ['private_drop_encap'],
   'sequence-unreserved-errors': ['private_drop_sequence_unreserved'],
+  'source-route-errors': ['private_drop_source_route'],
+  'jumbogram-errors': ['private_drop_jumbogram'],
 };
 export const PUBLIC_ROUTER: Record<string, readonly string[]> = {
   // An ESP header cut short is a malformed header too.
@@ -71,6 +75,8 @@ export const PUBLIC_ROUTER: Record<string, readonly string[]> = {
   'spi-errors': ['public_drop_unknown_spi'],
   'ttl-errors': ['public_ttl_expired'],
   'inbound-policy-errors': ['public_drop_inbound_policy'],
+  'source-route-errors': ['public_drop_source_route'],
+  'jumbogram-errors': ['public_drop_jumbogram'],
 };
 
 function router(c: Counters, table: Record<string, readonly string[]>): Json {

@@ -22,12 +22,14 @@ namespace vitesse {
   X(private_drop_bad_header) X(private_drop_unknown_ethertype) X(private_drop_no_route)     \
   X(private_drop_no_sa) X(private_ttl_expired) X(private_too_big)                  \
   X(private_drop_no_nexthop) X(private_drop_encap) X(private_drop_sequence_unreserved)     \
+  X(private_drop_source_route) X(private_drop_jumbogram)                                     \
   /* drops on the way public → private */                                                    \
   X(public_drop_bad_header) X(public_drop_unknown_ethertype) X(public_drop_not_for_us)      \
   X(public_drop_unknown_protocol) X(public_drop_fragment) X(public_drop_unknown_spi)         \
   X(public_drop_truncated) X(public_drop_replay) X(public_drop_authentication)              \
   X(public_drop_bad_trailer) X(public_drop_bad_next_header) X(public_ttl_expired)      \
   X(public_drop_no_nexthop) X(public_drop_inbound_policy)                                   \
+  X(public_drop_source_route) X(public_drop_jumbogram)                                       \
   /* resources */                                                                            \
   X(private_tx_drop_full) X(public_tx_drop_full) X(punt_drop_full) X(inject_drop_bad)       \
   X(rx_drop_no_buffer)

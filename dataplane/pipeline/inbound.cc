@@ -1,14 +1,17 @@
 // Public → private, in packet order:
 //   parse Ethernet and outer IP → must be for this queue's address →
+//   refused headers (net/header_policy.h) dropped →
 //   ESP (fragments dropped) / key exchange, ICMP, ARP, ND to the control plane
 //   → SPI → inbound SA → replay pre-check, authenticated decryption, replay
 //   window update, trailer (one batch call, esp/decap.cc) → inbound policy:
 //   inner source in the SA's route, no multicast or broadcast (dropped per
-//   packet, pipeline/inbound_policy.h) → for one of our own addresses: punt
+//   packet, pipeline/inbound_policy.h) → refused inner headers dropped
+//   (net/header_policy.h) → for one of our own addresses: punt
 //   (answered back through the tunnel) → inner TTL / hop limit (expired: punt
 //   for ICMP time exceeded) → Ethernet header for the private next hop →
 //   private link.
 #include "esp/decap.h"
+#include "net/header_policy.h"
 #include "pipeline/prefetch_sa.h"
 #include "pipeline/worker.h"
 
@@ -38,6 +41,16 @@ bool for_own_address(const Tables& t, const QueueTables& qt, const uint8_t* ip, 
   }
   const uint32_t dst = net::load32(ip + 16);
   return (t.has_private_v4 && dst == t.private_v4) || (!qt.public_address.is_v6 && dst == qt.public_address.v4);
+}
+
+Counter refused(net::HeaderVerdict v) {
+  switch (v) {
+    case net::HeaderVerdict::source_route: return Counter::public_drop_source_route;
+    case net::HeaderVerdict::jumbogram: return Counter::public_drop_jumbogram;
+    case net::HeaderVerdict::malformed:
+    case net::HeaderVerdict::ok: break;
+  }
+  return Counter::public_drop_bad_header;
 }
 
 }  // namespace
@@ -73,6 +86,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
         drop(p, Counter::public_drop_not_for_us);
         continue;
       }
+      if (auto v = net::ipv4_header_verdict(ip, hdr_len); v != net::HeaderVerdict::ok) { drop(p, refused(v)); continue; }
       uint8_t proto = ip[9];
       bool fragment = (net::load16(ip + 6) & 0x3fff) != 0;  // MF set or offset > 0
       if (proto != net::kProtoEsp) {
@@ -144,6 +158,9 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
       drop(p, Counter::public_drop_inbound_policy);
       continue;
     }
+    // Decapsulation checked the inner IPv4 header's length fields.
+    auto verdict = v6 ? net::ipv6_header_verdict(ip) : net::ipv4_header_verdict(ip, (ip[0] & 0xfu) * 4u);
+    if (verdict != net::HeaderVerdict::ok) { drop(p, refused(verdict)); continue; }
     bool for_us = for_own_address(t, qt, ip, v6);
     uint16_t type = v6 ? net::kEtherTypeIpv6 : net::kEtherTypeIpv4;
     uint8_t ttl = v6 ? ip[7] : ip[8];

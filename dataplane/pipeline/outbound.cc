@@ -1,10 +1,12 @@
 // Private → public, in packet order:
-//   parse Ethernet and IP → frames for us go to the control plane →
+//   parse Ethernet and IP → refused headers (net/header_policy.h) dropped →
+//   frames for us go to the control plane →
 //   TTL / hop limit (expired: punt for ICMP time exceeded) → Poptrie route →
 //   this queue's outbound SA for the route → MTU (over: punt for ICMP too big)
 //   → decrement TTL → ESP encapsulation (one batch call) → outer IP and
 //   Ethernet from the route's template → public link.
 #include "esp/encap.h"
+#include "net/header_policy.h"
 #include "pipeline/prefetch_sa.h"
 #include "pipeline/worker.h"
 
@@ -13,6 +15,16 @@ namespace vitesse {
 namespace {
 
 bool is_ipv6_multicast(const uint8_t* addr) { return addr[0] == 0xff; }
+
+Counter refused(net::HeaderVerdict v) {
+  switch (v) {
+    case net::HeaderVerdict::source_route: return Counter::private_drop_source_route;
+    case net::HeaderVerdict::jumbogram: return Counter::private_drop_jumbogram;
+    case net::HeaderVerdict::malformed:
+    case net::HeaderVerdict::ok: break;
+  }
+  return Counter::private_drop_bad_header;
+}
 
 // Fills in the per-packet fields of the outer header copied from its template.
 // Constant-size copies: a variable-length memcpy here compiles to `rep movs`,
@@ -59,6 +71,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
       if (ihl < net::kIpv4HeaderLen || ip_len < ihl || ip_len > avail) { drop(p, Counter::private_drop_bad_header); continue; }
       // RFC 1812 §5.2.2: a router verifies the header checksum.
       if (net::checksum_partial(ip, ihl) != 0xffff) { drop(p, Counter::private_drop_bad_header); continue; }
+      if (auto v = net::ipv4_header_verdict(ip, ihl); v != net::HeaderVerdict::ok) { drop(p, refused(v)); continue; }
       uint32_t dst = net::load32(ip + 16);
       if (t.has_private_v4 && dst == t.private_v4) { punt(p, Side::private_side, PuntReason::control); continue; }
       if (ip[8] <= 1) {
@@ -71,6 +84,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
       if (avail < net::kIpv6HeaderLen || (ip[0] >> 4) != 6) { drop(p, Counter::private_drop_bad_header); continue; }
       ip_len = net::kIpv6HeaderLen + net::load16(ip + 4);
       if (ip_len > avail) { drop(p, Counter::private_drop_bad_header); continue; }
+      if (auto v = net::ipv6_header_verdict(ip); v != net::HeaderVerdict::ok) { drop(p, refused(v)); continue; }
       const uint8_t* dst = ip + 24;
       if (is_ipv6_multicast(dst) || (t.has_private_v6 && std::memcmp(dst, t.private_v6.b, 16) == 0)) {
         punt(p, Side::private_side, PuntReason::control);
