@@ -214,6 +214,22 @@ describe('seq-high inference packet by packet within a batch (RFC 4303 Appendix 
     expect(esp.counters(rx).seq).toBe(TWO32 - 29n);
   });
 
+  it('a low half more than the window behind a packet queued ahead is read in the next subspace, as Appendix A reads it', () => {
+    const sa = randomSa('aes-gcm-16-icv');
+    // Window 32 at top 100: 200 moves it to 200, after which the low half
+    // 150 lies left of the window and Appendix A reads it as 2^32 + 150.
+    const batch = [refSeal(sa, 200n, randomIpPacket(4, 40)), refSeal(sa, TWO32 + 150n, randomIpPacket(4, 40))];
+    const model = new ReferenceReplayWindow(32, 100n);
+    expect([model.verdict(200n), model.verdict(TWO32 + 150n)]).toEqual(['ok', 'ok']);
+    const rx = inboundFor(sa, 32, 100n);
+    expect(results(rx, batch)).toEqual(['ok', 'ok']);
+    expect(esp.counters(rx).seq).toBe(TWO32 + 150n);
+    // Had 200 been forged, 150 would be read in subspace 0 (and fail).
+    const rx2 = inboundFor(sa, 32, 100n);
+    expect(results(rx2, [forge(batch[0]), batch[1]])).toEqual(['authentication', 'authentication']);
+    expect(esp.counters(rx2).seq).toBe(100n);
+  });
+
   // Random traffic around a 2^32 boundary for two SAs sharing each batch:
   // loss, duplicates, reordering within and beyond the window, forgeries,
   // batches of 1 to 150 packets (over the data plane's batch of 64).

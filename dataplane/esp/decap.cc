@@ -40,15 +40,24 @@ struct OpenBatch {
   uint32_t n = 0;
 };
 
-// Steps 1-2: queues the packet's authenticated decryption, or says why not.
-DecapResult prepare(InboundSa& sa, Packet& p, uint32_t index, OpenBatch& batch) {
+// Steps 1-2: queues the packet's authenticated decryption, or says why not,
+// or sets *wait (changing nothing) if the queued jobs must be resolved first.
+DecapResult prepare(InboundSa& sa, Packet& p, uint32_t index, OpenBatch& batch, bool* wait) {
   if (p.len < kMinEspLen) return DecapResult::truncated;
   const uint8_t* esp = p.data;
   // Only the pipeline's SPI lookup should ever pick the SA; a foreign or
   // altered SPI is not authentic for it.
   if (load32be(esp) != sa.spi) return DecapResult::authentication;
-  uint64_t seq = load32be(esp + 4);
-  if ((sa.esn && !sa.window.infer(load32be(esp + 4), &seq)) || !sa.window.check(seq)) return DecapResult::replay;
+  const uint32_t seq_low = load32be(esp + 4);
+  uint64_t seq = seq_low;  // without ESN, the number is its low half
+  const bool inferred = !sa.esn || sa.window.infer(seq_low, &seq);
+  // Only a batch that reorders by more than the window or jumps across it
+  // (e.g. a fresh SA whose first packets lie just below 2^32) waits.
+  if (sa.esn && batch.n != 0 && !sa.window.settled(seq_low, inferred, seq)) {
+    *wait = true;
+    return DecapResult::ok;
+  }
+  if (!inferred || !sa.window.check(seq)) return DecapResult::replay;
 
   sa.window.queued(seq);
   const uint32_t j = batch.n++;
@@ -113,13 +122,6 @@ void count(SaCounters& c, DecapResult r, const Packet& p) {
   }
 }
 
-// Step 2's condition: could the packets queued ahead change this packet's
-// seq-high? Only when a batch reorders by more than the window or jumps
-// across it (e.g. a fresh SA whose first packets lie just below 2^32).
-bool must_resolve_first(const InboundSa& sa, const Packet& p) {
-  return sa.esn && p.len >= kMinEspLen && !sa.window.settled(load32be(p.data + 4));
-}
-
 void begin_batch(InboundSa* const* sas, uint32_t n) {
   for (uint32_t i = 0; i < n; ++i) sas[i]->window.begin_batch();
 }
@@ -167,11 +169,13 @@ void decapsulate_batch(InboundSa* const* sas, Packet* const* pkts, uint32_t n, D
     batch.n = 0;
     begin_batch(s, m);
     for (uint32_t i = 0; i < m; ++i) {
-      if (batch.n != 0 && must_resolve_first(*s[i], *p[i])) {
+      bool wait = false;
+      r[i] = prepare(*s[i], *p[i], i, batch, &wait);
+      if (wait) {
         resolve(s, p, r, batch);
         begin_batch(s + i, m - i);
+        r[i] = prepare(*s[i], *p[i], i, batch, &wait);  // no job queued: cannot wait
       }
-      r[i] = prepare(*s[i], *p[i], i, batch);
     }
     resolve(s, p, r, batch);
     for (uint32_t i = 0; i < m; ++i) count(s[i]->counters, r[i], *p[i]);

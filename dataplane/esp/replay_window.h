@@ -46,12 +46,19 @@ class ReplayWindow {
 
   // Batches (see above): begin_batch() before the first packet of a batch
   // and after the queued packets were resolved; queued(seq) for each packet
-  // queued for authentication; settled(seq_low) says whether infer() gives
-  // for `seq_low` the number Appendix A gives once the queued packets are
-  // resolved, whatever their outcome.
+  // queued for authentication; settled() says whether what infer() gave for
+  // `seq_low` (`inferred`, and then `seq`) is what Appendix A gives once the
+  // queued packets are resolved, whatever their outcome.
   void begin_batch() { pending_top_ = top_; }
   void queued(uint64_t seq) { pending_top_ = seq > pending_top_ ? seq : pending_top_; }
-  bool settled(uint32_t seq_low) const;
+  bool settled(uint32_t seq_low, bool inferred, uint64_t seq) const {
+    if (pending_top_ == top_) return true;
+    // Inference from a top T gives the number of that low half in
+    // [T - W + 1, T - W + 1 + 2^32): from the pending top, the same number
+    // unless it lies below that range's start.
+    if (inferred) return seq + size_ > pending_top_;
+    return settled_slow(seq_low);
+  }
 
   // Pre-decryption check: would `seq` be accepted now? Changes nothing.
   bool check(uint64_t seq) const;
@@ -78,6 +85,7 @@ class ReplayWindow {
   static constexpr uint32_t kMaxBlocks = 2 * kMaxReplayWindow / kBlockBits;
 
   bool infer_from(uint64_t top, uint32_t seq_low, uint64_t* seq) const;
+  bool settled_slow(uint32_t seq_low) const;
 
   bool seen(uint64_t seq) const {
     return (blocks_[(seq / kBlockBits) & block_mask_] >> (seq % kBlockBits)) & 1;
