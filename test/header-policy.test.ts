@@ -8,7 +8,7 @@
 // metrics.
 import crypto from 'node:crypto';
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { parseConfig } from '../controlplane/config/index.js';
 import { wires } from '../controlplane/dataplane.js';
 import { Gateway } from '../controlplane/gateway.js';
@@ -18,6 +18,7 @@ import { yanglintDocument } from './config-yanglint.js';
 import { refSeal, type RefSa } from './support/esp-reference.js';
 import { buildIpv4, buildIpv6, internetChecksum } from './support/ip-packets.js';
 import { ethernet } from './support/gateway-harness.js';
+import { describeNeeding } from './support/requires.js';
 import { until } from './support/two-sites.js';
 
 const log = pino({ level: process.env.VITESSE_TEST_LOG ?? 'silent' });
@@ -76,8 +77,10 @@ function receiveIpv4(w: string, protocol: number): Buffer[] {
 /** A gateway for site 10.1.0.0/16 with a route to site-b 10.2.0.0/16 (and fd00:2::/32). */
 function start() {
   const priv = wire('hp-priv'), pub = wire('hp-pub');
+  // One inbound SA per route: what comes out of an SA must be from its route's net.
   const inbound: RefSa = { aead: 'aes-gcm-16-icv', spi: 8193, keymat: crypto.randomBytes(20) };
-  const sa = (spi: number, keymat = crypto.randomBytes(20)) =>
+  const inbound6: RefSa = { aead: 'aes-gcm-16-icv', spi: 8194, keymat: crypto.randomBytes(20) };
+  const sa = (spi: number, keymat: Buffer = crypto.randomBytes(20)) =>
     ({ route: 'site-b', queue: 1, spi, aead: 'aes-gcm-16-icv', key: keymat.subarray(0, 16).toString('hex'), salt: keymat.subarray(16).toString('hex') });
   gw = new Gateway(parseConfig({
     'vitesse-gateway:gateway': {
@@ -85,12 +88,12 @@ function start() {
       'public-interface': { device: pub, driver: 'memory', mac: GW_PUB_MAC, queue: [{ id: 1, address: '192.0.2.1' }], 'next-hop': { address: '192.0.2.254', mac: PEER_MAC } },
       route: [{ id: 'site-b', net: '10.2.0.0/16', gateway: [{ queue: 1, address: '198.51.100.1' }] },
         { id: 'site-b6', net: 'fd00:2::/32', gateway: [{ queue: 1, address: '198.51.100.1' }] }],
-      'data-plane': { 'inbound-sa': [sa(8193, inbound.keymat)], 'outbound-sa': [sa(4097), { ...sa(4098), route: 'site-b6' }] },
+      'data-plane': { 'inbound-sa': [sa(8193, inbound.keymat), { ...sa(8194, inbound6.keymat), route: 'site-b6' }], 'outbound-sa': [sa(4097), { ...sa(4098), route: 'site-b6' }] },
     },
   }), { logger: log });
   gw.start();
   gw.dataplane.commit(); // the static next hops, before the first frame
-  return { gw, priv, pub, inbound };
+  return { gw, priv, pub, inbound, inbound6 };
 }
 
 const fromHost = (ip: Buffer) => ethernet(GW_PRIV_MAC, HOST_MAC, ip[0] >> 4 === 6 ? 0x86dd : 0x0800, ip);
@@ -111,7 +114,7 @@ async function scrape(g: Gateway): Promise<string> {
 const metric = (text: string, side: string, reason: string) =>
   Number(new RegExp(`^vitesse_drops_total\\{[^}]*interface="${side}",reason="${reason}",queue="1"\\} (\\d+)$`, 'm').exec(text)?.[1]);
 
-describe('source routes and jumbograms are not forwarded', () => {
+describeNeeding(['yanglint'], 'source routes and jumbograms are not forwarded', () => {
   it('private side: LSRR and SSRR (even behind a NOP) and IPv6 payload length 0 are dropped before encapsulation', async () => {
     const s = start();
     const host = { src: '10.1.0.2', dst: '10.2.0.9' };
@@ -143,16 +146,15 @@ describe('source routes and jumbograms are not forwarded', () => {
     const peer = { src: '10.2.0.7', dst: '10.1.0.2' };
     const fine = buildIpv4({ ...peer, payload: Buffer.alloc(16, 1) });
     const recordRoute = ipv4WithOptions(routeOption(RECORD_ROUTE), peer);
-    const inner = [
-      ipv4WithOptions(routeOption(LSRR), peer),
-      ipv4WithOptions([NOP, NOP, ...routeOption(SSRR)], peer),
-      ipv6PayloadLengthZero('fd00:2::7', 'fd00:1::2'),
-      fine,
-      recordRoute,
+    const frames = [
+      espFrame(s.inbound, 1n, ipv4WithOptions(routeOption(LSRR), peer)),
+      espFrame(s.inbound, 2n, ipv4WithOptions([NOP, NOP, ...routeOption(SSRR)], peer)),
+      espFrame(s.inbound6, 1n, ipv6PayloadLengthZero('fd00:2::7', 'fd00:1::2')),
+      espFrame(s.inbound, 3n, fine),
+      espFrame(s.inbound, 4n, recordRoute),
     ];
-    const frames = inner.map((p, i) => espFrame(s.inbound, BigInt(i + 1), p));
     // Genuine ESP, but its outer header carries a loose source route.
-    const outerLsrr = ipv4WithOptions(routeOption(LSRR), { src: '198.51.100.1', dst: '192.0.2.1', protocol: 50, payload: refSeal(s.inbound, 6n, fine) });
+    const outerLsrr = ipv4WithOptions(routeOption(LSRR), { src: '198.51.100.1', dst: '192.0.2.1', protocol: 50, payload: refSeal(s.inbound, 5n, fine) });
     wires.send(s.pub, 1, [...frames, toPublic(outerLsrr)]);
     const out: Buffer[] = [];
     await settled(s.gw, (c) => out.push(...receiveIpv4(s.priv, 17)) >= 2 && c.public_drop_source_route + c.public_drop_jumbogram === 4, 'the frames');
