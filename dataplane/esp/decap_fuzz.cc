@@ -15,6 +15,9 @@
 // Packets go through one decapsulate_batch call and the SA persists across
 // inputs, so the window sees ever new states. Every result must be in range
 // and every ok packet must lie inside its buffer with its own IP length.
+// A second SA with the same key gets copies of the same packets one at a
+// time: a batch must give exactly the verdicts and leave exactly the window
+// that packet-by-packet processing does (RFC 4303 Appendix A).
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -36,14 +39,18 @@ constexpr uint8_t kKeymat[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 
 
 struct Harness {
   InboundSa sa;
+  InboundSa single;  // the same SA, fed one packet at a time
   crypto::GcmContext seal;
   std::vector<uint8_t> memory = std::vector<uint8_t>(kBatch * kPacketBufferSize);
+  std::vector<uint8_t> copy_memory = std::vector<uint8_t>(kBatch * kPacketBufferSize);
   Packet packets[kBatch];
+  Packet copies[kBatch];
   Packet* ptrs[kBatch];
   InboundSa* sas[kBatch];
 
   Harness() {
     if (!init_inbound(sa, Aead::aes_gcm_16_icv, kSpi, kKeymat, sizeof kKeymat, 64)) std::abort();
+    if (!init_inbound(single, Aead::aes_gcm_16_icv, kSpi, kKeymat, sizeof kKeymat, 64)) std::abort();
     if (!seal.init(kKeymat, 16)) std::abort();
     for (uint32_t i = 0; i < kBatch; ++i) {
       packets[i].buf = memory.data() + i * kPacketBufferSize;
@@ -107,8 +114,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size -= len + 2;
   }
 
+  for (uint32_t i = 0; i < n; ++i) {
+    Packet& c = h.copies[i];
+    c.buf = h.copy_memory.data() + i * kPacketBufferSize;
+    std::memcpy(c.buf, h.packets[i].buf, kPacketBufferSize);
+    c.data = c.buf + (h.packets[i].data - h.packets[i].buf);
+    c.len = h.packets[i].len;
+  }
+
   DecapResult results[kBatch];
   decapsulate_batch(h.sas, h.ptrs, n, results);
+  for (uint32_t i = 0; i < n; ++i) {
+    InboundSa* one_sa = &h.single;
+    Packet* one = &h.copies[i];
+    DecapResult r;
+    decapsulate_batch(&one_sa, &one, 1, &r);
+    if (r != results[i]) std::abort();
+  }
+  if (h.single.window.top() != h.sa.window.top()) std::abort();
   for (uint32_t i = 0; i < n; ++i) {
     if (static_cast<uint8_t>(results[i]) > static_cast<uint8_t>(DecapResult::bad_next_header)) std::abort();
     if (results[i] != DecapResult::ok) continue;
