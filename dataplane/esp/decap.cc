@@ -168,14 +168,16 @@ void decapsulate_batch(InboundSa* const* sas, Packet* const* pkts, uint32_t n, D
     DecapResult* r = results + base;
     batch.n = 0;
     begin_batch(s, m);
-    for (uint32_t i = 0; i < m; ++i) {
+    for (uint32_t i = 0; i < m;) {
       bool wait = false;
       r[i] = prepare(*s[i], *p[i], i, batch, &wait);
-      if (wait) {
-        resolve(s, p, r, batch);
-        begin_batch(s + i, m - i);
-        r[i] = prepare(*s[i], *p[i], i, batch, &wait);  // no job queued: cannot wait
+      if (!wait) {
+        ++i;
+        continue;
       }
+      // Packet i again, with no job queued (so it cannot wait twice).
+      resolve(s, p, r, batch);
+      begin_batch(s + i, m - i);
     }
     resolve(s, p, r, batch);
     for (uint32_t i = 0; i < m; ++i) count(s[i]->counters, r[i], *p[i]);
