@@ -17,6 +17,7 @@ import { DROP_COUNTER, type KeyManagerCounters } from './exchange/counters.js';
 import { packageVersion } from './version.js';
 import { icmpByType } from './state.js';
 import { parseListen } from './api/listen.js';
+import { DEFAULT_LIMITS, guard, listenerStats, safely, serverOptions, type ListenerLimits, type ListenerStats } from './api/listeners.js';
 
 export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9301';
 
@@ -118,7 +119,7 @@ export class GatewayMetrics {
   private current: Snapshot | null = null;
   private scraping: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly gw: Gateway, options: { processMetrics?: boolean } = {}) {
+  constructor(readonly gw: Gateway, options: { processMetrics?: boolean } = {}) {
     const r = this.registry;
     const self = this;
     const snap = () => this.current ?? snapshot(gw);
@@ -254,6 +255,15 @@ export class GatewayMetrics {
     gauge('vitesse_next_hop_resolved', '1 if the interface\'s next hop has a MAC address (resolved or static), else 0.', ['interface'], (s) =>
       s.neighbours.map((n) => [{ interface: n.side }, n.mac ? 1 : 0]));
 
+    gauge('vitesse_management_connections', 'Connections open now on a listener (api-socket, api-tls, metrics).', ['listener'], () =>
+      listenerStats(gw).map((l) => [{ listener: l.name }, l.connections]));
+    counter('vitesse_management_connections_refused_total', 'Connections a listener closed on arrival: at its --max-connections, or no descriptor left.', ['listener'], () =>
+      listenerStats(gw).map((l) => [{ listener: l.name }, l.connectionsRefused]));
+    counter('vitesse_management_connections_timed_out_total', 'Connections a listener closed: TLS handshake or request not finished in time, or silent too long.', ['listener'], () =>
+      listenerStats(gw).map((l) => [{ listener: l.name }, l.connectionsTimedOut]));
+    counter('vitesse_management_requests_failed_total', 'Requests whose handler failed unexpectedly (answered 500, logged).', ['listener'], () =>
+      listenerStats(gw).map((l) => [{ listener: l.name }, l.requestsFailed]));
+
     new Gauge({
       name: 'vitesse_info', help: 'The gateway\'s version and mode (always 1).', labelNames: ['version', 'mode'], registers: [r],
       collect() {
@@ -299,10 +309,17 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves GET /metrics (and nothing else) on host:port. */
-export async function serveMetrics(metrics: GatewayMetrics, listen: string, log?: { warn(o: object, m: string): void }): Promise<MetricsServer> {
+/** Serves GET /metrics (and nothing else) on host:port, with the listeners' caps and timeouts (api/listeners.ts). */
+export async function serveMetrics(
+  metrics: GatewayMetrics,
+  listen: string,
+  log?: { warn(o: object, m: string): void; error?(o: object, m: string): void },
+  limits: ListenerLimits = DEFAULT_LIMITS,
+): Promise<MetricsServer> {
   const { host, port } = parseListen(listen, '--metrics-listen');
-  const server = http.createServer((req, res) => {
+  const logger = { warn: (o: object, m: string) => log?.warn(o, m), error: (o: object, m: string) => (log?.error ?? log?.warn)?.call(log, o, m) };
+  let stats: ListenerStats | null = null;
+  const server = http.createServer(serverOptions(limits), (req, res) => safely(stats!, logger, () => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the metrics are at /metrics\n');
@@ -312,22 +329,24 @@ export async function serveMetrics(metrics: GatewayMetrics, listen: string, log?
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
       return;
     }
-    metrics.scrape().then(
+    return metrics.scrape().then(
       (text) => {
         res.writeHead(200, { 'content-type': metrics.contentType });
         res.end(req.method === 'HEAD' ? undefined : text);
       },
       (err: unknown) => {
-        log?.warn({ err }, 'metrics scrape failed');
+        stats!.requestsFailed++;
+        logger.warn({ err }, 'metrics scrape failed');
         res.writeHead(500, { 'content-type': 'text/plain' }).end(`scrape failed: ${err instanceof Error ? err.message : err}\n`);
       },
     );
-  });
+  })(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       reject(new Error(`metrics: cannot listen on ${listen}: ${e.code === 'EADDRINUSE' ? 'the address is in use (another gateway? choose another with --metrics-listen)' : e.message}`)));
     server.listen(port, host, () => resolve());
   });
+  stats = guard(server, metrics.gw, 'metrics', limits, logger);
   return {
     address: server.address() as AddressInfo,
     close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),

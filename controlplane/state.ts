@@ -13,6 +13,7 @@ import type { NeighbourEntry, SlowPathCounters } from './slowpath/slowpath.js';
 import type { IcmpCounters } from './slowpath/counters.js';
 import { sequenceCeiling } from './sequence-keeper.js';
 import { KEY_MANAGER_COUNTERS, type KeyManagerCounters } from './exchange/counters.js';
+import { listenerStats } from './api/listeners.js';
 
 export const STATE_TOP = 'vitesse-gateway:gateway-state';
 
@@ -266,6 +267,16 @@ export function gatewayState(gw: Gateway): Json {
   if (routes.length) state.route = routes;
   const sas = saList(gw, live);
   if (sas.length) state.sa = sas;
+  const listeners = listenerStats(gw);
+  if (listeners.length) {
+    state['management-listener'] = listeners.map((l) => ({
+      name: l.name,
+      connections: l.connections,
+      'connections-refused': c64(l.connectionsRefused),
+      'connections-timed-out': c64(l.connectionsTimedOut),
+      'requests-failed': c64(l.requestsFailed),
+    }));
+  }
   if (neighbours.length) state.neighbour = neighbours.map(neighbour);
   return state;
 }

@@ -2,18 +2,18 @@
 //
 //   edit the running configuration's JSON (keys included) → keys sent back as
 //   "<redacted>" keep their value → validate the whole result (parseConfig) →
-//   diff → refuse what needs a restart → write the new file to a temporary
-//   name → apply the delta (Gateway.apply) → rename the file into place.
+//   diff → refuse what needs a restart → refuse if the file changed on disk
+//   since it was loaded → write the new file to a temporary name → apply the
+//   delta (Gateway.apply) → rename the file into place (config-file.ts).
 //
 // Nothing changes unless the whole new configuration is valid and live-
 // applicable; routes the change does not touch keep their SAs. Changes are
 // applied one at a time, in the order they arrive.
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { Logger } from 'pino';
-import { checkConfig, ConfigError, diffConfig, toJson, type Accepted, type ConfigDiff, type GatewayConfig } from '../config/index.js';
+import { checkConfig, ConfigError, diffConfig, parseConfig, toJson, type Accepted, type ConfigDiff, type GatewayConfig } from '../config/index.js';
 import { TOP } from '../config/defaults.js';
 import { LIVE_SETTINGS, type Gateway } from '../gateway.js';
+import { ConfigFile, FileChangedError } from './config-file.js';
 import { restoreSecrets } from './edit.js';
 import { RestconfError, type RestconfErrorEntry } from './errors.js';
 import { isObject, type Json } from './path.js';
@@ -30,13 +30,16 @@ export class ConfigChanger {
   // What the last change checked, while its result is the running
   // configuration: entries a change leaves alone are not read again.
   private accepted: { config: GatewayConfig; accepted: Accepted } | null = null;
+  private readonly saved: ConfigFile | null;
 
   constructor(
     private readonly gw: Gateway,
     private readonly log: Logger,
     /** Where a successful change is written back (so a restart keeps it); none: not written. */
     readonly file: string | null = null,
-  ) {}
+  ) {
+    this.saved = file ? new ConfigFile(file, log) : null;
+  }
 
   /** The running configuration as RFC 7951 JSON, keys included (never sent out as it is). */
   private currentDocument(): Json {
@@ -57,12 +60,22 @@ export class ConfigChanger {
   /**
    * Applies the configuration file as it is now (SIGHUP), in turn with API
    * changes, so that a reload never reads a file an API change is about to
-   * replace. Throws what loading or Gateway.apply throws.
+   * replace. Throws what loading or Gateway.apply throws. The file is read
+   * with the descriptor reserve: a reload works when clients hold every
+   * other descriptor.
    */
-  reload(load: () => Promise<GatewayConfig>): Promise<ConfigDiff> {
+  reload(): Promise<ConfigDiff> {
     const run = this.queue.then(async () => {
-      const next = await load();
+      if (!this.saved) throw new Error('no configuration file to reload');
+      let text: string;
+      try {
+        text = this.saved.read();
+      } catch (e) {
+        throw new ConfigError([{ path: '/', reason: `cannot read the file: ${(e as Error).message}` }], this.file!);
+      }
+      const next = parseConfig(text, { source: this.file! });
       const diff = this.gw.apply(next);
+      this.saved.loaded(text);
       this.log.info({ file: this.file, ...summary(diff) }, diff.empty ? 'configuration reloaded: nothing differs' : 'configuration reloaded');
       return diff;
     });
@@ -104,12 +117,12 @@ export class ConfigChanger {
       this.log.info(origin, 'configuration change requested: nothing differs');
       return { diff, result };
     }
-    const temp = this.file ? await this.writeTemp(next) : null;
+    const temp = this.saved ? await this.writeTemp(next, origin) : null;
     try {
       this.log.info({ ...origin, ...summary(diff) }, 'configuration change requested');
       this.gw.apply(next, { from, diff });
     } catch (e) {
-      if (temp) await fs.rm(temp, { force: true });
+      if (temp) this.saved!.discard(temp);
       const message = e instanceof Error ? e.message : String(e);
       this.log.error({ ...origin, err: e }, 'configuration change failed to apply');
       throw RestconfError.of('operation-failed', `the gateway could not apply the change: ${message}`);
@@ -119,33 +132,27 @@ export class ConfigChanger {
     return { diff, result };
   }
 
-  private async writeTemp(next: GatewayConfig): Promise<string> {
-    const file = this.file!;
-    const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  private async writeTemp(next: GatewayConfig, origin: ChangeOrigin): Promise<{ temp: string; target: string; text: string }> {
+    const file = this.saved!;
     try {
-      const fh = await fs.open(temp, 'w', 0o600);
-      try {
-        await fh.chmod(0o600); // an existing temp file keeps its mode otherwise
-        await fh.writeFile(JSON.stringify(toJson(next, { secrets: true }), null, 2) + '\n');
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      file.checkUnchanged();
     } catch (e) {
-      await fs.rm(temp, { force: true });
-      throw RestconfError.of('operation-failed', `nothing was changed: cannot write ${temp}: ${(e as Error).message}`);
+      if (!(e instanceof FileChangedError)) throw e;
+      this.log.warn({ ...origin, file: this.file }, 'configuration change refused: the file changed on disk');
+      throw RestconfError.of('resource-denied', `the configuration file ${e.message}`, { status: 409 });
     }
-    return temp;
+    try {
+      return await file.writeTemp(JSON.stringify(toJson(next, { secrets: true }), null, 2) + '\n');
+    } catch (e) {
+      throw RestconfError.of('operation-failed', `nothing was changed: cannot write beside ${this.file}: ${(e as Error).message}`);
+    }
   }
 
-  private async commitFile(temp: string, origin: ChangeOrigin): Promise<void> {
+  private async commitFile(temp: { temp: string; target: string; text: string }, origin: ChangeOrigin): Promise<void> {
     const file = this.file!;
     try {
-      await fs.rename(temp, file);
-      const dir = await fs.open(path.dirname(file), 'r');
-      try { await dir.sync(); } finally { await dir.close(); }
+      await this.saved!.commit(temp);
     } catch (e) {
-      await fs.rm(temp, { force: true });
       this.log.error({ ...origin, file, err: e }, 'configuration change applied but not saved: a restart would undo it');
       throw RestconfError.of('partial-operation', `the change is running but was not saved to ${file} (${(e as Error).message}): a restart would undo it`);
     }

@@ -9,7 +9,7 @@
 //   POST …/gateway            {"vitesse-gateway:route": [{ "id": "site3", … }]}   (creates a child)
 import { REDACTED } from '../config/index.js';
 import { RestconfError } from './errors.js';
-import { instancePath, isObject, locate, schemaPath, targetName, valueAt, type DataPath, type Json, type Target } from './path.js';
+import { RESERVED_NAMES, instancePath, isObject, locate, own, schemaPath, targetName, valueAt, type DataPath, type Json, type Target } from './path.js';
 import { LEAF_LISTS, LISTS, MODULE, SECRET_LEAVES, keyValue, type ListSchema, type Top } from './schema.js';
 
 const join = (sp: string, name: string) => (sp ? `${sp}/${name}` : name);
@@ -21,6 +21,9 @@ export function bodyMember(body: unknown): { name: string; value: unknown } {
   if (names.length !== 1) throw RestconfError.of('malformed-message', `the body must have exactly one member (the node it holds), not ${names.length}`, { type: 'protocol' });
   const full = names[0];
   const colon = full.indexOf(':');
+  if (RESERVED_NAMES.has(colon < 0 ? full : full.slice(colon + 1))) {
+    throw RestconfError.of('invalid-value', `the body's member "${full}" is not a node name: ${[...RESERVED_NAMES].join(', ')} are reserved`, { type: 'protocol' });
+  }
   if (colon >= 0 && full.slice(0, colon) !== MODULE) {
     throw RestconfError.of('unknown-namespace', `unknown module "${full.slice(0, colon)}" in the body (this server has only ${MODULE})`, { type: 'protocol' });
   }
@@ -38,7 +41,7 @@ function oneEntry(value: unknown, where: string): Json {
 function withKeys(entry: Json, keys: Record<string, string>, list: ListSchema, where: string): Json {
   const out = { ...entry };
   for (const [k, v] of Object.entries(keys)) {
-    if (out[k] === undefined) out[k] = keyValue(list, k, v);
+    if (own(out, k) === undefined) out[k] = keyValue(list, k, v);
     else if (String(out[k]) !== v) {
       throw RestconfError.of('invalid-value', `the body's ${k} (${JSON.stringify(out[k])}) differs from the key in the path (${JSON.stringify(v)})`, { path: `${where}/${k}` });
     }
@@ -59,16 +62,16 @@ export function put(doc: Json, path: DataPath, body: unknown): { doc: Json; crea
       if (!isObject(value)) throw RestconfError.of('invalid-value', 'the configuration must be a JSON object', { path: where });
       return { doc: value, created: false };
     case 'member': {
-      const created = t.parent[t.name] === undefined;
-      if ((LISTS[path.top][sp] || LEAF_LISTS[path.top].has(sp)) && !Array.isArray(value)) {
+      const created = own(t.parent, t.name) === undefined;
+      if ((own(LISTS[path.top], sp) || LEAF_LISTS[path.top].has(sp)) && !Array.isArray(value)) {
         throw RestconfError.of('invalid-value', `${t.name} is a list: its value is a JSON array`, { path: where });
       }
       t.parent[t.name] = value;
       return { doc, created };
     }
     case 'entry': {
-      const entry = withKeys(oneEntry(value, where), t.keys, LISTS[path.top][sp], where);
-      const list = Array.isArray(t.parent[t.name]) ? (t.parent[t.name] as unknown[]) : (t.parent[t.name] = []) as unknown[];
+      const entry = withKeys(oneEntry(value, where), t.keys, own(LISTS[path.top], sp)!, where);
+      const list = Array.isArray(own(t.parent, t.name)) ? (t.parent[t.name] as unknown[]) : (t.parent[t.name] = []) as unknown[];
       if (t.index >= 0) list[t.index] = entry;
       else list.push(entry);
       return { doc, created: t.index < 0 };
@@ -77,7 +80,7 @@ export function put(doc: Json, path: DataPath, body: unknown): { doc: Json; crea
       const v = Array.isArray(value) && value.length === 1 ? value[0] : value;
       if (String(v) !== t.value) throw RestconfError.of('invalid-value', `the body's value (${JSON.stringify(v)}) differs from the one in the path (${JSON.stringify(t.value)})`, { path: where });
       if (t.index >= 0) return { doc, created: false };
-      const list = Array.isArray(t.parent[t.name]) ? (t.parent[t.name] as unknown[]) : (t.parent[t.name] = []) as unknown[];
+      const list = Array.isArray(own(t.parent, t.name)) ? (t.parent[t.name] as unknown[]) : (t.parent[t.name] = []) as unknown[];
       list.push(v);
       return { doc, created: true };
     }
@@ -108,7 +111,7 @@ function keysOf(e: unknown, keys: readonly string[]): string | null {
 
 /** A merge as NETCONF's: containers and list entries (matched by key) merge, leaf-lists gain values, leaves are replaced. */
 function mergeValue(top: Top, sp: string, existing: unknown, incoming: unknown): unknown {
-  const list = LISTS[top][sp];
+  const list = own(LISTS[top], sp);
   if (list && Array.isArray(existing) && Array.isArray(incoming)) {
     const out = [...existing];
     const index = byKeys(out, list.keys);
@@ -128,7 +131,7 @@ function mergeValue(top: Top, sp: string, existing: unknown, incoming: unknown):
   }
   if (isObject(existing) && isObject(incoming)) {
     const out: Json = { ...existing };
-    for (const [k, v] of Object.entries(incoming)) out[k] = out[k] === undefined ? v : mergeValue(top, join(sp, k), out[k], v);
+    for (const [k, v] of Object.entries(incoming)) out[k] = own(out, k) === undefined ? v : mergeValue(top, join(sp, k), out[k], v);
     return out;
   }
   return incoming;
@@ -151,7 +154,7 @@ export function merge(doc: Json, path: DataPath, body: unknown): Json {
       t.parent[t.name] = mergeValue(path.top, sp, existing, value);
       return doc;
     case 'entry': {
-      const entry = withKeys(oneEntry(value, where), t.keys, LISTS[path.top][sp], where);
+      const entry = withKeys(oneEntry(value, where), t.keys, own(LISTS[path.top], sp)!, where);
       (t.parent[t.name] as unknown[])[t.index] = mergeValue(path.top, sp, existing, entry);
       return doc;
     }
@@ -169,29 +172,29 @@ export function create(doc: Json, path: DataPath, body: unknown): { doc: Json; c
   if (parent === undefined) throw RestconfError.of('data-missing', 'no such data node (create it first)', { path: parentWhere });
   if (!isObject(parent)) throw RestconfError.of('invalid-value', 'this node has no children to create', { path: parentWhere, type: 'protocol' });
   const sp = join(schemaPath(path.segments), name);
-  const list = LISTS[path.top][sp];
+  const list = own(LISTS[path.top], sp);
   if (list) {
     const entry = oneEntry(value, `${parentWhere}/${name}`);
-    const missing = list.keys.filter((k) => entry[k] === undefined);
+    const missing = list.keys.filter((k) => own(entry, k) === undefined);
     if (missing.length) throw RestconfError.of('invalid-value', `a new ${name} needs its key${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`, { path: `${parentWhere}/${name}` });
     const keys = list.keys.map((k) => String(entry[k]));
     const created: DataPath = { top: path.top, segments: [...path.segments, { name, keys }] };
     const target = locate(doc, created, 'edit') as Target & { kind: 'entry' };
     if (target.index >= 0) throw RestconfError.of('resource-denied', 'already exists (PUT replaces, PATCH merges)', { path: instancePath(created) });
-    const entries = Array.isArray(parent[name]) ? (parent[name] as unknown[]) : (parent[name] = []) as unknown[];
+    const entries = Array.isArray(own(parent, name)) ? (parent[name] as unknown[]) : (parent[name] = []) as unknown[];
     entries.push(entry);
     return { doc, created };
   }
   if (LEAF_LISTS[path.top].has(sp)) {
     const v = Array.isArray(value) && value.length === 1 ? value[0] : value;
     const created: DataPath = { top: path.top, segments: [...path.segments, { name, keys: [String(v)] }] };
-    const values = Array.isArray(parent[name]) ? (parent[name] as unknown[]) : (parent[name] = []) as unknown[];
+    const values = Array.isArray(own(parent, name)) ? (parent[name] as unknown[]) : (parent[name] = []) as unknown[];
     if (values.some((x) => String(x) === String(v))) throw RestconfError.of('resource-denied', 'already exists', { path: instancePath(created) });
     values.push(v);
     return { doc, created };
   }
   const created: DataPath = { top: path.top, segments: [...path.segments, { name, keys: null }] };
-  if (parent[name] !== undefined) throw RestconfError.of('resource-denied', 'already exists (PUT replaces, PATCH merges)', { path: instancePath(created) });
+  if (own(parent, name) !== undefined) throw RestconfError.of('resource-denied', 'already exists (PUT replaces, PATCH merges)', { path: instancePath(created) });
   parent[name] = value;
   return { doc, created };
 }
@@ -226,11 +229,11 @@ export function remove(doc: Json, path: DataPath): Json {
 export function restoreSecrets(next: Json, current: Json, top: Top = 'gateway', sp = ''): void {
   for (const [k, v] of Object.entries(next)) {
     const childSp = join(sp, k);
-    const old = current[k];
+    const old = own(current, k);
     if (v === REDACTED && SECRET_LEAVES.has(childSp) && typeof old === 'string') {
       next[k] = old;
-    } else if (Array.isArray(v) && Array.isArray(old) && LISTS[top][childSp]) {
-      const keys = LISTS[top][childSp].keys;
+    } else if (Array.isArray(v) && Array.isArray(old) && own(LISTS[top], childSp)) {
+      const keys = own(LISTS[top], childSp)!.keys;
       const index = byKeys(old, keys);
       for (const e of v) {
         if (!isObject(e)) continue;

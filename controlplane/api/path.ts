@@ -26,6 +26,19 @@ export interface DataPath {
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9._-]*$/;
 
+/**
+ * Names no node of the model has, and that JavaScript objects answer for
+ * themselves (`doc["__proto__"]` is Object.prototype): refused as node and
+ * member names, so that no path or body reaches the objects' prototypes. As
+ * list key values (a route called "constructor") they are ordinary strings.
+ */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** `obj[key]` if it is obj's own property: inherited members are never data. */
+export function own<T>(obj: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
 function decode(text: string, whole: string): string {
   try {
     return decodeURIComponent(text);
@@ -58,6 +71,9 @@ export function parseDataPath(text: string): DataPath | null {
     if (!IDENTIFIER.test(name) || (module !== null && !IDENTIFIER.test(module))) {
       throw RestconfError.of('invalid-value', `"${text}": "${rawName}" is not a node name`, { type: 'protocol' });
     }
+    if (RESERVED_NAMES.has(name) || (module !== null && RESERVED_NAMES.has(module))) {
+      throw RestconfError.of('invalid-value', `"${text}": segment ${i + 1} ("${rawName}") is not a node name: ${[...RESERVED_NAMES].join(', ')} are reserved`, { type: 'protocol' });
+    }
     if (module !== null && module !== MODULE) {
       throw RestconfError.of('unknown-namespace', `"${text}": unknown module "${module}" (this server has only ${MODULE})`, { type: 'protocol', status: 404 });
     }
@@ -86,7 +102,7 @@ export function instancePath(path: DataPath, upTo = path.segments.length): strin
     out += `/${s.name}`;
     if (!s.keys) continue;
     const sp = schemaPath(segs.slice(0, i + 1));
-    const list = LISTS[path.top][sp];
+    const list = own(LISTS[path.top], sp);
     if (list) out += list.keys.map((k, j) => `[${k}=${quote(s.keys![j] ?? '')}]`).join('');
     else out += `[.=${quote(s.keys[0] ?? '')}]`;
   }
@@ -115,7 +131,7 @@ export type Target =
 
 /** Key values as they appear in JSON (numbers unquoted) compared with those of a path. */
 export function entryMatches(entry: unknown, keys: Record<string, string>): boolean {
-  return isObject(entry) && Object.entries(keys).every(([k, v]) => entry[k] !== undefined && String(entry[k]) === v);
+  return isObject(entry) && Object.entries(keys).every(([k, v]) => own(entry, k) !== undefined && String(entry[k]) === v);
 }
 
 /**
@@ -130,7 +146,7 @@ export function locate(doc: Json, path: DataPath, missing: 'read' | 'edit'): Tar
   for (let i = 0; i < path.segments.length; i++) {
     const s = path.segments[i];
     const sp = schemaPath(path.segments.slice(0, i + 1));
-    const list = LISTS[path.top][sp];
+    const list = own(LISTS[path.top], sp);
     const leafList = LEAF_LISTS[path.top].has(sp);
     const last = i === path.segments.length - 1;
     let target: Target;
@@ -140,12 +156,12 @@ export function locate(doc: Json, path: DataPath, missing: 'read' | 'edit'): Tar
           throw RestconfError.of('invalid-value', `${s.name} is a list keyed by ${list.keys.join(', ')}: give ${list.keys.length === 1 ? 'one value' : `${list.keys.length} values, comma-separated`}, e.g. ${s.name}=${list.keys.map((k) => `<${k}>`).join(',')}`, { path: instancePath(path, i), type: 'protocol' });
         }
         const keys = Object.fromEntries(list.keys.map((k, j) => [k, s.keys![j]]));
-        const entries = node[s.name];
+        const entries = own(node, s.name);
         const index = Array.isArray(entries) ? entries.findIndex((e) => entryMatches(e, keys)) : -1;
         target = { kind: 'entry', parent: node, name: s.name, keys, index };
       } else if (leafList) {
         if (s.keys.length !== 1) throw RestconfError.of('invalid-value', `${s.name} is a leaf-list: give one value`, { path: instancePath(path, i), type: 'protocol' });
-        const values = node[s.name];
+        const values = own(node, s.name);
         const index = Array.isArray(values) ? values.findIndex((v) => String(v) === s.keys![0]) : -1;
         target = { kind: 'item', parent: node, name: s.name, value: s.keys[0], index };
       } else {
@@ -176,7 +192,7 @@ export function locate(doc: Json, path: DataPath, missing: 'read' | 'edit'): Tar
 export function valueAt(t: Target, doc?: Json): unknown {
   switch (t.kind) {
     case 'top': return doc;
-    case 'member': return t.parent[t.name];
+    case 'member': return own(t.parent, t.name);
     case 'entry': return t.index >= 0 ? (t.parent[t.name] as unknown[])[t.index] : undefined;
     case 'item': return t.index >= 0 ? (t.parent[t.name] as unknown[])[t.index] : undefined;
   }

@@ -18,6 +18,7 @@ import { TOP } from '../config/defaults.js';
 import type { Gateway } from '../gateway.js';
 import { gatewayState } from '../state.js';
 import type { ConfigChanger } from './change.js';
+import { parseBody } from './body.js';
 import { create, merge, put, remove } from './edit.js';
 import { RestconfError } from './errors.js';
 import { dataUri, instancePath, isObject, locate, parseDataPath, targetName, valueAt, type DataPath, type Json } from './path.js';
@@ -37,6 +38,8 @@ export interface ApiResponse {
   status: number;
   headers: Record<string, string>;
   body?: string;
+  /** A 500 for an exception in the handler (counted as requests-failed). */
+  failed?: boolean;
 }
 
 type Content = 'config' | 'nonconfig' | 'all';
@@ -84,18 +87,6 @@ function prune(value: unknown, depth: number): unknown {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, prune(v, depth - 1)]));
 }
 
-function parseBody(req: ApiRequest): unknown {
-  const type = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-  if (type !== YANG_JSON && type !== 'application/json') {
-    throw RestconfError.of('invalid-value', `the body must be ${YANG_JSON} (or application/json), not "${type || 'unspecified'}"`, { type: 'protocol', status: 415 });
-  }
-  try {
-    return JSON.parse(req.body.toString('utf8'));
-  } catch (e) {
-    throw RestconfError.of('malformed-message', `the body is not JSON: ${(e as Error).message}`, { type: 'protocol' });
-  }
-}
-
 export class RestconfApi {
   constructor(
     private readonly gw: Gateway,
@@ -114,7 +105,7 @@ export class RestconfApi {
         return json(e.status, e.body(), e.headers);
       }
       this.log.error({ err: e, request: `${req.method} ${req.url}`, peer: req.peer }, 'API request failed');
-      return json(500, RestconfError.of('operation-failed', `internal error: ${e instanceof Error ? e.message : e}`).body());
+      return { ...json(500, RestconfError.of('operation-failed', `internal error: ${e instanceof Error ? e.message : e}`).body()), failed: true };
     }
   }
 
@@ -210,7 +201,7 @@ export class RestconfApi {
       }
       case 'PUT': {
         const target = path ?? datastore;
-        const body = parseBody(req);
+        const body = parseBody(req.headers['content-type'], req.body);
         const { result } = await this.changer.change(origin, (doc) => {
           const r = put(doc, target, body);
           return { doc: r.doc, result: r.created };
@@ -219,7 +210,7 @@ export class RestconfApi {
       }
       case 'PATCH': {
         const target = path ?? datastore;
-        const body = parseBody(req);
+        const body = parseBody(req.headers['content-type'], req.body);
         await this.changer.change(origin, (doc) => ({ doc: merge(doc, target, body), result: null }));
         return noContent();
       }
@@ -227,7 +218,7 @@ export class RestconfApi {
         if (!path) {
           throw RestconfError.of('resource-denied', `${qualified('gateway')} already exists (PUT replaces it, PATCH merges into it)`, { path: `/${TOP}` });
         }
-        const body = parseBody(req);
+        const body = parseBody(req.headers['content-type'], req.body);
         const { result } = await this.changer.change(origin, (doc) => {
           const r = create(doc, path, body);
           return { doc: r.doc, result: r.created };

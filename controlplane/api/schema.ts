@@ -31,6 +31,7 @@ export const LISTS: Record<Top, Record<string, ListSchema>> = {
     route: { keys: ['id'] },
     sa: { keys: ['direction', 'route', 'queue', 'spi'], integers: ['queue', 'spi'] },
     neighbour: { keys: ['interface', 'address'] },
+    'management-listener': { keys: ['name'] },
   },
 };
 

@@ -15,18 +15,20 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { UsageError } from '../cli/args.js';
 import type { Gateway } from '../gateway.js';
 import { parseListen } from './listen.js';
 import { ConfigChanger } from './change.js';
 import { RestconfError } from './errors.js';
+import { DEFAULT_LIMITS, guard, safely, serverOptions, type ListenerLimits, type ListenerStats } from './listeners.js';
 import { RestconfApi, type ApiRequest } from './routes.js';
+import { tokenFileExposure, tokenWeakness } from './token.js';
 import { RUN_DIR } from './socket.js';
 
 export { RUN_DIR, socketPathFor } from './socket.js';
 
 /** Large enough for any configuration with thousands of routes. */
 export const MAX_BODY = 16 << 20;
-const MIN_TOKEN_LENGTH = 16;
 
 export interface ApiServerOptions {
   /** The Unix socket; null: none. */
@@ -37,6 +39,10 @@ export interface ApiServerOptions {
   /** Where successful changes are written back; null: not written. */
   configFile: string | null;
   log: Logger;
+  /** Connection cap and timeout of each listener (default DEFAULT_LIMITS). */
+  limits?: ListenerLimits;
+  /** Accept a weak token or a token file others may read, with a warning (--insecure). */
+  insecure?: boolean;
 }
 
 export interface ApiServer {
@@ -66,26 +72,32 @@ export async function startApi(gw: Gateway, opts: ApiServerOptions): Promise<Api
     }
   };
   try {
+    const limits = opts.limits ?? DEFAULT_LIMITS;
     if (opts.socket) {
-      const server = http.createServer((req, res) => serve(api, req, res, 'unix', null));
+      let stats: ListenerStats | null = null;
+      const server = http.createServer(serverOptions(limits), (req, res) => safely(stats!, log, () => serve(api, req, res, 'unix', null, stats!))(req, res));
       servers.push(server);
       await listenUnix(server, opts.socket, opts.socketMode ?? 0o600);
+      stats = guard(server, gw, 'api-socket', limits, log);
       socketInode = fs.lstatSync(opts.socket).ino;
       log.info({ socket: opts.socket, mode: (opts.socketMode ?? 0o600).toString(8) }, 'management API listening');
     }
     if (opts.tcp) {
-      const token = readToken(opts.tcp.tokenFile, log);
+      const token = readToken(opts.tcp.tokenFile, log, opts.insecure ?? false);
+      let stats: ListenerStats | null = null;
       const server = https.createServer({
+        ...serverOptions(limits),
         cert: readFile(opts.tcp.certFile, '--api-tls-cert'),
         key: readFile(opts.tcp.keyFile, '--api-tls-key'),
         minVersion: 'TLSv1.2',
-      }, (req, res) => serve(api, req, res, `${req.socket.remoteAddress}:${req.socket.remotePort}`, token));
+      }, (req, res) => safely(stats!, log, () => serve(api, req, res, `${req.socket.remoteAddress}:${req.socket.remotePort}`, token, stats!))(req, res));
       servers.push(server);
       const { host, port } = parseListen(opts.tcp.listen, '--api-listen');
       await new Promise<void>((resolve, reject) => {
         server.once('error', (e) => reject(new Error(`--api-listen: cannot listen on ${opts.tcp!.listen}: ${e.message}`)));
         server.listen(port, host, () => resolve());
       });
+      stats = guard(server, gw, 'api-tls', limits, log);
       tcpPort = (server.address() as net.AddressInfo).port;
       log.info({ listen: opts.tcp.listen, port: tcpPort }, 'management API listening (TLS, bearer token)');
     }
@@ -104,11 +116,20 @@ function readFile(file: string, option: string): Buffer {
   }
 }
 
-function readToken(file: string, log: Logger): Buffer {
+/** Throws (UsageError) if the token in `file` is weak or others may read the file, unless `insecure`. */
+export function checkToken(file: string, insecure: boolean): void {
+  readToken(file, { warn: () => {} }, insecure);
+}
+
+function readToken(file: string, log: Pick<Logger, 'warn'>, insecure: boolean): Buffer {
   const token = readFile(file, '--api-token-file').toString('utf8').trim();
-  if (token.length < MIN_TOKEN_LENGTH) throw new Error(`--api-token-file: ${file}: the token must be at least ${MIN_TOKEN_LENGTH} characters (e.g. openssl rand -hex 32)`);
-  const mode = fs.statSync(file).mode;
-  if (mode & 0o077) log.warn({ file, mode: (mode & 0o777).toString(8) }, 'the API token file is readable by others than its owner');
+  const weak = tokenWeakness(token);
+  if (weak && !insecure) throw new UsageError(`--api-token-file: ${file}: the token is too weak: ${weak} (make one with: openssl rand -hex 32; --insecure accepts it anyway)`);
+  if (weak) log.warn({ file }, `--insecure: accepting a weak API token: ${weak}`);
+  const exposure = tokenFileExposure(file);
+  if (exposure.refuse && !insecure) throw new UsageError(`--api-token-file: ${exposure.refuse} (--insecure accepts it anyway)`);
+  if (exposure.refuse) log.warn({ file }, `--insecure: ${exposure.refuse}`);
+  if (exposure.warn) log.warn({ file }, exposure.warn);
   // Compared as digests: equal lengths for timingSafeEqual, and the token's length does not leak.
   return crypto.createHash('sha256').update(token).digest();
 }
@@ -161,7 +182,7 @@ function answers(socket: string): Promise<boolean> {
   });
 }
 
-function serve(api: RestconfApi, req: http.IncomingMessage, res: http.ServerResponse, peer: string, token: Buffer | null): void {
+function serve(api: RestconfApi, req: http.IncomingMessage, res: http.ServerResponse, peer: string, token: Buffer | null, stats: ListenerStats): Promise<void> | void {
   const reply = (status: number, headers: Record<string, string>, body?: string) => {
     res.writeHead(status, headers);
     res.end(body);
@@ -180,16 +201,21 @@ function serve(api: RestconfApi, req: http.IncomingMessage, res: http.ServerResp
     if (size > MAX_BODY) tooBig = true;
     else chunks.push(c);
   });
-  req.on('end', () => {
-    if (tooBig) {
-      const e = RestconfError.of('too-big', `the body exceeds ${MAX_BODY} octets`, { type: 'transport' });
-      reply(413, { 'content-type': 'application/yang-data+json' }, JSON.stringify(e.body()) + '\n');
-      return;
-    }
-    const request: ApiRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks), peer };
-    api.handle(request).then(
-      (r) => reply(r.status, r.headers, r.body),
-      () => reply(500, {}, undefined),
-    );
+  return new Promise<void>((resolve, reject) => {
+    req.on('error', () => resolve()); // the client went away: nothing to answer
+    req.on('end', () => {
+      if (tooBig) {
+        const e = RestconfError.of('too-big', `the body exceeds ${MAX_BODY} octets`, { type: 'transport' });
+        reply(413, { 'content-type': 'application/yang-data+json' }, JSON.stringify(e.body()) + '\n');
+        resolve();
+        return;
+      }
+      const request: ApiRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: Buffer.concat(chunks), peer };
+      // A rejection here is an internal error: safely() answers 500, counts and logs it.
+      api.handle(request).then((r) => {
+        if (r.failed) stats.requestsFailed++;
+        reply(r.status, r.headers, r.body);
+      }).then(resolve, reject);
+    });
   });
 }

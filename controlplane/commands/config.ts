@@ -10,6 +10,8 @@ import type { Command } from '../cli.js';
 import { parseArgs, usageText, UsageError } from '../cli/args.js';
 import { ApiClient, ApiRefused, ApiUnreachable, tcpTarget, type ApiTarget } from '../api/client.js';
 import { LISTS, keyValue, qualified } from '../api/schema.js';
+import { own } from '../api/path.js';
+import { describeJsonError, tooDeep } from '../config/json-text.js';
 import { RUN_DIR, socketPathFor } from '../api/socket.js';
 
 export const EXIT = { ok: 0, refused: 1, usage: 2, unreachable: 3 } as const;
@@ -148,10 +150,14 @@ function readJson(file: string): unknown {
   } catch (e) {
     throw new UsageError(`cannot read ${file === '-' ? 'stdin' : file}: ${(e as Error).message}`);
   }
+  // Never quote the input: it may be a key (`echo $KEY | vitesse config set … -`).
+  const where = file === '-' ? 'stdin' : file;
+  const deep = tooDeep(text);
+  if (deep) throw new UsageError(`${where} is ${deep}`);
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`${file === '-' ? 'stdin' : file} is not JSON: ${(e as Error).message}`);
+    throw new UsageError(`${where} is not JSON (${describeJsonError(text, e)}; the input is not shown: it may hold a key). A leaf's value is JSON: a string such as a key is a JSON string, in quotes, e.g. printf '"%s"' "$KEY" | vitesse config set … -`);
   }
 }
 
@@ -199,7 +205,7 @@ export const configCommand: Command = {
           const last = segments[segments.length - 1];
           const parent = segments.slice(0, -1);
           let body = wrap(last.name, value);
-          const list = LISTS.gateway[segments.map((s) => s.name).join('/')];
+          const list = own(LISTS.gateway, segments.map((s) => s.name).join('/'));
           if (list && last.keys) {
             // The entry's keys may come from PATH alone.
             const inner = body[qualified(last.name)];

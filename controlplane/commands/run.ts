@@ -130,7 +130,7 @@ export const runCommand: Command = {
       process.on('SIGHUP', async () => {
         try {
           // In turn with changes made through the API (which also write the file).
-          await management.api.changer.reload(() => loadConfig(file));
+          await management.api.changer.reload();
         } catch (e) {
           const problem = e instanceof ConfigError ? e.message : e instanceof Error ? e.message : String(e);
           log.error({ config: file }, `configuration not reloaded: ${problem}`);

@@ -10,24 +10,69 @@ export type JsonParseResult =
   | { ok: true; value: unknown; duplicates: JsonPointer[] }
   | { ok: false; reason: string };
 
+/**
+ * How deep a configuration (or an API body) may nest objects and arrays. The
+ * model needs 5 levels; the limit is checked on the text before anything
+ * recursive (JSON.stringify, structuredClone, the duplicate finder, yang-js)
+ * sees the document, so a document nested a million deep is refused with
+ * this number instead of overflowing the stack.
+ */
+export const MAX_JSON_DEPTH = 32;
+
 export function parseJsonText(text: string): JsonParseResult {
+  const deep = tooDeep(text);
+  if (deep) return { ok: false, reason: deep };
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    return { ok: false, reason: `not valid JSON: ${describeSyntaxError(text, (e as Error).message)}` };
+    return { ok: false, reason: `not valid JSON: ${describeJsonError(text, e)}` };
   }
   return { ok: true, value, duplicates: findDuplicateMembers(text) };
 }
 
-function describeSyntaxError(text: string, message: string): string {
-  const m = /at position (\d+)/.exec(message);
-  if (!m) return message;
-  const offset = Number(m[1]);
+/**
+ * Why `text` nests deeper than MAX_JSON_DEPTH (with the line and column
+ * where it does), or null. One pass, no recursion; brackets inside strings
+ * do not count.
+ */
+export function tooDeep(text: string, limit = MAX_JSON_DEPTH): string | null {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) { // a string: skip to its closing quote
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return `nested deeper than ${limit} levels of objects and arrays (the limit), at ${lineColumn(text, i)}`;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    }
+  }
+  return null;
+}
+
+function lineColumn(text: string, offset: number): string {
   const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  const column = offset - before.lastIndexOf('\n');
-  return `${message.replace(/\s*\(line \d+ column \d+\)$/, '')} (line ${line}, column ${column})`;
+  return `line ${before.split('\n').length}, column ${offset - before.lastIndexOf('\n')}`;
+}
+
+/**
+ * A JSON syntax error without the input: V8's messages quote the text around
+ * the error ("Unexpected token 'a', "a1b2c3d4"... is not valid JSON"), and
+ * the text may be a key (`echo $KEY | vitesse config set … -`). Only the
+ * kind of error and where it is are kept.
+ */
+export function describeJsonError(text: string, e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  const m = /at position (\d+)/.exec(message);
+  const kind = message
+    .replace(/\s*(in JSON )?at position \d+.*$/s, '')
+    .replace(/, ".*$/s, '') // Unexpected token 'x', "…" is not valid JSON
+    .replace(/'[^']*[A-Za-z0-9][^']*'|"[^"]*"/g, '') // punctuation such as ':' stays
+    .replace(/\s+/g, ' ')
+    .trim();
+  const where = m ? ` at ${lineColumn(text, Number(m[1]))}` : '';
+  return `${kind || 'malformed'}${where}`;
 }
 
 /** The pointers of members that repeat an earlier member of the same object. Assumes valid JSON. */
