@@ -415,9 +415,28 @@ describe('management API sockets and TCP', () => {
     expect(none.status).toBe(401);
     // No certificate check passes without trusting ours.
     await expect(new ApiClient({ url, token }).request('GET', `${CONFIG}/mtu`)).rejects.toThrow(/certificate/);
-    // A short token is refused at start.
-    fs.writeFileSync(tokenFile, 'short');
-    await expect(startApi(s!.a, { socket: null, configFile: null, log, tcp: { listen: '127.0.0.1:0', certFile: cert, keyFile: key, tokenFile } })).rejects.toThrow(/at least 16/);
+    // Weak tokens and token files others can read are refused at start,
+    // saying why and never showing the token; --insecure starts with a warning.
+    const tcp = { listen: '127.0.0.1:0', certFile: cert, keyFile: key, tokenFile };
+    const refusal = async (text: string, mode: number) => {
+      fs.writeFileSync(tokenFile, text + '\n');
+      fs.chmodSync(tokenFile, mode);
+      const e = await startApi(s!.a, { socket: null, configFile: null, log, tcp }).then((srv) => { servers.push(srv); return null; }, (x: Error) => x);
+      expect(e, `${text} (mode ${mode.toString(8)})`).toBeInstanceOf(Error);
+      expect(e!.message).not.toContain(text);
+      return e!.message;
+    };
+    expect(await refusal('short', 0o600)).toMatch(/too weak: it has 5 characters, fewer than 32/);
+    expect(await refusal('a'.repeat(16), 0o600)).toMatch(/too weak: it has 16 characters, fewer than 32/);
+    expect(await refusal('a'.repeat(40), 0o600)).toMatch(/repeats a 1-character pattern/);
+    expect(await refusal('s3cr'.repeat(10), 0o600)).toMatch(/repeats a 4-character pattern/);
+    expect(await refusal('abcdefghijklmnopqrstuvwxyz0123456789', 0o600)).toMatch(/neighbouring characters/);
+    expect(await refusal('0101010101010101010101010101010110', 0o600)).toMatch(/too weak/);
+    expect(await refusal(token, 0o644)).toMatch(/readable by every user \(mode 0644\): chmod 600/);
+    expect(await refusal(token, 0o602)).toMatch(/writable by every user/);
+    const insecure = await startApi(s!.a, { socket: null, configFile: null, log, tcp, insecure: true });
+    servers.push(insecure);
+    expect((await new ApiClient({ url: `https://127.0.0.1:${insecure.tcpPort}`, token, ca }).get(`${CONFIG}/mtu`))).toEqual({ 'vitesse-gateway:mtu': 1440 });
   });
 });
 
