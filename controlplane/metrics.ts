@@ -17,7 +17,7 @@ import { DROP_COUNTER, type KeyManagerCounters } from './exchange/counters.js';
 import { packageVersion } from './version.js';
 import { icmpByType } from './state.js';
 import { parseListen } from './api/listen.js';
-import { DEFAULT_LIMITS, guard, listenerStats, safely, serverOptions, type ListenerLimits, type ListenerStats } from './api/listeners.js';
+import { DEFAULT_LIMITS, closeListener, guard, listenerStats, safely, serverOptions, type ListenerLimits, type ListenerStats } from './api/listeners.js';
 
 export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9301';
 
@@ -349,6 +349,6 @@ export async function serveMetrics(
   stats = guard(server, metrics.gw, 'metrics', limits, logger);
   return {
     address: server.address() as AddressInfo,
-    close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
+    close: () => closeListener(server),
   };
 }

@@ -76,14 +76,32 @@ export function serverOptions(limits: ListenerLimits): http.ServerOptions & http
 
 const TIMEOUT_CODES = new Set(['ERR_HTTP_REQUEST_TIMEOUT', 'ERR_TLS_HANDSHAKE_TIMEOUT']);
 
+/** Every connection of a guarded server, TLS handshakes under way included (closeAllConnections knows only HTTP ones). */
+const sockets = new WeakMap<http.Server, Set<{ destroy(): void }>>();
+
+/** Stops a guarded server: no new connections, and every open one closed now. */
+export function closeListener(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+    for (const s of sockets.get(server) ?? []) s.destroy();
+  });
+}
+
 /** Caps, timeouts and error handling on a server created with serverOptions(limits). */
 export function guard(server: http.Server, owner: object, name: ListenerName, limits: ListenerLimits, log: Log): ListenerStats {
   const stats = register(owner, name);
   server.maxConnections = limits.maxConnections;
   server.on('drop', () => { stats.connectionsRefused++; });
+  const open = new Set<{ destroy(): void }>();
+  sockets.set(server, open);
   server.on('connection', (socket) => {
     stats.connections++;
-    socket.once('close', () => { stats.connections--; });
+    open.add(socket);
+    socket.once('close', () => {
+      stats.connections--;
+      open.delete(socket);
+    });
   });
   // No byte for timeoutMs on a connection with no request under way (for TLS, once it is up).
   server.timeout = limits.timeoutMs;
@@ -91,19 +109,19 @@ export function guard(server: http.Server, owner: object, name: ListenerName, li
     stats.connectionsTimedOut++;
     socket.destroy();
   });
-  // Headers or the whole request too slow: Node's checks report here.
+  // Headers or the whole request too slow, a TLS handshake not finished in
+  // time (https reports tlsClientError here too), or a malformed request.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    const timedOut = TIMEOUT_CODES.has(err.code ?? '');
+    const code = err.code ?? '';
+    const timedOut = TIMEOUT_CODES.has(code);
     if (timedOut) stats.connectionsTimedOut++;
-    if (socket.writable && (socket as { bytesWritten?: number }).bytesWritten === 0) {
+    const http = code === 'ERR_HTTP_REQUEST_TIMEOUT' || code.startsWith('HPE_');
+    if (http && socket.writable && (socket as { bytesWritten?: number }).bytesWritten === 0) {
       socket.write(timedOut ? 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     }
     socket.destroy();
   });
-  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: { destroy(): void }) => {
-    if (TIMEOUT_CODES.has(err.code ?? '')) stats.connectionsTimedOut++;
-    socket.destroy();
-  });
+  server.on('tlsClientError', (_err: Error, socket: { destroy(): void }) => socket.destroy());
   // After listen, the only errors are accept's (EMFILE, ENFILE, ENOMEM): the
   // connection is lost, the listener goes on. Logged at most once a second.
   let lastLogged = 0;

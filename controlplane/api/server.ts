@@ -20,7 +20,7 @@ import type { Gateway } from '../gateway.js';
 import { parseListen } from './listen.js';
 import { ConfigChanger } from './change.js';
 import { RestconfError } from './errors.js';
-import { DEFAULT_LIMITS, guard, safely, serverOptions, type ListenerLimits, type ListenerStats } from './listeners.js';
+import { DEFAULT_LIMITS, closeListener, guard, safely, serverOptions, type ListenerLimits, type ListenerStats } from './listeners.js';
 import { RestconfApi, type ApiRequest } from './routes.js';
 import { tokenFileExposure, tokenWeakness } from './token.js';
 import { RUN_DIR } from './socket.js';
@@ -56,14 +56,11 @@ export async function startApi(gw: Gateway, opts: ApiServerOptions): Promise<Api
   const log = opts.log;
   const changer = new ConfigChanger(gw, log, opts.configFile);
   const api = new RestconfApi(gw, changer, log);
-  const servers: net.Server[] = [];
+  const servers: http.Server[] = [];
   let socketInode: number | null = null;
   let tcpPort: number | null = null;
   const close = async () => {
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => {
-      s.close(() => resolve());
-      (s as http.Server).closeAllConnections?.();
-    })));
+    await Promise.all(servers.map((s) => closeListener(s)));
     // Only our own socket: another gateway may have taken the name since.
     if (opts.socket && socketInode !== null) {
       try {
