@@ -14,6 +14,8 @@ import { wires } from '../controlplane/dataplane.js';
 import { Gateway } from '../controlplane/gateway.js';
 import { ApiClient, ApiRefused } from '../controlplane/api/client.js';
 import { startApi, type ApiServer } from '../controlplane/api/server.js';
+import { listenerStats } from '../controlplane/api/listeners.js';
+import { GatewayMetrics, serveMetrics } from '../controlplane/metrics.js';
 import { PRIVATE_ROUTER, PUBLIC_ROUTER } from '../controlplane/state.js';
 import { internetChecksum } from './support/ip-packets.js';
 import { numbered, numberOf, sleep, twoSites, until, type TwoSites } from './support/two-sites.js';
@@ -393,6 +395,41 @@ describe('management API sockets and TCP', () => {
     fs.writeFileSync(plain, 'x');
     await expect(startApi(s!.a, { socket: plain, configFile: null, log })).rejects.toThrow(/not a socket/);
     expect(fs.readFileSync(plain, 'utf8')).toBe('x');
+  });
+
+  it('answers an exception in a handler with 500, counts and logs it, and goes on serving (API and metrics)', async () => {
+    const lines: Record<string, any>[] = [];
+    const logged = pino({ level: 'error' }, { write: (l: string) => lines.push(JSON.parse(l)) });
+    const sock = path.join(dir, 'failing.sock');
+    const server = await startApi(s!.a, { socket: sock, configFile: null, log: logged });
+    servers.push(server);
+    const metrics = new GatewayMetrics(s!.a, { processMetrics: false });
+    const scrape = metrics.scrape.bind(metrics);
+    metrics.scrape = () => { throw new TypeError('a handler bug'); };
+    const metricsServer = await serveMetrics(metrics, '127.0.0.1:0', logged);
+    const getMetrics = () => new Promise<number>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: metricsServer.address.port, path: '/metrics', agent: false }, (r) => { r.resume(); resolve(r.statusCode!); }).on('error', reject);
+    });
+    try {
+      // A synchronous throw in the metrics handler (before: an uncaught exception, the process gone).
+      expect(await getMetrics()).toBe(500);
+      // An exception below the API's handler.
+      Object.defineProperty(s!.a, 'currentConfig', { get() { throw new TypeError('a handler bug'); }, configurable: true });
+      const r = await rawRequest(sock, 'GET', `${CONFIG}/mtu`, '', 'application/yang-data+json');
+      delete (s!.a as unknown as Record<string, unknown>).currentConfig;
+      expect(r.status).toBe(500);
+      expect(JSON.parse(r.body)['ietf-restconf:errors'].error[0]['error-message']).toMatch(/internal error: a handler bug/);
+      const failed = Object.fromEntries(listenerStats(s!.a).map((l) => [l.name, l.requestsFailed]));
+      expect(failed['api-socket']).toBeGreaterThanOrEqual(1);
+      expect(failed.metrics).toBe(1);
+      expect(lines.filter((l) => l.level >= 50).length).toBeGreaterThanOrEqual(2);
+      // Both go on serving.
+      metrics.scrape = scrape;
+      expect(await getMetrics()).toBe(200);
+      expect((await rawRequest(sock, 'GET', `${CONFIG}/mtu`, '', 'application/yang-data+json')).status).toBe(200);
+    } finally {
+      await metricsServer.close();
+    }
   });
 
   itNeeding(['openssl'], 'serves TCP only with TLS and the bearer token', async () => {

@@ -66,13 +66,12 @@ export function describeJsonError(text: string, e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
   const m = /at position (\d+)/.exec(message);
   const kind = message
-    .replace(/\s*(in JSON )?at position \d+.*$/s, '')
+    .replace(/\s*\(line \d+ column \d+\)$/, '')
     .replace(/, ".*$/s, '') // Unexpected token 'x', "…" is not valid JSON
     .replace(/'[^']*[A-Za-z0-9][^']*'|"[^"]*"/g, '') // punctuation such as ':' stays
     .replace(/\s+/g, ' ')
     .trim();
-  const where = m ? ` at ${lineColumn(text, Number(m[1]))}` : '';
-  return `${kind || 'malformed'}${where}`;
+  return `${kind || 'malformed'}${m ? ` (${lineColumn(text, Number(m[1]))})` : ''}`;
 }
 
 /** The pointers of members that repeat an earlier member of the same object. Assumes valid JSON. */

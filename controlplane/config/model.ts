@@ -84,6 +84,45 @@ function model(): YangExpression {
 
 const SECRET = /\/(preshared-key|key|salt)$/;
 
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A member by its simple or module-qualified name (RFC 7951 allows both inside the top container). */
+const member = (o: Obj, name: string): unknown => (Object.hasOwn(o, name) ? o[name] : Object.hasOwn(o, `vitesse-gateway:${name}`) ? o[`vitesse-gateway:${name}`] : undefined);
+
+/**
+ * yang-js finds duplicate list keys with a plain object (`exists[key]`), so
+ * a route called "constructor" or "toString" (valid route ids) is "a key
+ * conflict" to it. Such ids, and the SAs' references to them, are renamed
+ * in the copy yang-js sees to an unused id that is just as valid; the
+ * loader has checked the real ids already.
+ */
+function aliasInheritedKeys(document: unknown): void {
+  const gw = isObj(document) ? member(document, 'gateway') : undefined;
+  if (!isObj(gw)) return;
+  const routes = member(gw, 'route');
+  if (!Array.isArray(routes)) return;
+  const ids = new Set(routes.map((r) => (isObj(r) ? r.id : undefined)).filter((id): id is string => typeof id === 'string'));
+  const alias = new Map<string, string>();
+  for (const id of ids) {
+    if (!(id in Object.prototype)) continue;
+    let n = 0;
+    while (ids.has(`${id}-${n}`) || `${id}-${n}` in Object.prototype) n++;
+    alias.set(id, `${id}-${n}`);
+    ids.add(`${id}-${n}`);
+  }
+  if (!alias.size) return;
+  const rename = (o: unknown, leaf: string) => {
+    if (isObj(o) && typeof o[leaf] === 'string' && alias.has(o[leaf] as string)) o[leaf] = alias.get(o[leaf] as string);
+  };
+  for (const r of routes) rename(r, 'id');
+  const dp = member(gw, 'data-plane');
+  if (!isObj(dp)) return;
+  for (const list of ['inbound-sa', 'outbound-sa']) {
+    const sas = member(dp, list);
+    if (Array.isArray(sas)) for (const sa of sas) rename(sa, 'route');
+  }
+}
+
 /**
  * The first problem yang-js finds in an RFC 7951 document, or null. List
  * entries equal to those of `accepted`, a document yang-js accepted before,
@@ -106,7 +145,9 @@ export function checkWithYangJs(
     // yang-js writes into what it evaluates: a copy, unless the caller owns
     // the document whole and is done with it (a copy of 20,000 routes is
     // not free).
-    schema.eval(options.owned && reduced === document ? document : structuredClone(reduced));
+    const evaluated = options.owned && reduced === document ? document : structuredClone(reduced);
+    aliasInheritedKeys(evaluated);
+    schema.eval(evaluated);
     return null;
   } catch (e) {
     const err = e as Error & { uri?: string };
