@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { checkConfig, ConfigError, diffConfig, parseConfig, toJson, type Accepted, type ConfigDiff, type GatewayConfig } from '../config/index.js';
 import { TOP } from '../config/defaults.js';
 import { LIVE_SETTINGS, type Gateway } from '../gateway.js';
-import { ConfigFile, FileChangedError } from './config-file.js';
+import { ConfigFile, FileChangedError, type FileText } from './config-file.js';
 import { restoreSecrets } from './edit.js';
 import { RestconfError, type RestconfErrorEntry } from './errors.js';
 import { isObject, type Json } from './path.js';
@@ -67,15 +67,15 @@ export class ConfigChanger {
   reload(): Promise<ConfigDiff> {
     const run = this.queue.then(async () => {
       if (!this.saved) throw new Error('no configuration file to reload');
-      let text: string;
+      let read: FileText;
       try {
-        text = this.saved.read();
+        read = this.saved.read();
       } catch (e) {
         throw new ConfigError([{ path: '/', reason: `cannot read the file: ${(e as Error).message}` }], this.file!);
       }
-      const next = parseConfig(text, { source: this.file! });
+      const next = parseConfig(read.text, { source: this.file! });
       const diff = this.gw.apply(next);
-      this.saved.loaded(text);
+      this.saved.loaded(read);
       this.log.info({ file: this.file, ...summary(diff) }, diff.empty ? 'configuration reloaded: nothing differs' : 'configuration reloaded');
       return diff;
     });

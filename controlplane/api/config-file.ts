@@ -10,7 +10,8 @@
 // - never over an operator's edit: the file must still be what the gateway
 //   last loaded or saved (compared by SHA-256 of its content); if someone
 //   changed it since, the change is refused (409) until the file is
-//   reloaded (SIGHUP) or put back;
+//   reloaded (SIGHUP) or put back; an unchanged stat (inode, size, times)
+//   spares reading a large file at every change;
 // - with the descriptor reserve (descriptors.ts), so reading and writing it
 //   work even when clients hold every other descriptor.
 import crypto from 'node:crypto';
@@ -35,15 +36,24 @@ export class FileChangedError extends Error {
   }
 }
 
+/** The file's content as read, and its stat taken just before (so a change during the read shows). */
+export interface FileText {
+  text: string;
+  stat: fs.Stats;
+}
+
+const sameStat = (a: fs.Stats, b: fs.Stats) =>
+  a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+
 export class ConfigFile {
-  /** SHA-256 of the content last loaded or saved; null: not known (unreadable at start). */
-  private known: string | null = null;
+  /** The content last loaded or saved (SHA-256) and the stat that went with it; null: not known (unreadable at start). */
+  private known: { digest: string; stat: fs.Stats } | null = null;
 
   constructor(readonly file: string, private readonly log: Pick<Logger, 'info' | 'warn'>) {
     reserve.fill();
     this.removeStaleTemps();
     try {
-      this.known = digest(this.read());
+      this.loaded(this.read());
     } catch { /* checked again at the first save */ }
   }
 
@@ -57,25 +67,35 @@ export class ConfigFile {
   }
 
   /** The file's text now (synchronous: a reserved descriptor freed here cannot be taken by anyone else). */
-  read(): string {
-    return reserve.readFileSync(this.file);
+  read(): FileText {
+    const stat = fs.statSync(this.file);
+    return { text: reserve.readFileSync(this.file), stat };
   }
 
-  /** Records `text` as what the running configuration was loaded from (SIGHUP). */
-  loaded(text: string): void {
-    this.known = digest(text);
+  /** Records what the running configuration was loaded from (at start, SIGHUP). */
+  loaded(f: FileText): void {
+    this.known = { digest: digest(f.text), stat: f.stat };
   }
 
   /** Throws FileChangedError if the file is not what was last loaded or saved. */
   checkUnchanged(): void {
-    let now: string;
+    const why = (e: unknown) => new FileChangedError(this.file, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}), so it may have changed`);
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(this.file);
+    } catch (e) {
+      throw why(e);
+    }
+    if (this.known && sameStat(stat, this.known.stat)) return;
+    let now: FileText;
     try {
       now = this.read();
     } catch (e) {
-      throw new FileChangedError(this.file, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}), so it may have changed`);
+      throw why(e);
     }
-    if (this.known === null) this.known = digest(now); // unreadable at start, readable now: nothing to compare with
-    else if (digest(now) !== this.known) throw new FileChangedError(this.file, 'changed on disk');
+    // Unreadable at start, readable now: nothing to compare with. Touched but the same: fine.
+    if (this.known === null || digest(now.text) === this.known.digest) this.loaded(now);
+    else throw new FileChangedError(this.file, 'changed on disk');
   }
 
   /** Writes `text` to a temporary file beside the target; returns it for commit(). */
@@ -102,7 +122,7 @@ export class ConfigFile {
   async commit(w: { temp: string; target: string; text: string }): Promise<void> {
     try {
       fs.renameSync(w.temp, w.target);
-      this.known = digest(w.text);
+      this.known = { digest: digest(w.text), stat: fs.statSync(w.target) };
       const dir = reserve.openSync(path.dirname(w.target), 'r');
       try {
         await fsync(dir);
