@@ -9,7 +9,7 @@
 // test/support/prototype-watch.mjs), the API and the metrics still answer,
 // and at the end the tunnel still forwards (ping host A → host B).
 //
-// Needs root, ip and ping, and the compiled CLI; skipped with the reason otherwise.
+// Needs root, ip, ping and the compiled CLI (test/support/requires.ts).
 import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -19,23 +19,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForTunnel } from '../controlplane/demo/demo.js';
 import { vitesseBin } from '../controlplane/demo/gateway-process.js';
-import { commandMissing } from '../controlplane/demo/lab.js';
 import { buildTwoSites, type TwoSiteLab } from '../controlplane/demo/two-sites.js';
-import { labUnavailable } from './support/netns.js';
+import { describeNeeding } from './support/requires.js';
 import { until } from './support/two-sites.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const watcher = path.join(root, 'test', 'support', 'prototype-watch.mjs');
-
-function unavailable(): string | undefined {
-  const lab = labUnavailable();
-  if (lab) return lab;
-  if (commandMissing('ping')) return 'needs ping (Debian: iputils-ping)';
-  if (!fs.existsSync(path.join(root, 'dist', 'controlplane', 'cli.js'))) return 'needs the compiled CLI (npm run build:ts)';
-  return undefined;
-}
-const why = unavailable();
-if (why) console.warn(`api-hostile-requests: skipped: ${why}`);
 
 const GW = '/restconf/data/vitesse-gateway:gateway';
 const YANG = 'application/yang-data+json';
@@ -69,7 +58,7 @@ function request(socketPath: string, method: string, p: string, body?: string): 
   });
 }
 
-describe.skipIf(why)('hostile API requests against a running gateway', () => {
+describeNeeding(['root', 'ip', 'ping', 'cli'], 'hostile API requests against a running gateway', () => {
   let lab: TwoSiteLab;
   let dir: string;
   const gws: Gw[] = [];

@@ -27,7 +27,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeNeeding, missing } from './support/requires.js';
 import { sleep } from './support/two-sites.js';
 
 /** Waits until `cond` holds (it may be async), polling every 20 ms. */
@@ -66,6 +67,7 @@ const clients: Array<net.Socket> = [];
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitesse-idle-'));
+  if (missing('openssl')) return; // every test here is skipped, saying so
   certFile = path.join(dir, 'api.crt');
   keyFile = path.join(dir, 'api.key');
   tokenFile = path.join(dir, 'token');
@@ -169,7 +171,7 @@ async function listeners(gw: Gateway, via: 'unix' | 'tls' = 'unix'): Promise<Rec
 
 const target = (gw: Gateway, l: Listener) => (l === 'api-socket' ? { path: gw.socket } : { port: l === 'api-tls' ? gw.tlsPort : gw.metricsPort });
 
-describe('listener connection caps', () => {
+describeNeeding(['cli', 'openssl'], 'listener connection caps', () => {
   it('each listener holds --max-connections idle connections, refuses and counts the rest, and the others still answer', async () => {
     const cap = 8, extra = 5;
     const gw = await startGateway('caps', ['--max-connections', String(cap), '--connection-timeout', '120']);
@@ -207,7 +209,7 @@ describe('listener connection caps', () => {
   }, 90_000);
 });
 
-describe('listener timeouts', () => {
+describeNeeding(['cli', 'openssl'], 'listener timeouts', () => {
   it('closes and counts connections that send nothing, dribble their headers, or sit on a finished TLS handshake', async () => {
     const gw = await startGateway('timeouts', ['--connection-timeout', '1']);
     try {
@@ -248,7 +250,7 @@ describe('listener timeouts', () => {
   }, 90_000);
 });
 
-describe('file descriptors', () => {
+describeNeeding(['cli', 'openssl', 'prlimit'], 'file descriptors', () => {
   const NOFILE = 128;
 
   function vitesse(args: string[], input: string): Promise<{ code: number; stderr: string }> {

@@ -18,7 +18,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeNeeding } from './support/requires.js';
 import { until } from './support/two-sites.js';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -96,7 +97,7 @@ afterAll(() => {
 /** A PID no process has (above the kernel's pid_max is never used). */
 const DEAD_PID = 4194304 + 17;
 
-describe('the configuration file under the API', () => {
+describeNeeding(['cli'], 'the configuration file under the API', () => {
   it('removes stale temporaries at start, writes through a symlink, and refuses to overwrite an unapplied edit (409)', async () => {
     const real = path.join(dir, 'etc');
     fs.mkdirSync(real);
@@ -178,7 +179,7 @@ describe('the configuration file under the API', () => {
   }, 120_000);
 });
 
-describe('vitesse run refuses what an operator did not mean', () => {
+describeNeeding(['cli'], 'vitesse run refuses what an operator did not mean', () => {
   it('a configuration nested a million deep: exit 2 naming the depth limit, not a stack overflow', async () => {
     const file = path.join(dir, 'deep.json');
     fs.writeFileSync(file, `{"vitesse-gateway:gateway":{"route":${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}}}`);
