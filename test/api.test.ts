@@ -4,6 +4,7 @@
 // reporting state that agrees with the data plane's own counters.
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
@@ -395,6 +396,22 @@ describe('management API sockets and TCP', () => {
     fs.writeFileSync(plain, 'x');
     await expect(startApi(s!.a, { socket: plain, configFile: null, log })).rejects.toThrow(/not a socket/);
     expect(fs.readFileSync(plain, 'utf8')).toBe('x');
+  });
+
+  it('keeps a connection whose request takes longer than the connection timeout to handle', async () => {
+    const sock = path.join(dir, 'slow.sock');
+    const server = await startApi(s!.a, { socket: sock, configFile: null, log, limits: { maxConnections: 4, timeoutMs: 200 } });
+    servers.push(server);
+    const change = server.changer.change.bind(server.changer);
+    server.changer.change = (async (...args: Parameters<typeof change>) => { await sleep(800); return change(...args); }) as typeof change;
+    const before = listenerStats(s!.a).find((l) => l.name === 'api-socket')!.connectionsTimedOut;
+    const r = await rawRequest(sock, 'PUT', `${CONFIG}/mtu`, '{"vitesse-gateway:mtu":1400}', 'application/yang-data+json');
+    expect(r.status).toBe(204);
+    expect(listenerStats(s!.a).find((l) => l.name === 'api-socket')!.connectionsTimedOut).toBe(before);
+    // A client that sends nothing is still closed.
+    const silent = net.connect(sock);
+    await new Promise((resolve) => silent.once('close', resolve));
+    expect(listenerStats(s!.a).find((l) => l.name === 'api-socket')!.connectionsTimedOut).toBe(before + 1);
   });
 
   it('answers an exception in a handler with 500, counts and logs it, and goes on serving (API and metrics)', async () => {

@@ -76,6 +76,9 @@ export function serverOptions(limits: ListenerLimits): http.ServerOptions & http
 
 const TIMEOUT_CODES = new Set(['ERR_HTTP_REQUEST_TIMEOUT', 'ERR_TLS_HANDSHAKE_TIMEOUT']);
 
+/** Connections whose request is being handled: silence there is the gateway's, not the client's. */
+const busy = new WeakSet<object>();
+
 /** Every connection of a guarded server, TLS handshakes under way included (closeAllConnections knows only HTTP ones). */
 const sockets = new WeakMap<http.Server, Set<{ destroy(): void }>>();
 
@@ -106,6 +109,7 @@ export function guard(server: http.Server, owner: object, name: ListenerName, li
   // No byte for timeoutMs on a connection with no request under way (for TLS, once it is up).
   server.timeout = limits.timeoutMs;
   server.on('timeout', (socket) => {
+    if (busy.has(socket)) return; // the answer is being worked out; writing it restarts the clock
     stats.connectionsTimedOut++;
     socket.destroy();
   });
@@ -146,6 +150,9 @@ export function safely(
   handler: (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>,
 ): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   return (req, res) => {
+    const socket = req.socket;
+    busy.add(socket);
+    res.once('close', () => busy.delete(socket));
     const fail = (err: unknown) => {
       stats.requestsFailed++;
       log.error({ listener: stats.name, request: `${req.method} ${req.url}`, err }, 'request failed: internal error (answered 500)');
