@@ -17,7 +17,7 @@ import { DROP_COUNTER, type KeyManagerCounters } from './exchange/counters.js';
 import { packageVersion } from './version.js';
 import { icmpByType } from './state.js';
 import { parseListen } from './api/listen.js';
-import { DEFAULT_LIMITS, closeListener, guard, listenerStats, safely, serverOptions, type ListenerLimits, type ListenerStats } from './api/listeners.js';
+import { DEFAULT_LIMITS, closeListener, guard, listenerStats, safely, serverOptions, statsFor, type ListenerLimits } from './api/listeners.js';
 
 export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9301';
 
@@ -318,8 +318,8 @@ export async function serveMetrics(
 ): Promise<MetricsServer> {
   const { host, port } = parseListen(listen, '--metrics-listen');
   const logger = { warn: (o: object, m: string) => log?.warn(o, m), error: (o: object, m: string) => (log?.error ?? log?.warn)?.call(log, o, m) };
-  let stats: ListenerStats | null = null;
-  const server = http.createServer(serverOptions(limits), (req, res) => safely(stats!, logger, () => {
+  const stats = statsFor(metrics.gw, 'metrics');
+  const server = http.createServer(serverOptions(limits), safely(stats, logger, (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: the metrics are at /metrics\n');
@@ -335,18 +335,18 @@ export async function serveMetrics(
         res.end(req.method === 'HEAD' ? undefined : text);
       },
       (err: unknown) => {
-        stats!.requestsFailed++;
+        stats.requestsFailed++;
         logger.warn({ err }, 'metrics scrape failed');
         res.writeHead(500, { 'content-type': 'text/plain' }).end(`scrape failed: ${err instanceof Error ? err.message : err}\n`);
       },
     );
-  })(req, res));
+  }));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       reject(new Error(`metrics: cannot listen on ${listen}: ${e.code === 'EADDRINUSE' ? 'the address is in use (another gateway? choose another with --metrics-listen)' : e.message}`)));
     server.listen(port, host, () => resolve());
   });
-  stats = guard(server, metrics.gw, 'metrics', limits, logger);
+  guard(server, stats, limits, logger);
   return {
     address: server.address() as AddressInfo,
     close: () => closeListener(server),

@@ -234,7 +234,8 @@ describeNeeding(['cli', 'openssl'], 'listener timeouts', () => {
       await new Promise((r) => quiet.once('secureConnect', r));
       try {
         const all = [...Object.values(silent).flat(), ...dribblers];
-        await until(() => all.every((c) => c.closed) && quietClosed, 20_000, 'the gateway to close every idle or slow connection');
+        await until(() => all.every((c) => c.closed) && quietClosed, 20_000, 'the gateway to close every idle or slow connection')
+          .catch((e) => { throw new Error(`${e.message}: open: ${JSON.stringify({ silent: Object.fromEntries(Object.entries(silent).map(([l, cs]) => [l, cs.filter((c) => !c.closed).length])), dribblers: dribblers.filter((c) => !c.closed).length, quiet: !quietClosed })}`); });
       } finally {
         for (const t of timers) clearInterval(t);
       }

@@ -52,7 +52,8 @@ export function listenerStats(owner: object): ListenerStats[] {
   return [...(registry.get(owner)?.values() ?? [])].sort((a, b) => a.name.localeCompare(b.name));
 }
 
-function register(owner: object, name: ListenerName): ListenerStats {
+/** The counters of a gateway's listener (created at zero the first time). */
+export function statsFor(owner: object, name: ListenerName): ListenerStats {
   let map = registry.get(owner);
   if (!map) registry.set(owner, (map = new Map()));
   // A listener started again (a test's second API on one gateway) keeps counting where it was.
@@ -91,9 +92,9 @@ export function closeListener(server: http.Server): Promise<void> {
   });
 }
 
-/** Caps, timeouts and error handling on a server created with serverOptions(limits). */
-export function guard(server: http.Server, owner: object, name: ListenerName, limits: ListenerLimits, log: Log): ListenerStats {
-  const stats = register(owner, name);
+/** Caps, timeouts and error handling on a listening server created with serverOptions(limits). */
+export function guard(server: http.Server, stats: ListenerStats, limits: ListenerLimits, log: Log): void {
+  const name = stats.name;
   server.maxConnections = limits.maxConnections;
   server.on('drop', () => { stats.connectionsRefused++; });
   const open = new Set<{ destroy(): void }>();
@@ -136,7 +137,6 @@ export function guard(server: http.Server, owner: object, name: ListenerName, li
     lastLogged = now;
     log.error({ listener: name, err: { code: err.code, message: err.message } }, `${name}: cannot accept a connection: ${err.code ?? err.message}`);
   });
-  return stats;
 }
 
 /**

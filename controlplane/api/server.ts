@@ -20,7 +20,7 @@ import type { Gateway } from '../gateway.js';
 import { parseListen } from './listen.js';
 import { ConfigChanger } from './change.js';
 import { RestconfError } from './errors.js';
-import { DEFAULT_LIMITS, closeListener, guard, safely, serverOptions, type ListenerLimits, type ListenerStats } from './listeners.js';
+import { DEFAULT_LIMITS, closeListener, guard, safely, serverOptions, statsFor, type ListenerLimits, type ListenerStats } from './listeners.js';
 import { RestconfApi, type ApiRequest } from './routes.js';
 import { tokenFileExposure, tokenWeakness } from './token.js';
 import { RUN_DIR } from './socket.js';
@@ -71,30 +71,30 @@ export async function startApi(gw: Gateway, opts: ApiServerOptions): Promise<Api
   try {
     const limits = opts.limits ?? DEFAULT_LIMITS;
     if (opts.socket) {
-      let stats: ListenerStats | null = null;
-      const server = http.createServer(serverOptions(limits), (req, res) => safely(stats!, log, () => serve(api, req, res, 'unix', null, stats!))(req, res));
+      const stats = statsFor(gw, 'api-socket');
+      const server = http.createServer(serverOptions(limits), safely(stats, log, (req, res) => serve(api, req, res, 'unix', null, stats)));
       servers.push(server);
       await listenUnix(server, opts.socket, opts.socketMode ?? 0o600);
-      stats = guard(server, gw, 'api-socket', limits, log);
+      guard(server, stats, limits, log);
       socketInode = fs.lstatSync(opts.socket).ino;
       log.info({ socket: opts.socket, mode: (opts.socketMode ?? 0o600).toString(8) }, 'management API listening');
     }
     if (opts.tcp) {
       const token = readToken(opts.tcp.tokenFile, log, opts.insecure ?? false);
-      let stats: ListenerStats | null = null;
+      const stats = statsFor(gw, 'api-tls');
       const server = https.createServer({
         ...serverOptions(limits),
         cert: readFile(opts.tcp.certFile, '--api-tls-cert'),
         key: readFile(opts.tcp.keyFile, '--api-tls-key'),
         minVersion: 'TLSv1.2',
-      }, (req, res) => safely(stats!, log, () => serve(api, req, res, `${req.socket.remoteAddress}:${req.socket.remotePort}`, token, stats!))(req, res));
+      }, safely(stats, log, (req, res) => serve(api, req, res, `${req.socket.remoteAddress}:${req.socket.remotePort}`, token, stats)));
       servers.push(server);
       const { host, port } = parseListen(opts.tcp.listen, '--api-listen');
       await new Promise<void>((resolve, reject) => {
         server.once('error', (e) => reject(new Error(`--api-listen: cannot listen on ${opts.tcp!.listen}: ${e.message}`)));
         server.listen(port, host, () => resolve());
       });
-      stats = guard(server, gw, 'api-tls', limits, log);
+      guard(server, stats, limits, log);
       tcpPort = (server.address() as net.AddressInfo).port;
       log.info({ listen: opts.tcp.listen, port: tcpPort }, 'management API listening (TLS, bearer token)');
     }
