@@ -202,6 +202,11 @@ describeNeeding(['cli', 'openssl'], 'listener connection caps', () => {
       for (const l of ['metrics', 'api-tls', 'api-socket']) {
         expect(scrape).toContain(`vitesse_management_connections_refused_total{listener="${l}"} ${extra}`);
       }
+      // And among the errors `vitesse status` lists.
+      const status = await new Promise<string>((resolve) => {
+        execFile(process.execPath, [bin, 'status', '--socket', gw.socket, '--sample', '0'], { encoding: 'utf8' }, (_e, stdout) => resolve(stdout));
+      });
+      for (const l of ['metrics', 'api-tls', 'api-socket']) expect(status).toMatch(new RegExp(`listener ${l}/connections-refused\\s+${extra}\\b`));
       expect(gw.exited).toBe(false);
     } finally {
       await stop(gw);

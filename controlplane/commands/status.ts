@@ -78,6 +78,9 @@ function errorCounters(state: Json): Map<string, number> {
   }
   // Kept per route (over its SAs past and present), so it survives rekeys.
   for (const route of state.route ?? []) add(`route ${route.id}/inbound-policy-errors`, route['inbound-policy-errors']);
+  for (const l of state['management-listener'] ?? []) {
+    for (const leaf of ['connections-refused', 'connections-timed-out', 'requests-failed']) add(`listener ${l.name}/${leaf}`, l[leaf]);
+  }
   return out;
 }
 
