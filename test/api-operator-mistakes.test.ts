@@ -190,6 +190,29 @@ describeNeeding(['cli'], 'vitesse run refuses what an operator did not mean', ()
     expect(r.stderr).not.toMatch(/call stack/);
   });
 
+  it('a weak API token or a token file every user can read: exit 2 before the data plane starts, the token never shown', async () => {
+    const file = path.join(dir, 'token-run.json');
+    fs.writeFileSync(file, JSON.stringify(config(1400)), { mode: 0o600 });
+    const cert = path.join(dir, 'unused.crt');
+    fs.writeFileSync(cert, 'not read: the token is refused first\n');
+    const token = path.join(dir, 'run.token');
+    const socket = path.join(dir, 'token.sock');
+    const cases: Array<[string, number, RegExp]> = [
+      ['a'.repeat(16), 0o600, /the token is too weak: it has 16 characters, fewer than 32/],
+      [crypto.randomBytes(32).toString('hex'), 0o644, /is readable by every user \(mode 0644\): chmod 600/],
+    ];
+    for (const [text, mode, says] of cases) {
+      fs.writeFileSync(token, text + '\n');
+      fs.chmodSync(token, mode);
+      const r = await vitesse(['run', '--config', file, '--socket', socket, '--metrics-listen', 'none', '--name', 'weaktoken',
+        '--api-listen', '127.0.0.1:0', '--api-tls-cert', cert, '--api-tls-key', cert, '--api-token-file', token]);
+      expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 2, stderr: expect.stringMatching(says) });
+      expect(r.stdout + r.stderr).not.toContain(text);
+      expect(r.stdout).not.toContain('gateway started'); // refused before the data plane
+      expect(fs.existsSync(socket)).toBe(false);
+    }
+  });
+
   it('--socket-mode open to every user: exit 2, unless --insecure (then a warning)', async () => {
     const file = path.join(dir, 'mode.json');
     fs.writeFileSync(file, JSON.stringify(config(1400)), { mode: 0o600 });
