@@ -55,6 +55,8 @@ export interface FloodOptions {
   traffic: number;
   mix: [number, number, number];
   saTtl: number;
+  /** negotiation-ttl in seconds (default 1: the bench's hardest setting). */
+  negotiationTtl?: number;
 }
 
 export interface FloodResult {
@@ -73,6 +75,9 @@ export interface FloodResult {
   b_challenges: number; // answers to knocks (replayed knocks get one)
   b_errors: Record<string, number>;
   b_punt_drop_full: number;
+  /** Exchanges that expired during the flood (a lost message: retried after negotiation-ttl). */
+  a_negotiations_expired: number;
+  b_negotiations_expired: number;
   /** Data-plane drops during the flood, by counter (where a lost packet of the stream went). */
   a_dataplane_drops: Record<string, number>;
   b_dataplane_drops: Record<string, number>;
@@ -133,7 +138,7 @@ const negotiated = (c: KeyManagerCounters) => c.keypairs_negotiated + c.keypairs
  * the flood is over and the stream has drained.
  */
 export async function runFlood(o: FloodOptions, progress?: (line: string) => void): Promise<FloodResult> {
-  const s = twoSites({ saTtl: o.saTtl, negotiationTtl: 1 });
+  const s = twoSites({ saTtl: o.saTtl, negotiationTtl: o.negotiationTtl ?? 1 });
   try {
     // Record what gateway A sends B's key manager, to replay it later.
     const recorded: Buffer[] = [];
@@ -149,6 +154,7 @@ export async function runFlood(o: FloodOptions, progress?: (line: string) => voi
     const pool = floodPool(recorded, o.mix);
 
     const b0 = { ...kmB.counters };
+    const a0 = { ...s.a.keymanager!.counters };
     const negotiated0 = negotiated(s.a.keymanager!.counters) + negotiated(kmB.counters);
     const puntFull0 = s.b.dataplane.counters().punt_drop_full;
     const dp0 = { a: s.a.dataplane.counters(), b: s.b.dataplane.counters() };
@@ -230,6 +236,8 @@ export async function runFlood(o: FloodOptions, progress?: (line: string) => voi
       b_challenges: c.challenges_offered - b0.challenges_offered,
       b_errors: errors,
       b_punt_drop_full: s.b.dataplane.counters().punt_drop_full - puntFull0,
+      a_negotiations_expired: s.a.keymanager!.counters.negotiations_expired - a0.negotiations_expired,
+      b_negotiations_expired: c.negotiations_expired - b0.negotiations_expired,
       a_dataplane_drops: drops(dp0.a, s.a.dataplane.counters()),
       b_dataplane_drops: drops(dp0.b, s.b.dataplane.counters()),
       cpu_seconds: (cpu.user + cpu.system) / 1e6,
