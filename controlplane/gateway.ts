@@ -104,7 +104,7 @@ export class Gateway {
 
     this.slowpath = new SlowPath({
       private: { mac: privateMac, ipv4: priv.ipv4 ?? undefined, ipv6: priv.ipv6 ?? undefined, nextHop: priv.nextHop.address, nextHopMac: priv.nextHop.mac ?? undefined },
-      public: { mac: publicMac, addresses: publicAddresses, nextHop: pub.nextHop.address, nextHopMac: pub.nextHop.mac ?? undefined },
+      public: { mac: publicMac, queues: pub.queues, nextHop: pub.nextHop.address, nextHopMac: pub.nextHop.mac ?? undefined },
       mtu: config.mtu,
       logger: this.log,
       inject: (queue, side, mode, frames) => { this.dataplane.inject(queue, side, mode, frames); },

@@ -23,6 +23,8 @@ export const Spi = (n: number): Spi => n as Spi;
 export const RouteSpi = (n: number): RouteSpi => n as RouteSpi;
 export const RouteId = (s: string): RouteId => s as RouteId;
 export const QueueNumber = (n: number): QueueNumber => n as QueueNumber;
+/** Every gateway has queue 1 (what is not any one queue's goes through it). */
+export const FIRST_QUEUE = QueueNumber(1);
 
 /** AEAD names as in the YANG model. */
 export type Aead = 'aes-gcm-16-icv' | 'aes-256-gcm-16-icv';
