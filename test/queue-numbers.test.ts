@@ -2,7 +2,9 @@
 // plane its workers from 0; controlplane/dataplane.ts converts, and only
 // there. Two gateways with two queues each negotiate an SA pair per queue and
 // carry traffic on both; for every SA, the log lines about it (gateway and key
-// manager), the state API and the metrics name the queue it is configured on.
+// manager), the state API, the metrics and the worker threads' names name
+// the queue it is configured on.
+import fs from 'node:fs';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WorkerIndex } from '../controlplane/dataplane.js';
@@ -90,6 +92,9 @@ describe('queue numbers', () => {
     }
     const queueLabels = new Set([...metrics.matchAll(/queue="([^"]*)"/g)].map((m) => m[1]));
     expect(queueLabels).toEqual(new Set(['1', '2']));
+    // The workers' threads (top -H, ps -L) are named by the same numbers.
+    const threads = fs.readdirSync('/proc/self/task').map((t) => fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim());
+    expect(new Set(threads.filter((t) => t.startsWith('vitesse-q')))).toEqual(new Set(['vitesse-q1', 'vitesse-q2']));
   });
 
   it('refuses a queue the gateway does not have, naming it as configured', () => {
