@@ -25,6 +25,7 @@
 import crypto from 'node:crypto';
 import { parseArgs, usageText, UsageError, type OptionSpec } from '../controlplane/cli/args.js';
 import type { KeyManagerCounters } from '../controlplane/keymanager.js';
+import { FIRST_QUEUE } from '../controlplane/exchange/types.js';
 import { parseMac } from '../controlplane/slowpath/address.js';
 import { udpFrame } from '../controlplane/udp.js';
 import { numbered, twoSites, until, type TwoSites } from '../test/support/two-sites.js';
@@ -174,7 +175,7 @@ export async function runFlood(o: FloodOptions, progress?: (line: string) => voi
       for (let due = Math.floor(elapsed * o.rate) - floodSent - floodRefused; due > 0; due -= BATCH) {
         const n = Math.min(due, BATCH);
         const batch = Array.from({ length: n }, (_, i) => pool[(floodSent + floodRefused + i) % pool.length]);
-        const ok = s.b.dataplane.inject(0, 'public', 'receive', batch);
+        const ok = s.b.dataplane.inject(FIRST_QUEUE, 'public', 'receive', batch);
         floodSent += ok;
         floodRefused += n - ok;
       }

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { parseArgs, usageText, UsageError, type OptionSpec } from '../controlplane/cli/args.js';
 import type { Endpoint, InboundSaSpec, OutboundSaSpec, SaSink } from '../controlplane/exchange/types.js';
-import { QueueId, RouteId, RouteSpi } from '../controlplane/exchange/types.js';
+import { QueueNumber, RouteId, RouteSpi } from '../controlplane/exchange/types.js';
 import { KeyManager } from '../controlplane/keymanager.js';
 
 const spec: Record<string, OptionSpec> = {
@@ -59,7 +59,7 @@ export async function run(argv: string[]): Promise<number> {
   const transport = { send: (to: Endpoint, payload: Buffer, from: Endpoint) => void queue.push({ to, from, payload }) };
   const routes = (self: string, peer: string, psks: Buffer[]) => psks.map((psk, i) => ({
     id: RouteId(`route${i}`), spi: RouteSpi(i + 1), preSharedKey: psk, aead: 'aes-gcm-16-icv' as const,
-    queues: [{ queue: QueueId(0), localAddress: self, gatewayAddress: peer }],
+    queues: [{ queue: QueueNumber(1), localAddress: self, gatewayAddress: peer }],
   }));
   const psks = Array.from({ length: n }, () => crypto.randomBytes(32));
   const sinkA = new KeySink();

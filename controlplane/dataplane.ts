@@ -5,11 +5,23 @@
 // published to the workers as one snapshot per event-loop turn, punted frames
 // arrive in batches, injected frames go in batches. No JavaScript runs per
 // data packet.
+//
+// Queues: everything above this wrapper speaks the configured queue number
+// (QueueNumber, 1..queues), the addon a worker's index (WorkerIndex,
+// 0..queues-1). The two conversions below are private to this file, so that
+// no other file can count queues the data plane's way.
 import { native } from './native.js';
-import type { Aead, RouteId, Spi } from './exchange/types.js';
+import type { Aead, QueueNumber, RouteId, Spi } from './exchange/types.js';
 
-export type { Aead, RouteId, Spi };
+export type { Aead, QueueNumber, RouteId, Spi };
 export type Side = 'private' | 'public';
+
+declare const brand: unique symbol;
+/** A data-plane worker's index, 0..queues-1: what the addon calls a queue. Never leaves this file's N-API calls. */
+export type WorkerIndex = number & { readonly [brand]: 'WorkerIndex' };
+
+const workerIndex = (q: QueueNumber): WorkerIndex => (q - 1) as WorkerIndex;
+const queueNumber = (w: WorkerIndex): QueueNumber => (w + 1) as QueueNumber;
 
 export type LinkSpec =
   | { driver: 'memory'; wire: string; end: 0 | 1 }
@@ -36,7 +48,7 @@ export interface RouteSpec {
 }
 
 export interface SaSpec {
-  queue: number;
+  queue: QueueNumber;
   route: RouteId;
   spi: Spi;
   aead: Aead;
@@ -52,7 +64,7 @@ export interface SaSpec {
 }
 
 export interface SaState {
-  queue: number;
+  queue: QueueNumber;
   spi: Spi;
   route: RouteId;
   direction: 'inbound' | 'outbound';
@@ -73,8 +85,11 @@ export interface SaState {
   limit?: bigint;
 }
 
+/** An outbound SA near its sequence-number limit (Dataplane.outboundDue). */
+export interface OutboundDue { queue: QueueNumber; route: RouteId; spi: Spi; seq: bigint; limit: bigint }
+
 export interface Punt {
-  queue: number;
+  queue: QueueNumber;
   side: Side;
   /** tunnel: decrypted, for one of our own addresses (answered back through the tunnel). */
   reason: 'control' | 'ttl-exceeded' | 'too-big' | 'tunnel';
@@ -100,15 +115,20 @@ export class Dataplane {
     return this.options.queues ?? 1;
   }
 
+  /** The queues' numbers, 1..queues. */
+  get queueNumbers(): QueueNumber[] {
+    return Array.from({ length: this.queues }, (_, w) => queueNumber(w as WorkerIndex));
+  }
+
   setRoutes(routes: RouteSpec[]): void { this.gw.setRoutes(routes); this.scheduleCommit(); }
-  addInboundSa(sa: SaSpec): void { this.gw.addInboundSa(sa); this.scheduleCommit(); }
-  removeInboundSa(queue: number, spi: Spi): boolean { const r = this.gw.removeInboundSa(queue, spi); this.scheduleCommit(); return r; }
-  setOutboundSa(sa: SaSpec): void { this.gw.setOutboundSa(sa); this.scheduleCommit(); }
-  removeOutboundSa(queue: number, route: RouteId): boolean { const r = this.gw.removeOutboundSa(queue, route); this.scheduleCommit(); return r; }
+  addInboundSa(sa: SaSpec): void { this.gw.addInboundSa(this.worker(sa)); this.scheduleCommit(); }
+  removeInboundSa(queue: QueueNumber, spi: Spi): boolean { const r = this.gw.removeInboundSa(this.workerOf(queue), spi); this.scheduleCommit(); return r; }
+  setOutboundSa(sa: SaSpec): void { this.gw.setOutboundSa(this.worker(sa)); this.scheduleCommit(); }
+  removeOutboundSa(queue: QueueNumber, route: RouteId): boolean { const r = this.gw.removeOutboundSa(this.workerOf(queue), route); this.scheduleCommit(); return r; }
   /** Outbound SAs with a limit and fewer than `margin` numbers left before it. */
-  outboundDue(margin: bigint): { queue: number; route: RouteId; spi: Spi; seq: bigint; limit: bigint }[] { return this.gw.outboundDue(margin); }
+  outboundDue(margin: bigint): OutboundDue[] { return numbered<OutboundDue>(this.gw.outboundDue(margin)); }
   /** Raises the limit of the route's outbound SA `spi` on a queue at once (no commit); false if it is not installed. */
-  raiseOutboundLimit(queue: number, route: RouteId, spi: Spi, limit: bigint): boolean { return this.gw.raiseOutboundLimit({ queue, route, spi, limit }); }
+  raiseOutboundLimit(queue: QueueNumber, route: RouteId, spi: Spi, limit: bigint): boolean { return this.gw.raiseOutboundLimit({ queue: this.workerOf(queue), route, spi, limit }); }
   setNextHop(side: Side, mac: string | null): void { this.gw.setNextHop(side, mac); this.scheduleCommit(); }
   setMtu(mtu: number, tfc: boolean): void { this.gw.setMtu(mtu, tfc); this.scheduleCommit(); }
 
@@ -123,18 +143,19 @@ export class Dataplane {
   /** Runs every worker once on this thread (tests without worker threads). */
   pollOnce(): number { return this.gw.pollOnce(); }
 
-  counters(queue?: number): Counters { return this.gw.counters(queue); }
-  sas(): SaState[] { return this.gw.sas(); }
+  /** One queue's counters, or (without `queue`) the sum over all queues. */
+  counters(queue?: QueueNumber): Counters { return this.gw.counters(queue === undefined ? undefined : this.workerOf(queue)); }
+  sas(): SaState[] { return numbered<SaState>(this.gw.sas()); }
   /** Packets authenticated so far on one inbound SA (0 if it does not exist). */
-  inboundPackets(queue: number, spi: Spi): number { return this.gw.inboundPackets(queue, spi); }
+  inboundPackets(queue: QueueNumber, spi: Spi): number { return this.gw.inboundPackets(this.workerOf(queue), spi); }
 
   /** Queues frames for a worker: sent as they are, or processed as if received on `side`. */
-  inject(queue: number, side: Side, mode: 'transmit' | 'receive', frames: Buffer[]): number {
-    return this.gw.inject(queue, side, mode, frames);
+  inject(queue: QueueNumber, side: Side, mode: 'transmit' | 'receive', frames: Buffer[]): number {
+    return this.gw.inject(this.workerOf(queue), side, mode, frames);
   }
 
   /** Drains the punt rings of all queues. */
-  punts(max?: number): Punt[] { return this.gw.punts(max); }
+  punts(max?: number): Punt[] { return numbered<Punt>(this.gw.punts(max)); }
 
   /** Calls `handler` with punted frames whenever some arrive (from the event loop). */
   onPunt(handler: (punts: Punt[]) => void): void {
@@ -151,11 +172,29 @@ export class Dataplane {
     this.gw.close();
   }
 
+  /** The worker of a configured queue; an error names the configured number, as every log and error does. */
+  private workerOf(queue: QueueNumber): WorkerIndex {
+    if (!Number.isInteger(queue) || queue < 1 || queue > this.queues) {
+      throw new RangeError(`queue ${queue}: no such queue (the gateway has queues 1..${this.queues})`);
+    }
+    return workerIndex(queue);
+  }
+
+  private worker<T extends { queue: QueueNumber }>(x: T): Omit<T, 'queue'> & { queue: WorkerIndex } {
+    return { ...x, queue: this.workerOf(x.queue) };
+  }
+
   private scheduleCommit(): void {
     if (this.commitScheduled) return;
     this.commitScheduled = true;
     queueMicrotask(() => this.commit());
   }
+}
+
+/** Records from the addon, their worker indexes turned into configured queue numbers (in place: punts come in floods). */
+function numbered<T extends { queue: QueueNumber }>(list: (Omit<T, 'queue'> & { queue: number })[]): T[] {
+  for (const x of list) x.queue = queueNumber(x.queue as WorkerIndex);
+  return list as T[];
 }
 
 /** In-process wires between gateways, tests and benchmarks (the `memory` driver). */

@@ -11,8 +11,7 @@ import { Dataplane, type LinkSpec, type Punt } from './dataplane.js';
 import type { GatewayConfig, InterfaceConfig, SaConfig } from './config/types.js';
 import { diffConfig, type ConfigDiff } from './config/diff.js';
 import { KeyManager } from './keymanager.js';
-import type { KeyManagerConfig, OutboundSaSpec, InboundSaSpec, QueueId, RouteId, SaSink, Spi, Transport } from './exchange/types.js';
-import { QueueId as queueId } from './exchange/types.js';
+import type { KeyManagerConfig, OutboundSaSpec, InboundSaSpec, QueueNumber, RouteId, SaSink, Spi, Transport } from './exchange/types.js';
 import { SlowPath } from './slowpath/slowpath.js';
 import { SaLedger } from './sa-ledger.js';
 import { parseMac } from './slowpath/address.js';
@@ -56,7 +55,7 @@ export class Gateway {
   private publicNextHopMac: Buffer | null = null;
   // Key-exchange datagrams sent before the public next hop was resolved (at
   // start, the first knock would otherwise wait a whole negotiation timeout).
-  private pendingKeyExchange: { queue: number; frame: (dstMac: Buffer) => Buffer }[] = [];
+  private pendingKeyExchange: { queue: QueueNumber; frame: (dstMac: Buffer) => Buffer }[] = [];
   private readonly outbound = new Map<string, Spi>(); // `${route}/${queue}` → active outbound SPI
   private ipId = 0;
   private readonly startedAt = Date.now();
@@ -105,7 +104,7 @@ export class Gateway {
 
     this.slowpath = new SlowPath({
       private: { mac: privateMac, ipv4: priv.ipv4 ?? undefined, ipv6: priv.ipv6 ?? undefined, nextHop: priv.nextHop.address, nextHopMac: priv.nextHop.mac ?? undefined },
-      public: { mac: publicMac, addresses: publicAddresses, nextHop: pub.nextHop.address, nextHopMac: pub.nextHop.mac ?? undefined },
+      public: { mac: publicMac, queues: pub.queues, nextHop: pub.nextHop.address, nextHopMac: pub.nextHop.mac ?? undefined },
       mtu: config.mtu,
       logger: this.log,
       inject: (queue, side, mode, frames) => { this.dataplane.inject(queue, side, mode, frames); },
@@ -167,7 +166,7 @@ export class Gateway {
     return (Date.now() - this.startedAt) / 1000;
   }
 
-  /** The SAs the data plane holds, with the route and the (0-based) data-plane queue they serve. */
+  /** The SAs the data plane holds, with the route and the queue they serve. */
   sas() {
     return this.dataplane.sas();
   }
@@ -178,7 +177,7 @@ export class Gateway {
       installInbound: (sa: InboundSaSpec) => {
         this.dataplane.addInboundSa({ queue: sa.queue, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: sa.keymat, replayWindow: replayWindow() });
         this.saLedger.installed('inbound', sa.queue, sa.route, sa.spi, sa.aead);
-        this.log.info({ route: sa.route, queue: sa.queue + 1, spi: sa.spi }, 'inbound SA installed');
+        this.log.info({ route: sa.route, queue: sa.queue, spi: sa.spi }, 'inbound SA installed');
       },
       installOutbound: (sa: OutboundSaSpec) => {
         const replaced = this.outbound.get(`${sa.route}/${sa.queue}`);
@@ -187,29 +186,29 @@ export class Gateway {
         this.dataplane.setOutboundSa({ queue: sa.queue, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: sa.keymat });
         this.saLedger.installed('outbound', sa.queue, sa.route, sa.spi, sa.aead);
         this.outbound.set(`${sa.route}/${sa.queue}`, sa.spi);
-        this.log.info({ route: sa.route, queue: sa.queue + 1, spi: sa.spi }, 'outbound SA activated');
+        this.log.info({ route: sa.route, queue: sa.queue, spi: sa.spi }, 'outbound SA activated');
       },
-      removeInbound: (queue: QueueId, spi: Spi) => {
+      removeInbound: (queue: QueueNumber, spi: Spi) => {
         this.saLedger.removing('inbound', queue, spi);
-        if (this.dataplane.removeInboundSa(queue, spi)) this.log.info({ queue: queue + 1, spi }, 'inbound SA expired');
+        if (this.dataplane.removeInboundSa(queue, spi)) this.log.info({ queue, spi }, 'inbound SA expired');
       },
-      removeOutbound: (route: RouteId, queue: QueueId, spi: Spi) => {
+      removeOutbound: (route: RouteId, queue: QueueNumber, spi: Spi) => {
         const key = `${route}/${queue}`;
         if (this.outbound.get(key) !== spi) return;
         this.outbound.delete(key);
         this.saLedger.removing('outbound', queue, spi);
         this.dataplane.removeOutboundSa(queue, route);
-        this.log.info({ route, queue: queue + 1, spi }, 'outbound SA expired');
+        this.log.info({ route, queue, spi }, 'outbound SA expired');
       },
-      inboundUsed: (queue: QueueId, spi: Spi) => this.dataplane.inboundPackets(queue, spi) > 0,
+      inboundUsed: (queue: QueueNumber, spi: Spi) => this.dataplane.inboundPackets(queue, spi) > 0,
     };
   }
 
   private transport(): Transport {
     return {
       send: (to, payload, from) => {
-        const queue = this.config.publicInterface.queues.findIndex((q) => q.address === from.address);
-        if (queue < 0) throw new Error(`key exchange: ${from.address} is not one of our public addresses`);
+        const queue = this.config.publicInterface.queues.find((q) => q.address === from.address)?.id;
+        if (queue === undefined) throw new Error(`key exchange: ${from.address} is not one of our public addresses`);
         const copy = Buffer.from(payload);
         const frame = (dstMac: Buffer) =>
           udpFrame({
@@ -262,7 +261,7 @@ export class Gateway {
     // New outbound SAs' numbers are reserved on disk first: if they cannot
     // be, nothing is changed (SequenceStateError).
     // SAs looked up by key, not searched: a reload that changes every SA stays linear.
-    const outboundKey = (k: { route: RouteId; queue: number }) => `${k.route}\u0000${k.queue}`;
+    const outboundKey = (k: { route: RouteId; queue: QueueNumber }) => `${k.route}\u0000${k.queue}`;
     const newOut = new Map((next.dataPlane?.outboundSas ?? []).map((s) => [outboundKey(s), s]));
     const outboundNew = next.dataPlane && this.sequences
       ? [...d.outboundSas.added, ...d.outboundSas.changed].map((k) => newOut.get(outboundKey(k))!)
@@ -282,22 +281,22 @@ export class Gateway {
       const oldOut = new Map(dp.outboundSas.map((s) => [outboundKey(s), s]));
       for (const spi of [...d.inboundSas.removed, ...d.inboundSas.changed]) {
         const old = oldIn.get(spi)!;
-        this.saLedger.removing('inbound', old.queue - 1, spi);
-        this.dataplane.removeInboundSa(old.queue - 1, spi);
+        this.saLedger.removing('inbound', old.queue, spi);
+        this.dataplane.removeInboundSa(old.queue, spi);
       }
       for (const spi of [...d.inboundSas.added, ...d.inboundSas.changed]) {
         const sa = newIn.get(spi)!;
         this.dataplane.addInboundSa(inboundSpec(sa, next.replayWindow));
-        this.saLedger.installed('inbound', sa.queue - 1, sa.route, sa.spi, sa.aead);
+        this.saLedger.installed('inbound', sa.queue, sa.route, sa.spi, sa.aead);
       }
-      const oldOutbound = (k: { route: RouteId; queue: number }) => oldOut.get(outboundKey(k));
-      for (const k of [...d.outboundSas.removed, ...d.outboundSas.changed]) this.saLedger.removing('outbound', k.queue - 1, oldOutbound(k)!.spi);
+      const oldOutbound = (k: { route: RouteId; queue: QueueNumber }) => oldOut.get(outboundKey(k));
+      for (const k of [...d.outboundSas.removed, ...d.outboundSas.changed]) this.saLedger.removing('outbound', k.queue, oldOutbound(k)!.spi);
       for (const k of d.outboundSas.removed) {
-        this.dataplane.removeOutboundSa(k.queue - 1, k.route);
-        this.sequences?.removed(k.queue - 1, k.route);
+        this.dataplane.removeOutboundSa(k.queue, k.route);
+        this.sequences?.removed(k.queue, k.route);
       }
       outboundNew.forEach((sa, i) => {
-        this.saLedger.installed('outbound', sa.queue - 1, sa.route, sa.spi, sa.aead);
+        this.saLedger.installed('outbound', sa.queue, sa.route, sa.spi, sa.aead);
         this.installOutbound(sa, starts[i]);
       });
     }
@@ -311,18 +310,18 @@ export class Gateway {
     const dp = config.dataPlane!;
     for (const sa of dp.inboundSas) {
       this.dataplane.addInboundSa(inboundSpec(sa, config.replayWindow));
-      this.saLedger.installed('inbound', sa.queue - 1, sa.route, sa.spi, sa.aead);
+      this.saLedger.installed('inbound', sa.queue, sa.route, sa.spi, sa.aead);
     }
     dp.outboundSas.forEach((sa, i) => {
       this.installOutbound(sa, starts[i]);
-      this.saLedger.installed('outbound', sa.queue - 1, sa.route, sa.spi, sa.aead);
+      this.saLedger.installed('outbound', sa.queue, sa.route, sa.spi, sa.aead);
     });
   }
 
   /** An explicit outbound SA, within the numbers `start` reserved for it. */
   private installOutbound(sa: SaConfig, start: SequenceStart): void {
     this.dataplane.setOutboundSa({
-      queue: sa.queue - 1, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]),
+      queue: sa.queue, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]),
       esn: sa.esn, seq: start.seq, limit: start.limit,
     });
     this.sequences!.installed(sa, start);
@@ -332,12 +331,12 @@ export class Gateway {
 /** An explicit inbound SA: every number before its initial-sequence counts as received. */
 function inboundSpec(sa: SaConfig, replayWindow: number) {
   return {
-    queue: sa.queue - 1, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]), replayWindow,
+    queue: sa.queue, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]), replayWindow,
     esn: sa.esn, seq: sa.initialSequence === null ? 0n : sa.initialSequence - 1n,
   };
 }
 
-/** What the key manager needs of the configuration (queues 0-based, as the data plane counts them). */
+/** What the key manager needs of the configuration. */
 export function keyManagerConfig(config: GatewayConfig): KeyManagerConfig {
   return {
     saTtl: config.saTtl,
@@ -348,10 +347,10 @@ export function keyManagerConfig(config: GatewayConfig): KeyManagerConfig {
       spi: r.spi!,
       preSharedKey: r.presharedKey!,
       aead: r.aead,
-      queues: config.publicInterface.queues.map((q, i) => ({
-        queue: queueId(i),
+      queues: config.publicInterface.queues.map((q) => ({
+        queue: q.id,
         localAddress: q.address,
-        gatewayAddress: (r.gateways[i] ?? r.gateways[0]).address,
+        gatewayAddress: (r.gateways.find((g) => g.queue === q.id) ?? r.gateways[0]).address,
       })),
     })),
   };

@@ -37,7 +37,7 @@ import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimit } from './exchange/rate
 import { agree, challengeFor, checkProposal, readKnock } from './exchange/responder.js';
 import { SaLifecycle, type LifecycleTimes, type SaSnapshot } from './exchange/sa-lifecycle.js';
 import { SpiAllocator } from './exchange/spi.js';
-import type { Clock, Endpoint, KeyManagerConfig, QueueId, RouteId, SaSink, Transport } from './exchange/types.js';
+import type { Clock, Endpoint, KeyManagerConfig, QueueNumber, RouteId, SaSink, Transport } from './exchange/types.js';
 
 export { ConfigError } from './exchange/config.js';
 export type { KeyManagerCounters } from './exchange/counters.js';
@@ -70,7 +70,7 @@ export interface KeyManagerOptions {
 /** One exchange's state, for operational state and tests. */
 export interface ExchangeState extends SaSnapshot {
   route: RouteId;
-  queue: QueueId;
+  queue: QueueNumber;
   negotiation: InitiatorState;
 }
 

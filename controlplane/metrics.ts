@@ -10,7 +10,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Counters, RouteId, SaState } from './dataplane.js';
+import type { Counters, QueueNumber, RouteId, SaState } from './dataplane.js';
 import type { Gateway } from './gateway.js';
 import type { NeighbourEntry, SlowPathCounters } from './slowpath/slowpath.js';
 import { DROP_COUNTER, type KeyManagerCounters } from './exchange/counters.js';
@@ -92,7 +92,7 @@ const KEY_EXCHANGE_ERRORS = Object.entries(DROP_COUNTER).map(([reason, counter])
 
 /** What one scrape reads, once. */
 interface Snapshot {
-  queues: Counters[];
+  queues: Map<QueueNumber, Counters>;
   sas: SaState[];
   routes: RouteId[];
   slow: SlowPathCounters;
@@ -102,7 +102,7 @@ interface Snapshot {
 }
 
 function snapshot(gw: Gateway): Snapshot {
-  const queues = Array.from({ length: gw.dataplane.queues }, (_, q) => gw.dataplane.counters(q));
+  const queues = new Map(gw.dataplane.queueNumbers.map((q) => [q, gw.dataplane.counters(q)]));
   return {
     queues,
     sas: gw.dataplane.sas(),
@@ -145,7 +145,7 @@ export class GatewayMetrics {
       const counters = Object.entries(DATAPLANE_METRICS).filter(([, m]) => m.metric === metric);
       counter(`vitesse_${metric}_total`, help, [...labels, 'queue'], function* (s) {
         for (const [q, c] of s.queues.entries()) {
-          for (const [name, m] of counters) yield [{ ...m.labels, queue: String(q + 1) }, c[name] ?? 0];
+          for (const [name, m] of counters) yield [{ ...m.labels, queue: String(q) }, c[name] ?? 0];
         }
       });
     }
@@ -162,7 +162,7 @@ export class GatewayMetrics {
           if (t.direction === 'inbound') errors.set(`${t.route}/${t.queue}`, t.policyErrors);
         }
         for (const route of s.routes) {
-          for (let q = 0; q < s.queues.length; q++) yield [{ route, queue: String(q + 1) }, errors.get(`${route}/${q}`) ?? 0];
+          for (const q of s.queues.keys()) yield [{ route, queue: String(q) }, errors.get(`${route}/${q}`) ?? 0];
         }
       });
     gauge('vitesse_route_sas', 'Active SAs of a route (inbound: up to 4 during rollover; outbound: 0 or 1).', ['route', 'direction', 'queue'], function* (s) {
@@ -172,9 +172,9 @@ export class GatewayMetrics {
         count.set(k, (count.get(k) ?? 0) + 1);
       }
       for (const route of s.routes) {
-        for (let q = 0; q < s.queues.length; q++) {
+        for (const q of s.queues.keys()) {
           for (const direction of ['inbound', 'outbound'] as const) {
-            yield [{ route, direction, queue: String(q + 1) }, count.get(`${route}/${direction}/${q}`) ?? 0];
+            yield [{ route, direction, queue: String(q) }, count.get(`${route}/${direction}/${q}`) ?? 0];
           }
         }
       }
@@ -183,7 +183,7 @@ export class GatewayMetrics {
       for (const sa of s.sas) {
         if (sa.direction !== 'outbound') continue;
         const age = self.gw.saLedger.age('outbound', sa.queue, sa.spi);
-        if (age !== undefined) yield [{ route: sa.route, queue: String(sa.queue + 1) }, age];
+        if (age !== undefined) yield [{ route: sa.route, queue: String(sa.queue) }, age];
       }
     });
     gauge('vitesse_routes', 'Configured routes.', [], (s) => [[{}, s.routes.length]]);
@@ -301,7 +301,7 @@ export class GatewayMetrics {
 }
 
 function* routeTraffic(gw: Gateway, s: Snapshot, field: 'packets' | 'bytes'): Iterable<[Labels, number]> {
-  for (const t of gw.saLedger.routeTraffic(s.routes, s.sas)) yield [{ route: t.route, direction: t.direction, queue: String(t.queue + 1) }, t[field]];
+  for (const t of gw.saLedger.routeTraffic(s.routes, s.sas)) yield [{ route: t.route, direction: t.direction, queue: String(t.queue) }, t[field]];
 }
 
 export interface MetricsServer {

@@ -7,8 +7,8 @@
 // read that as a reset).
 //
 // The gateway calls `installed` and `removing` wherever it adds or removes an
-// SA; nothing here runs per packet. Queues are the data plane's (0-based).
-import type { Aead, RouteId, SaState, Spi } from './dataplane.js';
+// SA; nothing here runs per packet.
+import type { Aead, QueueNumber, RouteId, SaState, Spi } from './dataplane.js';
 
 export type Direction = 'inbound' | 'outbound';
 
@@ -28,13 +28,13 @@ export interface Traffic {
 export interface RouteTraffic extends Traffic {
   route: RouteId;
   direction: Direction;
-  queue: number;
+  queue: QueueNumber;
   /** Inbound: packets decrypted and then refused by the inbound policy (0 outbound). */
   policyErrors: number;
 }
 
-const saKey = (direction: Direction, queue: number, spi: Spi) => `${direction}/${queue}/${spi}`;
-const routeKey = (route: RouteId, direction: Direction, queue: number) => `${route}/${direction}/${queue}`;
+const saKey = (direction: Direction, queue: QueueNumber, spi: Spi) => `${direction}/${queue}/${spi}`;
+const routeKey = (route: RouteId, direction: Direction, queue: QueueNumber) => `${route}/${direction}/${queue}`;
 
 function add(t: RouteTraffic, sa: SaState): void {
   t.packets += sa.packets;
@@ -52,12 +52,12 @@ export class SaLedger {
     private readonly now: () => number = Date.now,
   ) {}
 
-  installed(direction: Direction, queue: number, route: RouteId, spi: Spi, aead: Aead): void {
+  installed(direction: Direction, queue: QueueNumber, route: RouteId, spi: Spi, aead: Aead): void {
     this.live.set(saKey(direction, queue, spi), { route, aead, installedAt: this.now() });
   }
 
   /** Call before the SA is removed from the data plane: its final counts are kept for its route. */
-  removing(direction: Direction, queue: number, spi: Spi): void {
+  removing(direction: Direction, queue: QueueNumber, spi: Spi): void {
     const key = saKey(direction, queue, spi);
     this.live.delete(key);
     const sa = this.read().find((s) => s.direction === direction && s.queue === queue && s.spi === spi);
@@ -68,12 +68,12 @@ export class SaLedger {
     this.retired.set(k, t);
   }
 
-  record(direction: Direction, queue: number, spi: Spi): SaRecord | undefined {
+  record(direction: Direction, queue: QueueNumber, spi: Spi): SaRecord | undefined {
     return this.live.get(saKey(direction, queue, spi));
   }
 
   /** Seconds since the SA was installed, or undefined if it was not seen installed. */
-  age(direction: Direction, queue: number, spi: Spi): number | undefined {
+  age(direction: Direction, queue: QueueNumber, spi: Spi): number | undefined {
     const r = this.record(direction, queue, spi);
     return r ? Math.max(0, Math.floor((this.now() - r.installedAt) / 1000)) : undefined;
   }

@@ -10,7 +10,7 @@
 // (a full or read-only disk), the limit stays where it is and packets beyond
 // it are dropped and counted (private_drop_sequence_unreserved), never sent.
 import type { Logger } from 'pino';
-import type { Dataplane, RouteId, Spi } from './dataplane.js';
+import type { Dataplane, QueueNumber, RouteId, Spi } from './dataplane.js';
 import type { SaConfig } from './config/types.js';
 import { keyFingerprint, SequenceStateError, type SequenceEntry, type SequenceStore } from './sequence-state.js';
 
@@ -27,14 +27,14 @@ export interface SequenceStart {
 }
 
 interface Live {
-  queue: number; // 0-based, as the data plane counts
+  queue: QueueNumber;
   route: RouteId;
   spi: Spi;
   entry: SequenceEntry;
   ceiling: bigint;
 }
 
-const liveKey = (queue: number, route: string) => `${queue}\u0000${route}`;
+const liveKey = (queue: QueueNumber, route: string) => `${queue}\u0000${route}`;
 
 export class SequenceKeeper {
   private readonly live = new Map<string, Live>();
@@ -81,10 +81,10 @@ export class SequenceKeeper {
     return starts;
   }
 
-  /** The SA `prepare` gave `start` to is installed (queue 0-based). */
+  /** The SA `prepare` gave `start` to is installed. */
   installed(sa: SaConfig, start: SequenceStart): void {
-    this.live.set(liveKey(sa.queue - 1, sa.route), {
-      queue: sa.queue - 1,
+    this.live.set(liveKey(sa.queue, sa.route), {
+      queue: sa.queue,
       route: sa.route,
       spi: sa.spi,
       entry: { fingerprint: keyFingerprint(sa.key), spi: sa.spi, route: sa.route, queue: sa.queue, reserved: start.limit },
@@ -92,12 +92,12 @@ export class SequenceKeeper {
     });
   }
 
-  removed(queue: number, route: RouteId): void {
+  removed(queue: QueueNumber, route: RouteId): void {
     this.live.delete(liveKey(queue, route));
   }
 
   /** The reservation's end of a live SA (state API), or undefined. */
-  reserved(queue: number, route: RouteId): bigint | undefined {
+  reserved(queue: QueueNumber, route: RouteId): bigint | undefined {
     return this.live.get(liveKey(queue, route))?.entry.reserved;
   }
 

@@ -175,7 +175,7 @@ function saList(gw: Gateway, sas: SaState[]): Json[] {
   return [...sas]
     .sort((a, b) => DIRECTION_ORDER[a.direction] - DIRECTION_ORDER[b.direction] || a.route.localeCompare(b.route) || a.queue - b.queue || a.spi - b.spi)
     .map((sa) => {
-      const entry: Json = { direction: sa.direction, route: sa.route, queue: sa.queue + 1, spi: sa.spi };
+      const entry: Json = { direction: sa.direction, route: sa.route, queue: sa.queue, spi: sa.spi };
       const record = gw.saLedger.record(sa.direction, sa.queue, sa.spi);
       if (record) entry.aead = record.aead;
       const age = gw.saLedger.age(sa.direction, sa.queue, sa.spi);
@@ -260,7 +260,7 @@ export function gatewayState(gw: Gateway): Json {
   state.queue = config.publicInterface.queues.map((q) => ({
     id: q.id,
     'public-address': q.address,
-    ...trafficCounters(dp.counters(q.id - 1)),
+    ...trafficCounters(dp.counters(q.id)),
   }));
   const live = dp.sas();
   const routes = routeList(gw, config.routes.map((r) => r.id), live);

@@ -16,7 +16,7 @@ import { ethernet } from './support/gateway-harness.js';
 import { buildIpv4 } from './support/ip-packets.js';
 import { arpPacket, icmp4Packet } from './support/slowpath-frames.js';
 import { GW_A_PRIV_MAC, HOST_A_MAC, numbered, numberOf, sleep, twoSites, until, type TwoSites } from './support/two-sites.js';
-import { type Spi } from '../controlplane/exchange/types.js';
+import { FIRST_QUEUE, type Spi } from '../controlplane/exchange/types.js';
 
 const A_PUBLIC = '192.0.2.1', B_PUBLIC = '198.51.100.1';
 const A_PUBLIC_MAC = '02:00:00:0a:01:01', B_PUBLIC_MAC = '02:00:00:0b:01:01';
@@ -99,7 +99,7 @@ describe('truncated frames at two gateways under traffic and rekeying', () => {
       const now = performance.now() - t0;
       expect(s.sendA(Array.from({ length: 20 }, () => numbered('a', next++)))).toBe(20);
       const duePublic = due(junkPublic, pub, now);
-      expect(s.b.dataplane.inject(0, 'public', 'receive', duePublic)).toBe(duePublic.length);
+      expect(s.b.dataplane.inject(FIRST_QUEUE, 'public', 'receive', duePublic)).toBe(duePublic.length);
       pub += duePublic.length;
       const duePrivate = due(junkPrivate, priv, now);
       expect(s.sendA(duePrivate)).toBe(duePrivate.length);

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ReferenceReplayWindow, randomSa, refOpen, refSeal, type RefSa } from './support/esp-reference.js';
 import { buildIpv4, randomIpPacket } from './support/ip-packets.js';
 import { ethernet, makeHarness, pollUntilIdle, type Harness } from './support/gateway-harness.js';
-import { RouteId, Spi } from '../controlplane/exchange/types.js';
+import { FIRST_QUEUE, RouteId, Spi } from '../controlplane/exchange/types.js';
 import { encapsulateAll, esp, inboundFor, outboundFor, type SaHandle } from './support/esp-native.js';
 
 const TWO32 = 2n ** 32n;
@@ -299,7 +299,7 @@ describe('the issue 10 repro through the gateway pipeline', () => {
     });
     const sa = randomSa('aes-gcm-16-icv');
     h.gw.setRoutes([{ id: RouteId('site-b'), net: '10.2.0.0/16', gateways: ['192.0.2.9'] }]);
-    h.gw.addInboundSa({ queue: 0, route: RouteId('site-b'), spi: Spi(sa.spi), aead: sa.aead, keymat: sa.keymat, replayWindow: 32 });
+    h.gw.addInboundSa({ queue: FIRST_QUEUE, route: RouteId('site-b'), spi: Spi(sa.spi), aead: sa.aead, keymat: sa.keymat, replayWindow: 32 });
     h.gw.setNextHop('private', '02:00:00:00:00:02');
     h.gw.setNextHop('public', PEER_MAC);
     const frames = Array.from({ length: 50 }, (_, i) => {

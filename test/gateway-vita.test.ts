@@ -9,7 +9,7 @@ import { readPcap } from './support/pcap.js';
 import { ethernet, makeHarness, pollUntilIdle, type Harness } from './support/gateway-harness.js';
 import { innerDestination, parseAddress, policyAllows } from './support/inbound-policy.js';
 import { VITA } from './support/vectors.js';
-import { RouteId, Spi } from '../controlplane/exchange/types.js';
+import { FIRST_QUEUE, RouteId, Spi } from '../controlplane/exchange/types.js';
 
 const frames = (name: string) => readPcap(path.join(VITA, name)).records.map((r) => r.data);
 
@@ -36,8 +36,8 @@ function vitaGateway(version: 4 | 6): Harness {
   });
   const gw = harness.gw;
   gw.setRoutes([{ id: RouteId('loop'), net: s.net, gateways: [s.publicIp] }]);
-  gw.addInboundSa({ queue: 0, route: RouteId('loop'), spi: Spi(SA.spi), aead: SA.aead, keymat: SA.keymat });
-  gw.setOutboundSa({ queue: 0, route: RouteId('loop'), spi: Spi(SA.spi), aead: SA.aead, keymat: SA.keymat });
+  gw.addInboundSa({ queue: FIRST_QUEUE, route: RouteId('loop'), spi: Spi(SA.spi), aead: SA.aead, keymat: SA.keymat });
+  gw.setOutboundSa({ queue: FIRST_QUEUE, route: RouteId('loop'), spi: Spi(SA.spi), aead: SA.aead, keymat: SA.keymat });
   gw.setNextHop('private', '52:54:00:00:00:01');
   gw.setNextHop('public', '52:54:00:00:00:fe');
   return harness;

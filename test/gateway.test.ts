@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildIpv4, buildIpv6 } from './support/ip-packets.js';
 import { ethernet, makeHarness, pollUntilIdle, type Harness } from './support/gateway-harness.js';
 import type { Aead } from '../controlplane/dataplane.js';
-import { RouteId, Spi } from '../controlplane/exchange/types.js';
+import { FIRST_QUEUE, QueueNumber, RouteId, Spi } from '../controlplane/exchange/types.js';
 
 const GW_PRIV_MAC = '02:00:00:00:00:01';
 const GW_PUB_MAC = '02:00:00:00:01:01';
@@ -44,12 +44,12 @@ function loopGateway(opts: { queues?: number; aead?: Aead } = {}) {
     { id: RouteId('v6'), net: 'fd00:2::/32', gateways: addresses },
   ]);
   const aead = opts.aead ?? 'aes-gcm-16-icv';
-  for (let q = 0; q < queues; q++) {
+  for (const [w, queue] of gw.queueNumbers.entries()) {
     for (const [i, route] of ['v4', 'v6'].entries()) {
       const k = keymat(aead);
-      const spi = 0x1000 + q * 16 + i;
-      gw.addInboundSa({ queue: q, route: RouteId(route), spi: Spi(spi), aead, keymat: k });
-      gw.setOutboundSa({ queue: q, route: RouteId(route), spi: Spi(spi), aead, keymat: k });
+      const spi = 0x1000 + w * 16 + i;
+      gw.addInboundSa({ queue, route: RouteId(route), spi: Spi(spi), aead, keymat: k });
+      gw.setOutboundSa({ queue, route: RouteId(route), spi: Spi(spi), aead, keymat: k });
     }
   }
   gw.setNextHop('private', HOST_MAC);
@@ -157,8 +157,8 @@ describe('gateway pipeline', () => {
     });
     const k = keymat();
     h.gw.setRoutes([{ id: RouteId('v4'), net: '10.2.0.0/16', gateways: ['192.0.2.1'] }]);
-    h.gw.addInboundSa({ queue: 0, route: RouteId('v4'), spi: Spi(0x2000), aead: 'aes-gcm-16-icv', keymat: k });
-    h.gw.setOutboundSa({ queue: 0, route: RouteId('v4'), spi: Spi(0x2000), aead: 'aes-gcm-16-icv', keymat: k });
+    h.gw.addInboundSa({ queue: FIRST_QUEUE, route: RouteId('v4'), spi: Spi(0x2000), aead: 'aes-gcm-16-icv', keymat: k });
+    h.gw.setOutboundSa({ queue: FIRST_QUEUE, route: RouteId('v4'), spi: Spi(0x2000), aead: 'aes-gcm-16-icv', keymat: k });
     h.gw.setNextHop('private', HOST_MAC);
     h.gw.setNextHop('public', '02:00:00:00:01:02');
     h.sendPrivate([udp4(1), udp4(2), udp4(3)]);
@@ -188,11 +188,11 @@ describe('gateway pipeline', () => {
     h.sendPrivate(frames);
     pollUntilIdle(h.gw);
     expect(h.receivePrivate().map(seqOf).sort((a, b) => a - b)).toEqual(frames.map((_, i) => i));
-    const q0 = h.gw.counters(0), q1 = h.gw.counters(1);
+    const q0 = h.gw.counters(QueueNumber(1)), q1 = h.gw.counters(QueueNumber(2));
     expect(q0.decapsulated_packets).toBeGreaterThan(20);
     expect(q1.decapsulated_packets).toBeGreaterThan(20);
     for (const sa of h.gw.sas().filter((s) => s.route === 'v4')) {
-      expect(sa.packets).toBe((sa.queue === 0 ? q0 : q1).decapsulated_packets);
+      expect(sa.packets).toBe((sa.queue === 1 ? q0 : q1).decapsulated_packets);
     }
   });
 
@@ -217,12 +217,12 @@ describe('gateway pipeline', () => {
         const k = keymat();
         const old = spi;
         spi += 0x100;
-        gw.addInboundSa({ queue: 0, route: RouteId('v4'), spi: Spi(spi), aead: 'aes-gcm-16-icv', keymat: k });
+        gw.addInboundSa({ queue: FIRST_QUEUE, route: RouteId('v4'), spi: Spi(spi), aead: 'aes-gcm-16-icv', keymat: k });
         gw.commit();
-        gw.setOutboundSa({ queue: 0, route: RouteId('v4'), spi: Spi(spi), aead: 'aes-gcm-16-icv', keymat: k });
+        gw.setOutboundSa({ queue: FIRST_QUEUE, route: RouteId('v4'), spi: Spi(spi), aead: 'aes-gcm-16-icv', keymat: k });
         gw.commit();
         rollovers.push(old);
-        setTimeout(() => gw.removeInboundSa(0, Spi(old)), 20);
+        setTimeout(() => gw.removeInboundSa(FIRST_QUEUE, Spi(old)), 20);
       }
       received.push(...h.receivePrivate().map(seqOf));
       await new Promise((r) => setImmediate(r));
@@ -240,12 +240,14 @@ describe('gateway pipeline', () => {
       /route\[id='x'\]: "10.0.0.0\/33" is not an IPv4 prefix/,
     );
     expect(() => h!.gw.setRoutes([{ id: RouteId('x'), net: '10.0.0.0/8', gateways: ['2001:db8::1'] }])).toThrow(/same IP version/);
-    expect(() => h!.gw.addInboundSa({ queue: 0, route: RouteId('v4'), spi: Spi(0x5000), aead: 'aes-gcm-16-icv', keymat: Buffer.alloc(16) })).toThrow(
+    expect(() => h!.gw.addInboundSa({ queue: FIRST_QUEUE, route: RouteId('v4'), spi: Spi(0x5000), aead: 'aes-gcm-16-icv', keymat: Buffer.alloc(16) })).toThrow(
       /key material must be 20 bytes/,
     );
-    expect(() => h!.gw.addInboundSa({ queue: 0, route: RouteId('v4'), spi: Spi(7), aead: 'aes-gcm-16-icv', keymat: keymat() })).toThrow(/reserved/);
-    expect(() => h!.gw.addInboundSa({ queue: 3, route: RouteId('v4'), spi: Spi(0x5000), aead: 'aes-gcm-16-icv', keymat: keymat() })).toThrow(/queue 3/);
-    expect(() => h!.gw.setOutboundSa({ queue: 0, route: RouteId('v4'), spi: Spi(0x5000), aead: 'chacha' as Aead, keymat: keymat() })).toThrow(/unknown AEAD/);
+    expect(() => h!.gw.addInboundSa({ queue: FIRST_QUEUE, route: RouteId('v4'), spi: Spi(7), aead: 'aes-gcm-16-icv', keymat: keymat() })).toThrow(/reserved/);
+    // Queues as configured: 1..queues; an error names the number as given.
+    expect(() => h!.gw.addInboundSa({ queue: QueueNumber(3), route: RouteId('v4'), spi: Spi(0x5000), aead: 'aes-gcm-16-icv', keymat: keymat() })).toThrow(/queue 3: no such queue \(the gateway has queues 1\.\.1\)/);
+    expect(() => h!.gw.addInboundSa({ queue: QueueNumber(0), route: RouteId('v4'), spi: Spi(0x5000), aead: 'aes-gcm-16-icv', keymat: keymat() })).toThrow(/queue 0: no such queue/);
+    expect(() => h!.gw.setOutboundSa({ queue: FIRST_QUEUE, route: RouteId('v4'), spi: Spi(0x5000), aead: 'chacha' as Aead, keymat: keymat() })).toThrow(/unknown AEAD/);
     // Still forwarding with the old state.
     h.sendPrivate([udp4(1)]);
     pollUntilIdle(h.gw);

@@ -24,7 +24,7 @@ import { toJson } from '../controlplane/config/index.js';
 import { GatewayMetrics } from '../controlplane/metrics.js';
 import { statusReport, summarise } from '../controlplane/commands/status.js';
 import type { SaState } from '../controlplane/dataplane.js';
-import { RouteId, Spi } from '../controlplane/exchange/types.js';
+import { FIRST_QUEUE, RouteId, Spi } from '../controlplane/exchange/types.js';
 import { SaLedger } from '../controlplane/sa-ledger.js';
 import { refSeal, type RefSa } from './support/esp-reference.js';
 import { ethernet, makeHarness, pollUntilIdle, type Harness } from './support/gateway-harness.js';
@@ -66,7 +66,7 @@ function gatewayB(): Harness {
     { id: RouteId('site-c'), net: ['10.3.0.0/16', 'fd00:3::/48'], gateways: ['192.0.2.3'] },
   ]);
   for (const [route, sa] of [['site-a', SITE_A], ['site-c', SITE_C]] as const) {
-    gw.addInboundSa({ queue: 0, route: RouteId(route), spi: Spi(sa.spi), aead: sa.aead, keymat: sa.keymat });
+    gw.addInboundSa({ queue: FIRST_QUEUE, route: RouteId(route), spi: Spi(sa.spi), aead: sa.aead, keymat: sa.keymat });
   }
   gw.setNextHop('private', HOST_MAC);
   gw.setNextHop('public', PEER_MAC);
@@ -276,18 +276,18 @@ describe('per-route inbound-policy errors across rekeys', () => {
   it('keep what removed SAs counted (the SA ledger), so the route\'s counter never goes back', () => {
     const route = RouteId('site-a');
     const sa = (spi: number, policyErrors: number): SaState => ({
-      queue: 0, spi: Spi(spi), route, direction: 'inbound', packets: 10, bytes: 1000,
+      queue: FIRST_QUEUE, spi: Spi(spi), route, direction: 'inbound', packets: 10, bytes: 1000,
       decryptErrors: 0, replayErrors: 0, protocolErrors: 0, policyErrors, encapErrors: 0, sequenceUnreserved: 0, esn: true, seq: 0n,
     });
     let live: SaState[] = [sa(0x1000, 3)];
     const ledger = new SaLedger(() => live);
-    ledger.installed('inbound', 0, route, Spi(0x1000), 'aes-gcm-16-icv');
+    ledger.installed('inbound', FIRST_QUEUE, route, Spi(0x1000), 'aes-gcm-16-icv');
     const errors = () => ledger.routeTraffic([route]).find((t) => t.direction === 'inbound')!.policyErrors;
     expect(errors()).toBe(3);
-    ledger.installed('inbound', 0, route, Spi(0x1001), 'aes-gcm-16-icv');
+    ledger.installed('inbound', FIRST_QUEUE, route, Spi(0x1001), 'aes-gcm-16-icv');
     live = [sa(0x1000, 3), sa(0x1001, 2)];
     expect(errors()).toBe(5);
-    ledger.removing('inbound', 0, Spi(0x1000));
+    ledger.removing('inbound', FIRST_QUEUE, Spi(0x1000));
     live = [sa(0x1001, 2)];
     expect(errors()).toBe(5);
     live = [sa(0x1001, 4)];

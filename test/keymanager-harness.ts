@@ -8,7 +8,7 @@ import { addressKey } from '../controlplane/exchange/address.js';
 import type {
   Aead, Endpoint, InboundSaSpec, KeyManagerConfig, OutboundSaSpec, RouteConfig, SaSink, Transport,
 } from '../controlplane/exchange/types.js';
-import { QueueId, RouteId, RouteSpi } from '../controlplane/exchange/types.js';
+import { QueueNumber, RouteId, RouteSpi } from '../controlplane/exchange/types.js';
 import { KeyManager, type KeyManagerOptions } from '../controlplane/keymanager.js';
 
 export const silent = pino({ level: 'silent' });
@@ -137,15 +137,15 @@ export function routeTo(
     preSharedKey: o.preSharedKey ?? PSK,
     aead: o.aead ?? 'aes-gcm-16-icv',
     // Each queue has its own public address on both ends (DESIGN.md §2).
-    queues: Array.from({ length: o.queues ?? 1 }, (_, q) => ({
-      queue: QueueId(q),
-      localAddress: queueAddress(local, q),
-      gatewayAddress: queueAddress(gateway, q),
+    queues: Array.from({ length: o.queues ?? 1 }, (_, i) => ({
+      queue: QueueNumber(i + 1), // the i-th queue, numbered as configured
+      localAddress: queueAddress(local, i),
+      gatewayAddress: queueAddress(gateway, i),
     })),
   };
 }
 
-/** The address of queue q: the last IPv4 octet (or IPv6 group) plus q. */
+/** The address of the q-th queue (from 0): the last IPv4 octet (or IPv6 group) plus q. */
 export function queueAddress(base: string, q: number): string {
   if (q === 0) return base;
   const sep = base.includes(':') ? ':' : '.';
@@ -200,7 +200,7 @@ export function world(o: WorldOptions = {}): World {
 }
 
 /** True if `from`'s active outbound SA on route/queue is one `to` can decrypt (same SPI, same keys). */
-export function outboundWorks(from: Side, to: Side, routeQueue = 'peer/0'): boolean {
+export function outboundWorks(from: Side, to: Side, routeQueue = 'peer/1'): boolean {
   const out = from.sink.outbound.get(routeQueue);
   if (!out) return false;
   const inb = to.sink.inbound.get(out.spi);

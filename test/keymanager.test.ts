@@ -23,7 +23,7 @@ describe('key manager: first negotiation', () => {
     w.run(10);
     expect(established(w)).toBe(true);
     for (const [from, to] of [[w.a, w.b], [w.b, w.a]] as const) {
-      const out = from.sink.outbound.get('peer/0')!;
+      const out = from.sink.outbound.get('peer/1')!;
       expect(out.keymat.length).toBe(20); // aes-gcm-16-icv: 16-octet key ‖ 4-octet salt
       expect(out.keymat.equals(Buffer.alloc(20))).toBe(false);
       expect(out.localAddress).toBe(from.address);
@@ -31,7 +31,7 @@ describe('key manager: first negotiation', () => {
       expect(out.spi).toBeGreaterThanOrEqual(256);
     }
     // The two directions use different keys.
-    expect(w.a.sink.outbound.get('peer/0')!.keymat.equals(w.b.sink.outbound.get('peer/0')!.keymat)).toBe(false);
+    expect(w.a.sink.outbound.get('peer/1')!.keymat.equals(w.b.sink.outbound.get('peer/1')!.keymat)).toBe(false);
   });
 
   it('sends knock, challenge, proposal, agreement and nothing else', () => {
@@ -56,8 +56,8 @@ describe('key manager: first negotiation', () => {
     const w = world({ routeA: { aead: 'aes-256-gcm-16-icv' }, routeB: { aead: 'aes-256-gcm-16-icv' } });
     w.run(10);
     expect(established(w)).toBe(true);
-    expect(w.a.sink.outbound.get('peer/0')!.keymat.length).toBe(36);
-    expect(w.a.sink.outbound.get('peer/0')!.aead).toBe('aes-256-gcm-16-icv');
+    expect(w.a.sink.outbound.get('peer/1')!.keymat.length).toBe(36);
+    expect(w.a.sink.outbound.get('peer/1')!.aead).toBe('aes-256-gcm-16-icv');
   });
 
   it('works between IPv6 gateways, and spells of an address do not matter', () => {
@@ -77,7 +77,7 @@ describe('key manager: first negotiation', () => {
   it('negotiates each queue of a route separately, with distinct SPIs', () => {
     const w = world({ routeA: { queues: 3 }, routeB: { queues: 3 } });
     w.run(10);
-    for (const q of [0, 1, 2]) {
+    for (const q of [1, 2, 3]) {
       expect(outboundWorks(w.a, w.b, `peer/${q}`)).toBe(true);
       expect(outboundWorks(w.b, w.a, `peer/${q}`)).toBe(true);
     }
@@ -419,7 +419,7 @@ describe('key manager: refusals', () => {
       w.a.km.tick();
       w.net.flush();
     }
-    expect(outboundWorks(w.a, w.b, 'live0/0') && outboundWorks(w.a, w.b, 'live1/0')).toBe(true);
+    expect(outboundWorks(w.a, w.b, 'live0/1') && outboundWorks(w.a, w.b, 'live1/1')).toBe(true);
     expect(w.a.km.state().filter((s) => s.negotiation !== 'idle').length).toBeLessThanOrEqual(2);
   });
 
@@ -449,8 +449,8 @@ describe('key manager: configuration', () => {
     w.a.km.configure(cfg([routeTo(w.b.address, w.a.address), second(w.b.address, w.a.address)]));
     w.b.km.configure(cfg([routeTo(w.a.address, w.b.address), second(w.a.address, w.b.address)]));
     w.run(20);
-    expect(outboundWorks(w.a, w.b, 'second/0')).toBe(true);
-    const peerOut = w.a.sink.outbound.get('peer/0')!.spi;
+    expect(outboundWorks(w.a, w.b, 'second/1')).toBe(true);
+    const peerOut = w.a.sink.outbound.get('peer/1')!.spi;
     const secondIn = [...w.a.sink.inbound.values()].filter((s) => s.route === 'second').map((s) => s.spi);
     const events = w.a.sink.events.length;
 
@@ -461,18 +461,18 @@ describe('key manager: configuration', () => {
     // "second" gets a new key: its SAs go, "peer" keeps its own.
     const newKey = Buffer.alloc(32, 9);
     w.a.km.configure(cfg([routeTo(w.b.address, w.a.address), second(w.b.address, w.a.address, newKey)]));
-    expect(w.a.sink.outbound.get('peer/0')!.spi).toBe(peerOut);
-    expect(w.a.sink.outbound.has('second/0')).toBe(false);
+    expect(w.a.sink.outbound.get('peer/1')!.spi).toBe(peerOut);
+    expect(w.a.sink.outbound.has('second/1')).toBe(false);
     for (const spi of secondIn) expect(w.a.sink.inbound.has(spi)).toBe(false);
     w.b.km.configure(cfg([routeTo(w.a.address, w.b.address), second(w.a.address, w.b.address, newKey)]));
     w.run(20);
-    expect(outboundWorks(w.a, w.b, 'second/0')).toBe(true);
-    expect(outboundWorks(w.b, w.a, 'second/0')).toBe(true);
+    expect(outboundWorks(w.a, w.b, 'second/1')).toBe(true);
+    expect(outboundWorks(w.b, w.a, 'second/1')).toBe(true);
 
     // "second" is removed: all its SAs go.
     w.a.km.configure(cfg([routeTo(w.b.address, w.a.address)]));
     expect([...w.a.sink.inbound.values()].some((s) => s.route === 'second')).toBe(false);
-    expect(w.a.sink.outbound.has('second/0')).toBe(false);
+    expect(w.a.sink.outbound.has('second/1')).toBe(false);
     expect(outboundWorks(w.a, w.b)).toBe(true);
     expect(w.a.km.state().map((s) => s.route)).toEqual(['peer']);
   });
@@ -484,7 +484,7 @@ describe('key manager: configuration', () => {
     const bad = routeTo(w.b.address, w.a.address, { preSharedKey: Buffer.alloc(31) });
     expect(() => w.a.km.configure(cfg([bad]))).toThrow('/routes/route[id=peer]/preshared-key: must be 32 octets, got 31');
     const badAddr = routeTo('192.0.2.300', w.a.address);
-    expect(() => w.a.km.configure(cfg([badAddr]))).toThrow('/routes/route[id=peer]/queue[id=0]/gateway-address: not an IP address: "192.0.2.300"');
+    expect(() => w.a.km.configure(cfg([badAddr]))).toThrow('/routes/route[id=peer]/queue[id=1]/gateway-address: not an IP address: "192.0.2.300"');
     const dup = [routeTo(w.b.address, w.a.address), routeTo(w.b.address, w.a.address, { id: RouteId('other') })];
     expect(() => w.a.km.configure(cfg(dup))).toThrow('/routes/route[id=other]/spi: 1001 is already the SPI of route "peer"');
     expect(() => w.a.km.configure({ ...cfg([]), saTtl: 0 })).toThrow('/sa-ttl');

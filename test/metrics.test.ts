@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { counterNames } from '../controlplane/dataplane.js';
+import { FIRST_QUEUE } from '../controlplane/exchange/types.js';
 import { DATAPLANE_METRICS, GatewayMetrics, serveMetrics, type MetricsServer } from '../controlplane/metrics.js';
 import { itNeeding } from './support/requires.js';
 import { numbered, numberOf, sleep, twoSites, until, type TwoSites } from './support/two-sites.js';
@@ -107,14 +108,14 @@ describe('metrics', () => {
     const { metrics } = await started();
     for (let i = 0; i < 300; i++) s!.sendA([numbered('a', i)]);
     s!.sendA([Buffer.alloc(10)]); // a runt: a drop with its reason
-    await until(() => s!.a.dataplane.counters(0).private_drop_bad_header === 1 && s!.a.dataplane.counters(0).encapsulated_packets >= 300, 5000, 'the traffic');
+    await until(() => s!.a.dataplane.counters(FIRST_QUEUE).private_drop_bad_header === 1 && s!.a.dataplane.counters(FIRST_QUEUE).encapsulated_packets >= 300, 5000, 'the traffic');
     // A scrape between two equal readings of the counters is of that moment
     // (ARP refreshes may still move them).
     let c: Record<string, number>, samples: Sample[];
     for (let attempt = 0; ; attempt++) {
-      c = s!.a.dataplane.counters(0);
+      c = s!.a.dataplane.counters(FIRST_QUEUE);
       samples = parse(await metrics.scrape());
-      if (JSON.stringify(s!.a.dataplane.counters(0)) === JSON.stringify(c)) break;
+      if (JSON.stringify(s!.a.dataplane.counters(FIRST_QUEUE)) === JSON.stringify(c)) break;
       expect(attempt).toBeLessThan(50);
       await sleep(20);
     }
@@ -138,7 +139,7 @@ describe('metrics', () => {
     expect(value(samples, 'vitesse_routes', {})).toBe(1);
     // A second scrape sees what happened since: nothing is cached.
     s!.sendA([Buffer.alloc(10)]);
-    await until(() => s!.a.dataplane.counters(0).private_drop_bad_header === 2, 2000, 'second runt');
+    await until(() => s!.a.dataplane.counters(FIRST_QUEUE).private_drop_bad_header === 2, 2000, 'second runt');
     expect(value(parse(await metrics.scrape()), 'vitesse_drops_total', { interface: 'private', reason: 'bad_header', queue: '1' })).toBe(2);
   });
 

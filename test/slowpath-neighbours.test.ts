@@ -55,14 +55,14 @@ describe('start', () => {
 
     const announcements = out.filter((i) => i.frame.readUInt16BE(12) === ARP && look(i.frame).ip.subarray(14, 18).equals(look(i.frame).ip.subarray(24, 28)));
     expect(announcements.map((i) => [i.queue, i.side, look(i.frame).ip.subarray(24, 28).join('.')])).toEqual([
-      [0, 'private', GW.privV4],
-      [0, 'public', GW.pub[0]],
-      [1, 'public', GW.pub[1]],
+      [1, 'private', GW.privV4],
+      [1, 'public', GW.pub[0]],
+      [2, 'public', GW.pub[1]],
     ]);
     for (const a of announcements) expect(look(a.frame).ethDst).toBe('ff:ff:ff:ff:ff:ff');
 
     const nas = out.filter((i) => i.frame.readUInt16BE(12) === IPV6 && look(i.frame).ip[40] === 136);
-    expect(nas.map((i) => [i.queue, i.side])).toEqual([[0, 'private'], [2, 'public']]);
+    expect(nas.map((i) => [i.queue, i.side])).toEqual([[1, 'private'], [3, 'public']]);
     for (const na of nas) {
       const ip = look(na.frame).ip;
       expect(icmpv6ChecksumOk(ip)).toBe(true);
@@ -72,7 +72,7 @@ describe('start', () => {
     }
 
     const [arpReq] = out.filter(isArpRequestFor(GW.privNextHop));
-    expect(arpReq).toMatchObject({ queue: 0, side: 'private', mode: 'transmit' });
+    expect(arpReq).toMatchObject({ queue: 1, side: 'private', mode: 'transmit' });
     const a = look(arpReq.frame);
     expect(a.ethDst).toBe('ff:ff:ff:ff:ff:ff');
     expect(macText(a.ip.subarray(8, 14))).toBe(GW.privMac);
@@ -81,7 +81,7 @@ describe('start', () => {
 
     // The public next hop is IPv6: solicited from the queue that owns an IPv6 address.
     const [ns] = out.filter(isNsFor(GW.pubNextHop));
-    expect(ns).toMatchObject({ queue: 2, side: 'public', mode: 'transmit' });
+    expect(ns).toMatchObject({ queue: 3, side: 'public', mode: 'transmit' });
     const n = look(ns.frame);
     expect(n.ethDst).toBe('33:33:ff:00:00:fe');
     expect(icmpv6ChecksumOk(n.ip)).toBe(true);

@@ -4,6 +4,7 @@
 // ICMP answers Vita gave, in the same order: echo replies with identical ICMP
 // messages, protocol unreachable / parameter problem with the same pointer,
 // fragmentation needed / packet too big with the same MTU, time exceeded.
+import { QueueNumber } from '../controlplane/exchange/types.js';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SlowPath } from '../controlplane/slowpath/slowpath.js';
@@ -45,7 +46,7 @@ function puntReason(side: Side, frame: Buffer): Punt['reason'] | null {
 function vitaSlowPath(rec: Recorder): SlowPath {
   return new SlowPath({
     private: { mac: '52:54:00:00:00:00', ipv4: '192.168.10.1', ipv6: 'c0a8:a00::1' },
-    public: { mac: '52:54:00:00:00:ff', addresses: ['203.0.113.1', '203:0:113::1'] },
+    public: { mac: '52:54:00:00:00:ff', queues: [{ id: QueueNumber(1), address: '203.0.113.1' }, { id: QueueNumber(2), address: '203:0:113::1' }] },
     mtu: MTU,
     inject: rec.inject,
     setNextHop: rec.setNextHop,
@@ -72,7 +73,7 @@ function feed(capture: string, side: Side): { answers: Answer[]; sp: SlowPath } 
   const punts: Punt[] = [];
   for (const r of readPcap(path.join(VITA, capture)).records) {
     const reason = puntReason(side, r.data);
-    if (reason) punts.push({ queue: 0, side, reason, frameLength: r.origLen, frame: r.data.subarray(0, PUNT_MAX) });
+    if (reason) punts.push({ queue: QueueNumber(1), side, reason, frameLength: r.origLen, frame: r.data.subarray(0, PUNT_MAX) });
   }
   sp.handle(punts);
   expect(rec.errors()).toEqual([]);

@@ -3,6 +3,7 @@
 // with the right fields, quotes and checksums, the cases where no error may
 // be sent, rate limiting, and UDP handed to the key exchange. Frames are
 // built in the test and checked with test/support's own checksum code.
+import { QueueNumber } from '../controlplane/exchange/types.js';
 import { describe, expect, it } from 'vitest';
 import { buildIpv4, buildIpv6 } from './support/ip-packets.js';
 import {
@@ -64,9 +65,9 @@ describe('ARP', () => {
   it("answers for every queue's public address, on the queue the request came in on", () => {
     const { sp, rec } = makeSlowPath();
     const req = arpPacket(1, '02:00:00:00:09:09', '192.0.2.200', '00:00:00:00:00:00', GW.pub[1]);
-    sp.handle([punt(eth('ff:ff:ff:ff:ff:ff', '02:00:00:00:09:09', ARP, req), { side: 'public', queue: 0 })]);
+    sp.handle([punt(eth('ff:ff:ff:ff:ff:ff', '02:00:00:00:09:09', ARP, req), { side: 'public', queue: 1 })]);
     const [r] = rec.take();
-    expect(r).toMatchObject({ queue: 0, side: 'public', mode: 'transmit' });
+    expect(r).toMatchObject({ queue: 1, side: 'public', mode: 'transmit' });
     const a = look(r.frame).ip;
     expect(macText(a.subarray(8, 14))).toBe(GW.pubMac);
     expect(a.subarray(14, 18)).toEqual(v4(GW.pub[1]));
@@ -172,7 +173,7 @@ describe('echo', () => {
     const req = echo4(GW.host, GW.privV4);
     sp.handle([punt(eth(GW.privMac, GW.hostMac, IPV4, req))]);
     const [r] = rec.take();
-    expect(r).toMatchObject({ queue: 0, side: 'private', mode: 'transmit' });
+    expect(r).toMatchObject({ queue: 1, side: 'private', mode: 'transmit' });
     const f = look(r.frame);
     expect(f).toMatchObject({ ethDst: GW.hostMac, ethSrc: GW.privMac, type: IPV4 });
     expect(ipv4ChecksumsOk(f.ip)).toBe(true);
@@ -290,7 +291,7 @@ describe('ICMP errors', () => {
 
   it('answers UDP out of the tunnel for our address with port unreachable into the tunnel; ND and others\' addresses get nothing', () => {
     const { sp, rec } = makeSlowPath();
-    const fromTunnel = { side: 'public' as const, reason: 'tunnel' as const, queue: 0 };
+    const fromTunnel = { side: 'public' as const, reason: 'tunnel' as const, queue: 1 };
     sp.handle([
       punt(eth(GW.privNextHopMac, GW.privMac, IPV4, udp4Packet(GW.remote, GW.privV4, 999, 53, Buffer.alloc(8))), fromTunnel),
       punt(eth(GW.privNextHopMac, GW.privMac, IPV6, nsPacket(GW.remote6, GW.privV6, { dst: GW.privV6, hopLimit: 255 })), fromTunnel),
@@ -298,7 +299,7 @@ describe('ICMP errors', () => {
     ]);
     const out = rec.take();
     expect(out).toHaveLength(1);
-    expect(out[0]).toMatchObject({ queue: 0, side: 'private', mode: 'receive' });
+    expect(out[0]).toMatchObject({ queue: 1, side: 'private', mode: 'receive' });
     const f = look(out[0].frame);
     expect(f.ip.subarray(16, 20)).toEqual(v4(GW.remote));
     expect([f.ip[20], f.ip[21]]).toEqual([3, 3]);
@@ -481,7 +482,7 @@ describe('configuration', () => {
     expect(() => makeSlowPath({ private: { mac: GW.privMac, ipv4: GW.privV4, nextHop: 'fd00:1::fe' } })).toThrow(
       /private.nextHop: fd00:1::fe is IPv6 but the private side has no address of that version/,
     );
-    expect(() => makeSlowPath({ public: { mac: GW.pubMac, addresses: ['192.0.2.300'] } })).toThrow(/public.addresses\[0\]/);
+    expect(() => makeSlowPath({ public: { mac: GW.pubMac, queues: [{ id: QueueNumber(1), address: '192.0.2.300' }] } })).toThrow(/public.queues\[id=1\].address/);
     // A static MAC needs no address to resolve from.
     expect(() => makeSlowPath({ private: { mac: GW.privMac, nextHop: '10.1.0.254', nextHopMac: GW.privNextHopMac } })).not.toThrow();
     expect(mac(GW.privMac)).toHaveLength(6);

@@ -2,7 +2,7 @@
 // here can fail: a draft with any refused value never gets this far.
 import type { Draft, DraftInterface, DraftSa } from './decode.js';
 import type {
-  Aead, DataPlaneConfig, Driver, GatewayConfig, InterfaceConfig, MacAddress, QueueId, RouteId, RouteSpi, SaConfig, Spi,
+  Aead, DataPlaneConfig, Driver, GatewayConfig, InterfaceConfig, MacAddress, QueueNumber, RouteId, RouteSpi, SaConfig, Spi,
 } from './types.js';
 
 function must<T>(value: T | null | undefined): T {
@@ -24,7 +24,7 @@ function iface(i: DraftInterface): InterfaceConfig {
 function sa(s: DraftSa): SaConfig {
   return {
     route: must(s.route) as RouteId,
-    queue: must(s.queue) as QueueId,
+    queue: must(s.queue) as QueueNumber,
     spi: must(s.spi) as Spi,
     aead: must(s.aead) as Aead,
     key: must(s.key),
@@ -59,14 +59,14 @@ export function build(d: Draft): GatewayConfig {
     publicInterface: {
       ...iface(pub),
       queues: must(pub.queues)
-        .map((q) => ({ id: must(q.id) as QueueId, address: must(q.address).text }))
+        .map((q) => ({ id: must(q.id) as QueueNumber, address: must(q.address).text }))
         .sort(byNumber((q) => q.id)),
     },
     routes: d.routes.map((r) => ({
       id: must(r.id) as RouteId,
       net: must(r.net).text,
       gateways: must(r.gateways)
-        .map((g) => ({ queue: must(g.queue) as QueueId, address: must(g.address).text }))
+        .map((g) => ({ queue: must(g.queue) as QueueNumber, address: must(g.address).text }))
         .sort(byNumber((g) => g.queue)),
       spi: (r.spi ?? null) as RouteSpi | null,
       presharedKey: r.presharedKey ?? null,

@@ -10,7 +10,7 @@
 import crypto from 'node:crypto';
 import { TOP } from './defaults.js';
 import { toJson } from './json.js';
-import type { GatewayConfig, QueueId, RouteConfig, RouteId, SaConfig, Spi } from './types.js';
+import type { GatewayConfig, QueueNumber, RouteConfig, RouteId, SaConfig, Spi } from './types.js';
 
 export type Mode = 'key-manager' | 'data-plane';
 
@@ -22,7 +22,7 @@ export interface Changes<K> {
 
 export interface OutboundSaKey {
   route: RouteId;
-  queue: QueueId;
+  queue: QueueNumber;
 }
 
 export interface ConfigDiff {

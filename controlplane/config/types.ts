@@ -2,9 +2,9 @@
 // yang/vitesse-gateway.yang describes, checked, with every default filled in,
 // keys decoded to Buffers and addresses in canonical form. The key manager,
 // the data-plane wrapper and the management API all read this one shape.
-import type { Aead, QueueId, RouteId, RouteSpi, Spi } from '../exchange/types.js';
+import type { Aead, QueueNumber, RouteId, RouteSpi, Spi } from '../exchange/types.js';
 
-export type { Aead, QueueId, RouteId, RouteSpi, Spi };
+export type { Aead, QueueNumber, RouteId, RouteSpi, Spi };
 
 declare const brand: unique symbol;
 type Brand<T, B extends string> = T & { readonly [brand]: B };
@@ -43,7 +43,7 @@ export interface PrivateInterfaceConfig extends InterfaceConfig {
 
 export interface PublicQueue {
   /** As configured: 1..queues. */
-  readonly id: QueueId;
+  readonly id: QueueNumber;
   readonly address: IpAddress;
 }
 
@@ -53,7 +53,7 @@ export interface PublicInterfaceConfig extends InterfaceConfig {
 }
 
 export interface RouteGateway {
-  readonly queue: QueueId;
+  readonly queue: QueueNumber;
   /** The remote gateway's public address for this queue. */
   readonly address: IpAddress;
 }
@@ -72,7 +72,7 @@ export interface RouteConfig {
 
 export interface SaConfig {
   readonly route: RouteId;
-  readonly queue: QueueId;
+  readonly queue: QueueNumber;
   readonly spi: Spi;
   readonly aead: Aead;
   /** 16 octets (aes-gcm-16-icv) or 32 (aes-256-gcm-16-icv). */

@@ -6,7 +6,7 @@ import { ADDRESS_LENGTH, parseAddress } from './address.js';
 import { PSK_LENGTH } from './noise.js';
 import { constantTimeEqual, wipe } from './primitives.js';
 import { AEAD_ID, DEFAULT_NEGOTIATION_TTL_S, DEFAULT_PORT, DEFAULT_SA_TTL_S } from './protocol.js';
-import type { Aead, KeyManagerConfig, QueueId, RouteId, RouteSpi } from './types.js';
+import type { Aead, KeyManagerConfig, QueueNumber, RouteId, RouteSpi } from './types.js';
 
 export class ConfigError extends Error {}
 
@@ -21,7 +21,7 @@ export interface ExchangeParams {
   /** `${route}/${queue}`, unique. */
   readonly key: string;
   readonly route: RouteId;
-  readonly queue: QueueId;
+  readonly queue: QueueNumber;
   readonly routeSpi: RouteSpi;
   readonly aead: Aead;
   /** Our own copy; wiped when the exchange is removed. */
@@ -92,7 +92,7 @@ function compileRoutes(c: KeyManagerConfig, exchanges: ExchangeParams[]): void {
     const paths = new Set<string>();
     for (const q of r.queues) {
       const qat = `${at}/queue[id=${q.queue}]`;
-      if (!Number.isInteger(q.queue) || q.queue < 0) throw new ConfigError(`${qat}: queue must be a non-negative integer`);
+      if (!Number.isInteger(q.queue) || q.queue < 1) throw new ConfigError(`${qat}: queue must be a positive integer (queues count from 1)`);
       if (queues.has(q.queue)) throw new ConfigError(`${qat}: duplicate queue`);
       queues.add(q.queue);
       const local = parse(q.localAddress);

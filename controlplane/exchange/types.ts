@@ -12,13 +12,19 @@ export type Spi = Brand<number, 'Spi'>;
 export type RouteSpi = Brand<number, 'RouteSpi'>;
 /** The configured name of a route, e.g. "site2". */
 export type RouteId = Brand<string, 'RouteId'>;
-/** A data-plane worker queue; every SA belongs to exactly one. */
-export type QueueId = Brand<number, 'QueueId'>;
+/**
+ * A queue as configured and as operators see it (config, state, metrics,
+ * logs, errors): 1..queues. Every SA belongs to exactly one. The data plane
+ * counts its workers from 0 (WorkerIndex); only dataplane.ts converts.
+ */
+export type QueueNumber = Brand<number, 'QueueNumber'>;
 
 export const Spi = (n: number): Spi => n as Spi;
 export const RouteSpi = (n: number): RouteSpi => n as RouteSpi;
 export const RouteId = (s: string): RouteId => s as RouteId;
-export const QueueId = (n: number): QueueId => n as QueueId;
+export const QueueNumber = (n: number): QueueNumber => n as QueueNumber;
+/** Every gateway has queue 1 (what is not any one queue's goes through it). */
+export const FIRST_QUEUE = QueueNumber(1);
 
 /** AEAD names as in the YANG model. */
 export type Aead = 'aes-gcm-16-icv' | 'aes-256-gcm-16-icv';
@@ -31,7 +37,7 @@ export interface Endpoint {
 
 interface SaSpec {
   route: RouteId;
-  queue: QueueId;
+  queue: QueueNumber;
   spi: Spi;
   aead: Aead;
   /**
@@ -56,15 +62,15 @@ export interface SaSink {
   installInbound(sa: InboundSaSpec): void;
   /** Makes `sa` the route and queue's outbound SA, replacing any previous one. */
   installOutbound(sa: OutboundSaSpec): void;
-  removeInbound(queue: QueueId, spi: Spi): void;
+  removeInbound(queue: QueueNumber, spi: Spi): void;
   /** Removes the route and queue's outbound SA if it is still `spi`. */
-  removeOutbound(route: RouteId, queue: QueueId, spi: Spi): void;
+  removeOutbound(route: RouteId, queue: QueueNumber, spi: Spi): void;
   /**
    * Whether an authentic packet has arrived on an inbound SA (optional: the
    * key manager then activates the outbound SA negotiated with it at once,
    * instead of after the activation delay).
    */
-  inboundUsed?(queue: QueueId, spi: Spi): boolean;
+  inboundUsed?(queue: QueueNumber, spi: Spi): boolean;
 }
 
 /** Sends one key-exchange UDP payload from one of our public addresses. */
@@ -74,7 +80,7 @@ export interface Transport {
 
 /** One queue's path to the remote gateway of a route. */
 export interface QueuePathConfig {
-  queue: QueueId;
+  queue: QueueNumber;
   /** Our public address on this queue. */
   localAddress: string;
   /** The remote gateway's public address for this queue. */

@@ -6,8 +6,9 @@ import { parseIp, parseMac, type IpBytes, type MacBytes } from './address.js';
 import type { ResolverTiming } from './neighbours.js';
 import type { RateLimit } from './ratelimit.js';
 import type { InjectFn, Side } from './types.js';
+import type { QueueNumber } from '../exchange/types.js';
 
-export type UdpHandler = (queue: number, src: string, dst: string, srcPort: number, dstPort: number, payload: Buffer) => void;
+export type UdpHandler = (queue: QueueNumber, src: string, dst: string, srcPort: number, dstPort: number, payload: Buffer) => void;
 
 export interface SlowPathOptions {
   private: {
@@ -20,8 +21,8 @@ export interface SlowPathOptions {
   };
   public: {
     mac: string;
-    /** One address per queue (queue i owns addresses[i]). */
-    addresses: string[];
+    /** Each queue's public address, as configured (public-interface/queue). */
+    queues: readonly { id: QueueNumber; address: string }[];
     nextHop?: string;
     nextHopMac?: string;
   };
@@ -68,7 +69,8 @@ export interface SideAddresses {
 
 export interface ParsedAddresses {
   private: SideAddresses & { v4: IpBytes | null; v6: IpBytes | null };
-  public: SideAddresses;
+  /** queues[i] owns addresses[i]. */
+  public: SideAddresses & { queues: QueueNumber[] };
 }
 
 export function parseAddresses(opts: SlowPathOptions): ParsedAddresses {
@@ -83,7 +85,8 @@ export function parseAddresses(opts: SlowPathOptions): ParsedAddresses {
     },
     public: {
       mac: parseMac(opts.public.mac, 'public.mac'),
-      addresses: opts.public.addresses.map((a, i) => parseIp(a, `public.addresses[${i}]`)),
+      addresses: opts.public.queues.map((q) => parseIp(q.address, `public.queues[id=${q.id}].address`)),
+      queues: opts.public.queues.map((q) => q.id),
     },
   };
 }

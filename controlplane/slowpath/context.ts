@@ -9,6 +9,7 @@ import type { NextHopResolver } from './neighbours.js';
 import type { FairBudget } from './fair-budget.js';
 import type { TokenBucket } from './ratelimit.js';
 import type { InjectFn, InjectMode, Side } from './types.js';
+import type { QueueNumber } from '../exchange/types.js';
 
 export interface SlowPathContext extends ParsedAddresses {
   readonly resolvers: Partial<Record<Side, NextHopResolver>>;
@@ -30,9 +31,9 @@ export interface SlowPathContext extends ParsedAddresses {
 
 /** Frames to inject, grouped so that each (queue, side, mode) is one inject call. */
 export class Outbox {
-  private readonly groups = new Map<string, { queue: number; side: Side; mode: InjectMode; frames: Buffer[] }>();
+  private readonly groups = new Map<string, { queue: QueueNumber; side: Side; mode: InjectMode; frames: Buffer[] }>();
 
-  add(queue: number, side: Side, mode: InjectMode, frame: Buffer): void {
+  add(queue: QueueNumber, side: Side, mode: InjectMode, frame: Buffer): void {
     const key = `${queue}/${side}/${mode}`;
     let g = this.groups.get(key);
     if (!g) {

@@ -42,6 +42,7 @@ import {
 import { FairBudget } from './fair-budget.js';
 import { TokenBucket } from './ratelimit.js';
 import type { InjectFn, Punt, Side } from './types.js';
+import { FIRST_QUEUE, type QueueNumber } from '../exchange/types.js';
 
 export type { SlowPathOptions, UdpHandler } from './config.js';
 export type { SlowPathCounters } from './counters.js';
@@ -98,8 +99,8 @@ export class SlowPath {
   start(): void {
     if (this.started) return;
     this.started = true;
-    this.announce('private', 0, this.ctx.private.addresses);
-    this.ctx.public.addresses.forEach((ip, q) => this.announce('public', q, [ip]));
+    this.announce('private', FIRST_QUEUE, this.ctx.private.addresses);
+    this.ctx.public.addresses.forEach((ip, i) => this.announce('public', this.ctx.public.queues[i], [ip]));
     this.ctx.resolvers.private?.start();
     this.ctx.resolvers.public?.start();
   }
@@ -255,7 +256,7 @@ export class SlowPath {
     return neighbourSolicitationFrame(mac, src, target, known);
   }
 
-  private announce(side: Side, queue: number, addresses: IpBytes[]): void {
+  private announce(side: Side, queue: QueueNumber, addresses: IpBytes[]): void {
     const mac = this.ctx[side].mac;
     const c = this.ctx.counters;
     const frames = addresses.map((ip) => {
@@ -275,11 +276,11 @@ export class SlowPath {
 const perSide = <T>(make: () => T): Record<Side, T> => ({ private: make(), public: make() });
 
 /** Where to resolve a next hop from: our address of its IP version on that side, and the queue that owns it. */
-function sourceFor(a: ParsedAddresses, side: Side, length: number): { queue: number; ip: IpBytes } | null {
+function sourceFor(a: ParsedAddresses, side: Side, length: number): { queue: QueueNumber; ip: IpBytes } | null {
   if (side === 'private') {
     const ip = length === 4 ? a.private.v4 : a.private.v6;
-    return ip ? { queue: 0, ip } : null;
+    return ip ? { queue: FIRST_QUEUE, ip } : null;
   }
-  const queue = a.public.addresses.findIndex((ip) => ip.length === length);
-  return queue >= 0 ? { queue, ip: a.public.addresses[queue] } : null;
+  const i = a.public.addresses.findIndex((ip) => ip.length === length);
+  return i >= 0 ? { queue: a.public.queues[i], ip: a.public.addresses[i] } : null;
 }

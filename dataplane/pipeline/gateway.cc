@@ -155,8 +155,10 @@ void Gateway::run_worker(uint32_t q) {
     CPU_SET(config_.cpus[q % config_.cpus.size()], &set);
     pthread_setaffinity_np(pthread_self(), sizeof set, &set);
   }
+  // Named by the configured queue number (1..queues), as operators read it
+  // everywhere else (logs, state, metrics); q is the worker's index.
   char name[16];
-  std::snprintf(name, sizeof name, "vitesse-q%u", q);
+  std::snprintf(name, sizeof name, "vitesse-q%u", q + 1);
   pthread_setname_np(pthread_self(), name);
 
   Worker& w = *workers_[q];

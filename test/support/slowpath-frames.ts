@@ -5,6 +5,7 @@
 import pino, { type Logger } from 'pino';
 import { buildIpv4, buildIpv6, internetChecksum } from './ip-packets.js';
 import type { Punt } from '../../controlplane/slowpath/types.js';
+import { QueueNumber } from '../../controlplane/exchange/types.js';
 import { SlowPath, type SlowPathOptions } from '../../controlplane/slowpath/slowpath.js';
 
 export function mac(text: string): Buffer {
@@ -207,10 +208,10 @@ export class Recorder {
   }
 }
 
-export function punt(frame: Buffer, o: Partial<Omit<Punt, 'frame'>> = {}): Punt {
+export function punt(frame: Buffer, o: Partial<Omit<Punt, 'frame' | 'queue'>> & { queue?: number } = {}): Punt {
   const frameLength = o.frameLength ?? frame.length;
   return {
-    queue: o.queue ?? 0,
+    queue: QueueNumber(o.queue ?? 1),
     side: o.side ?? 'private',
     reason: o.reason ?? 'control',
     frameLength,
@@ -225,7 +226,7 @@ export const GW = {
   privV4: '10.1.0.1',
   privV6: 'fd00:1::1',
   pubMac: '02:00:00:00:01:01',
-  // Queue 0 and 1 on IPv4, queue 2 on IPv6.
+  // Queues 1 and 2 on IPv4, queue 3 on IPv6.
   pub: ['192.0.2.1', '192.0.2.2', '2001:db8::1'],
   privNextHop: '10.1.0.254',
   privNextHopMac: '02:00:00:00:00:fe',
@@ -245,7 +246,7 @@ export function makeSlowPath(over: Partial<SlowPathOptions> = {}) {
   const clock = { t: 1_000_000 };
   const sp = new SlowPath({
     private: { mac: GW.privMac, ipv4: GW.privV4, ipv6: GW.privV6, nextHop: GW.privNextHop },
-    public: { mac: GW.pubMac, addresses: GW.pub, nextHop: GW.pubNextHop },
+    public: { mac: GW.pubMac, queues: GW.pub.map((address, i) => ({ id: QueueNumber(i + 1), address })), nextHop: GW.pubNextHop },
     mtu: GW.mtu,
     inject: rec.inject,
     setNextHop: rec.setNextHop,

@@ -5,7 +5,7 @@
 // the gateways reach each other over `net` with ARP and the key exchange, as
 // they would over a real network.
 import crypto from 'node:crypto';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { wires } from '../../controlplane/dataplane.js';
 import { parseConfig, type GatewayConfig } from '../../controlplane/config/index.js';
 import { Gateway } from '../../controlplane/gateway.js';
@@ -45,13 +45,19 @@ export interface SiteOptions {
   pskB?: string;
   routeSpiA?: number;
   routeSpiB?: number;
+  /** Queues of each gateway (default 1): queue q's public addresses are 192.0.2.q (A) and 198.51.100.q (B). */
+  queues?: number;
+  /** Where both gateways log (default: silent, or VITESSE_TEST_LOG's level). */
+  logger?: Logger;
 }
 
 function siteConfig(side: 'a' | 'b', wiresOf: { priv: string; net: string }, o: SiteOptions, psk: string, routeSpi: number) {
-  const me = side === 'a' ? { n: 1, mac: '0a', pub: '192.0.2.1', peer: '198.51.100.1', host: HOST_A_MAC } : { n: 2, mac: '0b', pub: '198.51.100.1', peer: '192.0.2.1', host: HOST_B_MAC };
+  const me = side === 'a' ? { n: 1, mac: '0a', peer: '198.51.100.1', host: HOST_A_MAC } : { n: 2, mac: '0b', peer: '192.0.2.1', host: HOST_B_MAC };
+  const ids = queueIds(o.queues);
   const other = side === 'a' ? 2 : 1;
   return {
     'vitesse-gateway:gateway': {
+      queues: ids.length,
       'sa-ttl': o.saTtl ?? 600,
       'negotiation-ttl': o.negotiationTtl ?? 5,
       'private-interface': {
@@ -67,14 +73,14 @@ function siteConfig(side: 'a' | 'b', wiresOf: { priv: string; net: string }, o: 
         driver: 'memory',
         'wire-end': side === 'a' ? 0 : 1,
         mac: `02:00:00:${me.mac}:01:01`,
-        queue: [{ id: 1, address: me.pub }],
+        queue: ids.map((id) => ({ id, address: publicAddress(side, id) })),
         'next-hop': { address: me.peer },
       },
       route: [
         {
           id: `site-${side === 'a' ? 'b' : 'a'}`,
           net: `10.${other}.0.0/16`,
-          gateway: [{ queue: 1, address: me.peer }],
+          gateway: ids.map((id) => ({ queue: id, address: publicAddress(side === 'a' ? 'b' : 'a', id) })),
           spi: routeSpi,
           'preshared-key': psk,
         },
@@ -86,13 +92,15 @@ function siteConfig(side: 'a' | 'b', wiresOf: { priv: string; net: string }, o: 
 export function twoSites(o: SiteOptions = {}): TwoSites {
   const id = `${process.pid}-${serial++}-${crypto.randomBytes(2).toString('hex')}`;
   const privA = `privA-${id}`, privB = `privB-${id}`, net = `net-${id}`;
-  wires.create(privA, { ends: [{ queues: 1 }, { queues: 1 }] });
-  wires.create(privB, { ends: [{ queues: 1 }, { queues: 1 }] });
-  wires.create(net, { ends: [{ queues: 1 }, { queues: 1 }] });
+  const queues = o.queues ?? 1;
+  const addresses = (side: 'a' | 'b') => queueIds(queues).map((id) => publicAddress(side, id));
+  wires.create(privA, { ends: [{ queues, steering: 'flow-hash' }, { queues: 1 }] });
+  wires.create(privB, { ends: [{ queues, steering: 'flow-hash' }, { queues: 1 }] });
+  wires.create(net, { ends: [{ queues, steering: 'destination', addresses: addresses('a') }, { queues, steering: 'destination', addresses: addresses('b') }] });
   const psk = crypto.randomBytes(32).toString('hex');
   const configA = parseConfig(siteConfig('a', { priv: privA, net }, o, o.pskA ?? psk, o.routeSpiA ?? 1001));
   const configB = parseConfig(siteConfig('b', { priv: privB, net }, o, o.pskB ?? psk, o.routeSpiB ?? 1001));
-  const logger = pino({ level: process.env.VITESSE_TEST_LOG ?? 'silent' });
+  const logger = o.logger ?? pino({ level: process.env.VITESSE_TEST_LOG ?? 'silent' });
   const a = new Gateway(configA, { logger: logger.child({ gw: 'A' }) });
   const b = new Gateway(configB, { logger: logger.child({ gw: 'B' }) });
   // Only the hosts' datagrams: the gateways also announce themselves (ARP).
@@ -122,6 +130,12 @@ export function twoSites(o: SiteOptions = {}): TwoSites {
   };
   return sites;
 }
+
+/** The configured queue numbers 1..queues. */
+const queueIds = (queues = 1) => Array.from({ length: queues }, (_, i) => i + 1);
+
+/** Gateway A's or B's public address on queue `id`. */
+export const publicAddress = (side: 'a' | 'b', id: number) => (side === 'a' ? `192.0.2.${id}` : `198.51.100.${id}`);
 
 /** A UDP datagram from hostA (10.1.0.2) to hostB (10.2.0.2), or the reverse, carrying a sequence number. */
 export function numbered(from: 'a' | 'b', n: number, size = 100): Buffer {
