@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import pino, { type Logger } from 'pino';
 import { Dataplane, type LinkSpec, type Punt } from './dataplane.js';
-import type { GatewayConfig, InterfaceConfig, SaConfig } from './config/types.js';
+import type { GatewayConfig, InterfaceConfig, RouteConfig, SaConfig } from './config/types.js';
 import { diffConfig, type ConfigDiff } from './config/diff.js';
 import { KeyManager } from './keymanager.js';
 import type { KeyManagerConfig, OutboundSaSpec, InboundSaSpec, QueueNumber, RouteId, SaSink, Spi, Transport } from './exchange/types.js';
@@ -271,9 +271,13 @@ export class Gateway {
       this.dataplane.setMtu(next.mtu, next.tfc);
       this.slowpath.setMtu(next.mtu);
     }
-    this.dataplane.setRoutes(next.routes.map((r) => ({ id: r.id, net: r.net, gateways: r.gateways.map((g) => g.address) })));
+    // The data plane rebuilds its whole route table: not when only keys, SPIs or AEADs changed.
+    if (!sameRouteTable(prev.routes, next.routes)) {
+      this.dataplane.setRoutes(next.routes.map((r) => ({ id: r.id, net: r.net, gateways: r.gateways.map((g) => g.address) })));
+    }
     if (this.keymanager) {
-      this.keymanager.configure(keyManagerConfig(next));
+      // Only the routes the diff names are compiled again (the others keep their state untouched).
+      this.keymanager.configure(keyManagerConfig(next), [...d.routes.added, ...d.routes.changed]);
     } else {
       const dp = prev.dataPlane!, np = next.dataPlane!;
       const oldIn = new Map(dp.inboundSas.map((s) => [s.spi, s]));
@@ -334,6 +338,17 @@ function inboundSpec(sa: SaConfig, replayWindow: number) {
     queue: sa.queue, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]), replayWindow,
     esn: sa.esn, seq: sa.initialSequence === null ? 0n : sa.initialSequence - 1n,
   };
+}
+
+/** True if the data plane's route table (ids, nets, gateway addresses, in order) would be the same. */
+function sameRouteTable(a: readonly RouteConfig[], b: readonly RouteConfig[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i], y = b[i];
+    if (x.id !== y.id || x.net !== y.net || x.gateways.length !== y.gateways.length) return false;
+    for (let j = 0; j < x.gateways.length; j++) if (x.gateways[j].address !== y.gateways[j].address) return false;
+  }
+  return true;
 }
 
 /** What the key manager needs of the configuration. */

@@ -131,37 +131,50 @@ export class KeyManager {
    * pre-shared key, AEAD, addresses) did not change keep their SAs and any
    * negotiation in progress; changed and removed ones lose them. An invalid
    * configuration throws ConfigError and changes nothing.
+   *
+   * `changed`, if given, names every route whose parameters may differ from
+   * the running ones (a diff's added and changed routes, config/diff.ts): the
+   * others keep their compiled state without being compiled or compared
+   * again (their pre-shared keys are not read), so a change of one route
+   * among 20,000 costs the key manager a walk over the route list, not
+   * 20,000 compilations. A route outside it whose SPI, AEAD or addresses
+   * differ anyway is compiled as if named.
    */
-  configure(config: KeyManagerConfig): void {
-    const compiled = compileConfig(config);
+  configure(config: KeyManagerConfig, changed?: Iterable<RouteId>): void {
+    const touched = changed ? new Set(changed) : null;
+    const compiled = compileConfig(config, touched ? (r, q) => {
+      if (touched.has(r.id)) return undefined;
+      const p = this.exchanges.get(`${r.id}/${q.queue}`)?.params;
+      return p && p.routeSpi === r.spi && p.aead === r.aead && p.localAddress === q.localAddress && p.gatewayAddress === q.gatewayAddress ? p : undefined;
+    } : undefined);
     const next = new Map<string, Exchange>();
+    const added: Exchange[] = [];
     let kept = 0;
     for (const params of compiled.exchanges) {
       const old = this.exchanges.get(params.key);
-      if (old && sameExchange(old.params, params)) {
+      if (old && old.params === params) {
+        next.set(params.key, old);
+        kept++;
+      } else if (old && sameExchange(old.params, params)) {
         wipe(params.psk);
         next.set(params.key, old);
         kept++;
       } else {
-        next.set(params.key, this.newExchange(params));
+        const ex = this.newExchange(params);
+        next.set(params.key, ex);
+        added.push(ex);
       }
     }
     for (const [key, old] of this.exchanges) {
-      if (next.get(key) !== old) this.dropExchange(old);
+      if (next.get(key) !== old) {
+        this.dropExchange(old);
+        this.unindex(old);
+      }
     }
+    for (const ex of added) this.index(ex);
     this.exchanges = next;
     this.list = [...next.values()];
     this.cursor = 0;
-    this.perGateway = new Map();
-    for (const ex of this.list) this.perGateway.set(ex.gatewayKey, (this.perGateway.get(ex.gatewayKey) ?? 0) + 1);
-    this.byRoute = new Map();
-    for (const ex of next.values()) {
-      const gateways = this.byRoute.get(ex.params.routeSpi) ?? new Map<string, Exchange[]>();
-      for (const gw of new Set([ex.params.gateway.toString('hex'), ex.params.gatewayAddress])) {
-        gateways.set(gw, [...(gateways.get(gw) ?? []), ex]);
-      }
-      this.byRoute.set(ex.params.routeSpi, gateways);
-    }
     if (this.settings?.negotiationTtlMs !== compiled.settings.negotiationTtlMs) {
       // Nonces live one to two negotiation-ttls; negotiations in flight retry.
       this.issuer?.destroy();
@@ -169,6 +182,32 @@ export class KeyManager {
     }
     this.settings = compiled.settings;
     this.log.info({ exchanges: next.size, kept }, 'configuration applied');
+  }
+
+  // byRoute and perGateway are kept up to date exchange by exchange: a change
+  // of one route touches only its own entries.
+  private index(ex: Exchange): void {
+    this.perGateway.set(ex.gatewayKey, (this.perGateway.get(ex.gatewayKey) ?? 0) + 1);
+    let gateways = this.byRoute.get(ex.params.routeSpi);
+    if (!gateways) this.byRoute.set(ex.params.routeSpi, (gateways = new Map()));
+    for (const gw of new Set([ex.gatewayKey, ex.params.gatewayAddress])) {
+      const list = gateways.get(gw);
+      if (list) list.push(ex);
+      else gateways.set(gw, [ex]);
+    }
+  }
+
+  private unindex(ex: Exchange): void {
+    const n = this.perGateway.get(ex.gatewayKey)! - 1;
+    if (n > 0) this.perGateway.set(ex.gatewayKey, n);
+    else this.perGateway.delete(ex.gatewayKey);
+    const gateways = this.byRoute.get(ex.params.routeSpi)!;
+    for (const gw of new Set([ex.gatewayKey, ex.params.gatewayAddress])) {
+      const rest = gateways.get(gw)!.filter((e) => e !== ex);
+      if (rest.length) gateways.set(gw, rest);
+      else gateways.delete(gw);
+    }
+    if (!gateways.size) this.byRoute.delete(ex.params.routeSpi);
   }
 
   /** Handles one key-exchange UDP payload; `to` is the local address it arrived on. */
@@ -250,6 +289,7 @@ export class KeyManager {
     this.exchanges.clear();
     this.list = [];
     this.byRoute.clear();
+    this.perGateway.clear();
     this.issuer?.destroy();
   }
 

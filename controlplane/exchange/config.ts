@@ -44,7 +44,13 @@ function positiveSeconds(value: number | undefined, fallback: number, path: stri
   return v * 1000;
 }
 
-export function compileConfig(c: KeyManagerConfig): CompiledConfig {
+/**
+ * `reuse`, if given, may return the parameters already compiled for a route's
+ * queue when it knows them unchanged (the key manager, told what a change
+ * changed): they are returned as they are, not compiled again, and the
+ * checks across routes (ids, SPIs) still see every route.
+ */
+export function compileConfig(c: KeyManagerConfig, reuse?: Reuse): CompiledConfig {
   const port = c.port ?? DEFAULT_PORT;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`/port: not a UDP port: ${String(c.port)}`);
   const settings: Settings = {
@@ -53,16 +59,20 @@ export function compileConfig(c: KeyManagerConfig): CompiledConfig {
     port,
   };
   const exchanges: ExchangeParams[] = [];
+  const reused = new Set<ExchangeParams>();
   try {
-    compileRoutes(c, exchanges);
+    compileRoutes(c, exchanges, reuse, reused);
   } catch (err) {
-    for (const e of exchanges) wipe(e.psk);
+    // Our own copies only: what `reuse` gave still belongs to running exchanges.
+    for (const e of exchanges) if (!reused.has(e)) wipe(e.psk);
     throw err;
   }
   return { settings, exchanges };
 }
 
-function compileRoutes(c: KeyManagerConfig, exchanges: ExchangeParams[]): void {
+export type Reuse = (route: KeyManagerConfig['routes'][number], queue: KeyManagerConfig['routes'][number]['queues'][number]) => ExchangeParams | undefined;
+
+function compileRoutes(c: KeyManagerConfig, exchanges: ExchangeParams[], reuse: Reuse | undefined, reused: Set<ExchangeParams>): void {
   if (!Array.isArray(c.routes)) throw new ConfigError('/routes: must be a list');
   const ids = new Set<string>();
   const spis = new Map<number, string>();
@@ -95,6 +105,14 @@ function compileRoutes(c: KeyManagerConfig, exchanges: ExchangeParams[]): void {
       if (!Number.isInteger(q.queue) || q.queue < 1) throw new ConfigError(`${qat}: queue must be a positive integer (queues count from 1)`);
       if (queues.has(q.queue)) throw new ConfigError(`${qat}: duplicate queue`);
       queues.add(q.queue);
+      const known = reuse?.(r, q);
+      if (known) {
+        // Its addresses were checked when it was compiled, and a route's
+        // queues keep distinct addresses (or the route would be changed).
+        exchanges.push(known);
+        reused.add(known);
+        continue;
+      }
       const local = parse(q.localAddress);
       if (!local) throw new ConfigError(`${qat}/local-address: not an IP address: "${q.localAddress}"`);
       const gateway = parse(q.gatewayAddress);
