@@ -86,7 +86,9 @@ export class ConfigChanger {
   private async changeNow<T>(origin: ChangeOrigin, edit: (doc: Json) => { doc: Json; result: T }): Promise<{ diff: ConfigDiff; result: T }> {
     const from = this.gw.currentConfig;
     const current = this.currentDocument();
-    const { doc, result } = edit(structuredClone(current));
+    // A second rendering rather than structuredClone of the first: the same
+    // independent copy for the edit to modify, in a third of the time.
+    const { doc, result } = edit(this.currentDocument());
     if (!isObject(doc)) throw RestconfError.of('invalid-value', 'the configuration must be a JSON object', { path: `/${TOP}` });
     restoreSecrets(doc, current);
     // Between the steps of a change to a large configuration, the key

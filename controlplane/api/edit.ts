@@ -220,6 +220,18 @@ export function remove(doc: Json, path: DataPath): Json {
   }
 }
 
+/** True if "<redacted>" is a value anywhere in `v` (a plain walk: no copy, no text). */
+function holdsRedacted(v: unknown): boolean {
+  if (v === REDACTED) return true;
+  if (typeof v !== 'object' || v === null) return false;
+  if (Array.isArray(v)) {
+    for (const x of v) if (holdsRedacted(x)) return true;
+    return false;
+  }
+  for (const k in v) if (Object.hasOwn(v, k) && holdsRedacted((v as Record<string, unknown>)[k])) return true;
+  return false;
+}
+
 /**
  * A key shown as "<redacted>" (as GET shows every key) and sent back means
  * "keep the current one": each such leaf takes the running configuration's
@@ -234,9 +246,12 @@ export function restoreSecrets(next: Json, current: Json, top: Top = 'gateway', 
       next[k] = old;
     } else if (Array.isArray(v) && Array.isArray(old) && own(LISTS[top], childSp)) {
       const keys = own(LISTS[top], childSp)!.keys;
-      const index = byKeys(old, keys);
+      // Indexed only if an entry holds "<redacted>": a change of one route
+      // among 20,000 need not index the 20,000 running ones.
+      let index: Map<string, number> | null = null;
       for (const e of v) {
-        if (!isObject(e)) continue;
+        if (!isObject(e) || !holdsRedacted(e)) continue;
+        index ??= byKeys(old, keys);
         const i = index.get(JSON.stringify(keys.map((kk) => String(e[kk]))));
         const match = i === undefined ? undefined : old[i];
         if (isObject(match)) restoreSecrets(e, match, top, childSp);

@@ -93,6 +93,15 @@ function compileRoutes(c: KeyManagerConfig, exchanges: ExchangeParams[], reuse: 
     const other = spis.get(r.spi);
     if (other !== undefined) throw new ConfigError(`${at}/spi: ${r.spi} is already the SPI of route "${other}"`);
     spis.set(r.spi, r.id);
+    const known = reuse && reusable(r, reuse);
+    if (known) {
+      // Checked when they were compiled, with the same values.
+      for (const p of known) {
+        exchanges.push(p);
+        reused.add(p);
+      }
+      continue;
+    }
     if (!Buffer.isBuffer(r.preSharedKey) || r.preSharedKey.length !== PSK_LENGTH) {
       throw new ConfigError(`${at}/preshared-key: must be ${PSK_LENGTH} octets, got ${Buffer.isBuffer(r.preSharedKey) ? r.preSharedKey.length : typeof r.preSharedKey}`);
     }
@@ -105,14 +114,6 @@ function compileRoutes(c: KeyManagerConfig, exchanges: ExchangeParams[], reuse: 
       if (!Number.isInteger(q.queue) || q.queue < 1) throw new ConfigError(`${qat}: queue must be a positive integer (queues count from 1)`);
       if (queues.has(q.queue)) throw new ConfigError(`${qat}: duplicate queue`);
       queues.add(q.queue);
-      const known = reuse?.(r, q);
-      if (known) {
-        // Its addresses were checked when it was compiled, and a route's
-        // queues keep distinct addresses (or the route would be changed).
-        exchanges.push(known);
-        reused.add(known);
-        continue;
-      }
       const local = parse(q.localAddress);
       if (!local) throw new ConfigError(`${qat}/local-address: not an IP address: "${q.localAddress}"`);
       const gateway = parse(q.gatewayAddress);
@@ -135,6 +136,18 @@ function compileRoutes(c: KeyManagerConfig, exchanges: ExchangeParams[], reuse: 
       });
     }
   }
+}
+
+/** The compiled parameters of every queue of `r`, if `reuse` has them all (for distinct queues); else null. */
+function reusable(r: KeyManagerConfig['routes'][number], reuse: Reuse): ExchangeParams[] | null {
+  if (!Array.isArray(r.queues) || r.queues.length === 0) return null;
+  const out: ExchangeParams[] = [];
+  for (const q of r.queues) {
+    const p = reuse(r, q);
+    if (!p || out.some((o) => o.queue === p.queue)) return null;
+    out.push(p);
+  }
+  return out;
 }
 
 /** True if SAs negotiated under `a` are still right under `b`. */
