@@ -17,7 +17,9 @@ import { withoutAccepted } from '../controlplane/config/accepted.js';
 import { checkWithYangJs } from '../controlplane/config/model.js';
 import { ConfigError, parseConfig, REDACTED, toJson } from '../controlplane/config/index.js';
 import { wires } from '../controlplane/dataplane.js';
-import { Gateway } from '../controlplane/gateway.js';
+import { Gateway, keyManagerConfig } from '../controlplane/gateway.js';
+import { KeyManager } from '../controlplane/keymanager.js';
+import { FakeClock, RecordingSink } from './keymanager-harness.js';
 import { countWork } from './support/work-counter.js';
 
 const TOP = 'vitesse-gateway:gateway';
@@ -144,6 +146,68 @@ describe('a one-route change through the API grows linearly with the routes', ()
       expect(gw.currentConfig.routes.find((x) => x.id === 'r2')!.net).toBe('10.200.0.0/24');
     } finally {
       gw.close();
+    }
+  });
+});
+
+describe('the key manager compiles again only the routes a change names', () => {
+  const withKey = (doc: Doc, i: number, key: string) => {
+    const d = structuredClone(doc);
+    d[TOP].route[i]['preshared-key'] = key;
+    return parseConfig(d);
+  };
+  const keyManager = (routes: number) => {
+    const doc = generated(routes);
+    const clock = new FakeClock();
+    const km = new KeyManager(keyManagerConfig(parseConfig(doc)), { sink: new RecordingSink(clock), transport: { send: () => undefined }, clock, logger: log });
+    return { doc, km };
+  };
+  // Exchanges compared with their running state (sameExchange compares addresses with Buffer.equals).
+  async function configureWork(routes: number, named: boolean): Promise<number> {
+    const { doc, km } = keyManager(routes);
+    try {
+      const i = Math.floor(routes / 2);
+      const next = keyManagerConfig(withKey(doc, i, crypto.randomBytes(32).toString('hex')));
+      const before = km.state();
+      const r = await countWork(() => km.configure(next, named ? [`r${i}`] : undefined));
+      expect(km.state()).toHaveLength(routes);
+      expect(km.state().map((s) => s.route)).toEqual(before.map((s) => s.route));
+      return r.work;
+    } finally {
+      km.close();
+    }
+  }
+
+  it('a one-route change costs the same work at 4× the routes (no route it does not name is compared)', async () => {
+    const small = await configureWork(N, true);
+    const large = await configureWork(4 * N, true);
+    expect(small).toBeGreaterThan(0); // the named route is compared
+    expect(large).toBe(small);
+    // Without the names every route is compared: the count sees it.
+    expect(await configureWork(N, false)).toBeGreaterThanOrEqual(N);
+  });
+
+  it('unnamed routes keep their exchanges; a named or an unnamed route whose SPI differs gets a new one', () => {
+    const { doc, km } = keyManager(20);
+    try {
+      type Running = { exchanges: Map<string, { params: { route: string; routeSpi: number; psk: Buffer } }> };
+      const of = (route: string) => [...(km as unknown as Running).exchanges.values()].find((e) => e.params.route === route)!;
+      const kept = of('r1');
+      const d = structuredClone(doc);
+      d[TOP].route[3]['preshared-key'] = crypto.randomBytes(32).toString('hex');
+      d[TOP].route[5].spi = 99_999; // not named: found anyway
+      km.configure(keyManagerConfig(parseConfig(d)), ['r3']);
+      expect(of('r1')).toBe(kept);
+      expect(of('r3').params.psk.toString('hex')).toBe(d[TOP].route[3]['preshared-key']);
+      expect(of('r5').params.routeSpi).toBe(99_999);
+      // An invalid configuration changes nothing, and leaves the running keys intact.
+      const bad = keyManagerConfig(parseConfig(doc));
+      bad.routes[7] = { ...bad.routes[7], spi: bad.routes[8].spi };
+      expect(() => km.configure(bad, ['r7'])).toThrow(/is already the SPI of route/);
+      expect(of('r1')).toBe(kept);
+      expect(kept.params.psk.equals(Buffer.from(doc[TOP].route[1]['preshared-key'], 'hex'))).toBe(true);
+    } finally {
+      km.close();
     }
   });
 });
