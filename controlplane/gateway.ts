@@ -277,7 +277,7 @@ export class Gateway {
     }
     if (this.keymanager) {
       // Only the routes the diff names are compiled again (the others keep their state untouched).
-      this.keymanager.configure(keyManagerConfig(next), [...d.routes.added, ...d.routes.changed]);
+      this.keymanager.configure(keyManagerConfig(next), [...d.routes.added, ...d.routes.removed, ...d.routes.changed]);
     } else {
       const dp = prev.dataPlane!, np = next.dataPlane!;
       const oldIn = new Map(dp.inboundSas.map((s) => [s.spi, s]));

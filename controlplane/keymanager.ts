@@ -27,7 +27,7 @@ import { performance } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
 import { addressKey } from './exchange/address.js';
 import { ChallengeIssuer } from './exchange/challenge.js';
-import { compileConfig, sameExchange, type ExchangeParams, type Settings } from './exchange/config.js';
+import { compileConfig, ConfigError, sameExchange, type ExchangeParams, type Settings } from './exchange/config.js';
 import { DROP_COUNTER, newCounters, type DropReason, type KeyManagerCounters } from './exchange/counters.js';
 import { Initiator, type InitiatorState } from './exchange/initiator.js';
 import { MessageType, decodeHeader } from './exchange/messages.js';
@@ -87,6 +87,17 @@ const RATE_LIMIT_PRUNE_MS = 1000;
 // of CPU per end) while each one finishes far within negotiation-ttl.
 const DEFAULT_MAX_NEGOTIATIONS = 128;
 
+/** True if `appended` are the last exchanges of `config`, in its order. */
+function endsWith(config: KeyManagerConfig, appended: readonly Exchange[]): boolean {
+  const tail: string[] = [];
+  for (let i = config.routes.length - 1; i >= 0 && tail.length < appended.length; i--) {
+    const r = config.routes[i];
+    for (let j = r.queues.length - 1; j >= 0; j--) tail.unshift(`${r.id}/${r.queues[j].queue}`);
+  }
+  const from = tail.length - appended.length;
+  return from >= 0 && appended.every((ex, i) => ex.params.key === tail[from + i]);
+}
+
 export class KeyManager {
   /** Plain numbers, read by metrics and the YANG state. */
   readonly counters: KeyManagerCounters = newCounters();
@@ -102,6 +113,8 @@ export class KeyManager {
   private cursor = 0;
   // Exchanges per gateway address: each source's share of the rate limit.
   private perGateway = new Map<string, number>();
+  // Route id → its exchanges (one per queue).
+  private byId = new Map<RouteId, Exchange[]>();
   private readonly maxNegotiations: number;
   private issuer: ChallengeIssuer | null = null;
   // Challenges sent in answer to knocks (unauthenticated: the reflection limit) ...
@@ -132,30 +145,21 @@ export class KeyManager {
    * negotiation in progress; changed and removed ones lose them. An invalid
    * configuration throws ConfigError and changes nothing.
    *
-   * `changed`, if given, names every route whose parameters may differ from
-   * the running ones (a diff's added and changed routes, config/diff.ts): the
-   * others keep their compiled state without being compiled or compared
-   * again (their pre-shared keys are not read), so a change of one route
-   * among 20,000 costs the key manager a walk over the route list, not
-   * 20,000 compilations. A route outside it whose SPI, AEAD or addresses
-   * differ anyway is compiled as if named.
+   * `changed`, if given, names every route that may differ from the running
+   * configuration: added, removed or changed (a diff's routes,
+   * config/diff.ts, which the caller vouches for). Only those are compiled
+   * and compared; the others keep their state untouched and are not read,
+   * so a change of one route among 20,000 costs the key manager that route.
    */
   configure(config: KeyManagerConfig, changed?: Iterable<RouteId>): void {
-    const touched = changed ? new Set(changed) : null;
-    const compiled = compileConfig(config, touched ? (r, q) => {
-      if (touched.has(r.id)) return undefined;
-      const p = this.exchanges.get(`${r.id}/${q.queue}`)?.params;
-      return p && p.routeSpi === r.spi && p.aead === r.aead && p.localAddress === q.localAddress && p.gatewayAddress === q.gatewayAddress ? p : undefined;
-    } : undefined);
+    if (changed && this.settings) return this.configureRoutes(config, new Set(changed));
+    const compiled = compileConfig(config);
     const next = new Map<string, Exchange>();
     const added: Exchange[] = [];
     let kept = 0;
     for (const params of compiled.exchanges) {
       const old = this.exchanges.get(params.key);
-      if (old && old.params === params) {
-        next.set(params.key, old);
-        kept++;
-      } else if (old && sameExchange(old.params, params)) {
+      if (old && sameExchange(old.params, params)) {
         wipe(params.psk);
         next.set(params.key, old);
         kept++;
@@ -166,27 +170,91 @@ export class KeyManager {
       }
     }
     for (const [key, old] of this.exchanges) {
-      if (next.get(key) !== old) {
-        this.dropExchange(old);
-        this.unindex(old);
-      }
+      if (next.get(key) !== old) this.removeExchange(old);
     }
     for (const ex of added) this.index(ex);
     this.exchanges = next;
-    this.list = [...next.values()];
+    this.applied(compiled.settings, kept);
+  }
+
+  // configure() told which routes may differ.
+  private configureRoutes(config: KeyManagerConfig, names: Set<RouteId>): void {
+    const routes: KeyManagerConfig['routes'] = [];
+    if (Array.isArray(config.routes)) for (const r of config.routes) if (names.has(r.id)) routes.push(r);
+    // The named routes get every check a whole configuration gets, and
+    // their SPIs may not be those of the routes left as they are.
+    const compiled = compileConfig({ ...config, routes });
+    for (const p of compiled.exchanges) {
+      const other = this.byRoute.get(p.routeSpi)?.values().next().value?.[0]?.params.route;
+      if (other !== undefined && !names.has(other)) {
+        for (const e of compiled.exchanges) wipe(e.psk);
+        throw new ConfigError(`/routes/route[id=${p.route}]/spi: ${p.routeSpi} is already the SPI of route "${other}"`);
+      }
+    }
+    const keys = new Set(compiled.exchanges.map((p) => p.key));
+    const removed: Exchange[] = [];
+    for (const id of names) for (const ex of this.byId.get(id) ?? []) if (!keys.has(ex.params.key)) removed.push(ex);
+    const added: Exchange[] = [];
+    const appended: Exchange[] = [];
+    for (const params of compiled.exchanges) {
+      const old = this.exchanges.get(params.key);
+      if (old && sameExchange(old.params, params)) {
+        wipe(params.psk);
+        continue;
+      }
+      const ex = this.newExchange(params);
+      if (old) removed.push(old);
+      else appended.push(ex);
+      this.exchanges.set(params.key, ex); // a key already there keeps its place in the order
+      added.push(ex);
+    }
+    for (const ex of removed) {
+      if (this.exchanges.get(ex.params.key) === ex) this.exchanges.delete(ex.params.key);
+      this.removeExchange(ex);
+    }
+    for (const ex of added) this.index(ex);
+    // New keys went last, which is their place in the configuration's order
+    // when they are its last ones (a route added at the end); otherwise the
+    // order is made again.
+    if (appended.length && !endsWith(config, appended)) this.reorder(config);
+    this.applied(compiled.settings, this.exchanges.size - added.length);
+  }
+
+  private reorder(config: KeyManagerConfig): void {
+    const next = new Map<string, Exchange>();
+    for (const r of config.routes) {
+      for (const q of r.queues) {
+        const key = `${r.id}/${q.queue}`;
+        const ex = this.exchanges.get(key);
+        if (ex) next.set(key, ex);
+      }
+    }
+    this.exchanges = next;
+  }
+
+  private applied(settings: Settings, kept: number): void {
+    this.list = [...this.exchanges.values()];
     this.cursor = 0;
-    if (this.settings?.negotiationTtlMs !== compiled.settings.negotiationTtlMs) {
+    if (this.settings?.negotiationTtlMs !== settings.negotiationTtlMs) {
       // Nonces live one to two negotiation-ttls; negotiations in flight retry.
       this.issuer?.destroy();
-      this.issuer = new ChallengeIssuer(compiled.settings.negotiationTtlMs);
+      this.issuer = new ChallengeIssuer(settings.negotiationTtlMs);
     }
-    this.settings = compiled.settings;
-    this.log.info({ exchanges: next.size, kept }, 'configuration applied');
+    this.settings = settings;
+    this.log.info({ exchanges: this.exchanges.size, kept }, 'configuration applied');
+  }
+
+  private removeExchange(ex: Exchange): void {
+    this.dropExchange(ex);
+    this.unindex(ex);
   }
 
   // byRoute and perGateway are kept up to date exchange by exchange: a change
   // of one route touches only its own entries.
   private index(ex: Exchange): void {
+    const own = this.byId.get(ex.params.route);
+    if (own) own.push(ex);
+    else this.byId.set(ex.params.route, [ex]);
     this.perGateway.set(ex.gatewayKey, (this.perGateway.get(ex.gatewayKey) ?? 0) + 1);
     let gateways = this.byRoute.get(ex.params.routeSpi);
     if (!gateways) this.byRoute.set(ex.params.routeSpi, (gateways = new Map()));
@@ -198,6 +266,9 @@ export class KeyManager {
   }
 
   private unindex(ex: Exchange): void {
+    const own = this.byId.get(ex.params.route)!.filter((e) => e !== ex);
+    if (own.length) this.byId.set(ex.params.route, own);
+    else this.byId.delete(ex.params.route);
     const n = this.perGateway.get(ex.gatewayKey)! - 1;
     if (n > 0) this.perGateway.set(ex.gatewayKey, n);
     else this.perGateway.delete(ex.gatewayKey);
@@ -289,6 +360,7 @@ export class KeyManager {
     this.exchanges.clear();
     this.list = [];
     this.byRoute.clear();
+    this.byId.clear();
     this.perGateway.clear();
     this.issuer?.destroy();
   }

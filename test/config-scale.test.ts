@@ -187,24 +187,31 @@ describe('the key manager compiles again only the routes a change names', () => 
     expect(await configureWork(N, false)).toBeGreaterThanOrEqual(N);
   });
 
-  it('unnamed routes keep their exchanges; a named or an unnamed route whose SPI differs gets a new one', () => {
+  it('unnamed routes keep their exchanges; named ones are changed, removed and added in the configuration\'s order', () => {
     const { doc, km } = keyManager(20);
     try {
       type Running = { exchanges: Map<string, { params: { route: string; routeSpi: number; psk: Buffer } }> };
-      const of = (route: string) => [...(km as unknown as Running).exchanges.values()].find((e) => e.params.route === route)!;
-      const kept = of('r1');
+      const of = (route: string) => [...(km as unknown as Running).exchanges.values()].find((e) => e.params.route === route);
+      const kept = of('r1')!;
       const d = structuredClone(doc);
-      d[TOP].route[3]['preshared-key'] = crypto.randomBytes(32).toString('hex');
-      d[TOP].route[5].spi = 99_999; // not named: found anyway
-      km.configure(keyManagerConfig(parseConfig(d)), ['r3']);
+      const routes = d[TOP].route;
+      routes[3]['preshared-key'] = crypto.randomBytes(32).toString('hex');
+      routes[5].spi = 99_999;
+      const added = (id: string, i: number) => ({ ...routes[0], id, net: `10.99.${i}.0/24`, spi: 50_000 + i, 'preshared-key': crypto.randomBytes(32).toString('hex') });
+      routes.splice(10, 1, added('middle', 1)); // r10 removed, another added in its place
+      routes.push(added('last', 2));
+      km.configure(keyManagerConfig(parseConfig(d)), ['r3', 'r5', 'r10', 'middle', 'last']);
       expect(of('r1')).toBe(kept);
-      expect(of('r3').params.psk.toString('hex')).toBe(d[TOP].route[3]['preshared-key']);
-      expect(of('r5').params.routeSpi).toBe(99_999);
+      expect(of('r3')!.params.psk.toString('hex')).toBe(routes[3]['preshared-key']);
+      expect(of('r5')!.params.routeSpi).toBe(99_999);
+      expect(of('r10')).toBeUndefined();
+      expect(km.state().map((s) => s.route)).toEqual(routes.map((r: Json) => r.id));
       // An invalid configuration changes nothing, and leaves the running keys intact.
-      const bad = keyManagerConfig(parseConfig(doc));
+      const bad = keyManagerConfig(parseConfig(d));
       bad.routes[7] = { ...bad.routes[7], spi: bad.routes[8].spi };
-      expect(() => km.configure(bad, ['r7'])).toThrow(/is already the SPI of route/);
+      expect(() => km.configure(bad, ['r7'])).toThrow(`/routes/route[id=r7]/spi: ${bad.routes[8].spi} is already the SPI of route "r8"`);
       expect(of('r1')).toBe(kept);
+      expect(of('r7')!.params.routeSpi).toBe(routes[7].spi);
       expect(kept.params.psk.equals(Buffer.from(doc[TOP].route[1]['preshared-key'], 'hex'))).toBe(true);
     } finally {
       km.close();

@@ -44,13 +44,7 @@ function positiveSeconds(value: number | undefined, fallback: number, path: stri
   return v * 1000;
 }
 
-/**
- * `reuse`, if given, may return the parameters already compiled for a route's
- * queue when it knows them unchanged (the key manager, told what a change
- * changed): they are returned as they are, not compiled again, and the
- * checks across routes (ids, SPIs) still see every route.
- */
-export function compileConfig(c: KeyManagerConfig, reuse?: Reuse): CompiledConfig {
+export function compileConfig(c: KeyManagerConfig): CompiledConfig {
   const port = c.port ?? DEFAULT_PORT;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`/port: not a UDP port: ${String(c.port)}`);
   const settings: Settings = {
@@ -59,20 +53,16 @@ export function compileConfig(c: KeyManagerConfig, reuse?: Reuse): CompiledConfi
     port,
   };
   const exchanges: ExchangeParams[] = [];
-  const reused = new Set<ExchangeParams>();
   try {
-    compileRoutes(c, exchanges, reuse, reused);
+    compileRoutes(c, exchanges);
   } catch (err) {
-    // Our own copies only: what `reuse` gave still belongs to running exchanges.
-    for (const e of exchanges) if (!reused.has(e)) wipe(e.psk);
+    for (const e of exchanges) wipe(e.psk);
     throw err;
   }
   return { settings, exchanges };
 }
 
-export type Reuse = (route: KeyManagerConfig['routes'][number], queue: KeyManagerConfig['routes'][number]['queues'][number]) => ExchangeParams | undefined;
-
-function compileRoutes(c: KeyManagerConfig, exchanges: ExchangeParams[], reuse: Reuse | undefined, reused: Set<ExchangeParams>): void {
+function compileRoutes(c: KeyManagerConfig, exchanges: ExchangeParams[]): void {
   if (!Array.isArray(c.routes)) throw new ConfigError('/routes: must be a list');
   const ids = new Set<string>();
   const spis = new Map<number, string>();
@@ -93,15 +83,6 @@ function compileRoutes(c: KeyManagerConfig, exchanges: ExchangeParams[], reuse: 
     const other = spis.get(r.spi);
     if (other !== undefined) throw new ConfigError(`${at}/spi: ${r.spi} is already the SPI of route "${other}"`);
     spis.set(r.spi, r.id);
-    const known = reuse && reusable(r, reuse);
-    if (known) {
-      // Checked when they were compiled, with the same values.
-      for (const p of known) {
-        exchanges.push(p);
-        reused.add(p);
-      }
-      continue;
-    }
     if (!Buffer.isBuffer(r.preSharedKey) || r.preSharedKey.length !== PSK_LENGTH) {
       throw new ConfigError(`${at}/preshared-key: must be ${PSK_LENGTH} octets, got ${Buffer.isBuffer(r.preSharedKey) ? r.preSharedKey.length : typeof r.preSharedKey}`);
     }
@@ -136,18 +117,6 @@ function compileRoutes(c: KeyManagerConfig, exchanges: ExchangeParams[], reuse: 
       });
     }
   }
-}
-
-/** The compiled parameters of every queue of `r`, if `reuse` has them all (for distinct queues); else null. */
-function reusable(r: KeyManagerConfig['routes'][number], reuse: Reuse): ExchangeParams[] | null {
-  if (!Array.isArray(r.queues) || r.queues.length === 0) return null;
-  const out: ExchangeParams[] = [];
-  for (const q of r.queues) {
-    const p = reuse(r, q);
-    if (!p || out.some((o) => o.queue === p.queue)) return null;
-    out.push(p);
-  }
-  return out;
 }
 
 /** True if SAs negotiated under `a` are still right under `b`. */
