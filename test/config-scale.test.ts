@@ -141,6 +141,20 @@ describe('a one-route change through the API grows linearly with the routes', ()
       expect(refused?.errors).toEqual([expect.objectContaining({ 'error-path': `${ROOT}/route[id='r7']/preshared-key`, 'error-message': 'is the same as route "r3"\'s (every route needs its own key)' })]);
       const refusedNet = await patch('r8', { net: '10.200.0.0/24' }).then(() => null, (e: unknown) => e as { errors: Array<Record<string, string>> });
       expect(refusedNet?.errors).toEqual([expect.objectContaining({ 'error-path': `${ROOT}/route[id='r8']/net`, 'error-message': '"10.200.0.0/24" is also route "r2"\'s net' })]);
+      // The data plane's route table is rebuilt only when a net, a gateway or the routes' order changes.
+      const dataplane = (gw as unknown as { dataplane: { setRoutes: (r: unknown[]) => void } }).dataplane;
+      const tables: unknown[][] = [];
+      const setRoutes = dataplane.setRoutes.bind(dataplane);
+      dataplane.setRoutes = (r) => {
+        tables.push(r);
+        setRoutes(r);
+      };
+      await patch('r9', { 'preshared-key': crypto.randomBytes(32).toString('hex') });
+      expect(tables).toHaveLength(0);
+      await patch('r9', { net: '10.201.0.0/24' });
+      expect(tables).toHaveLength(1);
+      expect(tables[0]).toHaveLength(50);
+      expect(tables[0][9]).toEqual({ id: 'r9', net: '10.201.0.0/24', gateways: [gw.currentConfig.routes[9].gateways[0].address] });
       // What runs is what a full check of the same document gives.
       expect(gw.currentConfig).toEqual(parseConfig(toJson(gw.currentConfig, { secrets: true })));
       expect(gw.currentConfig.routes.find((x) => x.id === 'r2')!.net).toBe('10.200.0.0/24');
