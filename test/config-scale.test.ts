@@ -141,6 +141,13 @@ describe('a one-route change through the API grows linearly with the routes', ()
       expect(refused?.errors).toEqual([expect.objectContaining({ 'error-path': `${ROOT}/route[id='r7']/preshared-key`, 'error-message': 'is the same as route "r3"\'s (every route needs its own key)' })]);
       const refusedNet = await patch('r8', { net: '10.200.0.0/24' }).then(() => null, (e: unknown) => e as { errors: Array<Record<string, string>> });
       expect(refusedNet?.errors).toEqual([expect.objectContaining({ 'error-path': `${ROOT}/route[id='r8']/net`, 'error-message': '"10.200.0.0/24" is also route "r2"\'s net' })]);
+      // Rules a route passed are read again when what they depend on changes: our public address.
+      const own = gw.currentConfig.routes[4].gateways[0].address;
+      const refusedOwn = await changer.change({ request: 'PATCH', peer: 'test' }, (doc) => ({
+        doc: merge(doc, parseDataPath(`${ROOT}/public-interface/queue=1`)!, { 'vitesse-gateway:queue': [{ id: 1, address: own }] }),
+        result: null,
+      })).then(() => null, (e: unknown) => e as { errors: Array<Record<string, string>> });
+      expect(refusedOwn?.errors).toEqual([expect.objectContaining({ 'error-path': `${ROOT}/route[id='r4']/gateway[queue='1']/address`, 'error-message': `"${own}" is our own public address (queue 1), not a remote gateway's` })]);
       // The data plane's route table is rebuilt only when a net, a gateway or the routes' order changes.
       const dataplane = (gw as unknown as { dataplane: { setRoutes: (r: unknown[]) => void } }).dataplane;
       const tables: unknown[][] = [];

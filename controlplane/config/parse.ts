@@ -65,10 +65,13 @@ export function checkConfig(input: string | unknown, options: ParseOptions = {})
   }
   const prior = options.accepted;
   const matched = prior ? acceptedEntries(document, prior.document) : undefined;
-  const draft = decode(document, problems, matched && prior?.draft ? reusable(matched, prior.draft) : undefined);
+  const reuse = matched && prior?.draft ? reusable(matched, prior.draft) : undefined;
+  const draft = decode(document, problems, reuse);
   if (draft) {
     checkConstraints(draft, ROOT_PATH, problems);
-    checkSemantics(draft, problems);
+    // Routes read from the accepted draft passed the rules beyond the model there.
+    const passed = reuse && prior?.draft ? { draft: prior.draft, routes: new Set(reuse.values()) } : undefined;
+    checkSemantics(draft, problems, passed);
   }
   problems.throwIfAny(options.source);
   // A document parsed here from text is ours to give to yang-js without a copy.
