@@ -8,7 +8,8 @@
 //   receive(from, payload, to?)  each key-exchange UDP payload that arrives
 //   tick()                       timers: expiry, activation, rekey, retries
 //                                (start() calls it periodically)
-//   configure(config)            a new configuration, applied as a diff
+//   configure(config, changed?)  a new configuration, applied as a diff (only
+//                                the routes `changed` names, if given)
 // and acts through two interfaces (exchange/types.ts): SaSink (install and
 // remove SAs) and Transport (send a UDP payload).
 //
