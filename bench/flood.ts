@@ -75,7 +75,7 @@ export interface FloodResult {
   b_knocks_ratelimited: number;
   b_challenges: number; // answers to knocks (replayed knocks get one)
   b_errors: Record<string, number>;
-  b_punt_drop_full: number;
+  b_punt_ring_drops: number;
   /** Exchanges that expired during the flood (a lost message: retried after negotiation-ttl). */
   a_negotiations_expired: number;
   b_negotiations_expired: number;
@@ -157,7 +157,7 @@ export async function runFlood(o: FloodOptions, progress?: (line: string) => voi
     const b0 = { ...kmB.counters };
     const a0 = { ...s.a.keymanager!.counters };
     const negotiated0 = negotiated(s.a.keymanager!.counters) + negotiated(kmB.counters);
-    const puntFull0 = s.b.dataplane.counters().punt_drop_full;
+    const puntFull0 = s.b.dataplane.counters().punt_ring_drops;
     const dp0 = { a: s.a.dataplane.counters(), b: s.b.dataplane.counters() };
     const spisA = new Set(outboundSpis(s, 'a'));
     const spisB = new Set(outboundSpis(s, 'b'));
@@ -204,7 +204,7 @@ export async function runFlood(o: FloodOptions, progress?: (line: string) => voi
       const c = kmB.counters;
       return c.rxerrors - b0.rxerrors + c.ratelimited - b0.ratelimited + c.knocks_ratelimited - b0.knocks_ratelimited +
         c.challenges_offered - b0.challenges_offered +
-        s.b.dataplane.counters().punt_drop_full - puntFull0;
+        s.b.dataplane.counters().punt_ring_drops - puntFull0;
     };
     const drainUntil = performance.now() + 5000;
     let last = -1, still = performance.now();
@@ -236,7 +236,7 @@ export async function runFlood(o: FloodOptions, progress?: (line: string) => voi
       b_knocks_ratelimited: c.knocks_ratelimited - b0.knocks_ratelimited,
       b_challenges: c.challenges_offered - b0.challenges_offered,
       b_errors: errors,
-      b_punt_drop_full: s.b.dataplane.counters().punt_drop_full - puntFull0,
+      b_punt_ring_drops: s.b.dataplane.counters().punt_ring_drops - puntFull0,
       a_negotiations_expired: s.a.keymanager!.counters.negotiations_expired - a0.negotiations_expired,
       b_negotiations_expired: c.negotiations_expired - b0.negotiations_expired,
       a_dataplane_drops: drops(dp0.a, s.a.dataplane.counters()),
@@ -289,7 +289,7 @@ export async function run(argv: string[]): Promise<number> {
       `flood          ${r.flood_sent} datagrams in ${r.seconds.toFixed(1)} s (${r.rate_offered}/s; ${r.flood_refused} refused by a full inject ring)`,
       `stream         ${r.traffic_received} of ${r.traffic_sent} packets arrived: loss ${pct(r.loss_pct)} (goal ≤ ${MAX_LOSS_PCT}%)`,
       `rekeys         ${r.rekeys_a_to_b} new SAs A→B, ${r.rekeys_b_to_a} B→A, ${r.negotiated_during_flood} SA pairs agreed during the flood`,
-      `gateway B      ${r.b_rxerrors} key-exchange errors (${Object.entries(r.b_errors).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}), ${r.b_ratelimited} rate-limited, ${r.b_knocks_ratelimited} knocks unanswered (over budget), ${r.b_punt_drop_full} punts lost (ring full)`,
+      `gateway B      ${r.b_rxerrors} key-exchange errors (${Object.entries(r.b_errors).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}), ${r.b_ratelimited} rate-limited, ${r.b_knocks_ratelimited} knocks unanswered (over budget), ${r.b_punt_ring_drops} punts lost (ring full)`,
       `CPU            ${r.cpu_seconds.toFixed(1)} s in ${r.seconds.toFixed(1)} s (the whole process: both gateways, the flood and the stream)`,
       `goal           ${ok ? 'met' : 'NOT met'}`,
       '',

@@ -12,6 +12,7 @@
 // no other file can count queues the data plane's way.
 import { native } from './native.js';
 import type { Aead, QueueNumber, RouteId, Spi } from './exchange/types.js';
+import type { Counters } from './counter-table.js';
 
 export type { Aead, QueueNumber, RouteId, Spi };
 export type Side = 'private' | 'public';
@@ -72,7 +73,10 @@ export interface SaState {
   bytes: number;
   decryptErrors: number;
   replayErrors: number;
-  protocolErrors: number;
+  // Named as the public side's counters public_drop_truncated, _bad_trailer, _bad_next_header.
+  truncatedErrors: number;
+  trailerErrors: number;
+  nextHeaderErrors: number;
   /** Inbound: decrypted, then refused by the inbound policy (source not in the route's net, multicast or broadcast). */
   policyErrors: number;
   encapErrors: number;
@@ -98,9 +102,7 @@ export interface Punt {
   frame: Buffer;
 }
 
-export type Counters = Record<string, number>;
-
-export const counterNames: readonly string[] = native.gateway.counterNames;
+export type { Counters, CounterName } from './counter-table.js';
 
 export class Dataplane {
   private readonly gw: any;

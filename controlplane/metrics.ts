@@ -11,6 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Counters, QueueNumber, RouteId, SaState } from './dataplane.js';
+import { COUNTER_TABLE, counterValue, type CounterEntry, type CounterName } from './counter-table.js';
 import type { Gateway } from './gateway.js';
 import type { NeighbourEntry, SlowPathCounters } from './slowpath/slowpath.js';
 import { DROP_COUNTER, type KeyManagerCounters } from './exchange/counters.js';
@@ -23,70 +24,46 @@ export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9301';
 
 type Labels = Record<string, string>;
 
-/** Where each data-plane counter goes: a metric of the table below and its labels (the queue is added). */
-export const DATAPLANE_METRICS: Record<string, { metric: string; labels: Labels }> = {};
-function mapCounters(metric: string, entries: Record<string, Labels>): void {
-  for (const [counter, labels] of Object.entries(entries)) DATAPLANE_METRICS[counter] = { metric, labels };
-}
-for (const side of ['private', 'public'] as const) {
-  mapCounters('interface_packets', { [`${side}_rx_packets`]: { interface: side, direction: 'rx' }, [`${side}_tx_packets`]: { interface: side, direction: 'tx' } });
-  mapCounters('interface_bytes', { [`${side}_rx_bytes`]: { interface: side, direction: 'rx' }, [`${side}_tx_bytes`]: { interface: side, direction: 'tx' } });
-}
-mapCounters('esp_packets', { encapsulated_packets: { direction: 'outbound' }, decapsulated_packets: { direction: 'inbound' } });
-mapCounters('punted_packets', { punted_packets: {} });
-mapCounters('injected_packets', { injected_packets: {} });
-const drop = (iface: string, reason: string): Labels => ({ interface: iface, reason });
-const sum = (table: Record<string, number>) => Object.values(table).reduce((a, b) => a + b, 0);
-mapCounters('drops', {
-  private_drop_bad_header: drop('private', 'bad_header'),
-  private_drop_unknown_ethertype: drop('private', 'unknown_ethertype'),
-  private_drop_no_route: drop('private', 'no_route'),
-  private_drop_no_sa: drop('private', 'no_sa'),
-  private_ttl_expired: drop('private', 'ttl_expired'),
-  private_too_big: drop('private', 'too_big'),
-  private_drop_no_nexthop: drop('private', 'no_next_hop'),
-  private_drop_encap: drop('private', 'encapsulation_failed'),
-  private_drop_sequence_unreserved: drop('private', 'sequence_unreserved'),
-  private_drop_source_route: drop('private', 'source_route'),
-  private_drop_jumbogram: drop('private', 'jumbogram'),
-  private_tx_drop_full: drop('private', 'tx_ring_full'),
-  public_drop_bad_header: drop('public', 'bad_header'),
-  public_drop_unknown_ethertype: drop('public', 'unknown_ethertype'),
-  public_drop_not_for_us: drop('public', 'not_for_us'),
-  public_drop_unknown_protocol: drop('public', 'unknown_protocol'),
-  public_drop_fragment: drop('public', 'fragment'),
-  public_drop_unknown_spi: drop('public', 'unknown_spi'),
-  public_drop_truncated: drop('public', 'truncated'),
-  public_drop_replay: drop('public', 'replay'),
-  public_drop_authentication: drop('public', 'authentication'),
-  public_drop_bad_trailer: drop('public', 'bad_trailer'),
-  public_drop_bad_next_header: drop('public', 'bad_next_header'),
-  public_ttl_expired: drop('public', 'ttl_expired'),
-  public_drop_no_nexthop: drop('public', 'no_next_hop'),
-  public_drop_inbound_policy: drop('public', 'inbound_policy'),
-  public_drop_source_route: drop('public', 'source_route'),
-  public_drop_jumbogram: drop('public', 'jumbogram'),
-  public_tx_drop_full: drop('public', 'tx_ring_full'),
-});
-mapCounters('punt_ring_drops', { punt_drop_full: {} });
-mapCounters('inject_drops', { inject_drop_bad: {} });
-mapCounters('rx_buffer_exhausted', { rx_drop_no_buffer: {} });
-
-/** The per-queue metrics, with their help text and labels besides `queue`. */
+/**
+ * The per-queue metrics of the data plane's counters, with their help text
+ * and labels besides `queue`. Each counter of the table (counter-table.ts)
+ * names its metric; `interface` is the counter's side, the other label its
+ * table `label` (the drop reason, the direction).
+ */
 const QUEUE_METRICS: Record<string, { help: string; labels: string[] }> = {
   interface_packets: { help: 'Frames received (rx) or sent (tx) on an interface.', labels: ['interface', 'direction'] },
   interface_bytes: { help: 'Octets received (rx) or sent (tx) on an interface.', labels: ['interface', 'direction'] },
+  interface_rx_csum_partial: { help: 'Frames received on an interface with their TCP or UDP checksum left to offload; the driver completed it.', labels: ['interface'] },
   esp_packets: { help: 'Packets encapsulated in ESP (outbound) or decapsulated (inbound).', labels: ['direction'] },
   punted_packets: { help: 'Frames handed to the control plane (ARP, ND, ICMP, key exchange, ICMP errors to send).', labels: [] },
   injected_packets: { help: 'Frames the control plane handed to the data plane.', labels: [] },
   drops: {
-    help: 'Frames not forwarded, by the interface they arrived on (or were to leave by, for tx_ring_full) and the reason; ttl_expired and too_big are answered with ICMP.',
+    help: 'Frames not forwarded, by the interface they arrived on (or were to leave by, for tx_ring_full and tx_oversize) and the reason; ttl_expired and too_big are answered with ICMP; rx_kernel_drops, rx_oversize and tx_oversize are the driver\'s.',
     labels: ['interface', 'reason'],
   },
   punt_ring_drops: { help: 'Frames for the control plane dropped because its ring was full.', labels: [] },
   inject_drops: { help: 'Frames from the control plane dropped as malformed.', labels: [] },
   rx_buffer_exhausted: { help: 'Worker polls that ended with no free packet buffer (reception may have stalled).', labels: [] },
 };
+
+function metricLabels(c: CounterEntry): Labels {
+  const m = QUEUE_METRICS[c.metric];
+  if (!m) throw new Error(`data-plane counter ${c.name}: no metric vitesse_${c.metric}_total`);
+  const labels: Labels = {};
+  for (const l of m.labels) {
+    const v = l === 'interface' ? c.side : c.label;
+    if (!v) throw new Error(`data-plane counter ${c.name}: no value for the label ${l} of vitesse_${c.metric}_total`);
+    labels[l] = v;
+  }
+  return labels;
+}
+
+/** Where each data-plane counter goes: a metric of the table above and its labels (the queue is added). */
+export const DATAPLANE_METRICS: Readonly<Record<CounterName, { metric: string; labels: Labels }>> = Object.fromEntries(
+  COUNTER_TABLE.map((c) => [c.name, { metric: c.metric, labels: metricLabels(c) }]),
+) as Record<CounterName, { metric: string; labels: Labels }>;
+
+const sum = (table: Record<string, number>) => Object.values(table).reduce((a, b) => a + b, 0);
 
 const KEY_EXCHANGE_ERRORS = Object.entries(DROP_COUNTER).map(([reason, counter]) => ({ reason: reason.replace('-', '_'), counter }));
 
@@ -145,7 +122,7 @@ export class GatewayMetrics {
       const counters = Object.entries(DATAPLANE_METRICS).filter(([, m]) => m.metric === metric);
       counter(`vitesse_${metric}_total`, help, [...labels, 'queue'], function* (s) {
         for (const [q, c] of s.queues.entries()) {
-          for (const [name, m] of counters) yield [{ ...m.labels, queue: String(q) }, c[name] ?? 0];
+          for (const [name, m] of counters) yield [{ ...m.labels, queue: String(q) }, counterValue(c, name)];
         }
       });
     }

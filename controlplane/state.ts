@@ -14,83 +14,39 @@ import type { IcmpCounters } from './slowpath/counters.js';
 import { sequenceCeiling } from './sequence-keeper.js';
 import { KEY_MANAGER_COUNTERS, type KeyManagerCounters } from './exchange/counters.js';
 import { listenerStats } from './api/listeners.js';
+import { COUNTER_TABLE, counterAt, counterSum, counterValue } from './counter-table.js';
 
 export const STATE_TOP = 'vitesse-gateway:gateway-state';
 
 type Json = Record<string, unknown>;
 
 const c64 = (n: number) => String(n);
-const sum = (c: Counters, names: readonly string[]) => names.reduce((a, n) => a + (c[n] ?? 0), 0);
 
-// Frames each side received and dropped, for the interfaces' rx-errors (the
-// router containers below say why). Frames over the TTL or the MTU are not
-// among them: they are answered with ICMP, not dropped silently.
-export const PRIVATE_RX_DROPS = [
-  'private_drop_bad_header', 'private_drop_unknown_ethertype', 'private_drop_no_route',
-  'private_drop_no_sa', 'private_drop_no_nexthop', 'private_drop_encap', 'private_drop_sequence_unreserved',
-  'private_drop_source_route', 'private_drop_jumbogram',
-] as const;
-export const PUBLIC_RX_DROPS = [
-  'public_drop_bad_header', 'public_drop_unknown_ethertype', 'public_drop_not_for_us',
-  'public_drop_unknown_protocol', 'public_drop_fragment', 'public_drop_unknown_spi',
-  'public_drop_truncated', 'public_drop_replay', 'public_drop_authentication',
-  'public_drop_bad_trailer', 'public_drop_bad_next_header', 'public_drop_no_nexthop',
-  'public_drop_inbound_policy',
-  'public_drop_source_route', 'public_drop_jumbogram',
-] as const;
+// The containers of the gateway-counters grouping (gateway-state and each
+// queue[id]) that the data plane's counters fill, by the table's YANG paths;
+// the next hops' drops are the gateway-state's only (nextHop below).
+const COUNTER_CONTAINERS = ['private-interface', 'public-interface', 'private-router', 'public-router', 'workers'];
+const GROUPED = COUNTER_TABLE.filter((c) => COUNTER_CONTAINERS.includes(c.yang.split('/')[0]));
 
-// The model's interface counters rx-drops (frames lost for lack of buffers)
-// and tx-errors (frames the driver failed to send) have no data-plane counter
-// that means exactly that, so they are left out rather than made up.
-function interfaceCounters(c: Counters, side: 'private' | 'public'): Json {
-  return {
-    'rx-packets': c64(c[`${side}_rx_packets`]),
-    'rx-bytes': c64(c[`${side}_rx_bytes`]),
-    'rx-errors': c64(sum(c, side === 'private' ? PRIVATE_RX_DROPS : PUBLIC_RX_DROPS)),
-    'tx-packets': c64(c[`${side}_tx_packets`]),
-    'tx-bytes': c64(c[`${side}_tx_bytes`]),
-    'tx-drops': c64(c[`${side}_tx_drop_full`]),
-  };
-}
-
-/** The model's router leaves and the data-plane counters they are. */
-export const PRIVATE_ROUTER: Record<string, readonly string[]> = {
-  'bad-header-errors': ['private_drop_bad_header'],
-  'ethertype-errors': ['private_drop_unknown_ethertype'],
-  'route-errors': ['private_drop_no_route'],
-  'no-sa-errors': ['private_drop_no_sa'],
-  'ttl-errors': ['private_ttl_expired'],
-  'mtu-errors': ['private_too_big'],
-  'encapsulation-errors': ['private_drop_encap'],
-  'sequence-unreserved-errors': ['private_drop_sequence_unreserved'],
-  'source-route-errors': ['private_drop_source_route'],
-  'jumbogram-errors': ['private_drop_jumbogram'],
-};
-export const PUBLIC_ROUTER: Record<string, readonly string[]> = {
-  // An ESP header cut short is a malformed header too.
-  'bad-header-errors': ['public_drop_bad_header', 'public_drop_truncated'],
-  'ethertype-errors': ['public_drop_unknown_ethertype'],
-  'not-for-us-errors': ['public_drop_not_for_us'],
-  'protocol-errors': ['public_drop_unknown_protocol'],
-  'fragment-errors': ['public_drop_fragment'],
-  'spi-errors': ['public_drop_unknown_spi'],
-  'ttl-errors': ['public_ttl_expired'],
-  'inbound-policy-errors': ['public_drop_inbound_policy'],
-  'source-route-errors': ['public_drop_source_route'],
-  'jumbogram-errors': ['public_drop_jumbogram'],
+// Frames each side received and dropped as erroneous, for the interfaces'
+// rx-errors (the router containers say why). Frames over the TTL or the MTU
+// are not among them: they are answered with ICMP, not dropped silently; nor
+// are the driver's and the transmit ring's, which have leaves of their own.
+export const RX_ERRORS = {
+  private: COUNTER_TABLE.filter((c) => c.side === 'private' && c.kind === 'error').map((c) => c.name),
+  public: COUNTER_TABLE.filter((c) => c.side === 'public' && c.kind === 'error').map((c) => c.name),
 };
 
-function router(c: Counters, table: Record<string, readonly string[]>): Json {
-  return Object.fromEntries(Object.entries(table).map(([leaf, names]) => [leaf, c64(sum(c, names))]));
-}
-
+// The model's tx-errors (frames the driver failed to send) has no counter in
+// the table yet, so it is left out rather than made up.
 function trafficCounters(c: Counters): Json {
-  return {
-    'private-interface': interfaceCounters(c, 'private'),
-    'public-interface': interfaceCounters(c, 'public'),
-    'private-router': router(c, PRIVATE_ROUTER),
-    'public-router': router(c, PUBLIC_ROUTER),
-  };
+  const out: Record<string, Json> = {};
+  for (const side of ['private', 'public'] as const) out[`${side}-interface`] = { 'rx-errors': c64(counterSum(c, RX_ERRORS[side])) };
+  for (const e of GROUPED) {
+    const [container, leaf] = e.yang.split('/');
+    (out[container] ??= {})[leaf] = c64(counterValue(c, e.name));
+  }
+  return out;
 }
 
 const ICMP_NAMES: Record<'ipv4' | 'ipv6', Record<number, string>> = {
@@ -185,7 +141,11 @@ function saList(gw: Gateway, sas: SaState[]): Json[] {
       if (sa.direction === 'inbound') {
         entry['decrypt-errors'] = c64(sa.decryptErrors);
         entry['replay-errors'] = c64(sa.replayErrors);
-        entry['protocol-errors'] = c64(sa.protocolErrors);
+        entry['truncated-errors'] = c64(sa.truncatedErrors);
+        entry['trailer-errors'] = c64(sa.trailerErrors);
+        entry['next-header-errors'] = c64(sa.nextHeaderErrors);
+        // The old name of the three above, summed (the model keeps it).
+        entry['protocol-errors'] = c64(sa.truncatedErrors + sa.trailerErrors + sa.nextHeaderErrors);
         entry['inbound-policy-errors'] = c64(sa.policyErrors);
       }
       Object.assign(entry, sequenceState(gw, sa));
@@ -204,6 +164,7 @@ export function sequenceState(gw: Gateway, sa: SaState): Json {
   if (sa.seq < sequenceCeiling(sa.esn)) out['next-sequence'] = String(sa.seq + 1n);
   const reserved = gw.sequences?.reserved(sa.queue, sa.route);
   if (reserved !== undefined) out['reserved-sequence'] = String(reserved);
+  out['encapsulation-errors'] = c64(sa.encapErrors);
   out['sequence-unreserved-errors'] = c64(sa.sequenceUnreserved);
   return out;
 }
@@ -255,8 +216,10 @@ export function gatewayState(gw: Gateway): Json {
   if (gw.keymanager) state['key-manager'] = keyManager(gw.keymanager.counters);
   // The public next hop's drops are private-side packets that found no outer
   // header to go out with; the private next hop's, decrypted packets.
-  state['private-next-hop'] = nextHop(neighbours.find((n) => n.side === 'private'), total.public_drop_no_nexthop);
-  state['public-next-hop'] = nextHop(neighbours.find((n) => n.side === 'public'), total.private_drop_no_nexthop);
+  for (const side of ['private', 'public'] as const) {
+    const drops = counterValue(total, counterAt(`${side}-next-hop/next-hop/drops`).name);
+    state[`${side}-next-hop`] = nextHop(neighbours.find((n) => n.side === side), drops);
+  }
   state.queue = config.publicInterface.queues.map((q) => ({
     id: q.id,
     'public-address': q.address,

@@ -41,7 +41,7 @@ describe('Vita self-test, ESP it sent (public-out)', () => {
       const c = esp.counters(sa);
       expect(c.packets).toBe(frames.length);
       expect(c.bytes).toBe(out.reduce((n, o) => n + o.inner!.length, 0));
-      expect(c.decryptErrors + c.replayErrors + c.protocolErrors).toBe(0);
+      expect(c.decryptErrors + c.replayErrors + c.truncatedErrors + c.trailerErrors + c.nextHeaderErrors).toBe(0);
     });
   }
 });
@@ -103,7 +103,7 @@ describe('Vita self-test, ESP it received (public-in)', () => {
       const c = esp.counters(sa);
       expect(c.packets).toBe(count('ok'));
       expect(c.replayErrors).toBe(count('replay'));
-      expect(c.protocolErrors).toBe(count('bad_next_header'));
+      expect(c.nextHeaderErrors).toBe(count('bad_next_header'));
       expect(c.decryptErrors).toBe(0);
 
       // Handed to this SA anyway, a frame for another SPI is not authentic.

@@ -29,7 +29,7 @@ describe('key-exchange flood', () => {
     expect(r.rekeys_b_to_a).toBeGreaterThanOrEqual(1);
     // Each flood datagram is counted once (a few more: the genuine exchange's
     // own knocks are answered, and a crossing may drop a message).
-    const accounted = r.b_rxerrors + r.b_ratelimited + r.b_knocks_ratelimited + r.b_challenges + r.b_punt_drop_full;
+    const accounted = r.b_rxerrors + r.b_ratelimited + r.b_knocks_ratelimited + r.b_challenges + r.b_punt_ring_drops;
     expect(accounted).toBeGreaterThanOrEqual(r.flood_sent);
     expect(accounted).toBeLessThan(r.flood_sent + 100);
     // None of it came from the peer's address, so none of it used its budget.
@@ -59,7 +59,7 @@ describe('key-exchange flood', () => {
     // Forged and replayed knocks went over their own budget; the rest failed their checks.
     expect(r.b_knocks_ratelimited).toBeGreaterThan(0);
     expect(r.b_errors.authentication_errors).toBeGreaterThan(0);
-    const accounted = r.b_rxerrors + r.b_ratelimited + r.b_knocks_ratelimited + r.b_challenges + r.b_punt_drop_full;
+    const accounted = r.b_rxerrors + r.b_ratelimited + r.b_knocks_ratelimited + r.b_challenges + r.b_punt_ring_drops;
     expect(accounted).toBeGreaterThanOrEqual(r.flood_sent);
     expect(accounted).toBeLessThan(r.flood_sent + 100);
   }, 60_000);

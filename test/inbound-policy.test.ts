@@ -138,7 +138,7 @@ describe('inbound policy in the data plane (gateway harness)', () => {
     const sa = h.gw.sas().find((s) => s.spi === SITE_A.spi)!;
     expect(sa.policyErrors).toBe(forged.length);
     expect(sa.packets).toBe(frames.length); // authentic: decrypted, then refused
-    expect(sa.decryptErrors + sa.replayErrors + sa.protocolErrors).toBe(0);
+    expect(sa.decryptErrors + sa.replayErrors + sa.truncatedErrors + sa.trailerErrors + sa.nextHeaderErrors).toBe(0);
     expect(h.gw.sas().find((s) => s.spi === SITE_C.spi)!.policyErrors).toBe(0);
   });
 
@@ -277,7 +277,7 @@ describe('per-route inbound-policy errors across rekeys', () => {
     const route = RouteId('site-a');
     const sa = (spi: number, policyErrors: number): SaState => ({
       queue: FIRST_QUEUE, spi: Spi(spi), route, direction: 'inbound', packets: 10, bytes: 1000,
-      decryptErrors: 0, replayErrors: 0, protocolErrors: 0, policyErrors, encapErrors: 0, sequenceUnreserved: 0, esn: true, seq: 0n,
+      decryptErrors: 0, replayErrors: 0, truncatedErrors: 0, trailerErrors: 0, nextHeaderErrors: 0, policyErrors, encapErrors: 0, sequenceUnreserved: 0, esn: true, seq: 0n,
     });
     let live: SaState[] = [sa(0x1000, 3)];
     const ledger = new SaLedger(() => live);

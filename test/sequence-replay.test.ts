@@ -220,10 +220,10 @@ describe('esn false: a peer without extended sequence numbers (RFC 4303 §2.2.1)
     const s = setup('no-esn-end', { outbound: { esn: false, 'initial-sequence': String(2n ** 32n - 2n) } });
     const r = await s.replay('one', { private: lanFrames(5, 3) });
     expect(sentEsp(r.wan, { ...OUTBOUND, esn: false }).map((e) => e.seq)).toEqual([2n ** 32n - 2n, 2n ** 32n - 1n]);
-    expect(r.result.dataplane.private_drop_encap).toBe(3);
+    expect(r.result.dataplane.private_drop_encapsulation_failed).toBe(3);
     const again = await s.replay('two', { private: lanFrames(2, 3) });
     expect(sentEsp(again.wan, { ...OUTBOUND, esn: false })).toEqual([]);
-    expect(again.result.dataplane.private_drop_encap).toBe(2);
+    expect(again.result.dataplane.private_drop_encapsulation_failed).toBe(2);
   });
 
   it('the loader refuses an initial-sequence beyond 32 bits without ESN', async () => {

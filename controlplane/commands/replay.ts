@@ -103,7 +103,7 @@ export async function replay(config: GatewayConfig, files: ReplayFiles, logger =
     gw.slowpath.start();
     const injectsTaken = () => {
       const c = dp.counters();
-      return c.injected_packets + c.inject_drop_bad;
+      return c.injected_packets + c.inject_drops;
     };
     let passes = 0;
     let taken = -1;
@@ -184,7 +184,7 @@ function summary(r: ReplayResult): string {
     'slow path counters:',
     ...flatten(r.slowpath).filter(([, v]) => v > 0).map(([k, v]) => `  ${k.padEnd(36)} ${v}`),
     'SAs:',
-    ...r.sas.map((s) => `  ${s.direction.padEnd(8)} spi ${String(s.spi).padEnd(10)} route ${s.route}: ${s.packets} packets, ${s.decryptErrors} decrypt errors, ${s.replayErrors} replay errors, ${s.protocolErrors} protocol errors, ${s.policyErrors} inbound policy errors, ` +
+    ...r.sas.map((s) => `  ${s.direction.padEnd(8)} spi ${String(s.spi).padEnd(10)} route ${s.route}: ${s.packets} packets, ${s.decryptErrors} decrypt errors, ${s.replayErrors} replay errors, ${s.truncatedErrors} truncated, ${s.trailerErrors} trailer errors, ${s.nextHeaderErrors} next-header errors, ${s.policyErrors} inbound policy errors, ` +
       (s.direction === 'outbound' ? `last sequence number ${s.seq}, reserved to ${s.limit}` : `window top ${s.seq}`) + (s.esn ? '' : ' (no ESN)')),
   ];
   return lines.join('\n');

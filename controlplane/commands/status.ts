@@ -7,6 +7,7 @@ import type { Command } from '../cli.js';
 import { parseArgs, usageText, UsageError } from '../cli/args.js';
 import { qualified } from '../api/schema.js';
 import { EXIT, apiTarget, connectionSpec, talk } from './config.js';
+import { COUNTER_TABLE } from '../counter-table.js';
 
 const spec = {
   ...connectionSpec,
@@ -57,24 +58,26 @@ function table(rows: string[][]): string {
 
 const saKey = (sa: Json) => `${sa.direction}/${sa.queue}/${sa.spi}`;
 
+// The data plane's error and drop counters (counter-table.ts), by their
+// leaves: every kind but traffic, and of the driver's only its drops.
+const DATAPLANE_ERRORS = COUNTER_TABLE.filter((c) => c.kind !== 'traffic' && (c.kind !== 'driver' || c.metric === 'drops')).map((c) => c.yang);
+// An SA's error counters (the others are its traffic and sequence numbers).
+const SA_ERRORS = ['decrypt-errors', 'replay-errors', 'truncated-errors', 'trailer-errors', 'next-header-errors', 'encapsulation-errors', 'sequence-unreserved-errors'];
+
 /** Every error or drop counter of the state, by a readable name. */
 function errorCounters(state: Json): Map<string, number> {
   const out = new Map<string, number>();
   const add = (name: string, v: unknown) => { if (v !== undefined) out.set(name, (out.get(name) ?? 0) + n(v)); };
-  for (const iface of ['private-interface', 'public-interface']) {
-    for (const leaf of ['rx-errors', 'rx-drops', 'tx-drops', 'tx-errors']) add(`${iface}/${leaf}`, state[iface]?.[leaf]);
-  }
-  for (const router of ['private-router', 'public-router']) {
-    for (const [leaf, v] of Object.entries(state[router] ?? {})) add(`${router}/${leaf}`, v);
-  }
+  for (const iface of ['private-interface', 'public-interface']) add(`${iface}/rx-errors`, state[iface]?.['rx-errors']);
+  for (const leaf of DATAPLANE_ERRORS) add(leaf, leaf.split('/').reduce((o: Json | undefined, k) => o?.[k], state));
   for (const hop of ['private-next-hop', 'public-next-hop']) {
-    for (const leaf of ['drops', 'unsolicited-claims', 'mac-changes-rate-limited']) add(`${hop}/${leaf}`, state[hop]?.['next-hop']?.[leaf]);
+    for (const leaf of ['unsolicited-claims', 'mac-changes-rate-limited']) add(`${hop}/${leaf}`, state[hop]?.['next-hop']?.[leaf]);
   }
   for (const [leaf, v] of Object.entries(state['key-manager'] ?? {})) {
     if (leaf.endsWith('errors') || leaf.endsWith('ratelimited') || leaf === 'negotiations-expired') add(`key-manager/${leaf}`, v);
   }
   for (const sa of state.sa ?? []) {
-    for (const leaf of ['decrypt-errors', 'replay-errors', 'protocol-errors', 'sequence-unreserved-errors']) if (sa[leaf] !== undefined) add(`route ${sa.route}/${leaf}`, sa[leaf]);
+    for (const leaf of SA_ERRORS) if (sa[leaf] !== undefined) add(`route ${sa.route}/${leaf}`, sa[leaf]);
   }
   // Kept per route (over its SAs past and present), so it survives rekeys.
   for (const route of state.route ?? []) add(`route ${route.id}/inbound-policy-errors`, route['inbound-policy-errors']);

@@ -116,9 +116,9 @@ void count(SaCounters& c, DecapResult r, const Packet& p) {
     case DecapResult::ok: c.packets += 1; c.bytes += p.len; break;
     case DecapResult::replay: c.replay_errors += 1; break;
     case DecapResult::authentication: c.decrypt_errors += 1; break;
-    case DecapResult::truncated:
-    case DecapResult::bad_trailer:
-    case DecapResult::bad_next_header: c.protocol_errors += 1; break;
+    case DecapResult::truncated: c.truncated_errors += 1; break;
+    case DecapResult::bad_trailer: c.trailer_errors += 1; break;
+    case DecapResult::bad_next_header: c.next_header_errors += 1; break;
   }
 }
 

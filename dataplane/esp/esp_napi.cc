@@ -278,7 +278,9 @@ Napi::Value Counters(const Napi::CallbackInfo& info) {
   o.Set("bytes", Napi::Number::New(env, static_cast<double>(c.bytes)));
   o.Set("decryptErrors", Napi::Number::New(env, static_cast<double>(c.decrypt_errors)));
   o.Set("replayErrors", Napi::Number::New(env, static_cast<double>(c.replay_errors)));
-  o.Set("protocolErrors", Napi::Number::New(env, static_cast<double>(c.protocol_errors)));
+  o.Set("truncatedErrors", Napi::Number::New(env, static_cast<double>(c.truncated_errors)));
+  o.Set("trailerErrors", Napi::Number::New(env, static_cast<double>(c.trailer_errors)));
+  o.Set("nextHeaderErrors", Napi::Number::New(env, static_cast<double>(c.next_header_errors)));
   o.Set("encapErrors", Napi::Number::New(env, static_cast<double>(c.encap_errors)));
   o.Set("sequenceUnreserved", Napi::Number::New(env, static_cast<double>(c.sequence_unreserved)));
   o.Set("seq", Napi::BigInt::New(env, h.inbound ? h.in->window.top() : h.out->seq));

@@ -32,7 +32,11 @@ struct SaCounters {
   uint64_t bytes = 0;
   uint64_t decrypt_errors = 0;   // inbound: authentication failed
   uint64_t replay_errors = 0;    // inbound: duplicate or left of the window
-  uint64_t protocol_errors = 0;  // inbound: bad trailer / next header / truncated
+  // Inbound drops under the names of the public side's counters
+  // (pipeline/counters.h): truncated, bad_trailer, bad_next_header.
+  uint64_t truncated_errors = 0;
+  uint64_t trailer_errors = 0;
+  uint64_t next_header_errors = 0;
   uint64_t policy_errors = 0;    // inbound: decrypted, refused by the inbound policy (pipeline/inbound_policy.h)
   uint64_t encap_errors = 0;     // outbound: not sent (no room for the trailer, counter exhausted)
   uint64_t sequence_unreserved = 0;  // outbound: not sent, its number not yet reserved on disk

@@ -314,7 +314,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
       if (per_queue && q >= g.queues()) throw std::invalid_argument("queue " + std::to_string(q) + " does not exist");
       for (size_t i = 0; i < static_cast<size_t>(Counter::count); i++) {
         Counter c = static_cast<Counter>(i);
-        o.Set(kCounterNames[i], Napi::Number::New(info.Env(), static_cast<double>(per_queue ? g.counter(q, c) : g.counter(c))));
+        o.Set(kCounterTable[i].name, Napi::Number::New(info.Env(), static_cast<double>(per_queue ? g.counter(q, c) : g.counter(c))));
       }
       return o;
     });
@@ -335,7 +335,9 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
         o.Set("bytes", static_cast<double>(s.counters.bytes));
         o.Set("decryptErrors", static_cast<double>(s.counters.decrypt_errors));
         o.Set("replayErrors", static_cast<double>(s.counters.replay_errors));
-        o.Set("protocolErrors", static_cast<double>(s.counters.protocol_errors));
+        o.Set("truncatedErrors", static_cast<double>(s.counters.truncated_errors));
+        o.Set("trailerErrors", static_cast<double>(s.counters.trailer_errors));
+        o.Set("nextHeaderErrors", static_cast<double>(s.counters.next_header_errors));
         o.Set("policyErrors", static_cast<double>(s.counters.policy_errors));
         o.Set("encapErrors", static_cast<double>(s.counters.encap_errors));
         o.Set("sequenceUnreserved", static_cast<double>(s.counters.sequence_unreserved));
@@ -468,9 +470,22 @@ std::shared_ptr<MemoryWire> wire_named(const Napi::Value& v) {
 
 NapiPart part("gateway", [](Napi::Env env, Napi::Object exports) {
   exports.Set("Gateway", GatewayWrap::Define(env));
-  exports.Set("counterNames", [&] {
+  // The one declaration of the data plane's counters (pipeline/counters.h).
+  exports.Set("counterTable", [&] {
     Napi::Array a = Napi::Array::New(env);
-    for (size_t i = 0; i < static_cast<size_t>(Counter::count); i++) a.Set(i, kCounterNames[i]);
+    auto str = [&](std::string_view v) { return Napi::String::New(env, v.data(), v.size()); };
+    for (size_t i = 0; i < static_cast<size_t>(Counter::count); i++) {
+      const CounterInfo& c = kCounterTable[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", c.name);
+      o.Set("side", str(c.side));
+      o.Set("kind", str(c.kind));
+      o.Set("metric", str(c.metric));
+      o.Set("label", str(c.label));
+      o.Set("yang", str(c.yang));
+      o.Set("help", str(c.help));
+      a.Set(i, o);
+    }
     return a;
   }());
   // createWire(name, {loopback?, ends: [endConfig, endConfig?], ringBytes?})

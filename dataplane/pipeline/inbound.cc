@@ -175,7 +175,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
       punt(p, Side::public_side, PuntReason::ttl_exceeded);
       continue;
     }
-    if (!t.private_nexthop_known) { drop(p, Counter::public_drop_no_nexthop); continue; }
+    if (!t.private_nexthop_known) { drop(p, Counter::public_drop_no_next_hop); continue; }
     if (v6) ip[7] -= 1;
     else net::ipv4_decrement_ttl(ip);
     out[k++] = p;

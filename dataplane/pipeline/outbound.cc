@@ -108,7 +108,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
     const QueueRoute& qr = qt.routes[route];
     if (!qr.sa) { drop(p, Counter::private_drop_no_sa); continue; }
     prefetch_sa(qr.sa);
-    if (!qr.has_outer) { drop(p, Counter::private_drop_no_nexthop); continue; }
+    if (!qr.has_outer) { drop(p, Counter::private_drop_no_next_hop); continue; }
     if (ip_len > t.mtu) {
       counters_.add(Counter::private_too_big);
       punt(p, Side::private_side, PuntReason::too_big);
@@ -134,7 +134,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
     Packet* p = out[i];
     if (p->len == 0) {
       // Beyond the numbers reserved on disk (explicit keys), or no room / SA counter exhausted.
-      drop(p, results[i] == esp::EncapResult::unreserved ? Counter::private_drop_sequence_unreserved : Counter::private_drop_encap);
+      drop(p, results[i] == esp::EncapResult::unreserved ? Counter::private_drop_sequence_unreserved : Counter::private_drop_encapsulation_failed);
       continue;
     }
     p->prepend(outer[i]->len);

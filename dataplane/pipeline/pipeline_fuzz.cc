@@ -164,12 +164,12 @@ bool starts_with(const char* s, const char* prefix) { return std::strncmp(s, pre
 Tally tally(const Gateway& gw) {
   Tally t;
   for (size_t i = 0; i < static_cast<size_t>(Counter::count); i++) {
-    const char* name = kCounterNames[i];
+    const char* name = kCounterTable[i].name;
     const uint64_t v = gw.counter(static_cast<Counter>(i));
     const bool drop = starts_with(name, "private_drop_") || starts_with(name, "public_drop_");
-    if (drop || !std::strcmp(name, "punted_packets") || !std::strcmp(name, "punt_drop_full") ||
+    if (drop || !std::strcmp(name, "punted_packets") || !std::strcmp(name, "punt_ring_drops") ||
         !std::strcmp(name, "private_tx_packets") || !std::strcmp(name, "public_tx_packets") ||
-        !std::strcmp(name, "private_tx_drop_full") || !std::strcmp(name, "public_tx_drop_full"))
+        !std::strcmp(name, "private_tx_ring_full") || !std::strcmp(name, "public_tx_ring_full"))
       t.settled += v;
     if (starts_with(name, "public_drop_")) t.public_drops += v;
   }
@@ -177,8 +177,8 @@ Tally tally(const Gateway& gw) {
   t.decapsulated = gw.counter(Counter::decapsulated_packets);
   t.policy_drops = gw.counter(Counter::public_drop_inbound_policy);
   t.injected = gw.counter(Counter::injected_packets);
-  t.no_buffer = gw.counter(Counter::rx_drop_no_buffer);
-  t.inject_bad = gw.counter(Counter::inject_drop_bad);
+  t.no_buffer = gw.counter(Counter::rx_buffer_exhausted);
+  t.inject_bad = gw.counter(Counter::inject_drops);
   return t;
 }
 

@@ -34,7 +34,7 @@ uint32_t Worker::poll(const Tables& t) {
   // Counted per pass, not per frame: with the pool empty, drivers leave
   // frames in their rings (or the kernel drops them), so this says "the
   // worker is out of buffers", not how many frames it cost.
-  if (pool_.available() == 0) counters_.add(Counter::rx_drop_no_buffer);
+  if (pool_.available() == 0) counters_.add(Counter::rx_buffer_exhausted);
   return total;
 }
 
@@ -42,7 +42,7 @@ void Worker::punt(Packet* p, Side side, PuntReason reason) {
   PuntHeader h{static_cast<uint8_t>(side), static_cast<uint8_t>(reason), static_cast<uint16_t>(queue_), p->len};
   uint32_t len = p->len < kPuntMaxBytes ? p->len : kPuntMaxBytes;
   if (punts_.push(&h, sizeof h, p->data, len)) counters_.add(Counter::punted_packets);
-  else counters_.add(Counter::punt_drop_full);
+  else counters_.add(Counter::punt_ring_drops);
   pool_.free(p);
 }
 
@@ -55,11 +55,11 @@ void Worker::transmit(Side side, Packet** pkts, uint32_t n) {
   if (side == Side::private_side) {
     counters_.add(Counter::private_tx_packets, sent);
     counters_.add(Counter::private_tx_bytes, bytes);
-    if (sent < n) counters_.add(Counter::private_tx_drop_full, n - sent);
+    if (sent < n) counters_.add(Counter::private_tx_ring_full, n - sent);
   } else {
     counters_.add(Counter::public_tx_packets, sent);
     counters_.add(Counter::public_tx_bytes, bytes);
-    if (sent < n) counters_.add(Counter::public_tx_drop_full, n - sent);
+    if (sent < n) counters_.add(Counter::public_tx_ring_full, n - sent);
   }
   pool_.free_burst(pkts, n);
 }
@@ -87,7 +87,7 @@ void Worker::drain_injects(const Tables& t) {
     uint32_t frame_len = len >= sizeof h ? len - static_cast<uint32_t>(sizeof h) : 0;
     if (len < sizeof h || frame_len > kMaxFrame || h.side > 1 || h.mode > 1) {
       injects_.pop();
-      counters_.add(Counter::inject_drop_bad);
+      counters_.add(Counter::inject_drops);
       continue;
     }
     if (n > 0 && (h.side != group.side || h.mode != group.mode)) flush();

@@ -59,6 +59,7 @@ class Worker {
   ByteRing& punts() { return punts_; }
   ByteRing& injects() { return injects_; }
   Link& link(Side s) { return s == Side::private_side ? *private_ : *public_; }
+  const Link& link(Side s) const { return s == Side::private_side ? *private_ : *public_; }
   int wait_fd(Side s) const { return (s == Side::private_side ? private_ : public_)->wait_fd(); }
 
   // Set when a punt ring went from empty to non-empty and the control plane

@@ -14,7 +14,9 @@ export interface EspCounters {
   bytes: number;
   decryptErrors: number;
   replayErrors: number;
-  protocolErrors: number;
+  truncatedErrors: number;
+  trailerErrors: number;
+  nextHeaderErrors: number;
   encapErrors: number;
   sequenceUnreserved: number;
   seq: bigint; // outbound: last number used; inbound: top of the window
