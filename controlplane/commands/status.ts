@@ -69,7 +69,8 @@ function errorCounters(state: Json): Map<string, number> {
   const out = new Map<string, number>();
   const add = (name: string, v: unknown) => { if (v !== undefined) out.set(name, (out.get(name) ?? 0) + n(v)); };
   for (const iface of ['private-interface', 'public-interface']) add(`${iface}/rx-errors`, state[iface]?.['rx-errors']);
-  for (const leaf of DATAPLANE_ERRORS) add(leaf, leaf.split('/').reduce((o: Json | undefined, k) => o?.[k], state));
+  // (The next hops' drops keep their short names: private-next-hop/drops.)
+  for (const leaf of DATAPLANE_ERRORS) add(leaf.replace('/next-hop/', '/'), leaf.split('/').reduce((o: Json | undefined, k) => o?.[k], state));
   for (const hop of ['private-next-hop', 'public-next-hop']) {
     for (const leaf of ['unsolicited-claims', 'mac-changes-rate-limited']) add(`${hop}/${leaf}`, state[hop]?.['next-hop']?.[leaf]);
   }
