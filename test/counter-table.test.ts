@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { native } from '../controlplane/native.js';
 import { COUNTER_NAMES, COUNTER_TABLE, counterAt, counterEntry, counterSum, counterValue } from '../controlplane/counter-table.js';
 import { Dataplane } from '../controlplane/dataplane.js';
+import { FIRST_QUEUE } from '../controlplane/exchange/types.js';
 import { formatPcap } from './support/pcap.js';
 import { yangLeaves } from './support/yang-leaves.js';
 import { repoRoot } from './support/systemd-unit.js';
@@ -78,7 +79,7 @@ describe('the counter table', () => {
         for (let idle = 0; idle < 3;) idle = dp.pollOnce() === 0 ? idle + 1 : 0;
         const c = dp.counters();
         expect(c.private_rx_oversize).toBe(1);
-        expect(dp.counters(0).private_rx_oversize).toBe(1);
+        expect(dp.counters(FIRST_QUEUE).private_rx_oversize).toBe(1);
         expect(c.private_rx_packets).toBe(2);
         expect(c.private_drop_unknown_ethertype).toBe(2);
         expect(c.public_rx_oversize + c.private_rx_kernel_drops + c.private_tx_oversize).toBe(0);
