@@ -18,6 +18,7 @@ import { checkWithYangJs } from '../controlplane/config/model.js';
 import { ConfigError, parseConfig, REDACTED, toJson } from '../controlplane/config/index.js';
 import { wires } from '../controlplane/dataplane.js';
 import { Gateway, keyManagerConfig } from '../controlplane/gateway.js';
+import { RouteId } from '../controlplane/exchange/types.js';
 import { KeyManager } from '../controlplane/keymanager.js';
 import { FakeClock, RecordingSink } from './keymanager-harness.js';
 import { countWork } from './support/work-counter.js';
@@ -190,7 +191,7 @@ describe('the key manager compiles again only the routes a change names', () => 
       const i = Math.floor(routes / 2);
       const next = keyManagerConfig(withKey(doc, i, crypto.randomBytes(32).toString('hex')));
       const before = km.state();
-      const r = await countWork(() => km.configure(next, named ? [`r${i}`] : undefined));
+      const r = await countWork(() => km.configure(next, named ? [RouteId(`r${i}`)] : undefined));
       expect(km.state()).toHaveLength(routes);
       expect(km.state().map((s) => s.route)).toEqual(before.map((s) => s.route));
       return r.work;
@@ -221,7 +222,7 @@ describe('the key manager compiles again only the routes a change names', () => 
       const added = (id: string, i: number) => ({ ...routes[0], id, net: `10.99.${i}.0/24`, spi: 50_000 + i, 'preshared-key': crypto.randomBytes(32).toString('hex') });
       routes.splice(10, 1, added('middle', 1)); // r10 removed, another added in its place
       routes.push(added('last', 2));
-      km.configure(keyManagerConfig(parseConfig(d)), ['r3', 'r5', 'r10', 'middle', 'last']);
+      km.configure(keyManagerConfig(parseConfig(d)), ['r3', 'r5', 'r10', 'middle', 'last'].map(RouteId));
       expect(of('r1')).toBe(kept);
       expect(of('r3')!.params.psk.toString('hex')).toBe(routes[3]['preshared-key']);
       expect(of('r5')!.params.routeSpi).toBe(99_999);
@@ -230,7 +231,7 @@ describe('the key manager compiles again only the routes a change names', () => 
       // An invalid configuration changes nothing, and leaves the running keys intact.
       const bad = keyManagerConfig(parseConfig(d));
       bad.routes[7] = { ...bad.routes[7], spi: bad.routes[8].spi };
-      expect(() => km.configure(bad, ['r7'])).toThrow(`/routes/route[id=r7]/spi: ${bad.routes[8].spi} is already the SPI of route "r8"`);
+      expect(() => km.configure(bad, [RouteId('r7')])).toThrow(`/routes/route[id=r7]/spi: ${bad.routes[8].spi} is already the SPI of route "r8"`);
       expect(of('r1')).toBe(kept);
       expect(of('r7')!.params.routeSpi).toBe(routes[7].spi);
       expect(kept.params.psk.equals(Buffer.from(doc[TOP].route[1]['preshared-key'], 'hex'))).toBe(true);
