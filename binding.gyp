@@ -12,7 +12,9 @@
       "ldflags": ["-pthread"],
       "conditions": [
         ["'<!(echo $VITESSE_SANITIZE)'!=''", {
-          "cflags": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-O1", "-g"],
+          "cflags": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g"],
+          "cflags_cc!": ["-O3"],
+          "cflags_cc": ["-O1"],
           "ldflags": ["-fsanitize=address,undefined"]
         }]
       ]

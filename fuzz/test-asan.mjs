@@ -16,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cxxOptimization } from '../tools/gyp-flags.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(root, 'build', 'asan-src');
@@ -46,9 +47,11 @@ function buildAddon() {
   }
   const gyp = path.join(root, 'node_modules', '.bin', 'node-gyp');
   const env = { ...process.env, VITESSE_SANITIZE: '1' };
-  if (sh(gyp, ['configure'], { cwd: src, env }) !== 0 || sh(gyp, ['build', '-j', '2'], { cwd: src, env }) !== 0) {
-    throw new Error('the ASan build of the addon failed');
-  }
+  if (sh(gyp, ['configure'], { cwd: src, env }) !== 0) throw new Error('the ASan build of the addon failed (configure)');
+  // -O1 keeps ASan's reports exact (higher levels fold and inline frames away).
+  const level = cxxOptimization(path.join(src, 'build', 'vitesse.target.mk'));
+  if (level !== '-O1') throw new Error(`the ASan build compiles C++ with ${level}, not -O1 (binding.gyp)`);
+  if (sh(gyp, ['build', '-j', '2'], { cwd: src, env }) !== 0) throw new Error('the ASan build of the addon failed');
   fs.mkdirSync(out, { recursive: true });
   fs.copyFileSync(path.join(src, 'build', 'Release', 'vitesse.node'), path.join(out, 'vitesse.node'));
 }

@@ -1,0 +1,38 @@
+// binding.gyp's effective C++ optimisation level, read from what node-gyp
+// writes: the product addon is -O3, the sanitizer build (VITESSE_SANITIZE,
+// `npm run test:asan`) -O1 — an -O1 in cflags alone is undone by the later
+// -O3 of cflags_cc on the compiler's command line.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+// @ts-expect-error tools/*.mjs has no declaration file (checked by tsconfig.typecheck-js.json)
+import { cxxOptimization } from '../tools/gyp-flags.mjs';
+
+const ROOT = path.resolve(__dirname, '..');
+const WORK = path.join(ROOT, 'build', `gyp-flags-${process.pid}`);
+
+/** `node-gyp configure` of binding.gyp in a directory of its own; the optimisation level it gives C++. */
+function configure(sanitize: boolean): string | null {
+  const dir = path.join(WORK, sanitize ? 'asan' : 'product');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.copyFileSync(path.join(ROOT, 'binding.gyp'), path.join(dir, 'binding.gyp'));
+  fs.writeFileSync(path.join(dir, 'package.json'), '{ "name": "vitesse-gyp-flags", "private": true }\n');
+  for (const d of ['dataplane', 'tools']) fs.symlinkSync(path.join(ROOT, d), path.join(dir, d));
+  const env = { ...process.env, VITESSE_SANITIZE: sanitize ? '1' : '' };
+  const r = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'node-gyp'), ['configure'], { cwd: dir, env, encoding: 'utf8' });
+  expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+  return cxxOptimization(path.join(dir, 'build', 'vitesse.target.mk'));
+}
+
+afterAll(() => fs.rmSync(WORK, { recursive: true, force: true }));
+
+describe('binding.gyp optimisation level', () => {
+  it('compiles the product addon with -O3', () => {
+    expect(configure(false)).toBe('-O3');
+  });
+
+  it('compiles the sanitizer build with -O1', () => {
+    expect(configure(true)).toBe('-O1');
+  });
+});
