@@ -1,6 +1,6 @@
 // `vitesse bench <name>`: the project's benchmarks. Each reports human-readable
 // figures and, with --json, one machine-readable JSON value on the last line.
-import type { Command } from '../controlplane/cli.js';
+import type { Command } from '../controlplane/cli/command.js';
 import { UsageError } from '../controlplane/cli/args.js';
 
 type Bench = { summary: string; load: () => Promise<(argv: string[]) => Promise<number>> };

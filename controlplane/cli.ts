@@ -1,11 +1,7 @@
 // `vitesse` command dispatcher. Each command lives in its own module and is
 // loaded only when used, so `vitesse keygen` never loads the addon.
 import { UsageError } from './cli/args.js';
-
-export interface Command {
-  summary: string;
-  run(argv: string[]): Promise<number>;
-}
+import type { Command } from './cli/command.js';
 
 const commands: Record<string, () => Promise<Command>> = {
   bench: async () => (await import('../bench/index.js')).benchCommand,

@@ -29,5 +29,4 @@ function load(): any {
   return require(file);
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const native: any = load();

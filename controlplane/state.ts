@@ -243,8 +243,3 @@ export function gatewayState(gw: Gateway): Json {
   if (neighbours.length) state.neighbour = neighbours.map(neighbour);
   return state;
 }
-
-/** The whole `gateway-state` document, as RFC 7951 JSON. */
-export function stateDocument(gw: Gateway): Record<string, unknown> {
-  return { [STATE_TOP]: gatewayState(gw) };
-}

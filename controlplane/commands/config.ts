@@ -6,7 +6,7 @@
 // Exit codes (scripts rely on them): 0 done, 1 the gateway refused or
 // failed, 2 usage error, 3 the gateway cannot be reached.
 import fs from 'node:fs';
-import type { Command } from '../cli.js';
+import type { Command } from '../cli/command.js';
 import { parseArgs, usageText, UsageError } from '../cli/args.js';
 import { ApiClient, ApiRefused, ApiUnreachable, tcpTarget, type ApiTarget } from '../api/client.js';
 import { LISTS, keyValue, qualified } from '../api/schema.js';

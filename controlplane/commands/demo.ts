@@ -1,5 +1,5 @@
 // `vitesse demo`: two sites and a tunnel in network namespaces, end to end.
-import type { Command } from '../cli.js';
+import type { Command } from '../cli/command.js';
 import { parseArgs, usageText, UsageError } from '../cli/args.js';
 import { demoPrerequisite, runDemo } from '../demo/demo.js';
 

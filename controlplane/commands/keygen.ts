@@ -2,7 +2,7 @@
 // The configuration holds keys only as a route's `preshared-key` value (no
 // key files): the help says so, and how to put the key there.
 import crypto from 'node:crypto';
-import type { Command } from '../cli.js';
+import type { Command } from '../cli/command.js';
 import { parseArgs, usageText } from '../cli/args.js';
 
 const spec = { help: { type: 'boolean' } } as const;

@@ -10,7 +10,7 @@
 // captures are exhausted and a pass moves nothing, punts nothing and takes no
 // injected frame, nothing is left that could emit a frame.
 import pino from 'pino';
-import type { Command } from '../cli.js';
+import type { Command } from '../cli/command.js';
 import { parseArgs, usageText, UsageError } from '../cli/args.js';
 import { loadConfig, type GatewayConfig } from '../config/index.js';
 import type { Counters, SaState } from '../dataplane.js';

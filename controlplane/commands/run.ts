@@ -9,7 +9,7 @@
 // Those refusals exit 2, which the systemd unit does not restart; a start
 // that fails after that (a device, a privilege, a port in use) exits 1.
 import pino from 'pino';
-import type { Command } from '../cli.js';
+import type { Command } from '../cli/command.js';
 import { parseArgs, usageText, UsageError } from '../cli/args.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { Gateway } from '../gateway.js';

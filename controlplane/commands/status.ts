@@ -3,7 +3,7 @@
 // a short sample, next hops, and every error counter that is not zero (with
 // how much it grew during the sample); with --json the same as one JSON
 // object (StatusReport). Exit codes as `vitesse config`.
-import type { Command } from '../cli.js';
+import type { Command } from '../cli/command.js';
 import { parseArgs, usageText, UsageError } from '../cli/args.js';
 import { qualified } from '../api/schema.js';
 import { EXIT, apiTarget, connectionSpec, talk } from './config.js';
