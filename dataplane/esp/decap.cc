@@ -21,7 +21,7 @@
 #include <cstring>
 
 #include "crypto/aes_gcm.h"
-#include "esp/big_endian.h"
+#include "util/big_endian.h"
 
 namespace vitesse::esp {
 
@@ -47,8 +47,8 @@ DecapResult prepare(InboundSa& sa, Packet& p, uint32_t index, OpenBatch& batch, 
   const uint8_t* esp = p.data;
   // Only the pipeline's SPI lookup should ever pick the SA; a foreign or
   // altered SPI is not authentic for it.
-  if (load32be(esp) != sa.spi) return DecapResult::authentication;
-  const uint32_t seq_low = load32be(esp + 4);
+  if (load_be32(esp) != sa.spi) return DecapResult::authentication;
+  const uint32_t seq_low = load_be32(esp + 4);
   uint64_t seq = seq_low;  // without ESN, the number is its low half
   const bool inferred = !sa.esn || sa.window.infer(seq_low, &seq);
   // Only a batch that reorders by more than the window or jumps across it
@@ -66,9 +66,9 @@ DecapResult prepare(InboundSa& sa, Packet& p, uint32_t index, OpenBatch& batch, 
   std::memcpy(batch.nonce[j], sa.salt, kSaltLen);
   std::memcpy(batch.nonce[j] + kSaltLen, esp + 8, 8);
   // AAD: SPI ‖ inferred seq-high ‖ seq-low as received (no seq-high without ESN).
-  store32be(batch.aad[j], sa.spi);
+  store_be32(batch.aad[j], sa.spi);
   const uint32_t aad_len = sa.esn ? 12 : 8;
-  if (sa.esn) store32be(batch.aad[j] + 4, static_cast<uint32_t>(seq >> 32));
+  if (sa.esn) store_be32(batch.aad[j] + 4, static_cast<uint32_t>(seq >> 32));
   std::memcpy(batch.aad[j] + aad_len - 4, esp + 4, 4);
   const uint32_t ciphertext_len = p.len - kEspHeaderLen - kIcvLen;
   batch.jobs[j] = crypto::GcmJob{&sa.gcm, batch.nonce[j], batch.aad[j], p.data + kEspHeaderLen,
@@ -84,13 +84,13 @@ DecapResult inner_length(const uint8_t* ip, uint32_t avail, uint8_t next_header,
     if (avail < kIpv4MinHeader) return DecapResult::bad_trailer;
     if (version != 4) return DecapResult::bad_next_header;
     const uint32_t header = (ip[0] & 0x0f) * 4u;
-    *len = load16be(ip + 2);
+    *len = load_be16(ip + 2);
     if (header < kIpv4MinHeader || *len < header || *len > avail) return DecapResult::bad_trailer;
     return DecapResult::ok;
   }
   if (avail < kIpv6Header) return DecapResult::bad_trailer;
   if (version != 6) return DecapResult::bad_next_header;
-  *len = kIpv6Header + load16be(ip + 4);
+  *len = kIpv6Header + load_be16(ip + 4);
   return *len > avail ? DecapResult::bad_trailer : DecapResult::ok;
 }
 

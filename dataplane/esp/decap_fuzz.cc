@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "crypto/aes_gcm.h"
-#include "esp/big_endian.h"
+#include "util/big_endian.h"
 #include "esp/decap.h"
 #include "esp/sa.h"
 #include "packet.h"
@@ -65,8 +65,8 @@ struct Harness {
 void seal_into(Harness& h, Packet& p, const uint8_t* plaintext, size_t len) {
   uint32_t seq_low = len > 0 ? plaintext[0] : 1;
   uint8_t* esp = p.data;
-  store32be(esp, kSpi);
-  store32be(esp + 4, seq_low);
+  store_be32(esp, kSpi);
+  store_be32(esp + 4, seq_low);
   std::memset(esp + 8, 0, 8);
   std::memcpy(esp + 8, &seq_low, 4);
   std::memcpy(esp + kEspHeaderLen, plaintext, len);
@@ -77,9 +77,9 @@ void seal_into(Harness& h, Packet& p, const uint8_t* plaintext, size_t len) {
   uint64_t seq = seq_low;
   if (!h.sa.window.infer(seq_low, &seq)) seq = seq_low;
   uint8_t aad[12];
-  store32be(aad, kSpi);
-  store32be(aad + 4, static_cast<uint32_t>(seq >> 32));
-  store32be(aad + 8, seq_low);
+  store_be32(aad, kSpi);
+  store_be32(aad + 4, static_cast<uint32_t>(seq >> 32));
+  store_be32(aad + 8, seq_low);
   crypto::gcm_seal(h.seal, nonce, aad, sizeof aad, esp + kEspHeaderLen, len, esp + kEspHeaderLen + len);
   p.len = static_cast<uint32_t>(kEspHeaderLen + len + kIcvLen);
 }
@@ -137,7 +137,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (results[i] != DecapResult::ok) continue;
     const Packet& p = h.packets[i];
     if (p.data < p.buf || p.data + p.len > p.buf + kPacketBufferSize) std::abort();
-    const uint32_t own = (p.data[0] >> 4) == 4 ? load16be(p.data + 2) : 40 + load16be(p.data + 4);
+    const uint32_t own = (p.data[0] >> 4) == 4 ? load_be16(p.data + 2) : 40 + load_be16(p.data + 4);
     if (own != p.len) std::abort();
   }
   return 0;

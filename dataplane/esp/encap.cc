@@ -14,7 +14,7 @@
 #include <cstring>
 
 #include "crypto/aes_gcm.h"
-#include "esp/big_endian.h"
+#include "util/big_endian.h"
 
 namespace vitesse::esp {
 
@@ -61,17 +61,17 @@ EncapResult frame(OutboundSa& sa, Packet& p, uint32_t tfc_pad_to, SealBatch& bat
 
   const uint64_t seq = ++sa.seq;
   uint8_t* esp = p.prepend(kEspHeaderLen);
-  store32be(esp, sa.spi);
-  store32be(esp + 4, static_cast<uint32_t>(seq));
-  store64be(esp + 8, seq);
+  store_be32(esp, sa.spi);
+  store_be32(esp + 4, static_cast<uint32_t>(seq));
+  store_be64(esp + 8, seq);
 
   const uint32_t j = batch.n++;
   std::memcpy(batch.nonce[j], sa.salt, kSaltLen);
   std::memcpy(batch.nonce[j] + kSaltLen, esp + 8, 8);
   // Without ESN the AAD is the first 8 octets: SPI ‖ seq-low.
-  store32be(batch.aad[j], sa.spi);
-  store32be(batch.aad[j] + 4, static_cast<uint32_t>(sa.esn ? seq >> 32 : seq));
-  store32be(batch.aad[j] + 8, static_cast<uint32_t>(seq));
+  store_be32(batch.aad[j], sa.spi);
+  store_be32(batch.aad[j] + 4, static_cast<uint32_t>(sa.esn ? seq >> 32 : seq));
+  store_be32(batch.aad[j] + 8, static_cast<uint32_t>(seq));
   const uint32_t aad_len = sa.esn ? 12 : 8;
   batch.jobs[j] = crypto::GcmJob{&sa.gcm, batch.nonce[j], batch.aad[j], esp + kEspHeaderLen,
                                  p.append(kIcvLen), plaintext_len, aad_len, false};

@@ -14,11 +14,11 @@ std::map<std::string, std::shared_ptr<MemoryWire>>& registry() {
 
 bool frame_destination(const uint8_t* f, uint32_t len, net::IpAddr* out) {
   if (len < net::kEthHeaderLen) return false;
-  uint16_t type = net::load16(f + 12);
+  uint16_t type = load_be16(f + 12);
   const uint8_t* ip = f + net::kEthHeaderLen;
   if (type == net::kEtherTypeIpv4 && len >= net::kEthHeaderLen + net::kIpv4HeaderLen) {
     out->is_v6 = false;
-    out->v4 = net::load32(ip + 16);
+    out->v4 = load_be32(ip + 16);
     return true;
   }
   if (type == net::kEtherTypeIpv6 && len >= net::kEthHeaderLen + net::kIpv6HeaderLen) {

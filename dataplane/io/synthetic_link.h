@@ -36,11 +36,11 @@ class SyntheticLink final : public Link {
       uint32_t dst = destinations_[next_dst_];
       if (++next_dst_ == destinations_.size()) next_dst_ = 0;
       const uint32_t src = dst + 1;
-      net::store32(ip + 12, src);
-      net::store32(ip + 16, dst);
+      store_be32(ip + 12, src);
+      store_be32(ip + 16, dst);
       // The templates' checksums were computed with zero addresses.
-      uint32_t sum = static_cast<uint16_t>(~net::load16(ip + 10)) + (dst >> 16) + (dst & 0xffff) + (src >> 16) + (src & 0xffff);
-      net::store16(ip + 10, static_cast<uint16_t>(~net::checksum_fold(sum)));
+      uint32_t sum = static_cast<uint16_t>(~load_be16(ip + 10)) + (dst >> 16) + (dst & 0xffff) + (src >> 16) + (src & 0xffff);
+      store_be16(ip + 10, static_cast<uint16_t>(~net::checksum_fold(sum)));
       pkts[n++] = p;
       generated_++;
     }

@@ -50,7 +50,7 @@ inline HeaderVerdict ipv4_header_verdict(const uint8_t* ip, uint32_t ihl) {
 }
 
 inline HeaderVerdict ipv6_header_verdict(const uint8_t* ip) {
-  return load16(ip + 4) == 0 ? HeaderVerdict::jumbogram : HeaderVerdict::ok;
+  return load_be16(ip + 4) == 0 ? HeaderVerdict::jumbogram : HeaderVerdict::ok;
 }
 
 }  // namespace vitesse::net

@@ -24,11 +24,6 @@ inline constexpr uint8_t kProtoIpv6Frag = 44;
 inline constexpr uint8_t kProtoEsp = 50;
 inline constexpr uint8_t kProtoIcmpv6 = 58;
 
-inline uint16_t load16(const uint8_t* p) { return load_be16(p); }
-inline uint32_t load32(const uint8_t* p) { return load_be32(p); }
-inline void store16(uint8_t* p, uint16_t v) { store_be16(p, v); }
-inline void store32(uint8_t* p, uint32_t v) { store_be32(p, v); }
-
 struct Mac { uint8_t b[6] = {}; };
 
 struct Ip6 {
@@ -58,8 +53,8 @@ inline uint16_t ipv4_header_checksum(const uint8_t* ip, size_t ihl_bytes) {
 // (RFC 1624, eqn. 3) instead of recomputing it over the whole header.
 inline void ipv4_decrement_ttl(uint8_t* ip) {
   ip[8] -= 1;
-  uint32_t sum = static_cast<uint16_t>(~load16(ip + 10)) + static_cast<uint32_t>(static_cast<uint16_t>(~0x0100));
-  store16(ip + 10, static_cast<uint16_t>(~checksum_fold(sum)));
+  uint32_t sum = static_cast<uint16_t>(~load_be16(ip + 10)) + static_cast<uint32_t>(static_cast<uint16_t>(~0x0100));
+  store_be16(ip + 10, static_cast<uint16_t>(~checksum_fold(sum)));
 }
 
 // Writes a 20-byte IPv4 header (no options, DF clear, TTL 64).
@@ -69,7 +64,7 @@ void write_ipv6_header(uint8_t* ip, uint16_t payload_len, uint8_t next_header, c
 inline void write_eth_header(uint8_t* eth, const Mac& dst, const Mac& src, uint16_t ethertype) {
   std::memcpy(eth, dst.b, 6);
   std::memcpy(eth + 6, src.b, 6);
-  store16(eth + 12, ethertype);
+  store_be16(eth + 12, ethertype);
 }
 
 // Fills in the TCP or UDP checksum of a frame that a local stack handed over

@@ -35,7 +35,7 @@ void build_outer(OuterTemplate& o, const net::Mac& dst_mac, const net::Mac& src_
   } else {
     net::write_eth_header(o.bytes, dst_mac, src_mac, net::kEtherTypeIpv4);
     net::write_ipv4_header(ip, 0, net::kProtoEsp, src.v4, dst.v4, 0);
-    net::store16(ip + 10, 0);
+    store_be16(ip + 10, 0);
     o.len = net::kEthHeaderLen + net::kIpv4HeaderLen;
     o.ip_checksum_base = net::checksum_partial(ip, net::kIpv4HeaderLen);
   }

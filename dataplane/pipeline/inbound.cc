@@ -39,7 +39,7 @@ bool for_own_address(const Tables& t, const QueueTables& qt, const uint8_t* ip, 
     return (t.has_private_v6 && std::memcmp(dst, t.private_v6.b, 16) == 0) ||
            (qt.public_address.is_v6 && std::memcmp(dst, qt.public_address.v6.b, 16) == 0);
   }
-  const uint32_t dst = net::load32(ip + 16);
+  const uint32_t dst = load_be32(ip + 16);
   return (t.has_private_v4 && dst == t.private_v4) || (!qt.public_address.is_v6 && dst == qt.public_address.v4);
 }
 
@@ -68,7 +68,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     Packet* p = pkts[i];
     rx_bytes += p->len;
     if (p->len < net::kEthHeaderLen) { drop(p, Counter::public_drop_bad_header); continue; }
-    uint16_t type = net::load16(p->data + 12);
+    uint16_t type = load_be16(p->data + 12);
     uint8_t* ip = p->data + net::kEthHeaderLen;
     uint32_t avail = p->len - net::kEthHeaderLen;
     uint32_t hdr_len, ip_len;
@@ -76,19 +76,19 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     if (type == net::kEtherTypeIpv4) {
       if (avail < net::kIpv4HeaderLen || (ip[0] >> 4) != 4) { drop(p, Counter::public_drop_bad_header); continue; }
       hdr_len = (ip[0] & 0xfu) * 4u;
-      ip_len = net::load16(ip + 2);
+      ip_len = load_be16(ip + 2);
       if (hdr_len < net::kIpv4HeaderLen || ip_len < hdr_len || ip_len > avail ||
           net::checksum_partial(ip, hdr_len) != 0xffff) {
         drop(p, Counter::public_drop_bad_header);
         continue;
       }
-      if (qt.public_address.is_v6 || net::load32(ip + 16) != qt.public_address.v4) {
+      if (qt.public_address.is_v6 || load_be32(ip + 16) != qt.public_address.v4) {
         drop(p, Counter::public_drop_not_for_us);
         continue;
       }
       if (auto v = net::ipv4_header_verdict(ip, hdr_len); v != net::HeaderVerdict::ok) { drop(p, refused(v)); continue; }
       uint8_t proto = ip[9];
-      bool fragment = (net::load16(ip + 6) & 0x3fff) != 0;  // MF set or offset > 0
+      bool fragment = (load_be16(ip + 6) & 0x3fff) != 0;  // MF set or offset > 0
       if (proto != net::kProtoEsp) {
         if (proto == net::kProtoUdp || proto == net::kProtoIcmp) punt(p, Side::public_side, PuntReason::control);
         else drop(p, Counter::public_drop_unknown_protocol);
@@ -98,7 +98,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     } else if (type == net::kEtherTypeIpv6) {
       if (avail < net::kIpv6HeaderLen || (ip[0] >> 4) != 6) { drop(p, Counter::public_drop_bad_header); continue; }
       hdr_len = net::kIpv6HeaderLen;
-      ip_len = net::kIpv6HeaderLen + net::load16(ip + 4);
+      ip_len = net::kIpv6HeaderLen + load_be16(ip + 4);
       if (ip_len > avail) { drop(p, Counter::public_drop_bad_header); continue; }
       const uint8_t* dst = ip + 24;
       uint8_t next = ip[6];
@@ -127,7 +127,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     uint32_t esp_len = ip_len - hdr_len;
     if (esp_len < 4) { drop(p, Counter::public_drop_truncated); continue; }
     route::RouteIndex route = 0;
-    esp::InboundSa* sa = qt.inbound.find(net::load32(ip + hdr_len), &route);
+    esp::InboundSa* sa = qt.inbound.find(load_be32(ip + hdr_len), &route);
     if (!sa) { drop(p, Counter::public_drop_unknown_spi); continue; }
     prefetch_sa(sa);
     p->pull(net::kEthHeaderLen + hdr_len);

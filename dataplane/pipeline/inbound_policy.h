@@ -78,7 +78,7 @@ class InboundPolicy {
         }
         return false;
       }
-      const uint32_t src = net::load32(ip + 12), dst = net::load32(ip + 16);
+      const uint32_t src = load_be32(ip + 12), dst = load_be32(ip + 16);
       if (src >= 0xe0000000u || dst >= 0xe0000000u) return false;  // multicast, reserved, broadcast
       for (uint32_t i = r.begin4; i < r.end4; i++) {
         if (((src ^ v4_[i].addr) & v4_[i].mask) == 0) return true;

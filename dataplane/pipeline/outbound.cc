@@ -34,12 +34,12 @@ inline void write_outer(const OuterTemplate& o, uint8_t* frame, uint32_t frame_l
   uint32_t ip_len = frame_len - net::kEthHeaderLen;
   if (o.is_v6) {
     std::memcpy(frame, o.bytes, net::kEthHeaderLen + net::kIpv6HeaderLen);
-    net::store16(ip + 4, static_cast<uint16_t>(ip_len - net::kIpv6HeaderLen));
+    store_be16(ip + 4, static_cast<uint16_t>(ip_len - net::kIpv6HeaderLen));
   } else {
     std::memcpy(frame, o.bytes, net::kEthHeaderLen + net::kIpv4HeaderLen);
-    net::store16(ip + 2, static_cast<uint16_t>(ip_len));
-    net::store16(ip + 4, id);
-    net::store16(ip + 10, static_cast<uint16_t>(~net::checksum_fold(o.ip_checksum_base + ip_len + id)));
+    store_be16(ip + 2, static_cast<uint16_t>(ip_len));
+    store_be16(ip + 4, id);
+    store_be16(ip + 10, static_cast<uint16_t>(~net::checksum_fold(o.ip_checksum_base + ip_len + id)));
   }
 }
 
@@ -58,7 +58,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
     Packet* p = pkts[i];
     rx_bytes += p->len;
     if (p->len < net::kEthHeaderLen) { drop(p, Counter::private_drop_bad_header); continue; }
-    uint16_t type = net::load16(p->data + 12);
+    uint16_t type = load_be16(p->data + 12);
     uint8_t* ip = p->data + net::kEthHeaderLen;
     uint32_t avail = p->len - net::kEthHeaderLen;
     uint16_t route;
@@ -67,12 +67,12 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
     if (type == net::kEtherTypeIpv4) {
       if (avail < net::kIpv4HeaderLen || (ip[0] >> 4) != 4) { drop(p, Counter::private_drop_bad_header); continue; }
       uint32_t ihl = (ip[0] & 0xfu) * 4u;
-      ip_len = net::load16(ip + 2);
+      ip_len = load_be16(ip + 2);
       if (ihl < net::kIpv4HeaderLen || ip_len < ihl || ip_len > avail) { drop(p, Counter::private_drop_bad_header); continue; }
       // RFC 1812 §5.2.2: a router verifies the header checksum.
       if (net::checksum_partial(ip, ihl) != 0xffff) { drop(p, Counter::private_drop_bad_header); continue; }
       if (auto v = net::ipv4_header_verdict(ip, ihl); v != net::HeaderVerdict::ok) { drop(p, refused(v)); continue; }
-      uint32_t dst = net::load32(ip + 16);
+      uint32_t dst = load_be32(ip + 16);
       if (t.has_private_v4 && dst == t.private_v4) { punt(p, Side::private_side, PuntReason::control); continue; }
       if (ip[8] <= 1) {
         counters_.add(Counter::private_ttl_expired);
@@ -82,7 +82,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
       route = t.routes->lookup4(dst);
     } else if (type == net::kEtherTypeIpv6) {
       if (avail < net::kIpv6HeaderLen || (ip[0] >> 4) != 6) { drop(p, Counter::private_drop_bad_header); continue; }
-      ip_len = net::kIpv6HeaderLen + net::load16(ip + 4);
+      ip_len = net::kIpv6HeaderLen + load_be16(ip + 4);
       if (ip_len > avail) { drop(p, Counter::private_drop_bad_header); continue; }
       if (auto v = net::ipv6_header_verdict(ip); v != net::HeaderVerdict::ok) { drop(p, refused(v)); continue; }
       const uint8_t* dst = ip + 24;

@@ -228,13 +228,13 @@ void inject(Harness& h, uint32_t q, Side side, InjectMode mode, const Frame& f) 
   check(false);
 }
 
-uint32_t ip_len_of(const uint8_t* ip, bool v6) { return v6 ? 40 + net::load16(ip + 4) : net::load16(ip + 2); }
+uint32_t ip_len_of(const uint8_t* ip, bool v6) { return v6 ? 40 + load_be16(ip + 4) : load_be16(ip + 2); }
 
 // A decapsulated frame on its way to the private next hop.
 void check_private_out(const Harness& h, const Frame& f) {
   check(f.size() >= 14 + 20);
   check(!std::memcmp(f.data(), h.private_nexthop.b, 6) && !std::memcmp(f.data() + 6, h.config.private_mac.b, 6));
-  const uint16_t type = net::load16(f.data() + 12);
+  const uint16_t type = load_be16(f.data() + 12);
   const uint8_t* ip = f.data() + 14;
   check((type == net::kEtherTypeIpv4 && ip[0] >> 4 == 4) || (type == net::kEtherTypeIpv6 && ip[0] >> 4 == 6));
   const bool v6 = type == net::kEtherTypeIpv6;
@@ -246,7 +246,7 @@ void check_private_out(const Harness& h, const Frame& f) {
     static const uint8_t net6[3] = {0xc0, 0xa8, 0x0a};  // c0a8:a00::/24
     check(!std::memcmp(ip + 8, net6, 3) && ip[24] != 0xff);
   } else {
-    check(net::load32(ip + 12) >> 8 == 0xc0a80a && ip[16] < 224);  // 192.168.10.0/24
+    check(load_be32(ip + 12) >> 8 == 0xc0a80a && ip[16] < 224);  // 192.168.10.0/24
   }
 }
 
@@ -257,25 +257,25 @@ void check_public_out(const Harness& h, uint32_t q, const Frame& f) {
   const uint8_t* ip = f.data() + 14;
   uint32_t hdr;
   if (self.is_v6) {
-    check(f.size() >= 14 + 40 && net::load16(f.data() + 12) == net::kEtherTypeIpv6 && ip[6] == net::kProtoEsp);
+    check(f.size() >= 14 + 40 && load_be16(f.data() + 12) == net::kEtherTypeIpv6 && ip[6] == net::kProtoEsp);
     check(!std::memcmp(ip + 8, self.v6.b, 16));
     hdr = 40;
   } else {
-    check(f.size() >= 14 + 20 && net::load16(f.data() + 12) == net::kEtherTypeIpv4 && ip[9] == net::kProtoEsp);
-    check(net::load32(ip + 12) == self.v4 && net::ipv4_header_checksum(ip, 20) == 0);
+    check(f.size() >= 14 + 20 && load_be16(f.data() + 12) == net::kEtherTypeIpv4 && ip[9] == net::kProtoEsp);
+    check(load_be32(ip + 12) == self.v4 && net::ipv4_header_checksum(ip, 20) == 0);
     hdr = 20;
   }
   check(ip_len_of(ip, self.is_v6) == f.size() - 14);
   const uint32_t esp_len = static_cast<uint32_t>(f.size()) - 14 - hdr;
   check(esp_len >= esp::kEspHeaderLen + 4 + esp::kIcvLen && (esp_len - esp::kEspHeaderLen - esp::kIcvLen) % 4 == 0);
-  const uint32_t spi = net::load32(ip + hdr);
+  const uint32_t spi = load_be32(ip + hdr);
   check(spi == kLoopSpi[0] || spi == kLoopSpi[1]);
 }
 
 // Does `out` (decapsulated after a round trip) carry the IP packet of `in`
 // (a frame given to the private side), TTL two lower, checksum still right?
 bool same_packet(const Frame& in, const Frame& out) {
-  if (in.size() < 14 + 20 || out.size() < 14 + 20 || net::load16(in.data() + 12) != net::load16(out.data() + 12))
+  if (in.size() < 14 + 20 || out.size() < 14 + 20 || load_be16(in.data() + 12) != load_be16(out.data() + 12))
     return false;
   const uint8_t* a = in.data() + 14;
   const uint8_t* b = out.data() + 14;
@@ -310,7 +310,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<Input> inputs;
   while (size >= 3 && inputs.size() < kMaxFramesPerInput) {
     const uint8_t flags = data[0];
-    size_t len = net::load16(data + 1);
+    size_t len = load_be16(data + 1);
     data += 3;
     size -= 3;
     if (len > size) len = size;

@@ -17,7 +17,7 @@ std::shared_ptr<const RouteTable> RouteTable::build(const std::vector<Entry>& en
       std::memcpy(p.bytes.data(), e.addr.v6.b, 16);
       err = b6.add(p, e.value);
     } else {
-      net::store32(p.bytes.data(), e.addr.v4);
+      store_be32(p.bytes.data(), e.addr.v4);
       err = b4.add(p, e.value);
     }
     if (!err.empty()) throw std::invalid_argument(err);

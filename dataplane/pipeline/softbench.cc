@@ -23,9 +23,9 @@ std::vector<uint8_t> udp_frame(uint32_t frame_len) {
   uint16_t ip_len = static_cast<uint16_t>(frame_len - net::kEthHeaderLen);
   net::write_ipv4_header(f.data() + net::kEthHeaderLen, ip_len, net::kProtoUdp, 0, 0, 0);
   uint8_t* udp = f.data() + net::kEthHeaderLen + net::kIpv4HeaderLen;
-  net::store16(udp, 1234);
-  net::store16(udp + 2, 5678);
-  net::store16(udp + 4, static_cast<uint16_t>(ip_len - net::kIpv4HeaderLen));
+  store_be16(udp, 1234);
+  store_be16(udp + 2, 5678);
+  store_be16(udp + 4, static_cast<uint16_t>(ip_len - net::kIpv4HeaderLen));
   return f;
 }
 
