@@ -3,9 +3,10 @@
 // the data plane finds an inbound SA by SPI alone. 0..255 are reserved
 // (RFC 4303 §2.1).
 import crypto from 'node:crypto';
+import { LIMITS } from '../config/defaults.js';
 import { Spi } from './types.js';
 
-export const FIRST_SPI = 256;
+export const FIRST_SPI = LIMITS.spi.min;
 const SPI_LIMIT = 0x1_0000_0000;
 
 export class SpiAllocator {

@@ -25,11 +25,11 @@
 
 #include <cstdint>
 
+#include "config_limits.h"
+
 namespace vitesse::esp {
 
 inline constexpr uint32_t kDefaultReplayWindow = 1024;
-inline constexpr uint32_t kMinReplayWindow = 32;
-inline constexpr uint32_t kMaxReplayWindow = 4096;
 
 class ReplayWindow {
  public:

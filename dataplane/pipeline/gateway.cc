@@ -8,6 +8,9 @@
 #include <cstdio>
 #include <set>
 #include <stdexcept>
+#include <string>
+
+#include "config_limits.h"
 
 namespace vitesse {
 
@@ -17,11 +20,7 @@ constexpr uint64_t kOffline = ~uint64_t{0};
 // Empty polls before an idle worker starts sleeping (about 50 µs of spinning).
 constexpr uint32_t kSpinPolls = 2000;
 constexpr int kIdleSleepMs = 1;
-// The tunnel MTU bounds the inner packet: small values are legitimate (Vita's
-// self-test runs at 500); the top is a jumbo frame.
-constexpr uint32_t kMinMtu = 256;
-constexpr uint32_t kMaxMtu = 9216;
-const char* const mtu_error = "mtu must be between 256 and 9216";
+const std::string mtu_error = "mtu must be between " + std::to_string(kMinMtu) + " and " + std::to_string(kMaxMtu);
 
 void build_outer(OuterTemplate& o, const net::Mac& dst_mac, const net::Mac& src_mac, const net::IpAddr& src,
                  const net::IpAddr& dst) {
@@ -96,7 +95,8 @@ net::Mac parse_mac(const std::string& text) {
 }
 
 Gateway::Gateway(GatewayConfig config, const LinkFactory& links) : config_(std::move(config)) {
-  if (config_.queues == 0 || config_.queues > 64) throw std::invalid_argument("queues must be between 1 and 64");
+  if (config_.queues == 0 || config_.queues > kMaxQueues)
+    throw std::invalid_argument("queues must be between 1 and " + std::to_string(kMaxQueues));
   if (config_.public_addresses.size() != config_.queues)
     throw std::invalid_argument("need one public address per queue (" + std::to_string(config_.queues) + "), got " +
                                 std::to_string(config_.public_addresses.size()));
@@ -309,7 +309,7 @@ void Gateway::set_routes(std::vector<RouteSpec> routes) {
 
 void Gateway::add_inbound_sa(const SaSpec& s) {
   if (s.queue >= config_.queues) throw std::invalid_argument("queue " + std::to_string(s.queue) + " does not exist");
-  if (s.spi < 256) throw std::invalid_argument("SPI " + std::to_string(s.spi) + " is reserved (0-255)");
+  if (s.spi < kMinSpi) throw std::invalid_argument("SPI " + std::to_string(s.spi) + " is reserved (0-" + std::to_string(kMinSpi - 1) + ")");
   if (inbound_.count({s.queue, s.spi}))
     throw std::invalid_argument("inbound SPI " + std::to_string(s.spi) + " already in use on queue " +
                                 std::to_string(s.queue));
@@ -317,7 +317,8 @@ void Gateway::add_inbound_sa(const SaSpec& s) {
   if (!esp::init_inbound(*sa, s.aead, s.spi, s.keymat.data(), s.keymat.size(), s.replay_window))
     throw std::invalid_argument("inbound SA " + std::to_string(s.spi) + ": key material must be " +
                                 std::to_string(esp::aead_key_len(s.aead) + esp::kSaltLen) +
-                                " bytes and the replay window a power of two in 32..4096");
+                                " bytes and the replay window a power of two in " + std::to_string(kMinReplayWindow) + ".." +
+                                std::to_string(kMaxReplayWindow));
   sa->esn = s.esn;
   if (s.seq > 0) esp::start_window_at(*sa, s.seq);
   inbound_[{s.queue, s.spi}] = std::move(sa);
@@ -338,7 +339,7 @@ bool Gateway::remove_inbound_sa(uint32_t queue, uint32_t spi) {
 
 void Gateway::set_outbound_sa(const SaSpec& s) {
   if (s.queue >= config_.queues) throw std::invalid_argument("queue " + std::to_string(s.queue) + " does not exist");
-  if (s.spi < 256) throw std::invalid_argument("SPI " + std::to_string(s.spi) + " is reserved (0-255)");
+  if (s.spi < kMinSpi) throw std::invalid_argument("SPI " + std::to_string(s.spi) + " is reserved (0-" + std::to_string(kMinSpi - 1) + ")");
   auto sa = std::make_unique<esp::OutboundSa>();
   if (!esp::init_outbound(*sa, s.aead, s.spi, s.keymat.data(), s.keymat.size()))
     throw std::invalid_argument("outbound SA " + std::to_string(s.spi) + ": key material must be " +

@@ -61,7 +61,7 @@ constexpr uint8_t kLoopKeymat[20] = {0x6c, 0x6f, 0x6f, 0x70, 0xa5, 0x5a, 0x01, 0
 constexpr uint32_t kMaxFramesPerInput = 256;
 
 struct Setting { uint32_t mtu; bool tfc; };
-constexpr Setting kSettings[4] = {{500, true}, {1440, false}, {256, false}, {9216, true}};
+constexpr Setting kSettings[4] = {{576, true}, {1440, false}, {577, false}, {9216, true}};
 
 // A link whose receive side is a queue of frames the harness fills and whose
 // transmit side keeps copies of what the worker sent.
