@@ -16,6 +16,12 @@ export interface ParsedPrefix extends ParsedAddress {
   length: number;
 }
 
+/**
+ * The one parser of address text in the control plane (the slow path and the
+ * key exchange use it too): dotted-quad IPv4, or IPv6 as RFC 4291 §2.2 writes
+ * it (one to four hex digits a group, "::" for one or more zero groups, an
+ * IPv4 tail), no zone index. null for anything else.
+ */
 export function parseAddress(text: string): ParsedAddress | null {
   if (net.isIPv4(text)) return { version: 4, octets: Buffer.from(text.split('.').map(Number)) };
   // Zones (fe80::1%eth0) are not addresses a gateway can be configured with.
@@ -34,7 +40,9 @@ export function parseAddress(text: string): ParsedAddress | null {
   if (gap >= 0) {
     const head = groups(body.slice(0, gap));
     const rest = groups(body.slice(gap + 2));
-    all = [...head, ...new Array<number>(8 - head.length - rest.length).fill(0), ...rest];
+    const zeros = 8 - head.length - rest.length;
+    if (zeros < 1) return null;
+    all = [...head, ...new Array<number>(zeros).fill(0), ...rest];
   } else {
     all = groups(body);
   }
@@ -68,6 +76,7 @@ export function hasHostBits(p: ParsedPrefix): boolean {
   return !networkOf(p).octets.equals(p.octets);
 }
 
+/** The one formatter: dotted quad, or RFC 5952 text (lower case, the longest run of zero groups as "::"). */
 export function formatAddress(a: ParsedAddress): string {
   if (a.version === 4) return [...a.octets].join('.');
   const groups: number[] = [];

@@ -2,43 +2,19 @@
 // an IPv4-mapped IPv6 address (::ffff:a.b.c.d), so that the prologue has one
 // fixed layout and "192.0.2.1", "::ffff:192.0.2.1" and "::FFFF:c000:201" are
 // the same gateway.
-import net from 'node:net';
+import { parseAddress as parseIpText } from '../config/ip.js';
 
 export const ADDRESS_LENGTH = 16;
 
-/** The 16-octet form of an IPv4 or IPv6 literal, or null if it is not one. */
+/** The 16-octet form of an IPv4 or IPv6 literal (config/ip.ts parseAddress), or null if it is not one. */
 export function parseAddress(text: string): Buffer | null {
-  if (net.isIPv4(text)) {
-    const out = Buffer.alloc(ADDRESS_LENGTH);
-    out[10] = 0xff;
-    out[11] = 0xff;
-    text.split('.').forEach((part, i) => { out[12 + i] = Number(part); });
-    return out;
-  }
-  if (!net.isIPv6(text) || text.includes('%')) return null;
-  let body = text;
-  if (body.includes('.')) {
-    // An embedded IPv4 tail (e.g. ::ffff:192.0.2.1) becomes two hex groups.
-    const lastColon = body.lastIndexOf(':');
-    const v4 = parseAddress(body.slice(lastColon + 1));
-    if (!v4) return null;
-    body = `${body.slice(0, lastColon + 1)}${v4.readUInt16BE(12).toString(16)}:${v4.readUInt16BE(14).toString(16)}`;
-  }
-  const hex = (s: string) => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
-  let groups: number[];
-  const gap = body.indexOf('::');
-  if (gap >= 0) {
-    const head = hex(body.slice(0, gap));
-    const rest = hex(body.slice(gap + 2));
-    const zeros = 8 - head.length - rest.length;
-    if (zeros < 1) return null;
-    groups = [...head, ...new Array<number>(zeros).fill(0), ...rest];
-  } else {
-    groups = hex(body);
-  }
-  if (groups.length !== 8 || groups.some((g) => !(g >= 0 && g <= 0xffff))) return null;
+  const a = parseIpText(text);
+  if (!a) return null;
+  if (a.version === 6) return a.octets;
   const out = Buffer.alloc(ADDRESS_LENGTH);
-  groups.forEach((g, i) => out.writeUInt16BE(g, 2 * i));
+  out[10] = 0xff;
+  out[11] = 0xff;
+  a.octets.copy(out, 12);
   return out;
 }
 

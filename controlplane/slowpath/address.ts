@@ -2,7 +2,7 @@
 // and Ethernet MACs (6 octets) as Buffers, parsed once from configuration and
 // compared byte-wise; text forms only for logs, the neighbour table and the
 // UDP callback.
-import net from 'node:net';
+import { formatAddress, parseAddress } from '../config/ip.js';
 
 export type IpBytes = Buffer;
 export type MacBytes = Buffer;
@@ -12,47 +12,14 @@ export const ZERO_MAC: MacBytes = Buffer.alloc(6);
 
 /** The 4 or 16 octets of an IPv4 or IPv6 literal; throws naming `what` otherwise. */
 export function parseIp(text: string, what = 'address'): IpBytes {
-  if (net.isIPv4(text)) return Buffer.from(text.split('.').map(Number));
-  if (!net.isIPv6(text) || text.includes('%')) throw new Error(`${what}: not an IPv4 or IPv6 address: "${text}"`);
-  let body = text;
-  if (body.includes('.')) {
-    // An embedded IPv4 tail (::ffff:192.0.2.1) becomes two hex groups.
-    const cut = body.lastIndexOf(':');
-    const v4 = parseIp(body.slice(cut + 1), what);
-    body = `${body.slice(0, cut + 1)}${v4.readUInt16BE(0).toString(16)}:${v4.readUInt16BE(2).toString(16)}`;
-  }
-  const groups = (s: string) => (s === '' ? [] : s.split(':').map((g) => parseInt(g, 16)));
-  const gap = body.indexOf('::');
-  let all: number[];
-  if (gap >= 0) {
-    const head = groups(body.slice(0, gap));
-    const tail = groups(body.slice(gap + 2));
-    all = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-  } else {
-    all = groups(body);
-  }
-  const out = Buffer.alloc(16);
-  all.forEach((g, i) => out.writeUInt16BE(g, 2 * i));
-  return out;
+  const a = parseAddress(text);
+  if (!a) throw new Error(`${what}: not an IPv4 or IPv6 address: "${text}"`);
+  return a.octets;
 }
 
-/** Dotted quad, or RFC 5952 text (lower case, longest run of zero groups as "::"). */
+/** Dotted quad, or RFC 5952 text (config/ip.ts formatAddress). */
 export function formatIp(ip: Uint8Array): string {
-  if (ip.length === 4) return Array.from(ip).join('.');
-  const b = Buffer.from(ip.buffer, ip.byteOffset, ip.byteLength);
-  const g = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(2 * i));
-  let bestAt = -1;
-  let bestLen = 1; // a single zero group is not compressed (RFC 5952 §4.2.2)
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) { bestAt = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
-  if (bestAt < 0) return hex(g);
-  return `${hex(g.slice(0, bestAt))}::${hex(g.slice(bestAt + bestLen))}`;
+  return formatAddress({ version: ip.length === 4 ? 4 : 6, octets: Buffer.from(ip.buffer, ip.byteOffset, ip.byteLength) });
 }
 
 export function parseMac(text: string, what = 'MAC address'): MacBytes {
