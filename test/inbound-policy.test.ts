@@ -161,6 +161,19 @@ describe('inbound policy in the data plane (gateway harness)', () => {
     expect(h.gw.sas().find((s) => s.spi === SITE_C.spi)!.policyErrors).toBe(5);
   });
 
+  it('masks host bits of a route\'s nets (the configuration refuses them; the data plane means the network)', () => {
+    h = gatewayB();
+    h.gw.setRoutes([
+      { id: RouteId('site-a'), net: '10.1.0.0/16', gateways: ['192.0.2.1'] },
+      { id: RouteId('site-c'), net: ['10.3.77.5/16', 'fd00:3::1:2/48'], gateways: ['192.0.2.3'] },
+    ]);
+    const inner = [udp('10.3.1.1', '10.2.0.9', 1), udp('fd00:3:0:ffff::1', 'fd00:2::9', 2), udp('10.4.0.1', '10.2.0.9', 201)];
+    h.sendPublic(inner.map((p, i) => esp(SITE_C, '192.0.2.3', BigInt(i + 1), p)));
+    pollUntilIdle(h.gw);
+    expect(h.receivePrivate().map(tagOf)).toEqual([1, 2]);
+    expect(h.gw.counters().public_drop_inbound_policy).toBe(1);
+  });
+
   it('an SA whose route is gone admits nothing', () => {
     h = gatewayB();
     h.gw.setRoutes([{ id: RouteId('site-c'), net: '10.3.0.0/16', gateways: ['192.0.2.3'] }]);

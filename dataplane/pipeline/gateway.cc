@@ -66,21 +66,10 @@ net::IpAddr parse_ip(const std::string& text) {
   throw std::invalid_argument("\"" + text + "\" is not an IPv4 or IPv6 address");
 }
 
-Prefix parse_prefix(const std::string& text) {
-  size_t slash = text.find('/');
-  Prefix p;
-  p.addr = parse_ip(text.substr(0, slash));
-  unsigned max = p.addr.is_v6 ? 128 : 32;
-  if (slash == std::string::npos) {
-    p.len = static_cast<uint8_t>(max);
-    return p;
-  }
-  const std::string len = text.substr(slash + 1);
-  char* end = nullptr;
-  unsigned long l = std::strtoul(len.c_str(), &end, 10);
-  if (len.empty() || *end != '\0' || l > max)
-    throw std::invalid_argument("\"" + text + "\" is not an " + (p.addr.is_v6 ? "IPv6" : "IPv4") + " prefix");
-  p.len = static_cast<uint8_t>(l);
+route::Prefix parse_prefix(const std::string& text) {
+  route::Prefix p;
+  const std::string err = route::parse_prefix(text, p);
+  if (!err.empty()) throw std::invalid_argument(err);
   return p;
 }
 
@@ -237,12 +226,9 @@ std::unique_ptr<Tables> Gateway::build_tables() const {
 
   t->routes = route_table_;
   std::map<std::string_view, route::RouteIndex> route_index;
-  std::vector<InboundPolicy::Net> nets;
   for (size_t i = 0; i < routes_.size(); i++) {
     route_index.emplace(routes_[i].id, static_cast<route::RouteIndex>(i + 1));
-    nets.clear();
-    for (const Prefix& p : routes_[i].nets) nets.push_back({p.addr, p.len});
-    t->inbound_policy.add_route(nets);
+    t->inbound_policy.add_route(routes_[i].nets);
   }
 
   t->queues.resize(config_.queues);
@@ -300,7 +286,7 @@ void Gateway::set_routes(std::vector<RouteSpec> routes) {
   }
   std::vector<RouteTable::Entry> entries;
   for (size_t i = 0; i < routes.size(); i++)
-    for (const Prefix& p : routes[i].nets) entries.push_back({p.addr, p.len, static_cast<uint16_t>(i + 1)});
+    for (const route::Prefix& p : routes[i].nets) entries.push_back({p, static_cast<uint16_t>(i + 1)});
   route_table_ = RouteTable::build(entries);
   routes_ = std::move(routes);
   for (auto& sa : gone) free_after_commit(sa.release());

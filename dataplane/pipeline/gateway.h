@@ -22,19 +22,15 @@
 #include "io/link.h"
 #include "pipeline/tables.h"
 #include "pipeline/worker.h"
+#include "route/prefix.h"
 
 namespace vitesse {
-
-struct Prefix {
-  net::IpAddr addr;
-  uint8_t len = 0;
-};
 
 struct RouteSpec {
   std::string id;
   // The remote site's prefixes: traffic to them goes into the route's SA;
   // what comes out of its SAs must come from them (inbound policy).
-  std::vector<Prefix> nets;
+  std::vector<route::Prefix> nets;
   std::vector<net::IpAddr> remotes;  // per queue; a short list falls back to its first entry
 };
 
@@ -167,10 +163,10 @@ class Gateway {
   std::vector<Retired> retired_;
 };
 
-// Parses "10.0.0.0/8", "2001:db8::/32", "192.0.2.1" (host) — throws
-// std::invalid_argument naming the text on error.
+// Parse "192.0.2.1", "10.0.0.0/8", "2001:db8::/32" (route::parse_prefix: host
+// bits cleared) — throw std::invalid_argument naming the text on error.
 net::IpAddr parse_ip(const std::string& text);
-Prefix parse_prefix(const std::string& text);
+route::Prefix parse_prefix(const std::string& text);
 net::Mac parse_mac(const std::string& text);
 
 }  // namespace vitesse

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "net/headers.h"
+#include "route/prefix.h"
 #include "route/route_index.h"
 #include "util/big_endian.h"
 
@@ -34,24 +35,22 @@ class InboundPolicy {
   struct Net6 { uint64_t addr[2], mask[2]; };
 
  public:
-  struct Net { net::IpAddr addr; uint8_t len; };
-
   // Route indices are assigned in order from 1 (index 0, an SA whose route
   // is gone, admits nothing).
-  void add_route(const std::vector<Net>& nets) {
+  void add_route(const std::vector<route::Prefix>& nets) {
     if (routes_.empty()) routes_.push_back({});
     Range r{static_cast<uint32_t>(v4_.size()), 0, static_cast<uint32_t>(v6_.size()), 0};
-    for (const Net& n : nets) {
-      if (n.addr.is_v6) {
+    for (const route::Prefix& n : nets) {
+      if (n.family == route::Family::ipv6) {
         Net6 p;
-        p.mask[0] = mask64(n.len);
-        p.mask[1] = n.len > 64 ? mask64(n.len - 64) : 0;
-        p.addr[0] = load_be64(n.addr.v6.b) & p.mask[0];
-        p.addr[1] = load_be64(n.addr.v6.b + 8) & p.mask[1];
+        p.mask[0] = mask64(n.length);
+        p.mask[1] = n.length > 64 ? mask64(n.length - 64) : 0;
+        p.addr[0] = load_be64(n.bytes.data()) & p.mask[0];
+        p.addr[1] = load_be64(n.bytes.data() + 8) & p.mask[1];
         v6_.push_back(p);
       } else {
-        const uint32_t mask = n.len == 0 ? 0 : ~uint32_t{0} << (32 - n.len);
-        v4_.push_back({n.addr.v4 & mask, mask});
+        const uint32_t mask = n.length == 0 ? 0 : ~uint32_t{0} << (32 - n.length);
+        v4_.push_back({load_be32(n.bytes.data()) & mask, mask});
       }
     }
     r.end4 = static_cast<uint32_t>(v4_.size());

@@ -10,16 +10,7 @@ std::shared_ptr<const RouteTable> RouteTable::build(const std::vector<Entry>& en
   route::Poptrie4Builder b4;
   route::Poptrie6Builder b6;
   for (const Entry& e : entries) {
-    route::Prefix p;
-    p.length = e.len;
-    std::string err;
-    if (e.addr.is_v6) {
-      std::memcpy(p.bytes.data(), e.addr.v6.b, 16);
-      err = b6.add(p, e.value);
-    } else {
-      store_be32(p.bytes.data(), e.addr.v4);
-      err = b4.add(p, e.value);
-    }
+    const std::string err = e.prefix.family == route::Family::ipv6 ? b6.add(e.prefix, e.value) : b4.add(e.prefix, e.value);
     if (!err.empty()) throw std::invalid_argument(err);
   }
   auto t = std::make_shared<RouteTable>();

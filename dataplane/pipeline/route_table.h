@@ -7,14 +7,14 @@
 
 #include "net/headers.h"
 #include "route/poptrie.h"
+#include "route/prefix.h"
 
 namespace vitesse {
 
 class RouteTable {
  public:
   struct Entry {
-    net::IpAddr addr;
-    uint8_t len;
+    route::Prefix prefix;
     route::RouteIndex value;  // 1..65535
   };
   // Throws std::invalid_argument for an entry the builder refuses.

@@ -41,9 +41,15 @@ std::string parse_prefix(std::string_view text, Family f, Prefix& out) {
   Prefix p;
   if (inet_pton(f == Family::ipv4 ? AF_INET : AF_INET6, addr, p.bytes.data()) != 1) return fail("bad address");
   p.length = static_cast<uint8_t>(len);
+  p.family = f;
   clear_host_bits(p, f);
   out = p;
   return {};
+}
+
+std::string parse_prefix(std::string_view text, Prefix& out) {
+  const bool v6 = text.substr(0, text.find('/')).find(':') != std::string_view::npos;
+  return parse_prefix(text, v6 ? Family::ipv6 : Family::ipv4, out);
 }
 
 std::string format_address(const uint8_t* bytes, Family f) {

@@ -1,9 +1,12 @@
-// Route prefixes as the builder takes them: address bytes in network order
-// and a length in bits. Text forms are "192.0.2.0/24" and "2001:db8::/32".
+// The data plane's one prefix type (routes, the inbound policy, the route
+// builders): address bytes in network order, a length in bits, the family.
+// Text forms are "192.0.2.0/24" and "2001:db8::/32".
 //
-// Host bits (address bits past the length) are cleared rather than refused, so
-// "10.1.2.3/8" means 10.0.0.0/8: operators paste interface addresses with
-// their netmask and mean the network.
+// Host bits (address bits past the length): the configuration refuses them
+// with the network the operator probably meant (config/semantics.ts), before
+// anything reaches the data plane; here they are cleared, so "10.1.2.3/8" from
+// a test, a benchmark or the route addon means 10.0.0.0/8 and every consumer
+// matches the same network.
 #pragma once
 
 #include <array>
@@ -21,6 +24,7 @@ inline constexpr unsigned address_bytes(Family f) { return address_bits(f) / 8; 
 struct Prefix {
   std::array<uint8_t, 16> bytes{};  // IPv4 uses the first 4
   uint8_t length = 0;
+  Family family = Family::ipv4;
 };
 
 // Clears the bits of p.bytes past p.length (and every byte past the family's
@@ -31,6 +35,8 @@ void clear_host_bits(Prefix& p, Family f);
 // Returns an empty string on success, otherwise what is wrong, e.g.
 // `not an IPv4 prefix: "10.0.0.0/33" (length over 32)`.
 std::string parse_prefix(std::string_view text, Family f, Prefix& out);
+// The same, of the family the text is written in (a ':' makes it IPv6).
+std::string parse_prefix(std::string_view text, Prefix& out);
 
 // Formats an address (network-order bytes) in its usual text form.
 std::string format_address(const uint8_t* bytes, Family f);
