@@ -12,65 +12,53 @@
 // keeps one limiter for knocks and one for the messages that passed the
 // checks an off-path attacker cannot pass, so forged datagrams never spend
 // the budget genuine ones need.
+import { TokenBucket, type RateLimit } from '../token-bucket.js';
 
-export interface RateLimit {
-  /** Sustained messages per second, per exchange of the source. */
-  perSecond: number;
-  /** Messages at once after a quiet time, per exchange of the source. */
-  burst: number;
-}
+/** Per exchange of the source: sustained messages per second, and at once after a quiet time. */
+export type { RateLimit };
 
 // An exchange needs 4 messages per negotiation each way (as initiator and as
 // responder), one negotiation per sa-ttl/2 or per negotiation-ttl when
 // retrying; this leaves ample room for that and refuses floods.
 export const DEFAULT_RATE_LIMIT: RateLimit = { perSecond: 20, burst: 40 };
 
-interface Bucket {
-  tokens: number;
-  at: number;
+interface Source {
+  /** Scaled by the number of exchanges the source is the gateway of. */
+  bucket: TokenBucket;
   exchanges: number;
   /** When a message was last refused (-Infinity: never). */
   refusedAt: number;
 }
 
 export class RateLimiter {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly sources = new Map<string, Source>();
 
   constructor(private readonly limit: RateLimit = DEFAULT_RATE_LIMIT) {}
 
   /** True if a message from `source`, the gateway of `exchanges` exchanges, may be processed at `now` (ms). */
   allow(source: string, exchanges: number, now: number): boolean {
-    const burst = this.limit.burst * exchanges;
-    let b = this.buckets.get(source);
-    if (!b) {
-      b = { tokens: burst, at: now, exchanges, refusedAt: -Infinity };
-      this.buckets.set(source, b);
+    let s = this.sources.get(source);
+    if (!s) {
+      s = { bucket: new TokenBucket(this.limit), exchanges, refusedAt: -Infinity };
+      this.sources.set(source, s);
     }
-    b.exchanges = exchanges;
-    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * this.limit.perSecond * exchanges);
-    b.at = now;
-    if (b.tokens < 1) {
-      b.refusedAt = now;
-      return false;
-    }
-    b.tokens -= 1;
-    return true;
+    s.exchanges = exchanges;
+    if (s.bucket.take(now, exchanges)) return true;
+    s.refusedAt = now;
+    return false;
   }
 
   /** True if a message from `source` was refused at `since` (ms) or later. */
   refusedSince(source: string, since: number): boolean {
-    return (this.buckets.get(source)?.refusedAt ?? -Infinity) >= since;
+    return (this.sources.get(source)?.refusedAt ?? -Infinity) >= since;
   }
 
   /** Forgets sources whose buckets are full again (they would start full anyway). */
   prune(now: number): void {
-    for (const [source, b] of this.buckets) {
-      const refilled = b.tokens + ((now - b.at) / 1000) * this.limit.perSecond * b.exchanges;
-      if (refilled >= this.limit.burst * b.exchanges) this.buckets.delete(source);
-    }
+    for (const [source, s] of this.sources) if (s.bucket.full(now, s.exchanges)) this.sources.delete(source);
   }
 
   size(): number {
-    return this.buckets.size;
+    return this.sources.size;
   }
 }

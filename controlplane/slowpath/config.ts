@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { parseIp, parseMac, type IpBytes, type MacBytes } from './address.js';
 import type { ResolverTiming } from './neighbours.js';
-import type { RateLimit } from './ratelimit.js';
+import type { RateLimit } from '../token-bucket.js';
 import type { InjectFn, Side } from './types.js';
 import type { QueueNumber } from '../exchange/types.js';
 

@@ -7,7 +7,7 @@ import type { ParsedAddresses } from './config.js';
 import type { DropReason, SlowPathCounters } from './counters.js';
 import type { NextHopResolver } from './neighbours.js';
 import type { FairBudget } from './fair-budget.js';
-import type { TokenBucket } from './ratelimit.js';
+import type { TokenBucket } from '../token-bucket.js';
 import type { InjectFn, InjectMode, Side } from './types.js';
 import type { QueueNumber } from '../exchange/types.js';
 

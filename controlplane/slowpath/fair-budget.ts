@@ -14,7 +14,7 @@
 // limited with it.
 import crypto from 'node:crypto';
 import type { IpBytes } from './address.js';
-import { TokenBucket, type RateLimit } from './ratelimit.js';
+import { TokenBucket, type RateLimit } from '../token-bucket.js';
 
 const SLOTS = 256;
 

@@ -36,7 +36,7 @@
 //     says so, and recommends a static MAC where the next hop never moves.
 import type { Logger } from 'pino';
 import { formatIp, formatMac, type IpBytes, type MacBytes } from './address.js';
-import { TokenBucket, type RateLimit } from './ratelimit.js';
+import { TokenBucket, type RateLimit } from '../token-bucket.js';
 import type { Side } from './types.js';
 
 export type NeighbourState = 'static' | 'incomplete' | 'reachable' | 'probe' | 'stale';

@@ -40,7 +40,7 @@ import {
   type IpView,
 } from './packet.js';
 import { FairBudget } from './fair-budget.js';
-import { TokenBucket } from './ratelimit.js';
+import { TokenBucket } from '../token-bucket.js';
 import type { InjectFn, Punt, Side } from './types.js';
 import { FIRST_QUEUE, type QueueNumber } from '../exchange/types.js';
 
