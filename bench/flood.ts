@@ -2,7 +2,7 @@
 // key-exchange flood against a gateway that forwards traffic and rekeys.
 //
 // Two gateways with the real data plane, slow path and key manager on memory
-// wires (test/support/two-sites.ts), sa-ttl short so they rekey every few
+// wires (controlplane/demo/memory-two-sites.ts), sa-ttl short so they rekey every few
 // seconds. Host A sends a numbered UDP stream to host B through the tunnel
 // while `rate` key-exchange datagrams per second arrive on gateway B's public
 // address, a mix of
@@ -28,7 +28,7 @@ import type { KeyManagerCounters } from '../controlplane/keymanager.js';
 import { FIRST_QUEUE } from '../controlplane/exchange/types.js';
 import { parseMac } from '../controlplane/slowpath/address.js';
 import { udpFrame } from '../controlplane/udp.js';
-import { numbered, twoSites, until, type TwoSites } from '../test/support/two-sites.js';
+import { numbered, twoSites, until, type TwoSites } from '../controlplane/demo/memory-two-sites.js';
 
 const spec: Record<string, OptionSpec> = {
   rate: { type: 'number', default: 100_000, help: 'key-exchange datagrams per second at gateway B' },

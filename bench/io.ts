@@ -7,7 +7,7 @@
 // two network namespaces and a veth pair, and removes them afterwards.
 import { native } from '../controlplane/native.js';
 import { parseArgs, usageText, UsageError, type OptionSpec } from '../controlplane/cli/args.js';
-import { labUnavailable, NetLab } from '../test/support/netns.js';
+import { Lab, labUnavailable } from '../controlplane/demo/lab.js';
 
 const spec: Record<string, OptionSpec> = {
   drivers: { type: 'string', default: 'af-packet,af-xdp', help: 'drivers, comma-separated (af-packet, af-xdp)' },
@@ -97,12 +97,12 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
 
-  const lab = new NetLab();
+  const lab = new Lab('vtio');
   const rows: IoBenchRow[] = [];
   try {
-    const nsA = lab.namespace();
-    const nsB = lab.namespace();
-    const pair = lab.veth(nsA, nsB);
+    const nsA = lab.namespace('a', { ipv6: false });
+    const nsB = lab.namespace('b', { ipv6: false });
+    const pair = lab.veth(nsA, 'va0', nsB, 'vb0', { kernelOffloads: true });
     for (const driver of drivers) {
       for (const txMethod of driver === 'af-packet' ? txMethods : [undefined]) {
         for (const size of sizes) {

@@ -14,7 +14,7 @@
 // hour would end.
 import { pathToFileURL } from 'node:url';
 import { parseArgs, usageText, UsageError, type OptionSpec } from '../controlplane/cli/args.js';
-import { numbered, twoSites, until, type TwoSites } from '../test/support/two-sites.js';
+import { numbered, twoSites, until, type TwoSites } from '../controlplane/demo/memory-two-sites.js';
 
 const spec: Record<string, OptionSpec> = {
   minutes: { type: 'number', default: 60, help: 'how long to run' },

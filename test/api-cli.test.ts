@@ -14,7 +14,7 @@ import { main } from '../controlplane/cli.js';
 import { toJson } from '../controlplane/config/index.js';
 import { startApi, type ApiServer } from '../controlplane/api/server.js';
 import { statusReport, summarise } from '../controlplane/commands/status.js';
-import { twoSites, until, type TwoSites } from './support/two-sites.js';
+import { twoSites, until, type TwoSites } from '../controlplane/demo/memory-two-sites.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const bin = path.join(root, 'bin', 'vitesse.js');

@@ -1,5 +1,5 @@
 // The management API end to end: a real HTTP client over the real Unix socket
-// of two in-process gateways (test/support/two-sites.ts), changing routes
+// of two in-process gateways (controlplane/demo/memory-two-sites.ts), changing routes
 // while traffic flows, refusing invalid changes with RFC 8040 errors, and
 // reporting state that agrees with the data plane's own counters.
 import fs from 'node:fs';
@@ -21,7 +21,7 @@ import { GatewayMetrics, serveMetrics } from '../controlplane/metrics.js';
 import { RX_ERRORS } from '../controlplane/state.js';
 import { COUNTER_TABLE, type Counters } from '../controlplane/counter-table.js';
 import { internetChecksum } from './support/ip-packets.js';
-import { numbered, numberOf, sleep, twoSites, until, type TwoSites } from './support/two-sites.js';
+import { numbered, numberOf, sleep, twoSites, until, type TwoSites } from '../controlplane/demo/memory-two-sites.js';
 import { yanglintDocument } from './config-yanglint.js';
 import { itNeeding } from './support/requires.js';
 

@@ -1,6 +1,6 @@
 // Truncated frames of every kind at two gateways that carry a numbered
 // stream and roll their SAs over every 2 s (real data plane, slow path and
-// key manager: test/support/two-sites.ts). Every frame is cut at every length,
+// key manager: controlplane/demo/memory-two-sites.ts). Every frame is cut at every length,
 // both as it would arrive cut (the IP header still claims the whole packet)
 // and rebuilt around the shorter contents (every length field consistent, so
 // the cut reaches the inner parsers: ESP, UDP, the key exchange). What must
@@ -15,7 +15,7 @@ import { udpFrame } from '../controlplane/udp.js';
 import { ethernet } from './support/gateway-harness.js';
 import { buildIpv4 } from './support/ip-packets.js';
 import { arpPacket, icmp4Packet } from './support/slowpath-frames.js';
-import { GW_A_PRIV_MAC, HOST_A_MAC, numbered, numberOf, sleep, twoSites, until, type TwoSites } from './support/two-sites.js';
+import { GW_A_PRIV_MAC, HOST_A_MAC, numbered, numberOf, sleep, twoSites, until, type TwoSites } from '../controlplane/demo/memory-two-sites.js';
 import { FIRST_QUEUE, type Spi } from '../controlplane/exchange/types.js';
 
 const A_PUBLIC = '192.0.2.1', B_PUBLIC = '198.51.100.1';

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { until } from './support/two-sites.js';
+import { until } from '../controlplane/demo/memory-two-sites.js';
 import { describeNeeding } from './support/requires.js';
 
 const root = path.resolve(import.meta.dirname, '..');

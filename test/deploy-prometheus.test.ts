@@ -3,7 +3,7 @@
 // dashboard's queries are valid PromQL, and every metric, label and label
 // value that the rules, their tests and the dashboard name is one a real
 // gateway exports — read from a scrape of gateway A of a running pair
-// (test/support/two-sites.ts), not from a list kept here.
+// (controlplane/demo/memory-two-sites.ts), not from a list kept here.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayMetrics } from '../controlplane/metrics.js';
-import { numbered, sleep, twoSites, until } from './support/two-sites.js';
+import { numbered, sleep, twoSites, until } from '../controlplane/demo/memory-two-sites.js';
 import { itNeeding } from './support/requires.js';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');

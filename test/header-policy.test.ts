@@ -19,7 +19,7 @@ import { refSeal, type RefSa } from './support/esp-reference.js';
 import { buildIpv4, buildIpv6, internetChecksum } from './support/ip-packets.js';
 import { ethernet } from './support/gateway-harness.js';
 import { describeNeeding } from './support/requires.js';
-import { until } from './support/two-sites.js';
+import { until } from '../controlplane/demo/memory-two-sites.js';
 
 const log = pino({ level: process.env.VITESSE_TEST_LOG ?? 'silent' });
 const GW_PRIV_MAC = '02:00:00:0d:00:01';

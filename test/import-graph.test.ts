@@ -1,6 +1,7 @@
 // The import graph of controlplane/ and bench/ (static, type-only, re-export
-// and dynamic imports alike) has no cycle, and no command or benchmark imports
-// the CLI dispatcher (controlplane/cli.ts), which loads them.
+// and dynamic imports alike) has no cycle, stays inside those two folders (no
+// product code imports test/), and no command or benchmark imports the CLI
+// dispatcher (controlplane/cli.ts), which loads them.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -74,6 +75,10 @@ describe('import graph of controlplane/ and bench/', () => {
 
   it('has no cycle', () => {
     expect(cycles(GRAPH).map((c) => c.join(' → '))).toEqual([]);
+  });
+
+  it('no product module (controlplane/, bench/: shipped in dist/) imports test code', () => {
+    expect([...GRAPH].flatMap(([f, deps]) => deps.filter((d) => !d.startsWith('controlplane/') && !d.startsWith('bench/')).map((d) => `${f} → ${d}`))).toEqual([]);
   });
 
   it('no command or benchmark imports the CLI dispatcher', () => {

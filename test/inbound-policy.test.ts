@@ -29,7 +29,7 @@ import { SaLedger } from '../controlplane/sa-ledger.js';
 import { refSeal, type RefSa } from './support/esp-reference.js';
 import { ethernet, makeHarness, pollUntilIdle, type Harness } from './support/gateway-harness.js';
 import { buildIpv4, buildIpv6, internetChecksum } from './support/ip-packets.js';
-import { GW_A_PRIV_MAC, HOST_A_MAC, sleep, twoSites, until, type TwoSites } from './support/two-sites.js';
+import { GW_A_PRIV_MAC, HOST_A_MAC, sleep, twoSites, until, type TwoSites } from '../controlplane/demo/memory-two-sites.js';
 import { yanglintDocument } from './config-yanglint.js';
 import { itNeeding } from './support/requires.js';
 

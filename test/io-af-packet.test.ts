@@ -8,7 +8,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { native } from '../controlplane/native.js';
 import { arpRequest, collect, drain, ethernet, icmpEchoFrame, isArp, tagged, tagOf, udpFrame } from './support/io-frames.js';
-import { NetLab, type VethPair } from './support/netns.js';
+import { Lab, type Veth } from '../controlplane/demo/lab.js';
 import { describeNeeding } from './support/requires.js';
 
 
@@ -16,10 +16,10 @@ type Link = ReturnType<typeof native.io.open>;
 const TEST_ETHERTYPE = 0x88b5; // IEEE local experimental
 
 describeNeeding(['root', 'ip'], 'af-packet driver on veth', () => {
-  let lab: NetLab;
+  let lab: Lab;
   let nsA: string;
   let nsB: string;
-  let pair: VethPair;
+  let pair: Veth;
   const open: Link[] = [];
   const link = (spec: Record<string, unknown>): Link => {
     const l = native.io.open({ driver: 'af-packet', ...spec });
@@ -30,10 +30,10 @@ describeNeeding(['root', 'ip'], 'af-packet driver on veth', () => {
     link({ ifname: side === 'a' ? pair.a : pair.b, netns: side === 'a' ? nsA : nsB, ...extra });
 
   beforeAll(() => {
-    lab = new NetLab();
-    nsA = lab.namespace();
-    nsB = lab.namespace();
-    pair = lab.veth(nsA, nsB);
+    lab = new Lab('vtio');
+    nsA = lab.namespace('a', { ipv6: false });
+    nsB = lab.namespace('b', { ipv6: false });
+    pair = lab.veth(nsA, 'va0', nsB, 'vb0', { kernelOffloads: true });
   });
   // Links a test leaves open (when it fails half-way) must not hold the
   // interface for the next test.

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { native, packageRoot } from '../controlplane/native.js';
 import { arpRequest, collect, drain, ethernet, icmpEchoFrame, isArp, tagged, tagOf, udpFrame } from './support/io-frames.js';
-import { NetLab, type VethPair } from './support/netns.js';
+import { Lab, type Veth } from '../controlplane/demo/lab.js';
 import { describeNeeding } from './support/requires.js';
 
 
@@ -25,11 +25,11 @@ interface XdpState {
 }
 
 describeNeeding(['root', 'ip'], 'af-xdp driver on veth (native XDP, copy mode)', () => {
-  let lab: NetLab;
+  let lab: Lab;
   let nsA: string;
   let nsB: string;
-  let one: VethPair; // one queue per end
-  let two: VethPair; // two queues per end
+  let one: Veth; // one queue per end
+  let two: Veth; // two queues per end
   const open: Link[] = [];
   const xdp = (ns: string, dev: string, extra: Record<string, unknown> = {}): Link => {
     const l = native.io.open({ driver: 'af-xdp', ifname: dev, netns: ns, ...extra });
@@ -40,11 +40,11 @@ describeNeeding(['root', 'ip'], 'af-xdp driver on veth (native XDP, copy mode)',
     (JSON.parse(lab.exec(ns, ['ip', '-j', '-d', 'link', 'show', dev])) as { xdp?: XdpState }[])[0].xdp;
 
   beforeAll(() => {
-    lab = new NetLab();
-    nsA = lab.namespace();
-    nsB = lab.namespace();
-    one = lab.veth(nsA, nsB);
-    two = lab.veth(nsA, nsB, { queues: 2 });
+    lab = new Lab('vtio');
+    nsA = lab.namespace('a', { ipv6: false });
+    nsB = lab.namespace('b', { ipv6: false });
+    one = lab.veth(nsA, 'va0', nsB, 'vb0', { kernelOffloads: true });
+    two = lab.veth(nsA, 'va1', nsB, 'vb1', { queues: 2, kernelOffloads: true });
   });
   // Links a test leaves open (when it fails half-way) must not hold the
   // interface for the next test.
@@ -76,7 +76,7 @@ describeNeeding(['root', 'ip'], 'af-xdp driver on veth (native XDP, copy mode)',
   });
 
   it('takes frames up to a 3000-byte MTU (4 KiB UMEM frames), and refuses an MTU it cannot take', () => {
-    const big = lab.veth(nsA, nsB, { mtu: 3000 });
+    const big = lab.veth(nsA, 'va2', nsB, 'vb2', { mtu: 3000, kernelOffloads: true });
     const a = xdp(nsA, big.a);
     const b = xdp(nsB, big.b);
     const frames = [3014, 2000, 1515, 60].map((len, i) => ethernet(big.macB, big.macA, TEST_ETHERTYPE, tagged(9, i, len - 14)));
@@ -86,7 +86,7 @@ describeNeeding(['root', 'ip'], 'af-xdp driver on veth (native XDP, copy mode)',
     got.forEach((f, i) => expect(f.equals(frames[i])).toBe(true));
     a.close();
     b.close();
-    const jumbo = lab.veth(nsA, nsB, { mtu: 9000 });
+    const jumbo = lab.veth(nsA, 'va3', nsB, 'vb3', { mtu: 9000, kernelOffloads: true });
     expect(() => native.io.open({ driver: 'af-xdp', ifname: jumbo.a, netns: nsA })).toThrow(
       `af-xdp: ${jumbo.a}: MTU 9000 is too large for XDP sockets without multi-buffer frames (at most 3822)`,
     );

@@ -1,4 +1,4 @@
-// Prometheus metrics of a running gateway pair (test/support/two-sites.ts):
+// Prometheus metrics of a running gateway pair (controlplane/demo/memory-two-sites.ts):
 // a scrape of a busy gateway passes `promtool check metrics`, values are the
 // data plane's own counters at scrape time, route counters never go
 // backwards when SAs roll over, and no label carries an SPI.
@@ -9,7 +9,7 @@ import { COUNTER_NAMES } from '../controlplane/counter-table.js';
 import { FIRST_QUEUE } from '../controlplane/exchange/types.js';
 import { DATAPLANE_METRICS, GatewayMetrics, serveMetrics, type MetricsServer } from '../controlplane/metrics.js';
 import { itNeeding } from './support/requires.js';
-import { numbered, numberOf, sleep, twoSites, until, type TwoSites } from './support/two-sites.js';
+import { numbered, numberOf, sleep, twoSites, until, type TwoSites } from '../controlplane/demo/memory-two-sites.js';
 
 let s: TwoSites | undefined;
 let server: MetricsServer | undefined;

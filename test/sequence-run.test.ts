@@ -14,7 +14,7 @@ import { DEFAULT_SEQUENCE_RESERVE } from '../controlplane/sequence-keeper.js';
 import { writePcap } from './support/pcap.js';
 import { OUTBOUND, lanFrames, sentEsp, sequenceConfig } from './support/sequence-setup.js';
 import { describeNeeding } from './support/requires.js';
-import { until } from './support/two-sites.js';
+import { until } from '../controlplane/demo/memory-two-sites.js';
 
 const R = DEFAULT_SEQUENCE_RESERVE;
 const root = path.resolve(import.meta.dirname, '..');

@@ -2,7 +2,7 @@
 // in-memory wires: the key exchange runs over the same punt/inject path as on a
 // real network, and traffic flows through the SAs it negotiates.
 import { afterEach, describe, expect, it } from 'vitest';
-import { numbered, numberOf, sleep, twoSites, until, type TwoSites } from './support/two-sites.js';
+import { numbered, numberOf, sleep, twoSites, until, type TwoSites } from '../controlplane/demo/memory-two-sites.js';
 
 let s: TwoSites | undefined;
 afterEach(() => {

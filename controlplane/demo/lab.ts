@@ -1,8 +1,13 @@
-// Network namespaces joined by veth pairs: the demo's (and the real-interface
-// tests') little network. Everything a Lab creates lives in its namespaces and
-// disappears with them, so cleanup is deleting the namespaces — also at exit,
-// and for labs whose process died, the next time a lab with the same prefix
-// starts.
+// Network namespaces joined by veth pairs: the one lab of the demo, `vitesse
+// bench io/e2e` and the tests that need real kernel interfaces. Everything a
+// Lab creates lives in its namespaces and disappears with them, so cleanup is
+// deleting the namespaces — also at exit, and for labs whose process died, the
+// next time a lab with the same prefix starts. Names carry the process id, so
+// parallel runs never collide.
+//
+// Our drivers open links inside a namespace themselves (spec.netns), so a
+// process using a lab stays in the root namespace and can hold both ends of a
+// veth pair.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { promisify } from 'node:util';
@@ -16,6 +21,15 @@ export function commandMissing(cmd: string): boolean {
   } catch {
     return true;
   }
+}
+
+/** Why a lab cannot be built here, or undefined if it can. */
+export function labUnavailable(): string | undefined {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+    return 'needs root (creates network namespaces and veth pairs)';
+  }
+  if (commandMissing('ip')) return 'needs the ip command (iproute2)';
+  return undefined;
 }
 
 function run(argv: string[], input?: string): string {
@@ -65,17 +79,19 @@ export class Lab {
    * A veth pair, both ends up, with the offloads a real wire would have done
    * away with turned off: a veth hands a local stack's 64 KB TSO segments to
    * its peer unsplit, and leaves TCP/UDP checksums to a NIC that is not there
-   * (af-packet repairs those, af-xdp cannot tell).
+   * (af-packet repairs those, af-xdp cannot tell). `kernelOffloads` keeps
+   * them, for the driver tests, which meet what a veth really does.
    */
-  veth(nsA: string, nameA: string, nsB: string, nameB: string, opts: { queues?: number } = {}): Veth {
+  veth(nsA: string, nameA: string, nsB: string, nameB: string, opts: { queues?: number; mtu?: number; kernelOffloads?: boolean } = {}): Veth {
     const q = String(opts.queues ?? 1);
     const tmpA = `vl${process.pid % 10000}x${this.links}a`, tmpB = `vl${process.pid % 10000}x${this.links++}b`;
     run(['ip', 'link', 'add', tmpA, 'numtxqueues', q, 'numrxqueues', q, 'type', 'veth', 'peer', 'name', tmpB, 'numtxqueues', q, 'numrxqueues', q]);
     run(['ip', 'link', 'set', tmpA, 'netns', nsA, 'name', nameA]);
     run(['ip', 'link', 'set', tmpB, 'netns', nsB, 'name', nameB]);
     for (const [ns, dev] of [[nsA, nameA], [nsB, nameB]]) {
+      if (opts.mtu) this.exec(ns, ['ip', 'link', 'set', dev, 'mtu', String(opts.mtu)]);
       this.exec(ns, ['ip', 'link', 'set', dev, 'up']);
-      if (!commandMissing('ethtool')) {
+      if (!opts.kernelOffloads && !commandMissing('ethtool')) {
         try {
           this.exec(ns, ['ethtool', '-K', dev, 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off']);
         } catch {
@@ -92,6 +108,18 @@ export class Lab {
 
   address(ns: string, dev: string, cidr: string): void {
     this.exec(ns, ['ip', 'addr', 'add', cidr, 'dev', dev, ...(cidr.includes(':') ? ['nodad'] : [])]);
+  }
+
+  /** A static neighbour entry, so the kernel sends without asking ARP/ND. */
+  neighbour(ns: string, dev: string, addr: string, mac: string): void {
+    this.exec(ns, ['ip', 'neigh', 'replace', addr, 'lladdr', mac, 'dev', dev, 'nud', 'permanent']);
+  }
+
+  /** One interface's kernel counters (ip -s link). */
+  stats(ns: string, dev: string): { rxPackets: number; rxBytes: number; rxDropped: number; txPackets: number; txDropped: number } {
+    type Dir = { packets: number; bytes: number; dropped: number };
+    const s = (JSON.parse(this.exec(ns, ['ip', '-j', '-s', 'link', 'show', dev])) as { stats64: { rx: Dir; tx: Dir } }[])[0].stats64;
+    return { rxPackets: s.rx.packets, rxBytes: s.rx.bytes, rxDropped: s.rx.dropped, txPackets: s.tx.packets, txDropped: s.tx.dropped };
   }
 
   route(ns: string, dst: string, via: string): void {

@@ -1,16 +1,16 @@
 // Two gateways, A and B, with the real data plane, slow path and key manager,
-// joined by in-memory wires:
+// joined by in-memory wires (two-sites.ts is the same on real interfaces):
 //   hostA ─ privA ─ [gateway A] ─ net ─ [gateway B] ─ privB ─ hostB
-// The test plays hostA and hostB (it holds the far ends of privA and privB);
-// the gateways reach each other over `net` with ARP and the key exchange, as
-// they would over a real network.
+// The caller (a test, `vitesse bench flood/soak`) plays hostA and hostB (it
+// holds the far ends of privA and privB); the gateways reach each other over
+// `net` with ARP and the key exchange, as they would over a real network.
 import crypto from 'node:crypto';
 import pino, { type Logger } from 'pino';
-import { wires } from '../../controlplane/dataplane.js';
-import { parseConfig, type GatewayConfig } from '../../controlplane/config/index.js';
-import { Gateway } from '../../controlplane/gateway.js';
-import { buildIpv4 } from './ip-packets.js';
-import { ethernet } from './gateway-harness.js';
+import { wires } from '../dataplane.js';
+import { parseConfig, type GatewayConfig } from '../config/index.js';
+import { Gateway } from '../gateway.js';
+import { parseIp, parseMac } from '../slowpath/address.js';
+import { buildIpv4, ethernetFrame } from '../slowpath/packet.js';
 
 export const HOST_A_MAC = '02:00:00:0a:00:02';
 export const HOST_B_MAC = '02:00:00:0b:00:02';
@@ -145,7 +145,7 @@ export function numbered(from: 'a' | 'b', n: number, size = 100): Buffer {
   payload.writeUInt16BE(payload.length, 4);
   payload.writeUInt32BE(n, 8);
   const [src, dst, dmac, smac] = from === 'a' ? ['10.1.0.2', '10.2.0.2', GW_A_PRIV_MAC, HOST_A_MAC] : ['10.2.0.2', '10.1.0.2', GW_B_PRIV_MAC, HOST_B_MAC];
-  return ethernet(dmac, smac, 0x0800, buildIpv4({ src, dst, payload }));
+  return ethernetFrame(parseMac(dmac), parseMac(smac), 0x0800, buildIpv4({ src: parseIp(src), dst: parseIp(dst), protocol: 17, id: 0 }, payload));
 }
 
 export const numberOf = (f: Buffer) => f.readUInt32BE(14 + 20 + 8);
