@@ -3,14 +3,11 @@
 // its source lies in one of its SA's route's prefixes (same IP version) and
 // neither its source nor its destination is multicast or broadcast (IPv4
 // 224.0.0.0 and above, IPv6 ff00::/8).
+import { parseIp } from '../../controlplane/slowpath/address.js';
 
 /** An IPv4 or IPv6 address in text form as its network-order bytes. */
 export function parseAddress(a: string): Buffer {
-  if (!a.includes(':')) return Buffer.from(a.split('.').map(Number));
-  const [h, t = ''] = a.split('::');
-  const head = h ? h.split(':') : [], tail = t ? t.split(':') : [];
-  const groups = a.includes('::') ? [...head, ...Array(8 - head.length - tail.length).fill('0'), ...tail] : head;
-  return Buffer.concat(groups.map((g) => Buffer.from(g.padStart(4, '0'), 'hex')));
+  return parseIp(a); // the control plane's one parser (test/ip-text.test.ts)
 }
 
 /** Whether `addr` (4 or 16 bytes) lies in `prefix` ("10.1.0.0/16"), compared bit by bit. */

@@ -1,6 +1,7 @@
 // IPv4/IPv6 packets for tests: builders with correct lengths and checksums,
 // and a parser for the Ethernet frames found in captures.
 import crypto from 'node:crypto';
+import { parseIp } from '../../controlplane/slowpath/address.js';
 
 export function internetChecksum(bytes: Uint8Array): number {
   let sum = 0;
@@ -19,19 +20,9 @@ export interface Ipv4Options {
   payload: Uint8Array;
 }
 
-function v4Bytes(a: string): number[] {
-  return a.split('.').map(Number);
-}
-
-function v6Bytes(a: string): Buffer {
-  const [head, tail] = a.includes('::') ? a.split('::') : [a, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
-}
+// Address text through the control plane's one parser (test/ip-text.test.ts).
+const v4Bytes = (a: string) => parseIp(a);
+const v6Bytes = (a: string) => parseIp(a);
 
 export function buildIpv4(o: Ipv4Options): Buffer {
   const p = Buffer.alloc(20 + o.payload.length);

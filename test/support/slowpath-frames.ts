@@ -7,24 +7,15 @@ import { buildIpv4, buildIpv6, internetChecksum } from './ip-packets.js';
 import type { Punt } from '../../controlplane/slowpath/types.js';
 import { QueueNumber } from '../../controlplane/exchange/types.js';
 import { SlowPath, type SlowPathOptions } from '../../controlplane/slowpath/slowpath.js';
+import { parseIp } from '../../controlplane/slowpath/address.js';
 
 export function mac(text: string): Buffer {
   return Buffer.from(text.split(':').map((h) => parseInt(h, 16)));
 }
 
-export function v4(text: string): Buffer {
-  return Buffer.from(text.split('.').map(Number));
-}
-
-export function v6(text: string): Buffer {
-  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
-}
+// Address text through the control plane's one parser (test/ip-text.test.ts).
+export const v4 = (text: string): Buffer => parseIp(text);
+export const v6 = (text: string): Buffer => parseIp(text);
 
 export function eth(dst: string | Buffer, src: string | Buffer, type: number, payload: Uint8Array): Buffer {
   const d = typeof dst === 'string' ? mac(dst) : dst;
