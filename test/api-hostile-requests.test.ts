@@ -21,7 +21,7 @@ import { waitForTunnel } from '../controlplane/demo/demo.js';
 import { vitesseBin } from '../controlplane/demo/gateway-process.js';
 import { buildTwoSites, type TwoSiteLab } from '../controlplane/demo/two-sites.js';
 import { describeNeeding } from './support/requires.js';
-import { until } from './support/two-sites.js';
+import { until } from '../controlplane/demo/memory-two-sites.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const watcher = path.join(root, 'test', 'support', 'prototype-watch.mjs');

@@ -29,7 +29,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeNeeding, missing } from './support/requires.js';
-import { sleep } from './support/two-sites.js';
+import { sleep } from '../controlplane/demo/memory-two-sites.js';
 
 /** Waits until `cond` holds (it may be async), polling every 20 ms. */
 async function until(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {

@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeNeeding } from './support/requires.js';
-import { until } from './support/two-sites.js';
+import { until } from '../controlplane/demo/memory-two-sites.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const bin = path.join(root, 'bin', 'vitesse.js');
