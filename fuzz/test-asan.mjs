@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cxxOptimization } from '../tools/gyp-flags.mjs';
+import { cxxOptimization, gypDirectory } from '../tools/gyp-flags.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(root, 'build', 'asan-src');
@@ -38,13 +38,7 @@ function runtime(name) {
 
 // A node-gyp directory of its own: binding.gyp copied, the sources linked.
 function buildAddon() {
-  fs.mkdirSync(src, { recursive: true });
-  fs.copyFileSync(path.join(root, 'binding.gyp'), path.join(src, 'binding.gyp'));
-  fs.writeFileSync(path.join(src, 'package.json'), '{ "name": "vitesse-asan", "private": true }\n');
-  for (const d of ['dataplane', 'tools']) {
-    const link = path.join(src, d);
-    if (!fs.existsSync(link)) fs.symlinkSync(path.join(root, d), link);
-  }
+  gypDirectory(root, src, 'vitesse-asan');
   const gyp = path.join(root, 'node_modules', '.bin', 'node-gyp');
   const env = { ...process.env, VITESSE_SANITIZE: '1' };
   if (sh(gyp, ['configure'], { cwd: src, env }) !== 0) throw new Error('the ASan build of the addon failed (configure)');

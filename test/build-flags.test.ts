@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error tools/*.mjs has no declaration file (checked by tsconfig.typecheck-js.json)
-import { cxxOptimization } from '../tools/gyp-flags.mjs';
+import { cxxOptimization, gypDirectory } from '../tools/gyp-flags.mjs';
 
 const ROOT = path.resolve(__dirname, '..');
 const WORK = path.join(ROOT, 'build', `gyp-flags-${process.pid}`);
@@ -15,10 +15,7 @@ const WORK = path.join(ROOT, 'build', `gyp-flags-${process.pid}`);
 /** `node-gyp configure` of binding.gyp in a directory of its own; the optimisation level it gives C++. */
 function configure(sanitize: boolean): string | null {
   const dir = path.join(WORK, sanitize ? 'asan' : 'product');
-  fs.mkdirSync(dir, { recursive: true });
-  fs.copyFileSync(path.join(ROOT, 'binding.gyp'), path.join(dir, 'binding.gyp'));
-  fs.writeFileSync(path.join(dir, 'package.json'), '{ "name": "vitesse-gyp-flags", "private": true }\n');
-  for (const d of ['dataplane', 'tools']) fs.symlinkSync(path.join(ROOT, d), path.join(dir, d));
+  gypDirectory(ROOT, dir, 'vitesse-gyp-flags');
   const env = { ...process.env, VITESSE_SANITIZE: sanitize ? '1' : '' };
   const r = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'node-gyp'), ['configure'], { cwd: dir, env, encoding: 'utf8' });
   expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
