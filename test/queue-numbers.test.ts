@@ -13,7 +13,7 @@ import { GatewayMetrics } from '../controlplane/metrics.js';
 import { gatewayState } from '../controlplane/state.js';
 import { buildIpv4 } from './support/ip-packets.js';
 import { ethernet } from './support/gateway-harness.js';
-import { GW_A_PRIV_MAC, HOST_A_MAC, twoSites, until, type TwoSites } from './support/two-sites.js';
+import { GW_A_PRIV_MAC, HOST_A_MAC, twoSites, until, type TwoSites } from '../controlplane/demo/memory-two-sites.js';
 
 let s: TwoSites | undefined;
 afterEach(() => {
