@@ -6,7 +6,7 @@
 // C++ (dataplane/crypto/gcm_bench.cc), counts this thread's CPU time (the
 // machine may be shared), keeps the fastest of several samples, and checks
 // its results against OpenSSL.
-import { native } from '../controlplane/native.js';
+import * as testkit from '../controlplane/testkit.js';
 import { parseArgs, usageText, UsageError, type OptionSpec } from '../controlplane/cli/args.js';
 
 const spec: Record<string, OptionSpec> = {
@@ -86,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"`);
-  const crypto = native.crypto;
+  const crypto = testkit.gcm;
   const path = (options.path as string | undefined) ?? crypto.defaultPath();
   if (!crypto.paths().includes(path)) {
     throw new UsageError(`--path: "${path}" is not supported here (have: ${crypto.paths().join(', ')})`);

@@ -4,9 +4,9 @@
 //
 //   hostA ── gwA ══ net ══ gwB ── hostB
 //
-// A native generator thread (native.io.blast) sends UDP from hostA to hostB
+// A native generator thread (testkit.io.blast) sends UDP from hostA to hostB
 // through hostA's interface with the chosen driver, and a native sink thread
-// (native.io.sink) counts what reaches hostB's interface with the same
+// (testkit.io.sink) counts what reaches hostB's interface with the same
 // driver. Measured, at 60-byte and 1400-byte frames:
 //   raw      the driver alone over one veth pair: hostA's generator into a
 //            sink on gwA's private interface (no forwarding at all);
@@ -27,7 +27,8 @@ import { waitForTunnel } from '../controlplane/demo/demo.js';
 import { commandMissing } from '../controlplane/demo/lab.js';
 import { ADDR, buildTwoSites, type Driver, type TwoSiteLab } from '../controlplane/demo/two-sites.js';
 import { Gateway } from '../controlplane/gateway.js';
-import { native } from '../controlplane/native.js';
+import * as testkit from '../controlplane/testkit.js';
+import type { IoLinkSpec } from '../controlplane/testkit.js';
 import { parseMac } from '../controlplane/slowpath/address.js';
 import { udpFrame } from '../controlplane/udp.js';
 
@@ -141,7 +142,7 @@ async function measure(driver: Driver, seconds: number, pps: number, iperfSecond
     // behind the gateway sends (the generator needs no ARP).
     const frame = (size: number) =>
       udpFrame({ srcMac: parseMac(mac.hostA), dstMac: parseMac(mac.gwAPrivate), src: ADDR.hostA, dst: ADDR.hostB, srcPort: 5555, dstPort: 6666, payload: Buffer.alloc(size - 42), ipId: 1 });
-    const generator = { driver, ifname: 'eth0', netns: ns.hostA };
+    const generator: IoLinkSpec = { driver, ifname: 'eth0', netns: ns.hostA };
 
     say('raw driver rate, hostA → gwA\'s private interface:');
     for (const size of SIZES) rows.push(await rate('raw', size, frame(size), generator, { driver, ifname: 'private', netns: ns.gwA }, seconds, pps, say));
@@ -204,11 +205,11 @@ async function measure(driver: Driver, seconds: number, pps: number, iperfSecond
 }
 
 // One rate measurement: a sink on `to`, the generator on `from`.
-async function rate(mode: Mode, size: number, frame: Buffer, from: object, to: object, seconds: number, pps: number, say: (l: string) => void): Promise<E2eRow> {
-  const sink = native.io.sink({ spec: to, seconds: seconds + 3, idleStop: 0.5 }) as Promise<TrafficResult>;
+async function rate(mode: Mode, size: number, frame: Buffer, from: IoLinkSpec, to: IoLinkSpec, seconds: number, pps: number, say: (l: string) => void): Promise<E2eRow> {
+  const sink = testkit.io.sink({ spec: to, seconds: seconds + 3, idleStop: 0.5 }) as Promise<TrafficResult>;
   await new Promise((r) => setTimeout(r, 200));
   const workers0 = workerCpuSeconds();
-  const sent = (await native.io.blast({ spec: from, frame, seconds, pps })) as TrafficResult;
+  const sent = (await testkit.io.blast({ spec: from, frame, seconds, pps })) as TrafficResult;
   const got = await sink;
   const workers = workerCpuSeconds() - workers0;
   const per = (n: number, s: number) => (s > 0 ? n / s : 0);

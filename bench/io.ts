@@ -1,11 +1,11 @@
 // `vitesse bench io [--json]`: the raw rate of the packet I/O drivers over a
 // veth pair, with no gateway: a native generator thread sends one UDP frame
-// over and over through the driver on one end (native.io.blast) while a
+// over and over through the driver on one end (testkit.io.blast) while a
 // native sink thread counts what the same driver receives on the other end
-// (native.io.sink). Reports, per driver and frame size, what the sender got
+// (testkit.io.sink). Reports, per driver and frame size, what the sender got
 // rid of and what arrived (packets/s, Gbit/s, loss). Needs root: it creates
 // two network namespaces and a veth pair, and removes them afterwards.
-import { native } from '../controlplane/native.js';
+import * as testkit from '../controlplane/testkit.js';
 import { parseArgs, usageText, UsageError, type OptionSpec } from '../controlplane/cli/args.js';
 import { Lab, labUnavailable } from '../controlplane/demo/lab.js';
 
@@ -83,8 +83,11 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`usage: vitesse bench io [options]\n${usageText(spec)}\n\nexamples:\n  sudo vitesse bench io\n  sudo vitesse bench io --drivers af-xdp --sizes 60 --seconds 5 --json\n`);
     return 0;
   }
-  const drivers = String(options.drivers).split(',').map((s) => s.trim());
-  for (const d of drivers) if (d !== 'af-packet' && d !== 'af-xdp') throw new UsageError(`--drivers: unknown driver "${d}"`);
+  const drivers: ('af-packet' | 'af-xdp')[] = [];
+  for (const d of String(options.drivers).split(',').map((s) => s.trim())) {
+    if (d !== 'af-packet' && d !== 'af-xdp') throw new UsageError(`--drivers: unknown driver "${d}"`);
+    drivers.push(d);
+  }
   const sizes = String(options.sizes).split(',').map((s) => Number(s.trim()));
   for (const s of sizes) if (!Number.isInteger(s) || s > 1514) throw new UsageError(`--sizes: "${s}" is not a frame size up to 1514`);
   const txMethods = String(options['tx-method']).split(',').map((s) => s.trim());
@@ -109,9 +112,9 @@ export async function run(argv: string[]): Promise<number> {
           const frame = udpFrame(size, pair.macB, pair.macA);
           const extra = txMethod ? { txMethod } : {};
           const before = [lab.stats(nsA, pair.a), lab.stats(nsB, pair.b)];
-          const sink = native.io.sink({ spec: { driver, ifname: pair.b, netns: nsB }, seconds: seconds + 2, busyPoll: !!options['busy-poll'], idleStop: 0.3 }) as Promise<TrafficResult>;
+          const sink = testkit.io.sink({ spec: { driver, ifname: pair.b, netns: nsB }, seconds: seconds + 2, busyPoll: !!options['busy-poll'], idleStop: 0.3 }) as Promise<TrafficResult>;
           await new Promise((r) => setTimeout(r, 100));
-          const sent = (await native.io.blast({ spec: { driver, ifname: pair.a, netns: nsA, ...extra }, frame, seconds })) as TrafficResult;
+          const sent = (await testkit.io.blast({ spec: { driver, ifname: pair.a, netns: nsA, ...extra }, frame, seconds })) as TrafficResult;
           const got = await sink;
           const after = [lab.stats(nsA, pair.a), lab.stats(nsB, pair.b)];
           const c = got.counters;

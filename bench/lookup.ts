@@ -11,13 +11,14 @@
 // so leaf compression gets no help from repeated next hops.
 //
 // Lookups go 64 at a time (a worker's burst) through the timing loop in C++
-// (native.route.bench), over 2^20 addresses: uniform random ones (IPv6: in
+// (testkit.route.bench), over 2^20 addresses: uniform random ones (IPv6: in
 // 2000::/3), and for a second figure, addresses inside random table prefixes,
 // which walk deeper. Each figure is the best of --runs runs (the median is
 // printed too). The two engines' answers are compared before timing.
 import { performance } from 'node:perf_hooks';
 import { parseArgs, usageText, UsageError, type OptionSpec } from '../controlplane/cli/args.js';
-import { native } from '../controlplane/native.js';
+import * as testkit from '../controlplane/testkit.js';
+import type { RouteBuild, RouteTable } from '../controlplane/testkit.js';
 
 const spec: Record<string, OptionSpec> = {
   routes: { type: 'number', default: 1_000_000, help: 'prefixes in each table (IPv4 and IPv6)' },
@@ -28,21 +29,8 @@ const spec: Record<string, OptionSpec> = {
   help: { type: 'boolean' },
 };
 
-interface RouteTable {
-  lookupMany(addresses: Uint8Array): Uint16Array;
-  readonly bytes: number;
-  readonly nodes: number;
-  readonly leaves: number;
-}
-type Build = (prefixes: Uint8Array, values: Uint16Array) => RouteTable;
-const route = native.route as {
-  build4: Build;
-  build6: Build;
-  binaryTrie4: Build;
-  binaryTrie6: Build;
-  bench(table: RouteTable, addresses: Uint8Array, minSeconds: number): { lookups: number; seconds: number };
-  popcount: string;
-};
+type Build = RouteBuild;
+const route = testkit.route;
 
 const ADDRESSES = 1 << 20;
 

@@ -3,7 +3,7 @@
 // encrypted, decrypted and forwarded. Reports Mpps and Gbps of private-side
 // frames delivered.
 import { parseArgs, usageText, UsageError } from '../controlplane/cli/args.js';
-import { softbench } from '../controlplane/dataplane.js';
+import { softbench } from '../controlplane/testkit.js';
 
 const spec = {
   'packet-size': { type: 'string', default: '60', help: '60, IMIX or a frame size in bytes (60-1514)' },

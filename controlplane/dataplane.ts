@@ -26,7 +26,17 @@ const queueNumber = (w: WorkerIndex): QueueNumber => (w + 1) as QueueNumber;
 
 export type LinkSpec =
   | { driver: 'memory'; wire: string; end: 0 | 1 }
-  | { driver: 'af-packet' | 'af-xdp'; ifname: string; [k: string]: unknown }
+  | {
+      driver: 'af-packet' | 'af-xdp';
+      ifname: string;
+      /** The gateway's queue count, if given (another is an error). */
+      queues?: number;
+      netns?: string;
+      txMethod?: string;
+      qdiscBypass?: boolean;
+      xdpMode?: string;
+      xdpBind?: string;
+    }
   | { driver: 'pcap'; pcapIn?: string; pcapOut?: string };
 
 export interface GatewayOptions {
@@ -80,6 +90,8 @@ export interface SaState {
   /** Inbound: decrypted, then refused by the inbound policy (source not in the route's net, multicast or broadcast). */
   policyErrors: number;
   encapErrors: number;
+  /** Outbound: packets dropped because every sequence number was used (the SA must be rekeyed). */
+  sequenceExhausted: number;
   /** Outbound: packets dropped beyond the reserved sequence numbers. */
   sequenceUnreserved: number;
   esn: boolean;
@@ -218,9 +230,3 @@ export const wires = {
     return native.gateway.wireReceive(name, end, queue, max);
   },
 };
-
-export interface SoftbenchResult { seconds: number; cpuSeconds: number; packets: number; bytes: number; sent: number; cryptoPath: string }
-
-export function softbench(opts: { packetSize: number | 'IMIX'; packets: number; routes: number; queues: number; cpus?: number[] }): SoftbenchResult {
-  return native.gateway.softbench(opts);
-}

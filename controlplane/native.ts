@@ -1,6 +1,8 @@
-// Loads the compiled addon (build/Release/vitesse.node). Every TypeScript
-// module that talks to the data plane goes through controlplane/dataplane.ts;
-// this file only locates the binary.
+// Loads the compiled addons: build/<variant>/vitesse.node, the N-API the
+// product calls (the gateway and instance parts; typed by
+// controlplane/dataplane.ts and instance-lock.ts), and, for testkit.ts only,
+// vitesse_testkit.node (test and benchmark hooks). The variant is Release
+// unless VITESSE_ADDON names another (the ASan build: asan).
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -20,13 +22,20 @@ function findRoot(): string {
 
 export const packageRoot = findRoot();
 
-function load(): any {
-  const variant = process.env.VITESSE_ADDON ?? 'Release';
-  const file = path.join(packageRoot, 'build', variant, 'vitesse.node');
+export type AddonName = 'vitesse' | 'vitesse_testkit';
+
+export function addonPath(name: AddonName): string {
+  return path.join(packageRoot, 'build', process.env.VITESSE_ADDON ?? 'Release', `${name}.node`);
+}
+
+export function loadAddon(name: AddonName): unknown {
+  const file = addonPath(name);
   if (!fs.existsSync(file)) {
     throw new Error(`vitesse: native addon not built (${file} missing); run "npm install" or "npm run build:addon"`);
   }
   return require(file);
 }
 
-export const native: any = load();
+// Untyped on purpose and used only by the typed wrappers (dataplane.ts,
+// instance-lock.ts): nothing else reads the addon directly.
+export const native: any = loadAddon('vitesse');

@@ -1,5 +1,7 @@
-// The addon's entry point: the N-API surface between the C++ data plane and
-// controlplane/dataplane.ts. Each part registers itself (napi_registry.h).
+// The entry point of both addons (tools/sources.cjs): vitesse.node, the N-API
+// the product calls, and vitesse_testkit.node, the test and benchmark hooks.
+// Each part registers itself (napi_registry.h); an addon exports the parts
+// linked into it.
 #include <napi.h>
 
 #include "napi_registry.h"
@@ -17,4 +19,4 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 }  // namespace
 
-NODE_API_MODULE(vitesse, Init)
+NODE_API_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -2,12 +2,12 @@
 // VITESSE_CRYPTO_PATH (checked in child processes, since the choice is made
 // once per process), and that bad arguments are refused with a precise error.
 import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { native, packageRoot } from '../controlplane/native.js';
+import { addonPath } from '../controlplane/native.js';
+import * as testkit from '../controlplane/testkit.js';
 import { gcm, PATHS } from './crypto-cases.js';
 
-const addon = path.join(packageRoot, 'build', process.env.VITESSE_ADDON ?? 'Release', 'vitesse.node');
+const addon = addonPath('vitesse_testkit');
 
 function childDefaultPath(forced: string): { path: string; stderr: string } {
   const r = spawnSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(addon)}).crypto.defaultPath())`], {
@@ -39,8 +39,8 @@ describe('crypto paths', () => {
 
 describe('crypto bench loop', () => {
   it('returns one checked row per size and key size (shape only; figures belong to the benchmark)', () => {
-    const rows = (native.crypto.bench({ sizes: [0, 65], keyBits: [128, 256], minMs: 0.05, samples: 1, batch: 3 }) as
-      Record<string, unknown>[]);
+    const rows = testkit.gcm.bench({ sizes: [0, 65], keyBits: [128, 256], minMs: 0.05, samples: 1, batch: 3 }) as unknown as
+      Record<string, unknown>[];
     expect(rows.map((r) => [r.size, r.keyBits, r.path])).toEqual([
       [0, 128, gcm.defaultPath()], [0, 256, gcm.defaultPath()], [65, 128, gcm.defaultPath()], [65, 256, gcm.defaultPath()],
     ]);
@@ -52,7 +52,7 @@ describe('crypto bench loop', () => {
   });
 
   it('refuses key sizes other than 128 and 256 bits', () => {
-    expect(() => native.crypto.bench({ sizes: [64], keyBits: [192], minMs: 0.05, samples: 1 })).toThrow('key bits must be 128 or 256');
+    expect(() => testkit.gcm.bench({ sizes: [64], keyBits: [192], minMs: 0.05, samples: 1 })).toThrow('key bits must be 128 or 256');
   });
 });
 

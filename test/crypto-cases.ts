@@ -2,22 +2,12 @@
 // a seeded random stream so a failure can be replayed, and the length mix
 // that favours the boundaries where AES-GCM code goes wrong.
 import crypto from 'node:crypto';
-import { native } from '../controlplane/native.js';
+import * as testkit from '../controlplane/testkit.js';
+import type { GcmBatchItem } from '../controlplane/testkit.js';
 
-export const gcm = native.crypto as {
-  paths(): string[];
-  defaultPath(): string;
-  bestPath(): string;
-  seal(path: string, key: Buffer, iv: Buffer, aad: Buffer, pt: Buffer): { ciphertext: Buffer; tag: Buffer };
-  open(path: string, key: Buffer, iv: Buffer, aad: Buffer, ct: Buffer, tag: Buffer): Buffer | null;
-  sealInPlace(path: string, key: Buffer, iv: Buffer, aad: Buffer, data: Buffer): Buffer;
-  openInPlace(path: string, key: Buffer, iv: Buffer, aad: Buffer, data: Buffer, tag: Buffer): boolean;
-  sealBatch(path: string, items: BatchItem[]): { ciphertext: Buffer; tag: Buffer }[];
-  openBatch(path: string, items: (BatchItem & { tag: Buffer })[]): (Buffer | null)[];
-  openBatchInPlace(path: string, items: (BatchItem & { tag: Buffer })[]): boolean[];
-};
+export const gcm = testkit.gcm;
 
-export type BatchItem = { key: Buffer; iv: Buffer; aad: Buffer; data: Buffer };
+export type BatchItem = GcmBatchItem;
 
 export const PATHS: string[] = gcm.paths();
 

@@ -31,12 +31,14 @@ describe.each(AEADS)('%s', (aead) => {
     const sa = randomSa(aead);
     const tx = outboundFor(sa, 2n ** 64n - 2n);
     const out = esp.encapsulate(tx, [randomIpPacket(4, 40), randomIpPacket(4, 40), randomIpPacket(4, 40)]);
-    expect(out[0]).not.toBeNull();
-    expect(out[1]).toBeNull();
-    expect(out[2]).toBeNull();
+    expect(out.map((r) => r.result)).toEqual(['ok', 'sequence_exhausted', 'sequence_exhausted']);
+    expect(out[0].esp).not.toBeNull();
+    expect(out[1].esp).toBeNull();
+    expect(out[2].esp).toBeNull();
     const c = esp.counters(tx);
     expect(c.seq).toBe(2n ** 64n - 1n);
-    expect(c.encapErrors).toBe(2);
+    expect(c.sequenceExhausted).toBe(2);
+    expect(c.encapErrors).toBe(0);
     expect(c.packets).toBe(1);
   });
 

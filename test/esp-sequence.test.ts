@@ -8,17 +8,18 @@ import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AEADS, randomSa, refOpen, refSeal } from './support/esp-reference.js';
 import { randomIpPacket } from './support/ip-packets.js';
-import { esp } from './support/esp-native.js';
+import { encapsulate, esp } from './support/esp-native.js';
 
 describe.each(AEADS)('%s', (aead) => {
   it('never sends beyond the limit; raising it lets the same packets through with the next numbers', () => {
     const sa = randomSa(aead);
     const tx = esp.createOutbound(aead, sa.spi, sa.keymat, 0, { limit: 3n });
     const first = esp.encapsulate(tx, Array.from({ length: 5 }, () => randomIpPacket(4, 60)));
-    expect(first.map((p) => (p ? refOpen(sa, p, 0)!.seq : null))).toEqual([1n, 2n, 3n, null, null]);
+    expect(first.map((r) => r.result)).toEqual(['ok', 'ok', 'ok', 'sequence_unreserved', 'sequence_unreserved']);
+    expect(first.map((r) => (r.esp ? refOpen(sa, r.esp, 0)!.seq : null))).toEqual([1n, 2n, 3n, null, null]);
     expect(esp.counters(tx)).toMatchObject({ seq: 3n, limit: 3n, sequenceUnreserved: 2, encapErrors: 0, packets: 3 });
     esp.setLimit(tx, 5n);
-    const next = esp.encapsulate(tx, Array.from({ length: 3 }, () => randomIpPacket(6, 60)));
+    const next = encapsulate(tx, Array.from({ length: 3 }, () => randomIpPacket(6, 60)));
     expect(next.map((p) => (p ? refOpen(sa, p, 0)!.seq : null))).toEqual([4n, 5n, null]);
     expect(esp.counters(tx).sequenceUnreserved).toBe(3);
   });
@@ -29,7 +30,7 @@ describe.each(AEADS)('%s', (aead) => {
       const start = BigInt(crypto.randomInt(0, 2 ** 32 - 40));
       const tx = esp.createOutbound(aead, sa.spi, sa.keymat, start, { esn: false });
       const inner = Array.from({ length: 8 }, (_, i) => randomIpPacket(i % 2 ? 6 : 4, 40 + crypto.randomInt(0, 600)));
-      const sealed = esp.encapsulate(tx, inner);
+      const sealed = encapsulate(tx, inner);
       sealed.forEach((p, i) => {
         const opened = refOpen(sa, p!, 0);
         expect(opened, `round ${round} packet ${i}`).not.toBeNull();
@@ -50,9 +51,9 @@ describe.each(AEADS)('%s', (aead) => {
     const sa = { ...randomSa(aead), esn: false };
     const tx = esp.createOutbound(aead, sa.spi, sa.keymat, 2n ** 32n - 2n, { esn: false });
     const out = esp.encapsulate(tx, [randomIpPacket(4, 40), randomIpPacket(4, 40), randomIpPacket(4, 40)]);
-    expect(refOpen(sa, out[0]!, 0)!.seq).toBe(2n ** 32n - 1n);
-    expect(out.slice(1)).toEqual([null, null]);
-    expect(esp.counters(tx)).toMatchObject({ seq: 2n ** 32n - 1n, encapErrors: 2, esn: false });
+    expect(refOpen(sa, out[0].esp!, 0)!.seq).toBe(2n ** 32n - 1n);
+    expect(out.slice(1)).toEqual([{ result: 'sequence_exhausted', esp: null }, { result: 'sequence_exhausted', esp: null }]);
+    expect(esp.counters(tx)).toMatchObject({ seq: 2n ** 32n - 1n, encapErrors: 0, sequenceExhausted: 2, sequenceUnreserved: 0, esn: false });
   });
 
   it('an inbound SA started at a number takes every lower one as received', () => {

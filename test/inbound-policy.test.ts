@@ -290,7 +290,7 @@ describe('per-route inbound-policy errors across rekeys', () => {
     const route = RouteId('site-a');
     const sa = (spi: number, policyErrors: number): SaState => ({
       queue: FIRST_QUEUE, spi: Spi(spi), route, direction: 'inbound', packets: 10, bytes: 1000,
-      decryptErrors: 0, replayErrors: 0, truncatedErrors: 0, trailerErrors: 0, nextHeaderErrors: 0, policyErrors, encapErrors: 0, sequenceUnreserved: 0, esn: true, seq: 0n,
+      decryptErrors: 0, replayErrors: 0, truncatedErrors: 0, trailerErrors: 0, nextHeaderErrors: 0, policyErrors, encapErrors: 0, sequenceExhausted: 0, sequenceUnreserved: 0, esn: true, seq: 0n,
     });
     let live: SaState[] = [sa(0x1000, 3)];
     const ledger = new SaLedger(() => live);

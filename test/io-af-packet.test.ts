@@ -6,13 +6,13 @@
 // everything else), links close and reopen cleanly, and errors say what is
 // wrong. Needs root; skipped with the reason otherwise.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { native } from '../controlplane/native.js';
+import * as testkit from '../controlplane/testkit.js';
 import { arpRequest, collect, drain, ethernet, icmpEchoFrame, isArp, tagged, tagOf, udpFrame } from './support/io-frames.js';
 import { Lab, type Veth } from '../controlplane/demo/lab.js';
 import { describeNeeding } from './support/requires.js';
 
 
-type Link = ReturnType<typeof native.io.open>;
+type Link = ReturnType<typeof testkit.io.open>;
 const TEST_ETHERTYPE = 0x88b5; // IEEE local experimental
 
 describeNeeding(['root', 'ip'], 'af-packet driver on veth', () => {
@@ -22,7 +22,7 @@ describeNeeding(['root', 'ip'], 'af-packet driver on veth', () => {
   let pair: Veth;
   const open: Link[] = [];
   const link = (spec: Record<string, unknown>): Link => {
-    const l = native.io.open({ driver: 'af-packet', ...spec });
+    const l = testkit.io.open({ driver: 'af-packet', ...spec });
     open.push(l);
     return l;
   };
@@ -174,22 +174,22 @@ describeNeeding(['root', 'ip'], 'af-packet driver on veth', () => {
   });
 
   it('refuses bad specs with a precise message', () => {
-    expect(() => native.io.open({ driver: 'af-packet', ifname: 'nosuch0', netns: nsA })).toThrow('af-packet: nosuch0: interface "nosuch0" not found');
-    expect(() => native.io.open({ driver: 'af-packet', ifname: pair.a, netns: 'vitesse-no-such-ns' })).toThrow(
+    expect(() => testkit.io.open({ driver: 'af-packet', ifname: 'nosuch0', netns: nsA })).toThrow('af-packet: nosuch0: interface "nosuch0" not found');
+    expect(() => testkit.io.open({ driver: 'af-packet', ifname: pair.a, netns: 'vitesse-no-such-ns' })).toThrow(
       'netns "vitesse-no-such-ns": cannot open /run/netns/vitesse-no-such-ns',
     );
-    expect(() => native.io.open({ driver: 'af-packet', ifname: pair.a, netns: nsA, txMethod: 'carrier-pigeon' })).toThrow(
+    expect(() => testkit.io.open({ driver: 'af-packet', ifname: pair.a, netns: nsA, txMethod: 'carrier-pigeon' })).toThrow(
       `af-packet: ${pair.a}: tx_method "carrier-pigeon": want "ring" or "sendmmsg"`,
     );
-    expect(() => native.io.open({ driver: 'af-packet', ifname: pair.a, netns: nsA, queue: 2, queues: 2 })).toThrow(
+    expect(() => testkit.io.open({ driver: 'af-packet', ifname: pair.a, netns: nsA, queue: 2, queues: 2 })).toThrow(
       `af-packet: ${pair.a}: queue 2 out of range (queues = 2)`,
     );
     expect(() =>
-      native.io.open({ driver: 'af-packet', ifname: pair.a, netns: nsA, queues: 2, steerByDestination: true, queueAddresses: ['10.0.0.1'] }),
+      testkit.io.open({ driver: 'af-packet', ifname: pair.a, netns: nsA, queues: 2, steerByDestination: true, queueAddresses: ['10.0.0.1'] }),
     ).toThrow(`af-packet: ${pair.a}: steer_by_destination needs one queue address per queue (2 queues, 1 addresses)`);
     expect(() =>
-      native.io.open({ driver: 'af-packet', ifname: pair.a, netns: nsA, queues: 2, steerByDestination: true, queueAddresses: ['10.0.0.1', '10.0.0.300'] }),
+      testkit.io.open({ driver: 'af-packet', ifname: pair.a, netns: nsA, queues: 2, steerByDestination: true, queueAddresses: ['10.0.0.1', '10.0.0.300'] }),
     ).toThrow(`af-packet: ${pair.a}: queue_addresses[1]: not an IPv4 or IPv6 address: "10.0.0.300"`);
-    expect(() => native.io.open({ driver: 'af-packet' })).toThrow('af-packet: no interface named (spec.ifname is empty)');
+    expect(() => testkit.io.open({ driver: 'af-packet' })).toThrow('af-packet: no interface named (spec.ifname is empty)');
   });
 });

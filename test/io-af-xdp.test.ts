@@ -10,13 +10,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { native, packageRoot } from '../controlplane/native.js';
+import { addonPath, packageRoot } from '../controlplane/native.js';
+import * as testkit from '../controlplane/testkit.js';
 import { arpRequest, collect, drain, ethernet, icmpEchoFrame, isArp, tagged, tagOf, udpFrame } from './support/io-frames.js';
 import { Lab, type Veth } from '../controlplane/demo/lab.js';
 import { describeNeeding } from './support/requires.js';
 
 
-type Link = ReturnType<typeof native.io.open>;
+type Link = ReturnType<typeof testkit.io.open>;
 const TEST_ETHERTYPE = 0x88b5;
 
 interface XdpState {
@@ -32,7 +33,7 @@ describeNeeding(['root', 'ip'], 'af-xdp driver on veth (native XDP, copy mode)',
   let two: Veth; // two queues per end
   const open: Link[] = [];
   const xdp = (ns: string, dev: string, extra: Record<string, unknown> = {}): Link => {
-    const l = native.io.open({ driver: 'af-xdp', ifname: dev, netns: ns, ...extra });
+    const l = testkit.io.open({ driver: 'af-xdp', ifname: dev, netns: ns, ...extra });
     open.push(l);
     return l;
   };
@@ -87,7 +88,7 @@ describeNeeding(['root', 'ip'], 'af-xdp driver on veth (native XDP, copy mode)',
     a.close();
     b.close();
     const jumbo = lab.veth(nsA, 'va3', nsB, 'vb3', { mtu: 9000, kernelOffloads: true });
-    expect(() => native.io.open({ driver: 'af-xdp', ifname: jumbo.a, netns: nsA })).toThrow(
+    expect(() => testkit.io.open({ driver: 'af-xdp', ifname: jumbo.a, netns: nsA })).toThrow(
       `af-xdp: ${jumbo.a}: MTU 9000 is too large for XDP sockets without multi-buffer frames (at most 3822)`,
     );
   });
@@ -227,7 +228,7 @@ describeNeeding(['root', 'ip'], 'af-xdp driver on veth (native XDP, copy mode)',
   });
 
   it('replaces the program a killed process left attached', () => {
-    const addon = path.join(packageRoot, 'build', process.env.VITESSE_ADDON ?? 'Release', 'vitesse.node');
+    const addon = addonPath('vitesse_testkit');
     const script = `require(${JSON.stringify(addon)}).io.open({ driver: 'af-xdp', ifname: ${JSON.stringify(one.a)}, netns: ${JSON.stringify(nsA)} }); process.kill(process.pid, 'SIGKILL');`;
     const child = spawnSync(process.execPath, ['-e', script], { stdio: 'pipe' });
     expect(child.signal).toBe('SIGKILL');
@@ -246,25 +247,25 @@ describeNeeding(['root', 'ip'], 'af-xdp driver on veth (native XDP, copy mode)',
   });
 
   it('refuses bad specs with a precise message', () => {
-    expect(() => native.io.open({ driver: 'af-xdp', ifname: 'nosuch0', netns: nsA })).toThrow('af-xdp: nosuch0: interface "nosuch0" not found');
-    expect(() => native.io.open({ driver: 'af-xdp', ifname: one.a, netns: nsA, queues: 2 })).toThrow(
+    expect(() => testkit.io.open({ driver: 'af-xdp', ifname: 'nosuch0', netns: nsA })).toThrow('af-xdp: nosuch0: interface "nosuch0" not found');
+    expect(() => testkit.io.open({ driver: 'af-xdp', ifname: one.a, netns: nsA, queues: 2 })).toThrow(
       `af-xdp: ${one.a}: 2 queues wanted, but the interface has 1 receive and 1 transmit queues`,
     );
-    expect(() => native.io.open({ driver: 'af-xdp', ifname: one.a, netns: nsA, xdpMode: 'turbo' })).toThrow(
+    expect(() => testkit.io.open({ driver: 'af-xdp', ifname: one.a, netns: nsA, xdpMode: 'turbo' })).toThrow(
       `af-xdp: ${one.a}: xdp_mode "turbo": want "auto", "native" or "generic"`,
     );
-    expect(() => native.io.open({ driver: 'af-xdp', ifname: one.a, netns: nsA, xdpBind: 'zero-copy' })).toThrow(
+    expect(() => testkit.io.open({ driver: 'af-xdp', ifname: one.a, netns: nsA, xdpBind: 'zero-copy' })).toThrow(
       /af-xdp: va0: queue 0: binding to queue 0 in zero-copy mode \(not supported by the driver; use xdp_bind copy\)/,
     );
     expect(attached(nsA, one.a), 'a failed open leaves no program behind').toBeUndefined();
     const a0 = xdp(nsA, two.a, { queue: 0, queues: 2 });
-    expect(() => native.io.open({ driver: 'af-xdp', ifname: two.a, netns: nsA, queue: 1, queues: 2, steerByDestination: true, queueAddresses: ['10.0.0.1', '10.0.0.2'] })).toThrow(
+    expect(() => testkit.io.open({ driver: 'af-xdp', ifname: two.a, netns: nsA, queue: 1, queues: 2, steerByDestination: true, queueAddresses: ['10.0.0.1', '10.0.0.2'] })).toThrow(
       `af-xdp: ${two.a}: already open with another setup`,
     );
     a0.close();
     // The loopback device has no native XDP: "native" says so, "auto" falls back to generic.
     lab.exec(nsA, ['ip', 'link', 'set', 'lo', 'mtu', '1500']);
-    expect(() => native.io.open({ driver: 'af-xdp', ifname: 'lo', netns: nsA, xdpMode: 'native' })).toThrow(
+    expect(() => testkit.io.open({ driver: 'af-xdp', ifname: 'lo', netns: nsA, xdpMode: 'native' })).toThrow(
       /af-xdp: lo: attaching the XDP program in native mode: Operation not supported.*set xdp_mode to generic/,
     );
     const lo = xdp(nsA, 'lo');

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { native } from '../controlplane/native.js';
+import * as testkit from '../controlplane/testkit.js';
 import { formatPcap, parsePcap, readPcap } from './support/pcap.js';
 import { VITA } from './support/vectors.js';
 
@@ -59,7 +59,7 @@ describe('pcap driver: Vita captures round trip', () => {
   it.each(captures)('%s: read then written by the driver, record for record identical', (name) => {
     const input = path.join(VITA, name);
     const output = tmpFile();
-    const link = native.io.open({ driver: 'pcap', pcapIn: input, pcapOut: output });
+    const link = testkit.io.open({ driver: 'pcap', pcapIn: input, pcapOut: output });
     const frames = readAll(link);
     expect(link.send(frames)).toBe(frames.length);
     const c = link.counters();
@@ -91,7 +91,7 @@ describe('pcap driver: reading', () => {
     ['little-endian, nanoseconds', false, true],
     ['big-endian, nanoseconds', true, true],
   ])('%s', (_name, bigEndian, nanosecond) => {
-    const link = native.io.open({ driver: 'pcap', pcapIn: tmpFile(reencode(le, bigEndian, nanosecond)) });
+    const link = testkit.io.open({ driver: 'pcap', pcapIn: tmpFile(reencode(le, bigEndian, nanosecond)) });
     const frames = readAll(link);
     expect(frames.map((f) => f.toString('hex'))).toEqual(recs.map((r) => r.data.toString('hex')));
     expect(link.counters().rx_truncated).toBe(0);
@@ -106,7 +106,7 @@ describe('pcap driver: reading', () => {
     const cuts = [starts[5] + 7, starts[17] + 16 + 3, starts[39] + 16 + recs[39].data.length - 1];
     for (const cut of cuts) {
       const complete = starts.filter((s, i) => s + 16 + recs[i].data.length <= cut).length;
-      const link = native.io.open({ driver: 'pcap', pcapIn: tmpFile(full.subarray(0, cut)) });
+      const link = testkit.io.open({ driver: 'pcap', pcapIn: tmpFile(full.subarray(0, cut)) });
       const frames = readAll(link);
       expect(frames.length, `cut at ${cut}`).toBe(complete);
       frames.forEach((f, i) => expect(f.equals(recs[i].data)).toBe(true));
@@ -117,7 +117,7 @@ describe('pcap driver: reading', () => {
   });
 
   it('a file that ends exactly after a record is not truncated', () => {
-    const link = native.io.open({ driver: 'pcap', pcapIn: tmpFile(formatPcap(recs.slice(0, 3))) });
+    const link = testkit.io.open({ driver: 'pcap', pcapIn: tmpFile(formatPcap(recs.slice(0, 3))) });
     expect(readAll(link).length).toBe(3);
     expect(link.counters().rx_truncated).toBe(0);
     link.close();
@@ -125,7 +125,7 @@ describe('pcap driver: reading', () => {
 
   it('skips and counts a record larger than a packet buffer, and reads on', () => {
     const big = { data: crypto.randomBytes(12_000) };
-    const link = native.io.open({ driver: 'pcap', pcapIn: tmpFile(formatPcap([recs[0], big, recs[1]])) });
+    const link = testkit.io.open({ driver: 'pcap', pcapIn: tmpFile(formatPcap([recs[0], big, recs[1]])) });
     const frames = readAll(link);
     expect(frames.map((f) => f.toString('hex'))).toEqual([recs[0].data.toString('hex'), recs[1].data.toString('hex')]);
     expect(link.counters().rx_oversize).toBe(1);
@@ -136,7 +136,7 @@ describe('pcap driver: reading', () => {
     const file = formatPcap(recs.slice(0, 3));
     const second = 24 + 16 + recs[0].data.length;
     file.writeUInt32LE(0x7fffffff, second + 8);
-    const link = native.io.open({ driver: 'pcap', pcapIn: tmpFile(file) });
+    const link = testkit.io.open({ driver: 'pcap', pcapIn: tmpFile(file) });
     expect(readAll(link).length).toBe(1);
     expect(link.counters().rx_truncated).toBe(1);
     link.close();
@@ -147,21 +147,21 @@ describe('pcap driver: reading', () => {
     const short = formatPcap([]).subarray(0, 10);
     const wrongLink = formatPcap(recs.slice(0, 1), { linkType: 101 });
     let f = tmpFile(pcapng);
-    expect(() => native.io.open({ driver: 'pcap', pcapIn: f })).toThrow(`pcap: ${f}: pcapng is not supported`);
+    expect(() => testkit.io.open({ driver: 'pcap', pcapIn: f })).toThrow(`pcap: ${f}: pcapng is not supported`);
     f = tmpFile(short);
-    expect(() => native.io.open({ driver: 'pcap', pcapIn: f })).toThrow(`pcap: ${f}: not a pcap file (10 bytes`);
+    expect(() => testkit.io.open({ driver: 'pcap', pcapIn: f })).toThrow(`pcap: ${f}: not a pcap file (10 bytes`);
     f = tmpFile(wrongLink);
-    expect(() => native.io.open({ driver: 'pcap', pcapIn: f })).toThrow(`pcap: ${f}: linktype 101, only Ethernet (1)`);
+    expect(() => testkit.io.open({ driver: 'pcap', pcapIn: f })).toThrow(`pcap: ${f}: linktype 101, only Ethernet (1)`);
     f = tmpFile(Buffer.from('this is not a capture at all'));
-    expect(() => native.io.open({ driver: 'pcap', pcapIn: f })).toThrow(/not a pcap file \(magic 0x/);
-    expect(() => native.io.open({ driver: 'pcap', pcapIn: path.join(tmp, 'missing.pcap') })).toThrow(/missing\.pcap: No such file/);
+    expect(() => testkit.io.open({ driver: 'pcap', pcapIn: f })).toThrow(/not a pcap file \(magic 0x/);
+    expect(() => testkit.io.open({ driver: 'pcap', pcapIn: path.join(tmp, 'missing.pcap') })).toThrow(/missing\.pcap: No such file/);
   });
 });
 
 describe('pcap driver: writing', () => {
   it('writes a capture other readers accept, and nothing without an output file', () => {
     const out = tmpFile();
-    const link = native.io.open({ driver: 'pcap', pcapOut: out });
+    const link = testkit.io.open({ driver: 'pcap', pcapOut: out });
     const frames = records(100, 9000).map((r) => r.data);
     expect(link.send(frames)).toBe(100);
     expect(link.receive(64)).toEqual([]); // no input: nothing to read
@@ -171,13 +171,13 @@ describe('pcap driver: writing', () => {
     expect(file.littleEndian).toBe(true);
     expect(file.records.map((r) => r.data.toString('hex'))).toEqual(frames.map((f) => f.toString('hex')));
 
-    const noOut = native.io.open({ driver: 'pcap', pcapIn: out });
+    const noOut = testkit.io.open({ driver: 'pcap', pcapIn: out });
     expect(noOut.send(frames.slice(0, 3))).toBe(0);
     noOut.close();
   });
 
   it('a closed link refuses use', () => {
-    const link = native.io.open({ driver: 'pcap', pcapOut: tmpFile() });
+    const link = testkit.io.open({ driver: 'pcap', pcapOut: tmpFile() });
     link.close();
     link.close();
     expect(() => link.send([Buffer.alloc(60)])).toThrow('io: link is closed');

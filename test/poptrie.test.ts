@@ -1,4 +1,4 @@
-// Poptrie (native.route) against a naive longest-prefix match written plainly
+// Poptrie (testkit.route) against a naive longest-prefix match written plainly
 // below: 100,000 random prefixes per family (default route, host routes,
 // prefixes nested both ways, duplicates, host bits set) and 100,000+ lookups
 // of addresses drawn uniformly and at prefix boundaries (first and last
@@ -10,27 +10,13 @@
 // POPTRIE_TEST_SEED=<text> replays a run; failures print the seed.
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { native } from '../controlplane/native.js';
+import * as testkit from '../controlplane/testkit.js';
 
 const ROUTES = 100_000;
 const LOOKUPS = 120_000;
 
-interface RouteTable {
-  lookup(address: string | number | Uint8Array): number;
-  lookupMany(addresses: Uint8Array, path?: 'auto' | 'popcnt' | 'portable'): Uint16Array;
-  readonly bytes: number;
-  readonly family: 4 | 6;
-  readonly engine: 'poptrie' | 'binaryTrie';
-  readonly nodes: number;
-  readonly leaves: number;
-}
-const route = native.route as {
-  build4(prefixes: string[] | Uint8Array, values: number[] | Uint16Array): RouteTable;
-  build6(prefixes: string[] | Uint8Array, values: number[] | Uint16Array): RouteTable;
-  binaryTrie4(prefixes: string[] | Uint8Array, values: number[] | Uint16Array): RouteTable;
-  binaryTrie6(prefixes: string[] | Uint8Array, values: number[] | Uint16Array): RouteTable;
-  popcount: 'popcnt' | 'portable';
-};
+type RouteTable = testkit.RouteTable;
+const route = testkit.route;
 
 const seed = process.env.POPTRIE_TEST_SEED ?? crypto.randomBytes(8).toString('hex');
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../bench/e2e.js';
 import { UsageError } from '../controlplane/cli/args.js';
-import { native } from '../controlplane/native.js';
+import * as testkit from '../controlplane/testkit.js';
 import { readPcap } from './support/pcap.js';
 import { itNeeding } from './support/requires.js';
 
@@ -25,20 +25,20 @@ async function capture(argv: string[]): Promise<{ code: number; out: string }> {
   }
 }
 
-describe('the paced generator (native.io.blast with pps)', () => {
+describe('the paced generator (testkit.io.blast with pps)', () => {
   it('never runs ahead of its rate by more than a burst, and sends what it counts', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitesse-pace-'));
     try {
       const out = path.join(dir, 'out.pcap');
       const frame = Buffer.alloc(60, 0xab);
-      const r = await native.io.blast({ spec: { driver: 'pcap', pcapOut: out }, frame, seconds: 0.3, pps: 200, burst: 4 });
+      const r = await testkit.io.blast({ spec: { driver: 'pcap', pcapOut: out }, frame, seconds: 0.3, pps: 200, burst: 4 });
       expect(r.packets).toBeGreaterThan(0);
       expect(r.packets).toBeLessThanOrEqual(200 * r.elapsedSeconds + 4);
       const records = readPcap(out).records;
       expect(records.length).toBe(r.packets);
       for (const rec of records) expect(Buffer.compare(rec.data, frame)).toBe(0);
       // Flat out, the same link takes far more in the same time.
-      const flat = await native.io.blast({ spec: { driver: 'pcap', pcapOut: out }, frame, seconds: 0.3, burst: 4 });
+      const flat = await testkit.io.blast({ spec: { driver: 'pcap', pcapOut: out }, frame, seconds: 0.3, burst: 4 });
       expect(flat.packets).toBeGreaterThan(200 * flat.elapsedSeconds + 4);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -46,9 +46,9 @@ describe('the paced generator (native.io.blast with pps)', () => {
   });
 
   it('refuses a rate that is not a number of frames per second', async () => {
-    const spec = { driver: 'pcap' };
-    expect(() => native.io.blast({ spec, frame: Buffer.alloc(60), seconds: 0.1, pps: -1 })).toThrow(/pps must be a number of frames per second/);
-    expect(() => native.io.blast({ spec, frame: Buffer.alloc(60), seconds: 0.1, pps: 'fast' })).toThrow(/pps must be/);
+    const spec = { driver: 'pcap' } as const;
+    expect(() => testkit.io.blast({ spec, frame: Buffer.alloc(60), seconds: 0.1, pps: -1 })).toThrow(/pps must be a number of frames per second/);
+    expect(() => testkit.io.blast({ spec, frame: Buffer.alloc(60), seconds: 0.1, pps: 'fast' as never })).toThrow(/pps must be/);
   });
 });
 

@@ -7,7 +7,7 @@
 //
 // `net`'s side of gwA's segment becomes a bridge with a port for the
 // attacker, whose namespace has no address: it speaks only through an
-// af-packet link this process holds (native.io), so every frame it sends is
+// af-packet link this process holds (testkit.io), so every frame it sends is
 // exactly the forged one. The gateways run in this process (their slow path
 // is served from the event loop: the attacker's link is polled without
 // blocking, commands run with execAsync).
@@ -31,7 +31,7 @@ import { parseConfig } from '../controlplane/config/index.js';
 import { waitForTunnel } from '../controlplane/demo/demo.js';
 import { ADDR, buildTwoSites, type TwoSiteLab } from '../controlplane/demo/two-sites.js';
 import { Gateway } from '../controlplane/gateway.js';
-import { native } from '../controlplane/native.js';
+import * as testkit from '../controlplane/testkit.js';
 import { gatewayState } from '../controlplane/state.js';
 import { describeNeeding } from './support/requires.js';
 import { arpPacket, eth, icmp4Packet, macText, multicastMac6, naPacket, v4, v6 } from './support/slowpath-frames.js';
@@ -45,7 +45,7 @@ const IPV4 = 0x0800;
 const IPV6 = 0x86dd;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-type Link = ReturnType<typeof native.io.open>;
+type Link = ReturnType<typeof testkit.io.open>;
 
 for (const outer of [4, 6] as const) {
   const nextHop = outer === 4 ? ADDR.netA : ADDR.netA6;
@@ -115,7 +115,7 @@ for (const outer of [4, 6] as const) {
       gwA = start('gwA', lab.configA, ns.gwA);
       gwB = start('gwB', lab.configB, ns.gwB);
       await waitForTunnel(lab, performance.now());
-      attacker = native.io.open({ driver: 'af-packet', ifname: 'eth0', netns: atk });
+      attacker = testkit.io.open({ driver: 'af-packet', ifname: 'eth0', netns: atk });
       poll = setInterval(() => {
         for (const f of attacker!.receive(64, 0)) {
           const toMe = macText(f.subarray(0, 6)) === attackerMac;

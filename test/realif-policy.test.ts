@@ -26,7 +26,7 @@ import { waitForTunnel } from '../controlplane/demo/demo.js';
 import { ADDR, buildTwoSites, type TwoSiteLab } from '../controlplane/demo/two-sites.js';
 import { Gateway } from '../controlplane/gateway.js';
 import { GatewayMetrics, serveMetrics, type MetricsServer } from '../controlplane/metrics.js';
-import { native } from '../controlplane/native.js';
+import * as testkit from '../controlplane/testkit.js';
 import { ethernet } from './support/gateway-harness.js';
 import { buildIpv4, buildIpv6 } from './support/ip-packets.js';
 import { yanglintDocument } from './config-yanglint.js';
@@ -116,8 +116,8 @@ describe.skipIf(why)(`inbound policy on real interfaces (af-packet), with the ke
     const forgedV4 = 3, forgedV6 = 2;
     const before = gwB.dataplane.counters().public_drop_inbound_policy;
 
-    const hostA = native.io.open({ driver: 'af-packet', ifname: 'eth0', netns: lab.ns.hostA });
-    const hostB = native.io.open({ driver: 'af-packet', ifname: 'eth0', netns: lab.ns.hostB });
+    const hostA = testkit.io.open({ driver: 'af-packet', ifname: 'eth0', netns: lab.ns.hostA });
+    const hostB = testkit.io.open({ driver: 'af-packet', ifname: 'eth0', netns: lab.ns.hostB });
     const seen: number[] = [];
     try {
       const sent = [legit[0], ...forged.slice(0, 3), legit[1], ...forged.slice(3)].map(fromA);

@@ -44,11 +44,11 @@ EncapResult frame(OutboundSa& sa, Packet& p, uint32_t tfc_pad_to, SealBatch& bat
     tfc = tailroom > 3 + kFixedTrailer ? static_cast<uint32_t>(tailroom - 3 - kFixedTrailer) : 0;
   }
   const uint32_t padding = esp_padding_len(inner + tfc);
-  if (p.headroom() < kEspHeaderLen || tfc + padding + kFixedTrailer > tailroom) return EncapResult::failed;
+  if (p.headroom() < kEspHeaderLen || tfc + padding + kFixedTrailer > tailroom) return EncapResult::no_room;
   // The limit never exceeds the ceiling: beyond it, either the counter is
   // exhausted or the next numbers are not yet reserved.
   if (sa.seq >= limit_of(sa)) {
-    return sa.seq >= sequence_ceiling(sa.esn) ? EncapResult::failed : EncapResult::unreserved;
+    return sa.seq >= sequence_ceiling(sa.esn) ? EncapResult::exhausted : EncapResult::unreserved;
   }
   const uint8_t next_header = next_header_of(p);
 
@@ -83,6 +83,16 @@ EncapResult frame(OutboundSa& sa, Packet& p, uint32_t tfc_pad_to, SealBatch& bat
 
 }  // namespace
 
+const char* encap_result_name(EncapResult r) {
+  switch (r) {
+    case EncapResult::ok: return "ok";
+    case EncapResult::no_room: return "no_room";
+    case EncapResult::exhausted: return "sequence_exhausted";
+    case EncapResult::unreserved: return "sequence_unreserved";
+  }
+  return "unknown";
+}
+
 void encapsulate_batch(OutboundSa* const* sas, Packet* const* pkts, uint32_t n, uint32_t tfc_pad_to,
                        EncapResult* results) {
   SealBatch batch;
@@ -93,12 +103,15 @@ void encapsulate_batch(OutboundSa* const* sas, Packet* const* pkts, uint32_t n, 
       OutboundSa& sa = *sas[base + i];
       Packet& p = *pkts[base + i];
       const EncapResult r = frame(sa, p, tfc_pad_to, batch);
-      if (r != EncapResult::ok) {
-        p.len = 0;
-        if (r == EncapResult::unreserved) sa.counters.sequence_unreserved += 1;
-        else sa.counters.encap_errors += 1;
+      results[base + i] = r;
+      if (r == EncapResult::ok) continue;
+      p.len = 0;
+      switch (r) {
+        case EncapResult::no_room: sa.counters.encap_errors += 1; break;
+        case EncapResult::exhausted: sa.counters.sequence_exhausted += 1; break;
+        case EncapResult::unreserved: sa.counters.sequence_unreserved += 1; break;
+        case EncapResult::ok: break;
       }
-      if (results) results[base + i] = r;
     }
     crypto::gcm_seal_batch(batch.jobs, batch.n);
   }

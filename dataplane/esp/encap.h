@@ -19,9 +19,12 @@ inline constexpr uint32_t encapsulated_len(uint32_t inner_len, uint32_t tfc_pad_
   return kEspHeaderLen + payload + esp_padding_len(payload) + 2 + kIcvLen;
 }
 
+// One outcome per packet, like DecapResult: the pipeline counts each under
+// its own drop reason (pipeline/counters.h) and the SA counts it too.
 enum class EncapResult : uint8_t {
   ok,
-  failed,      // no room for the ESP header or trailer, or the counter is exhausted
+  no_room,     // no headroom for the ESP header or tailroom for the trailer (encap_errors)
+  exhausted,   // the SA has sent its last number (2^64-1; 2^32-1 without ESN): it must be rekeyed
   unreserved,  // the next number is beyond the SA's limit (not yet reserved on disk)
 };
 
@@ -30,14 +33,15 @@ enum class EncapResult : uint8_t {
 // After: pkt->data is the ESP header and pkt->len covers it through the ICV;
 // the caller prepends outer IP and Ethernet into the headroom.
 // tfc_pad_to > 0 pads inner + TFC padding to that many octets (RFC 4303 §2.7).
-// Nothing is refused (the caller checked MTU and room), but nothing is written
-// outside the buffer either: TFC padding shrinks to the tailroom, and a packet
-// with no room for the ESP header or trailer, or an SA whose counter is
-// exhausted (2^64-1 sent; 2^32-1 without ESN), comes back with len 0,
-// unencrypted, counted in encap_errors; one whose next number is beyond the
-// SA's limit likewise, counted in sequence_unreserved (no number is used up).
-// results, if not null, gets each packet's outcome.
+// Nothing is written outside the buffer: TFC padding shrinks to the
+// tailroom. A packet that cannot be sent comes back unencrypted with len 0
+// and results[i] says why, counted on its SA: no room for the ESP header or
+// trailer (encap_errors), an SA whose counter is exhausted
+// (sequence_exhausted), or one whose next number is beyond its limit
+// (sequence_unreserved; no number is used up).
+const char* encap_result_name(EncapResult r);
+
 void encapsulate_batch(OutboundSa* const* sas, Packet* const* pkts, uint32_t n, uint32_t tfc_pad_to,
-                       EncapResult* results = nullptr);
+                       EncapResult* results);
 
 }  // namespace vitesse::esp

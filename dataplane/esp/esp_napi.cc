@@ -1,18 +1,21 @@
-// N-API part "esp": SA handles and batch encapsulation/decapsulation for the
-// tests and benchmarks (native.esp.*). Not a hot path: it copies packets in
-// and out of its own buffers.
+// N-API part "esp" of the testkit addon (vitesse_testkit.node): SA handles
+// and batch encapsulation/decapsulation for the tests and benchmarks, through
+// controlplane/testkit.ts. Not in the product addon: setCounter rewinds an
+// SA's sequence number. Not a hot path: it copies packets in and out of its
+// own buffers.
 //
 //   createOutbound(aead, spi, keymat, initialSeq = 0, { esn = true, limit }) -> handle
 //   createInbound(aead, spi, keymat, windowSize = 1024, initialTop = 0, { esn = true }) -> handle
 //     (initialTop: the window starts there, as by setCounter; { startAt }
 //     instead marks every number up to it as received, as the gateway does
 //     for an inbound `initial-sequence`)
-//   encapsulate(sa | sa[], innerPackets: Buffer[], tfcPadTo = 0) -> (Buffer | null)[]
+//   encapsulate(sa | sa[], innerPackets: Buffer[], tfcPadTo = 0) -> { result: string, esp: Buffer | null }[]
+//     (result: ok, no_room, sequence_exhausted or sequence_unreserved)
 //   decapsulate(sa | sa[], espPackets: Buffer[]) -> { result: string, inner: Buffer | null }[]
 //     (one batch call; an array gives each packet its own SA, as in a
 //     pipeline batch that mixes SAs)
 //   counters(sa) -> { packets, bytes, decryptErrors, replayErrors,
-//                     protocolErrors, encapErrors, sequenceUnreserved,
+//                     protocolErrors, encapErrors, sequenceExhausted, sequenceUnreserved,
 //                     seq: bigint, limit: bigint (outbound), windowSize, esn }
 //   setCounter(sa, seq)  outbound: last sequence number used; inbound: the
 //                        window's top (highest number taken as received)
@@ -31,6 +34,7 @@
 #include "esp/sa.h"
 #include "napi_registry.h"
 #include "packet.h"
+#include "util/napi_args.h"
 
 namespace vitesse::esp {
 namespace {
@@ -92,13 +96,7 @@ Aead aead_arg(const Napi::CallbackInfo& info, size_t i) {
 }
 
 uint32_t u32_arg(const Napi::CallbackInfo& info, size_t i, uint32_t fallback, const char* what) {
-  if (i >= info.Length() || info[i].IsUndefined()) return fallback;
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string("esp: ") + what + " must be a number");
-  const double v = info[i].As<Napi::Number>().DoubleValue();
-  if (!(v >= 0 && v <= 4294967295.0) || v != static_cast<double>(static_cast<uint32_t>(v))) {
-    throw Napi::RangeError::New(info.Env(), std::string("esp: ") + what + " must be an integer in 0..2^32-1");
-  }
-  return static_cast<uint32_t>(v);
+  return napi_args::uint32_arg_or(info, i, std::string("esp: ") + what, fallback);
 }
 
 uint64_t u64_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
@@ -238,11 +236,15 @@ Napi::Value Encapsulate(const Napi::CallbackInfo& info) {
   load_packets(env, list, s);
   std::vector<OutboundSa*> sas(n);
   for (uint32_t i = 0; i < n; ++i) sas[i] = handles[i]->out.get();
-  encapsulate_batch(sas.data(), s.ptrs.data(), n, tfc);
+  std::vector<EncapResult> results(n);
+  encapsulate_batch(sas.data(), s.ptrs.data(), n, tfc, results.data());
   Napi::Array out = Napi::Array::New(env, n);
   for (uint32_t i = 0; i < n; ++i) {
     const Packet& p = s.packets[i];
-    out.Set(i, p.len == 0 ? env.Null() : Napi::Buffer<uint8_t>::Copy(env, p.data, p.len).As<Napi::Value>());
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("result", encap_result_name(results[i]));
+    o.Set("esp", results[i] == EncapResult::ok ? Napi::Buffer<uint8_t>::Copy(env, p.data, p.len).As<Napi::Value>() : env.Null());
+    out.Set(i, o);
   }
   return out;
 }
@@ -282,6 +284,7 @@ Napi::Value Counters(const Napi::CallbackInfo& info) {
   o.Set("trailerErrors", Napi::Number::New(env, static_cast<double>(c.trailer_errors)));
   o.Set("nextHeaderErrors", Napi::Number::New(env, static_cast<double>(c.next_header_errors)));
   o.Set("encapErrors", Napi::Number::New(env, static_cast<double>(c.encap_errors)));
+  o.Set("sequenceExhausted", Napi::Number::New(env, static_cast<double>(c.sequence_exhausted)));
   o.Set("sequenceUnreserved", Napi::Number::New(env, static_cast<double>(c.sequence_unreserved)));
   o.Set("seq", Napi::BigInt::New(env, h.inbound ? h.in->window.top() : h.out->seq));
   if (h.inbound) o.Set("windowSize", Napi::Number::New(env, h.in->window.size()));

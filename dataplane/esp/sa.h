@@ -38,7 +38,8 @@ struct SaCounters {
   uint64_t trailer_errors = 0;
   uint64_t next_header_errors = 0;
   uint64_t policy_errors = 0;    // inbound: decrypted, refused by the inbound policy (pipeline/inbound_policy.h)
-  uint64_t encap_errors = 0;     // outbound: not sent (no room for the trailer, counter exhausted)
+  uint64_t encap_errors = 0;     // outbound: not sent, no room for the ESP header or trailer
+  uint64_t sequence_exhausted = 0;   // outbound: not sent, every sequence number used (the SA must be rekeyed)
   uint64_t sequence_unreserved = 0;  // outbound: not sent, its number not yet reserved on disk
 };
 

@@ -78,12 +78,16 @@ namespace vitesse {
     "Packets dropped because the next hop was unresolved.")                                                          \
   X(private_drop_encapsulation_failed, "private", "error", "drops", "encapsulation_failed",                         \
     "private-router/encapsulation-errors",                                                                           \
-    "ESP encapsulation failed (e.g. the SA's sequence numbers were exhausted).")                                     \
+    "ESP encapsulation failed: no room for the ESP header or trailer in the packet buffer.")                         \
   X(private_drop_sequence_unreserved, "private", "error", "drops", "sequence_unreserved",                           \
     "private-router/sequence-unreserved-errors",                                                                     \
     "The packet's SA (explicit keys) had used every sequence number reserved in its state file, and the next "      \
     "reservation was not yet on disk: dropped rather than sent with a number that may have been sent before a "      \
     "restart.")                                                                                                      \
+  X(private_drop_sequence_exhausted, "private", "error", "drops", "sequence_exhausted",                             \
+    "private-router/sequence-exhausted-errors",                                                                      \
+    "The packet's outbound SA had sent its last sequence number (2^64-1, or 2^32-1 without ESN): dropped rather "   \
+    "than sent with a number used before. A negotiated SA is rekeyed at once.")                                      \
   X(private_drop_source_route, "private", "error", "drops", "source_route", "private-router/source-route-errors",   \
     "IPv4 packets with a loose or strict source route option (131, 137), dropped as RFC 7126 recommends.")           \
   X(private_drop_jumbogram, "private", "error", "drops", "jumbogram", "private-router/jumbogram-errors",             \

@@ -401,6 +401,7 @@ std::vector<SaInfo> Gateway::sas() const {
     s.next_header_errors = read_counter(c.next_header_errors);
     s.policy_errors = read_counter(c.policy_errors);
     s.encap_errors = read_counter(c.encap_errors);
+    s.sequence_exhausted = read_counter(c.sequence_exhausted);
     s.sequence_unreserved = read_counter(c.sequence_unreserved);
     return s;
   };

@@ -5,45 +5,30 @@
 
 #include <stdexcept>
 
-#include "crypto/aes_gcm.h"
 #include "io/drivers.h"
 #include "io/memory_link.h"
 #include "napi_registry.h"
+#include "util/napi_args.h"
 #include "pipeline/gateway.h"
-#include "pipeline/softbench.h"
 
 namespace vitesse {
 namespace {
 
+using namespace napi_args;
+
+// Properties of the option objects, checked by util/napi_args.h; `where` is
+// the object's path in errors ("sa.", "route.").
 std::string str(const Napi::Object& o, const char* key, const char* where) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsString()) throw std::invalid_argument(std::string(where) + "." + key + ": expected a string");
-  return v.As<Napi::String>().Utf8Value();
+  return string_value(o.Get(key), std::string(where) + "." + key);
 }
 
-uint32_t u32(const Napi::Object& o, const char* key, uint32_t dflt) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return dflt;
-  if (!v.IsNumber()) throw std::invalid_argument(std::string(key) + ": expected a number");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (d < 0 || d > 4294967295.0 || d != static_cast<double>(static_cast<uint32_t>(d)))
-    throw std::invalid_argument(std::string(key) + ": expected an unsigned 32-bit integer");
-  return static_cast<uint32_t>(d);
-}
+uint32_t u32(const Napi::Object& o, const char* key, uint32_t dflt) { return uint32_prop(o, key, "", dflt); }
 
 // A 64-bit value given as a BigInt (sequence numbers exceed 2^53).
-uint64_t u64(const Napi::Object& o, const char* key, uint64_t dflt) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return dflt;
-  if (!v.IsBigInt()) throw std::invalid_argument(std::string(key) + ": expected a bigint");
-  bool lossless = false;
-  const uint64_t n = v.As<Napi::BigInt>().Uint64Value(&lossless);
-  if (!lossless) throw std::invalid_argument(std::string(key) + ": expected an unsigned 64-bit integer");
-  return n;
-}
+uint64_t u64(const Napi::Object& o, const char* key, uint64_t dflt) { return uint64_prop(o, key, "", dflt); }
 
 Side side_of(const Napi::Value& v) {
-  std::string s = v.As<Napi::String>().Utf8Value();
+  std::string s = string_value(v, "side");
   if (s == "private") return Side::private_side;
   if (s == "public") return Side::public_side;
   throw std::invalid_argument("side must be \"private\" or \"public\", not \"" + s + "\"");
@@ -58,54 +43,59 @@ esp::Aead aead_of(const std::string& s) {
 SaSpec sa_spec(const Napi::Object& o) {
   SaSpec s;
   s.queue = u32(o, "queue", 0);
-  s.route = o.Get("route").IsString() ? o.Get("route").As<Napi::String>().Utf8Value() : "";
+  s.route = o.Get("route").IsUndefined() ? "" : str(o, "route", "sa");
   s.spi = u32(o, "spi", 0);
   s.aead = aead_of(str(o, "aead", "sa"));
-  Napi::Value k = o.Get("keymat");
-  if (!k.IsBuffer()) throw std::invalid_argument("sa.keymat: expected a Buffer");
-  auto b = k.As<Napi::Buffer<uint8_t>>();
+  auto b = buffer_value(o.Get("keymat"), "sa.keymat");
   s.keymat.assign(b.Data(), b.Data() + b.Length());
   s.replay_window = u32(o, "replayWindow", esp::kDefaultReplayWindow);
-  if (o.Get("esn").IsBoolean()) s.esn = o.Get("esn").ToBoolean();
+  s.esn = bool_prop(o, "esn", "sa.", s.esn);
   s.seq = u64(o, "seq", 0);
   s.limit = u64(o, "limit", UINT64_MAX);
   return s;
 }
 
-std::string opt_str(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+std::string opt_str(const Napi::Object& o, const char* key, const char* where) {
+  return absent(o.Get(key)) ? std::string() : str(o, key, where);
 }
 
 std::unique_ptr<Link> make_link(const Napi::Object& spec, Side side, uint32_t queue, const GatewayConfig& cfg,
                                 const std::vector<std::string>& public_addresses) {
-  std::string driver = str(spec, "driver", side == Side::private_side ? "private.link" : "public.link");
+  const char* where = side == Side::private_side ? "private.link" : "public.link";
+  std::string driver = str(spec, "driver", where);
   if (driver == "memory") {
+    reject_unknown_keys(spec, {"driver", "wire", "end"}, where);
     std::string name = str(spec, "wire", "link");
     auto wire = MemoryWire::find(name);
     if (!wire) throw std::invalid_argument("memory wire \"" + name + "\" does not exist");
-    int end = static_cast<int>(u32(spec, "end", 0));
-    if (end > 1) throw std::invalid_argument("memory link end must be 0 or 1");
+    int end = static_cast<int>(uint32_prop(spec, "end", std::string(where) + ".", 0, 0, 1));
     if (queue >= wire->queues(end)) throw std::invalid_argument("memory wire \"" + name + "\" has too few queues");
     return std::make_unique<MemoryLink>(wire, end, queue);
   }
   if (driver == "af-packet" || driver == "af-xdp" || driver == "pcap") {
+    reject_unknown_keys(spec, {"driver", "ifname", "queues", "pcapIn", "pcapOut", "netns", "txMethod", "qdiscBypass", "xdpMode", "xdpBind"},
+                        where);
+    // The gateway's queue count decides; a link spec that says otherwise is a mistake.
+    if (uint32_prop(spec, "queues", std::string(where) + ".", cfg.queues) != cfg.queues) {
+      throw std::invalid_argument(std::string(where) + ".queues: " + std::to_string(u32(spec, "queues", 0)) +
+                                  ", but the gateway has " + std::to_string(cfg.queues) + " queue(s)");
+    }
     LinkSpec l;
     l.driver = driver;
-    l.ifname = opt_str(spec, "ifname");
+    l.ifname = opt_str(spec, "ifname", where);
     l.queue = queue;
     l.queues = cfg.queues;
     if (side == Side::public_side) {
       l.steer_by_destination = true;
       l.queue_addresses = public_addresses;
     }
-    l.pcap_in = opt_str(spec, "pcapIn");
-    l.pcap_out = opt_str(spec, "pcapOut");
-    l.netns = opt_str(spec, "netns");
-    l.tx_method = opt_str(spec, "txMethod");
-    if (spec.Get("qdiscBypass").IsBoolean()) l.qdisc_bypass = spec.Get("qdiscBypass").ToBoolean();
-    if (!opt_str(spec, "xdpMode").empty()) l.xdp_mode = opt_str(spec, "xdpMode");
-    if (!opt_str(spec, "xdpBind").empty()) l.xdp_bind = opt_str(spec, "xdpBind");
+    l.pcap_in = opt_str(spec, "pcapIn", where);
+    l.pcap_out = opt_str(spec, "pcapOut", where);
+    l.netns = opt_str(spec, "netns", where);
+    l.tx_method = opt_str(spec, "txMethod", where);
+    l.qdisc_bypass = bool_prop(spec, "qdiscBypass", std::string(where) + ".", l.qdisc_bypass);
+    if (!opt_str(spec, "xdpMode", where).empty()) l.xdp_mode = opt_str(spec, "xdpMode", where);
+    if (!opt_str(spec, "xdpBind", where).empty()) l.xdp_bind = opt_str(spec, "xdpBind", where);
     return open_link(l);
   }
   throw std::invalid_argument("unknown link driver \"" + driver + "\" (memory, pcap, af-packet or af-xdp)");
@@ -140,19 +130,19 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
   GatewayWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GatewayWrap>(info) {
     Napi::Env env = info.Env();
     try {
-      Napi::Object c = info[0].As<Napi::Object>();
+      Napi::Object c = object_arg(info, 0, "options");
       GatewayConfig cfg;
       cfg.queues = u32(c, "queues", 1);
       cfg.mtu = u32(c, "mtu", 1440);
-      cfg.tfc = c.Get("tfc").ToBoolean();
-      cfg.busywait = c.Get("busywait").ToBoolean();
+      cfg.tfc = bool_prop(c, "tfc", "", false);
+      cfg.busywait = bool_prop(c, "busywait", "", false);
       cfg.pool_packets = u32(c, "poolPackets", 4096);
-      if (c.Get("cpus").IsArray()) {
-        Napi::Array a = c.Get("cpus").As<Napi::Array>();
-        for (uint32_t i = 0; i < a.Length(); i++) cfg.cpus.push_back(a.Get(i).As<Napi::Number>().Int32Value());
+      if (!absent(c.Get("cpus"))) {
+        Napi::Array a = array_value(c.Get("cpus"), "cpus");
+        for (uint32_t i = 0; i < a.Length(); i++) cfg.cpus.push_back(int32_value(a.Get(i), "cpus[" + std::to_string(i) + "]", 0));
       }
-      Napi::Object priv = c.Get("private").As<Napi::Object>();
-      Napi::Object pub = c.Get("public").As<Napi::Object>();
+      Napi::Object priv = object_value(c.Get("private"), "private");
+      Napi::Object pub = object_value(c.Get("public"), "public");
       cfg.private_mac = parse_mac(str(priv, "mac", "private"));
       cfg.public_mac = parse_mac(str(pub, "mac", "public"));
       if (priv.Get("ipv4").IsString()) {
@@ -165,14 +155,14 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
         if (!a.is_v6) throw std::invalid_argument("private.ipv6: not an IPv6 address");
         cfg.private_v6 = a.v6;
       }
-      Napi::Array addrs = pub.Get("addresses").As<Napi::Array>();
+      Napi::Array addrs = array_value(pub.Get("addresses"), "public.addresses");
       std::vector<std::string> address_text;
       for (uint32_t i = 0; i < addrs.Length(); i++) {
-        address_text.push_back(addrs.Get(i).As<Napi::String>().Utf8Value());
+        address_text.push_back(string_value(addrs.Get(i), "public.addresses[" + std::to_string(i) + "]"));
         cfg.public_addresses.push_back(parse_ip(address_text.back()));
       }
-      Napi::Object priv_link = priv.Get("link").As<Napi::Object>();
-      Napi::Object pub_link = pub.Get("link").As<Napi::Object>();
+      Napi::Object priv_link = object_value(priv.Get("link"), "private.link");
+      Napi::Object pub_link = object_value(pub.Get("link"), "public.link");
       gw_ = std::make_unique<Gateway>(cfg, [&](Side s, uint32_t q) {
         return make_link(s == Side::private_side ? priv_link : pub_link, s, q, cfg, address_text);
       });
@@ -202,10 +192,10 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
 
   Napi::Value SetRoutes(const Napi::CallbackInfo& info) {
     return guarded(info, [&](Gateway& g) {
-      Napi::Array a = info[0].As<Napi::Array>();
+      Napi::Array a = array_arg(info, 0, "routes");
       std::vector<RouteSpec> routes;
       for (uint32_t i = 0; i < a.Length(); i++) {
-        Napi::Object r = a.Get(i).As<Napi::Object>();
+        Napi::Object r = object_value(a.Get(i), "routes[" + std::to_string(i) + "]");
         RouteSpec s;
         s.id = str(r, "id", "route");
         try {
@@ -214,15 +204,14 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
           if (net.IsArray()) {
             Napi::Array nets = net.As<Napi::Array>();
             for (uint32_t j = 0; j < nets.Length(); j++) {
-              if (!nets.Get(j).IsString()) throw std::invalid_argument("net: expected strings");
-              s.nets.push_back(parse_prefix(nets.Get(j).As<Napi::String>().Utf8Value()));
+              s.nets.push_back(parse_prefix(string_value(nets.Get(j), "net[" + std::to_string(j) + "]")));
             }
           } else {
             s.nets.push_back(parse_prefix(str(r, "net", "route")));
           }
-          Napi::Array gws = r.Get("gateways").As<Napi::Array>();
-          for (uint32_t j = 0; j < gws.Length(); j++) s.remotes.push_back(parse_ip(gws.Get(j).As<Napi::String>().Utf8Value()));
-        } catch (const std::invalid_argument& e) {
+          Napi::Array gws = array_value(r.Get("gateways"), "gateways");
+          for (uint32_t j = 0; j < gws.Length(); j++) s.remotes.push_back(parse_ip(string_value(gws.Get(j), "gateways[" + std::to_string(j) + "]")));
+        } catch (const std::exception& e) {
           throw std::invalid_argument("route[id='" + s.id + "']: " + e.what());
         }
         routes.push_back(std::move(s));
@@ -232,27 +221,25 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
     });
   }
   Napi::Value AddInboundSa(const Napi::CallbackInfo& info) {
-    return guarded(info, [&](Gateway& g) { g.add_inbound_sa(sa_spec(info[0].As<Napi::Object>())); return info.Env().Undefined(); });
+    return guarded(info, [&](Gateway& g) { g.add_inbound_sa(sa_spec(object_arg(info, 0, "sa"))); return info.Env().Undefined(); });
   }
   Napi::Value RemoveInboundSa(const Napi::CallbackInfo& info) {
     return guarded(info, [&](Gateway& g) {
-      return Napi::Boolean::New(info.Env(), g.remove_inbound_sa(info[0].As<Napi::Number>().Uint32Value(),
-                                                                 info[1].As<Napi::Number>().Uint32Value()));
+      return Napi::Boolean::New(info.Env(), g.remove_inbound_sa(uint32_arg(info, 0, "queue"), uint32_arg(info, 1, "spi")));
     });
   }
   Napi::Value SetOutboundSa(const Napi::CallbackInfo& info) {
-    return guarded(info, [&](Gateway& g) { g.set_outbound_sa(sa_spec(info[0].As<Napi::Object>())); return info.Env().Undefined(); });
+    return guarded(info, [&](Gateway& g) { g.set_outbound_sa(sa_spec(object_arg(info, 0, "sa"))); return info.Env().Undefined(); });
   }
   Napi::Value RemoveOutboundSa(const Napi::CallbackInfo& info) {
     return guarded(info, [&](Gateway& g) {
-      return Napi::Boolean::New(info.Env(), g.remove_outbound_sa(info[0].As<Napi::Number>().Uint32Value(),
-                                                                  info[1].As<Napi::String>().Utf8Value()));
+      return Napi::Boolean::New(info.Env(), g.remove_outbound_sa(uint32_arg(info, 0, "queue"), string_arg(info, 1, "route")));
     });
   }
   // raiseOutboundLimit({queue, route, spi, limit: bigint}) → false if that SA is not installed
   Napi::Value RaiseOutboundLimit(const Napi::CallbackInfo& info) {
     return guarded(info, [&](Gateway& g) {
-      Napi::Object o = info[0].As<Napi::Object>();
+      Napi::Object o = object_arg(info, 0, "limit");
       return Napi::Boolean::New(info.Env(), g.raise_outbound_limit(u32(o, "queue", 0), str(o, "route", "sa"), u32(o, "spi", 0),
                                                                    u64(o, "limit", 0)));
     });
@@ -261,9 +248,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
   Napi::Value OutboundDue(const Napi::CallbackInfo& info) {
     return guarded(info, [&](Gateway& g) {
       Napi::Env env = info.Env();
-      bool lossless = false;
-      if (!info[0].IsBigInt()) throw std::invalid_argument("margin: expected a bigint");
-      auto list = g.outbound_due(info[0].As<Napi::BigInt>().Uint64Value(&lossless));
+      auto list = g.outbound_due(uint64_value(arg(info, 0), "margin"));
       Napi::Array a = Napi::Array::New(env, list.size());
       for (size_t i = 0; i < list.size(); i++) {
         Napi::Object o = Napi::Object::New(env);
@@ -280,14 +265,14 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
   Napi::Value SetNextHop(const Napi::CallbackInfo& info) {
     return guarded(info, [&](Gateway& g) {
       std::optional<net::Mac> mac;
-      if (info[1].IsString()) mac = parse_mac(info[1].As<Napi::String>().Utf8Value());
-      g.set_nexthop(side_of(info[0]), mac);
+      if (!absent(arg(info, 1))) mac = parse_mac(string_arg(info, 1, "mac"));
+      g.set_nexthop(side_of(arg(info, 0)), mac);
       return info.Env().Undefined();
     });
   }
   Napi::Value SetMtu(const Napi::CallbackInfo& info) {
     return guarded(info, [&](Gateway& g) {
-      g.set_mtu(info[0].As<Napi::Number>().Uint32Value(), info[1].ToBoolean());
+      g.set_mtu(uint32_arg(info, 0, "mtu"), arg(info, 1).ToBoolean());
       return info.Env().Undefined();
     });
   }
@@ -309,8 +294,8 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
   Napi::Value Counters(const Napi::CallbackInfo& info) {
     return guarded(info, [&](Gateway& g) {
       Napi::Object o = Napi::Object::New(info.Env());
-      bool per_queue = info.Length() > 0 && info[0].IsNumber();
-      uint32_t q = per_queue ? info[0].As<Napi::Number>().Uint32Value() : 0;
+      bool per_queue = !absent(arg(info, 0));
+      uint32_t q = per_queue ? uint32_arg(info, 0, "queue") : 0;
       if (per_queue && q >= g.queues()) throw std::invalid_argument("queue " + std::to_string(q) + " does not exist");
       for (size_t i = 0; i < static_cast<size_t>(Counter::count); i++) {
         Counter c = static_cast<Counter>(i);
@@ -340,6 +325,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
         o.Set("nextHeaderErrors", static_cast<double>(s.counters.next_header_errors));
         o.Set("policyErrors", static_cast<double>(s.counters.policy_errors));
         o.Set("encapErrors", static_cast<double>(s.counters.encap_errors));
+        o.Set("sequenceExhausted", static_cast<double>(s.counters.sequence_exhausted));
         o.Set("sequenceUnreserved", static_cast<double>(s.counters.sequence_unreserved));
         o.Set("esn", s.esn);
         o.Set("seq", Napi::BigInt::New(env, s.seq));
@@ -351,23 +337,22 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
   }
   Napi::Value InboundPackets(const Napi::CallbackInfo& info) {
     return guarded(info, [&](Gateway& g) {
-      return Napi::Number::New(info.Env(), static_cast<double>(g.inbound_packets(info[0].As<Napi::Number>().Uint32Value(),
-                                                                                 info[1].As<Napi::Number>().Uint32Value())));
+      return Napi::Number::New(info.Env(), static_cast<double>(g.inbound_packets(uint32_arg(info, 0, "queue"), uint32_arg(info, 1, "spi"))));
     });
   }
   // inject(queue, side, mode: 'transmit'|'receive', frames: Buffer[]) → accepted count
   Napi::Value Inject(const Napi::CallbackInfo& info) {
     return guarded(info, [&](Gateway& g) {
-      uint32_t q = info[0].As<Napi::Number>().Uint32Value();
-      Side side = side_of(info[1]);
-      std::string m = info[2].As<Napi::String>().Utf8Value();
+      uint32_t q = uint32_arg(info, 0, "queue");
+      Side side = side_of(arg(info, 1));
+      std::string m = string_arg(info, 2, "mode");
       if (m != "transmit" && m != "receive") throw std::invalid_argument("inject mode must be transmit or receive");
       InjectMode mode = m == "transmit" ? InjectMode::transmit : InjectMode::receive;
-      Napi::Array frames = info[3].As<Napi::Array>();
+      Napi::Array frames = array_arg(info, 3, "frames");
       uint32_t ok = 0;
       g.commit();
       for (uint32_t i = 0; i < frames.Length(); i++) {
-        auto b = frames.Get(i).As<Napi::Buffer<uint8_t>>();
+        auto b = buffer_value(frames.Get(i), "frames[" + std::to_string(i) + "]");
         ok += g.inject(q, side, mode, b.Data(), static_cast<uint32_t>(b.Length()));
       }
       return Napi::Number::New(info.Env(), ok);
@@ -377,7 +362,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
   Napi::Value Punts(const Napi::CallbackInfo& info) {
     return guarded(info, [&](Gateway& g) {
       Napi::Env env = info.Env();
-      uint32_t max = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 4096;
+      uint32_t max = uint32_arg_or(info, 0, "max", 4096);
       Napi::Array out = Napi::Array::New(env);
       uint32_t n = 0;
       static const char* kReasons[] = {"control", "ttl-exceeded", "too-big", "tunnel"};
@@ -407,6 +392,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
   Napi::Value OnPunt(const Napi::CallbackInfo& info) {
     return guarded(info, [&](Gateway& g) {
       if (tsfn_) throw std::invalid_argument("onPunt: a callback is already set");
+      if (!arg(info, 0).IsFunction()) throw Napi::TypeError::New(info.Env(), "onPunt: expected a function");
       tsfn_ = Napi::ThreadSafeFunction::New(info.Env(), info[0].As<Napi::Function>(), "vitesse-punt", 0, 1);
       tsfn_.Unref(info.Env());  // punts alone must not keep the process alive
       Napi::ThreadSafeFunction t = tsfn_;
@@ -438,14 +424,14 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
 MemoryWire::EndConfig end_config(const Napi::Object& o) {
   MemoryWire::EndConfig c;
   c.queues = u32(o, "queues", 1);
-  std::string s = o.Get("steering").IsString() ? o.Get("steering").As<Napi::String>().Utf8Value() : "same-queue";
+  std::string s = absent(o.Get("steering")) ? "same-queue" : str(o, "steering", "end");
   if (s == "same-queue") c.steering = Steering::same_queue;
   else if (s == "flow-hash") c.steering = Steering::flow_hash;
   else if (s == "destination") c.steering = Steering::destination;
   else throw std::invalid_argument("steering must be same-queue, flow-hash or destination");
-  if (o.Get("addresses").IsArray()) {
-    Napi::Array a = o.Get("addresses").As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++) c.queue_addresses.push_back(parse_ip(a.Get(i).As<Napi::String>().Utf8Value()));
+  if (!absent(o.Get("addresses"))) {
+    Napi::Array a = array_value(o.Get("addresses"), "end.addresses");
+    for (uint32_t i = 0; i < a.Length(); i++) c.queue_addresses.push_back(parse_ip(string_value(a.Get(i), "end.addresses[" + std::to_string(i) + "]")));
   }
   return c;
 }
@@ -462,7 +448,7 @@ Napi::Value napi_guard(const Napi::CallbackInfo& info, F f) {
 }
 
 std::shared_ptr<MemoryWire> wire_named(const Napi::Value& v) {
-  std::string name = v.As<Napi::String>().Utf8Value();
+  std::string name = string_value(v, "wire");
   auto w = MemoryWire::find(name);
   if (!w) throw std::invalid_argument("memory wire \"" + name + "\" does not exist");
   return w;
@@ -491,29 +477,30 @@ NapiPart part("gateway", [](Napi::Env env, Napi::Object exports) {
   // createWire(name, {loopback?, ends: [endConfig, endConfig?], ringBytes?})
   exports.Set("createWire", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return napi_guard(info, [&] {
-      Napi::Object o = info[1].As<Napi::Object>();
-      Napi::Array ends = o.Get("ends").As<Napi::Array>();
-      MemoryWire::EndConfig a = end_config(ends.Get(0u).As<Napi::Object>());
-      MemoryWire::EndConfig b = ends.Length() > 1 ? end_config(ends.Get(1u).As<Napi::Object>()) : a;
-      MemoryWire::create(info[0].As<Napi::String>().Utf8Value(), o.Get("loopback").ToBoolean(), a, b,
+      Napi::Object o = object_arg(info, 1, "options");
+      Napi::Array ends = array_value(o.Get("ends"), "ends");
+      if (ends.Length() < 1 || ends.Length() > 2) throw Napi::RangeError::New(info.Env(), "ends: expected one or two ends");
+      MemoryWire::EndConfig a = end_config(object_value(ends.Get(0u), "ends[0]"));
+      MemoryWire::EndConfig b = ends.Length() > 1 ? end_config(object_value(ends.Get(1u), "ends[1]")) : a;
+      MemoryWire::create(string_arg(info, 0, "wire"), bool_prop(o, "loopback", "", false), a, b,
                          u32(o, "ringBytes", 4u << 20));
       return info.Env().Undefined();
     });
   }));
   exports.Set("destroyWire", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-    MemoryWire::destroy(info[0].As<Napi::String>().Utf8Value());
+    MemoryWire::destroy(string_arg(info, 0, "wire"));
     return info.Env().Undefined();
   }));
   // wireSend(name, end, frames[], queue?) → frames accepted
   exports.Set("wireSend", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return napi_guard(info, [&] {
-      auto w = wire_named(info[0]);
-      int end = info[1].As<Napi::Number>().Int32Value() ? 1 : 0;
-      Napi::Array frames = info[2].As<Napi::Array>();
-      uint32_t queue = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Uint32Value() : 0;
+      auto w = wire_named(arg(info, 0));
+      int end = static_cast<int>(uint32_arg(info, 1, "end", 0, 1));
+      Napi::Array frames = array_arg(info, 2, "frames");
+      uint32_t queue = uint32_arg_or(info, 3, "queue", 0);
       uint32_t ok = 0;
       for (uint32_t i = 0; i < frames.Length(); i++) {
-        auto b = frames.Get(i).As<Napi::Buffer<uint8_t>>();
+        auto b = buffer_value(frames.Get(i), "frames[" + std::to_string(i) + "]");
         ok += w->send(end, queue, b.Data(), static_cast<uint32_t>(b.Length()));
       }
       return Napi::Number::New(info.Env(), ok);
@@ -522,10 +509,10 @@ NapiPart part("gateway", [](Napi::Env env, Napi::Object exports) {
   // wireReceive(name, end, queue, max) → Buffer[] (frames that arrived at `end`)
   exports.Set("wireReceive", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
     return napi_guard(info, [&] {
-      auto w = wire_named(info[0]);
-      int end = info[1].As<Napi::Number>().Int32Value() ? 1 : 0;
-      uint32_t queue = info[2].As<Napi::Number>().Uint32Value();
-      uint32_t max = info[3].As<Napi::Number>().Uint32Value();
+      auto w = wire_named(arg(info, 0));
+      int end = static_cast<int>(uint32_arg(info, 1, "end", 0, 1));
+      uint32_t queue = uint32_arg_or(info, 2, "queue", 0);
+      uint32_t max = uint32_arg_or(info, 3, "max", 4096);
       if (queue >= w->queues(end)) throw std::invalid_argument("no such queue on this wire end");
       Napi::Array out = Napi::Array::New(info.Env());
       ByteRing& r = w->ring(end, queue);
@@ -535,36 +522,6 @@ NapiPart part("gateway", [](Napi::Env env, Napi::Object exports) {
         out.Set(n++, Napi::Buffer<uint8_t>::Copy(info.Env(), rec, len));
         r.pop();
       }
-      return out;
-    });
-  }));
-  // softbench({packetSize: number | 'IMIX', packets, routes, queues, cpus?}) → result
-  exports.Set("softbench", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-    return napi_guard(info, [&] {
-      Napi::Object o = info[0].As<Napi::Object>();
-      SoftbenchOptions opt;
-      Napi::Value size = o.Get("packetSize");
-      if (size.IsString()) {
-        if (size.As<Napi::String>().Utf8Value() != "IMIX") throw std::invalid_argument("packetSize must be a number or IMIX");
-        opt.imix = true;
-      } else {
-        opt.packet_size = u32(o, "packetSize", 60);
-      }
-      opt.packets = static_cast<uint64_t>(o.Get("packets").As<Napi::Number>().DoubleValue());
-      opt.routes = u32(o, "routes", 1);
-      opt.queues = u32(o, "queues", 1);
-      if (o.Get("cpus").IsArray()) {
-        Napi::Array a = o.Get("cpus").As<Napi::Array>();
-        for (uint32_t i = 0; i < a.Length(); i++) opt.cpus.push_back(a.Get(i).As<Napi::Number>().Int32Value());
-      }
-      SoftbenchResult r = run_softbench(opt);
-      Napi::Object out = Napi::Object::New(info.Env());
-      out.Set("seconds", r.seconds);
-      out.Set("cpuSeconds", r.cpu_seconds);
-      out.Set("packets", static_cast<double>(r.packets));
-      out.Set("bytes", static_cast<double>(r.bytes));
-      out.Set("sent", static_cast<double>(r.sent));
-      out.Set("cryptoPath", crypto::gcm_path_name(crypto::gcm_default_path()));
       return out;
     });
   }));

@@ -26,6 +26,16 @@ Counter refused(net::HeaderVerdict v) {
   return Counter::private_drop_bad_header;
 }
 
+Counter encap_drop_reason(esp::EncapResult r) {
+  switch (r) {
+    case esp::EncapResult::exhausted: return Counter::private_drop_sequence_exhausted;
+    case esp::EncapResult::unreserved: return Counter::private_drop_sequence_unreserved;
+    case esp::EncapResult::no_room:
+    case esp::EncapResult::ok: break;
+  }
+  return Counter::private_drop_encapsulation_failed;
+}
+
 // Fills in the per-packet fields of the outer header copied from its template.
 // Constant-size copies: a variable-length memcpy here compiles to `rep movs`,
 // whose start-up cost was a third of this function's time.
@@ -132,9 +142,8 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
   uint32_t k = 0;
   for (uint32_t i = 0; i < m; i++) {
     Packet* p = out[i];
-    if (p->len == 0) {
-      // Beyond the numbers reserved on disk (explicit keys), or no room / SA counter exhausted.
-      drop(p, results[i] == esp::EncapResult::unreserved ? Counter::private_drop_sequence_unreserved : Counter::private_drop_encapsulation_failed);
+    if (results[i] != esp::EncapResult::ok) {
+      drop(p, encap_drop_reason(results[i]));
       continue;
     }
     p->prepend(outer[i]->len);
