@@ -22,6 +22,8 @@ import { SequenceStore } from './sequence-state.js';
 // Enough for one message per route and queue of a modest gateway; a larger
 // gateway's first knocks beyond this wait for the negotiation to be retried.
 const MAX_PENDING_KEY_EXCHANGE = 1024;
+// How often the exhausted-sequence drop counter is read (rekeyExhausted).
+const EXHAUSTION_POLL_MS = 100;
 
 // Settings a running gateway takes without a restart (paths as diffConfig names them).
 export const LIVE_SETTINGS: ReadonlySet<string> = new Set(['mtu', 'tfc', 'sa-ttl', 'negotiation-ttl', 'protocol-port', 'replay-window']);
@@ -58,6 +60,8 @@ export class Gateway {
   private pendingKeyExchange: { queue: QueueNumber; frame: (dstMac: Buffer) => Buffer }[] = [];
   private readonly outbound = new Map<string, Spi>(); // `${route}/${queue}` → active outbound SPI
   private ipId = 0;
+  private exhaustionTimer: NodeJS.Timeout | null = null;
+  private exhaustedDrops = 0;
   private readonly startedAt = Date.now();
   readonly stats = { keyExchangeTxNoNextHop: 0, keyExchangeTxDropped: 0 };
 
@@ -147,10 +151,16 @@ export class Gateway {
     this.dataplane.start();
     this.keymanager?.start();
     this.sequences?.start();
+    if (this.keymanager) {
+      this.exhaustionTimer = setInterval(() => this.rekeyExhausted(), EXHAUSTION_POLL_MS);
+      this.exhaustionTimer.unref();
+    }
     this.log.info({ queues: this.config.queues, routes: this.config.routes.length, mode: this.config.dataPlane ? 'data-plane' : 'key-exchange' }, 'gateway started');
   }
 
   close(): void {
+    if (this.exhaustionTimer) clearInterval(this.exhaustionTimer);
+    this.exhaustionTimer = null;
     this.sequences?.close();
     this.keymanager?.close();
     this.slowpath.stop();
@@ -169,6 +179,23 @@ export class Gateway {
   /** The SAs the data plane holds, with the route and the queue they serve. */
   sas() {
     return this.dataplane.sas();
+  }
+
+  /**
+   * Negotiated outbound SAs that dropped packets because their sequence
+   * numbers ran out (private_drop_sequence_exhausted) are rekeyed at once:
+   * the counter is read every EXHAUSTION_POLL_MS, and only when it rose are
+   * the SAs read to find which.
+   */
+  rekeyExhausted(): void {
+    const km = this.keymanager;
+    if (!km) return;
+    const drops = this.dataplane.counters().private_drop_sequence_exhausted ?? 0;
+    if (drops === this.exhaustedDrops) return;
+    this.exhaustedDrops = drops;
+    for (const sa of this.dataplane.sas()) {
+      if (sa.direction === 'outbound' && sa.sequenceExhausted > 0) km.outboundExhausted(sa.route, sa.queue, sa.spi);
+    }
   }
 
   private saSink(): SaSink {

@@ -38,7 +38,7 @@ import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimit } from './exchange/rate
 import { agree, challengeFor, checkProposal, readKnock } from './exchange/responder.js';
 import { SaLifecycle, type LifecycleTimes, type SaSnapshot } from './exchange/sa-lifecycle.js';
 import { SpiAllocator } from './exchange/spi.js';
-import type { Clock, Endpoint, KeyManagerConfig, QueueNumber, RouteId, SaSink, Transport } from './exchange/types.js';
+import type { Clock, Endpoint, KeyManagerConfig, QueueNumber, RouteId, SaSink, Spi, Transport } from './exchange/types.js';
 
 export { ConfigError } from './exchange/config.js';
 export type { KeyManagerCounters } from './exchange/counters.js';
@@ -332,6 +332,20 @@ export class KeyManager {
       this.limiter.prune(now);
       this.lastPrune = now;
     }
+  }
+
+  /**
+   * The data plane counted drops on outbound SA `spi` of `route` on `queue`
+   * because its sequence numbers are exhausted (private_drop_sequence_exhausted):
+   * negotiate its successor at once rather than at the rekey time. True if
+   * a rekey was brought forward (false: not the active SA, or one is already due).
+   */
+  outboundExhausted(route: RouteId, queue: QueueNumber, spi: Spi): boolean {
+    const ex = this.list.find((e) => e.params.route === route && e.params.queue === queue);
+    if (!ex || !ex.sas.exhausted(spi, this.clock.now())) return false;
+    this.log.warn({ route, queue, spi }, 'outbound SA exhausted its sequence numbers: rekeying now');
+    this.tick();
+    return true;
   }
 
   start(): void {

@@ -166,6 +166,7 @@ export function sequenceState(gw: Gateway, sa: SaState): Json {
   if (reserved !== undefined) out['reserved-sequence'] = String(reserved);
   out['encapsulation-errors'] = c64(sa.encapErrors);
   out['sequence-unreserved-errors'] = c64(sa.sequenceUnreserved);
+  out['sequence-exhausted-errors'] = c64(sa.sequenceExhausted);
   return out;
 }
 

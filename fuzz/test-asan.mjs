@@ -4,9 +4,9 @@
 // of the addon. Fails if a test fails or a sanitizer reports anything.
 //
 // The addon is built with VITESSE_SANITIZE=1 (binding.gyp) in its own
-// node-gyp directory, build/asan-src, and copied to build/asan/vitesse.node,
-// so the normal build/Release is left alone; VITESSE_ADDON=asan makes
-// controlplane/native.ts load it. Node itself is not instrumented, so the
+// node-gyp directory, build/asan-src, and both addons (vitesse.node and
+// vitesse_testkit.node) are copied to build/asan/, so the normal build/Release
+// is left alone; VITESSE_ADDON=asan makes controlplane/native.ts load them. Node itself is not instrumented, so the
 // ASan runtime is preloaded (it must come first) into vitest and its workers
 // only (asan-setup.ts: programs the tests start run without it), leak
 // detection is off (Node keeps memory to the end on purpose), and reports go
@@ -47,7 +47,9 @@ function buildAddon() {
   if (level !== '-O1') throw new Error(`the ASan build compiles C++ with ${level}, not -O1 (binding.gyp)`);
   if (sh(gyp, ['build', '-j', '2'], { cwd: src, env }) !== 0) throw new Error('the ASan build of the addon failed');
   fs.mkdirSync(out, { recursive: true });
-  fs.copyFileSync(path.join(src, 'build', 'Release', 'vitesse.node'), path.join(out, 'vitesse.node'));
+  for (const addon of ['vitesse.node', 'vitesse_testkit.node']) {
+    fs.copyFileSync(path.join(src, 'build', 'Release', addon), path.join(out, addon));
+  }
 }
 
 function main() {

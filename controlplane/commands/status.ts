@@ -62,7 +62,7 @@ const saKey = (sa: Json) => `${sa.direction}/${sa.queue}/${sa.spi}`;
 // leaves: every kind but traffic, and of the driver's only its drops.
 const DATAPLANE_ERRORS = COUNTER_TABLE.filter((c) => c.kind !== 'traffic' && (c.kind !== 'driver' || c.metric === 'drops')).map((c) => c.yang);
 // An SA's error counters (the others are its traffic and sequence numbers).
-const SA_ERRORS = ['decrypt-errors', 'replay-errors', 'truncated-errors', 'trailer-errors', 'next-header-errors', 'encapsulation-errors', 'sequence-unreserved-errors'];
+const SA_ERRORS = ['decrypt-errors', 'replay-errors', 'truncated-errors', 'trailer-errors', 'next-header-errors', 'encapsulation-errors', 'sequence-unreserved-errors', 'sequence-exhausted-errors'];
 
 /** Every error or drop counter of the state, by a readable name. */
 function errorCounters(state: Json): Map<string, number> {

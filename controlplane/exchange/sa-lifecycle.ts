@@ -106,6 +106,19 @@ export class SaLifecycle {
     return true;
   }
 
+  /**
+   * The data plane says outbound SA `spi` has used its last sequence number
+   * and drops what it should send: if it is the active one and no successor
+   * is queued, rekey now (before sa-ttl/2). True if that moved the rekey time.
+   */
+  exhausted(spi: Spi, now: number): boolean {
+    const a = this.active;
+    if (!a || a.spi !== spi || this.queued.length > 0 || now >= a.rekeyAt) return false;
+    a.rekeyAt = now;
+    a.rekeyFrom = Math.min(a.rekeyFrom, now);
+    return true;
+  }
+
   tick(now: number): void {
     const { sink, counters, log } = this.env;
     const { route, queue } = this.p;
