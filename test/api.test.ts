@@ -351,7 +351,7 @@ describe('management API in data-plane mode', () => {
       const state = () => api.get(`${STATE}/sa`).then((r: any) => r['vitesse-gateway:sa']);
       expect(await state()).toEqual([
         { direction: 'inbound', route: 'site-b', queue: 1, spi: 8193, aead: 'aes-256-gcm-16-icv', age: 0, packets: '0', bytes: '0', 'decrypt-errors': '0', 'replay-errors': '0', 'truncated-errors': '0', 'trailer-errors': '0', 'next-header-errors': '0', 'protocol-errors': '0', 'inbound-policy-errors': '0', esn: true, 'window-top': '0' },
-        { direction: 'outbound', route: 'site-b', queue: 1, spi: 4097, aead: 'aes-256-gcm-16-icv', age: 0, packets: '0', bytes: '0', esn: true, 'next-sequence': '1', 'reserved-sequence': '1048576', 'encapsulation-errors': '0', 'sequence-unreserved-errors': '0' },
+        { direction: 'outbound', route: 'site-b', queue: 1, spi: 4097, aead: 'aes-256-gcm-16-icv', age: 0, packets: '0', bytes: '0', esn: true, 'next-sequence': '1', 'reserved-sequence': '1048576', 'encapsulation-errors': '0', 'sequence-unreserved-errors': '0', 'sequence-exhausted-errors': '0' },
       ]);
       const dpState = (await api.get(STATE)) as any;
       expect(dpState['vitesse-gateway:gateway-state'].mode).toBe('data-plane');
@@ -360,7 +360,7 @@ describe('management API in data-plane mode', () => {
       const next = { ...sa(4099), aead: 'aes-gcm-16-icv', key: crypto.randomBytes(16).toString('hex') };
       await api.call('PUT', `${CONFIG}/data-plane/outbound-sa=site-b,1`, { 'vitesse-gateway:outbound-sa': [next] });
       expect((await state()).filter((x: any) => x.direction === 'outbound')).toEqual([
-        { direction: 'outbound', route: 'site-b', queue: 1, spi: 4099, aead: 'aes-gcm-16-icv', age: 0, packets: '0', bytes: '0', esn: true, 'next-sequence': '1', 'reserved-sequence': '1048576', 'encapsulation-errors': '0', 'sequence-unreserved-errors': '0' },
+        { direction: 'outbound', route: 'site-b', queue: 1, spi: 4099, aead: 'aes-gcm-16-icv', age: 0, packets: '0', bytes: '0', esn: true, 'next-sequence': '1', 'reserved-sequence': '1048576', 'encapsulation-errors': '0', 'sequence-unreserved-errors': '0', 'sequence-exhausted-errors': '0' },
       ]);
       expect(gw.sas().filter((x) => x.direction === 'outbound').map((x) => x.spi)).toEqual([4099]);
       // The same SA's key again elsewhere is refused by the loader, path and all.

@@ -25,6 +25,7 @@
 #include "crypto/aes_gcm.h"
 #include "crypto/gcm_bench.h"
 #include "napi_registry.h"
+#include "util/napi_args.h"
 
 namespace vitesse::crypto {
 
@@ -207,10 +208,7 @@ std::vector<uint32_t> u32_list(Napi::Env env, Napi::Value v, const char* what) {
   std::vector<uint32_t> out;
   for (uint32_t i = 0; i < a.Length(); ++i) {
     Napi::Value e = a.Get(i);
-    if (!e.IsNumber() || e.As<Napi::Number>().DoubleValue() < 0) {
-      throw Napi::TypeError::New(env, std::string("crypto: bench: ") + what + ": expected non-negative numbers");
-    }
-    out.push_back(e.As<Napi::Number>().Uint32Value());
+    out.push_back(napi_args::uint32_value(e, std::string("crypto: bench: ") + what + "[" + std::to_string(i) + "]"));
   }
   return out;
 }
@@ -223,10 +221,13 @@ Napi::Value Bench(const Napi::CallbackInfo& info) {
     if (opt.Has("sizes")) o.sizes = u32_list(env, opt.Get("sizes"), "sizes");
     if (opt.Has("keyBits")) o.key_bits = u32_list(env, opt.Get("keyBits"), "keyBits");
     if (opt.Has("path")) o.path = path_arg(env, opt.Get("path"));
-    if (opt.Has("batch")) o.batch = opt.Get("batch").ToNumber().Uint32Value();
-    if (opt.Has("minMs")) o.min_ms = opt.Get("minMs").ToNumber().DoubleValue();
-    if (opt.Has("samples")) o.samples = opt.Get("samples").ToNumber().Uint32Value();
-    if (opt.Has("decrypt")) o.decrypt = opt.Get("decrypt").ToBoolean();
+    o.batch = napi_args::uint32_prop(opt, "batch", "crypto: bench: ", o.batch, 1);
+    if (!napi_args::absent(opt.Get("minMs"))) {
+      if (!opt.Get("minMs").IsNumber()) throw Napi::TypeError::New(env, "crypto: bench: minMs: expected a number");
+      o.min_ms = opt.Get("minMs").As<Napi::Number>().DoubleValue();
+    }
+    o.samples = napi_args::uint32_prop(opt, "samples", "crypto: bench: ", o.samples);
+    o.decrypt = napi_args::bool_prop(opt, "decrypt", "crypto: bench: ", o.decrypt);
   }
   if (!(o.min_ms > 0) || o.samples == 0) throw Napi::RangeError::New(env, "crypto: bench: minMs and samples must be positive");
   std::vector<GcmBenchRow> rows;

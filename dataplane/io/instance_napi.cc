@@ -23,6 +23,7 @@
 
 #include "io/netns.h"
 #include "napi_registry.h"
+#include "util/napi_args.h"
 
 namespace vitesse {
 namespace {
@@ -76,8 +77,7 @@ Napi::Value lock(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value unlock(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "instance: unlock(fd)");
-  int fd = info[0].As<Napi::Number>().Int32Value();
+  int fd = napi_args::int32_value(napi_args::arg(info, 0), "instance: unlock: fd", 0);
   if (held.erase(fd)) close(fd);
   return info.Env().Undefined();
 }

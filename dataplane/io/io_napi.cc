@@ -28,6 +28,7 @@
 #include "io/drivers.h"
 #include "io/traffic.h"
 #include "napi_registry.h"
+#include "util/napi_args.h"
 #include "packet.h"
 
 namespace vitesse {
@@ -152,8 +153,10 @@ Napi::Value send(const Napi::CallbackInfo& info, Handle& h) {
 Napi::Value receive(const Napi::CallbackInfo& info, Handle& h) {
   Napi::Env env = info.Env();
   Link& link = h.get(env);
-  uint32_t max = info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : kBatch;
-  double timeout_ms = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : 0;
+  uint32_t max = napi_args::uint32_arg_or(info, 0, "io: receive: max", kBatch);
+  const Napi::Value timeout = napi_args::arg(info, 1);
+  if (!napi_args::absent(timeout) && !timeout.IsNumber()) throw Napi::TypeError::New(env, "io: receive: timeoutMs: expected a number");
+  double timeout_ms = timeout.IsNumber() ? timeout.As<Napi::Number>().DoubleValue() : 0;
   Napi::Array out = Napi::Array::New(env);
   Packet* pkts[kBatch];
   timespec start;
@@ -266,15 +269,18 @@ Napi::Value traffic(const Napi::CallbackInfo& info, bool is_blast) {
     auto b = f.As<Napi::Buffer<uint8_t>>();
     if (b.Length() == 0 || b.Length() > kMaxFrame) throw Napi::RangeError::New(env, "io: blast: frame must be 1.." + std::to_string(kMaxFrame) + " bytes");
     frame.assign(b.Data(), b.Data() + b.Length());
-    if (o.Get("burst").IsNumber()) burst = o.Get("burst").As<Napi::Number>().Uint32Value();
+    burst = napi_args::uint32_prop(o, "burst", "io: blast: ", burst, 1);
     Napi::Value rate = o.Get("pps");
     if (!rate.IsUndefined()) {
       pps = rate.IsNumber() ? rate.As<Napi::Number>().DoubleValue() : -1;
       if (!(pps >= 0 && pps <= 1e9)) throw Napi::TypeError::New(env, "io: blast: pps must be a number of frames per second in [0, 1e9] (0: as fast as possible)");
     }
   } else {
-    busy_poll = o.Get("busyPoll").ToBoolean().Value();
-    if (o.Get("idleStop").IsNumber()) idle_stop = o.Get("idleStop").As<Napi::Number>().DoubleValue();
+    busy_poll = napi_args::bool_prop(o, "busyPoll", "io: sink: ", false);
+    if (!napi_args::absent(o.Get("idleStop"))) {
+      if (!o.Get("idleStop").IsNumber()) throw Napi::TypeError::New(env, "io: sink: idleStop: expected a number of seconds");
+      idle_stop = o.Get("idleStop").As<Napi::Number>().DoubleValue();
+    }
   }
   auto* w = new TrafficWorker(env, open_or_throw(env, spec), std::move(frame), seconds, burst, pps, busy_poll, idle_stop);
   Napi::Promise p = w->promise();

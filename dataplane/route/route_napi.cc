@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "napi_registry.h"
+#include "util/napi_args.h"
 #include "route/binary_trie.h"
 #include "route/poptrie_builder.h"
 #include "route/prefix.h"
@@ -312,7 +313,9 @@ Napi::Value Bench(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "route.bench: addresses must be a Uint8Array of at least 64 packed " +
                                         std::to_string(width) + "-byte addresses");
   }
-  const double min_seconds = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0.2;
+  const Napi::Value min = napi_args::arg(info, 2);
+  if (!napi_args::absent(min) && !min.IsNumber()) throw Napi::TypeError::New(env, "route.bench: minSeconds: expected a number");
+  const double min_seconds = min.IsNumber() ? min.As<Napi::Number>().DoubleValue() : 0.2;
   auto in = info[1].As<Napi::Uint8Array>();
   const size_t n = in.ElementLength() / width;
   const size_t batches = n / detail::kGroup;

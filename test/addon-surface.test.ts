@@ -1,0 +1,79 @@
+// Issue 17, the N-API contract (docs/dataplane.md, "The N-API seam"): the
+// product addon exports only what the product calls, the test and benchmark
+// hooks live in the testkit addon, every caller goes through a typed wrapper,
+// and every argument is checked by name (dataplane/util/napi_args.h).
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { Dataplane, wires, type GatewayOptions } from '../controlplane/dataplane.js';
+import { addonPath, packageRoot } from '../controlplane/native.js';
+
+const require = createRequire(import.meta.url);
+const product = require(addonPath('vitesse')) as Record<string, Record<string, unknown>>;
+const testkit = require(addonPath('vitesse_testkit')) as Record<string, Record<string, unknown>>;
+
+describe('the two addons', () => {
+  it('the product addon has the gateway and the instance lock, nothing for tests or benchmarks', () => {
+    expect(Object.keys(product).sort()).toEqual(['gateway', 'instance']);
+    expect(Object.keys(product.gateway).sort()).toEqual(['Gateway', 'counterNames', 'createWire', 'destroyWire', 'wireReceive', 'wireSend']);
+    expect(Object.keys(product.instance).sort()).toEqual(['ifindex', 'lock', 'netns', 'unlock']);
+  });
+
+  it('the testkit addon has the hooks (esp.setCounter), the OpenSSL comparison and softbench, and no gateway', () => {
+    expect(Object.keys(testkit).sort()).toEqual(['crypto', 'esp', 'io', 'route', 'softbench']);
+    expect(typeof testkit.esp.setCounter).toBe('function');
+    expect(typeof testkit.crypto.bench).toBe('function');
+    expect(typeof testkit.softbench.run).toBe('function');
+  });
+
+  it('no test, benchmark or fuzz script reads an addon but through the typed wrappers', () => {
+    const offenders: string[] = [];
+    for (const dir of ['test', 'bench', 'fuzz']) {
+      for (const f of fs.readdirSync(path.join(packageRoot, dir), { recursive: true }) as string[]) {
+        if (!/\.(ts|mjs|js)$/.test(f) || f === 'addon-surface.test.ts') continue;
+        const text = fs.readFileSync(path.join(packageRoot, dir, f), 'utf8');
+        if (/import\s*\{[^}]*\bnative\b[^}]*\}\s*from/.test(text) || /\bnative\.(gateway|instance|esp|crypto|route|io)\b/.test(text)) offenders.push(`${dir}/${f}`);
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+});
+
+describe('argument checks name the argument', () => {
+  const wire = `surface-${process.pid}`;
+  const options = (link: Record<string, unknown>): GatewayOptions => ({
+    private: { mac: '02:00:00:00:00:01', link: { driver: 'memory', wire, end: 0 } },
+    public: { mac: '02:00:00:00:00:02', addresses: ['192.0.2.1'], link: link as GatewayOptions['public']['link'] },
+  });
+
+  it('an unknown key in a link spec is a TypeError naming it, not ignored', () => {
+    wires.create(wire, { ends: [{ queues: 1 }, { queues: 1 }] });
+    try {
+      expect(() => new Dataplane(options({ driver: 'memory', wire, end: 1, mtu: 1500 }))).toThrow(/public\.link: unknown key "mtu"/);
+      expect(() => new Dataplane(options({ driver: 'af-packet', ifname: 'eth0', xdpmode: 'native' }))).toThrow(/public\.link: unknown key "xdpmode"/);
+      expect(() => new Dataplane(options({ driver: 'af-packet', ifname: 'eth0', queues: 2 }))).toThrow(/public\.link\.queues: 2, but the gateway has 1 queue/);
+      expect(() => new Dataplane(options({ driver: 'memory', wire, end: 2 }))).toThrow(/public\.link\.end: expected an integer in 0\.\.1/);
+    } finally {
+      wires.destroy(wire);
+    }
+  });
+
+  it('numbers the gateway used to read unchecked are checked', () => {
+    wires.create(wire, { ends: [{ queues: 1 }, { queues: 1 }] });
+    const dp = new Dataplane(options({ driver: 'memory', wire, end: 1 }));
+    try {
+      expect(() => dp.removeInboundSa('1' as never, 5 as never)).toThrow(/queue: expected a number/);
+      expect(() => dp.removeInboundSa(0, -1 as never)).toThrow(/spi: expected an integer in 0\.\.4294967295/);
+      expect(() => dp.inboundPackets(0.5, 1 as never)).toThrow(/queue: expected an integer/);
+      expect(() => dp.setMtu('big' as never, false)).toThrow(/mtu: expected a number/);
+      expect(() => dp.inject(0, 'private', 'transmit', ['x' as never])).toThrow(/frames\[0\]: expected a Buffer/);
+      expect(() => dp.outboundDue(5 as never)).toThrow(/margin: expected a bigint/);
+      expect(() => dp.counters(-1)).toThrow(/queue: expected an integer/);
+      expect(() => wires.send(wire, 2 as never, [])).toThrow(/end: expected an integer in 0\.\.1/);
+    } finally {
+      dp.close();
+      wires.destroy(wire);
+    }
+  });
+});
