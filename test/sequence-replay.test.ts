@@ -216,14 +216,15 @@ describe('esn false: a peer without extended sequence numbers (RFC 4303 §2.2.1)
     expect(r.result.dataplane.public_drop_authentication).toBe(1);
   });
 
-  it('the SA is exhausted after 2^32-1: later packets are not sent (encapsulation errors), the number never wraps', async () => {
+  it('the SA is exhausted after 2^32-1: later packets are not sent (sequence-exhausted errors), the number never wraps', async () => {
     const s = setup('no-esn-end', { outbound: { esn: false, 'initial-sequence': String(2n ** 32n - 2n) } });
     const r = await s.replay('one', { private: lanFrames(5, 3) });
     expect(sentEsp(r.wan, { ...OUTBOUND, esn: false }).map((e) => e.seq)).toEqual([2n ** 32n - 2n, 2n ** 32n - 1n]);
-    expect(r.result.dataplane.private_drop_encapsulation_failed).toBe(3);
+    expect(r.result.dataplane.private_drop_sequence_exhausted).toBe(3);
+    expect(r.result.dataplane.private_drop_encapsulation_failed).toBe(0);
     const again = await s.replay('two', { private: lanFrames(2, 3) });
     expect(sentEsp(again.wan, { ...OUTBOUND, esn: false })).toEqual([]);
-    expect(again.result.dataplane.private_drop_encapsulation_failed).toBe(2);
+    expect(again.result.dataplane.private_drop_sequence_exhausted).toBe(2);
   });
 
   it('the loader refuses an initial-sequence beyond 32 bits without ESN', async () => {
