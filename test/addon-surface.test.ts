@@ -59,20 +59,22 @@ describe('argument checks name the argument', () => {
     }
   });
 
-  it('numbers the gateway used to read unchecked are checked', () => {
+  it('numbers the gateway used to read unchecked are checked (the N-API itself, under the Dataplane wrapper)', () => {
     wires.create(wire, { ends: [{ queues: 1 }, { queues: 1 }] });
-    const dp = new Dataplane(options({ driver: 'memory', wire, end: 1 }));
+    const Gateway = product.gateway.Gateway as new (o: GatewayOptions) => Record<string, (...a: unknown[]) => unknown>;
+    const gw = new Gateway(options({ driver: 'memory', wire, end: 1 }));
     try {
-      expect(() => dp.removeInboundSa('1' as never, 5 as never)).toThrow(/queue: expected a number/);
-      expect(() => dp.removeInboundSa(0, -1 as never)).toThrow(/spi: expected an integer in 0\.\.4294967295/);
-      expect(() => dp.inboundPackets(0.5, 1 as never)).toThrow(/queue: expected an integer/);
-      expect(() => dp.setMtu('big' as never, false)).toThrow(/mtu: expected a number/);
-      expect(() => dp.inject(0, 'private', 'transmit', ['x' as never])).toThrow(/frames\[0\]: expected a Buffer/);
-      expect(() => dp.outboundDue(5 as never)).toThrow(/margin: expected a bigint/);
-      expect(() => dp.counters(-1)).toThrow(/queue: expected an integer/);
+      expect(() => gw.removeInboundSa('1', 5)).toThrow(/queue: expected a number/);
+      expect(() => gw.removeInboundSa(0, -1)).toThrow(/spi: expected an integer in 0\.\.4294967295/);
+      expect(() => gw.inboundPackets(0.5, 1)).toThrow(/queue: expected an integer/);
+      expect(() => gw.setMtu('big', false)).toThrow(/mtu: expected a number/);
+      expect(() => gw.inject(0, 'private', 'transmit', ['x'])).toThrow(/frames\[0\]: expected a Buffer/);
+      expect(() => gw.outboundDue(5)).toThrow(/margin: expected a bigint/);
+      expect(() => gw.counters(-1)).toThrow(/queue: expected an integer/);
+      expect(() => gw.setNextHop('inside', null)).toThrow(/side must be "private" or "public"/);
       expect(() => wires.send(wire, 2 as never, [])).toThrow(/end: expected an integer in 0\.\.1/);
     } finally {
-      dp.close();
+      gw.close();
       wires.destroy(wire);
     }
   });
