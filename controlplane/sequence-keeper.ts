@@ -69,7 +69,7 @@ export class SequenceKeeper {
       const first = mark !== undefined && mark + 1n > initial ? mark + 1n : initial;
       if (first > ceiling) {
         this.log.error({ route: sa.route, queue: sa.queue, spi: sa.spi, esn: sa.esn },
-          'outbound SA has used every sequence number its key may send: it sends nothing (encapsulation-errors); give it a new key');
+          'outbound SA has used every sequence number its key may send: it sends nothing (sequence-exhausted-errors); give it a new key');
         return { seq: ceiling, limit: ceiling };
       }
       const end = first - 1n + this.reserve;
