@@ -337,15 +337,17 @@ export class KeyManager {
   /**
    * The data plane counted drops on outbound SA `spi` of `route` on `queue`
    * because its sequence numbers are exhausted (private_drop_sequence_exhausted):
-   * negotiate its successor at once rather than at the rekey time. True if
-   * a rekey was brought forward (false: not the active SA, or one is already due).
+   * negotiate its successor at once rather than at the rekey time, and
+   * activate it without the activation delay. True if a rekey was brought
+   * forward (false: not the active SA, or a successor is already on its way).
    */
   outboundExhausted(route: RouteId, queue: QueueNumber, spi: Spi): boolean {
     const ex = this.list.find((e) => e.params.route === route && e.params.queue === queue);
-    if (!ex || !ex.sas.exhausted(spi, this.clock.now())) return false;
-    this.log.warn({ route, queue, spi }, 'outbound SA exhausted its sequence numbers: rekeying now');
+    if (!ex) return false;
+    const moved = ex.sas.exhausted(spi, this.clock.now());
+    if (moved) this.log.warn({ route, queue, spi }, 'outbound SA exhausted its sequence numbers: rekeying now');
     this.tick();
-    return true;
+    return moved;
   }
 
   start(): void {

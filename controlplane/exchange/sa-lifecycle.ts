@@ -74,6 +74,8 @@ export class SaLifecycle {
   private inbound: InboundSa[] = [];
   private active: OutboundSa | null = null;
   private queued: QueuedOutboundSa[] = [];
+  /** The data plane said the active SA used its last sequence number (exhausted()). */
+  private activeExhausted = false;
 
   constructor(private readonly p: ExchangeParams, private readonly env: LifecycleEnv) {}
 
@@ -113,7 +115,13 @@ export class SaLifecycle {
    */
   exhausted(spi: Spi, now: number): boolean {
     const a = this.active;
-    if (!a || a.spi !== spi || this.queued.length > 0 || now >= a.rekeyAt) return false;
+    if (!a || a.spi !== spi) return false;
+    // It sends nothing more: its successor need not wait the activation
+    // delay (activateDue), since packets the peer is not ready for would be
+    // dropped all the same.
+    this.activeExhausted = true;
+    this.activateDue(now);
+    if (this.active !== a || this.queued.length > 0 || now >= a.rekeyAt) return false;
     a.rekeyAt = now;
     a.rekeyFrom = Math.min(a.rekeyFrom, now);
     return true;
@@ -218,6 +226,7 @@ export class SaLifecycle {
       if (now >= this.queued[i].activateAt || this.peerUses(this.queued[i].pairedInbound)) due = i;
     }
     if (due < 0 && this.active === null && this.queued.length > 0) due = 0;
+    if (due < 0 && this.activeExhausted && this.queued.length > 0) due = this.queued.length - 1;
     if (due < 0) return;
     const [sa] = this.queued.splice(due, 1);
     for (const older of this.queued.splice(0, due)) wipe(older.keymat);
@@ -236,6 +245,7 @@ export class SaLifecycle {
       wipe(sa.keymat);
     }
     this.active = { spi: sa.spi, expiresAt: sa.expiresAt, rekeyAt: sa.rekeyAt, rekeyFrom: sa.rekeyFrom, pairedInbound: sa.pairedInbound };
+    this.activeExhausted = false;
     this.env.log.debug({ route, queue, spi: sa.spi }, 'outbound SA activated');
   }
 
