@@ -23,6 +23,7 @@ export const COUNTER_NAMES = [
   'private_drop_no_next_hop',
   'private_drop_encapsulation_failed',
   'private_drop_sequence_unreserved',
+  'private_drop_sequence_exhausted',
   'private_drop_source_route',
   'private_drop_jumbogram',
   'public_drop_bad_header',

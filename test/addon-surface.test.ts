@@ -16,7 +16,7 @@ const testkit = require(addonPath('vitesse_testkit')) as Record<string, Record<s
 describe('the two addons', () => {
   it('the product addon has the gateway and the instance lock, nothing for tests or benchmarks', () => {
     expect(Object.keys(product).sort()).toEqual(['gateway', 'instance']);
-    expect(Object.keys(product.gateway).sort()).toEqual(['Gateway', 'counterNames', 'createWire', 'destroyWire', 'wireReceive', 'wireSend']);
+    expect(Object.keys(product.gateway).sort()).toEqual(['Gateway', 'counterTable', 'createWire', 'destroyWire', 'wireReceive', 'wireSend']);
     expect(Object.keys(product.instance).sort()).toEqual(['ifindex', 'lock', 'netns', 'unlock']);
   });
 

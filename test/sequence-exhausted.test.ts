@@ -43,7 +43,7 @@ describe('an outbound SA whose sequence numbers run out', () => {
     expect(dp.counters().encapsulated_packets).toBe(3);
     await until(() => s.b.dataplane.counters().public_drop_replay === 3, 5_000, 'B to refuse the three');
     expect(s.receiveB()).toEqual([]);
-    expect(dp.counters().private_drop_encap).toBe(0);
+    expect(dp.counters().private_drop_encapsulation_failed).toBe(0);
 
     // Named in the state (per SA and for the private router) and in the metrics.
     const state = gatewayState(s.a) as Record<string, any>;

@@ -15,7 +15,8 @@
 //     (one batch call; an array gives each packet its own SA, as in a
 //     pipeline batch that mixes SAs)
 //   counters(sa) -> { packets, bytes, decryptErrors, replayErrors,
-//                     protocolErrors, encapErrors, sequenceExhausted, sequenceUnreserved,
+//                     truncatedErrors, trailerErrors, nextHeaderErrors, encapErrors,
+//                     sequenceExhausted, sequenceUnreserved,
 //                     seq: bigint, limit: bigint (outbound), windowSize, esn }
 //   setCounter(sa, seq)  outbound: last sequence number used; inbound: the
 //                        window's top (highest number taken as received)
