@@ -43,8 +43,10 @@ function buildAddon() {
   const env = { ...process.env, VITESSE_SANITIZE: '1' };
   if (sh(gyp, ['configure'], { cwd: src, env }) !== 0) throw new Error('the ASan build of the addon failed (configure)');
   // -O1 keeps ASan's reports exact (higher levels fold and inline frames away).
-  const level = cxxOptimization(path.join(src, 'build', 'vitesse.target.mk'));
-  if (level !== '-O1') throw new Error(`the ASan build compiles C++ with ${level}, not -O1 (binding.gyp)`);
+  for (const target of ['vitesse_core', 'vitesse', 'vitesse_testkit']) {
+    const level = cxxOptimization(path.join(src, 'build', `${target}.target.mk`));
+    if (level !== '-O1') throw new Error(`the ASan build compiles ${target}'s C++ with ${level}, not -O1 (binding.gyp)`);
+  }
   if (sh(gyp, ['build', '-j', '2'], { cwd: src, env }) !== 0) throw new Error('the ASan build of the addon failed');
   fs.mkdirSync(out, { recursive: true });
   for (const addon of ['vitesse.node', 'vitesse_testkit.node']) {

@@ -12,14 +12,20 @@ import { cxxOptimization, gypDirectory } from '../tools/gyp-flags.mjs';
 const ROOT = path.resolve(__dirname, '..');
 const WORK = path.join(ROOT, 'build', `gyp-flags-${process.pid}`);
 
-/** `node-gyp configure` of binding.gyp in a directory of its own; the optimisation level it gives C++. */
+/**
+ * `node-gyp configure` of binding.gyp in a directory of its own; the
+ * optimisation level it gives C++ in each target (the data plane's static
+ * library, the product addon, the testkit addon), which must agree.
+ */
 function configure(sanitize: boolean): string | null {
   const dir = path.join(WORK, sanitize ? 'asan' : 'product');
   gypDirectory(ROOT, dir, 'vitesse-gyp-flags');
   const env = { ...process.env, VITESSE_SANITIZE: sanitize ? '1' : '' };
   const r = spawnSync(path.join(ROOT, 'node_modules', '.bin', 'node-gyp'), ['configure'], { cwd: dir, env, encoding: 'utf8' });
   expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
-  return cxxOptimization(path.join(dir, 'build', 'vitesse.target.mk'));
+  const levels = ['vitesse_core', 'vitesse', 'vitesse_testkit'].map((t) => cxxOptimization(path.join(dir, 'build', `${t}.target.mk`)));
+  expect(new Set(levels).size, `levels per target: ${levels.join(', ')}`).toBe(1);
+  return levels[0];
 }
 
 afterAll(() => fs.rmSync(WORK, { recursive: true, force: true }));

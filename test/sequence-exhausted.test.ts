@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { SaSpec } from '../controlplane/dataplane.js';
 import { GatewayMetrics } from '../controlplane/metrics.js';
 import { gatewayState } from '../controlplane/state.js';
-import { numbered, numberOf, twoSites, until, type TwoSites } from './support/two-sites.js';
+import { numbered, numberOf, twoSites, until, type TwoSites } from '../controlplane/demo/memory-two-sites.js';
 
 let sites: TwoSites | null = null;
 afterEach(() => {
