@@ -99,7 +99,8 @@ async function startGateway(name: string, args: string[], nofile?: number): Prom
   const file = path.join(dir, `${name}.json`);
   fs.writeFileSync(file, config(1400), { mode: 0o600 });
   const socket = path.join(dir, `${name}.sock`);
-  const run = [process.execPath, bin, 'run', '--config', file, '--name', name, '--socket', socket, '--metrics-listen', '127.0.0.1:0',
+  // Locks of its own: another run of this suite beside it uses the same names.
+  const run = [process.execPath, bin, 'run', '--config', file, '--name', name, '--lock-dir', path.join(dir, 'lock'), '--socket', socket, '--metrics-listen', '127.0.0.1:0',
     '--api-listen', '127.0.0.1:0', '--api-tls-cert', certFile, '--api-tls-key', keyFile, '--api-token-file', tokenFile, ...args];
   const child = nofile ? spawn('prlimit', [`--nofile=${nofile}:${nofile}`, '--', ...run]) : spawn(run[0], run.slice(1));
   children.push(child);

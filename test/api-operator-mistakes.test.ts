@@ -52,7 +52,8 @@ function vitesse(args: string[], input = ''): Promise<{ code: number; stdout: st
 interface Run { child: ChildProcess; logs: Record<string, any>[]; stderr: string; exited: boolean }
 
 async function run(args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, [bin, 'run', '--metrics-listen', 'none', ...args]);
+  // Locks of its own: another run of this suite beside it uses the same names.
+  const child = spawn(process.execPath, [bin, 'run', '--metrics-listen', 'none', '--lock-dir', path.join(dir, 'lock'), ...args]);
   const r: Run = { child, logs: [], stderr: '', exited: false };
   runs.push(r);
   child.on('exit', () => { r.exited = true; });
@@ -183,7 +184,7 @@ describeNeeding(['cli'], 'vitesse run refuses what an operator did not mean', ()
   it('a configuration nested a million deep: exit 2 naming the depth limit, not a stack overflow', async () => {
     const file = path.join(dir, 'deep.json');
     fs.writeFileSync(file, `{"vitesse-gateway:gateway":{"route":${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}}}`);
-    const r = await vitesse(['run', '--config', file, '--socket', path.join(dir, 'deep.sock'), '--metrics-listen', 'none']);
+    const r = await vitesse(['run', '--lock-dir', path.join(dir, 'lock'), '--config', file, '--socket', path.join(dir, 'deep.sock'), '--metrics-listen', 'none']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(file);
     expect(r.stderr).toMatch(/nested deeper than 32 levels of objects and arrays \(the limit\), at line 1, column \d+/);
@@ -204,7 +205,7 @@ describeNeeding(['cli'], 'vitesse run refuses what an operator did not mean', ()
     for (const [text, mode, says] of cases) {
       fs.writeFileSync(token, text + '\n');
       fs.chmodSync(token, mode);
-      const r = await vitesse(['run', '--config', file, '--socket', socket, '--metrics-listen', 'none', '--name', 'weaktoken',
+      const r = await vitesse(['run', '--lock-dir', path.join(dir, 'lock'), '--config', file, '--socket', socket, '--metrics-listen', 'none', '--name', 'weaktoken',
         '--api-listen', '127.0.0.1:0', '--api-tls-cert', cert, '--api-tls-key', cert, '--api-token-file', token]);
       expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 2, stderr: expect.stringMatching(says) });
       expect(r.stdout + r.stderr).not.toContain(text);
@@ -218,7 +219,7 @@ describeNeeding(['cli'], 'vitesse run refuses what an operator did not mean', ()
     fs.writeFileSync(file, JSON.stringify(config(1400)), { mode: 0o600 });
     const socket = path.join(dir, 'mode.sock');
     for (const mode of ['0666', '0602', '0777']) {
-      const r = await vitesse(['run', '--config', file, '--socket', socket, '--socket-mode', mode, '--metrics-listen', 'none']);
+      const r = await vitesse(['run', '--lock-dir', path.join(dir, 'lock'), '--config', file, '--socket', socket, '--socket-mode', mode, '--metrics-listen', 'none']);
       expect({ mode, code: r.code }).toEqual({ mode, code: 2 });
       expect(r.stderr).toContain(`--socket-mode ${mode} lets every user of the host change the gateway`);
       expect(fs.existsSync(socket)).toBe(false);
