@@ -108,7 +108,7 @@ struct Harness {
     config.private_v4 = parse_ip("192.168.10.1").v4;
     config.private_v6 = parse_ip("c0a8:a00::1").v6;
     config.public_addresses = {parse_ip("203.0.113.1"), parse_ip("203:0:113::1")};
-    config.mtu = 500;
+    config.mtu = kSettings[0].mtu;  // Vita's self-test ran at 500, below our minimum
     config.tfc = true;
     config.pool_packets = 256;
     gw = std::make_unique<Gateway>(config, [this](Side side, uint32_t q) {
