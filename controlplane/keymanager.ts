@@ -31,6 +31,7 @@ import { ChallengeIssuer } from './exchange/challenge.js';
 import { compileConfig, ConfigError, sameExchange, type ExchangeParams, type Settings } from './exchange/config.js';
 import { DROP_COUNTER, newCounters, type DropReason, type KeyManagerCounters } from './exchange/counters.js';
 import { Initiator, type InitiatorState } from './exchange/initiator.js';
+import { Liveness, type TrafficSource } from './exchange/liveness.js';
 import { MessageType, decodeHeader } from './exchange/messages.js';
 import { wipe } from './exchange/primitives.js';
 import { ACTIVATION_DELAY_MAX_TTL, ACTIVATION_DELAY_NEGOTIATIONS, type NegotiatedPair } from './exchange/protocol.js';
@@ -66,6 +67,10 @@ export interface KeyManagerOptions {
   tickInterval?: number;
   /** [0, 1) for rekey jitter; defaults to Math.random (jitter needs no secrecy). */
   random?: () => number;
+  /** The data plane's per-route packet counters, for dead-peer detection (exchange/liveness.ts); without it, only key-exchange messages count. */
+  traffic?: TrafficSource;
+  /** Wall-clock milliseconds for the liveness times reported (default Date.now). */
+  wallClock?: () => number;
 }
 
 /** One exchange's state, for operational state and tests. */
@@ -102,6 +107,8 @@ function endsWith(config: KeyManagerConfig, appended: readonly Exchange[]): bool
 export class KeyManager {
   /** Plain numbers, read by metrics and the YANG state. */
   readonly counters: KeyManagerCounters = newCounters();
+  /** Per exchange (`route/queue`): is the peer alive (state and metrics read it). */
+  readonly liveness: Liveness;
   private settings!: Settings;
   private exchanges = new Map<string, Exchange>();
   // route SPI → gateway address → exchanges (usually one; several only when
@@ -137,6 +144,7 @@ export class KeyManager {
     this.limiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT);
     this.maxNegotiations = options.maxNegotiations ?? DEFAULT_MAX_NEGOTIATIONS;
     this.random = options.random ?? Math.random;
+    this.liveness = new Liveness({ log: this.log, random: this.random, wall: options.wallClock });
     this.configure(config);
   }
 
@@ -242,6 +250,7 @@ export class KeyManager {
       this.issuer = new ChallengeIssuer(settings.negotiationTtlMs);
     }
     this.settings = settings;
+    this.liveness.configure(settings.liveness);
     this.log.info({ exchanges: this.exchanges.size, kept }, 'configuration applied');
   }
 
@@ -253,6 +262,7 @@ export class KeyManager {
   // byRoute and perGateway are kept up to date exchange by exchange: a change
   // of one route touches only its own entries.
   private index(ex: Exchange): void {
+    this.liveness.add(ex.params.key, ex.params.route, ex.params.queue);
     const own = this.byId.get(ex.params.route);
     if (own) own.push(ex);
     else this.byId.set(ex.params.route, [ex]);
@@ -267,6 +277,7 @@ export class KeyManager {
   }
 
   private unindex(ex: Exchange): void {
+    this.liveness.remove(ex.params.key);
     const own = this.byId.get(ex.params.route)!.filter((e) => e !== ex);
     if (own.length) this.byId.set(ex.params.route, own);
     else this.byId.delete(ex.params.route);
@@ -296,10 +307,12 @@ export class KeyManager {
   /** Runs the timers: negotiation expiry, SA expiry and activation, rekeying. */
   tick(): void {
     const now = this.clock.now();
+    this.liveness.poll(now, this.options.traffic);
     let inFlight = 0;
     for (const ex of this.list) {
       const { route, queue } = ex.params;
       if (ex.initiator.expire(now)) {
+        this.liveness.expired(ex.params.key, now);
         this.counters.negotiations_expired++;
         this.log.info({ route, queue }, 'negotiation expired (negotiation-ttl)');
       }
@@ -319,8 +332,9 @@ export class KeyManager {
     const start = this.cursor;
     for (let i = 0; i < n && inFlight < this.maxNegotiations; i++) {
       const ex = this.list[(start + i) % n];
-      if (ex.initiator.state !== 'idle' || !this.wantsNegotiation(ex, now)) continue;
+      if (ex.initiator.state !== 'idle' || !this.wantsNegotiation(ex, now) || !this.liveness.mayInitiate(ex.params.key, now)) continue;
       const knock = ex.initiator.initiate(now, this.settings.negotiationTtlMs);
+      this.liveness.initiated(ex.params.key);
       inFlight++;
       this.cursor = (start + i + 1) % n;
       this.counters.negotiations_initiated++;
@@ -476,7 +490,7 @@ export class KeyManager {
   }
 
   private wantsNegotiation(ex: Exchange, now: number): boolean {
-    return ex.sas.needsNegotiation(now) || ex.initiator.owesRetry;
+    return ex.sas.needsNegotiation(now) || ex.initiator.owesRetry || this.liveness.wantsProbe(ex.params.key);
   }
 
   // Without `to`, queues that share the gateway's address are ambiguous.
@@ -496,6 +510,8 @@ export class KeyManager {
       'SA pair negotiated',
     );
     ex.sas.add(pair, now, this.times());
+    // An authenticated message (proposal or agreement): the peer is alive.
+    this.liveness.handshake(ex.params.key, now);
   }
 
   private times(): LifecycleTimes {

@@ -6,6 +6,7 @@ import { ADDRESS_LENGTH, parseAddress } from './address.js';
 import { PSK_LENGTH } from './noise.js';
 import { constantTimeEqual, wipe } from './primitives.js';
 import { AEAD_ID, DEFAULT_NEGOTIATION_TTL_S, DEFAULT_PORT, DEFAULT_SA_TTL_S } from './protocol.js';
+import { DEFAULT_LIVENESS_FAILURES, DEFAULT_LIVENESS_INTERVAL_S, type LivenessSettings } from './liveness.js';
 import type { Aead, KeyManagerConfig, QueueNumber, RouteId, RouteSpi } from './types.js';
 
 export class ConfigError extends Error {}
@@ -14,6 +15,7 @@ export interface Settings {
   saTtlMs: number;
   negotiationTtlMs: number;
   port: number;
+  liveness: LivenessSettings;
 }
 
 /** Everything one exchange (a route on a queue) needs. */
@@ -51,7 +53,14 @@ export function compileConfig(c: KeyManagerConfig): CompiledConfig {
     saTtlMs: positiveSeconds(c.saTtl, DEFAULT_SA_TTL_S, '/sa-ttl'),
     negotiationTtlMs: positiveSeconds(c.negotiationTtl, DEFAULT_NEGOTIATION_TTL_S, '/negotiation-ttl'),
     port,
+    liveness: {
+      intervalMs: positiveSeconds(c.livenessInterval, DEFAULT_LIVENESS_INTERVAL_S, '/liveness-interval'),
+      failures: c.livenessFailures ?? DEFAULT_LIVENESS_FAILURES,
+    },
   };
+  if (!Number.isInteger(settings.liveness.failures) || settings.liveness.failures < 1) {
+    throw new ConfigError(`/liveness-failures: must be a positive integer, got ${String(c.livenessFailures)}`);
+  }
   const exchanges: ExchangeParams[] = [];
   try {
     compileRoutes(c, exchanges);

@@ -104,6 +104,10 @@ export interface KeyManagerConfig {
   negotiationTtl?: number;
   /** UDP port of the key exchange (default 303). */
   port?: number;
+  /** Seconds of sending with nothing received before the peer is probed (default 10; exchange/liveness.ts). */
+  livenessInterval?: number;
+  /** Probes failed in a row before the peer is down (default 3). */
+  livenessFailures?: number;
 }
 
 /** Milliseconds on a monotonic clock. */

@@ -1,0 +1,256 @@
+// Dead-peer detection, per exchange (a route on a queue): is the remote
+// gateway alive? (docs/key-exchange.md, "Liveness"; docs/operations.md, "Peer up").
+//
+// Evidence of life is only what an off-path attacker cannot forge: an
+// authenticated key-exchange message (a proposal or an agreement that passed
+// its AEAD) or authenticated ESP (a route's inbound packet counter moved: the
+// data plane counts only packets that passed the tag and anti-replay checks).
+// The data plane's counters are read in one batch at most every pollMs (the
+// same per-SA table the metrics read), never per packet.
+//
+//   unknown ──handshake──▶ up ──sent ESP, nothing received for liveness-interval──▶ suspect
+//      │                   ▲                                                           │
+//      │                   └──────── any authenticated message or ESP ◀────────────────┤
+//      │                   ▲                                                           │
+//      └─ liveness-failures failed probes ─▶ down ◀── liveness-failures failed probes ─┘
+//
+// A probe is a new key exchange we initiate: when it completes the peer is
+// alive, and the SAs it installs replace those a restarted peer lost. While
+// `suspect` (and `unknown`: a gateway that starts before its peer) every
+// negotiation we start is a probe, counted in probesSent, and one that
+// expires (negotiation-ttl) in probesFailed; a negotiation of ours that
+// expires while the peer is up (an unanswered rekey) makes it suspect. After `failures` of them in a
+// row the peer is down: one warn line, and our own initiations back off
+// (exponential from liveness-interval, bounded by MAX_BACKOFF_MS, jittered
+// so that many routes to one dead site do not retry in step). Answering the
+// peer is never delayed, so a peer that comes back is up within one round
+// trip of its first authenticated message.
+import type { Logger } from 'pino';
+import type { QueueNumber, RouteId } from './types.js';
+
+export const DEFAULT_LIVENESS_INTERVAL_S = 10;
+export const DEFAULT_LIVENESS_FAILURES = 3;
+/** The longest wait between two initiations towards a peer that is down. */
+export const MAX_BACKOFF_MS = 120_000;
+/** A backoff delay is this fraction of its nominal value, or up to all of it (random). */
+const BACKOFF_JITTER = 0.5;
+/** The traffic counters are read at most this often (and at least 4 times per interval). */
+const MAX_POLL_MS = 1000;
+
+export type PeerStatus = 'unknown' | 'up' | 'suspect' | 'down';
+
+export interface LivenessSettings {
+  intervalMs: number;
+  failures: number;
+}
+
+/** One route and queue's packets so far, each way (authenticated inbound, encapsulated outbound). */
+export interface TrafficReading {
+  route: RouteId;
+  queue: QueueNumber;
+  inbound: number;
+  outbound: number;
+}
+
+/** The data plane's per-route counters, read in one batch. */
+export type TrafficSource = () => Iterable<TrafficReading>;
+
+/** What state and metrics report for one exchange; times are wall-clock milliseconds (Date.now()), null when never. */
+export interface PeerSnapshot {
+  status: PeerStatus;
+  peerUp: boolean;
+  downSince: number | null;
+  lastHandshake: number | null;
+  lastReceived: number | null;
+  probesSent: number;
+  probesFailed: number;
+}
+
+interface Peer {
+  route: RouteId;
+  queue: QueueNumber;
+  status: PeerStatus;
+  /** Counter values of the last poll (-1: none yet). */
+  inbound: number;
+  outbound: number;
+  /** Monotonic time since which we send and have received nothing; null if not. */
+  sendingSince: number | null;
+  /** The negotiation in flight is a probe. */
+  probing: boolean;
+  /** Probes failed in a row. */
+  failed: number;
+  backoffStep: number;
+  nextAttemptAt: number;
+  probesSent: number;
+  probesFailed: number;
+  downSince: number | null;
+  lastHandshake: number | null;
+  lastReceived: number | null;
+}
+
+export interface LivenessEnv {
+  log: Logger;
+  /** Wall-clock milliseconds for the times reported (default Date.now). */
+  wall?: () => number;
+  /** [0, 1) for the backoff jitter. */
+  random: () => number;
+}
+
+export class Liveness {
+  private readonly peers = new Map<string, Peer>();
+  private settings: LivenessSettings = { intervalMs: DEFAULT_LIVENESS_INTERVAL_S * 1000, failures: DEFAULT_LIVENESS_FAILURES };
+  private lastPoll = -Infinity;
+  private readonly wall: () => number;
+
+  constructor(private readonly env: LivenessEnv) {
+    this.wall = env.wall ?? Date.now;
+  }
+
+  configure(settings: LivenessSettings): void {
+    this.settings = settings;
+  }
+
+  /** An exchange to watch, under its key (`route/queue`); a new one starts unknown. */
+  add(key: string, route: RouteId, queue: QueueNumber): void {
+    this.peers.set(key, {
+      route, queue, status: 'unknown', inbound: -1, outbound: -1, sendingSince: null, probing: false, failed: 0,
+      backoffStep: 0, nextAttemptAt: 0, probesSent: 0, probesFailed: 0, downSince: null, lastHandshake: null, lastReceived: null,
+    });
+  }
+
+  remove(key: string): void {
+    this.peers.delete(key);
+  }
+
+  /** True while the peer must be probed (suspect) or retried (down), whatever the SAs' lifetimes say. */
+  wantsProbe(key: string): boolean {
+    const s = this.peers.get(key)?.status;
+    return s === 'suspect' || s === 'down';
+  }
+
+  /** False while a peer that is down is in its backoff. */
+  mayInitiate(key: string, now: number): boolean {
+    const p = this.peers.get(key);
+    return !p || p.status !== 'down' || now >= p.nextAttemptAt;
+  }
+
+  /** We started a negotiation on this exchange. */
+  initiated(key: string): void {
+    const p = this.peers.get(key);
+    if (!p || p.status === 'up' || p.status === 'down') return;
+    p.probing = true;
+    p.probesSent++;
+  }
+
+  /** A negotiation we started expired unanswered. */
+  expired(key: string, now: number): void {
+    const p = this.peers.get(key);
+    if (!p) return;
+    if (p.status === 'down') {
+      p.backoffStep++;
+      p.nextAttemptAt = now + this.backoff(p.backoffStep);
+      return;
+    }
+    if (!p.probing) {
+      // A rekey of ours went unanswered: as good a reason to probe as silence.
+      if (p.status === 'up') {
+        p.status = 'suspect';
+        p.failed = 0;
+      }
+      return;
+    }
+    p.probing = false;
+    p.probesFailed++;
+    p.failed++;
+    if (p.failed < this.settings.failures) return;
+    p.status = 'down';
+    p.downSince = this.wall();
+    p.backoffStep = 0;
+    p.nextAttemptAt = now + this.backoff(0);
+    this.env.log.warn(
+      { route: p.route, queue: p.queue, probes: p.failed, lastReceived: iso(p.lastReceived) },
+      'peer down: no answer to liveness probes',
+    );
+  }
+
+  /** An authenticated key-exchange message from the peer. */
+  authenticated(key: string, now: number): void {
+    const p = this.peers.get(key);
+    if (p) this.alive(p, now);
+  }
+
+  /** An SA pair was negotiated with the peer (either role). */
+  handshake(key: string, now: number): void {
+    const p = this.peers.get(key);
+    if (!p) return;
+    p.lastHandshake = this.wall();
+    this.alive(p, now);
+  }
+
+  /**
+   * Reads the data plane's counters (at most every pollMs): inbound packets
+   * are authenticated ESP from the peer; outbound packets with nothing
+   * inbound for liveness-interval make an up peer suspect.
+   */
+  poll(now: number, source: TrafficSource | undefined): void {
+    if (!source || now - this.lastPoll < this.pollMs) return;
+    this.lastPoll = now;
+    for (const r of source()) {
+      const p = this.peers.get(`${r.route}/${r.queue}`);
+      if (!p) continue;
+      // Counters only grow; smaller ones (a route configured anew) are a new baseline.
+      const received = p.inbound >= 0 && r.inbound > p.inbound;
+      const sent = p.outbound >= 0 && r.outbound > p.outbound;
+      p.inbound = r.inbound;
+      p.outbound = r.outbound;
+      if (received) this.alive(p, now);
+      else if (sent && p.sendingSince === null) p.sendingSince = now;
+      if (p.status === 'up' && p.sendingSince !== null && now - p.sendingSince >= this.settings.intervalMs) {
+        p.status = 'suspect';
+        p.failed = 0;
+        this.env.log.debug({ route: p.route, queue: p.queue }, 'sent ESP but received nothing for liveness-interval: probing');
+      }
+    }
+  }
+
+  snapshot(key: string): PeerSnapshot | undefined {
+    const p = this.peers.get(key);
+    if (!p) return undefined;
+    return {
+      status: p.status,
+      peerUp: p.status === 'up' || p.status === 'suspect',
+      downSince: p.downSince,
+      lastHandshake: p.lastHandshake,
+      lastReceived: p.lastReceived,
+      probesSent: p.probesSent,
+      probesFailed: p.probesFailed,
+    };
+  }
+
+  private get pollMs(): number {
+    return Math.min(MAX_POLL_MS, this.settings.intervalMs / 4);
+  }
+
+  private alive(p: Peer, now: number): void {
+    p.lastReceived = this.wall();
+    p.sendingSince = null;
+    p.probing = false;
+    p.failed = 0;
+    if (p.status === 'down') {
+      this.env.log.info({ route: p.route, queue: p.queue, downSince: iso(p.downSince) }, 'peer up again');
+    } else if (p.status === 'unknown') {
+      this.env.log.info({ route: p.route, queue: p.queue }, 'peer up');
+    }
+    p.status = 'up';
+    p.downSince = null;
+    p.backoffStep = 0;
+    p.nextAttemptAt = now;
+  }
+
+  private backoff(step: number): number {
+    const nominal = Math.min(this.settings.intervalMs * 2 ** Math.min(step, 30), Math.max(MAX_BACKOFF_MS, this.settings.intervalMs));
+    return nominal * (1 - BACKOFF_JITTER * this.env.random());
+  }
+}
+
+const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());

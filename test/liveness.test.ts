@@ -1,0 +1,157 @@
+// Dead-peer detection (controlplane/exchange/liveness.ts) in the key
+// manager, on the fake clock and in-memory network of the key-manager tests:
+// a peer that stops answering is probed and declared down after
+// liveness-failures failed probes (counted), initiations back off, and the
+// peer is up again on its first authenticated message.
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { MessageType, decodeHeader } from '../controlplane/exchange/messages.js';
+import type { TrafficReading } from '../controlplane/exchange/liveness.js';
+import { KeyManager } from '../controlplane/keymanager.js';
+import { QueueNumber, RouteId } from '../controlplane/exchange/types.js';
+import { FakeClock, Network, RecordingSink, routeTo, silent, world, type Datagram } from './keymanager-harness.js';
+
+const A = '192.0.2.1';
+const B = '198.51.100.2';
+const INTERVAL_S = 1;
+const FAILURES = 3;
+const config = { saTtl: 600, negotiationTtl: 0.5, livenessInterval: INTERVAL_S, livenessFailures: FAILURES };
+
+/** A's data-plane counters for its route to B: the test moves them. */
+function counters() {
+  const c = { inbound: 0, outbound: 0 };
+  const source = (): TrafficReading[] => [{ route: RouteId('peer'), queue: QueueNumber(1), ...c }];
+  return { c, source };
+}
+
+function logLines() {
+  const lines: { level: number; msg: string; route?: string }[] = [];
+  return { lines, logger: pino({ level: 'debug' }, { write: (l: string) => { lines.push(JSON.parse(l)); } }) };
+}
+
+const knocksFrom = (log: Datagram[], address: string, since = 0) =>
+  log.filter((d) => d.from.address === address && d.at >= since && decodeHeader(d.payload)?.type === MessageType.knock);
+
+const peerOf = (km: KeyManager) => km.liveness.snapshot('peer/1')!;
+
+describe('liveness: dead-peer detection', () => {
+  it('a peer that answers ESP is never probed', () => {
+    const { c, source } = counters();
+    const w = world({ config, optionsA: { traffic: source } });
+    w.run(100);
+    expect(peerOf(w.a.km).status).toBe('up');
+    const initiated = w.a.km.counters.negotiations_initiated;
+    const before = peerOf(w.a.km);
+    w.run(10_000, 10, () => { c.outbound += 1; c.inbound += 1; });
+    expect(peerOf(w.a.km)).toMatchObject({ status: 'up', peerUp: true, probesSent: before.probesSent, probesFailed: 0 });
+    expect(w.a.km.counters.negotiations_initiated).toBe(initiated);
+  });
+
+  it('sending with nothing received for liveness-interval: probes; after liveness-failures failed probes the peer is down, once', () => {
+    const { c, source } = counters();
+    const { lines, logger } = logLines();
+    const w = world({ config, optionsA: { traffic: source, logger } });
+    w.run(100);
+    expect(peerOf(w.a.km)).toMatchObject({ status: 'up', peerUp: true, downSince: null });
+    expect(peerOf(w.a.km).lastHandshake).not.toBeNull();
+    // B is gone (its datagrams and ours are lost); A keeps sending. (The
+    // first negotiation, before B was known to be up, counted as a probe.)
+    const before = peerOf(w.a.km);
+    w.net.lose = () => true;
+    let downAt = -1;
+    w.run(20_000, 10, () => {
+      c.outbound += 1;
+      if (downAt < 0 && !peerOf(w.a.km).peerUp) downAt = w.clock.t;
+    });
+    const peer = peerOf(w.a.km);
+    expect(peer).toMatchObject({ status: 'down', peerUp: false, probesFailed: FAILURES });
+    expect(peer.probesSent - before.probesSent).toBe(FAILURES);
+    expect(peer.downSince).not.toBeNull();
+    expect(lines.filter((l) => l.msg === 'peer down: no answer to liveness probes')).toHaveLength(1);
+    expect(lines.find((l) => l.msg === 'peer down: no answer to liveness probes')!.level).toBe(40); // warn
+    // Backed off: the knocks after the peer went down are ever further apart
+    // (jittered, within half of the nominal delay), up to the bound.
+    const after = knocksFrom(w.net.log, A, downAt).map((d) => d.at);
+    expect(after.length).toBeGreaterThanOrEqual(3);
+    const gaps = after.slice(1).map((t, i) => t - after[i]);
+    // Nominal delays double from liveness-interval: gap i is within [0.5, 1] × 2^(i+1) s (+ one negotiation-ttl).
+    gaps.forEach((g, i) => {
+      expect(g).toBeGreaterThanOrEqual(0.5 * INTERVAL_S * 1000 * 2 ** (i + 1));
+      expect(g).toBeLessThanOrEqual(INTERVAL_S * 1000 * 2 ** (i + 1) + config.negotiationTtl * 1000 + 10);
+    });
+  });
+
+  it('a peer that never answered (started before it) is down after liveness-failures negotiations', () => {
+    const clock = new FakeClock();
+    const net = new Network(clock);
+    const km = new KeyManager({ ...config, routes: [routeTo(B, A)] }, { sink: new RecordingSink(clock), transport: net.transport(), clock, logger: silent });
+    expect(peerOf(km)).toMatchObject({ status: 'unknown', peerUp: false });
+    for (let t = 0; t < 5000; t += 10) {
+      clock.t += 10;
+      km.tick();
+      net.flush();
+    }
+    expect(peerOf(km)).toMatchObject({ status: 'down', peerUp: false, probesSent: FAILURES, probesFailed: FAILURES });
+  });
+
+  it('a restarted peer: up on its first authenticated message, within one round trip, and its new SAs carry traffic', () => {
+    const { c, source } = counters();
+    const w = world({ config, optionsA: { traffic: source } });
+    w.run(100);
+    w.net.lose = () => true;
+    w.run(20_000, 10, () => { c.outbound += 1; });
+    expect(peerOf(w.a.km).status).toBe('down');
+    // B restarts: a new key manager with no SAs, which initiates at once.
+    w.net.lose = () => false;
+    const sinkB = new RecordingSink(w.clock);
+    const b2 = new KeyManager({ ...config, routes: [routeTo(A, B)] }, { sink: sinkB, transport: w.net.transport(), clock: w.clock, logger: silent });
+    w.net.attach(B, b2);
+    const from = w.net.log.length;
+    b2.tick(); // B knocks ...
+    w.net.flush(); // ... A challenges, B proposes, A agrees: A read B's proposal
+    const proposals = w.net.log.slice(from).filter((d) => decodeHeader(d.payload)?.type === MessageType.proposal);
+    expect(proposals).toHaveLength(1);
+    expect(peerOf(w.a.km)).toMatchObject({ status: 'up', peerUp: true, downSince: null });
+    // No knock of A's was needed: its backoff did not delay the recovery.
+    expect(knocksFrom(w.net.log.slice(from), A)).toHaveLength(0);
+    // Traffic flows on the new pair: A's outbound SA is B's inbound.
+    for (let t = 0; t < 3000; t += 10) {
+      w.clock.t += 10;
+      w.a.km.tick();
+      b2.tick();
+      w.net.flush();
+    }
+    const out = w.a.sink.outbound.get('peer/1')!;
+    expect(sinkB.inbound.get(out.spi)?.keymat.equals(out.keymat)).toBe(true);
+    // And ESP from B afterwards keeps it up without any probe.
+    const probes = peerOf(w.a.km).probesSent;
+    for (let t = 0; t < 5000; t += 10) {
+      w.clock.t += 10;
+      c.outbound += 1;
+      c.inbound += 1;
+      w.a.km.tick();
+      b2.tick();
+      w.net.flush();
+    }
+    expect(peerOf(w.a.km)).toMatchObject({ status: 'up', probesSent: probes });
+  });
+
+  it('a probe that completes proves the peer alive (a one-way flow costs one negotiation per interval)', () => {
+    const { c, source } = counters();
+    const w = world({ config, optionsA: { traffic: source } });
+    w.run(100);
+    const negotiated = w.a.km.counters.keypairs_negotiated + w.a.km.counters.keypairs_offered;
+    const before = peerOf(w.a.km).probesSent;
+    w.run(INTERVAL_S * 1000 * 3 + 500, 10, () => { c.outbound += 1; });
+    const peer = peerOf(w.a.km);
+    expect(peer.status).toBe('up');
+    expect(peer.probesFailed).toBe(0);
+    expect(peer.probesSent - before).toBeGreaterThanOrEqual(2);
+    expect(w.a.km.counters.keypairs_negotiated + w.a.km.counters.keypairs_offered - negotiated).toBe(peer.probesSent - before);
+  });
+
+  it('refuses a liveness-failures that is not a positive integer', () => {
+    expect(() => world({ config: { ...config, livenessFailures: 0 } })).toThrow(/liveness-failures/);
+    expect(() => world({ config: { ...config, livenessInterval: 0 } })).toThrow(/liveness-interval/);
+  });
+});
