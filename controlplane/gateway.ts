@@ -11,6 +11,7 @@ import { Dataplane, type LinkSpec, type Punt } from './dataplane.js';
 import type { GatewayConfig, InterfaceConfig, RouteConfig, SaConfig } from './config/types.js';
 import { diffConfig, type ConfigDiff } from './config/diff.js';
 import { KeyManager } from './keymanager.js';
+import type { TrafficReading } from './exchange/liveness.js';
 import type { KeyManagerConfig, OutboundSaSpec, InboundSaSpec, QueueNumber, RouteId, SaSink, Spi, Transport } from './exchange/types.js';
 import { SlowPath } from './slowpath/slowpath.js';
 import { SaLedger } from './sa-ledger.js';
@@ -26,7 +27,7 @@ const MAX_PENDING_KEY_EXCHANGE = 1024;
 const EXHAUSTION_POLL_MS = 100;
 
 // Settings a running gateway takes without a restart (paths as diffConfig names them).
-export const LIVE_SETTINGS: ReadonlySet<string> = new Set(['mtu', 'tfc', 'sa-ttl', 'negotiation-ttl', 'protocol-port', 'replay-window']);
+export const LIVE_SETTINGS: ReadonlySet<string> = new Set(['mtu', 'tfc', 'sa-ttl', 'negotiation-ttl', 'protocol-port', 'replay-window', 'liveness-interval', 'liveness-failures']);
 
 export interface GatewayRuntimeOptions {
   logger?: Logger;
@@ -137,6 +138,7 @@ export class Gateway {
         sink: this.saSink(),
         transport: this.transport(),
         logger: this.log,
+        traffic: () => this.routeTraffic(),
       });
     }
     this.dataplane.onPunt((punts: Punt[]) => this.slowpath.handle(punts));
@@ -196,6 +198,17 @@ export class Gateway {
     for (const sa of this.dataplane.sas()) {
       if (sa.direction === 'outbound' && sa.sequenceExhausted > 0) km.outboundExhausted(sa.route, sa.queue, sa.spi);
     }
+  }
+
+  /** Each route and queue's packets each way, for dead-peer detection (read in one batch, as a scrape reads them). */
+  private routeTraffic(): TrafficReading[] {
+    const out = new Map<string, TrafficReading>();
+    for (const t of this.saLedger.routeTraffic(this.config.routes.map((r) => r.id))) {
+      const k = `${t.route}/${t.queue}`;
+      const r = out.get(k) ?? out.set(k, { route: t.route, queue: t.queue, inbound: 0, outbound: 0 }).get(k)!;
+      r[t.direction] += t.packets;
+    }
+    return [...out.values()];
   }
 
   private saSink(): SaSink {
@@ -384,6 +397,8 @@ export function keyManagerConfig(config: GatewayConfig): KeyManagerConfig {
     saTtl: config.saTtl,
     negotiationTtl: config.negotiationTtl,
     port: config.protocolPort,
+    livenessInterval: config.livenessInterval,
+    livenessFailures: config.livenessFailures,
     routes: config.routes.map((r) => ({
       id: r.id,
       spi: r.spi!,

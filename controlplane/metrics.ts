@@ -18,6 +18,7 @@ import { DROP_COUNTER, type KeyManagerCounters } from './exchange/counters.js';
 import { packageVersion } from './version.js';
 import { icmpByType } from './state.js';
 import { parseListen } from './api/listen.js';
+import { routePeers, type RoutePeer } from './peer-state.js';
 import { DEFAULT_LIMITS, closeListener, guard, listenerStats, safely, serverOptions, statsFor, type ListenerLimits } from './api/listeners.js';
 
 export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9301';
@@ -76,6 +77,7 @@ interface Snapshot {
   neighbours: NeighbourEntry[];
   keys: KeyManagerCounters | null;
   keyExchangeTx: { noNextHop: number; dropped: number };
+  peers: Map<RouteId, RoutePeer>;
 }
 
 function snapshot(gw: Gateway): Snapshot {
@@ -88,6 +90,7 @@ function snapshot(gw: Gateway): Snapshot {
     neighbours: gw.slowpath.neighbours(),
     keys: gw.keymanager ? { ...gw.keymanager.counters } : null,
     keyExchangeTx: { noNextHop: gw.stats.keyExchangeTxNoNextHop, dropped: gw.stats.keyExchangeTxDropped },
+    peers: routePeers(gw),
   };
 }
 
@@ -164,6 +167,15 @@ export class GatewayMetrics {
       }
     });
     gauge('vitesse_routes', 'Configured routes.', [], (s) => [[{}, s.routes.length]]);
+    gauge('vitesse_route_peer_up', '1 while the route\'s peer is alive (answered a key exchange or sent authenticated ESP, and no liveness-failures probes failed since), else 0 (key-manager mode).', ['route'], function* (s) {
+      for (const [route, p] of s.peers) yield [{ route }, p.peerUp ? 1 : 0];
+    });
+    counter('vitesse_route_liveness_probes_total', 'Key exchanges started to find out whether the route\'s peer is alive (event sent), and those that expired unanswered (event failed).', ['route', 'event'], function* (s) {
+      for (const [route, p] of s.peers) {
+        yield [{ route, event: 'sent' }, p.probesSent];
+        yield [{ route, event: 'failed' }, p.probesFailed];
+      }
+    });
 
     counter('vitesse_key_exchange_errors_total', 'Key-exchange messages dropped as erroneous, by reason.', ['reason'], function* (s) {
       if (s.keys) for (const e of KEY_EXCHANGE_ERRORS) yield [{ reason: e.reason }, s.keys[e.counter]];

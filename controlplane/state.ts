@@ -15,6 +15,7 @@ import { sequenceCeiling } from './sequence-keeper.js';
 import { KEY_MANAGER_COUNTERS, type KeyManagerCounters } from './exchange/counters.js';
 import { listenerStats } from './api/listeners.js';
 import { COUNTER_TABLE, counterAt, counterSum, counterValue } from './counter-table.js';
+import { peerLeaves, routePeers } from './peer-state.js';
 
 export const STATE_TOP = 'vitesse-gateway:gateway-state';
 
@@ -189,8 +190,10 @@ function routeList(gw: Gateway, routes: readonly RouteId[], sas: SaState[]): Jso
     const r = by.get(sa.route);
     if (r) r[sa.direction].sas++;
   }
+  const peers = routePeers(gw);
   return routes.map((id) => {
     const r = by.get(id)!;
+    const peer = peers.get(id);
     return {
       id,
       'inbound-packets': c64(r.inbound.packets),
@@ -200,6 +203,7 @@ function routeList(gw: Gateway, routes: readonly RouteId[], sas: SaState[]): Jso
       'inbound-sas': r.inbound.sas,
       'outbound-sas': r.outbound.sas,
       'inbound-policy-errors': c64(r.policyErrors),
+      ...(peer ? peerLeaves(peer) : {}),
     };
   });
 }

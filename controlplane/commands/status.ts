@@ -108,6 +108,36 @@ interface SequenceNumbers {
   'reserved-sequence': string | number | null;
 }
 
+/**
+ * A route's peer, like `wg show` shows one (key-manager mode): who, where,
+ * when last heard from, alive or not. Times are ISO 8601 (null: never).
+ */
+interface PeerReport {
+  /** The peer's public key (base64), or "psk" for a route authenticated by its pre-shared key only. */
+  'public-key': string;
+  /** address:port per queue ([v6]:port), and whether it was learned (NAT traversal) or configured. */
+  endpoints: { queue: number; endpoint: string; learned: boolean }[];
+  /** null: the gateway does not report it (data-plane mode). */
+  up: boolean | null;
+  'down-since': string | null;
+  'last-handshake': string | null;
+  'last-received': string | null;
+  'liveness-probes': { sent: number; failed: number };
+  /** Octets each way over all the route's SAs, past and present. */
+  bytes: { inbound: number; outbound: number };
+}
+
+/** One SA of a route: its age (seconds), traffic and sequence number (outbound: next to send; inbound: window top). */
+interface RouteSa {
+  direction: string;
+  queue: number;
+  spi: number;
+  age: number | null;
+  packets: number;
+  bytes: number;
+  sequence: string | null;
+}
+
 /** What `vitesse status` shows, as data: `--json` prints it, the text is made from it (docs/api.md §5). */
 export interface StatusReport {
   gateway: string;
@@ -124,6 +154,10 @@ export interface StatusReport {
     'outbound-sa-ages': (number | null)[];
     /** Encrypted (outbound) and decrypted (inbound) traffic; only with a sample. */
     traffic?: { outbound: Rate; inbound: Rate };
+    /** Key-manager mode: the route's peer. */
+    peer?: PeerReport;
+    /** The route's SAs now. */
+    'sa-list': RouteSa[];
   }[];
   /** Data-plane mode, with SAs: each SA's sequence numbers. */
   'sequence-numbers'?: SequenceNumbers[];
@@ -168,12 +202,23 @@ export function statusReport(name: string, config: Json, before: Json, after: Js
       const mine = sas.filter((sa) => sa.route === r.id);
       const inbound = mine.filter((sa) => sa.direction === 'inbound');
       const outbound = mine.filter((sa) => sa.direction === 'outbound');
+      const state: Json | undefined = (after.route ?? []).find((x: Json) => x.id === r.id);
       return {
         id: String(r.id),
         net: String(r.net),
         sas: { inbound: inbound.length, outbound: outbound.length },
         'outbound-sa-ages': outbound.map((sa) => (sa.age === undefined ? null : n(sa.age))),
         ...(seconds > 0 ? { traffic: { outbound: traffic(outbound), inbound: traffic(inbound) } } : {}),
+        ...(state && state['peer-up'] !== undefined ? { peer: peerReport(state) } : {}),
+        'sa-list': mine.map((sa): RouteSa => ({
+          direction: String(sa.direction),
+          queue: n(sa.queue),
+          spi: n(sa.spi),
+          age: sa.age === undefined ? null : n(sa.age),
+          packets: n(sa.packets),
+          bytes: n(sa.bytes),
+          sequence: (sa.direction === 'outbound' ? sa['next-sequence'] : sa['window-top']) ?? null,
+        })),
       };
     }),
     ...(after.mode === 'data-plane' && sas.length ? {
@@ -196,8 +241,61 @@ export function statusReport(name: string, config: Json, before: Json, after: Js
   };
 }
 
+function peerReport(state: Json): PeerReport {
+  const endpoint = (e: Json) => `${String(e.address).includes(':') ? `[${e.address}]` : e.address}:${e.port}`;
+  return {
+    'public-key': state['peer-public-key'] ?? 'psk',
+    endpoints: (state['peer-endpoint'] ?? []).map((e: Json) => ({ queue: n(e.queue), endpoint: endpoint(e), learned: e.learned === true })),
+    up: typeof state['peer-up'] === 'boolean' ? state['peer-up'] : null,
+    'down-since': state['peer-down-since'] ?? null,
+    'last-handshake': state['last-handshake'] ?? null,
+    'last-received': state['last-received'] ?? null,
+    'liveness-probes': { sent: n(state['liveness-probes-sent']), failed: n(state['liveness-probes-failed']) },
+    bytes: { inbound: n(state['inbound-bytes']), outbound: n(state['outbound-bytes']) },
+  };
+}
+
+/** "12 s ago", "3 min ago", or "never". */
+function ago(iso: string | null, now: number): string {
+  if (iso === null) return 'never';
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 120) return `${s} s ago`;
+  if (s < 7200) return `${Math.round(s / 60)} min ago`;
+  return `${Math.round(s / 3600)} h ago`;
+}
+
+function octets(v: number): string {
+  return rate(v, 'B');
+}
+
+/** The routes' peers, like `wg show`: one block per route. */
+function peerBlocks(report: StatusReport, now: number): string[] {
+  const lines: string[] = [];
+  for (const r of report.routes) {
+    if (!r.peer && !r['sa-list'].length) continue;
+    lines.push(`route ${r.id} (${r.net})`);
+    const p = r.peer;
+    if (p) {
+      lines.push(`  peer: ${p['public-key']}`);
+      for (const e of p.endpoints) lines.push(`  endpoint${p.endpoints.length > 1 ? ` (queue ${e.queue})` : ''}: ${e.endpoint}${e.learned ? ' (learned)' : ''}`);
+      const status = p.up === null ? 'unknown' : p.up ? 'up' : p['down-since'] ? `down since ${p['down-since']} (${ago(p['down-since'], now)})` : 'down (never heard from)';
+      lines.push(`  peer status: ${status}`);
+      lines.push(`  latest handshake: ${ago(p['last-handshake'], now)}`);
+      lines.push(`  last received: ${ago(p['last-received'], now)}`);
+      lines.push(`  liveness probes: ${p['liveness-probes'].sent} sent, ${p['liveness-probes'].failed} failed`);
+      lines.push(`  transfer: ${octets(p.bytes.inbound)} received, ${octets(p.bytes.outbound)} sent`);
+    }
+    for (const sa of r['sa-list']) {
+      const seq = sa.sequence === null ? '' : `, ${sa.direction === 'outbound' ? 'next sequence' : 'window top'} ${sa.sequence}`;
+      lines.push(`  ${sa.direction} SA ${sa.spi} (queue ${sa.queue}): age ${sa.age === null ? '?' : `${sa.age} s`}, ${sa.packets} packets, ${octets(sa.bytes)}${seq}`);
+    }
+    lines.push('');
+  }
+  return lines;
+}
+
 /** The report as text for a human. */
-export function summarise(report: StatusReport): string {
+export function summarise(report: StatusReport, now = Date.now()): string {
   const lines: string[] = [];
   const { routes, queues } = report;
   const seconds = report['sample-seconds'];
@@ -221,6 +319,7 @@ export function summarise(report: StatusReport): string {
   } else {
     lines.push('routes: none', '');
   }
+  lines.push(...peerBlocks(report, now));
 
   if (report['sequence-numbers']) {
     const rows = [['SA', 'ROUTE', 'QUEUE', 'SPI', 'ESN', 'NEXT OUT / TOP IN', 'RESERVED TO']];

@@ -51,6 +51,8 @@ export function build(d: Draft): GatewayConfig {
     negotiationTtl: must(d.negotiationTtl),
     protocolPort: must(d.protocolPort),
     replayWindow: must(d.replayWindow),
+    livenessInterval: must(d.livenessInterval),
+    livenessFailures: must(d.livenessFailures),
     privateInterface: {
       ...iface(priv),
       ipv4: addresses.find((a) => a.version === 4)?.text ?? null,

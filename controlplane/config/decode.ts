@@ -73,6 +73,8 @@ export interface Draft {
   tfc: V<boolean>;
   saTtl: V<number>;
   negotiationTtl: V<number>;
+  livenessInterval: V<number>;
+  livenessFailures: V<number>;
   protocolPort: V<number>;
   replayWindow: V<number>;
   privateInterface: DraftPrivateInterface | undefined;
@@ -326,6 +328,7 @@ export function decode(json: unknown, problems: Problems, reuse?: Reusable): Dra
   }
   const g = new Members(top, ROOT_PATH, [
     'queues', 'mtu', 'tfc', 'sa-ttl', 'negotiation-ttl', 'protocol-port', 'replay-window',
+    'liveness-interval', 'liveness-failures',
     'private-interface', 'public-interface', 'route', 'data-plane',
   ], problems);
 
@@ -337,6 +340,8 @@ export function decode(json: unknown, problems: Problems, reuse?: Reusable): Dra
     negotiationTtl: g.leaf('negotiation-ttl', T.uint(32, LIMITS.negotiationTtl.min, LIMITS.negotiationTtl.max), DEFAULTS.negotiationTtl),
     protocolPort: g.leaf('protocol-port', T.uint(16, LIMITS.protocolPort.min, LIMITS.protocolPort.max), DEFAULTS.protocolPort),
     replayWindow: g.leaf('replay-window', T.replayWindow, DEFAULTS.replayWindow),
+    livenessInterval: g.leaf('liveness-interval', T.uint(32, LIMITS.livenessInterval.min, LIMITS.livenessInterval.max), DEFAULTS.livenessInterval),
+    livenessFailures: g.leaf('liveness-failures', T.uint(8, LIMITS.livenessFailures.min, LIMITS.livenessFailures.max), DEFAULTS.livenessFailures),
     privateInterface: readPrivate(g, problems),
     publicInterface: readPublic(g, problems),
     routes: (listOf(g, 'route', problems) ?? []).map(({ path, json: r }) => (reuse?.get(r) as DraftRoute | undefined) ?? readRoute(path, r, problems)),

@@ -12,6 +12,8 @@ export const DEFAULTS = {
   tfc: false,
   saTtl: 600, //             seconds
   negotiationTtl: 5, //      seconds
+  livenessInterval: 10, //   seconds
+  livenessFailures: 3, //    probes
   protocolPort: 303,
   replayWindow: 1024, //     packets
   driver: 'af-packet',
@@ -25,6 +27,8 @@ export const LIMITS = {
   mtu: { min: 576, max: 9216 }, //          octets
   saTtl: { min: 2, max: 86400 }, //        seconds
   negotiationTtl: { min: 1, max: 300 }, //  seconds
+  livenessInterval: { min: 1, max: 3600 }, // seconds
+  livenessFailures: { min: 1, max: 100 }, // probes
   protocolPort: { min: 1, max: 65535 },
   replayWindow: { min: 32, max: 4096 }, //  packets, a power of two
   spi: { min: 256, max: 0xffff_ffff }, //   0..255 are reserved (RFC 4303 §2.1)

@@ -46,6 +46,8 @@ export function toJson(config: GatewayConfig, options: ToJsonOptions = {}): Reco
     'negotiation-ttl': config.negotiationTtl,
     'protocol-port': config.protocolPort,
     'replay-window': config.replayWindow,
+    'liveness-interval': config.livenessInterval,
+    'liveness-failures': config.livenessFailures,
     'private-interface': {
       ...iface(priv),
       address: [priv.ipv4, priv.ipv6].filter((a) => a !== null),

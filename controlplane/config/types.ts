@@ -107,6 +107,10 @@ export interface GatewayConfig {
   readonly protocolPort: number;
   /** Packets. */
   readonly replayWindow: number;
+  /** Seconds of sending with nothing received before the peer is probed (dead-peer detection). */
+  readonly livenessInterval: number;
+  /** Failed probes in a row before a peer is down. */
+  readonly livenessFailures: number;
   readonly privateInterface: PrivateInterfaceConfig;
   readonly publicInterface: PublicInterfaceConfig;
   /** In configuration order. */

@@ -1,0 +1,73 @@
+// Each route's peer as the operator sees it (state, metrics, `vitesse
+// status`): is it up (exchange/liveness.ts), since when is it down, when did
+// we last negotiate with it and last hear from it, how many liveness probes
+// were sent and failed, and where it is (its endpoint per queue).
+//
+// Liveness is kept per exchange (a route on a queue); a route's peer is up
+// while it is up on any queue, and down since the last queue lost it. In
+// data-plane mode (no key manager) there is nothing to report.
+import type { Gateway } from './gateway.js';
+import type { QueueNumber, RouteId } from './exchange/types.js';
+
+export interface PeerEndpoint {
+  queue: QueueNumber;
+  address: string;
+  port: number;
+  /** Learned from authenticated traffic (NAT traversal), rather than configured. */
+  learned: boolean;
+}
+
+export interface RoutePeer {
+  peerUp: boolean;
+  /** Wall-clock milliseconds; null while up (or never known to be up). */
+  downSince: number | null;
+  lastHandshake: number | null;
+  lastReceived: number | null;
+  probesSent: number;
+  probesFailed: number;
+  endpoints: PeerEndpoint[];
+}
+
+const latest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
+
+/** Every configured route's peer, by route id (empty in data-plane mode). */
+export function routePeers(gw: Gateway): Map<RouteId, RoutePeer> {
+  const out = new Map<RouteId, RoutePeer>();
+  const km = gw.keymanager;
+  if (!km) return out;
+  const config = gw.currentConfig;
+  for (const r of config.routes) {
+    const peer: RoutePeer = { peerUp: false, downSince: null, lastHandshake: null, lastReceived: null, probesSent: 0, probesFailed: 0, endpoints: [] };
+    let allDown = true;
+    for (const q of config.publicInterface.queues) {
+      const s = km.liveness.snapshot(`${r.id}/${q.id}`);
+      if (!s) continue;
+      peer.peerUp ||= s.peerUp;
+      if (s.downSince === null) allDown = false;
+      else peer.downSince = latest(peer.downSince, s.downSince);
+      peer.lastHandshake = latest(peer.lastHandshake, s.lastHandshake);
+      peer.lastReceived = latest(peer.lastReceived, s.lastReceived);
+      peer.probesSent += s.probesSent;
+      peer.probesFailed += s.probesFailed;
+      const gateway = r.gateways.find((g) => g.queue === q.id) ?? r.gateways[0];
+      peer.endpoints.push({ queue: q.id, address: gateway.address, port: config.protocolPort, learned: false });
+    }
+    if (peer.peerUp || !allDown) peer.downSince = null;
+    out.set(r.id, peer);
+  }
+  return out;
+}
+
+const iso = (t: number) => new Date(t).toISOString();
+
+/** A route's peer leaves of gateway-state/route[id] (RFC 7951 JSON). */
+export function peerLeaves(p: RoutePeer): Record<string, unknown> {
+  const out: Record<string, unknown> = { 'peer-up': p.peerUp };
+  if (p.downSince !== null) out['peer-down-since'] = iso(p.downSince);
+  if (p.lastHandshake !== null) out['last-handshake'] = iso(p.lastHandshake);
+  if (p.lastReceived !== null) out['last-received'] = iso(p.lastReceived);
+  out['liveness-probes-sent'] = String(p.probesSent);
+  out['liveness-probes-failed'] = String(p.probesFailed);
+  if (p.endpoints.length) out['peer-endpoint'] = p.endpoints.map((e) => ({ queue: e.queue, address: e.address, port: e.port, learned: e.learned }));
+  return out;
+}
