@@ -195,6 +195,13 @@ describe('vitesse status', () => {
     const [route] = report.routes;
     expect(route).toMatchObject({ id: 'site-b', net: '10.2.0.0/16', sas: { inbound: 1, outbound: 1 } });
     expect(route['outbound-sa-ages']).toEqual([expect.any(Number)]);
+    // Like `wg show`: the peer (psk route), its endpoint, liveness and each SA's age, bytes and sequence number.
+    expect(route.peer).toMatchObject({
+      'public-key': 'psk', up: true, 'down-since': null, endpoints: [{ queue: 1, endpoint: expect.stringMatching(/:\d+$/), learned: false }],
+      'last-handshake': expect.stringMatching(/^\d{4}-\d\d-\d\dT/), 'liveness-probes': { sent: expect.any(Number), failed: 0 },
+    });
+    expect(route['sa-list'].map((sa: { direction: string }) => sa.direction).sort()).toEqual(['inbound', 'outbound']);
+    for (const sa of route['sa-list']) expect(sa).toMatchObject({ age: expect.any(Number), bytes: expect.any(Number), sequence: expect.stringMatching(/^\d+$/) });
     expect(route.traffic.outbound).toEqual({ 'packets-per-second': expect.any(Number), 'bits-per-second': expect.any(Number) });
     expect(report.interfaces.public.rx).toEqual({ 'packets-per-second': expect.any(Number), 'bits-per-second': expect.any(Number) });
     for (const e of report.errors) expect(e).toEqual({ counter: expect.any(String), 'since-start': expect.any(Number), 'during-sample': expect.any(Number) });
@@ -204,6 +211,8 @@ describe('vitesse status', () => {
     expect(once).not.toHaveProperty('interfaces');
     expect(once.routes[0]).not.toHaveProperty('traffic');
     const text = summarise(once);
+    expect(text).toMatch(/^route site-b \(10\.2\.0\.0\/16\)\n  peer: psk\n  endpoint: \S+:\d+\n  peer status: up\n  latest handshake: \d+ s ago$/m);
+    expect(text).toMatch(/^  outbound SA \d+ \(queue 1\): age \d+ s, \d+ packets, .*next sequence \d+$/m);
     expect(text).toMatch(new RegExp(`site-b\\s+10\\.2\\.0\\.0/16\\s+1/1\\s+${once.routes[0]['outbound-sa-ages'][0]} s`));
     expect((await inProcess(['status', '--socket', socket, '--json=yes'])).code).toBe(2);
   });

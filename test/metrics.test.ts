@@ -141,6 +141,12 @@ describe('metrics', () => {
       expect(value(samples, `vitesse_next_hop_${name}_total`, { interface: 'public' })).toBe(0);
     }
     expect(value(samples, 'vitesse_routes', {})).toBe(1);
+    // The peer answered: up, as the state says; probes as the key manager counted them.
+    const peer = s!.a.keymanager!.liveness.snapshot('site-b/1')!;
+    expect(peer.peerUp).toBe(true);
+    expect(value(samples, 'vitesse_route_peer_up', { route: 'site-b' })).toBe(1);
+    expect(value(samples, 'vitesse_route_liveness_probes_total', { route: 'site-b', event: 'sent' })).toBe(peer.probesSent);
+    expect(value(samples, 'vitesse_route_liveness_probes_total', { route: 'site-b', event: 'failed' })).toBe(0);
     // A second scrape sees what happened since: nothing is cached.
     s!.sendA([Buffer.alloc(10)]);
     await until(() => s!.a.dataplane.counters(FIRST_QUEUE).private_drop_bad_header === 2, 2000, 'second runt');
