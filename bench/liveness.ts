@@ -196,6 +196,10 @@ network namespaces; needs root): gateway B is killed with SIGKILL while
 traffic flows, then started again.
 
 ${usageText(spec)}
+
+examples:
+  vitesse bench liveness
+  vitesse bench liveness --driver af-xdp --interval 2 --failures 3 --json
 `;
 
 export async function run(argv: string[]): Promise<number> {

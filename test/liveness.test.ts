@@ -150,6 +150,28 @@ describe('liveness: dead-peer detection', () => {
     expect(w.a.km.counters.keypairs_negotiated + w.a.km.counters.keypairs_offered - negotiated).toBe(peer.probesSent - before);
   });
 
+  it('only authenticated messages bring a down peer up: knocks and proposals forged from its address change nothing', () => {
+    const { c, source } = counters();
+    const w = world({ config, optionsA: { traffic: source } });
+    w.run(100);
+    w.net.lose = () => true;
+    w.run(20_000, 10, () => { c.outbound += 1; });
+    expect(peerOf(w.a.km).status).toBe('down');
+    // The attacker can send from B's address, and has recorded B's messages.
+    const recorded = w.net.log.filter((d) => d.from.address === B).map((d) => d.payload);
+    expect(recorded.length).toBeGreaterThan(0);
+    w.net.lose = (d) => d.to.address !== A; // A's answers go nowhere
+    for (const payload of recorded) w.net.transport().send({ address: A, port: 303 }, payload, { address: B, port: 303 });
+    for (let i = 0; i < 50; i++) {
+      const knock = Buffer.from(recorded.find((p) => decodeHeader(p)?.type === MessageType.knock)!);
+      knock[knock.length - 1] ^= i + 1; // another cookie each
+      w.net.transport().send({ address: A, port: 303 }, knock, { address: B, port: 303 });
+    }
+    w.net.flush();
+    expect(peerOf(w.a.km)).toMatchObject({ status: 'down', peerUp: false });
+    expect(w.a.km.counters.authentication_errors + w.a.km.counters.protocol_errors).toBeGreaterThan(0);
+  });
+
   it('refuses a liveness-failures that is not a positive integer', () => {
     expect(() => world({ config: { ...config, livenessFailures: 0 } })).toThrow(/liveness-failures/);
     expect(() => world({ config: { ...config, livenessInterval: 0 } })).toThrow(/liveness-interval/);

@@ -19,8 +19,11 @@ const spec = {
 const HELP = `usage: vitesse status --name NAME [--sample SECONDS] [--json]
 
 Summarises a running gateway: its routes with their SAs (count and age)
-and traffic rates, in data-plane mode each SA's sequence numbers (next
-outbound, inbound window top, reserved on disk), the interfaces' rates, the
+and traffic rates; per route, like wg show, its peer (public key or psk),
+endpoint, last handshake, last packet received, up or down, and each SA's
+age, bytes and sequence number; in data-plane mode each SA's sequence
+numbers (next outbound, inbound window top, reserved on disk), the
+interfaces' rates, the
 next hops, and every error counter that is not zero (with its growth during
 the sample). With --json, the same as one JSON object, for scripts and
 monitoring.
