@@ -14,16 +14,17 @@
 // Needs root, ip, ping, yanglint and the compiled CLI; skipped with the reason otherwise.
 import { describe, expect, it } from 'vitest';
 import { runLiveness } from '../bench/liveness.js';
+import type { Driver } from '../controlplane/demo/two-sites.js';
 import { yanglintDocument } from './config-yanglint.js';
 import { missing } from './support/requires.js';
 
 const why = missing('root', 'ip', 'ping', 'yanglint', 'cli');
 const FAILURES = 3;
 
-describe.skipIf(why)(`dead-peer detection between two vitesse run gateways${why ? ` [skipped: ${why}]` : ''}`, () => {
+describe.skipIf(why).each(['af-packet', 'af-xdp'] as Driver[])(`dead-peer detection between two vitesse run gateways over %s${why ? ` [skipped: ${why}]` : ''}`, (driver) => {
   it('SIGKILL of B: A counts liveness-failures failed probes and reports the peer down; B restarted: up on its first authenticated message, traffic flows', async () => {
     const states: Record<string, unknown> = {};
-    const f = await runLiveness({ interval: 1, failures: FAILURES, negotiationTtl: 1, onState: (step, s) => { states[step] = s; } });
+    const f = await runLiveness({ driver, interval: 1, failures: FAILURES, negotiationTtl: 1, onState: (step, s) => { states[step] = s; } });
 
     // Down: after exactly liveness-failures probes, all failed.
     expect(f.probes_sent).toBe(FAILURES);
