@@ -31,7 +31,7 @@ import { ChallengeIssuer } from './exchange/challenge.js';
 import { compileConfig, ConfigError, sameExchange, type ExchangeParams, type Settings } from './exchange/config.js';
 import { DROP_COUNTER, newCounters, type DropReason, type KeyManagerCounters } from './exchange/counters.js';
 import { Initiator, type InitiatorState } from './exchange/initiator.js';
-import { Liveness, type TrafficSource } from './exchange/liveness.js';
+import { Liveness, type Peer, type TrafficSource } from './exchange/liveness.js';
 import { MessageType, decodeHeader } from './exchange/messages.js';
 import { wipe } from './exchange/primitives.js';
 import { ACTIVATION_DELAY_MAX_TTL, ACTIVATION_DELAY_NEGOTIATIONS, type NegotiatedPair } from './exchange/protocol.js';
@@ -86,6 +86,8 @@ interface Exchange {
   sas: SaLifecycle;
   localKey: string;
   gatewayKey: string;
+  /** Is the peer alive (exchange/liveness.ts). */
+  peer: Peer;
 }
 
 const RATE_LIMIT_PRUNE_MS = 1000;
@@ -262,7 +264,6 @@ export class KeyManager {
   // byRoute and perGateway are kept up to date exchange by exchange: a change
   // of one route touches only its own entries.
   private index(ex: Exchange): void {
-    this.liveness.add(ex.params.key, ex.params.route, ex.params.queue);
     const own = this.byId.get(ex.params.route);
     if (own) own.push(ex);
     else this.byId.set(ex.params.route, [ex]);
@@ -277,7 +278,7 @@ export class KeyManager {
   }
 
   private unindex(ex: Exchange): void {
-    this.liveness.remove(ex.params.key);
+    this.liveness.remove(ex.peer);
     const own = this.byId.get(ex.params.route)!.filter((e) => e !== ex);
     if (own.length) this.byId.set(ex.params.route, own);
     else this.byId.delete(ex.params.route);
@@ -312,7 +313,7 @@ export class KeyManager {
     for (const ex of this.list) {
       const { route, queue } = ex.params;
       if (ex.initiator.expire(now)) {
-        this.liveness.expired(ex.params.key, now);
+        this.liveness.expired(ex.peer, now);
         this.counters.negotiations_expired++;
         this.log.info({ route, queue }, 'negotiation expired (negotiation-ttl)');
       }
@@ -332,9 +333,9 @@ export class KeyManager {
     const start = this.cursor;
     for (let i = 0; i < n && inFlight < this.maxNegotiations; i++) {
       const ex = this.list[(start + i) % n];
-      if (ex.initiator.state !== 'idle' || !this.wantsNegotiation(ex, now) || !this.liveness.mayInitiate(ex.params.key, now)) continue;
+      if (ex.initiator.state !== 'idle' || !this.wantsNegotiation(ex, now) || !this.liveness.mayInitiate(ex.peer, now)) continue;
       const knock = ex.initiator.initiate(now, this.settings.negotiationTtlMs);
-      this.liveness.initiated(ex.params.key);
+      this.liveness.initiated(ex.peer);
       inFlight++;
       this.cursor = (start + i + 1) % n;
       this.counters.negotiations_initiated++;
@@ -490,7 +491,7 @@ export class KeyManager {
   }
 
   private wantsNegotiation(ex: Exchange, now: number): boolean {
-    return ex.sas.needsNegotiation(now) || ex.initiator.owesRetry || this.liveness.wantsProbe(ex.params.key);
+    return ex.sas.needsNegotiation(now) || ex.initiator.owesRetry || this.liveness.wantsProbe(ex.peer);
   }
 
   // Without `to`, queues that share the gateway's address are ambiguous.
@@ -511,7 +512,7 @@ export class KeyManager {
     );
     ex.sas.add(pair, now, this.times());
     // An authenticated message (proposal or agreement): the peer is alive.
-    this.liveness.handshake(ex.params.key, now);
+    this.liveness.handshake(ex.peer, now);
   }
 
   private times(): LifecycleTimes {
@@ -546,6 +547,7 @@ export class KeyManager {
       }),
       localKey: params.local.toString('hex'),
       gatewayKey: params.gateway.toString('hex'),
+      peer: this.liveness.add(params.key, params.route, params.queue),
     };
   }
 

@@ -172,6 +172,19 @@ describe('liveness: dead-peer detection', () => {
     expect(w.a.km.counters.authentication_errors + w.a.km.counters.protocol_errors).toBeGreaterThan(0);
   });
 
+  it('liveness settings change without a restart; the routes keep their peers\' state', () => {
+    const { c, source } = counters();
+    const w = world({ config, optionsA: { traffic: source } });
+    w.run(100);
+    const before = peerOf(w.a.km);
+    w.a.km.configure({ ...config, livenessFailures: 1, routes: [routeTo(B, A)] });
+    expect(peerOf(w.a.km)).toEqual(before);
+    w.net.lose = () => true;
+    w.run(5000, 10, () => { c.outbound += 1; });
+    expect(peerOf(w.a.km)).toMatchObject({ status: 'down', probesFailed: 1 });
+    expect(peerOf(w.a.km).probesSent - before.probesSent).toBe(1);
+  });
+
   it('refuses a liveness-failures that is not a positive integer', () => {
     expect(() => world({ config: { ...config, livenessFailures: 0 } })).toThrow(/liveness-failures/);
     expect(() => world({ config: { ...config, livenessInterval: 0 } })).toThrow(/liveness-interval/);

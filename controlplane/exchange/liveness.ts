@@ -66,7 +66,9 @@ export interface PeerSnapshot {
   probesFailed: number;
 }
 
-interface Peer {
+/** One exchange's peer; the key manager keeps it with the exchange (no lookup per tick). */
+export interface Peer {
+  readonly key: string;
   route: RouteId;
   queue: QueueNumber;
   status: PeerStatus;
@@ -110,42 +112,40 @@ export class Liveness {
     this.settings = settings;
   }
 
-  /** An exchange to watch, under its key (`route/queue`); a new one starts unknown. */
-  add(key: string, route: RouteId, queue: QueueNumber): void {
-    this.peers.set(key, {
-      route, queue, status: 'unknown', inbound: -1, outbound: -1, sendingSince: null, probing: false, failed: 0,
+  /** An exchange to watch, under its key (`route/queue`); a new one starts unknown and replaces any under that key. */
+  add(key: string, route: RouteId, queue: QueueNumber): Peer {
+    const p: Peer = {
+      key, route, queue, status: 'unknown', inbound: -1, outbound: -1, sendingSince: null, probing: false, failed: 0,
       backoffStep: 0, nextAttemptAt: 0, probesSent: 0, probesFailed: 0, downSince: null, lastHandshake: null, lastReceived: null,
-    });
+    };
+    this.peers.set(key, p);
+    return p;
   }
 
-  remove(key: string): void {
-    this.peers.delete(key);
+  /** Stops watching `p` (not one added since under its key). */
+  remove(p: Peer): void {
+    if (this.peers.get(p.key) === p) this.peers.delete(p.key);
   }
 
   /** True while the peer must be probed (suspect) or retried (down), whatever the SAs' lifetimes say. */
-  wantsProbe(key: string): boolean {
-    const s = this.peers.get(key)?.status;
-    return s === 'suspect' || s === 'down';
+  wantsProbe(p: Peer): boolean {
+    return p.status === 'suspect' || p.status === 'down';
   }
 
   /** False while a peer that is down is in its backoff. */
-  mayInitiate(key: string, now: number): boolean {
-    const p = this.peers.get(key);
-    return !p || p.status !== 'down' || now >= p.nextAttemptAt;
+  mayInitiate(p: Peer, now: number): boolean {
+    return p.status !== 'down' || now >= p.nextAttemptAt;
   }
 
   /** We started a negotiation on this exchange. */
-  initiated(key: string): void {
-    const p = this.peers.get(key);
-    if (!p || p.status === 'up' || p.status === 'down') return;
+  initiated(p: Peer): void {
+    if (p.status === 'up' || p.status === 'down') return;
     p.probing = true;
     p.probesSent++;
   }
 
   /** A negotiation we started expired unanswered. */
-  expired(key: string, now: number): void {
-    const p = this.peers.get(key);
-    if (!p) return;
+  expired(p: Peer, now: number): void {
     if (p.status === 'down') {
       p.backoffStep++;
       p.nextAttemptAt = now + this.backoff(p.backoffStep);
@@ -173,16 +173,8 @@ export class Liveness {
     );
   }
 
-  /** An authenticated key-exchange message from the peer. */
-  authenticated(key: string, now: number): void {
-    const p = this.peers.get(key);
-    if (p) this.alive(p, now);
-  }
-
-  /** An SA pair was negotiated with the peer (either role). */
-  handshake(key: string, now: number): void {
-    const p = this.peers.get(key);
-    if (!p) return;
+  /** An SA pair was negotiated with the peer (either role): it sent an authenticated message. */
+  handshake(p: Peer, now: number): void {
     p.lastHandshake = this.wall();
     this.alive(p, now);
   }
