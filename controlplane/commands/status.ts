@@ -112,12 +112,11 @@ interface SequenceNumbers {
 }
 
 /**
- * A route's peer, like `wg show` shows one (key-manager mode): who, where,
- * when last heard from, alive or not. Times are ISO 8601 (null: never).
+ * A route's peer, like `wg show` shows one (key-manager mode): where, when
+ * last heard from, alive or not (who: the route's `peer`). Times are ISO
+ * 8601 (null: never).
  */
-interface PeerReport {
-  /** The peer's public key (base64), or "psk" for a route authenticated by its pre-shared key only. */
-  'public-key': string;
+interface PeerState {
   /** address:port per queue ([v6]:port), and whether it was learned (NAT traversal) or configured. */
   endpoints: { queue: number; endpoint: string; learned: boolean }[];
   /** null: the gateway does not report it (data-plane mode). */
@@ -157,8 +156,10 @@ export interface StatusReport {
     'outbound-sa-ages': (number | null)[];
     /** Encrypted (outbound) and decrypted (inbound) traffic; only with a sample. */
     traffic?: { outbound: Rate; inbound: Rate };
-    /** Key-manager mode: the route's peer. */
-    peer?: PeerReport;
+    /** The peer's public key (base64), "psk" for a route authenticated by its pre-shared key alone, "-" in data-plane mode. */
+    peer: string;
+    /** Key-manager mode: the route's peer's endpoint and liveness. */
+    'peer-state'?: PeerState;
     /** The route's SAs now. */
     'sa-list': RouteSa[];
   }[];
@@ -212,7 +213,8 @@ export function statusReport(name: string, config: Json, before: Json, after: Js
         sas: { inbound: inbound.length, outbound: outbound.length },
         'outbound-sa-ages': outbound.map((sa) => (sa.age === undefined ? null : n(sa.age))),
         ...(seconds > 0 ? { traffic: { outbound: traffic(outbound), inbound: traffic(inbound) } } : {}),
-        ...(state && state['peer-up'] !== undefined ? { peer: peerReport(state) } : {}),
+        peer: state?.['peer-public-key'] ?? (after.mode === 'data-plane' ? '-' : 'psk'),
+        ...(state && state['peer-up'] !== undefined ? { 'peer-state': peerState(state) } : {}),
         'sa-list': mine.map((sa): RouteSa => ({
           direction: String(sa.direction),
           queue: n(sa.queue),
@@ -244,10 +246,9 @@ export function statusReport(name: string, config: Json, before: Json, after: Js
   };
 }
 
-function peerReport(state: Json): PeerReport {
+function peerState(state: Json): PeerState {
   const endpoint = (e: Json) => `${String(e.address).includes(':') ? `[${e.address}]` : e.address}:${e.port}`;
   return {
-    'public-key': state['peer-public-key'] ?? 'psk',
     endpoints: (state['peer-endpoint'] ?? []).map((e: Json) => ({ queue: n(e.queue), endpoint: endpoint(e), learned: e.learned === true })),
     up: typeof state['peer-up'] === 'boolean' ? state['peer-up'] : null,
     'down-since': state['peer-down-since'] ?? null,
@@ -275,11 +276,11 @@ function octets(v: number): string {
 function peerBlocks(report: StatusReport, now: number): string[] {
   const lines: string[] = [];
   for (const r of report.routes) {
-    if (!r.peer && !r['sa-list'].length) continue;
+    if (!r['peer-state'] && !r['sa-list'].length) continue;
     lines.push(`route ${r.id} (${r.net})`);
-    const p = r.peer;
+    const p = r['peer-state'];
     if (p) {
-      lines.push(`  peer: ${p['public-key']}`);
+      lines.push(`  peer: ${r.peer}`);
       for (const e of p.endpoints) lines.push(`  endpoint${p.endpoints.length > 1 ? ` (queue ${e.queue})` : ''}: ${e.endpoint}${e.learned ? ' (learned)' : ''}`);
       const status = p.up === null ? 'unknown' : p.up ? 'up' : p['down-since'] ? `down since ${p['down-since']} (${ago(p['down-since'], now)})` : 'down (never heard from)';
       lines.push(`  peer status: ${status}`);
