@@ -68,7 +68,7 @@ export interface LivenessFigures {
   down_state: Record<string, unknown>;
   up_state: Record<string, unknown>;
   /** A's log lines from B's restart to the peer up, msg and route, in order. */
-  recovery_log: { msg: string; route?: string; role?: string }[];
+  recovery_log: { msg: string; route?: string; role?: string; spi?: number; outbound?: number }[];
 }
 
 type Json = Record<string, any>;
@@ -175,7 +175,10 @@ export async function runLiveness(o: LivenessOptions = {}): Promise<LivenessFigu
       down_state: downState,
       up_state: upState,
       recovery_log: a.log.slice(fromRestart, a.log.indexOf(upLine) + 1)
-        .map((l) => ({ msg: String(l.msg), route: l.route as string | undefined, role: l.role as string | undefined })),
+        .map((l) => ({
+          msg: String(l.msg), route: l.route as string | undefined, role: l.role as string | undefined,
+          spi: l.spi as number | undefined, outbound: l.outbound as number | undefined,
+        })),
     };
   } finally {
     pinger?.kill('SIGKILL');

@@ -510,7 +510,13 @@ export class KeyManager {
       { route: ex.params.route, queue: ex.params.queue, inbound: pair.inbound.spi, outbound: pair.outbound.spi, role },
       'SA pair negotiated',
     );
-    ex.sas.add(pair, now, this.times());
+    // While our traffic goes unanswered the SAs we send on are likely lost
+    // at the peer (it restarted): the new outbound SA is used at once. At
+    // worst (the peer kept them) packets the peer's inbound SA is not yet
+    // installed for are lost, for one round trip.
+    const times = this.times();
+    if (this.liveness.unanswered(ex.peer)) times.activationDelayMs = 0;
+    ex.sas.add(pair, now, times);
     // An authenticated message (proposal or agreement): the peer is alive.
     this.liveness.handshake(ex.peer, now);
   }

@@ -114,6 +114,10 @@ describe('liveness: dead-peer detection', () => {
     expect(peerOf(w.a.km)).toMatchObject({ status: 'up', peerUp: true, downSince: null });
     // No knock of A's was needed: its backoff did not delay the recovery.
     expect(knocksFrom(w.net.log.slice(from), A)).toHaveLength(0);
+    // A sends on the new pair at once (not after the activation delay): its
+    // old outbound SA went unanswered, B lost it in the restart.
+    const now = w.a.sink.outbound.get('peer/1')!;
+    expect(sinkB.inbound.get(now.spi)?.keymat.equals(now.keymat)).toBe(true);
     // Traffic flows on the new pair: A's outbound SA is B's inbound.
     for (let t = 0; t < 3000; t += 10) {
       w.clock.t += 10;

@@ -50,6 +50,9 @@ describe.skipIf(why).each(['af-packet', 'af-xdp'] as Driver[])(`dead-peer detect
     const negotiated = mine.findIndex((l) => l.msg === 'SA pair negotiated');
     // Between the two: only that pair's SAs going into the data plane.
     expect(mine.slice(negotiated + 1, -1).map((l) => l.msg).filter((m) => !/^(inbound SA installed|outbound SA activated)$/.test(m))).toEqual([]);
+    // ... and A sends on that pair at once (its old outbound SA went
+    // unanswered: B lost it), not after the activation delay.
+    expect(mine.slice(negotiated + 1, -1).filter((l) => l.msg === 'outbound SA activated').map((l) => l.spi)).toEqual([mine[negotiated].outbound]);
     // Traffic flows: the echo replies came back (runLiveness waited for
     // one), decrypted by A on the new SAs.
     expect(Number(f.up_state['inbound-packets'])).toBeGreaterThan(Number(f.down_state['inbound-packets']));

@@ -132,6 +132,17 @@ export class Liveness {
     return p.status === 'suspect' || p.status === 'down';
   }
 
+  /**
+   * True while the ESP we send goes unanswered (suspect or down, and sending
+   * with nothing received): the peer has likely lost the SAs we send on (a
+   * restart), so a new pair's outbound SA should be used at once rather
+   * than after the activation delay. Not for key exchanges that merely
+   * failed (forged knocks can make ours fail; ESP silence they cannot fake).
+   */
+  unanswered(p: Peer): boolean {
+    return (p.status === 'suspect' || p.status === 'down') && p.sendingSince !== null;
+  }
+
   /** False while a peer that is down is in its backoff. */
   mayInitiate(p: Peer, now: number): boolean {
     return p.status !== 'down' || now >= p.nextAttemptAt;
