@@ -276,19 +276,18 @@ function octets(v: number): string {
 function peerBlocks(report: StatusReport, now: number): string[] {
   const lines: string[] = [];
   for (const r of report.routes) {
-    if (!r['peer-state'] && !r['sa-list'].length) continue;
+    // (Data-plane mode has no peer state; its SAs are in the sequence-number table.)
+    if (!r['peer-state']) continue;
     lines.push(`route ${r.id} (${r.net})`);
     const p = r['peer-state'];
-    if (p) {
-      lines.push(`  peer: ${r.peer}`);
-      for (const e of p.endpoints) lines.push(`  endpoint${p.endpoints.length > 1 ? ` (queue ${e.queue})` : ''}: ${e.endpoint}${e.learned ? ' (learned)' : ''}`);
-      const status = p.up === null ? 'unknown' : p.up ? 'up' : p['down-since'] ? `down since ${p['down-since']} (${ago(p['down-since'], now)})` : 'down (never heard from)';
-      lines.push(`  peer status: ${status}`);
-      lines.push(`  latest handshake: ${ago(p['last-handshake'], now)}`);
-      lines.push(`  last received: ${ago(p['last-received'], now)}`);
-      lines.push(`  liveness probes: ${p['liveness-probes'].sent} sent, ${p['liveness-probes'].failed} failed`);
-      lines.push(`  transfer: ${octets(p.bytes.inbound)} received, ${octets(p.bytes.outbound)} sent`);
-    }
+    lines.push(`  peer: ${r.peer}`);
+    for (const e of p.endpoints) lines.push(`  endpoint${p.endpoints.length > 1 ? ` (queue ${e.queue})` : ''}: ${e.endpoint}${e.learned ? ' (learned)' : ''}`);
+    const status = p.up === null ? 'unknown' : p.up ? 'up' : p['down-since'] ? `down since ${p['down-since']} (${ago(p['down-since'], now)})` : 'down (never heard from)';
+    lines.push(`  peer status: ${status}`);
+    lines.push(`  latest handshake: ${ago(p['last-handshake'], now)}`);
+    lines.push(`  last received: ${ago(p['last-received'], now)}`);
+    lines.push(`  liveness probes: ${p['liveness-probes'].sent} sent, ${p['liveness-probes'].failed} failed`);
+    lines.push(`  transfer: ${octets(p.bytes.inbound)} received, ${octets(p.bytes.outbound)} sent`);
     for (const sa of r['sa-list']) {
       const seq = sa.sequence === null ? '' : `, ${sa.direction === 'outbound' ? 'next sequence' : 'window top'} ${sa.sequence}`;
       lines.push(`  ${sa.direction} SA ${sa.spi} (queue ${sa.queue}): age ${sa.age === null ? '?' : `${sa.age} s`}, ${sa.packets} packets, ${octets(sa.bytes)}${seq}`);
