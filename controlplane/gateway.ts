@@ -404,6 +404,8 @@ export function keyManagerConfig(config: GatewayConfig): KeyManagerConfig {
       spi: r.spi!,
       preSharedKey: r.presharedKey!,
       aead: r.aead,
+      ...(r.livenessInterval !== null ? { livenessInterval: r.livenessInterval } : {}),
+      ...(r.livenessFailures !== null ? { livenessFailures: r.livenessFailures } : {}),
       queues: config.publicInterface.queues.map((q) => ({
         queue: q.id,
         localAddress: q.address,

@@ -172,6 +172,7 @@ export class KeyManager {
       const old = this.exchanges.get(params.key);
       if (old && sameExchange(old.params, params)) {
         wipe(params.psk);
+        this.liveness.override(old.peer, params.liveness);
         next.set(params.key, old);
         kept++;
       } else {
@@ -211,6 +212,7 @@ export class KeyManager {
       const old = this.exchanges.get(params.key);
       if (old && sameExchange(old.params, params)) {
         wipe(params.psk);
+        this.liveness.override(old.peer, params.liveness);
         continue;
       }
       const ex = this.newExchange(params);
@@ -553,7 +555,7 @@ export class KeyManager {
       }),
       localKey: params.local.toString('hex'),
       gatewayKey: params.gateway.toString('hex'),
-      peer: this.liveness.add(params.key, params.route, params.queue),
+      peer: this.liveness.add(params.key, params.route, params.queue, params.liveness),
     };
   }
 

@@ -3,11 +3,16 @@
 // a peer that stops answering is probed and declared down after
 // liveness-failures failed probes (counted), initiations back off, and the
 // peer is up again on its first authenticated message.
+import fs from 'node:fs';
+import path from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { MessageType, decodeHeader } from '../controlplane/exchange/messages.js';
 import type { TrafficReading } from '../controlplane/exchange/liveness.js';
 import { KeyManager } from '../controlplane/keymanager.js';
+import { diffConfig } from '../controlplane/config/diff.js';
+import { parseConfig } from '../controlplane/config/parse.js';
+import { LIVE_SETTINGS, keyManagerConfig } from '../controlplane/gateway.js';
 import { QueueNumber, RouteId } from '../controlplane/exchange/types.js';
 import { FakeClock, Network, RecordingSink, routeTo, silent, world, type Datagram } from './keymanager-harness.js';
 
@@ -187,6 +192,44 @@ describe('liveness: dead-peer detection', () => {
     w.run(5000, 10, () => { c.outbound += 1; });
     expect(peerOf(w.a.km)).toMatchObject({ status: 'down', probesFailed: 1 });
     expect(peerOf(w.a.km).probesSent - before.probesSent).toBe(1);
+  });
+
+  it('a route\'s own liveness-failures and liveness-interval override the gateway\'s, applied to a running exchange', () => {
+    for (const changed of [undefined, [RouteId('peer')]]) {
+      const { c, source } = counters();
+      const w = world({ config, optionsA: { traffic: source } });
+      w.run(100);
+      const before = peerOf(w.a.km);
+      w.a.km.configure({ ...config, routes: [{ ...routeTo(B, A), livenessFailures: 1, livenessInterval: 5 }] }, changed);
+      expect(peerOf(w.a.km)).toEqual(before); // the exchange and its peer's state are kept
+      w.net.lose = () => true;
+      // Not suspect after the gateway's interval (1 s), only after the route's (5 s) ...
+      w.run(4000, 10, () => { c.outbound += 1; });
+      expect(peerOf(w.a.km)).toMatchObject({ status: 'up', probesSent: before.probesSent });
+      // ... and down after the route's one failed probe.
+      w.run(3000, 10, () => { c.outbound += 1; });
+      expect(peerOf(w.a.km)).toMatchObject({ status: 'down', probesFailed: 1 });
+      expect(peerOf(w.a.km).probesSent - before.probesSent).toBe(1);
+    }
+    expect(() => world({ config: { ...config }, routeA: {} }).a.km.configure({ ...config, routes: [{ ...routeTo(B, A), livenessFailures: 0 }] }))
+      .toThrow(/route\[id=peer\]\/liveness-failures/);
+  });
+
+  it('configuration: the gateway\'s settings apply without a restart; a route\'s own make it a changed route; both reach the key manager', () => {
+    const text = fs.readFileSync(path.join(import.meta.dirname, 'configs', 'good', 'every-setting.json'), 'utf8');
+    const before = parseConfig(text);
+    const json = JSON.parse(text);
+    const gw = json['vitesse-gateway:gateway'];
+    gw['liveness-interval'] = 7;
+    gw.route[0]['liveness-failures'] = 9;
+    const after = parseConfig(json);
+    const d = diffConfig(before, after);
+    expect(d.settings).toEqual(['liveness-interval']);
+    expect(d.settings.every((s) => LIVE_SETTINGS.has(s))).toBe(true);
+    expect(d.routes.changed).toEqual(['site2']);
+    const km = keyManagerConfig(after);
+    expect(km).toMatchObject({ livenessInterval: 7, livenessFailures: 5 });
+    expect(km.routes[0]).toMatchObject({ livenessInterval: 120, livenessFailures: 9 });
   });
 
   it('refuses a liveness-failures that is not a positive integer', () => {

@@ -73,6 +73,8 @@ export function build(d: Draft): GatewayConfig {
       spi: (r.spi ?? null) as RouteSpi | null,
       presharedKey: r.presharedKey ?? null,
       aead: must(r.aead) as Aead,
+      livenessInterval: r.livenessInterval ?? null,
+      livenessFailures: r.livenessFailures ?? null,
     })),
     dataPlane,
   };

@@ -53,6 +53,8 @@ export interface DraftRoute {
   spi: V<number>;
   presharedKey: V<Buffer>;
   aead: V<Aead>;
+  livenessInterval: V<number>;
+  livenessFailures: V<number>;
 }
 
 export interface DraftSa {
@@ -272,7 +274,7 @@ const SALT = T.hexKey([SALT_OCTETS], `a ${SALT_OCTETS}-octet salt`);
 const SEQUENCE = T.uint64(LIMITS.sequence.min, LIMITS.sequence.max);
 
 function readRoute(path: string, json: Record<string, unknown>, problems: Problems): DraftRoute {
-  const m = new Members(json, path, ['id', 'net', 'gateway', 'spi', 'preshared-key', 'aead'], problems);
+  const m = new Members(json, path, ['id', 'net', 'gateway', 'spi', 'preshared-key', 'aead', 'liveness-interval', 'liveness-failures'], problems);
   const id = m.mandatory('id', T.routeId);
   const net = m.mandatory('net', T.ipPrefix);
   const gateways = listOf(m, 'gateway', problems)?.map(({ path: at, json: gw }) => {
@@ -287,6 +289,8 @@ function readRoute(path: string, json: Record<string, unknown>, problems: Proble
     spi: m.leaf('spi', SPI),
     presharedKey: m.leaf('preshared-key', PRESHARED_KEY),
     aead: m.leaf('aead', T.aead, DEFAULTS.aead),
+    livenessInterval: m.leaf('liveness-interval', T.uint(32, LIMITS.livenessInterval.min, LIMITS.livenessInterval.max)),
+    livenessFailures: m.leaf('liveness-failures', T.uint(8, LIMITS.livenessFailures.min, LIMITS.livenessFailures.max)),
   };
 }
 

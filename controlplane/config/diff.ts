@@ -60,6 +60,8 @@ function sameRoute(a: RouteConfig, b: RouteConfig, oldConfig: GatewayConfig, new
     && a.gateways.every((g, i) => g.queue === b.gateways[i].queue
       && g.address === b.gateways[i].address
       && publicAddress(oldConfig, g.queue) === publicAddress(newConfig, g.queue))
+    && a.livenessInterval === b.livenessInterval
+    && a.livenessFailures === b.livenessFailures
     && sameSecret(a.presharedKey, b.presharedKey);
 }
 

@@ -63,6 +63,8 @@ export function toJson(config: GatewayConfig, options: ToJsonOptions = {}): Reco
       if (r.spi !== null) out.spi = r.spi;
       if (r.presharedKey !== null) out['preshared-key'] = secret(r.presharedKey);
       out.aead = r.aead;
+      if (r.livenessInterval !== null) out['liveness-interval'] = r.livenessInterval;
+      if (r.livenessFailures !== null) out['liveness-failures'] = r.livenessFailures;
       return out;
     }),
   };

@@ -68,6 +68,9 @@ export interface RouteConfig {
   /** 32 octets; null only in data-plane mode. */
   readonly presharedKey: Buffer | null;
   readonly aead: Aead;
+  /** Overrides of the gateway's liveness-interval (seconds) and liveness-failures; null: the gateway's. */
+  readonly livenessInterval: number | null;
+  readonly livenessFailures: number | null;
 }
 
 export interface SaConfig {

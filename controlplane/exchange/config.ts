@@ -6,7 +6,7 @@ import { ADDRESS_LENGTH, parseAddress } from './address.js';
 import { PSK_LENGTH } from './noise.js';
 import { constantTimeEqual, wipe } from './primitives.js';
 import { AEAD_ID, DEFAULT_NEGOTIATION_TTL_S, DEFAULT_PORT, DEFAULT_SA_TTL_S } from './protocol.js';
-import { DEFAULT_LIVENESS_FAILURES, DEFAULT_LIVENESS_INTERVAL_S, type LivenessSettings } from './liveness.js';
+import { DEFAULT_LIVENESS_FAILURES, DEFAULT_LIVENESS_INTERVAL_S, type LivenessOverride, type LivenessSettings } from './liveness.js';
 import type { Aead, KeyManagerConfig, QueueNumber, RouteId, RouteSpi } from './types.js';
 
 export class ConfigError extends Error {}
@@ -33,6 +33,8 @@ export interface ExchangeParams {
   /** 16-octet forms (address.ts). */
   readonly local: Buffer;
   readonly gateway: Buffer;
+  /** The route's own liveness settings, if any (the key manager's otherwise). */
+  readonly liveness: LivenessOverride;
 }
 
 export interface CompiledConfig {
@@ -46,6 +48,12 @@ function positiveSeconds(value: number | undefined, fallback: number, path: stri
   return v * 1000;
 }
 
+function failures(value: number | undefined, fallback: number, path: string): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < 1) throw new ConfigError(`${path}: must be a positive integer, got ${String(value)}`);
+  return v;
+}
+
 export function compileConfig(c: KeyManagerConfig): CompiledConfig {
   const port = c.port ?? DEFAULT_PORT;
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`/port: not a UDP port: ${String(c.port)}`);
@@ -55,12 +63,9 @@ export function compileConfig(c: KeyManagerConfig): CompiledConfig {
     port,
     liveness: {
       intervalMs: positiveSeconds(c.livenessInterval, DEFAULT_LIVENESS_INTERVAL_S, '/liveness-interval'),
-      failures: c.livenessFailures ?? DEFAULT_LIVENESS_FAILURES,
+      failures: failures(c.livenessFailures, DEFAULT_LIVENESS_FAILURES, '/liveness-failures'),
     },
   };
-  if (!Number.isInteger(settings.liveness.failures) || settings.liveness.failures < 1) {
-    throw new ConfigError(`/liveness-failures: must be a positive integer, got ${String(c.livenessFailures)}`);
-  }
   const exchanges: ExchangeParams[] = [];
   try {
     compileRoutes(c, exchanges);
@@ -97,6 +102,10 @@ function compileRoutes(c: KeyManagerConfig, exchanges: ExchangeParams[]): void {
     }
     if (!(r.aead in AEAD_ID)) throw new ConfigError(`${at}/aead: unknown AEAD "${String(r.aead)}" (have: ${Object.keys(AEAD_ID).join(', ')})`);
     if (!Array.isArray(r.queues) || r.queues.length === 0) throw new ConfigError(`${at}/queue: a route needs at least one queue`);
+    const liveness: LivenessOverride = {
+      ...(r.livenessInterval !== undefined ? { intervalMs: positiveSeconds(r.livenessInterval, 0, `${at}/liveness-interval`) } : {}),
+      ...(r.livenessFailures !== undefined ? { failures: failures(r.livenessFailures, 0, `${at}/liveness-failures`) } : {}),
+    };
     const queues = new Set<number>();
     const paths = new Set<string>();
     for (const q of r.queues) {
@@ -123,6 +132,7 @@ function compileRoutes(c: KeyManagerConfig, exchanges: ExchangeParams[]): void {
         gatewayAddress: q.gatewayAddress,
         local,
         gateway,
+        liveness,
       });
     }
   }

@@ -44,6 +44,9 @@ export interface LivenessSettings {
   failures: number;
 }
 
+/** A route's own settings, where it has any. */
+export type LivenessOverride = Partial<LivenessSettings>;
+
 /** One route and queue's packets so far, each way (authenticated inbound, encapsulated outbound). */
 export interface TrafficReading {
   route: RouteId;
@@ -71,6 +74,7 @@ export interface Peer {
   readonly key: string;
   route: RouteId;
   queue: QueueNumber;
+  override: LivenessOverride;
   status: PeerStatus;
   /** Counter values of the last poll (-1: none yet). */
   inbound: number;
@@ -102,6 +106,8 @@ export class Liveness {
   private readonly peers = new Map<string, Peer>();
   private settings: LivenessSettings = { intervalMs: DEFAULT_LIVENESS_INTERVAL_S * 1000, failures: DEFAULT_LIVENESS_FAILURES };
   private lastPoll = -Infinity;
+  /** The shortest liveness-interval of any route that has its own (never grows: only the polling is finer). */
+  private shortestOverrideMs = Infinity;
   private readonly wall: () => number;
 
   constructor(private readonly env: LivenessEnv) {
@@ -113,13 +119,20 @@ export class Liveness {
   }
 
   /** An exchange to watch, under its key (`route/queue`); a new one starts unknown and replaces any under that key. */
-  add(key: string, route: RouteId, queue: QueueNumber): Peer {
+  add(key: string, route: RouteId, queue: QueueNumber, override: LivenessOverride = {}): Peer {
     const p: Peer = {
-      key, route, queue, status: 'unknown', inbound: -1, outbound: -1, sendingSince: null, probing: false, failed: 0,
+      key, route, queue, override: {}, status: 'unknown', inbound: -1, outbound: -1, sendingSince: null, probing: false, failed: 0,
       backoffStep: 0, nextAttemptAt: 0, probesSent: 0, probesFailed: 0, downSince: null, lastHandshake: null, lastReceived: null,
     };
     this.peers.set(key, p);
+    this.override(p, override);
     return p;
+  }
+
+  /** The route's own settings (a configuration change that kept the exchange). */
+  override(p: Peer, override: LivenessOverride): void {
+    p.override = override;
+    if (override.intervalMs !== undefined) this.shortestOverrideMs = Math.min(this.shortestOverrideMs, override.intervalMs);
   }
 
   /** Stops watching `p` (not one added since under its key). */
@@ -159,7 +172,7 @@ export class Liveness {
   expired(p: Peer, now: number): void {
     if (p.status === 'down') {
       p.backoffStep++;
-      p.nextAttemptAt = now + this.backoff(p.backoffStep);
+      p.nextAttemptAt = now + this.backoff(p, p.backoffStep);
       return;
     }
     if (!p.probing) {
@@ -173,11 +186,11 @@ export class Liveness {
     p.probing = false;
     p.probesFailed++;
     p.failed++;
-    if (p.failed < this.settings.failures) return;
+    if (p.failed < (p.override.failures ?? this.settings.failures)) return;
     p.status = 'down';
     p.downSince = this.wall();
     p.backoffStep = 0;
-    p.nextAttemptAt = now + this.backoff(0);
+    p.nextAttemptAt = now + this.backoff(p, 0);
     this.env.log.warn(
       { route: p.route, queue: p.queue, probes: p.failed, lastReceived: iso(p.lastReceived) },
       'peer down: no answer to liveness probes',
@@ -208,7 +221,7 @@ export class Liveness {
       p.outbound = r.outbound;
       if (received) this.alive(p, now);
       else if (sent && p.sendingSince === null) p.sendingSince = now;
-      if (p.status === 'up' && p.sendingSince !== null && now - p.sendingSince >= this.settings.intervalMs) {
+      if (p.status === 'up' && p.sendingSince !== null && now - p.sendingSince >= this.intervalOf(p)) {
         p.status = 'suspect';
         p.failed = 0;
         this.env.log.debug({ route: p.route, queue: p.queue }, 'sent ESP but received nothing for liveness-interval: probing');
@@ -231,7 +244,7 @@ export class Liveness {
   }
 
   private get pollMs(): number {
-    return Math.min(MAX_POLL_MS, this.settings.intervalMs / 4);
+    return Math.min(MAX_POLL_MS, this.settings.intervalMs / 4, this.shortestOverrideMs / 4);
   }
 
   private alive(p: Peer, now: number): void {
@@ -250,8 +263,13 @@ export class Liveness {
     p.nextAttemptAt = now;
   }
 
-  private backoff(step: number): number {
-    const nominal = Math.min(this.settings.intervalMs * 2 ** Math.min(step, 30), Math.max(MAX_BACKOFF_MS, this.settings.intervalMs));
+  private intervalOf(p: Peer): number {
+    return p.override.intervalMs ?? this.settings.intervalMs;
+  }
+
+  private backoff(p: Peer, step: number): number {
+    const interval = this.intervalOf(p);
+    const nominal = Math.min(interval * 2 ** Math.min(step, 30), Math.max(MAX_BACKOFF_MS, interval));
     return nominal * (1 - BACKOFF_JITTER * this.env.random());
   }
 }

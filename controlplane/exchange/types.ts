@@ -94,6 +94,9 @@ export interface RouteConfig {
   preSharedKey: Buffer;
   aead: Aead;
   queues: QueuePathConfig[];
+  /** Overrides of the key manager's livenessInterval and livenessFailures. */
+  livenessInterval?: number;
+  livenessFailures?: number;
 }
 
 export interface KeyManagerConfig {
