@@ -12,7 +12,8 @@ import type { TrafficReading } from '../controlplane/exchange/liveness.js';
 import { KeyManager } from '../controlplane/keymanager.js';
 import { diffConfig } from '../controlplane/config/diff.js';
 import { parseConfig } from '../controlplane/config/parse.js';
-import { LIVE_SETTINGS, keyManagerConfig } from '../controlplane/gateway.js';
+import { LIVE_SETTINGS, keyManagerConfig, type Gateway } from '../controlplane/gateway.js';
+import { peerLeaves, routePeers } from '../controlplane/peer-state.js';
 import { QueueNumber, RouteId } from '../controlplane/exchange/types.js';
 import { FakeClock, Network, RecordingSink, routeTo, silent, world, type Datagram } from './keymanager-harness.js';
 
@@ -230,6 +231,43 @@ describe('liveness: dead-peer detection', () => {
     const km = keyManagerConfig(after);
     expect(km).toMatchObject({ livenessInterval: 7, livenessFailures: 5 });
     expect(km.routes[0]).toMatchObject({ livenessInterval: 120, livenessFailures: 9 });
+  });
+
+  it('a route\'s peer over its queues: up while up on any, down since the last queue lost it, probes summed, an endpoint per queue', () => {
+    let wall = Date.parse('2026-12-07T05:00:00Z');
+    const q = [{ inbound: 0, outbound: 0 }, { inbound: 0, outbound: 0 }];
+    const traffic = () => q.map((c, i) => ({ route: RouteId('peer'), queue: QueueNumber(i + 1), ...c }));
+    const w = world({ config, routeA: { queues: 2 }, routeB: { queues: 2 }, optionsA: { wallClock: () => wall, traffic } });
+    w.run(100);
+    const gw = {
+      keymanager: w.a.km,
+      currentConfig: {
+        protocolPort: 303,
+        publicInterface: { queues: [{ id: 1, address: A }, { id: 2, address: '192.0.2.2' }] },
+        routes: [{ id: 'peer', gateways: [{ queue: 1, address: B }, { queue: 2, address: '198.51.100.3' }] }],
+      },
+    } as unknown as Gateway;
+    const up = routePeers(gw).get(RouteId('peer'))!;
+    expect(up).toMatchObject({ peerUp: true, downSince: null, probesFailed: 0 });
+    expect(up.endpoints).toEqual([
+      { queue: 1, address: B, port: 303, learned: false },
+      { queue: 2, address: '198.51.100.3', port: 303, learned: false },
+    ]);
+    // Queue 2's path fails; queue 1 still carries traffic both ways: the route's peer is up.
+    w.net.lose = (d) => d.to.address === '198.51.100.3' || d.from.address === '198.51.100.3';
+    const step = (both: boolean) => () => { wall += 10; q[0].outbound++; q[1].outbound++; if (both) q[0].inbound++; };
+    w.run(10_000, 10, step(true));
+    expect([w.a.km.liveness.snapshot('peer/1')!.status, w.a.km.liveness.snapshot('peer/2')!.status]).toEqual(['up', 'down']);
+    expect(routePeers(gw).get(RouteId('peer'))).toMatchObject({ peerUp: true, downSince: null, probesFailed: FAILURES });
+    // Then queue 1's too: down since the later of the two.
+    w.net.lose = () => true;
+    w.run(10_000, 10, step(false));
+    const down = routePeers(gw).get(RouteId('peer'))!;
+    const [q1, q2] = [w.a.km.liveness.snapshot('peer/1')!, w.a.km.liveness.snapshot('peer/2')!];
+    expect([q1.status, q2.status]).toEqual(['down', 'down']);
+    expect(q1.downSince!).toBeGreaterThan(q2.downSince!);
+    expect(down).toMatchObject({ peerUp: false, downSince: q1.downSince, probesFailed: 2 * FAILURES, probesSent: q1.probesSent + q2.probesSent });
+    expect(peerLeaves(down)).toMatchObject({ 'peer-up': false, 'peer-down-since': new Date(q1.downSince!).toISOString(), 'liveness-probes-failed': String(2 * FAILURES) });
   });
 
   it('refuses a liveness-failures that is not a positive integer', () => {
