@@ -15,7 +15,10 @@ interface NoiseVector {
   init_prologue: string;
   init_psks?: string[];
   init_ephemeral: string;
+  init_static?: string;
+  init_remote_static?: string;
   resp_prologue: string;
+  resp_static?: string;
   resp_psks?: string[];
   resp_ephemeral: string;
   handshake_hash: string;
@@ -24,22 +27,26 @@ interface NoiseVector {
 
 const all: NoiseVector[] = JSON.parse(fs.readFileSync(`${VECTORS}/noise/cacophony-25519-blake2s.json`, 'utf8')).vectors;
 // Every vector of the patterns we implement with our primitives (25519, AESGCM, BLAKE2s).
-const ours = all.filter((v) => /^Noise_NN(psk0|psk2)?_25519_AESGCM_BLAKE2s$/.test(v.protocol_name));
+const ours = all.filter((v) => /^Noise_(NN(psk0|psk2)?|IK(psk1|psk2)?)_25519_AESGCM_BLAKE2s$/.test(v.protocol_name));
 
 function pair(v: NoiseVector) {
   const pattern = v.protocol_name.split('_')[1] as PatternName;
   const init = new HandshakeState({
     pattern, initiator: true, prologue: hex(v.init_prologue), psk: v.init_psks && hex(v.init_psks[0]), ephemeral: hex(v.init_ephemeral),
+    s: v.init_static ? keyPairFromPrivate(hex(v.init_static)) : undefined,
+    rs: v.init_remote_static ? hex(v.init_remote_static) : undefined,
   });
   const resp = new HandshakeState({
     pattern, initiator: false, prologue: hex(v.resp_prologue), psk: v.resp_psks && hex(v.resp_psks[0]), ephemeral: hex(v.resp_ephemeral),
+    s: v.resp_static ? keyPairFromPrivate(hex(v.resp_static)) : undefined,
   });
   return { init, resp };
 }
 
 describe('Noise vectors (cacophony)', () => {
-  it('covers NN, NNpsk0 and NNpsk2 with AESGCM', () => {
+  it('covers NN, NNpsk0, NNpsk2, IK, IKpsk1 and IKpsk2 with AESGCM', () => {
     expect(ours.map((v) => v.protocol_name).sort()).toEqual([
+      'Noise_IK_25519_AESGCM_BLAKE2s', 'Noise_IKpsk1_25519_AESGCM_BLAKE2s', 'Noise_IKpsk2_25519_AESGCM_BLAKE2s',
       'Noise_NN_25519_AESGCM_BLAKE2s', 'Noise_NNpsk0_25519_AESGCM_BLAKE2s', 'Noise_NNpsk2_25519_AESGCM_BLAKE2s',
     ]);
   });
@@ -206,5 +213,58 @@ describe('Noise NNpsk0 handshake failures', () => {
     expect(() => i.readMessage(Buffer.alloc(64))).toThrow(expect.objectContaining({ reason: 'state' }));
     expect(() => i.split()).toThrow(NoiseError);
     expect(() => new HandshakeState({ pattern: 'NNpsk0', initiator: true, prologue, psk: Buffer.alloc(31) })).toThrow(RangeError);
+  });
+});
+
+describe('Noise IKpsk2 (the public-key mode)', () => {
+  const initS = generateKeyPair();
+  const respS = generateKeyPair();
+  const psk = crypto.randomBytes(32);
+  const prologue = Buffer.from('vitesse ik prologue');
+  const init = (o: { rs?: Buffer; psk?: Buffer; s?: ReturnType<typeof generateKeyPair> } = {}) => new HandshakeState({
+    pattern: 'IKpsk2', initiator: true, prologue, psk: o.psk ?? psk, s: o.s ?? initS, rs: o.rs ?? respS.publicKey,
+  });
+  const resp = () => new HandshakeState({ pattern: 'IKpsk2', initiator: false, prologue, s: respS });
+
+  it('the responder learns the initiator\'s static key from message 1 and gives its psk afterwards', () => {
+    const i = init();
+    const r = resp();
+    expect(r.readMessage(i.writeMessage(Buffer.from('spi1'))).toString()).toBe('spi1');
+    expect(r.remoteStatic()!.equals(initS.publicKey)).toBe(true);
+    expect(() => r.writeMessage(Buffer.from('spi2'))).toThrow(expect.objectContaining({ reason: 'state' }));
+    r.providePsk(psk);
+    expect(i.readMessage(r.writeMessage(Buffer.from('spi2'))).toString()).toBe('spi2');
+    expect(i.split().responderToInitiator.equals(r.split().responderToInitiator)).toBe(true);
+  });
+
+  it('message 1 for another responder key fails authentication; a wrong psk fails message 2', () => {
+    const r = resp();
+    expect(() => r.readMessage(init({ rs: generateKeyPair().publicKey }).writeMessage(Buffer.from('spi1'))))
+      .toThrow(expect.objectContaining({ reason: 'authentication' }));
+    const i = init({ psk: crypto.randomBytes(32) });
+    r.readMessage(i.writeMessage(Buffer.from('spi1')));
+    r.providePsk(psk);
+    expect(() => i.readMessage(r.writeMessage(Buffer.from('spi2')))).toThrow(expect.objectContaining({ reason: 'authentication' }));
+  });
+
+  it('every tampered message 1 is refused and leaves the responder as it was', () => {
+    const i = init();
+    const r = resp();
+    const m1 = i.writeMessage(Buffer.from('spi1'));
+    expect(m1.length).toBe(32 + 48 + 4 + 16);
+    for (let at = 0; at < m1.length; at++) {
+      const bad = Buffer.from(m1);
+      bad[at] ^= 1 << (at % 8);
+      expect(() => r.readMessage(bad)).toThrow(NoiseError);
+      expect(r.remoteStatic()).toBeNull();
+    }
+    expect(() => r.readMessage(m1.subarray(0, 70))).toThrow(expect.objectContaining({ reason: 'format' }));
+    expect(r.readMessage(m1).toString()).toBe('spi1');
+  });
+
+  it('needs our static key, and the initiator needs the responder\'s', () => {
+    expect(() => new HandshakeState({ pattern: 'IKpsk2', initiator: true, prologue, psk, s: initS })).toThrow(RangeError);
+    expect(() => new HandshakeState({ pattern: 'IKpsk2', initiator: false, prologue })).toThrow(RangeError);
+    expect(() => new HandshakeState({ pattern: 'IKpsk2', initiator: true, prologue, s: initS, rs: respS.publicKey })).toThrow(RangeError);
   });
 });

@@ -1,6 +1,7 @@
-// The Noise Protocol Framework (revision 34) for the handshake patterns made of
-// ephemeral keys and pre-shared keys only: NN, NNpsk0 (our key exchange) and
-// NNpsk2. Names and steps follow the specification's §5 (CipherState,
+// The Noise Protocol Framework (revision 34) for the handshake patterns our
+// key exchange uses: NN, NNpsk0 and NNpsk2 (ephemeral and pre-shared keys
+// only; NNpsk0 is the pre-shared-key mode), and IK, IKpsk1 and IKpsk2 (static
+// keys, the responder's known in advance; IKpsk2 is the public-key mode). Names and steps follow the specification's §5 (CipherState,
 // SymmetricState, HandshakeState) so the two can be read side by side; the
 // DH, cipher and hash functions are in primitives.ts.
 //
@@ -22,15 +23,23 @@ export class NoiseError extends Error {
   }
 }
 
-type Token = 'e' | 'ee' | 'psk';
+type Token = 'e' | 's' | 'ee' | 'es' | 'se' | 'ss' | 'psk';
 
 export const PATTERNS = {
   NN: [['e'], ['e', 'ee']],
   NNpsk0: [['psk', 'e'], ['e', 'ee']],
   NNpsk2: [['e'], ['e', 'ee', 'psk']],
+  IK: [['e', 'es', 's', 'ss'], ['e', 'ee', 'se']],
+  IKpsk1: [['e', 'es', 's', 'ss', 'psk'], ['e', 'ee', 'se']],
+  IKpsk2: [['e', 'es', 's', 'ss'], ['e', 'ee', 'se', 'psk']],
 } as const satisfies Record<string, readonly (readonly Token[])[]>;
 
 export type PatternName = keyof typeof PATTERNS;
+
+/** Patterns with the pre-message `<- s`: the initiator knows the responder's static key beforehand. */
+const RESPONDER_STATIC_KNOWN: ReadonlySet<PatternName> = new Set(['IK', 'IKpsk1', 'IKpsk2']);
+/** Patterns in which the initiator sends its static key (the responder needs one too). */
+const STATIC_KEYS: ReadonlySet<PatternName> = RESPONDER_STATIC_KNOWN;
 
 export const PSK_LENGTH = 32;
 // n = 2^64-1 is reserved (§5.1); we stop at 2^53 where numbers lose precision,
@@ -165,8 +174,16 @@ export interface HandshakeOptions {
   pattern: PatternName;
   initiator: boolean;
   prologue: Buffer;
-  /** Required by the psk patterns (32 octets); copied. */
+  /**
+   * Required by the psk patterns (32 octets); copied. A responder of a
+   * pattern whose psk comes after the initiator's static key (IKpsk2) may
+   * give it later, once it knows who the initiator is (providePsk()).
+   */
   psk?: Buffer;
+  /** Our static key pair (IK patterns); not copied, not destroyed (it outlives handshakes). */
+  s?: KeyPair;
+  /** The peer's static public key, known beforehand: the responder's, for an IK initiator. */
+  rs?: Buffer;
   /** Raw ephemeral private key; only test vectors fix it (copied). */
   ephemeral?: Buffer;
 }
@@ -181,24 +198,48 @@ export class HandshakeState {
   private readonly ss: SymmetricState;
   private readonly messages: readonly (readonly Token[])[];
   private readonly initiator: boolean;
-  private readonly psk: Buffer | null;
+  private psk: Buffer | null;
   private readonly pskMode: boolean;
   private e: KeyPair | null = null;
+  private readonly s: KeyPair | null;
   private fixedEphemeral: Buffer | null;
   private re: Buffer | null = null;
+  private rs: Buffer | null;
   private index = 0;
 
   constructor(o: HandshakeOptions) {
     this.messages = PATTERNS[o.pattern];
     this.pskMode = o.pattern.includes('psk');
-    if (this.pskMode && o.psk?.length !== PSK_LENGTH) {
+    const pskLater = o.pattern === 'IKpsk2' && !o.initiator;
+    if (this.pskMode && o.psk?.length !== PSK_LENGTH && !(pskLater && o.psk === undefined)) {
       throw new RangeError(`${o.pattern} needs a ${PSK_LENGTH}-octet pre-shared key`);
     }
-    this.psk = this.pskMode ? Buffer.from(o.psk!) : null;
+    this.psk = this.pskMode && o.psk ? Buffer.from(o.psk) : null;
     this.initiator = o.initiator;
     this.fixedEphemeral = o.ephemeral ? Buffer.from(o.ephemeral) : null;
+    const statics = STATIC_KEYS.has(o.pattern);
+    if (statics && !o.s) throw new RangeError(`${o.pattern} needs our static key pair`);
+    if (RESPONDER_STATIC_KNOWN.has(o.pattern) && o.initiator && o.rs?.length !== DHLEN) {
+      throw new RangeError(`${o.pattern} needs the responder's ${DHLEN}-octet static public key`);
+    }
+    this.s = statics ? o.s! : null;
+    this.rs = o.rs ? Buffer.from(o.rs) : null;
     this.ss = new SymmetricState(protocolName(o.pattern));
     this.ss.mixHash(o.prologue);
+    // Pre-message `<- s` (§7.1): both hash the responder's static public key.
+    if (RESPONDER_STATIC_KNOWN.has(o.pattern)) this.ss.mixHash(o.initiator ? this.rs! : this.s!.publicKey);
+  }
+
+  /** The psk of a responder that learns who the initiator is from its first message (IKpsk2). */
+  providePsk(psk: Buffer): void {
+    if (!this.pskMode || this.psk) throw new NoiseError('state', 'pre-shared key already set');
+    if (psk.length !== PSK_LENGTH) throw new RangeError(`pre-shared key must be ${PSK_LENGTH} octets`);
+    this.psk = Buffer.from(psk);
+  }
+
+  /** The peer's static public key: known beforehand, or read from its message (a copy). */
+  remoteStatic(): Buffer | null {
+    return this.rs && Buffer.from(this.rs);
   }
 
   /** True when it is our turn to write. */
@@ -212,6 +253,8 @@ export class HandshakeState {
 
   writeMessage(payload: Buffer): Buffer {
     if (!this.isMyTurn()) throw new NoiseError('state', 'not our turn to write');
+    // Checked before anything changes: a write that cannot finish must not start.
+    if ((this.messages[this.index] as readonly Token[]).includes('psk') && !this.psk) throw new NoiseError('state', 'no pre-shared key given');
     const out: Buffer[] = [];
     for (const token of this.messages[this.index]) {
       switch (token) {
@@ -224,12 +267,14 @@ export class HandshakeState {
           if (this.pskMode) this.ss.mixKey(this.e.publicKey);
           break;
         }
-        case 'ee':
-          this.mixDh();
+        case 's':
+          out.push(this.ss.encryptAndHash(this.s!.publicKey));
           break;
         case 'psk':
-          this.ss.mixKeyAndHash(this.psk!);
+          this.mixPsk();
           break;
+        default:
+          this.mixDh(token);
       }
     }
     out.push(this.ss.encryptAndHash(payload));
@@ -242,6 +287,7 @@ export class HandshakeState {
     if (this.isFinished() || this.isMyTurn()) throw new NoiseError('state', 'not our turn to read');
     const saved = this.ss.snapshot();
     const savedRe = this.re;
+    const savedRs = this.rs;
     try {
       let at = 0;
       for (const token of this.messages[this.index]) {
@@ -254,12 +300,18 @@ export class HandshakeState {
             if (this.pskMode) this.ss.mixKey(this.re);
             break;
           }
-          case 'ee':
-            this.mixDh();
+          case 's': {
+            const length = DHLEN + (this.ss.cipher.hasKey() ? TAGLEN : 0);
+            if (message.length - at < length) throw new NoiseError('format', 'message too short for a static key');
+            this.rs = this.ss.decryptAndHash(message.subarray(at, at + length));
+            at += length;
             break;
+          }
           case 'psk':
-            this.ss.mixKeyAndHash(this.psk!);
+            this.mixPsk();
             break;
+          default:
+            this.mixDh(token);
         }
       }
       const rest = message.subarray(at);
@@ -271,14 +323,24 @@ export class HandshakeState {
     } catch (err) {
       this.ss.restore(saved);
       this.re = savedRe;
+      this.rs = savedRs;
       throw err;
     }
   }
 
-  private mixDh(): void {
+  private mixPsk(): void {
+    if (!this.psk) throw new NoiseError('state', 'no pre-shared key given');
+    this.ss.mixKeyAndHash(this.psk);
+  }
+
+  // ee, es, se, ss: the first letter is the initiator's key, the second the responder's (§7.2).
+  private mixDh(token: 'ee' | 'es' | 'se' | 'ss'): void {
+    const mine = token[this.initiator ? 0 : 1] === 'e' ? this.e : this.s;
+    const theirs = token[this.initiator ? 1 : 0] === 'e' ? this.re : this.rs;
+    if (!mine || !theirs) throw new NoiseError('state', `no key for ${token}`);
     let shared: Buffer;
     try {
-      shared = dh(this.e!, this.re!);
+      shared = dh(mine, theirs);
     } catch (err) {
       if (err instanceof PublicKeyError) throw new NoiseError('public-key', err.message);
       throw err;
