@@ -1,5 +1,6 @@
 // The key manager: for every route and queue it negotiates ESP SA pairs with
-// the remote gateway (the four-message exchange over Noise NNpsk0, see
+// the remote gateway (the four-message exchange over Noise NNpsk0, or IKpsk2
+// for public-key routes, see
 // docs/key-exchange.md), hands them to the data plane and rolls them over
 // before they expire.
 //
@@ -125,6 +126,8 @@ export class KeyManager {
   private perGateway = new Map<string, number>();
   // Route id → its exchanges (one per queue).
   private byId = new Map<RouteId, Exchange[]>();
+  // A public-key route's peer key (hex) → that route: a key names one route.
+  private byPeer = new Map<string, RouteId>();
   private readonly maxNegotiations: number;
   private issuer: ChallengeIssuer | null = null;
   // Challenges sent in answer to knocks (unauthenticated: the reflection limit) ...
@@ -202,6 +205,11 @@ export class KeyManager {
         for (const e of compiled.exchanges) wipe(e.psk);
         throw new ConfigError(`/routes/route[id=${p.route}]/spi: ${p.routeSpi} is already the SPI of route "${other}"`);
       }
+      const owner = p.peerPublicKey && this.byPeer.get(p.peerPublicKey.toString('hex'));
+      if (owner && !names.has(owner)) {
+        for (const e of compiled.exchanges) wipe(e.psk);
+        throw new ConfigError(`/routes/route[id=${p.route}]/peer/public-key: is also route "${owner}"'s peer (a peer's key names one route)`);
+      }
     }
     const keys = new Set(compiled.exchanges.map((p) => p.key));
     const removed: Exchange[] = [];
@@ -269,6 +277,7 @@ export class KeyManager {
     const own = this.byId.get(ex.params.route);
     if (own) own.push(ex);
     else this.byId.set(ex.params.route, [ex]);
+    if (ex.params.peerPublicKey) this.byPeer.set(ex.params.peerPublicKey.toString('hex'), ex.params.route);
     this.perGateway.set(ex.gatewayKey, (this.perGateway.get(ex.gatewayKey) ?? 0) + 1);
     let gateways = this.byRoute.get(ex.params.routeSpi);
     if (!gateways) this.byRoute.set(ex.params.routeSpi, (gateways = new Map()));
@@ -284,6 +293,8 @@ export class KeyManager {
     const own = this.byId.get(ex.params.route)!.filter((e) => e !== ex);
     if (own.length) this.byId.set(ex.params.route, own);
     else this.byId.delete(ex.params.route);
+    const peer = ex.params.peerPublicKey?.toString('hex');
+    if (peer !== undefined && !own.length && this.byPeer.get(peer) === ex.params.route) this.byPeer.delete(peer);
     const n = this.perGateway.get(ex.gatewayKey)! - 1;
     if (n > 0) this.perGateway.set(ex.gatewayKey, n);
     else this.perGateway.delete(ex.gatewayKey);
@@ -342,7 +353,7 @@ export class KeyManager {
       this.cursor = (start + i + 1) % n;
       this.counters.negotiations_initiated++;
       this.log.debug({ route: ex.params.route, queue: ex.params.queue }, 'negotiation initiated');
-      this.send(ex, { address: ex.params.gatewayAddress, port: this.settings.port }, knock);
+      this.send(ex, { address: ex.params.gatewayAddress, port: ex.params.gatewayPort ?? this.settings.port }, knock);
     }
     if (now - this.lastPrune >= RATE_LIMIT_PRUNE_MS) {
       this.knockLimiter.prune(now);
@@ -395,6 +406,7 @@ export class KeyManager {
     this.list = [];
     this.byRoute.clear();
     this.byId.clear();
+    this.byPeer.clear();
     this.perGateway.clear();
     this.issuer?.destroy();
   }

@@ -129,12 +129,14 @@ export const PSK = crypto.createHash('sha256').update('vitesse test psk').digest
 export function routeTo(
   gateway: string,
   local: string,
-  o: Partial<Pick<RouteConfig, 'id' | 'spi' | 'preSharedKey' | 'aead'>> & { queues?: number } = {},
+  o: Partial<Pick<RouteConfig, 'id' | 'spi' | 'preSharedKey' | 'aead' | 'peerPublicKey'>> & { queues?: number } = {},
 ): RouteConfig {
   return {
     id: o.id ?? RouteId('peer'),
     spi: o.spi ?? RouteSpi(1001),
-    preSharedKey: o.preSharedKey ?? PSK,
+    // A public-key route has no psk unless given one; a pre-shared-key route always has one.
+    ...(o.peerPublicKey ? { peerPublicKey: o.peerPublicKey } : {}),
+    ...(o.preSharedKey || !o.peerPublicKey ? { preSharedKey: o.preSharedKey ?? PSK } : {}),
     aead: o.aead ?? 'aes-gcm-16-icv',
     // Each queue has its own public address on both ends (DESIGN.md §2).
     queues: Array.from({ length: o.queues ?? 1 }, (_, i) => ({
@@ -161,6 +163,9 @@ export interface WorldOptions {
   routeA?: Partial<Parameters<typeof routeTo>[2]>;
   routeB?: Partial<Parameters<typeof routeTo>[2]>;
   config?: Omit<KeyManagerConfig, 'routes'>;
+  /** Per side, on top of `config` (e.g. each gateway's privateKey). */
+  configA?: Omit<KeyManagerConfig, 'routes'>;
+  configB?: Omit<KeyManagerConfig, 'routes'>;
   options?: Partial<KeyManagerOptions>;
   optionsA?: Partial<KeyManagerOptions>;
   optionsB?: Partial<KeyManagerOptions>;
@@ -172,17 +177,17 @@ export function world(o: WorldOptions = {}): World {
   const addressA = o.addressA ?? '192.0.2.1';
   const addressB = o.addressB ?? '198.51.100.2';
   const config = o.config ?? { saTtl: 2, negotiationTtl: 0.5 };
-  const side = (address: string, peer: string, route: WorldOptions['routeA'], own?: Partial<KeyManagerOptions>): Side => {
+  const side = (address: string, peer: string, route: WorldOptions['routeA'], own?: Partial<KeyManagerOptions>, mine?: WorldOptions['configA']): Side => {
     const sink = new RecordingSink(clock);
     const km = new KeyManager(
-      { ...config, routes: [routeTo(peer, address, route)] },
+      { ...config, ...mine, routes: [routeTo(peer, address, route)] },
       { sink, transport: net.transport(), clock, logger: silent, ...o.options, ...own },
     );
     net.attach(address, km);
     return { km, sink, address };
   };
-  const a = side(addressA, addressB, o.routeA, o.optionsA);
-  const b = side(addressB, addressA, o.routeB, o.optionsB);
+  const a = side(addressA, addressB, o.routeA, o.optionsA, o.configA);
+  const b = side(addressB, addressA, o.routeB, o.optionsB, o.configB);
   for (let q = 1; q < (o.routeA?.queues ?? 1); q++) net.attach(queueAddress(addressA, q), a.km);
   for (let q = 1; q < (o.routeB?.queues ?? 1); q++) net.attach(queueAddress(addressB, q), b.km);
   return {

@@ -3,8 +3,9 @@
 // Checking is complete before anything is applied: an invalid configuration
 // is refused with the path and the reason, and nothing changes.
 import { ADDRESS_LENGTH, parseAddress } from './address.js';
+import { KEY_LENGTH, zeroPsk, type RoutePattern } from './identity.js';
 import { PSK_LENGTH } from './noise.js';
-import { constantTimeEqual, wipe } from './primitives.js';
+import { constantTimeEqual, keyPairFromPrivate, wipe, type KeyPair } from './primitives.js';
 import { AEAD_ID, DEFAULT_NEGOTIATION_TTL_S, DEFAULT_PORT, DEFAULT_SA_TTL_S } from './protocol.js';
 import { DEFAULT_LIVENESS_FAILURES, DEFAULT_LIVENESS_INTERVAL_S, type LivenessOverride, type LivenessSettings } from './liveness.js';
 import type { Aead, KeyManagerConfig, QueueNumber, RouteId, RouteSpi } from './types.js';
@@ -16,6 +17,8 @@ export interface Settings {
   negotiationTtlMs: number;
   port: number;
   liveness: LivenessSettings;
+  /** The gateway's static key pair (public-key routes); null if not configured. */
+  staticKey: KeyPair | null;
 }
 
 /** Everything one exchange (a route on a queue) needs. */
@@ -26,8 +29,15 @@ export interface ExchangeParams {
   readonly queue: QueueNumber;
   readonly routeSpi: RouteSpi;
   readonly aead: Aead;
-  /** Our own copy; wiped when the exchange is removed. */
+  /** Our own copy; wiped when the exchange is removed (all zero for a public-key route without one). */
   readonly psk: Buffer;
+  readonly pattern: RoutePattern;
+  /** IKpsk2: the peer's static public key (32 octets); null for NNpsk0. */
+  readonly peerPublicKey: Buffer | null;
+  /** IKpsk2: the gateway's static key pair (shared by all exchanges); null for NNpsk0. */
+  readonly staticKey: KeyPair | null;
+  /** The peer's key-exchange port, if not ours. */
+  readonly gatewayPort: number | null;
   readonly localAddress: string;
   readonly gatewayAddress: string;
   /** 16-octet forms (address.ts). */
@@ -65,10 +75,17 @@ export function compileConfig(c: KeyManagerConfig): CompiledConfig {
       intervalMs: positiveSeconds(c.livenessInterval, DEFAULT_LIVENESS_INTERVAL_S, '/liveness-interval'),
       failures: failures(c.livenessFailures, DEFAULT_LIVENESS_FAILURES, '/liveness-failures'),
     },
+    staticKey: null,
   };
+  if (c.privateKey !== undefined) {
+    if (!Buffer.isBuffer(c.privateKey) || c.privateKey.length !== KEY_LENGTH) {
+      throw new ConfigError(`/private-key-file: the private key must be ${KEY_LENGTH} octets`);
+    }
+    settings.staticKey = keyPairFromPrivate(c.privateKey);
+  }
   const exchanges: ExchangeParams[] = [];
   try {
-    compileRoutes(c, exchanges);
+    compileRoutes(c, settings.staticKey, exchanges);
   } catch (err) {
     for (const e of exchanges) wipe(e.psk);
     throw err;
@@ -76,10 +93,11 @@ export function compileConfig(c: KeyManagerConfig): CompiledConfig {
   return { settings, exchanges };
 }
 
-function compileRoutes(c: KeyManagerConfig, exchanges: ExchangeParams[]): void {
+function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, exchanges: ExchangeParams[]): void {
   if (!Array.isArray(c.routes)) throw new ConfigError('/routes: must be a list');
   const ids = new Set<string>();
   const spis = new Map<number, string>();
+  const peers = new Map<string, string>();
   // Every route names our own addresses again, and parsing showed in the
   // profile of a change to 20,000 routes: each text is parsed once.
   const parsed = new Map<string, Buffer | null>();
@@ -97,7 +115,16 @@ function compileRoutes(c: KeyManagerConfig, exchanges: ExchangeParams[]): void {
     const other = spis.get(r.spi);
     if (other !== undefined) throw new ConfigError(`${at}/spi: ${r.spi} is already the SPI of route "${other}"`);
     spis.set(r.spi, r.id);
-    if (!Buffer.isBuffer(r.preSharedKey) || r.preSharedKey.length !== PSK_LENGTH) {
+    const publicKeyRoute = r.peerPublicKey !== undefined;
+    if (publicKeyRoute) {
+      if (!Buffer.isBuffer(r.peerPublicKey) || r.peerPublicKey.length !== KEY_LENGTH) throw new ConfigError(`${at}/peer/public-key: must be ${KEY_LENGTH} octets`);
+      if (!staticKey) throw new ConfigError(`${at}/peer: a public-key route needs the gateway's private-key-file`);
+      const hex = r.peerPublicKey.toString('hex');
+      const owner = peers.get(hex);
+      if (owner !== undefined) throw new ConfigError(`${at}/peer/public-key: is also route "${owner}"'s peer (a peer's key names one route)`);
+      peers.set(hex, r.id);
+    }
+    if (!(publicKeyRoute && r.preSharedKey === undefined) && (!Buffer.isBuffer(r.preSharedKey) || r.preSharedKey.length !== PSK_LENGTH)) {
       throw new ConfigError(`${at}/preshared-key: must be ${PSK_LENGTH} octets, got ${Buffer.isBuffer(r.preSharedKey) ? r.preSharedKey.length : typeof r.preSharedKey}`);
     }
     if (!(r.aead in AEAD_ID)) throw new ConfigError(`${at}/aead: unknown AEAD "${String(r.aead)}" (have: ${Object.keys(AEAD_ID).join(', ')})`);
@@ -117,6 +144,8 @@ function compileRoutes(c: KeyManagerConfig, exchanges: ExchangeParams[]): void {
       if (!local) throw new ConfigError(`${qat}/local-address: not an IP address: "${q.localAddress}"`);
       const gateway = parse(q.gatewayAddress);
       if (!gateway) throw new ConfigError(`${qat}/gateway-address: not an IP address: "${q.gatewayAddress}"`);
+      const gatewayPort = q.gatewayPort ?? null;
+      if (gatewayPort !== null && (!Number.isInteger(gatewayPort) || gatewayPort < 1 || gatewayPort > 65535)) throw new ConfigError(`${qat}/port: not a UDP port: ${String(gatewayPort)}`);
       // The responder finds the queue of a message by its addresses.
       const path = `${local.toString('hex')}-${gateway.toString('hex')}`;
       if (paths.has(path)) throw new ConfigError(`${qat}: another queue of this route has the same local and gateway addresses`);
@@ -127,7 +156,11 @@ function compileRoutes(c: KeyManagerConfig, exchanges: ExchangeParams[]): void {
         queue: q.queue,
         routeSpi: r.spi,
         aead: r.aead,
-        psk: Buffer.from(r.preSharedKey),
+        psk: r.preSharedKey ? Buffer.from(r.preSharedKey) : zeroPsk(),
+        pattern: publicKeyRoute ? 'IKpsk2' : 'NNpsk0',
+        peerPublicKey: publicKeyRoute ? Buffer.from(r.peerPublicKey!) : null,
+        staticKey: publicKeyRoute ? staticKey : null,
+        gatewayPort,
         localAddress: q.localAddress,
         gatewayAddress: q.gatewayAddress,
         local,
@@ -145,6 +178,10 @@ export function sameExchange(a: ExchangeParams, b: ExchangeParams): boolean {
     && a.aead === b.aead
     && a.local.equals(b.local)
     && a.gateway.equals(b.gateway)
+    && a.gatewayPort === b.gatewayPort
+    && a.pattern === b.pattern
+    && (a.peerPublicKey === null ? b.peerPublicKey === null : b.peerPublicKey !== null && a.peerPublicKey.equals(b.peerPublicKey))
+    && (a.staticKey === null ? b.staticKey === null : b.staticKey !== null && a.staticKey.publicKey.equals(b.staticKey.publicKey))
     && constantTimeEqual(a.psk, b.psk);
 }
 

@@ -26,6 +26,7 @@
 import crypto from 'node:crypto';
 import type { ExchangeParams } from './config.js';
 import { decodeAgreement, decodeChallenge, decodeSpiPayload, encodeKnock, encodeProposal, encodeSpiPayload } from './messages.js';
+import { publicKeyPrologue } from './identity.js';
 import { HandshakeState } from './noise.js';
 import { constantTimeEqual, wipe } from './primitives.js';
 import {
@@ -192,19 +193,28 @@ export class Initiator {
   private propose(nonce: Buffer, from: Endpoint, spis: SpiAllocator): Proposal {
     const p = this.params;
     this.proposedSpi ??= spis.allocate();
-    this.handshake = new HandshakeState({
-      pattern: NOISE_PATTERN,
-      initiator: true,
-      psk: p.psk,
-      prologue: prologue({
-        version: PROTOCOL_VERSION,
-        aead: p.aead,
-        routeSpi: p.routeSpi,
-        initiatorAddress: p.local,
-        responderAddress: p.gateway,
-        nonce,
-      }),
-    });
+    this.handshake = p.pattern === 'IKpsk2'
+      ? new HandshakeState({
+        pattern: 'IKpsk2',
+        initiator: true,
+        psk: p.psk,
+        s: p.staticKey!,
+        rs: p.peerPublicKey!,
+        prologue: publicKeyPrologue({ version: PROTOCOL_VERSION, aead: p.aead, routeSpi: p.routeSpi, nonce }),
+      })
+      : new HandshakeState({
+        pattern: NOISE_PATTERN,
+        initiator: true,
+        psk: p.psk,
+        prologue: prologue({
+          version: PROTOCOL_VERSION,
+          aead: p.aead,
+          routeSpi: p.routeSpi,
+          initiatorAddress: p.local,
+          responderAddress: p.gateway,
+          nonce,
+        }),
+      });
     const noise = this.handshake.writeMessage(encodeSpiPayload(this.proposedSpi));
     this.held = null;
     this.current = 'awaiting-agreement';

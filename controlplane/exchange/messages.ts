@@ -22,6 +22,13 @@ const KNOCK_PADDING = 16;
 export const KNOCK_LENGTH = HEADER_LENGTH + PARAMETERS_LENGTH + COOKIE_LENGTH + KNOCK_PADDING;
 export const CHALLENGE_LENGTH = HEADER_LENGTH + PARAMETERS_LENGTH + NONCE_LENGTH;
 export const PROPOSAL_LENGTH = HEADER_LENGTH + PARAMETERS_LENGTH + NONCE_LENGTH + NOISE_MESSAGE_LENGTH;
+/** Public-key mode: IKpsk2 message 1 (-> e, es, s, ss) carries the initiator's encrypted static key too. */
+export const IK_NOISE_MESSAGE_LENGTH = DHLEN + DHLEN + TAGLEN + SPI_PAYLOAD_LENGTH + TAGLEN;
+export const IK_PROPOSAL_LENGTH = HEADER_LENGTH + PARAMETERS_LENGTH + NONCE_LENGTH + IK_NOISE_MESSAGE_LENGTH;
+/** A route's proposal length: it depends on its mode (the agreement's does not: IKpsk2 message 2 is e, ee, se, psk). */
+export function proposalLength(publicKey: boolean): number {
+  return publicKey ? IK_PROPOSAL_LENGTH : PROPOSAL_LENGTH;
+}
 export const AGREEMENT_LENGTH = HEADER_LENGTH + NOISE_MESSAGE_LENGTH;
 
 export interface Header {
@@ -107,7 +114,7 @@ export function decodeChallenge(m: Buffer): Decoded<Challenge> {
 }
 
 export function encodeProposal(routeSpi: RouteSpi, aead: Aead, nonce: Buffer, noise: Buffer): Buffer {
-  const m = header(routeSpi, MessageType.proposal, PROPOSAL_LENGTH);
+  const m = header(routeSpi, MessageType.proposal, HEADER_LENGTH + PARAMETERS_LENGTH + NONCE_LENGTH + noise.length);
   m[8] = PROTOCOL_VERSION;
   m[9] = AEAD_ID[aead];
   nonce.copy(m, 12);
@@ -115,8 +122,9 @@ export function encodeProposal(routeSpi: RouteSpi, aead: Aead, nonce: Buffer, no
   return m;
 }
 
-export function decodeProposal(m: Buffer): Decoded<Proposal> {
-  const bad = checkParameters(m, PROPOSAL_LENGTH, 10);
+/** `length`: the route's proposal length (proposalLength()); anything else is malformed. */
+export function decodeProposal(m: Buffer, length: number = PROPOSAL_LENGTH): Decoded<Proposal> {
+  const bad = checkParameters(m, length, 10);
   if (bad) return bad as Decoded<Proposal>;
   return {
     ok: true,

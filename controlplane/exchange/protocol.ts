@@ -108,6 +108,8 @@ export interface NegotiatedSa {
 export interface NegotiatedPair {
   inbound: NegotiatedSa;
   outbound: NegotiatedSa;
+  /** The outbound SA waits for the peer's first packet on the inbound one (IKpsk2 responder, sa-lifecycle.ts). */
+  unconfirmed?: boolean;
 }
 
 /** Either a value or the reason the message was dropped (its counter). */

@@ -11,8 +11,10 @@
 // what costs (challengeFor: a datagram towards the source; agree: X25519).
 import { challengeContext, type ExchangeParams } from './config.js';
 import type { ChallengeEpoch, ChallengeIssuer } from './challenge.js';
-import { decodeKnock, decodeProposal, decodeSpiPayload, encodeAgreement, encodeChallenge, encodeSpiPayload } from './messages.js';
+import { publicKeyPrologue } from './identity.js';
+import { decodeKnock, decodeProposal, decodeSpiPayload, encodeAgreement, encodeChallenge, encodeSpiPayload, proposalLength } from './messages.js';
 import { HandshakeState } from './noise.js';
+import { constantTimeEqual } from './primitives.js';
 import {
   AEAD_ID, NOISE_PATTERN, PROTOCOL_VERSION,
   dropped, negotiatedPair, noiseDropReason, prologue,
@@ -41,7 +43,7 @@ export interface CheckedProposal {
 
 /** The cheap checks of a proposal: form, AEAD, and our nonce (not ours, too old, or used: a forgery or replay). */
 export function checkProposal(p: ExchangeParams, message: Buffer, issuer: ChallengeIssuer, now: number): Step<CheckedProposal> {
-  const d = decodeProposal(message);
+  const d = decodeProposal(message, proposalLength(p.pattern === 'IKpsk2'));
   if (!d.ok) return dropped(d.reason);
   if (d.msg.aeadId !== AEAD_ID[p.aead]) return dropped('parameter');
   const epoch = issuer.verify(challengeContext(p), d.msg.nonce, now);
@@ -56,24 +58,43 @@ export function agree(
   issuer: ChallengeIssuer,
   spis: SpiAllocator,
 ): Step<{ agreement: Buffer; pair: NegotiatedPair }> {
-  const handshake = new HandshakeState({
-    pattern: NOISE_PATTERN,
-    initiator: false,
-    psk: p.psk,
-    prologue: prologue({
-      version: PROTOCOL_VERSION,
-      aead: p.aead,
-      routeSpi: p.routeSpi,
-      initiatorAddress: p.gateway,
-      responderAddress: p.local,
-      nonce: proposal.nonce,
-    }),
-  });
+  const publicKey = p.pattern === 'IKpsk2';
+  const handshake = publicKey
+    ? new HandshakeState({
+      pattern: 'IKpsk2',
+      initiator: false,
+      s: p.staticKey!,
+      prologue: publicKeyPrologue({ version: PROTOCOL_VERSION, aead: p.aead, routeSpi: p.routeSpi, nonce: proposal.nonce }),
+    })
+    : new HandshakeState({
+      pattern: NOISE_PATTERN,
+      initiator: false,
+      psk: p.psk,
+      prologue: prologue({
+        version: PROTOCOL_VERSION,
+        aead: p.aead,
+        routeSpi: p.routeSpi,
+        initiatorAddress: p.gateway,
+        responderAddress: p.local,
+        nonce: proposal.nonce,
+      }),
+    });
   let theirSpi: number | null;
   let ourSpi: Spi | null = null;
   let noise: Buffer;
   try {
     theirSpi = decodeSpiPayload(handshake.readMessage(proposal.noise));
+    if (publicKey) {
+      // The initiator proved it holds the static key it sent (ss): it is
+      // this route's peer only if that is the key the route names. Any other
+      // gateway's key, however genuine, is refused here.
+      const theirs = handshake.remoteStatic()!;
+      if (!constantTimeEqual(theirs, p.peerPublicKey!)) {
+        handshake.destroy();
+        return dropped('authentication');
+      }
+      handshake.providePsk(p.psk);
+    }
     if (theirSpi === null || theirSpi < FIRST_SPI) {
       handshake.destroy();
       return dropped('protocol');
@@ -88,5 +109,6 @@ export function agree(
   }
   issuer.consume(proposal.epoch, proposal.nonce);
   const pair = negotiatedPair(handshake, 'responder', p.aead, ourSpi, Spi(theirSpi));
+  if (publicKey) pair.unconfirmed = true;
   return { ok: true, value: { agreement: encodeAgreement(p.routeSpi, noise), pair } };
 }

@@ -19,6 +19,15 @@
 //   now if sa-ttl/2 has passed: the peer may be knocking for its rekey (the
 //   same pair's, jittered otherwise) and cannot get its knock answered.
 //
+// - a public-key (IKpsk2) responder's outbound SA is *unconfirmed*: psk2 is
+//   mixed into the agreement only, so the responder cannot know the
+//   initiator holds the same pre-shared key until it receives an authentic
+//   packet on the inbound SA negotiated with it. Only that activates it
+//   (never the delay); until then it counts for nothing, so this end still
+//   negotiates its own SAs as initiator. A peer with a stolen static key but
+//   a wrong psk thus never replaces a working outbound SA (as WireGuard's
+//   responder waits for the initiator's first data packet).
+//
 // Key material is handed to the sink and wiped at once for inbound SAs; for
 // queued outbound SAs it is kept until activation, and wiped then or when
 // the SA is dropped.
@@ -61,6 +70,8 @@ interface OutboundSa {
 interface QueuedOutboundSa extends OutboundSa {
   keymat: Buffer;
   activateAt: number;
+  /** Activated only once the peer sent on pairedInbound (key confirmation, IKpsk2 responder). */
+  unconfirmed: boolean;
 }
 
 /** What an exchange holds, for state reporting and tests (no key material). */
@@ -92,18 +103,23 @@ export class SaLifecycle {
       wipe(pair.outbound.keymat);
       throw err;
     }
-    this.addOutbound(pair.outbound.spi, pair.outbound.keymat, pair.inbound.spi, now, t);
+    this.addOutbound(pair.outbound.spi, pair.outbound.keymat, pair.inbound.spi, now, t, pair.unconfirmed === true);
   }
 
   /** True when a negotiation should start: no fresh outbound SA, active or queued. */
   needsNegotiation(now: number): boolean {
-    return this.queued.length === 0 && (this.active === null || now >= this.active.rekeyAt);
+    return !this.hasConfirmedQueued() && (this.active === null || now >= this.active.rekeyAt);
+  }
+
+  private hasConfirmedQueued(): boolean {
+    for (const q of this.queued) if (!q.unconfirmed) return true;
+    return false;
   }
 
   /** Rekeys now rather than at the jittered rekey time, if sa-ttl/2 has passed; true if it moved. */
   rekeyEarly(now: number): boolean {
     const a = this.active;
-    if (!a || this.queued.length > 0 || now < a.rekeyFrom || now >= a.rekeyAt) return false;
+    if (!a || this.hasConfirmedQueued() || now < a.rekeyFrom || now >= a.rekeyAt) return false;
     a.rekeyAt = now;
     return true;
   }
@@ -121,7 +137,7 @@ export class SaLifecycle {
     // dropped all the same.
     this.activeExhausted = true;
     this.activateDue(now);
-    if (this.active !== a || this.queued.length > 0 || now >= a.rekeyAt) return false;
+    if (this.active !== a || this.hasConfirmedQueued() || now >= a.rekeyAt) return false;
     a.rekeyAt = now;
     a.rekeyFrom = Math.min(a.rekeyFrom, now);
     return true;
@@ -149,8 +165,9 @@ export class SaLifecycle {
       if (now < sa.expiresAt) continue;
       this.queued.splice(i, 1);
       wipe(sa.keymat);
-      counters.outbound_sa_expired++;
-      log.debug({ route, queue, spi: sa.spi }, 'queued outbound SA expired before activation (sa-ttl)');
+      // An unconfirmed one was never going to be used unless the peer spoke first.
+      if (!sa.unconfirmed) counters.outbound_sa_expired++;
+      log.debug({ route, queue, spi: sa.spi, unconfirmed: sa.unconfirmed }, 'queued outbound SA expired before activation (sa-ttl)');
     }
     this.activateDue(now);
   }
@@ -185,7 +202,7 @@ export class SaLifecycle {
     this.inbound.unshift({ spi, expiresAt: now + t.saTtlMs });
   }
 
-  private addOutbound(spi: Spi, keymat: Buffer, pairedInbound: Spi, now: number, t: LifecycleTimes): void {
+  private addOutbound(spi: Spi, keymat: Buffer, pairedInbound: Spi, now: number, t: LifecycleTimes, unconfirmed: boolean): void {
     const { route, queue } = this.p;
     const sa: QueuedOutboundSa = {
       spi,
@@ -195,6 +212,7 @@ export class SaLifecycle {
       rekeyAt: now + t.saTtlMs * (REKEY_AFTER + REKEY_JITTER * this.env.random()),
       rekeyFrom: now + t.saTtlMs * REKEY_AFTER,
       activateAt: now + t.activationDelayMs,
+      unconfirmed,
     };
     const same = this.queued.findIndex((q) => q.spi === spi);
     if (same >= 0) {
@@ -202,7 +220,7 @@ export class SaLifecycle {
       this.queued[same] = sa;
       this.env.counters.outbound_sa_updated++;
       this.env.log.info({ route, queue, spi }, 'queued outbound SA updated');
-    } else if (this.active?.spi === spi) {
+    } else if (this.active?.spi === spi && !unconfirmed) {
       this.env.counters.outbound_sa_updated++;
       this.env.log.info({ route, queue, spi }, 'active outbound SA updated');
       this.activate(sa);
@@ -222,11 +240,18 @@ export class SaLifecycle {
   // whole activation delay on the stale SA.
   private activateDue(now: number): void {
     let due = -1;
+    let firstConfirmed = -1;
+    let lastConfirmed = -1;
     for (let i = 0; i < this.queued.length; i++) {
-      if (now >= this.queued[i].activateAt || this.peerUses(this.queued[i].pairedInbound)) due = i;
+      const q = this.queued[i];
+      if (this.peerUses(q.pairedInbound) || (!q.unconfirmed && now >= q.activateAt)) due = i;
+      if (!q.unconfirmed) {
+        if (firstConfirmed < 0) firstConfirmed = i;
+        lastConfirmed = i;
+      }
     }
-    if (due < 0 && this.active === null && this.queued.length > 0) due = 0;
-    if (due < 0 && this.activeExhausted && this.queued.length > 0) due = this.queued.length - 1;
+    if (due < 0 && this.active === null) due = firstConfirmed;
+    if (due < 0 && this.activeExhausted) due = lastConfirmed;
     if (due < 0) return;
     const [sa] = this.queued.splice(due, 1);
     for (const older of this.queued.splice(0, due)) wipe(older.keymat);

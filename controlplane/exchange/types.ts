@@ -85,13 +85,24 @@ export interface QueuePathConfig {
   localAddress: string;
   /** The remote gateway's public address for this queue. */
   gatewayAddress: string;
+  /** The remote gateway's key-exchange UDP port (default: ours, KeyManagerConfig.port). */
+  gatewayPort?: number;
 }
 
 export interface RouteConfig {
   id: RouteId;
   spi: RouteSpi;
-  /** 32 octets; the key manager keeps its own copy. */
-  preSharedKey: Buffer;
+  /**
+   * 32 octets; the key manager keeps its own copy. Required for a
+   * pre-shared-key route; optional on top of a public-key route (all zero
+   * if absent, as Noise's IKpsk2 without a psk).
+   */
+  preSharedKey?: Buffer;
+  /**
+   * The peer's static X25519 public key (32 octets): the route authenticates
+   * by public keys (Noise IKpsk2) instead of the pre-shared key alone (NNpsk0).
+   */
+  peerPublicKey?: Buffer;
   aead: Aead;
   queues: QueuePathConfig[];
   /** Overrides of the key manager's livenessInterval and livenessFailures. */
@@ -101,6 +112,8 @@ export interface RouteConfig {
 
 export interface KeyManagerConfig {
   routes: RouteConfig[];
+  /** The gateway's static X25519 private key (32 octets), needed by public-key routes; copied. */
+  privateKey?: Buffer;
   /** Lifetime of an SA pair, seconds (default 600). */
   saTtl?: number;
   /** Time allowed for one negotiation, seconds (default 5). */
