@@ -12,6 +12,9 @@ import type { GatewayConfig, InterfaceConfig, RouteConfig, SaConfig } from './co
 import { diffConfig, type ConfigDiff } from './config/diff.js';
 import { KeyManager } from './keymanager.js';
 import type { TrafficReading } from './exchange/liveness.js';
+import { readKeyFile } from './key-files.js';
+import { ROOT_PATH } from './config/defaults.js';
+import { wipe } from './exchange/primitives.js';
 import type { KeyManagerConfig, OutboundSaSpec, InboundSaSpec, QueueNumber, RouteId, SaSink, Spi, Transport } from './exchange/types.js';
 import { SlowPath } from './slowpath/slowpath.js';
 import { SaLedger } from './sa-ledger.js';
@@ -134,12 +137,17 @@ export class Gateway {
       this.keymanager = null;
       this.installStaticSas(config, starts);
     } else {
-      this.keymanager = new KeyManager(keyManagerConfig(config), {
-        sink: this.saSink(),
-        transport: this.transport(),
-        logger: this.log,
-        traffic: () => this.routeTraffic(),
-      });
+      const secrets: Buffer[] = [];
+      try {
+        this.keymanager = new KeyManager(keyManagerConfig(config, secrets), {
+          sink: this.saSink(),
+          transport: this.transport(),
+          logger: this.log,
+          traffic: () => this.routeTraffic(),
+        });
+      } finally {
+        wipe(...secrets);
+      }
     }
     this.dataplane.onPunt((punts: Punt[]) => this.slowpath.handle(punts));
   }
@@ -297,6 +305,15 @@ export class Gateway {
       throw new Error(`changing ${needRestart.join(', ')} needs a restart of the gateway; nothing was changed`);
     }
     if (d.empty) return d;
+    // Key files are read before anything changes: one that cannot be used refuses the whole change.
+    const secrets: Buffer[] = [];
+    let kmConfig: KeyManagerConfig | null;
+    try {
+      kmConfig = this.keymanager ? keyManagerConfig(next, secrets) : null;
+    } catch (err) {
+      wipe(...secrets);
+      throw err;
+    }
     const prev = this.config;
     // New outbound SAs' numbers are reserved on disk first: if they cannot
     // be, nothing is changed (SequenceStateError).
@@ -317,7 +334,11 @@ export class Gateway {
     }
     if (this.keymanager) {
       // Only the routes the diff names are compiled again (the others keep their state untouched).
-      this.keymanager.configure(keyManagerConfig(next), [...d.routes.added, ...d.routes.removed, ...d.routes.changed]);
+      try {
+        this.keymanager.configure(kmConfig!, [...d.routes.added, ...d.routes.removed, ...d.routes.changed]);
+      } finally {
+        wipe(...secrets);
+      }
     } else {
       const dp = prev.dataPlane!, np = next.dataPlane!;
       const oldIn = new Map(dp.inboundSas.map((s) => [s.spi, s]));
@@ -391,26 +412,48 @@ function sameRouteTable(a: readonly RouteConfig[], b: readonly RouteConfig[]): b
   return true;
 }
 
-/** What the key manager needs of the configuration. */
-export function keyManagerConfig(config: GatewayConfig): KeyManagerConfig {
+/**
+ * What the key manager needs of the configuration. Keys in files
+ * (private-key-file, preshared-key-file) are read here, and KeyFileError
+ * names the one that cannot be used; the buffers read go to `secrets` when
+ * given, for the caller to wipe once the key manager has its copies.
+ */
+export function keyManagerConfig(config: GatewayConfig, secrets: Buffer[] = []): KeyManagerConfig {
+  const file = (path: string, at: string) => {
+    const key = readKeyFile(path, at);
+    secrets.push(key);
+    return key;
+  };
   return {
     saTtl: config.saTtl,
     negotiationTtl: config.negotiationTtl,
     port: config.protocolPort,
     livenessInterval: config.livenessInterval,
     livenessFailures: config.livenessFailures,
+    ...(config.privateKeyFile !== null ? { privateKey: file(config.privateKeyFile, `${ROOT_PATH}/private-key-file`) } : {}),
     routes: config.routes.map((r) => ({
       id: r.id,
       spi: r.spi!,
-      preSharedKey: r.presharedKey!,
+      ...(r.peer
+        ? {
+          peerPublicKey: r.peer.publicKey,
+          ...(r.peer.presharedKeyFile !== null
+            ? { preSharedKey: file(r.peer.presharedKeyFile, `${ROOT_PATH}/route[id='${r.id}']/peer/preshared-key-file`) }
+            : {}),
+        }
+        : { preSharedKey: r.presharedKey! }),
       aead: r.aead,
       ...(r.livenessInterval !== null ? { livenessInterval: r.livenessInterval } : {}),
       ...(r.livenessFailures !== null ? { livenessFailures: r.livenessFailures } : {}),
-      queues: config.publicInterface.queues.map((q) => ({
-        queue: q.id,
-        localAddress: q.address,
-        gatewayAddress: (r.gateways.find((g) => g.queue === q.id) ?? r.gateways[0]).address,
-      })),
+      queues: config.publicInterface.queues.map((q) => {
+        const port = r.peer?.endpoints.find((e) => e.queue === q.id)?.port ?? null;
+        return {
+          queue: q.id,
+          localAddress: q.address,
+          gatewayAddress: (r.gateways.find((g) => g.queue === q.id) ?? r.gateways[0]).address,
+          ...(port !== null ? { gatewayPort: port } : {}),
+        };
+      }),
     })),
   };
 }

@@ -232,6 +232,10 @@ export function gatewayState(gw: Gateway): Json {
   }));
   const live = dp.sas();
   const routes = routeList(gw, config.routes.map((r) => r.id), live);
+  // The peer's identity (public-key routes): its public key, never anything private.
+  config.routes.forEach((r, i) => {
+    if (r.peer) routes[i]['peer-public-key'] = r.peer.publicKey.toString('base64');
+  });
   if (routes.length) state.route = routes;
   const sas = saList(gw, live);
   if (sas.length) state.sa = sas;

@@ -193,7 +193,7 @@ describe('vitesse status', () => {
     expect(report['next-hops'].public).toMatchObject({ resolved: true, mac: expect.stringMatching(/^[0-9a-f:]{17}$/) });
     expect(report.routes).toHaveLength(1);
     const [route] = report.routes;
-    expect(route).toMatchObject({ id: 'site-b', net: '10.2.0.0/16', sas: { inbound: 1, outbound: 1 } });
+    expect(route).toMatchObject({ id: 'site-b', net: '10.2.0.0/16', peer: 'psk', sas: { inbound: 1, outbound: 1 } });
     expect(route['outbound-sa-ages']).toEqual([expect.any(Number)]);
     // Like `wg show`: the peer (psk route), its endpoint, liveness and each SA's age, bytes and sequence number.
     expect(route.peer).toBe('psk');

@@ -1,8 +1,8 @@
 // Turns a draft that passed every check into the typed GatewayConfig. Nothing
 // here can fail: a draft with any refused value never gets this far.
-import type { Draft, DraftInterface, DraftSa } from './decode.js';
+import type { Draft, DraftInterface, DraftRoute, DraftSa } from './decode.js';
 import type {
-  Aead, DataPlaneConfig, Driver, GatewayConfig, InterfaceConfig, MacAddress, QueueNumber, RouteId, RouteSpi, SaConfig, Spi,
+  Aead, DataPlaneConfig, Driver, GatewayConfig, InterfaceConfig, MacAddress, QueueNumber, RouteConfig, RouteId, RouteSpi, SaConfig, Spi,
 } from './types.js';
 
 function must<T>(value: T | null | undefined): T {
@@ -36,6 +36,25 @@ function sa(s: DraftSa): SaConfig {
 
 const byNumber = <E>(key: (e: E) => number) => (a: E, b: E) => key(a) - key(b);
 
+// A public-key route's gateway addresses are its peer's endpoints: the data
+// plane and everything else that reads `gateways` need not know the modes.
+function gatewaysAndPeer(r: DraftRoute): Pick<RouteConfig, 'gateways' | 'peer'> {
+  const draft = must(r.peers)[0];
+  if (!draft) {
+    return {
+      gateways: must(r.gateways).map((g) => ({ queue: must(g.queue) as QueueNumber, address: must(g.address).text })).sort(byNumber((g) => g.queue)),
+      peer: null,
+    };
+  }
+  const endpoints = must(draft.endpoints)
+    .map((e) => ({ queue: must(e.queue) as QueueNumber, address: must(e.address).text, port: e.port ?? null }))
+    .sort(byNumber((e) => e.queue));
+  return {
+    gateways: endpoints.map((e) => ({ queue: e.queue, address: e.address })),
+    peer: { publicKey: must(draft.publicKey), endpoints, presharedKeyFile: draft.presharedKeyFile ?? null },
+  };
+}
+
 export function build(d: Draft): GatewayConfig {
   const priv = must(d.privateInterface);
   const pub = must(d.publicInterface);
@@ -50,6 +69,7 @@ export function build(d: Draft): GatewayConfig {
     saTtl: must(d.saTtl),
     negotiationTtl: must(d.negotiationTtl),
     protocolPort: must(d.protocolPort),
+    privateKeyFile: d.privateKeyFile ?? null,
     replayWindow: must(d.replayWindow),
     livenessInterval: must(d.livenessInterval),
     livenessFailures: must(d.livenessFailures),
@@ -67,9 +87,7 @@ export function build(d: Draft): GatewayConfig {
     routes: d.routes.map((r) => ({
       id: must(r.id) as RouteId,
       net: must(r.net).text,
-      gateways: must(r.gateways)
-        .map((g) => ({ queue: must(g.queue) as QueueNumber, address: must(g.address).text }))
-        .sort(byNumber((g) => g.queue)),
+      ...gatewaysAndPeer(r),
       spi: (r.spi ?? null) as RouteSpi | null,
       presharedKey: r.presharedKey ?? null,
       aead: must(r.aead) as Aead,

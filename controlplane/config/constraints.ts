@@ -5,7 +5,7 @@
 // takes a pre-shared key in upper case for a different key; here it is the
 // same key (test/configs marks such cases).
 import { AEAD_KEY_OCTETS, LIMITS } from './defaults.js';
-import type { Draft, DraftInterface, DraftSa } from './decode.js';
+import type { Draft, DraftInterface, DraftRoute, DraftSa } from './decode.js';
 import { child, entry, Problems, show } from './errors.js';
 import { addressKey } from './ip.js';
 import type { Address } from './leaf-types.js';
@@ -127,6 +127,7 @@ function checkRoutes(d: Draft, queues: Queues | null, problems: Problems): Set<s
   // By value (hex of the octets), so that a key is found in one lookup: a
   // search through the keys seen so far made loading quadratic in routes.
   const keys = new Map<string, string>();
+  const peerKeys = new Map<string, string>();
   for (const r of routes.values()) {
     const id = r.id!;
     if (r.net) {
@@ -145,9 +146,14 @@ function checkRoutes(d: Draft, queues: Queues | null, problems: Problems): Set<s
       if (other !== undefined) problems.add(child(r.path, 'preshared-key'), `is the same as route "${other}"'s (every route needs its own key)`);
       else keys.set(key, id);
     }
+    const peered = !!r.peers?.length;
     if (!d.dataPlane) {
       if (r.spi === null) problems.add(child(r.path, 'spi'), 'missing: required unless in data-plane mode');
-      if (r.presharedKey === null) problems.add(child(r.path, 'preshared-key'), 'missing: required unless in data-plane mode');
+      if (r.presharedKey === null && r.peers && !peered) problems.add(child(r.path, 'preshared-key'), 'missing: required unless in data-plane mode');
+    }
+    if (peered) {
+      checkPeers(d, r, queues, peerKeys, problems);
+      continue;
     }
     if (!r.gateways) continue;
     const gateways = firstByKey(r.gateways, (g) => (g.queue == null ? undefined : String(g.queue)), 'one gateway address per queue', problems);
@@ -165,6 +171,38 @@ function checkRoutes(d: Draft, queues: Queues | null, problems: Problems): Set<s
     }
   }
   return d.routes.every((r) => r.id != null) ? new Set(routes.keys()) : null;
+}
+
+// The `peer` list of a public-key route: the model's musts, and one peer key per route.
+function checkPeers(d: Draft, r: DraftRoute, queues: Queues | null, peerKeys: Map<string, string>, problems: Problems): void {
+  const peers = r.peers!;
+  if (peers.length > 1) problems.add(child(r.path, 'peer'), `${peers.length} peers; a route has at most one peer`);
+  if (r.hasGateway) problems.add(child(r.path, 'gateway'), 'not allowed with a peer (the peer\'s endpoint takes its place)');
+  if (r.presharedKey) problems.add(child(r.path, 'preshared-key'), 'not allowed with a peer (use the peer\'s preshared-key-file); the value is not shown');
+  if (d.privateKeyFile === null) problems.add(child(r.path, 'peer'), 'needs the gateway\'s private-key-file (its static key)');
+  if (d.dataPlane) problems.add(child(r.path, 'peer'), 'a route with a peer is for key-manager mode, not data-plane mode');
+  firstByKey(peers, (p) => p.publicKey?.toString('hex'), 'one entry per public key', problems);
+  for (const p of peers) {
+    if (p.publicKey) {
+      const key = p.publicKey.toString('hex');
+      const other = peerKeys.get(key);
+      if (other !== undefined) problems.add(child(p.path, 'public-key'), `is also route "${other}"'s peer (a peer's key names one route)`);
+      else peerKeys.set(key, r.id!);
+    }
+    if (!p.endpoints) continue;
+    const endpoints = firstByKey(p.endpoints, (e) => (e.queue == null ? undefined : String(e.queue)), 'one endpoint per queue', problems);
+    if (!queues) continue;
+    for (const e of endpoints.values()) {
+      const local = queues.addresses.get(e.queue!);
+      if (!queues.ids.has(e.queue!)) problems.add(child(e.path, 'queue'), `${e.queue} is not a queue of the public interface`);
+      else if (local && e.address && e.address.version !== local.version) {
+        problems.add(child(e.path, 'address'), `${show(e.address.written)} is ${v(e.address)}, but queue ${e.queue}'s public address is ${v(local)}`);
+      }
+    }
+    for (const q of queues.ids) {
+      if (!endpoints.has(String(q))) problems.add(entry(p.path, 'endpoint', [['queue', q]]), 'missing: a peer needs an endpoint for every queue (a peer without one, behind NAT, needs NAT traversal, not yet available)');
+    }
+  }
 }
 
 function checkSa(sa: DraftSa, routes: Set<string> | null, queues: Queues | null, problems: Problems): void {

@@ -44,12 +44,31 @@ export interface DraftGateway {
   address: V<T.Address>;
 }
 
+export interface DraftEndpoint {
+  path: string;
+  queue: V<number>;
+  address: V<T.Address>;
+  port: V<number>;
+}
+
+export interface DraftPeer {
+  path: string;
+  publicKey: V<Buffer>;
+  /** Undefined if the list itself was refused. */
+  endpoints: DraftEndpoint[] | undefined;
+  presharedKeyFile: V<string>;
+}
+
 export interface DraftRoute {
   path: string;
   id: V<string>;
   net: V<T.PrefixValue>;
   /** Undefined if the list itself was refused. */
   gateways: DraftGateway[] | undefined;
+  /** Undefined if the list itself was refused; [] when absent. */
+  peers: DraftPeer[] | undefined;
+  /** Whether the route has a `gateway` member at all (a peer route may not). */
+  hasGateway: boolean;
   spi: V<number>;
   presharedKey: V<Buffer>;
   aead: V<Aead>;
@@ -79,6 +98,7 @@ export interface Draft {
   livenessFailures: V<number>;
   protocolPort: V<number>;
   replayWindow: V<number>;
+  privateKeyFile: V<string>;
   privateInterface: DraftPrivateInterface | undefined;
   publicInterface: DraftPublicInterface | undefined;
   routes: DraftRoute[];
@@ -146,6 +166,8 @@ function isObject(json: unknown): json is Record<string, unknown> {
 const LIST_KEYS: Record<string, readonly string[]> = {
   route: ['id'],
   gateway: ['queue'],
+  peer: ['public-key'],
+  endpoint: ['queue'],
   queue: ['id'],
   'inbound-sa': ['spi'],
   'outbound-sa': ['route', 'queue'],
@@ -272,20 +294,34 @@ const PRESHARED_KEY = T.hexKey([PRESHARED_KEY_OCTETS], `a ${PRESHARED_KEY_OCTETS
 const SA_KEY = T.hexKey([16, 32], 'a 16- or 32-octet AES key');
 const SALT = T.hexKey([SALT_OCTETS], `a ${SALT_OCTETS}-octet salt`);
 const SEQUENCE = T.uint64(LIMITS.sequence.min, LIMITS.sequence.max);
+const PORT = T.uint(16, 1, 65535);
+const KEY_FILE = T.text(LIMITS.pathLength.min, LIMITS.pathLength.max);
+
+function readPeer(path: string, json: Record<string, unknown>, problems: Problems): DraftPeer {
+  const m = new Members(json, path, ['public-key', 'endpoint', 'preshared-key-file'], problems);
+  const endpoints = listOf(m, 'endpoint', problems)?.map(({ path: at, json: e }) => {
+    const em = new Members(e, at, ['queue', 'address', 'port'], problems);
+    return { path: at, queue: em.mandatory('queue', QUEUE_ID), address: em.mandatory('address', T.ipAddress), port: em.leaf('port', PORT) };
+  });
+  return { path, publicKey: m.mandatory('public-key', T.publicKey), endpoints, presharedKeyFile: m.leaf('preshared-key-file', KEY_FILE) };
+}
 
 function readRoute(path: string, json: Record<string, unknown>, problems: Problems): DraftRoute {
-  const m = new Members(json, path, ['id', 'net', 'gateway', 'spi', 'preshared-key', 'aead', 'liveness-interval', 'liveness-failures'], problems);
+  const m = new Members(json, path, ['id', 'net', 'gateway', 'peer', 'spi', 'preshared-key', 'aead', 'liveness-interval', 'liveness-failures'], problems);
   const id = m.mandatory('id', T.routeId);
   const net = m.mandatory('net', T.ipPrefix);
   const gateways = listOf(m, 'gateway', problems)?.map(({ path: at, json: gw }) => {
     const gm = new Members(gw, at, ['queue', 'address'], problems);
     return { path: at, queue: gm.mandatory('queue', QUEUE_ID), address: gm.mandatory('address', T.ipAddress) };
   });
+  const peers = listOf(m, 'peer', problems)?.map(({ path: at, json: p }) => readPeer(at, p, problems));
   return {
     path,
     id,
     net,
     gateways,
+    peers,
+    hasGateway: m.has('gateway'),
     spi: m.leaf('spi', SPI),
     presharedKey: m.leaf('preshared-key', PRESHARED_KEY),
     aead: m.leaf('aead', T.aead, DEFAULTS.aead),
@@ -331,7 +367,7 @@ export function decode(json: unknown, problems: Problems, reuse?: Reusable): Dra
     return undefined;
   }
   const g = new Members(top, ROOT_PATH, [
-    'queues', 'mtu', 'tfc', 'sa-ttl', 'negotiation-ttl', 'protocol-port', 'replay-window',
+    'queues', 'mtu', 'tfc', 'sa-ttl', 'negotiation-ttl', 'protocol-port', 'replay-window', 'private-key-file',
     'liveness-interval', 'liveness-failures',
     'private-interface', 'public-interface', 'route', 'data-plane',
   ], problems);
@@ -346,6 +382,7 @@ export function decode(json: unknown, problems: Problems, reuse?: Reusable): Dra
     replayWindow: g.leaf('replay-window', T.replayWindow, DEFAULTS.replayWindow),
     livenessInterval: g.leaf('liveness-interval', T.uint(32, LIMITS.livenessInterval.min, LIMITS.livenessInterval.max), DEFAULTS.livenessInterval),
     livenessFailures: g.leaf('liveness-failures', T.uint(8, LIMITS.livenessFailures.min, LIMITS.livenessFailures.max), DEFAULTS.livenessFailures),
+    privateKeyFile: g.leaf('private-key-file', KEY_FILE),
     privateInterface: readPrivate(g, problems),
     publicInterface: readPublic(g, problems),
     routes: (listOf(g, 'route', problems) ?? []).map(({ path, json: r }) => (reuse?.get(r) as DraftRoute | undefined) ?? readRoute(path, r, problems)),

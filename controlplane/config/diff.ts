@@ -62,7 +62,16 @@ function sameRoute(a: RouteConfig, b: RouteConfig, oldConfig: GatewayConfig, new
       && publicAddress(oldConfig, g.queue) === publicAddress(newConfig, g.queue))
     && a.livenessInterval === b.livenessInterval
     && a.livenessFailures === b.livenessFailures
-    && sameSecret(a.presharedKey, b.presharedKey);
+    && sameSecret(a.presharedKey, b.presharedKey)
+    && samePeer(a.peer, b.peer);
+}
+
+function samePeer(a: RouteConfig['peer'], b: RouteConfig['peer']): boolean {
+  if (a === null || b === null) return a === b;
+  return a.publicKey.equals(b.publicKey)
+    && a.presharedKeyFile === b.presharedKeyFile
+    && a.endpoints.length === b.endpoints.length
+    && a.endpoints.every((e, i) => e.port === b.endpoints[i].port);
 }
 
 function sameSa(a: SaConfig, b: SaConfig): boolean {

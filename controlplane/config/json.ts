@@ -48,6 +48,7 @@ export function toJson(config: GatewayConfig, options: ToJsonOptions = {}): Reco
     'replay-window': config.replayWindow,
     'liveness-interval': config.livenessInterval,
     'liveness-failures': config.livenessFailures,
+    ...(config.privateKeyFile !== null ? { 'private-key-file': config.privateKeyFile } : {}),
     'private-interface': {
       ...iface(priv),
       address: [priv.ipv4, priv.ipv6].filter((a) => a !== null),
@@ -59,7 +60,18 @@ export function toJson(config: GatewayConfig, options: ToJsonOptions = {}): Reco
       'next-hop': nextHop(pub),
     },
     route: config.routes.map((r) => {
-      const out: Json = { id: r.id, net: r.net, gateway: r.gateways.map((g) => ({ queue: g.queue, address: g.address })) };
+      const out: Json = { id: r.id, net: r.net };
+      if (r.peer) {
+        // A public key is not secret: shown as configured. The files' contents never are.
+        const peer: Json = {
+          'public-key': r.peer.publicKey.toString('base64'),
+          endpoint: r.peer.endpoints.map((e) => (e.port === null ? { queue: e.queue, address: e.address } : { queue: e.queue, address: e.address, port: e.port })),
+        };
+        if (r.peer.presharedKeyFile !== null) peer['preshared-key-file'] = r.peer.presharedKeyFile;
+        out.peer = [peer];
+      } else {
+        out.gateway = r.gateways.map((g) => ({ queue: g.queue, address: g.address }));
+      }
       if (r.spi !== null) out.spi = r.spi;
       if (r.presharedKey !== null) out['preshared-key'] = secret(r.presharedKey);
       out.aead = r.aead;

@@ -152,6 +152,15 @@ export const ipPrefix: LeafType<PrefixValue> = {
   },
 };
 
+/** An X25519 public key in base64 (typedef public-key): 32 octets, canonical. Not secret. */
+export const publicKey: LeafType<Buffer> = {
+  decode(json) {
+    if (typeof json !== 'string') return no('is not a string (a public key in base64)');
+    if (!/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/.test(json)) return no(`${show(json)} is not a public key (the base64 of 32 octets, 44 characters, as \`vitesse pubkey\` writes it)`);
+    return ok(Buffer.from(json, 'base64'));
+  },
+};
+
 /** Hexadecimal key material, decoded to octets. The value is never quoted. */
 export function hexKey(octets: readonly number[], what: string): LeafType<Buffer> {
   const digits = octets.map((n) => 2 * n);

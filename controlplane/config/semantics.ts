@@ -52,7 +52,8 @@ export function checkSemantics(d: Draft, problems: Problems, passed?: { draft: D
     if (r.net && hasHostBits(r.net)) {
       problems.add(child(r.path, 'net'), `${show(r.net.written)} has host bits set (the network would be "${formatPrefix(networkOf(r.net))}")`);
     }
-    for (const g of r.gateways ?? []) {
+    const endpoints = (r.peers ?? []).flatMap((p) => p.endpoints ?? []);
+    for (const g of [...(r.gateways ?? []), ...endpoints]) {
       const at = child(g.path, 'address');
       unicast(g.address, at, problems);
       const queue = g.address ? own.get(addressKey(g.address)) : undefined;

@@ -58,11 +58,31 @@ export interface RouteGateway {
   readonly address: IpAddress;
 }
 
+/** Where a public-key route's peer is on one of our queues. */
+export interface PeerEndpoint {
+  readonly queue: QueueNumber;
+  readonly address: IpAddress;
+  /** The peer's key-exchange port; null: our protocol-port. */
+  readonly port: number | null;
+}
+
+/** The remote gateway of a public-key route (Noise IKpsk2), named by its static public key. */
+export interface PeerConfig {
+  /** 32 octets (not secret). */
+  readonly publicKey: Buffer;
+  /** One per queue, in queue order. */
+  readonly endpoints: readonly PeerEndpoint[];
+  /** A file with a pre-shared key on top; null: none (all zero). */
+  readonly presharedKeyFile: string | null;
+}
+
 export interface RouteConfig {
   readonly id: RouteId;
   readonly net: Prefix;
-  /** One per queue, in queue order. */
+  /** One per queue, in queue order (a public-key route's: its peer's endpoint addresses). */
   readonly gateways: readonly RouteGateway[];
+  /** A public-key route's peer; null for a pre-shared-key route. */
+  readonly peer: PeerConfig | null;
   /** Null only in data-plane mode. */
   readonly spi: RouteSpi | null;
   /** 32 octets; null only in data-plane mode. */
@@ -108,6 +128,8 @@ export interface GatewayConfig {
   readonly negotiationTtl: number;
   /** UDP port of the key exchange. */
   readonly protocolPort: number;
+  /** The file with the gateway's static private key (public-key routes); null if none. */
+  readonly privateKeyFile: string | null;
   /** Packets. */
   readonly replayWindow: number;
   /** Seconds of sending with nothing received before the peer is probed (dead-peer detection). */
