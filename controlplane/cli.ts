@@ -6,6 +6,7 @@ import type { Command } from './cli/command.js';
 const commands: Record<string, () => Promise<Command>> = {
   bench: async () => (await import('../bench/index.js')).benchCommand,
   keygen: async () => (await import('./commands/keygen.js')).keygenCommand,
+  pubkey: async () => (await import('./commands/pubkey.js')).pubkeyCommand,
   run: async () => (await import('./commands/run.js')).runCommand,
   demo: async () => (await import('./commands/demo.js')).demoCommand,
   config: async () => (await import('./commands/config.js')).configCommand,
@@ -27,6 +28,8 @@ function help(): string {
     '  vitesse status --name site-a',
     '  vitesse config get-state --name site-a /sa',
     '  vitesse keygen',
+    '  vitesse keygen --private --out /etc/vitesse/private.key',
+    '  vitesse pubkey < /etc/vitesse/private.key',
     '  vitesse --version',
   ].join('\n');
 }
