@@ -126,8 +126,6 @@ export class KeyManager {
   private perGateway = new Map<string, number>();
   // Route id → its exchanges (one per queue).
   private byId = new Map<RouteId, Exchange[]>();
-  // A public-key route's peer key (hex) → that route: a key names one route.
-  private byPeer = new Map<string, RouteId>();
   private readonly maxNegotiations: number;
   private issuer: ChallengeIssuer | null = null;
   // Challenges sent in answer to knocks (unauthenticated: the reflection limit) ...
@@ -205,11 +203,6 @@ export class KeyManager {
         for (const e of compiled.exchanges) wipe(e.psk);
         throw new ConfigError(`/routes/route[id=${p.route}]/spi: ${p.routeSpi} is already the SPI of route "${other}"`);
       }
-      const owner = p.peerPublicKey && this.byPeer.get(p.peerPublicKey.toString('hex'));
-      if (owner && !names.has(owner)) {
-        for (const e of compiled.exchanges) wipe(e.psk);
-        throw new ConfigError(`/routes/route[id=${p.route}]/peer/public-key: is also route "${owner}"'s peer (a peer's key names one route)`);
-      }
     }
     const keys = new Set(compiled.exchanges.map((p) => p.key));
     const removed: Exchange[] = [];
@@ -277,7 +270,6 @@ export class KeyManager {
     const own = this.byId.get(ex.params.route);
     if (own) own.push(ex);
     else this.byId.set(ex.params.route, [ex]);
-    if (ex.params.peerPublicKey) this.byPeer.set(ex.params.peerPublicKey.toString('hex'), ex.params.route);
     this.perGateway.set(ex.gatewayKey, (this.perGateway.get(ex.gatewayKey) ?? 0) + 1);
     let gateways = this.byRoute.get(ex.params.routeSpi);
     if (!gateways) this.byRoute.set(ex.params.routeSpi, (gateways = new Map()));
@@ -293,8 +285,6 @@ export class KeyManager {
     const own = this.byId.get(ex.params.route)!.filter((e) => e !== ex);
     if (own.length) this.byId.set(ex.params.route, own);
     else this.byId.delete(ex.params.route);
-    const peer = ex.params.peerPublicKey?.toString('hex');
-    if (peer !== undefined && !own.length && this.byPeer.get(peer) === ex.params.route) this.byPeer.delete(peer);
     const n = this.perGateway.get(ex.gatewayKey)! - 1;
     if (n > 0) this.perGateway.set(ex.gatewayKey, n);
     else this.perGateway.delete(ex.gatewayKey);
@@ -406,7 +396,6 @@ export class KeyManager {
     this.list = [];
     this.byRoute.clear();
     this.byId.clear();
-    this.byPeer.clear();
     this.perGateway.clear();
     this.issuer?.destroy();
   }

@@ -36,6 +36,8 @@ export class RecordingSink implements SaSink {
   /** The buffers we were handed, to check that the key manager wiped them. */
   readonly handed: Buffer[] = [];
   maxInboundPerQueue = 0;
+  /** Set by a test to report authentic packets on inbound SAs (SaSink.inboundUsed). */
+  inboundUsed?: (queue: number, spi: number) => boolean;
 
   constructor(private readonly clock: FakeClock) {}
 

@@ -122,31 +122,33 @@ describe('key manager, public-key routes (IKpsk2)', () => {
     expect(w.a.km.counters.protocol_errors + w.b.km.counters.protocol_errors).toBeGreaterThan(0);
   });
 
-  it('refuses a public-key route without the gateway\'s private key, and one peer key on two routes', () => {
+  it('refuses a public-key route without the gateway\'s private key; one peer may serve two routes', () => {
     const clock = new FakeClock();
     const net = new Network(clock);
     const make = (cfg: ConstructorParameters<typeof KeyManager>[0]) =>
       new KeyManager(cfg, { sink: new RecordingSink(clock), transport: net.transport(), clock, logger: silent });
     expect(() => make({ routes: [routeTo('198.51.100.2', '192.0.2.1', { peerPublicKey: pubB })] }))
       .toThrow(/route\[id=peer\]\/peer: a public-key route needs the gateway's private-key-file/);
-    expect(() => make({
-      privateKey: privA,
-      routes: [
-        routeTo('198.51.100.2', '192.0.2.1', { peerPublicKey: pubB }),
-        routeTo('198.51.100.3', '192.0.2.1', { id: RouteId('other'), spi: RouteSpi(7), peerPublicKey: pubB }),
-      ],
-    })).toThrow(ConfigError);
-    // The same, changed route by route.
-    const km = make({ privateKey: privA, routes: [routeTo('198.51.100.2', '192.0.2.1', { peerPublicKey: pubB })] });
-    const both = {
-      privateKey: privA,
-      routes: [
-        routeTo('198.51.100.2', '192.0.2.1', { peerPublicKey: pubB }),
-        routeTo('198.51.100.3', '192.0.2.1', { id: RouteId('other'), spi: RouteSpi(7), peerPublicKey: pubB }),
-      ],
-    };
-    expect(() => km.configure(both, [RouteId('other')])).toThrow(/is also route "peer"'s peer/);
-    km.close();
+    expect(() => make({ privateKey: Buffer.alloc(31), routes: [] })).toThrow(ConfigError);
+  });
+
+  it('two routes to one peer gateway (its IPv4 and IPv6 nets): each negotiates, a proposal moved to the other route fails', () => {
+    const second = (gw: string, local: string, peer: Buffer) => routeTo(gw, local, { id: RouteId('v6'), spi: RouteSpi(1002), peerPublicKey: peer });
+    const w = pkWorld();
+    w.a.km.configure({ saTtl: 2, negotiationTtl: 0.5, privateKey: privA, routes: [routeTo(w.b.address, w.a.address, { peerPublicKey: pubB }), second(w.b.address, w.a.address, pubB)] });
+    w.b.km.configure({ saTtl: 2, negotiationTtl: 0.5, privateKey: privB, routes: [routeTo(w.a.address, w.b.address, { peerPublicKey: pubA }), second(w.a.address, w.b.address, pubA)] });
+    w.run(20);
+    expect(established(w)).toBe(true);
+    expect(outboundWorks(w.a, w.b, 'v6/1') && outboundWorks(w.b, w.a, 'v6/1')).toBe(true);
+    // A proposal for route 1001 with its route SPI rewritten to 1002: the
+    // nonce was issued for 1001 (and the prologue binds the route SPI).
+    const proposal = w.net.log.find((d) => type(d) === MessageType.proposal && d.payload.readUInt32BE(0) === 1001)!;
+    const moved = Buffer.from(proposal.payload);
+    moved.writeUInt32BE(1002, 0);
+    const to = proposal.to.address === w.a.address ? w.a : w.b;
+    const before = to.km.counters.authentication_errors;
+    to.km.receive(proposal.from, moved, proposal.to);
+    expect(to.km.counters.authentication_errors).toBe(before + 1);
   });
 
   it('switching a route between psk and public-key mode drops its SAs and negotiates again', () => {

@@ -127,7 +127,6 @@ function checkRoutes(d: Draft, queues: Queues | null, problems: Problems): Set<s
   // By value (hex of the octets), so that a key is found in one lookup: a
   // search through the keys seen so far made loading quadratic in routes.
   const keys = new Map<string, string>();
-  const peerKeys = new Map<string, string>();
   for (const r of routes.values()) {
     const id = r.id!;
     if (r.net) {
@@ -152,7 +151,7 @@ function checkRoutes(d: Draft, queues: Queues | null, problems: Problems): Set<s
       if (r.presharedKey === null && r.peers && !peered) problems.add(child(r.path, 'preshared-key'), 'missing: required unless in data-plane mode');
     }
     if (peered) {
-      checkPeers(d, r, queues, peerKeys, problems);
+      checkPeers(d, r, queues, problems);
       continue;
     }
     if (!r.gateways) continue;
@@ -173,8 +172,10 @@ function checkRoutes(d: Draft, queues: Queues | null, problems: Problems): Set<s
   return d.routes.every((r) => r.id != null) ? new Set(routes.keys()) : null;
 }
 
-// The `peer` list of a public-key route: the model's musts, and one peer key per route.
-function checkPeers(d: Draft, r: DraftRoute, queues: Queues | null, peerKeys: Map<string, string>, problems: Problems): void {
+// The `peer` list of a public-key route: the model's musts. One peer gateway
+// may serve several routes (e.g. its IPv4 and its IPv6 net): the same key on
+// two routes is fine, each route's SPI tells the exchanges apart.
+function checkPeers(d: Draft, r: DraftRoute, queues: Queues | null, problems: Problems): void {
   const peers = r.peers!;
   if (peers.length > 1) problems.add(child(r.path, 'peer'), `${peers.length} peers; a route has at most one peer`);
   if (r.hasGateway) problems.add(child(r.path, 'gateway'), 'not allowed with a peer (the peer\'s endpoint takes its place)');
@@ -183,12 +184,6 @@ function checkPeers(d: Draft, r: DraftRoute, queues: Queues | null, peerKeys: Ma
   if (d.dataPlane) problems.add(child(r.path, 'peer'), 'a route with a peer is for key-manager mode, not data-plane mode');
   firstByKey(peers, (p) => p.publicKey?.toString('hex'), 'one entry per public key', problems);
   for (const p of peers) {
-    if (p.publicKey) {
-      const key = p.publicKey.toString('hex');
-      const other = peerKeys.get(key);
-      if (other !== undefined) problems.add(child(p.path, 'public-key'), `is also route "${other}"'s peer (a peer's key names one route)`);
-      else peerKeys.set(key, r.id!);
-    }
     if (!p.endpoints) continue;
     const endpoints = firstByKey(p.endpoints, (e) => (e.queue == null ? undefined : String(e.queue)), 'one endpoint per queue', problems);
     if (!queues) continue;

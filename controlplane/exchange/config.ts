@@ -97,7 +97,6 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, exchanges
   if (!Array.isArray(c.routes)) throw new ConfigError('/routes: must be a list');
   const ids = new Set<string>();
   const spis = new Map<number, string>();
-  const peers = new Map<string, string>();
   // Every route names our own addresses again, and parsing showed in the
   // profile of a change to 20,000 routes: each text is parsed once.
   const parsed = new Map<string, Buffer | null>();
@@ -119,10 +118,6 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, exchanges
     if (publicKeyRoute) {
       if (!Buffer.isBuffer(r.peerPublicKey) || r.peerPublicKey.length !== KEY_LENGTH) throw new ConfigError(`${at}/peer/public-key: must be ${KEY_LENGTH} octets`);
       if (!staticKey) throw new ConfigError(`${at}/peer: a public-key route needs the gateway's private-key-file`);
-      const hex = r.peerPublicKey.toString('hex');
-      const owner = peers.get(hex);
-      if (owner !== undefined) throw new ConfigError(`${at}/peer/public-key: is also route "${owner}"'s peer (a peer's key names one route)`);
-      peers.set(hex, r.id);
     }
     if (!(publicKeyRoute && r.preSharedKey === undefined) && (!Buffer.isBuffer(r.preSharedKey) || r.preSharedKey.length !== PSK_LENGTH)) {
       throw new ConfigError(`${at}/preshared-key: must be ${PSK_LENGTH} octets, got ${Buffer.isBuffer(r.preSharedKey) ? r.preSharedKey.length : typeof r.preSharedKey}`);
