@@ -6,6 +6,11 @@
 // CPU for *both* ends (X25519, BLAKE2s, AES-GCM via OpenSSL, plus our
 // bookkeeping). Done means: every route has, in both directions, an active
 // outbound SA whose key material the other end holds under the same SPI.
+//
+// --identity public-key runs the same with public-key routes (Noise IKpsk2,
+// each gateway a static key, no psk): a responder's SA pair there waits for
+// the initiator's first packet (key confirmation, sa-lifecycle.ts), which
+// the sinks model as sent as soon as an outbound SA is active.
 import crypto from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
@@ -13,9 +18,16 @@ import { parseArgs, usageText, UsageError, type OptionSpec } from '../controlpla
 import type { Endpoint, InboundSaSpec, OutboundSaSpec, SaSink } from '../controlplane/exchange/types.js';
 import { QueueNumber, RouteId, RouteSpi } from '../controlplane/exchange/types.js';
 import { KeyManager } from '../controlplane/keymanager.js';
+import { keyPairFromPrivate, type KeyPair } from '../controlplane/exchange/primitives.js';
+
+// The raw private key back out of a KeyObject (only a benchmark needs this: gateways read theirs from a file).
+function rawPrivate(kp: KeyPair): Buffer {
+  return Buffer.from(kp.privateKey.export({ format: 'jwk' }).d!, 'base64url');
+}
 
 const spec: Record<string, OptionSpec> = {
   routes: { type: 'number', default: 10_000, help: 'routes between the two gateways' },
+  identity: { type: 'string', default: 'psk', help: 'how routes authenticate: psk (pre-shared key, Noise NNpsk0) or public-key (static keys, Noise IKpsk2)' },
   timeout: { type: 'number', default: 120, help: 'give up after this many seconds' },
   json: { type: 'boolean', help: 'print one JSON result on the last line' },
   help: { type: 'boolean' },
@@ -24,17 +36,29 @@ const spec: Record<string, OptionSpec> = {
 class KeySink implements SaSink {
   readonly inbound = new Map<number, Buffer>();
   readonly outbound = new Map<string, { spi: number; keymat: Buffer }>();
+  // SPIs we send on: the peer's sink sees its inbound SA used (traffic flows at once).
+  readonly sending = new Set<number>();
+  peer: KeySink | null = null;
   installInbound(sa: InboundSaSpec): void {
     this.inbound.set(sa.spi, Buffer.from(sa.keymat));
   }
   installOutbound(sa: OutboundSaSpec): void {
+    const old = this.outbound.get(sa.route);
+    if (old) this.sending.delete(old.spi);
     this.outbound.set(sa.route, { spi: sa.spi, keymat: Buffer.from(sa.keymat) });
+    this.sending.add(sa.spi);
   }
   removeInbound(_q: number, spi: number): void {
     this.inbound.delete(spi);
   }
   removeOutbound(route: string, _q: number, spi: number): void {
-    if (this.outbound.get(route)?.spi === spi) this.outbound.delete(route);
+    if (this.outbound.get(route)?.spi === spi) {
+      this.outbound.delete(route);
+      this.sending.delete(spi);
+    }
+  }
+  inboundUsed(_q: number, spi: number): boolean {
+    return this.peer?.sending.has(spi) ?? false;
   }
 }
 
@@ -46,10 +70,13 @@ function works(from: KeySink, route: string, to: KeySink): boolean {
 export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec);
   if (options.help) {
-    process.stdout.write(`usage: vitesse bench keyexchange [options]\n${usageText(spec)}\n\nexamples:\n  vitesse bench keyexchange --routes 10000\n  vitesse bench keyexchange --routes 1000 --json\n`);
+    process.stdout.write(`usage: vitesse bench keyexchange [options]\n${usageText(spec)}\n\nexamples:\n  vitesse bench keyexchange --routes 10000\n  vitesse bench keyexchange --routes 10000 --identity public-key\n  vitesse bench keyexchange --routes 1000 --json\n`);
     return 0;
   }
   const n = options.routes as number;
+  const identity = String(options.identity);
+  if (identity !== 'psk' && identity !== 'public-key') throw new UsageError(`--identity: psk or public-key, got "${identity}"`);
+  const publicKeys = identity === 'public-key';
   if (!Number.isInteger(n) || n < 1 || n > 1 << 24) throw new UsageError(`--routes: must be an integer from 1 to ${1 << 24}, got ${n}`);
 
   const logger = pino({ level: 'silent' });
@@ -57,15 +84,20 @@ export async function run(argv: string[]): Promise<number> {
   const addressB = '198.51.100.2';
   const queue: { to: Endpoint; from: Endpoint; payload: Buffer }[] = [];
   const transport = { send: (to: Endpoint, payload: Buffer, from: Endpoint) => void queue.push({ to, from, payload }) };
-  const routes = (self: string, peer: string, psks: Buffer[]) => psks.map((psk, i) => ({
-    id: RouteId(`route${i}`), spi: RouteSpi(i + 1), preSharedKey: psk, aead: 'aes-gcm-16-icv' as const,
+  const statics = { a: keyPairFromPrivate(crypto.randomBytes(32)), b: keyPairFromPrivate(crypto.randomBytes(32)) };
+  const routes = (self: string, peer: string, psks: Buffer[], peerKey: Buffer) => psks.map((psk, i) => ({
+    id: RouteId(`route${i}`), spi: RouteSpi(i + 1), aead: 'aes-gcm-16-icv' as const,
+    ...(publicKeys ? { peerPublicKey: peerKey } : { preSharedKey: psk }),
     queues: [{ queue: QueueNumber(1), localAddress: self, gatewayAddress: peer }],
   }));
+  const privateKey = (kp: typeof statics.a) => (publicKeys ? { privateKey: rawPrivate(kp) } : {});
   const psks = Array.from({ length: n }, () => crypto.randomBytes(32));
   const sinkA = new KeySink();
   const sinkB = new KeySink();
-  const a = new KeyManager({ routes: routes(addressA, addressB, psks) }, { sink: sinkA, transport, logger });
-  const b = new KeyManager({ routes: routes(addressB, addressA, psks) }, { sink: sinkB, transport, logger });
+  sinkA.peer = sinkB;
+  sinkB.peer = sinkA;
+  const a = new KeyManager({ ...privateKey(statics.a), routes: routes(addressA, addressB, psks, statics.b.publicKey) }, { sink: sinkA, transport, logger });
+  const b = new KeyManager({ ...privateKey(statics.b), routes: routes(addressB, addressA, psks, statics.a.publicKey) }, { sink: sinkB, transport, logger });
   // CPU time (µs, all threads of the process) spent in each gateway's own calls.
   const cpu = new Map<KeyManager, number>([[a, 0], [b, 0]]);
   const timed = (km: KeyManager, f: () => void) => {
@@ -101,6 +133,7 @@ export async function run(argv: string[]): Promise<number> {
   const errors = a.counters.rxerrors + b.counters.rxerrors;
   const result = {
     bench: 'keyexchange',
+    identity,
     routes: n,
     established: done,
     seconds: Number(seconds.toFixed(3)),
@@ -112,7 +145,7 @@ export async function run(argv: string[]): Promise<number> {
     rxerrors: errors,
   };
   process.stdout.write(
-    `${n} routes: ${done ? 'all established' : 'NOT all established'} in ${result.seconds} s ` +
+    `${n} ${identity} routes: ${done ? 'all established' : 'NOT all established'} in ${result.seconds} s ` +
     `(${result.cpu_seconds} s CPU, one thread; per gateway ${result.gateway_cpu_seconds.join(' s and ')} s); ${negotiations} negotiations ` +
     `(${result.negotiations_per_second}/s, ${result.microseconds_per_negotiation} µs each, both ends); ${errors} errors\n`,
   );

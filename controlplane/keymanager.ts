@@ -29,7 +29,7 @@ import { performance } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
 import { addressKey } from './exchange/address.js';
 import { ChallengeIssuer } from './exchange/challenge.js';
-import { compileConfig, ConfigError, sameExchange, type ExchangeParams, type Settings } from './exchange/config.js';
+import { compileConfig, ConfigError, sameExchange, wipeParams, type ExchangeParams, type Settings } from './exchange/config.js';
 import { DROP_COUNTER, newCounters, type DropReason, type KeyManagerCounters } from './exchange/counters.js';
 import { Initiator, type InitiatorState } from './exchange/initiator.js';
 import { Liveness, type Peer, type TrafficSource } from './exchange/liveness.js';
@@ -172,7 +172,7 @@ export class KeyManager {
     for (const params of compiled.exchanges) {
       const old = this.exchanges.get(params.key);
       if (old && sameExchange(old.params, params)) {
-        wipe(params.psk);
+        wipeParams(params);
         this.liveness.override(old.peer, params.liveness);
         next.set(params.key, old);
         kept++;
@@ -200,7 +200,7 @@ export class KeyManager {
     for (const p of compiled.exchanges) {
       const other = this.byRoute.get(p.routeSpi)?.values().next().value?.[0]?.params.route;
       if (other !== undefined && !names.has(other)) {
-        for (const e of compiled.exchanges) wipe(e.psk);
+        for (const e of compiled.exchanges) wipeParams(e);
         throw new ConfigError(`/routes/route[id=${p.route}]/spi: ${p.routeSpi} is already the SPI of route "${other}"`);
       }
     }
@@ -212,7 +212,7 @@ export class KeyManager {
     for (const params of compiled.exchanges) {
       const old = this.exchanges.get(params.key);
       if (old && sameExchange(old.params, params)) {
-        wipe(params.psk);
+        wipeParams(params);
         this.liveness.override(old.peer, params.liveness);
         continue;
       }
@@ -563,7 +563,7 @@ export class KeyManager {
   private dropExchange(ex: Exchange): void {
     ex.initiator.close(this.spis);
     ex.sas.clear();
-    wipe(ex.params.psk);
+    wipeParams(ex.params);
     this.log.info({ route: ex.params.route, queue: ex.params.queue }, 'exchange removed; its SAs are gone');
   }
 }

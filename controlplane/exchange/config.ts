@@ -5,7 +5,7 @@
 import { ADDRESS_LENGTH, parseAddress } from './address.js';
 import { KEY_LENGTH, zeroPsk, type RoutePattern } from './identity.js';
 import { PSK_LENGTH } from './noise.js';
-import { constantTimeEqual, keyPairFromPrivate, wipe, type KeyPair } from './primitives.js';
+import { PublicKeyError, constantTimeEqual, dh, keyPairFromPrivate, wipe, type KeyPair } from './primitives.js';
 import { AEAD_ID, DEFAULT_NEGOTIATION_TTL_S, DEFAULT_PORT, DEFAULT_SA_TTL_S } from './protocol.js';
 import { DEFAULT_LIVENESS_FAILURES, DEFAULT_LIVENESS_INTERVAL_S, type LivenessOverride, type LivenessSettings } from './liveness.js';
 import type { Aead, KeyManagerConfig, QueueNumber, RouteId, RouteSpi } from './types.js';
@@ -36,6 +36,8 @@ export interface ExchangeParams {
   readonly peerPublicKey: Buffer | null;
   /** IKpsk2: the gateway's static key pair (shared by all exchanges); null for NNpsk0. */
   readonly staticKey: KeyPair | null;
+  /** IKpsk2: DH(our static, the peer's static), computed once (noise.ts, staticShared); wiped with psk. */
+  readonly staticShared: Buffer | null;
   /** The peer's key-exchange port, if not ours. */
   readonly gatewayPort: number | null;
   readonly localAddress: string;
@@ -84,19 +86,42 @@ export function compileConfig(c: KeyManagerConfig): CompiledConfig {
     settings.staticKey = keyPairFromPrivate(c.privateKey);
   }
   const exchanges: ExchangeParams[] = [];
+  // DH(static, peer static) per peer key: one peer may serve many routes.
+  const shared = new Map<string, Buffer>();
   try {
-    compileRoutes(c, settings.staticKey, exchanges);
+    compileRoutes(c, settings.staticKey, shared, exchanges);
   } catch (err) {
-    for (const e of exchanges) wipe(e.psk);
+    for (const e of exchanges) wipeParams(e);
     throw err;
+  } finally {
+    wipe(...shared.values());
   }
   return { settings, exchanges };
 }
 
-function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, exchanges: ExchangeParams[]): void {
+/** Zeroes the secrets an exchange's parameters hold. */
+export function wipeParams(p: ExchangeParams): void {
+  wipe(p.psk, p.staticShared);
+}
+
+function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, shared: Map<string, Buffer>, exchanges: ExchangeParams[]): void {
   if (!Array.isArray(c.routes)) throw new ConfigError('/routes: must be a list');
   const ids = new Set<string>();
   const spis = new Map<number, string>();
+  const staticShared = (peer: Buffer, at: string): Buffer => {
+    const hex = peer.toString('hex');
+    let s = shared.get(hex);
+    if (!s) {
+      try {
+        s = dh(staticKey!, peer);
+      } catch (err) {
+        if (err instanceof PublicKeyError) throw new ConfigError(`${at}/peer/public-key: not a usable X25519 public key (a low-order point)`);
+        throw err;
+      }
+      shared.set(hex, s);
+    }
+    return Buffer.from(s);
+  };
   // Every route names our own addresses again, and parsing showed in the
   // profile of a change to 20,000 routes: each text is parsed once.
   const parsed = new Map<string, Buffer | null>();
@@ -155,6 +180,7 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, exchanges
         pattern: publicKeyRoute ? 'IKpsk2' : 'NNpsk0',
         peerPublicKey: publicKeyRoute ? Buffer.from(r.peerPublicKey!) : null,
         staticKey: publicKeyRoute ? staticKey : null,
+        staticShared: publicKeyRoute ? staticShared(r.peerPublicKey!, at) : null,
         gatewayPort,
         localAddress: q.localAddress,
         gatewayAddress: q.gatewayAddress,

@@ -200,6 +200,7 @@ export class Initiator {
         psk: p.psk,
         s: p.staticKey!,
         rs: p.peerPublicKey!,
+        staticShared: p.staticShared!,
         prologue: publicKeyPrologue({ version: PROTOCOL_VERSION, aead: p.aead, routeSpi: p.routeSpi, nonce }),
       })
       : new HandshakeState({

@@ -184,6 +184,13 @@ export interface HandshakeOptions {
   s?: KeyPair;
   /** The peer's static public key, known beforehand: the responder's, for an IK initiator. */
   rs?: Buffer;
+  /**
+   * DH(s, rs) computed beforehand (copied): the same in every handshake
+   * between two static keys, so computed once per peer (as WireGuard does).
+   * A responder gives the one with the peer it expects: an initiator with
+   * another static key then fails to authenticate its first message.
+   */
+  staticShared?: Buffer;
   /** Raw ephemeral private key; only test vectors fix it (copied). */
   ephemeral?: Buffer;
 }
@@ -205,6 +212,7 @@ export class HandshakeState {
   private fixedEphemeral: Buffer | null;
   private re: Buffer | null = null;
   private rs: Buffer | null;
+  private readonly staticShared: Buffer | null;
   private index = 0;
 
   constructor(o: HandshakeOptions) {
@@ -224,6 +232,7 @@ export class HandshakeState {
     }
     this.s = statics ? o.s! : null;
     this.rs = o.rs ? Buffer.from(o.rs) : null;
+    this.staticShared = o.staticShared ? Buffer.from(o.staticShared) : null;
     this.ss = new SymmetricState(protocolName(o.pattern));
     this.ss.mixHash(o.prologue);
     // Pre-message `<- s` (§7.1): both hash the responder's static public key.
@@ -335,6 +344,10 @@ export class HandshakeState {
 
   // ee, es, se, ss: the first letter is the initiator's key, the second the responder's (§7.2).
   private mixDh(token: 'ee' | 'es' | 'se' | 'ss'): void {
+    if (token === 'ss' && this.staticShared) {
+      this.ss.mixKey(this.staticShared);
+      return;
+    }
     const mine = token[this.initiator ? 0 : 1] === 'e' ? this.e : this.s;
     const theirs = token[this.initiator ? 1 : 0] === 'e' ? this.re : this.rs;
     if (!mine || !theirs) throw new NoiseError('state', `no key for ${token}`);
@@ -364,7 +377,7 @@ export class HandshakeState {
   /** Zeroes the handshake's secrets; the object must not be used afterwards. */
   destroy(): void {
     this.ss.destroy();
-    wipe(this.psk, this.fixedEphemeral);
+    wipe(this.psk, this.fixedEphemeral, this.staticShared);
     this.e = null;
   }
 }

@@ -64,6 +64,8 @@ export function agree(
       pattern: 'IKpsk2',
       initiator: false,
       s: p.staticKey!,
+      // The route's peer's: another initiator fails at msg 1's payload (ss), before the key check below.
+      staticShared: p.staticShared!,
       prologue: publicKeyPrologue({ version: PROTOCOL_VERSION, aead: p.aead, routeSpi: p.routeSpi, nonce: proposal.nonce }),
     })
     : new HandshakeState({
