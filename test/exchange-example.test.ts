@@ -1,4 +1,4 @@
-// The worked example of docs/key-exchange.md ("Example"), recomputed: if the
+// The worked examples of docs/key-exchange.md (sections 9 and 11.5), recomputed: if the
 // wire format or the key derivation changes, this fails until the document
 // is updated with it.
 import { describe, expect, it } from 'vitest';
@@ -7,7 +7,10 @@ import {
   decodeAgreement, decodeChallenge, decodeKnock, decodeProposal, decodeSpiPayload,
   encodeAgreement, encodeChallenge, encodeKnock, encodeProposal, encodeSpiPayload,
 } from '../controlplane/exchange/messages.js';
+import { encodeKey, publicKeyPrologue } from '../controlplane/exchange/identity.js';
+import { IK_PROPOSAL_LENGTH } from '../controlplane/exchange/messages.js';
 import { HandshakeState } from '../controlplane/exchange/noise.js';
+import { dh, keyPairFromPrivate } from '../controlplane/exchange/primitives.js';
 import { PROTOCOL_VERSION, negotiatedPair, prologue } from '../controlplane/exchange/protocol.js';
 import { RouteSpi, Spi } from '../controlplane/exchange/types.js';
 
@@ -75,5 +78,60 @@ describe('docs/key-exchange.md example', () => {
     expect(p.ok && p.msg.noise.length).toBe(52);
     const a = decodeAgreement(expected.agreement);
     expect(a.ok && a.msg.noise.length).toBe(52);
+  });
+});
+
+// Section 11.5: the same exchange in public-key mode (Noise IKpsk2, no psk).
+describe('docs/key-exchange.md public-key example (IKpsk2)', () => {
+  const iStatic = keyPairFromPrivate(h('e61ef9919cde45dd5f82166404bd08e38bceb5dfdfded0a34c8df7ed542214d1'));
+  const rStatic = keyPairFromPrivate(h('4a3acbfdb163dec651dfa3194dece676d437029c62a408b4c5ea9114246e4893'));
+  const ik = {
+    initiatorPublic: 'a8OCKiqn9OaYHWU4aSs83z5t+e6m7SaetB2TwidXt1o=',
+    responderPublic: 'MeAwP9ZBjS+MDni5HyLoyu0Pvkhlbc9HZ+SDT3Abj2I=',
+    prologue: h('01 01 000003e9 c0c1c2c3c4c5c6c7c8c9cacbcccdcecf a0a1a2a3a4a5a6a7a8a9aaabacadaeaf'),
+    proposal: h(`000003e9 0d000000 01010000 c0c1c2c3c4c5c6c7c8c9cacbcccdcecf a0a1a2a3a4a5a6a7a8a9aaabacadaeaf
+      ca35def5ae56cec33dc2036731ab14896bc4c75dbb07a61f879f8e3afa4c7944
+      f70d65fedfd7ad294f4c8f5c1324c7c90e54cd8af05652112a27b261e11ce99d 0db71c042901d2fdd54a272fd518027e
+      9f67fdc9 7d804b3811cbd32212305f21b6ec3eec`),
+    agreement: h(`000003e9 0e000000
+      95ebc60d2b1fa672c1f46a8aa265ef51bfe38e7ccb39ec5be34069f144808843 1ef9e442 6f147540650e39d3feffdb9a1a004083`),
+    handshakeHash: h('877174936db66e33a26bb715dca97c21d3d6c37f5baeb13b54f9b57c6c01f42b'),
+    initiatorToResponder: h('3090447c06cf8917ab6c33b17c9f138c 1a69f510'),
+    responderToInitiator: h('236229fb5381bb246906721a1fe31ce7 c88095f6'),
+  };
+
+  it('reproduces the public keys, the prologue, both messages and both directions\' ESP key ‖ salt', () => {
+    expect(encodeKey(iStatic.publicKey)).toBe(ik.initiatorPublic);
+    expect(encodeKey(rStatic.publicKey)).toBe(ik.responderPublic);
+    const nonce = Buffer.concat([cookie, tag]);
+    const pro = publicKeyPrologue({ version: PROTOCOL_VERSION, aead: 'aes-gcm-16-icv', routeSpi, nonce });
+    expect(pro.toString('hex')).toBe(ik.prologue.toString('hex'));
+    const zero = Buffer.alloc(32);
+    const i = new HandshakeState({ pattern: 'IKpsk2', initiator: true, prologue: pro, psk: zero, s: iStatic, rs: rStatic.publicKey, ephemeral: initiatorEphemeral });
+    // The responder as the key manager runs it: ss computed beforehand, the psk given after message 1.
+    const r = new HandshakeState({
+      pattern: 'IKpsk2', initiator: false, prologue: pro, s: rStatic, staticShared: dh(rStatic, iStatic.publicKey), ephemeral: responderEphemeral,
+    });
+    const m1 = i.writeMessage(encodeSpiPayload(initiatorSpi));
+    const proposal = encodeProposal(routeSpi, 'aes-gcm-16-icv', nonce, m1);
+    expect(proposal.length).toBe(IK_PROPOSAL_LENGTH);
+    expect(proposal.toString('hex')).toBe(ik.proposal.toString('hex'));
+    const d = decodeProposal(proposal, IK_PROPOSAL_LENGTH);
+    expect(d.ok && d.msg.noise.equals(m1)).toBe(true);
+    expect(decodeSpiPayload(r.readMessage(m1))).toBe(initiatorSpi);
+    expect(r.remoteStatic()!.equals(iStatic.publicKey)).toBe(true);
+    r.providePsk(zero);
+    const m2 = r.writeMessage(encodeSpiPayload(responderSpi));
+    expect(encodeAgreement(routeSpi, m2).toString('hex')).toBe(ik.agreement.toString('hex'));
+    expect(decodeSpiPayload(i.readMessage(m2))).toBe(responderSpi);
+    expect(i.handshakeHash().toString('hex')).toBe(ik.handshakeHash.toString('hex'));
+    const atInitiator = negotiatedPair(i, 'initiator', 'aes-gcm-16-icv', Spi(initiatorSpi), Spi(responderSpi));
+    const atResponder = negotiatedPair(r, 'responder', 'aes-gcm-16-icv', Spi(responderSpi), Spi(initiatorSpi));
+    expect(atInitiator.outbound).toEqual({ spi: responderSpi, keymat: ik.initiatorToResponder });
+    expect(atResponder.inbound).toEqual({ spi: responderSpi, keymat: ik.initiatorToResponder });
+    expect(atResponder.outbound).toEqual({ spi: initiatorSpi, keymat: ik.responderToInitiator });
+    expect(atInitiator.inbound).toEqual({ spi: initiatorSpi, keymat: ik.responderToInitiator });
+    // A proposal of the other mode's length is malformed.
+    expect(decodeProposal(proposal)).toEqual({ ok: false, reason: 'protocol' });
   });
 });
