@@ -7,7 +7,7 @@
 // no key material; then gateway B restarted with a wrong peer key, then with
 // a wrong psk: refused and counted (authentication-errors) at both ends, no
 // traffic; then right again: traffic resumes.
-// Needs root, ip, ping and the compiled CLI.
+// Needs root, ip, ping, yanglint and the compiled CLI.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,9 +17,10 @@ import { ApiClient } from '../controlplane/api/client.js';
 import { waitForTunnel } from '../controlplane/demo/demo.js';
 import { spawnGateway, vitesseBin, type GatewayProcess } from '../controlplane/demo/gateway-process.js';
 import { ADDR, buildTwoSites, type TwoSiteLab } from '../controlplane/demo/two-sites.js';
+import { yanglintDocument } from './config-yanglint.js';
 import { missing } from './support/requires.js';
 
-const why = missing('root', 'ip', 'ping', 'cli');
+const why = missing('root', 'ip', 'ping', 'yanglint', 'cli');
 const SA_TTL = 4;
 const NEGOTIATION_TTL = 2;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -133,6 +134,10 @@ describe.skipIf(why)(`public-key routes between two vitesse run gateways${why ? 
       const other = me === 'A' ? 'B' : 'A';
       const s = await state(me);
       for (const r of s.route) expect(r['peer-public-key']).toBe(keys[other].pub);
+      // The state with the new leaf is valid against the model.
+      const lint = yanglintDocument({ 'vitesse-gateway:gateway-state': s }, 'get');
+      expect(lint.messages).toBe('');
+      expect(lint.ok).toBe(true);
       const client = new ApiClient({ socket: file(`gw${me}.sock`) });
       const all = JSON.stringify(await client.get('/restconf/data'));
       expect(all).toContain(keys[other].pub);

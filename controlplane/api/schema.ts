@@ -21,6 +21,8 @@ export const LISTS: Record<Top, Record<string, ListSchema>> = {
     'public-interface/queue': { keys: ['id'], integers: ['id'] },
     route: { keys: ['id'] },
     'route/gateway': { keys: ['queue'], integers: ['queue'] },
+    'route/peer': { keys: ['public-key'] },
+    'route/peer/endpoint': { keys: ['queue'], integers: ['queue'] },
     'data-plane/inbound-sa': { keys: ['spi'], integers: ['spi'] },
     'data-plane/outbound-sa': { keys: ['route', 'queue'], integers: ['queue'] },
   },
