@@ -16,6 +16,7 @@ const scenarios: Record<string, string[]> = {
   ipv6: ['site-a', 'site-b'],
   'two-queues': ['site-a', 'site-b'],
   'data-plane': ['site-a', 'site-b'],
+  'public-keys': ['site-a', 'site-b'],
 };
 const files = Object.entries(scenarios).flatMap(([s, names]) => names.map((n) => path.join(s, `${n}.json`)));
 const load = (f: string) => parseConfig(fs.readFileSync(path.join(root, f), 'utf8'), { source: f });
@@ -57,6 +58,7 @@ describe('deploy/examples', () => {
         const inside = [b.privateInterface.ipv4, b.privateInterface.ipv6].filter((x) => x !== null);
         expect(inside.some((x) => contains(r.net, x!)), `${r.id} covers the peer's site`).toBe(true);
         const mirrors = routesTo(b, a.c).filter((m) => m.spi === r.spi && m.aead === r.aead
+          && (m.peer === null) === (r.peer === null)
           && (m.presharedKey && r.presharedKey ? m.presharedKey.equals(r.presharedKey) : m.presharedKey === r.presharedKey)
           && [a.c.privateInterface.ipv4, a.c.privateInterface.ipv6].some((x) => x !== null && contains(m.net, x)));
         expect(mirrors.length, `${scenario}/${a.name} route ${r.id} has one mirror`).toBe(1);
