@@ -49,6 +49,28 @@ export interface SiteOptions {
   queues?: number;
   /** Where both gateways log (default: silent, or VITESSE_TEST_LOG's level). */
   logger?: Logger;
+  /**
+   * Public-key routes (a `peer`, Noise IKpsk2) instead of pre-shared keys:
+   * each gateway's private key file and its public key (base64), and a
+   * psk file on top for each, if given.
+   */
+  publicKeys?: { a: PeerKeys; b: PeerKeys };
+}
+
+export interface PeerKeys {
+  privateKeyFile: string;
+  publicKey: string;
+  presharedKeyFile?: string;
+}
+
+// A route with a `peer` in place of `gateway` and `preshared-key`.
+function withPeers(config: ReturnType<typeof siteConfig>, me: PeerKeys, peer: PeerKeys): object {
+  const g = config['vitesse-gateway:gateway'];
+  const route = g.route.map(({ gateway, 'preshared-key': _psk, ...rest }) => ({
+    ...rest,
+    peer: [{ 'public-key': peer.publicKey, endpoint: gateway, ...(me.presharedKeyFile ? { 'preshared-key-file': me.presharedKeyFile } : {}) }],
+  }));
+  return { 'vitesse-gateway:gateway': { ...g, 'private-key-file': me.privateKeyFile, route } };
 }
 
 function siteConfig(side: 'a' | 'b', wiresOf: { priv: string; net: string }, o: SiteOptions, psk: string, routeSpi: number) {
@@ -98,8 +120,14 @@ export function twoSites(o: SiteOptions = {}): TwoSites {
   wires.create(privB, { ends: [{ queues, steering: 'flow-hash' }, { queues: 1 }] });
   wires.create(net, { ends: [{ queues, steering: 'destination', addresses: addresses('a') }, { queues, steering: 'destination', addresses: addresses('b') }] });
   const psk = crypto.randomBytes(32).toString('hex');
-  const configA = parseConfig(siteConfig('a', { priv: privA, net }, o, o.pskA ?? psk, o.routeSpiA ?? 1001));
-  const configB = parseConfig(siteConfig('b', { priv: privB, net }, o, o.pskB ?? psk, o.routeSpiB ?? 1001));
+  let jsonA: object = siteConfig('a', { priv: privA, net }, o, o.pskA ?? psk, o.routeSpiA ?? 1001);
+  let jsonB: object = siteConfig('b', { priv: privB, net }, o, o.pskB ?? psk, o.routeSpiB ?? 1001);
+  if (o.publicKeys) {
+    jsonA = withPeers(jsonA as ReturnType<typeof siteConfig>, o.publicKeys.a, o.publicKeys.b);
+    jsonB = withPeers(jsonB as ReturnType<typeof siteConfig>, o.publicKeys.b, o.publicKeys.a);
+  }
+  const configA = parseConfig(jsonA);
+  const configB = parseConfig(jsonB);
   const logger = o.logger ?? pino({ level: process.env.VITESSE_TEST_LOG ?? 'silent' });
   const a = new Gateway(configA, { logger: logger.child({ gw: 'A' }) });
   const b = new Gateway(configB, { logger: logger.child({ gw: 'B' }) });
