@@ -64,7 +64,7 @@ export function agree(
       pattern: 'IKpsk2',
       initiator: false,
       s: p.staticKey!,
-      // The route's peer's: another initiator fails at msg 1's payload (ss), before the key check below.
+      // DH(our static, the route's peer's): another initiator's message 1 fails to authenticate.
       staticShared: p.staticShared!,
       prologue: publicKeyPrologue({ version: PROTOCOL_VERSION, aead: p.aead, routeSpi: p.routeSpi, nonce: proposal.nonce }),
     })
@@ -87,9 +87,9 @@ export function agree(
   try {
     theirSpi = decodeSpiPayload(handshake.readMessage(proposal.noise));
     if (publicKey) {
-      // The initiator proved it holds the static key it sent (ss): it is
-      // this route's peer only if that is the key the route names. Any other
-      // gateway's key, however genuine, is refused here.
+      // Message 1 authenticated with ss for the route's peer, so only that
+      // peer could have written it; the static key it carries must be that
+      // peer's too (a check that does not rest on the precomputed ss).
       const theirs = handshake.remoteStatic()!;
       if (!constantTimeEqual(theirs, p.peerPublicKey!)) {
         handshake.destroy();
