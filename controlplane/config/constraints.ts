@@ -185,6 +185,11 @@ function checkPeers(d: Draft, r: DraftRoute, queues: Queues | null, problems: Pr
   firstByKey(peers, (p) => p.publicKey?.toString('hex'), 'one entry per public key', problems);
   for (const p of peers) {
     if (!p.endpoints) continue;
+    if (!p.endpoints.length) {
+      // The model allows it (a peer behind NAT); the gateway cannot serve it before NAT traversal.
+      problems.add(child(p.path, 'endpoint'), 'missing: a peer without endpoint (behind NAT) needs NAT traversal, which this version does not have yet; give its address for every queue');
+      continue;
+    }
     const endpoints = firstByKey(p.endpoints, (e) => (e.queue == null ? undefined : String(e.queue)), 'one endpoint per queue', problems);
     if (!queues) continue;
     for (const e of endpoints.values()) {
@@ -195,7 +200,7 @@ function checkPeers(d: Draft, r: DraftRoute, queues: Queues | null, problems: Pr
       }
     }
     for (const q of queues.ids) {
-      if (!endpoints.has(String(q))) problems.add(entry(p.path, 'endpoint', [['queue', q]]), 'missing: a peer needs an endpoint for every queue (a peer without one, behind NAT, needs NAT traversal, not yet available)');
+      if (!endpoints.has(String(q))) problems.add(entry(p.path, 'endpoint', [['queue', q]]), 'missing: a peer\'s endpoint needs an address for every queue, or none at all');
     }
   }
 }
