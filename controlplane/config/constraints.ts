@@ -178,7 +178,7 @@ function checkRoutes(d: Draft, queues: Queues | null, problems: Problems): Set<s
 function checkPeers(d: Draft, r: DraftRoute, queues: Queues | null, problems: Problems): void {
   const peers = r.peers!;
   if (peers.length > 1) problems.add(child(r.path, 'peer'), `${peers.length} peers; a route has at most one peer`);
-  if (r.hasGateway) problems.add(child(r.path, 'gateway'), 'not allowed with a peer (the peer\'s endpoint takes its place)');
+  if (r.gateways?.length) problems.add(child(r.path, 'gateway'), 'not allowed with a peer (the peer\'s endpoint takes its place)');
   if (r.presharedKey) problems.add(child(r.path, 'preshared-key'), 'not allowed with a peer (use the peer\'s preshared-key-file); the value is not shown');
   if (d.privateKeyFile === null) problems.add(child(r.path, 'peer'), 'needs the gateway\'s private-key-file (its static key)');
   if (d.dataPlane) problems.add(child(r.path, 'peer'), 'a route with a peer is for key-manager mode, not data-plane mode');

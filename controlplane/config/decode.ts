@@ -67,8 +67,6 @@ export interface DraftRoute {
   gateways: DraftGateway[] | undefined;
   /** Undefined if the list itself was refused; [] when absent. */
   peers: DraftPeer[] | undefined;
-  /** Whether the route has a `gateway` member at all (a peer route may not). */
-  hasGateway: boolean;
   spi: V<number>;
   presharedKey: V<Buffer>;
   aead: V<Aead>;
@@ -321,7 +319,6 @@ function readRoute(path: string, json: Record<string, unknown>, problems: Proble
     net,
     gateways,
     peers,
-    hasGateway: m.has('gateway'),
     spi: m.leaf('spi', SPI),
     presharedKey: m.leaf('preshared-key', PRESHARED_KEY),
     aead: m.leaf('aead', T.aead, DEFAULTS.aead),
