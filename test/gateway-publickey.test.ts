@@ -14,6 +14,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfig, toJson } from '../controlplane/config/index.js';
 import { numbered, numberOf, twoSites, until, type PeerKeys, type TwoSites } from '../controlplane/demo/memory-two-sites.js';
 import { generateKeyPair } from '../controlplane/exchange/primitives.js';
+import { ApiClient, ApiRefused } from '../controlplane/api/client.js';
+import { startApi } from '../controlplane/api/server.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitesse-gw-pk-'));
 let sites: TwoSites | null = null;
@@ -89,6 +91,30 @@ describe('public-key routes on the real data plane (memory wires)', () => {
     s.b.apply(edited('b', keyFile('b2.psk', fresh)));
     await crosses(s, 3);
     expect(route('a').outbound).not.toBe(outboundBefore);
+  });
+
+  it('through the API: a peer\'s psk file changed, refused when others may read it; no key material returned', async () => {
+    const s = sites!;
+    const configFile = path.join(dir, 'a.json');
+    fs.writeFileSync(configFile, JSON.stringify(toJson(s.a.currentConfig)));
+    const api = await startApi(s.a, { socket: path.join(dir, 'a.sock'), configFile, log: logger });
+    try {
+      const client = new ApiClient({ socket: api.socket! });
+      const leaf = `/restconf/data/vitesse-gateway:gateway/route=site-b/peer=${encodeURIComponent(b.publicKey)}/preshared-key-file`;
+      const open = keyFile('open2.psk', crypto.randomBytes(32).toString('hex'), 0o640);
+      const refused = await client.call('PUT', leaf, { 'vitesse-gateway:preshared-key-file': open }).then(() => null, (e) => e);
+      expect(refused).toBeInstanceOf(ApiRefused);
+      expect(String(refused)).toMatch(/open2\.psk" is accessible to its group or others \(mode 0640\)/);
+      expect((await client.get(leaf)) as object).toEqual({ 'vitesse-gateway:preshared-key-file': path.join(dir, 'a2.psk') });
+      // Everything the API returns: public keys and file names, no key.
+      const all = JSON.stringify(await client.get('/restconf/data'));
+      expect(all).toContain(b.publicKey);
+      for (const f of fs.readdirSync(dir).filter((n) => /\.(psk|key)$/.test(n))) {
+        expect(all).not.toContain(fs.readFileSync(path.join(dir, f), 'utf8').trim());
+      }
+    } finally {
+      await api.close();
+    }
   });
 
   it('no key material in the logs (debug level)', () => {
