@@ -1,7 +1,8 @@
 // The Noise Protocol Framework (revision 34) for the handshake patterns our
 // key exchange uses: NN, NNpsk0 and NNpsk2 (ephemeral and pre-shared keys
-// only; NNpsk0 is the pre-shared-key mode), and IK, IKpsk1 and IKpsk2 (static
-// keys, the responder's known in advance; IKpsk2 is the public-key mode). Names and steps follow the specification's §5 (CipherState,
+// only; NNpsk0 is the pre-shared-key mode), and IK, IKpsk1 and IKpsk2
+// (static keys, the responder's known in advance; IKpsk2 is the public-key
+// mode). Names and steps follow the specification's §5 (CipherState,
 // SymmetricState, HandshakeState) so the two can be read side by side; the
 // DH, cipher and hash functions are in primitives.ts.
 //
@@ -36,10 +37,12 @@ export const PATTERNS = {
 
 export type PatternName = keyof typeof PATTERNS;
 
-/** Patterns with the pre-message `<- s`: the initiator knows the responder's static key beforehand. */
+/**
+ * The IK patterns: the pre-message `<- s` (the initiator knows the
+ * responder's static key beforehand) and the initiator's `s`, so both ends
+ * need a static key pair.
+ */
 const RESPONDER_STATIC_KNOWN: ReadonlySet<PatternName> = new Set(['IK', 'IKpsk1', 'IKpsk2']);
-/** Patterns in which the initiator sends its static key (the responder needs one too). */
-const STATIC_KEYS: ReadonlySet<PatternName> = RESPONDER_STATIC_KNOWN;
 
 export const PSK_LENGTH = 32;
 // n = 2^64-1 is reserved (§5.1); we stop at 2^53 where numbers lose precision,
@@ -225,7 +228,7 @@ export class HandshakeState {
     this.psk = this.pskMode && o.psk ? Buffer.from(o.psk) : null;
     this.initiator = o.initiator;
     this.fixedEphemeral = o.ephemeral ? Buffer.from(o.ephemeral) : null;
-    const statics = STATIC_KEYS.has(o.pattern);
+    const statics = RESPONDER_STATIC_KNOWN.has(o.pattern);
     if (statics && !o.s) throw new RangeError(`${o.pattern} needs our static key pair`);
     if (RESPONDER_STATIC_KNOWN.has(o.pattern) && o.initiator && o.rs?.length !== DHLEN) {
       throw new RangeError(`${o.pattern} needs the responder's ${DHLEN}-octet static public key`);
