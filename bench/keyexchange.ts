@@ -70,15 +70,27 @@ function works(from: KeySink, route: string, to: KeySink): boolean {
 export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec);
   if (options.help) {
-    process.stdout.write(`usage: vitesse bench keyexchange [options]\n${usageText(spec)}\n\nexamples:\n  vitesse bench keyexchange --routes 10000\n  vitesse bench keyexchange --routes 10000 --identity public-key\n  vitesse bench keyexchange --routes 1000 --json\n`);
+    process.stdout.write(`usage: vitesse bench keyexchange [options]\n${usageText(spec)}\n\nWith --identity public-key, the same routes with pre-shared keys are measured first, in the same run, as the baseline.\n\nexamples:\n  vitesse bench keyexchange --routes 10000\n  vitesse bench keyexchange --routes 10000 --identity public-key\n  vitesse bench keyexchange --routes 1000 --json\n`);
     return 0;
   }
   const n = options.routes as number;
   const identity = String(options.identity);
   if (identity !== 'psk' && identity !== 'public-key') throw new UsageError(`--identity: psk or public-key, got "${identity}"`);
-  const publicKeys = identity === 'public-key';
   if (!Number.isInteger(n) || n < 1 || n > 1 << 24) throw new UsageError(`--routes: must be an integer from 1 to ${1 << 24}, got ${n}`);
+  const timeout = options.timeout as number;
+  const baseline = identity === 'public-key' ? measure(n, 'psk', timeout) : null;
+  const result = { ...measure(n, identity, timeout), ...(baseline ? { baseline, cpu_ratio_to_baseline: 0 } : {}) };
+  if (baseline) {
+    result.cpu_ratio_to_baseline = Number((result.cpu_seconds / baseline.cpu_seconds).toFixed(2));
+    process.stdout.write(`public-key routes took ${result.cpu_ratio_to_baseline} times the CPU of pre-shared-key routes\n`);
+  }
+  if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
+  return [result, ...(baseline ? [baseline] : [])].every((r) => r.established && r.rxerrors === 0) ? 0 : 1;
+}
 
+// Two key managers with n routes of one kind, until every route has working SAs both ways.
+function measure(n: number, identity: 'psk' | 'public-key', timeoutSeconds: number) {
+  const publicKeys = identity === 'public-key';
   const logger = pino({ level: 'silent' });
   const addressA = '192.0.2.1';
   const addressB = '198.51.100.2';
@@ -121,7 +133,7 @@ export async function run(argv: string[]): Promise<number> {
   const cpuStart = process.cpuUsage();
   const t0 = performance.now();
   let done = false;
-  while (performance.now() - t0 < (options.timeout as number) * 1000) {
+  while (performance.now() - t0 < timeoutSeconds * 1000) {
     timed(a, () => a.tick());
     timed(b, () => b.tick());
     flush();
@@ -149,8 +161,7 @@ export async function run(argv: string[]): Promise<number> {
     `(${result.cpu_seconds} s CPU, one thread; per gateway ${result.gateway_cpu_seconds.join(' s and ')} s); ${negotiations} negotiations ` +
     `(${result.negotiations_per_second}/s, ${result.microseconds_per_negotiation} µs each, both ends); ${errors} errors\n`,
   );
-  if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
   a.close();
   b.close();
-  return done && errors === 0 ? 0 : 1;
+  return result;
 }
