@@ -31,6 +31,7 @@ export const LISTS: Record<Top, Record<string, ListSchema>> = {
     queue: { keys: ['id'], integers: ['id'] },
     'queue/icmp': { keys: ['family', 'type'], integers: ['type'] },
     route: { keys: ['id'] },
+    'route/peer-endpoint': { keys: ['queue'], integers: ['queue'] },
     sa: { keys: ['direction', 'route', 'queue', 'spi'], integers: ['queue', 'spi'] },
     neighbour: { keys: ['interface', 'address'] },
     'management-listener': { keys: ['name'] },
