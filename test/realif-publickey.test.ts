@@ -1,5 +1,5 @@
 // Public-key routes end to end: two `vitesse run` gateways in namespaces
-// (controlplane/demo/two-sites.ts, af-packet), each with a static key made by
+// (controlplane/demo/two-sites.ts, af-packet and af-xdp), each with a static key made by
 // `vitesse keygen --private --out` and its peer's public key from
 // `vitesse pubkey`, one route with a psk file on top and one without. Tunnel
 // up, ping both ways over both routes, SAs roll over (sa-ttl 4 s) with
@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../controlplane/api/client.js';
 import { waitForTunnel } from '../controlplane/demo/demo.js';
 import { spawnGateway, vitesseBin, type GatewayProcess } from '../controlplane/demo/gateway-process.js';
-import { ADDR, buildTwoSites, type TwoSiteLab } from '../controlplane/demo/two-sites.js';
+import { ADDR, buildTwoSites, type Driver, type TwoSiteLab } from '../controlplane/demo/two-sites.js';
 import { yanglintDocument } from './config-yanglint.js';
 import { missing } from './support/requires.js';
 
@@ -33,7 +33,7 @@ function cli(args: string[], input = ''): string {
   return r.stdout.trim();
 }
 
-describe.skipIf(why)(`public-key routes between two vitesse run gateways${why ? ` [skipped: ${why}]` : ''}`, () => {
+describe.skipIf(why).each(['af-packet', 'af-xdp'] as Driver[])(`public-key routes between two vitesse run gateways over %s${why ? ` [skipped: ${why}]` : ''}`, (driver) => {
   let lab: TwoSiteLab;
   let dir: string;
   const procs: Partial<Record<'A' | 'B', GatewayProcess>> = {};
@@ -87,7 +87,7 @@ describe.skipIf(why)(`public-key routes between two vitesse run gateways${why ? 
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitesse-pk-'));
-    lab = buildTwoSites({ driver: 'af-packet', saTtl: SA_TTL, negotiationTtl: NEGOTIATION_TTL, prefix: 'vpk' });
+    lab = buildTwoSites({ driver, saTtl: SA_TTL, negotiationTtl: NEGOTIATION_TTL, prefix: 'vpk' });
     for (const me of ['A', 'B'] as const) {
       keys[me].priv = file(`${me}.key`);
       cli(['keygen', '--private', '--out', keys[me].priv]);
