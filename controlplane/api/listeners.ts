@@ -19,7 +19,7 @@
 import type http from 'node:http';
 import type https from 'node:https';
 
-export type ListenerName = 'api-socket' | 'api-tls' | 'metrics';
+export type ListenerName = 'api-socket' | 'api-tls' | 'metrics' | 'gnmi';
 
 export interface ListenerStats {
   readonly name: ListenerName;

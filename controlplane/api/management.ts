@@ -12,6 +12,7 @@ import { parseListen } from './listen.js';
 import { DEFAULT_LIMITS, type ListenerLimits } from './listeners.js';
 import { checkSocketFree, checkToken, startApi, type ApiServer } from './server.js';
 import { RUN_DIR, socketPathFor } from './socket.js';
+import { gnmiSettings, gnmiSpec, startGnmi, type GnmiServer } from '../gnmi/index.js';
 
 export const managementSpec = {
   socket: { type: 'string', help: `management API socket, in an existing directory (default ${RUN_DIR}/NAME.sock, the directory made if missing; "none": no socket)` },
@@ -23,12 +24,14 @@ export const managementSpec = {
   'metrics-listen': { type: 'string', default: DEFAULT_METRICS_LISTEN, help: 'Prometheus metrics on host:port at /metrics ("none": off)' },
   'max-connections': { type: 'string', help: `connections each listener (API socket, TCP API, metrics) accepts at a time (default ${DEFAULT_LIMITS.maxConnections}, fewer if RLIMIT_NOFILE is low)` },
   'connection-timeout': { type: 'string', default: String(DEFAULT_LIMITS.timeoutMs / 1000), help: 'seconds a client may take to finish the TLS handshake or its request headers, or stay silent' },
+  ...gnmiSpec,
   insecure: { type: 'boolean', help: 'accept a socket mode open to all users, a weak API token or a token file others can read (warnings instead of refusals)' },
 } as const;
 
 export interface Management {
   readonly api: ApiServer;
   readonly metrics: MetricsServer | null;
+  readonly gnmi: GnmiServer | null;
   close(): Promise<void>;
 }
 
@@ -44,16 +47,18 @@ export async function checkManagement(options: Options, name: string): Promise<M
   const s = managementSettings(options, name);
   try {
     if (s.metricsListen) parseListen(s.metricsListen, '--metrics-listen');
-    if (s.tcp) {
-      parseListen(s.tcp.listen, '--api-listen');
-      for (const [option, file] of [['--api-tls-cert', s.tcp.certFile], ['--api-tls-key', s.tcp.keyFile], ['--api-token-file', s.tcp.tokenFile]]) {
+    if (s.gnmi) parseListen(s.gnmi.listen, '--gnmi-listen');
+    const files = s.tcp ?? s.gnmi;
+    if (s.tcp) parseListen(s.tcp.listen, '--api-listen');
+    if (files) {
+      for (const [option, file] of [['--api-tls-cert', files.certFile], ['--api-tls-key', files.keyFile], ['--api-token-file', files.tokenFile]]) {
         try {
           fs.accessSync(file, fs.constants.R_OK);
         } catch (e) {
           throw new Error(`${option}: cannot read ${file}: ${(e as Error).message}`);
         }
       }
-      checkToken(s.tcp.tokenFile, s.insecure); // weak, or readable by others: refused before the data plane starts
+      checkToken(files.tokenFile, s.insecure); // weak, or readable by others: refused before the data plane starts
     }
     if (s.socket) await checkSocketFree(s.socket);
   } catch (e) {
@@ -92,17 +97,25 @@ export function managementSettings(options: Options, name: string) {
   const timeoutText = String(options['connection-timeout']);
   const timeout = Number(timeoutText);
   if (!/^\d+(\.\d+)?$/.test(timeoutText) || timeout < 0.1 || timeout > 3600) throw new UsageError(`--connection-timeout: "${timeoutText}" is not a number of seconds (0.1 to 3600)`);
+  // gNMI (--gnmi-listen) uses the TCP API's certificate, key and token, with or without --api-listen.
   const tcpOptions = ['api-listen', 'api-tls-cert', 'api-tls-key', 'api-token-file'] as const;
+  const gnmiListen = options['gnmi-listen'] === undefined ? undefined : String(options['gnmi-listen']);
+  const needed = gnmiListen !== undefined && options['api-listen'] === undefined ? tcpOptions.slice(1) : tcpOptions;
   const given = tcpOptions.filter((o) => options[o] !== undefined);
-  if (given.length && given.length !== tcpOptions.length) {
-    throw new UsageError(`the TCP API needs all of --${tcpOptions.join(', --')} (missing --${tcpOptions.filter((o) => !given.includes(o)).join(', --')})`);
+  if ((given.length || gnmiListen !== undefined) && needed.some((o) => !given.includes(o))) {
+    const who = given.includes('api-listen') || gnmiListen === undefined ? 'the TCP API' : 'gNMI (--gnmi-listen)';
+    throw new UsageError(`${who} needs all of --${needed.join(', --')} (missing --${needed.filter((o) => !given.includes(o)).join(', --')})`);
   }
-  const tcp = given.length
+  const tcp = given.includes('api-listen')
     ? { listen: String(options['api-listen']), certFile: String(options['api-tls-cert']), keyFile: String(options['api-tls-key']), tokenFile: String(options['api-token-file']) }
     : undefined;
+  const gnmi = gnmiListen === undefined ? undefined : {
+    listen: gnmiListen, certFile: String(options['api-tls-cert']), keyFile: String(options['api-tls-key']), tokenFile: String(options['api-token-file']),
+    ...gnmiSettings(options),
+  };
   const metricsListen = String(options['metrics-listen']);
   return {
-    socket, socketMode, tcp, insecure, metricsListen: metricsListen === 'none' ? null : metricsListen,
+    socket, socketMode, tcp, gnmi, insecure, metricsListen: metricsListen === 'none' ? null : metricsListen,
     maxConnections: capText === undefined ? null : Number(capText), timeoutMs: Math.round(timeout * 1000),
   };
 }
@@ -110,7 +123,7 @@ export function managementSettings(options: Options, name: string) {
 /** Starts the API and the metrics; throws (with nothing left running) if either cannot start. */
 export async function startManagement(gw: Gateway, s: ManagementSettings, ctx: { configFile: string; log: Logger }): Promise<Management> {
   // Every listener full must leave descriptors for the gateway itself (descriptors.ts).
-  const listeners = [s.socket, s.tcp, s.metricsListen].filter(Boolean).length;
+  const listeners = [s.socket, s.tcp, s.metricsListen, s.gnmi].filter(Boolean).length;
   const fitted = fitCaps(s.maxConnections ?? DEFAULT_LIMITS.maxConnections, listeners, s.maxConnections !== null);
   if (fitted.warning) ctx.log.warn({ maxConnections: fitted.cap }, fitted.warning);
   if (s.socketMode & 0o007) ctx.log.warn({ socket: s.socket, mode: s.socketMode.toString(8) }, '--insecure: the API socket is open to every user of the host');
@@ -126,11 +139,21 @@ export async function startManagement(gw: Gateway, s: ManagementSettings, ctx: {
       throw e;
     }
   }
+  let gnmi: GnmiServer | null = null;
+  if (s.gnmi) {
+    try {
+      gnmi = await startGnmi(gw, { ...s.gnmi, insecure: s.insecure, log: ctx.log, limits });
+    } catch (e) {
+      await Promise.all([api.close(), metrics?.close()]);
+      throw e;
+    }
+  }
   return {
     api,
     metrics,
+    gnmi,
     async close() {
-      await Promise.all([api.close(), metrics?.close()]);
+      await Promise.all([api.close(), metrics?.close(), gnmi?.close()]);
     },
   };
 }

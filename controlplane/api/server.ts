@@ -118,7 +118,7 @@ export function checkToken(file: string, insecure: boolean): void {
   readToken(file, { warn: () => {} }, insecure);
 }
 
-function readToken(file: string, log: Pick<Logger, 'warn'>, insecure: boolean): Buffer {
+export function readToken(file: string, log: Pick<Logger, 'warn'>, insecure: boolean): Buffer {
   const token = readFile(file, '--api-token-file').toString('utf8').trim();
   const weak = tokenWeakness(token);
   if (weak && !insecure) throw new UsageError(`--api-token-file: ${file}: the token is too weak: ${weak} (make one with: openssl rand -hex 32; --insecure accepts it anyway)`);
@@ -131,7 +131,7 @@ function readToken(file: string, log: Pick<Logger, 'warn'>, insecure: boolean): 
   return crypto.createHash('sha256').update(token).digest();
 }
 
-function authorized(header: string | undefined, token: Buffer): boolean {
+export function authorized(header: string | undefined, token: Buffer): boolean {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   const given = crypto.createHash('sha256').update(m ? m[1] : '').digest();
   return crypto.timingSafeEqual(given, token);

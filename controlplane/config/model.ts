@@ -167,16 +167,20 @@ export interface SchemaNode {
   name: string;
   kind: 'container' | 'list' | 'leaf' | 'leaf-list';
   children: SchemaNode[];
+  /** A leaf's or leaf-list's type as the model writes it (`yang:counter64`, `uint32`, `route-id`). */
+  type?: string;
 }
 
 /** The model's top-level containers and every data node below them, groupings expanded (as yang-js reads them). */
 export function schemaTree(): SchemaNode[] {
-  interface YangNode { kind: string; tag: string; nodes?: YangNode[] }
+  interface YangNode { kind: string; tag: string; nodes?: YangNode[]; type?: { tag?: string } }
   const walk = (nodes: YangNode[]): SchemaNode[] => nodes.flatMap((n) => {
     // A choice or case names no path segment: its data nodes stand in its place.
     if (n.kind === 'choice' || n.kind === 'case') return walk(n.nodes ?? []);
     if (n.kind !== 'container' && n.kind !== 'list' && n.kind !== 'leaf' && n.kind !== 'leaf-list') return [];
-    return [{ name: n.tag, kind: n.kind, children: walk(n.nodes ?? []) }];
+    const node: SchemaNode = { name: n.tag, kind: n.kind, children: walk(n.nodes ?? []) };
+    if (n.type?.tag) node.type = n.type.tag;
+    return [node];
   });
   return walk((model() as unknown as YangNode).nodes ?? []);
 }
