@@ -19,6 +19,7 @@ import { packageVersion } from './version.js';
 import { icmpByType } from './state.js';
 import { parseListen } from './api/listen.js';
 import { routePeers, type RoutePeer } from './peer-state.js';
+import { gnmiStatsOf } from './gnmi/stats.js';
 import { DEFAULT_LIMITS, closeListener, guard, listenerStats, safely, serverOptions, statsFor, type ListenerLimits } from './api/listeners.js';
 
 export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9301';
@@ -244,7 +245,7 @@ export class GatewayMetrics {
     gauge('vitesse_next_hop_resolved', '1 if the interface\'s next hop has a MAC address (resolved or static), else 0.', ['interface'], (s) =>
       s.neighbours.map((n) => [{ interface: n.side }, n.mac ? 1 : 0]));
 
-    gauge('vitesse_management_connections', 'Connections open now on a listener (api-socket, api-tls, metrics).', ['listener'], () =>
+    gauge('vitesse_management_connections', 'Connections open now on a listener (api-socket, api-tls, metrics, gnmi).', ['listener'], () =>
       listenerStats(gw).map((l) => [{ listener: l.name }, l.connections]));
     counter('vitesse_management_connections_refused_total', 'Connections a listener closed on arrival: at its --max-connections, or no descriptor left.', ['listener'], () =>
       listenerStats(gw).map((l) => [{ listener: l.name }, l.connectionsRefused]));
@@ -252,6 +253,15 @@ export class GatewayMetrics {
       listenerStats(gw).map((l) => [{ listener: l.name }, l.connectionsTimedOut]));
     counter('vitesse_management_requests_failed_total', 'Requests whose handler failed unexpectedly (answered 500, logged).', ['listener'], () =>
       listenerStats(gw).map((l) => [{ listener: l.name }, l.requestsFailed]));
+
+    const gnmi = () => { const g = gnmiStatsOf(gw); return g ? [g] : []; };
+    gauge('vitesse_gnmi_subscriptions', 'gNMI Subscribe calls open now.', [], () => gnmi().map((g) => [{}, g.subscriptions]));
+    counter('vitesse_gnmi_subscriptions_refused_total', 'gNMI Subscribe calls refused at --gnmi-max-subscriptions (RESOURCE_EXHAUSTED).', [], () => gnmi().map((g) => [{}, g.subscriptionsRefused]));
+    counter('vitesse_gnmi_requests_unauthenticated_total', 'gNMI calls without a valid bearer token (UNAUTHENTICATED).', [], () => gnmi().map((g) => [{}, g.requestsUnauthenticated]));
+    counter('vitesse_gnmi_requests_refused_total', 'gNMI calls refused for what they asked (NOT_FOUND, INVALID_ARGUMENT, UNIMPLEMENTED).', [], () => gnmi().map((g) => [{}, g.requestsRefused]));
+    counter('vitesse_gnmi_requests_failed_total', 'gNMI calls that failed on an internal error (INTERNAL, logged).', [], () => gnmi().map((g) => [{}, g.requestsFailed]));
+    counter('vitesse_gnmi_updates_sent_total', 'Updates and deletes the gNMI server sent.', [], () => gnmi().map((g) => [{}, g.updatesSent]));
+    counter('vitesse_gnmi_samples_skipped_total', 'gNMI samples not taken because the subscriber had not read the previous notification.', [], () => gnmi().map((g) => [{}, g.samplesSkipped]));
 
     new Gauge({
       name: 'vitesse_info', help: 'The gateway\'s version and mode (always 1).', labelNames: ['version', 'mode'], registers: [r],

@@ -14,6 +14,7 @@ import type { IcmpCounters } from './slowpath/counters.js';
 import { sequenceCeiling } from './sequence-keeper.js';
 import { KEY_MANAGER_COUNTERS, type KeyManagerCounters } from './exchange/counters.js';
 import { listenerStats } from './api/listeners.js';
+import { gnmiStatsOf } from './gnmi/stats.js';
 import { COUNTER_TABLE, counterAt, counterSum, counterValue } from './counter-table.js';
 import { peerLeaves, routePeers } from './peer-state.js';
 
@@ -248,6 +249,18 @@ export function gatewayState(gw: Gateway): Json {
       'connections-timed-out': c64(l.connectionsTimedOut),
       'requests-failed': c64(l.requestsFailed),
     }));
+  }
+  const gnmi = gnmiStatsOf(gw);
+  if (gnmi) {
+    state.gnmi = {
+      subscriptions: gnmi.subscriptions,
+      'subscriptions-refused': c64(gnmi.subscriptionsRefused),
+      'requests-unauthenticated': c64(gnmi.requestsUnauthenticated),
+      'requests-refused': c64(gnmi.requestsRefused),
+      'requests-failed': c64(gnmi.requestsFailed),
+      'updates-sent': c64(gnmi.updatesSent),
+      'samples-skipped': c64(gnmi.samplesSkipped),
+    };
   }
   if (neighbours.length) state.neighbour = neighbours.map(neighbour);
   return state;
