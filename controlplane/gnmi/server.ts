@@ -6,9 +6,10 @@
 // no handshake timeout): a tls.Server with the RESTCONF API's certificate,
 // key, TLS floor, connection cap and handshake timeout accepts each
 // connection and hands the established TLS stream to grpc-js
-// (Server.createConnectionInjector), which speaks HTTP/2 on it. grpc-js then
-// closes connections idle longer than the same timeout (no call open) and
-// bounds each connection's concurrent streams and request size. Every call
+// (Server.createConnectionInjector), which speaks HTTP/2 on it. A
+// connection with no call open for the same timeout is closed (counted as
+// timed out, like the API's idle ones); grpc-js bounds each connection's
+// concurrent streams and request size. Every call
 // must carry the API's bearer token (metadata `authorization: Bearer …`,
 // compared in constant time).
 import fs from 'node:fs';
@@ -110,13 +111,32 @@ export async function startGnmi(gw: Gateway, opts: GnmiOptions): Promise<GnmiSer
     log.error({ listener: 'gnmi', rpc, err: e }, 'gNMI request failed: internal error');
     return new GnmiError(status.INTERNAL, 'internal error').toStatus();
   };
+  // Connections by peer address (what call.getPeer() says), with their calls
+  // open: a connection with none for the timeout is closed (grpc-js's own
+  // idle timer does not cover a client that never sends the HTTP/2 preface).
+  const connections = new Map<string, { active: number; lastActive: number }>();
+  const callStarted = (peer: string): (() => void) => {
+    const conn = connections.get(peer);
+    if (!conn) return () => {};
+    conn.active++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      conn.active--;
+      conn.lastActive = performance.now();
+    };
+  };
   const unary = <T>(rpc: string, f: (req: Json) => T) =>
     (call: grpc.ServerUnaryCall<Json, T>, callback: grpc.sendUnaryData<T>) => {
+      const ended = callStarted(call.getPeer());
       try {
         authenticate(call);
         callback(null, f(call.request));
       } catch (e) {
         callback(failure(e, rpc));
+      } finally {
+        ended();
       }
     };
 
@@ -124,7 +144,6 @@ export async function startGnmi(gw: Gateway, opts: GnmiOptions): Promise<GnmiSer
     'grpc.max_concurrent_streams': MAX_STREAMS_PER_CONNECTION,
     'grpc.max_receive_message_length': MAX_REQUEST_OCTETS,
     'grpc.max_send_message_length': -1,
-    'grpc.max_connection_idle_ms': limits.timeoutMs,
     'grpc.keepalive_time_ms': 60_000,
     'grpc.keepalive_timeout_ms': 20_000,
   });
@@ -154,9 +173,11 @@ export async function startGnmi(gw: Gateway, opts: GnmiOptions): Promise<GnmiSer
       }
       stats.subscriptions++;
       let released = false;
+      const ended = callStarted(call.getPeer());
       const sub = new SubscribeCall(call, snapshots, { minSampleMs }, stats, ticker, () => {
         if (!released) stats.subscriptions--;
         released = true;
+        ended();
       });
       void sub;
     },
@@ -170,7 +191,22 @@ export async function startGnmi(gw: Gateway, opts: GnmiOptions): Promise<GnmiSer
     minVersion: 'TLSv1.2',
     ALPNProtocols: ['h2'],
     handshakeTimeout: limits.timeoutMs,
-  }, (socket) => injector.injectConnection(socket));
+  }, (socket) => {
+    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+    const conn = { active: 0, lastActive: performance.now() };
+    connections.set(peer, conn);
+    const check = setInterval(() => {
+      if (conn.active || performance.now() - conn.lastActive < limits.timeoutMs) return;
+      listener.connectionsTimedOut++;
+      socket.destroy();
+    }, Math.max(50, Math.floor(limits.timeoutMs / 4)));
+    check.unref();
+    socket.once('close', () => {
+      clearInterval(check);
+      if (connections.get(peer) === conn) connections.delete(peer);
+    });
+    injector.injectConnection(socket);
+  });
   tlsServer.maxConnections = limits.maxConnections;
   tlsServer.on('drop', () => { listener.connectionsRefused++; });
   tlsServer.on('connection', (socket: net.Socket) => {
