@@ -101,6 +101,9 @@ export interface SaState {
   limit?: bigint;
 }
 
+/** One SA's traffic (Dataplane.saTraffic). */
+export type SaTraffic = Pick<SaState, 'route' | 'direction' | 'queue' | 'packets' | 'bytes' | 'policyErrors'>;
+
 /** An outbound SA near its sequence-number limit (Dataplane.outboundDue). */
 export interface OutboundDue { queue: QueueNumber; route: RouteId; spi: Spi; seq: bigint; limit: bigint }
 
@@ -162,6 +165,19 @@ export class Dataplane {
   sas(): SaState[] { return numbered<SaState>(this.gw.sas()); }
   /** Packets authenticated so far on one inbound SA (0 if it does not exist). */
   inboundPackets(queue: QueueNumber, spi: Spi): number { return this.gw.inboundPackets(this.workerOf(queue), spi); }
+
+  /** Each SA's traffic, what the routes' counters sum (sas() has it too, at several times the cost). */
+  saTraffic(): SaTraffic[] {
+    const { routes, columns } = this.gw.saTraffic() as { routes: RouteId[]; columns: Float64Array };
+    const out: SaTraffic[] = new Array(columns.length / 6);
+    for (let i = 0, c = 0; i < out.length; i++, c += 6) {
+      out[i] = {
+        route: routes[columns[c]], direction: columns[c + 1] ? 'inbound' : 'outbound', queue: queueNumber(columns[c + 2] as WorkerIndex),
+        packets: columns[c + 3], bytes: columns[c + 4], policyErrors: columns[c + 5],
+      };
+    }
+    return out;
+  }
 
   /** Queues frames for a worker: sent as they are, or processed as if received on `side`. */
   inject(queue: QueueNumber, side: Side, mode: 'transmit' | 'receive', frames: Buffer[]): number {

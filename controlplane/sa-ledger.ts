@@ -8,7 +8,7 @@
 //
 // The gateway calls `installed` and `removing` wherever it adds or removes an
 // SA; nothing here runs per packet.
-import type { Aead, QueueNumber, RouteId, SaState, Spi } from './dataplane.js';
+import type { Aead, QueueNumber, RouteId, SaState, SaTraffic, Spi } from './dataplane.js';
 
 export type Direction = 'inbound' | 'outbound';
 
@@ -36,7 +36,7 @@ export interface RouteTraffic extends Traffic {
 const saKey = (direction: Direction, queue: QueueNumber, spi: Spi) => `${direction}/${queue}/${spi}`;
 const routeKey = (route: RouteId, direction: Direction, queue: QueueNumber) => `${route}/${direction}/${queue}`;
 
-function add(t: RouteTraffic, sa: SaState): void {
+function add(t: RouteTraffic, sa: SaTraffic): void {
   t.packets += sa.packets;
   t.bytes += sa.bytes;
   t.policyErrors += sa.policyErrors ?? 0;
@@ -83,7 +83,7 @@ export class SaLedger {
    * counters (`sas`, read now) plus the removed SAs' final counts. Routes no
    * longer configured are forgotten.
    */
-  routeTraffic(routes: readonly RouteId[], sas: readonly SaState[] = this.read()): RouteTraffic[] {
+  routeTraffic(routes: readonly RouteId[], sas: readonly SaTraffic[] = this.read()): RouteTraffic[] {
     const configured = new Set<string>(routes);
     for (const [k, t] of this.retired) if (!configured.has(t.route)) this.retired.delete(k);
     const out = new Map<string, RouteTraffic>();

@@ -7,7 +7,7 @@
 // queue), SAs from the data plane's SA table, ICMP and next hops from the slow
 // path, the key exchange from the key manager. Nothing is counted twice or
 // kept aside here. counter64 values are JSON strings (RFC 7951 §6.1).
-import type { Counters, RouteId, SaState } from './dataplane.js';
+import type { Counters, RouteId, SaState, SaTraffic } from './dataplane.js';
 import type { Gateway } from './gateway.js';
 import type { NeighbourEntry, SlowPathCounters } from './slowpath/slowpath.js';
 import type { IcmpCounters } from './slowpath/counters.js';
@@ -23,6 +23,7 @@ export const STATE_TOP = 'vitesse-gateway:gateway-state';
 type Json = Record<string, unknown>;
 
 const c64 = (n: number) => String(n);
+const own = (o: Json, k: string): Json => (Object.hasOwn(o, k) ? { [k]: o[k] } : {});
 
 // The containers of the gateway-counters grouping (gateway-state and each
 // queue[id]) that the data plane's counters fill, by the table's YANG paths;
@@ -177,7 +178,7 @@ export function sequenceState(gw: Gateway, sa: SaState): Json {
  * errors over all its SAs past and present (the SA ledger keeps what removed
  * SAs had counted), summed over the queues, and its SAs now.
  */
-function routeList(gw: Gateway, routes: readonly RouteId[], sas: SaState[]): Json[] {
+function routeList(gw: Gateway, routes: readonly RouteId[], sas: readonly SaTraffic[]): Json[] {
   const zero = () => ({ inbound: { packets: 0, bytes: 0, sas: 0 }, outbound: { packets: 0, bytes: 0, sas: 0 }, policyErrors: 0 });
   const by = new Map(routes.map((id) => [id, zero()]));
   for (const t of gw.saLedger.routeTraffic(routes, sas)) {
@@ -209,38 +210,51 @@ function routeList(gw: Gateway, routes: readonly RouteId[], sas: SaState[]): Jso
   });
 }
 
-/** The `gateway-state` container's content (without the module-qualified member around it). */
-export function gatewayState(gw: Gateway): Json {
+/**
+ * The `gateway-state` container's content (without the module-qualified
+ * member around it); `only`: just that top-level member (what a gNMI
+ * subscription to /gateway-state/route reads, without the rest).
+ */
+export function gatewayState(gw: Gateway, only?: string): Json {
+  const want = (member: string) => only === undefined || only === member;
   const dp = gw.dataplane;
-  const total = dp.counters();
-  const slow = gw.slowpath.counters();
-  const neighbours = gw.slowpath.neighbours();
   const config = gw.currentConfig;
-  const state: Json = { mode: config.dataPlane ? 'data-plane' : 'key-manager', ...trafficCounters(total) };
-  const icmp = icmpList(slow);
+  const state: Json = want('mode') ? { mode: config.dataPlane ? 'data-plane' : 'key-manager' } : {};
+  const groups = ['private-interface', 'public-interface', 'private-router', 'public-router', 'workers'];
+  const total = only === undefined || groups.includes(only) || only.endsWith('-next-hop') ? dp.counters() : null;
+  if (total) Object.assign(state, only === undefined ? trafficCounters(total) : own(trafficCounters(total), only));
+  const slow = want('icmp') ? gw.slowpath.counters() : null;
+  const neighbours = want('neighbour') || want('private-next-hop') || want('public-next-hop') ? gw.slowpath.neighbours() : [];
+  const icmp = slow ? icmpList(slow) : [];
   if (icmp.length) state.icmp = icmp;
-  if (gw.keymanager) state['key-manager'] = keyManager(gw.keymanager.counters);
+  if (gw.keymanager && want('key-manager')) state['key-manager'] = keyManager(gw.keymanager.counters);
   // The public next hop's drops are private-side packets that found no outer
   // header to go out with; the private next hop's, decrypted packets.
   for (const side of ['private', 'public'] as const) {
-    const drops = counterValue(total, counterAt(`${side}-next-hop/next-hop/drops`).name);
+    if (!want(`${side}-next-hop`)) continue;
+    const drops = counterValue(total!, counterAt(`${side}-next-hop/next-hop/drops`).name);
     state[`${side}-next-hop`] = nextHop(neighbours.find((n) => n.side === side), drops);
   }
-  state.queue = config.publicInterface.queues.map((q) => ({
-    id: q.id,
-    'public-address': q.address,
-    ...trafficCounters(dp.counters(q.id)),
-  }));
-  const live = dp.sas();
-  const routes = routeList(gw, config.routes.map((r) => r.id), live);
+  if (want('queue')) {
+    state.queue = config.publicInterface.queues.map((q) => ({
+      id: q.id,
+      'public-address': q.address,
+      ...trafficCounters(dp.counters(q.id)),
+    }));
+  }
+  const live = want('sa') ? dp.sas() : [];
+  // The routes' counters from the SA traffic columns (the same counters, read without an object per SA).
+  const routes = want('route') ? routeList(gw, config.routes.map((r) => r.id), want('sa') ? live : dp.saTraffic()) : [];
   // The peer's identity (public-key routes): its public key, never anything private.
-  config.routes.forEach((r, i) => {
-    if (r.peer) routes[i]['peer-public-key'] = r.peer.publicKey.toString('base64');
-  });
+  if (routes.length) {
+    config.routes.forEach((r, i) => {
+      if (r.peer) routes[i]['peer-public-key'] = r.peer.publicKey.toString('base64');
+    });
+  }
   if (routes.length) state.route = routes;
-  const sas = saList(gw, live);
+  const sas = want('sa') ? saList(gw, live) : [];
   if (sas.length) state.sa = sas;
-  const listeners = listenerStats(gw);
+  const listeners = want('management-listener') ? listenerStats(gw) : [];
   if (listeners.length) {
     state['management-listener'] = listeners.map((l) => ({
       name: l.name,
@@ -250,7 +264,7 @@ export function gatewayState(gw: Gateway): Json {
       'requests-failed': c64(l.requestsFailed),
     }));
   }
-  const gnmi = gnmiStatsOf(gw);
+  const gnmi = want('gnmi') ? gnmiStatsOf(gw) : undefined;
   if (gnmi) {
     state.gnmi = {
       subscriptions: gnmi.subscriptions,
@@ -262,6 +276,6 @@ export function gatewayState(gw: Gateway): Json {
       'samples-skipped': c64(gnmi.samplesSkipped),
     };
   }
-  if (neighbours.length) state.neighbour = neighbours.map(neighbour);
+  if (neighbours.length && want('neighbour')) state.neighbour = neighbours.map(neighbour);
   return state;
 }

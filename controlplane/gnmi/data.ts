@@ -38,24 +38,38 @@ export interface Unit {
 
 /**
  * The documents a read looks at, read once per moment: several
- * subscriptions sampling together share one state snapshot.
+ * subscriptions sampling together share one state snapshot. A read below a
+ * top-level member of the state (/gateway-state/route/…) builds that member
+ * alone: sampling the routes does not build the SA list.
  */
 export class Snapshots {
   private config: { of: unknown; json: Json } | null = null;
-  private state: { at: number; json: Json } | null = null;
+  private readonly state = new Map<string, { at: number; json: Json }>();
 
   constructor(private readonly gw: Gateway, private readonly reuseMs = 50) {}
 
-  doc(top: Top): Json {
+  /** The top container's content; `member`: only that member is sure to be there. */
+  doc(top: Top, member?: string): Json {
     if (top === 'gateway') {
       const current = this.gw.currentConfig;
       if (this.config?.of !== current) this.config = { of: current, json: toJson(current)[TOP] as Json };
       return this.config.json;
     }
     const now = performance.now();
-    if (!this.state || now - this.state.at > this.reuseMs) this.state = { at: now, json: gatewayState(this.gw) };
-    return this.state.json;
+    const whole = this.state.get('');
+    if (whole && now - whole.at <= this.reuseMs) return whole.json;
+    const key = member ?? '';
+    const cached = this.state.get(key);
+    if (cached && now - cached.at <= this.reuseMs) return cached.json;
+    const json = gatewayState(this.gw, member);
+    this.state.set(key, { at: now, json });
+    return json;
   }
+}
+
+/** The top-level member a resolved path is under, if any (what Snapshots.doc needs to build). */
+export function memberOf(r: Resolved): string | undefined {
+  return r.steps.length ? r.steps[0].node.name : undefined;
 }
 
 function entryElem(node: GnmiNode, entry: Json): PathElem {

@@ -20,9 +20,10 @@ import type * as grpc from '@grpc/grpc-js';
 import { isObject, type Json } from '../api/path.js';
 import type { Top } from '../api/schema.js';
 import { GnmiError, invalid, status } from './errors.js';
-import { dataTypeOf, encode, encodingOf, timestamp, topsFor, unitsAt, type Encoding, type Snapshots, type Unit, type Update } from './data.js';
+import { dataTypeOf, encode, encodingOf, memberOf, topsFor, unitsAt, type Encoding, type Snapshots, type Unit, type Update } from './data.js';
 import { pathText, resolve, type GnmiPath, type PathElem, type Resolved } from './path.js';
 import { isMoving, type GnmiNode } from './schema.js';
+import { encodedPath, jsonNotification, type JsonUpdate } from './wire.js';
 import type { GnmiStats } from './stats.js';
 
 /** Subscriptions in one SubscriptionList. */
@@ -86,7 +87,7 @@ export class SubscribeCall {
   private readonly onChange = () => this.checkChanges();
 
   constructor(
-    private readonly call: grpc.ServerDuplexStream<Json, Json>,
+    private readonly call: grpc.ServerDuplexStream<Json, Json | Buffer>,
     private readonly snapshots: Snapshots,
     private readonly limits: SubscribeLimits,
     private readonly stats: GnmiStats,
@@ -194,19 +195,19 @@ export class SubscribeCall {
 
   private units(w: Watch): Unit[] {
     const out: Unit[] = [];
-    for (const top of w.tops) out.push(...unitsAt(this.snapshots.doc(top), top, w.resolved));
+    for (const top of w.tops) out.push(...unitsAt(this.snapshots.doc(top, memberOf(w.resolved)), top, w.resolved));
     return out;
   }
 
   /** Every watched value (the initial sync, ONCE, each poll); `quiet`: only note them (updates_only). */
   private sendAll(quiet: boolean): void {
-    const updates: Update[] = [];
+    const all: Unit[] = [];
     for (const w of this.watches) {
       const units = this.units(w);
       this.remember(w, units);
-      if (!quiet) updates.push(...encode(units, this.encoding));
+      if (!quiet) all.push(...units);
     }
-    this.notify(updates, []);
+    this.notify(all, []);
   }
 
   private remember(w: Watch, units: Unit[]): void {
@@ -235,7 +236,7 @@ export class SubscribeCall {
     if (this.closed || this.blocked) return;
     const units = this.units(w);
     this.remember(w, units);
-    this.notify(encode(units, this.encoding), []);
+    this.notify(units, []);
   }
 
   private checkChanges(): void {
@@ -249,21 +250,25 @@ export class SubscribeCall {
   private diff(w: Watch, all: boolean): void {
     const units = this.units(w);
     const changed: Unit[] = [];
+    const keys: string[] = [];
     const seen = new Set<string>();
     for (const u of units) {
       const key = pathText(u.elems);
       seen.add(key);
       const sig = this.signature(w, u);
-      if (all || w.last.get(key)?.sig !== sig) changed.push(u);
+      if (all || w.last.get(key)?.sig !== sig) {
+        changed.push(u);
+        keys.push(key);
+      }
       w.last.set(key, { sig, elems: u.elems });
     }
-    const deleted: Array<{ elem: PathElem[] }> = [];
+    const deleted: Array<{ key: string; elems: PathElem[] }> = [];
     for (const [key, { elems }] of w.last) {
       if (seen.has(key)) continue;
       w.last.delete(key);
-      deleted.push({ elem: elems });
+      deleted.push({ key, elems });
     }
-    if (changed.length || deleted.length) this.notify(encode(changed, this.encoding), deleted);
+    if (changed.length || deleted.length) this.notify(changed, deleted, keys);
   }
 
   private poll(): void {
@@ -283,19 +288,32 @@ export class SubscribeCall {
     this.write({ sync_response: true });
   }
 
-  private notify(updates: Update[], deletes: Array<{ elem: PathElem[] }>): void {
-    const ts = timestamp();
-    const prefix = this.prefix?.target ? { target: this.prefix.target } : undefined;
-    for (let i = 0; i < Math.max(updates.length, 1); i += MAX_UPDATES_PER_NOTIFICATION) {
-      const update = updates.slice(i, i + MAX_UPDATES_PER_NOTIFICATION);
+  /** `keys`: the units' pathText, where the caller has it already. */
+  private notify(units: readonly Unit[], deletes: ReadonlyArray<{ key?: string; elems: PathElem[] }>, keys?: readonly string[]): void {
+    const target = this.prefix?.target || undefined;
+    const field = this.encoding === 'PROTO' ? null : this.encoding === 'JSON' ? 10 : 11;
+    const updates: Update[] | null = field === null ? encode(units, 'PROTO') : null;
+    const count = updates ? updates.length : units.length;
+    const ns = BigInt(Date.now()) * 1_000_000n;
+    for (let i = 0; i < Math.max(count, 1); i += MAX_UPDATES_PER_NOTIFICATION) {
       const del = i === 0 ? deletes : [];
-      if (!update.length && !del.length) return;
-      this.stats.updatesSent += update.length + del.length;
-      this.write({ update: { timestamp: ts, prefix, update, delete: del } });
+      const end = Math.min(count, i + MAX_UPDATES_PER_NOTIFICATION);
+      if (end <= i && !del.length) return;
+      this.stats.updatesSent += end - i + del.length;
+      if (field === null) {
+        this.write({ update: { timestamp: String(ns), prefix: target ? { target } : undefined, update: updates!.slice(i, end), delete: del.map((d) => ({ elem: d.elems })) } });
+        continue;
+      }
+      const json: JsonUpdate[] = [];
+      for (let j = i; j < end; j++) {
+        const u = units[j];
+        json.push({ path: encodedPath(keys?.[j] ?? pathText(u.elems), u.elems), json: JSON.stringify(u.value) });
+      }
+      this.write(jsonNotification(ns, target, json, del.map((d) => encodedPath(d.key ?? pathText(d.elems), d.elems)), field));
     }
   }
 
-  private write(msg: Json): void {
+  private write(msg: Json | Buffer): void {
     if (this.closed) return;
     if (!this.call.write(msg)) this.blocked = true;
   }

@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <stdexcept>
+#include <unordered_map>
 
 #include "io/drivers.h"
 #include "io/memory_link.h"
@@ -120,6 +121,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
                         InstanceMethod("pollOnce", &GatewayWrap::PollOnce),
                         InstanceMethod("counters", &GatewayWrap::Counters),
                         InstanceMethod("sas", &GatewayWrap::Sas),
+                        InstanceMethod("saTraffic", &GatewayWrap::SaTraffic),
                         InstanceMethod("inboundPackets", &GatewayWrap::InboundPackets),
                         InstanceMethod("inject", &GatewayWrap::Inject),
                         InstanceMethod("punts", &GatewayWrap::Punts),
@@ -333,6 +335,35 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
         a.Set(i, o);
       }
       return a;
+    });
+  }
+  // Each SA's traffic as columns, route names once: what the routes' state
+  // counters sum, read at every gNMI sample and RESTCONF read of the routes.
+  // An object per SA (Sas) costs several times more at 20,000 SAs.
+  // columns: per SA, route index, inbound (1/0), worker, packets, bytes,
+  // policy errors.
+  Napi::Value SaTraffic(const Napi::CallbackInfo& info) {
+    return guarded(info, [&](Gateway& g) {
+      Napi::Env env = info.Env();
+      auto list = g.sas();
+      std::unordered_map<std::string, uint32_t> index;
+      Napi::Array routes = Napi::Array::New(env);
+      Napi::Float64Array columns = Napi::Float64Array::New(env, list.size() * 6);
+      double* c = columns.Data();
+      for (const SaInfo& s : list) {
+        auto [it, fresh] = index.try_emplace(s.route, static_cast<uint32_t>(index.size()));
+        if (fresh) routes.Set(it->second, s.route);
+        *c++ = it->second;
+        *c++ = s.inbound ? 1 : 0;
+        *c++ = s.queue;
+        *c++ = static_cast<double>(s.counters.packets);
+        *c++ = static_cast<double>(s.counters.bytes);
+        *c++ = static_cast<double>(s.counters.policy_errors);
+      }
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("routes", routes);
+      o.Set("columns", columns);
+      return o;
     });
   }
   Napi::Value InboundPackets(const Napi::CallbackInfo& info) {
