@@ -257,6 +257,21 @@ describeNeeding(['cli', 'openssl', 'yanglint'], 'gNMI under hostile input', () =
     await until(async () => (await listener()).connections <= 1, 10_000, 'the held connections closed');
   }, 30_000);
 
+  it('the token as the password metadata (Telegraf, pygnmi) is accepted; a wrong one is UNAUTHENTICATED', async () => {
+    const withPassword = (password: string) => {
+      const x = connect(`127.0.0.1:${port}`, creds.cert, null);
+      clients.push(x);
+      const m = new grpc.Metadata();
+      m.set('username', 'telegraf');
+      m.set('password', password);
+      return new Promise<Json>((resolve, reject) => x.raw.Get({ path: [gpath('/gateway-state/mode')] }, m, (e: Error | null, r: Json) => (e ? reject(e) : resolve(r))));
+    };
+    expect((await withPassword(creds.token)).notification[0].update).toHaveLength(1);
+    const before = Number((await gnmiState())['requests-unauthenticated']);
+    await expect(withPassword(creds.token.slice(1))).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+    expect(Number((await gnmiState())['requests-unauthenticated'])).toBe(before + 1);
+  });
+
   it('the gateway still serves; its gNMI state is valid against the model', async () => {
     const fresh = connect(`127.0.0.1:${port}`, creds.cert, creds.token);
     clients.push(fresh);

@@ -113,9 +113,13 @@ export async function startGnmi(gw: Gateway, opts: GnmiOptions): Promise<GnmiSer
   const minSampleMs = opts.minSampleMs ?? DEFAULT_MIN_SAMPLE_MS;
   const revision = modelRevision();
 
+  // The token as `authorization: Bearer …`, or as the `password` of clients
+  // that only send a username and password (Telegraf's gNMI input, pygnmi).
   const authenticate = (call: { metadata: grpc.Metadata }): void => {
     const header = call.metadata.get('authorization')[0];
-    if (!authorized(typeof header === 'string' ? header : undefined, token)) {
+    const password = call.metadata.get('password')[0];
+    const given = typeof header === 'string' ? header : typeof password === 'string' ? `Bearer ${password}` : undefined;
+    if (!authorized(given, token)) {
       stats.requestsUnauthenticated++;
       throw new GnmiError(status.UNAUTHENTICATED, 'a valid bearer token is required (metadata authorization: Bearer <token>)');
     }
