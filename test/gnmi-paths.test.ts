@@ -25,12 +25,14 @@ describe('gNMI paths', () => {
     expect(resolve(p('gateway-state'), p(['route', { id: 'a' }]), 'x').text).toBe('/gateway-state/route[id=a]');
     expect(resolve(null, { elem: [] }, 'x').top).toBeNull();
     // Against the example state: one update per list entry, keyed by the entry.
-    const routes = unitsAt(state, 'gateway-state', resolve(null, p('gateway-state', 'route'), 'x'));
-    expect(routes.length).toBe(state.route.length);
-    expect(routes.map((u) => pathText(u.elems))).toEqual(state.route.map((r: { id: string }) => `/gateway-state/route[id=${r.id}]`));
+    const sas = unitsAt(state, 'gateway-state', resolve(null, p('gateway-state', 'sa'), 'x'));
+    expect(sas.length).toBeGreaterThan(0);
+    expect(sas.map((u) => pathText(u.elems))).toEqual(state.sa.map((r: Record<string, unknown>) => `/gateway-state/sa[direction=${r.direction}][queue=${r.queue}][route=${r.route}][spi=${r.spi}]`));
+    expect(sas.map((u) => u.value)).toEqual(state.sa);
     const top = unitsAt(state, 'gateway-state', resolve(null, p('gateway-state'), 'x'));
     expect(top[0].elems).toEqual([{ name: 'gateway-state' }]);
-    expect(Object.keys(top[0].value as object)).not.toContain('route');
+    expect(Object.keys(top[0].value as object)).not.toContain('sa');
+    expect(top.length).toBe(1 + state.icmp.length + state.queue.length + state.sa.length + state.neighbour.length);
     expect(pathText([{ name: 'route', key: { id: 'a]b\\c' } }])).toBe('/route[id=a\\]b\\\\c]');
     const refused = (path: object, code: status) => {
       try {
