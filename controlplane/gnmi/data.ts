@@ -15,7 +15,7 @@ import type { Top } from '../api/schema.js';
 import type { Gateway } from '../gateway.js';
 import { gatewayState } from '../state.js';
 import { invalid, notFound, unimplemented } from './errors.js';
-import type { PathElem, Resolved } from './path.js';
+import { elemText, type PathElem, type Resolved } from './path.js';
 import { gnmiTops, type GnmiNode } from './schema.js';
 
 export type DataType = 'ALL' | 'CONFIG' | 'STATE' | 'OPERATIONAL';
@@ -32,6 +32,8 @@ export function encodingOf(value: unknown, fallback: Encoding = 'JSON_IETF'): En
 /** One value at one path. */
 export interface Unit {
   elems: PathElem[];
+  /** The path as text (pathText(elems)): what subscriptions remember it by. */
+  key: string;
   node: GnmiNode;
   value: unknown;
 }
@@ -73,15 +75,17 @@ export function memberOf(r: Resolved): string | undefined {
 }
 
 function entryElem(node: GnmiNode, entry: Json): PathElem {
-  return { name: node.name, key: Object.fromEntries(node.keys.map((k) => [k, String(own(entry, k) ?? '')])) };
+  const key: Record<string, string> = {};
+  for (const k of node.keys) key[k] = String(own(entry, k) ?? '');
+  return { name: node.name, key };
 }
 
 /** The units a resolved path names in `doc` (the top container's content). */
 export function unitsAt(doc: Json, top: Top, r: Resolved): Unit[] {
   const out: Unit[] = [];
-  const walk = (value: unknown, i: number, elems: PathElem[]) => {
+  const walk = (value: unknown, i: number, elems: PathElem[], text: string) => {
     if (i === r.steps.length) {
-      split(out, elems, r.steps.length ? r.steps[i - 1].node : gnmiTops().get(top)!, value, r.steps.length > 0 && r.steps[i - 1].node.kind === 'list');
+      split(out, elems, text, r.steps.length ? r.steps[i - 1].node : gnmiTops().get(top)!, value, r.steps.length > 0 && r.steps[i - 1].node.kind === 'list');
       return;
     }
     if (!isObject(value)) return;
@@ -90,22 +94,25 @@ export function unitsAt(doc: Json, top: Top, r: Resolved): Unit[] {
     if (child === undefined) return;
     if (node.kind === 'list') {
       if (!Array.isArray(child)) return;
+      const wanted = Object.entries(keys);
       for (const entry of child) {
         if (!isObject(entry)) continue;
-        if (Object.entries(keys).every(([k, v]) => String(own(entry, k)) === v)) walk(entry, i + 1, [...elems, entryElem(node, entry)]);
+        if (!wanted.every(([k, v]) => String(own(entry, k)) === v)) continue;
+        const e = entryElem(node, entry);
+        walk(entry, i + 1, [...elems, e], `${text}/${elemText(e)}`);
       }
       return;
     }
-    walk(child, i + 1, [...elems, { name: node.name }]);
+    walk(child, i + 1, [...elems, { name: node.name }], `${text}/${node.name}`);
   };
-  walk(doc, 0, [{ name: top }]);
+  walk(doc, 0, [{ name: top }], `/${top}`);
   return out;
 }
 
 /** A node's value as updates: list entries whole, a container's own leaves together. */
-function split(out: Unit[], elems: PathElem[], node: GnmiNode, value: unknown, isEntry: boolean): void {
+function split(out: Unit[], elems: PathElem[], text: string, node: GnmiNode, value: unknown, isEntry: boolean): void {
   if (isEntry || node.kind === 'leaf' || node.kind === 'leaf-list' || !node.holdsList || !isObject(value)) {
-    out.push({ elems, node, value });
+    out.push({ elems, key: text, node, value });
     return;
   }
   const rest: Json = {};
@@ -113,14 +120,20 @@ function split(out: Unit[], elems: PathElem[], node: GnmiNode, value: unknown, i
   for (const [name, v] of Object.entries(value)) {
     const child = node.children.get(name);
     if (child?.kind === 'list' && Array.isArray(v)) {
-      later.push(() => { for (const e of v) if (isObject(e)) out.push({ elems: [...elems, entryElem(child, e)], node: child, value: e }); });
+      later.push(() => {
+        for (const entry of v) {
+          if (!isObject(entry)) continue;
+          const e = entryElem(child, entry);
+          out.push({ elems: [...elems, e], key: `${text}/${elemText(e)}`, node: child, value: entry });
+        }
+      });
     } else if (child?.kind === 'container' && child.holdsList) {
-      later.push(() => split(out, [...elems, { name }], child, v, false));
+      later.push(() => split(out, [...elems, { name }], `${text}/${name}`, child, v, false));
     } else {
       rest[name] = v;
     }
   }
-  if (Object.keys(rest).length) out.push({ elems, node, value: rest });
+  if (Object.keys(rest).length) out.push({ elems, key: text, node, value: rest });
   for (const f of later) f();
 }
 

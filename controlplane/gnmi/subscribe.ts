@@ -212,7 +212,7 @@ export class SubscribeCall {
 
   private remember(w: Watch, units: Unit[]): void {
     w.last.clear();
-    for (const u of units) w.last.set(pathText(u.elems), { sig: this.signature(w, u), elems: u.elems });
+    for (const u of units) w.last.set(u.key, { sig: this.signature(w, u), elems: u.elems });
   }
 
   private signature(w: Watch, u: Unit): string {
@@ -250,17 +250,17 @@ export class SubscribeCall {
   private diff(w: Watch, all: boolean): void {
     const units = this.units(w);
     const changed: Unit[] = [];
-    const keys: string[] = [];
     const seen = new Set<string>();
     for (const u of units) {
-      const key = pathText(u.elems);
+      const key = u.key;
       seen.add(key);
       const sig = this.signature(w, u);
-      if (all || w.last.get(key)?.sig !== sig) {
+      const last = w.last.get(key);
+      if (all || last?.sig !== sig) {
         changed.push(u);
-        keys.push(key);
       }
-      w.last.set(key, { sig, elems: u.elems });
+      if (last) last.sig = sig;
+      else w.last.set(key, { sig, elems: u.elems });
     }
     const deleted: Array<{ key: string; elems: PathElem[] }> = [];
     for (const [key, { elems }] of w.last) {
@@ -268,7 +268,7 @@ export class SubscribeCall {
       w.last.delete(key);
       deleted.push({ key, elems });
     }
-    if (changed.length || deleted.length) this.notify(changed, deleted, keys);
+    if (changed.length || deleted.length) this.notify(changed, deleted);
   }
 
   private poll(): void {
@@ -288,8 +288,7 @@ export class SubscribeCall {
     this.write({ sync_response: true });
   }
 
-  /** `keys`: the units' pathText, where the caller has it already. */
-  private notify(units: readonly Unit[], deletes: ReadonlyArray<{ key?: string; elems: PathElem[] }>, keys?: readonly string[]): void {
+  private notify(units: readonly Unit[], deletes: ReadonlyArray<{ key?: string; elems: PathElem[] }>): void {
     const target = this.prefix?.target || undefined;
     const field = this.encoding === 'PROTO' ? null : this.encoding === 'JSON' ? 10 : 11;
     const updates: Update[] | null = field === null ? encode(units, 'PROTO') : null;
@@ -307,7 +306,7 @@ export class SubscribeCall {
       const json: JsonUpdate[] = [];
       for (let j = i; j < end; j++) {
         const u = units[j];
-        json.push({ path: encodedPath(keys?.[j] ?? pathText(u.elems), u.elems), json: JSON.stringify(u.value) });
+        json.push({ path: encodedPath(u.key, u.elems), json: JSON.stringify(u.value) });
       }
       this.write(jsonNotification(ns, target, json, del.map((d) => encodedPath(d.key ?? pathText(d.elems), d.elems)), field));
     }
