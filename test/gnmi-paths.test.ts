@@ -32,7 +32,8 @@ describe('gNMI paths', () => {
     const top = unitsAt(state, 'gateway-state', resolve(null, p('gateway-state'), 'x'));
     expect(top[0].elems).toEqual([{ name: 'gateway-state' }]);
     expect(Object.keys(top[0].value as object)).not.toContain('sa');
-    expect(top.length).toBe(1 + state.icmp.length + state.queue.length + state.sa.length + state.neighbour.length);
+    const entries = (name: string) => (state[name] ?? []).length;
+    expect(top.length).toBe(1 + ['icmp', 'queue', 'route', 'sa', 'management-listener', 'neighbour'].reduce((n, l) => n + entries(l), 0));
     expect(pathText([{ name: 'route', key: { id: 'a]b\\c' } }])).toBe('/route[id=a\\]b\\\\c]');
     const refused = (path: object, code: status) => {
       try {

@@ -12,7 +12,7 @@
 // RESTCONF answers (keys redacted); SAMPLE counters grow with traffic; an
 // ON_CHANGE subscription to the SAs sees every SA of a rollover installed
 // and removed, in that order, once each, and one to the route sees the peer
-// go down (gwB killed: its SAs gone) and come back; a bad token is
+// go down (gwB killed: peer-up false) and come back, once each; a bad token is
 // UNAUTHENTICATED and an unknown path NOT_FOUND naming it; 200 concurrent
 // subscriptions leave a numbered UDP stream through the tunnel whole.
 // Needs root, ip, openssl and the compiled CLI; skipped with the reason otherwise.
@@ -61,7 +61,10 @@ describe.skipIf(why)(`gNMI against two vitesse run gateways${why ? ` [skipped: $
     for (const which of ['a', 'b'] as const) {
       const ns = which === 'a' ? lab.ns.gwA : lab.ns.gwB;
       const file = path.join(dir, `gw${which}.json`);
-      fs.writeFileSync(file, JSON.stringify(which === 'a' ? lab.configA : lab.configB), { mode: 0o600 });
+      // Dead-peer detection within a few seconds: a probe after 1 s of sending with nothing back, down after 2 failed.
+      const config = structuredClone(which === 'a' ? lab.configA : lab.configB) as Record<string, Record<string, unknown>>;
+      Object.assign(config['vitesse-gateway:gateway'], { 'liveness-interval': 1, 'liveness-failures': 2 });
+      fs.writeFileSync(file, JSON.stringify(config), { mode: 0o600 });
       const socket = path.join(dir, `gw${which}.sock`);
       const args = ['--lock-dir', path.join(dir, 'lock'), '--socket', socket, '--metrics-listen', 'none', '--gnmi-listen', GNMI,
         '--api-tls-cert', creds.certFile, '--api-tls-key', creds.keyFile, '--api-token-file', creds.tokenFile, '--gnmi-max-subscriptions', '300'];
@@ -208,25 +211,33 @@ describe.skipIf(why)(`gNMI against two vitesse run gateways${why ? ` [skipped: $
     expect(installed[0].value).toMatchObject({ direction: expect.any(String), route: expect.any(String), queue: 1, spi: expect.any(Number) });
   }, 30_000);
 
-  it('ON_CHANGE: the peer going down (gwB killed, its SAs expire) and coming back, each once', async () => {
+  it('ON_CHANGE: the peer going down (gwB killed: peer-up false, its SAs gone) and coming back, each once', async () => {
     const stream = gw.a.gnmi.subscribe();
     const s = collect(stream);
     stream.write({ subscribe: { mode: 'STREAM', subscription: [{ path: gpath('/gateway-state/route[id=site-b]'), mode: 'ON_CHANGE' }] } });
     await until(() => s.responses.some((r) => r.sync_response), 5000, 'sync_response');
     const states = () => s.responses.filter((r) => r.update?.update?.length).map((r) => value(r.update.update[0].val) as Json);
-    const up = (v: Json) => v['outbound-sas'] > 0 && v['inbound-sas'] > 0;
-    expect(up(states()[0])).toBe(true);
+    const up = (v: Json) => v['peer-up'] === true && v['outbound-sas'] > 0 && v['inbound-sas'] > 0;
+    const down = (v: Json) => v['peer-up'] === false;
+    expect(up(states()[0]), JSON.stringify(states()[0])).toBe(true);
     gw.b.proc.child.kill('SIGKILL');
     await gw.b.proc.exited;
-    await until(() => states().some((v) => v['outbound-sas'] === 0 && v['inbound-sas'] === 0), 20_000, 'site-b without SAs at gwA');
-    await start('b');
-    await until(() => up(states().at(-1)!), 30_000, 'site-b with SAs again');
+    // Traffic towards the dead peer: what makes gwA probe it.
+    const traffic = lab.lab.spawn(lab.ns.hostA, ['ping', '-i', '0.2', '-c', '100', ADDR.hostB]);
+    try {
+      await until(() => states().some(down), 30_000, 'site-b\'s peer down at gwA');
+      await start('b');
+      await until(() => up(states().at(-1)!), 30_000, 'site-b\'s peer up again');
+    } finally {
+      traffic.kill('SIGTERM');
+    }
     stream.cancel();
-    // Each state change is one update (no repeats of an unchanged state), counters notwithstanding.
-    const seen = states().map((v) => `${v['inbound-sas']}/${v['outbound-sas']}`);
+    // Each change is one update (no repeat of an unchanged state), counters and timestamps notwithstanding.
+    const seen = states().map((v) => `${v['peer-up']}/${v['peer-down-since'] ?? '-'}/${v['inbound-sas']}/${v['outbound-sas']}`);
     for (let i = 1; i < seen.length; i++) expect(seen[i], seen.join(' → ')).not.toBe(seen[i - 1]);
-    const downAt = states().findIndex((v) => v['outbound-sas'] === 0 && v['inbound-sas'] === 0);
-    expect(states().slice(downAt + 1).some(up)).toBe(true);
+    // Down once, then up: the peer-up leaf changed exactly twice.
+    const flips = states().map((v) => v['peer-up']).filter((x, i, all) => i === 0 || x !== all[i - 1]);
+    expect(flips).toEqual([true, false, true]);
   }, 90_000);
 
   it('200 concurrent subscriptions leave a numbered UDP stream through the tunnel whole', async () => {

@@ -169,17 +169,21 @@ export interface SchemaNode {
   children: SchemaNode[];
   /** A leaf's or leaf-list's type as the model writes it (`yang:counter64`, `uint32`, `route-id`). */
   type?: string;
+  /** A list's key leaves, in key order. */
+  keys?: string[];
 }
 
 /** The model's top-level containers and every data node below them, groupings expanded (as yang-js reads them). */
 export function schemaTree(): SchemaNode[] {
-  interface YangNode { kind: string; tag: string; nodes?: YangNode[]; type?: { tag?: string } }
+  interface YangNode { kind: string; tag: string; nodes?: YangNode[]; type?: { tag?: string }; key?: { tag?: string | string[] } }
   const walk = (nodes: YangNode[]): SchemaNode[] => nodes.flatMap((n) => {
     // A choice or case names no path segment: its data nodes stand in its place.
     if (n.kind === 'choice' || n.kind === 'case') return walk(n.nodes ?? []);
     if (n.kind !== 'container' && n.kind !== 'list' && n.kind !== 'leaf' && n.kind !== 'leaf-list') return [];
     const node: SchemaNode = { name: n.tag, kind: n.kind, children: walk(n.nodes ?? []) };
     if (n.type?.tag) node.type = n.type.tag;
+    const key = n.key?.tag;
+    if (key) node.keys = Array.isArray(key) ? key : String(key).split(/\s+/);
     return [node];
   });
   return walk((model() as unknown as YangNode).nodes ?? []);

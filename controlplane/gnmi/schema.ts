@@ -24,10 +24,11 @@ function convert(n: SchemaNode, top: Top, parent: string): GnmiNode {
   const p = parent ? `${parent}/${n.name}` : n.name;
   const children = new Map<string, GnmiNode>();
   for (const c of n.children) children.set(c.name, convert(c, top, p));
-  const list = n.kind === 'list' ? LISTS[top][p] : undefined;
-  if (n.kind === 'list' && !list) throw new Error(`gnmi: the list ${top}/${p} has no keys in api/schema.ts`);
+  // The model's keys; the API's table (api/schema.ts) for a list the model reader gave none.
+  const keys = n.kind === 'list' ? n.keys ?? LISTS[top][p]?.keys : undefined;
+  if (n.kind === 'list' && !keys?.length) throw new Error(`gnmi: the list ${top}/${p} has no keys`);
   const holdsList = [...children.values()].some((c) => c.kind === 'list' || c.holdsList);
-  return { name: n.name, kind: n.kind, type: n.type, keys: list?.keys ?? [], children, holdsList, path: p };
+  return { name: n.name, kind: n.kind, type: n.type, keys: keys ?? [], children, holdsList, path: p };
 }
 
 /** The two top-level containers, gateway (configuration) and gateway-state. */
@@ -45,13 +46,14 @@ export function gnmiTops(): ReadonlyMap<Top, GnmiNode> {
 
 /**
  * State leaves that move with traffic or time: counters and gauges by their
- * type, and the few plain integers that do the same (an SA's sequence
- * numbers and age, a neighbour's age). An ON_CHANGE subscription reports a
+ * type, and the few others that do the same (an SA's sequence numbers and
+ * age, a neighbour's age, when a route's peer was last heard from or last
+ * negotiated with). An ON_CHANGE subscription reports a
  * node when any other leaf changes (an SA installed or removed, a peer going
  * up or down, a next hop resolved), never for these alone; SAMPLE reports
  * them.
  */
-const MOVING_NAMES: ReadonlySet<string> = new Set(['age', 'window-top', 'next-sequence', 'reserved-sequence']);
+const MOVING_NAMES: ReadonlySet<string> = new Set(['age', 'window-top', 'next-sequence', 'reserved-sequence', 'last-received', 'last-handshake']);
 const MOVING_TYPE = /(^|:)(counter|gauge|zero-based-counter)(32|64)$/;
 
 export function isMoving(node: GnmiNode): boolean {
