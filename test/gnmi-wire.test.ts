@@ -4,9 +4,12 @@
 // gnmi.proto, decodes every message it writes to the message meant, and
 // writes the same bytes for it; random paths (several keys, any Unicode,
 // empty values), values, timestamps and targets, and the deletes.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import nodePath from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { gnmiService } from '../controlplane/gnmi/proto.js';
+import { GNMI_PROTO, gnmiService, gnmiVersion, protoRoot } from '../controlplane/gnmi/proto.js';
 import { encodedPath, jsonNotification } from '../controlplane/gnmi/wire.js';
 import { pathText, type PathElem } from '../controlplane/gnmi/path.js';
 
@@ -55,4 +58,19 @@ describe('gNMI notifications written by wire.ts', () => {
       },
     ), { numRuns: 300 });
   });
+});
+
+describe('the vendored protocol files', () => {
+  it('are found by the compiled code and shipped in the package, with their licence and source', async () => {
+    const root = nodePath.resolve(import.meta.dirname, '..');
+    expect(protoRoot()).toBe(nodePath.join(root, 'controlplane', 'gnmi', 'proto'));
+    // dist/ finds them too (the .proto files are not compiled: it looks up from where it is).
+    const compiled = await import(nodePath.join(root, 'dist', 'controlplane', 'gnmi', 'proto.js')) as { protoRoot(): string };
+    expect(compiled.protoRoot()).toBe(protoRoot());
+    expect(gnmiVersion()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(fs.readFileSync(nodePath.join(protoRoot(), 'LICENSE'), 'utf8')).toContain('Apache License');
+    expect(fs.readFileSync(nodePath.join(protoRoot(), 'SOURCE.md'), 'utf8')).toMatch(/commit\s+[0-9a-f]{40}/);
+    const packed = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' }))[0].files.map((f: { path: string }) => f.path);
+    for (const f of [GNMI_PROTO, 'github.com/openconfig/gnmi/proto/gnmi_ext/gnmi_ext.proto', 'LICENSE', 'SOURCE.md']) expect(packed).toContain(`controlplane/gnmi/proto/${f}`);
+  }, 60_000);
 });
