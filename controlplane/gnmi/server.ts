@@ -126,7 +126,8 @@ export async function startGnmi(gw: Gateway, opts: GnmiOptions): Promise<GnmiSer
   };
   const failure = (e: unknown, rpc: string): ReturnType<GnmiError['toStatus']> => {
     if (e instanceof GnmiError) {
-      if (e.code !== status.UNAUTHENTICATED) stats.requestsRefused++;
+      // Those two have counters of their own (requests-unauthenticated, subscriptions-refused).
+      if (e.code !== status.UNAUTHENTICATED && e.code !== status.RESOURCE_EXHAUSTED) stats.requestsRefused++;
       return e.toStatus();
     }
     stats.requestsFailed++;
@@ -193,7 +194,6 @@ export async function startGnmi(gw: Gateway, opts: GnmiOptions): Promise<GnmiSer
         }
       } catch (e) {
         const s = failure(e, 'Subscribe');
-        if (e instanceof GnmiError && e.code === status.RESOURCE_EXHAUSTED) stats.requestsRefused--; // counted as subscriptions-refused
         call.on('error', () => {});
         call.emit('error', s);
         return;
@@ -205,6 +205,9 @@ export async function startGnmi(gw: Gateway, opts: GnmiOptions): Promise<GnmiSer
         if (!released) stats.subscriptions--;
         released = true;
         ended();
+      }, (err) => {
+        listener.requestsFailed++;
+        log.error({ listener: 'gnmi', rpc: 'Subscribe', err }, 'gNMI request failed: internal error');
       });
       void sub;
     },

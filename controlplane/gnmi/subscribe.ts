@@ -93,6 +93,8 @@ export class SubscribeCall {
     private readonly stats: GnmiStats,
     private readonly changeTicker: { add(f: () => void): void; remove(f: () => void): void },
     private readonly release: () => void,
+    /** An internal error ended the call (counted by the caller's listener, logged). */
+    private readonly internal: (err: unknown) => void,
   ) {
     call.on('data', (req: Json) => this.guard(() => this.request(req)));
     call.on('end', () => this.close());
@@ -105,9 +107,13 @@ export class SubscribeCall {
   /** Ends the call with a gRPC status (or OK). */
   fail(e: unknown): void {
     if (this.closed) return;
-    const err = e instanceof GnmiError ? e : new GnmiError(status.INTERNAL, `internal error: ${e instanceof Error ? e.message : String(e)}`);
-    if (!(e instanceof GnmiError)) this.stats.requestsFailed++;
-    else this.stats.requestsRefused++;
+    const err = e instanceof GnmiError ? e : new GnmiError(status.INTERNAL, 'internal error');
+    if (!(e instanceof GnmiError)) {
+      this.stats.requestsFailed++;
+      this.internal(e);
+    } else {
+      this.stats.requestsRefused++;
+    }
     this.close();
     this.call.emit('error', err.toStatus());
   }
