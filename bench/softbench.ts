@@ -4,6 +4,7 @@
 // frames delivered.
 import { parseArgs, usageText, UsageError } from '../controlplane/cli/args.js';
 import { softbench } from '../controlplane/testkit.js';
+import { compareNatT } from './softbench-nat-t.js';
 
 const spec = {
   'packet-size': { type: 'string', default: '60', help: '60, IMIX or a frame size in bytes (60-1514)' },
@@ -11,6 +12,8 @@ const spec = {
   routes: { type: 'number', default: 1, help: 'routes (each with its own SA pair)' },
   queues: { type: 'number', default: 1, help: 'worker queues (one thread each)' },
   cpus: { type: 'string', help: 'pin workers to these CPUs, e.g. 0,1' },
+  'nat-t': { type: 'boolean', help: 'compare ESP in UDP (RFC 3948) with plain ESP at 60 B and IMIX, interleaved (--rounds each)' },
+  rounds: { type: 'number', default: 5, help: 'with --nat-t: runs of each kind and size (the medians are reported)' },
   json: { type: 'boolean', help: 'print one JSON object on the last line' },
   help: { type: 'boolean' },
 } as const;
@@ -18,7 +21,7 @@ const spec = {
 export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec as any);
   if (options.help) {
-    process.stdout.write(`usage: vitesse bench softbench [options]\n${usageText(spec as any)}\n\nexamples:\n  vitesse bench softbench --packet-size IMIX --packets 10000000 --routes 1\n  vitesse bench softbench --packet-size 1400 --routes 1000 --queues 2 --cpus 0,1 --json\n`);
+    process.stdout.write(`usage: vitesse bench softbench [options]\n${usageText(spec as any)}\n\nexamples:\n  vitesse bench softbench --packet-size IMIX --packets 10000000 --routes 1\n  vitesse bench softbench --packet-size 1400 --routes 1000 --queues 2 --cpus 0,1 --json\n  vitesse bench softbench --nat-t --packets 2000000 --rounds 7 --json\n`);
     return 0;
   }
   const sizeText = String(options['packet-size']);
@@ -33,6 +36,11 @@ export async function run(argv: string[]): Promise<number> {
   if (!(Number.isInteger(routes) && routes >= 1 && routes <= 65535)) throw new UsageError('--routes must be 1..65535');
   if (!(Number.isInteger(queues) && queues >= 1 && queues <= 64)) throw new UsageError('--queues must be 1..64');
   const cpus = options.cpus ? String(options.cpus).split(',').map((c) => Number(c)) : undefined;
+  if (options['nat-t']) {
+    const rounds = options.rounds as number;
+    if (!(Number.isInteger(rounds) && rounds >= 1)) throw new UsageError('--rounds must be a positive integer');
+    return compareNatT({ packets, routes, queues, cpus, rounds, json: Boolean(options.json) });
+  }
 
   const r = softbench({ packetSize, packets, routes, queues, cpus });
   // Rates per CPU-second of the busiest worker: on a machine shared with other

@@ -46,6 +46,8 @@ export interface GatewayOptions {
   busywait?: boolean;
   poolPackets?: number;
   cpus?: number[];
+  /** UDP port on which ESP in UDP (RFC 3948) is received (default 4500; 0: none). */
+  natTPort?: number;
   private: { mac: string; ipv4?: string; ipv6?: string; link: LinkSpec };
   public: { mac: string; addresses: string[]; link: LinkSpec };
 }
@@ -72,6 +74,26 @@ export interface SaSpec {
   seq?: bigint;
   /** Outbound: the highest number it may send (default: no limit). */
   limit?: bigint;
+  /** Outbound: ESP in UDP (RFC 3948) from this port of ours ... */
+  udpSourcePort?: number;
+  /** ... to this port of the peer's, until the route's endpoint is learned (both or neither). */
+  udpDestinationPort?: number;
+}
+
+/**
+ * A route's peer endpoint on a queue for ESP in UDP: the route's gateway and
+ * the SA's destination port until an authenticated ESP-in-UDP packet (the
+ * newest of its SA) came from elsewhere; then where that packet came from.
+ */
+export interface EndpointState {
+  queue: QueueNumber;
+  route: RouteId;
+  learned: boolean;
+  /** Once learned. */
+  address?: string;
+  port?: number;
+  /** Times the data plane moved it. */
+  changes: number;
 }
 
 export interface SaState {
@@ -165,6 +187,8 @@ export class Dataplane {
   sas(): SaState[] { return numbered<SaState>(this.gw.sas()); }
   /** Packets authenticated so far on one inbound SA (0 if it does not exist). */
   inboundPackets(queue: QueueNumber, spi: Spi): number { return this.gw.inboundPackets(this.workerOf(queue), spi); }
+  /** Every route's peer endpoint on every queue (ESP in UDP). */
+  endpoints(): EndpointState[] { return numbered<EndpointState>(this.gw.endpoints()); }
 
   /** Each SA's traffic, what the routes' counters sum (sas() has it too, at several times the cost). */
   saTraffic(): SaTraffic[] {

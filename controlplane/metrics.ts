@@ -39,6 +39,8 @@ const QUEUE_METRICS: Record<string, { help: string; labels: string[] }> = {
   esp_packets: { help: 'Packets encapsulated in ESP (outbound) or decapsulated (inbound).', labels: ['direction'] },
   punted_packets: { help: 'Frames handed to the control plane (ARP, ND, ICMP, key exchange, ICMP errors to send).', labels: [] },
   injected_packets: { help: 'Frames the control plane handed to the data plane.', labels: [] },
+  nat_keepalives: { help: 'NAT keepalives (one 0xFF octet on the NAT-T port, RFC 3948) received and consumed.', labels: [] },
+  endpoint_changes: { help: 'Times a route\'s peer endpoint moved to the address and port of an authenticated ESP-in-UDP packet.', labels: [] },
   drops: {
     help: 'Frames not forwarded, by the interface they arrived on (or were to leave by, for tx_ring_full and tx_oversize) and the reason; ttl_expired and too_big are answered with ICMP; rx_kernel_drops, rx_oversize and tx_oversize are the driver\'s.',
     labels: ['interface', 'reason'],

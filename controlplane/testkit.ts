@@ -156,7 +156,11 @@ export interface IoPart {
 
 // ---- softbench (dataplane/pipeline/softbench_napi.cc) ----
 
-export interface SoftbenchOptions { packetSize: number | 'IMIX'; packets: number; routes: number; queues: number; cpus?: number[] }
+export interface SoftbenchOptions {
+  packetSize: number | 'IMIX'; packets: number; routes: number; queues: number; cpus?: number[];
+  /** ESP in UDP (RFC 3948, port 4500) instead of plain ESP. */
+  natT?: boolean;
+}
 export interface SoftbenchResult { seconds: number; cpuSeconds: number; packets: number; bytes: number; sent: number; cryptoPath: string }
 
 export interface Testkit {

@@ -59,6 +59,11 @@ struct OutboundSa {
   // never sent with a number that might have been sent before a restart.
   uint64_t limit = UINT64_MAX;
   bool esn = true;
+  // ESP in UDP (RFC 3948) when udp_destination_port is not 0: our source
+  // port and the peer's port until the route's endpoint was learned
+  // (pipeline/peer_endpoint.h); host order.
+  uint16_t udp_source_port = 0;
+  uint16_t udp_destination_port = 0;
   uint8_t salt[kSaltLen] = {};
   crypto::GcmContext gcm;
   SaCounters counters;

@@ -61,6 +61,10 @@ namespace vitesse {
     "Frames handed to the control plane (ARP, ND, ICMP, key exchange, ICMP errors to send).")                        \
   X(injected_packets, "", "traffic", "injected_packets", "", "workers/injected-packets",                            \
     "Frames the control plane handed to the data plane.")                                                            \
+  X(nat_keepalives, "", "traffic", "nat_keepalives", "", "workers/nat-keepalives",                                  \
+    "NAT keepalives (one 0xFF octet on the NAT-T port, RFC 3948) received and consumed.")                           \
+  X(endpoint_changes, "", "traffic", "endpoint_changes", "", "workers/endpoint-changes",                            \
+    "Times a route's peer endpoint moved to the address and port of an authenticated ESP-in-UDP packet.")           \
   /* drops on the way private → public */                                                                           \
   X(private_drop_bad_header, "private", "error", "drops", "bad_header", "private-router/bad-header-errors",          \
     "Truncated or malformed Ethernet or IP headers, or a wrong IPv4 header checksum.")                               \
@@ -127,6 +131,10 @@ namespace vitesse {
     "7126 recommends.")                                                                                              \
   X(public_drop_jumbogram, "public", "error", "drops", "jumbogram", "public-router/jumbogram-errors",                \
     "Decrypted IPv6 packets with payload length 0 (jumbograms, RFC 2675, are not supported).")                       \
+  X(public_drop_udp_length, "public", "error", "drops", "udp_length", "public-router/udp-length-errors",          \
+    "UDP on the NAT-T port whose length field disagrees with its IP packet's.")                                      \
+  X(public_drop_udp_checksum, "public", "error", "drops", "udp_checksum", "public-router/udp-checksum-errors",      \
+    "UDP on the NAT-T port with a wrong checksum, or with none over IPv6.")                                          \
   /* resources */                                                                                                    \
   X(private_tx_ring_full, "private", "resource", "drops", "tx_ring_full", "private-interface/tx-drops",              \
     "Frames dropped because the transmit ring was full.")                                                            \

@@ -23,17 +23,17 @@ constexpr int kIdleSleepMs = 1;
 const std::string mtu_error = "mtu must be between " + std::to_string(kMinMtu) + " and " + std::to_string(kMaxMtu);
 
 void build_outer(OuterTemplate& o, const net::Mac& dst_mac, const net::Mac& src_mac, const net::IpAddr& src,
-                 const net::IpAddr& dst) {
+                 const net::IpAddr& dst, uint8_t proto = net::kProtoEsp) {
   o.is_v6 = dst.is_v6;
   uint8_t* ip = o.bytes + net::kEthHeaderLen;
   if (o.is_v6) {
     net::write_eth_header(o.bytes, dst_mac, src_mac, net::kEtherTypeIpv6);
-    net::write_ipv6_header(ip, 0, net::kProtoEsp, src.v6, dst.v6);
+    net::write_ipv6_header(ip, 0, proto, src.v6, dst.v6);
     o.len = net::kEthHeaderLen + net::kIpv6HeaderLen;
     o.ip_checksum_base = 0;
   } else {
     net::write_eth_header(o.bytes, dst_mac, src_mac, net::kEtherTypeIpv4);
-    net::write_ipv4_header(ip, 0, net::kProtoEsp, src.v4, dst.v4, 0);
+    net::write_ipv4_header(ip, 0, proto, src.v4, dst.v4, 0);
     store_be16(ip + 10, 0);
     o.len = net::kEthHeaderLen + net::kIpv4HeaderLen;
     o.ip_checksum_base = net::checksum_partial(ip, net::kIpv4HeaderLen);
@@ -223,6 +223,7 @@ std::unique_ptr<Tables> Gateway::build_tables() const {
   if (config_.private_v6) { t->has_private_v6 = true; t->private_v6 = *config_.private_v6; }
   t->mtu = config_.mtu;
   t->tfc_pad_to = config_.tfc ? config_.mtu : 0;
+  t->nat_t_port = config_.nat_t_port;
 
   t->routes = route_table_;
   std::map<std::string_view, route::RouteIndex> route_index;
@@ -241,9 +242,11 @@ std::unique_ptr<Tables> Gateway::build_tables() const {
       QueueRoute& qr = qt.routes[i + 1];
       auto sa = outbound_.find({q, r.id});
       qr.sa = sa == outbound_.end() ? nullptr : sa->second.get();
+      qr.endpoint = endpoints_.at({q, r.id}).get();
       if (nexthop_[1]) {
         const net::IpAddr& remote = q < r.remotes.size() ? r.remotes[q] : r.remotes[0];
         build_outer(qr.outer, *nexthop_[1], config_.public_mac, qt.public_address, remote);
+        build_outer(qr.outer_udp, *nexthop_[1], config_.public_mac, qt.public_address, remote, net::kProtoUdp);
         qr.has_outer = true;
       }
     }
@@ -284,6 +287,30 @@ void Gateway::set_routes(std::vector<RouteSpec> routes) {
       ++it;
     }
   }
+  // Endpoints live as long as their route (a learned one survives rekeys
+  // and route changes that keep the id and its gateways; changed gateways
+  // start afresh, as the operator's word is newer than what was learned).
+  std::map<std::string_view, const std::vector<net::IpAddr>*> old_remotes;
+  for (const RouteSpec& old : routes_) old_remotes.emplace(old.id, &old.remotes);
+  std::set<std::string> moved;
+  for (const RouteSpec& r : routes) {
+    auto o = old_remotes.find(r.id);
+    if (o != old_remotes.end() && !(*o->second == r.remotes)) moved.insert(r.id);
+  }
+  for (auto it = endpoints_.begin(); it != endpoints_.end();) {
+    if (!ids.count(it->first.second) || moved.count(it->first.second)) {
+      PeerEndpoint* p = it->second.release();
+      pending_free_.push_back([p] { delete p; });
+      it = endpoints_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const RouteSpec& r : routes)
+    for (uint32_t q = 0; q < config_.queues; q++) {
+      auto& slot = endpoints_[{q, r.id}];
+      if (!slot) slot = std::make_unique<PeerEndpoint>();
+    }
   std::vector<RouteTable::Entry> entries;
   for (size_t i = 0; i < routes.size(); i++)
     for (const route::Prefix& p : routes[i].nets) entries.push_back({p, static_cast<uint16_t>(i + 1)});
@@ -330,8 +357,13 @@ void Gateway::set_outbound_sa(const SaSpec& s) {
   if (!esp::init_outbound(*sa, s.aead, s.spi, s.keymat.data(), s.keymat.size()))
     throw std::invalid_argument("outbound SA " + std::to_string(s.spi) + ": key material must be " +
                                 std::to_string(esp::aead_key_len(s.aead) + esp::kSaltLen) + " bytes");
+  if ((s.udp_source_port == 0) != (s.udp_destination_port == 0))
+    throw std::invalid_argument("outbound SA " + std::to_string(s.spi) +
+                                ": ESP in UDP needs both a source and a destination port (or neither)");
   sa->esn = s.esn;
   sa->seq = s.seq;
+  sa->udp_source_port = s.udp_source_port;
+  sa->udp_destination_port = s.udp_destination_port;
   esp::set_limit(*sa, s.limit);
   auto& slot = outbound_[{s.queue, s.route}];
   esp::OutboundSa* old = slot.release();
@@ -428,6 +460,12 @@ std::vector<SaInfo> Gateway::outbound_due(uint64_t margin) const {
 uint64_t Gateway::inbound_packets(uint32_t queue, uint32_t spi) const {
   auto it = inbound_.find({queue, spi});
   return it == inbound_.end() ? 0 : read_counter(it->second->counters.packets);
+}
+
+std::vector<EndpointInfo> Gateway::endpoints() const {
+  std::vector<EndpointInfo> out;
+  for (auto& [k, ep] : endpoints_) out.push_back({k.first, k.second, ep->read()});
+  return out;
 }
 
 bool Gateway::inject(uint32_t queue, Side side, InjectMode mode, const uint8_t* frame, uint32_t len) {

@@ -20,6 +20,7 @@
 
 #include "esp/sa.h"
 #include "io/link.h"
+#include "net/udp_encap.h"
 #include "pipeline/tables.h"
 #include "pipeline/worker.h"
 #include "route/prefix.h"
@@ -47,6 +48,16 @@ struct SaSpec {
   // top (every number up to it counts as received).
   uint64_t seq = 0;
   uint64_t limit = UINT64_MAX;
+  // Outbound: ESP in UDP (RFC 3948) from our port to the peer's (both 0: plain ESP).
+  uint16_t udp_source_port = 0;
+  uint16_t udp_destination_port = 0;
+};
+
+// The peer's endpoint of a route on a queue (pipeline/peer_endpoint.h).
+struct EndpointInfo {
+  uint32_t queue;
+  std::string route;
+  PeerEndpoint::Value value;
 };
 
 struct SaInfo {
@@ -67,6 +78,7 @@ struct GatewayConfig {
   std::vector<net::IpAddr> public_addresses;  // one per queue
   uint32_t mtu = 1440;
   bool tfc = false;
+  uint16_t nat_t_port = net::kDefaultNatTPort;  // 0: no ESP in UDP is received
   size_t pool_packets = 4096;
   bool busywait = false;
   std::vector<int> cpus;  // pin worker q to cpus[q % size]; empty: no pinning
@@ -119,6 +131,8 @@ class Gateway {
   std::vector<SaInfo> outbound_due(uint64_t margin) const;
   // Packets authenticated on one inbound SA so far (0 if there is no such SA).
   uint64_t inbound_packets(uint32_t queue, uint32_t spi) const;
+  // Every route's peer endpoint on every queue (learned from ESP in UDP, or not yet).
+  std::vector<EndpointInfo> endpoints() const;
   const GatewayConfig& config() const { return config_; }
 
   // Slow path.
@@ -145,6 +159,7 @@ class Gateway {
   std::map<std::pair<uint32_t, uint32_t>, std::unique_ptr<esp::InboundSa>> inbound_;  // (queue, spi)
   std::map<std::pair<uint32_t, uint32_t>, std::string> inbound_route_;
   std::map<std::pair<uint32_t, std::string>, std::unique_ptr<esp::OutboundSa>> outbound_;  // (queue, route)
+  std::map<std::pair<uint32_t, std::string>, std::unique_ptr<PeerEndpoint>> endpoints_;  // (queue, route)
   std::optional<net::Mac> nexthop_[2];
   std::shared_ptr<const RouteTable> route_table_;
   bool dirty_ = false;

@@ -1,6 +1,7 @@
 // N-API surface of the gateway (part "gateway"): controlplane/dataplane.ts is
 // its only intended caller. Every call is batch-oriented; no JavaScript runs
 // per data packet.
+#include <arpa/inet.h>
 #include <napi.h>
 
 #include <stdexcept>
@@ -53,6 +54,8 @@ SaSpec sa_spec(const Napi::Object& o) {
   s.esn = bool_prop(o, "esn", "sa.", s.esn);
   s.seq = u64(o, "seq", 0);
   s.limit = u64(o, "limit", UINT64_MAX);
+  s.udp_source_port = static_cast<uint16_t>(uint32_prop(o, "udpSourcePort", "sa.", 0, 0, 65535));
+  s.udp_destination_port = static_cast<uint16_t>(uint32_prop(o, "udpDestinationPort", "sa.", 0, 0, 65535));
   return s;
 }
 
@@ -123,6 +126,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
                         InstanceMethod("sas", &GatewayWrap::Sas),
                         InstanceMethod("saTraffic", &GatewayWrap::SaTraffic),
                         InstanceMethod("inboundPackets", &GatewayWrap::InboundPackets),
+                        InstanceMethod("endpoints", &GatewayWrap::Endpoints),
                         InstanceMethod("inject", &GatewayWrap::Inject),
                         InstanceMethod("punts", &GatewayWrap::Punts),
                         InstanceMethod("onPunt", &GatewayWrap::OnPunt),
@@ -139,6 +143,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
       cfg.tfc = bool_prop(c, "tfc", "", false);
       cfg.busywait = bool_prop(c, "busywait", "", false);
       cfg.pool_packets = u32(c, "poolPackets", 4096);
+      cfg.nat_t_port = static_cast<uint16_t>(uint32_prop(c, "natTPort", "", net::kDefaultNatTPort, 0, 65535));
       if (!absent(c.Get("cpus"))) {
         Napi::Array a = array_value(c.Get("cpus"), "cpus");
         for (uint32_t i = 0; i < a.Length(); i++) cfg.cpus.push_back(int32_value(a.Get(i), "cpus[" + std::to_string(i) + "]", 0));
@@ -369,6 +374,31 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
   Napi::Value InboundPackets(const Napi::CallbackInfo& info) {
     return guarded(info, [&](Gateway& g) {
       return Napi::Number::New(info.Env(), static_cast<double>(g.inbound_packets(uint32_arg(info, 0, "queue"), uint32_arg(info, 1, "spi"))));
+    });
+  }
+  // [{queue, route, learned, address?, port?, changes}]: address and port once learned.
+  Napi::Value Endpoints(const Napi::CallbackInfo& info) {
+    return guarded(info, [&](Gateway& g) {
+      Napi::Env env = info.Env();
+      auto list = g.endpoints();
+      Napi::Array a = Napi::Array::New(env, list.size());
+      for (size_t i = 0; i < list.size(); i++) {
+        const EndpointInfo& e = list[i];
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("queue", e.queue);
+        o.Set("route", e.route);
+        o.Set("learned", e.value.learned);
+        if (e.value.learned) {
+          char buf[INET6_ADDRSTRLEN];
+          const bool v6 = g.config().public_addresses.at(e.queue).is_v6;
+          inet_ntop(v6 ? AF_INET6 : AF_INET, e.value.address, buf, sizeof buf);
+          o.Set("address", buf);
+          o.Set("port", e.value.port);
+        }
+        o.Set("changes", static_cast<double>(e.value.changes));
+        a.Set(i, o);
+      }
+      return a;
     });
   }
   // inject(queue, side, mode: 'transmit'|'receive', frames: Buffer[]) → accepted count

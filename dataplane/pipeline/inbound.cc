@@ -2,6 +2,8 @@
 //   parse Ethernet and outer IP → must be for this queue's address →
 //   refused headers (net/header_policy.h) dropped →
 //   ESP (fragments dropped) / key exchange, ICMP, ARP, ND to the control plane
+//   / UDP on the NAT-T port (RFC 3948): checked, keepalives consumed, key
+//   exchange (after the non-ESP marker) to the control plane, else ESP
 //   → SPI → inbound SA → replay pre-check, authenticated decryption, replay
 //   window update, trailer (one batch call, esp/decap.cc) → inbound policy:
 //   inner source in the SA's route, no multicast or broadcast (dropped per
@@ -9,9 +11,11 @@
 //   (net/header_policy.h) → for one of our own addresses: punt
 //   (answered back through the tunnel) → inner TTL / hop limit (expired: punt
 //   for ICMP time exceeded) → Ethernet header for the private next hop →
-//   private link.
+//   private link. An ESP-in-UDP packet that authenticated and is the newest
+//   its SA has seen moves its route's peer endpoint to where it came from.
 #include "esp/decap.h"
 #include "net/header_policy.h"
+#include "net/udp_encap.h"
 #include "pipeline/prefetch_sa.h"
 #include "pipeline/worker.h"
 
@@ -53,6 +57,49 @@ Counter refused(net::HeaderVerdict v) {
   return Counter::public_drop_bad_header;
 }
 
+// UDP to one of our public addresses: for the NAT-T port, what to do with it.
+struct NatTVerdict {
+  enum Kind : uint8_t { other_udp, esp, keepalive, key_exchange, drop } kind;
+  Counter reason;  // drop
+};
+
+NatTVerdict nat_t_verdict(const uint8_t* ip, bool v6, uint32_t hdr_len, uint32_t ip_len, uint16_t nat_t_port) {
+  const uint8_t* udp = ip + hdr_len;
+  const uint32_t avail = ip_len - hdr_len;
+  if (nat_t_port == 0 || avail < net::kUdpHeaderLen || load_be16(udp + 2) != nat_t_port) return {NatTVerdict::other_udp, {}};
+  if (load_be16(udp + 4) != avail) return {NatTVerdict::drop, Counter::public_drop_udp_length};
+  // IPv4: 0 means no checksum (RFC 768; RFC 3948 senders use it). IPv6
+  // receivers drop a zero checksum (RFC 8200 §8.1).
+  const uint16_t sum = load_be16(udp + 6);
+  if ((sum != 0 || v6) && !net::udp_checksum_ok(ip, v6, udp, avail)) return {NatTVerdict::drop, Counter::public_drop_udp_checksum};
+  switch (net::classify_nat_t(udp + net::kUdpHeaderLen, avail - net::kUdpHeaderLen)) {
+    case net::NatTPayload::keepalive: return {NatTVerdict::keepalive, {}};
+    case net::NatTPayload::key_exchange: return {NatTVerdict::key_exchange, {}};
+    case net::NatTPayload::truncated: return {NatTVerdict::drop, Counter::public_drop_truncated};
+    case net::NatTPayload::esp: break;
+  }
+  return {NatTVerdict::esp, {}};
+}
+
+// Where an authenticated ESP-in-UDP packet came from.
+struct UdpSource {
+  uint8_t address[16];
+  uint16_t port;
+  uint32_t seq_low;
+};
+
+// The packet was the newest its SA has seen (its number is the window's top
+// after the batch: at most one per SA and batch), so the peer is there now.
+// An endpoint not learned yet is the route's gateway and the SA's port.
+bool moves_endpoint(const QueueRoute& qr, const UdpSource& from) {
+  const PeerEndpoint* ep = qr.endpoint;
+  if (!ep) return false;
+  if (ep->is_learned()) return !ep->same(from.address, from.port);
+  if (!qr.has_outer || !qr.sa || qr.sa->udp_destination_port != from.port) return true;
+  const uint8_t* dst = qr.outer_udp.bytes + net::kEthHeaderLen + (qr.outer_udp.is_v6 ? 24 : 16);
+  return std::memcmp(dst, from.address, qr.outer_udp.is_v6 ? 16 : 4) != 0;
+}
+
 }  // namespace
 
 void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
@@ -60,6 +107,8 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
   Packet* esp_pkts[kBatch];
   esp::InboundSa* sas[kBatch];
   route::RouteIndex routes[kBatch];
+  bool via_udp[kBatch];
+  UdpSource sources[kBatch];
   uint32_t m = 0;
   uint64_t rx_bytes = 0;
 
@@ -72,6 +121,8 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     uint8_t* ip = p->data + net::kEthHeaderLen;
     uint32_t avail = p->len - net::kEthHeaderLen;
     uint32_t hdr_len, ip_len;
+    uint32_t esp_off;  // the ESP header, from the IP header
+    bool udp = false;
 
     if (type == net::kEtherTypeIpv4) {
       if (avail < net::kIpv4HeaderLen || (ip[0] >> 4) != 4) { drop(p, Counter::public_drop_bad_header); continue; }
@@ -89,7 +140,20 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
       if (auto v = net::ipv4_header_verdict(ip, hdr_len); v != net::HeaderVerdict::ok) { drop(p, refused(v)); continue; }
       uint8_t proto = ip[9];
       bool fragment = (load_be16(ip + 6) & 0x3fff) != 0;  // MF set or offset > 0
-      if (proto != net::kProtoEsp) {
+      esp_off = hdr_len;
+      if (proto == net::kProtoUdp && !fragment) {
+        NatTVerdict v = nat_t_verdict(ip, false, hdr_len, ip_len, t.nat_t_port);
+        if (v.kind == NatTVerdict::drop) { drop(p, v.reason); continue; }
+        if (v.kind == NatTVerdict::keepalive) { counters_.add(Counter::nat_keepalives); pool_.free(p); continue; }
+        if (v.kind == NatTVerdict::esp) {
+          udp = true;
+          esp_off = hdr_len + net::kUdpHeaderLen;
+          std::memset(sources[m].address, 0, 16);
+          std::memcpy(sources[m].address, ip + 12, 4);
+          sources[m].port = load_be16(ip + hdr_len);
+        }
+      }
+      if (!udp && proto != net::kProtoEsp) {
         if (proto == net::kProtoUdp || proto == net::kProtoIcmp) punt(p, Side::public_side, PuntReason::control);
         else drop(p, Counter::public_drop_unknown_protocol);
         continue;
@@ -110,7 +174,19 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
         drop(p, Counter::public_drop_not_for_us);
         continue;
       }
-      if (next != net::kProtoEsp) {
+      esp_off = hdr_len;
+      if (next == net::kProtoUdp) {
+        NatTVerdict v = nat_t_verdict(ip, true, hdr_len, ip_len, t.nat_t_port);
+        if (v.kind == NatTVerdict::drop) { drop(p, v.reason); continue; }
+        if (v.kind == NatTVerdict::keepalive) { counters_.add(Counter::nat_keepalives); pool_.free(p); continue; }
+        if (v.kind == NatTVerdict::esp) {
+          udp = true;
+          esp_off = hdr_len + net::kUdpHeaderLen;
+          std::memcpy(sources[m].address, ip + 8, 16);
+          sources[m].port = load_be16(ip + hdr_len);
+        }
+      }
+      if (!udp && next != net::kProtoEsp) {
         if (next == net::kProtoIpv6Frag) drop(p, Counter::public_drop_fragment);
         else if (next == net::kProtoUdp || next == net::kProtoIcmpv6) punt(p, Side::public_side, PuntReason::control);
         else drop(p, Counter::public_drop_unknown_protocol);
@@ -124,17 +200,20 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
       continue;
     }
 
-    uint32_t esp_len = ip_len - hdr_len;
+    uint32_t esp_len = ip_len - esp_off;
     if (esp_len < 4) { drop(p, Counter::public_drop_truncated); continue; }
     route::RouteIndex route = 0;
-    esp::InboundSa* sa = qt.inbound.find(load_be32(ip + hdr_len), &route);
+    esp::InboundSa* sa = qt.inbound.find(load_be32(ip + esp_off), &route);
     if (!sa) { drop(p, Counter::public_drop_unknown_spi); continue; }
     prefetch_sa(sa);
-    p->pull(net::kEthHeaderLen + hdr_len);
+    // The sequence number's low half, for endpoint learning (the header is gone after decapsulation).
+    if (udp) sources[m].seq_low = esp_len >= 8 ? load_be32(ip + esp_off + 4) : 0;
+    p->pull(net::kEthHeaderLen + esp_off);
     p->len = esp_len;
     esp_pkts[m] = p;
     sas[m] = sa;
     routes[m] = route;
+    via_udp[m] = udp;
     m++;
   }
   counters_.add(Counter::public_rx_packets, n);
@@ -151,6 +230,11 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     Packet* p = esp_pkts[i];
     if (results[i] != esp::DecapResult::ok) { drop(p, decap_counter(results[i])); continue; }
     counters_.add(Counter::decapsulated_packets);
+    if (via_udp[i] && static_cast<uint32_t>(sas[i]->window.top()) == sources[i].seq_low &&
+        moves_endpoint(qt.routes[routes[i]], sources[i])) {
+      qt.routes[routes[i]].endpoint->move_to(sources[i].address, sources[i].port);
+      counters_.add(Counter::endpoint_changes);
+    }
     uint8_t* ip = p->data;
     bool v6 = (ip[0] >> 4) == 6;
     if (!policy.allows(routes[i], ip, v6)) {

@@ -3,10 +3,12 @@
 //   frames for us go to the control plane →
 //   TTL / hop limit (expired: punt for ICMP time exceeded) → Poptrie route →
 //   this queue's outbound SA for the route → MTU (over: punt for ICMP too big)
-//   → decrement TTL → ESP encapsulation (one batch call) → outer IP and
-//   Ethernet from the route's template → public link.
+//   → decrement TTL → ESP encapsulation (one batch call) → for an SA with
+//   ESP in UDP, the UDP header towards the route's peer endpoint → outer IP
+//   and Ethernet from the route's template → public link.
 #include "esp/encap.h"
 #include "net/header_policy.h"
+#include "net/udp_encap.h"
 #include "pipeline/prefetch_sa.h"
 #include "pipeline/worker.h"
 
@@ -53,13 +55,64 @@ inline void write_outer(const OuterTemplate& o, uint8_t* frame, uint32_t frame_l
   }
 }
 
+// The outer headers go into the headroom in front of the ESP header.
+static_assert(kPacketHeadroom + net::kEthHeaderLen - esp::kEspHeaderLen >=
+                  net::kEthHeaderLen + net::kIpv6HeaderLen + net::kUdpHeaderLen,
+              "no headroom for Ethernet, IPv6 and UDP in front of ESP");
+
+// ESP in UDP (RFC 3948): the frame is Ethernet ‖ IP ‖ UDP ‖ ESP, the
+// template's header (protocol UDP) towards the route's gateway, or the
+// address and port the peer's authenticated ESP last came from. The UDP
+// checksum is 0 over IPv4 (RFC 3948 §2.1); over IPv6 it is computed (RFC
+// 8200 §8.1; the zero-checksum exception of RFC 6935/6936 is for tunnels
+// that declare it, and a NAT may not pass it).
+inline void write_outer_udp(const OuterTemplate& o, const esp::OutboundSa& sa, const PeerEndpoint* ep, uint8_t* frame,
+                            uint32_t frame_len, uint16_t id) {
+  uint8_t* ip = frame + net::kEthHeaderLen;
+  const uint32_t ip_len = frame_len - net::kEthHeaderLen;
+  const bool learned = ep && ep->is_learned();
+  uint16_t dst_port = sa.udp_destination_port;
+  uint8_t* udp;
+  if (o.is_v6) {
+    std::memcpy(frame, o.bytes, net::kEthHeaderLen + net::kIpv6HeaderLen);
+    store_be16(ip + 4, static_cast<uint16_t>(ip_len - net::kIpv6HeaderLen));
+    if (learned) {
+      ep->learned_address(ip + 24);
+      dst_port = ep->learned_port();
+    }
+    udp = ip + net::kIpv6HeaderLen;
+  } else {
+    std::memcpy(frame, o.bytes, net::kEthHeaderLen + net::kIpv4HeaderLen);
+    store_be16(ip + 2, static_cast<uint16_t>(ip_len));
+    store_be16(ip + 4, id);
+    uint32_t sum = o.ip_checksum_base + ip_len + id;
+    if (learned) {
+      // The template's checksum covers its destination: take it out, put the learned one in.
+      uint8_t a[16];
+      ep->learned_address(a);
+      sum += static_cast<uint16_t>(~load_be16(ip + 16)) + static_cast<uint16_t>(~load_be16(ip + 18));
+      std::memcpy(ip + 16, a, 4);
+      sum += load_be16(ip + 16) + load_be16(ip + 18);
+      dst_port = ep->learned_port();
+    }
+    store_be16(ip + 10, static_cast<uint16_t>(~net::checksum_fold(sum)));
+    udp = ip + net::kIpv4HeaderLen;
+  }
+  const uint32_t udp_len = frame_len - static_cast<uint32_t>(udp - frame);
+  store_be16(udp, sa.udp_source_port);
+  store_be16(udp + 2, dst_port);
+  store_be16(udp + 4, static_cast<uint16_t>(udp_len));
+  store_be16(udp + 6, 0);
+  if (o.is_v6) store_be16(udp + 6, net::udp_checksum(ip, true, udp, udp_len));
+}
+
 }  // namespace
 
 void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
   const QueueTables& qt = t.queues[queue_];
   Packet* out[kBatch];
   esp::OutboundSa* sas[kBatch];
-  const OuterTemplate* outer[kBatch];
+  const QueueRoute* qrs[kBatch];
   uint32_t m = 0;
   uint64_t rx_bytes = 0;
 
@@ -130,7 +183,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
     p->len = ip_len;  // drop Ethernet padding of short frames
     out[m] = p;
     sas[m] = qr.sa;
-    outer[m] = &qr.outer;
+    qrs[m] = &qr;
     m++;
   }
   counters_.add(Counter::private_rx_packets, n);
@@ -146,8 +199,14 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
       drop(p, encap_drop_reason(results[i]));
       continue;
     }
-    p->prepend(outer[i]->len);
-    write_outer(*outer[i], p->data, p->len, ip_id_++);
+    const QueueRoute& qr = *qrs[i];
+    if (sas[i]->udp_destination_port) {
+      p->prepend(qr.outer_udp.len + net::kUdpHeaderLen);
+      write_outer_udp(qr.outer_udp, *sas[i], qr.endpoint, p->data, p->len, ip_id_++);
+    } else {
+      p->prepend(qr.outer.len);
+      write_outer(qr.outer, p->data, p->len, ip_id_++);
+    }
     out[k++] = p;
   }
   counters_.add(Counter::encapsulated_packets, k);

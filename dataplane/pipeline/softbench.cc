@@ -100,6 +100,7 @@ SoftbenchResult run_softbench(const SoftbenchOptions& o) {
       sa.route = routes[r].id;
       sa.spi = 0x1000 + (q << 16) + r;
       sa.keymat = keymat;
+      if (o.nat_t) sa.udp_source_port = sa.udp_destination_port = net::kDefaultNatTPort;
       gw->set_outbound_sa(sa);
       gw->add_inbound_sa(sa);
     }

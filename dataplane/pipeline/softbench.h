@@ -15,6 +15,7 @@ struct SoftbenchOptions {
   uint64_t packets = 10'000'000;
   uint32_t routes = 1;
   uint32_t queues = 1;
+  bool nat_t = false;  // ESP in UDP (RFC 3948) on port 4500 instead of plain ESP
   std::vector<int> cpus;
 };
 

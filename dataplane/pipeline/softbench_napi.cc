@@ -20,7 +20,7 @@ using namespace napi_args;
 
 Napi::Value Run(const Napi::CallbackInfo& info) {
   Napi::Object o = object_arg(info, 0, "softbench: options");
-  reject_unknown_keys(o, {"packetSize", "packets", "routes", "queues", "cpus"}, "softbench: options");
+  reject_unknown_keys(o, {"packetSize", "packets", "routes", "queues", "cpus", "natT"}, "softbench: options");
   SoftbenchOptions opt;
   Napi::Value size = o.Get("packetSize");
   if (size.IsString()) {
@@ -32,6 +32,7 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
   opt.packets = count_value(o.Get("packets"), "packets");
   opt.routes = uint32_prop(o, "routes", "", 1, 1, 65535);
   opt.queues = uint32_prop(o, "queues", "", 1, 1, 64);
+  opt.nat_t = bool_prop(o, "natT", "", false);
   if (!absent(o.Get("cpus"))) {
     Napi::Array a = array_value(o.Get("cpus"), "cpus");
     for (uint32_t i = 0; i < a.Length(); i++) opt.cpus.push_back(int32_value(a.Get(i), "cpus[" + std::to_string(i) + "]", 0));

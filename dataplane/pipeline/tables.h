@@ -11,6 +11,7 @@
 #include "esp/sa.h"
 #include "net/headers.h"
 #include "pipeline/inbound_policy.h"
+#include "pipeline/peer_endpoint.h"
 #include "pipeline/route_table.h"
 
 namespace vitesse {
@@ -28,6 +29,11 @@ struct QueueRoute {
   esp::OutboundSa* sa = nullptr;  // null until a key exchange installed one
   OuterTemplate outer;            // valid when the public next hop is known
   bool has_outer = false;
+  // ESP in UDP (an SA with udp_destination_port): the same header with UDP
+  // as the protocol, towards the route's gateway; the peer's learned
+  // endpoint, when there is one, replaces the address and port per packet.
+  OuterTemplate outer_udp;
+  PeerEndpoint* endpoint = nullptr;  // shared by snapshots, written by this queue's worker
 };
 
 // SPI → inbound SA and the index of its route (whose prefixes the inbound
@@ -72,6 +78,7 @@ struct Tables {
   net::Ip6 private_v6;
   uint32_t mtu = 1440;     // largest inner IP packet we encapsulate
   uint32_t tfc_pad_to = 0;  // 0: no traffic-flow confidentiality padding
+  uint16_t nat_t_port = 0;  // ESP in UDP is received on this UDP port (0: off)
 
   std::shared_ptr<const RouteTable> routes;
   InboundPolicy inbound_policy;  // each route's prefixes, by route index
