@@ -121,6 +121,9 @@ export interface SaState {
   seq: bigint;
   /** Outbound: the highest number it may send. */
   limit?: bigint;
+  /** Outbound with ESP in UDP: our port and the peer's (until its endpoint is learned). */
+  udpSourcePort?: number;
+  udpDestinationPort?: number;
 }
 
 /** One SA's traffic (Dataplane.saTraffic). */

@@ -22,6 +22,8 @@ import { parseMac } from './slowpath/address.js';
 import { udpFrame } from './udp.js';
 import { SequenceKeeper, type SequenceStart } from './sequence-keeper.js';
 import { SequenceStore } from './sequence-state.js';
+import { NAT_KEEPALIVE, NatKeepalives, type KeepaliveTarget } from './nat-keepalive.js';
+import { NON_ESP_MARKER, natTPayload } from './nat-t.js';
 
 // Enough for one message per route and queue of a modest gateway; a larger
 // gateway's first knocks beyond this wait for the negotiation to be retried.
@@ -30,7 +32,7 @@ const MAX_PENDING_KEY_EXCHANGE = 1024;
 const EXHAUSTION_POLL_MS = 100;
 
 // Settings a running gateway takes without a restart (paths as diffConfig names them).
-export const LIVE_SETTINGS: ReadonlySet<string> = new Set(['mtu', 'tfc', 'sa-ttl', 'negotiation-ttl', 'protocol-port', 'replay-window', 'liveness-interval', 'liveness-failures']);
+export const LIVE_SETTINGS: ReadonlySet<string> = new Set(['mtu', 'tfc', 'sa-ttl', 'negotiation-ttl', 'protocol-port', 'replay-window', 'liveness-interval', 'liveness-failures', 'nat-keepalive-interval']);
 
 export interface GatewayRuntimeOptions {
   logger?: Logger;
@@ -57,6 +59,8 @@ export class Gateway {
   /** Data-plane mode: the outbound SAs' sequence numbers reserved on disk; null in key-manager mode. */
   readonly sequences: SequenceKeeper | null;
   readonly log: Logger;
+  /** NAT keepalives to the peers of routes whose outbound SAs use ESP in UDP. */
+  readonly keepalives: NatKeepalives;
   private config: GatewayConfig;
   private publicNextHopMac: Buffer | null = null;
   // Key-exchange datagrams sent before the public next hop was resolved (at
@@ -101,6 +105,7 @@ export class Gateway {
         tfc: config.tfc,
         busywait: opts.busywait,
         cpus: opts.cpus,
+        natTPort: config.natTPort,
         private: { mac: privateMac, ipv4: priv.ipv4 ?? undefined, ipv6: priv.ipv6 ?? undefined, link: opts.links?.private ?? linkSpec(priv, config.queues) },
         public: { mac: publicMac, addresses: publicAddresses, link: opts.links?.public ?? linkSpec(pub, config.queues) },
       });
@@ -127,6 +132,10 @@ export class Gateway {
       onUdp: (queue, src, dst, srcPort, dstPort, payload) => {
         if (dstPort === this.config.protocolPort && this.keymanager) {
           this.keymanager.receive({ address: src, port: srcPort }, payload, { address: dst, port: dstPort });
+        } else if (dstPort === this.config.natTPort && this.keymanager && natTPayload(payload) === 'key-exchange') {
+          // The data plane punts only these (and fragments) from the NAT-T
+          // port; the key manager answers on that port, behind the marker (transport()).
+          this.keymanager.receive({ address: src, port: srcPort }, payload.subarray(NON_ESP_MARKER.length), { address: dst, port: dstPort });
         }
       },
     });
@@ -150,6 +159,11 @@ export class Gateway {
       }
     }
     this.dataplane.onPunt((punts: Punt[]) => this.slowpath.handle(punts));
+    this.keepalives = new NatKeepalives({
+      intervalSeconds: () => this.config.natKeepaliveInterval,
+      targets: () => this.keepaliveTargets(),
+      send: (t) => { if (this.publicNextHopMac) this.sendUdp(t.to, NAT_KEEPALIVE, t.from); },
+    });
   }
 
   start(): void {
@@ -161,6 +175,7 @@ export class Gateway {
     this.dataplane.start();
     this.keymanager?.start();
     this.sequences?.start();
+    this.keepalives.start();
     if (this.keymanager) {
       this.exhaustionTimer = setInterval(() => this.rekeyExhausted(), EXHAUSTION_POLL_MS);
       this.exhaustionTimer.unref();
@@ -171,6 +186,7 @@ export class Gateway {
   close(): void {
     if (this.exhaustionTimer) clearInterval(this.exhaustionTimer);
     this.exhaustionTimer = null;
+    this.keepalives.stop();
     this.sequences?.close();
     this.keymanager?.close();
     this.slowpath.stop();
@@ -254,32 +270,63 @@ export class Gateway {
 
   private transport(): Transport {
     return {
-      send: (to, payload, from) => {
-        const queue = this.config.publicInterface.queues.find((q) => q.address === from.address)?.id;
-        if (queue === undefined) throw new Error(`key exchange: ${from.address} is not one of our public addresses`);
-        const copy = Buffer.from(payload);
-        const frame = (dstMac: Buffer) =>
-          udpFrame({
-            srcMac: parseMac(this.dataplane.options.public.mac),
-            dstMac,
-            src: from.address,
-            dst: to.address,
-            srcPort: from.port,
-            dstPort: to.port,
-            payload: copy,
-            ipId: this.ipId++ & 0xffff,
-          });
-        if (!this.publicNextHopMac) {
-          if (this.pendingKeyExchange.length >= MAX_PENDING_KEY_EXCHANGE) {
-            this.pendingKeyExchange.shift();
-            this.stats.keyExchangeTxNoNextHop++;
-          }
-          this.pendingKeyExchange.push({ queue, frame });
-          return;
-        }
-        if (this.dataplane.inject(queue, 'public', 'transmit', [frame(this.publicNextHopMac)]) !== 1) this.stats.keyExchangeTxDropped++;
-      },
+      // On the NAT-T port, key-exchange messages follow the non-ESP marker (RFC 3948 §2.2).
+      send: (to, payload, from) => this.sendUdp(to, from.port === this.config.natTPort ? Buffer.concat([NON_ESP_MARKER, payload]) : payload, from),
     };
+  }
+
+  /**
+   * Where each route's outbound ESP in UDP goes on each queue (the learned
+   * endpoint, else the route's gateway and the SA's port), from our NAT-T port.
+   */
+  keepaliveTargets(): KeepaliveTarget[] {
+    const learned = new Map(this.dataplane.endpoints().filter((e) => e.learned).map((e) => [`${e.route}/${e.queue}`, e]));
+    const gateways = new Map(this.config.routes.map((r) => [r.id as string, r.gateways]));
+    const out: KeepaliveTarget[] = [];
+    for (const sa of this.dataplane.sas()) {
+      if (sa.direction !== 'outbound' || !sa.udpDestinationPort || !sa.udpSourcePort) continue;
+      const local = this.config.publicInterface.queues.find((q) => q.id === sa.queue)?.address;
+      const e = learned.get(`${sa.route}/${sa.queue}`);
+      const gws = gateways.get(sa.route);
+      const gw = gws?.find((g) => g.queue === sa.queue)?.address ?? gws?.[0]?.address;
+      if (!local || (!e && !gw)) continue;
+      out.push({
+        route: sa.route,
+        queue: sa.queue,
+        to: e ? { address: e.address!, port: e.port! } : { address: gw!, port: sa.udpDestinationPort },
+        from: { address: local, port: sa.udpSourcePort },
+        packets: sa.packets,
+        spi: sa.spi,
+      });
+    }
+    return out;
+  }
+
+  /** One UDP datagram from one of our public addresses (queued until the public next hop is known). */
+  private sendUdp(to: { address: string; port: number }, payload: Buffer, from: { address: string; port: number }): void {
+    const queue = this.config.publicInterface.queues.find((q) => q.address === from.address)?.id;
+    if (queue === undefined) throw new Error(`key exchange: ${from.address} is not one of our public addresses`);
+    const copy = Buffer.from(payload);
+    const frame = (dstMac: Buffer) =>
+      udpFrame({
+        srcMac: parseMac(this.dataplane.options.public.mac),
+        dstMac,
+        src: from.address,
+        dst: to.address,
+        srcPort: from.port,
+        dstPort: to.port,
+        payload: copy,
+        ipId: this.ipId++ & 0xffff,
+      });
+    if (!this.publicNextHopMac) {
+      if (this.pendingKeyExchange.length >= MAX_PENDING_KEY_EXCHANGE) {
+        this.pendingKeyExchange.shift();
+        this.stats.keyExchangeTxNoNextHop++;
+      }
+      this.pendingKeyExchange.push({ queue, frame });
+      return;
+    }
+    if (this.dataplane.inject(queue, 'public', 'transmit', [frame(this.publicNextHopMac)]) !== 1) this.stats.keyExchangeTxDropped++;
   }
 
   private flushPendingKeyExchange(): void {

@@ -435,7 +435,7 @@ export class KeyManager {
           return;
         }
         this.counters.challenges_offered++;
-        this.send(ex, from, challengeFor(ex.params, r.value, this.issuer!, now));
+        this.send(ex, from, challengeFor(ex.params, r.value, this.issuer!, now), to?.port);
         // While knocks from this source go over budget, most are forged: we
         // do not yield to them (at worst both ends negotiate, which is harmless).
         if (this.knockLimiter.refusedSince(ex.gatewayKey, now - this.settings.negotiationTtlMs)) return;
@@ -455,7 +455,7 @@ export class KeyManager {
           return;
         }
         this.counters.challenges_accepted++;
-        return this.send(ex, proposal.to, proposal.message);
+        return this.send(ex, proposal.to, proposal.message, to?.port);
       }
       case MessageType.proposal: {
         const checked = checkProposal(ex.params, payload, this.issuer!, now);
@@ -472,7 +472,7 @@ export class KeyManager {
         this.install(ex, r.value.pair, now, 'responder');
         this.counters.keypairs_offered++;
         ex.initiator.peerNegotiated();
-        return this.send(ex, from, r.value.agreement);
+        return this.send(ex, from, r.value.agreement, to?.port);
       }
       case MessageType.agreement: {
         // Read only while a proposal of ours awaits it (one round trip per
@@ -539,8 +539,10 @@ export class KeyManager {
     this.log.debug({ reason, from: from.address, route: ex?.params.route, queue: ex?.params.queue }, 'key-exchange message dropped');
   }
 
-  private send(ex: Exchange, to: Endpoint, payload: Buffer): void {
-    this.options.transport.send(to, payload, { address: ex.params.localAddress, port: this.settings.port });
+  // Answers go out from the port the message came to (the NAT-T port's
+  // messages are answered on it, behind the non-ESP marker: gateway.ts).
+  private send(ex: Exchange, to: Endpoint, payload: Buffer, localPort = this.settings.port): void {
+    this.options.transport.send(to, payload, { address: ex.params.localAddress, port: localPort });
   }
 
   private newExchange(params: ExchangeParams): Exchange {

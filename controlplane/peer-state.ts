@@ -36,6 +36,8 @@ export function routePeers(gw: Gateway): Map<RouteId, RoutePeer> {
   const km = gw.keymanager;
   if (!km) return out;
   const config = gw.currentConfig;
+  // ESP in UDP: where the data plane learned the peer is (authenticated ESP), by route and queue.
+  const learned = new Map(gw.dataplane.endpoints().filter((e) => e.learned).map((e) => [`${e.route}/${e.queue}`, e]));
   for (const r of config.routes) {
     const peer: RoutePeer = { peerUp: false, downSince: null, lastHandshake: null, lastReceived: null, probesSent: 0, probesFailed: 0, endpoints: [] };
     let allDown = true;
@@ -50,7 +52,8 @@ export function routePeers(gw: Gateway): Map<RouteId, RoutePeer> {
       peer.probesSent += s.probesSent;
       peer.probesFailed += s.probesFailed;
       const gateway = r.gateways.find((g) => g.queue === q.id) ?? r.gateways[0];
-      peer.endpoints.push({ queue: q.id, address: gateway.address, port: config.protocolPort, learned: false });
+      const e = learned.get(`${r.id}/${q.id}`);
+      peer.endpoints.push(e ? { queue: q.id, address: e.address!, port: e.port!, learned: true } : { queue: q.id, address: gateway.address, port: config.protocolPort, learned: false });
     }
     if (peer.peerUp || !allDown) peer.downSince = null;
     out.set(r.id, peer);

@@ -193,9 +193,11 @@ function routeList(gw: Gateway, routes: readonly RouteId[], sas: readonly SaTraf
     if (r) r[sa.direction].sas++;
   }
   const peers = routePeers(gw);
+  const endpoints = learnedEndpoints(gw);
   return routes.map((id) => {
     const r = by.get(id)!;
     const peer = peers.get(id);
+    const endpoint = endpoints.get(id);
     return {
       id,
       'inbound-packets': c64(r.inbound.packets),
@@ -206,8 +208,21 @@ function routeList(gw: Gateway, routes: readonly RouteId[], sas: readonly SaTraf
       'outbound-sas': r.outbound.sas,
       'inbound-policy-errors': c64(r.policyErrors),
       ...(peer ? peerLeaves(peer) : {}),
+      ...(endpoint ? { endpoint } : {}),
     };
   });
+}
+
+/** Routes' peer endpoints the data plane has learned (ESP in UDP), by route, in queue order. */
+function learnedEndpoints(gw: Gateway): Map<RouteId, Json[]> {
+  const by = new Map<RouteId, Json[]>();
+  for (const e of gw.dataplane.endpoints().sort((a, b) => a.queue - b.queue)) {
+    if (!e.learned) continue;
+    const list = by.get(e.route) ?? [];
+    list.push({ queue: e.queue, address: e.address!, port: e.port!, changes: c64(e.changes) });
+    by.set(e.route, list);
+  }
+  return by;
 }
 
 /**

@@ -99,6 +99,8 @@ describe('defaults', () => {
     expect(Number(declared('negotiation-ttl'))).toBe(DEFAULTS.negotiationTtl);
     expect(Number(declared('protocol-port'))).toBe(DEFAULTS.protocolPort);
     expect(Number(declared('replay-window'))).toBe(DEFAULTS.replayWindow);
+    expect(Number(declared('nat-t-port'))).toBe(DEFAULTS.natTPort);
+    expect(Number(declared('nat-keepalive-interval'))).toBe(DEFAULTS.natKeepaliveInterval);
     expect(declared('driver')).toBe(DEFAULTS.driver);
     expect(declared('aead')).toBe(DEFAULTS.aead);
   });

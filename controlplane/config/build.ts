@@ -73,6 +73,8 @@ export function build(d: Draft): GatewayConfig {
     replayWindow: must(d.replayWindow),
     livenessInterval: must(d.livenessInterval),
     livenessFailures: must(d.livenessFailures),
+    natTPort: must(d.natTPort),
+    natKeepaliveInterval: must(d.natKeepaliveInterval),
     privateInterface: {
       ...iface(priv),
       ipv4: addresses.find((a) => a.version === 4)?.text ?? null,

@@ -95,6 +95,8 @@ export interface Draft {
   livenessInterval: V<number>;
   livenessFailures: V<number>;
   protocolPort: V<number>;
+  natTPort: V<number>;
+  natKeepaliveInterval: V<number>;
   replayWindow: V<number>;
   privateKeyFile: V<string>;
   privateInterface: DraftPrivateInterface | undefined;
@@ -366,6 +368,8 @@ export function decode(json: unknown, problems: Problems, reuse?: Reusable): Dra
   const g = new Members(top, ROOT_PATH, [
     'queues', 'mtu', 'tfc', 'sa-ttl', 'negotiation-ttl', 'protocol-port', 'replay-window', 'private-key-file',
     'liveness-interval', 'liveness-failures',
+    'queues', 'mtu', 'tfc', 'sa-ttl', 'negotiation-ttl', 'protocol-port', 'replay-window',
+    'nat-t-port', 'nat-keepalive-interval',
     'private-interface', 'public-interface', 'route', 'data-plane',
   ], problems);
 
@@ -380,6 +384,8 @@ export function decode(json: unknown, problems: Problems, reuse?: Reusable): Dra
     livenessInterval: g.leaf('liveness-interval', T.uint(32, LIMITS.livenessInterval.min, LIMITS.livenessInterval.max), DEFAULTS.livenessInterval),
     livenessFailures: g.leaf('liveness-failures', T.uint(8, LIMITS.livenessFailures.min, LIMITS.livenessFailures.max), DEFAULTS.livenessFailures),
     privateKeyFile: g.leaf('private-key-file', KEY_FILE),
+    natTPort: g.leaf('nat-t-port', T.uint(16, LIMITS.natTPort.min, LIMITS.natTPort.max), DEFAULTS.natTPort),
+    natKeepaliveInterval: g.leaf('nat-keepalive-interval', T.uint(32, LIMITS.natKeepaliveInterval.min, LIMITS.natKeepaliveInterval.max), DEFAULTS.natKeepaliveInterval),
     privateInterface: readPrivate(g, problems),
     publicInterface: readPublic(g, problems),
     routes: (listOf(g, 'route', problems) ?? []).map(({ path, json: r }) => (reuse?.get(r) as DraftRoute | undefined) ?? readRoute(path, r, problems)),

@@ -15,6 +15,8 @@ export const DEFAULTS = {
   livenessInterval: 10, //   seconds
   livenessFailures: 3, //    probes
   protocolPort: 303,
+  natTPort: 4500, //         ESP in UDP, RFC 3948
+  natKeepaliveInterval: 20, // seconds; 0: no keepalives
   replayWindow: 1024, //     packets
   driver: 'af-packet',
   wireEnd: 0,
@@ -30,6 +32,8 @@ export const LIMITS = {
   livenessInterval: { min: 1, max: 3600 }, // seconds
   livenessFailures: { min: 1, max: 100 }, // probes
   protocolPort: { min: 1, max: 65535 },
+  natTPort: { min: 1, max: 65535 },
+  natKeepaliveInterval: { min: 0, max: 3600 }, // seconds
   replayWindow: { min: 32, max: 4096 }, //  packets, a power of two
   spi: { min: 256, max: 0xffff_ffff }, //   0..255 are reserved (RFC 4303 §2.1)
   routeIdLength: { min: 1, max: 64 },

@@ -49,6 +49,8 @@ export function toJson(config: GatewayConfig, options: ToJsonOptions = {}): Reco
     'liveness-interval': config.livenessInterval,
     'liveness-failures': config.livenessFailures,
     ...(config.privateKeyFile !== null ? { 'private-key-file': config.privateKeyFile } : {}),
+    'nat-t-port': config.natTPort,
+    'nat-keepalive-interval': config.natKeepaliveInterval,
     'private-interface': {
       ...iface(priv),
       address: [priv.ipv4, priv.ipv6].filter((a) => a !== null),

@@ -136,6 +136,10 @@ export interface GatewayConfig {
   readonly livenessInterval: number;
   /** Failed probes in a row before a peer is down. */
   readonly livenessFailures: number;
+  /** UDP port of ESP in UDP (RFC 3948) and of the key exchange behind the non-ESP marker. */
+  readonly natTPort: number;
+  /** Seconds between NAT keepalives on a route using ESP in UDP; 0: none. */
+  readonly natKeepaliveInterval: number;
   readonly privateInterface: PrivateInterfaceConfig;
   readonly publicInterface: PublicInterfaceConfig;
   /** In configuration order. */

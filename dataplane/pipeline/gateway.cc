@@ -443,7 +443,7 @@ std::vector<SaInfo> Gateway::sas() const {
                    read_counter(sa->window.top_word()), 0});
   for (auto& [k, sa] : outbound_)
     out.push_back({k.first, sa->spi, k.second, false, snapshot(sa->counters), sa->esn, read_counter(sa->seq),
-                   esp::limit_of(*sa)});
+                   esp::limit_of(*sa), sa->udp_source_port, sa->udp_destination_port});
   return out;
 }
 

@@ -68,6 +68,7 @@ struct SaInfo {
   bool esn;
   uint64_t seq;    // outbound: last number used; inbound: the window's top
   uint64_t limit;  // outbound only
+  uint16_t udp_source_port = 0, udp_destination_port = 0;  // outbound: ESP in UDP (0: plain ESP)
 };
 
 struct GatewayConfig {

@@ -337,6 +337,10 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
         o.Set("esn", s.esn);
         o.Set("seq", Napi::BigInt::New(env, s.seq));
         if (!s.inbound) o.Set("limit", Napi::BigInt::New(env, s.limit));
+        if (s.udp_destination_port) {
+          o.Set("udpSourcePort", s.udp_source_port);
+          o.Set("udpDestinationPort", s.udp_destination_port);
+        }
         a.Set(i, o);
       }
       return a;
