@@ -247,7 +247,7 @@ export class Gateway {
         const replaced = this.outbound.get(`${sa.route}/${sa.queue}`);
         // Also under the same SPI (a retried negotiation): the data plane's SA, and its counters, are new.
         if (replaced !== undefined) this.saLedger.removing('outbound', sa.queue, replaced);
-        this.dataplane.setOutboundSa({ queue: sa.queue, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: sa.keymat });
+        this.dataplane.setOutboundSa({ queue: sa.queue, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: sa.keymat, udpSourcePort: sa.udpSourcePort, udpDestinationPort: sa.udpDestinationPort });
         this.saLedger.installed('outbound', sa.queue, sa.route, sa.spi, sa.aead);
         this.outbound.set(`${sa.route}/${sa.queue}`, sa.spi);
         this.log.info({ route: sa.route, queue: sa.queue, spi: sa.spi }, 'outbound SA activated');
@@ -409,7 +409,7 @@ export class Gateway {
       }
       outboundNew.forEach((sa, i) => {
         this.saLedger.installed('outbound', sa.queue, sa.route, sa.spi, sa.aead);
-        this.installOutbound(sa, starts[i]);
+        this.installOutbound(sa, starts[i], natTOf(next, sa.route));
       });
     }
     this.dataplane.commit();
@@ -425,19 +425,31 @@ export class Gateway {
       this.saLedger.installed('inbound', sa.queue, sa.route, sa.spi, sa.aead);
     }
     dp.outboundSas.forEach((sa, i) => {
-      this.installOutbound(sa, starts[i]);
+      this.installOutbound(sa, starts[i], natTOf(config, sa.route));
       this.saLedger.installed('outbound', sa.queue, sa.route, sa.spi, sa.aead);
     });
   }
 
   /** An explicit outbound SA, within the numbers `start` reserved for it. */
-  private installOutbound(sa: SaConfig, start: SequenceStart): void {
+  private installOutbound(sa: SaConfig, start: SequenceStart, udp: { port: number } | null): void {
     this.dataplane.setOutboundSa({
       queue: sa.queue, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: Buffer.concat([sa.key, sa.salt]),
       esn: sa.esn, seq: start.seq, limit: start.limit,
+      // The route's nat-traversal "force": ESP in UDP, from our NAT-T port to the peer's.
+      ...(udp ? { udpSourcePort: udp.port, udpDestinationPort: udp.port } : {}),
     });
     this.sequences!.installed(sa, start);
   }
+}
+
+// The NAT-T port of a route with nat-traversal "force" (data-plane mode: its
+// explicit outbound SAs send ESP in UDP), or null. Routes are indexed once
+// per configuration, so installing many SAs stays linear.
+const forcedRoutes = new WeakMap<GatewayConfig, ReadonlySet<string>>();
+function natTOf(config: GatewayConfig, route: string): { port: number } | null {
+  let forced = forcedRoutes.get(config);
+  if (!forced) forcedRoutes.set(config, (forced = new Set(config.routes.filter((r) => r.natTraversal === 'force').map((r) => r.id))));
+  return forced.has(route) ? { port: config.natTPort } : null;
 }
 
 /** An explicit inbound SA: every number before its initial-sequence counts as received. */
@@ -478,6 +490,7 @@ export function keyManagerConfig(config: GatewayConfig, secrets: Buffer[] = []):
     livenessInterval: config.livenessInterval,
     livenessFailures: config.livenessFailures,
     ...(config.privateKeyFile !== null ? { privateKey: file(config.privateKeyFile, `${ROOT_PATH}/private-key-file`) } : {}),
+    natTPort: config.natTPort,
     routes: config.routes.map((r) => ({
       id: r.id,
       spi: r.spi!,
@@ -501,6 +514,7 @@ export function keyManagerConfig(config: GatewayConfig, secrets: Buffer[] = []):
           ...(port !== null ? { gatewayPort: port } : {}),
         };
       }),
+      natTraversal: r.natTraversal === 'force' ? 'force' : 'off',
     })),
   };
 }

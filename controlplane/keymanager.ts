@@ -343,7 +343,9 @@ export class KeyManager {
       this.cursor = (start + i + 1) % n;
       this.counters.negotiations_initiated++;
       this.log.debug({ route: ex.params.route, queue: ex.params.queue }, 'negotiation initiated');
-      this.send(ex, { address: ex.params.gatewayAddress, port: ex.params.gatewayPort ?? this.settings.port }, knock);
+      // A route with NAT traversal knocks on the NAT-T port from it, so that the exchange and ESP share the NAT's binding.
+      const port = ex.params.natTPort ?? ex.params.gatewayPort ?? this.settings.port;
+      this.send(ex, { address: ex.params.gatewayAddress, port }, knock, ex.params.natTPort ?? undefined);
     }
     if (now - this.lastPrune >= RATE_LIMIT_PRUNE_MS) {
       this.knockLimiter.prune(now);

@@ -80,6 +80,42 @@ for (const { v, queue } of [{ v: '', queue: 0 }, { v: '6', queue: 1 }]) {
   write('pipeline_fuzz', `vita${v || '4'}-mixed`, pipelineInput(1 | 12, mixed));
 }
 
+// ESP in UDP (settings bit 5: the loop SAs send it). Vita's own ESP (SPI
+// 1001, authentic) arrives wrapped in UDP to the NAT-T port from a NAT's
+// address and port, which moves the route's endpoint; with a NAT keepalive,
+// a key-exchange message behind the non-ESP marker, and private traffic to
+// encapsulate in UDP and feed back.
+function inUdp(frame, src, srcPort, payload) {
+  const ip = Buffer.from(frame.subarray(14, 34));
+  const udp = Buffer.alloc(8);
+  udp.writeUInt16BE(srcPort, 0);
+  udp.writeUInt16BE(4500, 2);
+  udp.writeUInt16BE(8 + payload.length, 4);
+  ip[9] = 17;
+  ip.writeUInt16BE(20 + 8 + payload.length, 2);
+  Buffer.from(src.split('.').map(Number)).copy(ip, 12);
+  ip.writeUInt16BE(0, 10);
+  let sum = 0;
+  for (let i = 0; i < 20; i += 2) sum += ip.readUInt16BE(i);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  ip.writeUInt16BE(~sum & 0xffff, 10);
+  return Buffer.concat([frame.subarray(0, 14), ip, udp, payload]);
+}
+{
+  const esp = vita('selftest-public-out.pcap').filter((f) => f.readUInt16BE(12) === 0x0800 && f[14 + 9] === 50);
+  const wrapped = esp.slice(0, 6).map((f, i) => inUdp(f, i < 3 ? '198.51.100.7' : '198.51.100.8', 31000 + i, f.subarray(34)));
+  const template = esp[0];
+  const frames = [
+    ...vita('selftest-private-in.pcap').slice(0, 4).map((f) => [0, f]),
+    ...wrapped.map((f) => [1, f]),
+    [1, inUdp(template, '198.51.100.7', 31000, Buffer.from([0xff]))],
+    [1, inUdp(template, '198.51.100.7', 31000, Buffer.concat([Buffer.alloc(4), Buffer.from('knock')]))],
+    [1, inUdp(template, '198.51.100.7', 31000, Buffer.from([1, 2]))],
+    ...vita('selftest-private-in.pcap').slice(4, 8).map((f) => [0, f]),
+  ];
+  write('pipeline_fuzz', 'nat-t-mixed', pipelineInput(0x20 | 1, frames));
+}
+
 // --- decap_fuzz: mode byte, then packets separated by "ES" ------------------
 // Its SA: SPI 0x1001, key 01..10, salt 0a0b0c0d. Odd mode: each packet is a
 // plaintext (inner packet ‖ padding ‖ pad length ‖ next header) the harness

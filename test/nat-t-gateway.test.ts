@@ -14,6 +14,7 @@ import { parseMac } from '../controlplane/slowpath/address.js';
 import { encodeKnock, MessageType } from '../controlplane/exchange/messages.js';
 import { FIRST_QUEUE, RouteId, RouteSpi, Spi } from '../controlplane/exchange/types.js';
 import { refSeal } from './support/esp-reference.js';
+import { numbered, numberOf, twoSites, until, type TwoSites } from '../controlplane/demo/memory-two-sites.js';
 import { buildIpv4 } from './support/ip-packets.js';
 
 const GW_PUB_MAC = '02:00:00:0b:01:01';
@@ -157,5 +158,42 @@ describe('NAT keepalives', () => {
     expect(g.gw.keepalives.round()).toBe(0);
     g.run();
     expect(g.sent()).toHaveLength(0);
+  });
+});
+
+describe('nat-traversal force: two gateways over the key exchange', () => {
+  let sites: TwoSites | undefined;
+  afterEach(() => {
+    sites?.close();
+    sites = undefined;
+  });
+
+  it('negotiates on the NAT-T port and carries the traffic in ESP in UDP both ways', async () => {
+    sites = twoSites({ negotiationTtl: 60, natTraversal: 'force' });
+    const s = sites;
+    const outbound = (g: TwoSites['a']) => g.sas().filter((x) => x.direction === 'outbound');
+    s.a.start();
+    s.b.start();
+    await until(() => outbound(s.a).length > 0 && outbound(s.b).length > 0, 30_000, 'outbound SAs');
+    for (const g of [s.a, s.b]) {
+      expect(outbound(g).map((sa) => [sa.udpSourcePort, sa.udpDestinationPort])).toEqual([[4500, 4500]]);
+    }
+    s.sendA([numbered('a', 1), numbered('a', 2)]);
+    s.sendB([numbered('b', 3)]);
+    const gotA: number[] = [], gotB: number[] = [];
+    await until(() => {
+      gotB.push(...s.receiveB().map(numberOf));
+      gotA.push(...s.receiveA().map(numberOf));
+      return gotB.length >= 2 && gotA.length >= 1;
+    }, 10_000, 'traffic');
+    expect(gotB).toEqual([1, 2]);
+    expect(gotA).toEqual([3]);
+    for (const g of [s.a, s.b]) {
+      const km = g.keymanager!.counters;
+      expect(km.rxerrors).toBe(0);
+      expect(km.negotiations_expired).toBe(0);
+      // No NAT between them: the endpoints are where they were configured.
+      expect(g.dataplane.counters().endpoint_changes).toBe(0);
+    }
   });
 });

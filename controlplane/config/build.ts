@@ -95,6 +95,7 @@ export function build(d: Draft): GatewayConfig {
       aead: must(r.aead) as Aead,
       livenessInterval: r.livenessInterval ?? null,
       livenessFailures: r.livenessFailures ?? null,
+      natTraversal: must(r.natTraversal),
     })),
     dataPlane,
   };

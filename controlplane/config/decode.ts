@@ -9,6 +9,7 @@ import { child, entry, item, Problems, show } from './errors.js';
 import type { JsonPointer } from './json-text.js';
 import * as T from './leaf-types.js';
 import type { Aead, Driver, MacAddress } from './types.js';
+import type { NatTraversal } from './defaults.js';
 
 /** A leaf: its value, null if absent (optional leaves), undefined if refused or missing. */
 type V<T> = T | null | undefined;
@@ -72,6 +73,7 @@ export interface DraftRoute {
   aead: V<Aead>;
   livenessInterval: V<number>;
   livenessFailures: V<number>;
+  natTraversal: V<NatTraversal>;
 }
 
 export interface DraftSa {
@@ -307,7 +309,7 @@ function readPeer(path: string, json: Record<string, unknown>, problems: Problem
 }
 
 function readRoute(path: string, json: Record<string, unknown>, problems: Problems): DraftRoute {
-  const m = new Members(json, path, ['id', 'net', 'gateway', 'peer', 'spi', 'preshared-key', 'aead', 'liveness-interval', 'liveness-failures'], problems);
+  const m = new Members(json, path, ['id', 'net', 'gateway', 'peer', 'spi', 'preshared-key', 'aead', 'liveness-interval', 'liveness-failures', 'nat-traversal'], problems);
   const id = m.mandatory('id', T.routeId);
   const net = m.mandatory('net', T.ipPrefix);
   const gateways = listOf(m, 'gateway', problems)?.map(({ path: at, json: gw }) => {
@@ -326,6 +328,7 @@ function readRoute(path: string, json: Record<string, unknown>, problems: Proble
     aead: m.leaf('aead', T.aead, DEFAULTS.aead),
     livenessInterval: m.leaf('liveness-interval', T.uint(32, LIMITS.livenessInterval.min, LIMITS.livenessInterval.max)),
     livenessFailures: m.leaf('liveness-failures', T.uint(8, LIMITS.livenessFailures.min, LIMITS.livenessFailures.max)),
+    natTraversal: m.leaf('nat-traversal', T.natTraversal, DEFAULTS.natTraversal),
   };
 }
 

@@ -22,6 +22,7 @@ export const DEFAULTS = {
   wireEnd: 0,
   aead: 'aes-gcm-16-icv',
   esn: true,
+  natTraversal: 'off',
 } as const;
 
 export const LIMITS = {
@@ -45,6 +46,9 @@ export const LIMITS = {
 } as const;
 
 export const AEADS = ['aes-gcm-16-icv', 'aes-256-gcm-16-icv'] as const;
+/** A route's NAT traversal (ESP in UDP, RFC 3948): off, always, or when a NAT is detected. */
+export const NAT_TRAVERSALS = ['off', 'force', 'auto'] as const;
+export type NatTraversal = (typeof NAT_TRAVERSALS)[number];
 export const DRIVERS = ['af-packet', 'af-xdp', 'memory', 'pcap'] as const;
 
 /** Octets of key per AEAD (the salt is 4 more). */

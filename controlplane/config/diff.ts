@@ -55,6 +55,7 @@ function publicAddress(c: GatewayConfig, queue: number): string | undefined {
 function sameRoute(a: RouteConfig, b: RouteConfig, oldConfig: GatewayConfig, newConfig: GatewayConfig): boolean {
   return a.net === b.net
     && a.aead === b.aead
+    && a.natTraversal === b.natTraversal
     && a.spi === b.spi
     && a.gateways.length === b.gateways.length
     && a.gateways.every((g, i) => g.queue === b.gateways[i].queue

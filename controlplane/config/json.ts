@@ -79,6 +79,7 @@ export function toJson(config: GatewayConfig, options: ToJsonOptions = {}): Reco
       out.aead = r.aead;
       if (r.livenessInterval !== null) out['liveness-interval'] = r.livenessInterval;
       if (r.livenessFailures !== null) out['liveness-failures'] = r.livenessFailures;
+      out['nat-traversal'] = r.natTraversal;
       return out;
     }),
   };

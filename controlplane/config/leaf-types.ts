@@ -2,7 +2,7 @@
 // JSON numbers, everything else as strings), each decoded to its value or
 // refused with a reason that quotes the value: never for keys, which must not
 // end up in logs.
-import { AEADS, DRIVERS, LIMITS } from './defaults.js';
+import { AEADS, DRIVERS, LIMITS, NAT_TRAVERSALS, type NatTraversal } from './defaults.js';
 import { show } from './errors.js';
 import { formatAddress, formatPrefix, parseAddress, parsePrefix, type ParsedAddress, type ParsedPrefix } from './ip.js';
 import type { Aead, Driver, IpAddress, MacAddress, Prefix } from './types.js';
@@ -74,6 +74,7 @@ export function enumeration<T extends string>(values: readonly T[]): LeafType<T>
 }
 
 export const aead = enumeration<Aead>(AEADS);
+export const natTraversal = enumeration<NatTraversal>(NAT_TRAVERSALS);
 export const driver = enumeration<Driver>(DRIVERS);
 
 function string(json: unknown): Decoded<string> {

@@ -3,6 +3,7 @@
 // keys decoded to Buffers and addresses in canonical form. The key manager,
 // the data-plane wrapper and the management API all read this one shape.
 import type { Aead, QueueNumber, RouteId, RouteSpi, Spi } from '../exchange/types.js';
+import type { NatTraversal } from './defaults.js';
 
 export type { Aead, QueueNumber, RouteId, RouteSpi, Spi };
 
@@ -91,6 +92,8 @@ export interface RouteConfig {
   /** Overrides of the gateway's liveness-interval (seconds) and liveness-failures; null: the gateway's. */
   readonly livenessInterval: number | null;
   readonly livenessFailures: number | null;
+  /** ESP in UDP (RFC 3948) for the route's SAs, and the key exchange on the NAT-T port: off or force. */
+  readonly natTraversal: NatTraversal;
 }
 
 export interface SaConfig {

@@ -47,6 +47,8 @@ export interface SiteOptions {
   routeSpiB?: number;
   /** Queues of each gateway (default 1): queue q's public addresses are 192.0.2.q (A) and 198.51.100.q (B). */
   queues?: number;
+  /** Each route's nat-traversal (default off). */
+  natTraversal?: 'off' | 'force';
   /** Where both gateways log (default: silent, or VITESSE_TEST_LOG's level). */
   logger?: Logger;
   /**
@@ -105,6 +107,7 @@ function siteConfig(side: 'a' | 'b', wiresOf: { priv: string; net: string }, o: 
           gateway: ids.map((id) => ({ queue: id, address: publicAddress(side === 'a' ? 'b' : 'a', id) })),
           spi: routeSpi,
           'preshared-key': psk,
+          ...(o.natTraversal ? { 'nat-traversal': o.natTraversal } : {}),
         },
       ],
     },

@@ -6,7 +6,7 @@ import { ADDRESS_LENGTH, parseAddress } from './address.js';
 import { KEY_LENGTH, zeroPsk, type RoutePattern } from './identity.js';
 import { PSK_LENGTH } from './noise.js';
 import { PublicKeyError, constantTimeEqual, dh, keyPairFromPrivate, wipe, type KeyPair } from './primitives.js';
-import { AEAD_ID, DEFAULT_NEGOTIATION_TTL_S, DEFAULT_PORT, DEFAULT_SA_TTL_S } from './protocol.js';
+import { AEAD_ID, DEFAULT_NAT_T_PORT, DEFAULT_NEGOTIATION_TTL_S, DEFAULT_PORT, DEFAULT_SA_TTL_S } from './protocol.js';
 import { DEFAULT_LIVENESS_FAILURES, DEFAULT_LIVENESS_INTERVAL_S, type LivenessOverride, type LivenessSettings } from './liveness.js';
 import type { Aead, KeyManagerConfig, QueueNumber, RouteId, RouteSpi } from './types.js';
 
@@ -47,6 +47,8 @@ export interface ExchangeParams {
   readonly gateway: Buffer;
   /** The route's own liveness settings, if any (the key manager's otherwise). */
   readonly liveness: LivenessOverride;
+  /** NAT traversal forced: the exchange's port (behind the non-ESP marker) and both ends' ESP-in-UDP port; null: off. */
+  readonly natTPort: number | null;
 }
 
 export interface CompiledConfig {
@@ -106,6 +108,8 @@ export function wipeParams(p: ExchangeParams): void {
 
 function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, shared: Map<string, Buffer>, exchanges: ExchangeParams[]): void {
   if (!Array.isArray(c.routes)) throw new ConfigError('/routes: must be a list');
+  const natTPort = c.natTPort ?? DEFAULT_NAT_T_PORT;
+  if (!Number.isInteger(natTPort) || natTPort < 1 || natTPort > 65535) throw new ConfigError(`/nat-t-port: not a UDP port: ${String(c.natTPort)}`);
   const ids = new Set<string>();
   const spis = new Map<number, string>();
   const staticShared = (peer: Buffer, at: string): Buffer => {
@@ -187,6 +191,7 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, shared: M
         local,
         gateway,
         liveness,
+        natTPort: r.natTraversal === 'force' ? natTPort : null,
       });
     }
   }
@@ -203,6 +208,7 @@ export function sameExchange(a: ExchangeParams, b: ExchangeParams): boolean {
     && a.pattern === b.pattern
     && (a.peerPublicKey === null ? b.peerPublicKey === null : b.peerPublicKey !== null && a.peerPublicKey.equals(b.peerPublicKey))
     && (a.staticKey === null ? b.staticKey === null : b.staticKey !== null && a.staticKey.publicKey.equals(b.staticKey.publicKey))
+    && a.natTPort === b.natTPort
     && constantTimeEqual(a.psk, b.psk);
 }
 

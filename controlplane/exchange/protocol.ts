@@ -11,6 +11,8 @@ import type { Aead, RouteSpi, Spi } from './types.js';
 export const PROTOCOL_VERSION = 1;
 export const NOISE_PATTERN = 'NNpsk0';
 export const DEFAULT_PORT = 303;
+/** ESP in UDP and the key exchange behind the non-ESP marker (RFC 3948). */
+export const DEFAULT_NAT_T_PORT = 4500;
 
 /** AEAD identifiers on the wire (one octet). */
 export const AEAD_ID: Record<Aead, number> = {

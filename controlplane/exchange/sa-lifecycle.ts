@@ -263,9 +263,10 @@ export class SaLifecycle {
   }
 
   private activate(sa: QueuedOutboundSa): void {
-    const { route, queue, aead, localAddress, gatewayAddress } = this.p;
+    const { route, queue, aead, localAddress, gatewayAddress, natTPort } = this.p;
+    const udp = natTPort === null ? {} : { udpSourcePort: natTPort, udpDestinationPort: natTPort };
     try {
-      this.env.sink.installOutbound({ route, queue, spi: sa.spi, aead, keymat: sa.keymat, localAddress, gatewayAddress });
+      this.env.sink.installOutbound({ route, queue, spi: sa.spi, aead, keymat: sa.keymat, localAddress, gatewayAddress, ...udp });
     } finally {
       wipe(sa.keymat);
     }

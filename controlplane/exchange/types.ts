@@ -54,6 +54,9 @@ export interface OutboundSaSpec extends SaSpec {
   localAddress: string;
   /** Outer destination address (the remote gateway for this queue). */
   gatewayAddress: string;
+  /** ESP in UDP (RFC 3948): from our NAT-T port to the peer's (absent: plain ESP). */
+  udpSourcePort?: number;
+  udpDestinationPort?: number;
 }
 
 /** Where negotiated SAs go (the data plane, or a test double). */
@@ -108,6 +111,8 @@ export interface RouteConfig {
   /** Overrides of the key manager's livenessInterval and livenessFailures. */
   livenessInterval?: number;
   livenessFailures?: number;
+  /** 'force': the exchange runs on the NAT-T port (behind the non-ESP marker) and the SAs use ESP in UDP. Default 'off'. */
+  natTraversal?: 'off' | 'force';
 }
 
 export interface KeyManagerConfig {
@@ -124,6 +129,8 @@ export interface KeyManagerConfig {
   livenessInterval?: number;
   /** Probes failed in a row before the peer is down (default 3). */
   livenessFailures?: number;
+  /** UDP port of ESP in UDP and of exchanges of routes with natTraversal 'force' (default 4500). */
+  natTPort?: number;
 }
 
 /** Milliseconds on a monotonic clock. */

@@ -11,7 +11,9 @@
 // key inbound. Outbound SAs use a key no seed knows, and the routes loop back
 // to the gateway itself, so what it encapsulates can be fed back in.
 //
-// Input: a settings byte (MTU and TFC, transmit capacity, next hops), then
+// Input: a settings byte (MTU and TFC, transmit capacity, next hops, ESP in
+// UDP: bit 5 makes the outbound SAs send ESP in UDP from and to port 4500,
+// the NAT-T port every input may also send to), then
 // frames, each a flags byte (side, queue, how it arrives: link, injected to
 // be processed, injected to be sent), a 2-byte length and the bytes. Every
 // input starts from fresh SAs, so a crash reproduces from its input alone.
@@ -30,7 +32,13 @@
 //   - what is decapsulated and forwarded comes from the SA's route's net
 //     (both loop routes: 192.168.10.0/24 and c0a8:a00::/24), to no multicast
 //     or broadcast address (RFC 4301 §5.2);
-//   - an injected frame to send goes out unchanged.
+//   - an injected frame to send goes out unchanged;
+//   - with ESP in UDP, public-side output is UDP from port 4500 with a right
+//     length and checksum (0 over IPv4), and a NAT keepalive is consumed
+//     (counted, in the accounting, as settled). A frame of the input may
+//     move a route's endpoint (authentic ESP in UDP under the captures' SA):
+//     the round trip readdresses our own ESP to us, and every input starts
+//     with the endpoints not learned.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -41,6 +49,7 @@
 #include "esp/sa.h"
 #include "io/link.h"
 #include "net/headers.h"
+#include "net/udp_encap.h"
 #include "pipeline/gateway.h"
 
 using namespace vitesse;
@@ -116,7 +125,14 @@ struct Harness {
       links[q][static_cast<int>(side)] = l.get();
       return l;
     });
-    const std::vector<net::IpAddr> loop = config.public_addresses;  // each queue to its own address
+    set_routes(config.public_addresses);  // each queue to its own address
+  }
+
+  FuzzLink& link(uint32_t q, Side s) { return *links[q][static_cast<int>(s)]; }
+
+  bool udp = false;
+
+  void set_routes(const std::vector<net::IpAddr>& loop) {
     gw->set_routes({
         {"loop4", {parse_prefix("192.168.10.0/24")}, loop},
         {"loop6", {parse_prefix("c0a8:a00::/24")}, loop},
@@ -124,10 +140,12 @@ struct Harness {
     });
   }
 
-  FuzzLink& link(uint32_t q, Side s) { return *links[q][static_cast<int>(s)]; }
-
-  // Fresh SAs (sequence numbers from 1, empty replay windows) and settings.
-  void reset(const Setting& s, bool nexthops) {
+  // Fresh SAs (sequence numbers from 1, empty replay windows), endpoints and settings.
+  void reset(const Setting& s, bool nexthops, bool udp_encap) {
+    udp = udp_encap;
+    // Routes whose gateways change start with fresh endpoints.
+    set_routes({parse_ip("203.0.113.2"), parse_ip("203:0:113::2")});
+    set_routes(config.public_addresses);
     for (uint32_t q = 0; q < kQueues; q++) {
       gw->remove_inbound_sa(q, kVitaSpi);
       // Vita's SA on each queue's own route: its captures' inner packets pass the inbound policy.
@@ -137,7 +155,9 @@ struct Harness {
         const std::vector<uint8_t> keymat(kLoopKeymat, kLoopKeymat + sizeof kLoopKeymat);
         gw->remove_inbound_sa(q, kLoopSpi[r]);
         gw->add_inbound_sa({q, route, kLoopSpi[r], esp::Aead::aes_gcm_16_icv, keymat});
-        gw->set_outbound_sa({q, route, kLoopSpi[r], esp::Aead::aes_gcm_16_icv, keymat});
+        SaSpec out{q, route, kLoopSpi[r], esp::Aead::aes_gcm_16_icv, keymat};
+        if (udp) out.udp_source_port = out.udp_destination_port = net::kDefaultNatTPort;
+        gw->set_outbound_sa(out);
       }
     }
     gw->set_mtu(s.mtu, s.tfc);
@@ -167,7 +187,7 @@ Tally tally(const Gateway& gw) {
     const char* name = kCounterTable[i].name;
     const uint64_t v = gw.counter(static_cast<Counter>(i));
     const bool drop = starts_with(name, "private_drop_") || starts_with(name, "public_drop_");
-    if (drop || !std::strcmp(name, "punted_packets") || !std::strcmp(name, "punt_ring_drops") ||
+    if (drop || !std::strcmp(name, "punted_packets") || !std::strcmp(name, "nat_keepalives") || !std::strcmp(name, "punt_ring_drops") ||
         !std::strcmp(name, "private_tx_packets") || !std::strcmp(name, "public_tx_packets") ||
         !std::strcmp(name, "private_tx_ring_full") || !std::strcmp(name, "public_tx_ring_full"))
       t.settled += v;
@@ -256,20 +276,49 @@ void check_public_out(const Harness& h, uint32_t q, const Frame& f) {
   const net::IpAddr& self = h.config.public_addresses[q];
   const uint8_t* ip = f.data() + 14;
   uint32_t hdr;
+  const uint8_t proto = h.udp ? net::kProtoUdp : net::kProtoEsp;
   if (self.is_v6) {
-    check(f.size() >= 14 + 40 && load_be16(f.data() + 12) == net::kEtherTypeIpv6 && ip[6] == net::kProtoEsp);
+    check(f.size() >= 14 + 40 && load_be16(f.data() + 12) == net::kEtherTypeIpv6 && ip[6] == proto);
     check(!std::memcmp(ip + 8, self.v6.b, 16));
     hdr = 40;
   } else {
-    check(f.size() >= 14 + 20 && load_be16(f.data() + 12) == net::kEtherTypeIpv4 && ip[9] == net::kProtoEsp);
+    check(f.size() >= 14 + 20 && load_be16(f.data() + 12) == net::kEtherTypeIpv4 && ip[9] == proto);
     check(load_be32(ip + 12) == self.v4 && net::ipv4_header_checksum(ip, 20) == 0);
     hdr = 20;
   }
   check(ip_len_of(ip, self.is_v6) == f.size() - 14);
+  if (h.udp) {
+    const uint8_t* udp = ip + hdr;
+    const uint32_t udp_len = static_cast<uint32_t>(f.size()) - 14 - hdr;
+    check(udp_len >= net::kUdpHeaderLen && load_be16(udp) == net::kDefaultNatTPort && load_be16(udp + 4) == udp_len);
+    if (self.is_v6) check(net::udp_checksum_ok(ip, true, udp, udp_len));
+    else check(load_be16(udp + 6) == 0);
+    hdr += net::kUdpHeaderLen;
+  }
   const uint32_t esp_len = static_cast<uint32_t>(f.size()) - 14 - hdr;
   check(esp_len >= esp::kEspHeaderLen + 4 + esp::kIcvLen && (esp_len - esp::kEspHeaderLen - esp::kIcvLen) % 4 == 0);
   const uint32_t spi = load_be32(ip + hdr);
   check(spi == kLoopSpi[0] || spi == kLoopSpi[1]);
+}
+
+// Our own ESP in UDP, to our address and the NAT-T port again, wherever a
+// learned endpoint had sent it.
+void readdress(const Harness& h, uint32_t q, Frame& f) {
+  if (!h.udp) return;
+  const net::IpAddr& self = h.config.public_addresses[q];
+  uint8_t* ip = f.data() + 14;
+  uint8_t* udp = ip + (self.is_v6 ? 40 : 20);
+  const uint32_t udp_len = static_cast<uint32_t>(f.size()) - static_cast<uint32_t>(udp - f.data());
+  store_be16(udp + 2, net::kDefaultNatTPort);
+  if (self.is_v6) {
+    std::memcpy(ip + 24, self.v6.b, 16);
+    store_be16(udp + 6, 0);
+    store_be16(udp + 6, net::udp_checksum(ip, true, udp, udp_len));
+  } else {
+    store_be32(ip + 16, self.v4);
+    store_be16(ip + 10, 0);
+    store_be16(ip + 10, net::ipv4_header_checksum(ip, 20));
+  }
 }
 
 // Does `out` (decapsulated after a round trip) carry the IP packet of `in`
@@ -301,7 +350,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Harness h;
   if (size == 0) return 0;
   const uint8_t settings = data[0];
-  h.reset(kSettings[settings & 3], !(settings & 0x10));
+  h.reset(kSettings[settings & 3], !(settings & 0x10), settings & 0x20);
   const uint32_t tx_limit = (settings >> 2 & 3) == 3 ? 1 : ~0u;
   data++;
   size--;
@@ -358,7 +407,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Tally before = tally(*h.gw);
   uint64_t fed = 0;
   for (uint32_t q = 0; q < kQueues; q++) {
-    for (Frame& f : esp_out[q]) h.link(q, Side::public_side).rx.push_back(std::move(f));
+    for (Frame& f : esp_out[q]) {
+      readdress(h, q, f);
+      h.link(q, Side::public_side).rx.push_back(std::move(f));
+    }
     fed += esp_out[q].size();
   }
   settle(h, before, 0);
