@@ -81,23 +81,23 @@ NatTVerdict nat_t_verdict(const uint8_t* ip, bool v6, uint32_t hdr_len, uint32_t
   return {NatTVerdict::esp, {}};
 }
 
-// Where an authenticated ESP-in-UDP packet came from.
-struct UdpSource {
-  uint8_t address[16];
-  uint16_t port;
-  uint32_t seq_low;
-};
-
 // The packet was the newest its SA has seen (its number is the window's top
-// after the batch: at most one per SA and batch), so the peer is there now.
-// An endpoint not learned yet is the route's gateway and the SA's port.
-bool moves_endpoint(const QueueRoute& qr, const UdpSource& from) {
+// after the batch: at most one per SA and batch), so the peer is there now:
+// does that move the route's endpoint? `ip` is the packet's outer IP header
+// (decapsulation leaves it, and the ESP header, in place); an endpoint not
+// learned yet is the route's gateway and the SA's port.
+bool moves_endpoint(const QueueRoute& qr, const uint8_t* ip, const uint8_t* address, uint16_t port) {
   const PeerEndpoint* ep = qr.endpoint;
   if (!ep) return false;
-  if (ep->is_learned()) return !ep->same(from.address, from.port);
-  if (!qr.has_outer || !qr.sa || qr.sa->udp_destination_port != from.port) return true;
-  const uint8_t* dst = qr.outer_udp.bytes + net::kEthHeaderLen + (qr.outer_udp.is_v6 ? 24 : 16);
-  return std::memcmp(dst, from.address, qr.outer_udp.is_v6 ? 16 : 4) != 0;
+  const bool v6 = (ip[0] >> 4) == 6;
+  if (ep->is_learned()) {
+    uint8_t a[16] = {};
+    std::memcpy(a, address, v6 ? 16 : 4);
+    return !ep->same(a, port);
+  }
+  if (!qr.has_outer || !qr.sa || qr.sa->udp_destination_port != port) return true;
+  const uint8_t* dst = qr.outer_udp.bytes + net::kEthHeaderLen + (v6 ? 24 : 16);
+  return std::memcmp(dst, address, v6 ? 16 : 4) != 0;
 }
 
 }  // namespace
@@ -107,8 +107,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
   Packet* esp_pkts[kBatch];
   esp::InboundSa* sas[kBatch];
   route::RouteIndex routes[kBatch];
-  bool via_udp[kBatch];
-  UdpSource sources[kBatch];
+  const uint8_t* udp_outer[kBatch];  // ESP in UDP: its outer IP header; else null
   uint32_t m = 0;
   uint64_t rx_bytes = 0;
 
@@ -148,9 +147,6 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
         if (v.kind == NatTVerdict::esp) {
           udp = true;
           esp_off = hdr_len + net::kUdpHeaderLen;
-          std::memset(sources[m].address, 0, 16);
-          std::memcpy(sources[m].address, ip + 12, 4);
-          sources[m].port = load_be16(ip + hdr_len);
         }
       }
       if (!udp && proto != net::kProtoEsp) {
@@ -182,8 +178,6 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
         if (v.kind == NatTVerdict::esp) {
           udp = true;
           esp_off = hdr_len + net::kUdpHeaderLen;
-          std::memcpy(sources[m].address, ip + 8, 16);
-          sources[m].port = load_be16(ip + hdr_len);
         }
       }
       if (!udp && next != net::kProtoEsp) {
@@ -206,14 +200,12 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     esp::InboundSa* sa = qt.inbound.find(load_be32(ip + esp_off), &route);
     if (!sa) { drop(p, Counter::public_drop_unknown_spi); continue; }
     prefetch_sa(sa);
-    // The sequence number's low half, for endpoint learning (the header is gone after decapsulation).
-    if (udp) sources[m].seq_low = esp_len >= 8 ? load_be32(ip + esp_off + 4) : 0;
     p->pull(net::kEthHeaderLen + esp_off);
     p->len = esp_len;
     esp_pkts[m] = p;
     sas[m] = sa;
     routes[m] = route;
-    via_udp[m] = udp;
+    udp_outer[m] = udp ? ip : nullptr;
     m++;
   }
   counters_.add(Counter::public_rx_packets, n);
@@ -230,10 +222,19 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     Packet* p = esp_pkts[i];
     if (results[i] != esp::DecapResult::ok) { drop(p, decap_counter(results[i])); continue; }
     counters_.add(Counter::decapsulated_packets);
-    if (via_udp[i] && static_cast<uint32_t>(sas[i]->window.top()) == sources[i].seq_low &&
-        moves_endpoint(qt.routes[routes[i]], sources[i])) {
-      qt.routes[routes[i]].endpoint->move_to(sources[i].address, sources[i].port);
-      counters_.add(Counter::endpoint_changes);
+    if (const uint8_t* outer = udp_outer[i]) {
+      // The ESP header (before the plaintext) and the outer headers are as they arrived.
+      const uint32_t seq_low = load_be32(p->data - esp::kEspHeaderLen + 4);
+      const bool v6 = (outer[0] >> 4) == 6;
+      const uint8_t* udp = p->data - esp::kEspHeaderLen - net::kUdpHeaderLen;
+      const uint8_t* address = outer + (v6 ? 8 : 12);
+      const uint16_t port = load_be16(udp);
+      if (static_cast<uint32_t>(sas[i]->window.top()) == seq_low && moves_endpoint(qt.routes[routes[i]], outer, address, port)) {
+        uint8_t a[16] = {};
+        std::memcpy(a, address, v6 ? 16 : 4);
+        qt.routes[routes[i]].endpoint->move_to(a, port);
+        counters_.add(Counter::endpoint_changes);
+      }
     }
     uint8_t* ip = p->data;
     bool v6 = (ip[0] >> 4) == 6;
