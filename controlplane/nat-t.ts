@@ -3,6 +3,9 @@
 // only key-exchange messages (and fragments); this is the same rule for
 // those, and the marker the key manager's messages on that port carry.
 
+/** The UDP header ESP in UDP adds: the tunnel MTU (`mtu`, the largest inner packet) includes it for SAs using it. */
+export const UDP_ENCAP_OVERHEAD = 8;
+
 /** RFC 3948 §2.2: four zero octets before a key-exchange message (no SPI is 0). */
 export const NON_ESP_MARKER = Buffer.alloc(4);
 

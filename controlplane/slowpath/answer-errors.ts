@@ -10,6 +10,7 @@ import { errorPacket, errorTypeCode, icmpKey, type IcmpError } from './icmp.js';
 import { errorSuppressedBecause } from './icmp-policy.js';
 import { ETHERTYPE_IPV4, ethernetFrame, etherTypeOf, type EthernetView, type IpView } from './packet.js';
 import type { Punt } from './types.js';
+import { UDP_ENCAP_OVERHEAD } from '../nat-t.js';
 
 /**
  * An ICMP error about `ip` from our private address. With `eth` (the frame it
@@ -18,7 +19,7 @@ import type { Punt } from './types.js';
  * as received on the private side, so the data plane routes it back into the
  * tunnel towards the sender.
  */
-export function sendIcmpError(ctx: SlowPathContext, kind: IcmpError, p: Punt, ip: IpView, eth: EthernetView | null, out: Outbox): void {
+export function sendIcmpError(ctx: SlowPathContext, kind: IcmpError, p: Punt, ip: IpView, eth: EthernetView | null, out: Outbox, mtu = ctx.mtu): void {
   const suppressed = errorSuppressedBecause(ip, eth ? eth.dst : null, (a) => ctx.isOurs(a));
   if (suppressed) return ctx.drop(suppressed);
   const src = ip.version === 4 ? ctx.private.v4 : ctx.private.v6;
@@ -30,7 +31,7 @@ export function sendIcmpError(ctx: SlowPathContext, kind: IcmpError, p: Punt, ip
     bump(counters.rateLimited, typeCode);
     return;
   }
-  const packet = errorPacket(kind, ip, src, ctx.nextId(), ctx.mtu);
+  const packet = errorPacket(kind, ip, src, ctx.nextId(), mtu);
   const mac = ctx.private.mac;
   const type = etherTypeOf(src);
   if (eth) out.add(p.queue, 'private', 'transmit', ethernetFrame(eth.src, mac, type, packet));
@@ -40,8 +41,12 @@ export function sendIcmpError(ctx: SlowPathContext, kind: IcmpError, p: Punt, ip
 
 /** A private-side packet over the tunnel MTU. */
 export function answerTooBig(ctx: SlowPathContext, p: Punt, eth: EthernetView, ip: IpView, out: Outbox): void {
-  if (ip.length <= ctx.mtu) return ctx.drop('unhandled'); // our MTU and the data plane's disagree for a moment
-  if (ip.version === 6 || ip.dontFragment) return sendIcmpError(ctx, 'too-big', p, ip, eth, out);
+  // A packet within the MTU, but not within 8 octets of it, was bound for an
+  // SA using ESP in UDP, whose UDP header the MTU includes (the data plane
+  // punts it so, dataplane/pipeline/outbound.cc).
+  const mtu = ip.length <= ctx.mtu && ip.length > ctx.mtu - UDP_ENCAP_OVERHEAD ? ctx.mtu - UDP_ENCAP_OVERHEAD : ctx.mtu;
+  if (ip.length <= mtu) return ctx.drop('unhandled'); // our MTU and the data plane's disagree for a moment
+  if (ip.version === 6 || ip.dontFragment) return sendIcmpError(ctx, 'too-big', p, ip, eth, out, mtu);
   // IPv4 without DF: the sender allowed fragmentation and would ignore an
   // ICMP error (RFC 1191 reacts to DF packets only), so dropping would
   // black-hole the flow. We fragment (RFC 791) and put the fragments back into
@@ -49,7 +54,7 @@ export function answerTooBig(ctx: SlowPathContext, p: Punt, eth: EthernetView, i
   // are not whole here: those are dropped and counted as truncated.
   if (!ip.complete || p.frameLength > p.frame.length) return ctx.drop('truncated');
   if (!ctx.buckets.fragmentation.take(ctx.now())) return ctx.drop('fragmentation-ratelimited');
-  const fragments = fragmentIpv4(ip, ctx.mtu);
+  const fragments = fragmentIpv4(ip, mtu);
   if (!fragments) return ctx.drop('malformed');
   for (const f of fragments) out.add(p.queue, 'private', 'receive', ethernetFrame(eth.dst, eth.src, ETHERTYPE_IPV4, f));
   ctx.counters.fragmentation.packets++;

@@ -38,6 +38,7 @@ EncapResult frame(OutboundSa& sa, Packet& p, uint32_t tfc_pad_to, SealBatch& bat
   constexpr uint32_t kFixedTrailer = 2 + kIcvLen;
   const uint32_t inner = p.len;
   const size_t tailroom = p.tailroom();
+  if (sa.udp_destination_port && tfc_pad_to) tfc_pad_to -= kUdpEncapOverhead;
   uint32_t tfc = tfc_pad_to > inner ? tfc_pad_to - inner : 0;
   // TFC is best effort: never let it run past the buffer (3 = worst padding).
   if (tfc > 0 && tfc + 3 + kFixedTrailer > tailroom) {

@@ -22,6 +22,9 @@ enum class Aead : uint8_t { aes_gcm_16_icv = 0, aes_256_gcm_16_icv = 1 };
 inline constexpr size_t aead_key_len(Aead a) { return a == Aead::aes_256_gcm_16_icv ? 32 : 16; }
 
 inline constexpr uint32_t kEspHeaderLen = 16;  // SPI(4) seq-low(4) IV(8)
+// ESP in UDP (RFC 3948) costs a UDP header: an SA that uses it takes inner
+// packets (and pads them for TFC) this much shorter than the MTU.
+inline constexpr uint32_t kUdpEncapOverhead = 8;
 inline constexpr uint32_t kIcvLen = 16;
 inline constexpr uint32_t kSaltLen = 4;
 inline constexpr uint8_t kNextHeaderIpv4 = 4;

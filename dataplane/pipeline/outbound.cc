@@ -172,7 +172,9 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
     if (!qr.sa) { drop(p, Counter::private_drop_no_sa); continue; }
     prefetch_sa(qr.sa);
     if (!qr.has_outer) { drop(p, Counter::private_drop_no_next_hop); continue; }
-    if (ip_len > t.mtu) {
+    // ESP in UDP: the MTU includes the UDP header (the control plane's ICMP
+    // says so, seeing a packet within `mtu` punted as too big).
+    if (ip_len + (qr.sa->udp_destination_port ? esp::kUdpEncapOverhead : 0) > t.mtu) {
       counters_.add(Counter::private_too_big);
       punt(p, Side::private_side, PuntReason::too_big);
       continue;

@@ -24,6 +24,8 @@ const COMMANDS = {
   prlimit: 'util-linux',
   groff: 'groff-base',
   bash: 'bash',
+  nft: 'nftables',
+  conntrack: 'conntrack',
 } as const;
 
 /** `root`: creates namespaces and opens raw sockets; `cli`: the compiled CLI (dist/, built by npm install). */

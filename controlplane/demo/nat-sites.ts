@@ -1,0 +1,133 @@
+// Two sites joined by Vitesse with gateway A behind a NAT, on real kernel
+// interfaces in namespaces:
+//
+//   hostA ── gwA ══ nat ══ gwB ── hostB
+//   10.1.0.2  │ 172.16.0.1 │ 198.51.100.254 (.253)  198.51.100.1 │ 10.2.0.2
+//
+// The `nat` namespace forwards and masquerades what leaves towards B with
+// random source ports (nftables), as a home router or a carrier-grade NAT
+// does: B sees A's traffic from 198.51.100.254 and a port of the NAT's
+// choosing, never from 172.16.0.1:4500. The route uses nat-traversal
+// "force" in data-plane mode (explicit SAs): the NNpsk0 key exchange binds
+// both gateways' addresses, so an address-translating NAT cannot be between
+// its ends; the endpoint B sends to is learned from A's authenticated ESP.
+//
+// The shape is TwoSiteLab's (ns.net is the NAT), so demo.ts's helpers
+// (waitForTunnel, tcpTransfer) work on it.
+import crypto from 'node:crypto';
+import { Lab } from './lab.js';
+import type { Driver, TwoSiteLab } from './two-sites.js';
+
+export const NAT_ADDR = {
+  hostA: '10.1.0.2', gwAPrivate: '10.1.0.1', gwAPublic: '172.16.0.1', natInside: '172.16.0.254',
+  hostB: '10.2.0.2', gwBPrivate: '10.2.0.1', gwBPublic: '198.51.100.1', natOutside: '198.51.100.254',
+  /** Where the NAT moves A's traffic when told to (rebinding). */
+  natOutside2: '198.51.100.253',
+} as const;
+
+export interface NatSiteOptions {
+  driver?: Driver;
+  prefix?: string;
+  /** Seconds (default 20; 0: none). */
+  keepaliveInterval?: number;
+}
+
+export interface NatSiteLab extends TwoSiteLab {
+  /** Masquerades A's traffic from `address` (random ports), forgetting every binding the NAT had. */
+  rebind(address: string): void;
+  /** The NAT's UDP conntrack timeouts, seconds. */
+  udpTimeout(seconds: number): void;
+  /** The NAT's UDP bindings (conntrack entries), as `conntrack -L` prints them. */
+  bindings(): string[];
+}
+
+const hex = (n: number) => crypto.randomBytes(n).toString('hex');
+
+export function buildNatSites(o: NatSiteOptions = {}): NatSiteLab {
+  const driver = o.driver ?? 'af-packet';
+  const lab = new Lab(o.prefix ?? 'vnat');
+  try {
+    const ns = {
+      hostA: lab.namespace('hostA', { ipv6: false }),
+      gwA: lab.namespace('gwA', { ipv6: false }),
+      net: lab.namespace('nat', { ipv6: false, forwarding: true }),
+      gwB: lab.namespace('gwB', { ipv6: false }),
+      hostB: lab.namespace('hostB', { ipv6: false }),
+    };
+    const A = NAT_ADDR;
+    const aPriv = lab.veth(ns.hostA, 'eth0', ns.gwA, 'private');
+    const aPub = lab.veth(ns.gwA, 'public', ns.net, 'inside');
+    const bPub = lab.veth(ns.gwB, 'public', ns.net, 'outside');
+    const bPriv = lab.veth(ns.hostB, 'eth0', ns.gwB, 'private');
+    lab.address(ns.hostA, 'eth0', `${A.hostA}/24`);
+    lab.route(ns.hostA, 'default', A.gwAPrivate);
+    lab.address(ns.hostB, 'eth0', `${A.hostB}/24`);
+    lab.route(ns.hostB, 'default', A.gwBPrivate);
+    lab.address(ns.net, 'inside', `${A.natInside}/24`);
+    lab.address(ns.net, 'outside', `${A.natOutside}/24`);
+    lab.address(ns.net, 'outside', `${A.natOutside2}/24`);
+
+    const nat = (address: string) => {
+      lab.exec(ns.net, ['nft', '-f', '-'], [
+        'flush ruleset',
+        'table ip nat {',
+        '  chain post {',
+        '    type nat hook postrouting priority 100;',
+        `    oifname "outside" snat to ${address} random`,
+        '  }',
+        '}',
+      ].join('\n'));
+    };
+    nat(A.natOutside);
+
+    // Explicit SAs, one pair per direction; each end's outbound is the other's inbound.
+    const aToB = { spi: 4097, key: hex(16), salt: hex(4) };
+    const bToA = { spi: 8193, key: hex(16), salt: hex(4) };
+    const sa = (route: string, s: typeof aToB) => ({ route, queue: 1, spi: s.spi, aead: 'aes-gcm-16-icv', key: s.key, salt: s.salt });
+    const site = (me: 'A' | 'B', priv: { mac: string }, pub: { mac: string }) => {
+      const a = me === 'A';
+      const route = a ? 'site-b' : 'site-a';
+      return {
+        'vitesse-gateway:gateway': {
+          ...(o.keepaliveInterval !== undefined ? { 'nat-keepalive-interval': o.keepaliveInterval } : {}),
+          'private-interface': {
+            device: 'private', driver, mac: priv.mac,
+            address: [a ? A.gwAPrivate : A.gwBPrivate],
+            'next-hop': { address: a ? A.hostA : A.hostB },
+          },
+          'public-interface': {
+            device: 'public', driver, mac: pub.mac,
+            queue: [{ id: 1, address: a ? A.gwAPublic : A.gwBPublic }],
+            'next-hop': { address: a ? A.natInside : A.natOutside },
+          },
+          // B knows A only by the NAT's address (and the NAT-T port, until A's ESP says which).
+          route: [{ id: route, net: a ? '10.2.0.0/16' : '10.1.0.0/16', gateway: [{ queue: 1, address: a ? A.gwBPublic : A.natOutside }], 'nat-traversal': 'force' }],
+          'data-plane': {
+            'inbound-sa': [sa(route, a ? bToA : aToB)],
+            'outbound-sa': [sa(route, a ? aToB : bToA)],
+          },
+        },
+      };
+    };
+    return {
+      lab,
+      ns,
+      configA: site('A', { mac: aPriv.macB }, { mac: aPub.macA }),
+      configB: site('B', { mac: bPriv.macB }, { mac: bPub.macA }),
+      cleanup: () => lab.cleanup(),
+      rebind(address: string) {
+        nat(address);
+        lab.exec(ns.net, ['conntrack', '-F']);
+      },
+      udpTimeout(seconds: number) {
+        lab.exec(ns.net, ['sysctl', '-qw', `net.netfilter.nf_conntrack_udp_timeout=${seconds}`, `net.netfilter.nf_conntrack_udp_timeout_stream=${seconds}`]);
+      },
+      bindings() {
+        return lab.exec(ns.net, ['conntrack', '-L', '-p', 'udp']).split('\n').filter((l) => l.trim());
+      },
+    };
+  } catch (e) {
+    lab.cleanup();
+    throw e;
+  }
+}
