@@ -68,7 +68,12 @@ function gateway(opts: { keepalive?: number; natTPort?: number } = {}) {
   const toGateway = (from: { address: string; port: number }, dstPort: number, payload: Buffer) =>
     wires.send(pub, 1, [udpFrame({ srcMac: parseMac(ROUTER_MAC), dstMac: parseMac(GW_PUB_MAC), src: from.address, dst: LOCAL, srcPort: from.port, dstPort, payload })]);
   const fromHost = (ip: Buffer) => wires.send(priv, 1, [ethernetTo(ip)]);
-  return { gw, config, run, sent, toGateway, fromHost };
+  const toHost = () => {
+    const out: Buffer[] = [];
+    for (let got; (got = wires.receive(priv, 1)).length; ) out.push(...got);
+    return out.filter((f) => f.readUInt16BE(12) === 0x0800);
+  };
+  return { gw, config, run, sent, toGateway, fromHost, toHost };
 }
 
 // From the private next hop (02:00:00:0b:00:02) to the gateway's private MAC.
@@ -150,6 +155,35 @@ describe('NAT keepalives', () => {
     expect(g.gw.keepalives.round()).toBe(0);
     expect(g.gw.keepalives.round()).toBe(1);
     expect(g.gw.keepalives.sent).toBe(3);
+  });
+
+  it('answers a packet too big for ESP in UDP with the MTU less the UDP header (DF), or fragments it to fit (no DF)', () => {
+    const g = gateway(); // mtu 1440
+    withUdpSa(g);
+    const big = (df: boolean) => {
+      const ip = buildIpv4({ src: '10.2.0.2', dst: '10.1.0.9', payload: Buffer.alloc(1440 - 20) });
+      if (df) {
+        ip.writeUInt16BE(0x4000, 6);
+        ip.writeUInt16BE(0, 10);
+        let sum = 0;
+        for (let i = 0; i < 20; i += 2) sum += ip.readUInt16BE(i);
+        while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+        ip.writeUInt16BE(~sum & 0xffff, 10);
+      }
+      return ip;
+    };
+    g.fromHost(big(true));
+    g.run();
+    const icmp = g.toHost();
+    expect(icmp).toHaveLength(1);
+    const ip = icmp[0].subarray(14);
+    expect([ip[9], ip[20], ip[21]]).toEqual([1, 3, 4]); // ICMP fragmentation needed
+    expect(ip.readUInt16BE(20 + 6)).toBe(1440 - 8);
+    g.fromHost(big(false));
+    g.run();
+    const sent = g.sent().map(udpOf);
+    expect(sent).toHaveLength(2); // two fragments, each in ESP in UDP
+    for (const f of sent) expect(f.payload.length).toBeLessThanOrEqual(16 + 1432 + 3 + 2 + 16);
   });
 
   it('sends none with nat-keepalive-interval 0', () => {

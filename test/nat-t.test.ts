@@ -160,6 +160,18 @@ describe('ESP in UDP: encapsulation', () => {
     });
   }
 
+  it('counts the UDP header in the MTU: an inner packet within 8 octets of it is punted as too big', () => {
+    const site = natGateway(); // mtu 1500
+    const sized = (n: number, len: number) => fromHost(site, n, len - 20); // an IPv4 packet of `len` octets
+    h!.sendPrivate([sized(1, 1492), sized(2, 1493), sized(3, 1500)]);
+    pollUntilIdle(h!.gw);
+    const out = h!.receivePublic();
+    // 1492 + UDP 8 = the MTU. On the wire: Ethernet 14, IPv4 20, UDP 8, ESP header 16, 1492, padding 2, trailer 2, ICV 16.
+    expect(out.map((f) => f.length)).toEqual([14 + 20 + 8 + 16 + 1492 + 2 + 2 + 16]);
+    expect(h!.gw.counters().private_too_big).toBe(2);
+    expect(h!.gw.punts().map((p) => p.reason)).toEqual(['too-big', 'too-big']);
+  });
+
   it('round trip: what one gateway sends in UDP, the other decapsulates', () => {
     // Both ends are this gateway: its outbound SA's key is also its inbound
     // key, and the frame it sent comes back from the peer's address.
