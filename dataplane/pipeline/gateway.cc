@@ -243,6 +243,8 @@ std::unique_ptr<Tables> Gateway::build_tables() const {
       auto sa = outbound_.find({q, r.id});
       qr.sa = sa == outbound_.end() ? nullptr : sa->second.get();
       qr.endpoint = endpoints_.at({q, r.id}).get();
+      qr.udp = qr.sa && qr.sa->udp_destination_port != 0;
+      qr.mtu = config_.mtu - (qr.udp ? esp::kUdpEncapOverhead : 0);
       if (nexthop_[1]) {
         const net::IpAddr& remote = q < r.remotes.size() ? r.remotes[q] : r.remotes[0];
         build_outer(qr.outer, *nexthop_[1], config_.public_mac, qt.public_address, remote);

@@ -113,6 +113,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
   Packet* out[kBatch];
   esp::OutboundSa* sas[kBatch];
   const QueueRoute* qrs[kBatch];
+  bool any_udp = false;
   uint32_t m = 0;
   uint64_t rx_bytes = 0;
 
@@ -172,9 +173,9 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
     if (!qr.sa) { drop(p, Counter::private_drop_no_sa); continue; }
     prefetch_sa(qr.sa);
     if (!qr.has_outer) { drop(p, Counter::private_drop_no_next_hop); continue; }
-    // ESP in UDP: the MTU includes the UDP header (the control plane's ICMP
-    // says so, seeing a packet within `mtu` punted as too big).
-    if (ip_len + (qr.sa->udp_destination_port ? esp::kUdpEncapOverhead : 0) > t.mtu) {
+    // ESP in UDP: the route's MTU includes the UDP header (the control
+    // plane's ICMP says so, seeing a packet within `mtu` punted as too big).
+    if (ip_len > qr.mtu) {
       counters_.add(Counter::private_too_big);
       punt(p, Side::private_side, PuntReason::too_big);
       continue;
@@ -186,6 +187,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
     out[m] = p;
     sas[m] = qr.sa;
     qrs[m] = &qr;
+    any_udp |= qr.udp;
     m++;
   }
   counters_.add(Counter::private_rx_packets, n);
@@ -195,6 +197,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
   esp::EncapResult results[kBatch];
   esp::encapsulate_batch(sas, out, m, t.tfc_pad_to, results);
   uint32_t k = 0;
+  // Batches without ESP in UDP take the loop plain ESP always took.
   for (uint32_t i = 0; i < m; i++) {
     Packet* p = out[i];
     if (results[i] != esp::EncapResult::ok) {
@@ -202,7 +205,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
       continue;
     }
     const QueueRoute& qr = *qrs[i];
-    if (sas[i]->udp_destination_port) {
+    if (any_udp && qr.udp) {
       p->prepend(qr.outer_udp.len + net::kUdpHeaderLen);
       write_outer_udp(qr.outer_udp, *sas[i], qr.endpoint, p->data, p->len, ip_id_++);
     } else {

@@ -29,6 +29,8 @@ struct QueueRoute {
   esp::OutboundSa* sa = nullptr;  // null until a key exchange installed one
   OuterTemplate outer;            // valid when the public next hop is known
   bool has_outer = false;
+  bool udp = false;   // the SA sends ESP in UDP (fixed for an SA's life, so known when the snapshot is built)
+  uint32_t mtu = 0;   // the largest inner packet: the tables' mtu, less the UDP header for ESP in UDP
   // ESP in UDP (an SA with udp_destination_port): the same header with UDP
   // as the protocol, towards the route's gateway; the peer's learned
   // endpoint, when there is one, replaces the address and port per packet.

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "esp/decap.h"
 #include "io/link.h"
 #include "packet.h"
 #include "pipeline/counters.h"
@@ -69,6 +70,9 @@ class Worker {
  private:
   void outbound(const Tables& t, Packet** pkts, uint32_t n);
   void inbound(const Tables& t, Packet** pkts, uint32_t n);
+  void learn_endpoints(const QueueTables& qt, esp::InboundSa* const* sas, Packet* const* pkts,
+                       const route::RouteIndex* routes, const esp::DecapResult* results, const uint8_t* index,
+                       const uint8_t* const* outer_ips, uint32_t n);
   void drain_injects(const Tables& t);
   void punt(Packet* p, Side side, PuntReason reason);
   void drop(Packet* p, Counter reason) {
