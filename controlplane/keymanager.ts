@@ -325,7 +325,7 @@ export class KeyManager {
       if (proposal) {
         this.counters.challenges_accepted++;
         this.log.debug({ route, queue }, 'the negotiation we yielded to did not come: proposing');
-        this.send(ex, proposal.to, proposal.message);
+        this.send(ex, proposal.to, proposal.message, ex.params.natTPort ?? undefined);
       }
       if (ex.initiator.state !== 'idle') inFlight++;
     }
