@@ -30,7 +30,7 @@ afterEach(() => {
   close = undefined;
 });
 
-function gateway(opts: { keepalive?: number; natTPort?: number } = {}) {
+function gateway(opts: { keepalive?: number; natTPort?: number; natTraversal?: 'force' } = {}) {
   const id = `${process.pid}-${crypto.randomBytes(3).toString('hex')}`;
   const priv = `natgw-priv-${id}`, pub = `natgw-pub-${id}`;
   wires.create(priv, { ends: [{ queues: 1 }, { queues: 1 }] });
@@ -41,7 +41,7 @@ function gateway(opts: { keepalive?: number; natTPort?: number } = {}) {
       ...(opts.natTPort !== undefined ? { 'nat-t-port': opts.natTPort } : {}),
       'private-interface': { device: priv, driver: 'memory', 'wire-end': 0, mac: '02:00:00:0b:00:01', address: ['10.2.0.1'], 'next-hop': { address: '10.2.0.2', mac: '02:00:00:0b:00:02' } },
       'public-interface': { device: pub, driver: 'memory', 'wire-end': 0, mac: GW_PUB_MAC, queue: [{ id: 1, address: LOCAL }], 'next-hop': { address: '198.51.100.254', mac: ROUTER_MAC } },
-      route: [{ id: ROUTE, net: '10.1.0.0/16', gateway: [{ queue: 1, address: PEER }], spi: ROUTE_SPI, 'preshared-key': crypto.randomBytes(32).toString('hex') }],
+      route: [{ id: ROUTE, net: '10.1.0.0/16', gateway: [{ queue: 1, address: PEER }], spi: ROUTE_SPI, 'preshared-key': crypto.randomBytes(32).toString('hex'), ...(opts.natTraversal ? { 'nat-traversal': opts.natTraversal } : {}) }],
     },
   });
   // Not started: the test runs the workers (pollOnce) and hands the punts to the slow path itself.
@@ -105,6 +105,26 @@ describe('NAT-T port: key exchange behind the non-ESP marker', () => {
     expect(out).toHaveLength(1);
     expect(out[0]).toMatchObject({ srcPort: 303, dstPort: 303 });
     expect(out[0].payload[4]).toBe(MessageType.challenge);
+  });
+
+  it('with nat-traversal force, knocks on the NAT-T port from it, behind the marker; without, on the protocol port', () => {
+    for (const natTraversal of ['force', undefined] as const) {
+      const g = gateway({ natTraversal });
+      g.gw.keymanager!.tick();
+      g.run();
+      const out = g.sent().map(udpOf);
+      expect(out).toHaveLength(1);
+      if (natTraversal) {
+        expect(out[0]).toMatchObject({ srcPort: 4500, dstPort: 4500, dst: PEER });
+        expect(out[0].payload.subarray(0, 4).equals(Buffer.alloc(4))).toBe(true);
+        expect(out[0].payload[8]).toBe(MessageType.knock);
+      } else {
+        expect(out[0]).toMatchObject({ srcPort: 303, dstPort: 303, dst: PEER });
+        expect(out[0].payload[4]).toBe(MessageType.knock);
+      }
+      close?.();
+      close = undefined;
+    }
   });
 
   it('ignores a knock without the marker on the NAT-T port (it is ESP there, under SPI 1001: unknown)', () => {
