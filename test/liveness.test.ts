@@ -241,6 +241,7 @@ describe('liveness: dead-peer detection', () => {
     w.run(100);
     const gw = {
       keymanager: w.a.km,
+      dataplane: { endpoints: () => [] }, // no endpoint learned from ESP in UDP
       currentConfig: {
         protocolPort: 303,
         publicInterface: { queues: [{ id: 1, address: A }, { id: 2, address: '192.0.2.2' }] },
