@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { wires } from '../controlplane/dataplane.js';
 import { parseConfig } from '../controlplane/config/index.js';
 import { Gateway } from '../controlplane/gateway.js';
+import { routePeers } from '../controlplane/peer-state.js';
 import { udpFrame } from '../controlplane/udp.js';
 import { parseMac } from '../controlplane/slowpath/address.js';
 import { encodeKnock, MessageType } from '../controlplane/exchange/messages.js';
@@ -162,6 +163,8 @@ describe('NAT keepalives', () => {
     g.toGateway({ address: '203.0.113.9', port: 40000 }, 4500, refSeal(inb, 1n, inner));
     g.run();
     expect(g.gw.dataplane.counters().endpoint_changes).toBe(1);
+    // The operator sees it as the route's peer endpoint (state, status), learned.
+    expect(routePeers(g.gw).get(ROUTE)?.endpoints).toEqual([{ queue: 1, address: '203.0.113.9', port: 40000, learned: true }]);
     expect(g.gw.keepalives.round()).toBe(1);
     g.run();
     out = g.sent().map(udpOf);
