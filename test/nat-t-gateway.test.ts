@@ -254,3 +254,21 @@ describe('nat-traversal force: two gateways over the key exchange', () => {
     }
   });
 });
+
+describe('NAT-T configuration', () => {
+  it('reads nat-t-port, nat-keepalive-interval and a route\'s nat-traversal, and hands them to the key manager', async () => {
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    const c = parseConfig(fs.readFileSync(path.join(import.meta.dirname, 'configs', 'good', 'every-setting.json'), 'utf8'));
+    expect(c).toMatchObject({ natTPort: 14500, natKeepaliveInterval: 15 });
+    expect(c.routes.map((r) => r.natTraversal)).toEqual(['force']);
+    const { keyManagerConfig } = await import('../controlplane/gateway.js');
+    const km = keyManagerConfig(c);
+    expect(km.natTPort).toBe(14500);
+    expect(km.routes.map((r) => r.natTraversal)).toEqual(['force']);
+    // The defaults: 4500, 20 s, off.
+    const d = gateway().config;
+    expect(d).toMatchObject({ natTPort: 4500, natKeepaliveInterval: 20 });
+    expect(d.routes.map((r) => r.natTraversal)).toEqual(['off']);
+  });
+});
