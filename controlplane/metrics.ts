@@ -36,11 +36,12 @@ const QUEUE_METRICS: Record<string, { help: string; labels: string[] }> = {
   interface_packets: { help: 'Frames received (rx) or sent (tx) on an interface.', labels: ['interface', 'direction'] },
   interface_bytes: { help: 'Octets received (rx) or sent (tx) on an interface.', labels: ['interface', 'direction'] },
   interface_rx_csum_partial: { help: 'Frames received on an interface with their TCP or UDP checksum left to offload; the driver completed it.', labels: ['interface'] },
+  interface_rx_gso_frames: { help: 'TCP/UDP super-frames received on an interface from a local stack that left segmentation to offload; the driver cut them into frames.', labels: ['interface'] },
   esp_packets: { help: 'Packets encapsulated in ESP (outbound) or decapsulated (inbound).', labels: ['direction'] },
   punted_packets: { help: 'Frames handed to the control plane (ARP, ND, ICMP, key exchange, ICMP errors to send).', labels: [] },
   injected_packets: { help: 'Frames the control plane handed to the data plane.', labels: [] },
   drops: {
-    help: 'Frames not forwarded, by the interface they arrived on (or were to leave by, for tx_ring_full and tx_oversize) and the reason; ttl_expired and too_big are answered with ICMP; rx_kernel_drops, rx_oversize and tx_oversize are the driver\'s.',
+    help: 'Frames not forwarded, by the interface they arrived on (or were to leave by, for tx_ring_full and tx_oversize) and the reason; ttl_expired and too_big are answered with ICMP; rx_kernel_drops, rx_oversize, rx_gso_unsupported and tx_oversize are the driver\'s.',
     labels: ['interface', 'reason'],
   },
   punt_ring_drops: { help: 'Frames for the control plane dropped because its ring was full.', labels: [] },
