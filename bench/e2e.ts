@@ -42,6 +42,7 @@ const spec: Record<string, OptionSpec> = {
 };
 
 const SIZES = [60, 1400] as const;
+const IDLE_SECONDS = 3;
 const TUNNEL_MTU = 1440;
 
 type Mode = 'raw' | 'kernel' | 'gateway';
@@ -82,6 +83,18 @@ export interface E2eResult {
   rows: E2eRow[];
   /** Gateway counters that explain losses (drops, punts), per gateway, non-zero only. */
   gateway_counters: Record<string, Record<string, number>>;
+  /**
+   * The gateway workers' CPU per frame beyond what the raw driver costs per
+   * frame in the same run: gateway_cpu_ns minus the raw row's generator and
+   * sink CPU per frame, twice (a frame crosses four driver operations in the
+   * two gateways: two receives, two transmits), in ns. Compare with
+   * softbench's per-packet cost (issue 15 target 3).
+   */
+  gateway_beyond_raw_ns: { 60: number; 1400: number };
+  /** CPU of the two gateways' workers with the tunnel up and no traffic, % of one core per worker (no --busywait). */
+  idle_cpu_pct_per_worker: number;
+  /** How the driver runs on these veths (af-xdp): native or generic XDP, zero-copy or copy, the TX budget per kick. */
+  driver_mode: Record<string, number>;
 }
 
 type TrafficResult = { packets: number; bytes: number; activeSeconds: number; elapsedSeconds: number; cpuSeconds: number };
@@ -131,6 +144,8 @@ async function measure(driver: Driver, seconds: number, pps: number, iperfSecond
   const rows: E2eRow[] = [];
   const iperf: E2eResult['iperf3_gbps'] = { gateway: null, kernel: null };
   const counters: E2eResult['gateway_counters'] = {};
+  let idlePct = 0;
+  let driverMode: Record<string, number> = {};
   try {
     const L = lab.lab, ns = lab.ns;
     const mac = {
@@ -144,6 +159,7 @@ async function measure(driver: Driver, seconds: number, pps: number, iperfSecond
       udpFrame({ srcMac: parseMac(mac.hostA), dstMac: parseMac(mac.gwAPrivate), src: ADDR.hostA, dst: ADDR.hostB, srcPort: 5555, dstPort: 6666, payload: Buffer.alloc(size - 42), ipId: 1 });
     const generator: IoLinkSpec = { driver, ifname: 'eth0', netns: ns.hostA };
 
+    driverMode = probeDriverMode({ driver, ifname: 'private', netns: ns.gwA });
     say('raw driver rate, hostA → gwA\'s private interface:');
     for (const size of SIZES) rows.push(await rate('raw', size, frame(size), generator, { driver, ifname: 'private', netns: ns.gwA }, seconds, pps, say));
 
@@ -175,6 +191,11 @@ async function measure(driver: Driver, seconds: number, pps: number, iperfSecond
       gw.start();
     }
     await waitForTunnel(lab, performance.now());
+    // Idle: the tunnel is up, nothing flows (key exchange and ARP are rare).
+    const idle0 = workerCpuSeconds(), idleT0 = performance.now();
+    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+    idlePct = (100 * (workerCpuSeconds() - idle0)) / ((performance.now() - idleT0) / 1000) / gateways.length;
+    say(`  idle (tunnel up, no traffic): ${idlePct.toFixed(2)}% of a core per gateway worker`);
     for (const size of SIZES) rows.push(await rate('gateway', size, frame(size), generator, { driver, ifname: 'eth0', netns: ns.hostB }, seconds, pps, say));
     if (iperfSeconds) iperf.gateway = await iperf3(lab, iperfSeconds, 'gateway', say);
     gateways.forEach((g, i) => {
@@ -188,6 +209,10 @@ async function measure(driver: Driver, seconds: number, pps: number, iperfSecond
   const by = (size: number, f: (r: E2eRow) => number) =>
     Object.fromEntries((['raw', 'kernel', 'gateway'] as const).map((m) => [m, Number(f(pick(m, size)).toFixed(3))])) as Record<Mode, number>;
   const mpps = by(60, (r) => r.received_pps / 1e6);
+  const beyond = (size: number) => {
+    const raw = pick('raw', size), gw = pick('gateway', size);
+    return (gw.gateway_cpu_ns ?? 0) - 2 * (raw.tx_cpu_ns + raw.rx_cpu_ns);
+  };
   const gbps = by(1400, (r) => r.received_gbps);
   return {
     driver,
@@ -201,6 +226,9 @@ async function measure(driver: Driver, seconds: number, pps: number, iperfSecond
     iperf3_gbps: iperf,
     rows,
     gateway_counters: counters,
+    gateway_beyond_raw_ns: { 60: beyond(60), 1400: beyond(1400) },
+    idle_cpu_pct_per_worker: Number(idlePct.toFixed(3)),
+    driver_mode: driverMode,
   };
 }
 
@@ -230,13 +258,19 @@ async function rate(mode: Mode, size: number, frame: Buffer, from: IoLinkSpec, t
 }
 
 // CPU time so far of this process's gateway worker threads (named
-// vitesse-q<N> by the data plane), from /proc: user + system, in seconds.
+// vitesse-q<N> by the data plane), from /proc, in seconds: the scheduler's
+// run time in ns (schedstat) where the kernel keeps it, else user + system
+// time in 10 ms ticks (too coarse for the idle figure).
 function workerCpuSeconds(): number {
   const tick = 100; // USER_HZ, 100 on every Linux architecture we run on
   let total = 0;
   for (const tid of fs.readdirSync('/proc/self/task')) {
     try {
       if (!fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').startsWith('vitesse-q')) continue;
+      if (fs.existsSync(`/proc/self/task/${tid}/schedstat`)) {
+        total += Number(fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
+        continue;
+      }
       const fields = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
       total += (Number(fields[11]) + Number(fields[12])) / tick; // utime, stime (fields 14, 15)
     } catch {
@@ -244,6 +278,20 @@ function workerCpuSeconds(): number {
     }
   }
   return total;
+}
+
+// What the driver makes of this interface, from a link opened and closed on
+// it before the measurements (the gateways get the same): af-xdp's
+// xdp_native, zero_copy and tx_budget; nothing for af-packet.
+function probeDriverMode(spec: IoLinkSpec): Record<string, number> {
+  if (spec.driver !== 'af-xdp') return {};
+  const link = testkit.io.open(spec);
+  try {
+    const c = link.counters();
+    return { xdp_native: c.xdp_native, zero_copy: c.zero_copy, tx_budget: c.tx_budget };
+  } finally {
+    link.close();
+  }
 }
 
 // Turns gwA, net and gwB into plain Linux routers for hostA ↔ hostB; returns
@@ -324,5 +372,9 @@ function table(r: E2eResult): string {
     ...layout(rates),
     '',
     ...layout(cpu),
+    '',
+    `gateway workers beyond the raw driver: ${r.gateway_beyond_raw_ns[60]} ns per frame at 60 B, ${r.gateway_beyond_raw_ns[1400]} ns at 1400 B`,
+    `idle gateway worker: ${r.idle_cpu_pct_per_worker.toFixed(2)}% of a core` +
+      (Object.keys(r.driver_mode).length ? `; driver mode ${Object.entries(r.driver_mode).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''),
   ].join('\n');
 }

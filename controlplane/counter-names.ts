@@ -55,10 +55,14 @@ export const COUNTER_NAMES = [
   'private_rx_oversize',
   'private_tx_oversize',
   'private_rx_csum_partial',
+  'private_rx_gso_frames',
+  'private_rx_gso_unsupported',
   'public_rx_kernel_drops',
   'public_rx_oversize',
   'public_tx_oversize',
   'public_rx_csum_partial',
+  'public_rx_gso_frames',
+  'public_rx_gso_unsupported',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -200,4 +200,40 @@ const jumbo = Buffer.alloc(16 + 10000, 0x5a);
 jumbo.writeUInt32LE(10000, 8);
 jumbo.writeUInt32LE(10000, 12);
 write('pcap_fuzz', 'oversize-record', Buffer.concat([publicIn.subarray(0, 24), jumbo, publicIn.subarray(24, 200)]));
+// --- gso_fuzz: a virtio-net header (10 bytes), then an Ethernet frame -------
+// TCP over IPv4 and IPv6 and UDP segmentation super-frames (three segments,
+// the last short), a frame with only its checksum left to offload, and UDP
+// fragmentation offload (refused).
+function vnet(flags, gsoType, hdrLen, gsoSize, csumStart, csumOffset) {
+  const b = Buffer.alloc(10);
+  b[0] = flags; b[1] = gsoType;
+  b.writeUInt16LE(hdrLen, 2); b.writeUInt16LE(gsoSize, 4); b.writeUInt16LE(csumStart, 6); b.writeUInt16LE(csumOffset, 8);
+  return b;
+}
+function superFrame(v6, proto, payloadLen) {
+  const eth = Buffer.from('020000000002020000000001' + (v6 ? '86dd' : '0800'), 'hex');
+  const l4 = Buffer.alloc(proto === 6 ? 20 : 8);
+  l4.writeUInt16BE(40000, 0); l4.writeUInt16BE(5201, 2);
+  if (proto === 6) { l4.writeUInt32BE(0x01020304, 4); l4[12] = 5 << 4; l4[13] = 0x18; l4.writeUInt16BE(502, 14); }
+  else l4.writeUInt16BE(8 + payloadLen, 4);
+  const payload = Buffer.alloc(payloadLen);
+  for (let i = 0; i < payloadLen; i++) payload[i] = i * 7;
+  let ip;
+  if (v6) {
+    ip = Buffer.alloc(40);
+    ip[0] = 0x60; ip.writeUInt16BE(l4.length + payloadLen, 4); ip[6] = proto; ip[7] = 64;
+    Buffer.from('fd000001000000000000000000000002fd000002000000000000000000000002', 'hex').copy(ip, 8);
+  } else {
+    ip = Buffer.alloc(20);
+    ip[0] = 0x45; ip.writeUInt16BE(20 + l4.length + payloadLen, 2); ip.writeUInt16BE(0x1234, 4); ip[6] = 0x40; ip[8] = 64; ip[9] = proto;
+    Buffer.from('0a010002' + '0a020002', 'hex').copy(ip, 12);
+  }
+  return Buffer.concat([eth, ip, l4, payload]);
+}
+const tcp4 = superFrame(false, 6, 3000);
+write('gso_fuzz', 'tcp4-3-segments', Buffer.concat([vnet(1, 1, 54, 1448, 34, 16), tcp4]));
+write('gso_fuzz', 'tcp6-3-segments', Buffer.concat([vnet(1, 4, 74, 1428, 54, 16), superFrame(true, 6, 3000)]));
+write('gso_fuzz', 'udp4-l4-3-segments', Buffer.concat([vnet(1, 5, 42, 1400, 34, 6), superFrame(false, 17, 3000)]));
+write('gso_fuzz', 'tcp4-csum-only', Buffer.concat([vnet(1, 0, 0, 0, 34, 16), superFrame(false, 6, 500)]));
+write('gso_fuzz', 'udp4-ufo', Buffer.concat([vnet(1, 3, 42, 1400, 34, 6), superFrame(false, 17, 3000)]));
 process.stdout.write('seeds written to fuzz/corpus/\n');

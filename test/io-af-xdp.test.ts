@@ -8,6 +8,7 @@
 // killed process is replaced, and errors say what is wrong. Needs root;
 // skipped with the reason otherwise.
 import { execFileSync, spawnSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addonPath, packageRoot } from '../controlplane/native.js';
@@ -68,6 +69,12 @@ describeNeeding(['root', 'ip'], 'af-xdp driver on veth (native XDP, copy mode)',
     expect(drain(a, (f) => tagOf(f)?.test === 1)).toEqual([]);
     const ca = a.counters();
     expect(ca.xdp_native).toBe(1);
+    expect(ca.zero_copy, 'veth has no zero-copy AF_XDP: copy mode is the fallback').toBe(0);
+    // One kick per burst: Linux 6.17+ takes a TX budget of 4 bursts per
+    // kick (XDP_MAX_TX_SKB_BUDGET); older kernels keep their 32.
+    const [major, minor] = os.release().split('.').map(Number);
+    expect(ca.tx_budget).toBe(major > 6 || (major === 6 && minor >= 17) ? 256 : 32);
+    expect(ca.busy_poll, 'asked for only with busywait').toBe(0);
     expect(ca.tx_packets).toBe(frames.length);
     expect(attached(nsA, one.a)?.prog?.name).toBe('vitesse_xsk');
     a.close();

@@ -79,5 +79,12 @@ describe('vitesse bench e2e', () => {
     expect(r.gateway_counters.gwA.encapsulated_packets).toBeGreaterThan(0);
     expect(r.gateway_counters.gwB.decapsulated_packets).toBeGreaterThan(0);
     for (const x of r.rows.filter((y: { mode: string }) => y.mode === 'gateway')) expect(x.gateway_cpu_ns).toBeGreaterThan(0);
+    // The figures derived from the same rows, and the idle measurement.
+    const row = (mode: string, size: number) => r.rows.find((x: { mode: string; size: number }) => x.mode === mode && x.size === size);
+    for (const size of [60, 1400]) {
+      expect(r.gateway_beyond_raw_ns[size]).toBe(row('gateway', size).gateway_cpu_ns - 2 * (row('raw', size).tx_cpu_ns + row('raw', size).rx_cpu_ns));
+    }
+    expect(r.idle_cpu_pct_per_worker).toBeGreaterThanOrEqual(0);
+    expect(r.driver_mode).toEqual({});  // af-packet has no mode to report
   });
 });

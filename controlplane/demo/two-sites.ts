@@ -41,6 +41,12 @@ export interface TwoSiteOptions {
   prefix?: string;
   /** The public side's (ESP's) IP version; default 4. */
   outer?: 4 | 6;
+  /**
+   * Leave the hosts' veth pairs with the kernel's default offloads (TSO, GSO,
+   * checksum offload on): the hosts hand the gateways 64 KB super-frames, as
+   * a new operator's hosts would. Default: off, as on a real wire.
+   */
+  hostOffloads?: boolean;
 }
 
 export function buildTwoSites(o: TwoSiteOptions = {}): TwoSiteLab {
@@ -56,10 +62,10 @@ export function buildTwoSites(o: TwoSiteOptions = {}): TwoSiteLab {
     };
     // The gateways' interfaces carry no kernel addresses: Vitesse answers ARP,
     // ND and ICMP for its addresses itself, and the kernel stays out of the way.
-    const aPriv = lab.veth(ns.hostA, 'eth0', ns.gwA, 'private');
+    const aPriv = lab.veth(ns.hostA, 'eth0', ns.gwA, 'private', { kernelOffloads: o.hostOffloads });
     const aPub = lab.veth(ns.gwA, 'public', ns.net, 'siteA');
     const bPub = lab.veth(ns.gwB, 'public', ns.net, 'siteB');
-    const bPriv = lab.veth(ns.hostB, 'eth0', ns.gwB, 'private');
+    const bPriv = lab.veth(ns.hostB, 'eth0', ns.gwB, 'private', { kernelOffloads: o.hostOffloads });
     lab.address(ns.hostA, 'eth0', `${ADDR.hostA}/24`);
     lab.address(ns.hostA, 'eth0', `${ADDR.hostA6}/64`);
     lab.route(ns.hostA, 'default', ADDR.gwAPrivate);

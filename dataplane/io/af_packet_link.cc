@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "io/af_packet_filter.h"
+#include "io/gso.h"
 #include "io/interface.h"
 #include "io/netns.h"
 #include "io/queue_address.h"
@@ -36,11 +37,25 @@ constexpr uint32_t kTxBlockSize = 1 << 16;
 // sockaddr_ll it does not expect for TX).
 constexpr uint32_t kTxDataOffset = TPACKET_ALIGN(sizeof(tpacket3_hdr));
 constexpr uint32_t kVlanTagLen = 4;
+// The header in front of every frame sent while PACKET_VNET_HDR is on: no
+// offload asked of the kernel.
+const uint8_t kNoOffload[gso::kVnetHdrLen] = {};
 
 template <typename T>
 T load_acquire(const T& v) { return std::atomic_ref<const T>(v).load(std::memory_order_acquire); }
 template <typename T>
 void store_release(T& v, T x) { std::atomic_ref<T>(v).store(x, std::memory_order_release); }
+
+// The NIC took the 802.1Q tag out (tp_status says so); put it back where it
+// was. The packet has room: frames longer than kMaxFrame - 4 are not read.
+void insert_vlan_tag(Packet* p, const tpacket3_hdr* h) {
+  uint16_t tpid = htons((h->tp_status & TP_STATUS_VLAN_TPID_VALID) ? h->hv1.tp_vlan_tpid : ETH_P_8021Q);
+  uint16_t tci = htons(static_cast<uint16_t>(h->hv1.tp_vlan_tci));
+  std::memmove(p->data + 16, p->data + 12, p->len - 12);
+  std::memcpy(p->data + 12, &tpid, 2);
+  std::memcpy(p->data + 14, &tci, 2);
+  p->len += kVlanTagLen;
+}
 
 tpacket_block_desc* block_at(uint8_t* ring, uint32_t size, uint32_t i) {
   return reinterpret_cast<tpacket_block_desc*>(ring + static_cast<size_t>(i) * size);
@@ -74,6 +89,9 @@ AfPacketLink::AfPacketLink(const LinkSpec& spec) : ifname_(spec.ifname) {
     opt(SOL_PACKET, PACKET_VERSION, &v3, sizeof v3, "PACKET_VERSION TPACKET_V3");
     // A malformed frame in the TX ring is skipped instead of stopping the ring.
     opt(SOL_PACKET, PACKET_LOSS, &one, sizeof one, "PACKET_LOSS");
+    // Before the rings (the kernel refuses it after): super-frames from local
+    // stacks come with their segmentation and checksum instructions.
+    vnet_ = setsockopt(fd_, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) == 0;
     setup_rings();
     if (spec.qdisc_bypass) opt(SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one, "PACKET_QDISC_BYPASS");
     // Linux 4.20+; before that rx_burst skips outgoing frames itself.
@@ -99,8 +117,9 @@ AfPacketLink::AfPacketLink(const LinkSpec& spec) : ifname_(spec.ifname) {
 
   for (uint32_t i = 0; i < kBatch; i++) {
     msgs_[i] = mmsghdr{};
-    msgs_[i].msg_hdr.msg_iov = &iovs_[i];
-    msgs_[i].msg_hdr.msg_iovlen = 1;
+    msgs_[i].msg_hdr.msg_iov = &iovs_[vnet_ ? 2 * i : 2 * i + 1];
+    msgs_[i].msg_hdr.msg_iovlen = vnet_ ? 2 : 1;
+    iovs_[2 * i] = {const_cast<uint8_t*>(kNoOffload), sizeof kNoOffload};
   }
 }
 
@@ -120,7 +139,7 @@ void AfPacketLink::setup_rings() {
 
   if (use_tx_ring_) {
     // One frame at the MTU, with Ethernet and VLAN headers, per slot.
-    tx_slot_size_ = std::bit_ceil(kTxDataOffset + max_frame_);
+    tx_slot_size_ = std::bit_ceil(kTxDataOffset + gso::kVnetHdrLen + max_frame_);
     uint32_t block = std::max(kTxBlockSize, tx_slot_size_);
     tpacket_req3 tx{};
     tx.tp_block_size = block;
@@ -156,6 +175,35 @@ void AfPacketLink::release_block() {
   if (++rx_block_ == rx_blocks_) rx_block_ = 0;
 }
 
+void AfPacketLink::next_frame() {
+  rx_next_ += reinterpret_cast<tpacket3_hdr*>(rx_next_)->tp_next_offset;
+  gso_next_ = 0;
+  if (--rx_left_ == 0) release_block();
+}
+
+bool AfPacketLink::rx_super(PacketPool& pool, Packet** pkts, uint32_t max, uint32_t* n, uint64_t* bytes) {
+  auto* h = reinterpret_cast<tpacket3_hdr*>(rx_next_);
+  const uint8_t* frame = rx_next_ + h->tp_mac;
+  const uint32_t len = h->tp_snaplen;
+  const bool vlan = h->tp_status & TP_STATUS_VLAN_VALID;
+  gso::Plan plan;
+  if (!gso::plan(gso::read_vnet_hdr(frame - gso::kVnetHdrLen), frame, len, kMaxFrame - kVlanTagLen, &plan)) {
+    rx_gso_unsupported_.add(1);
+    return true;
+  }
+  for (; gso_next_ < plan.segments; gso_next_++) {
+    if (*n == max) return false;
+    Packet* p = pool.alloc();
+    if (!p) return false;
+    p->len = gso::write_segment(plan, frame, len, gso_next_, p->data);
+    if (vlan) insert_vlan_tag(p, h);
+    *bytes += p->len;
+    pkts[(*n)++] = p;
+  }
+  rx_gso_frames_.add(1);
+  return true;
+}
+
 uint32_t AfPacketLink::rx_burst(PacketPool& pool, Packet** pkts, uint32_t max) {
   uint32_t n = 0;
   uint64_t bytes = 0;
@@ -170,12 +218,19 @@ uint32_t AfPacketLink::rx_burst(PacketPool& pool, Packet** pkts, uint32_t max) {
         continue;
       }
     }
-    Packet* p = pool.alloc();
-    if (!p) break;  // the frame waits in the ring for the next burst
     auto* h = reinterpret_cast<tpacket3_hdr*>(rx_next_);
     const uint8_t* frame = rx_next_ + h->tp_mac;
     uint32_t len = h->tp_snaplen;
     auto* ll = reinterpret_cast<const sockaddr_ll*>(rx_next_ + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
+    gso::VnetHdr vh;
+    if (vnet_) vh = gso::read_vnet_hdr(frame - gso::kVnetHdrLen);
+    if (vh.gso_type != gso::kGsoNone && ll->sll_pkttype != PACKET_OUTGOING && len == h->tp_len) {
+      if (!rx_super(pool, pkts, max, &n, &bytes)) break;  // the rest on the next burst
+      next_frame();
+      continue;
+    }
+    Packet* p = pool.alloc();
+    if (!p) break;  // the frame waits in the ring for the next burst
     bool vlan = h->tp_status & TP_STATUS_VLAN_VALID;
     bool keep = true;
     if (ll->sll_pkttype == PACKET_OUTGOING) {
@@ -188,31 +243,23 @@ uint32_t AfPacketLink::rx_burst(PacketPool& pool, Packet** pkts, uint32_t max) {
       keep = false;
     }
     if (keep) {
-      bool csum_pending = h->tp_status & TP_STATUS_CSUMNOTREADY;
+      bool csum_pending = (h->tp_status & TP_STATUS_CSUMNOTREADY) || (vh.flags & gso::kNeedsCsum);
       if (csum_pending) rx_csum_partial_.add(1);
-      if (vlan) {
-        // The NIC took the 802.1Q tag out; put it back where it was.
-        uint16_t tpid = htons((h->tp_status & TP_STATUS_VLAN_TPID_VALID) ? h->hv1.tp_vlan_tpid : ETH_P_8021Q);
-        uint16_t tci = htons(static_cast<uint16_t>(h->hv1.tp_vlan_tci));
-        std::memcpy(p->data, frame, 12);
-        std::memcpy(p->data + 12, &tpid, 2);
-        std::memcpy(p->data + 14, &tci, 2);
-        std::memcpy(p->data + 16, frame + 12, len - 12);
-        len += kVlanTagLen;
-      } else {
-        std::memcpy(p->data, frame, len);
-      }
-      p->len = len;
+      std::memcpy(p->data, frame, len);
       // The frame leaves this host encrypted: the checksum the sender's
-      // stack left to the NIC must be there before it is sealed.
-      if (csum_pending) net::complete_transport_checksum(p->data, p->len);
+      // stack left to the NIC must be there before it is sealed. The
+      // virtio-net header says where it goes (any protocol, IPv6 extension
+      // headers too); without one, the headers are parsed.
+      if (csum_pending && !(vnet_ && gso::complete_csum(vh, p->data, len))) net::complete_transport_checksum(p->data, len);
+      p->len = len;
+      if (vlan) insert_vlan_tag(p, h);
       pkts[n++] = p;
+      len = p->len;
       bytes += len;
     } else {
       pool.free(p);
     }
-    rx_next_ += h->tp_next_offset;
-    if (--rx_left_ == 0) release_block();
+    next_frame();
   }
   rx_packets_.add(n);
   rx_bytes_.add(bytes);
@@ -240,9 +287,11 @@ uint32_t AfPacketLink::tx_ring(Packet* const* pkts, uint32_t n) {
       tx_ring_full_.add(1);
       break;
     }
-    std::memcpy(slot + kTxDataOffset, p->data, p->len);
-    h->tp_len = p->len;
-    h->tp_snaplen = p->len;
+    const uint32_t vh = vnet_ ? gso::kVnetHdrLen : 0;
+    std::memcpy(slot + kTxDataOffset, kNoOffload, vh);
+    std::memcpy(slot + kTxDataOffset + vh, p->data, p->len);
+    h->tp_len = p->len + vh;
+    h->tp_snaplen = p->len + vh;
     h->tp_next_offset = 0;
     store_release(h->tp_status, uint32_t{TP_STATUS_SEND_REQUEST});
     if (++tx_head_ == tx_slots_) tx_head_ = 0;
@@ -266,8 +315,8 @@ uint32_t AfPacketLink::tx_mmsg(Packet* const* pkts, uint32_t n) {
   uint32_t m = 0;  // messages built; msg_packet_[j] is message j's packet
   for (uint32_t i = 0; i < n; i++) {
     if (pkts[i]->len > max_frame_) continue;  // taken, and dropped with a reason (below)
-    iovs_[m].iov_base = pkts[i]->data;
-    iovs_[m].iov_len = pkts[i]->len;
+    iovs_[2 * m + 1].iov_base = pkts[i]->data;
+    iovs_[2 * m + 1].iov_len = pkts[i]->len;
     msg_packet_[m++] = i;
   }
   uint32_t taken = n;
@@ -287,7 +336,7 @@ uint32_t AfPacketLink::tx_mmsg(Packet* const* pkts, uint32_t n) {
     taken = msg_packet_[sent];
   }
   uint64_t bytes = 0, oversize = 0;
-  for (int j = 0; j < sent; j++) bytes += iovs_[j].iov_len;
+  for (int j = 0; j < sent; j++) bytes += iovs_[2 * j + 1].iov_len;
   for (uint32_t i = 0; i < taken; i++) oversize += pkts[i]->len > max_frame_;
   tx_packets_.add(static_cast<uint64_t>(sent));
   tx_bytes_.add(bytes);
@@ -311,6 +360,8 @@ std::vector<Link::Counter> AfPacketLink::counters() const {
       {"rx_oversize", rx_oversize_.get()},
       {"rx_truncated", rx_truncated_.get()},
       {"rx_csum_partial", rx_csum_partial_.get()},
+      {"rx_gso_frames", rx_gso_frames_.get()},
+      {"rx_gso_unsupported", rx_gso_unsupported_.get()},
       {"tx_packets", tx_packets_.get()},
       {"tx_bytes", tx_bytes_.get()},
       {"tx_oversize", tx_oversize_.get()},

@@ -8,6 +8,14 @@
 // flows through a hash fanout group; on a public interface each queue's
 // socket filters for its own address (af_packet_filter.h).
 //
+// Super-frames: the socket reads a virtio-net header with every frame
+// (PACKET_VNET_HDR, when the kernel has it), so TCP/UDP super-frames a local
+// stack left to segmentation offload are cut into wire-sized frames here, in
+// the worker, before anything else sees them (io/gso.h), and checksums left
+// to offload are completed; a super-frame that cannot be cut is dropped and
+// counted (rx_gso_unsupported). Every transmitted frame then carries an empty
+// header in front.
+//
 // Transmit: one sendmmsg per burst, or a TPACKET_V3 TX ring filled by
 // tx_burst and kicked with one sendto (LinkSpec::tx_method says which and
 // why sendmmsg is the default); both skip the qdisc layer unless
@@ -41,12 +49,18 @@ class AfPacketLink final : public Link {
  private:
   void setup_rings();
   void release_block();
+  // Cuts the super-frame at rx_next_ into pkts (from segment gso_next_ on);
+  // true when all its segments are out.
+  bool rx_super(PacketPool& pool, Packet** pkts, uint32_t max, uint32_t* n, uint64_t* bytes);
+  void next_frame();
   uint32_t tx_ring(Packet* const* pkts, uint32_t n);
   uint32_t tx_mmsg(Packet* const* pkts, uint32_t n);
 
   std::string ifname_;
   int fd_ = -1;
   bool use_tx_ring_ = false;
+  bool vnet_ = false;        // frames carry a virtio-net header (PACKET_VNET_HDR)
+  uint32_t gso_next_ = 0;    // the next segment of the super-frame at rx_next_
   uint32_t max_frame_ = 0;  // the MTU with Ethernet and VLAN headers: longer frames are not sent
   uint8_t* map_ = nullptr;
   size_t map_len_ = 0;
@@ -64,12 +78,12 @@ class AfPacketLink final : public Link {
 
   // sendmmsg: one message per packet of a burst, built in place.
   mmsghdr msgs_[kBatch];
-  iovec iovs_[kBatch];
+  iovec iovs_[2 * kBatch];  // per message: the virtio-net header (if vnet_), the frame
   uint32_t msg_packet_[kBatch];
 
   FanoutMembership fanout_;
 
-  LinkCounter rx_packets_, rx_bytes_, rx_oversize_, rx_truncated_, rx_csum_partial_;
+  LinkCounter rx_packets_, rx_bytes_, rx_oversize_, rx_truncated_, rx_csum_partial_, rx_gso_frames_, rx_gso_unsupported_;
   LinkCounter tx_packets_, tx_bytes_, tx_oversize_, tx_ring_full_, tx_errors_;
   // PACKET_STATISTICS resets the kernel's counters on every read.
   mutable std::mutex kernel_mu_;

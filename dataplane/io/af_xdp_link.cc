@@ -12,9 +12,14 @@
 namespace vitesse {
 
 namespace {
-// Copy mode sends at most 32 frames per kick (the kernel's TX_BATCH_SIZE) and
-// says EAGAIN while more wait; a burst of kBatch needs a few kicks.
+// Copy mode sends at most the socket's TX budget per kick (32 before Linux
+// 6.17, XskSocket::tx_budget) and says EAGAIN while more wait; a burst of
+// kBatch may then need a few kicks.
 constexpr int kMaxKicks = kBatch / 32 + 2;
+// Frames go back to the fill ring in batches of at least this many: one
+// producer update (a cache line the kernel reads) per batch, not per burst.
+// The ring holds thousands, so holding back fewer than a batch costs nothing.
+constexpr size_t kRestockBatch = kBatch;
 }  // namespace
 
 AfXdpLink::AfXdpLink(const LinkSpec& spec) : group_(XskGroup::open(spec)), queue_(spec.queue) {
@@ -67,6 +72,10 @@ uint32_t AfXdpLink::rx_burst(PacketPool& pool, Packet** pkts, uint32_t max) {
     }
   }
   restock();
+  // Busy polling: with nothing received, a non-blocking receive lets the
+  // kernel run the queue's NAPI in this thread (SO_PREFER_BUSY_POLL) rather
+  // than in an interrupt.
+  if (n == 0 && q.busy_poll) recvfrom(q.home->fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
   rx_packets_.add(n);
   rx_bytes_.add(bytes);
   return n;
@@ -79,12 +88,14 @@ void AfXdpLink::restock() {
     q.free_rx.insert(q.free_rx.end(), addrs_, addrs_ + k);
   }
   XskRing<uint64_t>& fill = q.home->fill;
-  uint32_t k = fill.free_slots(static_cast<uint32_t>(q.free_rx.size()));
-  for (uint32_t i = 0; i < k; i++) {
-    fill.at(fill.cached_prod + i) = q.free_rx.back();
-    q.free_rx.pop_back();
+  if (q.free_rx.size() >= kRestockBatch) {
+    uint32_t k = fill.free_slots(static_cast<uint32_t>(q.free_rx.size()));
+    for (uint32_t i = 0; i < k; i++) {
+      fill.at(fill.cached_prod + i) = q.free_rx.back();
+      q.free_rx.pop_back();
+    }
+    if (k) fill.submit(k);
   }
-  if (k) fill.submit(k);
   if (fill.needs_wakeup()) recvfrom(q.home->fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
 }
 
@@ -175,6 +186,8 @@ std::vector<Link::Counter> AfXdpLink::counters() const {
       {"tx_invalid_descs", sum.tx_invalid_descs},
       {"xdp_native", group_->native() ? 1u : 0u},
       {"zero_copy", q_->home->zero_copy() ? 1u : 0u},
+      {"tx_budget", q_->home->tx_budget()},
+      {"busy_poll", q_->busy_poll ? 1u : 0u},
   };
 }
 

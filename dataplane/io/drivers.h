@@ -42,6 +42,10 @@ struct LinkSpec {
   // af-xdp: "auto" (zero-copy if the driver supports it, else copy), "copy"
   // or "zero-copy".
   std::string xdp_bind = "auto";
+  // af-xdp: the worker polls without sleeping (`vitesse run --busywait`):
+  // its sockets ask the kernel to let that polling drive the queue
+  // (SO_PREFER_BUSY_POLL, where the kernel offers it).
+  bool busy_poll = false;
 };
 
 // Throws std::runtime_error with a precise message (interface missing, not root,

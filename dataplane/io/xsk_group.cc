@@ -225,6 +225,7 @@ void XskGroup::build_queues(XskBind bind) {
     fill.submit(stocked);
     for (uint32_t i = 0; i < kTxFrames; i++) queue.free_tx.push_back(static_cast<uint64_t>(kRxFrames + i) * frame_size_);
     queue.home->bind(bind);
+    if (spec_.busy_poll) queue.busy_poll = queue.home->prefer_busy_poll();
     queue.epoll = UniqueFd(epoll_create1(EPOLL_CLOEXEC));
     if (queue.epoll.get() < 0) throw io_errno(kDriver, itf_.name, "epoll_create1", errno);
     epoll_add(queue, queue.home->fd());

@@ -70,6 +70,7 @@ class XskGroup {
     std::vector<FrameReturnRing*> returned;  // our frames coming back from other queues
     std::vector<uint64_t> free_rx, free_tx;  // frames in no ring (stacks, capacity reserved)
     UniqueFd epoll;                          // readable when home or a guest has frames
+    bool busy_poll = false;                  // home asks for SO_PREFER_BUSY_POLL (LinkSpec::busy_poll)
     bool open = false;
   };
 

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "io/interface.h"
+#include "packet.h"
 
 namespace {
 constexpr int kBusyWaitMs = 2000;
@@ -19,6 +20,15 @@ constexpr int kBusyWaitMs = 2000;
 
 #ifndef SOL_XDP
 #define SOL_XDP 283
+#endif
+#ifndef XDP_MAX_TX_SKB_BUDGET
+#define XDP_MAX_TX_SKB_BUDGET 9  // Linux 6.17 (include/uapi/linux/if_xdp.h)
+#endif
+#ifndef SO_PREFER_BUSY_POLL
+#define SO_PREFER_BUSY_POLL 69
+#endif
+#ifndef SO_BUSY_POLL_BUDGET
+#define SO_BUSY_POLL_BUDGET 70
 #endif
 
 namespace vitesse {
@@ -58,6 +68,13 @@ std::unique_ptr<XskSocket> XskSocket::owner(const Target& at, const Umem& umem, 
   reg.headroom = 0;
   if (setsockopt(s->fd_, SOL_XDP, XDP_UMEM_REG, &reg, sizeof reg) != 0) throw s->error("registering the UMEM", errno);
   s->map_rings(sizes);
+  // Copy mode sends at most the budget per kick (default 32) and says
+  // EAGAIN while more wait: a budget of a few bursts makes one kick per
+  // burst enough. The kernel takes 32 up to the TX ring's size.
+  if (sizes.tx) {
+    uint32_t budget = sizes.tx < 4 * kBatch ? sizes.tx : 4 * kBatch;
+    if (setsockopt(s->fd_, SOL_XDP, XDP_MAX_TX_SKB_BUDGET, &budget, sizeof budget) == 0) s->tx_budget_ = budget;
+  }
   return s;
 }
 
@@ -113,6 +130,13 @@ void XskSocket::map_rings(XskRingSizes sizes) {
   map(completion, off.cr, sizes.completion, XDP_UMEM_PGOFF_COMPLETION_RING, "completion ring");
   map(rx, off.rx, sizes.rx, XDP_PGOFF_RX_RING, "RX ring");
   map(tx, off.tx, sizes.tx, XDP_PGOFF_TX_RING, "TX ring");
+}
+
+bool XskSocket::prefer_busy_poll() {
+  int one = 1, usecs = 20, budget = static_cast<int>(kBatch);
+  return setsockopt(fd_, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one, sizeof one) == 0 &&
+         setsockopt(fd_, SOL_SOCKET, SO_BUSY_POLL, &usecs, sizeof usecs) == 0 &&
+         setsockopt(fd_, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &budget, sizeof budget) == 0;
 }
 
 void XskSocket::bind(XskBind how) {

@@ -61,6 +61,13 @@ class XskSocket {
   void bind(XskBind how);
   int fd() const { return fd_; }
   bool zero_copy() const { return zero_copy_; }
+  // Frames one TX kick may send in copy mode (XDP_MAX_TX_SKB_BUDGET, Linux
+  // 6.17+; the kernel's default, 32, before).
+  uint32_t tx_budget() const { return tx_budget_; }
+  // Asks the kernel to let this socket's polling drive the queue's NAPI
+  // (SO_PREFER_BUSY_POLL, Linux 5.11+): for workers that poll without
+  // sleeping. False if the kernel does not offer it.
+  bool prefer_busy_poll();
 
   XskRing<xdp_desc> rx, tx;
   XskRing<uint64_t> fill, completion;
@@ -73,6 +80,7 @@ class XskSocket {
   Target at_;
   int fd_ = -1;
   bool zero_copy_ = false;
+  uint32_t tx_budget_ = 32;
 };
 
 }  // namespace vitesse

@@ -155,7 +155,13 @@ namespace vitesse {
   X(private_tx_oversize, "private", "driver", "drops", "tx_oversize", "private-interface/tx-oversize",              \
     "Frames longer than the interface's MTU plus its link headers, not sent by the driver.")                         \
   X(private_rx_csum_partial, "private", "driver", "interface_rx_csum_partial", "", "private-interface/rx-csum-partial", \
-    "Received frames whose TCP or UDP checksum was left to offload; the driver completed it.")                       \
+    "Received frames whose TCP or UDP checksum was left to offload; the driver completed it.") \
+  X(private_rx_gso_frames, "private", "driver", "interface_rx_gso_frames", "", "private-interface/rx-gso-frames",    \
+    "Received TCP/UDP super-frames a local stack left to segmentation offload; the driver cut them into frames.") \
+  X(private_rx_gso_unsupported, "private", "driver", "drops", "rx_gso_unsupported",                                 \
+    "private-interface/rx-gso-unsupported",                                                                           \
+    "Received super-frames the driver cannot segment (not TCP or UDP segmentation, IPv6 extension headers, "        \
+    "segments too long or too many), dropped by the driver.")                       \
   X(public_rx_kernel_drops, "public", "driver", "drops", "rx_kernel_drops", "public-interface/rx-drops",             \
     "Received frames the kernel dropped for lack of room in the receive ring (af-packet) or UMEM (af-xdp).")        \
   X(public_rx_oversize, "public", "driver", "drops", "rx_oversize", "public-interface/rx-oversize",                 \
@@ -164,7 +170,13 @@ namespace vitesse {
   X(public_tx_oversize, "public", "driver", "drops", "tx_oversize", "public-interface/tx-oversize",                 \
     "Frames longer than the interface's MTU plus its link headers, not sent by the driver.")                         \
   X(public_rx_csum_partial, "public", "driver", "interface_rx_csum_partial", "", "public-interface/rx-csum-partial", \
-    "Received frames whose TCP or UDP checksum was left to offload; the driver completed it.")
+    "Received frames whose TCP or UDP checksum was left to offload; the driver completed it.") \
+  X(public_rx_gso_frames, "public", "driver", "interface_rx_gso_frames", "", "public-interface/rx-gso-frames",    \
+    "Received TCP/UDP super-frames a local stack left to segmentation offload; the driver cut them into frames.") \
+  X(public_rx_gso_unsupported, "public", "driver", "drops", "rx_gso_unsupported",                                 \
+    "public-interface/rx-gso-unsupported",                                                                           \
+    "Received super-frames the driver cannot segment (not TCP or UDP segmentation, IPv6 extension headers, "        \
+    "segments too long or too many), dropped by the driver.")
 // clang-format on
 
 enum class Counter : uint16_t {

@@ -21,6 +21,7 @@
 #include "esp/sa.h"
 #include "io/link.h"
 #include "net/udp_encap.h"
+#include "pipeline/doorbell.h"
 #include "pipeline/tables.h"
 #include "pipeline/worker.h"
 #include "route/prefix.h"
@@ -152,6 +153,7 @@ class Gateway {
   GatewayConfig config_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
+  std::unique_ptr<Doorbell[]> doorbells_;  // one per worker
   std::atomic<bool> stop_{false};
   std::function<void()> notify_;
 

@@ -100,6 +100,7 @@ std::unique_ptr<Link> make_link(const Napi::Object& spec, Side side, uint32_t qu
     l.qdisc_bypass = bool_prop(spec, "qdiscBypass", std::string(where) + ".", l.qdisc_bypass);
     if (!opt_str(spec, "xdpMode", where).empty()) l.xdp_mode = opt_str(spec, "xdpMode", where);
     if (!opt_str(spec, "xdpBind", where).empty()) l.xdp_bind = opt_str(spec, "xdpBind", where);
+    l.busy_poll = cfg.busywait;
     return open_link(l);
   }
   throw std::invalid_argument("unknown link driver \"" + driver + "\" (memory, pcap, af-packet or af-xdp)");
