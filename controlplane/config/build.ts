@@ -98,5 +98,6 @@ export function build(d: Draft): GatewayConfig {
       natTraversal: must(r.natTraversal),
     })),
     dataPlane,
+    bgp: d.bgp ? { birdConfig: must(d.bgp.birdConfig), routesFile: must(d.bgp.routesFile), controlSocket: must(d.bgp.controlSocket) } : null,
   };
 }

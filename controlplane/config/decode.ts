@@ -105,6 +105,7 @@ export interface Draft {
   publicInterface: DraftPublicInterface | undefined;
   routes: DraftRoute[];
   dataPlane: { path: string; inbound: DraftSa[]; outbound: DraftSa[] } | null;
+  bgp: { path: string; birdConfig: V<string>; routesFile: V<string>; controlSocket: V<string> } | null;
 }
 
 /** The members of one JSON object, by their simple names. */
@@ -373,7 +374,7 @@ export function decode(json: unknown, problems: Problems, reuse?: Reusable): Dra
     'liveness-interval', 'liveness-failures',
     'queues', 'mtu', 'tfc', 'sa-ttl', 'negotiation-ttl', 'protocol-port', 'replay-window',
     'nat-t-port', 'nat-keepalive-interval',
-    'private-interface', 'public-interface', 'route', 'data-plane',
+    'private-interface', 'public-interface', 'route', 'data-plane', 'bgp',
   ], problems);
 
   const draft: Draft = {
@@ -393,6 +394,7 @@ export function decode(json: unknown, problems: Problems, reuse?: Reusable): Dra
     publicInterface: readPublic(g, problems),
     routes: (listOf(g, 'route', problems) ?? []).map(({ path, json: r }) => (reuse?.get(r) as DraftRoute | undefined) ?? readRoute(path, r, problems)),
     dataPlane: null,
+    bgp: readBgp(g, problems),
   };
 
   const dp = container(g, 'data-plane', problems);
@@ -425,4 +427,13 @@ export function pathOf(root: unknown, pointer: JsonPointer): string {
     }
   }
   return path;
+}
+
+// Scale-out over BGP (docs/scale-out.md): absent, it is off.
+function readBgp(g: Members, problems: Problems): Draft['bgp'] {
+  const c = container(g, 'bgp', problems);
+  if (!c) return null;
+  const m = new Members(c.json, c.path, ['bird-config', 'routes-file', 'control-socket'], problems);
+  const file = T.text(LIMITS.pathLength.min, LIMITS.pathLength.max);
+  return { path: c.path, birdConfig: m.mandatory('bird-config', file), routesFile: m.mandatory('routes-file', file), controlSocket: m.mandatory('control-socket', file) };
 }

@@ -89,5 +89,6 @@ export function toJson(config: GatewayConfig, options: ToJsonOptions = {}): Reco
       'outbound-sa': config.dataPlane.outboundSas.map(sa),
     };
   }
+  if (config.bgp) gateway.bgp = { 'bird-config': config.bgp.birdConfig, 'routes-file': config.bgp.routesFile, 'control-socket': config.bgp.controlSocket };
   return { [TOP]: gateway };
 }

@@ -36,6 +36,8 @@ export function checkSemantics(d: Draft, problems: Problems, passed?: { draft: D
     for (const a of priv.addresses) unicast(a.value, a.path, problems);
     unicast(priv.nextHop.address, child(priv.nextHop.path, 'address'), problems);
   }
+  // A live tunnel is an SA the key manager negotiated and a peer that answers.
+  if (d.bgp && d.dataPlane) problems.add(d.bgp.path, 'needs key-manager mode (announces prefixes the key manager has live tunnels for); remove data-plane or bgp');
   const own = new Map<string, number>();
   const pub = d.publicInterface;
   if (pub) {

@@ -149,4 +149,12 @@ export interface GatewayConfig {
   readonly routes: readonly RouteConfig[];
   /** Present in data-plane mode (the key manager is off); null otherwise. */
   readonly dataPlane: DataPlaneConfig | null;
+  /** Scale-out over BGP through a BIRD the gateway runs (docs/scale-out.md); null: off. */
+  readonly bgp: BgpConfig | null;
+}
+
+export interface BgpConfig {
+  readonly birdConfig: string;
+  readonly routesFile: string;
+  readonly controlSocket: string;
 }

@@ -1,0 +1,110 @@
+// What a gateway announces to its site's router (docs/scale-out.md): the
+// remote prefixes it has a live tunnel for — a route with an active outbound
+// SA and its peer up (exchange/liveness.ts). Those go into routes-file as two
+// BIRD static protocols (IPv4 and IPv6); BIRD reads them on `birdc configure`
+// and exports them over BGP with the gateway's private address as next hop
+// (deploy/bird/gateway.conf). A route that loses its SA or its peer leaves the
+// file and BIRD withdraws it; the gateway stopping or dying takes BIRD, and
+// so every announcement, with it (bird.ts).
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import type { Gateway } from '../gateway.js';
+import type { BgpConfig } from '../config/types.js';
+import { routePeers } from '../peer-state.js';
+import { Bird } from './bird.js';
+
+// How often the tunnels are looked at. Liveness decides in seconds; this adds
+// at most this much to a withdrawal.
+const POLL_MS = 200;
+
+/** The remote prefixes with a live tunnel, in configuration order. */
+export function livePrefixes(gw: Gateway): string[] {
+  const km = gw.keymanager;
+  if (!km) return [];
+  const sending = new Set(km.state().filter((e) => e.outbound !== null).map((e) => e.route));
+  const peers = routePeers(gw);
+  return gw.currentConfig.routes.filter((r) => sending.has(r.id) && peers.get(r.id)?.peerUp === true).map((r) => r.net);
+}
+
+/** routes-file's text: a static protocol per IP version, so that one include serves both. */
+export function routesFileText(prefixes: readonly string[]): string {
+  const proto = (name: string, channel: string, nets: string[]) =>
+    `protocol static ${name} {\n  ${channel};\n${nets.map((n) => `  route ${n} blackhole;\n`).join('')}}\n`;
+  return '# Written by vitesse (controlplane/bgp/announcer.ts): the prefixes this gateway has a live tunnel for.\n'
+    + proto('vitesse4', 'ipv4', prefixes.filter((p) => !p.includes(':')))
+    + proto('vitesse6', 'ipv6', prefixes.filter((p) => p.includes(':')));
+}
+
+function writeAtomically(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
+}
+
+export class Announcer {
+  private readonly bird: Bird;
+  private readonly log: Logger;
+  private timer: NodeJS.Timeout | null = null;
+  private written: string | null = null;
+  private busy = false;
+  /** Prefixes announced now (as last given to BIRD). */
+  announced: string[] = [];
+
+  constructor(private readonly gw: Gateway, private readonly config: BgpConfig, log: Logger) {
+    this.log = log.child({ module: 'bgp' });
+    this.bird = new Bird({ config: config.birdConfig, socket: config.controlSocket, log: this.log });
+  }
+
+  start(): void {
+    // BIRD reads the file at start: it exists, empty, before BIRD does.
+    this.written = routesFileText([]);
+    writeAtomically(this.config.routesFile, this.written);
+    this.bird.start();
+    this.timer = setInterval(() => void this.update(), POLL_MS);
+    this.timer.unref();
+  }
+
+  /** Withdraws every announcement (drain): the file empties and BIRD is told. */
+  async withdrawAll(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.publish([]);
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.bird.stop();
+    try {
+      writeAtomically(this.config.routesFile, routesFileText([]));
+    } catch {
+      // the directory went away: nothing to announce from it anyway
+    }
+  }
+
+  private async update(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      await this.publish(livePrefixes(this.gw));
+    } catch (e) {
+      // Tried again at the next poll (the text differs from what BIRD has).
+      this.written = null;
+      this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'announcements not updated');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async publish(prefixes: string[]): Promise<void> {
+    const text = routesFileText(prefixes);
+    if (text === this.written) return;
+    writeAtomically(this.config.routesFile, text);
+    this.written = text;
+    await this.bird.configure();
+    const added = prefixes.filter((p) => !this.announced.includes(p));
+    const withdrawn = this.announced.filter((p) => !prefixes.includes(p));
+    this.announced = prefixes;
+    this.log.info({ announced: added, withdrawn }, 'announcements updated');
+  }
+}
