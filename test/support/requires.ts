@@ -26,6 +26,8 @@ const COMMANDS = {
   bash: 'bash',
   nft: 'nftables',
   conntrack: 'conntrack',
+  bird: 'bird2',
+  birdc: 'bird2',
 } as const;
 
 /** `root`: creates namespaces and opens raw sockets; `cli`: the compiled CLI (dist/, built by npm install). */

@@ -1,0 +1,215 @@
+// `vitesse bench failover [--driver af-packet|af-xdp] [--json]`: scale-out
+// with BGP and ECMP (docs/scale-out.md) on real interfaces, real BIRD and
+// `vitesse run` gateways (controlplane/demo/ecmp-sites.ts): two gateways per
+// site, each site's router spreading flows over them by L4 hash.
+//
+// Flows from many source ports go from hostA to hostB and are echoed back.
+// Router A's nftables sets record which A gateway carried each flow, each
+// way. Then gateway a1 is killed with SIGKILL under the flows: its BIRD dies
+// with it, router A stops choosing it at once, b1 withdraws once liveness says
+// a1 is down, and every flow resumes through a2. The outage is each flow's
+// longest time without an echo. a1 is started again and carries flows again.
+// Also run by test/realif-ecmp.test.ts, which asserts what happened to each
+// flow, not the times. Needs root, bird (bird2) and nft (nftables).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { parseArgs, usageText, UsageError, type OptionSpec } from '../controlplane/cli/args.js';
+import { spawnGateway, type GatewayProcess } from '../controlplane/demo/gateway-process.js';
+import { buildEcmpSites, GATEWAYS, type EcmpLab, type GatewayName } from '../controlplane/demo/ecmp-sites.js';
+import type { Driver } from '../controlplane/demo/two-sites.js';
+import { packageRoot } from '../controlplane/native.js';
+import type { FlowReport } from './udp-flows.js';
+
+const spec: Record<string, OptionSpec> = {
+  driver: { type: 'string', default: 'af-packet', help: 'packet I/O driver of the gateways: af-packet or af-xdp' },
+  flows: { type: 'number', default: 64, help: 'flows (source ports), each way' },
+  pps: { type: 'number', default: 50, help: 'datagrams per second per flow' },
+  json: { type: 'boolean', help: 'print the figures as one JSON object on the last line' },
+  help: { type: 'boolean' },
+};
+
+const PORT = 7000;
+const SPORT = 40000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const flowsScript = path.join(packageRoot, 'dist', 'bench', 'udp-flows.js');
+
+/** Per A gateway: the source ports of the flows it carried towards B (out) and back from B (in). */
+export interface Carried {
+  out: Record<'a1' | 'a2', number[]>;
+  in: Record<'a1' | 'a2', number[]>;
+}
+
+export interface Phase {
+  flows: FlowReport[];
+  carried: Carried;
+}
+
+export interface FailoverOptions {
+  driver?: Driver;
+  flows?: number;
+  pps?: number;
+}
+
+export interface FailoverResult {
+  driver: Driver;
+  flows: number;
+  pps: number;
+  /** Before the kill: flows spread over both A gateways. */
+  spread: Phase;
+  /** Under SIGKILL of a1: the whole stream, and who carried what once routing settled. */
+  failover: Phase & { birdOutlived: boolean; settled: Carried };
+  /** a1 restarted. */
+  rejoined: Phase;
+  /** SIGKILL → router A's route without a1 / router B's without b1, ms. */
+  withdraw_a_ms: number;
+  withdraw_b_ms: number;
+  /** Per flow: the longest time without an echo, ms (max, median over flows). */
+  outage_max_ms: number;
+  outage_median_ms: number;
+}
+
+const NFT = `table inet vflow {
+  set out1 { type inet_service; flags dynamic; }
+  set out2 { type inet_service; flags dynamic; }
+  set in1 { type inet_service; flags dynamic; }
+  set in2 { type inet_service; flags dynamic; }
+  chain flows {
+    type filter hook forward priority 0; policy accept;
+    oifname "lan1" udp dport ${PORT} add @out1 { udp sport }
+    oifname "lan2" udp dport ${PORT} add @out2 { udp sport }
+    iifname "lan1" udp sport ${PORT} add @in1 { udp dport }
+    iifname "lan2" udp sport ${PORT} add @in2 { udp dport }
+  }
+}
+`;
+
+export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResult> {
+  const driver = o.driver ?? 'af-packet';
+  const flows = o.flows ?? 64, pps = o.pps ?? 50;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitesse-failover-'));
+  let lab: EcmpLab | null = null;
+  const procs = new Map<GatewayName, GatewayProcess>();
+  try {
+    lab = buildEcmpSites({ driver, dir, livenessInterval: 1, livenessFailures: 3, negotiationTtl: 1 });
+    const l = lab;
+    l.lab.exec(l.ns.rA, ['nft', '-f', '-'], NFT);
+    l.startRouters();
+    l.lab.spawn(l.ns.hostB, [process.execPath, flowsScript, 'echo', String(PORT)]);
+    const run = (g: GatewayName) => {
+      const p = spawnGateway(l.lab, l.ns[g], l.configFile[g], `ecmp-${g}`, ['--socket', path.join(dir, `${g}.sock`), '--lock-dir', dir, '--metrics-listen', 'none']);
+      procs.set(g, p);
+      return p;
+    };
+    await Promise.all(GATEWAYS.map((g) => run(g).started));
+    const hops = async (ns: string, net: string) => {
+      const r = JSON.parse(await l.lab.execAsync(ns, ['ip', '-j', 'route', 'show', net])) as Array<{ dev?: string; nexthops?: Array<{ dev: string }> }>;
+      return r.flatMap((e) => (e.nexthops ? e.nexthops.map((h) => h.dev) : e.dev ? [e.dev] : [])).sort();
+    };
+    const until = async (what: string, ok: () => Promise<boolean>, ms: number) => {
+      const end = performance.now() + ms;
+      while (!(await ok())) {
+        if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+        await sleep(20);
+      }
+      return performance.now();
+    };
+    const both = async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan1,lan2' && (await hops(l.ns.rB, '10.1.0.0/16')).join() === 'lan1,lan2';
+    await until('both sites to route over both gateways', both, 60_000);
+
+    const nft = (args: string[]) => l.lab.execAsync(l.ns.rA, ['nft', ...args]);
+    const flush = () => Promise.all(['out1', 'out2', 'in1', 'in2'].map((s) => nft(['flush', 'set', 'inet', 'vflow', s])));
+    const carried = async (): Promise<Carried> => {
+      const set = async (name: string) => {
+        const j = JSON.parse(await nft(['-j', 'list', 'set', 'inet', 'vflow', name])) as { nftables: Array<{ set?: { elem?: number[] } }> };
+        return (j.nftables.find((e) => e.set)?.set?.elem ?? []).slice().sort((a, b) => a - b);
+      };
+      return { out: { a1: await set('out1'), a2: await set('out2') }, in: { a1: await set('in1'), a2: await set('in2') } };
+    };
+    const startFlows = async () => {
+      const sender = l.lab.spawn(l.ns.hostA, [process.execPath, flowsScript, 'send', l.hostB, String(PORT), String(SPORT), String(flows), String(pps)]);
+      let out = '';
+      sender.stdout!.setEncoding('utf8');
+      await new Promise<void>((resolve) => sender.stdout!.on('data', (c: string) => { out += c; if (out.includes('sending\n')) resolve(); }));
+      return async (): Promise<FlowReport[]> => {
+        const done = new Promise<void>((r) => sender.once('exit', () => r()));
+        sender.kill('SIGTERM');
+        await done;
+        return JSON.parse(out.split('\n').find((line) => line.startsWith('['))!) as FlowReport[];
+      };
+    };
+
+    // 1. Spread.
+    await flush();
+    let stop = await startFlows();
+    await sleep(4000);
+    const spread: Phase = { flows: await stop(), carried: await carried() };
+
+    // 2. SIGKILL of a1 under the flows.
+    await flush();
+    stop = await startFlows();
+    await sleep(2000);
+    const a1 = procs.get('a1')!;
+    const birdPid = Number(a1.log.find((x) => x.msg === 'bird started')?.pid);
+    const killed = performance.now();
+    a1.child.kill('SIGKILL');
+    const withdrawA = await until('router A to stop choosing a1', async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan2', 10_000);
+    const withdrawB = await until('router B to stop choosing b1', async () => (await hops(l.ns.rB, '10.1.0.0/16')).join() === 'lan2', 30_000);
+    let birdOutlived = true;
+    try {
+      process.kill(birdPid, 0);
+    } catch {
+      birdOutlived = false;
+    }
+    const before = await carried();
+    await flush();
+    await sleep(3000);
+    const settled = await carried();
+    const failover = { flows: await stop(), carried: before, settled, birdOutlived };
+
+    // 3. a1 restarted: it rejoins.
+    await a1.exited;
+    await run('a1').started;
+    await until('both sites to route over both gateways again', both, 60_000);
+    await flush();
+    stop = await startFlows();
+    await sleep(4000);
+    const rejoined: Phase = { flows: await stop(), carried: await carried() };
+
+    const gaps = failover.flows.map((f) => f.maxGapMs).sort((a, b) => a - b);
+    return {
+      driver, flows, pps, spread, failover, rejoined,
+      withdraw_a_ms: Math.round(withdrawA - killed),
+      withdraw_b_ms: Math.round(withdrawB - killed),
+      outage_max_ms: gaps.at(-1) ?? 0,
+      outage_median_ms: gaps[Math.floor(gaps.length / 2)] ?? 0,
+    };
+  } finally {
+    for (const p of procs.values()) p.child.kill('SIGKILL');
+    lab?.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { options } = parseArgs(argv, spec);
+  if (options.help) {
+    process.stdout.write(`usage: vitesse bench failover [options]\n\nTwo gateways per site behind BIRD and kernel ECMP; one is killed with SIGKILL under\nnumbered UDP flows and started again. Needs root, bird (bird2) and nft.\n\n${usageText(spec)}`);
+    return 0;
+  }
+  const driver = String(options.driver);
+  if (driver !== 'af-packet' && driver !== 'af-xdp') throw new UsageError(`--driver: "${driver}" is not af-packet or af-xdp`);
+  const r = await runFailover({ driver, flows: Number(options.flows), pps: Number(options.pps) });
+  const lost = r.failover.flows.reduce((n, f) => n + f.sent - f.received, 0);
+  const figures = {
+    driver: r.driver, flows: r.flows, pps: r.pps,
+    withdraw_a_ms: r.withdraw_a_ms, withdraw_b_ms: r.withdraw_b_ms,
+    outage_max_ms: r.outage_max_ms, outage_median_ms: r.outage_median_ms,
+    failover_lost: lost, failover_sent: r.failover.flows.reduce((n, f) => n + f.sent, 0),
+  };
+  process.stdout.write(`SIGKILL of a1: router A stopped choosing it after ${figures.withdraw_a_ms} ms, router B stopped choosing b1 after ${figures.withdraw_b_ms} ms\n`
+    + `per-flow outage: median ${figures.outage_median_ms} ms, max ${figures.outage_max_ms} ms (${lost} of ${figures.failover_sent} datagrams lost)\n`);
+  if (options.json) process.stdout.write(JSON.stringify(figures) + '\n');
+  return 0;
+}
