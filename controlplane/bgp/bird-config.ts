@@ -122,3 +122,18 @@ protocol bgp ${g.name} from vitesse_gateway {
 }
 `).join('')}`;
 }
+
+// deploy/bird/*.conf: site A with gateways a1 and a2 (test/bgp-config.test.ts
+// keeps the files equal to these).
+export const EXAMPLE_GATEWAY: GatewayBird = {
+  routingAddress: '172.16.11.2', routerAddress: '172.16.11.1', localAs: 65011, routerAs: 65010,
+  routesFile: '/run/vitesse/site-a1.bgp-routes.conf', nextHop4: '10.1.1.1', nextHop6: 'fd00:1:1::1',
+};
+
+export const EXAMPLE_ROUTER: RouterBird = {
+  routerId: '10.1.0.1', routerAs: 65010, accept4: ['10.2.0.0/16'], nextHops4: ['10.1.1.0/24', '10.1.2.0/24'], receiveLimit: 1000,
+  gateways: [
+    { name: 'gw_a1', address: '172.16.11.2', as: 65011, routerAddress: '172.16.11.1' },
+    { name: 'gw_a2', address: '172.16.12.2', as: 65012, routerAddress: '172.16.12.1' },
+  ],
+};
