@@ -195,7 +195,7 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
 export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec);
   if (options.help) {
-    process.stdout.write(`usage: vitesse bench failover [options]\n\nTwo gateways per site behind BIRD and kernel ECMP; one is killed with SIGKILL under\nnumbered UDP flows and started again. Needs root, bird (bird2) and nft.\n\n${usageText(spec)}`);
+    process.stdout.write(`usage: vitesse bench failover [options]\n\nTwo gateways per site behind BIRD and kernel ECMP; one is killed with SIGKILL under\nnumbered UDP flows and started again. Needs root, bird (bird2) and nft.\n\n${usageText(spec)}\nexamples:\n  vitesse bench failover --json\n  vitesse bench failover --driver af-xdp --flows 128 --pps 100\n`);
     return 0;
   }
   const driver = String(options.driver);

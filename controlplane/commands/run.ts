@@ -13,6 +13,7 @@ import type { Command } from '../cli/command.js';
 import { parseArgs, usageText, UsageError } from '../cli/args.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { Gateway } from '../gateway.js';
+import { Announcer } from '../bgp/announcer.js';
 import { SequenceStateError, sequenceStateFile } from '../sequence-state.js';
 import { checkManagement, managementSpec, startManagement, type Management } from '../api/management.js';
 import { DEFAULT_LOCK_DIR, InstanceLockError, lockInstance, type InstanceLocks } from '../instance-lock.js';
@@ -101,11 +102,26 @@ export const runCommand: Command = {
       // The operator must act (restore the file or rekey): restarting would not help.
       return e instanceof SequenceStateError ? 2 : 1;
     }
+    // Scale-out (docs/scale-out.md): BGP announcements through a BIRD of our own.
+    const announcer = config.bgp && gw.keymanager ? new Announcer(gw, config.bgp, log) : null;
+    const closeGateway = () => {
+      // First: the router stops sending us traffic before the data plane goes.
+      announcer?.close();
+      gw.close();
+    };
+    try {
+      announcer?.start();
+    } catch (e) {
+      closeGateway();
+      locks.release();
+      process.stderr.write(`vitesse run: cannot start BGP announcements: ${e instanceof Error ? e.message : e}\n`);
+      return 1;
+    }
     let management: Management;
     try {
       management = await startManagement(gw, managementSettings, { configFile: file, log });
     } catch (e) {
-      gw.close();
+      closeGateway();
       locks.release();
       process.stderr.write(`vitesse run: ${e instanceof Error ? e.message : e}\n`);
       return e instanceof UsageError ? 2 : 1;
@@ -120,7 +136,7 @@ export const runCommand: Command = {
         log.info({ signal }, 'stopping');
         clearInterval(alive);
         void management.close().finally(() => {
-          gw.close();
+          closeGateway();
           locks.release();
           resolve(0);
         });
