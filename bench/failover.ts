@@ -68,6 +68,11 @@ export interface FailoverResult {
   /** Per flow: the longest time without an echo, ms (max, median over flows). */
   outage_max_ms: number;
   outage_median_ms: number;
+  /** a2's BIRD killed alone: how often its gateway started it again, and when router A chose a2 again, ms. */
+  bird_restarts: number;
+  bird_back_ms: number;
+  /** a1's "gateway started" → both routers choose both gateways again, ms. */
+  rejoin_ms: number;
 }
 
 const NFT = `table inet vflow {
@@ -140,9 +145,16 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
       };
     };
 
+    // Warm-up, not measured: every router, host and gateway resolves its
+    // neighbours on these paths (the kernel queues only a few packets per
+    // unresolved neighbour).
+    let stop = await startFlows();
+    await sleep(1000);
+    await stop();
+
     // 1. Spread.
     await flush();
-    let stop = await startFlows();
+    stop = await startFlows();
     await sleep(4000);
     const spread: Phase = { flows: await stop(), carried: await carried() };
 
@@ -170,16 +182,28 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
 
     // 3. a1 restarted: it rejoins.
     await a1.exited;
-    await run('a1').started;
-    await until('both sites to route over both gateways again', both, 60_000);
+    const restarted = await run('a1').started;
+    const rejoinedAt = await until('both sites to route over both gateways again', both, 60_000);
     await flush();
     stop = await startFlows();
     await sleep(4000);
     const rejoined: Phase = { flows: await stop(), carried: await carried() };
 
+    // 4. BIRD alone killed (a2's): the router stops choosing a2, the gateway starts BIRD again, a2 is chosen again.
+    const a2 = procs.get('a2')!;
+    const a2Bird = Number(a2.log.find((x) => x.msg === 'bird started')?.pid);
+    const birdKilled = performance.now();
+    process.kill(a2Bird, 'SIGKILL');
+    await until('router A to stop choosing a2', async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan1', 10_000);
+    const birdBack = await until('router A to choose a2 again', async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan1,lan2', 30_000);
+    const birdRestarts = a2.log.filter((x) => x.msg === 'bird started').length - 1;
+
     const gaps = failover.flows.map((f) => f.maxGapMs).sort((a, b) => a - b);
     return {
       driver, flows, pps, spread, failover, rejoined,
+      bird_restarts: birdRestarts,
+      rejoin_ms: Math.round(rejoinedAt - restarted),
+      bird_back_ms: Math.round(birdBack - birdKilled),
       withdraw_a_ms: Math.round(withdrawA - killed),
       withdraw_b_ms: Math.round(withdrawB - killed),
       outage_max_ms: gaps.at(-1) ?? 0,
@@ -205,7 +229,7 @@ export async function run(argv: string[]): Promise<number> {
   const figures = {
     driver: r.driver, flows: r.flows, pps: r.pps,
     withdraw_a_ms: r.withdraw_a_ms, withdraw_b_ms: r.withdraw_b_ms,
-    outage_max_ms: r.outage_max_ms, outage_median_ms: r.outage_median_ms,
+    outage_max_ms: r.outage_max_ms, outage_median_ms: r.outage_median_ms, bird_back_ms: r.bird_back_ms, rejoin_ms: r.rejoin_ms,
     failover_lost: lost, failover_sent: r.failover.flows.reduce((n, f) => n + f.sent, 0),
   };
   process.stdout.write(`SIGKILL of a1: router A stopped choosing it after ${figures.withdraw_a_ms} ms, router B stopped choosing b1 after ${figures.withdraw_b_ms} ms\n`

@@ -43,6 +43,8 @@ protocol bgp site_router {
   # GTSM (RFC 5082): the router accepts only packets sent with TTL 255.
   ttl security on;
   bfd on;
+  # A restarted gateway connects at once rather than after 5 s.
+  connect delay time 1;
   ipv4 {
     import none;
     export where proto = "vitesse4";
@@ -107,6 +109,10 @@ template bgp vitesse_gateway {
   local as ${o.routerAs};
   ttl security on;
   bfd on;
+  # A gateway that died and restarts is taken back within seconds (defaults:
+  # 60..300 s of error wait, 120 s between connection attempts).
+  error wait time 2, 30;
+  connect retry time 5;
   ipv4 {
     import filter vitesse_in;
     receive limit ${o.receiveLimit} action disable;

@@ -17,9 +17,15 @@ export interface BirdOptions {
   log: Logger;
 }
 
+// A BIRD that exits by itself (a crash, a bad configuration) is started again
+// this long after, so that announcements come back without a restart of the
+// gateway; while it is down, nothing is announced (the safe direction).
+const RESTART_MS = 1000;
+
 export class Bird {
   private child: ChildProcess | null = null;
   private stopping = false;
+  private restartTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: BirdOptions) {}
 
@@ -34,7 +40,15 @@ export class Bird {
     child.on('error', (e) => this.o.log.error({ err: e.message }, 'bird could not be started (setpriv and bird, Debian: util-linux and bird2)'));
     child.on('exit', (code, signal) => {
       if (this.child === child) this.child = null;
-      if (!this.stopping) this.o.log.error({ code, signal }, 'bird exited: nothing is announced until the gateway restarts');
+      if (this.stopping) return;
+      this.o.log.error({ code, signal }, `bird exited: nothing is announced; starting it again in ${RESTART_MS} ms`);
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = null;
+        if (this.stopping) return;
+        // It reads routes-file as last written: it announces what we announce.
+        this.start();
+      }, RESTART_MS);
+      this.restartTimer.unref();
     });
     this.o.log.info({ config: this.o.config, socket: this.o.socket, pid: child.pid }, 'bird started');
   }
@@ -52,6 +66,7 @@ export class Bird {
   /** SIGTERM: BIRD closes its sessions (BGP Cease), the router withdraws our routes at once. */
   stop(): void {
     this.stopping = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
     this.child?.kill('SIGTERM');
   }
 }
