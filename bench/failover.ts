@@ -69,6 +69,8 @@ export interface FailoverResult {
   outage_max_ms: number;
   outage_median_ms: number;
   /** a2's BIRD killed alone: how often its gateway started it again, and when router A chose a2 again, ms. */
+  /** Every gateway's changes of what it announces, and of its peer, ms from the first log line. */
+  announcements: Array<{ gateway: GatewayName; ms: number; msg: string; announced?: unknown; withdrawn?: unknown }>;
   bird_restarts: number;
   bird_back_ms: number;
   /** a1's "gateway started" → both routers choose both gateways again, ms. */
@@ -198,9 +200,16 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
     const birdBack = await until('router A to choose a2 again', async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan1,lan2', 30_000);
     const birdRestarts = a2.log.filter((x) => x.msg === 'bird started').length - 1;
 
+    // Every change of what a gateway announces, in order (for reading a run).
+    const t0 = Math.min(...[...procs.values()].flatMap((p) => p.log.map((x) => Number(x.time ?? Infinity))));
+    const announcements = [...procs.entries()].flatMap(([g, p]) => p.log.filter((x) => x.msg === 'announcements updated' || x.msg === 'peer down: no answer to liveness probes' || x.msg === 'peer up again')
+      .map((x) => ({ gateway: g, ms: Number(x.time) - t0, msg: String(x.msg), announced: x.announced, withdrawn: x.withdrawn })))
+      .sort((a, b) => a.ms - b.ms);
+
     const gaps = failover.flows.map((f) => f.maxGapMs).sort((a, b) => a - b);
     return {
       driver, flows, pps, spread, failover, rejoined,
+      announcements,
       bird_restarts: birdRestarts,
       rejoin_ms: Math.round(rejoinedAt - restarted),
       bird_back_ms: Math.round(birdBack - birdKilled),
