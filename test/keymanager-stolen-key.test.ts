@@ -1,0 +1,110 @@
+// An attacker who stole a gateway's static private key but not the route's
+// psk (public-key route with a psk on top, the defence in depth IKpsk2's
+// psk2 gives): it can write a proposal the responder accepts (message 1 is
+// authenticated by es and ss only), but the responder's SAs of that pair stay
+// unconfirmed and must never disturb the working SAs. docs/security.md,
+// "Key confirmation".
+import crypto from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { compileConfig } from '../controlplane/exchange/config.js';
+import { Initiator } from '../controlplane/exchange/initiator.js';
+import { MessageType } from '../controlplane/exchange/messages.js';
+import { MAX_UNCONFIRMED_INBOUND_SAS } from '../controlplane/exchange/protocol.js';
+import { keyPairFromPrivate } from '../controlplane/exchange/primitives.js';
+import { SpiAllocator } from '../controlplane/exchange/spi.js';
+import { Spi } from '../controlplane/exchange/types.js';
+import { outboundWorks, routeTo, world, type Side, type World } from './keymanager-harness.js';
+
+const privA = crypto.randomBytes(32);
+const privB = crypto.randomBytes(32);
+const pubA = keyPairFromPrivate(privA).publicKey;
+const pubB = keyPairFromPrivate(privB).publicKey;
+const psk = crypto.randomBytes(32);
+
+function pkWorld(): World {
+  return world({
+    configA: { saTtl: 2, negotiationTtl: 0.5, privateKey: privA },
+    configB: { saTtl: 2, negotiationTtl: 0.5, privateKey: privB },
+    routeA: { peerPublicKey: pubB, preSharedKey: psk },
+    routeB: { peerPublicKey: pubA, preSharedKey: Buffer.from(psk) },
+  });
+}
+
+/** SPIs handed out in the order given (the attacker chooses what it proposes). */
+class ChosenSpis extends SpiAllocator {
+  constructor(private readonly next: number[]) { super(); }
+  override allocate(): Spi { return Spi(this.next.shift()!); }
+}
+
+/**
+ * Mallory holds A's static private key but not the psk; it sits on A's path
+ * (it sees B's challenge to A's address) and sends B one proposal under A's
+ * address, proposing `spi` as its inbound SPI (B's outbound SPI).
+ */
+function forgedProposal(w: World, spi: number): void {
+  const mallory = compileConfig({
+    privateKey: privA,
+    routes: [routeTo(w.b.address, w.a.address, { peerPublicKey: pubB, preSharedKey: crypto.randomBytes(32) })],
+  }).exchanges[0];
+  const ini = new Initiator(mallory);
+  const from = { address: w.a.address, port: 303 };
+  const to = { address: w.b.address, port: 303 };
+  const queued = w.net.queue.length;
+  w.b.km.receive(from, ini.initiate(w.clock.now(), 500), to);
+  // B's challenge, taken off the wire before it reaches A.
+  const [challenge] = w.net.queue.splice(queued);
+  expect(challenge?.payload[4]).toBe(MessageType.challenge);
+  const nonce = ini.checkChallenge(challenge.payload);
+  if (!nonce.ok) throw new Error('challenge refused');
+  const proposal = ini.receiveChallenge(nonce.value, to, w.clock.now(), new ChosenSpis([spi]), true)!;
+  w.b.km.receive(from, proposal.message, to);
+  w.net.queue.splice(queued); // B's agreement: useless to Mallory without the psk
+}
+
+const established = (w: World) => outboundWorks(w.a, w.b) && outboundWorks(w.b, w.a);
+const activeSpi = (s: Side) => s.sink.outbound.get('peer/1')!.spi;
+
+describe('a stolen static key without the psk', () => {
+  it('a proposal reusing the SPI of B\'s active outbound SA leaves B\'s SAs working', () => {
+    const w = pkWorld();
+    // Only A initiates (B learns of the route once A's knock is out), so B's
+    // active outbound SA is the one paired with the inbound SA A sends on.
+    const used = new Set<number>();
+    w.b.sink.inboundUsed = (_q, spi) => used.has(spi);
+    w.b.km.configure({ saTtl: 2, negotiationTtl: 0.5, privateKey: privB, routes: [] });
+    w.a.km.tick();
+    w.b.km.configure({ saTtl: 2, negotiationTtl: 0.5, privateKey: privB, routes: [routeTo(w.a.address, w.b.address, { peerPublicKey: pubA, preSharedKey: Buffer.from(psk) })] });
+    w.net.flush();
+    used.add(activeSpi(w.a)); // A's first ESP packet arrives at B: B's side is confirmed
+    w.b.km.tick();
+    w.net.queue.length = 0; // B's own knock: not needed here
+    expect(established(w)).toBe(true);
+    const offered = w.b.km.counters.keypairs_offered;
+    forgedProposal(w, activeSpi(w.b));
+    expect(w.b.km.counters.keypairs_offered).toBe(offered + 1); // psk2: B cannot tell yet
+    expect(established(w)).toBe(true);
+  });
+
+  it('a burst of proposals does not push the working inbound SA out', () => {
+    const w = pkWorld();
+    // Traffic flows both ways: each end sends on its active outbound SA (which confirms it at the other end).
+    w.a.sink.inboundUsed = (_q, spi) => spi === w.b.sink.outbound.get('peer/1')?.spi;
+    w.b.sink.inboundUsed = (_q, spi) => spi === w.a.sink.outbound.get('peer/1')?.spi;
+    w.run(50);
+    expect(established(w)).toBe(true);
+    const queued = w.b.km.state()[0].queued.length;
+    for (let i = 0; i < 10; i++) {
+      forgedProposal(w, 0x1000_0000 + i);
+      expect(established(w)).toBe(true);
+    }
+    // What the attacker's pairs hold is bounded by the inbound slots (their
+    // queued halves go with their displaced inbound SAs).
+    expect(w.b.km.state()[0].queued.length).toBeLessThanOrEqual(queued + MAX_UNCONFIRMED_INBOUND_SAS);
+    // And the tunnel rolls over as usual afterwards.
+    let broken = 0;
+    w.run(5000, 10, () => {
+      if (!established(w)) broken++;
+    });
+    expect(broken).toBe(0);
+  });
+});
