@@ -523,6 +523,9 @@ export class KeyManager {
     if (this.liveness.unanswered(ex.peer)) times.activationDelayMs = 0;
     ex.sas.add(pair, now, times);
     // An authenticated message (proposal or agreement): the peer is alive.
+    // Not an unconfirmed proposal on a route with a psk: a stolen static key
+    // without the psk writes one (its ESP, once confirmed, counts instead).
+    if (pair.unconfirmed && ex.params.psk.some((b) => b !== 0)) return;
     this.liveness.handshake(ex.peer, now);
   }
 

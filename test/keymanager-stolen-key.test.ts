@@ -12,7 +12,7 @@ import { MessageType } from '../controlplane/exchange/messages.js';
 import { MAX_UNCONFIRMED_INBOUND_SAS } from '../controlplane/exchange/protocol.js';
 import { keyPairFromPrivate } from '../controlplane/exchange/primitives.js';
 import { SpiAllocator } from '../controlplane/exchange/spi.js';
-import { Spi } from '../controlplane/exchange/types.js';
+import { QueueNumber, RouteId, Spi } from '../controlplane/exchange/types.js';
 import { outboundWorks, routeTo, world, type Side, type World } from './keymanager-harness.js';
 
 const privA = crypto.randomBytes(32);
@@ -106,5 +106,31 @@ describe('a stolen static key without the psk', () => {
       if (!established(w)) broken++;
     });
     expect(broken).toBe(0);
+  });
+
+  it('does not make a dead peer look alive (liveness counts only confirmed pairs when a psk is configured)', () => {
+    const c = { inbound: 0, outbound: 0 };
+    const live = { saTtl: 600, negotiationTtl: 0.5, livenessInterval: 1, livenessFailures: 3 };
+    const w = world({
+      configA: { ...live, privateKey: privA },
+      configB: { ...live, privateKey: privB },
+      routeA: { peerPublicKey: pubB, preSharedKey: psk },
+      routeB: { peerPublicKey: pubA, preSharedKey: Buffer.from(psk) },
+      optionsB: { traffic: () => [{ route: RouteId('peer'), queue: QueueNumber(1), ...c }] },
+    });
+    const peer = () => w.b.km.liveness.snapshot('peer/1')!;
+    w.run(100);
+    expect(peer().status).toBe('up');
+    w.net.lose = () => true; // A is gone; B keeps sending
+    w.run(20_000, 10, () => { c.outbound += 1; });
+    expect(peer()).toMatchObject({ status: 'down', peerUp: false });
+    const { lastHandshake } = peer();
+    forgedProposal(w, 0x1000_0000);
+    expect(peer()).toMatchObject({ status: 'down', peerUp: false, lastHandshake });
+    // The genuine A, back: its first authenticated ESP packet brings it up.
+    c.inbound += 1;
+    w.clock.t += 1000;
+    w.b.km.tick();
+    expect(peer().status).toBe('up');
   });
 });
