@@ -3,7 +3,8 @@
 // psk2 gives): it can write a proposal the responder accepts (message 1 is
 // authenticated by es and ss only), but the responder's SAs of that pair stay
 // unconfirmed and must never disturb the working SAs. docs/security.md,
-// "Key confirmation".
+// "Key confirmation". Also: a route naming our own public key as its peer's,
+// which a reflecting attacker would make us negotiate with ourselves.
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { compileConfig } from '../controlplane/exchange/config.js';
@@ -13,7 +14,8 @@ import { MAX_UNCONFIRMED_INBOUND_SAS } from '../controlplane/exchange/protocol.j
 import { keyPairFromPrivate } from '../controlplane/exchange/primitives.js';
 import { SpiAllocator } from '../controlplane/exchange/spi.js';
 import { QueueNumber, RouteId, Spi } from '../controlplane/exchange/types.js';
-import { outboundWorks, routeTo, world, type Side, type World } from './keymanager-harness.js';
+import { ConfigError, KeyManager } from '../controlplane/keymanager.js';
+import { FakeClock, Network, RecordingSink, outboundWorks, routeTo, silent, world, type Side, type World } from './keymanager-harness.js';
 
 const privA = crypto.randomBytes(32);
 const privB = crypto.randomBytes(32);
@@ -132,5 +134,22 @@ describe('a stolen static key without the psk', () => {
     w.clock.t += 1000;
     w.b.km.tick();
     expect(peer().status).toBe('up');
+  });
+});
+
+describe('a route\'s peer key', () => {
+  it('a route whose peer key is our own is refused (our proposals reflected to us would authenticate)', () => {
+    const clock = new FakeClock();
+    const net = new Network(clock);
+    const A = '192.0.2.1';
+    const B = '198.51.100.2';
+    const cfg = { saTtl: 2, negotiationTtl: 0.5, privateKey: privA, routes: [routeTo(B, A, { peerPublicKey: pubA })] };
+    expect(() => new KeyManager(cfg, { sink: new RecordingSink(clock), transport: net.transport(), clock, logger: silent }))
+      .toThrow(/route\[id=peer\]\/peer\/public-key: is this gateway's own public key/);
+    // And on reconfiguration of a running key manager: refused, SAs kept.
+    const w = pkWorld();
+    w.run(50);
+    expect(() => w.a.km.configure({ ...cfg, routes: [routeTo(w.b.address, w.a.address, { peerPublicKey: pubA })] })).toThrow(ConfigError);
+    expect(established(w)).toBe(true);
   });
 });

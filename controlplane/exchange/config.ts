@@ -147,6 +147,9 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, shared: M
     if (publicKeyRoute) {
       if (!Buffer.isBuffer(r.peerPublicKey) || r.peerPublicKey.length !== KEY_LENGTH) throw new ConfigError(`${at}/peer/public-key: must be ${KEY_LENGTH} octets`);
       if (!staticKey) throw new ConfigError(`${at}/peer: a public-key route needs the gateway's private-key-file`);
+      // IKpsk2's prologue names no address: with our own key as the peer's, our
+      // proposal reflected back to us authenticates, and we agree with ourselves.
+      if (r.peerPublicKey.equals(staticKey.publicKey)) throw new ConfigError(`${at}/peer/public-key: is this gateway's own public key (of its private-key-file); a route's peer is another gateway`);
     }
     if (!(publicKeyRoute && r.preSharedKey === undefined) && (!Buffer.isBuffer(r.preSharedKey) || r.preSharedKey.length !== PSK_LENGTH)) {
       throw new ConfigError(`${at}/preshared-key: must be ${PSK_LENGTH} octets, got ${Buffer.isBuffer(r.preSharedKey) ? r.preSharedKey.length : typeof r.preSharedKey}`);
