@@ -152,4 +152,15 @@ describe('a route\'s peer key', () => {
     expect(() => w.a.km.configure({ ...cfg, routes: [routeTo(w.b.address, w.a.address, { peerPublicKey: pubA })] })).toThrow(ConfigError);
     expect(established(w)).toBe(true);
   });
+
+  it('a low-order peer key (all-zero DH result) is refused, naming the path', () => {
+    const clock = new FakeClock();
+    const net = new Network(clock);
+    // 0 and 1, and a point of order 8 (RFC 7748 implementations' test set, Wycheproof).
+    for (const hex of ['00'.repeat(32), '01' + '00'.repeat(31), 'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800']) {
+      const cfg = { privateKey: privA, routes: [routeTo('198.51.100.2', '192.0.2.1', { peerPublicKey: Buffer.from(hex, 'hex') })] };
+      expect(() => new KeyManager(cfg, { sink: new RecordingSink(clock), transport: net.transport(), clock, logger: silent }))
+        .toThrow(/route\[id=peer\]\/peer\/public-key: not a usable X25519 public key/);
+    }
+  });
 });
