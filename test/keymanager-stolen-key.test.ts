@@ -163,4 +163,12 @@ describe('a route\'s peer key', () => {
         .toThrow(/route\[id=peer\]\/peer\/public-key: not a usable X25519 public key/);
     }
   });
+
+  it('a peer psk that is the gateway\'s private key (one file named twice) is refused', () => {
+    const clock = new FakeClock();
+    const net = new Network(clock);
+    const cfg = { privateKey: privA, routes: [routeTo('198.51.100.2', '192.0.2.1', { peerPublicKey: pubB, preSharedKey: Buffer.from(privA) })] };
+    expect(() => new KeyManager(cfg, { sink: new RecordingSink(clock), transport: net.transport(), clock, logger: silent }))
+      .toThrow(/route\[id=peer\]\/peer\/preshared-key-file: holds this gateway's private key/);
+  });
 });

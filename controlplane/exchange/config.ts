@@ -154,6 +154,11 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, shared: M
     if (!(publicKeyRoute && r.preSharedKey === undefined) && (!Buffer.isBuffer(r.preSharedKey) || r.preSharedKey.length !== PSK_LENGTH)) {
       throw new ConfigError(`${at}/preshared-key: must be ${PSK_LENGTH} octets, got ${Buffer.isBuffer(r.preSharedKey) ? r.preSharedKey.length : typeof r.preSharedKey}`);
     }
+    // A key file named twice (private-key-file as a peer's psk file): the psk
+    // is copied to the peer, and the gateway's private key with it.
+    if (publicKeyRoute && Buffer.isBuffer(r.preSharedKey) && Buffer.isBuffer(c.privateKey) && constantTimeEqual(r.preSharedKey, c.privateKey)) {
+      throw new ConfigError(`${at}/peer/preshared-key-file: holds this gateway's private key (private-key-file); a psk is given to the peer, the private key never: make one with vitesse keygen`);
+    }
     if (!(r.aead in AEAD_ID)) throw new ConfigError(`${at}/aead: unknown AEAD "${String(r.aead)}" (have: ${Object.keys(AEAD_ID).join(', ')})`);
     if (!Array.isArray(r.queues) || r.queues.length === 0) throw new ConfigError(`${at}/queue: a route needs at least one queue`);
     const liveness: LivenessOverride = {
