@@ -171,4 +171,20 @@ describe('a route\'s peer key', () => {
     expect(() => new KeyManager(cfg, { sink: new RecordingSink(clock), transport: net.transport(), clock, logger: silent }))
       .toThrow(/route\[id=peer\]\/peer\/preshared-key-file: holds this gateway's private key/);
   });
+
+  it('replayed proposals and agreements of public-key routes change nothing', () => {
+    const w = pkWorld();
+    w.run(3000);
+    expect(established(w)).toBe(true);
+    const recorded = w.net.log.filter((d) => d.payload[4] === MessageType.proposal || d.payload[4] === MessageType.agreement);
+    expect(recorded.length).toBeGreaterThan(4);
+    const before = [w.a.km.state(), w.b.km.state()];
+    const offered = w.a.km.counters.keypairs_offered + w.b.km.counters.keypairs_offered;
+    const negotiated = w.a.km.counters.keypairs_negotiated + w.b.km.counters.keypairs_negotiated;
+    for (const d of recorded) (d.to.address === w.a.address ? w.a : w.b).km.receive(d.from, d.payload, d.to);
+    expect(w.net.queue.length).toBe(0); // nothing answered
+    expect(w.a.km.counters.keypairs_offered + w.b.km.counters.keypairs_offered).toBe(offered);
+    expect(w.a.km.counters.keypairs_negotiated + w.b.km.counters.keypairs_negotiated).toBe(negotiated);
+    expect([w.a.km.state(), w.b.km.state()]).toEqual(before);
+  });
 });
