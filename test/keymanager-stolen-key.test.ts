@@ -137,7 +137,7 @@ describe('a stolen static key without the psk', () => {
   });
 });
 
-describe('a route\'s peer key', () => {
+describe('public-key route configuration', () => {
   it('a route whose peer key is our own is refused (our proposals reflected to us would authenticate)', () => {
     const clock = new FakeClock();
     const net = new Network(clock);
@@ -186,5 +186,13 @@ describe('a route\'s peer key', () => {
     expect(w.a.km.counters.keypairs_offered + w.b.km.counters.keypairs_offered).toBe(offered);
     expect(w.a.km.counters.keypairs_negotiated + w.b.km.counters.keypairs_negotiated).toBe(negotiated);
     expect([w.a.km.state(), w.b.km.state()]).toEqual(before);
+  });
+
+  it('an all-zero private key (a placeholder) is refused', () => {
+    const clock = new FakeClock();
+    const net = new Network(clock);
+    const cfg = { privateKey: Buffer.alloc(32), routes: [routeTo('198.51.100.2', '192.0.2.1', { peerPublicKey: pubB })] };
+    expect(() => new KeyManager(cfg, { sink: new RecordingSink(clock), transport: net.transport(), clock, logger: silent }))
+      .toThrow(/\/private-key-file: the private key is all zero/);
   });
 });

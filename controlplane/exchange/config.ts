@@ -85,6 +85,8 @@ export function compileConfig(c: KeyManagerConfig): CompiledConfig {
     if (!Buffer.isBuffer(c.privateKey) || c.privateKey.length !== KEY_LENGTH) {
       throw new ConfigError(`/private-key-file: the private key must be ${KEY_LENGTH} octets`);
     }
+    // A placeholder (base64 "AAAA…=" or a file of zero octets), not a key: anyone could derive it.
+    if (c.privateKey.every((b) => b === 0)) throw new ConfigError('/private-key-file: the private key is all zero, a placeholder anyone knows; make one with vitesse keygen --private');
     settings.staticKey = keyPairFromPrivate(c.privateKey);
   }
   const exchanges: ExchangeParams[] = [];
