@@ -3,11 +3,12 @@
 // files, trailing garbage, a file another user owns. Each is refused with
 // the path and the reason, never hangs and never shows the key.
 // docs/security.md, "Public-key routes".
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KeyFileError, readKeyFile } from '../controlplane/key-files.js';
 
@@ -78,5 +79,15 @@ describe('key files, hostile', () => {
     expect(refusal(f)).toMatch(/owned by uid 65534/);
     fs.chownSync(f, 0, 0);
     expect(readKeyFile(f, '/at').equals(key)).toBe(true);
+  });
+
+  it('vitesse pubkey refuses a pre-shared key (hex) on stdin, naming what it is, not echoing it', () => {
+    // The compiled CLI, as test/key-files.test.ts runs it (npm install builds it).
+    const bin = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'vitesse.js');
+    const hex = key.toString('hex');
+    const r = spawnSync(process.execPath, [bin, 'pubkey'], { input: `${hex}\n`, encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/holds a pre-shared key/);
+    expect(r.stderr + r.stdout).not.toContain(hex);
   });
 });
