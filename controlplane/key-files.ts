@@ -29,6 +29,12 @@ export function parseKeyText(text: string): Buffer | null {
  * anything but one key. The caller owns (and wipes) the buffer.
  */
 export function readKeyFile(file: string, at: string): Buffer {
+  // The key itself where its file's name belongs (an easy slip): never repeated in an error.
+  const looksLikeKey = parseKeyText(file);
+  if (looksLikeKey) {
+    looksLikeKey.fill(0);
+    throw new KeyFileError(`${at}: holds a key, not the name of a file that holds one; the value is not shown (write the key to a file of mode 0600 and name that file)`);
+  }
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);

@@ -90,4 +90,17 @@ describe('key files, hostile', () => {
     expect(r.stderr).toMatch(/holds a pre-shared key/);
     expect(r.stderr + r.stdout).not.toContain(hex);
   });
+
+  it('the key itself where the file name belongs: refused without repeating it', () => {
+    for (const value of [b64, key.toString('hex')]) {
+      let message = '';
+      try {
+        readKeyFile(value, '/vitesse-gateway:gateway/private-key-file');
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/private-key-file: holds a key, not the name of a file/);
+      expect(message).not.toContain(value);
+    }
+  });
 });
