@@ -523,9 +523,11 @@ export class KeyManager {
     if (this.liveness.unanswered(ex.peer)) times.activationDelayMs = 0;
     ex.sas.add(pair, now, times);
     // An authenticated message (proposal or agreement): the peer is alive.
-    // Not an unconfirmed proposal on a route with a psk: a stolen static key
-    // without the psk writes one (its ESP, once confirmed, counts instead).
-    if (pair.unconfirmed && ex.params.psk.some((b) => b !== 0)) return;
+    // Not an unconfirmed (public-key) proposal: a stolen static key without
+    // the psk writes one, and so does anyone with our own static key (message
+    // 1 of IK is open to key-compromise impersonation). The peer's ESP on the
+    // pair, once it comes, counts instead.
+    if (pair.unconfirmed) return;
     this.liveness.handshake(ex.peer, now);
   }
 

@@ -7,11 +7,11 @@
 // which a reflecting attacker would make us negotiate with ourselves.
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { compileConfig } from '../controlplane/exchange/config.js';
+import { compileConfig, type ExchangeParams } from '../controlplane/exchange/config.js';
 import { Initiator } from '../controlplane/exchange/initiator.js';
 import { MessageType } from '../controlplane/exchange/messages.js';
 import { MAX_UNCONFIRMED_INBOUND_SAS } from '../controlplane/exchange/protocol.js';
-import { keyPairFromPrivate } from '../controlplane/exchange/primitives.js';
+import { dh, keyPairFromPrivate } from '../controlplane/exchange/primitives.js';
 import { SpiAllocator } from '../controlplane/exchange/spi.js';
 import { QueueNumber, RouteId, Spi } from '../controlplane/exchange/types.js';
 import { ConfigError, KeyManager } from '../controlplane/keymanager.js';
@@ -38,16 +38,32 @@ class ChosenSpis extends SpiAllocator {
   override allocate(): Spi { return Spi(this.next.shift()!); }
 }
 
+/** Mallory's side of the route: A's static key (stolen), a psk of its own. */
+function stolenA(): ExchangeParams {
+  return compileConfig({
+    privateKey: privA,
+    routes: [routeTo('198.51.100.2', '192.0.2.1', { peerPublicKey: pubB, preSharedKey: crypto.randomBytes(32) })],
+  }).exchanges[0];
+}
+
+/**
+ * Key-compromise impersonation: Mallory holds B's own static key and poses as
+ * A to B. Message 1 authenticates (es and ss are DH(e, B) and DH(B, A), both
+ * computable with B's key); only key confirmation stops it, since the keys
+ * after message 2 need A's key or B's ephemeral (se).
+ */
+function kciAsA(): ExchangeParams {
+  const params = compileConfig({ privateKey: privB, routes: [routeTo('198.51.100.2', '192.0.2.1', { peerPublicKey: pubA })] }).exchanges[0];
+  const b = keyPairFromPrivate(privB);
+  return { ...params, peerPublicKey: pubB, staticKey: { privateKey: b.privateKey, publicKey: pubA }, staticShared: dh(b, pubA) };
+}
+
 /**
  * Mallory holds A's static private key but not the psk; it sits on A's path
  * (it sees B's challenge to A's address) and sends B one proposal under A's
  * address, proposing `spi` as its inbound SPI (B's outbound SPI).
  */
-function forgedProposal(w: World, spi: number): void {
-  const mallory = compileConfig({
-    privateKey: privA,
-    routes: [routeTo(w.b.address, w.a.address, { peerPublicKey: pubB, preSharedKey: crypto.randomBytes(32) })],
-  }).exchanges[0];
+function forgedProposal(w: World, spi: number, mallory = stolenA()): void {
   const ini = new Initiator(mallory);
   const from = { address: w.a.address, port: 303 };
   const to = { address: w.b.address, port: 303 };
@@ -110,14 +126,44 @@ describe('a stolen static key without the psk', () => {
     expect(broken).toBe(0);
   });
 
-  it('does not make a dead peer look alive (liveness counts only confirmed pairs when a psk is configured)', () => {
+  it('does not make a dead peer look alive (liveness counts only confirmed pairs)', () => {
+    deadPeerStaysDown(psk, stolenA);
+  });
+});
+
+describe('key-compromise impersonation (B\'s own key stolen, no psk)', () => {
+  it('a proposal posing as A is accepted unconfirmed, and never disturbs the working SAs', () => {
+    const w = world({
+      configA: { saTtl: 2, negotiationTtl: 0.5, privateKey: privA },
+      configB: { saTtl: 2, negotiationTtl: 0.5, privateKey: privB },
+      routeA: { peerPublicKey: pubB },
+      routeB: { peerPublicKey: pubA },
+    });
+    w.a.sink.inboundUsed = (_q, spi) => spi === w.b.sink.outbound.get('peer/1')?.spi;
+    w.b.sink.inboundUsed = (_q, spi) => spi === w.a.sink.outbound.get('peer/1')?.spi;
+    w.run(50);
+    expect(established(w)).toBe(true);
+    const offered = w.b.km.counters.keypairs_offered;
+    forgedProposal(w, activeSpi(w.b), kciAsA());
+    for (let i = 0; i < 10; i++) forgedProposal(w, 0x2000_0000 + i, kciAsA());
+    expect(w.b.km.counters.keypairs_offered).toBe(offered + 11); // message 1 is KCI-vulnerable, as in Noise IK
+    expect(established(w)).toBe(true);
+  });
+
+  it('nor makes a dead A look alive to B', () => {
+    deadPeerStaysDown(undefined, kciAsA);
+  });
+});
+
+function deadPeerStaysDown(psk: Buffer | undefined, mallory: () => ExchangeParams): void {
+  {
     const c = { inbound: 0, outbound: 0 };
     const live = { saTtl: 600, negotiationTtl: 0.5, livenessInterval: 1, livenessFailures: 3 };
     const w = world({
       configA: { ...live, privateKey: privA },
       configB: { ...live, privateKey: privB },
       routeA: { peerPublicKey: pubB, preSharedKey: psk },
-      routeB: { peerPublicKey: pubA, preSharedKey: Buffer.from(psk) },
+      routeB: { peerPublicKey: pubA, preSharedKey: psk && Buffer.from(psk) },
       optionsB: { traffic: () => [{ route: RouteId('peer'), queue: QueueNumber(1), ...c }] },
     });
     const peer = () => w.b.km.liveness.snapshot('peer/1')!;
@@ -127,15 +173,17 @@ describe('a stolen static key without the psk', () => {
     w.run(20_000, 10, () => { c.outbound += 1; });
     expect(peer()).toMatchObject({ status: 'down', peerUp: false });
     const { lastHandshake } = peer();
-    forgedProposal(w, 0x1000_0000);
+    const offered = w.b.km.counters.keypairs_offered;
+    forgedProposal(w, 0x1000_0000, mallory());
+    expect(w.b.km.counters.keypairs_offered).toBe(offered + 1);
     expect(peer()).toMatchObject({ status: 'down', peerUp: false, lastHandshake });
     // The genuine A, back: its first authenticated ESP packet brings it up.
     c.inbound += 1;
     w.clock.t += 1000;
     w.b.km.tick();
     expect(peer().status).toBe('up');
-  });
-});
+  }
+}
 
 describe('public-key route configuration', () => {
   it('a route whose peer key is our own is refused (our proposals reflected to us would authenticate)', () => {

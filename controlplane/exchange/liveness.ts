@@ -3,7 +3,7 @@
 //
 // Evidence of life is only what an off-path attacker cannot forge: an
 // authenticated key-exchange message (a proposal or an agreement that passed
-// its AEAD) or authenticated ESP (a route's inbound packet counter moved: the
+// its AEAD; a public-key route's proposal only once confirmed, by ESP) or authenticated ESP (a route's inbound packet counter moved: the
 // data plane counts only packets that passed the tag and anti-replay checks).
 // The data plane's counters are read in one batch at most every pollMs (the
 // same per-SA table the metrics read), never per packet.
