@@ -526,8 +526,10 @@ export class KeyManager {
     // Not an unconfirmed (public-key) proposal: a stolen static key without
     // the psk writes one, and so does anyone with our own static key (message
     // 1 of IK is open to key-compromise impersonation). The peer's ESP on the
-    // pair, once it comes, counts instead.
-    if (pair.unconfirmed) return;
+    // pair, once it comes, counts instead. It still ends a backoff: our own
+    // negotiation, tried now, proves the peer alive within one round trip if
+    // it is back.
+    if (pair.unconfirmed) return this.liveness.retryNow(ex.peer, now);
     this.liveness.handshake(ex.peer, now);
   }
 

@@ -177,6 +177,16 @@ function deadPeerStaysDown(psk: Buffer | undefined, mallory: () => ExchangeParam
     forgedProposal(w, 0x1000_0000, mallory());
     expect(w.b.km.counters.keypairs_offered).toBe(offered + 1);
     expect(peer()).toMatchObject({ status: 'down', peerUp: false, lastHandshake });
+    // Not proof, but a reason to try now rather than after the backoff: one knock.
+    const knocks = w.net.log.length;
+    w.clock.t += 10;
+    w.b.km.tick();
+    expect(w.net.log.slice(knocks).filter((d) => d.payload[4] === MessageType.knock)).toHaveLength(1);
+    w.b.km.tick();
+    expect(w.net.log.length).toBe(knocks + 1);
+    w.clock.t += 1000; // that knock goes unanswered (A is gone): still down
+    w.b.km.tick();
+    expect(peer().status).toBe('down');
     // The genuine A, back: its first authenticated ESP packet brings it up.
     c.inbound += 1;
     w.clock.t += 1000;

@@ -197,6 +197,15 @@ export class Liveness {
     );
   }
 
+  /**
+   * A proposal that needs a static key but is not proof of life (an
+   * unconfirmed public-key pair): a peer that is down is retried now, not
+   * marked up. At most one initiation per such proposal (their rate limit).
+   */
+  retryNow(p: Peer, now: number): void {
+    if (p.status === 'down') p.nextAttemptAt = Math.min(p.nextAttemptAt, now);
+  }
+
   /** An SA pair was negotiated with the peer (either role): it sent an authenticated message. */
   handshake(p: Peer, now: number): void {
     p.lastHandshake = this.wall();
