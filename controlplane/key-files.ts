@@ -5,7 +5,8 @@
 // digits (as `vitesse keygen` writes a pre-shared key), and may end with a
 // newline. It must be a regular file that only its owner may access: a file
 // its group or others can read (or write) is refused, as ssh refuses such
-// private keys. Errors name the configuration path, the file and the reason,
+// private keys, and so is one owned by another user than the gateway's or
+// root (that user could replace the key). Errors name the configuration path, the file and the reason,
 // never the contents.
 import fs from 'node:fs';
 import { decodeKey } from './exchange/identity.js';
@@ -28,6 +29,12 @@ export function parseKeyText(text: string): Buffer | null {
  * anything but one key. The caller owns (and wipes) the buffer.
  */
 export function readKeyFile(file: string, at: string): Buffer {
+  // The key itself where its file's name belongs (an easy slip): never repeated in an error.
+  const looksLikeKey = parseKeyText(file);
+  if (looksLikeKey) {
+    looksLikeKey.fill(0);
+    throw new KeyFileError(`${at}: holds a key, not the name of a file that holds one; the value is not shown (write the key to a file of mode 0600 and name that file)`);
+  }
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
@@ -40,6 +47,11 @@ export function readKeyFile(file: string, at: string): Buffer {
     if (!st.isFile()) throw new KeyFileError(`${at}: "${file}" is not a regular file`);
     if (st.mode & 0o077) {
       throw new KeyFileError(`${at}: "${file}" is accessible to its group or others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); keys must be readable by their owner only: chmod 600 "${file}"`);
+    }
+    // Its owner could change this gateway's key at will: only ours or root's.
+    const uid = process.geteuid?.();
+    if (uid !== undefined && st.uid !== uid && st.uid !== 0) {
+      throw new KeyFileError(`${at}: "${file}" is owned by uid ${st.uid}, who could change the key; key files must belong to the gateway's user (uid ${uid}) or root`);
     }
     if (st.size > 256) throw new KeyFileError(`${at}: "${file}" is not a key file (${st.size} octets; one base64 or hex key expected)`);
     const raw = Buffer.alloc(st.size);

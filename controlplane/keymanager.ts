@@ -523,6 +523,13 @@ export class KeyManager {
     if (this.liveness.unanswered(ex.peer)) times.activationDelayMs = 0;
     ex.sas.add(pair, now, times);
     // An authenticated message (proposal or agreement): the peer is alive.
+    // Not an unconfirmed (public-key) proposal: a stolen static key without
+    // the psk writes one, and so does anyone with our own static key (message
+    // 1 of IK is open to key-compromise impersonation). The peer's ESP on the
+    // pair, once it comes, counts instead. It still ends a backoff: our own
+    // negotiation, tried now, proves the peer alive within one round trip if
+    // it is back.
+    if (pair.unconfirmed) return this.liveness.retryNow(ex.peer, now);
     this.liveness.handshake(ex.peer, now);
   }
 

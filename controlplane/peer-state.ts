@@ -53,7 +53,9 @@ export function routePeers(gw: Gateway): Map<RouteId, RoutePeer> {
       peer.probesFailed += s.probesFailed;
       const gateway = r.gateways.find((g) => g.queue === q.id) ?? r.gateways[0];
       const e = learned.get(`${r.id}/${q.id}`);
-      peer.endpoints.push(e ? { queue: q.id, address: e.address!, port: e.port!, learned: true } : { queue: q.id, address: gateway.address, port: config.protocolPort, learned: false });
+      // Otherwise where the key manager sends (gateway.ts, keyManagerConfig): the peer's own port if it names one.
+      const port = r.peer?.endpoints.find((x) => x.queue === q.id)?.port ?? config.protocolPort;
+      peer.endpoints.push(e ? { queue: q.id, address: e.address!, port: e.port!, learned: true } : { queue: q.id, address: gateway.address, port, learned: false });
     }
     if (peer.peerUp || !allDown) peer.downSince = null;
     out.set(r.id, peer);

@@ -48,8 +48,14 @@ export const pubkeyCommand: Command = {
       return 2;
     }
     const input = await readStdin();
-    const key = parseKeyText(input.toString('latin1'));
+    const text = input.toString('latin1');
     wipe(input);
+    // 64 hex digits is how vitesse keygen writes a pre-shared key: a private key's "public key" would mean nothing.
+    if (/^[0-9a-fA-F]{64}\n?$/.test(text)) {
+      process.stderr.write('vitesse pubkey: stdin holds a pre-shared key (64 hexadecimal digits, as vitesse keygen writes), not a private key (base64, vitesse keygen --private); the input is not shown\n');
+      return 1;
+    }
+    const key = parseKeyText(text);
     if (!key) {
       process.stderr.write('vitesse pubkey: stdin is not one 32-octet private key in base64 (as vitesse keygen --private writes it); the input is not shown\n');
       return 1;

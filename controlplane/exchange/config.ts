@@ -85,6 +85,8 @@ export function compileConfig(c: KeyManagerConfig): CompiledConfig {
     if (!Buffer.isBuffer(c.privateKey) || c.privateKey.length !== KEY_LENGTH) {
       throw new ConfigError(`/private-key-file: the private key must be ${KEY_LENGTH} octets`);
     }
+    // A placeholder (base64 "AAAA…=" or a file of zero octets), not a key: anyone could derive it.
+    if (c.privateKey.every((b) => b === 0)) throw new ConfigError('/private-key-file: the private key is all zero, a placeholder anyone knows; make one with vitesse keygen --private');
     settings.staticKey = keyPairFromPrivate(c.privateKey);
   }
   const exchanges: ExchangeParams[] = [];
@@ -147,9 +149,17 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, shared: M
     if (publicKeyRoute) {
       if (!Buffer.isBuffer(r.peerPublicKey) || r.peerPublicKey.length !== KEY_LENGTH) throw new ConfigError(`${at}/peer/public-key: must be ${KEY_LENGTH} octets`);
       if (!staticKey) throw new ConfigError(`${at}/peer: a public-key route needs the gateway's private-key-file`);
+      // IKpsk2's prologue names no address: with our own key as the peer's, our
+      // proposal reflected back to us authenticates, and we agree with ourselves.
+      if (r.peerPublicKey.equals(staticKey.publicKey)) throw new ConfigError(`${at}/peer/public-key: is this gateway's own public key (of its private-key-file); a route's peer is another gateway`);
     }
     if (!(publicKeyRoute && r.preSharedKey === undefined) && (!Buffer.isBuffer(r.preSharedKey) || r.preSharedKey.length !== PSK_LENGTH)) {
       throw new ConfigError(`${at}/preshared-key: must be ${PSK_LENGTH} octets, got ${Buffer.isBuffer(r.preSharedKey) ? r.preSharedKey.length : typeof r.preSharedKey}`);
+    }
+    // A key file named twice (private-key-file as a peer's psk file): the psk
+    // is copied to the peer, and the gateway's private key with it.
+    if (publicKeyRoute && Buffer.isBuffer(r.preSharedKey) && Buffer.isBuffer(c.privateKey) && constantTimeEqual(r.preSharedKey, c.privateKey)) {
+      throw new ConfigError(`${at}/peer/preshared-key-file: holds this gateway's private key (private-key-file); a psk is given to the peer, the private key never: make one with vitesse keygen`);
     }
     if (!(r.aead in AEAD_ID)) throw new ConfigError(`${at}/aead: unknown AEAD "${String(r.aead)}" (have: ${Object.keys(AEAD_ID).join(', ')})`);
     if (!Array.isArray(r.queues) || r.queues.length === 0) throw new ConfigError(`${at}/queue: a route needs at least one queue`);

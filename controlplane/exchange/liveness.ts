@@ -3,7 +3,7 @@
 //
 // Evidence of life is only what an off-path attacker cannot forge: an
 // authenticated key-exchange message (a proposal or an agreement that passed
-// its AEAD) or authenticated ESP (a route's inbound packet counter moved: the
+// its AEAD; a public-key route's proposal only once confirmed, by ESP) or authenticated ESP (a route's inbound packet counter moved: the
 // data plane counts only packets that passed the tag and anti-replay checks).
 // The data plane's counters are read in one batch at most every pollMs (the
 // same per-SA table the metrics read), never per packet.
@@ -195,6 +195,15 @@ export class Liveness {
       { route: p.route, queue: p.queue, probes: p.failed, lastReceived: iso(p.lastReceived) },
       'peer down: no answer to liveness probes',
     );
+  }
+
+  /**
+   * A proposal that needs a static key but is not proof of life (an
+   * unconfirmed public-key pair): a peer that is down is retried now, not
+   * marked up. At most one initiation per such proposal (their rate limit).
+   */
+  retryNow(p: Peer, now: number): void {
+    if (p.status === 'down') p.nextAttemptAt = Math.min(p.nextAttemptAt, now);
   }
 
   /** An SA pair was negotiated with the peer (either role): it sent an authenticated message. */

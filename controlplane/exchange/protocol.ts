@@ -48,6 +48,11 @@ export const ACTIVATION_DELAY_NEGOTIATIONS = 1.5;
 export const ACTIVATION_DELAY_MAX_TTL = 0.25;
 export const MAX_INBOUND_SAS = 4;
 /**
+ * Inbound SAs of public-key responder pairs not yet confirmed (sa-lifecycle.ts),
+ * beside MAX_INBOUND_SAS: the peer's rekey on an idle tunnel and one more.
+ */
+export const MAX_UNCONFIRMED_INBOUND_SAS = 2;
+/**
  * An end that yielded to a simultaneous negotiation proposes after all if
  * the peer's proposal has not come this many round trips (its knock to its
  * challenge) after its challenge, and never sooner than YIELD_WAIT_MIN_MS.

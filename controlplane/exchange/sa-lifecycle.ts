@@ -26,7 +26,13 @@
 //   (never the delay); until then it counts for nothing, so this end still
 //   negotiates its own SAs as initiator. A peer with a stolen static key but
 //   a wrong psk thus never replaces a working outbound SA (as WireGuard's
-//   responder waits for the initiator's first data packet).
+//   responder waits for the initiator's first data packet). Nor may such a
+//   pair take anything from the working SAs: it replaces only an
+//   unconfirmed SA under the same SPI (never the active or a confirmed one,
+//   whose SPI anyone reads off the wire), and its inbound SA counts against
+//   MAX_UNCONFIRMED_INBOUND_SAS, not MAX_INBOUND_SAS: a burst of them
+//   displaces only each other (test/keymanager-stolen-key.test.ts). It joins
+//   the confirmed ones once the peer sends on it.
 //
 // Key material is handed to the sink and wiped at once for inbound SAs; for
 // queued outbound SAs it is kept until activation, and wiped then or when
@@ -35,7 +41,7 @@ import type { Logger } from 'pino';
 import type { ExchangeParams } from './config.js';
 import type { KeyManagerCounters } from './counters.js';
 import { wipe } from './primitives.js';
-import { MAX_INBOUND_SAS, REKEY_AFTER, REKEY_JITTER, type NegotiatedPair } from './protocol.js';
+import { MAX_INBOUND_SAS, MAX_UNCONFIRMED_INBOUND_SAS, REKEY_AFTER, REKEY_JITTER, type NegotiatedPair } from './protocol.js';
 import type { SpiAllocator } from './spi.js';
 import type { SaSink, Spi } from './types.js';
 
@@ -55,6 +61,8 @@ export interface LifecycleTimes {
 interface InboundSa {
   spi: Spi;
   expiresAt: number;
+  /** Negotiated by us as initiator, or the peer has sent on it (see the header). */
+  confirmed: boolean;
 }
 
 interface OutboundSa {
@@ -92,18 +100,22 @@ export class SaLifecycle {
 
   /** Takes a negotiated pair (and ownership of its key material and inbound SPI). */
   add(pair: NegotiatedPair, now: number, t: LifecycleTimes): void {
-    const replaced = this.queued.find((sa) => sa.spi === pair.outbound.spi)
-      ?? (this.active?.spi === pair.outbound.spi ? this.active : undefined);
+    const unconfirmed = pair.unconfirmed === true;
+    // An unconfirmed pair (anyone with the peer's static key could have made
+    // it) replaces only another unconfirmed one.
+    const replaced = unconfirmed
+      ? this.queued.find((sa) => sa.spi === pair.outbound.spi && sa.unconfirmed)
+      : this.queued.find((sa) => sa.spi === pair.outbound.spi) ?? (this.active?.spi === pair.outbound.spi ? this.active : undefined);
     if (replaced) this.dropUnrequitedInbound(replaced.pairedInbound);
     try {
-      this.addInbound(pair.inbound.spi, pair.inbound.keymat, now, t);
+      this.addInbound(pair.inbound.spi, pair.inbound.keymat, now, t, !unconfirmed);
     } catch (err) {
       // The sink refused it (a bug there): drop the pair, keep nothing secret.
       this.env.spis.release(pair.inbound.spi);
       wipe(pair.outbound.keymat);
       throw err;
     }
-    this.addOutbound(pair.outbound.spi, pair.outbound.keymat, pair.inbound.spi, now, t, pair.unconfirmed === true);
+    this.addOutbound(pair.outbound.spi, pair.outbound.keymat, pair.inbound.spi, now, t, unconfirmed);
   }
 
   /** True when a negotiation should start: no fresh outbound SA, active or queued. */
@@ -190,16 +202,41 @@ export class SaLifecycle {
     this.queued = [];
   }
 
-  private addInbound(spi: Spi, keymat: Buffer, now: number, t: LifecycleTimes): void {
+  private addInbound(spi: Spi, keymat: Buffer, now: number, t: LifecycleTimes, confirmed: boolean): void {
     const { route, queue, aead } = this.p;
-    // Make room first: the data plane never holds more than MAX_INBOUND_SAS.
-    while (this.inbound.length >= MAX_INBOUND_SAS) this.removeInbound(this.inbound.pop()!.spi);
+    // Make room first, in its own kind (confirmed or not, see the header).
+    for (const sa of this.inbound) if (!sa.confirmed && this.peerUses(sa.spi)) sa.confirmed = true;
+    this.trimInbound(confirmed, (confirmed ? MAX_INBOUND_SAS : MAX_UNCONFIRMED_INBOUND_SAS) - 1);
     try {
       this.env.sink.installInbound({ route, queue, spi, aead, keymat });
     } finally {
       wipe(keymat);
     }
-    this.inbound.unshift({ spi, expiresAt: now + t.saTtlMs });
+    this.inbound.unshift({ spi, expiresAt: now + t.saTtlMs, confirmed });
+  }
+
+  /** Removes the oldest inbound SAs of a kind until at most `keep` remain. */
+  private trimInbound(confirmed: boolean, keep: number): void {
+    let n = 0;
+    for (const sa of this.inbound) if (sa.confirmed === confirmed) n++;
+    for (let i = this.inbound.length - 1; i >= 0 && n > keep; i--) {
+      const sa = this.inbound[i];
+      if (sa.confirmed !== confirmed) continue;
+      this.inbound.splice(i, 1);
+      this.removeInbound(sa.spi);
+      n--;
+      // Its outbound half can never be confirmed now.
+      const q = this.queued.findIndex((o) => o.unconfirmed && o.pairedInbound === sa.spi);
+      if (q >= 0) wipe(this.queued.splice(q, 1)[0].keymat);
+    }
+  }
+
+  /** The peer sent on inbound SA `spi`: it counts with the confirmed ones now. */
+  private confirmInbound(spi: Spi): void {
+    const sa = this.inbound.find((x) => x.spi === spi);
+    if (!sa || sa.confirmed) return;
+    sa.confirmed = true;
+    this.trimInbound(true, MAX_INBOUND_SAS);
   }
 
   private addOutbound(spi: Spi, keymat: Buffer, pairedInbound: Spi, now: number, t: LifecycleTimes, unconfirmed: boolean): void {
@@ -214,7 +251,7 @@ export class SaLifecycle {
       activateAt: now + t.activationDelayMs,
       unconfirmed,
     };
-    const same = this.queued.findIndex((q) => q.spi === spi);
+    const same = this.queued.findIndex((q) => q.spi === spi && (q.unconfirmed || !unconfirmed));
     if (same >= 0) {
       wipe(this.queued[same].keymat);
       this.queued[same] = sa;
@@ -255,6 +292,7 @@ export class SaLifecycle {
     if (due < 0) return;
     const [sa] = this.queued.splice(due, 1);
     for (const older of this.queued.splice(0, due)) wipe(older.keymat);
+    if (sa.unconfirmed) this.confirmInbound(sa.pairedInbound);
     this.activate(sa);
   }
 

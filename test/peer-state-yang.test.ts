@@ -1,0 +1,41 @@
+// The peer leaves of gateway-state/route (controlplane/peer-state.ts,
+// peerLeaves) in their edge cases, checked by yanglint against the model:
+// never heard from, down, up, two queues with an endpoint each (one on the
+// peer's own port).
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { peerLeaves, type RoutePeer } from '../controlplane/peer-state.js';
+import { QueueNumber } from '../controlplane/exchange/types.js';
+import { yanglintDocument } from './config-yanglint.js';
+
+const example = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, 'configs', 'state', 'gateway-state.json'), 'utf8'));
+const TOP = 'vitesse-gateway:gateway-state';
+const PEER_LEAVES = ['peer-up', 'peer-down-since', 'last-handshake', 'last-received', 'liveness-probes-sent', 'liveness-probes-failed', 'peer-endpoint'];
+
+function stateWith(peer: RoutePeer): unknown {
+  const doc = structuredClone(example);
+  const route = doc[TOP].route[0];
+  for (const k of PEER_LEAVES) delete route[k];
+  Object.assign(route, peerLeaves(peer));
+  return doc;
+}
+
+const endpoint = (queue: number, port: number) => ({ queue: QueueNumber(queue), address: `198.51.100.${queue}`, port, learned: false });
+const cases: Record<string, RoutePeer> = {
+  'never heard from': { peerUp: false, downSince: null, lastHandshake: null, lastReceived: null, probesSent: 0, probesFailed: 0, endpoints: [endpoint(1, 303)] },
+  'down': { peerUp: false, downSince: Date.parse('2026-12-07T05:30:00Z'), lastHandshake: null, lastReceived: null, probesSent: 3, probesFailed: 3, endpoints: [endpoint(1, 303)] },
+  'up on two queues': {
+    peerUp: true, downSince: null, lastHandshake: Date.parse('2026-12-07T05:29:00Z'), lastReceived: Date.parse('2026-12-07T05:30:00.5Z'),
+    probesSent: 2 ** 40, probesFailed: 1, endpoints: [endpoint(1, 303), endpoint(2, 65535)],
+  },
+  'no key manager endpoints': { peerUp: false, downSince: null, lastHandshake: null, lastReceived: null, probesSent: 0, probesFailed: 0, endpoints: [] },
+};
+
+describe('peer state leaves, yanglint', () => {
+  for (const [name, peer] of Object.entries(cases)) {
+    it(name, () => {
+      expect(yanglintDocument(stateWith(peer), 'get')).toEqual({ ok: true, messages: '' });
+    });
+  }
+});
