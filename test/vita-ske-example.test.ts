@@ -1,0 +1,117 @@
+// vita-ske v5's worked example (test/vectors/vita-ske/example-v5.json, from
+// the specification's §12, which Vita's own code reproduces) recomputed
+// octet for octet by our responder and our initiator, each with the
+// example's nonce and ephemeral keys injected through the constructor's
+// random source: if anything on the wire or in the key derivation drifts
+// from Vita, this fails.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileConfig, type ExchangeParams } from '../controlplane/exchange/config.js';
+import { hash } from '../controlplane/exchange/primitives.js';
+import { SpiAllocator } from '../controlplane/exchange/spi.js';
+import { QueueNumber, RouteId, RouteSpi, Spi } from '../controlplane/exchange/types.js';
+import { HandshakeState, protocolName } from '../controlplane/exchange/noise.js';
+import { VitaInitiator } from '../controlplane/vita-ske/initiator.js';
+import { encodeChallenge, encodeKnock } from '../controlplane/vita-ske/messages.js';
+import { NOISE_PATTERN, vitaAddress, vitaOkm, vitaPrologue } from '../controlplane/vita-ske/protocol.js';
+import { VitaResponder, type RandomSource } from '../controlplane/vita-ske/responder.js';
+import { VECTORS } from './support/vectors.js';
+
+const ex = JSON.parse(fs.readFileSync(path.join(VECTORS, 'vita-ske/example-v5.json'), 'utf8'));
+const h = (s: string) => Buffer.from(s, 'hex');
+const hex = (b: Buffer) => b.toString('hex');
+const I = ex.inputs;
+
+function params(local: string, gateway: string): ExchangeParams {
+  return compileConfig({
+    routes: [{
+      id: RouteId('vita'), spi: RouteSpi(I.route_spi), preSharedKey: h(I.psk), aead: 'aes-gcm-16-icv',
+      queues: [{ queue: QueueNumber(1), localAddress: local, gatewayAddress: gateway }],
+    }],
+  }).exchanges[0];
+}
+
+/** Hands out the given buffers in order, then fails (the example needs no more). */
+function fixed(...values: string[]): RandomSource {
+  const left = values.map(h);
+  return (n) => {
+    const v = left.shift();
+    if (!v || v.length !== n) throw new Error(`unexpected random(${n})`);
+    return v;
+  };
+}
+
+/** An SPI allocator that hands out the example's SPI. */
+function spisGiving(spi: number): SpiAllocator {
+  const a = new SpiAllocator();
+  a.allocate = () => Spi(spi);
+  return a;
+}
+
+describe('vita-ske v5 example (test/vectors/vita-ske/example-v5.json)', () => {
+  it('the protocol name hash and the prologue', () => {
+    expect(hex(hash(Buffer.from(protocolName(NOISE_PATTERN))))).toBe(ex.protocol_name_hash);
+    const pro = vitaPrologue(I.route_spi, vitaAddress(I.initiator_address)!, vitaAddress(I.responder_address)!, h(I.nonce));
+    expect(hex(pro)).toBe(ex.prologue);
+  });
+
+  it('knock and challenge', () => {
+    expect(hex(encodeKnock(I.route_spi))).toBe(ex.knock);
+    expect(hex(encodeChallenge(I.route_spi, h(I.nonce)))).toBe(ex.challenge);
+  });
+
+  it('both roles: every message and both SAs, octet for octet', () => {
+    const initiator = new VitaInitiator(params(I.initiator_address, I.responder_address), fixed(I.initiator_ephemeral));
+    // The responder draws its nonce, then its ephemeral key, when created and after each exchange.
+    const responder = new VitaResponder(params(I.responder_address, I.initiator_address),
+      fixed(I.nonce, I.responder_ephemeral, I.nonce, I.responder_ephemeral));
+
+    expect(hex(initiator.initiate(0, 5000))).toBe(ex.knock);
+    expect(hex(responder.challenge())).toBe(ex.challenge);
+    const nonce = initiator.checkChallenge(h(ex.challenge));
+    expect(nonce.ok).toBe(true);
+    const proposal = initiator.receiveChallenge(nonce.ok ? nonce.value : Buffer.alloc(0), 0, 5000, spisGiving(I.initiator_spi), true)!;
+    expect(hex(proposal)).toBe(ex.proposal);
+
+    const read = responder.read(h(ex.proposal));
+    if (!read.ok) throw new Error(read.reason);
+    expect(read.value.theirSpi).toBe(I.initiator_spi);
+    const agreed = responder.agree(read.value, spisGiving(I.responder_spi));
+    if (!agreed.ok) throw new Error(agreed.reason);
+    expect(hex(agreed.value.agreement)).toBe(ex.agreement);
+
+    const got = initiator.receiveAgreement(h(ex.agreement));
+    if (!got.ok) throw new Error(got.reason);
+    const r2i = ex.responder_to_initiator, i2r = ex.initiator_to_responder;
+    // Initiator: inbound = responder → initiator (its own SPI), outbound = initiator → responder.
+    expect({ spi: got.value.inbound.spi, keymat: hex(got.value.inbound.keymat) }).toEqual({ spi: r2i.spi, keymat: r2i.key + r2i.salt });
+    expect({ spi: got.value.outbound.spi, keymat: hex(got.value.outbound.keymat) }).toEqual({ spi: i2r.spi, keymat: i2r.key + i2r.salt });
+    const rp = agreed.value.pair;
+    expect({ spi: rp.inbound.spi, keymat: hex(rp.inbound.keymat) }).toEqual({ spi: i2r.spi, keymat: i2r.key + i2r.salt });
+    expect({ spi: rp.outbound.spi, keymat: hex(rp.outbound.keymat) }).toEqual({ spi: r2i.spi, keymat: r2i.key + r2i.salt });
+    expect(initiator.state).toBe('idle');
+  });
+
+  it('the final chaining key, handshake hash and Vita\'s 40-octet split', () => {
+    const pro = h(ex.prologue);
+    const i = new HandshakeState({ pattern: NOISE_PATTERN, initiator: true, prologue: pro, psk: h(I.psk), ephemeral: h(I.initiator_ephemeral) });
+    const r = new HandshakeState({ pattern: NOISE_PATTERN, initiator: false, prologue: pro, psk: h(I.psk), ephemeral: h(I.responder_ephemeral) });
+    const payload = (spi: number) => { const p = Buffer.alloc(32); p.writeUInt32BE(spi); return p; };
+    r.readMessage(i.writeMessage(payload(I.initiator_spi)));
+    i.readMessage(r.writeMessage(payload(I.responder_spi)));
+    expect(hex(i.chainingKey())).toBe(ex.final_ck);
+    expect(hex(r.chainingKey())).toBe(ex.final_ck);
+    expect(hex(i.handshakeHash())).toBe(ex.final_h);
+    expect(hex(vitaOkm(h(ex.final_ck)))).toBe(ex.okm);
+  });
+
+  it('a replayed proposal no longer authenticates once the exchange completed (new nonce)', () => {
+    const responder = new VitaResponder(params(I.responder_address, I.initiator_address),
+      fixed(I.nonce, I.responder_ephemeral, '00'.repeat(32).replace(/^00/, 'ff'), I.responder_ephemeral));
+    const first = responder.read(h(ex.proposal));
+    if (!first.ok) throw new Error(first.reason);
+    expect(responder.agree(first.value, spisGiving(I.responder_spi)).ok).toBe(true);
+    expect(responder.read(h(ex.proposal))).toEqual({ ok: false, reason: 'authentication' });
+  });
+});
