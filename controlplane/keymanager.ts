@@ -41,6 +41,10 @@ import { agree, challengeFor, checkProposal, readKnock } from './exchange/respon
 import { SaLifecycle, type LifecycleTimes, type SaSnapshot } from './exchange/sa-lifecycle.js';
 import { SpiAllocator } from './exchange/spi.js';
 import type { Clock, Endpoint, KeyManagerConfig, QueueNumber, RouteId, SaSink, Spi, Transport } from './exchange/types.js';
+import { VITA_REKEY_JITTER, receiveVita, type VitaHost } from './vita-ske/dispatch.js';
+import { VitaInitiator } from './vita-ske/initiator.js';
+import { decodeHeader as decodeVitaHeader } from './vita-ske/messages.js';
+import { VitaResponder, type RandomSource } from './vita-ske/responder.js';
 
 export { ConfigError } from './exchange/config.js';
 export type { KeyManagerCounters } from './exchange/counters.js';
@@ -72,6 +76,8 @@ export interface KeyManagerOptions {
   traffic?: TrafficSource;
   /** Wall-clock milliseconds for the liveness times reported (default Date.now). */
   wallClock?: () => number;
+  /** Test seam: vita-ske's nonces and ephemeral keys (default crypto.randomBytes and OpenSSL). */
+  vitaRandom?: RandomSource;
 }
 
 /** One exchange's state, for operational state and tests. */
@@ -83,7 +89,9 @@ export interface ExchangeState extends SaSnapshot {
 
 interface Exchange {
   params: ExchangeParams;
-  initiator: Initiator;
+  initiator: Initiator | VitaInitiator;
+  /** Only on routes whose protocol is vita-ske-v5. */
+  vitaResponder: VitaResponder | null;
   sas: SaLifecycle;
   localKey: string;
   gatewayKey: string;
@@ -413,13 +421,14 @@ export class KeyManager {
 
   private handle(from: Endpoint, payload: Buffer, to?: Endpoint): void {
     const now = this.clock.now();
-    const header = decodeHeader(payload);
+    const header = decodeHeader(payload) ?? this.vitaHeader(payload);
     if (!header) return this.drop('protocol', from);
     const gateways = this.byRoute.get(header.routeSpi);
     const candidates = gateways?.get(from.address) ?? gateways?.get(addressKey(from.address) ?? '');
     if (!candidates) return this.drop('route', from);
     const ex = this.pickQueue(candidates, to);
     if (!ex) return this.drop('route', from);
+    if (ex.initiator instanceof VitaInitiator) return receiveVita(this.vitaHost, ex, ex.initiator, ex.vitaResponder!, payload, from, now);
     const { route, queue } = ex.params;
     switch (header.type) {
       case MessageType.knock: {
@@ -491,6 +500,24 @@ export class KeyManager {
     }
   }
 
+  // vita-ske does not check the header's reserved octets (vita-ske/messages.ts): its routes' headers are read as Vita reads them.
+  private vitaHeader(payload: Buffer) {
+    const h = decodeVitaHeader(payload);
+    return h && this.byRoute.get(h.routeSpi)?.values().next().value?.[0]?.params.protocol === 'vita-ske-v5' ? h : null;
+  }
+
+  private readonly vitaHost: VitaHost<Exchange> = {
+    counters: this.counters,
+    spis: () => this.spis,
+    negotiationTtlMs: () => this.settings.negotiationTtlMs,
+    spendKnock: (ex, now) => this.spend(this.knockLimiter, ex, now),
+    spend: (ex, now) => this.spend(this.limiter, ex, now),
+    wantsNegotiation: (ex, now) => this.wantsNegotiation(ex, now),
+    reply: (ex, payload) => this.send(ex, { address: ex.params.gatewayAddress, port: this.settings.port }, payload),
+    install: (ex, pair, now, role) => this.install(ex, pair, now, role),
+    drop: (reason, from, ex) => this.drop(reason, from, ex),
+  };
+
   private spend(limiter: RateLimiter, ex: Exchange, now: number): boolean {
     return limiter.allow(ex.gatewayKey, this.perGateway.get(ex.gatewayKey)!, now);
   }
@@ -519,19 +546,19 @@ export class KeyManager {
     // at the peer (it restarted): the new outbound SA is used at once. At
     // worst (the peer kept them) packets the peer's inbound SA is not yet
     // installed for are lost, for one round trip.
-    const times = this.times();
+    const times = this.times(ex);
     if (this.liveness.unanswered(ex.peer)) times.activationDelayMs = 0;
     ex.sas.add(pair, now, times);
     // An authenticated message (proposal or agreement): the peer is alive.
     this.liveness.handshake(ex.peer, now);
   }
 
-  private times(): LifecycleTimes {
+  private times(ex: Exchange): LifecycleTimes {
     const s = this.settings;
     const delay = this.options.activationDelay !== undefined
       ? this.options.activationDelay * 1000
       : Math.min(ACTIVATION_DELAY_NEGOTIATIONS * s.negotiationTtlMs, ACTIVATION_DELAY_MAX_TTL * s.saTtlMs);
-    return { saTtlMs: s.saTtlMs, activationDelayMs: delay };
+    return { saTtlMs: s.saTtlMs, activationDelayMs: delay, rekeyJitter: ex.vitaResponder ? VITA_REKEY_JITTER : undefined };
   }
 
   private drop(reason: DropReason, from: Endpoint, ex?: Exchange): void {
@@ -548,9 +575,11 @@ export class KeyManager {
   }
 
   private newExchange(params: ExchangeParams): Exchange {
+    const vita = params.protocol === 'vita-ske-v5';
     return {
       params,
-      initiator: new Initiator(params),
+      initiator: vita ? new VitaInitiator(params, this.options.vitaRandom ?? null) : new Initiator(params),
+      vitaResponder: vita ? new VitaResponder(params, this.options.vitaRandom) : null,
       sas: new SaLifecycle(params, {
         sink: this.options.sink,
         spis: this.spis,
@@ -566,6 +595,7 @@ export class KeyManager {
 
   private dropExchange(ex: Exchange): void {
     ex.initiator.close(this.spis);
+    ex.vitaResponder?.close();
     ex.sas.clear();
     wipeParams(ex.params);
     this.log.info({ route: ex.params.route, queue: ex.params.queue }, 'exchange removed; its SAs are gone');
