@@ -539,7 +539,7 @@ export class KeyManager {
 
   private install(ex: Exchange, pair: NegotiatedPair, now: number, role: string): void {
     this.log.info(
-      { route: ex.params.route, queue: ex.params.queue, inbound: pair.inbound.spi, outbound: pair.outbound.spi, role },
+      { route: ex.params.route, queue: ex.params.queue, inbound: pair.inbound.spi, outbound: pair.outbound.spi, role, protocol: ex.params.protocol },
       'SA pair negotiated',
     );
     // While our traffic goes unanswered the SAs we send on are likely lost
