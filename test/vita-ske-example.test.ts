@@ -17,6 +17,9 @@ import { encodeChallenge, encodeKnock } from '../controlplane/vita-ske/messages.
 import { NOISE_PATTERN, vitaAddress, vitaOkm, vitaPrologue } from '../controlplane/vita-ske/protocol.js';
 import { VitaResponder, type RandomSource } from '../controlplane/vita-ske/responder.js';
 import { VECTORS } from './support/vectors.js';
+import { refOpen, refSeal, type RefSa } from './support/esp-reference.js';
+import { encapsulateAll, esp, inboundFor, outboundFor } from './support/esp-native.js';
+import { randomIpPacket } from './support/ip-packets.js';
 
 const ex = JSON.parse(fs.readFileSync(path.join(VECTORS, 'vita-ske/example-v5.json'), 'utf8'));
 const h = (s: string) => Buffer.from(s, 'hex');
@@ -113,5 +116,26 @@ describe('vita-ske v5 example (test/vectors/vita-ske/example-v5.json)', () => {
     if (!first.ok) throw new Error(first.reason);
     expect(responder.agree(first.value, spisGiving(I.responder_spi)).ok).toBe(true);
     expect(responder.read(h(ex.proposal))).toEqual({ ok: false, reason: 'authentication' });
+  });
+
+  it('ESP under the example\'s SAs as Vita sends and reads it (ESN, IV = sequence number little-endian, zero padding)', () => {
+    const r2i = ex.responder_to_initiator, i2r = ex.initiator_to_responder;
+    const sa = (x: { spi: number; key: string; salt: string }): RefSa => ({ aead: 'aes-gcm-16-icv', spi: x.spi, keymat: h(x.key + x.salt), esn: true });
+    // Vita (responder) → our initiator's inbound SA.
+    const inner = [randomIpPacket(4, 61), randomIpPacket(6, 100), randomIpPacket(4, 1400)];
+    const fromVita = inner.map((p, i) => {
+      const seq = BigInt(i + 1);
+      const iv = Buffer.alloc(8);
+      iv.writeBigUInt64LE(seq);
+      const padding = Buffer.alloc((4 - ((p.length + 2) % 4)) % 4); // zeros, as Vita pads
+      return refSeal(sa(r2i), seq, p, { iv, padding });
+    });
+    const out = esp.decapsulate(inboundFor(sa(r2i)), fromVita);
+    expect(out.map((o) => o.result)).toEqual(['ok', 'ok', 'ok']);
+    expect(out.map((o) => hex(o.inner!))).toEqual(inner.map(hex));
+    // Our initiator's outbound SA → Vita (responder): opened with ESN (seq-high in the AAD).
+    const ours = encapsulateAll(outboundFor(sa(i2r)), inner);
+    expect(ours.map((e, i) => hex(refOpen(sa(i2r), e, 0)!.content.subarray(0, inner[i].length)))).toEqual(inner.map(hex));
+    expect(ours.map((e) => refOpen({ ...sa(i2r), esn: false }, e, 0))).toEqual([null, null, null]);
   });
 });
