@@ -197,8 +197,8 @@ describe('vita-ske v5 between our own key managers (memory wires)', () => {
       w.b.km.receive({ address: w.a.address, port: 303 }, Buffer.from('000003e90b00000000000005', 'hex'), { address: w.b.address, port: 303 });
       return w.net.log.at(-1)!.payload.subarray(44);
     })();
-    let h = hash(Buffer.from(protocolName('NNpsk0')));
-    let ck = Buffer.from(h);
+    let h: Buffer = hash(Buffer.from(protocolName('NNpsk0')));
+    let ck: Buffer = Buffer.from(h);
     h = hash(h, vitaPrologue(1001, vitaAddress(w.a.address)!, vitaAddress(w.b.address)!, nonce));
     const [ck1, th, k0] = hkdf(ck, PSK, 3);
     ck = ck1; h = hash(h, th); void k0;

@@ -17,6 +17,8 @@ import { encodeChallenge, encodeKnock } from '../controlplane/vita-ske/messages.
 import { NOISE_PATTERN, vitaAddress, vitaOkm, vitaPrologue } from '../controlplane/vita-ske/protocol.js';
 import { VitaResponder, type RandomSource } from '../controlplane/vita-ske/responder.js';
 import { VECTORS } from './support/vectors.js';
+import { FakeClock, Network, RecordingSink, silent } from './keymanager-harness.js';
+import { KeyManager } from '../controlplane/keymanager.js';
 import { refOpen, refSeal, type RefSa } from './support/esp-reference.js';
 import { encapsulateAll, esp, inboundFor, outboundFor } from './support/esp-native.js';
 import { randomIpPacket } from './support/ip-packets.js';
@@ -137,5 +139,38 @@ describe('vita-ske v5 example (test/vectors/vita-ske/example-v5.json)', () => {
     const ours = encapsulateAll(outboundFor(sa(i2r)), inner);
     expect(ours.map((e, i) => hex(refOpen(sa(i2r), e, 0)!.content.subarray(0, inner[i].length)))).toEqual(inner.map(hex));
     expect(ours.map((e) => refOpen({ ...sa(i2r), esn: false }, e, 0))).toEqual([null, null, null]);
+  });
+});
+
+describe('vita-ske v5 example through two key managers', () => {
+  it('the four messages on the wire are the example\'s, and both SA pairs its SAs', () => {
+    const clock = new FakeClock();
+    const net = new Network(clock);
+    const side = (local: string, gateway: string, random: RandomSource, spi: number) => {
+      const sink = new RecordingSink(clock);
+      const km = new KeyManager({
+        saTtl: 600, negotiationTtl: 5,
+        routes: [{
+          id: RouteId('vita'), spi: RouteSpi(I.route_spi), preSharedKey: h(I.psk), aead: 'aes-gcm-16-icv', protocol: 'vita-ske-v5',
+          queues: [{ queue: QueueNumber(1), localAddress: local, gatewayAddress: gateway }],
+        }],
+      }, { sink, transport: net.transport(), clock, logger: silent, vitaRandom: random, spis: spisGiving(spi) });
+      net.attach(local, km);
+      return { km, sink };
+    };
+    // The initiator's own responder draws a nonce and a key it never uses here; its initiator then the example's key.
+    const initiator = side(I.initiator_address, I.responder_address, fixed('11'.repeat(32), '22'.repeat(32), I.initiator_ephemeral), I.initiator_spi);
+    const responder = side(I.responder_address, I.initiator_address, fixed(I.nonce, I.responder_ephemeral, '33'.repeat(32), '44'.repeat(32)), I.responder_spi);
+    initiator.km.tick(); // only the initiator starts
+    net.flush();
+    expect(net.log.map((d) => hex(d.payload))).toEqual([ex.knock, ex.challenge, ex.proposal, ex.agreement]);
+    expect(net.log.map((d) => `${d.from.address}:${d.from.port} > ${d.to.address}:${d.to.port}`)).toEqual([
+      '10.20.0.2:303 > 10.20.0.1:303', '10.20.0.1:303 > 10.20.0.2:303', '10.20.0.2:303 > 10.20.0.1:303', '10.20.0.1:303 > 10.20.0.2:303',
+    ]);
+    const r2i = ex.responder_to_initiator, i2r = ex.initiator_to_responder;
+    expect(hex(initiator.sink.inbound.get(r2i.spi)!.keymat)).toBe(r2i.key + r2i.salt);
+    expect(hex(initiator.sink.outbound.get('vita/1')!.keymat)).toBe(i2r.key + i2r.salt);
+    expect(hex(responder.sink.inbound.get(i2r.spi)!.keymat)).toBe(i2r.key + i2r.salt);
+    expect(hex(responder.sink.outbound.get('vita/1')!.keymat)).toBe(r2i.key + r2i.salt);
   });
 });
