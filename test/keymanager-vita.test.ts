@@ -238,6 +238,23 @@ describe('vita-ske v5 between our own key managers (memory wires)', () => {
 });
 
 describe('routes of both protocols on one gateway', () => {
+  it('changing a route\'s protocol drops its SAs and negotiates anew in the other protocol', () => {
+    const w = world({ config: { saTtl: 4, negotiationTtl: 1 } });
+    w.run(200);
+    const old = w.a.sink.outbound.get('peer/1')!.spi;
+    const knocks = sent(w, MessageType.knock).length;
+    for (const s of [w.a, w.b]) {
+      const peer = s === w.a ? w.b : w.a;
+      s.km.configure({ saTtl: 4, negotiationTtl: 1, routes: [routeTo(peer.address, s.address, VITA)] }, [RouteId('peer')]);
+    }
+    w.run(200);
+    expect(w.a.sink.inbound.has(old)).toBe(false);
+    expect(outboundWorks(w.a, w.b)).toBe(true);
+    expect(outboundWorks(w.b, w.a)).toBe(true);
+    expect(sent(w, MessageType.knock).slice(knocks).every((d) => d.payload.length === 12)).toBe(true);
+    expect(w.a.km.counters.rxerrors + w.b.km.counters.rxerrors).toBe(0);
+  });
+
   it('one key manager speaks vitesse-ske to one peer and vita-ske-v5 to another, on the same port', () => {
     const clock = new FakeClock();
     const net = new Network(clock);
