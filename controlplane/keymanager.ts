@@ -41,6 +41,7 @@ import { agree, challengeFor, checkProposal, readKnock } from './exchange/respon
 import { SaLifecycle, type LifecycleTimes, type SaSnapshot } from './exchange/sa-lifecycle.js';
 import { SpiAllocator } from './exchange/spi.js';
 import type { Clock, Endpoint, KeyManagerConfig, QueueNumber, RouteId, SaSink, Spi, Transport } from './exchange/types.js';
+import { vitaDeliverable } from './vita-ske/checksum.js';
 import { VITA_REKEY_JITTER, receiveVita, type VitaHost } from './vita-ske/dispatch.js';
 import { VitaInitiator } from './vita-ske/initiator.js';
 import { decodeHeader as decodeVitaHeader } from './vita-ske/messages.js';
@@ -571,6 +572,7 @@ export class KeyManager {
   // Answers go out from the port the message came to (the NAT-T port's
   // messages are answered on it, behind the non-ESP marker: gateway.ts).
   private send(ex: Exchange, to: Endpoint, payload: Buffer, localPort = this.settings.port): void {
+    if (ex.vitaResponder) payload = vitaDeliverable(payload, ex.params.localAddress, to.address, localPort, to.port);
     this.options.transport.send(to, payload, { address: ex.params.localAddress, port: localPort });
   }
 

@@ -12,6 +12,8 @@ import { MessageType } from '../controlplane/exchange/messages.js';
 import { RouteId, RouteSpi } from '../controlplane/exchange/types.js';
 import { KeyManager } from '../controlplane/keymanager.js';
 import { vitaAddress, vitaPrologue } from '../controlplane/vita-ske/protocol.js';
+import { udpChecksum } from '../controlplane/vita-ske/checksum.js';
+import { encodeKnock } from '../controlplane/vita-ske/messages.js';
 import {
   FakeClock, Network, PSK, RecordingSink, outboundWorks, routeTo, silent, world, type Datagram, type World,
 } from './keymanager-harness.js';
@@ -234,6 +236,27 @@ describe('vita-ske v5 between our own key managers (memory wires)', () => {
     for (let i = 0; i < 100; i++) w.b.km.receive({ address: w.a.address, port: 303 }, knock, { address: w.b.address, port: 303 });
     expect(w.b.km.counters.challenges_offered).toBe(4);
     expect(w.b.km.counters.knocks_ratelimited).toBe(96);
+  });
+});
+
+describe('UDP checksum 0, which Vita refuses', () => {
+  it('a knock whose UDP checksum would be 0 goes with a reserved octet changed; the exchange completes', () => {
+    const [A, B] = ['192.0.2.1', '198.51.100.2'];
+    let spi = 256;
+    while (udpChecksum(encodeKnock(spi), A, B, 303, 303) !== 0) spi++;
+    const w = vitaWorld({ addressA: A, addressB: B, routeA: { spi: RouteSpi(spi) }, routeB: { spi: RouteSpi(spi) } });
+    w.run(200);
+    // Both ends' knocks (the pseudo-header's sum does not depend on the direction).
+    const knocks = sent(w, MessageType.knock);
+    expect(new Set(knocks.map((k) => k.from.address))).toEqual(new Set([A, B]));
+    for (const k of knocks) {
+      expect(k.payload[7]).toBe(1);
+      expect(udpChecksum(k.payload, k.from.address, k.to.address, 303, 303)).not.toBe(0);
+    }
+    expect(outboundWorks(w.a, w.b)).toBe(true);
+    expect(outboundWorks(w.b, w.a)).toBe(true);
+    // Every other message went as encoded (reserved octets zero).
+    expect(w.net.log.filter((d) => !knocks.includes(d)).every((d) => d.payload.subarray(5, 8).equals(Buffer.alloc(3)))).toBe(true);
   });
 });
 
