@@ -44,6 +44,16 @@ describe('vita-ske v5 between our own key managers (memory wires)', () => {
     }
   });
 
+  it('over IPv6 and with two queues (one exchange per queue, each with its own addresses)', () => {
+    const w = vitaWorld({ addressA: '2001:db8:a::1', addressB: '2001:db8:b::1', routeA: { queues: 2 }, routeB: { queues: 2 } });
+    w.run(300);
+    for (const q of ['peer/1', 'peer/2']) {
+      expect(outboundWorks(w.a, w.b, q)).toBe(true);
+      expect(outboundWorks(w.b, w.a, q)).toBe(true);
+    }
+    expect(w.a.km.counters.rxerrors + w.b.km.counters.rxerrors).toBe(0);
+  });
+
   it('each role against the other: only A initiates, only B initiates', () => {
     for (const [initiator, responder] of [['a', 'b'], ['b', 'a']] as const) {
       const w = vitaWorld();
