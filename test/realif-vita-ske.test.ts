@@ -3,8 +3,9 @@
 // vita-ske-v5 and its IPv6 route on our own vitesse-ske, both on UDP port
 // 303 of the same gateways: knock → agreement → ESP both ways (ping), a
 // numbered stream across rollovers every 2–2.5 s (sa-ttl 4 s) with no loss,
-// then a wrong pre-shared key refused and counted (authentication-errors, in
-// the YANG state read over the API socket).
+// a proposal recorded on the path and replayed (and truncated), and a wrong
+// pre-shared key: each refused and counted (authentication-errors,
+// protocol-errors, in the YANG state read over the API socket).
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForTunnel } from '../controlplane/demo/demo.js';
 import { spawnGateway, vitesseBin, type GatewayProcess } from '../controlplane/demo/gateway-process.js';
 import { ADDR, buildTwoSites, type TwoSiteLab } from '../controlplane/demo/two-sites.js';
+import * as testkit from '../controlplane/testkit.js';
 import { missing } from './support/requires.js';
+import { eth, udp4Packet } from './support/slowpath-frames.js';
 import { udpReceiver, udpSender } from './support/udp-stream.js';
 
 const SA_TTL = 4;
@@ -109,6 +112,51 @@ describe.skipIf(why)(`vita-ske v5 between two vitesse run gateways${why ? ` [ski
     const during = negotiated('A', 'site-b') + negotiated('B', 'site-a') - before;
     expect(during).toBeGreaterThanOrEqual(STREAM_SECONDS / SA_TTL);
     for (const s of ['A', 'B'] as const) expect(Number((await keyManager(s)).rxerrors)).toBe(0);
+  });
+
+  it('a recorded proposal replayed, and one truncated by an octet: authentication-errors, protocol-errors', async () => {
+    // Record on the path (af-packet links in `net`, on both sides) the first
+    // vita-ske proposal of a rekey, then send it again, as recorded and
+    // truncated, to the gateway it was for, from the same addresses.
+    const side = { A: { ifname: 'siteA', gw: 'A' as const, to: ADDR.gwAPublic, from: ADDR.gwBPublic }, B: { ifname: 'siteB', gw: 'B' as const, to: ADDR.gwBPublic, from: ADDR.gwAPublic } };
+    const links = { A: testkit.io.open({ driver: 'af-packet', ifname: 'siteA', netns: lab.ns.net }), B: testkit.io.open({ driver: 'af-packet', ifname: 'siteB', netns: lab.ns.net }) };
+    let recorded: { payload: Buffer; towards: 'A' | 'B' } | null = null;
+    try {
+      const end = performance.now() + 15_000;
+      while (!recorded && performance.now() < end) {
+        for (const link of [links.A, links.B]) {
+          for (const f of link.receive(64, 20)) {
+            // IPv4, UDP to 303, route SPI 1001, type 13 (proposal); for the gateway its destination address names.
+            if (f.readUInt16BE(12) !== 0x0800 || f[23] !== 17 || f.readUInt16BE(36) !== 303) continue;
+            const payload = f.subarray(42);
+            const towards = f.subarray(30, 34).join('.') === ADDR.gwAPublic ? 'A' : 'B';
+            if (payload.length === 88 && payload.readUInt32BE(0) === 1001 && payload[4] === 13) recorded ??= { payload: Buffer.from(payload), towards };
+          }
+        }
+        await sleep(1);
+      }
+      expect(recorded, 'a vita-ske proposal crossed the path within 15 s').not.toBeNull();
+      await sleep(500); // its exchange completes: the responder's nonce is renewed
+      const t = side[recorded!.towards];
+      const before = await keyManager(t.gw);
+      const gwMac = (recorded!.towards === 'A' ? lab.configA : lab.configB) as { 'vitesse-gateway:gateway': { 'public-interface': { mac: string } } };
+      const netMac = (await lab.lab.execAsync(lab.ns.net, ['cat', `/sys/class/net/${t.ifname}/address`])).trim();
+      const frame = (payload: Buffer) => eth(gwMac['vitesse-gateway:gateway']['public-interface'].mac, netMac, 0x0800, udp4Packet(t.from, t.to, 303, 303, payload));
+      expect(links[recorded!.towards].send([frame(recorded!.payload), frame(recorded!.payload.subarray(0, 87))])).toBe(2);
+      const end2 = performance.now() + 5_000;
+      let after = before;
+      while (performance.now() < end2) {
+        await sleep(200);
+        after = await keyManager(t.gw);
+        if (Number(after['authentication-errors']) > Number(before['authentication-errors']) && Number(after['protocol-errors']) > Number(before['protocol-errors'])) break;
+      }
+      expect(Number(after['authentication-errors']) - Number(before['authentication-errors'])).toBe(1);
+      expect(Number(after['protocol-errors']) - Number(before['protocol-errors'])).toBe(1);
+      expect(Number(after.rxerrors) - Number(before.rxerrors)).toBe(2);
+    } finally {
+      links.A.close();
+      links.B.close();
+    }
   });
 
   it('a wrong pre-shared key on the vita-ske route: refused as authentication-errors', async () => {
