@@ -67,6 +67,20 @@ describe('vita-ske v5 between our own key managers (memory wires)', () => {
     }
   });
 
+  it('a lost agreement: the initiator retries under the same SPI and the responder\'s outbound SA is updated', () => {
+    const w = vitaWorld({ config: { saTtl: 60, negotiationTtl: 1 } });
+    let lost = 0;
+    w.net.lose = (d) => (d.payload[4] === MessageType.knock && d.from.address === w.b.address)
+      || (d.payload[4] === MessageType.agreement && lost++ === 0);
+    w.run(3000);
+    expect(lost).toBeGreaterThanOrEqual(2);
+    expect(w.a.km.counters.negotiations_expired).toBe(1);
+    expect(w.b.km.counters.outbound_sa_updated).toBe(1);
+    expect(w.b.km.counters.keypairs_offered).toBe(2);
+    expect(outboundWorks(w.a, w.b)).toBe(true);
+    expect(outboundWorks(w.b, w.a)).toBe(true);
+  });
+
   it('rollover every 2 s under a numbered stream: no packet without an SA the peer can decrypt', () => {
     // sa-ttl 4 s: rekey at 2..2.5 s; activation after min(1.5 × negotiation-ttl, sa-ttl/4) = 1 s.
     const w = vitaWorld({ config: { saTtl: 4, negotiationTtl: 1 } });
