@@ -240,15 +240,34 @@ describe('vita-ske v5 between our own key managers (memory wires)', () => {
     expect(w.b.sink.inbound.size).toBe(0);
   });
 
-  it('forged proposals spend no budget: a flood from the gateway\'s address does not stop the genuine exchange', () => {
+  it('forged proposals: reading them costs the knock budget only; our own negotiations go on, the genuine budget is untouched', () => {
     const w = vitaWorld({ options: { rateLimit: { perSecond: 2, burst: 4 } } });
+    w.net.lose = (d) => d.payload[4] === MessageType.knock && d.from.address === w.a.address; // B initiates
+    const forged = Buffer.concat([Buffer.from('000003e90d000000', 'hex'), Buffer.alloc(80, 0x42)]);
+    w.run(2000, 10, () => {
+      for (let i = 0; i < 50; i++) w.b.km.receive({ address: w.a.address, port: 303 }, forged, { address: w.b.address, port: 303 });
+    });
+    const c = w.b.km.counters;
+    // 10,000 forgeries; only the budget's worth were read (burst 4, 2/s: at most 8 in 2 s).
+    expect(c.proposals_ratelimited + c.authentication_errors).toBe(50 * 200);
+    expect(c.authentication_errors).toBeLessThanOrEqual(8);
+    expect(c.proposals_ratelimited).toBeGreaterThanOrEqual(50 * 200 - 8);
+    expect(c.ratelimited).toBe(0);
+    // B's own negotiations with A went through, and gave SAs both ways.
+    expect(c.keypairs_negotiated).toBeGreaterThanOrEqual(1);
+    expect(outboundWorks(w.a, w.b)).toBe(true);
+    expect(outboundWorks(w.b, w.a)).toBe(true);
+  });
+
+  it('forged proposals under the budget spend none of the genuine budget: a flood below it does not stop the genuine exchange', () => {
+    const w = vitaWorld({ options: { rateLimit: { perSecond: 1000, burst: 1000 } } });
     w.net.lose = (d) => d.payload[4] === MessageType.knock && d.from.address === w.b.address; // A initiates
     const forged = Buffer.concat([Buffer.from('000003e90d000000', 'hex'), Buffer.alloc(80, 0x42)]);
     w.run(200, 10, () => {
-      for (let i = 0; i < 50; i++) w.b.km.receive({ address: w.a.address, port: 303 }, forged, { address: w.b.address, port: 303 });
+      for (let i = 0; i < 5; i++) w.b.km.receive({ address: w.a.address, port: 303 }, forged, { address: w.b.address, port: 303 });
     });
-    expect(w.b.km.counters.authentication_errors).toBeGreaterThanOrEqual(50 * 19);
-    expect(w.b.km.counters.ratelimited).toBe(0);
+    expect(w.b.km.counters.authentication_errors).toBe(100);
+    expect(w.b.km.counters.proposals_ratelimited).toBe(0);
     expect(w.b.km.counters.keypairs_offered).toBe(1);
     expect(outboundWorks(w.a, w.b)).toBe(true);
   });

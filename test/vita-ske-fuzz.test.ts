@@ -24,7 +24,7 @@ const VITA = { protocol: 'vita-ske-v5' as const };
 const ERRORS = ['route_errors', 'protocol_errors', 'version_errors', 'parameter_errors', 'authentication_errors', 'public_key_errors'] as const;
 const NOT_ERRORS: (keyof KeyManagerCounters)[] = [
   'negotiations_initiated', 'negotiations_expired', 'challenges_accepted', 'keypairs_offered', 'keypairs_negotiated',
-  'inbound_sa_expired', 'outbound_sa_expired', 'outbound_sa_updated', 'ratelimited', 'knocks_ratelimited',
+  'inbound_sa_expired', 'outbound_sa_expired', 'outbound_sa_updated', 'ratelimited', 'knocks_ratelimited', 'proposals_ratelimited',
 ];
 
 function messages(corpus: Buffer[]) {

@@ -7,13 +7,15 @@
 //
 //   knock      exact length → knock budget (the reflection limit) → challenge
 //   challenge  state, length, version, AEAD → budget → proposal (X25519 keygen)
-//   proposal   length → payload authenticated (hashes, one AES-GCM: only a
-//              holder of the pre-shared key passes) → budget → X25519, agreement
+//   proposal   length → knock budget → payload authenticated (hashes, one
+//              AES-GCM: only a holder of the pre-shared key passes) → budget
+//              → X25519, agreement
 //   agreement  only while our proposal awaits it (one per negotiation) →
 //              X25519 then AES-GCM, no budget (forgeries would spend it first)
 //
 // So datagrams forged without the pre-shared key spend no budget but the
-// knocks', and never the one genuine proposals and challenges need. Every
+// knocks' (unauthenticated work: challenges sent, proposals read), and never
+// the one authenticated messages need. Every
 // refusal counts in rxerrors and one *_errors counter (exchange/counters.ts).
 // Replies go to the route's configured gateway address and port, as Vita's do.
 import type { ExchangeParams } from '../exchange/config.js';
@@ -80,6 +82,16 @@ export function receiveVita<E extends VitaExchange>(
       return host.reply(ex, proposal);
     }
     case MessageType.proposal: {
+      // Nothing in it can be checked before its AEAD (Vita's challenge has
+      // no cookie): authenticating costs the knocks' budget (unauthenticated
+      // work of the responder), so a forged flood cannot take the CPU. It can
+      // stop the peer's negotiations with us, not ours with it (each yields
+      // both SAs); if ours is near, we rekey now.
+      if (!host.spendKnock(ex, now)) {
+        c.proposals_ratelimited++;
+        ex.sas.rekeyEarly(now);
+        return;
+      }
       const r = responder.read(payload);
       if (!r.ok) return host.drop(r.reason, from, ex);
       if (!host.spend(ex, now)) {
