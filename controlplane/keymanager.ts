@@ -25,6 +25,10 @@
 // So datagrams forged from a peer's address never spend the budget its
 // genuine messages need. Anything refused is counted (exchange/counters.ts)
 // and changes nothing.
+//
+// Routes whose `protocol` is vita-ske-v5 speak Vita's key exchange on the
+// same port: once the route and queue are found, their messages go to
+// vita-ske/dispatch.ts (same order: cheap checks, budgets, costly work).
 import { performance } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
 import { addressKey } from './exchange/address.js';
