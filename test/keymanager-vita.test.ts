@@ -240,6 +240,23 @@ describe('vita-ske v5 between our own key managers (memory wires)', () => {
     expect(w.b.sink.inbound.size).toBe(0);
   });
 
+  it('an agreement with a low-order ephemeral key: public-key-errors before any AEAD; the genuine one still completes', () => {
+    const w = vitaWorld();
+    w.net.lose = (d) => d.payload[4] === MessageType.agreement || (d.payload[4] === MessageType.knock && d.from.address === w.b.address);
+    w.a.km.tick();
+    w.net.flush();
+    expect(w.a.km.state()[0].negotiation).toBe('awaiting-agreement');
+    const genuine = sent(w, MessageType.agreement)[0];
+    const forged = Buffer.concat([Buffer.from('000003e90e000000', 'hex'), Buffer.alloc(32), Buffer.alloc(48, 0x17)]);
+    w.a.km.receive(genuine.from, forged, genuine.to);
+    expect(w.a.km.counters.public_key_errors).toBe(1);
+    expect(w.a.km.counters.authentication_errors).toBe(0);
+    expect(w.a.km.state()[0].negotiation).toBe('awaiting-agreement');
+    w.a.km.receive(genuine.from, genuine.payload, genuine.to);
+    expect(w.a.km.counters.keypairs_negotiated).toBe(1);
+    expect(outboundWorks(w.a, w.b)).toBe(true);
+  });
+
   it('forged proposals: reading them costs the knock budget only; our own negotiations go on, the genuine budget is untouched', () => {
     const w = vitaWorld({ options: { rateLimit: { perSecond: 2, burst: 4 } } });
     w.net.lose = (d) => d.payload[4] === MessageType.knock && d.from.address === w.a.address; // B initiates
