@@ -48,7 +48,7 @@ import type { Clock, Endpoint, KeyManagerConfig, QueueNumber, RouteId, SaSink, S
 import { vitaDeliverable } from './vita-ske/checksum.js';
 import { VITA_REKEY_JITTER, receiveVita, type VitaHost } from './vita-ske/dispatch.js';
 import { VitaInitiator } from './vita-ske/initiator.js';
-import { decodeHeader as decodeVitaHeader } from './vita-ske/messages.js';
+import { decodeHeader as decodeVitaHeader, knockProtocol } from './vita-ske/messages.js';
 import { VitaResponder, type RandomSource } from './vita-ske/responder.js';
 
 export { ConfigError } from './exchange/config.js';
@@ -102,9 +102,12 @@ interface Exchange {
   gatewayKey: string;
   /** Is the peer alive (exchange/liveness.ts). */
   peer: Peer;
+  /** When protocolHint() last warned. */
+  hintedAt?: number;
 }
 
 const RATE_LIMIT_PRUNE_MS = 1000;
+const PROTOCOL_HINT_MS = 60_000;
 // Enough to keep a core busy (a negotiation takes well under a millisecond
 // of CPU per end) while each one finishes far within negotiation-ttl.
 const DEFAULT_MAX_NEGOTIATIONS = 128;
@@ -433,6 +436,7 @@ export class KeyManager {
     if (!candidates) return this.drop('route', from);
     const ex = this.pickQueue(candidates, to);
     if (!ex) return this.drop('route', from);
+    this.protocolHint(ex, payload, now);
     if (ex.initiator instanceof VitaInitiator) return receiveVita(this.vitaHost, ex, ex.initiator, ex.vitaResponder!, payload, from, now);
     const { route, queue } = ex.params;
     switch (header.type) {
@@ -503,6 +507,16 @@ export class KeyManager {
       default:
         return this.drop('protocol', from, ex);
     }
+  }
+
+  // The peer knocks in the other protocol than the route's: say so (at most
+  // once a minute per exchange); the message is refused and counted as usual.
+  private protocolHint(ex: Exchange, payload: Buffer, now: number): void {
+    const theirs = knockProtocol(payload);
+    if (!theirs || theirs === ex.params.protocol || now - (ex.hintedAt ?? -Infinity) < PROTOCOL_HINT_MS) return;
+    ex.hintedAt = now;
+    this.log.warn({ route: ex.params.route, queue: ex.params.queue, protocol: ex.params.protocol, peer: theirs },
+      `the route's gateway knocks in ${theirs}, the route's protocol is ${ex.params.protocol}: set the same protocol at both ends`);
   }
 
   // vita-ske does not check the header's reserved octets (vita-ske/messages.ts): its routes' headers are read as Vita reads them.

@@ -5,6 +5,7 @@
 // replayed and forged messages, low-order keys). The §12 example checks the
 // wire against Vita's own octets (vita-ske-example.test.ts); this checks the
 // behaviour around it.
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { hash, encrypt, hkdf } from '../controlplane/exchange/primitives.js';
 import { protocolName } from '../controlplane/exchange/noise.js';
@@ -321,6 +322,19 @@ describe('UDP checksum 0, which Vita refuses', () => {
 });
 
 describe('routes of both protocols on one gateway', () => {
+  it('a route whose ends disagree on the protocol: no SA, refusals counted, and each end says what the other speaks (once a minute)', () => {
+    const lines: { msg: string; peer?: string; protocol?: string }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    const w = world({ routeA: VITA, optionsA: { logger }, optionsB: { logger } });
+    w.run(3000);
+    expect(w.a.sink.inbound.size + w.b.sink.inbound.size).toBe(0);
+    // A (vita-ske-v5) reads B's 44-octet knocks as malformed; B reads A's (version octet 0) as another version.
+    expect(w.a.km.counters.protocol_errors).toBeGreaterThan(0);
+    expect(w.b.km.counters.version_errors).toBeGreaterThan(0);
+    const hints = lines.filter((l) => l.msg.includes('set the same protocol at both ends'));
+    expect(hints.map((l) => [l.protocol, l.peer]).sort()).toEqual([['vita-ske-v5', 'vitesse-ske'], ['vitesse-ske', 'vita-ske-v5']]);
+  });
+
   it('changing a route\'s protocol drops its SAs and negotiates anew in the other protocol', () => {
     const w = world({ config: { saTtl: 4, negotiationTtl: 1 } });
     w.run(200);

@@ -4,7 +4,9 @@
 // fixed length. Unlike our own messages.ts, decoding follows Vita: reserved
 // octets and the knock's version are not checked, lengths are exact.
 import { DHLEN, TAGLEN } from '../exchange/primitives.js';
-import { MessageType } from '../exchange/messages.js';
+import { KNOCK_LENGTH as OUR_KNOCK_LENGTH, MessageType } from '../exchange/messages.js';
+import { PROTOCOL_VERSION } from '../exchange/protocol.js';
+import type { KeyExchangeProtocol } from '../exchange/types.js';
 import { RouteSpi, type RouteSpi as RouteSpiT } from '../exchange/types.js';
 
 export { MessageType };
@@ -108,4 +110,16 @@ export function encodePayload(spi: number): Buffer {
 /** The SPI of a handshake payload; octets 4..31 are not checked (Vita fills them with old ciphertext). */
 export function decodePayload(p: Buffer): number | null {
   return p.length === PAYLOAD_LENGTH ? p.readUInt32BE(0) : null;
+}
+
+/**
+ * Which protocol a knock is of, going by its length and version (null: not a
+ * knock of either): a route configured with the other protocol than its
+ * peer speaks is the likeliest mistake in a mixed fleet, and its knocks say so.
+ */
+export function knockProtocol(m: Buffer): KeyExchangeProtocol | null {
+  if (m.length < HEADER_LENGTH || m[4] !== MessageType.knock) return null;
+  if (m.length === KNOCK_LENGTH && m.readUInt32BE(8) === VITA_VERSION) return 'vita-ske-v5';
+  if (m.length === OUR_KNOCK_LENGTH && m[8] === PROTOCOL_VERSION) return 'vitesse-ske';
+  return null;
 }
