@@ -182,6 +182,27 @@ describe('vita-ske v5 between our own key managers (memory wires)', () => {
     expect(w.net.queue.length).toBe(0); // nothing answered
   });
 
+  it('a replayed challenge (a nonce one of our exchanges completed with) is refused while we wait; the genuine one is taken', () => {
+    const w = vitaWorld({ config: { saTtl: 4, negotiationTtl: 1 } });
+    w.net.lose = (d) => d.payload[4] === MessageType.knock && d.from.address === w.b.address; // A initiates
+    w.run(100);
+    const old = sent(w, MessageType.challenge).filter((d) => d.to.address === w.a.address);
+    expect(old.length).toBe(1);
+    // The next negotiation (A's rekey), with B's challenges held back.
+    w.net.lose = (d) => d.payload[4] === MessageType.challenge || (d.payload[4] === MessageType.knock && d.from.address === w.b.address);
+    while (w.a.km.state()[0].negotiation !== 'awaiting-challenge') w.run(10);
+    const genuine = sent(w, MessageType.challenge).at(-1)!;
+    expect(genuine.payload.equals(old[0].payload)).toBe(false); // B renewed its nonce
+    const before = { ...w.a.km.counters };
+    w.a.km.receive(old[0].from, old[0].payload, old[0].to);
+    expect(w.a.km.counters.authentication_errors - before.authentication_errors).toBe(1);
+    expect(w.a.km.state()[0].negotiation).toBe('awaiting-challenge');
+    w.net.lose = () => false;
+    w.a.km.receive(genuine.from, genuine.payload, genuine.to);
+    w.net.flush();
+    expect(w.a.km.counters.keypairs_negotiated - before.keypairs_negotiated).toBe(1);
+  });
+
   it('a forged challenge with a wrong version or AEAD: version-errors, parameter-errors', () => {
     const w = vitaWorld();
     w.net.lose = (d) => d.payload[4] === MessageType.challenge || (d.payload[4] === MessageType.knock && d.from.address === w.b.address);

@@ -6,7 +6,10 @@
 //
 // Nothing ties a challenge to our knock (Vita has no cookie): any
 // well-formed challenge for the route from the gateway's address is taken
-// while we wait for one. Our inbound SPI is kept across expired attempts
+// while we wait for one — except one whose nonce an exchange of ours already
+// completed with: the responder renews its nonce on completion, so that
+// challenge is a replay, and taking it would only make our attempt fail
+// (the wire is unchanged; we remember the last SPENT_NONCES). Our inbound SPI is kept across expired attempts
 // until one completes, so a responder that answered a lost agreement gets
 // its outbound SA updated (same SPI) by the retry, as with Vita.
 //
@@ -25,8 +28,13 @@ import {
 import { NOISE_PATTERN, vitaAddress, vitaOkm, vitaPair, vitaPrologue } from './protocol.js';
 import { systemRandom, type RandomSource } from './responder.js';
 
+/** Nonces of our completed exchanges remembered, to refuse replayed challenges. */
+export const SPENT_NONCES = 64;
+
 export class VitaInitiator {
   private current: InitiatorState = 'idle';
+  private nonce: Buffer | null = null;
+  private readonly spent = new Set<string>();
   private deadline = 0;
   private handshake: HandshakeState | null = null;
   private proposedSpi: Spi | null = null;
@@ -59,7 +67,9 @@ export class VitaInitiator {
   checkChallenge(message: Buffer): Step<Buffer> {
     if (this.current !== 'awaiting-challenge') return dropped('protocol');
     const d = decodeChallenge(message);
-    return d.ok ? { ok: true, value: d.nonce } : dropped(d.reason);
+    if (!d.ok) return dropped(d.reason);
+    if (this.spent.has(d.nonce.toString('hex'))) return dropped('authentication');
+    return { ok: true, value: d.nonce };
   }
 
   /**
@@ -85,6 +95,7 @@ export class VitaInitiator {
     wipe(ephemeral);
     const noise = this.handshake.writeMessage(encodePayload(this.proposedSpi));
     this.current = 'awaiting-agreement';
+    this.nonce = nonce;
     this.deadline = now + negotiationTtlMs;
     return encodeHandshake(p.routeSpi, MessageType.proposal, noise);
   }
@@ -109,6 +120,7 @@ export class VitaInitiator {
     const pair = vitaPair(vitaOkm(ck), 'initiator', this.proposedSpi!, Spi(theirSpi));
     wipe(ck);
     this.proposedSpi = null; // now the inbound SA's: whoever installs it owns it
+    this.spend(this.nonce!);
     this.reset();
     return { ok: true, value: pair };
   }
@@ -137,9 +149,15 @@ export class VitaInitiator {
     this.proposedSpi = null;
   }
 
+  private spend(nonce: Buffer): void {
+    this.spent.add(nonce.toString('hex'));
+    if (this.spent.size > SPENT_NONCES) this.spent.delete(this.spent.values().next().value!);
+  }
+
   private reset(): void {
     this.handshake?.destroy();
     this.handshake = null;
+    this.nonce = null;
     this.current = 'idle';
   }
 }
