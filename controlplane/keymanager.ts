@@ -46,7 +46,7 @@ import { SaLifecycle, type LifecycleTimes, type SaSnapshot } from './exchange/sa
 import { SpiAllocator } from './exchange/spi.js';
 import type { Clock, Endpoint, KeyManagerConfig, QueueNumber, RouteId, SaSink, Spi, Transport } from './exchange/types.js';
 import { vitaDeliverable } from './vita-ske/checksum.js';
-import { VITA_REKEY_JITTER, receiveVita, type VitaHost } from './vita-ske/dispatch.js';
+import { VITA_ACTIVATION_DELAY_MAX_TTL, VITA_REKEY_JITTER, receiveVita, type VitaHost } from './vita-ske/dispatch.js';
 import { VitaInitiator } from './vita-ske/initiator.js';
 import { decodeHeader as decodeVitaHeader, knockProtocol } from './vita-ske/messages.js';
 import { VitaResponder, type RandomSource } from './vita-ske/responder.js';
@@ -576,7 +576,7 @@ export class KeyManager {
     const s = this.settings;
     const delay = this.options.activationDelay !== undefined
       ? this.options.activationDelay * 1000
-      : Math.min(ACTIVATION_DELAY_NEGOTIATIONS * s.negotiationTtlMs, ACTIVATION_DELAY_MAX_TTL * s.saTtlMs);
+      : Math.min(ACTIVATION_DELAY_NEGOTIATIONS * s.negotiationTtlMs, (ex.vitaResponder ? VITA_ACTIVATION_DELAY_MAX_TTL : ACTIVATION_DELAY_MAX_TTL) * s.saTtlMs);
     return { saTtlMs: s.saTtlMs, activationDelayMs: delay, rekeyJitter: ex.vitaResponder ? VITA_REKEY_JITTER : undefined };
   }
 

@@ -83,7 +83,7 @@ describe('vita-ske v5 between our own key managers (memory wires)', () => {
   });
 
   it('rollover every 2 s under a numbered stream: no packet without an SA the peer can decrypt', () => {
-    // sa-ttl 4 s: rekey at 2..2.5 s; activation after min(1.5 × negotiation-ttl, sa-ttl/4) = 1 s.
+    // sa-ttl 4 s: rekey at 2..2.5 s; activation after min(1.5 × negotiation-ttl, 3/16 sa-ttl) = 0.75 s.
     const w = vitaWorld({ config: { saTtl: 4, negotiationTtl: 1 } });
     w.run(100);
     let sent = 0, lost = 0;

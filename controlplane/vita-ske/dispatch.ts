@@ -30,6 +30,14 @@ import type { VitaResponder } from './responder.js';
 
 /** Vita's rekey jitter: sa-ttl/2 + sa-ttl/8 · U. */
 export const VITA_REKEY_JITTER = 1 / 8;
+/**
+ * Vita activates a new outbound SA 1.5 × negotiation-ttl after agreement; we
+ * cap that at half of what is left of the old SA's sa-ttl after the latest
+ * rekey (5/8), so a negotiation that is late by as much again still takes
+ * over before the old SA expires. With Vita's defaults (600 s, 5 s) the cap
+ * is 112 s and 7.5 s applies; it matters only for short sa-ttls.
+ */
+export const VITA_ACTIVATION_DELAY_MAX_TTL = (1 - 0.5 - VITA_REKEY_JITTER) / 2;
 
 export interface VitaExchange {
   params: ExchangeParams;
