@@ -69,7 +69,6 @@ describe.skipIf(why).each([4, 6] as const)(`vita-ske v5 between two vitesse run 
   }, 60_000);
 
   afterAll(async () => {
-    if (process.env.VITA_DEBUG) for (const k of ['A', 'B'] as const) fs.writeFileSync(`${process.env.VITA_DEBUG}-${outer}-${k}.log`, gw[k]!.log.map((l) => JSON.stringify(l)).join('\n'));
     for (const g of [gw.A, gw.B]) {
       if (!g) continue;
       g.child.kill('SIGTERM');
