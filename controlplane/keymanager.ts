@@ -532,7 +532,7 @@ export class KeyManager {
     spendKnock: (ex, now) => this.spend(this.knockLimiter, ex, now),
     spend: (ex, now) => this.spend(this.limiter, ex, now),
     wantsNegotiation: (ex, now) => this.wantsNegotiation(ex, now),
-    reply: (ex, payload) => this.send(ex, { address: ex.params.gatewayAddress, port: this.settings.port }, payload),
+    reply: (ex, payload) => this.send(ex, { address: ex.params.gatewayAddress, port: ex.params.gatewayPort ?? this.settings.port }, payload),
     install: (ex, pair, now, role) => this.install(ex, pair, now, role),
     drop: (reason, from, ex) => this.drop(reason, from, ex),
   };
