@@ -159,6 +159,8 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, shared: M
     if (protocol === 'vita-ske-v5' && r.aead !== 'aes-gcm-16-icv') throw new ConfigError(`${at}/aead: vita-ske-v5 negotiates aes-gcm-16-icv only, got "${r.aead}"`);
     // ... and authenticates by the pre-shared key alone (NNpsk0).
     if (protocol === 'vita-ske-v5' && publicKeyRoute) throw new ConfigError(`${at}/protocol: vita-ske-v5 authenticates by a pre-shared key only; a route with a peer public key cannot use it`);
+    // ... and runs on protocol-port with plain ESP: Vita has no NAT traversal.
+    if (protocol === 'vita-ske-v5' && r.natTraversal === 'force') throw new ConfigError(`${at}/nat-traversal: vita-ske-v5 runs on protocol-port with plain ESP, as Vita does; nat-traversal force cannot be used with it`);
     if (!Array.isArray(r.queues) || r.queues.length === 0) throw new ConfigError(`${at}/queue: a route needs at least one queue`);
     const liveness: LivenessOverride = {
       ...(r.livenessInterval !== undefined ? { intervalMs: positiveSeconds(r.livenessInterval, 0, `${at}/liveness-interval`) } : {}),
