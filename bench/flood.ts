@@ -25,7 +25,7 @@
 import crypto from 'node:crypto';
 import { parseArgs, usageText, UsageError, type OptionSpec } from '../controlplane/cli/args.js';
 import type { KeyManagerCounters } from '../controlplane/keymanager.js';
-import { FIRST_QUEUE } from '../controlplane/exchange/types.js';
+import { FIRST_QUEUE, KEY_EXCHANGE_PROTOCOLS, type KeyExchangeProtocol } from '../controlplane/exchange/types.js';
 import { parseMac } from '../controlplane/slowpath/address.js';
 import { udpFrame } from '../controlplane/udp.js';
 import { numbered, twoSites, until, type TwoSites } from '../controlplane/demo/memory-two-sites.js';
@@ -36,6 +36,7 @@ const spec: Record<string, OptionSpec> = {
   traffic: { type: 'number', default: 5_000, help: 'packets per second of the stream from host A to host B' },
   mix: { type: 'string', default: '50,50,0', help: 'shares of random, replayed and spoofed datagrams' },
   'sa-ttl': { type: 'number', default: 6, help: 'seconds; the gateways rekey at about half of it' },
+  protocol: { type: 'string', default: 'vitesse-ske', help: 'the route\'s key exchange: vitesse-ske or vita-ske-v5' },
   json: { type: 'boolean', help: 'print one JSON result on the last line' },
   help: { type: 'boolean' },
 };
@@ -58,6 +59,8 @@ export interface FloodOptions {
   saTtl: number;
   /** negotiation-ttl in seconds (default 1: the bench's hardest setting). */
   negotiationTtl?: number;
+  /** The route's key exchange (default vitesse-ske); spoofed datagrams take its message lengths. */
+  protocol?: KeyExchangeProtocol;
 }
 
 export interface FloodResult {
@@ -73,6 +76,8 @@ export interface FloodResult {
   b_rxerrors: number;
   b_ratelimited: number;
   b_knocks_ratelimited: number;
+  /** vita-ske-v5: proposals left unread over the knock budget. */
+  b_proposals_ratelimited: number;
   b_challenges: number; // answers to knocks (replayed knocks get one)
   b_errors: Record<string, number>;
   b_punt_ring_drops: number;
@@ -99,7 +104,8 @@ function randomSource(): string {
 
 // A random key-exchange message with the route's SPI: a header of a real type
 // (or not), then random octets, often of the type's exact length.
-function spoofedPayload(): Buffer {
+function spoofedPayload(protocol: KeyExchangeProtocol): Buffer {
+  if (protocol === 'vita-ske-v5') return spoofedVitaPayload();
   const lengths: Record<number, number> = { 11: 44, 12: 44, 13: 96, 14: 60 };
   const type = [11, 12, 13, 14, 11, 13, 0, 99][crypto.randomInt(8)];
   const len = crypto.randomInt(2) ? lengths[type] ?? 44 : 8 + crypto.randomInt(120);
@@ -111,8 +117,20 @@ function spoofedPayload(): Buffer {
   return m;
 }
 
+// The same for vita-ske v5 (key-exchange.md §11): its lengths, version 5.
+function spoofedVitaPayload(): Buffer {
+  const lengths: Record<number, number> = { 11: 12, 12: 76, 13: 88, 14: 88 };
+  const type = [11, 12, 13, 14, 11, 13, 0, 99][crypto.randomInt(8)];
+  const len = crypto.randomInt(2) ? lengths[type] ?? 12 : 8 + crypto.randomInt(120);
+  const m = crypto.randomBytes(len);
+  m.writeUInt32BE(ROUTE_SPI, 0);
+  m[4] = type;
+  if ((type === 11 || type === 12) && len >= 12) m.writeUInt32BE(5, 8);
+  return m;
+}
+
 /** The flood's datagrams: `mix` shares of random, replayed and spoofed ones. */
-export function floodPool(recorded: Buffer[], mix: [number, number, number], size = POOL): Buffer[] {
+export function floodPool(recorded: Buffer[], mix: [number, number, number], size = POOL, protocol: KeyExchangeProtocol = 'vitesse-ske'): Buffer[] {
   if (!recorded.length) throw new Error('flood: no genuine message recorded to replay');
   const total = mix[0] + mix[1] + mix[2];
   if (total <= 0) throw new UsageError('--mix: the shares must not all be zero');
@@ -121,7 +139,7 @@ export function floodPool(recorded: Buffer[], mix: [number, number, number], siz
     const genuine = recorded[i % recorded.length];
     if (x < mix[0]) return datagram(randomSource(), crypto.randomBytes(8 + crypto.randomInt(120)), 1024 + crypto.randomInt(60000));
     if (x < mix[0] + mix[1]) return datagram(randomSource(), genuine);
-    return datagram(A_PUBLIC, i % 2 ? genuine : spoofedPayload());
+    return datagram(A_PUBLIC, i % 2 ? genuine : spoofedPayload(protocol));
   });
 }
 
@@ -139,7 +157,7 @@ const negotiated = (c: KeyManagerCounters) => c.keypairs_negotiated + c.keypairs
  * the flood is over and the stream has drained.
  */
 export async function runFlood(o: FloodOptions, progress?: (line: string) => void): Promise<FloodResult> {
-  const s = twoSites({ saTtl: o.saTtl, negotiationTtl: o.negotiationTtl ?? 1 });
+  const s = twoSites({ saTtl: o.saTtl, negotiationTtl: o.negotiationTtl ?? 1, protocol: o.protocol });
   try {
     // Record what gateway A sends B's key manager, to replay it later.
     const recorded: Buffer[] = [];
@@ -152,7 +170,7 @@ export async function runFlood(o: FloodOptions, progress?: (line: string) => voi
     s.a.start();
     s.b.start();
     await until(() => outboundSpis(s, 'a').length > 0 && outboundSpis(s, 'b').length > 0, 10_000, 'first SAs');
-    const pool = floodPool(recorded, o.mix);
+    const pool = floodPool(recorded, o.mix, POOL, o.protocol);
 
     const b0 = { ...kmB.counters };
     const a0 = { ...s.a.keymanager!.counters };
@@ -203,6 +221,7 @@ export async function runFlood(o: FloodOptions, progress?: (line: string) => voi
     const handled = () => {
       const c = kmB.counters;
       return c.rxerrors - b0.rxerrors + c.ratelimited - b0.ratelimited + c.knocks_ratelimited - b0.knocks_ratelimited +
+        c.proposals_ratelimited - b0.proposals_ratelimited +
         c.challenges_offered - b0.challenges_offered +
         s.b.dataplane.counters().punt_ring_drops - puntFull0;
     };
@@ -234,6 +253,7 @@ export async function runFlood(o: FloodOptions, progress?: (line: string) => voi
       b_rxerrors: c.rxerrors - b0.rxerrors,
       b_ratelimited: c.ratelimited - b0.ratelimited,
       b_knocks_ratelimited: c.knocks_ratelimited - b0.knocks_ratelimited,
+      b_proposals_ratelimited: c.proposals_ratelimited - b0.proposals_ratelimited,
       b_challenges: c.challenges_offered - b0.challenges_offered,
       b_errors: errors,
       b_punt_ring_drops: s.b.dataplane.counters().punt_ring_drops - puntFull0,
@@ -260,7 +280,7 @@ function parseMix(text: string): [number, number, number] {
 export async function run(argv: string[]): Promise<number> {
   const { options, positional } = parseArgs(argv, spec);
   if (options.help) {
-    process.stdout.write(`usage: vitesse bench flood [options]\n${usageText(spec)}\n\nexamples:\n  vitesse bench flood\n  vitesse bench flood --rate 100000 --seconds 30 --traffic 20000 --json\n  vitesse bench flood --mix 0,0,100 --sa-ttl 6\n`);
+    process.stdout.write(`usage: vitesse bench flood [options]\n${usageText(spec)}\n\nexamples:\n  vitesse bench flood\n  vitesse bench flood --rate 100000 --seconds 30 --traffic 20000 --json\n  vitesse bench flood --mix 0,0,100 --sa-ttl 6\n  vitesse bench flood --mix 0,0,100 --protocol vita-ske-v5\n`);
     return 0;
   }
   if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"`);
@@ -275,7 +295,9 @@ export async function run(argv: string[]): Promise<number> {
     traffic: positive('traffic'),
     mix: parseMix(String(options.mix)),
     saTtl: positive('sa-ttl'),
+    protocol: options.protocol as KeyExchangeProtocol,
   };
+  if (!KEY_EXCHANGE_PROTOCOLS.includes(o.protocol!)) throw new UsageError(`--protocol: must be one of ${KEY_EXCHANGE_PROTOCOLS.join(', ')}, got ${o.protocol}`);
   if (o.saTtl < 2) throw new UsageError('--sa-ttl: at least 2 seconds');
   const json = Boolean(options.json);
   const r = await runFlood(o, json ? undefined : (line) => process.stdout.write(line + '\n'));
@@ -289,7 +311,7 @@ export async function run(argv: string[]): Promise<number> {
       `flood          ${r.flood_sent} datagrams in ${r.seconds.toFixed(1)} s (${r.rate_offered}/s; ${r.flood_refused} refused by a full inject ring)`,
       `stream         ${r.traffic_received} of ${r.traffic_sent} packets arrived: loss ${pct(r.loss_pct)} (goal ≤ ${MAX_LOSS_PCT}%)`,
       `rekeys         ${r.rekeys_a_to_b} new SAs A→B, ${r.rekeys_b_to_a} B→A, ${r.negotiated_during_flood} SA pairs agreed during the flood`,
-      `gateway B      ${r.b_rxerrors} key-exchange errors (${Object.entries(r.b_errors).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}), ${r.b_ratelimited} rate-limited, ${r.b_knocks_ratelimited} knocks unanswered (over budget), ${r.b_punt_ring_drops} punts lost (ring full)`,
+      `gateway B      ${r.b_rxerrors} key-exchange errors (${Object.entries(r.b_errors).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}), ${r.b_ratelimited} rate-limited, ${r.b_knocks_ratelimited} knocks unanswered and ${r.b_proposals_ratelimited} proposals unread (over budget), ${r.b_punt_ring_drops} punts lost (ring full)`,
       `CPU            ${r.cpu_seconds.toFixed(1)} s in ${r.seconds.toFixed(1)} s (the whole process: both gateways, the flood and the stream)`,
       `goal           ${ok ? 'met' : 'NOT met'}`,
       '',

@@ -505,6 +505,7 @@ export function keyManagerConfig(config: GatewayConfig, secrets: Buffer[] = []):
       aead: r.aead,
       ...(r.livenessInterval !== null ? { livenessInterval: r.livenessInterval } : {}),
       ...(r.livenessFailures !== null ? { livenessFailures: r.livenessFailures } : {}),
+      protocol: r.protocol,
       queues: config.publicInterface.queues.map((q) => {
         const port = r.peer?.endpoints.find((e) => e.queue === q.id)?.port ?? null;
         return {

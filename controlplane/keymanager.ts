@@ -25,6 +25,10 @@
 // So datagrams forged from a peer's address never spend the budget its
 // genuine messages need. Anything refused is counted (exchange/counters.ts)
 // and changes nothing.
+//
+// Routes whose `protocol` is vita-ske-v5 speak Vita's key exchange on the
+// same port: once the route and queue are found, their messages go to
+// vita-ske/dispatch.ts (same order: cheap checks, budgets, costly work).
 import { performance } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
 import { addressKey } from './exchange/address.js';
@@ -41,6 +45,11 @@ import { agree, challengeFor, checkProposal, readKnock } from './exchange/respon
 import { SaLifecycle, type LifecycleTimes, type SaSnapshot } from './exchange/sa-lifecycle.js';
 import { SpiAllocator } from './exchange/spi.js';
 import type { Clock, Endpoint, KeyManagerConfig, QueueNumber, RouteId, SaSink, Spi, Transport } from './exchange/types.js';
+import { vitaDeliverable } from './vita-ske/checksum.js';
+import { VITA_ACTIVATION_DELAY_MAX_TTL, VITA_REKEY_JITTER, receiveVita, type VitaHost } from './vita-ske/dispatch.js';
+import { VitaInitiator } from './vita-ske/initiator.js';
+import { decodeHeader as decodeVitaHeader, knockProtocol } from './vita-ske/messages.js';
+import { VitaResponder, type RandomSource } from './vita-ske/responder.js';
 
 export { ConfigError } from './exchange/config.js';
 export type { KeyManagerCounters } from './exchange/counters.js';
@@ -72,6 +81,8 @@ export interface KeyManagerOptions {
   traffic?: TrafficSource;
   /** Wall-clock milliseconds for the liveness times reported (default Date.now). */
   wallClock?: () => number;
+  /** Test seam: vita-ske's nonces and ephemeral keys (default crypto.randomBytes and OpenSSL). */
+  vitaRandom?: RandomSource;
 }
 
 /** One exchange's state, for operational state and tests. */
@@ -83,15 +94,20 @@ export interface ExchangeState extends SaSnapshot {
 
 interface Exchange {
   params: ExchangeParams;
-  initiator: Initiator;
+  initiator: Initiator | VitaInitiator;
+  /** Only on routes whose protocol is vita-ske-v5. */
+  vitaResponder: VitaResponder | null;
   sas: SaLifecycle;
   localKey: string;
   gatewayKey: string;
   /** Is the peer alive (exchange/liveness.ts). */
   peer: Peer;
+  /** When protocolHint() last warned. */
+  hintedAt?: number;
 }
 
 const RATE_LIMIT_PRUNE_MS = 1000;
+const PROTOCOL_HINT_MS = 60_000;
 // Enough to keep a core busy (a negotiation takes well under a millisecond
 // of CPU per end) while each one finishes far within negotiation-ttl.
 const DEFAULT_MAX_NEGOTIATIONS = 128;
@@ -413,13 +429,15 @@ export class KeyManager {
 
   private handle(from: Endpoint, payload: Buffer, to?: Endpoint): void {
     const now = this.clock.now();
-    const header = decodeHeader(payload);
+    const header = decodeHeader(payload) ?? this.vitaHeader(payload);
     if (!header) return this.drop('protocol', from);
     const gateways = this.byRoute.get(header.routeSpi);
     const candidates = gateways?.get(from.address) ?? gateways?.get(addressKey(from.address) ?? '');
     if (!candidates) return this.drop('route', from);
     const ex = this.pickQueue(candidates, to);
     if (!ex) return this.drop('route', from);
+    this.protocolHint(ex, payload, now);
+    if (ex.initiator instanceof VitaInitiator) return receiveVita(this.vitaHost, ex, ex.initiator, ex.vitaResponder!, payload, from, now);
     const { route, queue } = ex.params;
     switch (header.type) {
       case MessageType.knock: {
@@ -491,6 +509,34 @@ export class KeyManager {
     }
   }
 
+  // The peer knocks in the other protocol than the route's: say so (at most
+  // once a minute per exchange); the message is refused and counted as usual.
+  private protocolHint(ex: Exchange, payload: Buffer, now: number): void {
+    const theirs = knockProtocol(payload);
+    if (!theirs || theirs === ex.params.protocol || now - (ex.hintedAt ?? -Infinity) < PROTOCOL_HINT_MS) return;
+    ex.hintedAt = now;
+    this.log.warn({ route: ex.params.route, queue: ex.params.queue, protocol: ex.params.protocol, peer: theirs },
+      `the route's gateway knocks in ${theirs}, the route's protocol is ${ex.params.protocol}: set the same protocol at both ends`);
+  }
+
+  // vita-ske does not check the header's reserved octets (vita-ske/messages.ts): its routes' headers are read as Vita reads them.
+  private vitaHeader(payload: Buffer) {
+    const h = decodeVitaHeader(payload);
+    return h && this.byRoute.get(h.routeSpi)?.values().next().value?.[0]?.params.protocol === 'vita-ske-v5' ? h : null;
+  }
+
+  private readonly vitaHost: VitaHost<Exchange> = {
+    counters: this.counters,
+    spis: () => this.spis,
+    negotiationTtlMs: () => this.settings.negotiationTtlMs,
+    spendKnock: (ex, now) => this.spend(this.knockLimiter, ex, now),
+    spend: (ex, now) => this.spend(this.limiter, ex, now),
+    wantsNegotiation: (ex, now) => this.wantsNegotiation(ex, now),
+    reply: (ex, payload) => this.send(ex, { address: ex.params.gatewayAddress, port: ex.params.gatewayPort ?? this.settings.port }, payload),
+    install: (ex, pair, now, role) => this.install(ex, pair, now, role),
+    drop: (reason, from, ex) => this.drop(reason, from, ex),
+  };
+
   private spend(limiter: RateLimiter, ex: Exchange, now: number): boolean {
     return limiter.allow(ex.gatewayKey, this.perGateway.get(ex.gatewayKey)!, now);
   }
@@ -512,14 +558,14 @@ export class KeyManager {
 
   private install(ex: Exchange, pair: NegotiatedPair, now: number, role: string): void {
     this.log.info(
-      { route: ex.params.route, queue: ex.params.queue, inbound: pair.inbound.spi, outbound: pair.outbound.spi, role },
+      { route: ex.params.route, queue: ex.params.queue, inbound: pair.inbound.spi, outbound: pair.outbound.spi, role, protocol: ex.params.protocol },
       'SA pair negotiated',
     );
     // While our traffic goes unanswered the SAs we send on are likely lost
     // at the peer (it restarted): the new outbound SA is used at once. At
     // worst (the peer kept them) packets the peer's inbound SA is not yet
     // installed for are lost, for one round trip.
-    const times = this.times();
+    const times = this.times(ex);
     if (this.liveness.unanswered(ex.peer)) times.activationDelayMs = 0;
     ex.sas.add(pair, now, times);
     // An authenticated message (proposal or agreement): the peer is alive.
@@ -533,12 +579,12 @@ export class KeyManager {
     this.liveness.handshake(ex.peer, now);
   }
 
-  private times(): LifecycleTimes {
+  private times(ex: Exchange): LifecycleTimes {
     const s = this.settings;
     const delay = this.options.activationDelay !== undefined
       ? this.options.activationDelay * 1000
-      : Math.min(ACTIVATION_DELAY_NEGOTIATIONS * s.negotiationTtlMs, ACTIVATION_DELAY_MAX_TTL * s.saTtlMs);
-    return { saTtlMs: s.saTtlMs, activationDelayMs: delay };
+      : Math.min(ACTIVATION_DELAY_NEGOTIATIONS * s.negotiationTtlMs, (ex.vitaResponder ? VITA_ACTIVATION_DELAY_MAX_TTL : ACTIVATION_DELAY_MAX_TTL) * s.saTtlMs);
+    return { saTtlMs: s.saTtlMs, activationDelayMs: delay, rekeyJitter: ex.vitaResponder ? VITA_REKEY_JITTER : undefined };
   }
 
   private drop(reason: DropReason, from: Endpoint, ex?: Exchange): void {
@@ -551,13 +597,16 @@ export class KeyManager {
   // Answers go out from the port the message came to (the NAT-T port's
   // messages are answered on it, behind the non-ESP marker: gateway.ts).
   private send(ex: Exchange, to: Endpoint, payload: Buffer, localPort = this.settings.port): void {
+    if (ex.vitaResponder) payload = vitaDeliverable(payload, ex.params.localAddress, to.address, localPort, to.port);
     this.options.transport.send(to, payload, { address: ex.params.localAddress, port: localPort });
   }
 
   private newExchange(params: ExchangeParams): Exchange {
+    const vita = params.protocol === 'vita-ske-v5';
     return {
       params,
-      initiator: new Initiator(params),
+      initiator: vita ? new VitaInitiator(params, this.options.vitaRandom ?? null) : new Initiator(params),
+      vitaResponder: vita ? new VitaResponder(params, this.options.vitaRandom) : null,
       sas: new SaLifecycle(params, {
         sink: this.options.sink,
         spis: this.spis,
@@ -573,6 +622,7 @@ export class KeyManager {
 
   private dropExchange(ex: Exchange): void {
     ex.initiator.close(this.spis);
+    ex.vitaResponder?.close();
     ex.sas.clear();
     wipeParams(ex.params);
     this.log.info({ route: ex.params.route, queue: ex.params.queue }, 'exchange removed; its SAs are gone');

@@ -187,6 +187,7 @@ export class GatewayMetrics {
     const keys = (name: string, help: string, counterName: keyof KeyManagerCounters) =>
       counter(name, help, [], function* (s) { if (s.keys) yield [{}, s.keys[counterName]]; });
     keys('vitesse_key_exchange_ratelimited_total', 'Key-exchange challenges and proposals that passed their checks, dropped because the source\'s rate-limit budget was spent.', 'ratelimited');
+    keys('vitesse_key_exchange_proposals_ratelimited_total', 'vita-ske proposals left unread because the source\'s budget of unauthenticated work (shared with knocks) was spent.', 'proposals_ratelimited');
     keys('vitesse_key_exchange_knocks_ratelimited_total', 'Key-exchange knocks left unanswered because the source\'s budget of challenges was spent.', 'knocks_ratelimited');
     keys('vitesse_key_exchange_negotiations_initiated_total', 'Key exchanges started as initiator.', 'negotiations_initiated');
     keys('vitesse_key_exchange_negotiations_expired_total', 'Key exchanges that did not finish within negotiation-ttl.', 'negotiations_expired');

@@ -57,7 +57,7 @@ describe('deploy/examples', () => {
         // The route covers the peer's private address of its IP version.
         const inside = [b.privateInterface.ipv4, b.privateInterface.ipv6].filter((x) => x !== null);
         expect(inside.some((x) => contains(r.net, x!)), `${r.id} covers the peer's site`).toBe(true);
-        const mirrors = routesTo(b, a.c).filter((m) => m.spi === r.spi && m.aead === r.aead
+        const mirrors = routesTo(b, a.c).filter((m) => m.spi === r.spi && m.aead === r.aead && m.protocol === r.protocol
           && (m.peer === null) === (r.peer === null)
           && (m.presharedKey && r.presharedKey ? m.presharedKey.equals(r.presharedKey) : m.presharedKey === r.presharedKey)
           && [a.c.privateInterface.ipv4, a.c.privateInterface.ipv6].some((x) => x !== null && contains(m.net, x)));

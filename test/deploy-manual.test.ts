@@ -102,7 +102,7 @@ describeNeeding(['cli'], 'vitesse(8) and bash completion', () => {
     expect(top).toEqual(expect.arrayContaining(['/mtu', '/route', '/route=', '/private-interface/', '/public-interface/', '/data-plane/']));
     expect(top).not.toContain('/sa');
     expect(complete('vitesse', 'config', 'get', '/ro')).toEqual(['/route', '/route=']);
-    expect(complete('vitesse', 'config', 'get-config', '/route=site-b/')).toEqual(['id', 'net', 'gateway', 'gateway=', 'peer', 'peer=', 'spi', 'preshared-key', 'aead', 'liveness-interval', 'liveness-failures', 'nat-traversal'].map((c) => `/route=site-b/${c}`));
+    expect(complete('vitesse', 'config', 'get-config', '/route=site-b/')).toEqual(['id', 'net', 'gateway', 'gateway=', 'peer', 'peer=', 'spi', 'preshared-key', 'aead', 'liveness-interval', 'liveness-failures', 'nat-traversal', 'protocol'].map((c) => `/route=site-b/${c}`));
     expect(complete('vitesse', 'config', 'set', '/route=site-b/pre')).toEqual(['/route=site-b/preshared-key']);
     expect(complete('vitesse', 'config', 'get', '/public-interface/queue=1/')).toEqual(['/public-interface/queue=1/id', '/public-interface/queue=1/address']);
     expect(complete('vitesse', 'config', 'get-state', '/s')).toEqual(['/sa', '/sa=']);

@@ -131,7 +131,7 @@ export const PSK = crypto.createHash('sha256').update('vitesse test psk').digest
 export function routeTo(
   gateway: string,
   local: string,
-  o: Partial<Pick<RouteConfig, 'id' | 'spi' | 'preSharedKey' | 'aead' | 'peerPublicKey'>> & { queues?: number } = {},
+  o: Partial<Pick<RouteConfig, 'id' | 'spi' | 'preSharedKey' | 'aead' | 'peerPublicKey' | 'protocol'>> & { queues?: number } = {},
 ): RouteConfig {
   return {
     id: o.id ?? RouteId('peer'),
@@ -140,6 +140,7 @@ export function routeTo(
     ...(o.peerPublicKey ? { peerPublicKey: o.peerPublicKey } : {}),
     ...(o.preSharedKey || !o.peerPublicKey ? { preSharedKey: o.preSharedKey ?? PSK } : {}),
     aead: o.aead ?? 'aes-gcm-16-icv',
+    ...(o.protocol ? { protocol: o.protocol } : {}),
     // Each queue has its own public address on both ends (DESIGN.md §2).
     queues: Array.from({ length: o.queues ?? 1 }, (_, i) => ({
       queue: QueueNumber(i + 1), // the i-th queue, numbered as configured

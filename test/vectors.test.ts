@@ -64,7 +64,7 @@ describe('test vectors from outside the project', () => {
   });
 
   it('README gives a source and a licence for each kind of vector', () => {
-    for (const kind of ['wycheproof/aes_gcm_test.json', 'wycheproof/x25519_test.json', 'noise/cacophony-25519-blake2s.json', 'vita/*.pcap']) {
+    for (const kind of ['wycheproof/aes_gcm_test.json', 'wycheproof/x25519_test.json', 'noise/cacophony-25519-blake2s.json', 'vita/*.pcap', 'vita-ske/example-v5.json']) {
       const row = readme.split('\n').find((l) => l.startsWith(`| \`${kind}\``));
       expect(row, kind).toBeDefined();
       expect(row!.split('|').length, kind).toBeGreaterThanOrEqual(6);

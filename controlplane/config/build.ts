@@ -96,6 +96,7 @@ export function build(d: Draft): GatewayConfig {
       livenessInterval: r.livenessInterval ?? null,
       livenessFailures: r.livenessFailures ?? null,
       natTraversal: must(r.natTraversal),
+      protocol: must(r.protocol),
     })),
     dataPlane,
     bgp: d.bgp ? { birdConfig: must(d.bgp.birdConfig), routesFile: must(d.bgp.routesFile), controlSocket: must(d.bgp.controlSocket) } : null,

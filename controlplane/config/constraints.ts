@@ -154,6 +154,9 @@ function checkRoutes(d: Draft, queues: Queues | null, problems: Problems): Set<s
       checkPeers(d, r, queues, problems);
       continue;
     }
+    if (r.protocol === 'vita-ske-v5' && r.aead != null && r.aead !== 'aes-gcm-16-icv') {
+      problems.add(child(r.path, 'aead'), `is ${r.aead}, but vita-ske-v5 negotiates aes-gcm-16-icv only`);
+    }
     if (!r.gateways) continue;
     const gateways = firstByKey(r.gateways, (g) => (g.queue == null ? undefined : String(g.queue)), 'one gateway address per queue', problems);
     if (!queues) continue;

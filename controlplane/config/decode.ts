@@ -10,6 +10,7 @@ import type { JsonPointer } from './json-text.js';
 import * as T from './leaf-types.js';
 import type { Aead, Driver, MacAddress } from './types.js';
 import type { NatTraversal } from './defaults.js';
+import type { KeyExchangeProtocol } from '../exchange/types.js';
 
 /** A leaf: its value, null if absent (optional leaves), undefined if refused or missing. */
 type V<T> = T | null | undefined;
@@ -74,6 +75,7 @@ export interface DraftRoute {
   livenessInterval: V<number>;
   livenessFailures: V<number>;
   natTraversal: V<NatTraversal>;
+  protocol: V<KeyExchangeProtocol>;
 }
 
 export interface DraftSa {
@@ -310,7 +312,7 @@ function readPeer(path: string, json: Record<string, unknown>, problems: Problem
 }
 
 function readRoute(path: string, json: Record<string, unknown>, problems: Problems): DraftRoute {
-  const m = new Members(json, path, ['id', 'net', 'gateway', 'peer', 'spi', 'preshared-key', 'aead', 'liveness-interval', 'liveness-failures', 'nat-traversal'], problems);
+  const m = new Members(json, path, ['id', 'net', 'gateway', 'peer', 'spi', 'preshared-key', 'aead', 'liveness-interval', 'liveness-failures', 'nat-traversal', 'protocol'], problems);
   const id = m.mandatory('id', T.routeId);
   const net = m.mandatory('net', T.ipPrefix);
   const gateways = listOf(m, 'gateway', problems)?.map(({ path: at, json: gw }) => {
@@ -330,6 +332,7 @@ function readRoute(path: string, json: Record<string, unknown>, problems: Proble
     livenessInterval: m.leaf('liveness-interval', T.uint(32, LIMITS.livenessInterval.min, LIMITS.livenessInterval.max)),
     livenessFailures: m.leaf('liveness-failures', T.uint(8, LIMITS.livenessFailures.min, LIMITS.livenessFailures.max)),
     natTraversal: m.leaf('nat-traversal', T.natTraversal, DEFAULTS.natTraversal),
+    protocol: m.leaf('protocol', T.keyExchangeProtocol, DEFAULTS.protocol),
   };
 }
 

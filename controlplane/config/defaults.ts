@@ -23,6 +23,7 @@ export const DEFAULTS = {
   aead: 'aes-gcm-16-icv',
   esn: true,
   natTraversal: 'off',
+  protocol: 'vitesse-ske',
 } as const;
 
 export const LIMITS = {

@@ -56,6 +56,7 @@ function sameRoute(a: RouteConfig, b: RouteConfig, oldConfig: GatewayConfig, new
   return a.net === b.net
     && a.aead === b.aead
     && a.natTraversal === b.natTraversal
+    && a.protocol === b.protocol
     && a.spi === b.spi
     && a.gateways.length === b.gateways.length
     && a.gateways.every((g, i) => g.queue === b.gateways[i].queue

@@ -80,6 +80,7 @@ export function toJson(config: GatewayConfig, options: ToJsonOptions = {}): Reco
       if (r.livenessInterval !== null) out['liveness-interval'] = r.livenessInterval;
       if (r.livenessFailures !== null) out['liveness-failures'] = r.livenessFailures;
       out['nat-traversal'] = r.natTraversal;
+      out.protocol = r.protocol;
       return out;
     }),
   };

@@ -6,6 +6,7 @@ import { AEADS, DRIVERS, LIMITS, NAT_TRAVERSALS, type NatTraversal } from './def
 import { show } from './errors.js';
 import { formatAddress, formatPrefix, parseAddress, parsePrefix, type ParsedAddress, type ParsedPrefix } from './ip.js';
 import type { Aead, Driver, IpAddress, MacAddress, Prefix } from './types.js';
+import { KEY_EXCHANGE_PROTOCOLS, type KeyExchangeProtocol } from '../exchange/types.js';
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
 
@@ -75,6 +76,7 @@ export function enumeration<T extends string>(values: readonly T[]): LeafType<T>
 
 export const aead = enumeration<Aead>(AEADS);
 export const natTraversal = enumeration<NatTraversal>(NAT_TRAVERSALS);
+export const keyExchangeProtocol = enumeration<KeyExchangeProtocol>(KEY_EXCHANGE_PROTOCOLS);
 export const driver = enumeration<Driver>(DRIVERS);
 
 function string(json: unknown): Decoded<string> {

@@ -2,7 +2,7 @@
 // yang/vitesse-gateway.yang describes, checked, with every default filled in,
 // keys decoded to Buffers and addresses in canonical form. The key manager,
 // the data-plane wrapper and the management API all read this one shape.
-import type { Aead, QueueNumber, RouteId, RouteSpi, Spi } from '../exchange/types.js';
+import type { Aead, KeyExchangeProtocol, QueueNumber, RouteId, RouteSpi, Spi } from '../exchange/types.js';
 import type { NatTraversal } from './defaults.js';
 
 export type { Aead, QueueNumber, RouteId, RouteSpi, Spi };
@@ -94,6 +94,8 @@ export interface RouteConfig {
   readonly livenessFailures: number | null;
   /** ESP in UDP (RFC 3948) for the route's SAs, and the key exchange on the NAT-T port: off or force. */
   readonly natTraversal: NatTraversal;
+  /** The route's key exchange (leaf `protocol`). */
+  readonly protocol: KeyExchangeProtocol;
 }
 
 export interface SaConfig {

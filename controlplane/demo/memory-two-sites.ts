@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import { wires } from '../dataplane.js';
 import { parseConfig, type GatewayConfig } from '../config/index.js';
+import type { KeyExchangeProtocol } from '../exchange/types.js';
 import { Gateway } from '../gateway.js';
 import { parseIp, parseMac } from '../slowpath/address.js';
 import { buildIpv4, ethernetFrame } from '../slowpath/packet.js';
@@ -57,6 +58,8 @@ export interface SiteOptions {
    * psk file on top for each, if given.
    */
   publicKeys?: { a: PeerKeys; b: PeerKeys };
+  /** The route's key exchange (default vitesse-ske). */
+  protocol?: KeyExchangeProtocol;
 }
 
 export interface PeerKeys {
@@ -108,6 +111,7 @@ function siteConfig(side: 'a' | 'b', wiresOf: { priv: string; net: string }, o: 
           spi: routeSpi,
           'preshared-key': psk,
           ...(o.natTraversal ? { 'nat-traversal': o.natTraversal } : {}),
+          ...(o.protocol ? { protocol: o.protocol } : {}),
         },
       ],
     },

@@ -8,7 +8,7 @@ import { PSK_LENGTH } from './noise.js';
 import { PublicKeyError, constantTimeEqual, dh, keyPairFromPrivate, wipe, type KeyPair } from './primitives.js';
 import { AEAD_ID, DEFAULT_NAT_T_PORT, DEFAULT_NEGOTIATION_TTL_S, DEFAULT_PORT, DEFAULT_SA_TTL_S } from './protocol.js';
 import { DEFAULT_LIVENESS_FAILURES, DEFAULT_LIVENESS_INTERVAL_S, type LivenessOverride, type LivenessSettings } from './liveness.js';
-import type { Aead, KeyManagerConfig, QueueNumber, RouteId, RouteSpi } from './types.js';
+import { KEY_EXCHANGE_PROTOCOLS, type Aead, type KeyExchangeProtocol, type KeyManagerConfig, type QueueNumber, type RouteId, type RouteSpi } from './types.js';
 
 export class ConfigError extends Error {}
 
@@ -29,6 +29,7 @@ export interface ExchangeParams {
   readonly queue: QueueNumber;
   readonly routeSpi: RouteSpi;
   readonly aead: Aead;
+  readonly protocol: KeyExchangeProtocol;
   /** Our own copy; wiped when the exchange is removed (all zero for a public-key route without one). */
   readonly psk: Buffer;
   readonly pattern: RoutePattern;
@@ -162,6 +163,14 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, shared: M
       throw new ConfigError(`${at}/peer/preshared-key-file: holds this gateway's private key (private-key-file); a psk is given to the peer, the private key never: make one with vitesse keygen`);
     }
     if (!(r.aead in AEAD_ID)) throw new ConfigError(`${at}/aead: unknown AEAD "${String(r.aead)}" (have: ${Object.keys(AEAD_ID).join(', ')})`);
+    const protocol = r.protocol ?? 'vitesse-ske';
+    if (!KEY_EXCHANGE_PROTOCOLS.includes(protocol)) throw new ConfigError(`${at}/protocol: unknown key-exchange protocol "${String(protocol)}" (have: ${KEY_EXCHANGE_PROTOCOLS.join(', ')})`);
+    // Vita negotiates AES-128-GCM only (vita-ske v5 has one AEAD).
+    if (protocol === 'vita-ske-v5' && r.aead !== 'aes-gcm-16-icv') throw new ConfigError(`${at}/aead: vita-ske-v5 negotiates aes-gcm-16-icv only, got "${r.aead}"`);
+    // ... and authenticates by the pre-shared key alone (NNpsk0).
+    if (protocol === 'vita-ske-v5' && publicKeyRoute) throw new ConfigError(`${at}/protocol: vita-ske-v5 authenticates by a pre-shared key only; a route with a peer public key cannot use it`);
+    // ... and runs on protocol-port with plain ESP: Vita has no NAT traversal.
+    if (protocol === 'vita-ske-v5' && r.natTraversal === 'force') throw new ConfigError(`${at}/nat-traversal: vita-ske-v5 runs on protocol-port with plain ESP, as Vita does; nat-traversal force cannot be used with it`);
     if (!Array.isArray(r.queues) || r.queues.length === 0) throw new ConfigError(`${at}/queue: a route needs at least one queue`);
     const liveness: LivenessOverride = {
       ...(r.livenessInterval !== undefined ? { intervalMs: positiveSeconds(r.livenessInterval, 0, `${at}/liveness-interval`) } : {}),
@@ -190,6 +199,7 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, shared: M
         queue: q.queue,
         routeSpi: r.spi,
         aead: r.aead,
+        protocol,
         psk: r.preSharedKey ? Buffer.from(r.preSharedKey) : zeroPsk(),
         pattern: publicKeyRoute ? 'IKpsk2' : 'NNpsk0',
         peerPublicKey: publicKeyRoute ? Buffer.from(r.peerPublicKey!) : null,
@@ -212,6 +222,7 @@ export function sameExchange(a: ExchangeParams, b: ExchangeParams): boolean {
   return a.key === b.key
     && a.routeSpi === b.routeSpi
     && a.aead === b.aead
+    && a.protocol === b.protocol
     && a.local.equals(b.local)
     && a.gateway.equals(b.gateway)
     && a.gatewayPort === b.gatewayPort

@@ -22,6 +22,7 @@ export const KEY_MANAGER_COUNTERS = [
   'outbound_sa_updated', //    outbound SAs replaced under the same SPI (a retried negotiation)
   'ratelimited', //            challenges and proposals that passed their checks, dropped: the source's budget was spent
   'knocks_ratelimited', //     knocks left unanswered: the source's budget of challenges (the reflection limit) was spent
+  'proposals_ratelimited', //  vita-ske proposals left unread: the source's budget of unauthenticated work (shared with knocks) was spent
 ] as const;
 
 export type KeyManagerCounterName = (typeof KEY_MANAGER_COUNTERS)[number];

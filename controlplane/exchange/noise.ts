@@ -377,6 +377,12 @@ export class HandshakeState {
     return { initiatorToResponder: k1, responderToInitiator: k2 };
   }
 
+  /** The final chaining key of a finished handshake, a copy (vita-ske's Split derives from it). */
+  chainingKey(): Buffer {
+    if (!this.isFinished()) throw new NoiseError('state', 'handshake not finished');
+    return Buffer.from(this.ss.ck);
+  }
+
   /** Zeroes the handshake's secrets; the object must not be used afterwards. */
   destroy(): void {
     this.ss.destroy();

@@ -56,6 +56,8 @@ export interface LifecycleEnv {
 export interface LifecycleTimes {
   saTtlMs: number;
   activationDelayMs: number;
+  /** Fraction of sa-ttl for the rekey jitter (default REKEY_JITTER; vita-ske: 1/8, as Vita). */
+  rekeyJitter?: number;
 }
 
 interface InboundSa {
@@ -246,7 +248,7 @@ export class SaLifecycle {
       keymat,
       pairedInbound,
       expiresAt: now + t.saTtlMs,
-      rekeyAt: now + t.saTtlMs * (REKEY_AFTER + REKEY_JITTER * this.env.random()),
+      rekeyAt: now + t.saTtlMs * (REKEY_AFTER + (t.rekeyJitter ?? REKEY_JITTER) * this.env.random()),
       rekeyFrom: now + t.saTtlMs * REKEY_AFTER,
       activateAt: now + t.activationDelayMs,
       unconfirmed,

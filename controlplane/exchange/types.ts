@@ -26,6 +26,10 @@ export const QueueNumber = (n: number): QueueNumber => n as QueueNumber;
 /** Every gateway has queue 1 (what is not any one queue's goes through it). */
 export const FIRST_QUEUE = QueueNumber(1);
 
+/** A route's key-exchange protocol, as in the YANG model (leaf `protocol`). */
+export type KeyExchangeProtocol = 'vitesse-ske' | 'vita-ske-v5';
+export const KEY_EXCHANGE_PROTOCOLS: readonly KeyExchangeProtocol[] = ['vitesse-ske', 'vita-ske-v5'];
+
 /** AEAD names as in the YANG model. */
 export type Aead = 'aes-gcm-16-icv' | 'aes-256-gcm-16-icv';
 
@@ -113,6 +117,8 @@ export interface RouteConfig {
   livenessFailures?: number;
   /** 'force': the exchange runs on the NAT-T port (behind the non-ESP marker) and the SAs use ESP in UDP. Default 'off'. */
   natTraversal?: 'off' | 'force';
+  /** Default 'vitesse-ske'. */
+  protocol?: KeyExchangeProtocol;
 }
 
 export interface KeyManagerConfig {
