@@ -39,6 +39,7 @@ import { ACTIVATION_DELAY_MAX_TTL, ACTIVATION_DELAY_NEGOTIATIONS, type Negotiate
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimit } from './exchange/ratelimiter.js';
 import { agree, challengeFor, checkProposal, readKnock } from './exchange/responder.js';
 import { SaLifecycle, type LifecycleTimes, type SaSnapshot } from './exchange/sa-lifecycle.js';
+import { learnEndpoint } from './exchange/peer-endpoint.js';
 import { SpiAllocator } from './exchange/spi.js';
 import type { Clock, Endpoint, KeyManagerConfig, QueueNumber, RouteId, SaSink, Spi, Transport } from './exchange/types.js';
 
@@ -89,6 +90,8 @@ interface Exchange {
   gatewayKey: string;
   /** Is the peer alive (exchange/liveness.ts). */
   peer: Peer;
+  /** Where the peer was last seen by an authenticated message (peer-endpoint.ts); null: its configured address. */
+  endpoint: Endpoint | null;
 }
 
 const RATE_LIMIT_PRUNE_MS = 1000;
@@ -336,6 +339,8 @@ export class KeyManager {
     const start = this.cursor;
     for (let i = 0; i < n && inFlight < this.maxNegotiations; i++) {
       const ex = this.list[(start + i) % n];
+      // A peer behind NAT is reached only once it has shown where it is.
+      if (!ex.params.gatewayAddress && !ex.endpoint) continue;
       if (ex.initiator.state !== 'idle' || !this.wantsNegotiation(ex, now) || !this.liveness.mayInitiate(ex.peer, now)) continue;
       const knock = ex.initiator.initiate(now, this.settings.negotiationTtlMs);
       this.liveness.initiated(ex.peer);
@@ -345,7 +350,7 @@ export class KeyManager {
       this.log.debug({ route: ex.params.route, queue: ex.params.queue }, 'negotiation initiated');
       // A route with NAT traversal knocks on the NAT-T port from it, so that the exchange and ESP share the NAT's binding.
       const port = ex.params.natTPort ?? ex.params.gatewayPort ?? this.settings.port;
-      this.send(ex, { address: ex.params.gatewayAddress, port }, knock, ex.params.natTPort ?? undefined);
+      this.send(ex, ex.endpoint ?? { address: ex.params.gatewayAddress, port }, knock, ex.params.natTPort ?? undefined);
     }
     if (now - this.lastPrune >= RATE_LIMIT_PRUNE_MS) {
       this.knockLimiter.prune(now);
@@ -416,7 +421,8 @@ export class KeyManager {
     const header = decodeHeader(payload);
     if (!header) return this.drop('protocol', from);
     const gateways = this.byRoute.get(header.routeSpi);
-    const candidates = gateways?.get(from.address) ?? gateways?.get(addressKey(from.address) ?? '');
+    // A peer behind NAT has no address of its own: its route takes any source (filed under '').
+    const candidates = gateways?.get(from.address) ?? gateways?.get(addressKey(from.address) ?? '') ?? gateways?.get('');
     if (!candidates) return this.drop('route', from);
     const ex = this.pickQueue(candidates, to);
     if (!ex) return this.drop('route', from);
@@ -471,6 +477,8 @@ export class KeyManager {
         // Install before answering: the initiator may send ESP as soon as it
         // has the agreement, and if installing fails it gets no agreement
         // and retries.
+        // Authenticated (the peer's static key): where the peer is now, before its SAs go out.
+        learnEndpoint(ex, from, 'key-exchange', this.log);
         this.install(ex, r.value.pair, now, 'responder');
         this.counters.keypairs_offered++;
         ex.initiator.peerNegotiated();
@@ -484,6 +492,7 @@ export class KeyManager {
         const r = ex.initiator.receiveAgreement(payload);
         if (!r.ok) return this.drop(r.reason, from, ex);
         this.counters.keypairs_negotiated++;
+        learnEndpoint(ex, from, 'key-exchange', this.log);
         return this.install(ex, r.value, now, 'initiator');
       }
       default:
@@ -548,7 +557,7 @@ export class KeyManager {
   }
 
   private newExchange(params: ExchangeParams): Exchange {
-    return {
+    const ex: Exchange = {
       params,
       initiator: new Initiator(params),
       sas: new SaLifecycle(params, {
@@ -557,11 +566,31 @@ export class KeyManager {
         counters: this.counters,
         log: this.log,
         random: this.random,
+        endpoint: () => ex.endpoint,
       }),
       localKey: params.local.toString('hex'),
       gatewayKey: params.gateway.toString('hex'),
       peer: this.liveness.add(params.key, params.route, params.queue, params.liveness),
+      endpoint: null,
     };
+    return ex;
+  }
+
+  /**
+   * The data plane moved the peer's endpoint of `route` on `queue` on an
+   * authenticated ESP-in-UDP packet, the newest its SA had seen: the key
+   * manager's own sends (rekeys, probes) follow it. Only routes whose peer
+   * is behind NAT (no configured address) follow; true if it moved.
+   */
+  peerEndpoint(route: RouteId, queue: QueueNumber, at: Endpoint): boolean {
+    const ex = this.byId.get(route)?.find((e) => e.params.queue === queue);
+    return !!ex && learnEndpoint(ex, at, 'esp', this.log);
+  }
+
+  /** The endpoint learned for `route` on `queue` (null: none, or the configured address is used). */
+  learnedEndpoint(route: RouteId, queue: QueueNumber): Endpoint | null {
+    const ex = this.byId.get(route)?.find((e) => e.params.queue === queue);
+    return ex?.endpoint ? { ...ex.endpoint } : null;
   }
 
   private dropExchange(ex: Exchange): void {
