@@ -73,6 +73,8 @@ export interface KeyManagerOptions {
   traffic?: TrafficSource;
   /** Wall-clock milliseconds for the liveness times reported (default Date.now). */
   wallClock?: () => number;
+  /** A peer behind NAT was seen at a new endpoint by an authenticated key-exchange message (nat-peer.ts). */
+  onPeerEndpoint?: (route: RouteId, queue: QueueNumber, at: Endpoint) => void;
 }
 
 /** One exchange's state, for operational state and tests. */
@@ -478,7 +480,7 @@ export class KeyManager {
         // has the agreement, and if installing fails it gets no agreement
         // and retries.
         // Authenticated (the peer's static key): where the peer is now, before its SAs go out.
-        learnEndpoint(ex, from, 'key-exchange', this.log);
+        this.learned(ex, from);
         this.install(ex, r.value.pair, now, 'responder');
         this.counters.keypairs_offered++;
         ex.initiator.peerNegotiated();
@@ -492,7 +494,7 @@ export class KeyManager {
         const r = ex.initiator.receiveAgreement(payload);
         if (!r.ok) return this.drop(r.reason, from, ex);
         this.counters.keypairs_negotiated++;
-        learnEndpoint(ex, from, 'key-exchange', this.log);
+        this.learned(ex, from);
         return this.install(ex, r.value, now, 'initiator');
       }
       default:
@@ -585,6 +587,10 @@ export class KeyManager {
   peerEndpoint(route: RouteId, queue: QueueNumber, at: Endpoint): boolean {
     const ex = this.byId.get(route)?.find((e) => e.params.queue === queue);
     return !!ex && learnEndpoint(ex, at, 'esp', this.log);
+  }
+
+  private learned(ex: Exchange, from: Endpoint): void {
+    if (learnEndpoint(ex, from, 'key-exchange', this.log)) this.options.onPeerEndpoint?.(ex.params.route, ex.params.queue, { ...from });
   }
 
   /** The endpoint learned for `route` on `queue` (null: none, or the configured address is used). */

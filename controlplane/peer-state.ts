@@ -52,8 +52,9 @@ export function routePeers(gw: Gateway): Map<RouteId, RoutePeer> {
       peer.probesSent += s.probesSent;
       peer.probesFailed += s.probesFailed;
       const gateway = r.gateways.find((g) => g.queue === q.id) ?? r.gateways[0];
-      const e = learned.get(`${r.id}/${q.id}`);
-      peer.endpoints.push(e ? { queue: q.id, address: e.address!, port: e.port!, learned: true } : { queue: q.id, address: gateway.address, port: config.protocolPort, learned: false });
+      const e = learned.get(`${r.id}/${q.id}`) ?? km.learnedEndpoint(r.id, q.id); // a peer behind NAT: from its key exchange
+      if (e) peer.endpoints.push({ queue: q.id, address: e.address!, port: e.port!, learned: true });
+      else if (gateway) peer.endpoints.push({ queue: q.id, address: gateway.address, port: config.protocolPort, learned: false });
     }
     if (peer.peerUp || !allDown) peer.downSince = null;
     out.set(r.id, peer);
