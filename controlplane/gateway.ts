@@ -24,7 +24,7 @@ import { SequenceKeeper, type SequenceStart } from './sequence-keeper.js';
 import { SequenceStore } from './sequence-state.js';
 import { NAT_KEEPALIVE, NatKeepalives, type KeepaliveTarget } from './nat-keepalive.js';
 import { NON_ESP_MARKER, natTPayload } from './nat-t.js';
-import { natRemotes, syncEndpoints } from './nat-peer.js';
+import { hasNatPeers, natRemotes, syncEndpoints } from './nat-peer.js';
 
 // Enough for one message per route and queue of a modest gateway; a larger
 // gateway's first knocks beyond this wait for the negotiation to be retried.
@@ -222,7 +222,7 @@ export class Gateway {
     const km = this.keymanager;
     if (!km) return;
     const drops = this.dataplane.counters().private_drop_sequence_exhausted ?? 0;
-    if (this.config.routes.some((r) => r.peer && !r.gateways.length)) syncEndpoints(km, this.dataplane.endpoints());
+    if (hasNatPeers(this.config)) syncEndpoints(km, this.dataplane.endpoints());
     if (drops === this.exhaustedDrops) return;
     this.exhaustedDrops = drops;
     for (const sa of this.dataplane.sas()) {

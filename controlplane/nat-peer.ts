@@ -34,6 +34,15 @@ export function natRemotes(): NatRemotes {
   };
 }
 
+const natPeers = new WeakMap<object, boolean>();
+
+/** Whether a configuration has a peer without endpoint (read on every poll: once per configuration). */
+export function hasNatPeers(config: { routes: readonly RouteConfig[] }): boolean {
+  let has = natPeers.get(config);
+  if (has === undefined) natPeers.set(config, (has = config.routes.some((r) => r.peer !== null && !r.gateways.length)));
+  return has;
+}
+
 /** Hands the data plane's endpoints learned from ESP to the key manager (routes without a configured endpoint only). */
 export function syncEndpoints(km: KeyManager, learned: readonly { route: string; queue: number; address?: string; port?: number; learned: boolean }[]): void {
   for (const e of learned) {
