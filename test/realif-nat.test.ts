@@ -17,6 +17,9 @@
 // an idle tunnel's binding, and without keepalives it expires and B can no
 // longer reach A until A sends again.
 //
+// The same lab in key-manager mode (public-key routes, B names no endpoint
+// for A) is the second describe below.
+//
 // Needs root, ip, ping, nft and conntrack; skipped with the reason otherwise.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -191,6 +194,7 @@ for (const driver of ['af-packet', 'af-xdp'] as Driver[]) {
       for (const gw of [gwA, gwB]) expect(gw.sas().find((s) => s.direction === 'outbound')).toMatchObject({ udpSourcePort: 4500 });
       // B sends its ESP to the port the NAT gave A (random, not 4500).
       expect(gwB.sas().find((s) => s.direction === 'outbound')!.udpDestinationPort).toBe(learned!.port);
+      expect(await tcpTransfer(lab, 2)).toMatchObject({ megabytes: 2, sha256Match: true });
     }, 60_000);
 
     it('conntrack flush and a new masquerade address: A\'s next authenticated packet moves B\'s endpoint; traffic resumes', async () => {

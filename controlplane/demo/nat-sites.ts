@@ -11,6 +11,8 @@
 // "force" in data-plane mode (explicit SAs): the NNpsk0 key exchange binds
 // both gateways' addresses, so an address-translating NAT cannot be between
 // its ends; the endpoint B sends to is learned from A's authenticated ESP.
+// With `publicKeys`, key-manager mode instead: public-key routes (IKpsk2),
+// and B's peer for A has no endpoint (learned from A's key exchange and ESP).
 //
 // The shape is TwoSiteLab's (ns.net is the NAT), so demo.ts's helpers
 // (waitForTunnel, tcpTransfer) work on it.
