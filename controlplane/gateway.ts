@@ -24,6 +24,7 @@ import { SequenceKeeper, type SequenceStart } from './sequence-keeper.js';
 import { SequenceStore } from './sequence-state.js';
 import { NAT_KEEPALIVE, NatKeepalives, type KeepaliveTarget } from './nat-keepalive.js';
 import { NON_ESP_MARKER, natTPayload } from './nat-t.js';
+import { hasNatPeers, natRemotes, syncEndpoints } from './nat-peer.js';
 
 // Enough for one message per route and queue of a modest gateway; a larger
 // gateway's first knocks beyond this wait for the negotiation to be retried.
@@ -70,6 +71,7 @@ export class Gateway {
   private ipId = 0;
   private exhaustionTimer: NodeJS.Timeout | null = null;
   private exhaustedDrops = 0;
+  private readonly natPeers = natRemotes();
   private readonly startedAt = Date.now();
   readonly stats = { keyExchangeTxNoNextHop: 0, keyExchangeTxDropped: 0 };
 
@@ -140,7 +142,7 @@ export class Gateway {
       },
     });
 
-    this.dataplane.setRoutes(config.routes.map((r) => ({ id: r.id, net: r.net, gateways: r.gateways.map((g) => g.address) })));
+    this.dataplane.setRoutes(this.routeSpecs(config));
 
     if (config.dataPlane) {
       this.keymanager = null;
@@ -153,6 +155,9 @@ export class Gateway {
           transport: this.transport(),
           logger: this.log,
           traffic: () => this.routeTraffic(),
+          onPeerEndpoint: (route, queue, at) => {
+            if (this.natPeers.learned(route, queue, at)) this.dataplane.setRoutes(this.routeSpecs(this.config));
+          },
         });
       } finally {
         wipe(...secrets);
@@ -217,11 +222,17 @@ export class Gateway {
     const km = this.keymanager;
     if (!km) return;
     const drops = this.dataplane.counters().private_drop_sequence_exhausted ?? 0;
+    if (hasNatPeers(this.config)) syncEndpoints(km, this.dataplane.endpoints());
     if (drops === this.exhaustedDrops) return;
     this.exhaustedDrops = drops;
     for (const sa of this.dataplane.sas()) {
       if (sa.direction === 'outbound' && sa.sequenceExhausted > 0) km.outboundExhausted(sa.route, sa.queue, sa.spi);
     }
+  }
+
+  // A peer behind NAT has no address until learned (nat-peer.ts).
+  private routeSpecs(config: GatewayConfig) {
+    return config.routes.map((r) => ({ id: r.id, net: r.net, gateways: this.natPeers.remotes(r, config.publicInterface.queues) }));
   }
 
   /** Each route and queue's packets each way, for dead-peer detection (read in one batch, as a scrape reads them). */
@@ -377,7 +388,7 @@ export class Gateway {
     }
     // The data plane rebuilds its whole route table: not when only keys, SPIs or AEADs changed.
     if (!sameRouteTable(prev.routes, next.routes)) {
-      this.dataplane.setRoutes(next.routes.map((r) => ({ id: r.id, net: r.net, gateways: r.gateways.map((g) => g.address) })));
+      this.dataplane.setRoutes(this.routeSpecs(next));
     }
     if (this.keymanager) {
       // Only the routes the diff names are compiled again (the others keep their state untouched).
@@ -511,7 +522,7 @@ export function keyManagerConfig(config: GatewayConfig, secrets: Buffer[] = []):
         return {
           queue: q.id,
           localAddress: q.address,
-          gatewayAddress: (r.gateways.find((g) => g.queue === q.id) ?? r.gateways[0]).address,
+          ...(r.gateways.length ? { gatewayAddress: (r.gateways.find((g) => g.queue === q.id) ?? r.gateways[0]).address } : {}),
           ...(port !== null ? { gatewayPort: port } : {}),
         };
       }),

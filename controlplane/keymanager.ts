@@ -43,6 +43,7 @@ import { ACTIVATION_DELAY_MAX_TTL, ACTIVATION_DELAY_NEGOTIATIONS, type Negotiate
 import { DEFAULT_RATE_LIMIT, RateLimiter, type RateLimit } from './exchange/ratelimiter.js';
 import { agree, challengeFor, checkProposal, readKnock } from './exchange/responder.js';
 import { SaLifecycle, type LifecycleTimes, type SaSnapshot } from './exchange/sa-lifecycle.js';
+import { learnEndpoint } from './exchange/peer-endpoint.js';
 import { SpiAllocator } from './exchange/spi.js';
 import type { Clock, Endpoint, KeyManagerConfig, QueueNumber, RouteId, SaSink, Spi, Transport } from './exchange/types.js';
 import { vitaDeliverable } from './vita-ske/checksum.js';
@@ -83,6 +84,8 @@ export interface KeyManagerOptions {
   wallClock?: () => number;
   /** Test seam: vita-ske's nonces and ephemeral keys (default crypto.randomBytes and OpenSSL). */
   vitaRandom?: RandomSource;
+  /** A peer behind NAT was seen at a new endpoint by an authenticated key-exchange message (nat-peer.ts). */
+  onPeerEndpoint?: (route: RouteId, queue: QueueNumber, at: Endpoint) => void;
 }
 
 /** One exchange's state, for operational state and tests. */
@@ -104,6 +107,8 @@ interface Exchange {
   peer: Peer;
   /** When protocolHint() last warned. */
   hintedAt?: number;
+  /** Where the peer was last seen by an authenticated message (peer-endpoint.ts); null: its configured address. */
+  endpoint: Endpoint | null;
 }
 
 const RATE_LIMIT_PRUNE_MS = 1000;
@@ -352,6 +357,8 @@ export class KeyManager {
     const start = this.cursor;
     for (let i = 0; i < n && inFlight < this.maxNegotiations; i++) {
       const ex = this.list[(start + i) % n];
+      // A peer behind NAT is reached only once it has shown where it is.
+      if (!ex.params.gatewayAddress && !ex.endpoint) continue;
       if (ex.initiator.state !== 'idle' || !this.wantsNegotiation(ex, now) || !this.liveness.mayInitiate(ex.peer, now)) continue;
       const knock = ex.initiator.initiate(now, this.settings.negotiationTtlMs);
       this.liveness.initiated(ex.peer);
@@ -361,7 +368,7 @@ export class KeyManager {
       this.log.debug({ route: ex.params.route, queue: ex.params.queue }, 'negotiation initiated');
       // A route with NAT traversal knocks on the NAT-T port from it, so that the exchange and ESP share the NAT's binding.
       const port = ex.params.natTPort ?? ex.params.gatewayPort ?? this.settings.port;
-      this.send(ex, { address: ex.params.gatewayAddress, port }, knock, ex.params.natTPort ?? undefined);
+      this.send(ex, ex.endpoint ?? { address: ex.params.gatewayAddress, port }, knock, ex.params.natTPort ?? undefined);
     }
     if (now - this.lastPrune >= RATE_LIMIT_PRUNE_MS) {
       this.knockLimiter.prune(now);
@@ -432,7 +439,8 @@ export class KeyManager {
     const header = decodeHeader(payload) ?? this.vitaHeader(payload);
     if (!header) return this.drop('protocol', from);
     const gateways = this.byRoute.get(header.routeSpi);
-    const candidates = gateways?.get(from.address) ?? gateways?.get(addressKey(from.address) ?? '');
+    // A peer behind NAT has no address of its own: its route takes any source (filed under '').
+    const candidates = gateways?.get(from.address) ?? gateways?.get(addressKey(from.address) ?? '') ?? gateways?.get('');
     if (!candidates) return this.drop('route', from);
     const ex = this.pickQueue(candidates, to);
     if (!ex) return this.drop('route', from);
@@ -489,6 +497,11 @@ export class KeyManager {
         // Install before answering: the initiator may send ESP as soon as it
         // has the agreement, and if installing fails it gets no agreement
         // and retries.
+        // The peer's static key authenticates a proposal (its psk does not
+        // yet): where the peer is now, before its SAs go out. As WireGuard's
+        // initiation does; the cost of a stolen static key without the psk
+        // is docs/key-exchange.md 11.6's.
+        this.learned(ex, from);
         this.install(ex, r.value.pair, now, 'responder');
         this.counters.keypairs_offered++;
         ex.initiator.peerNegotiated();
@@ -502,6 +515,7 @@ export class KeyManager {
         const r = ex.initiator.receiveAgreement(payload);
         if (!r.ok) return this.drop(r.reason, from, ex);
         this.counters.keypairs_negotiated++;
+        this.learned(ex, from);
         return this.install(ex, r.value, now, 'initiator');
       }
       default:
@@ -603,7 +617,7 @@ export class KeyManager {
 
   private newExchange(params: ExchangeParams): Exchange {
     const vita = params.protocol === 'vita-ske-v5';
-    return {
+    const ex: Exchange = {
       params,
       initiator: vita ? new VitaInitiator(params, this.options.vitaRandom ?? null) : new Initiator(params),
       vitaResponder: vita ? new VitaResponder(params, this.options.vitaRandom) : null,
@@ -613,11 +627,35 @@ export class KeyManager {
         counters: this.counters,
         log: this.log,
         random: this.random,
+        endpoint: () => ex.endpoint,
       }),
       localKey: params.local.toString('hex'),
       gatewayKey: params.gateway.toString('hex'),
       peer: this.liveness.add(params.key, params.route, params.queue, params.liveness),
+      endpoint: null,
     };
+    return ex;
+  }
+
+  /**
+   * The data plane moved the peer's endpoint of `route` on `queue` on an
+   * authenticated ESP-in-UDP packet, the newest its SA had seen: the key
+   * manager's own sends (rekeys, probes) follow it. Only routes whose peer
+   * is behind NAT (no configured address) follow; true if it moved.
+   */
+  peerEndpoint(route: RouteId, queue: QueueNumber, at: Endpoint): boolean {
+    const ex = this.byId.get(route)?.find((e) => e.params.queue === queue);
+    return !!ex && learnEndpoint(ex, at, 'esp', this.log);
+  }
+
+  private learned(ex: Exchange, from: Endpoint): void {
+    if (learnEndpoint(ex, from, 'key-exchange', this.log)) this.options.onPeerEndpoint?.(ex.params.route, ex.params.queue, { ...from });
+  }
+
+  /** The endpoint learned for `route` on `queue` (null: none, or the configured address is used). */
+  learnedEndpoint(route: RouteId, queue: QueueNumber): Endpoint | null {
+    const ex = this.byId.get(route)?.find((e) => e.params.queue === queue);
+    return ex?.endpoint ? { ...ex.endpoint } : null;
   }
 
   private dropExchange(ex: Exchange): void {

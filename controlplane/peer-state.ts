@@ -52,10 +52,11 @@ export function routePeers(gw: Gateway): Map<RouteId, RoutePeer> {
       peer.probesSent += s.probesSent;
       peer.probesFailed += s.probesFailed;
       const gateway = r.gateways.find((g) => g.queue === q.id) ?? r.gateways[0];
-      const e = learned.get(`${r.id}/${q.id}`);
+      const e = learned.get(`${r.id}/${q.id}`) ?? km.learnedEndpoint(r.id, q.id); // a peer behind NAT: from its key exchange
       // Otherwise where the key manager sends (gateway.ts, keyManagerConfig): the peer's own port if it names one.
       const port = r.peer?.endpoints.find((x) => x.queue === q.id)?.port ?? config.protocolPort;
-      peer.endpoints.push(e ? { queue: q.id, address: e.address!, port: e.port!, learned: true } : { queue: q.id, address: gateway.address, port, learned: false });
+      if (e) peer.endpoints.push({ queue: q.id, address: e.address!, port: e.port!, learned: true });
+      else if (gateway) peer.endpoints.push({ queue: q.id, address: gateway.address, port, learned: false });
     }
     if (peer.peerUp || !allDown) peer.downSince = null;
     out.set(r.id, peer);
@@ -66,13 +67,20 @@ export function routePeers(gw: Gateway): Map<RouteId, RoutePeer> {
 const iso = (t: number) => new Date(t).toISOString();
 
 /** A route's peer leaves of gateway-state/route[id] (RFC 7951 JSON). */
-export function peerLeaves(p: RoutePeer): Record<string, unknown> {
+export function peerLeaves(p: RoutePeer, moved?: readonly Record<string, unknown>[]): Record<string, unknown> {
   const out: Record<string, unknown> = { 'peer-up': p.peerUp };
   if (p.downSince !== null) out['peer-down-since'] = iso(p.downSince);
   if (p.lastHandshake !== null) out['last-handshake'] = iso(p.lastHandshake);
   if (p.lastReceived !== null) out['last-received'] = iso(p.lastReceived);
   out['liveness-probes-sent'] = String(p.probesSent);
   out['liveness-probes-failed'] = String(p.probesFailed);
-  if (p.endpoints.length) out['peer-endpoint'] = p.endpoints.map((e) => ({ queue: e.queue, address: e.address, port: e.port, learned: e.learned }));
+  // `changes`: how often the data plane moved a learned endpoint (state.ts learnedEndpoints).
+  const changes = new Map((moved ?? []).map((m) => [m.queue, m.changes]));
+  if (p.endpoints.length) {
+    out['peer-endpoint'] = p.endpoints.map((e) => ({
+      queue: e.queue, address: e.address, port: e.port, learned: e.learned,
+      ...(changes.has(e.queue) ? { changes: changes.get(e.queue) } : {}),
+    }));
+  }
   return out;
 }

@@ -207,8 +207,9 @@ function routeList(gw: Gateway, routes: readonly RouteId[], sas: readonly SaTraf
       'inbound-sas': r.inbound.sas,
       'outbound-sas': r.outbound.sas,
       'inbound-policy-errors': c64(r.policyErrors),
-      ...(peer ? peerLeaves(peer) : {}),
-      ...(endpoint ? { endpoint } : {}),
+      ...(peer ? peerLeaves(peer, endpoint) : {}),
+      // Data-plane mode has no peer state: the endpoints the data plane learned.
+      ...(!peer && endpoint ? { 'peer-endpoint': endpoint.map((e) => ({ ...e, learned: true })) } : {}),
     };
   });
 }

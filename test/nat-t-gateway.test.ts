@@ -10,6 +10,7 @@ import { wires } from '../controlplane/dataplane.js';
 import { parseConfig } from '../controlplane/config/index.js';
 import { Gateway } from '../controlplane/gateway.js';
 import { routePeers } from '../controlplane/peer-state.js';
+import { gatewayState } from '../controlplane/state.js';
 import { udpFrame } from '../controlplane/udp.js';
 import { parseMac } from '../controlplane/slowpath/address.js';
 import { encodeKnock, MessageType } from '../controlplane/exchange/messages.js';
@@ -165,6 +166,10 @@ describe('NAT keepalives', () => {
     expect(g.gw.dataplane.counters().endpoint_changes).toBe(1);
     // The operator sees it as the route's peer endpoint (state, status), learned.
     expect(routePeers(g.gw).get(ROUTE)?.endpoints).toEqual([{ queue: 1, address: '203.0.113.9', port: 40000, learned: true }]);
+    // One list for it in the state: peer-endpoint, with the data plane's count of moves (no separate route/endpoint).
+    const route = ((gatewayState(g.gw, 'route') as { route: Record<string, unknown>[] }).route).find((r) => r.id === ROUTE)!;
+    expect(route['peer-endpoint']).toEqual([{ queue: 1, address: '203.0.113.9', port: 40000, learned: true, changes: '1' }]);
+    expect(route).not.toHaveProperty('endpoint');
     expect(g.gw.keepalives.round()).toBe(1);
     g.run();
     out = g.sent().map(udpOf);

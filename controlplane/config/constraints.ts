@@ -189,8 +189,8 @@ function checkPeers(d: Draft, r: DraftRoute, queues: Queues | null, problems: Pr
   for (const p of peers) {
     if (!p.endpoints) continue;
     if (!p.endpoints.length) {
-      // The model allows it (a peer behind NAT); the gateway cannot serve it before NAT traversal.
-      problems.add(child(p.path, 'endpoint'), 'missing: a peer without endpoint (behind NAT) needs NAT traversal, which this version does not have yet; give its address for every queue');
+      // A peer behind NAT: its endpoint is learned from its authenticated messages, over ESP in UDP.
+      if (r.natTraversal !== 'force') problems.add(child(r.path, 'nat-traversal'), 'a peer without endpoint (behind NAT) needs nat-traversal force');
       continue;
     }
     const endpoints = firstByKey(p.endpoints, (e) => (e.queue == null ? undefined : String(e.queue)), 'one endpoint per queue', problems);

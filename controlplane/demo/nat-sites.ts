@@ -11,11 +11,14 @@
 // "force" in data-plane mode (explicit SAs): the NNpsk0 key exchange binds
 // both gateways' addresses, so an address-translating NAT cannot be between
 // its ends; the endpoint B sends to is learned from A's authenticated ESP.
+// With `publicKeys`, key-manager mode instead: public-key routes (IKpsk2),
+// and B's peer for A has no endpoint (learned from A's key exchange and ESP).
 //
 // The shape is TwoSiteLab's (ns.net is the NAT), so demo.ts's helpers
 // (waitForTunnel, tcpTransfer) work on it.
 import crypto from 'node:crypto';
 import { Lab } from './lab.js';
+import type { PeerKeys } from './memory-two-sites.js';
 import type { Driver, TwoSiteLab } from './two-sites.js';
 
 export const NAT_ADDR = {
@@ -30,6 +33,12 @@ export interface NatSiteOptions {
   prefix?: string;
   /** Seconds (default 20; 0: none). */
   keepaliveInterval?: number;
+  /**
+   * Key-manager mode with public-key routes (Noise IKpsk2) instead of
+   * explicit SAs: A names B's endpoint, B names none for A (a peer behind
+   * NAT, learned from its authenticated messages).
+   */
+  publicKeys?: { a: PeerKeys; b: PeerKeys };
 }
 
 export interface NatSiteLab extends TwoSiteLab {
@@ -101,11 +110,13 @@ export function buildNatSites(o: NatSiteOptions = {}): NatSiteLab {
             'next-hop': { address: a ? A.natInside : A.natOutside },
           },
           // B knows A only by the NAT's address (and the NAT-T port, until A's ESP says which).
-          route: [{ id: route, net: a ? '10.2.0.0/16' : '10.1.0.0/16', gateway: [{ queue: 1, address: a ? A.gwBPublic : A.natOutside }], 'nat-traversal': 'force' }],
-          'data-plane': {
-            'inbound-sa': [sa(route, a ? bToA : aToB)],
-            'outbound-sa': [sa(route, a ? aToB : bToA)],
-          },
+          ...(o.publicKeys ? keyManagerSite(a, route, o.publicKeys) : {
+            route: [{ id: route, net: a ? '10.2.0.0/16' : '10.1.0.0/16', gateway: [{ queue: 1, address: a ? A.gwBPublic : A.natOutside }], 'nat-traversal': 'force' }],
+            'data-plane': {
+              'inbound-sa': [sa(route, a ? bToA : aToB)],
+              'outbound-sa': [sa(route, a ? aToB : bToA)],
+            },
+          }),
         },
       };
     };
@@ -130,4 +141,20 @@ export function buildNatSites(o: NatSiteOptions = {}): NatSiteLab {
     lab.cleanup();
     throw e;
   }
+}
+
+// A public-key route: A knows B's endpoint, B knows nothing of where A is.
+function keyManagerSite(a: boolean, route: string, keys: { a: PeerKeys; b: PeerKeys }) {
+  const me = a ? keys.a : keys.b;
+  const peer = a ? keys.b : keys.a;
+  return {
+    'private-key-file': me.privateKeyFile,
+    route: [{
+      id: route,
+      net: a ? '10.2.0.0/16' : '10.1.0.0/16',
+      spi: 1001,
+      peer: [{ 'public-key': peer.publicKey, ...(a ? { endpoint: [{ queue: 1, address: NAT_ADDR.gwBPublic }] } : {}) }],
+      'nat-traversal': 'force',
+    }],
+  };
 }

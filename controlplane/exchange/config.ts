@@ -42,6 +42,7 @@ export interface ExchangeParams {
   /** The peer's key-exchange port, if not ours. */
   readonly gatewayPort: number | null;
   readonly localAddress: string;
+  /** '' for a peer behind NAT: its endpoint is learned (the key manager's Exchange.endpoint). */
   readonly gatewayAddress: string;
   /** 16-octet forms (address.ts). */
   readonly local: Buffer;
@@ -185,7 +186,11 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, shared: M
       queues.add(q.queue);
       const local = parse(q.localAddress);
       if (!local) throw new ConfigError(`${qat}/local-address: not an IP address: "${q.localAddress}"`);
-      const gateway = parse(q.gatewayAddress);
+      // A peer behind NAT (no address): all-zero until learned, which no real source is.
+      const behindNat = q.gatewayAddress === undefined;
+      if (behindNat && !publicKeyRoute) throw new ConfigError(`${qat}/gateway-address: missing (only a public-key peer may be behind NAT)`);
+      if (behindNat && r.natTraversal !== 'force') throw new ConfigError(`${qat}/gateway-address: missing; a peer behind NAT needs nat-traversal force`);
+      const gateway = behindNat ? Buffer.alloc(ADDRESS_LENGTH) : parse(q.gatewayAddress!);
       if (!gateway) throw new ConfigError(`${qat}/gateway-address: not an IP address: "${q.gatewayAddress}"`);
       const gatewayPort = q.gatewayPort ?? null;
       if (gatewayPort !== null && (!Number.isInteger(gatewayPort) || gatewayPort < 1 || gatewayPort > 65535)) throw new ConfigError(`${qat}/port: not a UDP port: ${String(gatewayPort)}`);
@@ -207,7 +212,7 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, shared: M
         staticShared: publicKeyRoute ? staticShared(r.peerPublicKey!, at) : null,
         gatewayPort,
         localAddress: q.localAddress,
-        gatewayAddress: q.gatewayAddress,
+        gatewayAddress: q.gatewayAddress ?? '',
         local,
         gateway,
         liveness,

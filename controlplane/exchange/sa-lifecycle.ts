@@ -43,7 +43,7 @@ import type { KeyManagerCounters } from './counters.js';
 import { wipe } from './primitives.js';
 import { MAX_INBOUND_SAS, MAX_UNCONFIRMED_INBOUND_SAS, REKEY_AFTER, REKEY_JITTER, type NegotiatedPair } from './protocol.js';
 import type { SpiAllocator } from './spi.js';
-import type { SaSink, Spi } from './types.js';
+import type { Endpoint, SaSink, Spi } from './types.js';
 
 export interface LifecycleEnv {
   sink: SaSink;
@@ -51,6 +51,8 @@ export interface LifecycleEnv {
   counters: KeyManagerCounters;
   log: Logger;
   random: () => number;
+  /** The peer's learned endpoint, if any: outbound SAs go there (a peer behind NAT, or one that roamed). */
+  endpoint?: () => Endpoint | null;
 }
 
 export interface LifecycleTimes {
@@ -303,8 +305,10 @@ export class SaLifecycle {
   }
 
   private activate(sa: QueuedOutboundSa): void {
-    const { route, queue, aead, localAddress, gatewayAddress, natTPort } = this.p;
-    const udp = natTPort === null ? {} : { udpSourcePort: natTPort, udpDestinationPort: natTPort };
+    const { route, queue, aead, localAddress, natTPort } = this.p;
+    const learned = this.env.endpoint?.() ?? null;
+    const gatewayAddress = learned?.address ?? this.p.gatewayAddress;
+    const udp = natTPort === null ? {} : { udpSourcePort: natTPort, udpDestinationPort: learned?.port ?? natTPort };
     try {
       this.env.sink.installOutbound({ route, queue, spi: sa.spi, aead, keymat: sa.keymat, localAddress, gatewayAddress, ...udp });
     } finally {

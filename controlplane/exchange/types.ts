@@ -90,8 +90,12 @@ export interface QueuePathConfig {
   queue: QueueNumber;
   /** Our public address on this queue. */
   localAddress: string;
-  /** The remote gateway's public address for this queue. */
-  gatewayAddress: string;
+  /**
+   * The remote gateway's public address for this queue; absent for a
+   * public-key peer behind NAT (the route then only responds, and learns
+   * the peer's endpoint from its authenticated messages: docs/key-exchange.md).
+   */
+  gatewayAddress?: string;
   /** The remote gateway's key-exchange UDP port (default: ours, KeyManagerConfig.port). */
   gatewayPort?: number;
 }
