@@ -43,7 +43,7 @@ export type ManagementSettings = ReturnType<typeof managementSettings>;
  * Checks the options and the API socket before anything starts (vitesse run
  * calls it before the data plane): a UsageError (exit status 2) for each problem.
  */
-export async function checkManagement(options: Options, name: string): Promise<ManagementSettings> {
+export async function checkManagement(options: Options, name: string, how: { socket: boolean } = { socket: true }): Promise<ManagementSettings> {
   const s = managementSettings(options, name);
   try {
     if (s.metricsListen) parseListen(s.metricsListen, '--metrics-listen');
@@ -60,7 +60,8 @@ export async function checkManagement(options: Options, name: string): Promise<M
       }
       checkToken(files.tokenFile, s.insecure); // weak, or readable by others: refused before the data plane starts
     }
-    if (s.socket) await checkSocketFree(s.socket);
+    // vitesse run --check runs beside the gateway that serves the socket.
+    if (s.socket && how.socket) await checkSocketFree(s.socket);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
