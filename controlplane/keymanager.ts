@@ -34,6 +34,7 @@ import pino, { type Logger } from 'pino';
 import { addressKey } from './exchange/address.js';
 import { ChallengeIssuer } from './exchange/challenge.js';
 import { compileConfig, ConfigError, sameExchange, wipeParams, type ExchangeParams, type Settings } from './exchange/config.js';
+import { FailureLog } from './exchange/failure-log.js';
 import { DROP_COUNTER, newCounters, type DropReason, type KeyManagerCounters } from './exchange/counters.js';
 import { Initiator, type InitiatorState } from './exchange/initiator.js';
 import { Liveness, type Peer, type TrafficSource } from './exchange/liveness.js';
@@ -83,6 +84,8 @@ export interface KeyManagerOptions {
   wallClock?: () => number;
   /** Test seam: vita-ske's nonces and ephemeral keys (default crypto.randomBytes and OpenSSL). */
   vitaRandom?: RandomSource;
+  /** Milliseconds between summaries of repeated failures (exchange/failure-log.ts; default 60 s). */
+  failureSummaryMs?: number;
 }
 
 /** One exchange's state, for operational state and tests. */
@@ -154,10 +157,13 @@ export class KeyManager {
   private readonly random: () => number;
   private timer: NodeJS.Timeout | null = null;
   private lastPrune = 0;
+  /** Failures logged for humans (once, then summarised), and counted per route. */
+  readonly failures: FailureLog;
 
   constructor(config: KeyManagerConfig, private readonly options: KeyManagerOptions) {
     this.clock = options.clock ?? { now: () => performance.now() };
     this.log = (options.logger ?? pino({ level: 'info' })).child({ module: 'keymanager' });
+    this.failures = new FailureLog(this.log, options.failureSummaryMs);
     this.spis = options.spis ?? new SpiAllocator();
     this.knockLimiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT);
     this.limiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT);
@@ -278,6 +284,7 @@ export class KeyManager {
   private removeExchange(ex: Exchange): void {
     this.dropExchange(ex);
     this.unindex(ex);
+    if (!this.byId.has(ex.params.route)) this.failures.forget(ex.params.route);
   }
 
   // byRoute and perGateway are kept up to date exchange by exchange: a change
@@ -334,7 +341,7 @@ export class KeyManager {
       if (ex.initiator.expire(now)) {
         this.liveness.expired(ex.peer, now);
         this.counters.negotiations_expired++;
-        this.log.info({ route, queue }, 'negotiation expired (negotiation-ttl)');
+        this.failures.expired(route, queue, now);
       }
       ex.sas.tick(now);
       const proposal = ex.initiator.resume(now, this.spis, this.wantsNegotiation(ex, now));
@@ -363,6 +370,7 @@ export class KeyManager {
       const port = ex.params.natTPort ?? ex.params.gatewayPort ?? this.settings.port;
       this.send(ex, { address: ex.params.gatewayAddress, port }, knock, ex.params.natTPort ?? undefined);
     }
+    this.failures.flush(now);
     if (now - this.lastPrune >= RATE_LIMIT_PRUNE_MS) {
       this.knockLimiter.prune(now);
       this.limiter.prune(now);
@@ -590,8 +598,7 @@ export class KeyManager {
   private drop(reason: DropReason, from: Endpoint, ex?: Exchange): void {
     this.counters.rxerrors++;
     this.counters[DROP_COUNTER[reason]]++;
-    // Debug only: a peer (or anyone) can cause these at will; counters are the record.
-    this.log.debug({ reason, from: from.address, route: ex?.params.route, queue: ex?.params.queue }, 'key-exchange message dropped');
+    this.failures.dropped(reason, ex?.params.route, from.address, this.clock.now());
   }
 
   // Answers go out from the port the message came to (the NAT-T port's

@@ -8,6 +8,7 @@ import { UsageError } from '../cli/args.js';
 import type { Gateway } from '../gateway.js';
 import { DEFAULT_METRICS_LISTEN, GatewayMetrics, serveMetrics, type MetricsServer } from '../metrics.js';
 import { fitCaps } from './descriptors.js';
+import type { OperationTargets } from './operations.js';
 import { parseListen } from './listen.js';
 import { DEFAULT_LIMITS, type ListenerLimits } from './listeners.js';
 import { checkSocketFree, checkToken, startApi, type ApiServer } from './server.js';
@@ -122,14 +123,14 @@ export function managementSettings(options: Options, name: string) {
 }
 
 /** Starts the API and the metrics; throws (with nothing left running) if either cannot start. */
-export async function startManagement(gw: Gateway, s: ManagementSettings, ctx: { configFile: string; log: Logger }): Promise<Management> {
+export async function startManagement(gw: Gateway, s: ManagementSettings, ctx: { configFile: string; log: Logger; operations?: OperationTargets }): Promise<Management> {
   // Every listener full must leave descriptors for the gateway itself (descriptors.ts).
   const listeners = [s.socket, s.tcp, s.metricsListen, s.gnmi].filter(Boolean).length;
   const fitted = fitCaps(s.maxConnections ?? DEFAULT_LIMITS.maxConnections, listeners, s.maxConnections !== null);
   if (fitted.warning) ctx.log.warn({ maxConnections: fitted.cap }, fitted.warning);
   if (s.socketMode & 0o007) ctx.log.warn({ socket: s.socket, mode: s.socketMode.toString(8) }, '--insecure: the API socket is open to every user of the host');
   const limits: ListenerLimits = { maxConnections: fitted.cap, timeoutMs: s.timeoutMs };
-  const api = await startApi(gw, { socket: s.socket, socketMode: s.socketMode, tcp: s.tcp, configFile: ctx.configFile, log: ctx.log, limits, insecure: s.insecure });
+  const api = await startApi(gw, { socket: s.socket, socketMode: s.socketMode, tcp: s.tcp, configFile: ctx.configFile, log: ctx.log, limits, insecure: s.insecure, operations: ctx.operations });
   let metrics: MetricsServer | null = null;
   if (s.metricsListen) {
     try {

@@ -8,7 +8,6 @@
 // interfaces (another gateway holds them), the API socket (a live one).
 // Those refusals exit 2, which the systemd unit does not restart; a start
 // that fails after that (a device, a privilege, a port in use) exits 1.
-import pino from 'pino';
 import type { Command } from '../cli/command.js';
 import { parseArgs, usageText, UsageError } from '../cli/args.js';
 import { ConfigError, loadConfig } from '../config/index.js';
@@ -16,6 +15,7 @@ import { Gateway } from '../gateway.js';
 import { Announcer } from '../bgp/announcer.js';
 import { SequenceStateError, sequenceStateFile } from '../sequence-state.js';
 import { checkManagement, managementSpec, startManagement, type Management } from '../api/management.js';
+import { gatewayLogger, isLogLevel, LOG_LEVELS } from '../logging.js';
 import { DEFAULT_LOCK_DIR, InstanceLockError, lockInstance, type InstanceLocks } from '../instance-lock.js';
 
 const spec = {
@@ -78,9 +78,7 @@ export const runCommand: Command = {
     const sequenceState = sequenceStateFile(file, options['state-dir'] === undefined ? undefined : String(options['state-dir']));
     const sequenceReserve = options['sequence-reserve'] === undefined ? undefined : parseReserve(Number(options['sequence-reserve']));
     const level = String(options['log-level']);
-    if (!Object.hasOwn(pino.levels.values, level) && level !== 'silent') {
-      throw new UsageError(`--log-level: "${level}" is not one of trace, debug, info, warn, error, fatal, silent`);
-    }
+    if (!isLogLevel(level)) throw new UsageError(`--log-level: "${level}" is not one of ${LOG_LEVELS.join(', ')}`);
     const check = Boolean(options.check);
     const managementSettings = await checkManagement(options, name, { socket: !check });
 
@@ -96,7 +94,8 @@ export const runCommand: Command = {
       process.stdout.write(`${file}: valid (${config.routes.length} route${config.routes.length === 1 ? '' : 's'})\n`);
       return 0;
     }
-    const log = pino({ name, level });
+    const logging = gatewayLogger(name, level);
+    const log = logging.log;
     let locks: InstanceLocks;
     try {
       locks = lockInstance(config, name, file, String(options['lock-dir']));
@@ -131,7 +130,9 @@ export const runCommand: Command = {
     }
     let management: Management;
     try {
-      management = await startManagement(gw, managementSettings, { configFile: file, log });
+      management = await startManagement(gw, managementSettings, {
+        configFile: file, log, operations: { logLevel: { get: () => log.level, set: logging.setLevel } },
+      });
     } catch (e) {
       closeGateway();
       locks.release();
