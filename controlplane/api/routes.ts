@@ -31,7 +31,7 @@ export interface ApiRequest {
   url: string;
   headers: IncomingHttpHeaders;
   body: Buffer;
-  /** "unix" or the TCP peer's address (for the log). */
+  /** "unix uid=U pid=P" (api/peer.ts) or the TCP peer's address:port (for the log). */
   peer: string;
 }
 

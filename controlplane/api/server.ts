@@ -23,6 +23,7 @@ import { RestconfError } from './errors.js';
 import { DEFAULT_LIMITS, closeListener, guard, safely, serverOptions, statsFor, type ListenerLimits, type ListenerStats } from './listeners.js';
 import { RestconfApi, type ApiRequest } from './routes.js';
 import { Operations, type OperationTargets } from './operations.js';
+import { unixPeer } from './peer.js';
 import { tokenFileExposure, tokenWeakness } from './token.js';
 import { RUN_DIR } from './socket.js';
 
@@ -75,7 +76,7 @@ export async function startApi(gw: Gateway, opts: ApiServerOptions): Promise<Api
     const limits = opts.limits ?? DEFAULT_LIMITS;
     if (opts.socket) {
       const stats = statsFor(gw, 'api-socket');
-      const server = http.createServer(serverOptions(limits), safely(stats, log, (req, res) => serve(api, req, res, 'unix', null, stats)));
+      const server = http.createServer(serverOptions(limits), safely(stats, log, (req, res) => serve(api, req, res, unixPeer(req.socket), null, stats)));
       servers.push(server);
       await listenUnix(server, opts.socket, opts.socketMode ?? 0o600);
       guard(server, stats, limits, log);
