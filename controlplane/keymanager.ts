@@ -338,10 +338,14 @@ export class KeyManager {
     let inFlight = 0;
     for (const ex of this.list) {
       const { route, queue } = ex.params;
-      if (ex.initiator.expire(now)) {
+      const ended = ex.initiator.expire(now);
+      if (ended === 'expired') {
         this.liveness.expired(ex.peer, now);
         this.counters.negotiations_expired++;
         this.failures.expired(route, queue, now);
+      } else if (ended) {
+        // Superseded by the peer's negotiation: no retry if the peer sends on that pair.
+        ex.initiator.settleSuperseded(this.options.sink.inboundUsed?.(queue, ended.superseded) ?? false, this.spis);
       }
       ex.sas.tick(now);
       const proposal = ex.initiator.resume(now, this.spis, this.wantsNegotiation(ex, now));
@@ -499,7 +503,7 @@ export class KeyManager {
         // and retries.
         this.install(ex, r.value.pair, now, 'responder');
         this.counters.keypairs_offered++;
-        ex.initiator.peerNegotiated();
+        ex.initiator.peerNegotiated(r.value.pair.inbound.spi);
         return this.send(ex, from, r.value.agreement, to?.port);
       }
       case MessageType.agreement: {
