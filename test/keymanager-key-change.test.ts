@@ -104,3 +104,38 @@ describe('a superseded negotiation whose agreement was lost', () => {
     });
   }
 });
+
+describe('a key change between two gateways (real data planes, memory wires)', () => {
+  it('through Gateway.apply at A, then at B 1 s later, with traffic: one negotiation, none expired, traffic flows again', async () => {
+    const { twoSites, numbered, until } = await import('../controlplane/demo/memory-two-sites.js');
+    const s = twoSites({ negotiationTtl: 5 });
+    try {
+      s.a.start();
+      s.b.start();
+      let n = 0;
+      const pump = () => {
+        s.sendA([numbered('a', n++)]);
+        s.sendB([numbered('b', n++)]);
+        return { toB: s.receiveB().length, toA: s.receiveA().length };
+      };
+      await until(() => { const r = pump(); return r.toA > 0 && r.toB > 0; }, 10_000, 'traffic both ways');
+      const a0 = { ...s.a.keymanager!.counters }, b0 = { ...s.b.keymanager!.counters };
+      const key = crypto.randomBytes(32);
+      const withKey = (c: typeof s.configA) => ({ ...c, routes: c.routes.map((r) => ({ ...r, presharedKey: Buffer.from(key) })) });
+      s.a.apply(withKey(s.configA));
+      const t0 = performance.now();
+      await until(() => { pump(); return performance.now() - t0 > 1000; }, 5000, '1 s of traffic');
+      s.b.apply(withKey(s.configB));
+      // Until both ends' negotiation-ttl has passed since the change, with traffic.
+      await until(() => { pump(); return performance.now() - t0 > 12_000; }, 20_000, '12 s after the change');
+      const seen = { toA: 0, toB: 0 };
+      await until(() => { const r = pump(); seen.toA += r.toA; seen.toB += r.toB; return seen.toA > 0 && seen.toB > 0; }, 5000, 'traffic both ways under the new key');
+      const a = s.a.keymanager!.counters, b = s.b.keymanager!.counters;
+      const pairs = (c: KeyManagerCounters, c0: KeyManagerCounters) => grew(c, c0, 'keypairs_negotiated') + grew(c, c0, 'keypairs_offered');
+      expect({ pairsA: pairs(a, a0), pairsB: pairs(b, b0), expired: grew(a, a0, 'negotiations_expired') + grew(b, b0, 'negotiations_expired'), initiatedA: grew(a, a0, 'negotiations_initiated') })
+        .toEqual({ pairsA: 1, pairsB: 1, expired: 0, initiatedA: 1 });
+    } finally {
+      s.close();
+    }
+  }, 60_000);
+});
