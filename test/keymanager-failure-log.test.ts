@@ -26,7 +26,8 @@ describe('key-exchange failures in the log', () => {
     });
     w.run(5 * SUMMARY_MS + 500, 50);
     const errors = w.a.km.counters.authentication_errors + w.b.km.counters.authentication_errors;
-    expect(errors).toBeGreaterThan(100); // every 0.5 s a negotiation, for 5 minutes
+    // A negotiation every 0.5 s at first, then backing off (exchange/liveness.ts), for 5 minutes.
+    expect(errors).toBeGreaterThan(10);
     // The summary of what came since the last one is due at the end of its interval.
     for (const side of [w.a, w.b]) side.km.failures.flush(w.clock.t + SUMMARY_MS);
     const warns = [...a.lines, ...b.lines].filter((l) => l.level === 40 && l.reason === 'authentication');
@@ -34,6 +35,7 @@ describe('key-exchange failures in the log', () => {
     const ends = [a.lines, b.lines].filter((ls) => ls.some((l) => l.reason === 'authentication')).length;
     expect(ends).toBeGreaterThanOrEqual(1);
     expect(warns.length).toBeLessThanOrEqual(ends * 7);
+    expect(warns.length).toBeLessThan(errors);
     expect(warns.every((l) => l.route === 'peer')).toBe(true);
     expect(warns[0].msg).toMatch(/preshared keys .*differ/);
     // The counts in the lines add up to every authentication error.
@@ -48,7 +50,7 @@ describe('key-exchange failures in the log', () => {
     const a = recorder();
     const w = world({ routeB: { spi: 2002 as never }, optionsA: { logger: a.logger, failureSummaryMs: SUMMARY_MS } });
     w.run(SUMMARY_MS / 2, 50);
-    expect(w.a.km.counters.route_errors).toBeGreaterThan(10);
+    expect(w.a.km.counters.route_errors).toBeGreaterThan(3);
     const warns = a.lines.filter((l) => l.reason === 'route');
     expect(warns.length).toBe(1);
     expect(warns[0]).toMatchObject({ level: 40, count: 1 });
@@ -62,9 +64,10 @@ describe('key-exchange failures in the log', () => {
     w.net.lose = () => true;
     w.run(3 * SUMMARY_MS + 500, 50);
     const expired = w.a.km.counters.negotiations_expired;
-    expect(expired).toBeGreaterThan(100); // one every 0.5 s at most, with retries
+    expect(expired).toBeGreaterThan(5); // every 0.5 s at first, then backing off (exchange/liveness.ts)
     const lines = a.lines.filter((l) => /negotiation expired/.test(l.msg));
     expect(lines.length).toBeLessThanOrEqual(4);
+    expect(lines.length).toBeLessThan(expired);
     expect(lines[0].msg).toBe('negotiation expired (negotiation-ttl)');
     expect(lines.at(-1)!.msg).toMatch(/^negotiation expired \d+ times in the last 60 s/);
     expect(lines.reduce((n, l) => n + l.count!, 0)).toBeLessThanOrEqual(expired);
