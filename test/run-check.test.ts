@@ -80,6 +80,19 @@ describeNeeding(['cli'], 'vitesse run --check', () => {
     expect(yanglintDocument(config('10.1.0.1/16')).ok).toBe(true);
   });
 
+  it('data-plane mode: refuses a sequence state that exists but cannot be read, as a start does; a missing one is fine', async () => {
+    const dp = path.join(dir, 'dp.json');
+    fs.copyFileSync(path.join(root, 'deploy', 'examples', 'data-plane', 'site-a.json'), dp);
+    const args = ['run', '--check', '--config', dp, '--socket', 'none', '--state-dir', path.join(dir, 'state')];
+    expect((await vitesse(args)).code).toBe(0);
+    fs.mkdirSync(path.join(dir, 'state'));
+    fs.writeFileSync(path.join(dir, 'state', 'dp.sequence.json'), '{ not json');
+    const r = await vitesse(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/sequence state .*dp\.sequence\.json exists but cannot be read/);
+    expect(fs.readdirSync(path.join(dir, 'state'))).toEqual(['dp.sequence.json']); // no lock file left
+  });
+
   it('refuses bad options as a start does (exit 2)', async () => {
     const r = await vitesse(['run', '--check', '--config', good, '--socket-mode', '0666', '--socket', 'none']);
     expect(r.code).toBe(2);

@@ -13,7 +13,7 @@ import { parseArgs, usageText, UsageError } from '../cli/args.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { Gateway } from '../gateway.js';
 import { Announcer } from '../bgp/announcer.js';
-import { SequenceStateError, sequenceStateFile } from '../sequence-state.js';
+import { SequenceStateError, SequenceStore, sequenceStateFile } from '../sequence-state.js';
 import { checkManagement, managementSpec, startManagement, type Management } from '../api/management.js';
 import { gatewayLogger, isLogLevel, LOG_LEVELS } from '../logging.js';
 import { DEFAULT_LOCK_DIR, InstanceLockError, lockInstance, type InstanceLocks } from '../instance-lock.js';
@@ -91,6 +91,15 @@ export const runCommand: Command = {
       return 2;
     }
     if (check) {
+      // What the start would refuse after loading (data-plane mode): a sequence state that exists but cannot be read.
+      if (config.dataPlane) {
+        try {
+          SequenceStore.check(sequenceState);
+        } catch (e) {
+          process.stderr.write(`vitesse run: ${e instanceof Error ? e.message : e}\n`);
+          return 2;
+        }
+      }
       process.stdout.write(`${file}: valid (${config.routes.length} route${config.routes.length === 1 ? '' : 's'})\n`);
       return 0;
     }
