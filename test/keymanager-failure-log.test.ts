@@ -66,10 +66,11 @@ describe('key-exchange failures in the log', () => {
     const expired = w.a.km.counters.negotiations_expired;
     expect(expired).toBeGreaterThan(5); // every 0.5 s at first, then backing off (exchange/liveness.ts)
     const lines = a.lines.filter((l) => /negotiation expired/.test(l.msg));
-    expect(lines.length).toBeLessThanOrEqual(4);
+    expect(lines.length).toBeLessThanOrEqual(5);
     expect(lines.length).toBeLessThan(expired);
     expect(lines[0].msg).toBe('negotiation expired (negotiation-ttl)');
-    expect(lines.at(-1)!.msg).toMatch(/^negotiation expired \d+ times in the last 60 s/);
+    // Retries back off (exchange/liveness.ts): the first minute's are summed in one line; later ones, more than a minute apart, are news each.
+    expect(lines.some((l) => /^negotiation expired \d+ times in the last 60 s/.test(l.msg))).toBe(true);
     expect(lines.reduce((n, l) => n + l.count!, 0)).toBeLessThanOrEqual(expired);
     expect(lines.every((l) => l.level === 30 && l.route === 'peer')).toBe(true);
 
