@@ -339,11 +339,11 @@ export class KeyManager {
     for (const ex of this.list) {
       const { route, queue } = ex.params;
       const ended = ex.initiator.expire(now);
-      if (ended === 'expired') {
+      if (ended === 'expired' || ended === true) { // true: vita-ske's initiator
         this.liveness.expired(ex.peer, now);
         this.counters.negotiations_expired++;
         this.failures.expired(route, queue, now);
-      } else if (ended) {
+      } else if (ended && ex.initiator instanceof Initiator) {
         // Superseded by the peer's negotiation: no retry if the peer sends on that pair.
         ex.initiator.settleSuperseded(this.options.sink.inboundUsed?.(queue, ended.superseded) ?? false, this.spis);
       }
