@@ -25,7 +25,12 @@
     {
       "target_name": "vitesse",
       "dependencies": ["vitesse_core"],
-      "sources": ["<!@(node tools/sources.cjs product)"]
+      "sources": ["<!@(node tools/sources.cjs product)"],
+      "conditions": [
+        ["'<!(echo $VITESSE_SANITIZE)'==''", {
+          "ldflags": ["-static-libstdc++", "-static-libgcc"]
+        }]
+      ]
     },
     {
       "target_name": "vitesse_testkit",

@@ -149,7 +149,7 @@ export async function runLiveness(o: LivenessOptions = {}): Promise<LivenessFigu
     const fromRestart = a.log.length;
     b = run('B');
     await b.started;
-    const startedAt = b.log.find((l) => l.msg === 'gateway started')!.time!;
+    const startedAt = Date.parse(b.log.find((l) => l.msg === 'gateway started')!.time!); // ISO 8601 in the log
     const upLine = await a.next((l) => isRoute(l) && l.msg === 'peer up again', 60_000);
     const firstReply = await until('an echo reply after B\'s restart', 30_000, async () => replies.find((t) => t > startedAt));
     const upState = (await until('peer-up true in A\'s state', 10_000, async () => {
@@ -164,8 +164,8 @@ export async function runLiveness(o: LivenessOptions = {}): Promise<LivenessFigu
       liveness_interval_s: settings.interval,
       liveness_failures: settings.failures,
       negotiation_ttl_s: settings.negotiationTtl,
-      detection_ms: downLine.time! - killedAt,
-      recovery_ms: upLine.time! - startedAt,
+      detection_ms: Date.parse(downLine.time!) - killedAt,
+      recovery_ms: Date.parse(upLine.time!) - startedAt,
       traffic_recovery_ms: firstReply - startedAt,
       probes_sent: n(downState, 'liveness-probes-sent') - n(before, 'liveness-probes-sent'),
       probes_failed: n(downState, 'liveness-probes-failed') - n(before, 'liveness-probes-failed'),

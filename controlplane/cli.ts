@@ -12,6 +12,7 @@ const commands: Record<string, () => Promise<Command>> = {
   config: async () => (await import('./commands/config.js')).configCommand,
   status: async () => (await import('./commands/status.js')).statusCommand,
   replay: async () => (await import('./commands/replay.js')).replayCommand,
+  'log-level': async () => (await import('./commands/log-level.js')).logLevelCommand,
 };
 
 function help(): string {
@@ -27,6 +28,7 @@ function help(): string {
     '  vitesse run --config /etc/vitesse/site-a.json --name site-a',
     '  vitesse status --name site-a',
     '  vitesse config get-state --name site-a /sa',
+    '  vitesse log-level --name site-a debug',
     '  vitesse keygen',
     '  vitesse keygen --private --out /etc/vitesse/private.key',
     '  vitesse pubkey < /etc/vitesse/private.key',

@@ -129,7 +129,8 @@ export class Gateway {
           this.publicNextHopMac = mac ? parseMac(mac) : null;
           if (mac) this.flushPendingKeyExchange();
         }
-        this.log.info({ side, mac }, mac ? 'next hop resolved' : 'next hop lost');
+        // Resolved, changed or configured: the neighbour table logs it (with the next hop's address).
+        if (!mac) this.log.info({ side }, 'next hop lost');
       },
       onUdp: (queue, src, dst, srcPort, dstPort, payload) => {
         if (dstPort === this.config.protocolPort && this.keymanager) {
@@ -185,7 +186,7 @@ export class Gateway {
       this.exhaustionTimer = setInterval(() => this.rekeyExhausted(), EXHAUSTION_POLL_MS);
       this.exhaustionTimer.unref();
     }
-    this.log.info({ queues: this.config.queues, routes: this.config.routes.length, mode: this.config.dataPlane ? 'data-plane' : 'key-exchange' }, 'gateway started');
+    this.log.info({ queues: this.config.queues, routes: this.config.routes.length, mode: this.config.dataPlane ? 'data-plane' : 'key-manager' }, 'gateway started');
   }
 
   close(): void {
@@ -264,8 +265,9 @@ export class Gateway {
         this.log.info({ route: sa.route, queue: sa.queue, spi: sa.spi }, 'outbound SA activated');
       },
       removeInbound: (queue: QueueNumber, spi: Spi) => {
+        const route = this.saLedger.routeOf('inbound', queue, spi);
         this.saLedger.removing('inbound', queue, spi);
-        if (this.dataplane.removeInboundSa(queue, spi)) this.log.info({ queue, spi }, 'inbound SA expired');
+        if (this.dataplane.removeInboundSa(queue, spi)) this.log.info({ route, queue, spi }, 'inbound SA expired');
       },
       removeOutbound: (route: RouteId, queue: QueueNumber, spi: Spi) => {
         const key = `${route}/${queue}`;

@@ -34,6 +34,7 @@ import pino, { type Logger } from 'pino';
 import { addressKey } from './exchange/address.js';
 import { ChallengeIssuer } from './exchange/challenge.js';
 import { compileConfig, ConfigError, sameExchange, wipeParams, type ExchangeParams, type Settings } from './exchange/config.js';
+import { FailureLog } from './exchange/failure-log.js';
 import { DROP_COUNTER, newCounters, type DropReason, type KeyManagerCounters } from './exchange/counters.js';
 import { Initiator, type InitiatorState } from './exchange/initiator.js';
 import { Liveness, type Peer, type TrafficSource } from './exchange/liveness.js';
@@ -86,6 +87,8 @@ export interface KeyManagerOptions {
   vitaRandom?: RandomSource;
   /** A peer behind NAT was seen at a new endpoint by an authenticated key-exchange message (nat-peer.ts). */
   onPeerEndpoint?: (route: RouteId, queue: QueueNumber, at: Endpoint) => void;
+  /** Milliseconds between summaries of repeated failures (exchange/failure-log.ts; default 60 s). */
+  failureSummaryMs?: number;
 }
 
 /** One exchange's state, for operational state and tests. */
@@ -159,10 +162,13 @@ export class KeyManager {
   private readonly random: () => number;
   private timer: NodeJS.Timeout | null = null;
   private lastPrune = 0;
+  /** Failures logged for humans (once, then summarised), and counted per route. */
+  readonly failures: FailureLog;
 
   constructor(config: KeyManagerConfig, private readonly options: KeyManagerOptions) {
     this.clock = options.clock ?? { now: () => performance.now() };
     this.log = (options.logger ?? pino({ level: 'info' })).child({ module: 'keymanager' });
+    this.failures = new FailureLog(this.log, options.failureSummaryMs);
     this.spis = options.spis ?? new SpiAllocator();
     this.knockLimiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT);
     this.limiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT);
@@ -283,6 +289,7 @@ export class KeyManager {
   private removeExchange(ex: Exchange): void {
     this.dropExchange(ex);
     this.unindex(ex);
+    if (!this.byId.has(ex.params.route)) this.failures.forget(ex.params.route);
   }
 
   // byRoute and perGateway are kept up to date exchange by exchange: a change
@@ -336,10 +343,14 @@ export class KeyManager {
     let inFlight = 0;
     for (const ex of this.list) {
       const { route, queue } = ex.params;
-      if (ex.initiator.expire(now)) {
+      const ended = ex.initiator.expire(now);
+      if (ended === 'expired' || ended === true) { // true: vita-ske's initiator
         this.liveness.expired(ex.peer, now);
         this.counters.negotiations_expired++;
-        this.log.info({ route, queue }, 'negotiation expired (negotiation-ttl)');
+        this.failures.expired(route, queue, now);
+      } else if (ended && ex.initiator instanceof Initiator) {
+        // Superseded by the peer's negotiation: no retry if the peer sends on that pair.
+        ex.initiator.settleSuperseded(this.options.sink.inboundUsed?.(queue, ended.superseded) ?? false, this.spis);
       }
       ex.sas.tick(now);
       const proposal = ex.initiator.resume(now, this.spis, this.wantsNegotiation(ex, now));
@@ -370,6 +381,7 @@ export class KeyManager {
       const port = ex.params.natTPort ?? ex.params.gatewayPort ?? this.settings.port;
       this.send(ex, ex.endpoint ?? { address: ex.params.gatewayAddress, port }, knock, ex.params.natTPort ?? undefined);
     }
+    this.failures.flush(now);
     if (now - this.lastPrune >= RATE_LIMIT_PRUNE_MS) {
       this.knockLimiter.prune(now);
       this.limiter.prune(now);
@@ -504,7 +516,7 @@ export class KeyManager {
         this.learned(ex, from);
         this.install(ex, r.value.pair, now, 'responder');
         this.counters.keypairs_offered++;
-        ex.initiator.peerNegotiated();
+        ex.initiator.peerNegotiated(r.value.pair.inbound.spi);
         return this.send(ex, from, r.value.agreement, to?.port);
       }
       case MessageType.agreement: {
@@ -604,8 +616,7 @@ export class KeyManager {
   private drop(reason: DropReason, from: Endpoint, ex?: Exchange): void {
     this.counters.rxerrors++;
     this.counters[DROP_COUNTER[reason]]++;
-    // Debug only: a peer (or anyone) can cause these at will; counters are the record.
-    this.log.debug({ reason, from: from.address, route: ex?.params.route, queue: ex?.params.queue }, 'key-exchange message dropped');
+    this.failures.dropped(reason, ex?.params.route, from.address, this.clock.now());
   }
 
   // Answers go out from the port the message came to (the NAT-T port's

@@ -80,6 +80,8 @@ interface Snapshot {
   slow: SlowPathCounters;
   neighbours: NeighbourEntry[];
   keys: KeyManagerCounters | null;
+  /** Dropped key-exchange messages by route (undefined: matched to none) and reason. */
+  keyErrors: { route: string | undefined; reason: string; count: number }[];
   keyExchangeTx: { noNextHop: number; dropped: number };
   peers: Map<RouteId, RoutePeer>;
 }
@@ -93,6 +95,7 @@ function snapshot(gw: Gateway): Snapshot {
     slow: gw.slowpath.counters(),
     neighbours: gw.slowpath.neighbours(),
     keys: gw.keymanager ? { ...gw.keymanager.counters } : null,
+    keyErrors: gw.keymanager ? [...gw.keymanager.failures.byRoute()] : [],
     keyExchangeTx: { noNextHop: gw.stats.keyExchangeTxNoNextHop, dropped: gw.stats.keyExchangeTxDropped },
     peers: routePeers(gw),
   };
@@ -181,8 +184,16 @@ export class GatewayMetrics {
       }
     });
 
-    counter('vitesse_key_exchange_errors_total', 'Key-exchange messages dropped as erroneous, by reason.', ['reason'], function* (s) {
-      if (s.keys) for (const e of KEY_EXCHANGE_ERRORS) yield [{ reason: e.reason }, s.keys[e.counter]];
+    counter('vitesse_key_exchange_errors_total', 'Key-exchange messages dropped as erroneous, by reason, and by route where the message was matched to one (without the label: no route).', ['reason', 'route'], function* (s) {
+      if (!s.keys) return;
+      // Every reason from zero on without a route, so that a first error is an increase.
+      const unmatched = new Map(KEY_EXCHANGE_ERRORS.map((e) => [e.reason, 0]));
+      for (const e of s.keyErrors) {
+        const reason = e.reason.replace('-', '_');
+        if (e.route === undefined) unmatched.set(reason, e.count);
+        else yield [{ reason, route: e.route }, e.count];
+      }
+      for (const [reason, count] of unmatched) yield [{ reason }, count];
     });
     const keys = (name: string, help: string, counterName: keyof KeyManagerCounters) =>
       counter(name, help, [], function* (s) { if (s.keys) yield [{}, s.keys[counterName]]; });

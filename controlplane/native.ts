@@ -37,5 +37,5 @@ export function loadAddon(name: AddonName): unknown {
 }
 
 // Untyped on purpose and used only by the typed wrappers (dataplane.ts,
-// instance-lock.ts): nothing else reads the addon directly.
+// instance-lock.ts, api/peer.ts): nothing else reads the addon directly.
 export const native: any = loadAddon('vitesse');

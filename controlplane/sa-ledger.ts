@@ -56,6 +56,11 @@ export class SaLedger {
     this.live.set(saKey(direction, queue, spi), { route, aead, installedAt: this.now() });
   }
 
+  /** The route of a live SA (undefined: not installed through the ledger). */
+  routeOf(direction: Direction, queue: QueueNumber, spi: Spi): RouteId | undefined {
+    return this.live.get(saKey(direction, queue, spi))?.route;
+  }
+
   /** Call before the SA is removed from the data plane: its final counts are kept for its route. */
   removing(direction: Direction, queue: QueueNumber, spi: Spi): void {
     const key = saKey(direction, queue, spi);

@@ -154,6 +154,15 @@ export class SequenceStore {
     return store;
   }
 
+  /**
+   * Reads `file` as open() does, without taking its lock (vitesse run
+   * --check, beside the gateway that holds it): throws SequenceStateError if
+   * it exists but cannot be read.
+   */
+  static check(file: string): void {
+    new SequenceStore(file).read(file);
+  }
+
   private lockFile: string | null = null;
 
   private lock(): void {

@@ -16,10 +16,11 @@ const product = native as Record<string, Record<string, unknown>>;
 const testkit = require(addonPath('vitesse_testkit')) as Record<string, Record<string, unknown>>;
 
 describe('the two addons', () => {
-  it('the product addon has the gateway and the instance lock, nothing for tests or benchmarks', () => {
-    expect(Object.keys(product).sort()).toEqual(['gateway', 'instance']);
+  it('the product addon has the gateway, the instance lock and the API peer\'s credentials, nothing for tests or benchmarks', () => {
+    expect(Object.keys(product).sort()).toEqual(['gateway', 'instance', 'peer']);
     expect(Object.keys(product.gateway).sort()).toEqual(['Gateway', 'counterTable', 'createWire', 'destroyWire', 'wireReceive', 'wireSend']);
     expect(Object.keys(product.instance).sort()).toEqual(['ifindex', 'lock', 'netns', 'unlock']);
+    expect(Object.keys(product.peer)).toEqual(['credentials']);
   });
 
   it('the testkit addon has the hooks (esp.setCounter), the OpenSSL comparison and softbench, and no gateway', () => {

@@ -38,6 +38,13 @@ describe('deploy/examples', () => {
     expect(found).toEqual([...files].sort());
   });
 
+  it.each(files)('%s leaves the interfaces\' own mac out, as operations.md §2 says to', (f) => {
+    const g = JSON.parse(fs.readFileSync(path.join(root, f), 'utf8'))['vitesse-gateway:gateway'];
+    expect([Object.hasOwn(g['private-interface'], 'mac'), Object.hasOwn(g['public-interface'], 'mac')]).toEqual([false, false]);
+    const ops = fs.readFileSync(path.join(root, '..', '..', 'docs', 'operations.md'), 'utf8');
+    expect(ops).toContain('Leave `mac` out of the interfaces\' configuration');
+  });
+
   it.each(files)('%s is accepted by the loader', (f) => {
     expect(() => load(f)).not.toThrow();
   });

@@ -180,6 +180,23 @@ describe('metrics', () => {
     expect(inbound ?? 0).toBe(0); // B sent nothing back
   });
 
+  it('key-exchange errors: by route where the message matched one, without the label where none did', async () => {
+    const { metrics } = await started();
+    const km = s!.a.keymanager!;
+    const before = parse(await metrics.scrape());
+    for (const reason of ['route', 'protocol', 'version', 'parameter', 'authentication', 'public_key']) {
+      expect(value(before, 'vitesse_key_exchange_errors_total', { reason })).toBe(0);
+    }
+    // What KeyManager.drop reports (the counters of the YANG state aside).
+    km.failures.dropped('authentication', 'site-b', '192.0.2.99', 0);
+    km.failures.dropped('authentication', 'site-b', '192.0.2.99', 0);
+    km.failures.dropped('route', undefined, '203.0.113.7', 0);
+    const after = parse(await metrics.scrape());
+    expect(value(after, 'vitesse_key_exchange_errors_total', { reason: 'authentication', route: 'site-b' })).toBe(2);
+    expect(value(after, 'vitesse_key_exchange_errors_total', { reason: 'authentication' })).toBe(0);
+    expect(value(after, 'vitesse_key_exchange_errors_total', { reason: 'route' })).toBe(1);
+  });
+
   it('serves /metrics only', async () => {
     const { port } = await started();
     expect((await get(port, '/')).status).toBe(404);

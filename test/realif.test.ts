@@ -185,7 +185,7 @@ describe.skipIf(why).each(['af-packet', 'af-xdp'] as Driver[])(`two sites over %
       const restartAt = Date.now();
       second = spawnGateway(lab.lab, lab.ns.gwB, file, 'gwB');
       await second.started;
-      const started = second.log.find((l) => l.msg === 'gateway started')!.time!; // the child's Date.now()
+      const started = Date.parse(second.log.find((l) => l.msg === 'gateway started')!.time!); // the child's clock (ISO 8601)
       // Nothing crossed while gwB was dead (frames in flight aside).
       for (const b of Object.values(beats)) expect(b.arrivals.filter((t) => t > killed + 100 && t < started)).toEqual([]);
       await until(async () => beats.atA.arrivals.some((t) => t > started) && beats.atB.arrivals.some((t) => t > started), 15_000, 'traffic both ways through the restarted gwB');

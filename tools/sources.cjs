@@ -11,7 +11,7 @@ const path = require('path');
 const root = path.join(__dirname, '..');
 
 const entry = 'dataplane/addon.cc';
-const product = new Set(['dataplane/pipeline/gateway_napi.cc', 'dataplane/io/instance_napi.cc']);
+const product = new Set(['dataplane/pipeline/gateway_napi.cc', 'dataplane/io/instance_napi.cc', 'dataplane/io/peer_napi.cc']);
 const testkit = new Set([
   'dataplane/crypto/crypto_napi.cc', 'dataplane/crypto/gcm_bench.cc', 'dataplane/crypto/openssl_gcm.cc',
   'dataplane/esp/esp_napi.cc', 'dataplane/io/io_napi.cc', 'dataplane/io/traffic.cc',

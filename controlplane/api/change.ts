@@ -21,7 +21,7 @@ import { isObject, type Json } from './path.js';
 export interface ChangeOrigin {
   /** e.g. "PATCH /restconf/data/vitesse-gateway:gateway/route=site2" */
   request: string;
-  /** "unix" or the TCP peer's address. */
+  /** "unix uid=U pid=P" (api/peer.ts) or the TCP peer's address:port. */
   peer: string;
 }
 

@@ -8,6 +8,7 @@ import { UsageError } from '../cli/args.js';
 import type { Gateway } from '../gateway.js';
 import { DEFAULT_METRICS_LISTEN, GatewayMetrics, serveMetrics, type MetricsServer } from '../metrics.js';
 import { fitCaps } from './descriptors.js';
+import type { OperationTargets } from './operations.js';
 import { parseListen } from './listen.js';
 import { DEFAULT_LIMITS, type ListenerLimits } from './listeners.js';
 import { checkSocketFree, checkToken, startApi, type ApiServer } from './server.js';
@@ -43,7 +44,7 @@ export type ManagementSettings = ReturnType<typeof managementSettings>;
  * Checks the options and the API socket before anything starts (vitesse run
  * calls it before the data plane): a UsageError (exit status 2) for each problem.
  */
-export async function checkManagement(options: Options, name: string): Promise<ManagementSettings> {
+export async function checkManagement(options: Options, name: string, how: { socket: boolean } = { socket: true }): Promise<ManagementSettings> {
   const s = managementSettings(options, name);
   try {
     if (s.metricsListen) parseListen(s.metricsListen, '--metrics-listen');
@@ -60,7 +61,8 @@ export async function checkManagement(options: Options, name: string): Promise<M
       }
       checkToken(files.tokenFile, s.insecure); // weak, or readable by others: refused before the data plane starts
     }
-    if (s.socket) await checkSocketFree(s.socket);
+    // vitesse run --check runs beside the gateway that serves the socket.
+    if (s.socket && how.socket) await checkSocketFree(s.socket);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -121,14 +123,14 @@ export function managementSettings(options: Options, name: string) {
 }
 
 /** Starts the API and the metrics; throws (with nothing left running) if either cannot start. */
-export async function startManagement(gw: Gateway, s: ManagementSettings, ctx: { configFile: string; log: Logger }): Promise<Management> {
+export async function startManagement(gw: Gateway, s: ManagementSettings, ctx: { configFile: string; log: Logger; operations?: OperationTargets }): Promise<Management> {
   // Every listener full must leave descriptors for the gateway itself (descriptors.ts).
   const listeners = [s.socket, s.tcp, s.metricsListen, s.gnmi].filter(Boolean).length;
   const fitted = fitCaps(s.maxConnections ?? DEFAULT_LIMITS.maxConnections, listeners, s.maxConnections !== null);
   if (fitted.warning) ctx.log.warn({ maxConnections: fitted.cap }, fitted.warning);
   if (s.socketMode & 0o007) ctx.log.warn({ socket: s.socket, mode: s.socketMode.toString(8) }, '--insecure: the API socket is open to every user of the host');
   const limits: ListenerLimits = { maxConnections: fitted.cap, timeoutMs: s.timeoutMs };
-  const api = await startApi(gw, { socket: s.socket, socketMode: s.socketMode, tcp: s.tcp, configFile: ctx.configFile, log: ctx.log, limits, insecure: s.insecure });
+  const api = await startApi(gw, { socket: s.socket, socketMode: s.socketMode, tcp: s.tcp, configFile: ctx.configFile, log: ctx.log, limits, insecure: s.insecure, operations: ctx.operations });
   let metrics: MetricsServer | null = null;
   if (s.metricsListen) {
     try {

@@ -23,6 +23,7 @@ import { create, merge, put, remove } from './edit.js';
 import { RestconfError } from './errors.js';
 import { dataUri, instancePath, isObject, locate, parseDataPath, targetName, valueAt, type DataPath, type Json } from './path.js';
 import { YANG_JSON, qualified } from './schema.js';
+import { Operations } from './operations.js';
 
 export interface ApiRequest {
   method: string;
@@ -30,7 +31,7 @@ export interface ApiRequest {
   url: string;
   headers: IncomingHttpHeaders;
   body: Buffer;
-  /** "unix" or the TCP peer's address (for the log). */
+  /** "unix uid=U pid=P" (api/peer.ts) or the TCP peer's address:port (for the log). */
   peer: string;
 }
 
@@ -92,6 +93,7 @@ export class RestconfApi {
     private readonly gw: Gateway,
     private readonly changer: ConfigChanger,
     private readonly log: Logger,
+    private readonly operations: Operations = new Operations({}, log),
   ) {}
 
   async handle(req: ApiRequest): Promise<ApiResponse> {
@@ -121,9 +123,15 @@ export class RestconfApi {
       return json(200, { 'ietf-restconf:restconf': { data: {}, operations: {} } });
     }
     if (p === '/restconf/operations' || p.startsWith('/restconf/operations/')) {
-      if (p !== '/restconf/operations') throw RestconfError.of('invalid-value', 'this server has no operations', { type: 'protocol', status: 404 });
-      this.onlyReads(req.method);
-      return json(200, { 'ietf-restconf:operations': {} });
+      if (p === '/restconf/operations') {
+        this.onlyReads(req.method);
+        return json(200, this.operations.list());
+      }
+      if (req.method !== 'POST') throw RestconfError.of('operation-not-supported', `${req.method}: an operation is invoked with POST`, { type: 'protocol', status: 405, headers: { allow: 'POST' } });
+      const name = decodeURIComponent(p.slice('/restconf/operations/'.length));
+      const body = req.body.length ? parseBody(req.headers['content-type'], req.body) : undefined;
+      const out = this.operations.invoke(name, body, req.peer);
+      return out ? json(200, out) : noContent();
     }
     if (p !== '/restconf/data' && !p.startsWith('/restconf/data/')) {
       throw RestconfError.of('invalid-value', `no such resource: ${p} (the API is under /restconf)`, { type: 'protocol', status: 404 });

@@ -22,6 +22,8 @@ import { ConfigChanger } from './change.js';
 import { RestconfError } from './errors.js';
 import { DEFAULT_LIMITS, closeListener, guard, safely, serverOptions, statsFor, type ListenerLimits, type ListenerStats } from './listeners.js';
 import { RestconfApi, type ApiRequest } from './routes.js';
+import { Operations, type OperationTargets } from './operations.js';
+import { unixPeer } from './peer.js';
 import { tokenFileExposure, tokenWeakness } from './token.js';
 import { RUN_DIR } from './socket.js';
 
@@ -43,6 +45,8 @@ export interface ApiServerOptions {
   limits?: ListenerLimits;
   /** Accept a weak token or a token file others may read, with a warning (--insecure). */
   insecure?: boolean;
+  /** What the API's operations act on (operations.ts). */
+  operations?: OperationTargets;
 }
 
 export interface ApiServer {
@@ -55,7 +59,7 @@ export interface ApiServer {
 export async function startApi(gw: Gateway, opts: ApiServerOptions): Promise<ApiServer> {
   const log = opts.log;
   const changer = new ConfigChanger(gw, log, opts.configFile);
-  const api = new RestconfApi(gw, changer, log);
+  const api = new RestconfApi(gw, changer, log, new Operations(opts.operations ?? {}, log));
   const servers: http.Server[] = [];
   let socketInode: number | null = null;
   let tcpPort: number | null = null;
@@ -72,7 +76,7 @@ export async function startApi(gw: Gateway, opts: ApiServerOptions): Promise<Api
     const limits = opts.limits ?? DEFAULT_LIMITS;
     if (opts.socket) {
       const stats = statsFor(gw, 'api-socket');
-      const server = http.createServer(serverOptions(limits), safely(stats, log, (req, res) => serve(api, req, res, 'unix', null, stats)));
+      const server = http.createServer(serverOptions(limits), safely(stats, log, (req, res) => serve(api, req, res, unixPeer(req.socket), null, stats)));
       servers.push(server);
       await listenUnix(server, opts.socket, opts.socketMode ?? 0o600);
       guard(server, stats, limits, log);

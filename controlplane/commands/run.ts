@@ -8,18 +8,19 @@
 // interfaces (another gateway holds them), the API socket (a live one).
 // Those refusals exit 2, which the systemd unit does not restart; a start
 // that fails after that (a device, a privilege, a port in use) exits 1.
-import pino from 'pino';
 import type { Command } from '../cli/command.js';
 import { parseArgs, usageText, UsageError } from '../cli/args.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { Gateway } from '../gateway.js';
 import { Announcer } from '../bgp/announcer.js';
-import { SequenceStateError, sequenceStateFile } from '../sequence-state.js';
+import { SequenceStateError, SequenceStore, sequenceStateFile } from '../sequence-state.js';
 import { checkManagement, managementSpec, startManagement, type Management } from '../api/management.js';
+import { gatewayLogger, isLogLevel, LOG_LEVELS } from '../logging.js';
 import { DEFAULT_LOCK_DIR, InstanceLockError, lockInstance, type InstanceLocks } from '../instance-lock.js';
 
 const spec = {
   config: { type: 'string', help: 'RFC 7951 JSON configuration (vitesse-gateway model)' },
+  check: { type: 'boolean', help: 'only check the options and the configuration as a start or a reload (SIGHUP) would, then exit (0: valid, 2: not); opens nothing, takes no lock' },
   name: { type: 'string', default: 'vitesse', help: 'gateway name (logs, API socket /run/vitesse/NAME.sock)' },
   busywait: { type: 'boolean', help: 'workers poll without sleeping when idle (lowest latency, 100% CPU)' },
   cpus: { type: 'string', help: 'pin queue N (from 1, as configured) to the N-th CPU of this list, e.g. 2,3' },
@@ -45,11 +46,16 @@ if that file exists but cannot be read, the gateway does not start (exit 2).
 One gateway per name and per interface: a second one exits with status 2,
 naming the PID of the first (locks in --lock-dir). Exit status 2: a usage
 error, found before any link is opened; 1: the gateway could not start.
+With --check, the options and the configuration file are checked exactly
+as a start and a reload check them, and nothing else happens: no lock, no
+socket, no link (it works while the gateway runs; the systemd unit runs it
+before every reload).
 
 ${usageText(spec)}
 
 examples:
   vitesse run --config /etc/vitesse/site-a.json --name site-a
+  vitesse run --check --config /etc/vitesse/site-a.json --name site-a
   vitesse run --config gw.json --busywait --cpus 2,3
   vitesse run --config gw.json --name site-a --metrics-listen 0.0.0.0:9301
   vitesse run --config gw.json --name site-a --api-listen 0.0.0.0:8443 \\
@@ -72,19 +78,33 @@ export const runCommand: Command = {
     const sequenceState = sequenceStateFile(file, options['state-dir'] === undefined ? undefined : String(options['state-dir']));
     const sequenceReserve = options['sequence-reserve'] === undefined ? undefined : parseReserve(Number(options['sequence-reserve']));
     const level = String(options['log-level']);
-    if (!Object.hasOwn(pino.levels.values, level) && level !== 'silent') {
-      throw new UsageError(`--log-level: "${level}" is not one of trace, debug, info, warn, error, fatal, silent`);
-    }
-    const log = pino({ name, level });
-    const managementSettings = await checkManagement(options, name);
+    if (!isLogLevel(level)) throw new UsageError(`--log-level: "${level}" is not one of ${LOG_LEVELS.join(', ')}`);
+    const check = Boolean(options.check);
+    const managementSettings = await checkManagement(options, name, { socket: !check });
 
     let config;
     try {
+      // The same loader as a reload's (ConfigChanger.reload: parseConfig of the file's text).
       config = await loadConfig(file);
     } catch (e) {
       process.stderr.write(`vitesse run: ${e instanceof Error ? e.message : e}\n`);
       return 2;
     }
+    if (check) {
+      // What the start would refuse after loading (data-plane mode): a sequence state that exists but cannot be read.
+      if (config.dataPlane) {
+        try {
+          SequenceStore.check(sequenceState);
+        } catch (e) {
+          process.stderr.write(`vitesse run: ${e instanceof Error ? e.message : e}\n`);
+          return 2;
+        }
+      }
+      process.stdout.write(`${file}: valid (${config.routes.length} route${config.routes.length === 1 ? '' : 's'})\n`);
+      return 0;
+    }
+    const logging = gatewayLogger(name, level);
+    const log = logging.log;
     let locks: InstanceLocks;
     try {
       locks = lockInstance(config, name, file, String(options['lock-dir']));
@@ -119,7 +139,9 @@ export const runCommand: Command = {
     }
     let management: Management;
     try {
-      management = await startManagement(gw, managementSettings, { configFile: file, log });
+      management = await startManagement(gw, managementSettings, {
+        configFile: file, log, operations: { logLevel: { get: () => log.level, set: logging.setLevel } },
+      });
     } catch (e) {
       closeGateway();
       locks.release();

@@ -9,8 +9,8 @@ import type { Lab } from './lab.js';
 
 export interface LogLine {
   msg?: string;
-  level?: number;
-  time?: number;
+  level?: string;
+  time?: string;
   [k: string]: unknown;
 }
 

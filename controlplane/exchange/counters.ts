@@ -12,7 +12,7 @@ export const KEY_MANAGER_COUNTERS = [
   'authentication_errors', //  failed to authenticate: wrong key, forged, replayed or stale nonce
   'public_key_errors', //      an unsafe (low-order) or invalid public key
   'negotiations_initiated', // exchanges we started (initiator)
-  'negotiations_expired', //   exchanges that did not finish within negotiation-ttl (initiator)
+  'negotiations_expired', //   exchanges that did not finish within negotiation-ttl (initiator; not those the peer's own superseded)
   'challenges_offered', //     challenges sent in answer to a knock (responder)
   'challenges_accepted', //    challenges answered with a proposal (initiator)
   'keypairs_offered', //       SA pairs agreed as responder

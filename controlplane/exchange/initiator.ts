@@ -58,6 +58,9 @@ export class Initiator {
   // outbound SA under this SPI, and the retry updates it instead of leaving
   // an SA we cannot decrypt.
   private proposedSpi: Spi | null = null;
+  // Set when we answered the peer's proposal while ours was under way: the
+  // inbound SPI of the pair that gave both ends fresh SAs (peerNegotiated).
+  private supersededBy: Spi | null = null;
 
   constructor(readonly params: ExchangeParams) {}
 
@@ -98,9 +101,29 @@ export class Initiator {
     return true;
   }
 
-  /** We answered the peer's proposal: a negotiation we yielded to is done. */
-  peerNegotiated(): void {
+  /**
+   * We answered the peer's proposal (its pair's inbound SPI is `inbound`): a
+   * negotiation we yielded to is done. One of ours still under way is
+   * superseded: it may still complete (knocks that crossed unseen), but if
+   * it does not, it ends at its deadline without counting as expired
+   * (expire() says 'superseded'). Typical after a key change made at one end
+   * first: the peer refused our proposal under its old key, then negotiated
+   * itself once it had the new one.
+   */
+  peerNegotiated(inbound: Spi): void {
     if (this.current === 'yielded') this.reset();
+    else if (this.current !== 'idle') this.supersededBy = inbound;
+  }
+
+  /**
+   * After expire() said 'superseded': the retry we owe is off if the peer
+   * sends on the pair that superseded ours (`peerUses` of its inbound SPI) —
+   * then its outbound SA is not one our lost agreement left behind.
+   */
+  settleSuperseded(peerUses: boolean, spis: SpiAllocator): void {
+    if (!peerUses || this.proposedSpi === null || this.current !== 'idle') return;
+    spis.release(this.proposedSpi);
+    this.proposedSpi = null;
   }
 
   /**
@@ -176,11 +199,16 @@ export class Initiator {
     return { ok: true, value: pair };
   }
 
-  /** Ends a negotiation that outlived negotiation-ttl; true if one did. */
-  expire(now: number): boolean {
-    if (this.current === 'idle' || now < this.deadline) return false;
+  /**
+   * Ends a negotiation that outlived negotiation-ttl: 'expired', or
+   * 'superseded' (with the inbound SPI of the peer's pair) if the peer's
+   * own negotiation gave us fresh SAs meanwhile; null if none ended.
+   */
+  expire(now: number): 'expired' | { superseded: Spi } | null {
+    if (this.current === 'idle' || now < this.deadline) return null;
+    const by = this.supersededBy;
     this.reset();
-    return true;
+    return by === null ? 'expired' : { superseded: by };
   }
 
   /** Ends any negotiation and gives back the proposed SPI (the exchange is going away). */
@@ -223,6 +251,7 @@ export class Initiator {
   }
 
   private reset(): void {
+    this.supersededBy = null;
     this.handshake?.destroy();
     this.handshake = null;
     wipe(this.cookie);

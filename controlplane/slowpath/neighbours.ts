@@ -146,6 +146,7 @@ export class NextHopResolver {
     this.running = true;
     if (this.staticMac) {
       this.updatedAt = this.hooks.now();
+      this.hooks.log.info({ side: this.side, nextHop: formatIp(this.address), mac: formatMac(this.staticMac), configured: true }, 'next hop resolved');
       this.hooks.setMac(this.staticMac);
       return;
     }

@@ -28,6 +28,7 @@ const COMMANDS = {
   conntrack: 'conntrack',
   bird: 'bird2',
   birdc: 'bird2',
+  npm: 'npm',
 } as const;
 
 /** `root`: creates namespaces and opens raw sockets; `cli`: the compiled CLI (dist/, built by npm install). */
