@@ -150,12 +150,10 @@ function checkRoutes(d: Draft, queues: Queues | null, problems: Problems): Set<s
       if (r.spi === null) problems.add(child(r.path, 'spi'), 'missing: required unless in data-plane mode');
       if (r.presharedKey === null && r.peers && !peered) problems.add(child(r.path, 'preshared-key'), 'missing: required unless in data-plane mode');
     }
+    if (r.protocol === 'vita-ske-v5') checkVitaSke(r, peered, problems);
     if (peered) {
       checkPeers(d, r, queues, problems);
       continue;
-    }
-    if (r.protocol === 'vita-ske-v5' && r.aead != null && r.aead !== 'aes-gcm-16-icv') {
-      problems.add(child(r.path, 'aead'), `is ${r.aead}, but vita-ske-v5 negotiates aes-gcm-16-icv only`);
     }
     if (!r.gateways) continue;
     const gateways = firstByKey(r.gateways, (g) => (g.queue == null ? undefined : String(g.queue)), 'one gateway address per queue', problems);
@@ -173,6 +171,18 @@ function checkRoutes(d: Draft, queues: Queues | null, problems: Problems): Set<s
     }
   }
   return d.routes.every((r) => r.id != null) ? new Set(routes.keys()) : null;
+}
+
+// What vita-ske v5 cannot do, as the key manager's configure refuses it
+// (exchange/config.ts), so that run --check and a reload refuse it too.
+function checkVitaSke(r: DraftRoute, peered: boolean, problems: Problems): void {
+  if (r.aead != null && r.aead !== 'aes-gcm-16-icv') {
+    problems.add(child(r.path, 'aead'), `is ${r.aead}, but vita-ske-v5 negotiates aes-gcm-16-icv only`);
+  }
+  // NNpsk0: no static keys.
+  if (peered) problems.add(child(r.path, 'peer'), 'not allowed with protocol vita-ske-v5: it authenticates by the route\'s preshared-key alone, not by a peer\'s public key');
+  // Vita has no NAT traversal: its key exchange runs on protocol-port, its ESP is plain.
+  if (r.natTraversal === 'force') problems.add(child(r.path, 'nat-traversal'), 'is force, but vita-ske-v5 runs on protocol-port with plain ESP, as Vita does (no NAT traversal)');
 }
 
 // The `peer` list of a public-key route: the model's musts. One peer gateway
