@@ -193,7 +193,8 @@ describe('vitesse status', () => {
     expect(report['next-hops'].public).toMatchObject({ resolved: true, mac: expect.stringMatching(/^[0-9a-f:]{17}$/) });
     expect(report.routes).toHaveLength(1);
     const [route] = report.routes;
-    expect(route).toMatchObject({ id: 'site-b', net: '10.2.0.0/16', peer: 'psk', sas: { inbound: 1, outbound: 1 } });
+    // (protocol: the configuration leaves it out, the default.)
+    expect(route).toMatchObject({ id: 'site-b', net: '10.2.0.0/16', peer: 'psk', protocol: 'vitesse-ske', sas: { inbound: 1, outbound: 1 } });
     expect(route['outbound-sa-ages']).toEqual([expect.any(Number)]);
     // Like `wg show`: the peer (psk route), its endpoint, liveness and each SA's age, bytes and sequence number.
     expect(route.peer).toBe('psk');
@@ -212,10 +213,21 @@ describe('vitesse status', () => {
     expect(once).not.toHaveProperty('interfaces');
     expect(once.routes[0]).not.toHaveProperty('traffic');
     const text = summarise(once);
-    expect(text).toMatch(/^route site-b \(10\.2\.0\.0\/16\)\n  peer: psk\n  endpoint: \S+:\d+\n  peer status: up\n  latest handshake: \d+ s ago$/m);
+    expect(text).toMatch(/^route site-b \(10\.2\.0\.0\/16\)\n  peer: psk\n  endpoint: \S+:\d+\n  peer status: up\n  latest handshake: \d+ s ago\n  key exchange: vitesse-ske$/m);
     expect(text).toMatch(/^  outbound SA \d+ \(queue 1\): age \d+ s, \d+ packets, .*next sequence \d+$/m);
     expect(text).toMatch(new RegExp(`site-b\\s+10\\.2\\.0\\.0/16\\s+1/1\\s+${once.routes[0]['outbound-sa-ages'][0]} s`));
     expect((await inProcess(['status', '--socket', socket, '--json=yes'])).code).toBe(2);
+
+    // The route switched to Vita's key exchange: status says so; nat-traversal force on it is refused, naming the leaf.
+    const set = (leaf: string, value: string) => vitesse(['config', 'set', '--socket', socket, `/route=site-b/${leaf}`, '-'], value);
+    expect((await set('protocol', '"vita-ske-v5"')).code).toBe(0);
+    const vita = JSON.parse((await vitesse(['status', '--socket', socket, '--sample', '0', '--json'])).stdout);
+    expect(vita.routes[0]).toMatchObject({ id: 'site-b', peer: 'psk', protocol: 'vita-ske-v5' });
+    expect(summarise(vita)).toMatch(/^  key exchange: vita-ske-v5$/m);
+    const nat = await set('nat-traversal', '"force"');
+    expect(nat.code).toBe(1);
+    expect(nat.stderr).toContain("route[id='site-b']/nat-traversal: is force, but vita-ske-v5 runs on protocol-port with plain ESP");
+    expect((await set('protocol', '"vitesse-ske"')).code).toBe(0);
   });
 });
 

@@ -1,7 +1,9 @@
 // `vitesse status` shows each route's peer like `wg show` (controlplane/
 // commands/status.ts), from the route state's peer leaves: a peer that is
 // down says since when and how many probes failed; an IPv6 endpoint is
-// bracketed; a learned endpoint says so; data-plane mode shows no peer.
+// bracketed; a learned endpoint says so; each route says its key-exchange
+// protocol (the default when the configuration leaves it out); data-plane
+// mode shows no peer.
 import { describe, expect, it } from 'vitest';
 import { statusReport, summarise } from '../controlplane/commands/status.js';
 
@@ -24,6 +26,7 @@ describe('vitesse status: the peer of each route', () => {
     });
     const report = statusReport('gw', config, s, s, 0);
     expect(report.routes[0].peer).toBe('psk');
+    expect(report.routes[0].protocol).toBe('vitesse-ske');
     expect(report.routes[0]['peer-state']).toEqual({
       endpoints: [{ queue: 1, endpoint: '[2001:db8:b::1]:303', learned: false }],
       up: false, 'down-since': '2026-12-07T05:30:00Z', 'last-handshake': '2026-12-07T05:29:30Z', 'last-received': '2026-12-07T05:29:50Z',
@@ -37,6 +40,7 @@ describe('vitesse status: the peer of each route', () => {
       '  endpoint: [2001:db8:b::1]:303',
       '  peer status: down since 2026-12-07T05:30:00Z (60 s ago)',
       '  latest handshake: 90 s ago',
+      '  key exchange: vitesse-ske',
       '  last received: 70 s ago',
       '  liveness probes: 4 sent, 3 failed',
       '  transfer: 1.0 kB received, 3.0 kB sent',
@@ -52,13 +56,26 @@ describe('vitesse status: the peer of each route', () => {
     const text = summarise(statusReport('gw', config, s, s, 0), NOW);
     expect(text).toContain('  peer: mP0jnSvyxVKFN8JfGqaI/0C2Cuo4yTxRe+DtWYYvKAg=\n');
     expect(text).toContain('  endpoint (queue 1): 198.51.100.1:303\n  endpoint (queue 2): 203.0.113.9:61000 (learned)\n');
-    expect(text).toContain('  peer status: down (never heard from)\n  latest handshake: never\n  last received: never\n');
+    expect(text).toContain('  peer status: down (never heard from)\n  latest handshake: never\n  key exchange: vitesse-ske\n  last received: never\n');
+  });
+
+  it('a vita-ske-v5 route beside a vitesse-ske one: each says its protocol, in the text and in --json', () => {
+    const two = { route: [{ id: 'site-b', net: '10.2.0.0/16', protocol: 'vitesse-ske' }, { id: 'vita-c', net: '10.3.0.0/16', protocol: 'vita-ske-v5' }] };
+    const up = { 'peer-up': true, 'last-handshake': '2026-12-07T05:30:57Z', 'liveness-probes-sent': '0', 'liveness-probes-failed': '0' };
+    const s = { ...state(up), route: [{ id: 'site-b', ...up }, { id: 'vita-c', ...up }] };
+    const report = statusReport('gw', two, s, s, 0);
+    expect(report.routes.map((r) => [r.id, r.protocol])).toEqual([['site-b', 'vitesse-ske'], ['vita-c', 'vita-ske-v5']]);
+    expect(JSON.parse(JSON.stringify(report)).routes[1]).toMatchObject({ id: 'vita-c', peer: 'psk', protocol: 'vita-ske-v5' });
+    const text = summarise(report, NOW);
+    expect(text).toContain('route site-b (10.2.0.0/16)\n  peer: psk\n  peer status: up\n  latest handshake: 3 s ago\n  key exchange: vitesse-ske\n');
+    expect(text).toContain('route vita-c (10.3.0.0/16)\n  peer: psk\n  peer status: up\n  latest handshake: 3 s ago\n  key exchange: vita-ske-v5\n');
   });
 
   it('data-plane mode: no peer state, no peer block', () => {
     const s = state({}, 'data-plane');
     const report = statusReport('gw', config, s, s, 0);
     expect(report.routes[0].peer).toBe('-');
+    expect(report.routes[0].protocol).toBe('-');
     expect(report.routes[0]).not.toHaveProperty('peer-state');
     expect(summarise(report, NOW)).not.toContain('peer status');
   });

@@ -20,7 +20,8 @@ const HELP = `usage: vitesse status --name NAME [--sample SECONDS] [--json]
 
 Summarises a running gateway: its routes with their SAs (count and age)
 and traffic rates; per route, like wg show, its peer (public key or psk),
-endpoint, last handshake, last packet received, up or down, and each SA's
+endpoint, last handshake, key-exchange protocol (vitesse-ske or
+vita-ske-v5), last packet received, up or down, and each SA's
 age, bytes and sequence number; in data-plane mode each SA's sequence
 numbers (next outbound, inbound window top, reserved on disk), the
 interfaces' rates, the
@@ -158,6 +159,8 @@ export interface StatusReport {
     traffic?: { outbound: Rate; inbound: Rate };
     /** The peer's public key (base64), "psk" for a route authenticated by its pre-shared key alone, "-" in data-plane mode. */
     peer: string;
+    /** The route's key-exchange protocol (its `protocol` leaf: "vitesse-ske" or "vita-ske-v5"), "-" in data-plane mode. */
+    protocol: string;
     /** Key-manager mode: the route's peer's endpoint and liveness. */
     'peer-state'?: PeerState;
     /** The route's SAs now. */
@@ -214,6 +217,8 @@ export function statusReport(name: string, config: Json, before: Json, after: Js
         'outbound-sa-ages': outbound.map((sa) => (sa.age === undefined ? null : n(sa.age))),
         ...(seconds > 0 ? { traffic: { outbound: traffic(outbound), inbound: traffic(inbound) } } : {}),
         peer: state?.['peer-public-key'] ?? (after.mode === 'data-plane' ? '-' : 'psk'),
+        // The configuration may leave the default out.
+        protocol: after.mode === 'data-plane' ? '-' : String(r.protocol ?? 'vitesse-ske'),
         ...(state && state['peer-up'] !== undefined ? { 'peer-state': peerState(state) } : {}),
         'sa-list': mine.map((sa): RouteSa => ({
           direction: String(sa.direction),
@@ -285,6 +290,7 @@ function peerBlocks(report: StatusReport, now: number): string[] {
     const status = p.up === null ? 'unknown' : p.up ? 'up' : p['down-since'] ? `down since ${p['down-since']} (${ago(p['down-since'], now)})` : 'down (never heard from)';
     lines.push(`  peer status: ${status}`);
     lines.push(`  latest handshake: ${ago(p['last-handshake'], now)}`);
+    lines.push(`  key exchange: ${r.protocol}`);
     lines.push(`  last received: ${ago(p['last-received'], now)}`);
     lines.push(`  liveness probes: ${p['liveness-probes'].sent} sent, ${p['liveness-probes'].failed} failed`);
     lines.push(`  transfer: ${octets(p.bytes.inbound)} received, ${octets(p.bytes.outbound)} sent`);
