@@ -2,7 +2,9 @@
 // a start and a reload (SIGHUP) check them, and nothing else happens — so it
 // answers while the gateway it checks for runs (same name, same locks, same
 // socket), and a file the loader refuses though yanglint accepts it
-// ("net": "10.1.0.1/16", host bits set) is refused here too.
+// ("net": "10.1.0.1/16", host bits set) is refused here too, as is a
+// vita-ske-v5 route with nat-traversal force (once only the key manager's
+// configure refused it, so the check passed what the reload refused).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -133,6 +135,20 @@ describeNeeding(['cli'], 'vitesse run --check', () => {
     const line = out.slice(n).split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => /configuration not reloaded/.test(l.msg));
     const problem = /route\[id='site-b'\]\/net: .*/.exec(line.msg)![0];
     expect(refused.stderr).toContain(problem);
+
+    // What vita-ske-v5 cannot do (no NAT traversal) is the loader's to refuse too, with the same words both ways.
+    const vita = config();
+    Object.assign((vita['vitesse-gateway:gateway'] as { route: object[] }).route[0], { protocol: 'vita-ske-v5', 'nat-traversal': 'force' });
+    fs.writeFileSync(live, JSON.stringify(vita, null, 2), { mode: 0o600 });
+    const natRefused = await vitesse(['run', '--check', ...common]);
+    expect(natRefused.code).toBe(2);
+    const m = out.length;
+    child.kill('SIGHUP');
+    await until(() => /configuration not reloaded/.test(out.slice(m)), 15_000, 'the reload to be refused');
+    const natLine = out.slice(m).split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => /configuration not reloaded/.test(l.msg));
+    const natProblem = "/vitesse-gateway:gateway/route[id='site-b']/nat-traversal: is force, but vita-ske-v5 runs on protocol-port with plain ESP, as Vita does (no NAT traversal)";
+    expect(natLine.msg).toContain(natProblem);
+    expect(natRefused.stderr).toContain(natProblem);
     expect(child.exitCode).toBeNull();
     child.kill('SIGTERM');
     await until(() => child.exitCode !== null, 15_000, 'the gateway to stop');
