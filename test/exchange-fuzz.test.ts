@@ -10,6 +10,7 @@ import type { KeyManagerCounters } from '../controlplane/keymanager.js';
 import crypto from 'node:crypto';
 import { generateKeyPair } from '../controlplane/exchange/primitives.js';
 import { world, type Datagram, type Side, type World } from './keymanager-harness.js';
+import { mutatedMessage, randomForRoute, randomMessage, retypedMessage } from './support/message-mutations.js';
 
 const NO_LIMIT = { rateLimit: { perSecond: 1e9, burst: 1e9 } };
 const type = (d: Datagram) => d.payload[4];
@@ -18,25 +19,9 @@ const type = (d: Datagram) => d.payload[4];
 // changed, truncated or extended; delivered from the peer's own address
 // (so it reaches the route) or now and then from a stranger.
 function messages(corpus: Buffer[]) {
-  const random = fc.uint8Array({ minLength: 0, maxLength: 160 }).map((a) => Buffer.from(a));
   // Keep the genuine route SPI most of the time so messages get past routing.
-  const randomForRoute = fc.tuple(fc.constantFrom(...corpus), random).map(([c, r]) => Buffer.concat([c.subarray(0, 8), r]));
-  const edits = fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 });
-  const mutated = fc.tuple(fc.constantFrom(...corpus), edits, fc.constantFrom('edit', 'truncate', 'extend'), fc.nat()).map(
-    ([c, changes, how, n]) => {
-      const m = Buffer.from(c);
-      for (const [at, x] of changes) m[at % m.length] ^= x;
-      if (how === 'truncate') return m.subarray(0, n % m.length);
-      if (how === 'extend') return Buffer.concat([m, Buffer.alloc(1 + (n % 16), n & 0xff)]);
-      return m;
-    },
-  );
-  const retyped = fc.tuple(fc.constantFrom(...corpus), fc.constantFrom(11, 12, 13, 14, 0, 15, 255)).map(([c, t]) => {
-    const m = Buffer.from(c);
-    m[4] = t;
-    return m;
-  }).filter((m) => !corpus.some((c) => c.equals(m)));
-  return fc.tuple(fc.oneof(random, randomForRoute, mutated, retyped), fc.integer({ min: 0, max: 19 }));
+  const retyped = retypedMessage(corpus).filter((m) => !corpus.some((c) => c.equals(m)));
+  return fc.tuple(fc.oneof(randomMessage(160), randomForRoute(corpus, 160), mutatedMessage(corpus), retyped), fc.integer({ min: 0, max: 19 }));
 }
 
 function snapshot(w: World) {

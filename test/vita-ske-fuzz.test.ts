@@ -15,6 +15,7 @@ import {
   CHALLENGE_LENGTH, KNOCK_LENGTH, PROPOSAL_LENGTH, decodeChallenge, decodeHandshake, decodeHeader, decodePayload, wellFormed,
 } from '../controlplane/vita-ske/messages.js';
 import { world, type Side, type World } from './keymanager-harness.js';
+import { mutatedMessage, randomForRoute, randomMessage, retypedMessage } from './support/message-mutations.js';
 import { VECTORS } from './support/vectors.js';
 
 const example = JSON.parse(fs.readFileSync(path.join(VECTORS, 'vita-ske/example-v5.json'), 'utf8'));
@@ -28,27 +29,13 @@ const NOT_ERRORS: (keyof KeyManagerCounters)[] = [
 ];
 
 function messages(corpus: Buffer[]) {
-  const random = fc.uint8Array({ minLength: 0, maxLength: 100 }).map((a) => Buffer.from(a));
-  const randomForRoute = fc.tuple(fc.constantFrom(...corpus), random).map(([c, r]) => Buffer.concat([c.subarray(0, 8), r]));
   // Random bodies of exactly a type's length: past the length check.
   const exactLength = fc.tuple(fc.constantFrom(...corpus), fc.uint8Array({ minLength: 80, maxLength: 80 }))
     .map(([c, r]) => Buffer.concat([c.subarray(0, 8), Buffer.from(r)]).subarray(0, c.length));
-  const edits = fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 });
-  const mutated = fc.tuple(fc.constantFrom(...corpus), edits, fc.constantFrom('edit', 'truncate', 'extend'), fc.nat()).map(
-    ([c, changes, how, n]) => {
-      const m = Buffer.from(c);
-      for (const [at, x] of changes) m[at % m.length] ^= x;
-      if (how === 'truncate') return m.subarray(0, n % m.length);
-      if (how === 'extend') return Buffer.concat([m, Buffer.alloc(1 + (n % 16), n & 0xff)]);
-      return m;
-    },
+  return fc.tuple(
+    fc.oneof(randomMessage(100), randomForRoute(corpus, 100), exactLength, mutatedMessage(corpus), retypedMessage(corpus)),
+    fc.integer({ min: 0, max: 19 }),
   );
-  const retyped = fc.tuple(fc.constantFrom(...corpus), fc.constantFrom(11, 12, 13, 14, 0, 15, 255)).map(([c, t]) => {
-    const m = Buffer.from(c);
-    m[4] = t;
-    return m;
-  });
-  return fc.tuple(fc.oneof(random, randomForRoute, exactLength, mutated, retyped), fc.integer({ min: 0, max: 19 }));
 }
 
 const snapshot = (w: World) => JSON.stringify([w.a.km.state(), w.b.km.state(), w.a.sink.events.length, w.b.sink.events.length]);
