@@ -7,7 +7,7 @@ import type { CliHelp, CommandHelp } from './manual.js';
 
 /** Values of options that take one of a few words; a test checks that each word is in the option's help. */
 export const OPTION_WORDS: Record<string, readonly string[]> = {
-  'log-level': ['trace', 'debug', 'info', 'warn', 'error'],
+  'log-level': ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
   driver: ['af-packet', 'af-xdp'],
   path: ['generic', 'avx2', 'avx512'],
   'tx-method': ['sendmmsg', 'ring'],

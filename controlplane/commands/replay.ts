@@ -26,7 +26,7 @@ const spec = {
   'public-out': { type: 'string', help: 'capture of what the gateway sends on the public interface' },
   'state-dir': { type: 'string', help: 'directory of the sequence state file (default: the configuration\'s)' },
   json: { type: 'boolean', help: 'print the counters as one JSON object on the last line' },
-  'log-level': { type: 'string', default: 'warn', help: 'trace, debug, info, warn, error' },
+  'log-level': { type: 'string', default: 'warn', help: 'trace, debug, info, warn, error, fatal, silent' },
   help: { type: 'boolean' },
 } as const;
 

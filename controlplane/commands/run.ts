@@ -24,7 +24,7 @@ const spec = {
   name: { type: 'string', default: 'vitesse', help: 'gateway name (logs, API socket /run/vitesse/NAME.sock)' },
   busywait: { type: 'boolean', help: 'workers poll without sleeping when idle (lowest latency, 100% CPU)' },
   cpus: { type: 'string', help: 'pin queue N (from 1, as configured) to the N-th CPU of this list, e.g. 2,3' },
-  'log-level': { type: 'string', default: 'info', help: 'trace, debug, info, warn, error' },
+  'log-level': { type: 'string', default: 'info', help: LOG_LEVELS.join(', ') },
   'state-dir': { type: 'string', help: 'directory of the sequence state file NAME.sequence.json (default: the configuration\'s)' },
   'sequence-reserve': { type: 'number', help: 'sequence numbers reserved ahead per outbound SA with explicit keys (default 1048576)' },
   'lock-dir': { type: 'string', default: DEFAULT_LOCK_DIR, help: 'where the locks on the gateway\'s name and interfaces are kept' },
