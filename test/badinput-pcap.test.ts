@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../controlplane/cli.js';
+import { vitesse } from './support/cli-capture.js';
 import { refOpen, type RefSa } from './support/esp-reference.js';
 import { readPcap } from './support/pcap.js';
 import { VITA } from './support/vectors.js';
@@ -36,18 +36,6 @@ afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function vitesse(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const [w1, w2] = [process.stdout.write, process.stderr.write];
-  process.stdout.write = ((c: string | Uint8Array) => out.push(c.toString()) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => err.push(c.toString()) > 0) as typeof process.stderr.write;
-  try {
-    return { code: await main(argv), out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = w1;
-    process.stderr.write = w2;
-  }
-}
 
 // Replays `privateIn` and `publicIn` (file contents); returns what came out and the counters.
 async function replay(name: string, privateIn: Buffer, publicIn: Buffer) {

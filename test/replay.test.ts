@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../controlplane/cli.js';
+import { vitesse } from './support/cli-capture.js';
 import { upperLayerChecksum } from '../controlplane/slowpath/checksum.js';
 import { refOpen, type RefSa } from './support/esp-reference.js';
 import { ethernet } from './support/gateway-harness.js';
@@ -67,18 +67,6 @@ function config(version: 4 | 6, extra: object = {}): object {
   };
 }
 
-async function vitesse(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const [w1, w2] = [process.stdout.write, process.stderr.write];
-  process.stdout.write = ((c: string | Uint8Array) => out.push(c.toString()) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => err.push(c.toString()) > 0) as typeof process.stderr.write;
-  try {
-    return { code: await main(argv), out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = w1;
-    process.stderr.write = w2;
-  }
-}
 
 const frames = (file: string) => readPcap(file).records.map((r) => r.data);
 const src = (ip: FrameIp) => ip.ip.subarray(ip.version === 4 ? 12 : 8, ip.version === 4 ? 16 : 24);

@@ -6,7 +6,6 @@ import { refOpen, type RefSa } from './esp-reference.js';
 import { ethernet } from './gateway-harness.js';
 import { buildIpv4, ethernetIp } from './ip-packets.js';
 import { readPcap } from './pcap.js';
-import { main } from '../../controlplane/cli.js';
 
 export const MAC = { private: '02:00:00:5e:00:01', privateNextHop: '02:00:00:5e:00:02', public: '02:00:00:5e:01:01', publicNextHop: '02:00:00:5e:01:02' };
 export const INBOUND: RefSa = { aead: 'aes-gcm-16-icv', spi: 8193, keymat: Buffer.concat([Buffer.alloc(16, 0x33), Buffer.alloc(4, 0x44)]) };
@@ -59,18 +58,7 @@ export function sentEsp(file: string, sa: RefSa = OUTBOUND, seqHigh = 0): SentEs
   });
 }
 
-/** Runs the CLI in this process, capturing what it prints. */
-export async function vitesse(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const [w1, w2] = [process.stdout.write, process.stderr.write];
-  process.stdout.write = ((c: string | Uint8Array) => out.push(c.toString()) > 0) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => err.push(c.toString()) > 0) as typeof process.stderr.write;
-  try {
-    return { code: await main(argv), out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = w1;
-    process.stderr.write = w2;
-  }
-}
 
 export const randomKeymat = () => crypto.randomBytes(20);
+
+export { vitesse } from './cli-capture.js';
