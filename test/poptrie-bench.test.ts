@@ -5,20 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { run } from '../bench/lookup.js';
 import { UsageError } from '../controlplane/cli/args.js';
 import * as testkit from '../controlplane/testkit.js';
+import { captured } from './support/cli-capture.js';
 
-async function capture(argv: string[]): Promise<{ code: number; out: string }> {
-  const write = process.stdout.write;
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += chunk.toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    return { code: await run(argv), out };
-  } finally {
-    process.stdout.write = write;
-  }
-}
+const capture = (argv: string[]) => captured(() => run(argv));
 
 describe('vitesse bench lookup', () => {
   it('--json ends with {ipv4: {routes, mlps, bytes}, ipv6: {...}}', async () => {

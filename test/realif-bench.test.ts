@@ -8,22 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { run } from '../bench/e2e.js';
 import { UsageError } from '../controlplane/cli/args.js';
 import * as testkit from '../controlplane/testkit.js';
+import { captured } from './support/cli-capture.js';
 import { readPcap } from './support/pcap.js';
 import { itNeeding } from './support/requires.js';
 
-async function capture(argv: string[]): Promise<{ code: number; out: string }> {
-  const write = process.stdout.write;
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += chunk.toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    return { code: await run(argv), out };
-  } finally {
-    process.stdout.write = write;
-  }
-}
+const capture = (argv: string[]) => captured(() => run(argv));
 
 describe('the paced generator (testkit.io.blast with pps)', () => {
   it('never runs ahead of its rate by more than a burst, and sends what it counts', async () => {
