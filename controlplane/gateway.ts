@@ -528,7 +528,7 @@ export function keyManagerConfig(config: GatewayConfig, secrets: Buffer[] = []):
           ...(port !== null ? { gatewayPort: port } : {}),
         };
       }),
-      natTraversal: r.natTraversal === 'force' ? 'force' : 'off',
+      natTraversal: r.natTraversal,
     })),
   };
 }

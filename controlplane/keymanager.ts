@@ -489,13 +489,14 @@ export class KeyManager {
           this.counters.ratelimited++;
           return;
         }
-        const proposal = ex.initiator.receiveChallenge(r.value, from, now, this.spis, this.wantsNegotiation(ex, now));
+        const local = this.localEndpoint(ex, to);
+        const proposal = ex.initiator.receiveChallenge(r.value, from, now, this.spis, this.wantsNegotiation(ex, now), local);
         if (proposal === null) {
           this.log.debug({ route, queue }, 'challenge not answered now: yielded, or SAs were negotiated meanwhile');
           return;
         }
         this.counters.challenges_accepted++;
-        return this.send(ex, proposal.to, proposal.message, to?.port);
+        return this.send(ex, proposal.to, proposal.message, local.port);
       }
       case MessageType.proposal: {
         const checked = checkProposal(ex.params, payload, this.issuer!, now);
@@ -504,7 +505,7 @@ export class KeyManager {
           this.counters.ratelimited++;
           return;
         }
-        const r = agree(ex.params, checked.value, this.issuer!, this.spis);
+        const r = agree(ex.params, checked.value, this.issuer!, this.spis, { from, to: this.localEndpoint(ex, to) });
         if (!r.ok) return this.drop(r.reason, from, ex);
         // Install before answering: the initiator may send ESP as soon as it
         // has the agreement, and if installing fails it gets no agreement
@@ -524,7 +525,7 @@ export class KeyManager {
         // negotiation). Its check is the AEAD, after X25519: a budget spent
         // before it would be spent by forgeries before the genuine agreement
         // came, so none is.
-        const r = ex.initiator.receiveAgreement(payload);
+        const r = ex.initiator.receiveAgreement(payload, from, this.localEndpoint(ex, to));
         if (!r.ok) return this.drop(r.reason, from, ex);
         this.counters.keypairs_negotiated++;
         this.learned(ex, from);
@@ -569,6 +570,11 @@ export class KeyManager {
 
   private wantsNegotiation(ex: Exchange, now: number): boolean {
     return ex.sas.needsNegotiation(now) || ex.initiator.owesRetry || this.liveness.wantsProbe(ex.peer);
+  }
+
+  // Our endpoint a message arrived at (`to`), else the one the route's exchange runs on: IKpsk2's NAT detection (exchange/nat-detection.ts).
+  private localEndpoint(ex: Exchange, to?: Endpoint): Endpoint {
+    return { address: to?.address ?? ex.params.localAddress, port: to?.port ?? ex.params.natTPort ?? this.settings.port };
   }
 
   // Without `to`, queues that share the gateway's address are ambiguous.
@@ -661,6 +667,15 @@ export class KeyManager {
 
   private learned(ex: Exchange, from: Endpoint): void {
     if (learnEndpoint(ex, from, 'key-exchange', this.log)) this.options.onPeerEndpoint?.(ex.params.route, ex.params.queue, { ...from });
+  }
+
+  /**
+   * Whether the negotiation of `route`'s active outbound SA on `queue` saw a
+   * NAT (exchange/nat-detection.ts); null: no active SA, or a pre-shared-key
+   * route (no detection).
+   */
+  natDetected(route: RouteId, queue: QueueNumber): boolean | null {
+    return this.byId.get(route)?.find((e) => e.params.queue === queue)?.sas.natDetected() ?? null;
   }
 
   /** The endpoint learned for `route` on `queue` (null: none, or the configured address is used). */

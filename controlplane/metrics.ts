@@ -177,6 +177,9 @@ export class GatewayMetrics {
     gauge('vitesse_route_peer_up', '1 while the route\'s peer is alive (answered a key exchange or sent authenticated ESP, and no liveness-failures probes failed since), else 0 (key-manager mode).', ['route'], function* (s) {
       for (const [route, p] of s.peers) yield [{ route }, p.peerUp ? 1 : 0];
     });
+    gauge('vitesse_route_nat_detected', '1 while the negotiation of the route\'s active outbound SA saw a NAT on either side (on any queue), else 0; public-key routes with an active SA only (key-manager mode).', ['route'], function* (s) {
+      for (const [route, p] of s.peers) if (p.natDetected != null) yield [{ route }, p.natDetected ? 1 : 0];
+    });
     counter('vitesse_route_liveness_probes_total', 'Key exchanges started to find out whether the route\'s peer is alive (event sent), and those that expired unanswered (event failed).', ['route', 'event'], function* (s) {
       for (const [route, p] of s.peers) {
         yield [{ route, event: 'sent' }, p.probesSent];

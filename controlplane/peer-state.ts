@@ -15,6 +15,8 @@ export interface PeerEndpoint {
   port: number;
   /** Learned from authenticated traffic (NAT traversal), rather than configured. */
   learned: boolean;
+  /** Whether the negotiation of the active outbound SA saw a NAT (public-key routes; exchange/nat-detection.ts). */
+  natDetected?: boolean;
 }
 
 export interface RoutePeer {
@@ -26,6 +28,8 @@ export interface RoutePeer {
   probesSent: number;
   probesFailed: number;
   endpoints: PeerEndpoint[];
+  /** A NAT seen on any queue (null: no detection yet, or a pre-shared-key route). */
+  natDetected?: boolean | null;
 }
 
 const latest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
@@ -39,7 +43,7 @@ export function routePeers(gw: Gateway): Map<RouteId, RoutePeer> {
   // ESP in UDP: where the data plane learned the peer is (authenticated ESP), by route and queue.
   const learned = new Map(gw.dataplane.endpoints().filter((e) => e.learned).map((e) => [`${e.route}/${e.queue}`, e]));
   for (const r of config.routes) {
-    const peer: RoutePeer = { peerUp: false, downSince: null, lastHandshake: null, lastReceived: null, probesSent: 0, probesFailed: 0, endpoints: [] };
+    const peer: RoutePeer = { peerUp: false, downSince: null, lastHandshake: null, lastReceived: null, probesSent: 0, probesFailed: 0, endpoints: [], natDetected: null };
     let allDown = true;
     for (const q of config.publicInterface.queues) {
       const s = km.liveness.snapshot(`${r.id}/${q.id}`);
@@ -55,8 +59,11 @@ export function routePeers(gw: Gateway): Map<RouteId, RoutePeer> {
       const e = learned.get(`${r.id}/${q.id}`) ?? km.learnedEndpoint(r.id, q.id); // a peer behind NAT: from its key exchange
       // Otherwise where the key manager sends (gateway.ts, keyManagerConfig): the peer's own port if it names one.
       const port = r.peer?.endpoints.find((x) => x.queue === q.id)?.port ?? config.protocolPort;
-      if (e) peer.endpoints.push({ queue: q.id, address: e.address!, port: e.port!, learned: true });
-      else if (gateway) peer.endpoints.push({ queue: q.id, address: gateway.address, port, learned: false });
+      const nat = km.natDetected(r.id, q.id);
+      if (nat !== null) peer.natDetected = (peer.natDetected ?? false) || nat;
+      const detected = nat === null ? {} : { natDetected: nat };
+      if (e) peer.endpoints.push({ queue: q.id, address: e.address!, port: e.port!, learned: true, ...detected });
+      else if (gateway) peer.endpoints.push({ queue: q.id, address: gateway.address, port, learned: false, ...detected });
     }
     if (peer.peerUp || !allDown) peer.downSince = null;
     out.set(r.id, peer);
@@ -80,6 +87,7 @@ export function peerLeaves(p: RoutePeer, moved?: readonly Record<string, unknown
     out['peer-endpoint'] = p.endpoints.map((e) => ({
       queue: e.queue, address: e.address, port: e.port, learned: e.learned,
       ...(changes.has(e.queue) ? { changes: changes.get(e.queue) } : {}),
+      ...(e.natDetected !== undefined ? { 'nat-detected': e.natDetected } : {}),
     }));
   }
   return out;

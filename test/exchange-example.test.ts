@@ -8,7 +8,8 @@ import {
   encodeAgreement, encodeChallenge, encodeKnock, encodeProposal, encodeSpiPayload,
 } from '../controlplane/exchange/messages.js';
 import { encodeKey, publicKeyPrologue } from '../controlplane/exchange/identity.js';
-import { IK_PROPOSAL_LENGTH } from '../controlplane/exchange/messages.js';
+import { IK_AGREEMENT_LENGTH, IK_PROPOSAL_LENGTH } from '../controlplane/exchange/messages.js';
+import { decodeIkPayload, detectNat, encodeIkPayload, natDetectionData } from '../controlplane/exchange/nat-detection.js';
 import { HandshakeState } from '../controlplane/exchange/noise.js';
 import { dh, keyPairFromPrivate } from '../controlplane/exchange/primitives.js';
 import { PROTOCOL_VERSION, negotiatedPair, prologue } from '../controlplane/exchange/protocol.js';
@@ -92,10 +93,17 @@ describe('docs/key-exchange.md public-key example (IKpsk2)', () => {
     proposal: h(`000003e9 0d000000 01010000 c0c1c2c3c4c5c6c7c8c9cacbcccdcecf a0a1a2a3a4a5a6a7a8a9aaabacadaeaf
       ca35def5ae56cec33dc2036731ab14896bc4c75dbb07a61f879f8e3afa4c7944
       f70d65fedfd7ad294f4c8f5c1324c7c90e54cd8af05652112a27b261e11ce99d 0db71c042901d2fdd54a272fd518027e
-      9f67fdc9 7d804b3811cbd32212305f21b6ec3eec`),
+      9f67fdc9 4d534fea185e2949c5c4743490cf6ca1 36bc45054dba8cfc88d7b996042afae3
+      4b38efe8596f28fd64137455d1d19b7c`),
     agreement: h(`000003e9 0e000000
-      95ebc60d2b1fa672c1f46a8aa265ef51bfe38e7ccb39ec5be34069f144808843 1ef9e442 6f147540650e39d3feffdb9a1a004083`),
-    handshakeHash: h('877174936db66e33a26bb715dca97c21d3d6c37f5baeb13b54f9b57c6c01f42b'),
+      95ebc60d2b1fa672c1f46a8aa265ef51bfe38e7ccb39ec5be34069f144808843
+      1ef9e442 cc6d3709a7b1be8158f94b35b8be9294 c880220e974003abb997c50af86c7d00
+      7f17d26bc855eb14834deb99dd19773b`),
+    // NAT detection (section 11.7): the initiator sends from 192.0.2.1:4500 to
+    // 198.51.100.2:4500 through a NAT, the responder sees it at 203.0.113.9:61001.
+    proposalNat: h('06843ab927872aefc5805b20c5475994 658181c1a6ab26629f24bfa4caab73e1'),
+    agreementNat: h('658181c1a6ab26629f24bfa4caab73e1 dbdf7af5d216427327773ae39a7f0ee0'),
+    handshakeHash: h('25822c129719bfbae082c7587822af17f473c8caa6d084a62bfeb200313f4f96'),
     initiatorToResponder: h('3090447c06cf8917ab6c33b17c9f138c 1a69f510'),
     responderToInitiator: h('236229fb5381bb246906721a1fe31ce7 c88095f6'),
   };
@@ -112,18 +120,35 @@ describe('docs/key-exchange.md public-key example (IKpsk2)', () => {
     const r = new HandshakeState({
       pattern: 'IKpsk2', initiator: false, prologue: pro, s: rStatic, staticShared: dh(rStatic, iStatic.publicKey), ephemeral: responderEphemeral,
     });
-    const m1 = i.writeMessage(encodeSpiPayload(initiatorSpi));
+    const initiatorAt = { address: '192.0.2.1', port: 4500 };
+    const responderAt = { address: '198.51.100.2', port: 4500 };
+    const natAt = { address: '203.0.113.9', port: 61001 };
+    const proposalNat = natDetectionData(nonce, initiatorAt, responderAt);
+    expect(proposalNat.toString('hex')).toBe(ik.proposalNat.toString('hex'));
+    const m1 = i.writeMessage(encodeIkPayload(initiatorSpi, proposalNat));
     const proposal = encodeProposal(routeSpi, 'aes-gcm-16-icv', nonce, m1);
     expect(proposal.length).toBe(IK_PROPOSAL_LENGTH);
+    expect(IK_PROPOSAL_LENGTH).toBe(176);
     expect(proposal.toString('hex')).toBe(ik.proposal.toString('hex'));
     const d = decodeProposal(proposal, IK_PROPOSAL_LENGTH);
     expect(d.ok && d.msg.noise.equals(m1)).toBe(true);
-    expect(decodeSpiPayload(r.readMessage(m1))).toBe(initiatorSpi);
+    const p1 = decodeIkPayload(r.readMessage(m1))!;
+    expect(p1.spi).toBe(initiatorSpi);
+    // The responder sees the NAT in front of the initiator (source), none in front of itself.
+    expect(detectNat(nonce, p1.nat, natAt, responderAt)).toEqual({ remote: true, local: false });
     expect(r.remoteStatic()!.equals(iStatic.publicKey)).toBe(true);
     r.providePsk(zero);
-    const m2 = r.writeMessage(encodeSpiPayload(responderSpi));
-    expect(encodeAgreement(routeSpi, m2).toString('hex')).toBe(ik.agreement.toString('hex'));
-    expect(decodeSpiPayload(i.readMessage(m2))).toBe(responderSpi);
+    const agreementNat = natDetectionData(nonce, responderAt, natAt);
+    expect(agreementNat.toString('hex')).toBe(ik.agreementNat.toString('hex'));
+    const m2 = r.writeMessage(encodeIkPayload(responderSpi, agreementNat));
+    const agreement = encodeAgreement(routeSpi, m2);
+    expect(agreement.length).toBe(IK_AGREEMENT_LENGTH);
+    expect(IK_AGREEMENT_LENGTH).toBe(92);
+    expect(agreement.toString('hex')).toBe(ik.agreement.toString('hex'));
+    const p2 = decodeIkPayload(i.readMessage(m2))!;
+    expect(p2.spi).toBe(responderSpi);
+    // ... and the initiator learns it is behind one: the responder saw it elsewhere than where it sent from.
+    expect(detectNat(nonce, p2.nat, responderAt, initiatorAt)).toEqual({ remote: false, local: true });
     expect(i.handshakeHash().toString('hex')).toBe(ik.handshakeHash.toString('hex'));
     const atInitiator = negotiatedPair(i, 'initiator', 'aes-gcm-16-icv', Spi(initiatorSpi), Spi(responderSpi));
     const atResponder = negotiatedPair(r, 'responder', 'aes-gcm-16-icv', Spi(responderSpi), Spi(initiatorSpi));

@@ -35,17 +35,17 @@ function pkWorld(o: { pskA?: Buffer; pskB?: Buffer; peerOfB?: Buffer } = {}): Wo
 const established = (w: World) => outboundWorks(w.a, w.b) && outboundWorks(w.b, w.a);
 
 describe('key manager, public-key routes (IKpsk2)', () => {
-  it('negotiates SAs whose keys match, with 144-octet proposals, without a psk', () => {
+  it('negotiates SAs whose keys match, with 176-octet proposals, without a psk', () => {
     const w = pkWorld();
     w.run(20);
     expect(established(w)).toBe(true);
     const proposals = w.net.log.filter((d) => type(d) === MessageType.proposal);
     expect(proposals.length).toBeGreaterThan(0);
     for (const p of proposals) expect(p.payload.length).toBe(IK_PROPOSAL_LENGTH);
-    expect(IK_PROPOSAL_LENGTH).toBe(144);
+    expect(IK_PROPOSAL_LENGTH).toBe(176);
     // Nothing in a proposal is either gateway's static public key in clear (identity hiding).
     for (const p of proposals) for (const k of [pubA, pubB]) expect(p.payload.includes(k)).toBe(false);
-    for (const d of w.net.log.filter((x) => type(x) === MessageType.agreement)) expect(d.payload.length).toBe(60);
+    for (const d of w.net.log.filter((x) => type(x) === MessageType.agreement)) expect(d.payload.length).toBe(92);
     expect(w.a.km.counters.rxerrors + w.b.km.counters.rxerrors).toBe(0);
   });
 

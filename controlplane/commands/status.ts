@@ -119,7 +119,8 @@ interface SequenceNumbers {
  */
 interface PeerState {
   /** address:port per queue ([v6]:port), and whether it was learned (NAT traversal) or configured. */
-  endpoints: { queue: number; endpoint: string; learned: boolean }[];
+  /** nat-detected: present for public-key routes with an active outbound SA (route/peer-endpoint/nat-detected). */
+  endpoints: { queue: number; endpoint: string; learned: boolean; 'nat-detected'?: boolean }[];
   /** null: the gateway does not report it (data-plane mode). */
   up: boolean | null;
   'down-since': string | null;
@@ -254,7 +255,10 @@ export function statusReport(name: string, config: Json, before: Json, after: Js
 function peerState(state: Json): PeerState {
   const endpoint = (e: Json) => `${String(e.address).includes(':') ? `[${e.address}]` : e.address}:${e.port}`;
   return {
-    endpoints: (state['peer-endpoint'] ?? []).map((e: Json) => ({ queue: n(e.queue), endpoint: endpoint(e), learned: e.learned === true })),
+    endpoints: (state['peer-endpoint'] ?? []).map((e: Json) => ({
+      queue: n(e.queue), endpoint: endpoint(e), learned: e.learned === true,
+      ...(typeof e['nat-detected'] === 'boolean' ? { 'nat-detected': e['nat-detected'] } : {}),
+    })),
     up: typeof state['peer-up'] === 'boolean' ? state['peer-up'] : null,
     'down-since': state['peer-down-since'] ?? null,
     'last-handshake': state['last-handshake'] ?? null,
@@ -286,7 +290,10 @@ function peerBlocks(report: StatusReport, now: number): string[] {
     lines.push(`route ${r.id} (${r.net})`);
     const p = r['peer-state'];
     lines.push(`  peer: ${r.peer}`);
-    for (const e of p.endpoints) lines.push(`  endpoint${p.endpoints.length > 1 ? ` (queue ${e.queue})` : ''}: ${e.endpoint}${e.learned ? ' (learned)' : ''}`);
+    for (const e of p.endpoints) {
+      const notes = [...(e.learned ? ['learned'] : []), ...(e['nat-detected'] === undefined ? [] : [e['nat-detected'] ? 'NAT detected' : 'no NAT'])];
+      lines.push(`  endpoint${p.endpoints.length > 1 ? ` (queue ${e.queue})` : ''}: ${e.endpoint}${notes.length ? ` (${notes.join(', ')})` : ''}`);
+    }
     const status = p.up === null ? 'unknown' : p.up ? 'up' : p['down-since'] ? `down since ${p['down-since']} (${ago(p['down-since'], now)})` : 'down (never heard from)';
     lines.push(`  peer status: ${status}`);
     lines.push(`  latest handshake: ${ago(p['last-handshake'], now)}`);

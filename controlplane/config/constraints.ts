@@ -151,6 +151,9 @@ function checkRoutes(d: Draft, queues: Queues | null, problems: Problems): Set<s
       if (r.presharedKey === null && r.peers && !peered) problems.add(child(r.path, 'preshared-key'), 'missing: required unless in data-plane mode');
     }
     if (r.protocol === 'vita-ske-v5') checkVitaSke(r, peered, problems);
+    // NAT detection travels in the public-key exchange's payloads (exchange/nat-detection.ts):
+    // NNpsk0's prologue binds the configured addresses, explicit SAs have no exchange.
+    if (r.natTraversal === 'auto' && !peered) problems.add(child(r.path, 'nat-traversal'), 'is auto, which needs NAT detection: only a route with a peer (public-key key exchange) has it; use force or off');
     if (peered) {
       checkPeers(d, r, queues, problems);
       continue;
@@ -200,7 +203,7 @@ function checkPeers(d: Draft, r: DraftRoute, queues: Queues | null, problems: Pr
     if (!p.endpoints) continue;
     if (!p.endpoints.length) {
       // A peer behind NAT: its endpoint is learned from its authenticated messages, over ESP in UDP.
-      if (r.natTraversal !== 'force') problems.add(child(r.path, 'nat-traversal'), 'a peer without endpoint (behind NAT) needs nat-traversal force');
+      if (r.natTraversal !== 'force' && r.natTraversal !== 'auto') problems.add(child(r.path, 'nat-traversal'), 'a peer without endpoint (behind NAT) needs nat-traversal force or auto');
       continue;
     }
     const endpoints = firstByKey(p.endpoints, (e) => (e.queue == null ? undefined : String(e.queue)), 'one endpoint per queue', problems);

@@ -54,8 +54,6 @@ export function checkSemantics(d: Draft, problems: Problems, passed?: { draft: D
     if (r.net && hasHostBits(r.net)) {
       problems.add(child(r.path, 'net'), `${show(r.net.written)} has host bits set (the network would be "${formatPrefix(networkOf(r.net))}")`);
     }
-    // NAT detection needs what a key exchange tells of addresses seen (public-key routes).
-    if (r.natTraversal === 'auto') problems.add(child(r.path, 'nat-traversal'), '"auto" is not supported yet (it needs NAT detection); use "force" or "off"');
     const endpoints = (r.peers ?? []).flatMap((p) => p.endpoints ?? []);
     for (const g of [...(r.gateways ?? []), ...endpoints]) {
       const at = child(g.path, 'address');

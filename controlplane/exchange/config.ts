@@ -4,6 +4,7 @@
 // is refused with the path and the reason, and nothing changes.
 import { ADDRESS_LENGTH, parseAddress } from './address.js';
 import { KEY_LENGTH, zeroPsk, type RoutePattern } from './identity.js';
+import type { NatTraversal } from './nat-detection.js';
 import { PSK_LENGTH } from './noise.js';
 import { PublicKeyError, constantTimeEqual, dh, keyPairFromPrivate, wipe, type KeyPair } from './primitives.js';
 import { AEAD_ID, DEFAULT_NAT_T_PORT, DEFAULT_NEGOTIATION_TTL_S, DEFAULT_PORT, DEFAULT_SA_TTL_S } from './protocol.js';
@@ -49,8 +50,10 @@ export interface ExchangeParams {
   readonly gateway: Buffer;
   /** The route's own liveness settings, if any (the key manager's otherwise). */
   readonly liveness: LivenessOverride;
-  /** NAT traversal forced: the exchange's port (behind the non-ESP marker) and both ends' ESP-in-UDP port; null: off. */
+  /** NAT traversal forced or auto: the exchange's port (behind the non-ESP marker) and both ends' ESP-in-UDP port; null: off. */
   readonly natTPort: number | null;
+  /** force: every SA sends ESP in UDP; auto: those whose negotiation saw a NAT (nat-detection.ts). */
+  readonly natTraversal: NatTraversal;
 }
 
 export interface CompiledConfig {
@@ -171,7 +174,11 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, shared: M
     // ... and authenticates by the pre-shared key alone (NNpsk0).
     if (protocol === 'vita-ske-v5' && publicKeyRoute) throw new ConfigError(`${at}/protocol: vita-ske-v5 authenticates by a pre-shared key only; a route with a peer public key cannot use it`);
     // ... and runs on protocol-port with plain ESP: Vita has no NAT traversal.
-    if (protocol === 'vita-ske-v5' && r.natTraversal === 'force') throw new ConfigError(`${at}/nat-traversal: vita-ske-v5 runs on protocol-port with plain ESP, as Vita does; nat-traversal force cannot be used with it`);
+    if (protocol === 'vita-ske-v5' && (r.natTraversal === 'force' || r.natTraversal === 'auto')) throw new ConfigError(`${at}/nat-traversal: vita-ske-v5 runs on protocol-port with plain ESP, as Vita does; nat-traversal ${r.natTraversal} cannot be used with it`);
+    const natTraversal = r.natTraversal ?? 'off';
+    if (natTraversal !== 'off' && natTraversal !== 'force' && natTraversal !== 'auto') throw new ConfigError(`${at}/nat-traversal: unknown value "${String(natTraversal)}" (have: off, force, auto)`);
+    // NAT detection travels in IKpsk2's payloads; NNpsk0's prologue binds the configured addresses instead.
+    if (natTraversal === 'auto' && !publicKeyRoute) throw new ConfigError(`${at}/nat-traversal: auto needs NAT detection, which only a public-key route's key exchange carries (a route with a peer); use force or off`);
     if (!Array.isArray(r.queues) || r.queues.length === 0) throw new ConfigError(`${at}/queue: a route needs at least one queue`);
     const liveness: LivenessOverride = {
       ...(r.livenessInterval !== undefined ? { intervalMs: positiveSeconds(r.livenessInterval, 0, `${at}/liveness-interval`) } : {}),
@@ -189,7 +196,7 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, shared: M
       // A peer behind NAT (no address): all-zero until learned, which no real source is.
       const behindNat = q.gatewayAddress === undefined;
       if (behindNat && !publicKeyRoute) throw new ConfigError(`${qat}/gateway-address: missing (only a public-key peer may be behind NAT)`);
-      if (behindNat && r.natTraversal !== 'force') throw new ConfigError(`${qat}/gateway-address: missing; a peer behind NAT needs nat-traversal force`);
+      if (behindNat && natTraversal === 'off') throw new ConfigError(`${qat}/gateway-address: missing; a peer behind NAT needs nat-traversal force or auto`);
       const gateway = behindNat ? Buffer.alloc(ADDRESS_LENGTH) : parse(q.gatewayAddress!);
       if (!gateway) throw new ConfigError(`${qat}/gateway-address: not an IP address: "${q.gatewayAddress}"`);
       const gatewayPort = q.gatewayPort ?? null;
@@ -216,7 +223,8 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, shared: M
         local,
         gateway,
         liveness,
-        natTPort: r.natTraversal === 'force' ? natTPort : null,
+        natTPort: natTraversal === 'off' ? null : natTPort,
+        natTraversal,
       });
     }
   }
@@ -235,6 +243,7 @@ export function sameExchange(a: ExchangeParams, b: ExchangeParams): boolean {
     && (a.peerPublicKey === null ? b.peerPublicKey === null : b.peerPublicKey !== null && a.peerPublicKey.equals(b.peerPublicKey))
     && (a.staticKey === null ? b.staticKey === null : b.staticKey !== null && a.staticKey.publicKey.equals(b.staticKey.publicKey))
     && a.natTPort === b.natTPort
+    && a.natTraversal === b.natTraversal
     && constantTimeEqual(a.psk, b.psk);
 }
 

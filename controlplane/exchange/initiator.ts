@@ -25,12 +25,13 @@
 // disturb a negotiation in progress. Only the deadline ends one.
 import crypto from 'node:crypto';
 import type { ExchangeParams } from './config.js';
-import { decodeAgreement, decodeChallenge, decodeSpiPayload, encodeKnock, encodeProposal, encodeSpiPayload } from './messages.js';
+import { agreementLength, decodeAgreement, decodeChallenge, decodeSpiPayload, encodeKnock, encodeProposal, encodeSpiPayload } from './messages.js';
+import { decodeIkPayload, detectNat, encodeIkPayload, natDetectionData, type NatView } from './nat-detection.js';
 import { publicKeyPrologue } from './identity.js';
 import { HandshakeState } from './noise.js';
 import { constantTimeEqual, wipe } from './primitives.js';
 import {
-  AEAD_ID, COOKIE_LENGTH, NOISE_PATTERN, PROTOCOL_VERSION, YIELD_WAIT_MIN_MS, YIELD_WAIT_RTTS,
+  AEAD_ID, COOKIE_LENGTH, DEFAULT_PORT, NOISE_PATTERN, PROTOCOL_VERSION, YIELD_WAIT_MIN_MS, YIELD_WAIT_RTTS,
   dropped, negotiatedPair, noiseDropReason, prologue,
   type NegotiatedPair, type Step,
 } from './protocol.js';
@@ -52,7 +53,9 @@ export class Initiator {
   private cookie: Buffer | null = null;
   private handshake: HandshakeState | null = null;
   // While yielded: our challenge, held back until resumeAt.
-  private held: { nonce: Buffer; from: Endpoint; resumeAt: number } | null = null;
+  private held: { nonce: Buffer; from: Endpoint; local?: Endpoint; resumeAt: number } | null = null;
+  // The proposal's nonce and endpoints (IKpsk2: the agreement's NAT detection is read against them).
+  private sent: { nonce: Buffer; to: Endpoint; from: Endpoint } | null = null;
   // Our inbound SPI, proposed again on every retry until a negotiation
   // succeeds: if an agreement was lost, the responder already holds an
   // outbound SA under this SPI, and the retry updates it instead of leaving
@@ -145,19 +148,21 @@ export class Initiator {
    * `proceed` (we still want new SAs) returns the proposal to send;
    * otherwise ends the negotiation quietly (null), e.g. because the peer's
    * own negotiation gave us fresh SAs meanwhile. When yielded, holds the
-   * challenge back (null; see resume()).
+   * challenge back (null; see resume()). `local`: our endpoint the proposal
+   * goes out from (IKpsk2's NAT detection; default our address and the
+   * route's NAT-T port, else 303).
    */
-  receiveChallenge(nonce: Buffer, from: Endpoint, now: number, spis: SpiAllocator, proceed: boolean): Proposal | null {
+  receiveChallenge(nonce: Buffer, from: Endpoint, now: number, spis: SpiAllocator, proceed: boolean, local?: Endpoint): Proposal | null {
     if (this.current === 'yielded') {
       // A second copy of the same challenge changes nothing.
-      this.held ??= { nonce, from, resumeAt: now + Math.max(YIELD_WAIT_RTTS * (now - this.knockedAt), YIELD_WAIT_MIN_MS) };
+      this.held ??= { nonce, from, local, resumeAt: now + Math.max(YIELD_WAIT_RTTS * (now - this.knockedAt), YIELD_WAIT_MIN_MS) };
       return null;
     }
     if (!proceed) {
       this.reset();
       return null;
     }
-    return this.propose(nonce, from, spis);
+    return this.propose(nonce, from, spis, local);
   }
 
   /**
@@ -167,18 +172,23 @@ export class Initiator {
    */
   resume(now: number, spis: SpiAllocator, proceed: boolean): Proposal | null {
     if (this.current !== 'yielded' || !this.held || now < this.held.resumeAt) return null;
-    const { nonce, from } = this.held;
+    const { nonce, from, local } = this.held;
     if (!proceed) {
       this.reset();
       return null;
     }
-    return this.propose(nonce, from, spis);
+    return this.propose(nonce, from, spis, local);
   }
 
-  /** Checks an agreement; on success returns the SA pair and becomes idle. */
-  receiveAgreement(message: Buffer): Step<NegotiatedPair> {
+  /**
+   * Checks an agreement; on success returns the SA pair and becomes idle.
+   * `from` and `local`: where it came from and arrived (IKpsk2's NAT
+   * detection; default: as the proposal was sent, i.e. no NAT seen here).
+   */
+  receiveAgreement(message: Buffer, from?: Endpoint, local?: Endpoint): Step<NegotiatedPair> {
     if (this.current !== 'awaiting-agreement') return dropped('protocol');
-    const d = decodeAgreement(message);
+    const ik = this.params.pattern === 'IKpsk2';
+    const d = decodeAgreement(message, agreementLength(ik));
     if (!d.ok) return dropped(d.reason);
     let payload: Buffer;
     try {
@@ -186,13 +196,23 @@ export class Initiator {
     } catch (err) {
       return dropped(noiseDropReason(err));
     }
-    const theirSpi = decodeSpiPayload(payload);
+    let nat: NatView | undefined;
+    let theirSpi: number | null;
+    if (ik) {
+      const sent = this.sent!;
+      const p = decodeIkPayload(payload)!; // the length was checked with the message's
+      theirSpi = p.spi;
+      nat = detectNat(sent.nonce, p.nat, from ?? sent.to, local ?? sent.from);
+    } else {
+      theirSpi = decodeSpiPayload(payload);
+    }
     if (theirSpi === null || theirSpi < FIRST_SPI) {
       // Authentic but unusable: the peer is broken, this negotiation is over.
       this.reset();
       return dropped('protocol');
     }
     const pair = negotiatedPair(this.handshake!, 'initiator', this.params.aead, this.proposedSpi!, Spi(theirSpi));
+    if (nat) pair.nat = nat;
     this.handshake = null;
     this.proposedSpi = null; // now the inbound SA's: whoever installs it owns it
     this.reset();
@@ -218,8 +238,9 @@ export class Initiator {
     this.proposedSpi = null;
   }
 
-  private propose(nonce: Buffer, from: Endpoint, spis: SpiAllocator): Proposal {
+  private propose(nonce: Buffer, from: Endpoint, spis: SpiAllocator, local?: Endpoint): Proposal {
     const p = this.params;
+    const source = local ?? { address: p.localAddress, port: p.natTPort ?? DEFAULT_PORT };
     this.proposedSpi ??= spis.allocate();
     this.handshake = p.pattern === 'IKpsk2'
       ? new HandshakeState({
@@ -244,7 +265,10 @@ export class Initiator {
           nonce,
         }),
       });
-    const noise = this.handshake.writeMessage(encodeSpiPayload(this.proposedSpi));
+    const noise = this.handshake.writeMessage(p.pattern === 'IKpsk2'
+      ? encodeIkPayload(this.proposedSpi, natDetectionData(nonce, source, from))
+      : encodeSpiPayload(this.proposedSpi));
+    this.sent = { nonce, to: from, from: source };
     this.held = null;
     this.current = 'awaiting-agreement';
     return { message: encodeProposal(p.routeSpi, p.aead, nonce, noise), to: from };
@@ -257,6 +281,7 @@ export class Initiator {
     wipe(this.cookie);
     this.cookie = null;
     this.held = null;
+    this.sent = null;
     this.current = 'idle';
   }
 }

@@ -4,6 +4,7 @@
 // message whose version octet is not ours is a version error whatever its
 // length, so a newer peer is reported as such rather than as malformed.
 import { AEAD_ID, COOKIE_LENGTH, NONCE_LENGTH, PROTOCOL_VERSION, SPI_PAYLOAD_LENGTH } from './protocol.js';
+import { IK_PAYLOAD_LENGTH } from './nat-detection.js';
 import { DHLEN, TAGLEN } from './primitives.js';
 import type { Aead, RouteSpi } from './types.js';
 import { RouteSpi as toRouteSpi } from './types.js';
@@ -22,14 +23,24 @@ const KNOCK_PADDING = 16;
 export const KNOCK_LENGTH = HEADER_LENGTH + PARAMETERS_LENGTH + COOKIE_LENGTH + KNOCK_PADDING;
 export const CHALLENGE_LENGTH = HEADER_LENGTH + PARAMETERS_LENGTH + NONCE_LENGTH;
 export const PROPOSAL_LENGTH = HEADER_LENGTH + PARAMETERS_LENGTH + NONCE_LENGTH + NOISE_MESSAGE_LENGTH;
-/** Public-key mode: IKpsk2 message 1 (-> e, es, s, ss) carries the initiator's encrypted static key too. */
-export const IK_NOISE_MESSAGE_LENGTH = DHLEN + DHLEN + TAGLEN + SPI_PAYLOAD_LENGTH + TAGLEN;
+/**
+ * Public-key mode: IKpsk2 message 1 (-> e, es, s, ss) carries the initiator's
+ * encrypted static key too, and both messages' payloads carry NAT detection
+ * data after the SPI (nat-detection.ts).
+ */
+export const IK_NOISE_MESSAGE_LENGTH = DHLEN + DHLEN + TAGLEN + IK_PAYLOAD_LENGTH + TAGLEN;
 export const IK_PROPOSAL_LENGTH = HEADER_LENGTH + PARAMETERS_LENGTH + NONCE_LENGTH + IK_NOISE_MESSAGE_LENGTH;
-/** A route's proposal length: it depends on its mode (the agreement's does not: IKpsk2 message 2 is e, ee, se, psk). */
+/** A route's proposal length: it depends on its mode. */
 export function proposalLength(publicKey: boolean): number {
   return publicKey ? IK_PROPOSAL_LENGTH : PROPOSAL_LENGTH;
 }
 export const AGREEMENT_LENGTH = HEADER_LENGTH + NOISE_MESSAGE_LENGTH;
+/** IKpsk2 message 2 (<- e, ee, se, psk): the ephemeral key and the payload with NAT detection. */
+export const IK_AGREEMENT_LENGTH = HEADER_LENGTH + DHLEN + IK_PAYLOAD_LENGTH + TAGLEN;
+/** A route's agreement length, by its mode. */
+export function agreementLength(publicKey: boolean): number {
+  return publicKey ? IK_AGREEMENT_LENGTH : AGREEMENT_LENGTH;
+}
 
 export interface Header {
   routeSpi: RouteSpi;
@@ -137,13 +148,14 @@ export function decodeProposal(m: Buffer, length: number = PROPOSAL_LENGTH): Dec
 }
 
 export function encodeAgreement(routeSpi: RouteSpi, noise: Buffer): Buffer {
-  const m = header(routeSpi, MessageType.agreement, AGREEMENT_LENGTH);
+  const m = header(routeSpi, MessageType.agreement, HEADER_LENGTH + noise.length);
   noise.copy(m, HEADER_LENGTH);
   return m;
 }
 
-export function decodeAgreement(m: Buffer): Decoded<Agreement> {
-  if (m.length !== AGREEMENT_LENGTH) return PROTOCOL;
+/** `length`: the route's agreement length (agreementLength()); anything else is malformed. */
+export function decodeAgreement(m: Buffer, length: number = AGREEMENT_LENGTH): Decoded<Agreement> {
+  if (m.length !== length) return PROTOCOL;
   return { ok: true, msg: { noise: Buffer.from(m.subarray(HEADER_LENGTH)) } };
 }
 

@@ -4,6 +4,7 @@
 // with their units are here too.
 import { ADDRESS_LENGTH } from './address.js';
 import type { DropReason } from './counters.js';
+import type { NatView } from './nat-detection.js';
 import { NoiseError, type HandshakeState } from './noise.js';
 import { hmac, wipe } from './primitives.js';
 import type { Aead, RouteSpi, Spi } from './types.js';
@@ -117,6 +118,8 @@ export interface NegotiatedPair {
   outbound: NegotiatedSa;
   /** The outbound SA waits for the peer's first packet on the inbound one (IKpsk2 responder, sa-lifecycle.ts). */
   unconfirmed?: boolean;
+  /** IKpsk2: where its negotiation saw a NAT (nat-detection.ts); absent for NNpsk0. */
+  nat?: NatView;
 }
 
 /** Either a value or the reason the message was dropped (its counter). */

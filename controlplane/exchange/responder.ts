@@ -13,6 +13,7 @@ import { challengeContext, type ExchangeParams } from './config.js';
 import type { ChallengeEpoch, ChallengeIssuer } from './challenge.js';
 import { publicKeyPrologue } from './identity.js';
 import { decodeKnock, decodeProposal, decodeSpiPayload, encodeAgreement, encodeChallenge, encodeSpiPayload, proposalLength } from './messages.js';
+import { decodeIkPayload, detectNat, encodeIkPayload, natDetectionData, type NatView } from './nat-detection.js';
 import { HandshakeState } from './noise.js';
 import { constantTimeEqual } from './primitives.js';
 import {
@@ -21,7 +22,7 @@ import {
   type NegotiatedPair, type Step,
 } from './protocol.js';
 import { FIRST_SPI, type SpiAllocator } from './spi.js';
-import { Spi } from './types.js';
+import { Spi, type Endpoint } from './types.js';
 
 /** A knock's cookie, if the knock is well-formed (nothing more can be checked). */
 export function readKnock(message: Buffer): Step<Buffer> {
@@ -51,12 +52,18 @@ export function checkProposal(p: ExchangeParams, message: Buffer, issuer: Challe
   return { ok: true, value: { nonce: d.msg.nonce, noise: d.msg.noise, epoch } };
 }
 
-/** Authenticates a checked proposal (X25519, AEAD); returns the agreement and the SA pair. */
+/**
+ * Authenticates a checked proposal (X25519, AEAD); returns the agreement and
+ * the SA pair. `seen`: where the proposal came from and the endpoint of ours
+ * it arrived at (IKpsk2's NAT detection, nat-detection.ts; the agreement
+ * goes back from `to` to `from`).
+ */
 export function agree(
   p: ExchangeParams,
   proposal: CheckedProposal,
   issuer: ChallengeIssuer,
   spis: SpiAllocator,
+  seen: { from: Endpoint; to: Endpoint },
 ): Step<{ agreement: Buffer; pair: NegotiatedPair }> {
   const publicKey = p.pattern === 'IKpsk2';
   const handshake = publicKey
@@ -84,8 +91,16 @@ export function agree(
   let theirSpi: number | null;
   let ourSpi: Spi | null = null;
   let noise: Buffer;
+  let nat: NatView | undefined;
   try {
-    theirSpi = decodeSpiPayload(handshake.readMessage(proposal.noise));
+    const payload = handshake.readMessage(proposal.noise);
+    if (publicKey) {
+      const ik = decodeIkPayload(payload)!; // the length was checked with the message's
+      theirSpi = ik.spi;
+      nat = detectNat(proposal.nonce, ik.nat, seen.from, seen.to);
+    } else {
+      theirSpi = decodeSpiPayload(payload);
+    }
     if (publicKey) {
       // Message 1 authenticated with ss for the route's peer, so only that
       // peer could have written it; the static key it carries must be that
@@ -103,7 +118,9 @@ export function agree(
     }
     ourSpi = spis.allocate();
     // `e, ee`: the DH with the initiator's ephemeral refuses low-order keys here.
-    noise = handshake.writeMessage(encodeSpiPayload(ourSpi));
+    noise = handshake.writeMessage(publicKey
+      ? encodeIkPayload(ourSpi, natDetectionData(proposal.nonce, seen.to, seen.from))
+      : encodeSpiPayload(ourSpi));
   } catch (err) {
     handshake.destroy();
     if (ourSpi !== null) spis.release(ourSpi);
@@ -112,5 +129,6 @@ export function agree(
   issuer.consume(proposal.epoch, proposal.nonce);
   const pair = negotiatedPair(handshake, 'responder', p.aead, ourSpi, Spi(theirSpi));
   if (publicKey) pair.unconfirmed = true;
+  if (nat) pair.nat = nat;
   return { ok: true, value: { agreement: encodeAgreement(p.routeSpi, noise), pair } };
 }

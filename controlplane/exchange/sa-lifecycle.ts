@@ -43,6 +43,7 @@ import type { KeyManagerCounters } from './counters.js';
 import { wipe } from './primitives.js';
 import { MAX_INBOUND_SAS, MAX_UNCONFIRMED_INBOUND_SAS, REKEY_AFTER, REKEY_JITTER, type NegotiatedPair } from './protocol.js';
 import type { SpiAllocator } from './spi.js';
+import { encapsulates, natSeen, type NatView } from './nat-detection.js';
 import type { Endpoint, SaSink, Spi } from './types.js';
 
 export interface LifecycleEnv {
@@ -77,6 +78,10 @@ interface OutboundSa {
   rekeyFrom: number;
   /** The inbound SA negotiated with it. */
   pairedInbound: Spi;
+  /** ESP in UDP (the route's nat-traversal and its negotiation's NAT detection, nat-detection.ts). */
+  udp: boolean;
+  /** Where its negotiation saw a NAT (IKpsk2); null: not detected (NNpsk0). */
+  nat: NatView | null;
 }
 
 interface QueuedOutboundSa extends OutboundSa {
@@ -119,7 +124,17 @@ export class SaLifecycle {
       wipe(pair.outbound.keymat);
       throw err;
     }
-    this.addOutbound(pair.outbound.spi, pair.outbound.keymat, pair.inbound.spi, now, t, unconfirmed);
+    this.addOutbound(pair.outbound.spi, pair.outbound.keymat, pair.inbound.spi, now, t, unconfirmed, pair.nat ?? null);
+  }
+
+  /** Whether the active outbound SA's negotiation saw a NAT; null: no active SA, or no detection (NNpsk0). */
+  natDetected(): boolean | null {
+    return this.active?.nat ? natSeen(this.active.nat) : null;
+  }
+
+  /** Whether the active outbound SA sends ESP in UDP; null: no active SA. */
+  encapsulated(): boolean | null {
+    return this.active ? this.active.udp : null;
   }
 
   /** True when a negotiation should start: no fresh outbound SA, active or queued. */
@@ -243,7 +258,7 @@ export class SaLifecycle {
     this.trimInbound(true, MAX_INBOUND_SAS);
   }
 
-  private addOutbound(spi: Spi, keymat: Buffer, pairedInbound: Spi, now: number, t: LifecycleTimes, unconfirmed: boolean): void {
+  private addOutbound(spi: Spi, keymat: Buffer, pairedInbound: Spi, now: number, t: LifecycleTimes, unconfirmed: boolean, nat: NatView | null): void {
     const { route, queue } = this.p;
     const sa: QueuedOutboundSa = {
       spi,
@@ -254,6 +269,10 @@ export class SaLifecycle {
       rekeyFrom: now + t.saTtlMs * REKEY_AFTER,
       activateAt: now + t.activationDelayMs,
       unconfirmed,
+      // Each pair follows its own negotiation's detection: a NAT that
+      // appears or goes away takes effect with the next pair (at a rekey).
+      udp: encapsulates(this.p.natTraversal, nat),
+      nat,
     };
     const same = this.queued.findIndex((q) => q.spi === spi && (q.unconfirmed || !unconfirmed));
     if (same >= 0) {
@@ -308,15 +327,15 @@ export class SaLifecycle {
     const { route, queue, aead, localAddress, natTPort } = this.p;
     const learned = this.env.endpoint?.() ?? null;
     const gatewayAddress = learned?.address ?? this.p.gatewayAddress;
-    const udp = natTPort === null ? {} : { udpSourcePort: natTPort, udpDestinationPort: learned?.port ?? natTPort };
+    const udp = natTPort === null || !sa.udp ? {} : { udpSourcePort: natTPort, udpDestinationPort: learned?.port ?? natTPort };
     try {
       this.env.sink.installOutbound({ route, queue, spi: sa.spi, aead, keymat: sa.keymat, localAddress, gatewayAddress, ...udp });
     } finally {
       wipe(sa.keymat);
     }
-    this.active = { spi: sa.spi, expiresAt: sa.expiresAt, rekeyAt: sa.rekeyAt, rekeyFrom: sa.rekeyFrom, pairedInbound: sa.pairedInbound };
+    this.active = { spi: sa.spi, expiresAt: sa.expiresAt, rekeyAt: sa.rekeyAt, rekeyFrom: sa.rekeyFrom, pairedInbound: sa.pairedInbound, udp: sa.udp, nat: sa.nat };
     this.activeExhausted = false;
-    this.env.log.debug({ route, queue, spi: sa.spi }, 'outbound SA activated');
+    this.env.log.debug({ route, queue, spi: sa.spi, udp: sa.udp }, 'outbound SA activated');
   }
 
   private dropUnrequitedInbound(spi: Spi): void {

@@ -119,8 +119,13 @@ export interface RouteConfig {
   /** Overrides of the key manager's livenessInterval and livenessFailures. */
   livenessInterval?: number;
   livenessFailures?: number;
-  /** 'force': the exchange runs on the NAT-T port (behind the non-ESP marker) and the SAs use ESP in UDP. Default 'off'. */
-  natTraversal?: 'off' | 'force';
+  /**
+   * 'force': the exchange runs on the NAT-T port (behind the non-ESP marker)
+   * and the SAs use ESP in UDP; 'auto' (public-key routes): the exchange
+   * runs there too, and each SA pair uses ESP in UDP only if its
+   * negotiation saw a NAT (exchange/nat-detection.ts). Default 'off'.
+   */
+  natTraversal?: 'off' | 'force' | 'auto';
   /** Default 'vitesse-ske'. */
   protocol?: KeyExchangeProtocol;
 }
