@@ -8,76 +8,9 @@ import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { encodeKnock, MessageType } from '../controlplane/exchange/messages.js';
 import { ConfigError, KeyManager } from '../controlplane/keymanager.js';
-import { QueueNumber, RouteId, RouteSpi, type Endpoint, type KeyManagerConfig, type Transport } from '../controlplane/exchange/types.js';
+import { QueueNumber, RouteSpi, type KeyManagerConfig } from '../controlplane/exchange/types.js';
 import { FakeClock, RecordingSink, outboundWorks, silent, type Side } from './keymanager-harness.js';
-
-const pubOf = (priv: Buffer) => {
-  const kp = crypto.createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), priv]), format: 'der', type: 'pkcs8' });
-  return Buffer.from(crypto.createPublicKey(kp).export({ format: 'jwk' }).x!, 'base64url');
-};
-const privA = crypto.randomBytes(32);
-const privB = crypto.randomBytes(32);
-const A = '10.0.0.2'; // A's own address, behind the NAT
-const B = '198.51.100.2';
-const NAT_T = 4500;
-const ROUTE = RouteId('peer');
-
-interface Wire { from: Endpoint; to: Endpoint; payload: Buffer }
-
-// A masquerading NAT in front of A: A's datagrams leave from `outside`
-// (address, port); answers to that are delivered to A, anything else to A is lost.
-class NatWorld {
-  readonly clock = new FakeClock();
-  readonly log: Wire[] = [];
-  outside: Endpoint = { address: '203.0.113.7', port: 40001 };
-  private q: Wire[] = [];
-  a: Side;
-  b: Side;
-
-  constructor() {
-    const config = (priv: Buffer): Omit<KeyManagerConfig, 'routes'> => ({ saTtl: 2, negotiationTtl: 0.5, privateKey: priv, natTPort: NAT_T });
-    const sa = new RecordingSink(this.clock);
-    const sb = new RecordingSink(this.clock);
-    const ka = new KeyManager(
-      { ...config(privA), routes: [{ id: ROUTE, spi: RouteSpi(7), aead: 'aes-gcm-16-icv', peerPublicKey: pubOf(privB), natTraversal: 'force', queues: [{ queue: QueueNumber(1), localAddress: A, gatewayAddress: B }] }] },
-      { sink: sa, transport: this.transport(), clock: this.clock, logger: silent },
-    );
-    const kb = new KeyManager(
-      { ...config(privB), routes: [{ id: ROUTE, spi: RouteSpi(7), aead: 'aes-gcm-16-icv', peerPublicKey: pubOf(privA), natTraversal: 'force', queues: [{ queue: QueueNumber(1), localAddress: B }] }] },
-      { sink: sb, transport: this.transport(), clock: this.clock, logger: silent },
-    );
-    this.a = { km: ka, sink: sa, address: A };
-    this.b = { km: kb, sink: sb, address: B };
-  }
-
-  transport(): Transport {
-    return { send: (to, payload, from) => { this.q.push({ to: { ...to }, from: { ...from }, payload: Buffer.from(payload) }); } };
-  }
-
-  /** A datagram to B from anyone (a forgery, a replay). */
-  inject(w: Wire): void {
-    this.q.push(w);
-  }
-
-  flush(): void {
-    while (this.q.length) {
-      const w = this.q.shift()!;
-      if (w.from.address === A) w.from = { ...this.outside }; // masquerade
-      this.log.push(w);
-      if (w.to.address === B) this.b.km.receive(w.from, w.payload, w.to);
-      else if (w.to.address === this.outside.address && w.to.port === this.outside.port) this.a.km.receive({ address: B, port: w.from.port }, w.payload, { address: A, port: NAT_T });
-    }
-  }
-
-  run(ms: number): void {
-    for (let t = 0; t < ms; t += 10) {
-      this.clock.t += 10;
-      this.a.km.tick();
-      this.b.km.tick();
-      this.flush();
-    }
-  }
-}
+import { A, B, NAT_T, NatWorld, ROUTE, privA, privB, pubOf } from './support/nat-world.js';
 
 // The sink records the whole spec (ESP-in-UDP ports included).
 const outOf = (s: Side) => s.sink.outbound.get('peer/1') as unknown as { gatewayAddress: string; udpSourcePort?: number; udpDestinationPort?: number };
