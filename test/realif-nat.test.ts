@@ -6,19 +6,26 @@
 // The `nat` namespace masquerades gateway A's traffic with nftables (random
 // source ports); gateway B knows A only by the NAT's address and learns the
 // port (and, after a rebinding, the address) from A's authenticated ESP.
-// The route uses nat-traversal "force" with explicit SAs (data-plane mode):
-// an NNpsk0 key exchange binds both gateways' addresses, so it cannot run
-// across an address-translating NAT (docs/configuration.md).
+//
+// Three setups, each built by natSites() below:
+// * data-plane mode: nat-traversal "force" with explicit SAs (an NNpsk0 key
+//   exchange binds both gateways' addresses, so it cannot run across an
+//   address-translating NAT: docs/configuration.md);
+// * key-manager mode: public-key routes (Noise IKpsk2) with nat-traversal
+//   "force"; B's route names A's public key and no endpoint (A is behind the
+//   NAT) and learns it from A's authenticated proposal, then from its ESP;
+// * key-manager mode with nat-traversal "auto": through the NAT the key
+//   exchange detects it and both ends send ESP in UDP; the same lab without
+//   the masquerade (a second pair of gateways) detects none and sends plain
+//   ESP, and no keepalives.
 //
 // Checked: ping both ways and TCP with SHA-256 through the NAT; after the NAT
 // forgets its bindings and masquerades from another address, traffic resumes
 // on A's next packet, and it is that packet that moved B's endpoint (counted,
-// not timed); with the NAT's UDP timeouts at 3 s, keepalives every second keep
-// an idle tunnel's binding, and without keepalives it expires and B can no
-// longer reach A until A sends again.
-//
-// The same lab in key-manager mode (public-key routes, B names no endpoint
-// for A) is the second describe below.
+// not timed; how long it takes is `vitesse bench roaming`); with the NAT's UDP
+// timeouts at 3 s, keepalives every second keep an idle tunnel's binding, and
+// without keepalives it expires and B can no longer reach A until A sends
+// again (both modes).
 //
 // Needs root, ip, ping, nft and conntrack; skipped with the reason otherwise.
 import crypto from 'node:crypto';
@@ -29,103 +36,116 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, toJson } from '../controlplane/config/index.js';
 import { tcpTransfer, waitForTunnel } from '../controlplane/demo/demo.js';
-import { buildNatSites, NAT_ADDR, type NatSiteLab } from '../controlplane/demo/nat-sites.js';
+import { buildNatSites, NAT_ADDR, type NatSiteLab, type NatSiteOptions } from '../controlplane/demo/nat-sites.js';
 import type { Driver } from '../controlplane/demo/two-sites.js';
 import { QueueNumber, RouteId } from '../controlplane/exchange/types.js';
 import { Gateway } from '../controlplane/gateway.js';
+import { routePeers } from '../controlplane/peer-state.js';
 import { missing } from './support/requires.js';
 
 const why = missing('root', 'ip', 'ping', 'nft', 'conntrack');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const KEEPALIVE_S = 1;
 const NAT_UDP_TIMEOUT_S = 3;
+const DRIVERS: Driver[] = ['af-packet', 'af-xdp'];
+const skipped = why ? ` [skipped: ${why}]` : '';
 
-for (const driver of ['af-packet', 'af-xdp'] as Driver[]) {
-  describe.skipIf(why)(`ESP in UDP through a NAT (${driver})${why ? ` [skipped: ${why}]` : ''}`, () => {
-    let lab: NatSiteLab;
-    let gwA: Gateway;
-    let gwB: Gateway;
-    const logger = pino({ level: process.env.VITESSE_TEST_LOG ?? 'silent' });
+/** A lab and its two running gateways, filled in by natSites()'s beforeAll. */
+interface NatSites {
+  lab: NatSiteLab;
+  gwA: Gateway;
+  gwB: Gateway;
+}
 
-    const start = (name: string, config: object, ns: string) => {
-      const link = (device: string) => ({ driver, ifname: device, netns: ns });
-      const gw = new Gateway(parseConfig(config), { logger: logger.child({ gw: name }), links: { private: link('private'), public: link('public') } });
-      gw.start();
-      return gw;
-    };
-    /** Replies received by one ping from `ns` to `dst`. */
-    const ping = async (ns: string, dst: string, count = 1) => {
-      let out: string;
-      try {
-        out = await lab.lab.execAsync(ns, ['ping', '-c', String(count), '-W', '1', dst]);
-      } catch (e) {
-        out = (e as { stdout?: string }).stdout ?? ''; // ping exits 1 when a reply is missing
-      }
-      return Number(/(\d+) received/.exec(out)?.[1] ?? 0);
-    };
-    const endpointOfB = () => gwB.dataplane.endpoints().find((e) => e.route === 'site-a')!;
-
-    beforeAll(async () => {
-      lab = buildNatSites({ driver, prefix: `vnat${driver === 'af-xdp' ? 'x' : 'p'}`, keepaliveInterval: KEEPALIVE_S });
-      gwA = start('gwA', lab.configA, lab.ns.gwA);
-      gwB = start('gwB', lab.configB, lab.ns.gwB);
-      await waitForTunnel(lab, performance.now());
-    }, 60_000);
-
-    afterAll(() => {
-      gwA?.close();
-      gwB?.close();
-      lab?.cleanup();
-    });
-
-    it('carries ping both ways and TCP through the NAT; B learned the NAT\'s port from A\'s ESP', async () => {
-      expect(await ping(lab.ns.hostA, NAT_ADDR.hostB, 3)).toBe(3);
-      expect(await ping(lab.ns.hostB, NAT_ADDR.hostA, 3)).toBe(3);
-      const e = endpointOfB();
-      expect(e).toMatchObject({ learned: true, address: NAT_ADDR.natOutside });
-      expect(e.changes).toBeGreaterThanOrEqual(1);
-      // B's ESP comes from where A expects it: nothing moved there.
-      expect(gwA.dataplane.counters().endpoint_changes).toBe(0);
-      for (const gw of [gwA, gwB]) {
-        expect(gw.sas().find((s) => s.direction === 'outbound')).toMatchObject({ udpSourcePort: 4500, udpDestinationPort: 4500 });
-      }
-      const tcp = await tcpTransfer(lab, 2);
-      expect(tcp).toMatchObject({ megabytes: 2, sha256Match: true });
-    }, 60_000);
-
-    it('follows a rebinding: the NAT forgets its bindings and moves to another address; A\'s next packet moves B\'s endpoint', async () => {
-      const before = endpointOfB().changes;
-      lab.rebind(NAT_ADDR.natOutside2);
-      // One echo request from A: its ESP, the first B sees from the new binding, moves the endpoint; the reply takes it.
-      expect(await ping(lab.ns.hostA, NAT_ADDR.hostB)).toBe(1);
-      const e = endpointOfB();
-      expect(e).toMatchObject({ learned: true, address: NAT_ADDR.natOutside2 });
-      expect(e.changes).toBe(before + 1);
-      expect(await ping(lab.ns.hostB, NAT_ADDR.hostA, 2)).toBe(2);
-    }, 30_000);
-
-    it('keepalives keep an idle tunnel\'s binding; without them it expires', async () => {
-      lab.udpTimeout(NAT_UDP_TIMEOUT_S);
-      await ping(lab.ns.hostA, NAT_ADDR.hostB); // the binding now has the short timeout
-      const sentBefore = gwA.keepalives.sent;
-      await sleep(2 * NAT_UDP_TIMEOUT_S * 1000);
-      expect(gwA.keepalives.sent - sentBefore).toBeGreaterThanOrEqual(NAT_UDP_TIMEOUT_S);
-      expect(lab.bindings().length).toBeGreaterThan(0);
-      expect(await ping(lab.ns.hostB, NAT_ADDR.hostA)).toBe(1);
-
-      // Keepalives off at both ends (a live setting).
-      for (const gw of [gwA, gwB]) gw.apply(parseConfig({ 'vitesse-gateway:gateway': { ...configOf(gw), 'nat-keepalive-interval': 0 } }));
-      await ping(lab.ns.hostA, NAT_ADDR.hostB);
-      const quiet = gwA.keepalives.sent + gwB.keepalives.sent;
-      await sleep(2 * NAT_UDP_TIMEOUT_S * 1000 + 1000);
-      expect(gwA.keepalives.sent + gwB.keepalives.sent).toBe(quiet);
-      expect(lab.bindings()).toEqual([]);
-      expect(await ping(lab.ns.hostB, NAT_ADDR.hostA)).toBe(0);
-      // A speaks again: a new binding, learned from its ESP.
-      expect(await ping(lab.ns.hostA, NAT_ADDR.hostB)).toBe(1);
-      expect(await ping(lab.ns.hostB, NAT_ADDR.hostA)).toBe(1);
-    }, 60_000);
+/**
+ * Builds the lab and starts both gateways before the enclosing describe's
+ * tests, and removes everything after them. `keyManager`: public-key routes
+ * (a key pair per gateway, in a temporary directory).
+ */
+function natSites(driver: Driver, o: Omit<NatSiteOptions, 'driver' | 'publicKeys'> & { keyManager?: boolean }): NatSites {
+  const s = {} as NatSites;
+  let dir: string | null = null;
+  const logger = pino({ level: process.env.VITESSE_TEST_LOG ?? 'silent' });
+  const start = (name: string, config: object, ns: string) => {
+    const link = (device: string) => ({ driver, ifname: device, netns: ns });
+    const gw = new Gateway(parseConfig(config), { logger: logger.child({ gw: name }), links: { private: link('private'), public: link('public') } });
+    gw.start();
+    return gw;
+  };
+  beforeAll(async () => {
+    let publicKeys: NatSiteOptions['publicKeys'];
+    if (o.keyManager) {
+      const d = (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitesse-natkm-')));
+      const keys = (me: string) => {
+        const priv = crypto.randomBytes(32);
+        const file = path.join(d, `${me}.key`);
+        fs.writeFileSync(file, `${priv.toString('base64')}\n`, { mode: 0o600 });
+        return { privateKeyFile: file, publicKey: rawPublicKey(priv).toString('base64') };
+      };
+      publicKeys = { a: keys('a'), b: keys('b') };
+    }
+    s.lab = buildNatSites({ ...o, driver, publicKeys });
+    s.gwA = start('gwA', s.lab.configA, s.lab.ns.gwA);
+    s.gwB = start('gwB', s.lab.configB, s.lab.ns.gwB);
+    await waitForTunnel(s.lab, performance.now());
+  }, 60_000);
+  afterAll(() => {
+    s.gwA?.close();
+    s.gwB?.close();
+    s.lab?.cleanup();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
+  return s;
+}
+
+/** Replies received by `count` pings from `ns` to `dst`. */
+async function ping(s: NatSites, ns: string, dst: string, count = 1): Promise<number> {
+  let out: string;
+  try {
+    out = await s.lab.lab.execAsync(ns, ['ping', '-c', String(count), '-W', '1', dst]);
+  } catch (e) {
+    out = (e as { stdout?: string }).stdout ?? ''; // ping exits 1 when a reply is missing
+  }
+  return Number(/(\d+) received/.exec(out)?.[1] ?? 0);
+}
+
+const endpointOfB = (s: NatSites) => s.gwB.dataplane.endpoints().find((e) => e.route === 'site-a')!;
+const outboundOf = (gw: Gateway) => gw.sas().find((sa) => sa.direction === 'outbound')!;
+
+/** The NAT forgets its bindings and moves to another address: A's next packet moves B's endpoint, traffic resumes. */
+async function followsRebinding(s: NatSites): Promise<void> {
+  const before = endpointOfB(s).changes;
+  s.lab.rebind(NAT_ADDR.natOutside2);
+  // One echo request from A: its ESP, the first B sees from the new binding, moves the endpoint; the reply takes it.
+  expect(await ping(s, s.lab.ns.hostA, NAT_ADDR.hostB)).toBe(1);
+  const e = endpointOfB(s);
+  expect(e).toMatchObject({ learned: true, address: NAT_ADDR.natOutside2 });
+  expect(e.changes).toBe(before + 1);
+  expect(await ping(s, s.lab.ns.hostB, NAT_ADDR.hostA, 2)).toBe(2);
+}
+
+/** With the NAT's UDP timeouts short, keepalives keep an idle tunnel's binding; turned off, it expires. */
+async function keepalivesKeepTheBinding(s: NatSites): Promise<void> {
+  const { lab, gwA, gwB } = s;
+  lab.udpTimeout(NAT_UDP_TIMEOUT_S);
+  await ping(s, lab.ns.hostA, NAT_ADDR.hostB); // the binding now has the short timeout
+  const sentBefore = gwA.keepalives.sent;
+  await sleep(2 * NAT_UDP_TIMEOUT_S * 1000);
+  expect(gwA.keepalives.sent - sentBefore).toBeGreaterThanOrEqual(NAT_UDP_TIMEOUT_S);
+  expect(lab.bindings().length).toBeGreaterThan(0);
+  expect(await ping(s, lab.ns.hostB, NAT_ADDR.hostA)).toBe(1);
+
+  // Keepalives off at both ends (a live setting).
+  for (const gw of [gwA, gwB]) gw.apply(parseConfig({ 'vitesse-gateway:gateway': { ...configOf(gw), 'nat-keepalive-interval': 0 } }));
+  await ping(s, lab.ns.hostA, NAT_ADDR.hostB);
+  const quiet = gwA.keepalives.sent + gwB.keepalives.sent;
+  await sleep(2 * NAT_UDP_TIMEOUT_S * 1000 + 1000);
+  expect(gwA.keepalives.sent + gwB.keepalives.sent).toBe(quiet);
+  expect(lab.bindings()).toEqual([]);
+  expect(await ping(s, lab.ns.hostB, NAT_ADDR.hostA)).toBe(0);
+  // A speaks again: a new binding, learned from its ESP.
+  expect(await ping(s, lab.ns.hostA, NAT_ADDR.hostB)).toBe(1);
+  expect(await ping(s, lab.ns.hostB, NAT_ADDR.hostA)).toBe(1);
 }
 
 /** A running gateway's configuration as RFC 7951 JSON (the gateway member's content), secrets included. */
@@ -133,87 +153,108 @@ function configOf(gw: Gateway): Record<string, unknown> {
   return (toJson(gw.currentConfig, { secrets: true }) as Record<string, Record<string, unknown>>)['vitesse-gateway:gateway'];
 }
 
-// Key-manager mode: public-key routes (Noise IKpsk2) with nat-traversal
-// "force"; B's route names A's public key and no endpoint (A is behind the
-// NAT). B learns A's endpoint from A's authenticated proposal, then from its
-// ESP; after the NAT forgets its bindings and moves to another address, A's
-// next authenticated packet moves B's endpoint, in the data plane and in B's
-// key manager (whose own rekeys and probes then go there).
-for (const driver of ['af-packet', 'af-xdp'] as Driver[]) {
-  describe.skipIf(why)(`public-key peer behind a NAT, key-manager mode (${driver})${why ? ` [skipped: ${why}]` : ''}`, () => {
-    let lab: NatSiteLab;
-    let gwA: Gateway;
-    let gwB: Gateway;
-    let dir: string;
-    const logger = pino({ level: process.env.VITESSE_TEST_LOG ?? 'silent' });
-    const start = (name: string, config: object, ns: string) => {
-      const link = (device: string) => ({ driver, ifname: device, netns: ns });
-      const gw = new Gateway(parseConfig(config), { logger: logger.child({ gw: name }), links: { private: link('private'), public: link('public') } });
-      gw.start();
-      return gw;
-    };
-    const ping = async (ns: string, dst: string, count = 1) => {
-      let out: string;
-      try {
-        out = await lab.lab.execAsync(ns, ['ping', '-c', String(count), '-W', '1', dst]);
-      } catch (e) {
-        out = (e as { stdout?: string }).stdout ?? '';
-      }
-      return Number(/(\d+) received/.exec(out)?.[1] ?? 0);
-    };
-    const dataplaneEndpointOfB = () => gwB.dataplane.endpoints().find((e) => e.route === 'site-a')!;
-    const keyManagerEndpointOfB = () => gwB.keymanager!.learnedEndpoint(RouteId('site-a'), QueueNumber(1));
-
-    beforeAll(async () => {
-      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitesse-natkm-'));
-      const keys = (me: string) => {
-        const priv = crypto.randomBytes(32);
-        const file = path.join(dir, `${me}.key`);
-        fs.writeFileSync(file, `${priv.toString('base64')}\n`, { mode: 0o600 });
-        return { privateKeyFile: file, publicKey: rawPublicKey(priv).toString('base64') };
-      };
-      lab = buildNatSites({ driver, prefix: `vnk${driver === 'af-xdp' ? 'x' : 'p'}`, publicKeys: { a: keys('a'), b: keys('b') } });
-      gwA = start('gwA', lab.configA, lab.ns.gwA);
-      gwB = start('gwB', lab.configB, lab.ns.gwB);
-      await waitForTunnel(lab, performance.now());
-    }, 60_000);
-
-    afterAll(() => {
-      gwA?.close();
-      gwB?.close();
-      lab?.cleanup();
-      if (dir) fs.rmSync(dir, { recursive: true, force: true });
-    });
-
-    it('negotiates through the NAT: ping both ways; B learned A\'s endpoint (the NAT\'s address and port) from the key exchange', async () => {
-      expect(await ping(lab.ns.hostA, NAT_ADDR.hostB, 3)).toBe(3);
-      expect(await ping(lab.ns.hostB, NAT_ADDR.hostA, 3)).toBe(3);
-      const learned = keyManagerEndpointOfB();
-      expect(learned?.address).toBe(NAT_ADDR.natOutside);
-      expect(gwB.keymanager!.counters.keypairs_offered + gwB.keymanager!.counters.keypairs_negotiated).toBeGreaterThan(0);
-      for (const gw of [gwA, gwB]) expect(gw.sas().find((s) => s.direction === 'outbound')).toMatchObject({ udpSourcePort: 4500 });
-      // B sends its ESP to the port the NAT gave A (random, not 4500).
-      expect(gwB.sas().find((s) => s.direction === 'outbound')!.udpDestinationPort).toBe(learned!.port);
-      expect(await tcpTransfer(lab, 2)).toMatchObject({ megabytes: 2, sha256Match: true });
-    }, 60_000);
-
-    it('conntrack flush and a new masquerade address: A\'s next authenticated packet moves B\'s endpoint; traffic resumes', async () => {
-      const before = dataplaneEndpointOfB().changes;
-      lab.rebind(NAT_ADDR.natOutside2);
-      // A's echo request, the first ESP B sees from the new binding, moves the endpoint; the reply takes it.
-      expect(await ping(lab.ns.hostA, NAT_ADDR.hostB)).toBe(1);
-      const e = dataplaneEndpointOfB();
-      expect(e).toMatchObject({ learned: true, address: NAT_ADDR.natOutside2 });
-      expect(e.changes).toBe(before + 1);
-      expect(await ping(lab.ns.hostB, NAT_ADDR.hostA, 2)).toBe(2);
-      // The key manager follows the data plane's endpoint (handed over on its poll), never anything unauthenticated.
-      for (let i = 0; i < 50 && keyManagerEndpointOfB()?.address !== NAT_ADDR.natOutside2; i++) await sleep(100);
-      expect(keyManagerEndpointOfB()).toEqual({ address: e.address, port: e.port });
-    }, 30_000);
-  });
-}
-
 const rawPublicKey = (priv: Buffer) => {
   const key = crypto.createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), priv]), format: 'der', type: 'pkcs8' });
   return Buffer.from(crypto.createPublicKey(key).export({ format: 'jwk' }).x!, 'base64url');
 };
+
+for (const driver of DRIVERS) {
+  describe.skipIf(why)(`ESP in UDP through a NAT (${driver})${skipped}`, () => {
+    const s = natSites(driver, { prefix: `vnat${driver === 'af-xdp' ? 'x' : 'p'}`, keepaliveInterval: KEEPALIVE_S });
+
+    it('carries ping both ways and TCP through the NAT; B learned the NAT\'s port from A\'s ESP', async () => {
+      expect(await ping(s, s.lab.ns.hostA, NAT_ADDR.hostB, 3)).toBe(3);
+      expect(await ping(s, s.lab.ns.hostB, NAT_ADDR.hostA, 3)).toBe(3);
+      const e = endpointOfB(s);
+      expect(e).toMatchObject({ learned: true, address: NAT_ADDR.natOutside });
+      expect(e.changes).toBeGreaterThanOrEqual(1);
+      // B's ESP comes from where A expects it: nothing moved there.
+      expect(s.gwA.dataplane.counters().endpoint_changes).toBe(0);
+      for (const gw of [s.gwA, s.gwB]) expect(outboundOf(gw)).toMatchObject({ udpSourcePort: 4500, udpDestinationPort: 4500 });
+      expect(await tcpTransfer(s.lab, 2)).toMatchObject({ megabytes: 2, sha256Match: true });
+    }, 60_000);
+
+    it('follows a rebinding: the NAT forgets its bindings and moves to another address; A\'s next packet moves B\'s endpoint', () => followsRebinding(s), 30_000);
+
+    it('keepalives keep an idle tunnel\'s binding; without them it expires', () => keepalivesKeepTheBinding(s), 60_000);
+  });
+}
+
+// Key-manager mode: B learns A's endpoint from A's authenticated proposal,
+// then from its ESP; after the NAT forgets its bindings and moves to another
+// address, A's next authenticated packet moves B's endpoint, in the data
+// plane and in B's key manager (whose own rekeys and probes then go there).
+for (const driver of DRIVERS) {
+  describe.skipIf(why)(`public-key peer behind a NAT, key-manager mode (${driver})${skipped}`, () => {
+    const s = natSites(driver, { prefix: `vnk${driver === 'af-xdp' ? 'x' : 'p'}`, keepaliveInterval: KEEPALIVE_S, keyManager: true });
+    const keyManagerEndpointOfB = () => s.gwB.keymanager!.learnedEndpoint(RouteId('site-a'), QueueNumber(1));
+
+    it('negotiates through the NAT: ping both ways; B learned A\'s endpoint (the NAT\'s address and port) from the key exchange', async () => {
+      expect(await ping(s, s.lab.ns.hostA, NAT_ADDR.hostB, 3)).toBe(3);
+      expect(await ping(s, s.lab.ns.hostB, NAT_ADDR.hostA, 3)).toBe(3);
+      const learned = keyManagerEndpointOfB();
+      expect(learned?.address).toBe(NAT_ADDR.natOutside);
+      expect(s.gwB.keymanager!.counters.keypairs_offered + s.gwB.keymanager!.counters.keypairs_negotiated).toBeGreaterThan(0);
+      for (const gw of [s.gwA, s.gwB]) expect(outboundOf(gw)).toMatchObject({ udpSourcePort: 4500 });
+      // B sends its ESP to the port the NAT gave A (random, not 4500).
+      expect(outboundOf(s.gwB).udpDestinationPort).toBe(learned!.port);
+      expect(await tcpTransfer(s.lab, 2)).toMatchObject({ megabytes: 2, sha256Match: true });
+    }, 60_000);
+
+    it('conntrack flush and a new masquerade address: A\'s next authenticated packet moves B\'s endpoint; traffic resumes', async () => {
+      await followsRebinding(s);
+      // The key manager follows the data plane's endpoint (handed over on its poll), never anything unauthenticated.
+      const e = endpointOfB(s);
+      for (let i = 0; i < 50 && keyManagerEndpointOfB()?.address !== NAT_ADDR.natOutside2; i++) await sleep(100);
+      expect(keyManagerEndpointOfB()).toEqual({ address: e.address, port: e.port });
+    }, 30_000);
+
+    it('keepalives keep an idle tunnel\'s binding; without them it expires', () => keepalivesKeepTheBinding(s), 60_000);
+  });
+}
+
+// nat-traversal "auto": the key exchange (on the NAT-T port from its first
+// message) detects the NAT, and the SAs send ESP in UDP only then; the same
+// lab without the masquerade detects none: plain ESP, no keepalives.
+for (const driver of DRIVERS) {
+  describe.skipIf(why)(`nat-traversal auto, key-manager mode (${driver})${skipped}`, () => {
+    const nat = natSites(driver, { prefix: `vna${driver === 'af-xdp' ? 'x' : 'p'}`, keepaliveInterval: KEEPALIVE_S, keyManager: true, natTraversal: 'auto' });
+    const direct = natSites(driver, { prefix: `vnd${driver === 'af-xdp' ? 'x' : 'p'}`, keepaliveInterval: KEEPALIVE_S, keyManager: true, natTraversal: 'auto', masquerade: false });
+    const detected = (gw: Gateway, route: string) => routePeers(gw).get(RouteId(route))!.natDetected;
+
+    it('through the NAT: both ends detect it and send ESP in UDP to the NAT\'s binding; keepalives go out', async () => {
+      expect(await ping(nat, nat.lab.ns.hostA, NAT_ADDR.hostB, 3)).toBe(3);
+      expect(await ping(nat, nat.lab.ns.hostB, NAT_ADDR.hostA, 3)).toBe(3);
+      expect([detected(nat.gwA, 'site-b'), detected(nat.gwB, 'site-a')]).toEqual([true, true]);
+      for (const gw of [nat.gwA, nat.gwB]) expect(outboundOf(gw)).toMatchObject({ udpSourcePort: 4500 });
+      // B sends its ESP in UDP to the NAT's binding for A, learned from A's authenticated messages.
+      const learned = nat.gwB.keymanager!.learnedEndpoint(RouteId('site-a'), QueueNumber(1));
+      expect(learned?.address).toBe(NAT_ADDR.natOutside);
+      expect(outboundOf(nat.gwB).udpDestinationPort).toBe(learned!.port);
+      const sent = nat.gwA.keepalives.sent;
+      await sleep(2500 * KEEPALIVE_S); // idle: keepalives keep the binding
+      expect(nat.gwA.keepalives.sent).toBeGreaterThan(sent);
+      expect(await tcpTransfer(nat.lab, 2)).toMatchObject({ megabytes: 2, sha256Match: true });
+    }, 60_000);
+
+    it('without a NAT: neither end detects one; plain ESP both ways, no keepalives', async () => {
+      expect(await ping(direct, direct.lab.ns.hostA, NAT_ADDR.hostB, 3)).toBe(3);
+      expect(await ping(direct, direct.lab.ns.hostB, NAT_ADDR.hostA, 3)).toBe(3);
+      expect([detected(direct.gwA, 'site-b'), detected(direct.gwB, 'site-a')]).toEqual([false, false]);
+      for (const gw of [direct.gwA, direct.gwB]) {
+        const out = outboundOf(gw);
+        expect(out.udpSourcePort).toBeUndefined();
+        expect(out.udpDestinationPort).toBeUndefined();
+      }
+      // B knows A at its own address (from the key exchange); no ESP in UDP came to teach the data plane anything.
+      expect(direct.gwB.keymanager!.learnedEndpoint(RouteId('site-a'), QueueNumber(1))?.address).toBe(NAT_ADDR.gwAPublic);
+      expect(direct.gwB.dataplane.endpoints().filter((e) => e.learned)).toEqual([]);
+      await sleep(2500 * KEEPALIVE_S);
+      for (const gw of [direct.gwA, direct.gwB]) {
+        expect(gw.keepalives.sent).toBe(0);
+        expect(gw.dataplane.counters().nat_keepalives).toBe(0);
+      }
+      expect(await tcpTransfer(direct.lab, 2)).toMatchObject({ megabytes: 2, sha256Match: true });
+    }, 60_000);
+  });
+}

@@ -12,7 +12,9 @@
 // both gateways' addresses, so an address-translating NAT cannot be between
 // its ends; the endpoint B sends to is learned from A's authenticated ESP.
 // With `publicKeys`, key-manager mode instead: public-key routes (IKpsk2),
-// and B's peer for A has no endpoint (learned from A's key exchange and ESP).
+// and B's peer for A has no endpoint (learned from A's key exchange and ESP),
+// with nat-traversal force or auto; `masquerade: false` makes the same lab
+// without the NAT (the middle namespace only routes), to compare.
 //
 // The shape is TwoSiteLab's (ns.net is the NAT), so demo.ts's helpers
 // (waitForTunnel, tcpTransfer) work on it.
@@ -39,6 +41,10 @@ export interface NatSiteOptions {
    * NAT, learned from its authenticated messages).
    */
   publicKeys?: { a: PeerKeys; b: PeerKeys };
+  /** Key-manager mode: the route's nat-traversal at both ends (default force). */
+  natTraversal?: 'force' | 'auto';
+  /** False: the `nat` namespace only routes (no masquerade), the same lab without a NAT (default true). */
+  masquerade?: boolean;
 }
 
 export interface NatSiteLab extends TwoSiteLab {
@@ -76,7 +82,9 @@ export function buildNatSites(o: NatSiteOptions = {}): NatSiteLab {
     lab.address(ns.net, 'outside', `${A.natOutside}/24`);
     lab.address(ns.net, 'outside', `${A.natOutside2}/24`);
 
+    const masquerade = o.masquerade ?? true;
     const nat = (address: string) => {
+      if (!masquerade) return;
       lab.exec(ns.net, ['nft', '-f', '-'], [
         'flush ruleset',
         'table ip nat {',
@@ -110,7 +118,7 @@ export function buildNatSites(o: NatSiteOptions = {}): NatSiteLab {
             'next-hop': { address: a ? A.natInside : A.natOutside },
           },
           // B knows A only by the NAT's address (and the NAT-T port, until A's ESP says which).
-          ...(o.publicKeys ? keyManagerSite(a, route, o.publicKeys) : {
+          ...(o.publicKeys ? keyManagerSite(a, route, o.publicKeys, o.natTraversal ?? 'force') : {
             route: [{ id: route, net: a ? '10.2.0.0/16' : '10.1.0.0/16', gateway: [{ queue: 1, address: a ? A.gwBPublic : A.natOutside }], 'nat-traversal': 'force' }],
             'data-plane': {
               'inbound-sa': [sa(route, a ? bToA : aToB)],
@@ -144,7 +152,7 @@ export function buildNatSites(o: NatSiteOptions = {}): NatSiteLab {
 }
 
 // A public-key route: A knows B's endpoint, B knows nothing of where A is.
-function keyManagerSite(a: boolean, route: string, keys: { a: PeerKeys; b: PeerKeys }) {
+function keyManagerSite(a: boolean, route: string, keys: { a: PeerKeys; b: PeerKeys }, natTraversal: 'force' | 'auto') {
   const me = a ? keys.a : keys.b;
   const peer = a ? keys.b : keys.a;
   return {
@@ -154,7 +162,7 @@ function keyManagerSite(a: boolean, route: string, keys: { a: PeerKeys; b: PeerK
       net: a ? '10.2.0.0/16' : '10.1.0.0/16',
       spi: 1001,
       peer: [{ 'public-key': peer.publicKey, ...(a ? { endpoint: [{ queue: 1, address: NAT_ADDR.gwBPublic }] } : {}) }],
-      'nat-traversal': 'force',
+      'nat-traversal': natTraversal,
     }],
   };
 }
