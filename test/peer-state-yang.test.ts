@@ -1,7 +1,7 @@
 // The peer leaves of gateway-state/route (controlplane/peer-state.ts,
 // peerLeaves) in their edge cases, checked by yanglint against the model:
 // never heard from, down, up, two queues with an endpoint each (one on the
-// peer's own port).
+// peer's own port), NAT detected on one queue (route/peer-endpoint/nat-detected).
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,10 @@ const cases: Record<string, RoutePeer> = {
     peerUp: true, downSince: null, lastHandshake: Date.parse('2026-12-07T05:29:00Z'), lastReceived: Date.parse('2026-12-07T05:30:00.5Z'),
     probesSent: 2 ** 40, probesFailed: 1, endpoints: [endpoint(1, 303), endpoint(2, 65535)],
   },
+  'NAT detected on one queue, none on the other': {
+    peerUp: true, downSince: null, lastHandshake: null, lastReceived: null, probesSent: 0, probesFailed: 0, natDetected: true,
+    endpoints: [{ ...endpoint(1, 40001), learned: true, natDetected: true }, { ...endpoint(2, 303), natDetected: false }],
+  },
   'no key manager endpoints': { peerUp: false, downSince: null, lastHandshake: null, lastReceived: null, probesSent: 0, probesFailed: 0, endpoints: [] },
 };
 
@@ -38,4 +42,9 @@ describe('peer state leaves, yanglint', () => {
       expect(yanglintDocument(stateWith(peer), 'get')).toEqual({ ok: true, messages: '' });
     });
   }
+  it('nat-detected is per queue, only where known', () => {
+    const leaves = peerLeaves(cases['NAT detected on one queue, none on the other']) as { 'peer-endpoint': Record<string, unknown>[] };
+    expect(leaves['peer-endpoint'].map((e) => e['nat-detected'])).toEqual([true, false]);
+    expect(Object.keys((peerLeaves(cases['never heard from']) as { 'peer-endpoint': object[] })['peer-endpoint'][0])).not.toContain('nat-detected');
+  });
 });

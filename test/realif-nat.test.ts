@@ -34,6 +34,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run as runBench, runRoaming } from '../bench/roaming.js';
+import { UsageError } from '../controlplane/cli/args.js';
 import { parseConfig, toJson } from '../controlplane/config/index.js';
 import { tcpTransfer, waitForTunnel } from '../controlplane/demo/demo.js';
 import { buildNatSites, NAT_ADDR, type NatSiteLab, type NatSiteOptions } from '../controlplane/demo/nat-sites.js';
@@ -258,3 +260,28 @@ for (const driver of DRIVERS) {
     }, 60_000);
   });
 }
+
+// `vitesse bench roaming` (bench/roaming.ts) on the same lab: the counts
+// behind its figures — one endpoint move per rebinding, to the NAT's new
+// address, both directions back — not the times.
+for (const driver of DRIVERS) {
+  describe.skipIf(why)(`vitesse bench roaming (${driver})${skipped}`, () => {
+    it('each rebinding moves B\'s endpoint once, on A\'s first packet through the new binding, and traffic resumes both ways', async () => {
+      const f = await runRoaming({ driver, rounds: 2, intervalMs: 100 });
+      expect(f.rounds.map((r) => r.address)).toEqual([NAT_ADDR.natOutside2, NAT_ADDR.natOutside]);
+      for (const r of f.rounds) {
+        expect(r.endpoint_changes).toBe(1);
+        for (const ms of [r.endpoint_moved_ms, r.a_to_b_resumed_ms, r.b_to_a_resumed_ms]) expect(ms).toBeGreaterThanOrEqual(0);
+      }
+      expect(f).toMatchObject({ driver, mode: 'key-manager', nat_traversal: 'auto', interval_ms: 100 });
+    }, 90_000);
+  });
+}
+
+describe('vitesse bench roaming: options', () => {
+  it('refuses an unknown driver, mode or nat-traversal, and a round count below 1, before building anything', async () => {
+    for (const argv of [['--driver', 'dpdk'], ['--mode', 'psk'], ['--nat-traversal', 'off'], ['--rounds', '0'], ['--interval', '1']]) {
+      await expect(runBench(argv)).rejects.toThrow(UsageError);
+    }
+  });
+});

@@ -1,7 +1,7 @@
 // `vitesse status` shows each route's peer like `wg show` (controlplane/
 // commands/status.ts), from the route state's peer leaves: a peer that is
 // down says since when and how many probes failed; an IPv6 endpoint is
-// bracketed; a learned endpoint says so; each route says its key-exchange
+// bracketed; a learned endpoint says so, and whether a NAT was detected; each route says its key-exchange
 // protocol (the default when the configuration leaves it out); data-plane
 // mode shows no peer.
 import { describe, expect, it } from 'vitest';
@@ -19,6 +19,22 @@ function state(route: Record<string, unknown>, mode = 'key-manager') {
 }
 
 describe('vitesse status: the peer of each route', () => {
+  it('a public-key peer: whether its negotiation detected a NAT, per queue (text and JSON)', () => {
+    const s = state({
+      'peer-up': true, 'liveness-probes-sent': '0', 'liveness-probes-failed': '0', 'peer-public-key': 'mP0jnSvyxVKFN8JfGqaI/0C2Cuo4yTxRe+DtWYYvKAg=',
+      'peer-endpoint': [
+        { queue: 1, address: '203.0.113.9', port: 61000, learned: true, 'nat-detected': true },
+        { queue: 2, address: '198.51.100.1', port: 4500, learned: false, 'nat-detected': false },
+      ],
+    });
+    const report = statusReport('gw', config, s, s, 0);
+    expect(report.routes[0]['peer-state']!.endpoints).toEqual([
+      { queue: 1, endpoint: '203.0.113.9:61000', learned: true, 'nat-detected': true },
+      { queue: 2, endpoint: '198.51.100.1:4500', learned: false, 'nat-detected': false },
+    ]);
+    expect(summarise(report, NOW)).toContain('  endpoint (queue 1): 203.0.113.9:61000 (learned, NAT detected)\n  endpoint (queue 2): 198.51.100.1:4500 (no NAT)\n');
+  });
+
   it('a peer that is down: since when, the probes, the last packet received, the SA still sending', () => {
     const s = state({
       'peer-up': false, 'peer-down-since': '2026-12-07T05:30:00Z', 'last-handshake': '2026-12-07T05:29:30Z', 'last-received': '2026-12-07T05:29:50Z',
