@@ -1,6 +1,8 @@
 // NAT keepalives (RFC 3948 §2.3): one 0xFF octet from our NAT-T port to the
 // peer's endpoint, every `nat-keepalive-interval` seconds, for each route and
-// queue whose outbound SA uses ESP in UDP, so that a NAT between the gateways
+// queue whose outbound SA uses ESP in UDP (always with nat-traversal force;
+// with auto, only while its negotiation detected a NAT, exchange/
+// nat-detection.ts), so that a NAT between the gateways
 // keeps the binding of an idle tunnel. A queue that sent ESP since the last
 // round needs none (its packets refreshed the binding). The receiving data
 // plane counts and consumes them (`nat_keepalives`).
