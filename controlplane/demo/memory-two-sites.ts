@@ -49,7 +49,7 @@ export interface SiteOptions {
   /** Queues of each gateway (default 1): queue q's public addresses are 192.0.2.q (A) and 198.51.100.q (B). */
   queues?: number;
   /** Each route's nat-traversal (default off). */
-  natTraversal?: 'off' | 'force';
+  natTraversal?: 'off' | 'force' | 'auto';
   /** Where both gateways log (default: silent, or VITESSE_TEST_LOG's level). */
   logger?: Logger;
   /**
