@@ -17,7 +17,8 @@
 // * key-manager mode with nat-traversal "auto": through the NAT the key
 //   exchange detects it and both ends send ESP in UDP; the same lab without
 //   the masquerade (a second pair of gateways) detects none and sends plain
-//   ESP, and no keepalives.
+//   ESP, and no keepalives; when a NAT then appears there, A's unanswered
+//   traffic makes it probe, and that negotiation detects the NAT.
 //
 // Checked: ping both ways and TCP with SHA-256 through the NAT; after the NAT
 // forgets its bindings and masquerades from another address, traffic resumes
@@ -257,6 +258,31 @@ for (const driver of DRIVERS) {
         expect(gw.dataplane.counters().nat_keepalives).toBe(0);
       }
       expect(await tcpTransfer(direct.lab, 2)).toMatchObject({ megabytes: 2, sha256Match: true });
+    }, 60_000);
+
+    it('a NAT appears: A\'s plain ESP goes unanswered, its liveness probe negotiates again and detects it; ESP in UDP from then on', async () => {
+      const { lab, gwA, gwB } = direct;
+      // Fast liveness at both ends (a live setting): the probe comes within seconds, not at the rekey (sa-ttl 600 s).
+      for (const gw of [gwA, gwB]) gw.apply(parseConfig({ 'vitesse-gateway:gateway': { ...configOf(gw), 'liveness-interval': 1 } }));
+      const plain = outboundOf(gwA).spi;
+      const probes = routePeers(gwA).get(RouteId('site-b'))!.probesSent;
+      lab.startNat(NAT_ADDR.natOutside);
+      // A keeps sending, one echo request at a time, until the tunnel carries it again.
+      let replies = 0;
+      for (let i = 0; i < 30 && replies === 0; i++) replies = await ping(direct, lab.ns.hostA, NAT_ADDR.hostB);
+      expect(replies).toBe(1);
+      // The cause: A's liveness probe (a negotiation), which detected the NAT; the next pair sends ESP in UDP.
+      expect(routePeers(gwA).get(RouteId('site-b'))!.probesSent).toBeGreaterThan(probes);
+      expect(detected(gwA, 'site-b')).toBe(true);
+      // B's pair from that negotiation is activated by A's first packet on it (key confirmation, seen on B's next poll).
+      for (let i = 0; i < 50 && !detected(gwB, 'site-a'); i++) await sleep(100);
+      expect(detected(gwB, 'site-a')).toBe(true);
+      expect(outboundOf(gwA).spi).not.toBe(plain);
+      expect(outboundOf(gwA)).toMatchObject({ udpSourcePort: 4500, udpDestinationPort: 4500 });
+      const learned = gwB.keymanager!.learnedEndpoint(RouteId('site-a'), QueueNumber(1));
+      expect(learned?.address).toBe(NAT_ADDR.natOutside);
+      expect(outboundOf(gwB)).toMatchObject({ udpSourcePort: 4500, udpDestinationPort: learned!.port });
+      expect(await ping(direct, lab.ns.hostB, NAT_ADDR.hostA, 2)).toBe(2);
     }, 60_000);
   });
 }

@@ -54,6 +54,13 @@ export interface NatSiteLab extends TwoSiteLab {
   udpTimeout(seconds: number): void;
   /** The NAT's UDP bindings (conntrack entries), as `conntrack -L` prints them. */
   bindings(): string[];
+  /**
+   * A NAT appears (in a lab built without masquerade): A's traffic is
+   * masqueraded from `address`, and nothing new from outside reaches the
+   * inside any more (as with a real NAT, whose inside is not routed from
+   * outside); forgets every binding.
+   */
+  startNat(address: string): void;
 }
 
 const hex = (n: number) => crypto.randomBytes(n).toString('hex');
@@ -143,6 +150,22 @@ export function buildNatSites(o: NatSiteOptions = {}): NatSiteLab {
       },
       bindings() {
         return lab.exec(ns.net, ['conntrack', '-L', '-p', 'udp']).split('\n').filter((l) => l.trim());
+      },
+      startNat(address: string) {
+        lab.exec(ns.net, ['nft', '-f', '-'], [
+          'flush ruleset',
+          'table ip nat {',
+          '  chain post {',
+          '    type nat hook postrouting priority 100;',
+          `    oifname "outside" snat to ${address} random`,
+          '  }',
+          '  chain inbound {',
+          '    type filter hook forward priority 0;',
+          '    iifname "outside" ct state new drop',
+          '  }',
+          '}',
+        ].join('\n'));
+        lab.exec(ns.net, ['conntrack', '-F']);
       },
     };
   } catch (e) {
