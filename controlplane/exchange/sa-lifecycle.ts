@@ -132,11 +132,6 @@ export class SaLifecycle {
     return this.active?.nat ? natSeen(this.active.nat) : null;
   }
 
-  /** Whether the active outbound SA sends ESP in UDP; null: no active SA. */
-  encapsulated(): boolean | null {
-    return this.active ? this.active.udp : null;
-  }
-
   /** True when a negotiation should start: no fresh outbound SA, active or queued. */
   needsNegotiation(now: number): boolean {
     return !this.hasConfirmedQueued() && (this.active === null || now >= this.active.rekeyAt);
