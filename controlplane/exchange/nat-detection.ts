@@ -14,8 +14,10 @@
 // NAT — which is then detected, as it should be.
 import { parseAddress } from './address.js';
 import { constantTimeEqual, hash } from './primitives.js';
-import { SPI_PAYLOAD_LENGTH } from './protocol.js';
+import { SPI_PAYLOAD_LENGTH, type NatView } from './protocol.js';
 import type { Endpoint } from './types.js';
+
+export type { NatView } from './protocol.js';
 
 /** One endpoint's digest: the first 16 octets of BLAKE2s (collisions need a NAT choosing addresses against a 2^64 search). */
 export const NAT_DIGEST_LENGTH = 16;
@@ -26,14 +28,6 @@ export const IK_PAYLOAD_LENGTH = SPI_PAYLOAD_LENGTH + NAT_DETECTION_LENGTH;
 
 const LABEL = Buffer.from('vitesse-ske nat-d', 'ascii');
 const UNPARSABLE = Buffer.alloc(16, 0xff);
-
-/** Where a NAT was seen, from one end's point of view. */
-export interface NatView {
-  /** In front of us: the peer saw us elsewhere than where we sent from (or we got it at another address than the peer sent to). */
-  local: boolean;
-  /** In front of the peer. */
-  remote: boolean;
-}
 
 /** True if a NAT was seen on either side. */
 export function natSeen(v: NatView): boolean {

@@ -4,7 +4,6 @@
 // with their units are here too.
 import { ADDRESS_LENGTH } from './address.js';
 import type { DropReason } from './counters.js';
-import type { NatView } from './nat-detection.js';
 import { NoiseError, type HandshakeState } from './noise.js';
 import { hmac, wipe } from './primitives.js';
 import type { Aead, RouteSpi, Spi } from './types.js';
@@ -104,6 +103,14 @@ export function espKeymat(splitKey: Buffer, aead: Aead): Buffer {
   const keymat = Buffer.from(all.subarray(0, length));
   wipe(all, ...blocks);
   return keymat;
+}
+
+/** Where a negotiation saw a NAT, from one end's point of view (nat-detection.ts). */
+export interface NatView {
+  /** In front of us: the peer saw us elsewhere than where we sent from (or we got it at another address than the peer sent to). */
+  local: boolean;
+  /** In front of the peer. */
+  remote: boolean;
 }
 
 /** One direction's SA as negotiated: its SPI and key ‖ salt (the receiver wipes it). */
