@@ -7,6 +7,7 @@
 // the addresses is detected (it is a NAT), never hidden; routes without a
 // peer (NNpsk0, vita-ske) refuse auto.
 import crypto from 'node:crypto';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { MessageType } from '../controlplane/exchange/messages.js';
 import { detectNat, natDetectionData } from '../controlplane/exchange/nat-detection.js';
@@ -78,8 +79,10 @@ describe('key manager: NAT detection (public-key routes)', () => {
     expect(outOf(w.b)).toMatchObject({ udpSourcePort: NAT_T });
   });
 
-  it('the NAT goes away, then comes back: each next SA pair follows its own negotiation\'s detection', () => {
-    const w = new NatWorld({ natTraversal: { a: 'auto', b: 'auto' } });
+  it('the NAT goes away, then comes back: each next SA pair follows its own negotiation\'s detection; each change logged once', () => {
+    const lines: { gw: string; msg: string; natDetected?: boolean; local?: boolean; remote?: boolean }[] = [];
+    const logger = pino({ level: 'info' }, { write: (t: string) => { lines.push(JSON.parse(t)); } });
+    const w = new NatWorld({ natTraversal: { a: 'auto', b: 'auto' }, logger });
     w.run(100);
     expect(outOf(w.a).udpSourcePort).toBe(NAT_T);
     const natSpi = outOf(w.a).spi;
@@ -100,6 +103,10 @@ describe('key manager: NAT detection (public-key routes)', () => {
     expect(outOf(w.a)).toMatchObject({ udpSourcePort: NAT_T });
     expect(outOf(w.b)).toMatchObject({ udpSourcePort: NAT_T, udpDestinationPort: 40002 });
     expect(up(w)).toBe(true);
+    // Through many rekeys, each end said it three times: detected, gone, detected again.
+    const said = (gw: string) => lines.filter((l) => l.gw === gw && /NAT/.test(l.msg)).map((l) => [l.msg, l.local, l.remote]);
+    expect(said('A')).toEqual([['NAT detected', true, false], ['NAT no longer detected', false, false], ['NAT detected', true, false]]);
+    expect(said('B')).toEqual([['NAT detected', false, true], ['NAT no longer detected', false, false], ['NAT detected', false, true]]);
   });
 
   for (const which of ['proposal', 'agreement'] as const) {

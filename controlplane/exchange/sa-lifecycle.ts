@@ -101,6 +101,8 @@ export interface SaSnapshot {
 export class SaLifecycle {
   private inbound: InboundSa[] = [];
   private active: OutboundSa | null = null;
+  /** Whether the last active SA's negotiation saw a NAT (logged when it changes). */
+  private natSeenLast = false;
   private queued: QueuedOutboundSa[] = [];
   /** The data plane said the active SA used its last sequence number (exhausted()). */
   private activeExhausted = false;
@@ -331,6 +333,12 @@ export class SaLifecycle {
     this.active = { spi: sa.spi, expiresAt: sa.expiresAt, rekeyAt: sa.rekeyAt, rekeyFrom: sa.rekeyFrom, pairedInbound: sa.pairedInbound, udp: sa.udp, nat: sa.nat };
     this.activeExhausted = false;
     this.env.log.debug({ route, queue, spi: sa.spi, udp: sa.udp }, 'outbound SA activated');
+    // Said once when it changes (a NAT appeared or went away), not at every rekey.
+    if (sa.nat && natSeen(sa.nat) !== this.natSeenLast) {
+      this.natSeenLast = natSeen(sa.nat);
+      this.env.log.info({ route, queue, spi: sa.spi, natDetected: this.natSeenLast, local: sa.nat.local, remote: sa.nat.remote, udp: sa.udp },
+        this.natSeenLast ? 'NAT detected' : 'NAT no longer detected');
+    }
   }
 
   private dropUnrequitedInbound(spi: Spi): void {

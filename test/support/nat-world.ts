@@ -5,6 +5,7 @@
 // address. Shared by test/keymanager-nat-peer.test.ts and
 // test/keymanager-nat-detection.test.ts.
 import crypto from 'node:crypto';
+import type { Logger } from 'pino';
 import { KeyManager } from '../../controlplane/keymanager.js';
 import { QueueNumber, RouteId, RouteSpi, type Endpoint, type KeyManagerConfig, type Transport } from '../../controlplane/exchange/types.js';
 import { FakeClock, RecordingSink, silent, type Side } from '../keymanager-harness.js';
@@ -31,6 +32,8 @@ export interface NatWorldOptions {
   natTraversal?: { a: NatTraversal; b: NatTraversal };
   /** Sees (and may change, or drop: null) every datagram after the NAT, before delivery. */
   tamper?: (w: Wire) => Wire | null;
+  /** The key managers' logger (default silent). */
+  logger?: Logger;
 }
 
 export class NatWorld {
@@ -51,12 +54,12 @@ export class NatWorld {
       ({ id: ROUTE, spi: RouteSpi(7), aead: 'aes-gcm-16-icv' as const, peerPublicKey: pubOf(peer), natTraversal, queues: [queue] });
     const ka = new KeyManager(
       { ...config(privA), routes: [route(privB, o.natTraversal?.a ?? 'force', { queue: QueueNumber(1), localAddress: A, gatewayAddress: B })] },
-      { sink: sa, transport: this.transport(), clock: this.clock, logger: silent },
+      { sink: sa, transport: this.transport(), clock: this.clock, logger: (o.logger ?? silent).child({ gw: 'A' }) },
     );
     // Behind a NAT, B cannot name A's address; without one it does.
     const kb = new KeyManager(
       { ...config(privB), routes: [route(privA, o.natTraversal?.b ?? 'force', { queue: QueueNumber(1), localAddress: B, ...(this.nat ? {} : { gatewayAddress: A }) })] },
-      { sink: sb, transport: this.transport(), clock: this.clock, logger: silent },
+      { sink: sb, transport: this.transport(), clock: this.clock, logger: (o.logger ?? silent).child({ gw: 'B' }) },
     );
     this.a = { km: ka, sink: sa, address: A };
     this.b = { km: kb, sink: sb, address: B };
