@@ -29,6 +29,13 @@ describe('NAT detection digests', () => {
     expect(detectNat(nonce, data, { address: '::ffff:192.0.2.1', port: 4500 }, { address: '198.51.100.2', port: 4500 })).toEqual({ remote: false, local: false });
     expect(detectNat(nonce, data, { address: '192.0.2.1', port: 4501 }, { address: '198.51.100.2', port: 4500 })).toEqual({ remote: true, local: false });
     expect(detectNat(nonce, data, at, { address: '198.51.100.3', port: 4500 })).toEqual({ remote: false, local: true });
+    // As docs/key-exchange.md 11.7 defines them, computed here with Node's BLAKE2s directly.
+    const reference = (address: Buffer, port: number) => crypto.createHash('blake2s256')
+      .update(Buffer.concat([Buffer.from('vitesse-ske nat-d'), nonce, address, Buffer.from([port >> 8, port & 0xff])])).digest().subarray(0, 16);
+    const v4 = (a: number[]) => Buffer.from([...Array(10).fill(0), 0xff, 0xff, ...a]);
+    expect(data).toEqual(Buffer.concat([reference(v4([192, 0, 2, 1]), 4500), reference(v4([198, 51, 100, 2]), 4500)]));
+    const v6 = natDetectionData(nonce, { address: '2001:db8::1', port: 61001 }, at);
+    expect(v6.subarray(0, 16)).toEqual(reference(Buffer.from('20010db8000000000000000000000001', 'hex'), 61001));
     // Bound to the negotiation's nonce: the same endpoints under another nonce do not match.
     expect(detectNat(crypto.randomBytes(32), data, at, { address: '198.51.100.2', port: 4500 })).toEqual({ remote: true, local: true });
   });
