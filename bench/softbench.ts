@@ -5,15 +5,17 @@
 import { parseArgs, usageText, UsageError } from '../controlplane/cli/args.js';
 import { softbench } from '../controlplane/testkit.js';
 import { compareNatT } from './softbench-nat-t.js';
+import { compareVita, routeCurve, steadyMpps } from './softbench-compare.js';
 
 const spec = {
-  'packet-size': { type: 'string', default: '60', help: '60, IMIX or a frame size in bytes (60-1514)' },
+  'packet-size': { type: 'string', default: '60', help: '60, IMIX or a frame size in bytes (60-1514); with --vita a comma-separated list' },
   packets: { type: 'number', default: 10_000_000, help: 'frames to send' },
-  routes: { type: 'number', default: 1, help: 'routes (each with its own SA pair)' },
+  routes: { type: 'string', default: '1', help: 'routes (each with its own SA pair); a comma-separated list (1,10,100,1000,10000) runs the route curve, interleaved (--rounds each)' },
   queues: { type: 'number', default: 1, help: 'worker queues (one thread each)' },
   cpus: { type: 'string', help: 'pin workers to these CPUs, e.g. 0,1' },
   'nat-t': { type: 'boolean', help: 'compare ESP in UDP (RFC 3948) with plain ESP at 60 B and IMIX, interleaved (--rounds each)' },
-  rounds: { type: 'number', default: 5, help: 'with --nat-t: runs of each kind and size (the medians are reported)' },
+  vita: { type: 'string', help: "Vita's program/vita/test.snabb: run Vita's benchmark beside ours, interleaved (--rounds each), one queue; needs root" },
+  rounds: { type: 'number', default: 5, help: 'with --nat-t, --vita or a --routes list: runs of each kind (the medians are reported)' },
   json: { type: 'boolean', help: 'print one JSON object on the last line' },
   help: { type: 'boolean' },
 } as const;
@@ -21,24 +23,38 @@ const spec = {
 export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec as any);
   if (options.help) {
-    process.stdout.write(`usage: vitesse bench softbench [options]\n${usageText(spec as any)}\n\nexamples:\n  vitesse bench softbench --packet-size IMIX --packets 10000000 --routes 1\n  vitesse bench softbench --packet-size 1400 --routes 1000 --queues 2 --cpus 0,1 --json\n  vitesse bench softbench --nat-t --packets 2000000 --rounds 7 --json\n`);
+    process.stdout.write(`usage: vitesse bench softbench [options]\n${usageText(spec as any)}\n\nexamples:\n  vitesse bench softbench --packet-size IMIX --packets 10000000 --routes 1\n  vitesse bench softbench --packet-size 1400 --routes 1000 --queues 2 --cpus 0,1 --json\n  vitesse bench softbench --nat-t --packets 2000000 --rounds 7 --json\n  vitesse bench softbench --routes 1,10,100,1000,10000 --packets 4000000 --rounds 5 --json\n  vitesse bench softbench --vita ~/vita/src/program/vita/test.snabb --packet-size 60,IMIX --rounds 5\n`);
     return 0;
   }
-  const sizeText = String(options['packet-size']);
-  const packetSize: number | 'IMIX' = sizeText.toUpperCase() === 'IMIX' ? 'IMIX' : Number(sizeText);
-  if (packetSize !== 'IMIX' && !(Number.isInteger(packetSize) && packetSize >= 60 && packetSize <= 1514)) {
-    throw new UsageError(`--packet-size: "${sizeText}" is not 60..1514 or IMIX`);
-  }
+  const sizes = String(options['packet-size']).split(',').map((sizeText): number | 'IMIX' => {
+    const size: number | 'IMIX' = sizeText.toUpperCase() === 'IMIX' ? 'IMIX' : Number(sizeText);
+    if (size !== 'IMIX' && !(Number.isInteger(size) && size >= 60 && size <= 1514)) {
+      throw new UsageError(`--packet-size: "${sizeText}" is not 60..1514 or IMIX`);
+    }
+    return size;
+  });
+  const packetSize = sizes[0];
   const packets = options.packets as number;
-  const routes = options.routes as number;
+  const routeCounts = String(options.routes).split(',').map((text) => {
+    const n = Number(text);
+    if (!(Number.isInteger(n) && n >= 1 && n <= 65535)) throw new UsageError(`--routes: "${text}" is not 1..65535`);
+    return n;
+  });
+  const routes = routeCounts[0];
   const queues = options.queues as number;
   if (!(packets > 0)) throw new UsageError('--packets must be positive');
-  if (!(Number.isInteger(routes) && routes >= 1 && routes <= 65535)) throw new UsageError('--routes must be 1..65535');
   if (!(Number.isInteger(queues) && queues >= 1 && queues <= 64)) throw new UsageError('--queues must be 1..64');
   const cpus = options.cpus ? String(options.cpus).split(',').map((c) => Number(c)) : undefined;
+  const rounds = options.rounds as number;
+  if (!(Number.isInteger(rounds) && rounds >= 1)) throw new UsageError('--rounds must be a positive integer');
+  if (sizes.length > 1 && !options.vita) throw new UsageError('--packet-size: a list is for --vita only');
+  if (routeCounts.length > 1 && (options.vita || options['nat-t'])) throw new UsageError('--routes: a list is not for --vita or --nat-t');
+  if (options.vita) {
+    if (queues !== 1) throw new UsageError('--vita: one queue only (Vita\'s test.snabb runs one)');
+    return compareVita({ vita: String(options.vita), sizes, packets, routes, cpus, rounds, json: Boolean(options.json) });
+  }
+  if (routeCounts.length > 1) return routeCurve({ packetSize, packets, routes: routeCounts, queues, cpus, rounds, json: Boolean(options.json) });
   if (options['nat-t']) {
-    const rounds = options.rounds as number;
-    if (!(Number.isInteger(rounds) && rounds >= 1)) throw new UsageError('--rounds must be a positive integer');
     return compareNatT({ packets, routes, queues, cpus, rounds, json: Boolean(options.json) });
   }
 
@@ -61,11 +77,11 @@ export async function run(argv: string[]): Promise<number> {
     lost,
     seconds: round(r.seconds, 4),
     cpu_seconds: round(r.cpuSeconds, 4),
-    wall_mpps: round(r.packets / r.seconds / 1e6, 3),
+    wall_mpps: round(steadyMpps(r), 3),
   };
   process.stdout.write(
     `softbench: ${r.packets} packets of ${packetSize} bytes, ${routes} route(s), ${queues} queue(s), crypto ${r.cryptoPath}\n` +
-      `  ${result.mpps} Mpps  ${result.gbps} Gbps per worker CPU-second  (wall: ${result.wall_mpps} Mpps in ${result.seconds} s; ${lost} lost)\n`,
+      `  ${result.mpps} Mpps  ${result.gbps} Gbps per worker CPU-second  (wall after warm-up: ${result.wall_mpps} Mpps; ${result.seconds} s in all; ${lost} lost)\n`,
   );
   if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
   return lost === 0 ? 0 : 1;

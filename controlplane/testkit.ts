@@ -161,7 +161,11 @@ export interface SoftbenchOptions {
   /** ESP in UDP (RFC 3948, port 4500) instead of plain ESP. */
   natT?: boolean;
 }
-export interface SoftbenchResult { seconds: number; cpuSeconds: number; packets: number; bytes: number; sent: number; cryptoPath: string }
+export interface SoftbenchResult {
+  seconds: number; cpuSeconds: number; packets: number; bytes: number; sent: number; cryptoPath: string;
+  /** Wall-clock after the warm-up (as Vita's gauge): from the first packets out to the last. */
+  steadySeconds: number; steadyPackets: number;
+}
 
 export interface Testkit {
   esp: EspPart;

@@ -116,8 +116,8 @@ SoftbenchResult run_softbench(const SoftbenchOptions& o) {
   };
   auto t0 = std::chrono::steady_clock::now();
   gw->start();
-  uint64_t last = 0;
-  auto last_progress = t0, t_end = t0;
+  uint64_t last = 0, first = 0;
+  auto last_progress = t0, t_end = t0, t_first = t0;
   double cpu_at_end = 0;
   auto busiest_cpu = [&] {
     double m = 0;
@@ -129,6 +129,10 @@ SoftbenchResult run_softbench(const SoftbenchOptions& o) {
     uint64_t n = received();
     auto now = std::chrono::steady_clock::now();
     if (n != last) {
+      if (last == 0) {
+        first = n;
+        t_first = now;
+      }
       last = n;
       last_progress = t_end = now;
       cpu_at_end = busiest_cpu();
@@ -139,6 +143,8 @@ SoftbenchResult run_softbench(const SoftbenchOptions& o) {
   SoftbenchResult res;
   res.seconds = std::chrono::duration<double>(t_end - t0).count();
   res.cpu_seconds = cpu_at_end;
+  res.steady_seconds = std::chrono::duration<double>(t_end - t_first).count();
+  res.steady_packets = last - first;
   for (auto* s : sources) {
     res.sent += s->generated();
     res.packets += s->received();

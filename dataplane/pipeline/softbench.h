@@ -25,6 +25,11 @@ struct SoftbenchResult {
   uint64_t sent = 0;     // frames the source offered
   uint64_t packets = 0;  // frames that came out of the private side
   uint64_t bytes = 0;    // their bytes (the inner frames, as offered)
+  // Wall-clock after the warm-up, as Vita's gauge measures it: from the first
+  // time the sink had counted packets (start-up, thread creation and the
+  // first batches' page faults excluded) to the last packet.
+  double steady_seconds = 0;
+  uint64_t steady_packets = 0;
 };
 
 SoftbenchResult run_softbench(const SoftbenchOptions& options);

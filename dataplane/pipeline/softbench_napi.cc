@@ -49,6 +49,8 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
   out.Set("packets", static_cast<double>(r.packets));
   out.Set("bytes", static_cast<double>(r.bytes));
   out.Set("sent", static_cast<double>(r.sent));
+  out.Set("steadySeconds", r.steady_seconds);
+  out.Set("steadyPackets", static_cast<double>(r.steady_packets));
   out.Set("cryptoPath", crypto::gcm_path_name(crypto::gcm_default_path()));
   return out;
 }
