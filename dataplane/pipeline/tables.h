@@ -4,6 +4,7 @@
 // replay windows carry on); each belongs to exactly one queue.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -17,26 +18,35 @@
 namespace vitesse {
 
 // Outer Ethernet + IP header prepended to every ESP packet of one route on one
-// queue, precomputed so the hot path copies it and patches lengths.
+// queue, precomputed so the hot path copies it and patches lengths. The
+// lengths first, so that in QueueRoute an IPv4 template ends in the first
+// cache line.
 struct OuterTemplate {
-  uint8_t bytes[net::kEthHeaderLen + net::kIpv6HeaderLen];
+  uint32_t ip_checksum_base;  // IPv4: partial checksum of the header with total length 0
   uint8_t len;    // 34 (IPv4) or 54 (IPv6)
   bool is_v6;
-  uint32_t ip_checksum_base;  // IPv4: partial checksum of the header with total length 0
+  uint8_t bytes[net::kEthHeaderLen + net::kIpv6HeaderLen];
 };
 
-struct QueueRoute {
+// One route on one queue. Laid out for the packet: everything plain ESP over
+// IPv4 reads per packet (the SA, the MTU, the flags and the outer template up
+// to the end of its IPv4 header) is in the first cache line, so a packet
+// touches one line of this table (two with an IPv6 template); ESP in UDP's
+// template and endpoint follow (docs/dataplane.md, "Cache lines per packet").
+struct alignas(64) QueueRoute {
   esp::OutboundSa* sa = nullptr;  // null until a key exchange installed one
-  OuterTemplate outer;            // valid when the public next hop is known
-  bool has_outer = false;
-  bool udp = false;   // the SA sends ESP in UDP (fixed for an SA's life, so known when the snapshot is built)
   uint32_t mtu = 0;   // the largest inner packet: the tables' mtu, less the UDP header for ESP in UDP
+  bool has_outer = false;  // the outer templates are valid (the public next hop is known)
+  bool udp = false;   // the SA sends ESP in UDP (fixed for an SA's life, so known when the snapshot is built)
+  OuterTemplate outer;
   // ESP in UDP (an SA with udp_destination_port): the same header with UDP
   // as the protocol, towards the route's gateway; the peer's learned
   // endpoint, when there is one, replaces the address and port per packet.
   OuterTemplate outer_udp;
   PeerEndpoint* endpoint = nullptr;  // shared by snapshots, written by this queue's worker
 };
+static_assert(offsetof(QueueRoute, outer) + offsetof(OuterTemplate, bytes) + net::kEthHeaderLen + net::kIpv4HeaderLen <= 64,
+              "an IPv4 outer template must end in QueueRoute's first cache line");
 
 // SPI → inbound SA and the index of its route (whose prefixes the inbound
 // policy checks; 0: the route is gone, nothing passes), open addressing with
@@ -45,6 +55,11 @@ class SpiTable {
  public:
   struct Entry { esp::InboundSa* sa; route::RouteIndex route; };
   void build(const std::vector<Entry>& sas);
+  // The slot find() starts at, ahead of the find: a packet's SPI is known
+  // before its turn in the batch (pipeline/inbound.cc).
+  void prefetch(uint32_t spi) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[hash(spi) & mask_]);
+  }
   esp::InboundSa* find(uint32_t spi, route::RouteIndex* route) const {
     if (slots_.empty()) return nullptr;
     for (size_t i = hash(spi) & mask_;; i = (i + 1) & mask_) {
