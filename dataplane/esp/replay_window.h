@@ -23,6 +23,7 @@
 // (authenticate and update) and then infer again (esp/decap.cc).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "config_limits.h"
@@ -97,5 +98,56 @@ class ReplayWindow {
   uint32_t block_mask_ = 2 * kDefaultReplayWindow / kBlockBits - 1;
   uint64_t blocks_[kMaxBlocks] = {};
 };
+
+// Per packet: inline (as calls they cost more than their work).
+inline bool ReplayWindow::infer_from(uint64_t top, uint32_t seq_low, uint64_t* seq) const {
+  const uint32_t top_high = static_cast<uint32_t>(top >> 32);
+  const uint32_t top_low = static_cast<uint32_t>(top);
+  const uint32_t bottom = top_low - size_ + 1;  // modulo 2^32, as in A2.2
+  uint32_t high = top_high;
+  if (top_low >= size_ - 1) {
+    // Case A: the window lies within one 2^32 subspace; a number below it
+    // belongs to the next subspace.
+    if (seq_low < bottom) {
+      if (top_high == UINT32_MAX) return false;
+      ++high;
+    }
+  } else {
+    // Case B: the window straddles a subspace boundary; a number at or
+    // above its (wrapped) bottom belongs to the previous subspace.
+    if (seq_low >= bottom) {
+      if (top_high == 0) return false;
+      --high;
+    }
+  }
+  *seq = static_cast<uint64_t>(high) << 32 | seq_low;
+  return true;
+}
+
+inline bool ReplayWindow::check(uint64_t seq) const {
+  if (seq == 0) return false;
+  if (seq > top_) return true;
+  if (top_ - seq >= size_) return false;
+  return !seen(seq);
+}
+
+inline bool ReplayWindow::update(uint64_t seq) {
+  if (seq == 0) return false;
+  if (seq > top_) {
+    // Blocks entering the window may still hold bits from a lap ago.
+    const uint64_t old_block = top_ / kBlockBits;
+    const uint64_t new_block = seq / kBlockBits;
+    const uint64_t clear = std::min<uint64_t>(new_block - old_block, block_mask_ + 1);
+    for (uint64_t i = 1; i <= clear; ++i) blocks_[(old_block + i) & block_mask_] = 0;
+    top_ = seq;
+  } else if (top_ - seq >= size_) {
+    return false;
+  }
+  uint64_t& block = blocks_[(seq / kBlockBits) & block_mask_];
+  const uint64_t bit = uint64_t{1} << (seq % kBlockBits);
+  if (block & bit) return false;
+  block |= bit;
+  return true;
+}
 
 }  // namespace vitesse::esp

@@ -266,10 +266,11 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
   const InboundPolicy::View policy = t.inbound_policy.view();
   Packet* out[kBatch];
   uint32_t k = 0;
+  uint32_t decapsulated = 0;
   for (uint32_t i = 0; i < m; i++) {
     Packet* p = esp_pkts[i];
     if (results[i] != esp::DecapResult::ok) { drop(p, decap_counter(results[i])); continue; }
-    counters_.add(Counter::decapsulated_packets);
+    decapsulated++;
     uint8_t* ip = p->data;
     bool v6 = (ip[0] >> 4) == 6;
     if (!policy.allows(routes[i], ip, v6)) {
@@ -299,6 +300,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     else net::ipv4_decrement_ttl(ip);
     out[k++] = p;
   }
+  counters_.add(Counter::decapsulated_packets, decapsulated);
   transmit(Side::private_side, out, k);
 }
 
