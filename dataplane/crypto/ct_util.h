@@ -10,9 +10,15 @@ namespace vitesse::crypto {
 
 // True iff a[0..16) == b[0..16). Every byte is read whatever the contents, and
 // the barrier keeps the compiler from turning the fold into an early exit.
+// Two 64-bit words, not sixteen bytes: the byte loop cost ~50 instructions a
+// packet (callgrind); this reads the same bytes, with no branch on them.
 inline bool ct_equal16(const uint8_t* a, const uint8_t* b) {
-  uint32_t diff = 0;
-  for (int i = 0; i < 16; ++i) diff |= static_cast<uint32_t>(a[i] ^ b[i]);
+  uint64_t a0, a1, b0, b1;
+  std::memcpy(&a0, a, 8);
+  std::memcpy(&a1, a + 8, 8);
+  std::memcpy(&b0, b, 8);
+  std::memcpy(&b1, b + 8, 8);
+  uint64_t diff = (a0 ^ b0) | (a1 ^ b1);
   __asm__ volatile("" : "+r"(diff));
   return diff == 0;
 }
