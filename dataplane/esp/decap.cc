@@ -60,6 +60,7 @@ DecapResult prepare(InboundSa& sa, Packet& p, uint32_t index, OpenBatch& batch, 
   if (!inferred || !sa.window.check(seq)) return DecapResult::replay;
 
   sa.window.queued(seq);
+  sa.window.prefetch(seq);
   const uint32_t j = batch.n++;
   batch.seq[j] = seq;
   batch.packet[j] = index;
