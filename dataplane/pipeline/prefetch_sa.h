@@ -9,6 +9,9 @@
 // AES-256: four), the last GHASH powers (a short packet needs H^1..H^4, one
 // line; an IMIX-sized one the line before too) and the line with the
 // context's path and rounds, which the batch dispatcher reads per job.
+// Read prefetches only, and locality 2 for the key schedule: write
+// prefetches (prefetchw) of the lines a packet updates, and locality 3,
+// measured 2.1 against 4.3 Mpps at 10 000 routes (interleaved, same run).
 #pragma once
 
 #include <cstddef>
@@ -24,22 +27,22 @@ inline void prefetch_gcm(const crypto::GcmContext& g) {
   // the first 256 bytes (the fourth line only for 14 rounds: fetched
   // anyway, since reading `rounds` here would wait for its line), then H^32
   // … H^1, of which a short packet needs the last few, in the last two lines.
-  for (size_t off = 0; off < 256; off += 64) __builtin_prefetch(s + off, 0, 3);
-  __builtin_prefetch(s + 640, 0, 3);
-  __builtin_prefetch(s + 704, 0, 3);
+  for (size_t off = 0; off < 256; off += 64) __builtin_prefetch(s + off, 0, 2);
+  __builtin_prefetch(s + 640, 0, 2);
+  __builtin_prefetch(s + 704, 0, 2);
 }
 }  // namespace detail
 
 inline void prefetch_sa(const esp::OutboundSa* sa) {
-  __builtin_prefetch(sa, 1, 3);
-  __builtin_prefetch(&sa->gcm.path, 0, 3);
+  __builtin_prefetch(sa);
+  __builtin_prefetch(&sa->gcm.path);
   detail::prefetch_gcm(sa->gcm);
 }
 
 inline void prefetch_sa(const esp::InboundSa* sa) {
-  __builtin_prefetch(sa, 1, 3);
-  __builtin_prefetch(&sa->window, 1, 3);
-  __builtin_prefetch(&sa->gcm.path, 0, 3);
+  __builtin_prefetch(sa);
+  __builtin_prefetch(&sa->window);
+  __builtin_prefetch(&sa->gcm.path);
   detail::prefetch_gcm(sa->gcm);
 }
 
