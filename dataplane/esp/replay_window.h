@@ -74,7 +74,7 @@ class ReplayWindow {
 
   // The block update(seq) will set, fetched while the batch is decrypted (a
   // number right of the window is accepted by check() without reading it).
-  void prefetch(uint64_t seq) const { __builtin_prefetch(&blocks_[(seq / kBlockBits) & block_mask_], 1, 3); }
+  void prefetch(uint64_t seq) const { __builtin_prefetch(&blocks_[(seq / kBlockBits) & block_mask_]); }
 
   // Post-authentication check-and-set: records `seq` and returns true, or
   // returns false (a replay) if it is too old or already recorded.
