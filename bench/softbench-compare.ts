@@ -99,12 +99,18 @@ export interface VitaRun {
  * [CPU]`, run from its source directory (where snabb lives). Its gauge
  * reports wall-clock Mpps from the first packet to the last.
  */
-export function runVita(testSnabb: string, packetSize: number | 'IMIX', packets: number, routes: number, cpu?: number): VitaRun {
+/** Vita's source directory and snabb binary for its program/vita/test.snabb; throws naming what is missing. */
+export function vitaPaths(testSnabb: string): { file: string; src: string; snabb: string } {
   const file = path.resolve(testSnabb);
   if (!fs.existsSync(file)) throw new Error(`--vita: ${file}: no such file (Vita's program/vita/test.snabb)`);
   const src = path.resolve(path.dirname(file), '..', '..');
   const snabb = path.join(src, 'snabb');
   if (!fs.existsSync(snabb)) throw new Error(`--vita: ${snabb}: no snabb binary next to ${file} (build Vita first)`);
+  return { file, src, snabb };
+}
+
+export function runVita(testSnabb: string, packetSize: number | 'IMIX', packets: number, routes: number, cpu?: number): VitaRun {
+  const { file, src, snabb } = vitaPaths(testSnabb);
   const args = ['snsh', path.relative(src, file), String(packetSize), String(packets), String(routes)];
   if (cpu !== undefined) args.push(String(cpu));
   const r = spawnSync(snabb, args, { cwd: src, encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 });

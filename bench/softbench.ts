@@ -5,7 +5,7 @@
 import { parseArgs, usageText, UsageError } from '../controlplane/cli/args.js';
 import { softbench } from '../controlplane/testkit.js';
 import { compareNatT } from './softbench-nat-t.js';
-import { compareVita, routeCurve, steadyMpps } from './softbench-compare.js';
+import { compareVita, routeCurve, steadyMpps, vitaPaths } from './softbench-compare.js';
 
 const spec = {
   'packet-size': { type: 'string', default: '60', help: '60, IMIX or a frame size in bytes (60-1514); with --vita a comma-separated list' },
@@ -51,6 +51,11 @@ export async function run(argv: string[]): Promise<number> {
   if (routeCounts.length > 1 && (options.vita || options['nat-t'])) throw new UsageError('--routes: a list is not for --vita or --nat-t');
   if (options.vita) {
     if (queues !== 1) throw new UsageError('--vita: one queue only (Vita\'s test.snabb runs one)');
+    try {
+      vitaPaths(String(options.vita));
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
     return compareVita({ vita: String(options.vita), sizes, packets, routes, cpus, rounds, json: Boolean(options.json) });
   }
   if (routeCounts.length > 1) return routeCurve({ packetSize, packets, routes: routeCounts, queues, cpus, rounds, json: Boolean(options.json) });
