@@ -9,9 +9,10 @@
 // AES-256: four), the last GHASH powers (a short packet needs H^1..H^4, one
 // line; an IMIX-sized one the line before too) and the line with the
 // context's path and rounds, which the batch dispatcher reads per job.
-// Read prefetches only, and locality 2 for the key schedule: write
-// prefetches (prefetchw) of the lines a packet updates, and locality 3,
-// measured 2.1 against 4.3 Mpps at 10 000 routes (interleaved, same run).
+// Read prefetches only, and locality 2 for the key schedule: with write
+// prefetches (prefetchw) of the lines a packet updates and locality 3, 10 000
+// routes ran at 2.5 against 4.3 Mpps (docs/dataplane.md, "Per-packet cost
+// and cache lines").
 #pragma once
 
 #include <cstddef>
