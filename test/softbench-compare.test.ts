@@ -70,11 +70,16 @@ describe('bench softbench --vita PATH', () => {
     expect(r.code).toBe(0);
     const calls = fs.readFileSync(log, 'utf8').trim().split('\n');
     const src = path.join(dir, 'vita', 'src');
+    // Each round: the full run, then one of an eighth (its CPU time, less, is Vita's start-up).
     expect(calls).toEqual([
       `${src} snsh program/vita/test.snabb 60 4000 1`,
+      `${src} snsh program/vita/test.snabb 60 500 1`,
       `${src} snsh program/vita/test.snabb 60 4000 1`,
+      `${src} snsh program/vita/test.snabb 60 500 1`,
       `${src} snsh program/vita/test.snabb IMIX 4000 1`,
+      `${src} snsh program/vita/test.snabb IMIX 500 1`,
       `${src} snsh program/vita/test.snabb IMIX 4000 1`,
+      `${src} snsh program/vita/test.snabb IMIX 500 1`,
     ]);
     const j = lastJson(r.out);
     expect(j.lost).toBe(0);
@@ -84,6 +89,10 @@ describe('bench softbench --vita PATH', () => {
       expect(x.vita_mpps).toBe(2);
       expect(x.vitesse_wall_runs).toHaveLength(2);
       expect(x.ratio).toBeCloseTo(x.vitesse_wall_mpps / 2, 2);
+      // The shell's `times` was read: CPU seconds of every run, as numbers.
+      expect(x.vita_cpu_seconds).toHaveLength(2);
+      expect(x.vita_short_cpu_seconds).toHaveLength(2);
+      for (const t of [...x.vita_cpu_seconds, ...x.vita_short_cpu_seconds]) expect(t).toBeGreaterThanOrEqual(0);
     }
   });
 
