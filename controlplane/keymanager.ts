@@ -33,7 +33,7 @@ import { performance } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
 import { addressKey } from './exchange/address.js';
 import { ChallengeIssuer } from './exchange/challenge.js';
-import { compileConfig, ConfigError, sameExchange, wipeParams, type ExchangeParams, type Settings } from './exchange/config.js';
+import { compileConfig, ConfigError, routePairs, sameExchange, wipeParams, type ExchangeParams, type Settings } from './exchange/config.js';
 import { FailureLog } from './exchange/failure-log.js';
 import { DROP_COUNTER, newCounters, type DropReason, type KeyManagerCounters } from './exchange/counters.js';
 import { Initiator, type InitiatorState } from './exchange/initiator.js';
@@ -46,7 +46,7 @@ import { agree, challengeFor, checkProposal, readKnock } from './exchange/respon
 import { SaLifecycle, type LifecycleTimes, type SaSnapshot } from './exchange/sa-lifecycle.js';
 import { learnEndpoint } from './exchange/peer-endpoint.js';
 import { SpiAllocator } from './exchange/spi.js';
-import type { Clock, Endpoint, KeyManagerConfig, QueueNumber, RouteId, SaSink, Spi, Transport } from './exchange/types.js';
+import { exchangeKey, type Clock, type Endpoint, type KeyManagerConfig, type QueueNumber, type RouteId, type SaSink, type Spi, type Transport } from './exchange/types.js';
 import { vitaDeliverable } from './vita-ske/checksum.js';
 import { VITA_ACTIVATION_DELAY_MAX_TTL, VITA_REKEY_JITTER, receiveVita, type VitaHost } from './vita-ske/dispatch.js';
 import { VitaInitiator } from './vita-ske/initiator.js';
@@ -89,12 +89,23 @@ export interface KeyManagerOptions {
   onPeerEndpoint?: (route: RouteId, queue: QueueNumber, at: Endpoint) => void;
   /** Milliseconds between summaries of repeated failures (exchange/failure-log.ts; default 60 s). */
   failureSummaryMs?: number;
+  /**
+   * A pair of a route with several peers became usable or not (pairUsable):
+   * the data plane hashes the route's flows over its usable pairs only.
+   * Called once per change, and once for each such pair when it is added.
+   */
+  onPairUsable?: (route: RouteId, queue: QueueNumber, pair: number, usable: boolean) => void;
 }
 
 /** One exchange's state, for operational state and tests. */
 export interface ExchangeState extends SaSnapshot {
   route: RouteId;
   queue: QueueNumber;
+  /** The route's pair (0: its first or only peer) and its peer's public key (base64; null: a pre-shared-key route). */
+  pair: number;
+  peer: string | null;
+  /** pairUsable: the data plane may send the route's flows through this pair. */
+  usable: boolean;
   negotiation: InitiatorState;
 }
 
@@ -112,6 +123,10 @@ interface Exchange {
   hintedAt?: number;
   /** Where the peer was last seen by an authenticated message (peer-endpoint.ts); null: its configured address. */
   endpoint: Endpoint | null;
+  /** False while the peer is set unusable (setPeerUsable: e.g. it announced it is draining). */
+  allowed: boolean;
+  /** A route with several peers: what onPairUsable last said (undefined: nothing yet). */
+  reported?: boolean;
 }
 
 const RATE_LIMIT_PRUNE_MS = 1000;
@@ -123,12 +138,14 @@ const DEFAULT_MAX_NEGOTIATIONS = 128;
 /** True if `appended` are the last exchanges of `config`, in its order. */
 function endsWith(config: KeyManagerConfig, appended: readonly Exchange[]): boolean {
   const tail: string[] = [];
-  for (let i = config.routes.length - 1; i >= 0 && tail.length < appended.length; i--) {
-    const r = config.routes[i];
-    for (let j = r.queues.length - 1; j >= 0; j--) tail.unshift(`${r.id}/${r.queues[j].queue}`);
-  }
+  for (let i = config.routes.length - 1; i >= 0 && tail.length < appended.length; i--) tail.unshift(...routeKeys(config.routes[i]));
   const from = tail.length - appended.length;
   return from >= 0 && appended.every((ex, i) => ex.params.key === tail[from + i]);
+}
+
+/** A route's exchange keys in configuration order: each pair's queues, pair by pair. */
+function routeKeys(r: KeyManagerConfig['routes'][number]): string[] {
+  return routePairs(r).flatMap((p, pair) => (Array.isArray(p.queues) ? p.queues : []).map((q) => exchangeKey(r.id, q.queue, pair)));
 }
 
 export class KeyManager {
@@ -148,8 +165,10 @@ export class KeyManager {
   private cursor = 0;
   // Exchanges per gateway address: each source's share of the rate limit.
   private perGateway = new Map<string, number>();
-  // Route id → its exchanges (one per queue).
+  // Route id → its exchanges (one per queue and peer).
   private byId = new Map<RouteId, Exchange[]>();
+  // Exchanges of routes with several peers: whose usability the data plane is told (onPairUsable).
+  private multi: Exchange[] = [];
   private readonly maxNegotiations: number;
   private issuer: ChallengeIssuer | null = null;
   // Challenges sent in answer to knocks (unauthenticated: the reflection limit) ...
@@ -264,8 +283,7 @@ export class KeyManager {
   private reorder(config: KeyManagerConfig): void {
     const next = new Map<string, Exchange>();
     for (const r of config.routes) {
-      for (const q of r.queues) {
-        const key = `${r.id}/${q.queue}`;
+      for (const key of routeKeys(r)) {
         const ex = this.exchanges.get(key);
         if (ex) next.set(key, ex);
       }
@@ -275,6 +293,7 @@ export class KeyManager {
 
   private applied(settings: Settings, kept: number): void {
     this.list = [...this.exchanges.values()];
+    this.multi = this.list.filter((ex) => this.byId.get(ex.params.route)!.some((e) => e.params.pair > 0));
     this.cursor = 0;
     if (this.settings?.negotiationTtlMs !== settings.negotiationTtlMs) {
       // Nonces live one to two negotiation-ttls; negotiations in flight retry.
@@ -284,6 +303,54 @@ export class KeyManager {
     this.settings = settings;
     this.liveness.configure(settings.liveness);
     this.log.info({ exchanges: this.exchanges.size, kept }, 'configuration applied');
+    this.reportUsable();
+  }
+
+  /**
+   * Whether the data plane may send the route's flows through this pair: the
+   * peer is not down (liveness) and not set unusable (setPeerUsable). Its
+   * SAs are the data plane's own condition (a pair without an outbound SA
+   * carries nothing).
+   */
+  private pairUsable(ex: Exchange): boolean {
+    return ex.allowed && ex.peer.status !== 'down';
+  }
+
+  // Tells the data plane of every change of a multi-peer route's pairs.
+  private reportUsable(): void {
+    for (const ex of this.multi) {
+      const usable = this.pairUsable(ex);
+      if (ex.reported === usable) continue;
+      ex.reported = usable;
+      this.options.onPairUsable?.(ex.params.route, ex.params.queue, ex.params.pair, usable);
+      this.log.info({ route: ex.params.route, queue: ex.params.queue, peer: ex.params.peer, usable }, usable ? 'peer usable: flows may go through it' : 'peer not usable: its flows go to the route\'s other peers');
+    }
+  }
+
+  /**
+   * The per-peer "usable" seam (docs/scale-out.md): sets whether the data
+   * plane may send flows through `peer` (its public key, base64, as in
+   * route/peer's key), on `route` or, without it, on every route that lists
+   * that peer. A peer set unusable (e.g. one that announced it is draining)
+   * is taken out of its routes' flow hashing as a dead one is, and comes
+   * back when set usable again; its SAs and key exchanges go on meanwhile.
+   * Returns the number of exchanges (route, queue, peer) it applies to.
+   */
+  setPeerUsable(peer: string, usable: boolean, route?: RouteId): number {
+    let n = 0;
+    for (const ex of route === undefined ? this.list : this.byId.get(route) ?? []) {
+      if (ex.params.peer !== peer) continue;
+      ex.allowed = usable;
+      n++;
+    }
+    this.reportUsable();
+    return n;
+  }
+
+  /** True if `peer` of `route` is usable on some queue (pairUsable); undefined if the route does not list it. */
+  peerUsable(route: RouteId, peer: string): boolean | undefined {
+    const own = (this.byId.get(route) ?? []).filter((ex) => ex.params.peer === peer);
+    return own.length ? own.some((ex) => this.pairUsable(ex)) : undefined;
   }
 
   private removeExchange(ex: Exchange): void {
@@ -382,6 +449,7 @@ export class KeyManager {
       this.send(ex, ex.endpoint ?? { address: ex.params.gatewayAddress, port }, knock, ex.params.natTPort ?? undefined);
     }
     this.failures.flush(now);
+    this.reportUsable();
     if (now - this.lastPrune >= RATE_LIMIT_PRUNE_MS) {
       this.knockLimiter.prune(now);
       this.limiter.prune(now);
@@ -397,7 +465,9 @@ export class KeyManager {
    * forward (false: not the active SA, or a successor is already on its way).
    */
   outboundExhausted(route: RouteId, queue: QueueNumber, spi: Spi): boolean {
-    const ex = this.list.find((e) => e.params.route === route && e.params.queue === queue);
+    // A route with several peers: the pair whose active SA it is.
+    const own = (this.byId.get(route) ?? []).filter((e) => e.params.queue === queue);
+    const ex = own.find((e) => e.sas.snapshot().outbound === spi) ?? own[0];
     if (!ex) return false;
     const moved = ex.sas.exhausted(spi, this.clock.now());
     if (moved) this.log.warn({ route, queue, spi }, 'outbound SA exhausted its sequence numbers: rekeying now');
@@ -433,6 +503,7 @@ export class KeyManager {
     this.list = [];
     this.byRoute.clear();
     this.byId.clear();
+    this.multi = [];
     this.perGateway.clear();
     this.issuer?.destroy();
   }
@@ -441,6 +512,9 @@ export class KeyManager {
     return [...this.exchanges.values()].map((ex) => ({
       route: ex.params.route,
       queue: ex.params.queue,
+      pair: ex.params.pair,
+      peer: ex.params.peer,
+      usable: this.pairUsable(ex),
       negotiation: ex.initiator.state,
       ...ex.sas.snapshot(),
     }));
@@ -650,7 +724,9 @@ export class KeyManager {
       gatewayKey: params.gateway.toString('hex'),
       peer: this.liveness.add(params.key, params.route, params.queue, params.liveness),
       endpoint: null,
+      allowed: true,
     };
+    if (params.peer !== null) ex.peer.peer = params.peer;
     return ex;
   }
 
@@ -661,7 +737,8 @@ export class KeyManager {
    * is behind NAT (no configured address) follow; true if it moved.
    */
   peerEndpoint(route: RouteId, queue: QueueNumber, at: Endpoint): boolean {
-    const ex = this.byId.get(route)?.find((e) => e.params.queue === queue);
+    // Routes with several peers have no NAT traversal (exchange/config.ts): the first pair is the route's.
+    const ex = this.byId.get(route)?.find((e) => e.params.queue === queue && e.params.pair === 0);
     return !!ex && learnEndpoint(ex, at, 'esp', this.log);
   }
 
@@ -679,8 +756,8 @@ export class KeyManager {
   }
 
   /** The endpoint learned for `route` on `queue` (null: none, or the configured address is used). */
-  learnedEndpoint(route: RouteId, queue: QueueNumber): Endpoint | null {
-    const ex = this.byId.get(route)?.find((e) => e.params.queue === queue);
+  learnedEndpoint(route: RouteId, queue: QueueNumber, pair = 0): Endpoint | null {
+    const ex = this.byId.get(route)?.find((e) => e.params.queue === queue && e.params.pair === pair);
     return ex?.endpoint ? { ...ex.endpoint } : null;
   }
 

@@ -9,7 +9,9 @@ import { PSK_LENGTH } from './noise.js';
 import { PublicKeyError, constantTimeEqual, dh, keyPairFromPrivate, wipe, type KeyPair } from './primitives.js';
 import { AEAD_ID, DEFAULT_NAT_T_PORT, DEFAULT_NEGOTIATION_TTL_S, DEFAULT_PORT, DEFAULT_SA_TTL_S } from './protocol.js';
 import { DEFAULT_LIVENESS_FAILURES, DEFAULT_LIVENESS_INTERVAL_S, type LivenessOverride, type LivenessSettings } from './liveness.js';
-import { KEY_EXCHANGE_PROTOCOLS, type Aead, type KeyExchangeProtocol, type KeyManagerConfig, type QueueNumber, type RouteId, type RouteSpi } from './types.js';
+import { KEY_EXCHANGE_PROTOCOLS, type Aead, type KeyExchangeProtocol, exchangeKey, type KeyManagerConfig, type QueueNumber, type RouteConfig, type RouteId, type RouteSpi } from './types.js';
+
+export { exchangeKey };
 
 export class ConfigError extends Error {}
 
@@ -22,12 +24,21 @@ export interface Settings {
   staticKey: KeyPair | null;
 }
 
-/** Everything one exchange (a route on a queue) needs. */
+/** Everything one exchange (a route with one of its peers on a queue) needs. */
 export interface ExchangeParams {
-  /** `${route}/${queue}`, unique. */
+  /** exchangeKey(route, queue, pair), unique. */
   readonly key: string;
   readonly route: RouteId;
   readonly queue: QueueNumber;
+  /**
+   * The pair: which of the route's peers (0 for a route with one peer, the
+   * peer's place in the route's list otherwise). Each pair has its own
+   * exchange, SAs and liveness; the data plane hashes flows over the pairs
+   * that are usable (docs/scale-out.md, "Several peers per route").
+   */
+  readonly pair: number;
+  /** The peer's public key in base64 (the YANG key of route/peer); null for a pre-shared-key route. */
+  readonly peer: string | null;
   readonly routeSpi: RouteSpi;
   readonly aead: Aead;
   readonly protocol: KeyExchangeProtocol;
@@ -71,6 +82,16 @@ function failures(value: number | undefined, fallback: number, path: string): nu
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < 1) throw new ConfigError(`${path}: must be a positive integer, got ${String(value)}`);
   return v;
+}
+
+/** A route has at most this many peers (the data plane's pair slots, dataplane/pipeline/pair_choice.h). */
+export const MAX_PEERS_PER_ROUTE = 8;
+
+interface Pair { peerPublicKey?: Buffer; preSharedKey?: Buffer; queues: RouteConfig['queues'] }
+
+/** A route's pairs: its `peers`, or the route itself as its one pair. */
+export function routePairs(r: RouteConfig): Pair[] {
+  return Array.isArray(r.peers) && r.peers.length ? r.peers : [r];
 }
 
 export function compileConfig(c: KeyManagerConfig): CompiledConfig {
@@ -150,21 +171,18 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, shared: M
     const other = spis.get(r.spi);
     if (other !== undefined) throw new ConfigError(`${at}/spi: ${r.spi} is already the SPI of route "${other}"`);
     spis.set(r.spi, r.id);
-    const publicKeyRoute = r.peerPublicKey !== undefined;
-    if (publicKeyRoute) {
-      if (!Buffer.isBuffer(r.peerPublicKey) || r.peerPublicKey.length !== KEY_LENGTH) throw new ConfigError(`${at}/peer/public-key: must be ${KEY_LENGTH} octets`);
-      if (!staticKey) throw new ConfigError(`${at}/peer: a public-key route needs the gateway's private-key-file`);
-      // IKpsk2's prologue names no address: with our own key as the peer's, our
-      // proposal reflected back to us authenticates, and we agree with ourselves.
-      if (r.peerPublicKey.equals(staticKey.publicKey)) throw new ConfigError(`${at}/peer/public-key: is this gateway's own public key (of its private-key-file); a route's peer is another gateway`);
-    }
-    if (!(publicKeyRoute && r.preSharedKey === undefined) && (!Buffer.isBuffer(r.preSharedKey) || r.preSharedKey.length !== PSK_LENGTH)) {
-      throw new ConfigError(`${at}/preshared-key: must be ${PSK_LENGTH} octets, got ${Buffer.isBuffer(r.preSharedKey) ? r.preSharedKey.length : typeof r.preSharedKey}`);
-    }
-    // A key file named twice (private-key-file as a peer's psk file): the psk
-    // is copied to the peer, and the gateway's private key with it.
-    if (publicKeyRoute && Buffer.isBuffer(r.preSharedKey) && Buffer.isBuffer(c.privateKey) && constantTimeEqual(r.preSharedKey, c.privateKey)) {
-      throw new ConfigError(`${at}/peer/preshared-key-file: holds this gateway's private key (private-key-file); a psk is given to the peer, the private key never: make one with vitesse keygen`);
+    const pairs = routePairs(r);
+    if (pairs.length > MAX_PEERS_PER_ROUTE) throw new ConfigError(`${at}/peer: ${pairs.length} peers; a route has at most ${MAX_PEERS_PER_ROUTE}`);
+    const publicKeyRoute = pairs[0].peerPublicKey !== undefined;
+    if (pairs.length > 1 && !pairs.every((p) => p.peerPublicKey !== undefined)) throw new ConfigError(`${at}/peer: a route with several peers names each by its public key`);
+    if (pairs.length > 1 && r.natTraversal === 'force') throw new ConfigError(`${at}/nat-traversal: a route with several peers has no NAT traversal yet (docs/scale-out.md, limits)`);
+    const seenPeers = new Set<string>();
+    for (const pr of pairs) {
+      if (pr.peerPublicKey === undefined) continue;
+      if (!Buffer.isBuffer(pr.peerPublicKey) || pr.peerPublicKey.length !== KEY_LENGTH) throw new ConfigError(`${at}/peer/public-key: must be ${KEY_LENGTH} octets`);
+      const hex = pr.peerPublicKey.toString('hex');
+      if (seenPeers.has(hex)) throw new ConfigError(`${at}/peer[public-key=${pr.peerPublicKey.toString('base64')}]: listed twice`);
+      seenPeers.add(hex);
     }
     if (!(r.aead in AEAD_ID)) throw new ConfigError(`${at}/aead: unknown AEAD "${String(r.aead)}" (have: ${Object.keys(AEAD_ID).join(', ')})`);
     const protocol = r.protocol ?? 'vitesse-ske';
@@ -179,53 +197,74 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, shared: M
     if (natTraversal !== 'off' && natTraversal !== 'force' && natTraversal !== 'auto') throw new ConfigError(`${at}/nat-traversal: unknown value "${String(natTraversal)}" (have: off, force, auto)`);
     // NAT detection travels in IKpsk2's payloads; NNpsk0's prologue binds the configured addresses instead.
     if (natTraversal === 'auto' && !publicKeyRoute) throw new ConfigError(`${at}/nat-traversal: auto needs NAT detection, which only a public-key route's key exchange carries (a route with a peer); use force or off`);
-    if (!Array.isArray(r.queues) || r.queues.length === 0) throw new ConfigError(`${at}/queue: a route needs at least one queue`);
     const liveness: LivenessOverride = {
       ...(r.livenessInterval !== undefined ? { intervalMs: positiveSeconds(r.livenessInterval, 0, `${at}/liveness-interval`) } : {}),
       ...(r.livenessFailures !== undefined ? { failures: failures(r.livenessFailures, 0, `${at}/liveness-failures`) } : {}),
     };
-    const queues = new Set<number>();
+    // Two pairs on one path could not be told apart by the responder (it finds the pair by the addresses).
     const paths = new Set<string>();
-    for (const q of r.queues) {
-      const qat = `${at}/queue[id=${q.queue}]`;
-      if (!Number.isInteger(q.queue) || q.queue < 1) throw new ConfigError(`${qat}: queue must be a positive integer (queues count from 1)`);
-      if (queues.has(q.queue)) throw new ConfigError(`${qat}: duplicate queue`);
-      queues.add(q.queue);
-      const local = parse(q.localAddress);
-      if (!local) throw new ConfigError(`${qat}/local-address: not an IP address: "${q.localAddress}"`);
-      // A peer behind NAT (no address): all-zero until learned, which no real source is.
-      const behindNat = q.gatewayAddress === undefined;
-      if (behindNat && !publicKeyRoute) throw new ConfigError(`${qat}/gateway-address: missing (only a public-key peer may be behind NAT)`);
-      if (behindNat && natTraversal === 'off') throw new ConfigError(`${qat}/gateway-address: missing; a peer behind NAT needs nat-traversal force or auto`);
-      const gateway = behindNat ? Buffer.alloc(ADDRESS_LENGTH) : parse(q.gatewayAddress!);
-      if (!gateway) throw new ConfigError(`${qat}/gateway-address: not an IP address: "${q.gatewayAddress}"`);
-      const gatewayPort = q.gatewayPort ?? null;
-      if (gatewayPort !== null && (!Number.isInteger(gatewayPort) || gatewayPort < 1 || gatewayPort > 65535)) throw new ConfigError(`${qat}/port: not a UDP port: ${String(gatewayPort)}`);
-      // The responder finds the queue of a message by its addresses.
-      const path = `${local.toString('hex')}-${gateway.toString('hex')}`;
-      if (paths.has(path)) throw new ConfigError(`${qat}: another queue of this route has the same local and gateway addresses`);
-      paths.add(path);
-      exchanges.push({
-        key: `${r.id}/${q.queue}`,
-        route: r.id,
-        queue: q.queue,
-        routeSpi: r.spi,
-        aead: r.aead,
-        protocol,
-        psk: r.preSharedKey ? Buffer.from(r.preSharedKey) : zeroPsk(),
-        pattern: publicKeyRoute ? 'IKpsk2' : 'NNpsk0',
-        peerPublicKey: publicKeyRoute ? Buffer.from(r.peerPublicKey!) : null,
-        staticKey: publicKeyRoute ? staticKey : null,
-        staticShared: publicKeyRoute ? staticShared(r.peerPublicKey!, at) : null,
-        gatewayPort,
-        localAddress: q.localAddress,
-        gatewayAddress: q.gatewayAddress ?? '',
-        local,
-        gateway,
-        liveness,
-        natTPort: natTraversal === 'off' ? null : natTPort,
-        natTraversal,
-      });
+    for (const [pair, pr] of pairs.entries()) {
+      const pat = pairs.length > 1 ? `${at}/peer[public-key=${pr.peerPublicKey!.toString('base64')}]` : at;
+      const peerPath = pairs.length > 1 ? pat : `${at}/peer`;
+      if (publicKeyRoute) {
+        if (!staticKey) throw new ConfigError(`${peerPath}: a public-key route needs the gateway's private-key-file`);
+        // IKpsk2's prologue names no address: with our own key as the peer's, our
+        // proposal reflected back to us authenticates, and we agree with ourselves.
+        if (pr.peerPublicKey!.equals(staticKey.publicKey)) throw new ConfigError(`${peerPath}/public-key: is this gateway's own public key (of its private-key-file); a route's peer is another gateway`);
+      }
+      if (!(publicKeyRoute && pr.preSharedKey === undefined) && (!Buffer.isBuffer(pr.preSharedKey) || pr.preSharedKey.length !== PSK_LENGTH)) {
+        throw new ConfigError(`${pat}/preshared-key: must be ${PSK_LENGTH} octets, got ${Buffer.isBuffer(pr.preSharedKey) ? pr.preSharedKey.length : typeof pr.preSharedKey}`);
+      }
+      // A key file named twice (private-key-file as a peer's psk file): the psk
+      // is copied to the peer, and the gateway's private key with it.
+      if (publicKeyRoute && Buffer.isBuffer(pr.preSharedKey) && Buffer.isBuffer(c.privateKey) && constantTimeEqual(pr.preSharedKey, c.privateKey)) {
+        throw new ConfigError(`${peerPath}/preshared-key-file: holds this gateway's private key (private-key-file); a psk is given to the peer, the private key never: make one with vitesse keygen`);
+      }
+      if (!Array.isArray(pr.queues) || pr.queues.length === 0) throw new ConfigError(`${pat}/queue: a route needs at least one queue`);
+      const queues = new Set<number>();
+      for (const q of pr.queues) {
+        const qat = `${pat}/queue[id=${q.queue}]`;
+        if (!Number.isInteger(q.queue) || q.queue < 1) throw new ConfigError(`${qat}: queue must be a positive integer (queues count from 1)`);
+        if (queues.has(q.queue)) throw new ConfigError(`${qat}: duplicate queue`);
+        queues.add(q.queue);
+        const local = parse(q.localAddress);
+        if (!local) throw new ConfigError(`${qat}/local-address: not an IP address: "${q.localAddress}"`);
+        // A peer behind NAT (no address): all-zero until learned, which no real source is.
+        const behindNat = q.gatewayAddress === undefined;
+        if (behindNat && !publicKeyRoute) throw new ConfigError(`${qat}/gateway-address: missing (only a public-key peer may be behind NAT)`);
+        if (behindNat && natTraversal === 'off') throw new ConfigError(`${qat}/gateway-address: missing; a peer behind NAT needs nat-traversal force or auto`);
+        const gateway = behindNat ? Buffer.alloc(ADDRESS_LENGTH) : parse(q.gatewayAddress!);
+        if (!gateway) throw new ConfigError(`${qat}/gateway-address: not an IP address: "${q.gatewayAddress}"`);
+        const gatewayPort = q.gatewayPort ?? null;
+        if (gatewayPort !== null && (!Number.isInteger(gatewayPort) || gatewayPort < 1 || gatewayPort > 65535)) throw new ConfigError(`${qat}/port: not a UDP port: ${String(gatewayPort)}`);
+        // The responder finds the queue of a message by its addresses.
+        const path = `${local.toString('hex')}-${gateway.toString('hex')}`;
+        if (paths.has(path)) throw new ConfigError(`${qat}: another queue or peer of this route has the same local and gateway addresses`);
+        paths.add(path);
+        exchanges.push({
+          key: exchangeKey(r.id, q.queue, pair),
+          route: r.id,
+          queue: q.queue,
+          pair,
+          peer: publicKeyRoute ? pr.peerPublicKey!.toString('base64') : null,
+          routeSpi: r.spi,
+          aead: r.aead,
+          protocol,
+          psk: pr.preSharedKey ? Buffer.from(pr.preSharedKey) : zeroPsk(),
+          pattern: publicKeyRoute ? 'IKpsk2' : 'NNpsk0',
+          peerPublicKey: publicKeyRoute ? Buffer.from(pr.peerPublicKey!) : null,
+          staticKey: publicKeyRoute ? staticKey : null,
+          staticShared: publicKeyRoute ? staticShared(pr.peerPublicKey!, pat) : null,
+          gatewayPort,
+          localAddress: q.localAddress,
+          gatewayAddress: q.gatewayAddress ?? '',
+          local,
+          gateway,
+          liveness,
+          natTPort: natTraversal === 'off' ? null : natTPort,
+          natTraversal,
+        });
+      }
     }
   }
 }
@@ -233,6 +272,7 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, shared: M
 /** True if SAs negotiated under `a` are still right under `b`. */
 export function sameExchange(a: ExchangeParams, b: ExchangeParams): boolean {
   return a.key === b.key
+    && a.pair === b.pair
     && a.routeSpi === b.routeSpi
     && a.aead === b.aead
     && a.protocol === b.protocol

@@ -26,7 +26,7 @@
 // peer is never delayed, so a peer that comes back is up within one round
 // trip of its first authenticated message.
 import type { Logger } from 'pino';
-import type { QueueNumber, RouteId } from './types.js';
+import { exchangeKey, type QueueNumber, type RouteId } from './types.js';
 
 export const DEFAULT_LIVENESS_INTERVAL_S = 10;
 export const DEFAULT_LIVENESS_FAILURES = 3;
@@ -51,6 +51,8 @@ export type LivenessOverride = Partial<LivenessSettings>;
 export interface TrafficReading {
   route: RouteId;
   queue: QueueNumber;
+  /** A route's pair (several peers: each pair's SAs counted apart); absent: 0. */
+  pair?: number;
   inbound: number;
   outbound: number;
 }
@@ -74,6 +76,8 @@ export interface Peer {
   readonly key: string;
   route: RouteId;
   queue: QueueNumber;
+  /** A route with several peers: which one (its public key, base64), for the log lines. */
+  peer?: string;
   override: LivenessOverride;
   status: PeerStatus;
   /** Counter values of the last poll (-1: none yet). */
@@ -192,7 +196,7 @@ export class Liveness {
     p.backoffStep = 0;
     p.nextAttemptAt = now + this.backoff(p, 0);
     this.env.log.warn(
-      { route: p.route, queue: p.queue, probes: p.failed, lastReceived: iso(p.lastReceived) },
+      { route: p.route, queue: p.queue, ...(p.peer ? { peer: p.peer } : {}), probes: p.failed, lastReceived: iso(p.lastReceived) },
       'peer down: no answer to liveness probes',
     );
   }
@@ -221,7 +225,7 @@ export class Liveness {
     if (!source || now - this.lastPoll < this.pollMs) return;
     this.lastPoll = now;
     for (const r of source()) {
-      const p = this.peers.get(`${r.route}/${r.queue}`);
+      const p = this.peers.get(exchangeKey(r.route, r.queue, r.pair));
       if (!p) continue;
       // Counters only grow; smaller ones (a route configured anew) are a new baseline.
       const received = p.inbound >= 0 && r.inbound > p.inbound;
@@ -262,9 +266,9 @@ export class Liveness {
     p.probing = false;
     p.failed = 0;
     if (p.status === 'down') {
-      this.env.log.info({ route: p.route, queue: p.queue, downSince: iso(p.downSince) }, 'peer up again');
+      this.env.log.info({ route: p.route, queue: p.queue, ...(p.peer ? { peer: p.peer } : {}), downSince: iso(p.downSince) }, 'peer up again');
     } else if (p.status === 'unknown') {
-      this.env.log.info({ route: p.route, queue: p.queue }, 'peer up');
+      this.env.log.info({ route: p.route, queue: p.queue, ...(p.peer ? { peer: p.peer } : {}) }, 'peer up');
     }
     p.status = 'up';
     p.downSince = null;

@@ -172,7 +172,7 @@ export class SaLifecycle {
   }
 
   tick(now: number): void {
-    const { sink, counters, log } = this.env;
+    const { counters, log } = this.env;
     const { route, queue } = this.p;
     for (let i = this.inbound.length - 1; i >= 0; i--) {
       const sa = this.inbound[i];
@@ -183,7 +183,7 @@ export class SaLifecycle {
       log.debug({ route, queue, spi: sa.spi }, 'inbound SA expired (sa-ttl)');
     }
     if (this.active && now >= this.active.expiresAt) {
-      sink.removeOutbound(route, queue, this.active.spi);
+      this.removeOutbound(this.active.spi);
       counters.outbound_sa_expired++;
       log.debug({ route, queue, spi: this.active.spi }, 'outbound SA expired (sa-ttl)');
       this.active = null;
@@ -211,7 +211,7 @@ export class SaLifecycle {
   /** Removes every SA of the exchange from the sink and wipes what it holds. */
   clear(): void {
     for (const sa of this.inbound) this.removeInbound(sa.spi);
-    if (this.active) this.env.sink.removeOutbound(this.p.route, this.p.queue, this.active.spi);
+    if (this.active) this.removeOutbound(this.active.spi);
     for (const sa of this.queued) wipe(sa.keymat);
     this.inbound = [];
     this.active = null;
@@ -224,7 +224,7 @@ export class SaLifecycle {
     for (const sa of this.inbound) if (!sa.confirmed && this.peerUses(sa.spi)) sa.confirmed = true;
     this.trimInbound(confirmed, (confirmed ? MAX_INBOUND_SAS : MAX_UNCONFIRMED_INBOUND_SAS) - 1);
     try {
-      this.env.sink.installInbound({ route, queue, spi, aead, keymat });
+      this.env.sink.installInbound({ route, queue, ...this.pair, spi, aead, keymat });
     } finally {
       wipe(keymat);
     }
@@ -326,7 +326,7 @@ export class SaLifecycle {
     const gatewayAddress = learned?.address ?? this.p.gatewayAddress;
     const udp = natTPort === null || !sa.udp ? {} : { udpSourcePort: natTPort, udpDestinationPort: learned?.port ?? natTPort };
     try {
-      this.env.sink.installOutbound({ route, queue, spi: sa.spi, aead, keymat: sa.keymat, localAddress, gatewayAddress, ...udp });
+      this.env.sink.installOutbound({ route, queue, ...this.pair, spi: sa.spi, aead, keymat: sa.keymat, localAddress, gatewayAddress, ...udp });
     } finally {
       wipe(sa.keymat);
     }
@@ -347,6 +347,16 @@ export class SaLifecycle {
     this.inbound.splice(i, 1);
     this.removeInbound(spi);
     this.env.log.debug({ route: this.p.route, queue: this.p.queue, spi }, 'inbound SA removed: its agreement was lost');
+  }
+
+  // A route's other pairs (several peers) name theirs; the first (or only) one, as before, does not.
+  private get pair(): { pair?: number } {
+    return this.p.pair ? { pair: this.p.pair } : {};
+  }
+
+  private removeOutbound(spi: Spi): void {
+    if (this.p.pair) this.env.sink.removeOutbound(this.p.route, this.p.queue, spi, this.p.pair);
+    else this.env.sink.removeOutbound(this.p.route, this.p.queue, spi);
   }
 
   private removeInbound(spi: Spi): void {

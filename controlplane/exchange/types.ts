@@ -23,6 +23,11 @@ export const Spi = (n: number): Spi => n as Spi;
 export const RouteSpi = (n: number): RouteSpi => n as RouteSpi;
 export const RouteId = (s: string): RouteId => s as RouteId;
 export const QueueNumber = (n: number): QueueNumber => n as QueueNumber;
+/** An exchange's key: `route/queue` for a route's first (or only) pair, `route/queue/pair` for its other peers. */
+export function exchangeKey(route: RouteId, queue: QueueNumber, pair = 0): string {
+  return pair === 0 ? `${route}/${queue}` : `${route}/${queue}/${pair}`;
+}
+
 /** Every gateway has queue 1 (what is not any one queue's goes through it). */
 export const FIRST_QUEUE = QueueNumber(1);
 
@@ -42,6 +47,8 @@ export interface Endpoint {
 interface SaSpec {
   route: RouteId;
   queue: QueueNumber;
+  /** The route's pair (ExchangeParams.pair): 0 for a route with one peer. */
+  pair?: number;
   spi: Spi;
   aead: Aead;
   /**
@@ -67,11 +74,11 @@ export interface OutboundSaSpec extends SaSpec {
 export interface SaSink {
   /** Adds an inbound SA; several may be valid at once for a route and queue. */
   installInbound(sa: InboundSaSpec): void;
-  /** Makes `sa` the route and queue's outbound SA, replacing any previous one. */
+  /** Makes `sa` the route, queue and pair's outbound SA, replacing any previous one. */
   installOutbound(sa: OutboundSaSpec): void;
   removeInbound(queue: QueueNumber, spi: Spi): void;
-  /** Removes the route and queue's outbound SA if it is still `spi`. */
-  removeOutbound(route: RouteId, queue: QueueNumber, spi: Spi): void;
+  /** Removes the route, queue and pair's outbound SA if it is still `spi`. */
+  removeOutbound(route: RouteId, queue: QueueNumber, spi: Spi, pair?: number): void;
   /**
    * Whether an authentic packet has arrived on an inbound SA (optional: the
    * key manager then activates the outbound SA negotiated with it at once,
@@ -100,6 +107,13 @@ export interface QueuePathConfig {
   gatewayPort?: number;
 }
 
+/** One peer of a route with several (RouteConfig.peers). */
+export interface PeerPathConfig {
+  peerPublicKey: Buffer;
+  preSharedKey?: Buffer;
+  queues: QueuePathConfig[];
+}
+
 export interface RouteConfig {
   id: RouteId;
   spi: RouteSpi;
@@ -116,6 +130,12 @@ export interface RouteConfig {
   peerPublicKey?: Buffer;
   aead: Aead;
   queues: QueuePathConfig[];
+  /**
+   * A route with several peers (docs/scale-out.md): one pair each, with its
+   * own exchange per queue, SAs and liveness; given, it replaces
+   * peerPublicKey, preSharedKey and queues (the first peer's, by custom).
+   */
+  peers?: PeerPathConfig[];
   /** Overrides of the key manager's livenessInterval and livenessFailures. */
   livenessInterval?: number;
   livenessFailures?: number;
