@@ -58,11 +58,20 @@ export interface RouteSpec {
   net: string | string[];
   /** Remote gateway per queue; a shorter list falls back to its first entry. */
   gateways: string[];
+  /**
+   * A route with several peers (docs/scale-out.md): the other pairs' remote
+   * gateways (pair 1, 2, ...), each a list as `gateways` (pair 0's). The
+   * data plane hashes each flow onto one of the pairs that have an outbound
+   * SA and are usable (setPairUsable).
+   */
+  pairGateways?: string[][];
 }
 
 export interface SaSpec {
   queue: QueueNumber;
   route: RouteId;
+  /** Which of the route's peers (RouteSpec.pairGateways; default 0): outbound SAs are per route, queue and pair. */
+  pair?: number;
   spi: Spi;
   aead: Aead;
   /** key ‖ salt: 20 bytes for aes-gcm-16-icv, 36 for aes-256-gcm-16-icv. */
@@ -100,6 +109,8 @@ export interface SaState {
   queue: QueueNumber;
   spi: Spi;
   route: RouteId;
+  /** A route with several peers: the SA's pair, when not 0. */
+  pair?: number;
   direction: 'inbound' | 'outbound';
   packets: number;
   bytes: number;
@@ -166,11 +177,13 @@ export class Dataplane {
   addInboundSa(sa: SaSpec): void { this.gw.addInboundSa(this.worker(sa)); this.scheduleCommit(); }
   removeInboundSa(queue: QueueNumber, spi: Spi): boolean { const r = this.gw.removeInboundSa(this.workerOf(queue), spi); this.scheduleCommit(); return r; }
   setOutboundSa(sa: SaSpec): void { this.gw.setOutboundSa(this.worker(sa)); this.scheduleCommit(); }
-  removeOutboundSa(queue: QueueNumber, route: RouteId): boolean { const r = this.gw.removeOutboundSa(this.workerOf(queue), route); this.scheduleCommit(); return r; }
+  removeOutboundSa(queue: QueueNumber, route: RouteId, pair = 0): boolean { const r = this.gw.removeOutboundSa(this.workerOf(queue), route, pair); this.scheduleCommit(); return r; }
+  /** Whether the route's flows may go through its pair `pair` on a queue (a route with several peers; default: usable). */
+  setPairUsable(queue: QueueNumber, route: RouteId, pair: number, usable: boolean): void { this.gw.setPairUsable(this.workerOf(queue), route, pair, usable); this.scheduleCommit(); }
   /** Outbound SAs with a limit and fewer than `margin` numbers left before it. */
   outboundDue(margin: bigint): OutboundDue[] { return numbered<OutboundDue>(this.gw.outboundDue(margin)); }
   /** Raises the limit of the route's outbound SA `spi` on a queue at once (no commit); false if it is not installed. */
-  raiseOutboundLimit(queue: QueueNumber, route: RouteId, spi: Spi, limit: bigint): boolean { return this.gw.raiseOutboundLimit({ queue: this.workerOf(queue), route, spi, limit }); }
+  raiseOutboundLimit(queue: QueueNumber, route: RouteId, spi: Spi, limit: bigint, pair = 0): boolean { return this.gw.raiseOutboundLimit({ queue: this.workerOf(queue), route, spi, limit, pair }); }
   setNextHop(side: Side, mac: string | null): void { this.gw.setNextHop(side, mac); this.scheduleCommit(); }
   setMtu(mtu: number, tfc: boolean): void { this.gw.setMtu(mtu, tfc); this.scheduleCommit(); }
 

@@ -25,6 +25,8 @@ import { SequenceStore } from './sequence-state.js';
 import { NAT_KEEPALIVE, NatKeepalives, type KeepaliveTarget } from './nat-keepalive.js';
 import { NON_ESP_MARKER, natTPayload } from './nat-t.js';
 import { hasNatPeers, natRemotes, syncEndpoints } from './nat-peer.js';
+import { keyManagerPeers, multiPeers, pairGateways, pairTraffic } from './multi-peer.js';
+import { exchangeKey } from './exchange/types.js';
 
 // Enough for one message per route and queue of a modest gateway; a larger
 // gateway's first knocks beyond this wait for the negotiation to be retried.
@@ -159,6 +161,8 @@ export class Gateway {
           onPeerEndpoint: (route, queue, at) => {
             if (this.natPeers.learned(route, queue, at)) this.dataplane.setRoutes(this.routeSpecs(this.config));
           },
+          // A route with several peers: its flows go through the usable pairs only.
+          onPairUsable: (route, queue, pair, usable) => this.dataplane.setPairUsable(queue, route, pair, usable),
         });
       } finally {
         wipe(...secrets);
@@ -233,48 +237,51 @@ export class Gateway {
 
   // A peer behind NAT has no address until learned (nat-peer.ts).
   private routeSpecs(config: GatewayConfig) {
-    return config.routes.map((r) => ({ id: r.id, net: r.net, gateways: this.natPeers.remotes(r, config.publicInterface.queues) }));
+    return config.routes.map((r) => ({ id: r.id, net: r.net, gateways: this.natPeers.remotes(r, config.publicInterface.queues), ...pairGateways(r) }));
   }
 
   /** Each route and queue's packets each way, for dead-peer detection (read in one batch, as a scrape reads them). */
   private routeTraffic(): TrafficReading[] {
     const out = new Map<string, TrafficReading>();
-    for (const t of this.saLedger.routeTraffic(this.config.routes.map((r) => r.id))) {
+    // Routes with several peers: each pair's own (its liveness is its own).
+    const multi = new Set(this.config.routes.filter((r) => multiPeers(r).length).map((r) => r.id));
+    for (const t of this.saLedger.routeTraffic(this.config.routes.filter((r) => !multi.has(r.id)).map((r) => r.id))) {
       const k = `${t.route}/${t.queue}`;
       const r = out.get(k) ?? out.set(k, { route: t.route, queue: t.queue, inbound: 0, outbound: 0 }).get(k)!;
       r[t.direction] += t.packets;
     }
-    return [...out.values()];
+    return multi.size ? [...out.values(), ...pairTraffic(multi, this.dataplane.sas())] : [...out.values()];
   }
 
   private saSink(): SaSink {
     const replayWindow = () => this.config.replayWindow;
     return {
       installInbound: (sa: InboundSaSpec) => {
-        this.dataplane.addInboundSa({ queue: sa.queue, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: sa.keymat, replayWindow: replayWindow() });
+        this.dataplane.addInboundSa({ queue: sa.queue, route: sa.route, pair: sa.pair, spi: sa.spi, aead: sa.aead, keymat: sa.keymat, replayWindow: replayWindow() });
         this.saLedger.installed('inbound', sa.queue, sa.route, sa.spi, sa.aead);
         this.log.info({ route: sa.route, queue: sa.queue, spi: sa.spi }, 'inbound SA installed');
       },
       installOutbound: (sa: OutboundSaSpec) => {
-        const replaced = this.outbound.get(`${sa.route}/${sa.queue}`);
+        const key = exchangeKey(sa.route, sa.queue, sa.pair);
+        const replaced = this.outbound.get(key);
         // Also under the same SPI (a retried negotiation): the data plane's SA, and its counters, are new.
         if (replaced !== undefined) this.saLedger.removing('outbound', sa.queue, replaced);
-        this.dataplane.setOutboundSa({ queue: sa.queue, route: sa.route, spi: sa.spi, aead: sa.aead, keymat: sa.keymat, udpSourcePort: sa.udpSourcePort, udpDestinationPort: sa.udpDestinationPort });
+        this.dataplane.setOutboundSa({ queue: sa.queue, route: sa.route, pair: sa.pair, spi: sa.spi, aead: sa.aead, keymat: sa.keymat, udpSourcePort: sa.udpSourcePort, udpDestinationPort: sa.udpDestinationPort });
         this.saLedger.installed('outbound', sa.queue, sa.route, sa.spi, sa.aead);
-        this.outbound.set(`${sa.route}/${sa.queue}`, sa.spi);
-        this.log.info({ route: sa.route, queue: sa.queue, spi: sa.spi }, 'outbound SA activated');
+        this.outbound.set(key, sa.spi);
+        this.log.info({ route: sa.route, queue: sa.queue, ...(sa.pair ? { pair: sa.pair } : {}), spi: sa.spi }, 'outbound SA activated');
       },
       removeInbound: (queue: QueueNumber, spi: Spi) => {
         const route = this.saLedger.routeOf('inbound', queue, spi);
         this.saLedger.removing('inbound', queue, spi);
         if (this.dataplane.removeInboundSa(queue, spi)) this.log.info({ route, queue, spi }, 'inbound SA expired');
       },
-      removeOutbound: (route: RouteId, queue: QueueNumber, spi: Spi) => {
-        const key = `${route}/${queue}`;
+      removeOutbound: (route: RouteId, queue: QueueNumber, spi: Spi, pair = 0) => {
+        const key = exchangeKey(route, queue, pair);
         if (this.outbound.get(key) !== spi) return;
         this.outbound.delete(key);
         this.saLedger.removing('outbound', queue, spi);
-        this.dataplane.removeOutboundSa(queue, route);
+        this.dataplane.removeOutboundSa(queue, route, pair);
         this.log.info({ route, queue, spi }, 'outbound SA expired');
       },
       inboundUsed: (queue: QueueNumber, spi: Spi) => this.dataplane.inboundPackets(queue, spi) > 0,
@@ -480,6 +487,7 @@ function sameRouteTable(a: readonly RouteConfig[], b: readonly RouteConfig[]): b
     const x = a[i], y = b[i];
     if (x.id !== y.id || x.net !== y.net || x.gateways.length !== y.gateways.length) return false;
     for (let j = 0; j < x.gateways.length; j++) if (x.gateways[j].address !== y.gateways[j].address) return false;
+    if (JSON.stringify(pairGateways(x)) !== JSON.stringify(pairGateways(y))) return false;
   }
   return true;
 }
@@ -529,6 +537,7 @@ export function keyManagerConfig(config: GatewayConfig, secrets: Buffer[] = []):
         };
       }),
       natTraversal: r.natTraversal,
+      ...keyManagerPeers(config, r, file),
     })),
   };
 }

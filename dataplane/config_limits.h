@@ -19,5 +19,8 @@ inline constexpr uint32_t kMinSpi = 256;
 // Anti-replay window (packets, a power of two).
 inline constexpr uint32_t kMinReplayWindow = 32;
 inline constexpr uint32_t kMaxReplayWindow = 4096;
+// Peers of one route (key-manager mode: one pair of SAs each, flows hashed
+// over them; docs/scale-out.md).
+inline constexpr uint32_t kMaxPeersPerRoute = 8;
 
 }  // namespace vitesse

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../controlplane/config/defaults.js';
+import { MAX_PEERS_PER_ROUTE } from '../controlplane/exchange/config.js';
 import { FIRST_SPI } from '../controlplane/exchange/spi.js';
 import { makeHarness, type Harness } from './support/gateway-harness.js';
 
@@ -36,6 +37,8 @@ describe('limits both halves check', () => {
     expect(LIMITS.mtu).toEqual({ min: cxx('kMinMtu'), max: cxx('kMaxMtu') });
     expect(yangRange('leaf mtu')).toBe(`${cxx('kMinMtu')}..${cxx('kMaxMtu')}`);
     expect(LIMITS.queues.max).toBe(cxx('kMaxQueues'));
+    expect(LIMITS.peersPerRoute.max).toBe(cxx('kMaxPeersPerRoute'));
+    expect(MAX_PEERS_PER_ROUTE).toBe(cxx('kMaxPeersPerRoute'));
     expect(yangRange('typedef queue-id')).toBe(`1..${cxx('kMaxQueues')}`);
     expect(LIMITS.spi.min).toBe(cxx('kMinSpi'));
     expect(FIRST_SPI).toBe(cxx('kMinSpi'));

@@ -38,7 +38,7 @@ const byNumber = <E>(key: (e: E) => number) => (a: E, b: E) => key(a) - key(b);
 
 // A public-key route's gateway addresses are its peer's endpoints: the data
 // plane and everything else that reads `gateways` need not know the modes.
-function gatewaysAndPeer(r: DraftRoute): Pick<RouteConfig, 'gateways' | 'peer'> {
+function gatewaysAndPeer(r: DraftRoute): Pick<RouteConfig, 'gateways' | 'peer' | 'peers'> {
   const draft = must(r.peers)[0];
   if (!draft) {
     return {
@@ -46,12 +46,17 @@ function gatewaysAndPeer(r: DraftRoute): Pick<RouteConfig, 'gateways' | 'peer'> 
       peer: null,
     };
   }
-  const endpoints = must(draft.endpoints)
-    .map((e) => ({ queue: must(e.queue) as QueueNumber, address: must(e.address).text, port: e.port ?? null }))
-    .sort(byNumber((e) => e.queue));
+  const peers = must(r.peers).map((p) => ({
+    publicKey: must(p.publicKey),
+    endpoints: must(p.endpoints)
+      .map((e) => ({ queue: must(e.queue) as QueueNumber, address: must(e.address).text, port: e.port ?? null }))
+      .sort(byNumber((e) => e.queue)),
+    presharedKeyFile: p.presharedKeyFile ?? null,
+  }));
   return {
-    gateways: endpoints.map((e) => ({ queue: e.queue, address: e.address })),
-    peer: { publicKey: must(draft.publicKey), endpoints, presharedKeyFile: draft.presharedKeyFile ?? null },
+    gateways: peers[0].endpoints.map((e) => ({ queue: e.queue, address: e.address })),
+    peer: peers[0],
+    ...(peers.length > 1 ? { peers } : {}),
   };
 }
 

@@ -193,7 +193,20 @@ function checkVitaSke(r: DraftRoute, peered: boolean, problems: Problems): void 
 // two routes is fine, each route's SPI tells the exchanges apart.
 function checkPeers(d: Draft, r: DraftRoute, queues: Queues | null, problems: Problems): void {
   const peers = r.peers!;
-  if (peers.length > 1) problems.add(child(r.path, 'peer'), `${peers.length} peers; a route has at most one peer`);
+  if (peers.length > LIMITS.peersPerRoute.max) problems.add(child(r.path, 'peer'), `${peers.length} peers; a route has at most ${LIMITS.peersPerRoute.max}`);
+  // The data plane learns one endpoint per route and queue from ESP in UDP.
+  if (peers.length > 1 && r.natTraversal === 'force') problems.add(child(r.path, 'nat-traversal'), `is force, but a route with several peers has no NAT traversal yet (docs/scale-out.md, limits)`);
+  // The key manager tells the pairs apart by the peer's address (and checks its key).
+  const taken = new Map<string, string>();
+  for (const p of peers) {
+    for (const e of p.endpoints ?? []) {
+      if (!e.address || e.queue == null) continue;
+      const k = `${e.queue}/${e.address.text}`;
+      const other = taken.get(k);
+      if (other !== undefined && other !== p.path) problems.add(child(e.path, 'address'), `${show(e.address.written)} is also another peer's address on queue ${e.queue} (each peer of a route is its own gateway)`);
+      else taken.set(k, p.path);
+    }
+  }
   if (r.gateways?.length) problems.add(child(r.path, 'gateway'), 'not allowed with a peer (the peer\'s endpoint takes its place)');
   if (r.presharedKey) problems.add(child(r.path, 'preshared-key'), 'not allowed with a peer (use the peer\'s preshared-key-file); the value is not shown');
   if (d.privateKeyFile === null) problems.add(child(r.path, 'peer'), 'needs the gateway\'s private-key-file (its static key)');

@@ -42,6 +42,7 @@ export const LIMITS = {
   deviceLength: { min: 1, max: 255 },
   pathLength: { min: 1, max: 4095 },
   privateAddresses: { min: 1, max: 2 },
+  peersPerRoute: { min: 1, max: 8 }, //     a route's peer list (dataplane/config_limits.h kMaxPeersPerRoute)
   /** Sequence numbers: 64 bits with ESN, 32 without; 0 is never sent. */
   sequence: { min: 1n, max: 2n ** 64n - 1n, maxWithoutEsn: 2n ** 32n - 1n },
 } as const;

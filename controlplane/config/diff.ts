@@ -65,7 +65,9 @@ function sameRoute(a: RouteConfig, b: RouteConfig, oldConfig: GatewayConfig, new
     && a.livenessInterval === b.livenessInterval
     && a.livenessFailures === b.livenessFailures
     && sameSecret(a.presharedKey, b.presharedKey)
-    && samePeer(a.peer, b.peer);
+    && samePeer(a.peer, b.peer)
+    && (a.peers?.length ?? 0) === (b.peers?.length ?? 0)
+    && (a.peers ?? []).every((p, i) => samePeer(p, b.peers![i]) && p.endpoints.every((e, j) => e.address === b.peers![i].endpoints[j].address));
 }
 
 function samePeer(a: RouteConfig['peer'], b: RouteConfig['peer']): boolean {

@@ -82,8 +82,13 @@ export interface RouteConfig {
   readonly net: Prefix;
   /** One per queue, in queue order (a public-key route's: its peer's endpoint addresses). */
   readonly gateways: readonly RouteGateway[];
-  /** A public-key route's peer; null for a pre-shared-key route. */
+  /** A public-key route's peer (its first, if it has several); null for a pre-shared-key route. */
   readonly peer: PeerConfig | null;
+  /**
+   * A route with several peers (docs/scale-out.md): all of them, in the
+   * configuration's order (`peer` is the first); absent for one peer or none.
+   */
+  readonly peers?: readonly PeerConfig[];
   /** Null only in data-plane mode. */
   readonly spi: RouteSpi | null;
   /** 32 octets; null only in data-plane mode. */

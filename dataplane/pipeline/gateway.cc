@@ -256,17 +256,49 @@ std::unique_ptr<Tables> Gateway::build_tables() const {
     for (size_t i = 0; i < routes_.size(); i++) {
       const RouteSpec& r = routes_[i];
       QueueRoute& qr = qt.routes[i + 1];
-      auto sa = outbound_.find({q, r.id});
-      qr.sa = sa == outbound_.end() ? nullptr : sa->second.get();
-      qr.endpoint = endpoints_.at({q, r.id}).get();
-      qr.udp = qr.sa && qr.sa->udp_destination_port != 0;
-      qr.mtu = config_.mtu - (qr.udp ? esp::kUdpEncapOverhead : 0);
-      if (nexthop_[1]) {
-        const net::IpAddr& remote = q < r.remotes.size() ? r.remotes[q] : r.remotes[0];
-        build_outer(qr.outer, *nexthop_[1], config_.public_mac, qt.public_address, remote);
-        build_outer(qr.outer_udp, *nexthop_[1], config_.public_mac, qt.public_address, remote, net::kProtoUdp);
-        qr.has_outer = true;
+      auto slot = [&](QueueRoute& s, uint8_t pair, const std::vector<net::IpAddr>& remotes) {
+        auto sa = outbound_.find({q, r.id, pair});
+        s.sa = sa == outbound_.end() ? nullptr : sa->second.get();
+        s.endpoint = endpoints_.at({q, r.id}).get();
+        s.udp = s.sa && s.sa->udp_destination_port != 0;
+        s.mtu = config_.mtu - (s.udp ? esp::kUdpEncapOverhead : 0);
+        if (nexthop_[1]) {
+          const net::IpAddr& remote = q < remotes.size() ? remotes[q] : remotes[0];
+          build_outer(s.outer, *nexthop_[1], config_.public_mac, qt.public_address, remote);
+          build_outer(s.outer_udp, *nexthop_[1], config_.public_mac, qt.public_address, remote, net::kProtoUdp);
+          s.has_outer = true;
+        }
+      };
+      slot(qr, 0, r.remotes);
+      if (r.pair_remotes.empty()) continue;
+      // Several peers: every pair's slot, and the buckets over the usable ones.
+      const uint32_t n = static_cast<uint32_t>(r.pair_remotes.size() + 1);
+      PairSet set{static_cast<uint32_t>(qt.pairs.size()), {}};
+      qt.pairs.push_back(qr);
+      for (uint32_t k = 1; k < n; k++) {
+        QueueRoute s;
+        slot(s, static_cast<uint8_t>(k), r.pair_remotes[k - 1]);
+        qt.pairs.push_back(s);
       }
+      uint8_t live[kMaxPairs], with_sa[kMaxPairs];
+      uint32_t n_live = 0, n_sa = 0;
+      for (uint32_t k = 0; k < n; k++) {
+        const QueueRoute& s = qt.pairs[set.first + k];
+        if (!s.sa || !s.has_outer) continue;
+        with_sa[n_sa++] = static_cast<uint8_t>(k);
+        if (!unusable_.count({q, r.id, static_cast<uint8_t>(k)})) live[n_live++] = static_cast<uint8_t>(k);
+      }
+      // None usable (every peer down or draining): those with SAs still try.
+      const uint8_t* use = n_live ? live : with_sa;
+      const uint32_t n_use = n_live ? n_live : n_sa;
+      for (uint32_t b = 0; b < kPairBuckets; b++) {
+        const uint8_t own = static_cast<uint8_t>(b % n);
+        bool usable = false;
+        for (uint32_t i = 0; i < n_use; i++) usable |= use[i] == own;
+        set.bucket[b] = usable || n_use == 0 ? own : use[b % n_use];
+      }
+      qt.pair_sets.push_back(set);
+      qr.pair_set = static_cast<uint32_t>(qt.pair_sets.size());
     }
     std::vector<SpiTable::Entry> sas;
     for (auto it = inbound_.lower_bound({q, 0}); it != inbound_.end() && it->first.first == q; ++it) {
@@ -287,18 +319,30 @@ void Gateway::set_routes(std::vector<RouteSpec> routes) {
     if (!ids.insert(r.id).second) throw std::invalid_argument(where + ": duplicate id");
     if (r.remotes.empty()) throw std::invalid_argument(where + ": no remote gateway");
     if (r.nets.empty()) throw std::invalid_argument(where + ": no net");
-    for (uint32_t q = 0; q < config_.queues; q++) {
-      const net::IpAddr& remote = q < r.remotes.size() ? r.remotes[q] : r.remotes[0];
-      if (remote.is_v6 != config_.public_addresses[q].is_v6)
-        throw std::invalid_argument(where + ": gateway " + ip_text(remote) + " and queue " + std::to_string(q + 1) +
-                                    "'s public address " + ip_text(config_.public_addresses[q]) +
-                                    " are not of the same IP version");
+    if (r.pair_remotes.size() + 1 > kMaxPairs)
+      throw std::invalid_argument(where + ": at most " + std::to_string(kMaxPairs) + " peers");
+    for (size_t k = 0; k <= r.pair_remotes.size(); k++) {
+      const std::vector<net::IpAddr>& remotes = k == 0 ? r.remotes : r.pair_remotes[k - 1];
+      if (remotes.empty()) throw std::invalid_argument(where + ": peer " + std::to_string(k) + " has no remote gateway");
+      for (uint32_t q = 0; q < config_.queues; q++) {
+        const net::IpAddr& remote = q < remotes.size() ? remotes[q] : remotes[0];
+        if (remote.is_v6 != config_.public_addresses[q].is_v6)
+          throw std::invalid_argument(where + ": gateway " + ip_text(remote) + " and queue " + std::to_string(q + 1) +
+                                      "'s public address " + ip_text(config_.public_addresses[q]) +
+                                      " are not of the same IP version");
+      }
     }
   }
-  // Outbound SAs of routes that no longer exist go with them.
+  // Outbound SAs of routes (or pairs) that no longer exist go with them.
+  std::map<std::string, size_t> pairs_of;
+  for (const RouteSpec& r : routes) pairs_of[r.id] = r.pair_remotes.size();
+  for (auto it = unusable_.begin(); it != unusable_.end();) {
+    if (!ids.count(it->route) || it->pair > pairs_of.at(it->route)) it = unusable_.erase(it);
+    else ++it;
+  }
   std::vector<std::unique_ptr<esp::OutboundSa>> gone;
   for (auto it = outbound_.begin(); it != outbound_.end();) {
-    if (!ids.count(it->first.second)) {
+    if (!ids.count(it->first.route) || it->first.pair > pairs_of.at(it->first.route)) {
       gone.push_back(std::move(it->second));
       it = outbound_.erase(it);
     } else {
@@ -354,6 +398,7 @@ void Gateway::add_inbound_sa(const SaSpec& s) {
   if (s.seq > 0) esp::start_window_at(*sa, s.seq);
   inbound_[{s.queue, s.spi}] = std::move(sa);
   inbound_route_[{s.queue, s.spi}] = s.route;
+  if (s.pair) inbound_pair_[{s.queue, s.spi}] = s.pair;
   dirty_ = true;
 }
 
@@ -363,6 +408,7 @@ bool Gateway::remove_inbound_sa(uint32_t queue, uint32_t spi) {
   esp::InboundSa* p = it->second.release();
   inbound_.erase(it);
   inbound_route_.erase({queue, spi});
+  inbound_pair_.erase({queue, spi});
   free_after_commit(p);
   dirty_ = true;
   return true;
@@ -383,15 +429,16 @@ void Gateway::set_outbound_sa(const SaSpec& s) {
   sa->udp_source_port = s.udp_source_port;
   sa->udp_destination_port = s.udp_destination_port;
   esp::set_limit(*sa, s.limit);
-  auto& slot = outbound_[{s.queue, s.route}];
+  if (s.pair >= kMaxPairs) throw std::invalid_argument("outbound SA " + std::to_string(s.spi) + ": pair " + std::to_string(s.pair) + " beyond the " + std::to_string(kMaxPairs) + " a route may have");
+  auto& slot = outbound_[{s.queue, s.route, s.pair}];
   esp::OutboundSa* old = slot.release();
   slot = std::move(sa);
   if (old) free_after_commit(old);
   dirty_ = true;
 }
 
-bool Gateway::remove_outbound_sa(uint32_t queue, const std::string& route) {
-  auto it = outbound_.find({queue, route});
+bool Gateway::remove_outbound_sa(uint32_t queue, const std::string& route, uint8_t pair) {
+  auto it = outbound_.find({queue, route, pair});
   if (it == outbound_.end()) return false;
   esp::OutboundSa* p = it->second.release();
   outbound_.erase(it);
@@ -400,8 +447,14 @@ bool Gateway::remove_outbound_sa(uint32_t queue, const std::string& route) {
   return true;
 }
 
-bool Gateway::raise_outbound_limit(uint32_t queue, const std::string& route, uint32_t spi, uint64_t limit) {
-  auto it = outbound_.find({queue, route});
+void Gateway::set_pair_usable(uint32_t queue, const std::string& route, uint8_t pair, bool usable) {
+  if (queue >= config_.queues) throw std::invalid_argument("queue " + std::to_string(queue) + " does not exist");
+  const bool changed = usable ? unusable_.erase({queue, route, pair}) > 0 : unusable_.insert({queue, route, pair}).second;
+  if (changed) dirty_ = true;
+}
+
+bool Gateway::raise_outbound_limit(uint32_t queue, const std::string& route, uint32_t spi, uint64_t limit, uint8_t pair) {
+  auto it = outbound_.find({queue, route, pair});
   if (it == outbound_.end() || it->second->spi != spi) return false;
   if (limit > esp::limit_of(*it->second)) esp::set_limit(*it->second, limit);
   return true;
@@ -456,11 +509,13 @@ std::vector<SaInfo> Gateway::sas() const {
     return s;
   };
   std::vector<SaInfo> out;
-  for (auto& [k, sa] : inbound_)
-    out.push_back({k.first, k.second, inbound_route_.at(k), true, snapshot(sa->counters), sa->esn,
-                   read_counter(sa->window.top_word()), 0});
+  for (auto& [k, sa] : inbound_) {
+    auto pair = inbound_pair_.find(k);
+    out.push_back({k.first, k.second, inbound_route_.at(k), pair == inbound_pair_.end() ? uint8_t{0} : pair->second, true,
+                   snapshot(sa->counters), sa->esn, read_counter(sa->window.top_word()), 0});
+  }
   for (auto& [k, sa] : outbound_)
-    out.push_back({k.first, sa->spi, k.second, false, snapshot(sa->counters), sa->esn, read_counter(sa->seq),
+    out.push_back({k.queue, sa->spi, k.route, k.pair, false, snapshot(sa->counters), sa->esn, read_counter(sa->seq),
                    esp::limit_of(*sa), sa->udp_source_port, sa->udp_destination_port});
   return out;
 }
@@ -470,7 +525,7 @@ std::vector<SaInfo> Gateway::outbound_due(uint64_t margin) const {
   for (auto& [k, sa] : outbound_) {
     const uint64_t limit = esp::limit_of(*sa), seq = read_counter(sa->seq);
     if (limit == UINT64_MAX || limit - seq >= margin) continue;
-    out.push_back({k.first, sa->spi, k.second, false, {}, sa->esn, seq, limit});
+    out.push_back({k.queue, sa->spi, k.route, k.pair, false, {}, sa->esn, seq, limit});
   }
   return out;
 }

@@ -15,7 +15,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <set>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "esp/sa.h"
@@ -34,11 +36,16 @@ struct RouteSpec {
   // what comes out of its SAs must come from them (inbound policy).
   std::vector<route::Prefix> nets;
   std::vector<net::IpAddr> remotes;  // per queue; a short list falls back to its first entry
+  // A route with several peers: the other pairs' remote gateways (pair 1,
+  // 2, ...), per queue as `remotes` (the first pair's). Flows are hashed over
+  // the pairs that have an outbound SA and are usable (pipeline/pair_choice.h).
+  std::vector<std::vector<net::IpAddr>> pair_remotes;
 };
 
 struct SaSpec {
   uint32_t queue = 0;
   std::string route;  // route id (reporting; outbound SAs are keyed by it)
+  uint8_t pair = 0;   // which of the route's peers (outbound SAs are keyed by it too; inbound: reporting)
   uint32_t spi = 0;
   esp::Aead aead = esp::Aead::aes_gcm_16_icv;
   std::vector<uint8_t> keymat;  // key ‖ salt
@@ -64,6 +71,7 @@ struct EndpointInfo {
 struct SaInfo {
   uint32_t queue, spi;
   std::string route;
+  uint8_t pair = 0;
   bool inbound;
   esp::SaCounters counters;
   bool esn;
@@ -112,11 +120,15 @@ class Gateway {
   void add_inbound_sa(const SaSpec& sa);
   bool remove_inbound_sa(uint32_t queue, uint32_t spi);
   void set_outbound_sa(const SaSpec& sa);
-  bool remove_outbound_sa(uint32_t queue, const std::string& route);
+  bool remove_outbound_sa(uint32_t queue, const std::string& route, uint8_t pair = 0);
+  // Whether flows may go through a pair of a route with several peers (its
+  // peer is alive and not draining: the control plane's word). A pair
+  // without an outbound SA carries nothing either way.
+  void set_pair_usable(uint32_t queue, const std::string& route, uint8_t pair, bool usable);
   // Raises (never lowers) the limit of the route's outbound SA on a queue,
   // at once (no commit needed: the SA is shared by the snapshots); false if
   // there is no such SA or its SPI is not `spi`.
-  bool raise_outbound_limit(uint32_t queue, const std::string& route, uint32_t spi, uint64_t limit);
+  bool raise_outbound_limit(uint32_t queue, const std::string& route, uint32_t spi, uint64_t limit, uint8_t pair = 0);
   void set_nexthop(Side side, std::optional<net::Mac> mac);
   void set_mtu(uint32_t mtu, bool tfc);
   // Publishes the changes made since the last commit as one new snapshot.
@@ -161,7 +173,15 @@ class Gateway {
   std::vector<RouteSpec> routes_;
   std::map<std::pair<uint32_t, uint32_t>, std::unique_ptr<esp::InboundSa>> inbound_;  // (queue, spi)
   std::map<std::pair<uint32_t, uint32_t>, std::string> inbound_route_;
-  std::map<std::pair<uint32_t, std::string>, std::unique_ptr<esp::OutboundSa>> outbound_;  // (queue, route)
+  struct OutKey {
+    uint32_t queue;
+    std::string route;
+    uint8_t pair;
+    bool operator<(const OutKey& o) const { return std::tie(queue, route, pair) < std::tie(o.queue, o.route, o.pair); }
+  };
+  std::map<OutKey, std::unique_ptr<esp::OutboundSa>> outbound_;  // (queue, route, pair)
+  std::map<std::pair<uint32_t, uint32_t>, uint8_t> inbound_pair_;  // (queue, spi) → pair, when not 0
+  std::set<OutKey> unusable_;  // pairs the control plane took out of their route's flow hashing
   std::map<std::pair<uint32_t, std::string>, std::unique_ptr<PeerEndpoint>> endpoints_;  // (queue, route)
   std::optional<net::Mac> nexthop_[2];
   std::shared_ptr<const RouteTable> route_table_;

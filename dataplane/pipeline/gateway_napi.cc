@@ -46,6 +46,7 @@ SaSpec sa_spec(const Napi::Object& o) {
   SaSpec s;
   s.queue = u32(o, "queue", 0);
   s.route = o.Get("route").IsUndefined() ? "" : str(o, "route", "sa");
+  s.pair = static_cast<uint8_t>(uint32_prop(o, "pair", "sa.", 0, 0, kMaxPairs - 1));
   s.spi = u32(o, "spi", 0);
   s.aead = aead_of(str(o, "aead", "sa"));
   auto b = buffer_value(o.Get("keymat"), "sa.keymat");
@@ -116,6 +117,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
                         InstanceMethod("setOutboundSa", &GatewayWrap::SetOutboundSa),
                         InstanceMethod("removeOutboundSa", &GatewayWrap::RemoveOutboundSa),
                         InstanceMethod("raiseOutboundLimit", &GatewayWrap::RaiseOutboundLimit),
+                        InstanceMethod("setPairUsable", &GatewayWrap::SetPairUsable),
                         InstanceMethod("outboundDue", &GatewayWrap::OutboundDue),
                         InstanceMethod("setNextHop", &GatewayWrap::SetNextHop),
                         InstanceMethod("setMtu", &GatewayWrap::SetMtu),
@@ -219,6 +221,17 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
           }
           Napi::Array gws = array_value(r.Get("gateways"), "gateways");
           for (uint32_t j = 0; j < gws.Length(); j++) s.remotes.push_back(parse_ip(string_value(gws.Get(j), "gateways[" + std::to_string(j) + "]")));
+          // Several peers: the other pairs' gateways, each a list as `gateways`.
+          if (!absent(r.Get("pairGateways"))) {
+            Napi::Array pairs = array_value(r.Get("pairGateways"), "pairGateways");
+            for (uint32_t k = 0; k < pairs.Length(); k++) {
+              const std::string at = "pairGateways[" + std::to_string(k) + "]";
+              Napi::Array list = array_value(pairs.Get(k), at);
+              std::vector<net::IpAddr> remotes;
+              for (uint32_t j = 0; j < list.Length(); j++) remotes.push_back(parse_ip(string_value(list.Get(j), at + "[" + std::to_string(j) + "]")));
+              s.pair_remotes.push_back(std::move(remotes));
+            }
+          }
         } catch (const std::exception& e) {
           throw std::invalid_argument("route[id='" + s.id + "']: " + e.what());
         }
@@ -241,7 +254,17 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
   }
   Napi::Value RemoveOutboundSa(const Napi::CallbackInfo& info) {
     return guarded(info, [&](Gateway& g) {
-      return Napi::Boolean::New(info.Env(), g.remove_outbound_sa(uint32_arg(info, 0, "queue"), string_arg(info, 1, "route")));
+      const uint8_t pair = info.Length() > 2 && !absent(info[2]) ? static_cast<uint8_t>(uint32_arg(info, 2, "pair")) : 0;
+      return Napi::Boolean::New(info.Env(), g.remove_outbound_sa(uint32_arg(info, 0, "queue"), string_arg(info, 1, "route"), pair));
+    });
+  }
+  // setPairUsable(queue, route, pair, usable)
+  Napi::Value SetPairUsable(const Napi::CallbackInfo& info) {
+    return guarded(info, [&](Gateway& g) {
+      if (info.Length() < 4 || !info[3].IsBoolean()) throw std::invalid_argument("usable: must be a boolean");
+      g.set_pair_usable(uint32_arg(info, 0, "queue"), string_arg(info, 1, "route"), static_cast<uint8_t>(uint32_arg(info, 2, "pair")),
+                        info[3].As<Napi::Boolean>().Value());
+      return info.Env().Undefined();
     });
   }
   // raiseOutboundLimit({queue, route, spi, limit: bigint}) → false if that SA is not installed
@@ -249,7 +272,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
     return guarded(info, [&](Gateway& g) {
       Napi::Object o = object_arg(info, 0, "limit");
       return Napi::Boolean::New(info.Env(), g.raise_outbound_limit(u32(o, "queue", 0), str(o, "route", "sa"), u32(o, "spi", 0),
-                                                                   u64(o, "limit", 0)));
+                                                                   u64(o, "limit", 0), static_cast<uint8_t>(u32(o, "pair", 0))));
     });
   }
   // outboundDue(margin: bigint) → [{queue, route, spi, seq: bigint, limit: bigint}]
@@ -323,6 +346,7 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
         o.Set("queue", s.queue);
         o.Set("spi", s.spi);
         o.Set("route", s.route);
+        if (s.pair) o.Set("pair", s.pair);
         o.Set("direction", s.inbound ? "inbound" : "outbound");
         o.Set("packets", static_cast<double>(s.counters.packets));
         o.Set("bytes", static_cast<double>(s.counters.bytes));

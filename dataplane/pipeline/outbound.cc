@@ -2,6 +2,7 @@
 //   parse Ethernet and IP → refused headers (net/header_policy.h) dropped →
 //   frames for us go to the control plane →
 //   TTL / hop limit (expired: punt for ICMP time exceeded) → Poptrie route →
+//   (a route with several peers: the flow's pair, pipeline/pair_choice.h) →
 //   this queue's outbound SA for the route → MTU (over: punt for ICMP too big)
 //   → decrement TTL → ESP encapsulation (one batch call) → for an SA with
 //   ESP in UDP, the UDP header towards the route's peer endpoint → outer IP
@@ -9,6 +10,7 @@
 #include "esp/encap.h"
 #include "net/header_policy.h"
 #include "net/udp_encap.h"
+#include "pipeline/pair_choice.h"
 #include "pipeline/prefetch_sa.h"
 #include "pipeline/worker.h"
 
@@ -187,7 +189,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
     Packet* p = routed[i];
     const uint32_t ip_len = ip_len_of[i];
     uint8_t* ip = p->data + net::kEthHeaderLen;
-    const QueueRoute& qr = qt.routes[route_of[i]];
+    const QueueRoute& qr = choose_pair(qt, qt.routes[route_of[i]], ip, ip_len, (ip[0] >> 4) == 6);
     if (!qr.sa) { drop(p, Counter::private_drop_no_sa); continue; }
     prefetch_sa(qr.sa);
     if (!qr.has_outer) { drop(p, Counter::private_drop_no_next_hop); continue; }

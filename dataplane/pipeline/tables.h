@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "config_limits.h"
 #include "esp/sa.h"
 #include "net/headers.h"
 #include "pipeline/inbound_policy.h"
@@ -44,6 +45,18 @@ struct alignas(64) QueueRoute {
   // endpoint, when there is one, replaces the address and port per packet.
   OuterTemplate outer_udp;
   PeerEndpoint* endpoint = nullptr;  // shared by snapshots, written by this queue's worker
+  // A route with several peers: 1 + its index in QueueTables::pair_sets (0:
+  // one peer, this slot is the route's). This slot is then the first pair's,
+  // and pipeline/pair_choice.h picks the packet's.
+  uint32_t pair_set = 0;
+};
+
+// The pairs of a route with several peers on one queue (pipeline/pair_choice.h).
+inline constexpr uint32_t kPairBuckets = 64;  // a power of two
+inline constexpr uint32_t kMaxPairs = kMaxPeersPerRoute;
+struct PairSet {
+  uint32_t first;                // the route's first pair in QueueTables::pairs
+  uint8_t bucket[kPairBuckets];  // flow hash → pair (0..pairs-1), usable ones only while there are any
 };
 static_assert(offsetof(QueueRoute, outer) + offsetof(OuterTemplate, bytes) + net::kEthHeaderLen + net::kIpv4HeaderLen <= 64,
               "an IPv4 outer template must end in QueueRoute's first cache line");
@@ -83,6 +96,9 @@ struct QueueTables {
   net::IpAddr public_address;
   std::vector<QueueRoute> routes;  // indexed by route index (trie leaf value)
   SpiTable inbound;
+  // Routes with several peers: each pair's slot, the route's pairs in a row.
+  std::vector<PairSet> pair_sets;
+  std::vector<QueueRoute> pairs;
 };
 
 struct Tables {
