@@ -751,8 +751,8 @@ export class KeyManager {
    * NAT (exchange/nat-detection.ts); null: no active SA, or a pre-shared-key
    * route (no detection).
    */
-  natDetected(route: RouteId, queue: QueueNumber): boolean | null {
-    return this.byId.get(route)?.find((e) => e.params.queue === queue)?.sas.natDetected() ?? null;
+  natDetected(route: RouteId, queue: QueueNumber, pair = 0): boolean | null {
+    return this.byId.get(route)?.find((e) => e.params.queue === queue && e.params.pair === pair)?.sas.natDetected() ?? null;
   }
 
   /** The endpoint learned for `route` on `queue` (null: none, or the configured address is used). */

@@ -6,8 +6,16 @@
 // Liveness is kept per exchange (a route on a queue); a route's peer is up
 // while it is up on any queue, and down since the last queue lost it. In
 // data-plane mode (no key manager) there is nothing to report.
+//
+// A route with several peers (docs/scale-out.md): each peer's own, under
+// `peers` (the YANG list route/peer, keyed by its public key), with whether
+// the data plane may send flows through it (usable); the route's own leaves
+// are then over all its peers (up while any is), its endpoints the first
+// peer's.
 import type { Gateway } from './gateway.js';
-import type { QueueNumber, RouteId } from './exchange/types.js';
+import type { PeerConfig, RouteConfig } from './config/types.js';
+import { exchangeKey, type QueueNumber, type RouteId } from './exchange/types.js';
+import { multiPeers } from './multi-peer.js';
 
 export interface PeerEndpoint {
   queue: QueueNumber;
@@ -30,6 +38,16 @@ export interface RoutePeer {
   endpoints: PeerEndpoint[];
   /** A NAT seen on any queue (null: no detection yet, or a pre-shared-key route). */
   natDetected?: boolean | null;
+  /** A route with several peers: each one's (in the configuration's order). */
+  peers?: PairPeer[];
+}
+
+/** One peer of a route with several. */
+export interface PairPeer extends Omit<RoutePeer, 'peers'> {
+  /** Base64, the key of route/peer. */
+  publicKey: string;
+  /** The data plane may send the route's flows through it (its peer not down, not set unusable). */
+  usable: boolean;
 }
 
 const latest = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
@@ -39,42 +57,81 @@ export function routePeers(gw: Gateway): Map<RouteId, RoutePeer> {
   const out = new Map<RouteId, RoutePeer>();
   const km = gw.keymanager;
   if (!km) return out;
-  const config = gw.currentConfig;
   // ESP in UDP: where the data plane learned the peer is (authenticated ESP), by route and queue.
   const learned = new Map(gw.dataplane.endpoints().filter((e) => e.learned).map((e) => [`${e.route}/${e.queue}`, e]));
-  for (const r of config.routes) {
-    const peer: RoutePeer = { peerUp: false, downSince: null, lastHandshake: null, lastReceived: null, probesSent: 0, probesFailed: 0, endpoints: [], natDetected: null };
-    let allDown = true;
-    for (const q of config.publicInterface.queues) {
-      const s = km.liveness.snapshot(`${r.id}/${q.id}`);
-      if (!s) continue;
-      peer.peerUp ||= s.peerUp;
-      if (s.downSince === null) allDown = false;
-      else peer.downSince = latest(peer.downSince, s.downSince);
-      peer.lastHandshake = latest(peer.lastHandshake, s.lastHandshake);
-      peer.lastReceived = latest(peer.lastReceived, s.lastReceived);
-      peer.probesSent += s.probesSent;
-      peer.probesFailed += s.probesFailed;
-      const gateway = r.gateways.find((g) => g.queue === q.id) ?? r.gateways[0];
-      const e = learned.get(`${r.id}/${q.id}`) ?? km.learnedEndpoint(r.id, q.id); // a peer behind NAT: from its key exchange
-      // Otherwise where the key manager sends (gateway.ts, keyManagerConfig): the peer's own port if it names one.
-      const port = r.peer?.endpoints.find((x) => x.queue === q.id)?.port ?? config.protocolPort;
-      const nat = km.natDetected(r.id, q.id);
-      if (nat !== null) peer.natDetected = (peer.natDetected ?? false) || nat;
-      const detected = nat === null ? {} : { natDetected: nat };
-      if (e) peer.endpoints.push({ queue: q.id, address: e.address!, port: e.port!, learned: true, ...detected });
-      else if (gateway) peer.endpoints.push({ queue: q.id, address: gateway.address, port, learned: false, ...detected });
+  for (const r of gw.currentConfig.routes) {
+    const multi = multiPeers(r);
+    const pairs = multi.map((p, pair) => onePeer(gw, r, p, pair, learned));
+    if (pairs.length) out.set(r.id, overPeers(pairs));
+    else {
+      const { publicKey: _key, usable: _usable, ...peer } = onePeer(gw, r, r.peer, 0, learned);
+      out.set(r.id, peer);
     }
-    if (peer.peerUp || !allDown) peer.downSince = null;
-    out.set(r.id, peer);
   }
   return out;
 }
 
+// A route's peer over its pairs: up while any is.
+function overPeers(pairs: PairPeer[]): RoutePeer {
+  const up = pairs.some((p) => p.peerUp);
+  return {
+    peerUp: up,
+    downSince: up ? null : pairs.reduce<number | null>((t, p) => latest(t, p.downSince), null),
+    lastHandshake: pairs.reduce<number | null>((t, p) => latest(t, p.lastHandshake), null),
+    lastReceived: pairs.reduce<number | null>((t, p) => latest(t, p.lastReceived), null),
+    probesSent: pairs.reduce((n, p) => n + p.probesSent, 0),
+    probesFailed: pairs.reduce((n, p) => n + p.probesFailed, 0),
+    endpoints: pairs[0].endpoints,
+    natDetected: pairs.reduce<boolean | null>((n, p) => (p.natDetected == null ? n : (n ?? false) || p.natDetected), null),
+    peers: pairs,
+  };
+}
+
+function onePeer(gw: Gateway, r: RouteConfig, who: PeerConfig | null, pair: number, learned: Map<string, { address?: string; port?: number }>): PairPeer {
+  const km = gw.keymanager!;
+  const config = gw.currentConfig;
+  const peer: PairPeer = {
+    publicKey: who ? who.publicKey.toString('base64') : '', usable: true,
+    peerUp: false, downSince: null, lastHandshake: null, lastReceived: null, probesSent: 0, probesFailed: 0, endpoints: [], natDetected: null,
+  };
+  let allDown = true;
+  for (const q of config.publicInterface.queues) {
+    const s = km.liveness.snapshot(exchangeKey(r.id, q.id, pair));
+    if (!s) continue;
+    peer.peerUp ||= s.peerUp;
+    if (s.downSince === null) allDown = false;
+    else peer.downSince = latest(peer.downSince, s.downSince);
+    peer.lastHandshake = latest(peer.lastHandshake, s.lastHandshake);
+    peer.lastReceived = latest(peer.lastReceived, s.lastReceived);
+    peer.probesSent += s.probesSent;
+    peer.probesFailed += s.probesFailed;
+    const gateways = pair === 0 ? r.gateways : who!.endpoints;
+    const gateway = gateways.find((g) => g.queue === q.id) ?? gateways[0];
+    // A peer behind NAT: from its key exchange (routes with several peers have no NAT traversal: nothing learned).
+    const e = pair === 0 ? learned.get(`${r.id}/${q.id}`) ?? km.learnedEndpoint(r.id, q.id) : null;
+    // Otherwise where the key manager sends (gateway.ts, keyManagerConfig): the peer's own port if it names one.
+    const port = who?.endpoints.find((x) => x.queue === q.id)?.port ?? config.protocolPort;
+    const nat = km.natDetected(r.id, q.id, pair);
+    if (nat !== null) peer.natDetected = (peer.natDetected ?? false) || nat;
+    const detected = nat === null ? {} : { natDetected: nat };
+    if (e) peer.endpoints.push({ queue: q.id, address: e.address!, port: e.port!, learned: true, ...detected });
+    else if (gateway) peer.endpoints.push({ queue: q.id, address: gateway.address, port, learned: false, ...detected });
+  }
+  if (peer.peerUp || !allDown) peer.downSince = null;
+  if (who) peer.usable = km.peerUsable(r.id, peer.publicKey) ?? true;
+  return peer;
+}
+
 const iso = (t: number) => new Date(t).toISOString();
 
-/** A route's peer leaves of gateway-state/route[id] (RFC 7951 JSON). */
+/** A route's peer leaves of gateway-state/route[id] (RFC 7951 JSON); with several peers, also the list route/peer. */
 export function peerLeaves(p: RoutePeer, moved?: readonly Record<string, unknown>[]): Record<string, unknown> {
+  const out = ownLeaves(p, moved);
+  if (p.peers) out.peer = p.peers.map((x) => ({ 'public-key': x.publicKey, usable: x.usable, ...ownLeaves(x) }));
+  return out;
+}
+
+function ownLeaves(p: RoutePeer, moved?: readonly Record<string, unknown>[]): Record<string, unknown> {
   const out: Record<string, unknown> = { 'peer-up': p.peerUp };
   if (p.downSince !== null) out['peer-down-since'] = iso(p.downSince);
   if (p.lastHandshake !== null) out['last-handshake'] = iso(p.lastHandshake);

@@ -11,7 +11,7 @@ import { yanglintDocument } from './config-yanglint.js';
 
 const example = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, 'configs', 'state', 'gateway-state.json'), 'utf8'));
 const TOP = 'vitesse-gateway:gateway-state';
-const PEER_LEAVES = ['peer-up', 'peer-down-since', 'last-handshake', 'last-received', 'liveness-probes-sent', 'liveness-probes-failed', 'peer-endpoint'];
+const PEER_LEAVES = ['peer', 'peer-up', 'peer-down-since', 'last-handshake', 'last-received', 'liveness-probes-sent', 'liveness-probes-failed', 'peer-endpoint'];
 
 function stateWith(peer: RoutePeer): unknown {
   const doc = structuredClone(example);
@@ -34,9 +34,34 @@ const cases: Record<string, RoutePeer> = {
     endpoints: [{ ...endpoint(1, 40001), learned: true, natDetected: true }, { ...endpoint(2, 303), natDetected: false }],
   },
   'no key manager endpoints': { peerUp: false, downSince: null, lastHandshake: null, lastReceived: null, probesSent: 0, probesFailed: 0, endpoints: [] },
+  // A route with several peers (docs/scale-out.md): each under route/peer, keyed by its public key.
+  'two peers, one down and out of the flow hashing': {
+    peerUp: true, downSince: null, lastHandshake: Date.parse('2026-12-07T05:29:00Z'), lastReceived: Date.parse('2026-12-07T05:30:00Z'),
+    probesSent: 4, probesFailed: 3, endpoints: [endpoint(1, 303)],
+    peers: [
+      {
+        publicKey: 'ycVIDuIk0DtL8vsFKQj92M5hj2gerARUFOB6f3cnsjY=', usable: true, peerUp: true, downSince: null,
+        lastHandshake: Date.parse('2026-12-07T05:29:00Z'), lastReceived: Date.parse('2026-12-07T05:30:00Z'), probesSent: 1, probesFailed: 0, endpoints: [endpoint(1, 303)],
+      },
+      {
+        publicKey: 'IGonBGMrJ/oFceNF+U8RQUwrGcyoXIJ2u+SU7VIgYkQ=', usable: false, peerUp: false, downSince: Date.parse('2026-12-07T05:29:30Z'),
+        lastHandshake: null, lastReceived: null, probesSent: 3, probesFailed: 3, endpoints: [endpoint(2, 303)],
+      },
+    ],
+  },
 };
 
 describe('peer state leaves, yanglint', () => {
+  it('a route with several peers: each under route/peer with its key and usable', () => {
+    const leaves = peerLeaves(cases['two peers, one down and out of the flow hashing']);
+    expect((leaves.peer as Array<Record<string, unknown>>).map((p) => [p['public-key'], p.usable, p['peer-up'], p['peer-down-since'] ?? null])).toEqual([
+      ['ycVIDuIk0DtL8vsFKQj92M5hj2gerARUFOB6f3cnsjY=', true, true, null],
+      ['IGonBGMrJ/oFceNF+U8RQUwrGcyoXIJ2u+SU7VIgYkQ=', false, false, '2026-12-07T05:29:30.000Z'],
+    ]);
+    expect(leaves['peer-up']).toBe(true);
+    expect(peerLeaves(cases.down).peer).toBeUndefined();
+  });
+
   for (const [name, peer] of Object.entries(cases)) {
     it(name, () => {
       expect(yanglintDocument(stateWith(peer), 'get')).toEqual({ ok: true, messages: '' });
