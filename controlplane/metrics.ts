@@ -180,6 +180,13 @@ export class GatewayMetrics {
     gauge('vitesse_route_nat_detected', '1 while the negotiation of the route\'s active outbound SA saw a NAT on either side (on any queue), else 0; public-key routes with an active SA only (key-manager mode).', ['route'], function* (s) {
       for (const [route, p] of s.peers) if (p.natDetected != null) yield [{ route }, p.natDetected ? 1 : 0];
     });
+    // Routes with several peers (docs/scale-out.md): each peer's own; vitesse_route_peer_up is then 1 while any is up.
+    gauge('vitesse_peer_up', 'A route with several peers: 1 while this peer is alive, else 0 (as vitesse_route_peer_up, per peer).', ['route', 'peer'], function* (s) {
+      for (const [route, p] of s.peers) for (const x of p.peers ?? []) yield [{ route, peer: x.publicKey }, x.peerUp ? 1 : 0];
+    });
+    gauge('vitesse_peer_usable', 'A route with several peers: 1 while the data plane may send the route\'s flows through this peer (not down, not draining), else 0.', ['route', 'peer'], function* (s) {
+      for (const [route, p] of s.peers) for (const x of p.peers ?? []) yield [{ route, peer: x.publicKey }, x.usable ? 1 : 0];
+    });
     counter('vitesse_route_liveness_probes_total', 'Key exchanges started to find out whether the route\'s peer is alive (event sent), and those that expired unanswered (event failed).', ['route', 'event'], function* (s) {
       for (const [route, p] of s.peers) {
         yield [{ route, event: 'sent' }, p.probesSent];

@@ -129,6 +129,8 @@ interface PeerState {
   'liveness-probes': { sent: number; failed: number };
   /** Octets each way over all the route's SAs, past and present. */
   bytes: { inbound: number; outbound: number };
+  /** A route with several peers: each one (route/peer), with whether flows may go through it. */
+  peers?: { peer: string; usable: boolean; up: boolean | null; 'down-since': string | null; endpoints: PeerState['endpoints'] }[];
 }
 
 /** One SA of a route: its age (seconds), traffic and sequence number (outbound: next to send; inbound: window top). */
@@ -265,6 +267,13 @@ function peerState(state: Json): PeerState {
     'last-received': state['last-received'] ?? null,
     'liveness-probes': { sent: n(state['liveness-probes-sent']), failed: n(state['liveness-probes-failed']) },
     bytes: { inbound: n(state['inbound-bytes']), outbound: n(state['outbound-bytes']) },
+    ...(Array.isArray(state.peer) ? {
+      peers: state.peer.map((x: Json) => ({
+        peer: String(x['public-key']), usable: x.usable === true, up: typeof x['peer-up'] === 'boolean' ? x['peer-up'] : null,
+        'down-since': x['peer-down-since'] ?? null,
+        endpoints: (x['peer-endpoint'] ?? []).map((e: Json) => ({ queue: n(e.queue), endpoint: endpoint(e), learned: e.learned === true })),
+      })),
+    } : {}),
   };
 }
 
@@ -300,6 +309,11 @@ function peerBlocks(report: StatusReport, now: number): string[] {
     lines.push(`  key exchange: ${r.protocol}`);
     lines.push(`  last received: ${ago(p['last-received'], now)}`);
     lines.push(`  liveness probes: ${p['liveness-probes'].sent} sent, ${p['liveness-probes'].failed} failed`);
+    // Several peers: each one, and whether the route's flows go through it.
+    for (const x of p.peers ?? []) {
+      const st = x.up === null ? 'unknown' : x.up ? 'up' : x['down-since'] ? `down since ${x['down-since']} (${ago(x['down-since'], now)})` : 'down (never heard from)';
+      lines.push(`  peer ${x.peer}: ${st}, ${x.usable ? 'carries flows' : 'no flows (down or draining)'}, endpoint ${x.endpoints.map((e) => e.endpoint).join(', ') || '-'}`);
+    }
     lines.push(`  transfer: ${octets(p.bytes.inbound)} received, ${octets(p.bytes.outbound)} sent`);
     for (const sa of r['sa-list']) {
       const seq = sa.sequence === null ? '' : `, ${sa.direction === 'outbound' ? 'next sequence' : 'window top'} ${sa.sequence}`;
