@@ -72,7 +72,7 @@ function site(o: { a2Key?: Buffer } = {}) {
     onPairUsable: (route, queue, pair, u) => usable.push([route, queue, pair, u]),
     traffic: () => [...traffic].map(([pair, t]): TrafficReading => ({ route: SITE_A, queue: Q1, pair, ...t })),
   });
-  const a = (name: 'a1' | 'a2', key = priv[name]): Node => {
+  const a = (name: 'a1' | 'a2', key: Buffer = priv[name]): Node => {
     const sink = new PairSink(clock);
     const km = new KeyManager({ ...CONFIG, privateKey: key, routes: [routeOfA(ADDR[name])] }, { sink, transport: net.transport(), clock, logger: silent });
     return { km, sink };

@@ -5,9 +5,12 @@
 // measures it — the outage goes to `vitesse bench failover --json`, not to a
 // threshold here).
 //
-// Honest about the far side: routes list one peer each until multi-peer
-// routes land, so the gateways are paired (a1–b1, a2–b2) and site B spreads
-// its flows with its own router and BGP, exactly like site A. When a1 dies,
+// Two scenarios. In the first, site B has one gateway whose route lists
+// both A gateways as peers (docs/scale-out.md, "Several peers per route"):
+// it hashes its flows over the two pairs, and its liveness takes a dead
+// peer's pair out. In the second, the gateways are paired (a1–b1, a2–b2)
+// and site B spreads its flows with its own router and BGP, exactly like
+// site A. When a1 dies,
 // router A stops choosing it because a1's BIRD died with it; router B stops
 // choosing b1 because b1's route to site A lost its peer (liveness) and b1
 // withdrew it. Both directions of every flow are checked, and which A
@@ -19,6 +22,7 @@
 // Needs root, ip, bird, birdc, nft and the compiled CLI; skipped with the reason otherwise.
 import { describe, expect, it } from 'vitest';
 import { runFailover, type Phase } from '../bench/failover.js';
+import { runMultiPeerFailover } from '../bench/failover-multi-peer.js';
 import type { FlowReport } from '../bench/udp-flows.js';
 import { missing } from './support/requires.js';
 
@@ -65,6 +69,40 @@ function spreadOverBoth(p: Phase): void {
     expect([...a1, ...a2].sort((x, y) => x - y)).toEqual(ports);
   }
 }
+
+// Site B with one gateway whose route lists both A gateways as peers
+// (bench/failover-multi-peer.ts): router A's nftables sets say which A
+// gateway carried each flow each way; back from B that is b1's choice of
+// pair. Kept before the paired scenario's block (drain's goes at the end).
+describe.skipIf(why)(`a route listing both gateways of the far site as peers${why ? ` [skipped: ${why}]` : ''}`, () => {
+  it('b1 hashes flows over both pairs, all intact; SIGKILL of a1: b1 takes its pair out and every flow resumes through a2; restarted, a1\'s pair carries flows again', async () => {
+    const r = await runMultiPeerFailover({ flows: FLOWS, pps: PPS });
+
+    // Spread over both pairs each way (towards B: router A's ECMP; back: b1's flow hash), nothing damaged.
+    intact(r.spread);
+    flowing(r.spread);
+    spreadOverBoth(r.spread);
+
+    // SIGKILL of a1: b1's liveness took the pair (b1, a1) out, and only that one.
+    expect(r.b1Usable[0]).toEqual({ gateway: 'a1', usable: false });
+    expect(r.b1Usable.filter((x) => x.gateway === 'a2')).toEqual([]);
+    expect(r.failover.peers).toEqual([{ gateway: 'a1', up: false, usable: false }, { gateway: 'a2', up: true, usable: true }]);
+    intact(r.failover);
+    // Once a1 was out, every flow went through a2 both ways, none through a1 ...
+    expect(r.failover.settled.out).toEqual({ a1: [], a2: ports });
+    expect(r.failover.settled.in).toEqual({ a1: [], a2: ports });
+    // ... including those b1 had hashed onto a1 before.
+    expect(r.failover.carried.in.a1.length).toBeGreaterThan(0);
+    flowing(r.failover);
+
+    // Restarted: b1 put a1's pair back, and it carries flows again, each way.
+    expect(r.b1Usable.at(-1)).toEqual({ gateway: 'a1', usable: true });
+    expect(r.rejoined.peers).toEqual([{ gateway: 'a1', up: true, usable: true }, { gateway: 'a2', up: true, usable: true }]);
+    intact(r.rejoined);
+    flowing(r.rejoined);
+    spreadOverBoth(r.rejoined);
+  }, 240_000);
+});
 
 describe.skipIf(why)(`two gateways per site behind BIRD and kernel ECMP${why ? ` [skipped: ${why}]` : ''}`, () => {
   it('flows spread over both A gateways and arrive intact; SIGKILL of one: every flow resumes on the other; restarted, it carries flows again', async () => {

@@ -6,12 +6,17 @@
 //            └ lan2 ─ a2 ══╝      ╚══ b2 ─ lan2 ┘
 //   (rA ─ rt1 ─ a1 and rA ─ rt2 ─ a2: routing links, BGP + BFD; same on B)
 //
-// Until routes list several peers, gateways are paired: a1's route to site B
-// names b1 and a2's names b2. Each router spreads flows over its gateways by
-// L4 hash; a flow leaving through a1 arrives through b1. When a gateway dies,
-// its router stops choosing it (its BIRD died with it), and its partner
-// withdraws too once liveness says the peer is down, so the far router moves
-// the flows of the other direction as well.
+// By default gateways are paired: a1's route to site B names b1 and a2's
+// names b2. Each router spreads flows over its gateways by L4 hash; a flow
+// leaving through a1 arrives through b1. When a gateway dies, its router
+// stops choosing it (its BIRD died with it), and its partner withdraws too
+// once liveness says the peer is down, so the far router moves the flows of
+// the other direction as well.
+//
+// With `multiPeer` (docs/scale-out.md, "Several peers per route"), site B
+// has one gateway, b1, whose route to site A lists both A gateways as peers
+// (public-key routes): two tunnels, one per pair, and b1 hashes its flows
+// over the pairs whose peer is alive. a1 and a2 each list b1.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,6 +26,8 @@ import type { Driver } from './two-sites.js';
 
 export type GatewayName = 'a1' | 'a2' | 'b1' | 'b2';
 export const GATEWAYS: GatewayName[] = ['a1', 'a2', 'b1', 'b2'];
+/** The gateways of the multi-peer variant (site B has b1 only). */
+export const MULTI_PEER_GATEWAYS: GatewayName[] = ['a1', 'a2', 'b1'];
 
 export interface EcmpLab {
   lab: Lab;
@@ -44,6 +51,15 @@ export interface EcmpOptions {
   livenessFailures?: number;
   saTtl?: number;
   negotiationTtl?: number;
+  /** Site B has one gateway (b1) whose route lists a1 and a2 as its peers. */
+  multiPeer?: boolean;
+}
+
+/** An X25519 key pair as key files hold it: base64 of the 32 octets (vitesse keygen --private, vitesse pubkey). */
+function keyPair(): { privateKey: string; publicKey: string } {
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('x25519');
+  const raw = (k: crypto.KeyObject, part: 'd' | 'x') => Buffer.from(k.export({ format: 'jwk' })[part]!, 'base64url').toString('base64');
+  return { privateKey: raw(privateKey, 'd'), publicKey: raw(publicKey, 'x') };
 }
 
 export function buildEcmpSites(o: EcmpOptions): EcmpLab {
@@ -65,6 +81,21 @@ export function buildEcmpSites(o: EcmpOptions): EcmpLab {
     const psk = () => crypto.randomBytes(32).toString('hex');
     const keys = { 1: psk(), 2: psk() };
     const configFile = {} as Record<GatewayName, string>;
+    const statics = { a1: keyPair(), a2: keyPair(), b1: keyPair(), b2: keyPair() };
+    const pubAddr = (site: number, k: number) => (site === 1 ? `192.0.${1 + k}.1` : `198.51.${99 + k}.1`);
+    // The multi-peer variant's routes: b1 lists a1 and a2; each A gateway lists b1.
+    const peerRoute = (name: GatewayName, n: number, dir: string) => {
+      const peers = name === 'b1' ? [['a1', pubAddr(1, 1)], ['a2', pubAddr(1, 2)]] as const : [['b1', pubAddr(2, 1)]] as const;
+      const keyFile = path.join(dir, 'private.key');
+      fs.writeFileSync(keyFile, statics[name].privateKey + '\n', { mode: 0o600 });
+      return {
+        'private-key-file': keyFile,
+        route: [{
+          id: n === 1 ? 'site-b' : 'site-a', net: `10.${3 - n}.0.0/16`, spi: 1001,
+          peer: peers.map(([peer, address]) => ({ 'public-key': statics[peer].publicKey, endpoint: [{ queue: 1, address }] })),
+        }],
+      };
+    };
     const site = (s: 'A' | 'B') => {
       const n = s === 'A' ? 1 : 2; // 10.n.x.x inside
       const host = s === 'A' ? ns.hostA : ns.hostB;
@@ -74,7 +105,7 @@ export function buildEcmpSites(o: EcmpOptions): EcmpLab {
       lab.route(host, 'default', `10.${n}.0.1`);
       lab.address(router, 'eth0', `10.${n}.0.1/24`);
       const gateways = [] as Array<{ name: string; address: string; as: number; routerAddress: string }>;
-      for (const i of [1, 2] as const) {
+      for (const i of (s === 'B' && o.multiPeer ? [1] : [1, 2]) as Array<1 | 2>) {
         const name = `${s.toLowerCase()}${i}` as GatewayName;
         const partner = `${s === 'A' ? 'b' : 'a'}${i}`;
         const gw = ns[name];
@@ -85,7 +116,6 @@ export function buildEcmpSites(o: EcmpOptions): EcmpLab {
         lab.address(router, `rt${i}`, `${rtRouter}/30`);
         lab.address(gw, 'routing', `${rtGw}/30`);
         const pub = lab.veth(gw, 'public', ns.net, name);
-        const pubAddr = (site: number, k: number) => (site === 1 ? `192.0.${1 + k}.1` : `198.51.${99 + k}.1`);
         lab.address(ns.net, name, `${pubAddr(n, i).replace(/\.1$/, '.254')}/24`);
         const as = 65000 + n * 10 + i;
         gateways.push({ name: `gw_${name}`, address: rtGw, as, routerAddress: rtRouter });
@@ -103,7 +133,9 @@ export function buildEcmpSites(o: EcmpOptions): EcmpLab {
             ...(o.livenessFailures ? { 'liveness-failures': o.livenessFailures } : {}),
             'private-interface': { device: 'private', driver, mac: priv.macB, address: [`10.${n}.${i}.1`], 'next-hop': { address: `10.${n}.${i}.254` } },
             'public-interface': { device: 'public', driver, mac: pub.macA, queue: [{ id: 1, address: pubAddr(n, i) }], 'next-hop': { address: pubAddr(n, i).replace(/\.1$/, '.254') } },
-            route: [{ id: `site-${partner[0]}`, net: `10.${3 - n}.0.0/16`, gateway: [{ queue: 1, address: pubAddr(3 - n, i) }], spi: 1000 + i, 'preshared-key': keys[i] }],
+            ...(o.multiPeer
+              ? peerRoute(name, n, dir)
+              : { route: [{ id: `site-${partner[0]}`, net: `10.${3 - n}.0.0/16`, gateway: [{ queue: 1, address: pubAddr(3 - n, i) }], spi: 1000 + i, 'preshared-key': keys[i] }] }),
             bgp: { 'bird-config': path.join(dir, 'bird.conf'), 'routes-file': routesFile, 'control-socket': path.join(dir, 'bird.ctl') },
           },
         };

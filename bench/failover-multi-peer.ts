@@ -1,0 +1,191 @@
+// Scale-out with a route that lists several peers (docs/scale-out.md,
+// "Several peers per route") on real interfaces, real BIRD and `vitesse run`
+// gateways (controlplane/demo/ecmp-sites.ts, multiPeer): site A has two
+// gateways behind router A (BIRD, kernel ECMP); site B has one, b1, whose
+// route to site A lists a1 and a2 as peers: two tunnels, one per pair.
+//
+// Flows from many source ports go from hostA to hostB and are echoed back.
+// Router A's nftables sets record which A gateway carried each flow each
+// way: towards B that is router A's ECMP choice, back from B it is b1's
+// choice of pair (its flow hash). Then a1 is killed with SIGKILL under the
+// flows: router A stops choosing it (its BIRD died with it), and b1's
+// liveness takes the pair (b1, a1) out of the flow hashing, so every flow
+// comes back through a2. a1 is started again: b1's pair with it is
+// negotiated anew, usable again, and carries flows again. Run by
+// test/realif-ecmp.test.ts, which asserts what happened to each flow, not
+// the times (which are returned for reading a run).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ApiClient } from '../controlplane/api/client.js';
+import { spawnGateway, type GatewayProcess, type LogLine } from '../controlplane/demo/gateway-process.js';
+import { buildEcmpSites, MULTI_PEER_GATEWAYS, type EcmpLab, type GatewayName } from '../controlplane/demo/ecmp-sites.js';
+import type { Driver } from '../controlplane/demo/two-sites.js';
+import { packageRoot } from '../controlplane/native.js';
+import type { Carried, Phase } from './failover.js';
+import type { FlowReport } from './udp-flows.js';
+
+const PORT = 7000;
+const SPORT = 40000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const flowsScript = path.join(packageRoot, 'dist', 'bench', 'udp-flows.js');
+
+const NFT = `table inet vflow {
+  set out1 { type inet_service; flags dynamic; }
+  set out2 { type inet_service; flags dynamic; }
+  set in1 { type inet_service; flags dynamic; }
+  set in2 { type inet_service; flags dynamic; }
+  chain flows {
+    type filter hook forward priority 0; policy accept;
+    oifname "lan1" udp dport ${PORT} add @out1 { udp sport }
+    oifname "lan2" udp dport ${PORT} add @out2 { udp sport }
+    iifname "lan1" udp sport ${PORT} add @in1 { udp dport }
+    iifname "lan2" udp sport ${PORT} add @in2 { udp dport }
+  }
+}
+`;
+
+/** b1's view of one of its route's peers (gateway-state/route/peer). */
+export interface PeerView {
+  gateway: 'a1' | 'a2';
+  up: boolean;
+  usable: boolean;
+}
+
+export interface MultiPeerResult {
+  flows: number;
+  pps: number;
+  spread: Phase;
+  /** a1 killed: the whole stream, who carried what once b1 took a1 out, and b1's peers then. */
+  failover: Phase & { settled: Carried; peers: PeerView[] };
+  rejoined: Phase & { peers: PeerView[] };
+  /** b1's "peer not usable" / "peer usable" log lines for a1 (its pair's queue, usable). */
+  b1Usable: Array<{ gateway: 'a1' | 'a2'; usable: boolean }>;
+  /** SIGKILL → b1 took a1 out, ms (for reading; not asserted). */
+  takeout_ms: number;
+  outage_max_ms: number;
+}
+
+export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number; pps?: number } = {}): Promise<MultiPeerResult> {
+  const driver = o.driver ?? 'af-packet';
+  const flows = o.flows ?? 64, pps = o.pps ?? 50;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitesse-multipeer-'));
+  let lab: EcmpLab | null = null;
+  const procs = new Map<GatewayName, GatewayProcess>();
+  try {
+    lab = buildEcmpSites({ driver, dir, livenessInterval: 1, livenessFailures: 3, negotiationTtl: 1, multiPeer: true, prefix: 'vmpeer' });
+    const l = lab;
+    const keyOf = (g: 'a1' | 'a2') => {
+      const config = JSON.parse(fs.readFileSync(l.configFile.b1, 'utf8'));
+      return config['vitesse-gateway:gateway'].route[0].peer[g === 'a1' ? 0 : 1]['public-key'] as string;
+    };
+    const gatewayOf = (key: unknown): 'a1' | 'a2' => (key === keyOf('a1') ? 'a1' : 'a2');
+    l.lab.exec(l.ns.rA, ['nft', '-f', '-'], NFT);
+    l.startRouters();
+    l.lab.spawn(l.ns.hostB, [process.execPath, flowsScript, 'echo', String(PORT)]);
+    const run = (g: GatewayName) => {
+      const p = spawnGateway(l.lab, l.ns[g], l.configFile[g], `mpeer-${g}`, ['--socket', path.join(dir, `${g}.sock`), '--lock-dir', dir, '--metrics-listen', 'none']);
+      procs.set(g, p);
+      return p;
+    };
+    await Promise.all(MULTI_PEER_GATEWAYS.map((g) => run(g).started));
+    const hops = async (ns: string, net: string) => {
+      const r = JSON.parse(await l.lab.execAsync(ns, ['ip', '-j', 'route', 'show', net])) as Array<{ dev?: string; nexthops?: Array<{ dev: string }> }>;
+      return r.flatMap((e) => (e.nexthops ? e.nexthops.map((h) => h.dev) : e.dev ? [e.dev] : [])).sort();
+    };
+    const until = async (what: string, ok: () => Promise<boolean>, ms: number) => {
+      const end = performance.now() + ms;
+      while (!(await ok())) {
+        if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+        await sleep(50);
+      }
+      return performance.now();
+    };
+    // b1's peers as its state reports them (route/peer).
+    const b1 = new ApiClient({ socket: path.join(dir, 'b1.sock') });
+    const peers = async (): Promise<PeerView[]> => {
+      const state = ((await b1.get('/restconf/data/vitesse-gateway:gateway-state')) as Record<string, any>)['vitesse-gateway:gateway-state'];
+      const route = (state.route ?? [])[0] ?? {};
+      return (route.peer ?? []).map((p: any) => ({ gateway: gatewayOf(p['public-key']), up: p['peer-up'] === true, usable: p.usable === true }));
+    };
+    const b1Sending = async () => {
+      const state = ((await b1.get('/restconf/data/vitesse-gateway:gateway-state')) as Record<string, any>)['vitesse-gateway:gateway-state'];
+      return (state.sa ?? []).filter((sa: any) => sa.direction === 'outbound').length;
+    };
+    const allUp = async () => (await peers()).filter((p) => p.up && p.usable).length === 2 && (await b1Sending()) === 2;
+    const ready = async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan1,lan2' && (await hops(l.ns.rB, '10.1.0.0/16')).join() === 'lan1' && (await allUp());
+    await until('router A to route over both A gateways, router B over b1, and b1 to have both pairs up', ready, 60_000);
+
+    const nft = (args: string[]) => l.lab.execAsync(l.ns.rA, ['nft', ...args]);
+    const flush = () => Promise.all(['out1', 'out2', 'in1', 'in2'].map((s) => nft(['flush', 'set', 'inet', 'vflow', s])));
+    const carried = async (): Promise<Carried> => {
+      const set = async (name: string) => {
+        const j = JSON.parse(await nft(['-j', 'list', 'set', 'inet', 'vflow', name])) as { nftables: Array<{ set?: { elem?: number[] } }> };
+        return (j.nftables.find((e) => e.set)?.set?.elem ?? []).slice().sort((a, b) => a - b);
+      };
+      return { out: { a1: await set('out1'), a2: await set('out2') }, in: { a1: await set('in1'), a2: await set('in2') } };
+    };
+    const startFlows = async () => {
+      const sender = l.lab.spawn(l.ns.hostA, [process.execPath, flowsScript, 'send', l.hostB, String(PORT), String(SPORT), String(flows), String(pps)]);
+      let out = '';
+      sender.stdout!.setEncoding('utf8');
+      await new Promise<void>((resolve) => sender.stdout!.on('data', (c: string) => { out += c; if (out.includes('sending\n')) resolve(); }));
+      return async (): Promise<FlowReport[]> => {
+        const done = new Promise<void>((r) => sender.once('exit', () => r()));
+        sender.kill('SIGTERM');
+        await done;
+        return JSON.parse(out.split('\n').find((line) => line.startsWith('['))!) as FlowReport[];
+      };
+    };
+    const usableLines = (from: number) => procs.get('b1')!.log.slice(from)
+      .filter((x: LogLine) => x.msg === 'peer not usable: its flows go to the route\'s other peers' || x.msg === 'peer usable: flows may go through it');
+
+    // Warm-up, not measured: neighbours resolved on every path.
+    let stop = await startFlows();
+    await sleep(1000);
+    await stop();
+
+    // 1. Spread: router A's ECMP one way, b1's pairs the other.
+    await flush();
+    stop = await startFlows();
+    await sleep(4000);
+    const spread: Phase = { flows: await stop(), carried: await carried() };
+
+    // 2. SIGKILL of a1 under the flows: b1's liveness takes its pair out.
+    await flush();
+    stop = await startFlows();
+    await sleep(2000);
+    const mark = procs.get('b1')!.log.length;
+    const a1 = procs.get('a1')!;
+    const killed = performance.now();
+    a1.child.kill('SIGKILL');
+    await until('router A to stop choosing a1', async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan2', 10_000);
+    const takenOut = await until('b1 to take a1 out of its flow hashing', async () => (await peers()).some((p) => p.gateway === 'a1' && !p.usable), 60_000);
+    const before = await carried();
+    await flush();
+    await sleep(3000);
+    const settled = await carried();
+    const failover = { flows: await stop(), carried: before, settled, peers: await peers() };
+
+    // 3. a1 restarted: its pair with b1 is negotiated anew, usable again, and carries flows.
+    await a1.exited;
+    await run('a1').started;
+    await until('router A to route over both A gateways again, and b1 to have both pairs up', ready, 60_000);
+    await flush();
+    stop = await startFlows();
+    await sleep(4000);
+    const rejoined = { flows: await stop(), carried: await carried(), peers: await peers() };
+
+    const gaps = failover.flows.map((f) => f.maxGapMs).sort((a, b) => a - b);
+    return {
+      flows, pps, spread, failover, rejoined,
+      b1Usable: usableLines(mark).map((x) => ({ gateway: gatewayOf(x.peer), usable: x.usable === true })),
+      takeout_ms: Math.round(takenOut - killed),
+      outage_max_ms: gaps.at(-1) ?? 0,
+    };
+  } finally {
+    for (const p of procs.values()) p.child.kill('SIGKILL');
+    lab?.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
