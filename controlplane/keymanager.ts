@@ -167,8 +167,10 @@ export class KeyManager {
   private perGateway = new Map<string, number>();
   // Route id → its exchanges (one per queue and peer).
   private byId = new Map<RouteId, Exchange[]>();
-  // Exchanges of routes with several peers: whose usability the data plane is told (onPairUsable).
-  private multi: Exchange[] = [];
+  // Routes with several peers (→ their exchanges of a pair after the first):
+  // whose pairs' usability the data plane is told (onPairUsable). Kept up to
+  // date exchange by exchange, as byId.
+  private multi = new Map<RouteId, number>();
   private readonly maxNegotiations: number;
   private issuer: ChallengeIssuer | null = null;
   // Challenges sent in answer to knocks (unauthenticated: the reflection limit) ...
@@ -293,7 +295,6 @@ export class KeyManager {
 
   private applied(settings: Settings, kept: number): void {
     this.list = [...this.exchanges.values()];
-    this.multi = this.list.filter((ex) => this.byId.get(ex.params.route)!.some((e) => e.params.pair > 0));
     this.cursor = 0;
     if (this.settings?.negotiationTtlMs !== settings.negotiationTtlMs) {
       // Nonces live one to two negotiation-ttls; negotiations in flight retry.
@@ -318,7 +319,7 @@ export class KeyManager {
 
   // Tells the data plane of every change of a multi-peer route's pairs.
   private reportUsable(): void {
-    for (const ex of this.multi) {
+    for (const route of this.multi.keys()) for (const ex of this.byId.get(route)!) {
       const usable = this.pairUsable(ex);
       if (ex.reported === usable) continue;
       ex.reported = usable;
@@ -365,6 +366,7 @@ export class KeyManager {
     const own = this.byId.get(ex.params.route);
     if (own) own.push(ex);
     else this.byId.set(ex.params.route, [ex]);
+    if (ex.params.pair > 0) this.multi.set(ex.params.route, (this.multi.get(ex.params.route) ?? 0) + 1);
     this.perGateway.set(ex.gatewayKey, (this.perGateway.get(ex.gatewayKey) ?? 0) + 1);
     let gateways = this.byRoute.get(ex.params.routeSpi);
     if (!gateways) this.byRoute.set(ex.params.routeSpi, (gateways = new Map()));
@@ -380,6 +382,11 @@ export class KeyManager {
     const own = this.byId.get(ex.params.route)!.filter((e) => e !== ex);
     if (own.length) this.byId.set(ex.params.route, own);
     else this.byId.delete(ex.params.route);
+    if (ex.params.pair > 0) {
+      const m = this.multi.get(ex.params.route)! - 1;
+      if (m > 0) this.multi.set(ex.params.route, m);
+      else this.multi.delete(ex.params.route);
+    }
     const n = this.perGateway.get(ex.gatewayKey)! - 1;
     if (n > 0) this.perGateway.set(ex.gatewayKey, n);
     else this.perGateway.delete(ex.gatewayKey);
@@ -503,7 +510,7 @@ export class KeyManager {
     this.list = [];
     this.byRoute.clear();
     this.byId.clear();
-    this.multi = [];
+    this.multi.clear();
     this.perGateway.clear();
     this.issuer?.destroy();
   }

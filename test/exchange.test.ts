@@ -237,7 +237,7 @@ describe('exchange refusals', () => {
       w.b.km.receive({ address: w.a.address, port: 303 }, knock, { address: w.b.address, port: 303 });
     }
     expect(w.b.km.counters.challenges_offered).toBe(1000);
-    expect(w.b.km.state()).toEqual([{ route: 'peer', queue: 1, negotiation: 'idle', inbound: [], outbound: null, queued: [] }]);
+    expect(w.b.km.state()).toEqual([{ route: 'peer', queue: 1, pair: 0, peer: null, usable: true, negotiation: 'idle', inbound: [], outbound: null, queued: [] }]);
     const challenges = w.net.queue.splice(0);
     expect(new Set(challenges.map((d) => d.payload.toString('hex'))).size).toBe(1000);
     // A challenge is never larger than the knock that caused it.

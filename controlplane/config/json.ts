@@ -65,12 +65,14 @@ export function toJson(config: GatewayConfig, options: ToJsonOptions = {}): Reco
       const out: Json = { id: r.id, net: r.net };
       if (r.peer) {
         // A public key is not secret: shown as configured. The files' contents never are.
-        const peer: Json = {
-          'public-key': r.peer.publicKey.toString('base64'),
-          endpoint: r.peer.endpoints.map((e) => (e.port === null ? { queue: e.queue, address: e.address } : { queue: e.queue, address: e.address, port: e.port })),
-        };
-        if (r.peer.presharedKeyFile !== null) peer['preshared-key-file'] = r.peer.presharedKeyFile;
-        out.peer = [peer];
+        out.peer = (r.peers ?? [r.peer]).map((p) => {
+          const peer: Json = {
+            'public-key': p.publicKey.toString('base64'),
+            endpoint: p.endpoints.map((e) => (e.port === null ? { queue: e.queue, address: e.address } : { queue: e.queue, address: e.address, port: e.port })),
+          };
+          if (p.presharedKeyFile !== null) peer['preshared-key-file'] = p.presharedKeyFile;
+          return peer;
+        });
       } else {
         out.gateway = r.gateways.map((g) => ({ queue: g.queue, address: g.address }));
       }
