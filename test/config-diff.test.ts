@@ -29,6 +29,17 @@ function pair(change: (g: G) => void, base = 'two-queues'): [GatewayConfig, Gate
 }
 
 describe('routes', () => {
+  // A route with several peers (two-peers.json: site2 lists two, site3 one, site4 a psk route).
+  it.each<[string, (g: G) => void]>([
+    ['its second peer\'s address', (g) => { g.route[0].peer[1].endpoint[0].address = '198.51.100.3'; }],
+    ['its second peer\'s key', (g) => { g.route[0].peer[1]['public-key'] = g.route[1].peer[0]['public-key']; }],
+    ['a third peer', (g) => { g.route[0].peer.push({ 'public-key': g.route[1].peer[0]['public-key'], endpoint: [{ queue: 1, address: '198.51.100.4' }] }); }],
+    ['one peer less', (g) => { g.route[0].peer.pop(); }],
+  ])('a route with several peers whose %s changed is changed, the others are not', (_, change) => {
+    const d = diffConfig(...pair(change, 'two-peers'));
+    expect(d.routes).toEqual({ added: [], removed: [], changed: ['site2'], unchanged: ['site3', 'site4'] });
+  });
+
   it('nothing changed: every route unchanged, the diff empty', () => {
     const d = diffConfig(...pair(() => {}));
     expect(d.empty).toBe(true);

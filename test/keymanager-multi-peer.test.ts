@@ -160,6 +160,24 @@ describe('a route with two peers (key manager)', () => {
     expect(paired(s.b.sink, 0, s.a1.sink, ADDR.a1)).toBe(true);
   });
 
+  it('a peer added by a reload gets its own pair; the first keeps its SAs; removed again, its SAs go', () => {
+    const s = site();
+    const one = routeOfB([{ key: pub.a1, address: ADDR.a1 }]);
+    s.b.km.configure({ ...CONFIG, privateKey: priv.b, routes: [{ ...one, peers: undefined }] }, [SITE_A]);
+    s.run(500);
+    expect(paired(s.b.sink, 0, s.a1.sink, ADDR.a1)).toBe(true);
+    const first = s.b.sink.pairs.get(exchangeKey(SITE_A, Q1))!;
+    s.b.km.configure({ ...CONFIG, privateKey: priv.b, routes: [routeOfB([{ key: pub.a1, address: ADDR.a1 }, { key: pub.a2, address: ADDR.a2 }])] }, [SITE_A]);
+    s.run(500);
+    expect(paired(s.b.sink, 1, s.a2.sink, ADDR.a2)).toBe(true);
+    // The first pair kept its SAs: no outbound SA installed for it since.
+    expect(s.b.sink.pairs.get(exchangeKey(SITE_A, Q1))).toBe(first);
+    s.b.km.configure({ ...CONFIG, privateKey: priv.b, routes: [{ ...one, peers: undefined }] }, [SITE_A]);
+    expect(s.b.sink.pairs.has(exchangeKey(SITE_A, Q1, 1))).toBe(false);
+    expect(s.b.sink.pairs.get(exchangeKey(SITE_A, Q1))).toBe(first);
+    expect(s.b.km.state().map((e) => e.pair)).toEqual([0]);
+  });
+
   it('the responder checks the static key against the pair its address names: A1\'s key from A2\'s address gets nothing', () => {
     // "A2" holds A1's private key: its proposals name A1's static key from A2's address.
     const s = site({ a2Key: priv.a1 });
