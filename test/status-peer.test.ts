@@ -75,6 +75,25 @@ describe('vitesse status: the peer of each route', () => {
     expect(text).toContain('  peer status: down (never heard from)\n  latest handshake: never\n  key exchange: vitesse-ske\n  last received: never\n');
   });
 
+  it('a route with two peers: each listed, up or down, and whether it carries flows', () => {
+    const s = state({
+      'peer-up': true, 'liveness-probes-sent': '3', 'liveness-probes-failed': '3', 'peer-public-key': 'mP0jnSvyxVKFN8JfGqaI/0C2Cuo4yTxRe+DtWYYvKAg=',
+      'peer-endpoint': [{ queue: 1, address: '198.51.100.1', port: 303, learned: false }],
+      peer: [
+        { 'public-key': 'mP0jnSvyxVKFN8JfGqaI/0C2Cuo4yTxRe+DtWYYvKAg=', usable: false, 'peer-up': false, 'peer-down-since': '2026-12-07T05:30:30Z', 'peer-endpoint': [{ queue: 1, address: '198.51.100.1', port: 303, learned: false }] },
+        { 'public-key': 'IGonBGMrJ/oFceNF+U8RQUwrGcyoXIJ2u+SU7VIgYkQ=', usable: true, 'peer-up': true, 'peer-endpoint': [{ queue: 1, address: '198.51.100.2', port: 303, learned: false }] },
+      ],
+    });
+    const report = statusReport('gw', config, s, s, 0);
+    expect(report.routes[0]['peer-state']!.peers!.map((p) => [p.peer, p.usable, p.up])).toEqual([
+      ['mP0jnSvyxVKFN8JfGqaI/0C2Cuo4yTxRe+DtWYYvKAg=', false, false],
+      ['IGonBGMrJ/oFceNF+U8RQUwrGcyoXIJ2u+SU7VIgYkQ=', true, true],
+    ]);
+    const text = summarise(report, NOW);
+    expect(text).toContain('  peer mP0jnSvyxVKFN8JfGqaI/0C2Cuo4yTxRe+DtWYYvKAg=: down since 2026-12-07T05:30:30Z (30 s ago), no flows (down or draining), endpoint 198.51.100.1:303\n');
+    expect(text).toContain('  peer IGonBGMrJ/oFceNF+U8RQUwrGcyoXIJ2u+SU7VIgYkQ=: up, carries flows, endpoint 198.51.100.2:303\n');
+  });
+
   it('a vita-ske-v5 route beside a vitesse-ske one: each says its protocol, in the text and in --json', () => {
     const two = { route: [{ id: 'site-b', net: '10.2.0.0/16', protocol: 'vitesse-ske' }, { id: 'vita-c', net: '10.3.0.0/16', protocol: 'vita-ske-v5' }] };
     const up = { 'peer-up': true, 'last-handshake': '2026-12-07T05:30:57Z', 'liveness-probes-sent': '0', 'liveness-probes-failed': '0' };
