@@ -59,6 +59,8 @@ export interface MultiPeerResult {
   /** a1 killed: the whole stream, who carried what once b1 took a1 out, and b1's peers then. */
   failover: Phase & { settled: Carried; peers: PeerView[] };
   rejoined: Phase & { peers: PeerView[] };
+  /** b1's whole state document (RFC 7951 JSON) with a1 taken out, and after it rejoined. */
+  states: { failover: unknown; rejoined: unknown };
   /** b1's "peer not usable" / "peer usable" log lines for a1 (its pair's queue, usable). */
   b1Usable: Array<{ gateway: 'a1' | 'a2'; usable: boolean }>;
   /** SIGKILL → b1 took a1 out, ms (for reading; not asserted). */
@@ -103,8 +105,10 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
     };
     // b1's peers as its state reports them (route/peer).
     const b1 = new ApiClient({ socket: path.join(dir, 'b1.sock') });
+    let lastState: unknown = null;
     const peers = async (): Promise<PeerView[]> => {
-      const state = ((await b1.get('/restconf/data/vitesse-gateway:gateway-state')) as Record<string, any>)['vitesse-gateway:gateway-state'];
+      lastState = await b1.get('/restconf/data/vitesse-gateway:gateway-state');
+      const state = (lastState as Record<string, any>)['vitesse-gateway:gateway-state'];
       const route = (state.route ?? [])[0] ?? {};
       return (route.peer ?? []).map((p: any) => ({ gateway: gatewayOf(p['public-key']), up: p['peer-up'] === true, usable: p.usable === true }));
     };
@@ -166,6 +170,7 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
     await sleep(3000);
     const settled = await carried();
     const failover = { flows: await stop(), carried: before, settled, peers: await peers() };
+    const failoverState = lastState;
 
     // 3. a1 restarted: its pair with b1 is negotiated anew, usable again, and carries flows.
     await a1.exited;
@@ -175,10 +180,12 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
     stop = await startFlows();
     await sleep(4000);
     const rejoined = { flows: await stop(), carried: await carried(), peers: await peers() };
+    const rejoinedState = lastState;
 
     const gaps = failover.flows.map((f) => f.maxGapMs).sort((a, b) => a - b);
     return {
       flows, pps, spread, failover, rejoined,
+      states: { failover: failoverState, rejoined: rejoinedState },
       b1Usable: usableLines(mark).map((x) => ({ gateway: gatewayOf(x.peer), usable: x.usable === true })),
       takeout_ms: Math.round(takenOut - killed),
       outage_max_ms: gaps.at(-1) ?? 0,

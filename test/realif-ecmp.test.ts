@@ -25,6 +25,7 @@ import { runFailover, type Phase } from '../bench/failover.js';
 import { runMultiPeerFailover } from '../bench/failover-multi-peer.js';
 import type { FlowReport } from '../bench/udp-flows.js';
 import { missing } from './support/requires.js';
+import { yanglintDocument } from './config-yanglint.js';
 
 const why = missing('root', 'ip', 'bird', 'birdc', 'nft', 'setpriv', 'cli');
 const FLOWS = 64;
@@ -101,6 +102,9 @@ describe.skipIf(why)(`a route listing both gateways of the far site as peers${wh
     intact(r.rejoined);
     flowing(r.rejoined);
     spreadOverBoth(r.rejoined);
+
+    // b1's state, route/peer included, is valid against the model.
+    for (const step of ['failover', 'rejoined'] as const) expect({ step, ...yanglintDocument(r.states[step], 'get') }).toEqual({ step, ok: true, messages: '' });
   }, 240_000);
 });
 
