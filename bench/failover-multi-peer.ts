@@ -1,4 +1,5 @@
-// Scale-out with a route that lists several peers (docs/scale-out.md,
+// `vitesse bench multipeer [--driver af-packet|af-xdp] [--json]`: scale-out
+// with a route that lists several peers (docs/scale-out.md,
 // "Several peers per route") on real interfaces, real BIRD and `vitesse run`
 // gateways (controlplane/demo/ecmp-sites.ts, multiPeer): site A has two
 // gateways behind router A (BIRD, kernel ECMP); site B has one, b1, whose
@@ -18,6 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ApiClient } from '../controlplane/api/client.js';
+import { parseArgs, usageText, UsageError, type OptionSpec } from '../controlplane/cli/args.js';
 import { spawnGateway, type GatewayProcess, type LogLine } from '../controlplane/demo/gateway-process.js';
 import { buildEcmpSites, MULTI_PEER_GATEWAYS, type EcmpLab, type GatewayName } from '../controlplane/demo/ecmp-sites.js';
 import type { Driver } from '../controlplane/demo/two-sites.js';
@@ -195,4 +197,34 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
     lab?.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const spec: Record<string, OptionSpec> = {
+  driver: { type: 'string', default: 'af-packet', help: 'packet I/O driver of the gateways: af-packet or af-xdp' },
+  flows: { type: 'number', default: 64, help: 'flows (source ports), each way' },
+  pps: { type: 'number', default: 50, help: 'datagrams per second per flow' },
+  json: { type: 'boolean', help: 'print the figures as one JSON object on the last line' },
+  help: { type: 'boolean' },
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const { options } = parseArgs(argv, spec);
+  if (options.help) {
+    process.stdout.write(`usage: vitesse bench multipeer [options]\n\nSite B's gateway lists both gateways of site A as peers; one A gateway is killed with\nSIGKILL under numbered UDP flows and started again. Needs root, bird (bird2) and nft.\n\n${usageText(spec)}\nexamples:\n  vitesse bench multipeer --json\n  vitesse bench multipeer --driver af-xdp --flows 128\n`);
+    return 0;
+  }
+  const driver = String(options.driver);
+  if (driver !== 'af-packet' && driver !== 'af-xdp') throw new UsageError(`--driver: "${driver}" is not af-packet or af-xdp`);
+  const r = await runMultiPeerFailover({ driver, flows: Number(options.flows), pps: Number(options.pps) });
+  const count = (p: Phase) => ({ sent: p.flows.reduce((n, f) => n + f.sent, 0), lost: p.flows.reduce((n, f) => n + f.sent - f.received, 0) });
+  const figures = {
+    driver, flows: r.flows, pps: r.pps,
+    spread_back_a1: r.spread.carried.in.a1.length, spread_back_a2: r.spread.carried.in.a2.length,
+    takeout_ms: r.takeout_ms, outage_max_ms: r.outage_max_ms,
+    spread_lost: count(r.spread).lost, failover_lost: count(r.failover).lost, failover_sent: count(r.failover).sent, rejoined_lost: count(r.rejoined).lost,
+  };
+  process.stdout.write(`b1 hashed ${figures.spread_back_a1} flows onto a1 and ${figures.spread_back_a2} onto a2\n`
+    + `SIGKILL of a1: b1 took its pair out after ${figures.takeout_ms} ms; per-flow outage max ${figures.outage_max_ms} ms (${figures.failover_lost} of ${figures.failover_sent} datagrams lost)\n`);
+  if (options.json) process.stdout.write(JSON.stringify(figures) + '\n');
+  return 0;
 }
