@@ -32,6 +32,8 @@ export const LISTS: Record<Top, Record<string, ListSchema>> = {
     'queue/icmp': { keys: ['family', 'type'], integers: ['type'] },
     route: { keys: ['id'] },
     'route/peer-endpoint': { keys: ['queue'], integers: ['queue'] },
+    'route/peer': { keys: ['public-key'] },
+    'route/peer/peer-endpoint': { keys: ['queue'], integers: ['queue'] },
     sa: { keys: ['direction', 'route', 'queue', 'spi'], integers: ['queue', 'spi'] },
     neighbour: { keys: ['interface', 'address'] },
     'management-listener': { keys: ['name'] },
