@@ -47,7 +47,8 @@ struct alignas(64) QueueRoute {
   PeerEndpoint* endpoint = nullptr;  // shared by snapshots, written by this queue's worker
   // A route with several peers: 1 + its index in QueueTables::pair_sets (0:
   // one peer, this slot is the route's). This slot is then the first pair's,
-  // and pipeline/pair_choice.h picks the packet's.
+  // and pipeline/pair_choice.h picks the packet's. Read per packet, before
+  // `sa`: keep it with the fields the outbound path reads first.
   uint32_t pair_set = 0;
 };
 
