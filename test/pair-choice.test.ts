@@ -122,6 +122,17 @@ describe('flows over the pairs of a route with two peers (data plane)', () => {
     expect(h.gw.counters().private_drop_no_sa ?? 0).toBe(0);
   });
 
+  it('refuses more than 8 peers per route, and an SA for a pair beyond them, naming the route or the pair', () => {
+    h = gateway();
+    const nine = Array.from({ length: 8 }, (_, i) => [`192.0.2.${20 + i}`]);
+    expect(() => h!.gw.setRoutes([{ id: ROUTE, net: '10.1.0.0/16', gateways: [GATEWAYS[0]], pairGateways: nine }])).toThrow("route[id='site-a']: at most 8 peers");
+    expect(() => h!.gw.setOutboundSa({ queue: FIRST_QUEUE, route: ROUTE, pair: 8, spi: Spi(0x4010), aead: 'aes-gcm-16-icv', keymat: crypto.randomBytes(20) })).toThrow(/pair/);
+    // A peer of another IP version than the queue's public address.
+    expect(() => h!.gw.setRoutes([{ id: ROUTE, net: '10.1.0.0/16', gateways: [GATEWAYS[0]], pairGateways: [['2001:db8::1']] }])).toThrow(/not of the same IP version/);
+    // The route as it was still works: both pairs carry.
+    expect(new Set(send(h, flows().slice(0, 64)))).toEqual(new Set([0, 1]));
+  });
+
   it('property: TTL, id and payload never move a flow; fragments of one packet take one pair', () => {
     h = gateway();
     const base = send(h, flows());

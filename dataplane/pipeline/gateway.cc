@@ -416,6 +416,9 @@ bool Gateway::remove_inbound_sa(uint32_t queue, uint32_t spi) {
 
 void Gateway::set_outbound_sa(const SaSpec& s) {
   if (s.queue >= config_.queues) throw std::invalid_argument("queue " + std::to_string(s.queue) + " does not exist");
+  if (s.pair >= kMaxPairs)
+    throw std::invalid_argument("outbound SA " + std::to_string(s.spi) + ": pair " + std::to_string(s.pair) + " beyond the " +
+                                std::to_string(kMaxPairs) + " peers a route may have");
   if (s.spi < kMinSpi) throw std::invalid_argument("SPI " + std::to_string(s.spi) + " is reserved (0-" + std::to_string(kMinSpi - 1) + ")");
   auto sa = std::make_unique<esp::OutboundSa>();
   if (!esp::init_outbound(*sa, s.aead, s.spi, s.keymat.data(), s.keymat.size()))
@@ -429,7 +432,6 @@ void Gateway::set_outbound_sa(const SaSpec& s) {
   sa->udp_source_port = s.udp_source_port;
   sa->udp_destination_port = s.udp_destination_port;
   esp::set_limit(*sa, s.limit);
-  if (s.pair >= kMaxPairs) throw std::invalid_argument("outbound SA " + std::to_string(s.spi) + ": pair " + std::to_string(s.pair) + " beyond the " + std::to_string(kMaxPairs) + " a route may have");
   auto& slot = outbound_[{s.queue, s.route, s.pair}];
   esp::OutboundSa* old = slot.release();
   slot = std::move(sa);
