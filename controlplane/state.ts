@@ -17,6 +17,7 @@ import { listenerStats } from './api/listeners.js';
 import { gnmiStatsOf } from './gnmi/stats.js';
 import { COUNTER_TABLE, counterAt, counterSum, counterValue } from './counter-table.js';
 import { peerLeaves, routePeers } from './peer-state.js';
+import { multiPeers } from './multi-peer.js';
 
 export const STATE_TOP = 'vitesse-gateway:gateway-state';
 
@@ -131,12 +132,16 @@ function neighbour(n: NeighbourEntry): Json {
 const DIRECTION_ORDER = { inbound: 0, outbound: 1 } as const;
 
 function saList(gw: Gateway, sas: SaState[]): Json[] {
+  // Routes with several peers: which peer each SA's pair is with.
+  const peers = new Map(gw.currentConfig.routes.filter((r) => multiPeers(r).length).map((r) => [r.id as string, multiPeers(r)]));
   return [...sas]
     .sort((a, b) => DIRECTION_ORDER[a.direction] - DIRECTION_ORDER[b.direction] || a.route.localeCompare(b.route) || a.queue - b.queue || a.spi - b.spi)
     .map((sa) => {
       const entry: Json = { direction: sa.direction, route: sa.route, queue: sa.queue, spi: sa.spi };
       const record = gw.saLedger.record(sa.direction, sa.queue, sa.spi);
       if (record) entry.aead = record.aead;
+      const peer = peers.get(sa.route)?.[sa.pair ?? 0];
+      if (peer) entry.peer = peer.publicKey.toString('base64');
       const age = gw.saLedger.age(sa.direction, sa.queue, sa.spi);
       if (age !== undefined) entry.age = age;
       entry.packets = c64(sa.packets);

@@ -103,7 +103,11 @@ describe.skipIf(why)(`a route listing both gateways of the far site as peers${wh
     flowing(r.rejoined);
     spreadOverBoth(r.rejoined);
 
-    // b1's state, route/peer included, is valid against the model.
+    // b1 sends on one outbound SA per pair, each naming its peer (state sa/peer).
+    const state = (r.states.rejoined as Record<string, any>)['vitesse-gateway:gateway-state'];
+    const keys = state.route[0].peer.map((p: Record<string, unknown>) => p['public-key']);
+    expect(state.sa.filter((sa: Record<string, unknown>) => sa.direction === 'outbound').map((sa: Record<string, unknown>) => sa.peer).sort()).toEqual([...keys].sort());
+        // b1's state, route/peer included, is valid against the model.
     for (const step of ['failover', 'rejoined'] as const) expect({ step, ...yanglintDocument(r.states[step], 'get') }).toEqual({ step, ok: true, messages: '' });
   }, 240_000);
 });
