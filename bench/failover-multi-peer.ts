@@ -28,6 +28,7 @@ import type { Carried, Phase } from './failover.js';
 import type { FlowReport } from './udp-flows.js';
 
 const PORT = 7000;
+const METRICS_PORT = 9301;
 const SPORT = 40000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const flowsScript = path.join(packageRoot, 'dist', 'bench', 'udp-flows.js');
@@ -54,6 +55,12 @@ export interface PeerView {
   usable: boolean;
 }
 
+export interface PeerMetrics {
+  up: Record<'a1' | 'a2', number | null>;
+  usable: Record<'a1' | 'a2', number | null>;
+  routeUp: number | null;
+}
+
 export interface MultiPeerResult {
   flows: number;
   pps: number;
@@ -63,6 +70,8 @@ export interface MultiPeerResult {
   rejoined: Phase & { peers: PeerView[] };
   /** b1's whole state document (RFC 7951 JSON) with a1 taken out, and after it rejoined. */
   states: { failover: unknown; rejoined: unknown };
+  /** b1's per-peer metrics (vitesse_peer_up, vitesse_peer_usable by gateway) and vitesse_route_peer_up, a1 out and rejoined. */
+  metrics: { failover: PeerMetrics; rejoined: PeerMetrics };
   /** b1's "peer not usable" / "peer usable" log lines for a1 (its pair's queue, usable). */
   b1Usable: Array<{ gateway: 'a1' | 'a2'; usable: boolean }>;
   /** SIGKILL → b1 took a1 out, ms (for reading; not asserted). */
@@ -88,7 +97,9 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
     l.startRouters();
     l.lab.spawn(l.ns.hostB, [process.execPath, flowsScript, 'echo', String(PORT)]);
     const run = (g: GatewayName) => {
-      const p = spawnGateway(l.lab, l.ns[g], l.configFile[g], `mpeer-${g}`, ['--socket', path.join(dir, `${g}.sock`), '--lock-dir', dir, '--metrics-listen', 'none']);
+      // b1's metrics on its namespace's loopback (scraped from inside it).
+      const metrics = g === 'b1' ? `127.0.0.1:${METRICS_PORT}` : 'none';
+      const p = spawnGateway(l.lab, l.ns[g], l.configFile[g], `mpeer-${g}`, ['--socket', path.join(dir, `${g}.sock`), '--lock-dir', dir, '--metrics-listen', metrics]);
       procs.set(g, p);
       return p;
     };
@@ -117,6 +128,20 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
     const b1Sending = async () => {
       const state = ((await b1.get('/restconf/data/vitesse-gateway:gateway-state')) as Record<string, any>)['vitesse-gateway:gateway-state'];
       return (state.sa ?? []).filter((sa: any) => sa.direction === 'outbound').length;
+    };
+    // A scrape of b1's metrics, from inside its namespace.
+    const scrape = async (): Promise<PeerMetrics> => {
+      const text = await l.lab.execAsync(l.ns.b1, [process.execPath, '-e', `fetch('http://127.0.0.1:${METRICS_PORT}/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))`]);
+      const sample = (name: string, gateway?: 'a1' | 'a2') => {
+        const want = gateway ? `peer="${keyOf(gateway)}"` : 'route="site-a"';
+        const line = text.split('\n').find((x) => x.startsWith(`${name}{`) && x.includes(want));
+        return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : null;
+      };
+      return {
+        up: { a1: sample('vitesse_peer_up', 'a1'), a2: sample('vitesse_peer_up', 'a2') },
+        usable: { a1: sample('vitesse_peer_usable', 'a1'), a2: sample('vitesse_peer_usable', 'a2') },
+        routeUp: sample('vitesse_route_peer_up'),
+      };
     };
     const allUp = async () => (await peers()).filter((p) => p.up && p.usable).length === 2 && (await b1Sending()) === 2;
     const ready = async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan1,lan2' && (await hops(l.ns.rB, '10.1.0.0/16')).join() === 'lan1' && (await allUp());
@@ -173,6 +198,7 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
     const settled = await carried();
     const failover = { flows: await stop(), carried: before, settled, peers: await peers() };
     const failoverState = lastState;
+    const failoverMetrics = await scrape();
 
     // 3. a1 restarted: its pair with b1 is negotiated anew, usable again, and carries flows.
     await a1.exited;
@@ -183,11 +209,13 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
     await sleep(4000);
     const rejoined = { flows: await stop(), carried: await carried(), peers: await peers() };
     const rejoinedState = lastState;
+    const rejoinedMetrics = await scrape();
 
     const gaps = failover.flows.map((f) => f.maxGapMs).sort((a, b) => a - b);
     return {
       flows, pps, spread, failover, rejoined,
       states: { failover: failoverState, rejoined: rejoinedState },
+      metrics: { failover: failoverMetrics, rejoined: rejoinedMetrics },
       b1Usable: usableLines(mark).map((x) => ({ gateway: gatewayOf(x.peer), usable: x.usable === true })),
       takeout_ms: Math.round(takenOut - killed),
       outage_max_ms: gaps.at(-1) ?? 0,

@@ -103,6 +103,10 @@ describe.skipIf(why)(`a route listing both gateways of the far site as peers${wh
     flowing(r.rejoined);
     spreadOverBoth(r.rejoined);
 
+    // b1's metrics said the same: per peer, and the route up while any peer is.
+    expect(r.metrics.failover).toEqual({ up: { a1: 0, a2: 1 }, usable: { a1: 0, a2: 1 }, routeUp: 1 });
+    expect(r.metrics.rejoined).toEqual({ up: { a1: 1, a2: 1 }, usable: { a1: 1, a2: 1 }, routeUp: 1 });
+
     // b1 sends on one outbound SA per pair, each naming its peer (state sa/peer).
     const state = (r.states.rejoined as Record<string, any>)['vitesse-gateway:gateway-state'];
     const keys = state.route[0].peer.map((p: Record<string, unknown>) => p['public-key']);
