@@ -195,7 +195,8 @@ function checkPeers(d: Draft, r: DraftRoute, queues: Queues | null, problems: Pr
   const peers = r.peers!;
   if (peers.length > LIMITS.peersPerRoute.max) problems.add(child(r.path, 'peer'), `${peers.length} peers; a route has at most ${LIMITS.peersPerRoute.max}`);
   // The data plane learns one endpoint per route and queue from ESP in UDP.
-  if (peers.length > 1 && r.natTraversal === 'force') problems.add(child(r.path, 'nat-traversal'), `is force, but a route with several peers has no NAT traversal yet (docs/scale-out.md, limits)`);
+  // (auto too: once it detects a NAT, the route's SAs send ESP in UDP.)
+  if (peers.length > 1 && r.natTraversal != null && r.natTraversal !== 'off') problems.add(child(r.path, 'nat-traversal'), `is ${r.natTraversal}, but a route with several peers has no NAT traversal yet (docs/scale-out.md, limits)`);
   // The key manager tells the pairs apart by the peer's address (and checks its key).
   const taken = new Map<string, string>();
   for (const p of peers) {

@@ -175,7 +175,7 @@ function compileRoutes(c: KeyManagerConfig, staticKey: KeyPair | null, shared: M
     if (pairs.length > MAX_PEERS_PER_ROUTE) throw new ConfigError(`${at}/peer: ${pairs.length} peers; a route has at most ${MAX_PEERS_PER_ROUTE}`);
     const publicKeyRoute = pairs[0].peerPublicKey !== undefined;
     if (pairs.length > 1 && !pairs.every((p) => p.peerPublicKey !== undefined)) throw new ConfigError(`${at}/peer: a route with several peers names each by its public key`);
-    if (pairs.length > 1 && r.natTraversal === 'force') throw new ConfigError(`${at}/nat-traversal: a route with several peers has no NAT traversal yet (docs/scale-out.md, limits)`);
+    if (pairs.length > 1 && (r.natTraversal ?? 'off') !== 'off') throw new ConfigError(`${at}/nat-traversal: a route with several peers has no NAT traversal yet (docs/scale-out.md, limits)`);
     const seenPeers = new Set<string>();
     for (const pr of pairs) {
       if (pr.peerPublicKey === undefined) continue;
