@@ -176,6 +176,15 @@ write('poptrie_fuzz', 'ipv6-nested', Buffer.concat([
   route6(32, 1, '20010db8'), route6(48, 2, '20010db80001'), route6(128, 3, '20010db8000100000000000000000001'), route6(64, 4, 'fe80'),
   Buffer.from('20010db8000100000000000000000001' + '20010db8000200000000000000000000', 'hex'),
 ]));
+// --- pair_choice_fuzz: settings (IPv6 | (pairs - 1) << 1 | usable mask << 4), then an IP packet ---
+write('pair_choice_fuzz', 'ipv4-udp-two-pairs', Buffer.concat([
+  Buffer.from([(1 << 1) | (0b0011 << 4)]),
+  Buffer.from('450000300000000040110000c0a80a02c0a80a039c400fa1001c0000', 'hex'), Buffer.alloc(20, 0x61),
+]));
+const v6tcp = Buffer.alloc(48);
+v6tcp[0] = 0x60; v6tcp.writeUInt16BE(8, 4); v6tcp[6] = 6; v6tcp[7] = 64; v6tcp[8] = 0xfd; v6tcp[24] = 0xfd;
+v6tcp.writeUInt16BE(40001, 40); v6tcp.writeUInt16BE(80, 42);
+write('pair_choice_fuzz', 'ipv6-tcp-three-pairs', Buffer.concat([Buffer.from([1 | (2 << 1) | (0b0101 << 4)]), v6tcp]));
 // --- pcap_fuzz: the file itself --------------------------------------------
 // Vita's captures as they are (little-endian, microseconds), rewritten
 // big-endian with nanoseconds, one cut inside a record, one with a record
