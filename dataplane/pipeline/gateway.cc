@@ -298,7 +298,7 @@ std::unique_ptr<Tables> Gateway::build_tables() const {
         set.bucket[b] = usable || n_use == 0 ? own : use[b % n_use];
       }
       qt.pair_sets.push_back(set);
-      qr.pair_set = static_cast<uint32_t>(qt.pair_sets.size());
+      qr.pair_set = static_cast<uint16_t>(qt.pair_sets.size());
     }
     std::vector<SpiTable::Entry> sas;
     for (auto it = inbound_.lower_bound({q, 0}); it != inbound_.end() && it->first.first == q; ++it) {

@@ -39,17 +39,17 @@ struct alignas(64) QueueRoute {
   uint32_t mtu = 0;   // the largest inner packet: the tables' mtu, less the UDP header for ESP in UDP
   bool has_outer = false;  // the outer templates are valid (the public next hop is known)
   bool udp = false;   // the SA sends ESP in UDP (fixed for an SA's life, so known when the snapshot is built)
+  // A route with several peers: 1 + its index in QueueTables::pair_sets (0:
+  // one peer, this slot is the route's). This slot is then the first pair's,
+  // and pipeline/pair_choice.h picks the packet's. Read per packet before
+  // `sa`: in the first line, in what was padding (at most 65535 routes).
+  uint16_t pair_set = 0;
   OuterTemplate outer;
   // ESP in UDP (an SA with udp_destination_port): the same header with UDP
   // as the protocol, towards the route's gateway; the peer's learned
   // endpoint, when there is one, replaces the address and port per packet.
   OuterTemplate outer_udp;
   PeerEndpoint* endpoint = nullptr;  // shared by snapshots, written by this queue's worker
-  // A route with several peers: 1 + its index in QueueTables::pair_sets (0:
-  // one peer, this slot is the route's). This slot is then the first pair's,
-  // and pipeline/pair_choice.h picks the packet's. Read per packet, before
-  // `sa`: keep it with the fields the outbound path reads first.
-  uint32_t pair_set = 0;
 };
 
 // The pairs of a route with several peers on one queue (pipeline/pair_choice.h).
@@ -59,6 +59,7 @@ struct PairSet {
   uint32_t first;                // the route's first pair in QueueTables::pairs
   uint8_t bucket[kPairBuckets];  // flow hash → pair (0..pairs-1), usable ones only while there are any
 };
+static_assert(offsetof(QueueRoute, pair_set) + sizeof(uint16_t) <= offsetof(QueueRoute, outer), "pair_set sits in the first line's padding");
 static_assert(offsetof(QueueRoute, outer) + offsetof(OuterTemplate, bytes) + net::kEthHeaderLen + net::kIpv4HeaderLen <= 64,
               "an IPv4 outer template must end in QueueRoute's first cache line");
 
