@@ -38,6 +38,8 @@ import { FailureLog } from './exchange/failure-log.js';
 import { DROP_COUNTER, newCounters, type DropReason, type KeyManagerCounters } from './exchange/counters.js';
 import { Initiator, type InitiatorState } from './exchange/initiator.js';
 import { Liveness, type Peer, type TrafficSource } from './exchange/liveness.js';
+import { DRAIN_ACK_TYPE, DRAIN_TYPE } from './exchange/drain.js';
+import { DrainNotices, type DrainHost } from './exchange/drain-notices.js';
 import { MessageType, decodeHeader } from './exchange/messages.js';
 import { wipe } from './exchange/primitives.js';
 import { ACTIVATION_DELAY_MAX_TTL, ACTIVATION_DELAY_NEGOTIATIONS, type NegotiatedPair } from './exchange/protocol.js';
@@ -95,6 +97,8 @@ export interface KeyManagerOptions {
    * Called once per change, and once for each such pair when it is added.
    */
   onPairUsable?: (route: RouteId, queue: QueueNumber, pair: number, usable: boolean) => void;
+  /** A peer told us it drains, or is in service again (exchange/drain-notices.ts). */
+  onPeerDraining?: DrainHost<never>['onPeerDraining'];
 }
 
 /** One exchange's state, for operational state and tests. */
@@ -185,6 +189,8 @@ export class KeyManager {
   private lastPrune = 0;
   /** Failures logged for humans (once, then summarised), and counted per route. */
   readonly failures: FailureLog;
+  /** `vitesse drain`: telling peers, and being told (exchange/drain-notices.ts). */
+  readonly drains: DrainNotices<Exchange>;
 
   constructor(config: KeyManagerConfig, private readonly options: KeyManagerOptions) {
     this.clock = options.clock ?? { now: () => performance.now() };
@@ -196,6 +202,15 @@ export class KeyManager {
     this.maxNegotiations = options.maxNegotiations ?? DEFAULT_MAX_NEGOTIATIONS;
     this.random = options.random ?? Math.random;
     this.liveness = new Liveness({ log: this.log, random: this.random, wall: options.wallClock });
+    this.drains = new DrainNotices<Exchange>({
+      counters: this.counters,
+      log: this.log,
+      exchanges: () => this.exchanges.values(),
+      sendToPeer: (ex, payload) => this.send(ex, this.peerEndpoint_(ex), payload, ex.params.natTPort ?? undefined),
+      reply: (ex, to, payload, port) => this.send(ex, to, payload, port),
+      drop: (reason, from, ex) => this.drop(reason, from, ex),
+      onPeerDraining: options.onPeerDraining,
+    });
     this.configure(config);
   }
 
@@ -414,6 +429,7 @@ export class KeyManager {
   tick(): void {
     const now = this.clock.now();
     this.liveness.poll(now, this.options.traffic);
+    this.drains.tick(now);
     let inFlight = 0;
     for (const ex of this.list) {
       const { route, queue } = ex.params;
@@ -612,6 +628,9 @@ export class KeyManager {
         this.learned(ex, from);
         return this.install(ex, r.value, now, 'initiator');
       }
+      case DRAIN_TYPE:
+      case DRAIN_ACK_TYPE:
+        return this.drains.receive(ex, payload, from, now, to?.port);
       default:
         return this.drop('protocol', from, ex);
     }
@@ -681,6 +700,7 @@ export class KeyManager {
     const times = this.times(ex);
     if (this.liveness.unanswered(ex.peer)) times.activationDelayMs = 0;
     ex.sas.add(pair, now, times);
+    this.drains.negotiated(ex, now);
     // An authenticated message (proposal or agreement): the peer is alive.
     // Not an unconfirmed (public-key) proposal: a stolen static key without
     // the psk writes one, and so does anyone with our own static key (message
@@ -762,6 +782,22 @@ export class KeyManager {
     return this.byId.get(route)?.find((e) => e.params.queue === queue && e.params.pair === pair)?.sas.natDetected() ?? null;
   }
 
+  /** Where our own messages to the peer go (as a knock): where it was last seen, or its configured address and port. */
+  private peerEndpoint_(ex: Exchange): Endpoint {
+    return ex.endpoint ?? { address: ex.params.gatewayAddress, port: ex.params.natTPort ?? ex.params.gatewayPort ?? this.settings.port };
+  }
+
+  /** `vitesse drain` (true) or its cancel (false): every peer is told (exchange/drain-notices.ts). */
+  drain(draining: boolean): void {
+    this.drains.set(draining, this.clock.now());
+  }
+
+  /** True if every peer of `route` told us it drains (its route is then not announced). */
+  routeDraining(route: RouteId): boolean {
+    const own = this.byId.get(route);
+    return !!own?.length && own.every((ex) => this.drains.peerDraining(ex));
+  }
+
   /** The endpoint learned for `route` on `queue` (null: none, or the configured address is used). */
   learnedEndpoint(route: RouteId, queue: QueueNumber, pair = 0): Endpoint | null {
     const ex = this.byId.get(route)?.find((e) => e.params.queue === queue && e.params.pair === pair);
@@ -769,6 +805,7 @@ export class KeyManager {
   }
 
   private dropExchange(ex: Exchange): void {
+    this.drains.forget(ex);
     ex.initiator.close(this.spis);
     ex.vitaResponder?.close();
     ex.sas.clear();

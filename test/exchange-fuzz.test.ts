@@ -40,8 +40,8 @@ function deliver(w: World, to: Side, from: Side, m: Buffer, stranger: boolean) {
 
 function check(w: World, to: Side, before: KeyManagerCounters, state: string) {
   const c = to.km.counters;
-  const errors = c.route_errors + c.protocol_errors + c.version_errors + c.parameter_errors + c.authentication_errors + c.public_key_errors;
-  const was = before.route_errors + before.protocol_errors + before.version_errors + before.parameter_errors + before.authentication_errors + before.public_key_errors;
+  const errors = c.route_errors + c.protocol_errors + c.version_errors + c.parameter_errors + c.authentication_errors + c.public_key_errors + c.drain_errors;
+  const was = before.route_errors + before.protocol_errors + before.version_errors + before.parameter_errors + before.authentication_errors + before.public_key_errors + before.drain_errors;
   // Exactly one outcome per message: one error (counted twice: rxerrors and
   // its reason), or one challenge offered.
   expect(c.rxerrors - before.rxerrors).toBe(errors - was);

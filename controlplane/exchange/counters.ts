@@ -23,13 +23,17 @@ export const KEY_MANAGER_COUNTERS = [
   'ratelimited', //            challenges and proposals that passed their checks, dropped: the source's budget was spent
   'knocks_ratelimited', //     knocks left unanswered: the source's budget of challenges (the reflection limit) was spent
   'proposals_ratelimited', //  vita-ske proposals left unread: the source's budget of unauthenticated work (shared with knocks) was spent
+  'drain_errors', //           drain messages or acks refused: forged (MAC), replayed (counter), or naming an SA we do not hold (exchange/drain.ts)
+  'drains_sent', //            drain messages sent (each retransmission and refresh too; exchange/drain-notices.ts)
+  'drains_accepted', //        authentic drain messages from peers, acknowledged
+  'drain_acks_accepted', //    authentic acknowledgements of our drain messages
 ] as const;
 
 export type KeyManagerCounterName = (typeof KEY_MANAGER_COUNTERS)[number];
 export type KeyManagerCounters = Record<KeyManagerCounterName, number>;
 
 /** The error counter for each reason a message is dropped. */
-export type DropReason = 'route' | 'protocol' | 'version' | 'parameter' | 'authentication' | 'public-key';
+export type DropReason = 'route' | 'protocol' | 'version' | 'parameter' | 'authentication' | 'public-key' | 'drain';
 
 export const DROP_COUNTER: Record<DropReason, KeyManagerCounterName> = {
   route: 'route_errors',
@@ -38,6 +42,7 @@ export const DROP_COUNTER: Record<DropReason, KeyManagerCounterName> = {
   parameter: 'parameter_errors',
   authentication: 'authentication_errors',
   'public-key': 'public_key_errors',
+  drain: 'drain_errors',
 };
 
 export function newCounters(): KeyManagerCounters {
