@@ -13,6 +13,7 @@ const commands: Record<string, () => Promise<Command>> = {
   status: async () => (await import('./commands/status.js')).statusCommand,
   replay: async () => (await import('./commands/replay.js')).replayCommand,
   'log-level': async () => (await import('./commands/log-level.js')).logLevelCommand,
+  drain: async () => (await import('./commands/drain.js')).drainCommand,
 };
 
 function help(): string {
@@ -29,6 +30,7 @@ function help(): string {
     '  vitesse status --name site-a',
     '  vitesse config get-state --name site-a /sa',
     '  vitesse log-level --name site-a debug',
+    '  vitesse drain --name site-a',
     '  vitesse keygen',
     '  vitesse keygen --private --out /etc/vitesse/private.key',
     '  vitesse pubkey < /etc/vitesse/private.key',

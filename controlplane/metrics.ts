@@ -187,6 +187,9 @@ export class GatewayMetrics {
     gauge('vitesse_peer_usable', 'A route with several peers: 1 while the data plane may send the route\'s flows through this peer (not down, not draining), else 0.', ['route', 'peer'], function* (s) {
       for (const [route, p] of s.peers) for (const x of p.peers ?? []) yield [{ route, peer: x.publicKey }, x.usable ? 1 : 0];
     });
+    gauge('vitesse_route_peer_draining', '1 while every peer of the route told us it drains (vitesse drain at the peer): its flows go to the route\'s other peers, and it is not announced over BGP if none is left (key-manager mode).', ['route'], function* (s) {
+      for (const [route, p] of s.peers) yield [{ route }, p.draining ? 1 : 0];
+    });
     counter('vitesse_route_liveness_probes_total', 'Key exchanges started to find out whether the route\'s peer is alive (event sent), and those that expired unanswered (event failed).', ['route', 'event'], function* (s) {
       for (const [route, p] of s.peers) {
         yield [{ route, event: 'sent' }, p.probesSent];
@@ -226,6 +229,12 @@ export class GatewayMetrics {
       if (!s.keys) return;
       yield [{ direction: 'inbound' }, s.keys.inbound_sa_expired];
       yield [{ direction: 'outbound' }, s.keys.outbound_sa_expired];
+    });
+    counter('vitesse_key_exchange_drain_messages_total', 'Drain notices sent (vitesse drain, its cancel, retransmissions, refreshes), accepted from peers (and acknowledged), and acknowledgements of ours accepted. Refused ones: vitesse_key_exchange_errors_total{reason="drain"}.', ['event'], function* (s) {
+      if (!s.keys) return;
+      yield [{ event: 'sent' }, s.keys.drains_sent];
+      yield [{ event: 'accepted' }, s.keys.drains_accepted];
+      yield [{ event: 'ack_accepted' }, s.keys.drain_acks_accepted];
     });
     keys('vitesse_outbound_sa_updated_total', 'Outbound SAs replaced under the same SPI (a retried negotiation).', 'outbound_sa_updated');
     counter('vitesse_key_exchange_tx_drops_total', 'Key-exchange datagrams not sent, by reason.', ['reason'], (s) => [

@@ -38,6 +38,8 @@ export interface RoutePeer {
   endpoints: PeerEndpoint[];
   /** A NAT seen on any queue (null: no detection yet, or a pre-shared-key route). */
   natDetected?: boolean | null;
+  /** Every peer of the route told us it drains (exchange/drain-notices.ts). */
+  draining?: boolean;
   /** A route with several peers: each one's (in the configuration's order). */
   peers?: PairPeer[];
 }
@@ -67,6 +69,7 @@ export function routePeers(gw: Gateway): Map<RouteId, RoutePeer> {
       const { publicKey: _key, usable: _usable, ...peer } = onePeer(gw, r, r.peer, 0, learned);
       out.set(r.id, peer);
     }
+    out.get(r.id)!.draining = km.routeDraining(r.id);
   }
   return out;
 }
@@ -138,6 +141,7 @@ function ownLeaves(p: RoutePeer, moved?: readonly Record<string, unknown>[]): Re
   if (p.lastReceived !== null) out['last-received'] = iso(p.lastReceived);
   out['liveness-probes-sent'] = String(p.probesSent);
   out['liveness-probes-failed'] = String(p.probesFailed);
+  if (p.draining !== undefined) out['peer-draining'] = p.draining;
   // `changes`: how often the data plane moved a learned endpoint (state.ts learnedEndpoints).
   const changes = new Map((moved ?? []).map((m) => [m.queue, m.changes]));
   if (p.endpoints.length) {

@@ -13,6 +13,7 @@ import type { NeighbourEntry, SlowPathCounters } from './slowpath/slowpath.js';
 import type { IcmpCounters } from './slowpath/counters.js';
 import { sequenceCeiling } from './sequence-keeper.js';
 import { KEY_MANAGER_COUNTERS, type KeyManagerCounters } from './exchange/counters.js';
+import { drainOf, type DrainSnapshot } from './drain.js';
 import { listenerStats } from './api/listeners.js';
 import { gnmiStatsOf } from './gnmi/stats.js';
 import { COUNTER_TABLE, counterAt, counterSum, counterValue } from './counter-table.js';
@@ -236,6 +237,15 @@ function learnedEndpoints(gw: Gateway): Map<RouteId, Json[]> {
  * member around it); `only`: just that top-level member (what a gNMI
  * subscription to /gateway-state/route reads, without the rest).
  */
+function drainLeaves(d: DrainSnapshot): Json {
+  return {
+    draining: d.draining, since: new Date(d.since).toISOString(), withdrawn: d.withdrawn,
+    peers: d.peers, 'peers-told': d.peersTold, 'peers-acknowledged': d.peersAcknowledged,
+    'peers-without-sa': d.peersWithoutSa, 'peers-not-supported': d.peersNotSupported,
+    packets: c64(d.packets), 'idle-ms': c64(d.idleMs),
+  };
+}
+
 export function gatewayState(gw: Gateway, only?: string): Json {
   const want = (member: string) => only === undefined || only === member;
   const dp = gw.dataplane;
@@ -249,6 +259,8 @@ export function gatewayState(gw: Gateway, only?: string): Json {
   const icmp = slow ? icmpList(slow) : [];
   if (icmp.length) state.icmp = icmp;
   if (gw.keymanager && want('key-manager')) state['key-manager'] = keyManager(gw.keymanager.counters);
+  const drain = want('drain') ? drainOf(gw)?.snapshot() : undefined;
+  if (drain) state.drain = drainLeaves(drain);
   // The public next hop's drops are private-side packets that found no outer
   // header to go out with; the private next hop's, decrypted packets.
   for (const side of ['private', 'public'] as const) {

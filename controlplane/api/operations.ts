@@ -3,6 +3,7 @@
 // gateway and change no configuration (nothing is saved to the file).
 //
 //   set-log-level   the log's level, at once, for every part (logging.ts)
+//   drain           out of service without loss, or back in (drain.ts)
 import type { Logger } from 'pino';
 import { isLogLevel, LOG_LEVELS, type LogLevel } from '../logging.js';
 import { RestconfError } from './errors.js';
@@ -12,6 +13,7 @@ import { qualified } from './schema.js';
 /** What the operations act on; an operation whose part is missing is not offered. */
 export interface OperationTargets {
   logLevel?: { get(): string; set(level: LogLevel): void };
+  drain?: { set(draining: boolean): void; readonly active: boolean };
 }
 
 export const OPERATIONS_ROOT = '/restconf/operations';
@@ -35,6 +37,19 @@ export class Operations {
           this.log.warn({ peer, newLevel: input.level, previousLevel: previous }, 'log level changed');
         }
         return { level: logLevel.get(), 'previous-level': previous };
+      });
+    }
+    const drain = targets.drain;
+    if (drain) {
+      this.table.set(qualified('drain'), (input, peer) => {
+        if (input.cancel !== undefined && typeof input.cancel !== 'boolean') {
+          throw RestconfError.of('invalid-value', `"${String(input.cancel)}" is not a boolean`, { path: `/${qualified('input')}/cancel` });
+        }
+        const draining = input.cancel !== true;
+        // Who took the gateway out of service (or back), at warn: it shows at any level but error/fatal/silent.
+        if (draining !== drain.active) this.log.warn({ peer, draining }, draining ? 'drain asked for' : 'drain cancel asked for');
+        drain.set(draining);
+        return { draining: drain.active };
       });
     }
   }

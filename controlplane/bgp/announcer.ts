@@ -23,7 +23,8 @@ export function livePrefixes(gw: Gateway): string[] {
   if (!km) return [];
   const sending = new Set(km.state().filter((e) => e.outbound !== null).map((e) => e.route));
   const peers = routePeers(gw);
-  return gw.currentConfig.routes.filter((r) => sending.has(r.id) && peers.get(r.id)?.peerUp === true).map((r) => r.net);
+  // A route whose every peer drains (exchange/drain-notices.ts) is withdrawn: the site's router moves its flows to our neighbours.
+  return gw.currentConfig.routes.filter((r) => sending.has(r.id) && peers.get(r.id)?.peerUp === true && peers.get(r.id)?.draining !== true).map((r) => r.net);
 }
 
 /** routes-file's text: a static protocol per IP version, so that one include serves both. */
@@ -47,6 +48,7 @@ export class Announcer {
   private timer: NodeJS.Timeout | null = null;
   private written: string | null = null;
   private busy = false;
+  private withdrawn = false;
   /** Prefixes announced now (as last given to BIRD). */
   announced: string[] = [];
 
@@ -60,15 +62,37 @@ export class Announcer {
     this.written = routesFileText([]);
     writeAtomically(this.config.routesFile, this.written);
     this.bird.start();
+    this.poll();
+  }
+
+  private poll(): void {
     this.timer = setInterval(() => void this.update(), POLL_MS);
     this.timer.unref();
   }
 
-  /** Withdraws every announcement (drain): the file empties and BIRD is told. */
+  /** Withdraws every announcement (drain, drain.ts): the file empties and BIRD is told; nothing is announced until resume(). */
   async withdrawAll(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await this.publish([]);
+    this.withdrawn = true;
+    // An update in flight finishes first, so that its file cannot follow ours.
+    while (this.busy) await new Promise((r) => setTimeout(r, 10));
+    this.busy = true;
+    try {
+      await this.publish([]);
+    } catch (e) {
+      this.written = null;
+      throw e;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** The drain cancelled: the live tunnels are announced again. */
+  resume(): void {
+    if (!this.withdrawn) return;
+    this.withdrawn = false;
+    if (!this.timer) this.poll();
   }
 
   close(): void {
@@ -83,7 +107,7 @@ export class Announcer {
   }
 
   private async update(): Promise<void> {
-    if (this.busy) return;
+    if (this.busy || this.withdrawn) return;
     this.busy = true;
     try {
       await this.publish(livePrefixes(this.gw));

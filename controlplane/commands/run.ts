@@ -13,6 +13,7 @@ import { parseArgs, usageText, UsageError } from '../cli/args.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { Gateway } from '../gateway.js';
 import { Announcer } from '../bgp/announcer.js';
+import { Drain } from '../drain.js';
 import { SequenceStateError, SequenceStore, sequenceStateFile } from '../sequence-state.js';
 import { checkManagement, managementSpec, startManagement, type Management } from '../api/management.js';
 import { gatewayLogger, isLogLevel, LOG_LEVELS } from '../logging.js';
@@ -124,7 +125,10 @@ export const runCommand: Command = {
     }
     // Scale-out (docs/scale-out.md): BGP announcements through a BIRD of our own.
     const announcer = config.bgp && gw.keymanager ? new Announcer(gw, config.bgp, log) : null;
+    // `vitesse drain` (drain.ts): in memory only, a restart is in service again.
+    const drain = new Drain(gw, announcer, log);
     const closeGateway = () => {
+      drain.close();
       // First: the router stops sending us traffic before the data plane goes.
       announcer?.close();
       gw.close();
@@ -140,7 +144,7 @@ export const runCommand: Command = {
     let management: Management;
     try {
       management = await startManagement(gw, managementSettings, {
-        configFile: file, log, operations: { logLevel: { get: () => log.level, set: logging.setLevel } },
+        configFile: file, log, operations: { logLevel: { get: () => log.level, set: logging.setLevel }, drain },
       });
     } catch (e) {
       closeGateway();
