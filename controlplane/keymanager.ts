@@ -209,7 +209,12 @@ export class KeyManager {
       sendToPeer: (ex, payload) => this.send(ex, this.peerEndpoint_(ex), payload, ex.params.natTPort ?? undefined),
       reply: (ex, to, payload, port) => this.send(ex, to, payload, port),
       drop: (reason, from, ex) => this.drop(reason, from, ex),
-      onPeerDraining: options.onPeerDraining,
+      onPeerDraining: (route, queue, pair, draining) => {
+        // A route with several peers: the drainer's flows go to its other peers (the usable seam).
+        const peer = this.byId.get(route)?.find((e) => e.params.queue === queue && e.params.pair === pair)?.params.peer;
+        if (peer && this.multi.some((e) => e.params.route === route)) this.setPeerUsable(peer, !draining, route);
+        options.onPeerDraining?.(route, queue, pair, draining);
+      },
     });
     this.configure(config);
   }

@@ -10,8 +10,9 @@ import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DRAIN_ACK_TYPE, DRAIN_LENGTH, DRAIN_TYPE, authenticDrain, decodeDrain, drainKey, encodeDrain } from '../controlplane/exchange/drain.js';
 import { HOLD_MS, REFRESH_MS, RETRANSMIT_MS } from '../controlplane/exchange/drain-notices.js';
-import { RouteId, RouteSpi } from '../controlplane/exchange/types.js';
-import { PSK, world, type Datagram, type World } from './keymanager-harness.js';
+import { QueueNumber, RouteId, RouteSpi } from '../controlplane/exchange/types.js';
+import { KeyManager } from '../controlplane/keymanager.js';
+import { FakeClock, Network, PSK, RecordingSink, silent, world, type Datagram, type World } from './keymanager-harness.js';
 
 const type = (d: Datagram) => d.payload[4];
 const drains = (w: World) => w.net.log.filter((d) => type(d) === DRAIN_TYPE);
@@ -257,5 +258,61 @@ describe('drain message between two key managers', () => {
     expect(w.a.km.counters.drain_errors + w.b.km.counters.drain_errors).toBe(0);
     // The psk alone (all zero here) does not make the key: another pair's static keys would not verify.
     expect(PSK.length).toBe(32);
+  });
+});
+
+describe('drain message, a route with two peers (the usable seam)', () => {
+  const pubOf = (k: Buffer) => {
+    const kp = crypto.createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b656e04220420', 'hex'), k]), format: 'der', type: 'pkcs8' });
+    return Buffer.from(crypto.createPublicKey(kp).export({ format: 'jwk' }).x!, 'base64url');
+  };
+  const priv = { a1: crypto.randomBytes(32), a2: crypto.randomBytes(32), b: crypto.randomBytes(32) };
+  const ADDR = { a1: '192.0.2.1', a2: '192.0.2.2', b: '198.51.100.1' };
+  const config = { saTtl: 120, negotiationTtl: 0.5 };
+  const Q1 = QueueNumber(1);
+  const SITE_A = RouteId('site-a');
+
+  it('a drained peer is taken out of the flow hash (onPairUsable false), the other stays; the route is withdrawn only when both drain', () => {
+    const clock = new FakeClock();
+    const net = new Network(clock);
+    const usable: Array<[number, boolean]> = [];
+    const queues = (local: string, gateway: string) => [{ queue: Q1, localAddress: local, gatewayAddress: gateway }];
+    const b = new KeyManager({
+      ...config, privateKey: priv.b,
+      routes: [{
+        id: SITE_A, spi: RouteSpi(1001), aead: 'aes-gcm-16-icv', peerPublicKey: pubOf(priv.a1), queues: queues(ADDR.b, ADDR.a1),
+        peers: (['a1', 'a2'] as const).map((n) => ({ peerPublicKey: pubOf(priv[n]), queues: queues(ADDR.b, ADDR[n]) })),
+      }],
+    }, { sink: new RecordingSink(clock), transport: net.transport(), clock, logger: silent, onPairUsable: (_r, _q, pair, u) => usable.push([pair, u]) });
+    const a = (n: 'a1' | 'a2') => new KeyManager({
+      ...config, privateKey: priv[n], routes: [{ id: RouteId('site-b'), spi: RouteSpi(1001), aead: 'aes-gcm-16-icv', peerPublicKey: pubOf(priv.b), queues: queues(ADDR[n], ADDR.b) }],
+    }, { sink: new RecordingSink(clock), transport: net.transport(), clock, logger: silent });
+    const a1 = a('a1'), a2 = a('a2');
+    net.attach(ADDR.b, b);
+    net.attach(ADDR.a1, a1);
+    net.attach(ADDR.a2, a2);
+    const run = (ms: number) => {
+      for (let t = 0; t < ms; t += 10) {
+        clock.t += 10;
+        for (const k of [b, a1, a2]) k.tick();
+        net.flush();
+      }
+    };
+    run(500);
+    usable.length = 0;
+    a1.drain(true);
+    run(20);
+    expect(usable).toEqual([[0, false]]);
+    expect(b.routeDraining(SITE_A)).toBe(false);
+    expect(b.drains.progress().map((p) => p.pair)).toEqual([0, 1]);
+    a2.drain(true);
+    run(20);
+    expect(usable).toEqual([[0, false], [1, false]]);
+    expect(b.routeDraining(SITE_A)).toBe(true);
+    a1.drain(false);
+    run(20);
+    expect(usable).toEqual([[0, false], [1, false], [0, true]]);
+    expect(b.routeDraining(SITE_A)).toBe(false);
+    expect(b.counters).toMatchObject({ drains_accepted: 3, drain_errors: 0, rxerrors: 0 });
   });
 });

@@ -245,11 +245,10 @@ export class DrainNotices<E extends DrainExchange> {
     return out;
   }
 
-  /** The exchange goes (configuration change, close): its key is wiped. */
+  /** The exchange goes (configuration change, close): its key is wiped; one made anew starts in service. */
   forget(ex: E): void {
     const l = this.links.get(ex);
     if (!l) return;
-    if (l.peerDraining) this.host.onPeerDraining?.(ex.params.route, ex.params.queue, pairOf(ex.params), false);
     wipe(l.key);
     this.links.delete(ex);
     this.pending.delete(ex);
