@@ -797,6 +797,11 @@ export class KeyManager {
     this.drains.set(draining, this.clock.now());
   }
 
+  /** True if the route's peer `pair` told us it drains (on any queue). */
+  pairDraining(route: RouteId, pair: number): boolean {
+    return this.byId.get(route)?.some((ex) => ex.params.pair === pair && this.drains.peerDraining(ex)) ?? false;
+  }
+
   /** True if every peer of `route` told us it drains (its route is then not announced). */
   routeDraining(route: RouteId): boolean {
     const own = this.byId.get(route);

@@ -122,6 +122,7 @@ function onePeer(gw: Gateway, r: RouteConfig, who: PeerConfig | null, pair: numb
   }
   if (peer.peerUp || !allDown) peer.downSince = null;
   if (who) peer.usable = km.peerUsable(r.id, peer.publicKey) ?? true;
+  if (who) peer.draining = km.pairDraining(r.id, pair);
   return peer;
 }
 

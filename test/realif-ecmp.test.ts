@@ -23,6 +23,7 @@
 import { describe, expect, it } from 'vitest';
 import { runFailover, type Phase } from '../bench/failover.js';
 import { runMultiPeerFailover } from '../bench/failover-multi-peer.js';
+import { runDrain } from '../bench/drain.js';
 import type { FlowReport } from '../bench/udp-flows.js';
 import { missing } from './support/requires.js';
 import { yanglintDocument } from './config-yanglint.js';
@@ -147,5 +148,46 @@ describe.skipIf(why)(`two gateways per site behind BIRD and kernel ECMP${why ? `
     // BIRD killed alone (a2's): the router stopped choosing a2 (runFailover
     // waited for it), the gateway started BIRD once again, a2 is chosen again.
     expect(r.bird_restarts).toBe(1);
+  }, 240_000);
+});
+
+// `vitesse drain` of a1 under the same numbered streams, both ways, in the
+// multi-peer lab (bench/drain.ts): a1 withdraws its announcement (router A
+// moves the A→B direction), tells b1, which takes a1's pair out of its flow
+// hash (the B→A direction moves), and forwards what still comes until idle.
+// Planned maintenance: not one datagram may be lost, in either direction.
+describe.skipIf(why)(`vitesse drain of one A gateway under numbered flows${why ? ` [skipped: ${why}]` : ''}`, () => {
+  it('loses 0 datagrams either way; every flow ends up on a2 both ways; b1 counted the drain and took a1 out; cancelled, a1 carries flows again', async () => {
+    const r = await runDrain({ flows: FLOWS, pps: PPS });
+
+    // The CLI said drained (exit 0), with its progress and summary.
+    expect({ code: r.exitCode, output: r.output }).toMatchObject({ code: 0 });
+    expect(r.output.some((l) => /^withdrawn: yes; peers: 1 of 1 acknowledged; .* idle$/.test(l))).toBe(true);
+    expect(r.summary).toMatchObject({ drained: true, withdrawn: true, peers: 1, peers_acknowledged: 1, peers_unanswered: 0 });
+
+    // 0 datagrams lost, none damaged: every sequence number of every flow came back.
+    for (const f of r.stream) {
+      expect({ sport: f.sport, corrupt: f.corrupt, lost: f.lost }).toEqual({ sport: f.sport, corrupt: 0, lost: [] });
+      expect(f.received).toBe(f.sent);
+    }
+    expect(r.stream.map((f) => f.sport)).toEqual(ports);
+
+    // Before and during the drain a1 carried flows each way; once drained, every flow went through a2 both ways.
+    expect(r.before.out.a1.length).toBeGreaterThan(0);
+    expect(r.before.in.a1.length).toBeGreaterThan(0);
+    expect(r.settled.out).toEqual({ a1: [], a2: ports });
+    expect(r.settled.in).toEqual({ a1: [], a2: ports });
+
+    // b1 shows a1 draining and not usable; the message was counted both ends, nothing refused.
+    expect(r.b1PeerA1).toEqual({ usable: false, draining: true });
+    expect(Number(r.b1Counters['drains-accepted'])).toBeGreaterThan(0);
+    expect(Number(r.a1Counters['drain-acks-accepted'])).toBeGreaterThan(0);
+    expect(r.b1Counters['drain-errors']).toBe('0');
+    expect(r.a1Counters['drain-errors']).toBe('0');
+
+    // Cancelled: b1 uses a1 again and it carries flows each way again.
+    expect(r.cancelled.usable).toBe(true);
+    expect(r.cancelled.rejoined.out.a1.length).toBeGreaterThan(0);
+    expect(r.cancelled.rejoined.in.a1.length).toBeGreaterThan(0);
   }, 240_000);
 });

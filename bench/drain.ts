@@ -1,0 +1,188 @@
+// `vitesse drain` under numbered flows (docs/scale-out.md, "Drain"), on real
+// interfaces, real BIRD and `vitesse run` gateways: the multi-peer lab of
+// controlplane/demo/ecmp-sites.ts (site A: a1 and a2 behind router A's
+// ECMP; site B: b1, whose route lists a1 and a2 as peers).
+//
+// Flows from many source ports go from hostA to hostB and are echoed back;
+// router A's nftables sets record which A gateway carried each flow each
+// way (towards B: router A's choice; back: b1's choice of pair). Under the
+// flows, `vitesse drain` (the CLI, as an operator or ExecStop runs it) drains
+// a1: a1 withdraws its announcement (router A moves the A→B direction to a2),
+// tells b1, which takes a1's pair out of its flow hash (the B→A direction
+// moves to a2), and a1 forwards what still comes until it is idle. Then the
+// drain is cancelled and a1 carries flows again. Run by
+// test/realif-ecmp.test.ts (0 datagrams lost, who carried what) and by
+// `vitesse bench failover` (the times, for reading).
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ApiClient } from '../controlplane/api/client.js';
+import { spawnGateway, vitesseBin, type GatewayProcess } from '../controlplane/demo/gateway-process.js';
+import { buildEcmpSites, MULTI_PEER_GATEWAYS, type EcmpLab, type GatewayName } from '../controlplane/demo/ecmp-sites.js';
+import type { Driver } from '../controlplane/demo/two-sites.js';
+import { packageRoot } from '../controlplane/native.js';
+import type { Carried } from './failover.js';
+import type { FlowReport } from './udp-flows.js';
+
+const execFileAsync = promisify(execFile);
+const PORT = 7000;
+const SPORT = 40000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const flowsScript = path.join(packageRoot, 'dist', 'bench', 'udp-flows.js');
+
+const NFT = `table inet vflow {
+  set out1 { type inet_service; flags dynamic; }
+  set out2 { type inet_service; flags dynamic; }
+  set in1 { type inet_service; flags dynamic; }
+  set in2 { type inet_service; flags dynamic; }
+  chain flows {
+    type filter hook forward priority 0; policy accept;
+    oifname "lan1" udp dport ${PORT} add @out1 { udp sport }
+    oifname "lan2" udp dport ${PORT} add @out2 { udp sport }
+    iifname "lan1" udp sport ${PORT} add @in1 { udp dport }
+    iifname "lan2" udp sport ${PORT} add @in2 { udp dport }
+  }
+}
+`;
+
+export interface DrainResult {
+  flows: number;
+  pps: number;
+  /** The whole stream, from before the drain to after it. */
+  stream: FlowReport[];
+  /** Who carried what before the drain and until it finished, and once it had. */
+  before: Carried;
+  settled: Carried;
+  /** `vitesse drain`'s exit code, output lines and --json summary. */
+  exitCode: number;
+  output: string[];
+  summary: Record<string, unknown>;
+  /** b1's view of a1 once drained: usable false (its pair out of the hash), draining true. */
+  b1PeerA1: { usable: boolean; draining: boolean };
+  /** a1 counted the drain's messages; b1 refused none. */
+  a1Counters: Record<string, string>;
+  b1Counters: Record<string, string>;
+  /** After --cancel: b1 uses a1 again, router A chooses it again, and it carries flows each way. */
+  cancelled: { usable: boolean; rejoined: Carried };
+  /** Drain asked → router A no longer routes via a1 / b1 took a1 out / the CLI exited (drained), ms. */
+  withdraw_ms: number;
+  takeout_ms: number;
+  drained_ms: number;
+}
+
+export async function runDrain(o: { driver?: Driver; flows?: number; pps?: number; grace?: number } = {}): Promise<DrainResult> {
+  const driver = o.driver ?? 'af-packet';
+  const flows = o.flows ?? 64, pps = o.pps ?? 50, grace = o.grace ?? 2;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitesse-drain-'));
+  let lab: EcmpLab | null = null;
+  const procs = new Map<GatewayName, GatewayProcess>();
+  try {
+    lab = buildEcmpSites({ driver, dir, livenessInterval: 1, livenessFailures: 3, negotiationTtl: 1, multiPeer: true, prefix: 'vdrain' });
+    const l = lab;
+    const keyOfA1 = JSON.parse(fs.readFileSync(l.configFile.b1, 'utf8'))['vitesse-gateway:gateway'].route[0].peer[0]['public-key'] as string;
+    l.lab.exec(l.ns.rA, ['nft', '-f', '-'], NFT);
+    l.startRouters();
+    l.lab.spawn(l.ns.hostB, [process.execPath, flowsScript, 'echo', String(PORT)]);
+    const socket = (g: GatewayName) => path.join(dir, `${g}.sock`);
+    for (const g of MULTI_PEER_GATEWAYS) {
+      procs.set(g, spawnGateway(l.lab, l.ns[g], l.configFile[g], `drain-${g}`, ['--socket', socket(g), '--lock-dir', dir, '--metrics-listen', 'none']));
+    }
+    await Promise.all([...procs.values()].map((p) => p.started));
+    const hops = async (ns: string, net: string) => {
+      const r = JSON.parse(await l.lab.execAsync(ns, ['ip', '-j', 'route', 'show', net])) as Array<{ dev?: string; nexthops?: Array<{ dev: string }> }>;
+      return r.flatMap((e) => (e.nexthops ? e.nexthops.map((h) => h.dev) : e.dev ? [e.dev] : [])).sort();
+    };
+    const until = async (what: string, ok: () => Promise<boolean>, ms: number) => {
+      const end = performance.now() + ms;
+      while (!(await ok())) {
+        if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+        await sleep(20);
+      }
+      return performance.now();
+    };
+    const state = async (g: GatewayName) => ((await new ApiClient({ socket: socket(g) }).get('/restconf/data/vitesse-gateway:gateway-state')) as Record<string, any>)['vitesse-gateway:gateway-state'];
+    const peerA1 = async () => {
+      const p = ((await state('b1')).route?.[0]?.peer ?? []).find((x: any) => x['public-key'] === keyOfA1) ?? {};
+      return { up: p['peer-up'] === true, usable: p.usable === true, draining: p['peer-draining'] === true };
+    };
+    const b1Pairs = async () => ((await state('b1')).sa ?? []).filter((sa: any) => sa.direction === 'outbound').length;
+    const ready = async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan1,lan2' && (await peerA1()).usable && (await b1Pairs()) === 2;
+    await until('router A to route over both A gateways and b1 to have both pairs up', ready, 60_000);
+
+    const nft = (args: string[]) => l.lab.execAsync(l.ns.rA, ['nft', ...args]);
+    const flush = () => Promise.all(['out1', 'out2', 'in1', 'in2'].map((s) => nft(['flush', 'set', 'inet', 'vflow', s])));
+    const carried = async (): Promise<Carried> => {
+      const set = async (name: string) => {
+        const j = JSON.parse(await nft(['-j', 'list', 'set', 'inet', 'vflow', name])) as { nftables: Array<{ set?: { elem?: number[] } }> };
+        return (j.nftables.find((e) => e.set)?.set?.elem ?? []).slice().sort((a, b) => a - b);
+      };
+      return { out: { a1: await set('out1'), a2: await set('out2') }, in: { a1: await set('in1'), a2: await set('in2') } };
+    };
+    const startFlows = async () => {
+      const sender = l.lab.spawn(l.ns.hostA, [process.execPath, flowsScript, 'send', l.hostB, String(PORT), String(SPORT), String(flows), String(pps)]);
+      let out = '';
+      sender.stdout!.setEncoding('utf8');
+      await new Promise<void>((resolve) => sender.stdout!.on('data', (c: string) => { out += c; if (out.includes('sending\n')) resolve(); }));
+      return async (): Promise<FlowReport[]> => {
+        const done = new Promise<void>((r) => sender.once('exit', () => r()));
+        sender.kill('SIGTERM');
+        await done;
+        return JSON.parse(out.split('\n').find((line) => line.startsWith('['))!) as FlowReport[];
+      };
+    };
+
+    // Warm-up, not measured: neighbours resolved on every path.
+    let stop = await startFlows();
+    await sleep(1000);
+    await stop();
+
+    // The stream: 2 s before the drain, the drain, 2 s after it.
+    await flush();
+    stop = await startFlows();
+    await sleep(2000);
+    const asked = performance.now();
+    const cli = execFileAsync(process.execPath, [vitesseBin, 'drain', '--socket', socket('a1'), '--grace', String(grace), '--timeout', '60', '--json'], { encoding: 'utf8' })
+      .then((r) => ({ code: 0, stdout: r.stdout }), (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, stdout: `${e.stdout ?? ''}${e.stderr ?? ''}` }));
+    const withdrawn = until('router A to stop choosing a1', async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan2', 30_000);
+    const takenOut = until('b1 to take a1 out of its flow hash', async () => !(await peerA1()).usable, 30_000);
+    const r = await cli;
+    const drainedAt = performance.now();
+    const [withdrawAt, takeoutAt] = await Promise.all([withdrawn, takenOut]);
+    const before = await carried();
+    await flush();
+    await sleep(2000);
+    const settled = await carried();
+    const stream = await stop();
+    const output = r.stdout.trim().split('\n');
+    const summary = output.at(-1)?.startsWith('{') ? JSON.parse(output.at(-1)!) as Record<string, unknown> : {};
+    const peer = await peerA1();
+    const a1Counters = (await state('a1'))['key-manager'] as Record<string, string>;
+    const b1Counters = (await state('b1'))['key-manager'] as Record<string, string>;
+
+    // Cancelled: b1 takes a1 back, router A chooses it again, it carries flows again.
+    await execFileAsync(process.execPath, [vitesseBin, 'drain', '--socket', socket('a1'), '--cancel']);
+    await until('router A to choose a1 again and b1 to use it', ready, 60_000);
+    await flush();
+    stop = await startFlows();
+    await sleep(3000);
+    await stop();
+    const rejoined = await carried();
+
+    return {
+      flows, pps, stream, before, settled,
+      exitCode: r.code, output, summary,
+      b1PeerA1: { usable: peer.usable, draining: peer.draining },
+      a1Counters, b1Counters,
+      cancelled: { usable: (await peerA1()).usable, rejoined },
+      withdraw_ms: Math.round(withdrawAt - asked),
+      takeout_ms: Math.round(takeoutAt - asked),
+      drained_ms: Math.round(drainedAt - asked),
+    };
+  } finally {
+    for (const p of procs.values()) p.child.kill('SIGKILL');
+    lab?.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
