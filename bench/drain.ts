@@ -32,17 +32,26 @@ const SPORT = 40000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const flowsScript = path.join(packageRoot, 'dist', 'bench', 'udp-flows.js');
 
+// out*/in*: every flow seen (emptied between phases, never under a measured
+// stream: flushing a set under traffic was seen to lose datagrams at the
+// router); now*: flows seen in the last second (elements time out), read
+// under the stream instead.
+const RECENT_MS = 1000;
 const NFT = `table inet vflow {
   set out1 { type inet_service; flags dynamic; }
   set out2 { type inet_service; flags dynamic; }
   set in1 { type inet_service; flags dynamic; }
   set in2 { type inet_service; flags dynamic; }
+  set nowout1 { type inet_service; flags dynamic,timeout; timeout ${RECENT_MS}ms; }
+  set nowout2 { type inet_service; flags dynamic,timeout; timeout ${RECENT_MS}ms; }
+  set nowin1 { type inet_service; flags dynamic,timeout; timeout ${RECENT_MS}ms; }
+  set nowin2 { type inet_service; flags dynamic,timeout; timeout ${RECENT_MS}ms; }
   chain flows {
     type filter hook forward priority 0; policy accept;
-    oifname "lan1" udp dport ${PORT} add @out1 { udp sport }
-    oifname "lan2" udp dport ${PORT} add @out2 { udp sport }
-    iifname "lan1" udp sport ${PORT} add @in1 { udp dport }
-    iifname "lan2" udp sport ${PORT} add @in2 { udp dport }
+    oifname "lan1" udp dport ${PORT} add @out1 { udp sport } update @nowout1 { udp sport }
+    oifname "lan2" udp dport ${PORT} add @out2 { udp sport } update @nowout2 { udp sport }
+    iifname "lan1" udp sport ${PORT} add @in1 { udp dport } update @nowin1 { udp dport }
+    iifname "lan2" udp sport ${PORT} add @in2 { udp dport } update @nowin2 { udp dport }
   }
 }
 `;
@@ -66,6 +75,8 @@ export interface DrainResult {
   b1Counters: Record<string, string>;
   /** After --cancel: b1 uses a1 again, router A chooses it again, and it carries flows each way. */
   cancelled: { usable: boolean; rejoined: Carried };
+  /** Each gateway's counters after the stream (gateway-state without its lists), for reading a run: where a datagram was dropped. */
+  counters: Record<string, unknown>;
   /** Drain asked → router A no longer routes via a1 / b1 took a1 out / the CLI exited (drained), ms. */
   withdraw_ms: number;
   takeout_ms: number;
@@ -113,10 +124,11 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
 
     const nft = (args: string[]) => l.lab.execAsync(l.ns.rA, ['nft', ...args]);
     const flush = () => Promise.all(['out1', 'out2', 'in1', 'in2'].map((s) => nft(['flush', 'set', 'inet', 'vflow', s])));
-    const carried = async (): Promise<Carried> => {
+    const carried = async (prefix = ''): Promise<Carried> => {
       const set = async (name: string) => {
-        const j = JSON.parse(await nft(['-j', 'list', 'set', 'inet', 'vflow', name])) as { nftables: Array<{ set?: { elem?: number[] } }> };
-        return (j.nftables.find((e) => e.set)?.set?.elem ?? []).slice().sort((a, b) => a - b);
+        const j = JSON.parse(await nft(['-j', 'list', 'set', 'inet', 'vflow', prefix + name])) as { nftables: Array<{ set?: { elem?: Array<number | { elem: { val: number } }> } }> };
+        // Elements with a timeout are listed as {elem: {val, timeout, expires}}.
+        return (j.nftables.find((e) => e.set)?.set?.elem ?? []).map((e) => (typeof e === 'number' ? e : e.elem.val)).sort((a, b) => a - b);
       };
       return { out: { a1: await set('out1'), a2: await set('out2') }, in: { a1: await set('in1'), a2: await set('in2') } };
     };
@@ -140,6 +152,7 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
 
     // The stream: 2 s before the drain, the drain, 2 s after it.
     await flush();
+    await sleep(1000);
     stop = await startFlows();
     await sleep(2000);
     const asked = performance.now();
@@ -151,15 +164,19 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
     const drainedAt = performance.now();
     const [withdrawAt, takeoutAt] = await Promise.all([withdrawn, takenOut]);
     const before = await carried();
-    await flush();
     await sleep(2000);
-    const settled = await carried();
+    const settled = await carried('now');
     const stream = await stop();
     const output = r.stdout.trim().split('\n');
     const summary = output.at(-1)?.startsWith('{') ? JSON.parse(output.at(-1)!) as Record<string, unknown> : {};
     const peer = await peerA1();
     const a1Counters = (await state('a1'))['key-manager'] as Record<string, string>;
     const b1Counters = (await state('b1'))['key-manager'] as Record<string, string>;
+    const counters: Record<string, unknown> = {};
+    for (const g of MULTI_PEER_GATEWAYS) {
+      const all = await state(g);
+      counters[g] = Object.fromEntries(Object.entries(all).filter(([, v]) => !Array.isArray(v)));
+    }
 
     // Cancelled: b1 takes a1 back, router A chooses it again, it carries flows again.
     await execFileAsync(process.execPath, [vitesseBin, 'drain', '--socket', socket('a1'), '--cancel']);
@@ -174,7 +191,7 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
       flows, pps, stream, before, settled,
       exitCode: r.code, output, summary,
       b1PeerA1: { usable: peer.usable, draining: peer.draining },
-      a1Counters, b1Counters,
+      a1Counters, b1Counters, counters,
       cancelled: { usable: (await peerA1()).usable, rejoined },
       withdraw_ms: Math.round(withdrawAt - asked),
       takeout_ms: Math.round(takeoutAt - asked),
