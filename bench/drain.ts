@@ -61,6 +61,16 @@ export interface DrainResult {
   pps: number;
   /** The whole stream, from before the drain to after it. */
   stream: FlowReport[];
+  /**
+   * The first sequence number of the drain's window: sent 1 s before the
+   * drain was asked for (2 s into the stream), to the end of the stream, 2 s
+   * after it was drained. The stream's first datagrams are not in it: a new
+   * sender's first bursts are now and then lost on this lab before any
+   * drain (docs/scale-out.md, limits).
+   */
+  windowFrom: number;
+  /** The sequence number sent when the drain was asked for. */
+  askedAt: number;
   /** Who carried what before the drain and until it finished, and once it had. */
   before: Carried;
   settled: Carried;
@@ -77,6 +87,8 @@ export interface DrainResult {
   cancelled: { usable: boolean; rejoined: Carried };
   /** Each gateway's counters after the stream (gateway-state without its lists), for reading a run: where a datagram was dropped. */
   counters: Record<string, unknown>;
+  /** The hosts' UDP counters (/proc/net/snmp) after the stream: a datagram the echo or a flow's socket dropped is counted there, not lost by the gateways. */
+  udp: Record<'hostA' | 'hostB', Record<string, number>>;
   /** Drain asked → router A no longer routes via a1 / b1 took a1 out / the CLI exited (drained), ms. */
   withdraw_ms: number;
   takeout_ms: number;
@@ -154,8 +166,10 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
     await flush();
     await sleep(1000);
     stop = await startFlows();
+    const streamStart = performance.now();
     await sleep(2000);
     const asked = performance.now();
+    const askedAt = Math.floor(((asked - streamStart) / 1000) * pps);
     const cli = execFileAsync(process.execPath, [vitesseBin, 'drain', '--socket', socket('a1'), '--grace', String(grace), '--timeout', '60', '--json'], { encoding: 'utf8' })
       .then((r) => ({ code: 0, stdout: r.stdout }), (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, stdout: `${e.stdout ?? ''}${e.stderr ?? ''}` }));
     const withdrawn = until('router A to stop choosing a1', async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan2', 30_000);
@@ -167,6 +181,12 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
     await sleep(2000);
     const settled = await carried('now');
     const stream = await stop();
+    const udpOf = async (ns: string) => {
+      const lines = (await l.lab.execAsync(ns, ['cat', '/proc/net/snmp'])).split('\n').filter((x) => x.startsWith('Udp:'));
+      const [names, values] = lines.map((x) => x.split(/\s+/).slice(1));
+      return Object.fromEntries(names.map((n, i) => [n, Number(values[i])]));
+    };
+    const udp = { hostA: await udpOf(l.ns.hostA), hostB: await udpOf(l.ns.hostB) };
     const output = r.stdout.trim().split('\n');
     const summary = output.at(-1)?.startsWith('{') ? JSON.parse(output.at(-1)!) as Record<string, unknown> : {};
     const peer = await peerA1();
@@ -188,10 +208,10 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
     const rejoined = await carried();
 
     return {
-      flows, pps, stream, before, settled,
+      flows, pps, stream, before, settled, askedAt, windowFrom: Math.max(0, askedAt - pps),
       exitCode: r.code, output, summary,
       b1PeerA1: { usable: peer.usable, draining: peer.draining },
-      a1Counters, b1Counters, counters,
+      a1Counters, b1Counters, counters, udp,
       cancelled: { usable: (await peerA1()).usable, rejoined },
       withdraw_ms: Math.round(withdrawAt - asked),
       takeout_ms: Math.round(takeoutAt - asked),

@@ -32,8 +32,14 @@ export interface FlowReport {
   maxGapMs: number;
 }
 
+// The echo's one socket takes every flow: with the default buffer (~200 KB,
+// a few hundred datagrams) a busy machine that leaves it unscheduled for a
+// few bursts overflowed it (hostB's UDP RcvbufErrors), which looked like loss
+// in the tunnel. 4 MiB is Debian's rmem_max; the kernel caps it there.
+const ECHO_BUFFER = 4 << 20;
+
 function echo(port: number): void {
-  const s = dgram.createSocket('udp4');
+  const s = dgram.createSocket({ type: 'udp4', recvBufferSize: ECHO_BUFFER });
   s.on('message', (msg, rinfo) => s.send(msg, rinfo.port, rinfo.address));
   s.bind(port);
 }
