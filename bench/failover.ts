@@ -21,6 +21,7 @@ import { buildEcmpSites, GATEWAYS, type EcmpLab, type GatewayName } from '../con
 import type { Driver } from '../controlplane/demo/two-sites.js';
 import { packageRoot } from '../controlplane/native.js';
 import type { FlowReport } from './udp-flows.js';
+import { runDrain } from './drain.js';
 
 const spec: Record<string, OptionSpec> = {
   driver: { type: 'string', default: 'af-packet', help: 'packet I/O driver of the gateways: af-packet or af-xdp' },
@@ -228,21 +229,29 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
 export async function run(argv: string[]): Promise<number> {
   const { options } = parseArgs(argv, spec);
   if (options.help) {
-    process.stdout.write(`usage: vitesse bench failover [options]\n\nTwo gateways per site behind BIRD and kernel ECMP; one is killed with SIGKILL under\nnumbered UDP flows and started again. Needs root, bird (bird2) and nft.\n\n${usageText(spec)}\nexamples:\n  vitesse bench failover --json\n  vitesse bench failover --driver af-xdp --flows 128 --pps 100\n`);
+    process.stdout.write(`usage: vitesse bench failover [options]\n\nTwo gateways per site behind BIRD and kernel ECMP; one is killed with SIGKILL under\nnumbered UDP flows and started again. Then one is drained (vitesse drain) under\nthe same flows, its peer listing both. Needs root, bird (bird2) and nft.\n\n${usageText(spec)}\nexamples:\n  vitesse bench failover --json\n  vitesse bench failover --driver af-xdp --flows 128 --pps 100\n`);
     return 0;
   }
   const driver = String(options.driver);
   if (driver !== 'af-packet' && driver !== 'af-xdp') throw new UsageError(`--driver: "${driver}" is not af-packet or af-xdp`);
   const r = await runFailover({ driver, flows: Number(options.flows), pps: Number(options.pps) });
+  // Then `vitesse drain` of a1 under the same streams (bench/drain.ts: the multi-peer lab).
+  const d = await runDrain({ driver, flows: Number(options.flows), pps: Number(options.pps) });
+  const inWindow = (f: FlowReport) => f.lost.reduce((n, [first, last]) => n + Math.max(0, last - Math.max(first, d.windowFrom) + 1), 0);
   const lost = r.failover.flows.reduce((n, f) => n + f.sent - f.received, 0);
   const figures = {
     driver: r.driver, flows: r.flows, pps: r.pps,
     withdraw_a_ms: r.withdraw_a_ms, withdraw_b_ms: r.withdraw_b_ms,
     outage_max_ms: r.outage_max_ms, outage_median_ms: r.outage_median_ms, bird_back_ms: r.bird_back_ms, rejoin_ms: r.rejoin_ms,
     failover_lost: lost, failover_sent: r.failover.flows.reduce((n, f) => n + f.sent, 0),
+    drain_exit: d.exitCode, drain_withdraw_ms: d.withdraw_ms, drain_takeout_ms: d.takeout_ms, drain_ms: d.drained_ms,
+    drain_lost: d.stream.reduce((n, f) => n + inWindow(f), 0), drain_sent: d.stream.reduce((n, f) => n + f.sent - d.windowFrom, 0),
+    drain_packets_after_ask: Number(d.summary.packets ?? -1),
   };
   process.stdout.write(`SIGKILL of a1: router A stopped choosing it after ${figures.withdraw_a_ms} ms, router B stopped choosing b1 after ${figures.withdraw_b_ms} ms\n`
-    + `per-flow outage: median ${figures.outage_median_ms} ms, max ${figures.outage_max_ms} ms (${lost} of ${figures.failover_sent} datagrams lost)\n`);
+    + `per-flow outage: median ${figures.outage_median_ms} ms, max ${figures.outage_max_ms} ms (${lost} of ${figures.failover_sent} datagrams lost)\n`
+    + `vitesse drain of a1 (exit ${d.exitCode}): router A stopped choosing it after ${d.withdraw_ms} ms, b1 took its pair out after ${d.takeout_ms} ms, drained (idle for the grace) after ${d.drained_ms} ms; `
+    + `${figures.drain_lost} of ${figures.drain_sent} datagrams lost from 1 s before the drain to 2 s after\n`);
   if (options.json) process.stdout.write(JSON.stringify(figures) + '\n');
   return 0;
 }
