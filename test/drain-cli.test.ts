@@ -15,6 +15,7 @@ import { toJson } from '../controlplane/config/index.js';
 import { startApi, type ApiServer } from '../controlplane/api/server.js';
 import { Drain } from '../controlplane/drain.js';
 import { gatewayState } from '../controlplane/state.js';
+import { statusReport, summarise } from '../controlplane/commands/status.js';
 import { RouteId } from '../controlplane/exchange/types.js';
 import { numbered, twoSites, until, type TwoSites } from '../controlplane/demo/memory-two-sites.js';
 
@@ -88,6 +89,9 @@ describe('vitesse drain', () => {
     const route = (gatewayState(s.b).route as Array<Record<string, unknown>>)[0];
     expect(route['peer-draining']).toBe(true);
     expect(s.b.keymanager!.counters).toMatchObject({ drains_accepted: 1, drain_errors: 0 });
+    // And in vitesse status.
+    const state = gatewayState(s.b);
+    expect(summarise(statusReport('b', toJson(s.configB)['vitesse-gateway:gateway'] as never, state, state, 0))).toMatch(/^  peer status: up, draining \(vitesse drain at the peer\): not announced$/m);
   });
 
   it('with no traffic: exit 0 once idle for --grace, with progress lines and a JSON summary; --cancel puts it back in service at the peer', async () => {

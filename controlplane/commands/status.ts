@@ -127,10 +127,12 @@ interface PeerState {
   'last-handshake': string | null;
   'last-received': string | null;
   'liveness-probes': { sent: number; failed: number };
+  /** Every peer of the route told us it drains (vitesse drain there); absent: not reported. */
+  draining?: boolean;
   /** Octets each way over all the route's SAs, past and present. */
   bytes: { inbound: number; outbound: number };
   /** A route with several peers: each one (route/peer), with whether flows may go through it. */
-  peers?: { peer: string; usable: boolean; up: boolean | null; 'down-since': string | null; endpoints: PeerState['endpoints'] }[];
+  peers?: { peer: string; usable: boolean; draining?: boolean; up: boolean | null; 'down-since': string | null; endpoints: PeerState['endpoints'] }[];
 }
 
 /** One SA of a route: its age (seconds), traffic and sequence number (outbound: next to send; inbound: window top). */
@@ -267,9 +269,11 @@ function peerState(state: Json): PeerState {
     'last-received': state['last-received'] ?? null,
     'liveness-probes': { sent: n(state['liveness-probes-sent']), failed: n(state['liveness-probes-failed']) },
     bytes: { inbound: n(state['inbound-bytes']), outbound: n(state['outbound-bytes']) },
+    ...(typeof state['peer-draining'] === 'boolean' ? { draining: state['peer-draining'] } : {}),
     ...(Array.isArray(state.peer) ? {
       peers: state.peer.map((x: Json) => ({
-        peer: String(x['public-key']), usable: x.usable === true, up: typeof x['peer-up'] === 'boolean' ? x['peer-up'] : null,
+        peer: String(x['public-key']), usable: x.usable === true, ...(typeof x['peer-draining'] === 'boolean' ? { draining: x['peer-draining'] } : {}),
+        up: typeof x['peer-up'] === 'boolean' ? x['peer-up'] : null,
         'down-since': x['peer-down-since'] ?? null,
         endpoints: (x['peer-endpoint'] ?? []).map((e: Json) => ({ queue: n(e.queue), endpoint: endpoint(e), learned: e.learned === true })),
       })),
@@ -304,7 +308,7 @@ function peerBlocks(report: StatusReport, now: number): string[] {
       lines.push(`  endpoint${p.endpoints.length > 1 ? ` (queue ${e.queue})` : ''}: ${e.endpoint}${notes.length ? ` (${notes.join(', ')})` : ''}`);
     }
     const status = p.up === null ? 'unknown' : p.up ? 'up' : p['down-since'] ? `down since ${p['down-since']} (${ago(p['down-since'], now)})` : 'down (never heard from)';
-    lines.push(`  peer status: ${status}`);
+    lines.push(`  peer status: ${status}${p.draining ? ', draining (vitesse drain at the peer): not announced' : ''}`);
     lines.push(`  latest handshake: ${ago(p['last-handshake'], now)}`);
     lines.push(`  key exchange: ${r.protocol}`);
     lines.push(`  last received: ${ago(p['last-received'], now)}`);
@@ -312,7 +316,7 @@ function peerBlocks(report: StatusReport, now: number): string[] {
     // Several peers: each one, and whether the route's flows go through it.
     for (const x of p.peers ?? []) {
       const st = x.up === null ? 'unknown' : x.up ? 'up' : x['down-since'] ? `down since ${x['down-since']} (${ago(x['down-since'], now)})` : 'down (never heard from)';
-      lines.push(`  peer ${x.peer}: ${st}, ${x.usable ? 'carries flows' : 'no flows (down or draining)'}, endpoint ${x.endpoints.map((e) => e.endpoint).join(', ') || '-'}`);
+      lines.push(`  peer ${x.peer}: ${st}, ${x.usable ? 'carries flows' : x.draining ? 'no flows (draining)' : 'no flows (down or draining)'}, endpoint ${x.endpoints.map((e) => e.endpoint).join(', ') || '-'}`);
     }
     lines.push(`  transfer: ${octets(p.bytes.inbound)} received, ${octets(p.bytes.outbound)} sent`);
     for (const sa of r['sa-list']) {
