@@ -16,6 +16,7 @@ import { startApi, type ApiServer } from '../controlplane/api/server.js';
 import { Drain } from '../controlplane/drain.js';
 import { gatewayState } from '../controlplane/state.js';
 import { statusReport, summarise } from '../controlplane/commands/status.js';
+import { yanglintDocument } from './config-yanglint.js';
 import { RouteId } from '../controlplane/exchange/types.js';
 import { numbered, twoSites, until, type TwoSites } from '../controlplane/demo/memory-two-sites.js';
 
@@ -89,6 +90,9 @@ describe('vitesse drain', () => {
     const route = (gatewayState(s.b).route as Array<Record<string, unknown>>)[0];
     expect(route['peer-draining']).toBe(true);
     expect(s.b.keymanager!.counters).toMatchObject({ drains_accepted: 1, drain_errors: 0 });
+    // Both states, with gateway-state/drain and peer-draining, are valid against the model.
+    for (const gw of [s.a, s.b]) expect(yanglintDocument({ 'vitesse-gateway:gateway-state': gatewayState(gw) }, 'get')).toEqual({ ok: true, messages: '' });
+    expect(gatewayState(s.a).drain).toMatchObject({ draining: true, withdrawn: true, peers: 1, 'peers-acknowledged': 1, 'peers-told': 0 });
     // And in vitesse status.
     const state = gatewayState(s.b);
     expect(summarise(statusReport('b', toJson(s.configB)['vitesse-gateway:gateway'] as never, state, state, 0))).toMatch(/^  peer status: up, draining \(vitesse drain at the peer\): not announced$/m);
