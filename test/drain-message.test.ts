@@ -316,3 +316,18 @@ describe('drain message, a route with two peers (the usable seam)', () => {
     expect(b.counters).toMatchObject({ drains_accepted: 3, drain_errors: 0, rxerrors: 0 });
   });
 });
+
+describe('drain progress', () => {
+  it('a peer that is down or has no SA to send on is reported as such, not as awaiting an answer', () => {
+    const w = world({ config: { saTtl: 4, negotiationTtl: 0.5, livenessInterval: 1, livenessFailures: 1 } });
+    established(w);
+    w.net.lose = () => true; // B is gone
+    w.a.km.drain(true);
+    w.run(10);
+    expect(w.a.km.drains.progress()[0].status).toBe('told');
+    // Its rekey goes unanswered: suspect, a probe fails, down.
+    w.run(4000, 10);
+    expect(w.a.km.liveness.snapshot('peer/1')?.status).toBe('down');
+    expect(w.a.km.drains.progress()[0].status).toBe('no-sa');
+  });
+});

@@ -37,6 +37,8 @@ const MAX_IN_SERVICE_TRIES = 30;
 export interface DrainExchange {
   params: ExchangeParams;
   sas: { snapshot(): SaSnapshot };
+  /** Its peer's liveness (exchange/liveness.ts): one that is down cannot answer. */
+  peer?: { status: string };
 }
 
 export interface DrainHost<E extends DrainExchange> {
@@ -87,7 +89,7 @@ export interface DrainPeerProgress {
   route: RouteId;
   queue: QueueNumber;
   pair: number;
-  /** told: a notice was sent; acknowledged: the peer answered; no-sa: no SA to send on (yet); not-supported: vita-ske-v5. */
+  /** told: a notice was sent; acknowledged: the peer answered; no-sa: no SA to send on (yet), or the peer is down; not-supported: vita-ske-v5. */
   status: 'pending' | 'told' | 'acknowledged' | 'no-sa' | 'not-supported';
 }
 
@@ -239,7 +241,9 @@ export class DrainNotices<E extends DrainExchange> {
         continue;
       }
       const n = this.links.get(ex)?.notice;
-      const status = n?.answered ? 'acknowledged' : n && n.first >= 0n ? 'told' : ex.sas.snapshot().outbound === null ? 'no-sa' : 'pending';
+      const status = n?.answered ? 'acknowledged'
+        : ex.sas.snapshot().outbound === null || ex.peer?.status === 'down' ? 'no-sa'
+        : n && n.first >= 0n ? 'told' : 'pending';
       out.push({ route, queue, pair, status });
     }
     return out;
