@@ -23,7 +23,6 @@ import { spawnGateway, vitesseBin, type GatewayProcess } from '../controlplane/d
 import { buildEcmpSites, MULTI_PEER_GATEWAYS, type EcmpLab, type GatewayName } from '../controlplane/demo/ecmp-sites.js';
 import type { Driver } from '../controlplane/demo/two-sites.js';
 import { packageRoot } from '../controlplane/native.js';
-import type { Carried } from './failover.js';
 import type { FlowReport } from './udp-flows.js';
 
 const execFileAsync = promisify(execFile);
@@ -55,6 +54,12 @@ const NFT = `table inet vflow {
   }
 }
 `;
+
+/** Per A gateway: the source ports of the flows it carried towards B (out) and back (in); as bench/failover.ts's. */
+export interface Carried {
+  out: Record<'a1' | 'a2', number[]>;
+  in: Record<'a1' | 'a2', number[]>;
+}
 
 export interface DrainResult {
   flows: number;
@@ -172,8 +177,8 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
     const askedAt = Math.floor(((asked - streamStart) / 1000) * pps);
     const cli = execFileAsync(process.execPath, [vitesseBin, 'drain', '--socket', socket('a1'), '--grace', String(grace), '--timeout', '60', '--json'], { encoding: 'utf8' })
       .then((r) => ({ code: 0, stdout: r.stdout }), (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, stdout: `${e.stdout ?? ''}${e.stderr ?? ''}` }));
-    const withdrawn = until('router A to stop choosing a1', async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan2', 30_000);
-    const takenOut = until('b1 to take a1 out of its flow hash', async () => !(await peerA1()).usable, 30_000);
+    const withdrawn = until('router A to stop choosing the drained a1', async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan2', 30_000);
+    const takenOut = until('b1 to take the drained a1 out of its flow hash', async () => !(await peerA1()).usable, 30_000);
     const r = await cli;
     const drainedAt = performance.now();
     const [withdrawAt, takeoutAt] = await Promise.all([withdrawn, takenOut]);
