@@ -212,7 +212,7 @@ export class KeyManager {
       onPeerDraining: (route, queue, pair, draining) => {
         // A route with several peers: the drainer's flows go to its other peers (the usable seam).
         const peer = this.byId.get(route)?.find((e) => e.params.queue === queue && e.params.pair === pair)?.params.peer;
-        if (peer && this.multi.some((e) => e.params.route === route)) this.setPeerUsable(peer, !draining, route);
+        if (peer && this.multi.has(route)) this.setPeerUsable(peer, !draining, route);
         options.onPeerDraining?.(route, queue, pair, draining);
       },
     });
