@@ -13,6 +13,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toJson } from '../controlplane/config/index.js';
 import { startApi, type ApiServer } from '../controlplane/api/server.js';
+import { ApiClient } from '../controlplane/api/client.js';
 import { Drain } from '../controlplane/drain.js';
 import { gatewayState } from '../controlplane/state.js';
 import { statusReport, summarise } from '../controlplane/commands/status.js';
@@ -27,6 +28,7 @@ let s: TwoSites;
 let dir: string;
 let socket: string;
 let server: ApiServer;
+const logged: Array<Record<string, unknown>> = [];
 
 function vitesse(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -49,7 +51,7 @@ beforeAll(async () => {
   const file = path.join(dir, 'a.json');
   fs.writeFileSync(file, JSON.stringify(toJson(s.configA, { secrets: true })), { mode: 0o600 });
   socket = path.join(dir, 'a.sock');
-  const log = pino({ level: 'silent' });
+  const log = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
   server = await startApi(s.a, { socket, configFile: file, log, operations: { drain: new Drain(s.a, null, log) } });
   s.a.start();
   s.b.start();
@@ -112,6 +114,15 @@ describe('vitesse drain', () => {
     expect(c.code).toBe(0);
     await until(() => !s.b.keymanager!.routeDraining(routeAtB()), 5000, 'the peer to take us back');
     expect((gatewayState(s.b).route as Array<Record<string, unknown>>)[0]['peer-draining']).toBe(false);
+  });
+
+  it('the operation is audited (who asked, at warn) and refuses a malformed input', async () => {
+    const asked = logged.filter((l) => l.msg === 'drain asked for' || l.msg === 'drain cancel asked for');
+    expect(asked.map((l) => [l.msg, l.draining])).toEqual([['drain asked for', true], ['drain cancel asked for', false]]);
+    for (const l of asked) expect(l.peer).toEqual(expect.any(String));
+    const bad = await new ApiClient({ socket }).request('POST', '/restconf/operations/vitesse-gateway:drain', { 'vitesse-gateway:input': { cancel: 'yes' } });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toMatch(/not a boolean/);
   });
 
   it('usage errors exit 2', async () => {

@@ -126,7 +126,7 @@ describeNeeding(['cli'], 'vitesse run under the journal, and vitesse log-level',
     expect((await vitesse(['log-level', '--socket', socket, 'loud'])).code).toBe(2);
     const api = new ApiClient({ socket });
     const op = '/restconf/operations/vitesse-gateway:set-log-level';
-    expect((await api.get('/restconf/operations'))).toEqual({ 'ietf-restconf:operations': { 'vitesse-gateway:set-log-level': [null] } });
+    expect((await api.get('/restconf/operations'))).toEqual({ 'ietf-restconf:operations': { 'vitesse-gateway:set-log-level': [null], 'vitesse-gateway:drain': [null] } });
     const loud = await api.request('POST', op, { 'vitesse-gateway:input': { level: 'loud' } });
     expect(loud.status).toBe(400);
     expect(JSON.stringify(loud.body)).toMatch(/not a log level/);
