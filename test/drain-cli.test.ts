@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toJson } from '../controlplane/config/index.js';
 import { startApi, type ApiServer } from '../controlplane/api/server.js';
 import { ApiClient } from '../controlplane/api/client.js';
+import { livePrefixes } from '../controlplane/bgp/announcer.js';
 import { Drain } from '../controlplane/drain.js';
 import { gatewayState } from '../controlplane/state.js';
 import { statusReport, summarise } from '../controlplane/commands/status.js';
@@ -74,6 +75,8 @@ describe('vitesse drain', () => {
   });
 
   it('under traffic that does not stop: exit 1 at --timeout, saying traffic still flows; the peer was told and acknowledged', async () => {
+    // What B would announce over BGP: the route, while A is in service.
+    expect(livePrefixes(s.b)).toEqual([s.configB.routes[0].net]);
     let n = 0;
     const sender = setInterval(() => s.sendA([numbered('a', ++n)]), 20);
     try {
@@ -92,6 +95,8 @@ describe('vitesse drain', () => {
     const route = (gatewayState(s.b).route as Array<Record<string, unknown>>)[0];
     expect(route['peer-draining']).toBe(true);
     expect(s.b.keymanager!.counters).toMatchObject({ drains_accepted: 1, drain_errors: 0 });
+    // A was the route's only peer: B no longer announces it (its site's router moves the flows).
+    expect(livePrefixes(s.b)).toEqual([]);
     // Both states, with gateway-state/drain and peer-draining, are valid against the model.
     for (const gw of [s.a, s.b]) expect(yanglintDocument({ 'vitesse-gateway:gateway-state': gatewayState(gw) }, 'get')).toEqual({ ok: true, messages: '' });
     expect(gatewayState(s.a).drain).toMatchObject({ draining: true, withdrawn: true, peers: 1, 'peers-acknowledged': 1, 'peers-told': 0 });
@@ -114,6 +119,7 @@ describe('vitesse drain', () => {
     expect(c.code).toBe(0);
     await until(() => !s.b.keymanager!.routeDraining(routeAtB()), 5000, 'the peer to take us back');
     expect((gatewayState(s.b).route as Array<Record<string, unknown>>)[0]['peer-draining']).toBe(false);
+    expect(livePrefixes(s.b)).toEqual([s.configB.routes[0].net]);
   });
 
   it('the operation is audited (who asked, at warn) and refuses a malformed input', async () => {
