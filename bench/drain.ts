@@ -20,7 +20,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { ApiClient } from '../controlplane/api/client.js';
 import { spawnGateway, vitesseBin, type GatewayProcess } from '../controlplane/demo/gateway-process.js';
-import { buildEcmpSites, MULTI_PEER_GATEWAYS, type EcmpLab, type GatewayName } from '../controlplane/demo/ecmp-sites.js';
+import { buildEcmpSites, GATEWAYS, MULTI_PEER_GATEWAYS, type EcmpLab, type GatewayName } from '../controlplane/demo/ecmp-sites.js';
 import type { Driver } from '../controlplane/demo/two-sites.js';
 import { packageRoot } from '../controlplane/native.js';
 import type { FlowReport } from './udp-flows.js';
@@ -100,21 +100,28 @@ export interface DrainResult {
   drained_ms: number;
 }
 
-export async function runDrain(o: { driver?: Driver; flows?: number; pps?: number; grace?: number } = {}): Promise<DrainResult> {
+/**
+ * `paired`: the paired lab instead (a1–b1, a2–b2, one peer per route): a1 was
+ * b1's route's only peer, so b1 withdraws that route and router B moves the
+ * B→A direction to b2 (the take-out time is router B's).
+ */
+export async function runDrain(o: { driver?: Driver; flows?: number; pps?: number; grace?: number; paired?: boolean } = {}): Promise<DrainResult> {
   const driver = o.driver ?? 'af-packet';
   const flows = o.flows ?? 64, pps = o.pps ?? 50, grace = o.grace ?? 2;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitesse-drain-'));
   let lab: EcmpLab | null = null;
   const procs = new Map<GatewayName, GatewayProcess>();
   try {
-    lab = buildEcmpSites({ driver, dir, livenessInterval: 1, livenessFailures: 3, negotiationTtl: 1, multiPeer: true, prefix: 'vdrain' });
+    const paired = o.paired === true;
+    lab = buildEcmpSites({ driver, dir, livenessInterval: 1, livenessFailures: 3, negotiationTtl: 1, multiPeer: !paired, prefix: paired ? 'vdrainp' : 'vdrain' });
     const l = lab;
-    const keyOfA1 = JSON.parse(fs.readFileSync(l.configFile.b1, 'utf8'))['vitesse-gateway:gateway'].route[0].peer[0]['public-key'] as string;
+    const gateways = paired ? GATEWAYS : MULTI_PEER_GATEWAYS;
+    const keyOfA1 = paired ? null : JSON.parse(fs.readFileSync(l.configFile.b1, 'utf8'))['vitesse-gateway:gateway'].route[0].peer[0]['public-key'] as string;
     l.lab.exec(l.ns.rA, ['nft', '-f', '-'], NFT);
     l.startRouters();
     l.lab.spawn(l.ns.hostB, [process.execPath, flowsScript, 'echo', String(PORT)]);
     const socket = (g: GatewayName) => path.join(dir, `${g}.sock`);
-    for (const g of MULTI_PEER_GATEWAYS) {
+    for (const g of gateways) {
       procs.set(g, spawnGateway(l.lab, l.ns[g], l.configFile[g], `drain-${g}`, ['--socket', socket(g), '--lock-dir', dir, '--metrics-listen', 'none']));
     }
     await Promise.all([...procs.values()].map((p) => p.started));
@@ -131,12 +138,16 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
       return performance.now();
     };
     const state = async (g: GatewayName) => ((await new ApiClient({ socket: socket(g) }).get('/restconf/data/vitesse-gateway:gateway-state')) as Record<string, any>)['vitesse-gateway:gateway-state'];
+    // b1's view of a1: its pair (several peers), or its route's only peer (paired: usable while b1 announces the route).
     const peerA1 = async () => {
-      const p = ((await state('b1')).route?.[0]?.peer ?? []).find((x: any) => x['public-key'] === keyOfA1) ?? {};
-      return { up: p['peer-up'] === true, usable: p.usable === true, draining: p['peer-draining'] === true };
+      const route = (await state('b1')).route?.[0] ?? {};
+      if (paired) return { usable: route['peer-draining'] !== true && (await hops(l.ns.rB, '10.1.0.0/16')).includes('lan1'), draining: route['peer-draining'] === true };
+      const p = (route.peer ?? []).find((x: any) => x['public-key'] === keyOfA1) ?? {};
+      return { usable: p.usable === true, draining: p['peer-draining'] === true };
     };
     const b1Pairs = async () => ((await state('b1')).sa ?? []).filter((sa: any) => sa.direction === 'outbound').length;
-    const ready = async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan1,lan2' && (await peerA1()).usable && (await b1Pairs()) === 2;
+    const ready = async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan1,lan2' && (await peerA1()).usable
+      && (paired ? (await hops(l.ns.rB, '10.1.0.0/16')).join() === 'lan1,lan2' : (await b1Pairs()) === 2);
     await until('router A to route over both A gateways and b1 to have both pairs up', ready, 60_000);
 
     const nft = (args: string[]) => l.lab.execAsync(l.ns.rA, ['nft', ...args]);
@@ -178,7 +189,7 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
     const cli = execFileAsync(process.execPath, [vitesseBin, 'drain', '--socket', socket('a1'), '--grace', String(grace), '--timeout', '60', '--json'], { encoding: 'utf8' })
       .then((r) => ({ code: 0, stdout: r.stdout }), (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, stdout: `${e.stdout ?? ''}${e.stderr ?? ''}` }));
     const withdrawn = until('router A to stop choosing the drained a1', async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan2', 30_000);
-    const takenOut = until('b1 to take the drained a1 out of its flow hash', async () => !(await peerA1()).usable, 30_000);
+    const takenOut = until(paired ? 'router B to stop choosing b1 (b1 withdrew the drained a1\'s route)' : 'b1 to take the drained a1 out of its flow hash', async () => !(await peerA1()).usable, 30_000);
     const r = await cli;
     const drainedAt = performance.now();
     const [withdrawAt, takeoutAt] = await Promise.all([withdrawn, takenOut]);
@@ -198,7 +209,7 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
     const a1Counters = (await state('a1'))['key-manager'] as Record<string, string>;
     const b1Counters = (await state('b1'))['key-manager'] as Record<string, string>;
     const counters: Record<string, unknown> = {};
-    for (const g of MULTI_PEER_GATEWAYS) {
+    for (const g of gateways) {
       const all = await state(g);
       counters[g] = Object.fromEntries(Object.entries(all).filter(([, v]) => !Array.isArray(v)));
     }
