@@ -206,7 +206,8 @@ export class KeyManager {
       counters: this.counters,
       log: this.log,
       exchanges: () => this.exchanges.values(),
-      sendToPeer: (ex, payload) => this.send(ex, this.peerEndpoint_(ex), payload, ex.params.natTPort ?? undefined),
+      // (A peer behind NAT that has not shown where it is has no SA to bind a notice to either.)
+      sendToPeer: (ex, payload) => { if (ex.params.gatewayAddress || ex.endpoint) this.send(ex, this.peerEndpoint_(ex), payload, ex.params.natTPort ?? undefined); },
       reply: (ex, to, payload, port) => this.send(ex, to, payload, port),
       drop: (reason, from, ex) => this.drop(reason, from, ex),
       onPeerDraining: (route, queue, pair, draining) => {
@@ -473,8 +474,7 @@ export class KeyManager {
       this.counters.negotiations_initiated++;
       this.log.debug({ route: ex.params.route, queue: ex.params.queue }, 'negotiation initiated');
       // A route with NAT traversal knocks on the NAT-T port from it, so that the exchange and ESP share the NAT's binding.
-      const port = ex.params.natTPort ?? ex.params.gatewayPort ?? this.settings.port;
-      this.send(ex, ex.endpoint ?? { address: ex.params.gatewayAddress, port }, knock, ex.params.natTPort ?? undefined);
+      this.send(ex, this.peerEndpoint_(ex), knock, ex.params.natTPort ?? undefined);
     }
     this.failures.flush(now);
     this.reportUsable();
@@ -787,7 +787,7 @@ export class KeyManager {
     return this.byId.get(route)?.find((e) => e.params.queue === queue && e.params.pair === pair)?.sas.natDetected() ?? null;
   }
 
-  /** Where our own messages to the peer go (as a knock): where it was last seen, or its configured address and port. */
+  /** Where our own messages to the peer go (knocks, drain notices): where it was last seen, or its configured address and port (a route with NAT traversal: its NAT-T port, from it, so that they share the NAT's binding with ESP). */
   private peerEndpoint_(ex: Exchange): Endpoint {
     return ex.endpoint ?? { address: ex.params.gatewayAddress, port: ex.params.natTPort ?? ex.params.gatewayPort ?? this.settings.port };
   }
