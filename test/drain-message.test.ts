@@ -13,6 +13,7 @@ import { HOLD_MS, REFRESH_MS, RETRANSMIT_MS } from '../controlplane/exchange/dra
 import { QueueNumber, RouteId, RouteSpi } from '../controlplane/exchange/types.js';
 import { KeyManager } from '../controlplane/keymanager.js';
 import { FakeClock, Network, PSK, RecordingSink, silent, world, type Datagram, type World } from './keymanager-harness.js';
+import { B as B_ADDR, NAT_T, NatWorld, ROUTE as NAT_ROUTE } from './support/nat-world.js';
 
 const type = (d: Datagram) => d.payload[4];
 const drains = (w: World) => w.net.log.filter((d) => type(d) === DRAIN_TYPE);
@@ -329,5 +330,28 @@ describe('drain progress', () => {
     w.run(4000, 10);
     expect(w.a.km.liveness.snapshot('peer/1')?.status).toBe('down');
     expect(w.a.km.drains.progress()[0].status).toBe('no-sa');
+  });
+});
+
+describe('drain message through a NAT (public-key routes, NAT-T port)', () => {
+  it('A behind a masquerading NAT drains: B marks it; B drains: its notice reaches A through the NAT binding; both acknowledged', () => {
+    const w = new NatWorld({ natTraversal: { a: 'force', b: 'force' } });
+    w.run(100);
+    expect(w.a.sink.outbound.size + w.b.sink.outbound.size).toBe(2);
+    w.a.km.drain(true);
+    w.run(20);
+    expect(w.b.km.routeDraining(NAT_ROUTE)).toBe(true);
+    expect(w.a.km.drains.progress()[0].status).toBe('acknowledged');
+    w.b.km.drain(true);
+    w.run(20);
+    expect(w.a.km.routeDraining(NAT_ROUTE)).toBe(true);
+    expect(w.b.km.drains.progress()[0].status).toBe('acknowledged');
+    // On the NAT-T port both ways, and nothing refused.
+    const drainsOnWire = w.log.filter((x) => x.payload[4] === DRAIN_TYPE || x.payload[4] === DRAIN_ACK_TYPE);
+    expect(drainsOnWire.length).toBe(4);
+    // (log is after the NAT: A's leave from its outside address and port, B's go to it.)
+    for (const x of drainsOnWire) expect(x.to.address === B_ADDR ? x.to.port : x.from.port).toBe(NAT_T);
+    expect(drainsOnWire.filter((x) => x.to.address === B_ADDR).length).toBe(2);
+    expect(w.a.km.counters.rxerrors + w.b.km.counters.rxerrors).toBe(0);
   });
 });
