@@ -185,7 +185,9 @@ export class RestconfApi {
     if (path.top === 'gateway-state' && !wantState) {
       throw RestconfError.of('invalid-value', 'gateway-state holds no configuration', { path: instancePath(path), status: 404 });
     }
-    const doc = path.top === 'gateway' ? this.config() : gatewayState(this.gw);
+    // Below gateway-state, only the member read is built (as gNMI does): a
+    // poll of gateway-state/drain every 200 ms must not cost a whole state.
+    const doc = path.top === 'gateway' ? this.config() : gatewayState(this.gw, path.segments[0]?.name);
     const t = locate(doc, path, 'read');
     const value = valueAt(t, doc);
     if (value === undefined) throw RestconfError.of('invalid-value', 'no such data node', { path: instancePath(path), status: 404 });
