@@ -12,6 +12,7 @@ const benches: Record<string, Bench> = {
   keyexchange: { summary: 'negotiate SA pairs for N routes on one core', load: async () => (await import('./keyexchange.js')).run },
   flood: { summary: 'key-exchange flood at a forwarding, rekeying gateway: stream loss, rekeys', load: async () => (await import('./flood.js')).run },
   softbench: { summary: 'route, encrypt, decrypt and forward in a loop (one gateway)', load: async () => (await import('./softbench.js')).run },
+  scaling: { summary: 'softbench --queues 1 vs 2 per worker, beside the CPU topology and a plain two-thread CPU loop', load: async () => (await import('./scaling.js')).run },
   io: { summary: 'raw af-packet / af-xdp rate over a veth pair (needs root)', load: async () => (await import('./io.js')).run },
   config: { summary: 'load a configuration of N routes and change one route through the API: times, event-loop block', load: async () => (await import('./config.js')).run },
   liveness: { summary: 'dead-peer detection and recovery times of two gateways, one killed and restarted (needs root)', load: async () => (await import('./liveness.js')).run },

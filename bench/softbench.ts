@@ -6,6 +6,7 @@ import { parseArgs, usageText, UsageError } from '../controlplane/cli/args.js';
 import { softbench } from '../controlplane/testkit.js';
 import { compareNatT } from './softbench-nat-t.js';
 import { compareVita, routeCurve, steadyMpps, vitaPaths } from './softbench-compare.js';
+import { workerRates } from './softbench-workers.js';
 
 const spec = {
   'packet-size': { type: 'string', default: '60', help: '60, IMIX or a frame size in bytes (60-1514); with --vita a comma-separated list' },
@@ -66,7 +67,8 @@ export async function run(argv: string[]): Promise<number> {
   const r = softbench({ packetSize, packets, routes, queues, cpus });
   // Rates per CPU-second of the busiest worker: on a machine shared with other
   // work, wall time measures the neighbours too. Wall-clock rates are reported
-  // beside them.
+  // beside them, and with --queues > 1 each worker's own rates and their sum
+  // (softbench-workers.ts).
   const perQueueSeconds = r.cpuSeconds > 0 ? r.cpuSeconds : r.seconds;
   const mpps = r.packets / perQueueSeconds / 1e6;
   const gbps = (r.bytes * 8) / perQueueSeconds / 1e9;
@@ -83,10 +85,15 @@ export async function run(argv: string[]): Promise<number> {
     seconds: round(r.seconds, 4),
     cpu_seconds: round(r.cpuSeconds, 4),
     wall_mpps: round(steadyMpps(r), 3),
+    ...workerRates(r),
   };
   process.stdout.write(
     `softbench: ${r.packets} packets of ${packetSize} bytes, ${routes} route(s), ${queues} queue(s), crypto ${r.cryptoPath}\n` +
-      `  ${result.mpps} Mpps  ${result.gbps} Gbps per worker CPU-second  (wall after warm-up: ${result.wall_mpps} Mpps; ${result.seconds} s in all; ${lost} lost)\n`,
+      `  ${result.mpps} Mpps  ${result.gbps} Gbps per worker CPU-second  (wall after warm-up: ${result.wall_mpps} Mpps; ${result.seconds} s in all; ${lost} lost)\n` +
+      (queues > 1
+        ? result.workers.map((w) => `  worker ${w.queue}: ${w.packets} packets, ${w.mpps_cpu} Mpps per its CPU-second (${w.cpu_seconds} s), ${w.mpps_wall} Mpps wall (${w.seconds} s)\n`).join('') +
+          `  aggregate: ${result.aggregate_mpps_cpu} Mpps (sum of the workers' own rates), ${result.aggregate_mpps_wall} Mpps wall\n`
+        : ''),
   );
   if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
   return lost === 0 ? 0 : 1;

@@ -165,7 +165,15 @@ export interface SoftbenchResult {
   seconds: number; cpuSeconds: number; packets: number; bytes: number; sent: number; cryptoPath: string;
   /** Wall-clock after the warm-up (as Vita's gauge): from the first packets out to the last. */
   steadySeconds: number; steadyPackets: number;
+  perQueue: SoftbenchQueue[];
 }
+/** One worker's packets, its thread's CPU seconds and wall seconds until its last packet. */
+export interface SoftbenchQueue { packets: number; cpuSeconds: number; seconds: number }
+
+// ---- ceiling (dataplane/pipeline/cpu_ceiling_napi.cc) ----
+
+export interface CeilingThread { cpu: number; iterations: number; cpuSeconds: number; seconds: number }
+export interface CeilingPart { run(options: { loop: 'aes' | 'alu' | 'latency'; cpus: number[]; iterations: number }): CeilingThread[] }
 
 export interface Testkit {
   esp: EspPart;
@@ -173,6 +181,7 @@ export interface Testkit {
   route: RoutePart;
   io: IoPart;
   softbench: { run(options: SoftbenchOptions): SoftbenchResult };
+  ceiling: CeilingPart;
 }
 
 const addon = loadAddon('vitesse_testkit') as Testkit;
@@ -181,6 +190,7 @@ export const esp: EspPart = addon.esp;
 export const gcm: CryptoPart = addon.crypto;
 export const route: RoutePart = addon.route;
 export const io: IoPart = addon.io;
+export const ceiling: CeilingPart = addon.ceiling;
 
 export function softbench(options: SoftbenchOptions): SoftbenchResult {
   return addon.softbench.run(options);

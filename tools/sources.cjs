@@ -16,6 +16,7 @@ const testkit = new Set([
   'dataplane/crypto/crypto_napi.cc', 'dataplane/crypto/gcm_bench.cc', 'dataplane/crypto/openssl_gcm.cc',
   'dataplane/esp/esp_napi.cc', 'dataplane/io/io_napi.cc', 'dataplane/io/traffic.cc',
   'dataplane/route/route_napi.cc', 'dataplane/pipeline/softbench.cc', 'dataplane/pipeline/softbench_napi.cc',
+  'dataplane/pipeline/cpu_ceiling.cc', 'dataplane/pipeline/cpu_ceiling_napi.cc',
 ]);
 
 const all = [];

@@ -73,11 +73,11 @@ SoftbenchResult run_softbench(const SoftbenchOptions& o) {
   // Small enough to stay in cache: a batch or two is all that is ever in flight.
   MemoryWire::create(wire, true, end, end, 1u << 20);
   uint64_t per_queue = o.packets / o.queues;
-  std::vector<SyntheticLink*> sources;
+  std::vector<SyntheticLink*> sources(o.queues, nullptr);
   auto gw = std::make_unique<Gateway>(cfg, [&](Side s, uint32_t q) -> std::unique_ptr<Link> {
     if (s == Side::public_side) return std::make_unique<MemoryLink>(MemoryWire::find(wire), 0, q);
     auto l = std::make_unique<SyntheticLink>(templates, destinations, per_queue);
-    sources.push_back(l.get());
+    sources[q] = l.get();
     return l;
   });
   MemoryWire::destroy(wire);  // the links hold it now
@@ -119,6 +119,7 @@ SoftbenchResult run_softbench(const SoftbenchOptions& o) {
   uint64_t last = 0, first = 0;
   auto last_progress = t0, t_end = t0, t_first = t0;
   double cpu_at_end = 0;
+  std::vector<SoftbenchQueue> per_queue_figures(o.queues);
   auto busiest_cpu = [&] {
     double m = 0;
     for (uint32_t q = 0; q < o.queues; q++) m = std::max(m, gw->worker_cpu_seconds(q));
@@ -137,6 +138,14 @@ SoftbenchResult run_softbench(const SoftbenchOptions& o) {
       last_progress = t_end = now;
       cpu_at_end = busiest_cpu();
     }
+    for (uint32_t q = 0; q < o.queues; q++) {
+      SoftbenchQueue& f = per_queue_figures[q];
+      uint64_t nq = sources[q]->received();
+      if (nq == f.packets) continue;
+      f.packets = nq;
+      f.cpu_seconds = gw->worker_cpu_seconds(q);
+      f.seconds = std::chrono::duration<double>(now - t0).count();
+    }
     if (n >= per_queue * o.queues || now - last_progress > std::chrono::milliseconds(300)) break;
   }
   gw->stop();
@@ -145,6 +154,7 @@ SoftbenchResult run_softbench(const SoftbenchOptions& o) {
   res.cpu_seconds = cpu_at_end;
   res.steady_seconds = std::chrono::duration<double>(t_end - t_first).count();
   res.steady_packets = last - first;
+  res.per_queue = per_queue_figures;
   for (auto* s : sources) {
     res.sent += s->generated();
     res.packets += s->received();

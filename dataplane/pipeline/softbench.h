@@ -19,6 +19,15 @@ struct SoftbenchOptions {
   std::vector<int> cpus;
 };
 
+// One worker's share (issue 15 target 6): its packets, its own thread's CPU
+// time and its wall time until its last packet came out, so scaling over
+// queues can be read per worker and not only through the busiest one.
+struct SoftbenchQueue {
+  uint64_t packets = 0;
+  double cpu_seconds = 0;
+  double seconds = 0;
+};
+
 struct SoftbenchResult {
   double seconds = 0;
   double cpu_seconds = 0;  // CPU time of the busiest worker thread until the last packet
@@ -30,6 +39,7 @@ struct SoftbenchResult {
   // first batches' page faults excluded) to the last packet.
   double steady_seconds = 0;
   uint64_t steady_packets = 0;
+  std::vector<SoftbenchQueue> per_queue;
 };
 
 SoftbenchResult run_softbench(const SoftbenchOptions& options);

@@ -3,7 +3,8 @@
 // Not in the product addon: a running gateway never calls it.
 //
 //   run({packetSize: number | 'IMIX', packets, routes, queues, cpus?})
-//     -> {seconds, cpuSeconds, packets, bytes, sent, cryptoPath}
+//     -> {seconds, cpuSeconds, packets, bytes, sent, cryptoPath,
+//         perQueue: [{packets, cpuSeconds, seconds}]}
 #include <napi.h>
 
 #include <string>
@@ -52,6 +53,15 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
   out.Set("steadySeconds", r.steady_seconds);
   out.Set("steadyPackets", static_cast<double>(r.steady_packets));
   out.Set("cryptoPath", crypto::gcm_path_name(crypto::gcm_default_path()));
+  Napi::Array per_queue = Napi::Array::New(info.Env(), r.per_queue.size());
+  for (uint32_t q = 0; q < r.per_queue.size(); q++) {
+    Napi::Object f = Napi::Object::New(info.Env());
+    f.Set("packets", static_cast<double>(r.per_queue[q].packets));
+    f.Set("cpuSeconds", r.per_queue[q].cpu_seconds);
+    f.Set("seconds", r.per_queue[q].seconds);
+    per_queue.Set(q, f);
+  }
+  out.Set("perQueue", per_queue);
   return out;
 }
 
