@@ -261,7 +261,7 @@ async function rate(mode: Mode, size: number, frame: Buffer, from: IoLinkSpec, t
 // vitesse-q<N> by the data plane), from /proc, in seconds: the scheduler's
 // run time in ns (schedstat) where the kernel keeps it, else user + system
 // time in 10 ms ticks (too coarse for the idle figure).
-function workerCpuSeconds(): number {
+export function workerCpuSeconds(): number {
   const tick = 100; // USER_HZ, 100 on every Linux architecture we run on
   let total = 0;
   for (const tid of fs.readdirSync('/proc/self/task')) {

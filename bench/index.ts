@@ -20,6 +20,7 @@ const benches: Record<string, Bench> = {
   telemetry: { summary: 'gNMI at N routes: CPU per SAMPLE of every route, time of a full Get, ON_CHANGE cost', load: async () => (await import('./telemetry.js')).run },
   failover: { summary: 'two gateways per site behind BIRD and ECMP, one killed under numbered flows: outage; one drained: loss (needs root, bird2, nft)', load: async () => (await import('./failover.js')).run },
   multipeer: { summary: 'a route listing two peer gateways, one killed under numbered flows: spread, takeout, outage (needs root, bird2, nft)', load: async () => (await import('./failover-multi-peer.js')).run },
+  tcp: { summary: 'TCP (iperf3, both directions) through two Vitesse gateways vs two Vita nodes (--vita), interleaved (needs root)', load: async () => (await import('./tcp.js')).run },
   e2e: { summary: 'two gateways over veth vs the raw driver and kernel forwarding, iperf3 (needs root)', load: async () => (await import('./e2e.js')).run },
 };
 

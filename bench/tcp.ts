@@ -1,0 +1,326 @@
+// `vitesse bench tcp [--vita SNABB]`: TCP through two gateways, Vitesse's and
+// (with --vita) Vita's, on one veth topology (controlplane/demo/two-sites.ts),
+// in interleaved rounds so that a neighbour's load falls on both alike
+// (issue 15 target 4):
+//
+//   hostA ── gwA ══ net ══ gwB ── hostB
+//
+// Each round runs iperf3 hostA → hostB and hostB → hostA (-R) through two
+// Vitesse gateways (in this process, one queue each), then the same through
+// two Vita nodes (`snabb vita --xdp`, one per gateway namespace, its own key
+// exchange with a preshared key, as its vethtest.sh does). The figure per
+// round is the mean of both directions; the ratio is Vitesse's over Vita's in
+// the same round. CPU: the gateways' data-plane CPU seconds per GB carried
+// (Vitesse's worker threads; all of Vita's processes), steadier than rates on
+// a shared machine.
+//
+// Vita's XDP driver pins its map under /sys/fs/bpf/snabb/<ifname>; `ip netns
+// exec` gives a process a fresh sysfs without a BPF file system, so each Vita
+// runs after mounting its own (private to its mount namespace). Needs root,
+// iperf3; a benchmark, never run by tests or CI.
+import fs from 'node:fs';
+import os from 'node:os';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import pino from 'pino';
+import { parseArgs, usageText, UsageError, type OptionSpec } from '../controlplane/cli/args.js';
+import { parseConfig } from '../controlplane/config/index.js';
+import { waitForTunnel } from '../controlplane/demo/demo.js';
+import { commandMissing } from '../controlplane/demo/lab.js';
+import { ADDR, buildTwoSites, type Driver, type TwoSiteLab } from '../controlplane/demo/two-sites.js';
+import { Gateway } from '../controlplane/gateway.js';
+import { workerCpuSeconds } from './e2e.js';
+
+const spec: Record<string, OptionSpec> = {
+  vita: { type: 'string', help: "Vita's snabb binary (e.g. vita/src/snabb): run two Vita nodes beside the Vitesse gateways" },
+  driver: { type: 'string', default: 'af-xdp', help: "Vitesse's packet I/O driver: af-xdp or af-packet (Vita: its XDP driver)" },
+  rounds: { type: 'number', default: 3, help: 'interleaved rounds (Vitesse, then Vita, each round)' },
+  seconds: { type: 'number', default: 5, help: 'duration of each iperf3 run' },
+  json: { type: 'boolean', help: 'print the figures as one JSON object on the last line' },
+  help: { type: 'boolean' },
+};
+
+const TUNNEL_MTU = 1440;
+
+type Impl = 'vitesse' | 'vita';
+
+export interface TcpRun {
+  impl: Impl;
+  round: number;
+  /** iperf3 Gbit/s received, hostA → hostB and hostB → hostA. */
+  a_to_b_gbps: number | null;
+  b_to_a_gbps: number | null;
+  mean_gbps: number | null;
+  retransmits: number;
+  /** Data-plane CPU seconds of both gateways together per GB received (both directions). */
+  cpu_s_per_gb: number | null;
+}
+
+export interface TcpResult {
+  driver: Driver;
+  seconds: number;
+  rounds: number;
+  loadavg_before: number[];
+  loadavg_after: number[];
+  cpus: number;
+  runs: TcpRun[];
+  /** Medians over the rounds of the mean of both directions, Gbit/s. */
+  vitesse_gbps: number | null;
+  vita_gbps: number | null;
+  /** Median over the rounds of Vitesse / Vita in the same round. */
+  ratio: number | null;
+  vitesse_cpu_s_per_gb: number | null;
+  vita_cpu_s_per_gb: number | null;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { options } = parseArgs(argv, spec);
+  if (options.help) {
+    process.stdout.write(`usage: vitesse bench tcp [options]\n\nTCP (iperf3, both directions) through two Vitesse gateways and, with --vita,\ntwo Vita nodes on the same veth topology, interleaved (needs root).\n\n${usageText(spec)}\n\nexamples:\n  sudo vitesse bench tcp\n  sudo vitesse bench tcp --vita /opt/vita/src/snabb --rounds 5 --json\n`);
+    return 0;
+  }
+  const driver = String(options.driver);
+  if (driver !== 'af-xdp' && driver !== 'af-packet') throw new UsageError(`--driver: "${driver}" is not af-xdp or af-packet`);
+  const rounds = Number(options.rounds);
+  if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 100)) throw new UsageError('--rounds must be 1..100');
+  const seconds = Number(options.seconds);
+  if (!(seconds > 0 && seconds <= 600)) throw new UsageError('--seconds must be in (0, 600]');
+  const vita = options.vita === undefined ? undefined : String(options.vita);
+  if (vita !== undefined) {
+    try {
+      fs.accessSync(vita, fs.constants.X_OK);
+    } catch {
+      throw new UsageError(`--vita: "${vita}" is not an executable (Vita's snabb binary)`);
+    }
+  }
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    process.stderr.write('vitesse bench tcp: needs root: it creates network namespaces and veth pairs and runs gateways on them\n');
+    return 1;
+  }
+  const missing = ['ip', 'ping', 'ethtool', 'iperf3', ...(vita ? ['mount'] : [])].filter(commandMissing);
+  if (missing.length) {
+    process.stderr.write(`vitesse bench tcp: needs ${missing.join(', ')}\n`);
+    return 1;
+  }
+  const say = (line: string) => {
+    if (!options.json) process.stdout.write(line + '\n');
+  };
+  const result = await measure(driver, rounds, seconds, vita, say);
+  process.stdout.write(summary(result) + '\n');
+  if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
+  return result.runs.every((r) => r.mean_gbps !== null) ? 0 : 1;
+}
+
+async function measure(driver: Driver, rounds: number, seconds: number, vita: string | undefined, say: (l: string) => void): Promise<TcpResult> {
+  const loadBefore = os.loadavg().map((x) => Number(x.toFixed(2)));
+  say(`building hostA — gwA — net — gwB — hostB (Vitesse driver ${driver}${vita ? ', Vita --xdp' : ''})…`);
+  const lab = buildTwoSites({ driver, mtu: TUNNEL_MTU, prefix: 'vtcp' });
+  const runs: TcpRun[] = [];
+  try {
+    // Both gateways carry inner packets up to the tunnel MTU; the hosts send
+    // no bigger ones (as Vita's vethtest.sh sets them), so neither side's
+    // figure depends on path-MTU discovery.
+    for (const h of [lab.ns.hostA, lab.ns.hostB]) lab.lab.exec(h, ['ip', 'link', 'set', 'eth0', 'mtu', String(TUNNEL_MTU)]);
+    for (let round = 1; round <= rounds; round++) {
+      runs.push(await vitesseRound(lab, driver, round, seconds, say));
+      if (vita) runs.push(await vitaRound(lab, vita, round, seconds, say));
+    }
+  } finally {
+    lab.cleanup();
+  }
+  const median = (xs: number[]) => {
+    if (!xs.length) return null;
+    const s = [...xs].sort((a, b) => a - b);
+    const m = s.length >> 1;
+    return Number((s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2).toFixed(3));
+  };
+  const of = (impl: Impl, f: (r: TcpRun) => number | null) => runs.filter((r) => r.impl === impl).map(f).filter((x): x is number => x !== null);
+  const ratios: number[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const a = runs.find((r) => r.impl === 'vitesse' && r.round === round)?.mean_gbps;
+    const b = runs.find((r) => r.impl === 'vita' && r.round === round)?.mean_gbps;
+    if (a && b) ratios.push(a / b);
+  }
+  return {
+    driver,
+    seconds,
+    rounds,
+    loadavg_before: loadBefore,
+    loadavg_after: os.loadavg().map((x) => Number(x.toFixed(2))),
+    cpus: os.cpus().length,
+    runs,
+    vitesse_gbps: median(of('vitesse', (r) => r.mean_gbps)),
+    vita_gbps: median(of('vita', (r) => r.mean_gbps)),
+    ratio: median(ratios),
+    vitesse_cpu_s_per_gb: median(of('vitesse', (r) => r.cpu_s_per_gb)),
+    vita_cpu_s_per_gb: median(of('vita', (r) => r.cpu_s_per_gb)),
+  };
+}
+
+async function vitesseRound(lab: TwoSiteLab, driver: Driver, round: number, seconds: number, say: (l: string) => void): Promise<TcpRun> {
+  const logger = pino({ level: process.env.VITESSE_BENCH_LOG ?? 'warn' });
+  const gateways: Gateway[] = [];
+  try {
+    for (const [name, config, ns] of [['gwA', lab.configA, lab.ns.gwA], ['gwB', lab.configB, lab.ns.gwB]] as const) {
+      const link = (device: string) => ({ driver, ifname: device, netns: ns });
+      const gw = new Gateway(parseConfig(config), { logger: logger.child({ gw: name }), links: { private: link('private'), public: link('public') } });
+      gateways.push(gw);
+      gw.start();
+    }
+    await waitForTunnel(lab, performance.now());
+    return await directions(lab, 'vitesse', round, seconds, workerCpuSeconds, say);
+  } finally {
+    for (const g of gateways) g.close();
+  }
+}
+
+async function vitaRound(lab: TwoSiteLab, snabb: string, round: number, seconds: number, say: (l: string) => void): Promise<TcpRun> {
+  const key = crypto.randomBytes(32).toString('hex');
+  const node = (side: 'A' | 'B') => {
+    const a = side === 'A';
+    const ns = a ? lab.ns.gwA : lab.ns.gwB;
+    // Vita names its apps after route ids and splits them at '-': ids are plain words.
+    return {
+      name: `vtcp-${process.pid}-${round}-${side}`,
+      ns,
+      config: [
+        `public-interface4 { ifname public; ip ${a ? ADDR.gwAPublic : ADDR.gwBPublic}; mac ${lab.lab.mac(ns, 'public')}; nexthop-ip ${a ? ADDR.netA : ADDR.netB}; }`,
+        `private-interface4 { ifname private; ip ${a ? ADDR.gwAPrivate : ADDR.gwBPrivate}; mac ${lab.lab.mac(ns, 'private')}; nexthop-ip ${a ? ADDR.hostA : ADDR.hostB}; }`,
+        `route4 { id site${a ? 'B' : 'A'}; gateway { ip ${a ? ADDR.gwBPublic : ADDR.gwAPublic}; } net "${a ? '10.2.0.0/16' : '10.1.0.0/16'}"; preshared-key ${key}; spi 1001; }`,
+      ].join('\n') + '\n',
+    };
+  };
+  const nodes = [node('A'), node('B')];
+  const children: ChildProcess[] = [];
+  try {
+    for (const n of nodes) {
+      const child = lab.lab.spawn(n.ns, ['sh', '-c', 'mount -t bpf bpf /sys/fs/bpf && exec "$0" vita --xdp --name "$1"', snabb, n.name]);
+      let log = '';
+      child.stderr?.on('data', (d) => (log = (log + d).slice(-2000)));
+      child.stdout?.on('data', (d) => (log = (log + d).slice(-2000)));
+      child.on('exit', (code) => {
+        if (code) say(`  vita ${n.name} exited ${code}: ${log.trim().split('\n').slice(-3).join(' | ')}`);
+      });
+      children.push(child);
+    }
+    for (const n of nodes) await snabbConfig(snabb, n.name, n.config);
+    await waitForTunnel(lab, performance.now());
+    const names = nodes.map((n) => n.name);
+    return await directions(lab, 'vita', round, seconds, () => processCpuSeconds(names), say);
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await stopProcesses(nodes.map((n) => n.name));
+    // Vita leaves its XDP program on the interfaces; the next Vitesse round attaches its own.
+    for (const n of nodes) for (const dev of ['private', 'public']) {
+      try {
+        lab.lab.exec(n.ns, ['ip', 'link', 'set', 'dev', dev, 'xdp', 'off']);
+      } catch {
+        // none attached
+      }
+    }
+  }
+}
+
+// Waits until the node answers `snabb config`, then loads its configuration.
+async function snabbConfig(snabb: string, name: string, config: string): Promise<void> {
+  let last = '';
+  for (let i = 0; i < 300; i++) {
+    try {
+      execFileSync(snabb, ['config', 'get', name, '/'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000 });
+    } catch (e) {
+      last = String((e as { stderr?: Buffer }).stderr ?? e).trim();
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
+    try {
+      execFileSync(snabb, ['config', 'set', name, '/'], { input: config, stdio: ['pipe', 'pipe', 'pipe'], timeout: 60000 });
+    } catch (e) {
+      const err = e as { stderr?: Buffer; stdout?: Buffer; status?: number; signal?: string };
+      throw new Error(`vita ${name}: snabb config set failed (status ${err.status}, signal ${err.signal}): ${String(err.stderr ?? '').trim()} ${String(err.stdout ?? '').trim()}\n${config}`);
+    }
+    return;
+  }
+  throw new Error(`vita ${name}: snabb config did not answer within 30 s (${last.split('\n').slice(-1)[0]})`);
+}
+
+// The processes (leader, workers, supervisors) whose command line names `names`.
+function processesOf(names: string[]): number[] {
+  const pids: number[] = [];
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (names.some((n) => cmd.includes(n))) pids.push(Number(p));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+function processCpuSeconds(names: string[]): number {
+  let total = 0;
+  for (const pid of processesOf(names)) {
+    try {
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ ticks
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
+async function stopProcesses(names: string[]): Promise<void> {
+  for (let i = 0; i < 50 && processesOf(names).length; i++) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of processesOf(names)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+async function directions(lab: TwoSiteLab, impl: Impl, round: number, seconds: number, cpu: () => number, say: (l: string) => void): Promise<TcpRun> {
+  const cpu0 = cpu();
+  const ab = await iperf3(lab, seconds, false);
+  const ba = await iperf3(lab, seconds, true);
+  const cpuSeconds = cpu() - cpu0;
+  const bytes = (ab?.bytes ?? 0) + (ba?.bytes ?? 0);
+  const run: TcpRun = {
+    impl,
+    round,
+    a_to_b_gbps: ab ? Number((ab.bps / 1e9).toFixed(3)) : null,
+    b_to_a_gbps: ba ? Number((ba.bps / 1e9).toFixed(3)) : null,
+    mean_gbps: ab && ba ? Number(((ab.bps + ba.bps) / 2e9).toFixed(3)) : null,
+    retransmits: (ab?.retransmits ?? 0) + (ba?.retransmits ?? 0),
+    cpu_s_per_gb: bytes ? Number((cpuSeconds / (bytes / 1e9)).toFixed(3)) : null,
+  };
+  say(`  round ${round} ${impl.padEnd(7)}: A→B ${run.a_to_b_gbps ?? '-'} Gbit/s, B→A ${run.b_to_a_gbps ?? '-'} Gbit/s, ${run.retransmits} retransmits, ${run.cpu_s_per_gb ?? '-'} CPU-s per GB`);
+  return run;
+}
+
+async function iperf3(lab: TwoSiteLab, seconds: number, reverse: boolean): Promise<{ bps: number; bytes: number; retransmits: number } | null> {
+  const server = lab.lab.spawn(lab.ns.hostB, ['iperf3', '-s', '-1', '-p', '5301']);
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const out = await lab.lab.execAsync(lab.ns.hostA, ['iperf3', '-c', ADDR.hostB, '-p', '5301', '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])]);
+    const end = (JSON.parse(out) as { end: { sum_received: { bits_per_second: number; bytes: number }; sum_sent: { retransmits?: number } } }).end;
+    return { bps: end.sum_received.bits_per_second, bytes: end.sum_received.bytes, retransmits: end.sum_sent.retransmits ?? 0 };
+  } catch {
+    return null;
+  } finally {
+    server.kill('SIGKILL');
+  }
+}
+
+function summary(r: TcpResult): string {
+  return [
+    `TCP through two gateways, iperf3 ${r.seconds} s each way, ${r.rounds} interleaved round(s), Vitesse driver ${r.driver}; load average ${r.loadavg_before.join(' ')} before, ${r.loadavg_after.join(' ')} after, ${r.cpus} CPUs`,
+    `  Vitesse: ${r.vitesse_gbps ?? '-'} Gbit/s (median of the rounds' means of both directions), ${r.vitesse_cpu_s_per_gb ?? '-'} CPU-s per GB (worker threads)`,
+    ...(r.runs.some((x) => x.impl === 'vita')
+      ? [`  Vita:    ${r.vita_gbps ?? '-'} Gbit/s, ${r.vita_cpu_s_per_gb ?? '-'} CPU-s per GB (all its processes)`, `  Vitesse / Vita, same round: ×${r.ratio ?? '-'} (median)`]
+      : []),
+  ].join('\n');
+}
