@@ -31,12 +31,14 @@ import * as testkit from '../controlplane/testkit.js';
 import type { IoLinkSpec } from '../controlplane/testkit.js';
 import { parseMac } from '../controlplane/slowpath/address.js';
 import { udpFrame } from '../controlplane/udp.js';
+import { BUCKETS, perfMissing, record, workerTids, type Bucket } from './worker-profile.js';
 
 const spec: Record<string, OptionSpec> = {
   driver: { type: 'string', default: 'af-xdp', help: 'packet I/O driver of the gateways, the generator and the sink: af-xdp or af-packet' },
   seconds: { type: 'number', default: 3, help: 'duration of each rate measurement' },
   pps: { type: 'number', default: 0, help: 'offered rate in frames per second for every measurement (0: as fast as the generator can)' },
   'iperf-seconds': { type: 'number', default: 5, help: 'duration of each iperf3 run (0: no iperf3)' },
+  perf: { type: 'boolean', help: "profile the gateway workers with perf during the gateway rates: their CPU per frame by where it goes" },
   json: { type: 'boolean', help: 'print the figures as one JSON object on the last line' },
   help: { type: 'boolean' },
 };
@@ -62,6 +64,13 @@ export interface E2eRow {
   tx_cpu_ns: number;
   rx_cpu_ns: number;
   gateway_cpu_ns?: number;
+  /**
+   * With --perf, gateway rows: gateway_cpu_ns split by where perf saw the
+   * workers' time (bench/worker-profile.ts), and the top symbols.
+   */
+  profile_ns?: Record<Bucket, number>;
+  profile_top?: { symbol: string; pct: number; bucket: Bucket }[];
+  profile_samples?: number;
 }
 
 export interface E2eResult {
@@ -91,6 +100,12 @@ export interface E2eResult {
    * softbench's per-packet cost (issue 15 target 3).
    */
   gateway_beyond_raw_ns: { 60: number; 1400: number };
+  /**
+   * With --perf: gateway_beyond_raw_ns without the `stack` bucket (other
+   * namespaces' IP forwarding and host stacks, which the kernel runs in the
+   * workers' system calls and charges to them), in ns.
+   */
+  gateway_beyond_raw_without_stack_ns?: { 60: number; 1400: number };
   /** CPU of the two gateways' workers with the tunnel up and no traffic, % of one core per worker (no --busywait). */
   idle_cpu_pct_per_worker: number;
   /** How the driver runs on these veths (af-xdp): native or generic XDP, zero-copy or copy, the TX budget per kick. */
@@ -113,7 +128,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!(pps >= 0 && pps <= 1e9)) throw new UsageError('--pps must be in [0, 1e9]');
   const iperfSeconds = Number(options['iperf-seconds']);
   if (!(iperfSeconds >= 0 && iperfSeconds <= 600)) throw new UsageError('--iperf-seconds must be in [0, 600]');
-  const missing = prerequisite(iperfSeconds > 0);
+  const missing = prerequisite(iperfSeconds > 0) ?? (options.perf && perfMissing() ? 'needs perf for --perf (Debian: linux-perf)' : undefined);
   if (missing) {
     process.stderr.write(`vitesse bench e2e: ${missing}\n`);
     return 1;
@@ -121,7 +136,7 @@ export async function run(argv: string[]): Promise<number> {
   const say = (line: string) => {
     if (!options.json) process.stdout.write(line + '\n');
   };
-  const result = await measure(driver, seconds, pps, iperfSeconds, say);
+  const result = await measure(driver, seconds, pps, iperfSeconds, say, Boolean(options.perf));
   process.stdout.write(table(result) + '\n');
   if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
   return 0;
@@ -136,7 +151,7 @@ function prerequisite(iperf: boolean): string | undefined {
   return undefined;
 }
 
-async function measure(driver: Driver, seconds: number, pps: number, iperfSeconds: number, say: (l: string) => void): Promise<E2eResult> {
+async function measure(driver: Driver, seconds: number, pps: number, iperfSeconds: number, say: (l: string) => void, perf = false): Promise<E2eResult> {
   const loadavg = Number(os.loadavg()[0].toFixed(2));
   say(`building hostA — gwA — net — gwB — hostB (driver ${driver})…`);
   const lab = buildTwoSites({ driver, mtu: TUNNEL_MTU, prefix: 'vbench' });
@@ -196,7 +211,7 @@ async function measure(driver: Driver, seconds: number, pps: number, iperfSecond
     await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
     idlePct = (100 * (workerCpuSeconds() - idle0)) / ((performance.now() - idleT0) / 1000) / gateways.length;
     say(`  idle (tunnel up, no traffic): ${idlePct.toFixed(2)}% of a core per gateway worker`);
-    for (const size of SIZES) rows.push(await rate('gateway', size, frame(size), generator, { driver, ifname: 'eth0', netns: ns.hostB }, seconds, pps, say));
+    for (const size of SIZES) rows.push(await rate('gateway', size, frame(size), generator, { driver, ifname: 'eth0', netns: ns.hostB }, seconds, pps, say, perf));
     if (iperfSeconds) iperf.gateway = await iperf3(lab, iperfSeconds, 'gateway', say);
     gateways.forEach((g, i) => {
       counters[i ? 'gwB' : 'gwA'] = Object.fromEntries(Object.entries(g.dataplane.counters()).filter(([k, v]) => v > 0 && !/_(rx|tx)_(packets|bytes)$/.test(k)));
@@ -214,6 +229,10 @@ async function measure(driver: Driver, seconds: number, pps: number, iperfSecond
     return (gw.gateway_cpu_ns ?? 0) - 2 * (raw.tx_cpu_ns + raw.rx_cpu_ns);
   };
   const gbps = by(1400, (r) => r.received_gbps);
+  const withoutStack = (size: number) => {
+    const raw = pick('raw', size), gw = pick('gateway', size);
+    return Math.round((gw.gateway_cpu_ns ?? 0) - (gw.profile_ns?.stack ?? 0) - 2 * (raw.tx_cpu_ns + raw.rx_cpu_ns));
+  };
   return {
     driver,
     seconds,
@@ -227,19 +246,22 @@ async function measure(driver: Driver, seconds: number, pps: number, iperfSecond
     rows,
     gateway_counters: counters,
     gateway_beyond_raw_ns: { 60: beyond(60), 1400: beyond(1400) },
+    ...(perf ? { gateway_beyond_raw_without_stack_ns: { 60: withoutStack(60), 1400: withoutStack(1400) } } : {}),
     idle_cpu_pct_per_worker: Number(idlePct.toFixed(3)),
     driver_mode: driverMode,
   };
 }
 
 // One rate measurement: a sink on `to`, the generator on `from`.
-async function rate(mode: Mode, size: number, frame: Buffer, from: IoLinkSpec, to: IoLinkSpec, seconds: number, pps: number, say: (l: string) => void): Promise<E2eRow> {
+async function rate(mode: Mode, size: number, frame: Buffer, from: IoLinkSpec, to: IoLinkSpec, seconds: number, pps: number, say: (l: string) => void, perf = false): Promise<E2eRow> {
   const sink = testkit.io.sink({ spec: to, seconds: seconds + 3, idleStop: 0.5 }) as Promise<TrafficResult>;
   await new Promise((r) => setTimeout(r, 200));
+  const recording = perf ? record(workerTids()) : undefined;
   const workers0 = workerCpuSeconds();
   const sent = (await testkit.io.blast({ spec: from, frame, seconds, pps })) as TrafficResult;
   const got = await sink;
   const workers = workerCpuSeconds() - workers0;
+  const profile = recording ? await recording.stop() : undefined;
   const per = (n: number, s: number) => (s > 0 ? n / s : 0);
   const row: E2eRow = {
     mode,
@@ -252,6 +274,13 @@ async function rate(mode: Mode, size: number, frame: Buffer, from: IoLinkSpec, t
     rx_cpu_ns: Math.round(per(got.cpuSeconds * 1e9, got.packets)),
     ...(mode === 'gateway' ? { gateway_cpu_ns: Math.round(per(workers * 1e9, got.packets)) } : {}),
   };
+  if (profile && row.gateway_cpu_ns !== undefined) {
+    const total = row.gateway_cpu_ns;
+    row.profile_ns = Object.fromEntries(BUCKETS.map((b) => [b, Math.round(profile.shares[b] * total)])) as Record<Bucket, number>;
+    row.profile_top = profile.top;
+    row.profile_samples = profile.samples;
+    say(`    where it goes (perf, ${profile.samples} samples): ${BUCKETS.map((b) => `${b} ${row.profile_ns![b]}`).join(', ')} ns`);
+  }
   say(`  ${mode.padEnd(7)} ${String(size).padStart(4)} B: ${(row.received_pps / 1e6).toFixed(3)} Mpps, ${row.received_gbps.toFixed(2)} Gbit/s received (${(row.sent_pps / 1e6).toFixed(3)} Mpps offered)` +
     (row.gateway_cpu_ns !== undefined ? `, gateway workers ${row.gateway_cpu_ns} ns CPU per frame` : ''));
   return row;
@@ -373,7 +402,9 @@ function table(r: E2eResult): string {
     '',
     ...layout(cpu),
     '',
-    `gateway workers beyond the raw driver: ${r.gateway_beyond_raw_ns[60]} ns per frame at 60 B, ${r.gateway_beyond_raw_ns[1400]} ns at 1400 B`,
+    `gateway workers beyond the raw driver: ${r.gateway_beyond_raw_ns[60]} ns per frame at 60 B, ${r.gateway_beyond_raw_ns[1400]} ns at 1400 B` +
+      (r.gateway_beyond_raw_without_stack_ns ? ` (without other namespaces' stacks run in their system calls: ${r.gateway_beyond_raw_without_stack_ns[60]} and ${r.gateway_beyond_raw_without_stack_ns[1400]} ns)` : ''),
+    ...r.rows.filter((x) => x.profile_ns).map((x) => `  ${x.size} B per frame: ${BUCKETS.map((b) => `${b} ${x.profile_ns![b]}`).join(', ')} ns`),
     `idle gateway worker: ${r.idle_cpu_pct_per_worker.toFixed(2)}% of a core` +
       (Object.keys(r.driver_mode).length ? `; driver mode ${Object.entries(r.driver_mode).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''),
   ].join('\n');
