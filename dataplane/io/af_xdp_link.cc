@@ -88,14 +88,17 @@ void AfXdpLink::restock() {
     q.free_rx.insert(q.free_rx.end(), addrs_, addrs_ + k);
   }
   XskRing<uint64_t>& fill = q.home->fill;
-  if (q.free_rx.size() >= kRestockBatch) {
-    uint32_t k = fill.free_slots(static_cast<uint32_t>(q.free_rx.size()));
-    for (uint32_t i = 0; i < k; i++) {
-      fill.at(fill.cached_prod + i) = q.free_rx.back();
-      q.free_rx.pop_back();
-    }
-    if (k) fill.submit(k);
+  if (q.free_rx.size() < kRestockBatch) return;
+  uint32_t k = fill.free_slots(static_cast<uint32_t>(q.free_rx.size()));
+  if (k == 0) return;
+  for (uint32_t i = 0; i < k; i++) {
+    fill.at(fill.cached_prod + i) = q.free_rx.back();
+    q.free_rx.pop_back();
   }
+  fill.submit(k);
+  // The kernel asks for a wake-up when it found the fill ring empty; only
+  // frames just given can answer it, so the flag (a line the kernel writes)
+  // is read after a restock, not on every poll.
   if (fill.needs_wakeup()) recvfrom(q.home->fd(), nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
 }
 

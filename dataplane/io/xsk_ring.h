@@ -52,7 +52,11 @@ struct XskRing {
     }
     return avail < want ? avail : want;
   }
+  // Nothing consumed, nothing written: the consumer index shares a cache
+  // line the kernel reads on every frame, and an empty poll must not take
+  // that line away from it.
   void release(uint32_t n) {
+    if (n == 0) return;
     cached_cons += n;
     std::atomic_ref<uint32_t>(*consumer).store(cached_cons, std::memory_order_release);
   }

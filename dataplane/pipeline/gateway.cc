@@ -179,12 +179,19 @@ void Gateway::run_worker(uint32_t q) {
     if (++idle < kSpinPolls) continue;
     mark.store(kOffline);
     bell.asleep(true);
+    bool rung = true;  // unless poll says otherwise
     if (w.injects().empty() && !stop_.load()) {
-      if (fds[0].fd >= 0 && fds[1].fd >= 0) ::poll(fds, 3, bell.fd() >= 0 ? kIdleSleepMs : kNapMs);
-      else ::usleep(kNapMs * 200);
+      if (fds[0].fd >= 0 && fds[1].fd >= 0) {
+        fds[2].revents = 0;
+        rung = ::poll(fds, 3, bell.fd() >= 0 ? kIdleSleepMs : kNapMs) > 0 && (fds[2].revents & POLLIN);
+      } else {
+        ::usleep(kNapMs * 200);
+      }
     }
     bell.asleep(false);
-    bell.clear();
+    // One system call less per wake-up by a frame: the eventfd is read only
+    // when it was rung (or when there was no poll to say).
+    if (rung) bell.clear();
     idle = kSpinPolls - 1;  // after a wake-up, check once more before sleeping again
   }
   mark.store(kOffline);
