@@ -54,6 +54,10 @@ export interface TcpRun {
   retransmits: number;
   /** Data-plane CPU seconds of both gateways together per GB received (both directions). */
   cpu_s_per_gb: number | null;
+  /** The same CPU with the tunnel up and no traffic, in % of one core (both gateways together). */
+  idle_cpu_pct: number;
+  /** cpu_s_per_gb without what the gateways burn idle over the same time. */
+  cpu_s_per_gb_beyond_idle: number | null;
 }
 
 export interface TcpResult {
@@ -71,6 +75,10 @@ export interface TcpResult {
   ratio: number | null;
   vitesse_cpu_s_per_gb: number | null;
   vita_cpu_s_per_gb: number | null;
+  vitesse_cpu_s_per_gb_beyond_idle: number | null;
+  vita_cpu_s_per_gb_beyond_idle: number | null;
+  vitesse_idle_cpu_pct: number | null;
+  vita_idle_cpu_pct: number | null;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -154,6 +162,10 @@ async function measure(driver: Driver, rounds: number, seconds: number, vita: st
     ratio: median(ratios),
     vitesse_cpu_s_per_gb: median(of('vitesse', (r) => r.cpu_s_per_gb)),
     vita_cpu_s_per_gb: median(of('vita', (r) => r.cpu_s_per_gb)),
+    vitesse_cpu_s_per_gb_beyond_idle: median(of('vitesse', (r) => r.cpu_s_per_gb_beyond_idle)),
+    vita_cpu_s_per_gb_beyond_idle: median(of('vita', (r) => r.cpu_s_per_gb_beyond_idle)),
+    vitesse_idle_cpu_pct: median(of('vitesse', (r) => r.idle_cpu_pct)),
+    vita_idle_cpu_pct: median(of('vita', (r) => r.idle_cpu_pct)),
   };
 }
 
@@ -282,11 +294,18 @@ async function stopProcesses(names: string[]): Promise<void> {
   }
 }
 
+const IDLE_SECONDS = 2;
+
 async function directions(lab: TwoSiteLab, impl: Impl, round: number, seconds: number, cpu: () => number, say: (l: string) => void): Promise<TcpRun> {
-  const cpu0 = cpu();
+  // Idle first (tunnel up, no traffic): what the gateways burn anyway.
+  const idle0 = cpu(), idleT0 = performance.now();
+  await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+  const idleRate = (cpu() - idle0) / ((performance.now() - idleT0) / 1000);
+  const cpu0 = cpu(), t0 = performance.now();
   const ab = await iperf3(lab, seconds, false);
   const ba = await iperf3(lab, seconds, true);
   const cpuSeconds = cpu() - cpu0;
+  const elapsed = (performance.now() - t0) / 1000;
   const bytes = (ab?.bytes ?? 0) + (ba?.bytes ?? 0);
   const run: TcpRun = {
     impl,
@@ -296,8 +315,10 @@ async function directions(lab: TwoSiteLab, impl: Impl, round: number, seconds: n
     mean_gbps: ab && ba ? Number(((ab.bps + ba.bps) / 2e9).toFixed(3)) : null,
     retransmits: (ab?.retransmits ?? 0) + (ba?.retransmits ?? 0),
     cpu_s_per_gb: bytes ? Number((cpuSeconds / (bytes / 1e9)).toFixed(3)) : null,
+    idle_cpu_pct: Number((100 * idleRate).toFixed(2)),
+    cpu_s_per_gb_beyond_idle: bytes ? Number(((cpuSeconds - idleRate * elapsed) / (bytes / 1e9)).toFixed(3)) : null,
   };
-  say(`  round ${round} ${impl.padEnd(7)}: A→B ${run.a_to_b_gbps ?? '-'} Gbit/s, B→A ${run.b_to_a_gbps ?? '-'} Gbit/s, ${run.retransmits} retransmits, ${run.cpu_s_per_gb ?? '-'} CPU-s per GB`);
+  say(`  round ${round} ${impl.padEnd(7)}: A→B ${run.a_to_b_gbps ?? '-'} Gbit/s, B→A ${run.b_to_a_gbps ?? '-'} Gbit/s, ${run.retransmits} retransmits, ${run.cpu_s_per_gb ?? '-'} CPU-s per GB (${run.cpu_s_per_gb_beyond_idle ?? '-'} beyond idle; idle ${run.idle_cpu_pct}% of a core)`);
   return run;
 }
 
@@ -318,9 +339,12 @@ async function iperf3(lab: TwoSiteLab, seconds: number, reverse: boolean): Promi
 function summary(r: TcpResult): string {
   return [
     `TCP through two gateways, iperf3 ${r.seconds} s each way, ${r.rounds} interleaved round(s), Vitesse driver ${r.driver}; load average ${r.loadavg_before.join(' ')} before, ${r.loadavg_after.join(' ')} after, ${r.cpus} CPUs`,
-    `  Vitesse: ${r.vitesse_gbps ?? '-'} Gbit/s (median of the rounds' means of both directions), ${r.vitesse_cpu_s_per_gb ?? '-'} CPU-s per GB (worker threads)`,
+    `  Vitesse: ${r.vitesse_gbps ?? '-'} Gbit/s (median of the rounds' means of both directions), ${r.vitesse_cpu_s_per_gb ?? '-'} CPU-s per GB (worker threads; ${r.vitesse_cpu_s_per_gb_beyond_idle ?? '-'} beyond idle, idle ${r.vitesse_idle_cpu_pct ?? '-'}% of a core)`,
     ...(r.runs.some((x) => x.impl === 'vita')
-      ? [`  Vita:    ${r.vita_gbps ?? '-'} Gbit/s, ${r.vita_cpu_s_per_gb ?? '-'} CPU-s per GB (all its processes)`, `  Vitesse / Vita, same round: ×${r.ratio ?? '-'} (median)`]
+      ? [
+          `  Vita:    ${r.vita_gbps ?? '-'} Gbit/s, ${r.vita_cpu_s_per_gb ?? '-'} CPU-s per GB (all its processes; ${r.vita_cpu_s_per_gb_beyond_idle ?? '-'} beyond idle, idle ${r.vita_idle_cpu_pct ?? '-'}% of a core)`,
+          `  Vitesse / Vita, same round: ×${r.ratio ?? '-'} (median)`,
+        ]
       : []),
   ].join('\n');
 }

@@ -1,0 +1,15 @@
+// `vitesse bench tcp`: its options are checked before anything is built (the
+// benchmark itself needs root, iperf3 and, with --vita, a Vita build: it is
+// never run by the tests).
+import { describe, expect, it } from 'vitest';
+import { run } from '../bench/tcp.js';
+import { UsageError } from '../controlplane/cli/args.js';
+
+describe('vitesse bench tcp options', () => {
+  it('refuses a --vita that is not an executable, an unknown driver and bad counts, by name', async () => {
+    await expect(run(['--vita', 'test/vectors/does-not-exist'])).rejects.toThrow(/--vita: "test\/vectors\/does-not-exist" is not an executable/);
+    await expect(run(['--driver', 'dpdk'])).rejects.toThrow(UsageError);
+    await expect(run(['--rounds', '0'])).rejects.toThrow(/--rounds/);
+    await expect(run(['--seconds', '0'])).rejects.toThrow(/--seconds/);
+  });
+});
