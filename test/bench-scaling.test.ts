@@ -7,20 +7,9 @@ import { run } from '../bench/scaling.js';
 import { UsageError } from '../controlplane/cli/args.js';
 import * as testkit from '../controlplane/testkit.js';
 import { workerRates } from '../bench/softbench-workers.js';
+import { captured } from './support/cli-capture.js';
 
-async function capture(argv: string[]): Promise<{ code: number; out: string }> {
-  const write = process.stdout.write;
-  let out = '';
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += chunk.toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    return { code: await run(argv), out };
-  } finally {
-    process.stdout.write = write;
-  }
-}
+const capture = (argv: string[]) => captured(() => run(argv));
 
 describe('softbench per worker', () => {
   it('two queues: each worker carried its half, with its own CPU and wall time; the aggregate is the sum of their rates', () => {
