@@ -34,6 +34,7 @@ import { workerCpuSeconds } from './e2e.js';
 const spec: Record<string, OptionSpec> = {
   vita: { type: 'string', help: "Vita's snabb binary (e.g. vita/src/snabb): run two Vita nodes beside the Vitesse gateways" },
   driver: { type: 'string', default: 'af-xdp', help: "Vitesse's packet I/O driver: af-xdp or af-packet (Vita: its XDP driver)" },
+  'xdp-mode': { type: 'string', default: 'auto', help: "with af-xdp: auto, native or generic (XDP in the driver, or on the skb)" },
   rounds: { type: 'number', default: 3, help: 'interleaved rounds (Vitesse, then Vita, each round)' },
   seconds: { type: 'number', default: 5, help: 'duration of each iperf3 run' },
   json: { type: 'boolean', help: 'print the figures as one JSON object on the last line' },
@@ -62,6 +63,7 @@ export interface TcpRun {
 
 export interface TcpResult {
   driver: Driver;
+  xdp_mode: string;
   seconds: number;
   rounds: number;
   loadavg_before: number[];
@@ -89,6 +91,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const driver = String(options.driver);
   if (driver !== 'af-xdp' && driver !== 'af-packet') throw new UsageError(`--driver: "${driver}" is not af-xdp or af-packet`);
+  const xdpMode = String(options['xdp-mode']);
+  if (!['auto', 'native', 'generic'].includes(xdpMode)) throw new UsageError(`--xdp-mode: "${xdpMode}" is not auto, native or generic`);
   const rounds = Number(options.rounds);
   if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 100)) throw new UsageError('--rounds must be 1..100');
   const seconds = Number(options.seconds);
@@ -113,13 +117,13 @@ export async function run(argv: string[]): Promise<number> {
   const say = (line: string) => {
     if (!options.json) process.stdout.write(line + '\n');
   };
-  const result = await measure(driver, rounds, seconds, vita, say);
+  const result = await measure(driver, xdpMode, rounds, seconds, vita, say);
   process.stdout.write(summary(result) + '\n');
   if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
   return result.runs.every((r) => r.mean_gbps !== null) ? 0 : 1;
 }
 
-async function measure(driver: Driver, rounds: number, seconds: number, vita: string | undefined, say: (l: string) => void): Promise<TcpResult> {
+async function measure(driver: Driver, xdpMode: string, rounds: number, seconds: number, vita: string | undefined, say: (l: string) => void): Promise<TcpResult> {
   const loadBefore = os.loadavg().map((x) => Number(x.toFixed(2)));
   say(`building hostA — gwA — net — gwB — hostB (Vitesse driver ${driver}${vita ? ', Vita --xdp' : ''})…`);
   const lab = buildTwoSites({ driver, mtu: TUNNEL_MTU, prefix: 'vtcp' });
@@ -130,7 +134,7 @@ async function measure(driver: Driver, rounds: number, seconds: number, vita: st
     // figure depends on path-MTU discovery.
     for (const h of [lab.ns.hostA, lab.ns.hostB]) lab.lab.exec(h, ['ip', 'link', 'set', 'eth0', 'mtu', String(TUNNEL_MTU)]);
     for (let round = 1; round <= rounds; round++) {
-      runs.push(await vitesseRound(lab, driver, round, seconds, say));
+      runs.push(await vitesseRound(lab, driver, xdpMode, round, seconds, say));
       if (vita) runs.push(await vitaRound(lab, vita, round, seconds, say));
     }
   } finally {
@@ -151,6 +155,7 @@ async function measure(driver: Driver, rounds: number, seconds: number, vita: st
   }
   return {
     driver,
+    xdp_mode: xdpMode,
     seconds,
     rounds,
     loadavg_before: loadBefore,
@@ -169,12 +174,12 @@ async function measure(driver: Driver, rounds: number, seconds: number, vita: st
   };
 }
 
-async function vitesseRound(lab: TwoSiteLab, driver: Driver, round: number, seconds: number, say: (l: string) => void): Promise<TcpRun> {
+async function vitesseRound(lab: TwoSiteLab, driver: Driver, xdpMode: string, round: number, seconds: number, say: (l: string) => void): Promise<TcpRun> {
   const logger = pino({ level: process.env.VITESSE_BENCH_LOG ?? 'warn' });
   const gateways: Gateway[] = [];
   try {
     for (const [name, config, ns] of [['gwA', lab.configA, lab.ns.gwA], ['gwB', lab.configB, lab.ns.gwB]] as const) {
-      const link = (device: string) => ({ driver, ifname: device, netns: ns });
+      const link = (device: string) => ({ driver, ifname: device, netns: ns, ...(driver === 'af-xdp' ? { xdpMode } : {}) });
       const gw = new Gateway(parseConfig(config), { logger: logger.child({ gw: name }), links: { private: link('private'), public: link('public') } });
       gateways.push(gw);
       gw.start();
