@@ -106,6 +106,14 @@ export interface E2eResult {
    * workers' system calls and charges to them), in ns.
    */
   gateway_beyond_raw_without_stack_ns?: { 60: number; 1400: number };
+  /**
+   * With --perf: softbench's CPU per 60-byte packet in this run (one worker,
+   * one route: route, encrypt, decrypt, forward), and the gateways' own code
+   * per 60-byte frame (the `vitesse` bucket) as a multiple of it: issue 15
+   * target 3 asks for at most 3.
+   */
+  softbench_ns_60?: number;
+  vitesse_vs_softbench_60?: number;
   /** CPU of the two gateways' workers with the tunnel up and no traffic, % of one core per worker (no --busywait). */
   idle_cpu_pct_per_worker: number;
   /** How the driver runs on these veths (af-xdp): native or generic XDP, zero-copy or copy, the TX budget per kick. */
@@ -229,6 +237,13 @@ async function measure(driver: Driver, seconds: number, pps: number, iperfSecond
     return (gw.gateway_cpu_ns ?? 0) - 2 * (raw.tx_cpu_ns + raw.rx_cpu_ns);
   };
   const gbps = by(1400, (r) => r.received_gbps);
+  let softbenchNs: number | undefined;
+  if (perf) {
+    const sb = testkit.softbench({ packetSize: 60, packets: 2_000_000, routes: 1, queues: 1 });
+    softbenchNs = Math.round((sb.cpuSeconds * 1e9) / sb.packets);
+    say(`softbench in the same run: ${softbenchNs} ns of CPU per 60-byte packet`);
+  }
+  const vitesse60 = pick('gateway', 60).profile_ns?.vitesse;
   const withoutStack = (size: number) => {
     const raw = pick('raw', size), gw = pick('gateway', size);
     return Math.round((gw.gateway_cpu_ns ?? 0) - (gw.profile_ns?.stack ?? 0) - 2 * (raw.tx_cpu_ns + raw.rx_cpu_ns));
@@ -246,7 +261,13 @@ async function measure(driver: Driver, seconds: number, pps: number, iperfSecond
     rows,
     gateway_counters: counters,
     gateway_beyond_raw_ns: { 60: beyond(60), 1400: beyond(1400) },
-    ...(perf ? { gateway_beyond_raw_without_stack_ns: { 60: withoutStack(60), 1400: withoutStack(1400) } } : {}),
+    ...(perf
+      ? {
+          gateway_beyond_raw_without_stack_ns: { 60: withoutStack(60), 1400: withoutStack(1400) },
+          softbench_ns_60: softbenchNs,
+          vitesse_vs_softbench_60: softbenchNs && vitesse60 !== undefined ? Number((vitesse60 / softbenchNs).toFixed(2)) : undefined,
+        }
+      : {}),
     idle_cpu_pct_per_worker: Number(idlePct.toFixed(3)),
     driver_mode: driverMode,
   };
@@ -405,6 +426,7 @@ function table(r: E2eResult): string {
     `gateway workers beyond the raw driver: ${r.gateway_beyond_raw_ns[60]} ns per frame at 60 B, ${r.gateway_beyond_raw_ns[1400]} ns at 1400 B` +
       (r.gateway_beyond_raw_without_stack_ns ? ` (without other namespaces' stacks run in their system calls: ${r.gateway_beyond_raw_without_stack_ns[60]} and ${r.gateway_beyond_raw_without_stack_ns[1400]} ns)` : ''),
     ...r.rows.filter((x) => x.profile_ns).map((x) => `  ${x.size} B per frame: ${BUCKETS.map((b) => `${b} ${x.profile_ns![b]}`).join(', ')} ns`),
+    ...(r.softbench_ns_60 !== undefined ? [`  the gateways' own code at 60 B: ×${r.vitesse_vs_softbench_60} of softbench's ${r.softbench_ns_60} ns per packet in this run`] : []),
     `idle gateway worker: ${r.idle_cpu_pct_per_worker.toFixed(2)}% of a core` +
       (Object.keys(r.driver_mode).length ? `; driver mode ${Object.entries(r.driver_mode).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''),
   ].join('\n');
