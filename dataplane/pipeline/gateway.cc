@@ -17,8 +17,13 @@ namespace vitesse {
 namespace {
 
 constexpr uint64_t kOffline = ~uint64_t{0};
-// Empty polls before an idle worker starts sleeping (about 50 µs of spinning).
-constexpr uint32_t kSpinPolls = 2000;
+// Empty polls before an idle worker starts sleeping (a few µs of spinning).
+// 200, not 2000: between the bursts of a few frames a real driver brings at
+// 0.1 Mpps, the longer spin cost the gateways' own code per frame about half
+// again (bench e2e --perf, `vitesse` bucket at 60 B, three interleaved runs
+// each: 424–624 ns with 2000, 271–313 ns with 200) and gave no more
+// throughput; the extra sleeps' system calls stayed within the noise.
+constexpr uint32_t kSpinPolls = 200;
 // An idle worker sleeps on its links and its doorbell; the timeout only
 // bounds how long an af-xdp queue whose frames other queues hand back
 // (FrameReturnRing) waits to restock its fill ring when it has no traffic of
