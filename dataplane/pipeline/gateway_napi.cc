@@ -107,6 +107,19 @@ std::unique_ptr<Link> make_link(const Napi::Object& spec, Side side, uint32_t qu
   throw std::invalid_argument("unknown link driver \"" + driver + "\" (memory, pcap, af-packet or af-xdp)");
 }
 
+// Calls the control plane's punt handler. Node cannot call into JavaScript
+// while it tears the environment down (process exit): a notification that
+// arrives then is moot, and node-addon-api's default call would throw an
+// empty Napi::Error out of a libuv callback and abort the process. A
+// JavaScript exception from the handler stays pending and reaches
+// 'uncaughtException' as before.
+void call_punt_handler(Napi::Env env, Napi::Function handler, std::nullptr_t*, void*) {
+  if (env == nullptr || handler.IsEmpty()) return;
+  napi_value ignored;
+  napi_call_function(env, env.Undefined(), handler, 0, nullptr, &ignored);
+}
+using PuntNotifier = Napi::TypedThreadSafeFunction<std::nullptr_t, void, call_punt_handler>;
+
 class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -483,9 +496,9 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
     return guarded(info, [&](Gateway& g) {
       if (tsfn_) throw std::invalid_argument("onPunt: a callback is already set");
       if (!arg(info, 0).IsFunction()) throw Napi::TypeError::New(info.Env(), "onPunt: expected a function");
-      tsfn_ = Napi::ThreadSafeFunction::New(info.Env(), info[0].As<Napi::Function>(), "vitesse-punt", 0, 1);
+      tsfn_ = PuntNotifier::New(info.Env(), info[0].As<Napi::Function>(), "vitesse-punt", 0, 1);
       tsfn_.Unref(info.Env());  // punts alone must not keep the process alive
-      Napi::ThreadSafeFunction t = tsfn_;
+      PuntNotifier t = tsfn_;
       g.set_punt_notifier([t]() mutable { t.NonBlockingCall(); });
       return info.Env().Undefined();
     });
@@ -503,12 +516,12 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
     }
     if (tsfn_) {
       tsfn_.Release();
-      tsfn_ = Napi::ThreadSafeFunction();
+      tsfn_ = PuntNotifier();
     }
   }
 
   std::unique_ptr<Gateway> gw_;
-  Napi::ThreadSafeFunction tsfn_;
+  PuntNotifier tsfn_;
 };
 
 MemoryWire::EndConfig end_config(const Napi::Object& o) {
