@@ -208,7 +208,7 @@ export class Dataplane {
 
   /** Each SA's traffic, what the routes' counters sum (sas() has it too, at several times the cost). */
   saTraffic(): SaTraffic[] {
-    const { routes, columns } = this.gw.saTraffic() as { routes: RouteId[]; columns: Float64Array };
+    const { routes, columns } = this.saTrafficColumns();
     const out: SaTraffic[] = new Array(columns.length / 6);
     for (let i = 0, c = 0; i < out.length; i++, c += 6) {
       out[i] = {
@@ -217,6 +217,15 @@ export class Dataplane {
       };
     }
     return out;
+  }
+
+  /**
+   * saTraffic as the data plane gives it, without an object per SA (gNMI's
+   * route sampler sums it straight into typed arrays): per SA six columns,
+   * index into `routes`, inbound (1/0), worker, packets, bytes, policy errors.
+   */
+  saTrafficColumns(): { routes: RouteId[]; columns: Float64Array } {
+    return this.gw.saTraffic() as { routes: RouteId[]; columns: Float64Array };
   }
 
   /** Queues frames for a worker: sent as they are, or processed as if received on `side`. */

@@ -50,6 +50,16 @@ interface Watch {
   last: Map<string, { sig: string; elems: PathElem[] }>;
   lastHeartbeat: number;
   timer: NodeJS.Timeout | null;
+  /** SAMPLE of /gateway-state/route (all, or one id) in a JSON encoding: read as text (route-sample.ts). */
+  routeRows: boolean;
+  /** The route ids the last units were read from (routeRows), and those w.last holds: while the same array, no route came or went. */
+  unitIds: readonly string[] | null;
+  lastIds: readonly string[] | null;
+}
+
+/** A SAMPLE of gateway-state/route entries, in a JSON encoding: what route-sample.ts makes as text. */
+function isRouteSample(r: Resolved, mode: Mode, encoding: Encoding): boolean {
+  return mode === 'SAMPLE' && encoding !== 'PROTO' && r.top === 'gateway-state' && r.steps.length === 1 && r.steps[0].node.name === 'route';
 }
 
 const nsToMs = (v: unknown): number => {
@@ -172,9 +182,11 @@ export class SubscribeCall {
         if (intervalMs < min) throw invalid(`subscription ${i + 1} (${resolved.text}): sample_interval ${intervalMs} ms is below this target's minimum of ${min} ms`);
       }
       if (heartbeatMs && heartbeatMs < min) throw invalid(`subscription ${i + 1} (${resolved.text}): heartbeat_interval ${heartbeatMs} ms is below this target's minimum of ${min} ms`);
+      const watchMode: Mode = subMode === 'ON_CHANGE' ? 'ON_CHANGE' : 'SAMPLE';
       return {
-        resolved, tops, mode: subMode === 'ON_CHANGE' ? 'ON_CHANGE' : 'SAMPLE', intervalMs,
+        resolved, tops, mode: watchMode, intervalMs,
         suppress: Boolean(s.suppress_redundant), heartbeatMs, last: new Map(), lastHeartbeat: performance.now(), timer: null,
+        routeRows: isRouteSample(resolved, watchMode, this.encoding), unitIds: null, lastIds: null,
       } satisfies Watch;
     });
     this.mode = mode;
@@ -200,8 +212,26 @@ export class SubscribeCall {
   }
 
   private units(w: Watch): Unit[] {
+    if (w.routeRows) return this.routeUnits(w);
     const out: Unit[] = [];
     for (const top of w.tops) out.push(...unitsAt(this.snapshots.doc(top, memberOf(w.resolved)), top, w.resolved));
+    return out;
+  }
+
+  /** The route entries w names, as text (the same as unitsAt would give as objects). */
+  private routeUnits(w: Watch): Unit[] {
+    const rows = this.snapshots.routeRows();
+    const step = w.resolved.steps[0];
+    const node = step.node;
+    const id = step.keys.id;
+    const out: Unit[] = [];
+    w.unitIds = rows.ids;
+    if (id !== undefined) {
+      const i = (rows.ids as readonly string[]).indexOf(id);
+      if (i >= 0) out.push({ elems: rows.elems[i], key: rows.keys[i], node, value: undefined, json: rows.json[i] });
+      return out;
+    }
+    for (let i = 0; i < rows.ids.length; i++) out.push({ elems: rows.elems[i], key: rows.keys[i], node, value: undefined, json: rows.json[i] });
     return out;
   }
 
@@ -217,13 +247,14 @@ export class SubscribeCall {
   }
 
   private remember(w: Watch, units: Unit[]): void {
+    w.lastIds = w.unitIds;
     w.last.clear();
     for (const u of units) w.last.set(u.key, { sig: this.signature(w, u), elems: u.elems });
   }
 
   private signature(w: Watch, u: Unit): string {
     if (w.mode === 'ON_CHANGE') return steady(u.node, u.value);
-    return w.suppress ? JSON.stringify(u.value) : '';
+    return w.suppress ? u.json ?? JSON.stringify(u.value) : '';
   }
 
   private sample(w: Watch): void {
@@ -255,6 +286,12 @@ export class SubscribeCall {
   /** Sends what changed since w.last (everything, if `all`) and deletes what is gone. */
   private diff(w: Watch, all: boolean): void {
     const units = this.units(w);
+    // Every route again, from the same configuration as last time: nothing to compare, nothing deleted.
+    if (all && !w.suppress && w.routeRows && w.lastIds !== null && w.unitIds === w.lastIds) {
+      if (units.length) this.notify(units, []);
+      return;
+    }
+    w.lastIds = w.unitIds;
     const changed: Unit[] = [];
     const seen = new Set<string>();
     for (const u of units) {
@@ -312,7 +349,7 @@ export class SubscribeCall {
       const json: JsonUpdate[] = [];
       for (let j = i; j < end; j++) {
         const u = units[j];
-        json.push({ path: encodedPath(u.key, u.elems), json: JSON.stringify(u.value) });
+        json.push({ path: encodedPath(u.key, u.elems), json: u.json ?? JSON.stringify(u.value) });
       }
       this.write(jsonNotification(ns, target, json, del.map((d) => encodedPath(d.key ?? pathText(d.elems), d.elems)), field));
     }

@@ -1,0 +1,91 @@
+// gNMI's route sampler (controlplane/gnmi/route-sample.ts) makes each
+// route's gateway-state entry as JSON text from the data plane's counter
+// columns: the text must be exactly JSON.stringify of the entry that
+// RESTCONF and Get give (state.ts gatewayState), counters, SA counts, the
+// removed SAs' counts, peer leaves and all. Checked on two real gateways on
+// memory wires (key-manager mode: peer leaves, SA rollovers, traffic) and on
+// a data-plane-mode gateway (explicit SAs, no peer state).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { wires } from '../controlplane/dataplane.js';
+import { loadConfig } from '../controlplane/config/index.js';
+import { Gateway } from '../controlplane/gateway.js';
+import { gatewayState } from '../controlplane/state.js';
+import { RouteSampler } from '../controlplane/gnmi/route-sample.js';
+import { numbered, sleep, twoSites, until } from '../controlplane/demo/memory-two-sites.js';
+import { generateConfig } from '../bench/config.js';
+
+/** The sampler's text and gatewayState's entries, read back to back. */
+function both(gw: Gateway) {
+  const rows = new RouteSampler(gw).rows();
+  const entries = (gatewayState(gw, 'route').route ?? []) as Array<Record<string, unknown>>;
+  return { rows, expected: entries.map((e) => JSON.stringify(e)) };
+}
+
+describe('gNMI route sampler', () => {
+  it('gives the text of gatewayState\'s route entries: key-manager mode, traffic, SA rollovers', async () => {
+    const s = twoSites({ saTtl: 4, negotiationTtl: 1 });
+    try {
+      s.a.start();
+      s.b.start();
+      await until(() => s.a.sas().some((x) => x.direction === 'outbound') && s.b.sas().some((x) => x.direction === 'outbound'), 10_000, 'outbound SAs');
+      const first = new Set(s.a.sas().map((x) => x.spi));
+      for (let n = 0; n < 20; n++) {
+        s.sendA([numbered('a', n)]);
+        s.sendB([numbered('b', n)]);
+        await sleep(2);
+      }
+      // Rolled over: the first SAs are gone, their counts are the ledger's.
+      await until(() => s.a.sas().length > 0 && s.a.sas().every((x) => !first.has(x.spi)), 15_000, 'SA rollover');
+      for (let n = 20; n < 30; n++) {
+        s.sendA([numbered('a', n)]);
+        await sleep(2);
+      }
+      await sleep(100);
+      const { rows, expected } = both(s.a);
+      expect(expected.length).toBeGreaterThan(0);
+      expect(rows.json).toEqual(expected);
+      const entry = JSON.parse(rows.json[0]);
+      expect(Number(entry['outbound-packets'])).toBeGreaterThanOrEqual(30);
+      expect(entry).toHaveProperty('peer-up');
+      expect(rows.keys).toEqual(expected.map((e) => `/gateway-state/route[id=${JSON.parse(e).id}]`));
+      expect(rows.elems[0]).toEqual([{ name: 'gateway-state' }, { name: 'route', key: { id: entry.id } }]);
+    } finally {
+      s.close();
+    }
+  }, 40_000);
+
+  it('gives the text of gatewayState\'s route entries: data-plane mode, and follows a new configuration', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitesse-route-sample-'));
+    const id = `${process.pid}-${crypto.randomBytes(2).toString('hex')}`;
+    const privateWire = `rsample-priv-${id}`, publicWire = `rsample-pub-${id}`;
+    wires.create(privateWire, { ends: [{ queues: 1 }, { queues: 1 }] });
+    wires.create(publicWire, { ends: [{ queues: 1 }, { queues: 1 }] });
+    let gw: Gateway | null = null;
+    try {
+      const file = path.join(dir, 'gateway.json');
+      fs.writeFileSync(file, JSON.stringify(generateConfig(5, { dataPlane: true, privateWire, publicWire })), { mode: 0o600 });
+      gw = new Gateway(await loadConfig(file), { logger: pino({ level: 'silent' }) });
+      const sampler = new RouteSampler(gw);
+      const { expected } = both(gw);
+      expect(expected).toHaveLength(5);
+      expect(sampler.rows().json).toEqual(expected);
+      expect(JSON.parse(expected[0])).toMatchObject({ 'inbound-sas': 1, 'outbound-sas': 1 });
+      fs.writeFileSync(file, JSON.stringify(generateConfig(3, { dataPlane: true, privateWire, publicWire })), { mode: 0o600 });
+      gw.apply(await loadConfig(file));
+      const after = both(gw).expected;
+      expect(after).toHaveLength(3);
+      expect(sampler.rows().json).toEqual(after);
+      expect(sampler.rows().ids).toEqual(['r0', 'r1', 'r2']);
+    } finally {
+      gw?.close();
+      wires.destroy(privateWire);
+      wires.destroy(publicWire);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
