@@ -122,7 +122,8 @@ export async function run(argv: string[]): Promise<number> {
     const proto = await client([...base, 'sample', String(Math.max(2, Math.round(seconds / 2))), 'PROTO', '/gateway-state/route']);
     const change = await client([...base, 'onchange', String(Math.max(2, Math.round(seconds / 2))), '/gateway-state/sa']);
 
-    const samples = (p: Phase) => Math.max(1, Math.round(p.wallMs / 1000));
+    // The samples the gateway sent (a client that reads too slowly makes it skip some), not the seconds.
+    const samples = (p: Phase) => Math.max(1, p.lines[0].samples ?? Math.round(p.wallMs / 1000));
     const result = {
       routes,
       sas: 2 * routes,
@@ -132,19 +133,22 @@ export async function run(argv: string[]): Promise<number> {
       get_updates: getLine.updates,
       get_json_bytes: getLine.bytes,
       sample_cpu_ms: round(net(sample) / samples(sample)),
-      sample_cpu_percent: round((net(sample) / sample.wallMs) * 100, 2),
+      // Per sample over the 1 s interval: what every-second sampling costs, even if the client made the gateway skip some.
+      sample_cpu_percent: round(net(sample) / samples(sample) / 10, 2),
       sample_updates_per_second: round(sample.lines[0].updates / (sample.wallMs / 1000), 0),
+      samples: sample.lines[0].samples,
       sample_proto_cpu_ms: round(net(proto) / samples(proto)),
-      sample_proto_cpu_percent: round((net(proto) / proto.wallMs) * 100, 2),
+      sample_proto_cpu_percent: round(net(proto) / samples(proto) / 10, 2),
       sample_proto_updates_per_second: round(proto.lines[0].updates / (proto.wallMs / 1000), 0),
+      samples_proto: proto.lines[0].samples,
       on_change_cpu_percent: round((net(change) / change.wallMs) * 100, 2),
       seconds,
     };
     process.stdout.write(
       `telemetry: ${routes} routes, ${result.sas} SAs (data-plane mode); gateway idle ${result.idle_cpu_percent}% of a core\n` +
         `  Get of gateway-state (JSON_IETF): ${result.get_ms} ms at the client, ${result.get_cpu_ms} ms of gateway CPU; ${result.get_updates} updates, ${Math.round(result.get_json_bytes / 1024)} KiB of JSON\n` +
-        `  SAMPLE /gateway-state/route every 1 s, JSON_IETF: ${result.sample_cpu_ms} ms of CPU per sample = ${result.sample_cpu_percent}% of a core (${result.sample_updates_per_second} updates/s)\n` +
-        `  the same in PROTO (an update per leaf): ${result.sample_proto_cpu_ms} ms per sample = ${result.sample_proto_cpu_percent}% of a core (${result.sample_proto_updates_per_second} updates/s)\n` +
+        `  SAMPLE /gateway-state/route every 1 s, JSON_IETF: ${result.sample_cpu_ms} ms of CPU per sample = ${result.sample_cpu_percent}% of a core (${result.sample_updates_per_second} updates/s, ${result.samples} samples)\n` +
+        `  the same in PROTO (an update per leaf): ${result.sample_proto_cpu_ms} ms per sample = ${result.sample_proto_cpu_percent}% of a core (${result.sample_proto_updates_per_second} updates/s, ${result.samples_proto} samples)\n` +
         `  ON_CHANGE /gateway-state/sa (checked every 250 ms, no change): ${result.on_change_cpu_percent}% of a core\n`,
     );
     if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
