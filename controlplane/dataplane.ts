@@ -204,7 +204,8 @@ export class Dataplane {
   /** Packets authenticated so far on one inbound SA (0 if it does not exist). */
   inboundPackets(queue: QueueNumber, spi: Spi): number { return this.gw.inboundPackets(this.workerOf(queue), spi); }
   /** Every route's peer endpoint on every queue (ESP in UDP). */
-  endpoints(): EndpointState[] { return numbered<EndpointState>(this.gw.endpoints()); }
+  /** Each route's endpoint per queue; `learnedOnly`: those the data plane learned (no object for the others). */
+  endpoints(learnedOnly = false): EndpointState[] { return numbered<EndpointState>(this.gw.endpoints(learnedOnly)); }
 
   /** Each SA's traffic, what the routes' counters sum (sas() has it too, at several times the cost). */
   saTraffic(): SaTraffic[] {

@@ -243,7 +243,7 @@ export function routeTails(gw: Gateway): Map<RouteId, Json> {
 /** Routes' peer endpoints the data plane has learned (ESP in UDP), by route, in queue order. */
 function learnedEndpoints(gw: Gateway): Map<RouteId, Json[]> {
   const by = new Map<RouteId, Json[]>();
-  for (const e of gw.dataplane.endpoints().sort((a, b) => a.queue - b.queue)) {
+  for (const e of gw.dataplane.endpoints(true).sort((a, b) => a.queue - b.queue)) {
     if (!e.learned) continue;
     const list = by.get(e.route) ?? [];
     list.push({ queue: e.queue, address: e.address!, port: e.port!, changes: c64(e.changes) });

@@ -15,14 +15,24 @@ import { wires } from '../controlplane/dataplane.js';
 import { loadConfig } from '../controlplane/config/index.js';
 import { Gateway } from '../controlplane/gateway.js';
 import { gatewayState } from '../controlplane/state.js';
-import { RouteSampler } from '../controlplane/gnmi/route-sample.js';
+import { RouteSampler, routeNotification } from '../controlplane/gnmi/route-sample.js';
+import { encodedPath, jsonNotification } from '../controlplane/gnmi/wire.js';
 import { numbered, sleep, twoSites, until } from '../controlplane/demo/memory-two-sites.js';
 import { generateConfig } from '../bench/config.js';
 
 /** The sampler's text and gatewayState's entries, read back to back. */
-function both(gw: Gateway) {
-  const rows = new RouteSampler(gw).rows();
+function both(gw: Gateway, sampler = new RouteSampler(gw)) {
+  const read = sampler.rows();
   const entries = (gatewayState(gw, 'route').route ?? []) as Array<Record<string, unknown>>;
+  const rows = { ...read, json: read.ids.map((_, i) => read.json(i)) };
+  // The notification written from the counters is jsonNotification's for the same text, byte for byte.
+  const at = read.ids.map((_, i) => i).reverse();
+  for (const [target, field] of [[undefined, 11], ['gw-a', 10]] as const) {
+    const ts = 1_765_000_000_123_456_789n;
+    const direct = routeNotification(ts, target, read, at, field);
+    const viaText = jsonNotification(ts, target, at.map((i) => ({ path: encodedPath(read.keys[i], read.elems[i]), json: read.json(i) })), [], field);
+    expect(direct.equals(viaText)).toBe(true);
+  }
   return { rows, expected: entries.map((e) => JSON.stringify(e)) };
 }
 
@@ -71,16 +81,16 @@ describe('gNMI route sampler', () => {
       fs.writeFileSync(file, JSON.stringify(generateConfig(5, { dataPlane: true, privateWire, publicWire })), { mode: 0o600 });
       gw = new Gateway(await loadConfig(file), { logger: pino({ level: 'silent' }) });
       const sampler = new RouteSampler(gw);
-      const { expected } = both(gw);
+      const { rows, expected } = both(gw, sampler);
       expect(expected).toHaveLength(5);
-      expect(sampler.rows().json).toEqual(expected);
+      expect(rows.json).toEqual(expected);
       expect(JSON.parse(expected[0])).toMatchObject({ 'inbound-sas': 1, 'outbound-sas': 1 });
       fs.writeFileSync(file, JSON.stringify(generateConfig(3, { dataPlane: true, privateWire, publicWire })), { mode: 0o600 });
       gw.apply(await loadConfig(file));
-      const after = both(gw).expected;
-      expect(after).toHaveLength(3);
-      expect(sampler.rows().json).toEqual(after);
-      expect(sampler.rows().ids).toEqual(['r0', 'r1', 'r2']);
+      const after = both(gw, sampler);
+      expect(after.expected).toHaveLength(3);
+      expect(after.rows.json).toEqual(after.expected);
+      expect(after.rows.ids).toEqual(['r0', 'r1', 'r2']);
     } finally {
       gw?.close();
       wires.destroy(privateWire);

@@ -37,8 +37,13 @@ export interface Unit {
   key: string;
   node: GnmiNode;
   value: unknown;
-  /** The value's RFC 7951 JSON, when it was made as text (route-sample.ts) rather than as an object (then value is undefined). */
-  json?: string;
+  /** A route's entry read as text (route-sample.ts) rather than as an object (then value is undefined). */
+  route?: { rows: RouteRows; i: number };
+}
+
+/** A unit's value as RFC 7951 JSON text. */
+export function unitJson(u: Unit): string {
+  return u.route ? u.route.rows.json(u.route.i) : JSON.stringify(u.value);
 }
 
 /**
@@ -224,7 +229,7 @@ export function encode(units: readonly Unit[], encoding: Encoding): Update[] {
     return out;
   }
   const field = encoding === 'JSON' ? 'json_val' : 'json_ietf_val';
-  return units.map((u) => ({ path: { elem: u.elems }, val: { [field]: Buffer.from(u.json ?? JSON.stringify(u.value)) } }));
+  return units.map((u) => ({ path: { elem: u.elems }, val: { [field]: Buffer.from(unitJson(u)) } }));
 }
 
 /** Nanoseconds since the epoch, as protobufjs takes an int64. */

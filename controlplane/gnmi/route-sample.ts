@@ -12,11 +12,27 @@
 // fixed opening (`{"id":"site-b","inbound-packets":"`) and the numbers.
 // What follows the counters (peer state, learned endpoints, peer key) is
 // state.ts routeTails, the same function routeList uses.
-// test/gnmi-route-sample.test.ts compares the text with gatewayState's.
+//
+// A sample that sends every route (SAMPLE without suppress_redundant) does
+// not even make the text: routeNotification writes each update's protobuf
+// bytes from the route's encoded path and JSON opening (made once per
+// configuration) and the numbers' digits. test/gnmi-route-sample.test.ts
+// compares the text with gatewayState's, and those bytes with
+// jsonNotification's for the same text.
 import type { RouteId } from '../dataplane.js';
 import type { Gateway } from '../gateway.js';
 import { routeTails } from '../state.js';
 import { elemText, type PathElem } from './path.js';
+import { LEN, Writer, framed, pathBytes, tag } from './wire.js';
+
+/** Per route in the sums: inbound packets, bytes, SAs, outbound packets, bytes, SAs, policy errors. */
+const COLUMNS = 7;
+
+// The JSON between the numbers, in routeList's member order.
+const MIDDLE = ['","inbound-bytes":"', '","outbound-packets":"', '","outbound-bytes":"', '","inbound-sas":', ',"outbound-sas":', ',"inbound-policy-errors":"'].map((t) => Buffer.from(t));
+// Which sum each number is (after inbound-packets, sum 0).
+const ORDER = [0, 1, 3, 4, 2, 5, 6];
+const CLOSE = Buffer.from('"}');
 
 export interface RouteRows {
   /** Route ids in configuration order (the same array while the configuration is). */
@@ -24,8 +40,13 @@ export interface RouteRows {
   /** Each route's path as text (pathText of elems). */
   keys: readonly string[];
   elems: readonly PathElem[][];
+  /** Each route's path, protobuf-encoded (gnmi.Path). */
+  paths: readonly Buffer[];
   /** Each route's entry, RFC 7951 JSON. */
-  json: string[];
+  json(i: number): string;
+  /** The protobuf bytes of route i's JSON (routeNotification). */
+  jsonSize(i: number): number;
+  writeJson(w: Writer, i: number): void;
 }
 
 interface Layout {
@@ -34,7 +55,34 @@ interface Layout {
   index: Map<RouteId, number>;
   keys: string[];
   elems: PathElem[][];
+  paths: Buffer[];
+  /** `{"id":"site-b","inbound-packets":"`, as text and as bytes. */
   openings: string[];
+  openingBytes: Buffer[];
+}
+
+/** Digits of a non-negative safe integer, or the length of String(n) otherwise. */
+function numberSize(n: number): number {
+  if (!(Number.isSafeInteger(n) && n >= 0)) return Buffer.byteLength(String(n));
+  let size = 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) size++;
+  return size;
+}
+
+function writeNumber(w: Writer, n: number, size: number): void {
+  if (!(Number.isSafeInteger(n) && n >= 0)) {
+    w.string(String(n), size);
+    return;
+  }
+  const buf = w.buf;
+  let p = w.pos + size;
+  w.pos = p;
+  let x = n;
+  do {
+    const q = Math.floor(x / 10);
+    buf[--p] = 48 + (x - q * 10);
+    x = q;
+  } while (x > 0);
 }
 
 export class RouteSampler {
@@ -48,13 +96,16 @@ export class RouteSampler {
     if (this.layout?.of === config.routes) return this.layout;
     const ids = config.routes.map((r) => r.id);
     const elems = ids.map((id) => [{ name: 'gateway-state' }, { name: 'route', key: { id } }]);
+    const openings = ids.map((id) => `{"id":${JSON.stringify(id)},"inbound-packets":"`);
     this.layout = {
       of: config.routes,
       ids,
       index: new Map(ids.map((id, i) => [id, i])),
       keys: elems.map((e) => `/${e[0].name}/${elemText(e[1])}`),
       elems,
-      openings: ids.map((id) => `{"id":${JSON.stringify(id)},"inbound-packets":"`),
+      paths: elems.map((e) => pathBytes(e)),
+      openings,
+      openingBytes: openings.map((o) => Buffer.from(o)),
     };
     return this.layout;
   }
@@ -62,35 +113,102 @@ export class RouteSampler {
   rows(): RouteRows {
     const l = this.layoutNow();
     const n = l.ids.length;
-    // Per route: inbound packets, bytes, SAs, outbound packets, bytes, SAs, policy errors.
-    const sums = new Float64Array(n * 7);
+    const sums = new Float64Array(n * COLUMNS);
     const { routes, columns } = this.gw.dataplane.saTrafficColumns();
     const at = new Int32Array(routes.length);
     for (let i = 0; i < routes.length; i++) at[i] = l.index.get(routes[i]) ?? -1;
     for (let c = 0; c < columns.length; c += 6) {
       const r = at[columns[c]];
       if (r < 0) continue;
-      const o = r * 7 + (columns[c + 1] ? 0 : 3);
+      const o = r * COLUMNS + (columns[c + 1] ? 0 : 3);
       sums[o] += columns[c + 3];
       sums[o + 1] += columns[c + 4];
       sums[o + 2]++;
-      sums[r * 7 + 6] += columns[c + 5];
+      sums[r * COLUMNS + 6] += columns[c + 5];
     }
     // The removed SAs' final counts (routeTraffic with no live SAs: the ledger's alone).
     for (const t of this.gw.saLedger.routeTraffic(l.ids, [])) {
       const r = l.index.get(t.route);
       if (r === undefined) continue;
-      const o = r * 7 + (t.direction === 'inbound' ? 0 : 3);
+      const o = r * COLUMNS + (t.direction === 'inbound' ? 0 : 3);
       sums[o] += t.packets;
       sums[o + 1] += t.bytes;
-      sums[r * 7 + 6] += t.policyErrors;
+      sums[r * COLUMNS + 6] += t.policyErrors;
     }
-    const tails = routeTails(this.gw);
-    const json: string[] = new Array(n);
-    for (let r = 0, o = 0; r < n; r++, o += 7) {
-      const tail = tails.size ? tails.get(l.ids[r]) : undefined;
-      json[r] = `${l.openings[r]}${sums[o]}","inbound-bytes":"${sums[o + 1]}","outbound-packets":"${sums[o + 3]}","outbound-bytes":"${sums[o + 4]}","inbound-sas":${sums[o + 2]},"outbound-sas":${sums[o + 5]},"inbound-policy-errors":"${sums[o + 6]}"${tail ? ',' + JSON.stringify(tail).slice(1) : '}'}`;
+    // The members after the counters, as JSON text continuing the object (`,"peer-up":true,…}`).
+    const tails: Array<Buffer | undefined> = new Array(n);
+    for (const [id, tail] of routeTails(this.gw)) {
+      const r = l.index.get(id);
+      if (r !== undefined) tails[r] = Buffer.from('",' + JSON.stringify(tail).slice(1));
     }
-    return { ids: l.ids, keys: l.keys, elems: l.elems, json };
+    return {
+      ids: l.ids,
+      keys: l.keys,
+      elems: l.elems,
+      paths: l.paths,
+      json: (i) => {
+        const o = i * COLUMNS;
+        const tail = tails[i];
+        return `${l.openings[i]}${sums[o]}","inbound-bytes":"${sums[o + 1]}","outbound-packets":"${sums[o + 3]}","outbound-bytes":"${sums[o + 4]}","inbound-sas":${sums[o + 2]},"outbound-sas":${sums[o + 5]},"inbound-policy-errors":"${sums[o + 6]}${tail ? tail.toString() : '"}'}`;
+      },
+      jsonSize: (i) => {
+        let size = l.openingBytes[i].length + (tails[i]?.length ?? CLOSE.length);
+        for (let k = 0; k < COLUMNS; k++) size += numberSize(sums[i * COLUMNS + ORDER[k]]);
+        for (const m of MIDDLE) size += m.length;
+        return size;
+      },
+      writeJson: (w, i) => {
+        w.bytes(l.openingBytes[i]);
+        for (let k = 0; k < COLUMNS; k++) {
+          const v = sums[i * COLUMNS + ORDER[k]];
+          writeNumber(w, v, numberSize(v));
+          if (k < MIDDLE.length) w.bytes(MIDDLE[k]);
+        }
+        w.bytes(tails[i] ?? CLOSE);
+      },
+    };
   }
+}
+
+/**
+ * What jsonNotification(timestamp, target, updates, [], field) writes for
+ * routes `at` of `rows` (their paths and json(i)), without making the text.
+ */
+export function routeNotification(timestamp: bigint, target: string | undefined, rows: RouteRows, at: readonly number[], field: 10 | 11): Buffer {
+  let tsSize = 1;
+  for (let t = timestamp; t >= 0x80n; t >>= 7n) tsSize++;
+  const prefix = target ? pathBytes([], target) : null;
+  let body = 1 + tsSize + (prefix ? framed(prefix.length) : 0);
+  const jsonSizes = new Int32Array(at.length);
+  for (let k = 0; k < at.length; k++) {
+    const i = at[k];
+    const json = (jsonSizes[k] = rows.jsonSize(i));
+    body += framed(framed(rows.paths[i].length) + framed(framed(json)));
+  }
+  const w = new Writer(Buffer.allocUnsafe(framed(body)));
+  w.varint(tag(1, LEN));
+  w.varint(body);
+  w.varint(tag(1, 0));
+  w.bigVarint(timestamp);
+  if (prefix) {
+    w.varint(tag(2, LEN));
+    w.varint(prefix.length);
+    w.bytes(prefix);
+  }
+  for (let k = 0; k < at.length; k++) {
+    const i = at[k], path = rows.paths[i], json = jsonSizes[k];
+    const val = framed(json);
+    w.varint(tag(4, LEN));
+    w.varint(framed(path.length) + framed(val));
+    w.varint(tag(1, LEN));
+    w.varint(path.length);
+    w.bytes(path);
+    w.varint(tag(3, LEN));
+    w.varint(val);
+    w.varint(tag(field, LEN));
+    w.varint(json);
+    rows.writeJson(w, i);
+  }
+  if (w.pos !== w.buf.length) throw new Error(`gnmi: a route notification of ${w.buf.length} octets was written with ${w.pos}`);
+  return w.buf;
 }

@@ -20,10 +20,11 @@ import type * as grpc from '@grpc/grpc-js';
 import { isObject, type Json } from '../api/path.js';
 import type { Top } from '../api/schema.js';
 import { GnmiError, invalid, status } from './errors.js';
-import { dataTypeOf, encode, encodingOf, memberOf, topsFor, unitsAt, type Encoding, type Snapshots, type Unit, type Update } from './data.js';
+import { dataTypeOf, encode, encodingOf, memberOf, topsFor, unitJson, unitsAt, type Encoding, type Snapshots, type Unit, type Update } from './data.js';
 import { pathText, resolve, type GnmiPath, type PathElem, type Resolved } from './path.js';
 import { isMoving, type GnmiNode } from './schema.js';
 import { encodedPath, jsonNotification, type JsonUpdate } from './wire.js';
+import { routeNotification } from './route-sample.js';
 import type { GnmiStats } from './stats.js';
 
 /** Subscriptions in one SubscriptionList. */
@@ -228,10 +229,10 @@ export class SubscribeCall {
     w.unitIds = rows.ids;
     if (id !== undefined) {
       const i = (rows.ids as readonly string[]).indexOf(id);
-      if (i >= 0) out.push({ elems: rows.elems[i], key: rows.keys[i], node, value: undefined, json: rows.json[i] });
+      if (i >= 0) out.push({ elems: rows.elems[i], key: rows.keys[i], node, value: undefined, route: { rows, i } });
       return out;
     }
-    for (let i = 0; i < rows.ids.length; i++) out.push({ elems: rows.elems[i], key: rows.keys[i], node, value: undefined, json: rows.json[i] });
+    for (let i = 0; i < rows.ids.length; i++) out.push({ elems: rows.elems[i], key: rows.keys[i], node, value: undefined, route: { rows, i } });
     return out;
   }
 
@@ -254,7 +255,7 @@ export class SubscribeCall {
 
   private signature(w: Watch, u: Unit): string {
     if (w.mode === 'ON_CHANGE') return steady(u.node, u.value);
-    return w.suppress ? u.json ?? JSON.stringify(u.value) : '';
+    return w.suppress ? unitJson(u) : '';
   }
 
   private sample(w: Watch): void {
@@ -346,10 +347,20 @@ export class SubscribeCall {
         this.write({ update: { timestamp: String(ns), prefix: target ? { target } : undefined, update: updates!.slice(i, end), delete: del.map((d) => ({ elem: d.elems })) } });
         continue;
       }
+      // Route entries of one reading, nothing deleted: their bytes straight from the counters (route-sample.ts).
+      const rows = units[i]?.route?.rows;
+      if (rows && !del.length) {
+        const at: number[] = [];
+        for (let j = i; j < end && units[j].route?.rows === rows; j++) at.push(units[j].route!.i);
+        if (at.length === end - i) {
+          this.write(routeNotification(ns, target, rows, at, field));
+          continue;
+        }
+      }
       const json: JsonUpdate[] = [];
       for (let j = i; j < end; j++) {
         const u = units[j];
-        json.push({ path: encodedPath(u.key, u.elems), json: u.json ?? JSON.stringify(u.value) });
+        json.push({ path: u.route ? u.route.rows.paths[u.route.i] : encodedPath(u.key, u.elems), json: unitJson(u) });
       }
       this.write(jsonNotification(ns, target, json, del.map((d) => encodedPath(d.key ?? pathText(d.elems), d.elems)), field));
     }

@@ -14,10 +14,10 @@
 // compares it with what protobufjs writes for the same message.
 import type { PathElem } from './path.js';
 
-const LEN = 2; // wire type: length-delimited
-const tag = (field: number, wire: number) => (field << 3) | wire;
+export const LEN = 2; // wire type: length-delimited
+export const tag = (field: number, wire: number) => (field << 3) | wire;
 
-function varintSize(n: number): number {
+export function varintSize(n: number): number {
   let size = 1;
   while (n >= 0x80) {
     n = Math.floor(n / 128);
@@ -26,7 +26,7 @@ function varintSize(n: number): number {
   return size;
 }
 
-class Writer {
+export class Writer {
   pos = 0;
   constructor(readonly buf: Buffer) {}
   varint(n: number): void {
@@ -53,9 +53,9 @@ class Writer {
 }
 
 /** A length-delimited field of `size` bytes: its tag, length and the bytes' size. */
-const framed = (size: number) => 1 + varintSize(size) + size;
+export const framed = (size: number) => 1 + varintSize(size) + size;
 
-function pathBytes(elems: readonly PathElem[], target?: string): Buffer {
+export function pathBytes(elems: readonly PathElem[], target?: string): Buffer {
   const elemSizes = elems.map((e) => {
     const name = Buffer.byteLength(e.name);
     let size = framed(name);

@@ -406,10 +406,15 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
     });
   }
   // [{queue, route, learned, address?, port?, changes}]: address and port once learned.
+  // endpoints(true): the learned ones only (what the state reads at every
+  // gNMI sample: at 10,000 routes an object per route and queue cost more
+  // than the routes' counters).
   Napi::Value Endpoints(const Napi::CallbackInfo& info) {
     return guarded(info, [&](Gateway& g) {
       Napi::Env env = info.Env();
+      const bool learned_only = info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
       auto list = g.endpoints();
+      if (learned_only) std::erase_if(list, [](const EndpointInfo& e) { return !e.value.learned; });
       Napi::Array a = Napi::Array::New(env, list.size());
       for (size_t i = 0; i < list.size(); i++) {
         const EndpointInfo& e = list[i];
