@@ -85,8 +85,12 @@ function writeNumber(w: Writer, n: number, size: number): void {
   } while (x > 0);
 }
 
+/** Data-plane route index → place in the layout, for the array saTrafficColumns hands out again and again (names only appended). */
+interface RouteMap { routes: readonly RouteId[]; layout: Layout; at: Int32Array; length: number }
+
 export class RouteSampler {
   private layout: Layout | null = null;
+  private routeMap: RouteMap | null = null;
 
   constructor(private readonly gw: Gateway) {}
 
@@ -115,8 +119,18 @@ export class RouteSampler {
     const n = l.ids.length;
     const sums = new Float64Array(n * COLUMNS);
     const { routes, columns } = this.gw.dataplane.saTrafficColumns();
-    const at = new Int32Array(routes.length);
-    for (let i = 0; i < routes.length; i++) at[i] = l.index.get(routes[i]) ?? -1;
+    let m = this.routeMap;
+    if (!m || m.routes !== routes || m.layout !== l || m.length > routes.length) m = this.routeMap = { routes, layout: l, at: new Int32Array(routes.length), length: 0 };
+    if (m.length < routes.length) {
+      if (m.at.length < routes.length) {
+        const grown = new Int32Array(routes.length * 2);
+        grown.set(m.at.subarray(0, m.length));
+        m.at = grown;
+      }
+      for (let i = m.length; i < routes.length; i++) m.at[i] = l.index.get(routes[i]) ?? -1;
+      m.length = routes.length;
+    }
+    const at = m.at;
     for (let c = 0; c < columns.length; c += 6) {
       const r = at[columns[c]];
       if (r < 0) continue;
