@@ -288,7 +288,7 @@ export async function startGnmi(gw: Gateway, opts: GnmiOptions): Promise<GnmiSer
  * state is 30,000 updates at 10,000 routes, and protobufjs took a third of
  * its time.
  */
-function get(snapshots: Snapshots, req: Json): Json | Buffer {
+export function get(snapshots: Pick<Snapshots, 'doc'>, req: Json): Json | Buffer {
   const encoding = encodingOf(req.encoding);
   const type = dataTypeOf(req.type);
   const paths = (req.path as GnmiPath[] | undefined) ?? [];
