@@ -18,7 +18,7 @@ const getMethod = gnmiService().Get;
 const p = (...elem: Array<string | [string, Record<string, string>]>): GnmiPath => ({ elem: elem.map((e) => (typeof e === 'string' ? { name: e } : { name: e[0], key: e[1] })) });
 
 /** What protobufjs gives back for a map key (sorted as wire.ts writes it; {} for none). */
-const sortedKeys = (u: { path: { elem: Array<{ name: string; key?: Record<string, string> }> } }) =>
+const sortedKeys = (u: { path: { elem: Array<{ name: string; key?: Record<string, string> }> }; val: Record<string, unknown> }) =>
   ({ ...u, path: { elem: u.path.elem.map((e) => ({ name: e.name, key: Object.fromEntries(Object.entries(e.key ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) })) } });
 
 describe('gNMI Get answered as bytes', () => {
