@@ -15,7 +15,10 @@ import { wires } from '../controlplane/dataplane.js';
 import { loadConfig } from '../controlplane/config/index.js';
 import { Gateway } from '../controlplane/gateway.js';
 import { gatewayState } from '../controlplane/state.js';
-import { RouteSampler, routeNotification } from '../controlplane/gnmi/route-sample.js';
+import { RouteSampler, routeNotification, routeProtoNotification } from '../controlplane/gnmi/route-sample.js';
+import { encode, type Unit } from '../controlplane/gnmi/data.js';
+import { gnmiTops } from '../controlplane/gnmi/schema.js';
+import { gnmiService } from '../controlplane/gnmi/proto.js';
 import { encodedPath, jsonNotification } from '../controlplane/gnmi/wire.js';
 import { numbered, sleep, twoSites, until } from '../controlplane/demo/memory-two-sites.js';
 import { generateConfig } from '../bench/config.js';
@@ -33,8 +36,31 @@ function both(gw: Gateway, sampler = new RouteSampler(gw)) {
     const viaText = jsonNotification(ts, target, at.map((i) => ({ path: encodedPath(read.keys[i], read.elems[i]), json: read.json(i) })), [], field);
     expect(direct.equals(viaText)).toBe(true);
   }
-  return { rows, expected: entries.map((e) => JSON.stringify(e)) };
+  // PROTO: encode's updates for the text-read units are those of gatewayState's objects; written from the counters, protobufjs's bytes.
+  const node = gnmiTops().get('gateway-state')!.children.get('route')!;
+  const asText: Unit[] = read.ids.map((_, i) => ({ elems: read.elems[i], key: read.keys[i], node, value: undefined, route: { rows: read, i } }));
+  const asObjects: Unit[] = entries.map((e, i) => ({ elems: read.elems[i], key: read.keys[i], node, value: e }));
+  const updates = encode(asObjects, 'PROTO');
+  expect(encode(asText, 'PROTO')).toEqual(updates);
+  const safe = at.filter((i) => read.protoSafe(i));
+  if (safe.length === at.length) {
+    const inOrder = [...at];
+    const byRoute = new Map<number, typeof updates>();
+    for (const u of updates) {
+      const i = read.ids.indexOf(u.path.elem[1].key!.id as never);
+      byRoute.set(i, [...(byRoute.get(i) ?? []), u]);
+    }
+    const all = inOrder.flatMap((i) => byRoute.get(i)!);
+    for (const [from, to, target] of [[0, all.length, undefined], [3, Math.min(all.length, 13), 'gw-a']] as const) {
+      const ts = 1_765_000_000_123_456_789n;
+      const direct = routeProtoNotification(ts, target, read, inOrder, from, to);
+      const viaProtobufjs = subscribe.responseSerialize({ update: { timestamp: String(ts), prefix: target ? { target } : undefined, update: all.slice(from, to), delete: [] } });
+      expect(direct.equals(viaProtobufjs)).toBe(true);
+    }
+  }
+  return { rows, expected: entries.map((e) => JSON.stringify(e)), protoSafe: safe.length };
 }
+const subscribe = gnmiService().Subscribe;
 
 describe('gNMI route sampler', () => {
   it('gives the text of gatewayState\'s route entries: key-manager mode, traffic, SA rollovers', async () => {
@@ -81,8 +107,9 @@ describe('gNMI route sampler', () => {
       fs.writeFileSync(file, JSON.stringify(generateConfig(5, { dataPlane: true, privateWire, publicWire })), { mode: 0o600 });
       gw = new Gateway(await loadConfig(file), { logger: pino({ level: 'silent' }) });
       const sampler = new RouteSampler(gw);
-      const { rows, expected } = both(gw, sampler);
+      const { rows, expected, protoSafe } = both(gw, sampler);
       expect(expected).toHaveLength(5);
+      expect(protoSafe).toBe(5);
       expect(rows.json).toEqual(expected);
       expect(JSON.parse(expected[0])).toMatchObject({ 'inbound-sas': 1, 'outbound-sas': 1 });
       fs.writeFileSync(file, JSON.stringify(generateConfig(3, { dataPlane: true, privateWire, publicWire })), { mode: 0o600 });

@@ -224,7 +224,7 @@ export function encode(units: readonly Unit[], encoding: Encoding): Update[] {
     const out: Update[] = [];
     for (const u of units) {
       // A list entry unit: its own path already names the entry.
-      leaves(u.elems, u.node.kind === 'list' ? { ...u.node, kind: 'container' } : u.node, u.value, out);
+      leaves(u.elems, u.node.kind === 'list' ? { ...u.node, kind: 'container' } : u.node, u.route ? JSON.parse(unitJson(u)) : u.value, out);
     }
     return out;
   }

@@ -23,7 +23,7 @@ import type { RouteId } from '../dataplane.js';
 import type { Gateway } from '../gateway.js';
 import { routeTails } from '../state.js';
 import { elemText, type PathElem } from './path.js';
-import { LEN, Writer, framed, pathBytes, tag } from './wire.js';
+import { LEN, Writer, framed, pathBytes, tag, varintSize } from './wire.js';
 
 /** Per route in the sums: inbound packets, bytes, SAs, outbound packets, bytes, SAs, policy errors. */
 const COLUMNS = 7;
@@ -44,6 +44,11 @@ export interface RouteRows {
   paths: readonly Buffer[];
   /** Each route's entry, RFC 7951 JSON. */
   json(i: number): string;
+  /** Route i's PROTO updates can be written from its numbers (no members after the counters, every number a safe integer). */
+  protoSafe(i: number): boolean;
+  /** PROTO leaf k of route i (k 0 is the id: idValue; then the numbers in member order). */
+  protoLeaf(i: number, k: number): number;
+  idValue(i: number): Buffer;
   /** The protobuf bytes of route i's JSON (routeNotification). */
   jsonSize(i: number): number;
   writeJson(w: Writer, i: number): void;
@@ -59,7 +64,13 @@ interface Layout {
   /** `{"id":"site-b","inbound-packets":"`, as text and as bytes. */
   openings: string[];
   openingBytes: Buffer[];
+  /** PROTO: each route's id as a TypedValue (string_val). */
+  idValues: Buffer[];
 }
+
+// PROTO: the entry's leaves in its member order, id first (then the sums in ORDER), each as an encoded PathElem to append to the route's path.
+const LEAF_ELEMS = ['id', 'inbound-packets', 'inbound-bytes', 'outbound-packets', 'outbound-bytes', 'inbound-sas', 'outbound-sas', 'inbound-policy-errors'].map((name) => pathBytes([{ name }]));
+const LEAVES_PER_ROUTE = LEAF_ELEMS.length;
 
 /** Digits of a non-negative safe integer, or the length of String(n) otherwise. */
 function numberSize(n: number): number {
@@ -110,6 +121,13 @@ export class RouteSampler {
       paths: elems.map((e) => pathBytes(e)),
       openings,
       openingBytes: openings.map((o) => Buffer.from(o)),
+      idValues: ids.map((id) => {
+        const w = new Writer(Buffer.allocUnsafe(framed(Buffer.byteLength(id))));
+        w.varint(tag(1, LEN));
+        w.varint(Buffer.byteLength(id));
+        w.string(id, Buffer.byteLength(id));
+        return w.buf;
+      }),
     };
     return this.layout;
   }
@@ -165,6 +183,16 @@ export class RouteSampler {
         const tail = tails[i];
         return `${l.openings[i]}${sums[o]}","inbound-bytes":"${sums[o + 1]}","outbound-packets":"${sums[o + 3]}","outbound-bytes":"${sums[o + 4]}","inbound-sas":${sums[o + 2]},"outbound-sas":${sums[o + 5]},"inbound-policy-errors":"${sums[o + 6]}${tail ? tail.toString() : '"}'}`;
       },
+      protoSafe: (i) => {
+        if (tails[i]) return false;
+        for (let k = 0; k < COLUMNS; k++) {
+          const v = sums[i * COLUMNS + k];
+          if (!(Number.isSafeInteger(v) && v >= 0)) return false;
+        }
+        return true;
+      },
+      protoLeaf: (i, k) => (k === 0 ? -1 : sums[i * COLUMNS + ORDER[k - 1]]),
+      idValue: (i) => l.idValues[i],
       jsonSize: (i) => {
         let size = l.openingBytes[i].length + (tails[i]?.length ?? CLOSE.length);
         for (let k = 0; k < COLUMNS; k++) size += numberSize(sums[i * COLUMNS + ORDER[k]]);
@@ -226,3 +254,52 @@ export function routeNotification(timestamp: bigint, target: string | undefined,
   if (w.pos !== w.buf.length) throw new Error(`gnmi: a route notification of ${w.buf.length} octets was written with ${w.pos}`);
   return w.buf;
 }
+
+/**
+ * PROTO: what protobufjs writes for the SubscribeResponse of updates
+ * [from, to) of routes `at` as data.ts encode gives them (a leaf per update:
+ * the id as string_val, the counters and SA counts as uint_val), for routes
+ * whose rows.protoSafe holds. Update u is route at[u / 8]'s leaf u % 8.
+ */
+export function routeProtoNotification(timestamp: bigint, target: string | undefined, rows: RouteRows, at: readonly number[], from: number, to: number): Buffer {
+  let tsSize = 1;
+  for (let t = timestamp; t >= 0x80n; t >>= 7n) tsSize++;
+  const prefix = target ? pathBytes([], target) : null;
+  let body = 1 + tsSize + (prefix ? framed(prefix.length) : 0);
+  const valSize = (i: number, k: number) => (k === 0 ? rows.idValue(i).length : 1 + varintSize(rows.protoLeaf(i, k)));
+  for (let u = from; u < to; u++) {
+    const i = at[Math.floor(u / LEAVES_PER_ROUTE)], k = u % LEAVES_PER_ROUTE;
+    body += framed(framed(rows.paths[i].length + LEAF_ELEMS[k].length) + framed(valSize(i, k)));
+  }
+  const w = new Writer(Buffer.allocUnsafe(framed(body)));
+  w.varint(tag(1, LEN));
+  w.varint(body);
+  w.varint(tag(1, 0));
+  w.bigVarint(timestamp);
+  if (prefix) {
+    w.varint(tag(2, LEN));
+    w.varint(prefix.length);
+    w.bytes(prefix);
+  }
+  for (let u = from; u < to; u++) {
+    const i = at[Math.floor(u / LEAVES_PER_ROUTE)], k = u % LEAVES_PER_ROUTE;
+    const path = rows.paths[i].length + LEAF_ELEMS[k].length, val = valSize(i, k);
+    w.varint(tag(4, LEN));
+    w.varint(framed(path) + framed(val));
+    w.varint(tag(1, LEN));
+    w.varint(path);
+    w.bytes(rows.paths[i]);
+    w.bytes(LEAF_ELEMS[k]);
+    w.varint(tag(3, LEN));
+    w.varint(val);
+    if (k === 0) w.bytes(rows.idValue(i));
+    else {
+      w.varint(tag(3, 0)); // uint_val
+      w.varint(rows.protoLeaf(i, k));
+    }
+  }
+  if (w.pos !== w.buf.length) throw new Error(`gnmi: a route notification of ${w.buf.length} octets was written with ${w.pos}`);
+  return w.buf;
+}
+
+export const PROTO_LEAVES_PER_ROUTE = LEAVES_PER_ROUTE;

@@ -24,7 +24,7 @@ import { dataTypeOf, encode, encodingOf, memberOf, topsFor, unitJson, unitsAt, t
 import { pathText, resolve, type GnmiPath, type PathElem, type Resolved } from './path.js';
 import { isMoving, type GnmiNode } from './schema.js';
 import { encodedPath, jsonNotification, type JsonUpdate } from './wire.js';
-import { routeNotification } from './route-sample.js';
+import { PROTO_LEAVES_PER_ROUTE, routeNotification, routeProtoNotification } from './route-sample.js';
 import type { GnmiStats } from './stats.js';
 
 /** Subscriptions in one SubscriptionList. */
@@ -51,16 +51,16 @@ interface Watch {
   last: Map<string, { sig: string; elems: PathElem[] }>;
   lastHeartbeat: number;
   timer: NodeJS.Timeout | null;
-  /** SAMPLE of /gateway-state/route (all, or one id) in a JSON encoding: read as text (route-sample.ts). */
+  /** SAMPLE of /gateway-state/route (all, or one id): read from the counters (route-sample.ts). */
   routeRows: boolean;
   /** The route ids the last units were read from (routeRows), and those w.last holds: while the same array, no route came or went. */
   unitIds: readonly string[] | null;
   lastIds: readonly string[] | null;
 }
 
-/** A SAMPLE of gateway-state/route entries, in a JSON encoding: what route-sample.ts makes as text. */
+/** A SAMPLE of gateway-state/route entries: what route-sample.ts reads from the counters. */
 function isRouteSample(r: Resolved, mode: Mode, encoding: Encoding): boolean {
-  return mode === 'SAMPLE' && encoding !== 'PROTO' && r.top === 'gateway-state' && r.steps.length === 1 && r.steps[0].node.name === 'route';
+  return mode === 'SAMPLE' && r.top === 'gateway-state' && r.steps.length === 1 && r.steps[0].node.name === 'route';
 }
 
 const nsToMs = (v: unknown): number => {
@@ -335,9 +335,10 @@ export class SubscribeCall {
   private notify(units: readonly Unit[], deletes: ReadonlyArray<{ key?: string; elems: PathElem[] }>): void {
     const target = this.prefix?.target || undefined;
     const field = this.encoding === 'PROTO' ? null : this.encoding === 'JSON' ? 10 : 11;
+    const ns = BigInt(Date.now()) * 1_000_000n;
+    if (field === null && !deletes.length && this.protoRoutes(units, target, ns)) return;
     const updates: Update[] | null = field === null ? encode(units, 'PROTO') : null;
     const count = updates ? updates.length : units.length;
-    const ns = BigInt(Date.now()) * 1_000_000n;
     for (let i = 0; i < Math.max(count, 1); i += MAX_UPDATES_PER_NOTIFICATION) {
       const del = i === 0 ? deletes : [];
       const end = Math.min(count, i + MAX_UPDATES_PER_NOTIFICATION);
@@ -364,6 +365,25 @@ export class SubscribeCall {
       }
       this.write(jsonNotification(ns, target, json, del.map((d) => encodedPath(d.key ?? pathText(d.elems), d.elems)), field));
     }
+  }
+
+  /** PROTO route entries of one reading: their updates' bytes straight from the counters, in the same notifications as encode's (route-sample.ts). */
+  private protoRoutes(units: readonly Unit[], target: string | undefined, ns: bigint): boolean {
+    const rows = units[0]?.route?.rows;
+    if (!rows) return false;
+    const at: number[] = new Array(units.length);
+    for (let j = 0; j < units.length; j++) {
+      const r = units[j].route;
+      if (r?.rows !== rows || !rows.protoSafe(r.i)) return false;
+      at[j] = r.i;
+    }
+    const count = at.length * PROTO_LEAVES_PER_ROUTE;
+    for (let i = 0; i < count; i += MAX_UPDATES_PER_NOTIFICATION) {
+      const end = Math.min(count, i + MAX_UPDATES_PER_NOTIFICATION);
+      this.stats.updatesSent += end - i;
+      this.write(routeProtoNotification(ns, target, rows, at, i, end));
+    }
+    return true;
   }
 
   private write(msg: Json | Buffer): void {
