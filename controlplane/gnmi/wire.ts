@@ -44,6 +44,14 @@ export class Writer {
     this.buf[this.pos++] = Number(n);
   }
   bytes(b: Buffer): void {
+    // A route's path or JSON opening is a few dozen octets: a loop costs less than a call into Buffer.copy.
+    if (b.length <= 64) {
+      const buf = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < b.length; i++) buf[p++] = b[i];
+      this.pos = p;
+      return;
+    }
     b.copy(this.buf, this.pos);
     this.pos += b.length;
   }
