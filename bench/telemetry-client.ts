@@ -39,6 +39,8 @@ if (task === 'get') {
   const [encoding, path] = task === 'sample' ? rest : ['JSON_IETF', rest[0]];
   const stream = client.Subscribe();
   let notifications = 0, updates = 0, deletes = 0, synced = false;
+  // A sample's notifications share its timestamp: the samples the gateway took (it skips one while the client has not read the last).
+  const stamps = new Set<string>();
   stream.on('data', (r: any) => {
     if (r.sync_response) {
       synced = true;
@@ -47,6 +49,7 @@ if (task === 'get') {
     }
     if (!synced) return;
     notifications++;
+    stamps.add(String(r.update.timestamp));
     updates += r.update.update?.length ?? 0;
     deletes += r.update.delete?.length ?? 0;
   });
@@ -61,7 +64,7 @@ if (task === 'get') {
     }, 10);
   });
   stream.cancel();
-  out({ task, notifications, updates, deletes });
+  out({ task, notifications, samples: stamps.size, updates, deletes });
 }
 client.close();
 process.exit(0);

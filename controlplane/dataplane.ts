@@ -204,11 +204,12 @@ export class Dataplane {
   /** Packets authenticated so far on one inbound SA (0 if it does not exist). */
   inboundPackets(queue: QueueNumber, spi: Spi): number { return this.gw.inboundPackets(this.workerOf(queue), spi); }
   /** Every route's peer endpoint on every queue (ESP in UDP). */
-  endpoints(): EndpointState[] { return numbered<EndpointState>(this.gw.endpoints()); }
+  /** Each route's endpoint per queue; `learnedOnly`: those the data plane learned (no object for the others). */
+  endpoints(learnedOnly = false): EndpointState[] { return numbered<EndpointState>(this.gw.endpoints(learnedOnly)); }
 
   /** Each SA's traffic, what the routes' counters sum (sas() has it too, at several times the cost). */
   saTraffic(): SaTraffic[] {
-    const { routes, columns } = this.gw.saTraffic() as { routes: RouteId[]; columns: Float64Array };
+    const { routes, columns } = this.saTrafficColumns();
     const out: SaTraffic[] = new Array(columns.length / 6);
     for (let i = 0, c = 0; i < out.length; i++, c += 6) {
       out[i] = {
@@ -217,6 +218,15 @@ export class Dataplane {
       };
     }
     return out;
+  }
+
+  /**
+   * saTraffic as the data plane gives it, without an object per SA (gNMI's
+   * route sampler sums it straight into typed arrays): per SA six columns,
+   * index into `routes`, inbound (1/0), worker, packets, bytes, policy errors.
+   */
+  saTrafficColumns(): { routes: RouteId[]; columns: Float64Array } {
+    return this.gw.saTraffic() as { routes: RouteId[]; columns: Float64Array };
   }
 
   /** Queues frames for a worker: sent as they are, or processed as if received on `side`. */

@@ -60,7 +60,7 @@ export function routePeers(gw: Gateway): Map<RouteId, RoutePeer> {
   const km = gw.keymanager;
   if (!km) return out;
   // ESP in UDP: where the data plane learned the peer is (authenticated ESP), by route and queue.
-  const learned = new Map(gw.dataplane.endpoints().filter((e) => e.learned).map((e) => [`${e.route}/${e.queue}`, e]));
+  const learned = new Map(gw.dataplane.endpoints(true).filter((e) => e.learned).map((e) => [`${e.route}/${e.queue}`, e]));
   for (const r of gw.currentConfig.routes) {
     const multi = multiPeers(r);
     const pairs = multi.map((p, pair) => onePeer(gw, r, p, pair, learned));

@@ -198,12 +198,9 @@ function routeList(gw: Gateway, routes: readonly RouteId[], sas: readonly SaTraf
     const r = by.get(sa.route);
     if (r) r[sa.direction].sas++;
   }
-  const peers = routePeers(gw);
-  const endpoints = learnedEndpoints(gw);
+  const tails = routeTails(gw);
   return routes.map((id) => {
     const r = by.get(id)!;
-    const peer = peers.get(id);
-    const endpoint = endpoints.get(id);
     return {
       id,
       'inbound-packets': c64(r.inbound.packets),
@@ -213,17 +210,40 @@ function routeList(gw: Gateway, routes: readonly RouteId[], sas: readonly SaTraf
       'inbound-sas': r.inbound.sas,
       'outbound-sas': r.outbound.sas,
       'inbound-policy-errors': c64(r.policyErrors),
+      ...tails.get(id),
+    };
+  });
+}
+
+/**
+ * The leaves of each configured route's state after its counters (its
+ * peer, the endpoints the data plane learned, the peer's public key), by
+ * route; routes with none are left out. gNMI's route sampler
+ * (gnmi/route-sample.ts) appends the same to the counters it sums itself.
+ */
+export function routeTails(gw: Gateway): Map<RouteId, Json> {
+  const out = new Map<RouteId, Json>();
+  const peers = routePeers(gw);
+  const endpoints = learnedEndpoints(gw);
+  for (const r of gw.currentConfig.routes) {
+    const peer = peers.get(r.id);
+    const endpoint = endpoints.get(r.id);
+    const tail: Json = {
       ...(peer ? peerLeaves(peer, endpoint) : {}),
       // Data-plane mode has no peer state: the endpoints the data plane learned.
       ...(!peer && endpoint ? { 'peer-endpoint': endpoint.map((e) => ({ ...e, learned: true })) } : {}),
     };
-  });
+    // The peer's identity (public-key routes): its public key, never anything private.
+    if (r.peer) tail['peer-public-key'] = r.peer.publicKey.toString('base64');
+    if (Object.keys(tail).length) out.set(r.id, tail);
+  }
+  return out;
 }
 
 /** Routes' peer endpoints the data plane has learned (ESP in UDP), by route, in queue order. */
 function learnedEndpoints(gw: Gateway): Map<RouteId, Json[]> {
   const by = new Map<RouteId, Json[]>();
-  for (const e of gw.dataplane.endpoints().sort((a, b) => a.queue - b.queue)) {
+  for (const e of gw.dataplane.endpoints(true).sort((a, b) => a.queue - b.queue)) {
     if (!e.learned) continue;
     const list = by.get(e.route) ?? [];
     list.push({ queue: e.queue, address: e.address!, port: e.port!, changes: c64(e.changes) });
@@ -278,12 +298,6 @@ export function gatewayState(gw: Gateway, only?: string): Json {
   const live = want('sa') ? dp.sas() : [];
   // The routes' counters from the SA traffic columns (the same counters, read without an object per SA).
   const routes = want('route') ? routeList(gw, config.routes.map((r) => r.id), want('sa') ? live : dp.saTraffic()) : [];
-  // The peer's identity (public-key routes): its public key, never anything private.
-  if (routes.length) {
-    config.routes.forEach((r, i) => {
-      if (r.peer) routes[i]['peer-public-key'] = r.peer.publicKey.toString('base64');
-    });
-  }
   if (routes.length) state.route = routes;
   const sas = want('sa') ? saList(gw, live) : [];
   if (sas.length) state.sa = sas;

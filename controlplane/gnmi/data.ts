@@ -17,6 +17,7 @@ import { gatewayState } from '../state.js';
 import { invalid, notFound, unimplemented } from './errors.js';
 import { elemText, type PathElem, type Resolved } from './path.js';
 import { gnmiTops, type GnmiNode } from './schema.js';
+import { RouteSampler, type RouteRows } from './route-sample.js';
 
 export type DataType = 'ALL' | 'CONFIG' | 'STATE' | 'OPERATIONAL';
 export type Encoding = 'JSON' | 'JSON_IETF' | 'PROTO';
@@ -36,6 +37,13 @@ export interface Unit {
   key: string;
   node: GnmiNode;
   value: unknown;
+  /** A route's entry read as text (route-sample.ts) rather than as an object (then value is undefined). */
+  route?: { rows: RouteRows; i: number };
+}
+
+/** A unit's value as RFC 7951 JSON text. */
+export function unitJson(u: Unit): string {
+  return u.route ? u.route.rows.json(u.route.i) : JSON.stringify(u.value);
 }
 
 /**
@@ -47,8 +55,20 @@ export interface Unit {
 export class Snapshots {
   private config: { of: unknown; json: Json } | null = null;
   private readonly state = new Map<string, { at: number; json: Json }>();
+  private readonly routeSampler: RouteSampler;
+  private routes: { at: number; rows: RouteRows } | null = null;
 
-  constructor(private readonly gw: Gateway, private readonly reuseMs = 50) {}
+  constructor(private readonly gw: Gateway, private readonly reuseMs = 50) {
+    this.routeSampler = new RouteSampler(gw);
+  }
+
+  /** Every route's entry as JSON text (SAMPLE in JSON encodings), read once per moment like doc(). */
+  routeRows(): RouteRows {
+    const now = performance.now();
+    if (this.routes && now - this.routes.at <= this.reuseMs) return this.routes.rows;
+    this.routes = { at: now, rows: this.routeSampler.rows() };
+    return this.routes.rows;
+  }
 
   /** The top container's content; `member`: only that member is sure to be there. */
   doc(top: Top, member?: string): Json {
@@ -204,12 +224,12 @@ export function encode(units: readonly Unit[], encoding: Encoding): Update[] {
     const out: Update[] = [];
     for (const u of units) {
       // A list entry unit: its own path already names the entry.
-      leaves(u.elems, u.node.kind === 'list' ? { ...u.node, kind: 'container' } : u.node, u.value, out);
+      leaves(u.elems, u.node.kind === 'list' ? { ...u.node, kind: 'container' } : u.node, u.route ? JSON.parse(unitJson(u)) : u.value, out);
     }
     return out;
   }
   const field = encoding === 'JSON' ? 'json_val' : 'json_ietf_val';
-  return units.map((u) => ({ path: { elem: u.elems }, val: { [field]: Buffer.from(JSON.stringify(u.value)) } }));
+  return units.map((u) => ({ path: { elem: u.elems }, val: { [field]: Buffer.from(unitJson(u)) } }));
 }
 
 /** Nanoseconds since the epoch, as protobufjs takes an int64. */

@@ -47,10 +47,31 @@ export interface Resolved {
   text: string;
 }
 
+// Key names in the order elemText writes them, by the names as given: a
+// Get of 20,000 SAs sorted four keys with localeCompare 20,000 times.
+const keyOrders = new Map<string, string[]>();
+const MAX_KEY_ORDERS = 1024;
+
+function keyOrder(names: string[]): string[] {
+  const id = names.join('\0');
+  let order = keyOrders.get(id);
+  if (!order) {
+    order = [...names].sort((a, b) => a.localeCompare(b));
+    if (keyOrders.size >= MAX_KEY_ORDERS) keyOrders.clear();
+    keyOrders.set(id, order);
+  }
+  return order;
+}
+
 /** An element as gNMI's string form writes it: name[key=value], ']' and '\' escaped. */
 export function elemText(e: PathElem): string {
-  const keys = Object.entries(e.key ?? {}).sort(([a], [b]) => a.localeCompare(b));
-  return e.name + keys.map(([k, v]) => `[${k}=${String(v).replace(/[\\\]]/g, (c) => `\\${c}`)}]`).join('');
+  if (!e.key) return e.name;
+  let out = e.name;
+  for (const k of keyOrder(Object.keys(e.key))) {
+    const v = String(e.key[k]);
+    out += `[${k}=${/[\\\]]/.test(v) ? v.replace(/[\\\]]/g, (c) => `\\${c}`) : v}]`;
+  }
+  return out;
 }
 
 export function pathText(elems: readonly PathElem[]): string {

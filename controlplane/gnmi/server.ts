@@ -24,7 +24,8 @@ import { authorized, readToken } from '../api/server.js';
 import { modelFile } from '../config/index.js';
 import type { Gateway } from '../gateway.js';
 import { GnmiError, invalid, status, unimplemented } from './errors.js';
-import { ENCODINGS, Snapshots, dataTypeOf, encode, encodingOf, memberOf, timestamp, topsFor, unitsAt, type Update } from './data.js';
+import { ENCODINGS, Snapshots, dataTypeOf, encode, encodingOf, memberOf, timestamp, topsFor, unitJson, unitsAt, type Update } from './data.js';
+import { encodedPath, jsonNotification } from './wire.js';
 import { resolve, type GnmiPath } from './path.js';
 import { gnmiService, gnmiVersion } from './proto.js';
 import { CHANGE_CHECK_MS, MAX_PATHS, SubscribeCall } from './subscribe.js';
@@ -175,13 +176,15 @@ export async function startGnmi(gw: Gateway, opts: GnmiOptions): Promise<GnmiSer
   const definition = { ...gnmiService() };
   const subscribe = definition.Subscribe;
   definition.Subscribe = { ...subscribe, responseSerialize: (m: unknown) => (Buffer.isBuffer(m) ? m : subscribe.responseSerialize(m)) };
+  const getMethod = definition.Get;
+  definition.Get = { ...getMethod, responseSerialize: (m: unknown) => (Buffer.isBuffer(m) ? m : getMethod.responseSerialize(m)) };
   server.addService(definition, {
     Capabilities: unary('Capabilities', () => ({
       supported_models: [{ name: MODULE, organization: 'The Vitesse project', version: revision }],
       supported_encodings: [...ENCODINGS],
       gNMI_version: gnmiVersion(),
     })),
-    Get: unary('Get', (req) => get(snapshots, req)),
+    Get: unary<Json | Buffer>('Get', (req) => get(snapshots, req)),
     Set: unary('Set', () => {
       throw unimplemented('Set is not offered: change the configuration through the RESTCONF API (vitesse config), which validates and saves it');
     }),
@@ -278,8 +281,14 @@ export async function startGnmi(gw: Gateway, opts: GnmiOptions): Promise<GnmiSer
   };
 }
 
-/** GetRequest → GetResponse: one notification per path. */
-function get(snapshots: Snapshots, req: Json): Json {
+/**
+ * GetRequest → GetResponse: one notification per path. In JSON encodings
+ * the response is written as protobuf bytes (wire.ts; a GetResponse's
+ * notifications are field 1, as a SubscribeResponse's): a Get of the whole
+ * state is 30,000 updates at 10,000 routes, and protobufjs took a third of
+ * its time.
+ */
+export function get(snapshots: Pick<Snapshots, 'doc'>, req: Json): Json | Buffer {
   const encoding = encodingOf(req.encoding);
   const type = dataTypeOf(req.type);
   const paths = (req.path as GnmiPath[] | undefined) ?? [];
@@ -292,8 +301,13 @@ function get(snapshots: Snapshots, req: Json): Json {
     // A path that names one node (every list key given) must find it; one with wildcards may find none.
     const exact = r.steps.every((s) => s.node.kind !== 'list' || Object.keys(s.keys).length === s.node.keys.length);
     if (!units.length && exact) throw new GnmiError(status.NOT_FOUND, `path ${i + 1}: ${r.text}: no such data node`);
+    if (encoding !== 'PROTO') {
+      const json = units.map((u) => ({ path: encodedPath(u.key, u.elems), json: unitJson(u) }));
+      return jsonNotification(BigInt(timestamp()), prefix?.target || undefined, json, [], encoding === 'JSON' ? 10 : 11);
+    }
     const update: Update[] = encode(units, encoding);
     return { timestamp: timestamp(), prefix: prefix?.target ? { target: prefix.target } : undefined, update };
   });
+  if (notification.every((n) => Buffer.isBuffer(n))) return Buffer.concat(notification as Buffer[]);
   return { notification };
 }

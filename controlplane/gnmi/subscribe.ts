@@ -20,10 +20,11 @@ import type * as grpc from '@grpc/grpc-js';
 import { isObject, type Json } from '../api/path.js';
 import type { Top } from '../api/schema.js';
 import { GnmiError, invalid, status } from './errors.js';
-import { dataTypeOf, encode, encodingOf, memberOf, topsFor, unitsAt, type Encoding, type Snapshots, type Unit, type Update } from './data.js';
+import { dataTypeOf, encode, encodingOf, memberOf, topsFor, unitJson, unitsAt, type Encoding, type Snapshots, type Unit, type Update } from './data.js';
 import { pathText, resolve, type GnmiPath, type PathElem, type Resolved } from './path.js';
 import { isMoving, type GnmiNode } from './schema.js';
 import { encodedPath, jsonNotification, type JsonUpdate } from './wire.js';
+import { PROTO_LEAVES_PER_ROUTE, routeNotification, routeProtoNotification } from './route-sample.js';
 import type { GnmiStats } from './stats.js';
 
 /** Subscriptions in one SubscriptionList. */
@@ -50,6 +51,16 @@ interface Watch {
   last: Map<string, { sig: string; elems: PathElem[] }>;
   lastHeartbeat: number;
   timer: NodeJS.Timeout | null;
+  /** SAMPLE of /gateway-state/route (all, or one id): read from the counters (route-sample.ts). */
+  routeRows: boolean;
+  /** The route ids the last units were read from (routeRows), and those w.last holds: while the same array, no route came or went. */
+  unitIds: readonly string[] | null;
+  lastIds: readonly string[] | null;
+}
+
+/** A SAMPLE of gateway-state/route entries: what route-sample.ts reads from the counters. */
+function isRouteSample(r: Resolved, mode: Mode, encoding: Encoding): boolean {
+  return mode === 'SAMPLE' && r.top === 'gateway-state' && r.steps.length === 1 && r.steps[0].node.name === 'route';
 }
 
 const nsToMs = (v: unknown): number => {
@@ -172,9 +183,11 @@ export class SubscribeCall {
         if (intervalMs < min) throw invalid(`subscription ${i + 1} (${resolved.text}): sample_interval ${intervalMs} ms is below this target's minimum of ${min} ms`);
       }
       if (heartbeatMs && heartbeatMs < min) throw invalid(`subscription ${i + 1} (${resolved.text}): heartbeat_interval ${heartbeatMs} ms is below this target's minimum of ${min} ms`);
+      const watchMode: Mode = subMode === 'ON_CHANGE' ? 'ON_CHANGE' : 'SAMPLE';
       return {
-        resolved, tops, mode: subMode === 'ON_CHANGE' ? 'ON_CHANGE' : 'SAMPLE', intervalMs,
+        resolved, tops, mode: watchMode, intervalMs,
         suppress: Boolean(s.suppress_redundant), heartbeatMs, last: new Map(), lastHeartbeat: performance.now(), timer: null,
+        routeRows: isRouteSample(resolved, watchMode, this.encoding), unitIds: null, lastIds: null,
       } satisfies Watch;
     });
     this.mode = mode;
@@ -200,8 +213,26 @@ export class SubscribeCall {
   }
 
   private units(w: Watch): Unit[] {
+    if (w.routeRows) return this.routeUnits(w);
     const out: Unit[] = [];
     for (const top of w.tops) out.push(...unitsAt(this.snapshots.doc(top, memberOf(w.resolved)), top, w.resolved));
+    return out;
+  }
+
+  /** The route entries w names, as text (the same as unitsAt would give as objects). */
+  private routeUnits(w: Watch): Unit[] {
+    const rows = this.snapshots.routeRows();
+    const step = w.resolved.steps[0];
+    const node = step.node;
+    const id = step.keys.id;
+    const out: Unit[] = [];
+    w.unitIds = rows.ids;
+    if (id !== undefined) {
+      const i = (rows.ids as readonly string[]).indexOf(id);
+      if (i >= 0) out.push({ elems: rows.elems[i], key: rows.keys[i], node, value: undefined, route: { rows, i } });
+      return out;
+    }
+    for (let i = 0; i < rows.ids.length; i++) out.push({ elems: rows.elems[i], key: rows.keys[i], node, value: undefined, route: { rows, i } });
     return out;
   }
 
@@ -217,13 +248,14 @@ export class SubscribeCall {
   }
 
   private remember(w: Watch, units: Unit[]): void {
+    w.lastIds = w.unitIds;
     w.last.clear();
     for (const u of units) w.last.set(u.key, { sig: this.signature(w, u), elems: u.elems });
   }
 
   private signature(w: Watch, u: Unit): string {
     if (w.mode === 'ON_CHANGE') return steady(u.node, u.value);
-    return w.suppress ? JSON.stringify(u.value) : '';
+    return w.suppress ? unitJson(u) : '';
   }
 
   private sample(w: Watch): void {
@@ -255,6 +287,12 @@ export class SubscribeCall {
   /** Sends what changed since w.last (everything, if `all`) and deletes what is gone. */
   private diff(w: Watch, all: boolean): void {
     const units = this.units(w);
+    // Every route again, from the same configuration as last time: nothing to compare, nothing deleted.
+    if (all && !w.suppress && w.routeRows && w.lastIds !== null && w.unitIds === w.lastIds) {
+      if (units.length) this.notify(units, []);
+      return;
+    }
+    w.lastIds = w.unitIds;
     const changed: Unit[] = [];
     const seen = new Set<string>();
     for (const u of units) {
@@ -297,9 +335,10 @@ export class SubscribeCall {
   private notify(units: readonly Unit[], deletes: ReadonlyArray<{ key?: string; elems: PathElem[] }>): void {
     const target = this.prefix?.target || undefined;
     const field = this.encoding === 'PROTO' ? null : this.encoding === 'JSON' ? 10 : 11;
+    const ns = BigInt(Date.now()) * 1_000_000n;
+    if (field === null && !deletes.length && this.protoRoutes(units, target, ns)) return;
     const updates: Update[] | null = field === null ? encode(units, 'PROTO') : null;
     const count = updates ? updates.length : units.length;
-    const ns = BigInt(Date.now()) * 1_000_000n;
     for (let i = 0; i < Math.max(count, 1); i += MAX_UPDATES_PER_NOTIFICATION) {
       const del = i === 0 ? deletes : [];
       const end = Math.min(count, i + MAX_UPDATES_PER_NOTIFICATION);
@@ -309,13 +348,42 @@ export class SubscribeCall {
         this.write({ update: { timestamp: String(ns), prefix: target ? { target } : undefined, update: updates!.slice(i, end), delete: del.map((d) => ({ elem: d.elems })) } });
         continue;
       }
+      // Route entries of one reading, nothing deleted: their bytes straight from the counters (route-sample.ts).
+      const rows = units[i]?.route?.rows;
+      if (rows && !del.length) {
+        const at: number[] = [];
+        for (let j = i; j < end && units[j].route?.rows === rows; j++) at.push(units[j].route!.i);
+        if (at.length === end - i) {
+          this.write(routeNotification(ns, target, rows, at, field));
+          continue;
+        }
+      }
       const json: JsonUpdate[] = [];
       for (let j = i; j < end; j++) {
         const u = units[j];
-        json.push({ path: encodedPath(u.key, u.elems), json: JSON.stringify(u.value) });
+        json.push({ path: u.route ? u.route.rows.paths[u.route.i] : encodedPath(u.key, u.elems), json: unitJson(u) });
       }
       this.write(jsonNotification(ns, target, json, del.map((d) => encodedPath(d.key ?? pathText(d.elems), d.elems)), field));
     }
+  }
+
+  /** PROTO route entries of one reading: their updates' bytes straight from the counters, in the same notifications as encode's (route-sample.ts). */
+  private protoRoutes(units: readonly Unit[], target: string | undefined, ns: bigint): boolean {
+    const rows = units[0]?.route?.rows;
+    if (!rows) return false;
+    const at: number[] = new Array(units.length);
+    for (let j = 0; j < units.length; j++) {
+      const r = units[j].route;
+      if (r?.rows !== rows || !rows.protoSafe(r.i)) return false;
+      at[j] = r.i;
+    }
+    const count = at.length * PROTO_LEAVES_PER_ROUTE;
+    for (let i = 0; i < count; i += MAX_UPDATES_PER_NOTIFICATION) {
+      const end = Math.min(count, i + MAX_UPDATES_PER_NOTIFICATION);
+      this.stats.updatesSent += end - i;
+      this.write(routeProtoNotification(ns, target, rows, at, i, end));
+    }
+    return true;
   }
 
   private write(msg: Json | Buffer): void {

@@ -14,10 +14,10 @@
 // compares it with what protobufjs writes for the same message.
 import type { PathElem } from './path.js';
 
-const LEN = 2; // wire type: length-delimited
-const tag = (field: number, wire: number) => (field << 3) | wire;
+export const LEN = 2; // wire type: length-delimited
+export const tag = (field: number, wire: number) => (field << 3) | wire;
 
-function varintSize(n: number): number {
+export function varintSize(n: number): number {
   let size = 1;
   while (n >= 0x80) {
     n = Math.floor(n / 128);
@@ -26,7 +26,7 @@ function varintSize(n: number): number {
   return size;
 }
 
-class Writer {
+export class Writer {
   pos = 0;
   constructor(readonly buf: Buffer) {}
   varint(n: number): void {
@@ -44,6 +44,14 @@ class Writer {
     this.buf[this.pos++] = Number(n);
   }
   bytes(b: Buffer): void {
+    // A route's path or JSON opening is a few dozen octets: a loop costs less than a call into Buffer.copy.
+    if (b.length <= 64) {
+      const buf = this.buf;
+      let p = this.pos;
+      for (let i = 0; i < b.length; i++) buf[p++] = b[i];
+      this.pos = p;
+      return;
+    }
     b.copy(this.buf, this.pos);
     this.pos += b.length;
   }
@@ -53,9 +61,9 @@ class Writer {
 }
 
 /** A length-delimited field of `size` bytes: its tag, length and the bytes' size. */
-const framed = (size: number) => 1 + varintSize(size) + size;
+export const framed = (size: number) => 1 + varintSize(size) + size;
 
-function pathBytes(elems: readonly PathElem[], target?: string): Buffer {
+export function pathBytes(elems: readonly PathElem[], target?: string): Buffer {
   const elemSizes = elems.map((e) => {
     const name = Buffer.byteLength(e.name);
     let size = framed(name);

@@ -389,12 +389,20 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
   // An object per SA (Sas) costs several times more at 20,000 SAs.
   // columns: per SA, route index, inbound (1/0), worker, packets, bytes,
   // policy errors.
+  // `routes` is the same array from call to call, names only appended (a
+  // sample makes no string; the reader can keep what it derived from the
+  // indices); it starts afresh when it holds many more names than there are
+  // SAs (routes removed).
   Napi::Value SaTraffic(const Napi::CallbackInfo& info) {
     return guarded(info, [&](Gateway& g) {
       Napi::Env env = info.Env();
       auto list = g.sas();
-      std::unordered_map<std::string, uint32_t> index;
-      Napi::Array routes = Napi::Array::New(env);
+      if (traffic_routes_.IsEmpty() || traffic_index_.size() > 2 * list.size() + 1024) {
+        traffic_index_.clear();
+        traffic_routes_ = Napi::Persistent(Napi::Array::New(env));
+      }
+      auto& index = traffic_index_;
+      Napi::Array routes = traffic_routes_.Value();
       Napi::Float64Array columns = Napi::Float64Array::New(env, list.size() * 6);
       double* c = columns.Data();
       for (const SaInfo& s : list) {
@@ -419,10 +427,15 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
     });
   }
   // [{queue, route, learned, address?, port?, changes}]: address and port once learned.
+  // endpoints(true): the learned ones only (what the state reads at every
+  // gNMI sample: at 10,000 routes an object per route and queue cost more
+  // than the routes' counters).
   Napi::Value Endpoints(const Napi::CallbackInfo& info) {
     return guarded(info, [&](Gateway& g) {
       Napi::Env env = info.Env();
+      const bool learned_only = info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
       auto list = g.endpoints();
+      if (learned_only) std::erase_if(list, [](const EndpointInfo& e) { return !e.value.learned; });
       Napi::Array a = Napi::Array::New(env, list.size());
       for (size_t i = 0; i < list.size(); i++) {
         const EndpointInfo& e = list[i];
@@ -522,6 +535,9 @@ class GatewayWrap : public Napi::ObjectWrap<GatewayWrap> {
 
   std::unique_ptr<Gateway> gw_;
   PuntNotifier tsfn_;
+  // SaTraffic's route names and the array it hands out.
+  std::unordered_map<std::string, uint32_t> traffic_index_;
+  Napi::Reference<Napi::Array> traffic_routes_;
 };
 
 MemoryWire::EndConfig end_config(const Napi::Object& o) {
