@@ -21,11 +21,17 @@ GcmPath gcm_best_path();
 GcmPath gcm_default_path();
 bool gcm_path_supported(GcmPath p);
 
+// Laid out for the packet: the path and rounds, which the batch dispatcher
+// reads per job, share the first cache line with the first round keys
+// (crypto/gcm_internal.h, FastKey), so AES-128's path, rounds and key
+// schedule are three lines and AES-256's four (docs/dataplane.md, "Per-packet
+// cost and cache lines").
 struct alignas(64) GcmContext {
-  // Opaque to callers; layout belongs to the implementation.
-  uint8_t state[1024];
   GcmPath path;
   uint8_t rounds;  // 10 or 14
+  uint8_t reserved_[14];
+  // Opaque to callers; layout belongs to the implementation.
+  uint8_t state[1008];
 
   // key_len is 16 or 32. Returns false for any other length, or if this CPU
   // lacks path p; the context is then left as it was.
