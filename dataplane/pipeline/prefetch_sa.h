@@ -6,8 +6,9 @@
 // What one packet reads of its SA (esp/sa.h lays it out for this): the SA's
 // first line (number, limit, salt, window state, packet and byte counters),
 // inbound the window's next line, the round keys (AES-128: three lines,
-// AES-256: four, the fourth prefetched by the ESP batch call), the last GHASH powers (a short packet needs H^1..H^4, one
-// line; an IMIX-sized one the line before too). The context's path and
+// AES-256: four, the fourth prefetched by the ESP batch call), the last
+// GHASH powers (a 60-octet frame hashes five blocks, AAD, three of data and
+// the lengths, with H^5..H^1: the last two lines). The context's path and
 // rounds, which the batch dispatcher reads per job, are in its first line.
 // Read prefetches only, and locality 2 for the key schedule: with write
 // prefetches (prefetchw) of the lines a packet updates and locality 3, 10 000
