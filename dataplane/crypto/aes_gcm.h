@@ -21,11 +21,17 @@ GcmPath gcm_best_path();
 GcmPath gcm_default_path();
 bool gcm_path_supported(GcmPath p);
 
+// Laid out for the packet: the path and rounds, which the batch dispatcher
+// reads per job, share the first cache line with the first round keys
+// (crypto/gcm_internal.h, FastKey), so AES-128's path, rounds and key
+// schedule are three lines and AES-256's four (docs/dataplane.md, "Per-packet
+// cost and cache lines").
 struct alignas(64) GcmContext {
-  // Opaque to callers; layout belongs to the implementation.
-  uint8_t state[1024];
   GcmPath path;
   uint8_t rounds;  // 10 or 14
+  uint8_t reserved_[14];
+  // Opaque to callers; layout belongs to the implementation.
+  uint8_t state[1008];
 
   // key_len is 16 or 32. Returns false for any other length, or if this CPU
   // lacks path p; the context is then left as it was.
@@ -33,6 +39,15 @@ struct alignas(64) GcmContext {
   // Overwrites key material (called before the context is freed).
   void wipe();
 };
+
+// The key schedule's fourth line, which only 14 rounds (AES-256) read: the
+// data plane prefetches a context's first three lines and its last GHASH
+// powers without reading it (pipeline/prefetch_sa.h), and this line once
+// `rounds`, in the first of them, is at hand, so that an AES-128 context
+// never brings in a line it does not use.
+inline void prefetch_key_tail(const GcmContext& ctx) {
+  if (ctx.rounds == 14) __builtin_prefetch(reinterpret_cast<const char*>(&ctx) + 192, 0, 2);
+}
 
 // Encrypts data[0..len) in place and writes the 16-byte tag.
 void gcm_seal(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, size_t aad_len,

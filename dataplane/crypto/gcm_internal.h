@@ -25,15 +25,22 @@ struct GenericKey {
 // of the POLYVAL key in descending order (hpow[i] = H^(kPowers - i)), so that the last n
 // blocks of a run are multiplied by the n powers starting at hpow[kPowers - n]
 // and one vector load fetches H^k..H^(k-3) for four consecutive blocks.
+// In the context the round keys follow the path and rounds (16 octets), so
+// the powers start on a line: a short packet's H^8..H^1 are the context's
+// lines 10 and 11 (pipeline/prefetch_sa.h prefetches them).
 struct FastKey {
   static constexpr int kPowers = 32;
-  alignas(64) uint8_t rk[15][16];
-  uint8_t unused_[16];
-  alignas(64) uint8_t hpow[kPowers][16];
+  alignas(16) uint8_t rk[15][16];
+  alignas(16) uint8_t hpow[kPowers][16];
 };
 
 static_assert(sizeof(GenericKey) <= sizeof(GcmContext::state));
 static_assert(sizeof(FastKey) <= sizeof(GcmContext::state));
+static_assert(offsetof(GcmContext, state) == 16 && sizeof(GcmContext) == 1024);
+static_assert((offsetof(GcmContext, state) + offsetof(FastKey, hpow)) % 64 == 0,
+              "the GHASH powers start on a cache line");
+static_assert(offsetof(GcmContext, state) + offsetof(FastKey, rk) + 11 * 16 == 3 * 64,
+              "AES-128's path, rounds and round keys are the context's first three lines");
 
 // Fills a FastKey (both AES-NI paths share it); needs AES-NI and PCLMULQDQ.
 void init_fast_key(GcmContext& ctx, const uint8_t rk[15][16]);

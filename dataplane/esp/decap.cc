@@ -168,6 +168,7 @@ void decapsulate_batch(InboundSa* const* sas, Packet* const* pkts, uint32_t n, D
     Packet* const* p = pkts + base;
     DecapResult* r = results + base;
     batch.n = 0;
+    for (uint32_t i = 0; i < m; ++i) crypto::prefetch_key_tail(s[i]->gcm);
     begin_batch(s, m);
     for (uint32_t i = 0; i < m;) {
       bool wait = false;

@@ -102,6 +102,7 @@ void encapsulate_batch(OutboundSa* const* sas, Packet* const* pkts, uint32_t n, 
   for (uint32_t base = 0; base < n; base += kBatch) {
     const uint32_t m = std::min(kBatch, n - base);
     batch.n = 0;
+    for (uint32_t i = 0; i < m; ++i) crypto::prefetch_key_tail(sas[base + i]->gcm);
     for (uint32_t i = 0; i < m; ++i) {
       OutboundSa& sa = *sas[base + i];
       Packet& p = *pkts[base + i];

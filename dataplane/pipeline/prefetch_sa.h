@@ -6,9 +6,10 @@
 // What one packet reads of its SA (esp/sa.h lays it out for this): the SA's
 // first line (number, limit, salt, window state, packet and byte counters),
 // inbound the window's next line, the round keys (AES-128: three lines,
-// AES-256: four), the last GHASH powers (a short packet needs H^1..H^4, one
-// line; an IMIX-sized one the line before too) and the line with the
-// context's path and rounds, which the batch dispatcher reads per job.
+// AES-256: four, the fourth prefetched by the ESP batch call), the last
+// GHASH powers (a 60-octet frame hashes five blocks, AAD, three of data and
+// the lengths, with H^5..H^1: the last two lines). The context's path and
+// rounds, which the batch dispatcher reads per job, are in its first line.
 // Read prefetches only, and locality 2 for the key schedule: with write
 // prefetches (prefetchw) of the lines a packet updates and locality 3, 10 000
 // routes ran at 2.5 against 4.3 Mpps (docs/dataplane.md, "Per-packet cost
@@ -23,12 +24,14 @@ namespace vitesse {
 
 namespace detail {
 inline void prefetch_gcm(const crypto::GcmContext& g) {
-  const char* s = reinterpret_cast<const char*>(g.state);
-  // The wide paths' layout (crypto/gcm_internal.h, FastKey): round keys in
-  // the first 256 bytes (the fourth line only for 14 rounds: fetched
-  // anyway, since reading `rounds` here would wait for its line), then H^32
-  // … H^1, of which a short packet needs the last few, in the last two lines.
-  for (size_t off = 0; off < 256; off += 64) __builtin_prefetch(s + off, 0, 2);
+  const char* s = reinterpret_cast<const char*>(&g);
+  // The wide paths' layout (crypto/aes_gcm.h, crypto/gcm_internal.h
+  // FastKey): path, rounds and round keys in the first 256 bytes, then
+  // H^32 … H^1, of which a short packet needs the last few, in the last two
+  // lines. The fourth key line only for 14 rounds, and not from here
+  // (reading `rounds` would wait for its line): the ESP batch calls
+  // prefetch it (crypto::prefetch_key_tail) once the first line is in.
+  for (size_t off = 0; off < 192; off += 64) __builtin_prefetch(s + off, 0, 2);
   __builtin_prefetch(s + 640, 0, 2);
   __builtin_prefetch(s + 704, 0, 2);
 }
@@ -36,14 +39,12 @@ inline void prefetch_gcm(const crypto::GcmContext& g) {
 
 inline void prefetch_sa(const esp::OutboundSa* sa) {
   __builtin_prefetch(sa);
-  __builtin_prefetch(&sa->gcm.path);
   detail::prefetch_gcm(sa->gcm);
 }
 
 inline void prefetch_sa(const esp::InboundSa* sa) {
   __builtin_prefetch(sa);
   __builtin_prefetch(&sa->window);
-  __builtin_prefetch(&sa->gcm.path);
   detail::prefetch_gcm(sa->gcm);
 }
 
