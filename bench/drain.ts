@@ -24,6 +24,7 @@ import { buildEcmpSites, GATEWAYS, MULTI_PEER_GATEWAYS, type EcmpLab, type Gatew
 import type { Driver } from '../controlplane/demo/two-sites.js';
 import { packageRoot } from '../controlplane/native.js';
 import type { FlowReport } from './udp-flows.js';
+import { delta, snapshot, type Counters, type Snapshot } from './lab-counters.js';
 
 const execFileAsync = promisify(execFile);
 const PORT = 7000;
@@ -98,6 +99,8 @@ export interface DrainResult {
   withdraw_ms: number;
   takeout_ms: number;
   drained_ms: number;
+  /** The drop, error and failure counters that moved (bench/lab-counters.ts) in the warm-up and in the stream, and the neighbour tables at their ends. */
+  lossCounters: Record<'warmup' | 'stream', { moved: Counters; neighbours: Snapshot['neighbours']; read: Snapshot['read'] }>;
 }
 
 /**
@@ -173,14 +176,24 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
       };
     };
 
+    const snap = () => snapshot(l.lab, l.ns, Object.fromEntries(gateways.map((g) => [g, socket(g)])));
+    const lossCounters = {} as DrainResult['lossCounters'];
+    const phase = async (name: keyof DrainResult['lossCounters'], from: Snapshot) => {
+      const to = await snap();
+      lossCounters[name] = { moved: delta(from, to), neighbours: to.neighbours, read: to.read };
+    };
+
     // Warm-up, not measured: neighbours resolved on every path.
+    let from = await snap();
     let stop = await startFlows();
     await sleep(1000);
     await stop();
+    await phase('warmup', from);
 
     // The stream: 2 s before the drain, the drain, 2 s after it.
     await flush();
     await sleep(1000);
+    from = await snap();
     stop = await startFlows();
     const streamStart = performance.now();
     await sleep(2000);
@@ -197,6 +210,7 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
     await sleep(2000);
     const settled = await carried('now');
     const stream = await stop();
+    await phase('stream', from);
     const udpOf = async (ns: string) => {
       const lines = (await l.lab.execAsync(ns, ['cat', '/proc/net/snmp'])).split('\n').filter((x) => x.startsWith('Udp:'));
       const [names, values] = lines.map((x) => x.split(/\s+/).slice(1));
@@ -227,7 +241,7 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
       flows, pps, stream, before, settled, askedAt, windowFrom: Math.max(0, askedAt - pps),
       exitCode: r.code, output, summary,
       b1PeerA1: { usable: peer.usable, draining: peer.draining },
-      a1Counters, b1Counters, counters, udp,
+      a1Counters, b1Counters, counters, udp, lossCounters,
       cancelled: { usable: (await peerA1()).usable, rejoined },
       withdraw_ms: Math.round(withdrawAt - asked),
       takeout_ms: Math.round(takeoutAt - asked),

@@ -22,6 +22,7 @@ import type { Driver } from '../controlplane/demo/two-sites.js';
 import { packageRoot } from '../controlplane/native.js';
 import type { FlowReport } from './udp-flows.js';
 import { runDrain } from './drain.js';
+import { delta, snapshot, type Counters, type Snapshot } from './lab-counters.js';
 
 const spec: Record<string, OptionSpec> = {
   driver: { type: 'string', default: 'af-packet', help: 'packet I/O driver of the gateways: af-packet or af-xdp' },
@@ -74,6 +75,8 @@ export interface FailoverResult {
   announcements: Array<{ gateway: GatewayName; ms: number; msg: string; announced?: unknown; withdrawn?: unknown }>;
   bird_restarts: number;
   bird_back_ms: number;
+  /** Per phase: the drop, error and failure counters that moved (bench/lab-counters.ts), and the neighbour tables at its end. */
+  lossCounters: Record<'warmup' | 'spread' | 'failover' | 'rejoined', { moved: Counters; neighbours: Snapshot['neighbours']; read: Snapshot['read'] }>;
   /** a1's "gateway started" → both routers choose both gateways again, ms. */
   rejoin_ms: number;
 }
@@ -148,21 +151,34 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
       };
     };
 
+    const sockets = () => Object.fromEntries([...procs.keys()].map((g) => [g, path.join(dir, `${g}.sock`)]));
+    const snap = () => snapshot(l.lab, l.ns, sockets());
+    const lossCounters = {} as FailoverResult['lossCounters'];
+    const phase = async (name: keyof FailoverResult['lossCounters'], from: Snapshot) => {
+      const to = await snap();
+      lossCounters[name] = { moved: delta(from, to), neighbours: to.neighbours, read: to.read };
+    };
+
     // Warm-up, not measured: every router, host and gateway resolves its
     // neighbours on these paths (the kernel queues only a few packets per
     // unresolved neighbour).
+    let from = await snap();
     let stop = await startFlows();
     await sleep(1000);
     await stop();
+    await phase('warmup', from);
 
     // 1. Spread.
     await flush();
+    from = await snap();
     stop = await startFlows();
     await sleep(4000);
     const spread: Phase = { flows: await stop(), carried: await carried() };
+    await phase('spread', from);
 
     // 2. SIGKILL of a1 under the flows.
     await flush();
+    from = await snap();
     stop = await startFlows();
     await sleep(2000);
     const a1 = procs.get('a1')!;
@@ -182,15 +198,18 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
     await sleep(3000);
     const settled = await carried();
     const failover = { flows: await stop(), carried: before, settled, birdOutlived };
+    await phase('failover', from);
 
     // 3. a1 restarted: it rejoins.
     await a1.exited;
     const restarted = await run('a1').started;
     const rejoinedAt = await until('both sites to route over both gateways again', both, 60_000);
     await flush();
+    from = await snap();
     stop = await startFlows();
     await sleep(4000);
     const rejoined: Phase = { flows: await stop(), carried: await carried() };
+    await phase('rejoined', from);
 
     // 4. BIRD alone killed (a2's): the router stops choosing a2, the gateway starts BIRD again, a2 is chosen again.
     const a2 = procs.get('a2')!;
@@ -211,6 +230,7 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
     return {
       driver, flows, pps, spread, failover, rejoined,
       announcements,
+      lossCounters,
       bird_restarts: birdRestarts,
       rejoin_ms: Math.round(rejoinedAt - restarted),
       bird_back_ms: Math.round(birdBack - birdKilled),

@@ -120,6 +120,9 @@ describe.skipIf(why)(`a route listing both gateways of the far site as peers${wh
 describe.skipIf(why)(`two gateways per site behind BIRD and kernel ECMP${why ? ` [skipped: ${why}]` : ''}`, () => {
   it('flows spread over both A gateways and arrive intact; SIGKILL of one: every flow resumes on the other; restarted, it carries flows again', async () => {
     const r = await runFailover({ flows: FLOWS, pps: PPS });
+    // For reading a run: each phase's lost datagrams by flow, and the counters that moved.
+    const lostBy = (p: Phase) => p.flows.filter((f) => f.lost.length).map((f) => ({ sport: f.sport, sent: f.sent, lost: f.lost }));
+    console.log(JSON.stringify({ lost: { spread: lostBy(r.spread), failover: lostBy(r.failover), rejoined: lostBy(r.rejoined) }, carried: r.failover.carried, lossCounters: r.lossCounters, announcements: r.announcements }));
 
     // Spread, both ways, nothing damaged, every flow still answered.
     intact(r.spread);
@@ -159,6 +162,7 @@ describe.skipIf(why)(`two gateways per site behind BIRD and kernel ECMP${why ? `
 // router B moves the B→A direction to b2. Planned maintenance: not one
 // datagram may be lost, in either direction.
 function drainedWithoutLoss(r: DrainResult): void {
+  console.log(JSON.stringify({ lost: r.stream.filter((f) => f.lost.length).map((f) => ({ sport: f.sport, lost: f.lost })), windowFrom: r.windowFrom, lossCounters: r.lossCounters }));
   // The CLI said drained (exit 0), with its progress and summary.
   expect({ code: r.exitCode, output: r.output }).toMatchObject({ code: 0 });
   expect(r.output.some((l) => /^withdrawn: yes; peers: 1 of 1 acknowledged; .* idle$/.test(l))).toBe(true);
