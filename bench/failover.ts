@@ -61,7 +61,13 @@ export interface FailoverResult {
   /** Before the kill: flows spread over both A gateways. */
   spread: Phase;
   /** Under SIGKILL of a1: the whole stream, and who carried what once routing settled. */
-  failover: Phase & { birdOutlived: boolean; settled: Carried };
+  failover: Phase & {
+    birdOutlived: boolean;
+    settled: Carried;
+    /** Datagrams each flow had sent when a1 was killed, and when router B had stopped choosing b1. */
+    killedAt: number;
+    withdrawnBAt: number;
+  };
   /** a1 restarted. */
   rejoined: Phase;
   /** SIGKILL → router A's route without a1 / router B's without b1, ms. */
@@ -143,12 +149,21 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
       let out = '';
       sender.stdout!.setEncoding('utf8');
       await new Promise<void>((resolve) => sender.stdout!.on('data', (c: string) => { out += c; if (out.includes('sending\n')) resolve(); }));
-      return async (): Promise<FlowReport[]> => {
+      const stop = async (): Promise<FlowReport[]> => {
         const done = new Promise<void>((r) => sender.once('exit', () => r()));
         sender.kill('SIGTERM');
         await done;
         return JSON.parse(out.split('\n').find((line) => line.startsWith('['))!) as FlowReport[];
       };
+      // How many datagrams each flow has sent now (udp-flows.ts: SIGUSR2).
+      const mark = async (): Promise<number> => {
+        const marks = () => out.split('\n').filter((line) => /^mark \d+$/.test(line)).length;
+        const n = marks();
+        sender.kill('SIGUSR2');
+        while (marks() === n) await sleep(5);
+        return Number(out.split('\n').filter((line) => /^mark \d+$/.test(line)).at(-1)!.slice(5));
+      };
+      return Object.assign(stop, { mark });
     };
 
     const sockets = () => Object.fromEntries([...procs.keys()].map((g) => [g, path.join(dir, `${g}.sock`)]));
@@ -183,10 +198,12 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
     await sleep(2000);
     const a1 = procs.get('a1')!;
     const birdPid = Number(a1.log.find((x) => x.msg === 'bird started')?.pid);
+    const killedAt = await stop.mark();
     const killed = performance.now();
     a1.child.kill('SIGKILL');
     const withdrawA = await until('router A to stop choosing a1', async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan2', 10_000);
     const withdrawB = await until('router B to stop choosing b1', async () => (await hops(l.ns.rB, '10.1.0.0/16')).join() === 'lan2', 30_000);
+    const withdrawnBAt = await stop.mark();
     let birdOutlived = true;
     try {
       process.kill(birdPid, 0);
@@ -197,7 +214,7 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
     await flush();
     await sleep(3000);
     const settled = await carried();
-    const failover = { flows: await stop(), carried: before, settled, birdOutlived };
+    const failover = { flows: await stop(), carried: before, settled, birdOutlived, killedAt, withdrawnBAt };
     await phase('failover', from);
 
     // 3. a1 restarted: it rejoins.
