@@ -7,8 +7,10 @@
 //               `ip -s link` rx/tx dropped per interface
 //   gateways    their state's drops by reason, interface ring drops, punt/inject
 //               drops (every numeric leaf outside lists)
-//   neighbours  each namespace's neighbour table (state FAILED/INCOMPLETE is
-//               where the kernel drops what it queued beyond unres_qlen)
+//   neighbours  each namespace's neighbour table with its probes (FAILED or
+//               INCOMPLETE is where the kernel drops what it queued beyond
+//               unres_qlen_bytes; its count of those, /proc/net/stat/arp_cache,
+//               is one for all namespaces, so useless on a shared machine)
 //
 // `delta(before, after)` keeps the counters that moved and that name a
 // drop, an error or a failure.
@@ -60,8 +62,8 @@ export async function snapshot(lab: Lab, ns: Record<string, string>, sockets: Re
       counters[`${name}/${l.ifname}/tx_dropped`] = l.stats64.tx.dropped;
       counters[`${name}/${l.ifname}/rx_errors`] = l.stats64.rx.errors;
     }
-    const neigh = JSON.parse(await lab.execAsync(n, ['ip', '-j', 'neigh', 'show'])) as Array<{ dst: string; dev: string; state?: string[] }>;
-    neighbours[name] = neigh.map((e) => `${e.dst} ${e.dev} ${(e.state ?? []).join(',')}`);
+    const neigh = JSON.parse(await lab.execAsync(n, ['ip', '-s', '-j', 'neigh', 'show'])) as Array<{ dst: string; dev: string; state?: string[]; probes?: number }>;
+    neighbours[name] = neigh.map((e) => `${e.dst} ${e.dev} ${(e.state ?? []).join(',')} probes ${e.probes ?? 0}`);
   }));
   await Promise.all(Object.entries(sockets).map(async ([g, socket]) => {
     try {
