@@ -99,6 +99,8 @@ export interface DrainResult {
   withdraw_ms: number;
   takeout_ms: number;
   drained_ms: number;
+  /** Each gateway's vitesse_bgp_announced_prefixes once drained (null: absent). */
+  announcedMetric: Record<string, number | null>;
   /** The drop, error and failure counters that moved (bench/lab-counters.ts) in the warm-up and in the stream, and the neighbour tables at their ends. */
   lossCounters: Record<'warmup' | 'stream', { moved: Counters; neighbours: Snapshot['neighbours']; read: Snapshot['read'] }>;
 }
@@ -125,7 +127,8 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
     l.lab.spawn(l.ns.hostB, [process.execPath, flowsScript, 'echo', String(PORT)]);
     const socket = (g: GatewayName) => path.join(dir, `${g}.sock`);
     for (const g of gateways) {
-      procs.set(g, spawnGateway(l.lab, l.ns[g], l.configFile[g], `drain-${g}`, ['--socket', socket(g), '--lock-dir', dir, '--metrics-listen', 'none']));
+      // Metrics on each gateway's own namespace's loopback (read for vitesse_bgp_announced_prefixes).
+      procs.set(g, spawnGateway(l.lab, l.ns[g], l.configFile[g], `drain-${g}`, ['--socket', socket(g), '--lock-dir', dir, '--metrics-listen', '127.0.0.1:9301']));
     }
     await Promise.all([...procs.values()].map((p) => p.started));
     const hops = async (ns: string, net: string) => {
@@ -227,6 +230,12 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
       const all = await state(g);
       counters[g] = Object.fromEntries(Object.entries(all).filter(([, v]) => !Array.isArray(v)));
     }
+    const announcedMetric: Record<string, number | null> = {};
+    for (const g of gateways) {
+      const text = await l.lab.execAsync(l.ns[g], [process.execPath, '-e', "fetch('http://127.0.0.1:9301/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"]);
+      const m = /^vitesse_bgp_announced_prefixes (\d+)$/m.exec(text);
+      announcedMetric[g] = m ? Number(m[1]) : null;
+    }
 
     // Cancelled: b1 takes a1 back, router A chooses it again, it carries flows again.
     await execFileAsync(process.execPath, [vitesseBin, 'drain', '--socket', socket('a1'), '--cancel']);
@@ -241,7 +250,7 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
       flows, pps, stream, before, settled, askedAt, windowFrom: Math.max(0, askedAt - pps),
       exitCode: r.code, output, summary,
       b1PeerA1: { usable: peer.usable, draining: peer.draining },
-      a1Counters, b1Counters, counters, udp, lossCounters,
+      a1Counters, b1Counters, counters, announcedMetric, udp, lossCounters,
       cancelled: { usable: (await peerA1()).usable, rejoined },
       withdraw_ms: Math.round(withdrawAt - asked),
       takeout_ms: Math.round(takeoutAt - asked),

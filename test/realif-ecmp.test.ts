@@ -227,6 +227,16 @@ function drainedWithoutLoss(r: DrainResult): void {
   expect(r.b1Counters['drain-errors']).toBe('0');
   expect(r.a1Counters['drain-errors']).toBe('0');
 
+  // What each gateway announces, in its state (gateway-state/bgp/announced):
+  // the drained a1 nothing, a2 site B; valid against the model.
+  const announced = (g: string) => (((r.counters[g] as Record<string, any> | undefined)?.bgp?.announced ?? []) as Array<{ prefix: string; since: string }>);
+  expect(announced('a1')).toEqual([]);
+  expect(announced('a2').map((a) => a.prefix)).toEqual(['10.2.0.0/16']);
+  expect(Date.parse(announced('a2')[0].since)).toBeLessThan(Date.now());
+  expect(yanglintDocument({ 'vitesse-gateway:gateway-state': r.counters.a2 }, 'get')).toEqual({ ok: true, messages: '' });
+  // ... and as the metric vitesse_bgp_announced_prefixes.
+  expect({ a1: r.announcedMetric.a1, a2: r.announcedMetric.a2 }).toEqual({ a1: 0, a2: 1 });
+
   // Cancelled: b1 uses a1 again and it carries flows each way again.
   expect(r.cancelled.usable).toBe(true);
   expect(r.cancelled.rejoined.out.a1.length).toBeGreaterThan(0);
