@@ -24,6 +24,7 @@ import { buildEcmpSites, GATEWAYS, MULTI_PEER_GATEWAYS, type EcmpLab, type Gatew
 import type { Driver } from '../controlplane/demo/two-sites.js';
 import { packageRoot } from '../controlplane/native.js';
 import type { FlowReport } from './udp-flows.js';
+import { delta, snapshot, type Counters, type Snapshot } from './lab-counters.js';
 
 const execFileAsync = promisify(execFile);
 const PORT = 7000;
@@ -98,6 +99,10 @@ export interface DrainResult {
   withdraw_ms: number;
   takeout_ms: number;
   drained_ms: number;
+  /** Each gateway's vitesse_bgp_announced_prefixes once drained (null: absent). */
+  announcedMetric: Record<string, number | null>;
+  /** The drop, error and failure counters that moved (bench/lab-counters.ts) in the warm-up and in the stream, and the neighbour tables at their ends. */
+  lossCounters: Record<'warmup' | 'stream', { moved: Counters; neighbours: Snapshot['neighbours']; read: Snapshot['read'] }>;
 }
 
 /**
@@ -122,7 +127,8 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
     l.lab.spawn(l.ns.hostB, [process.execPath, flowsScript, 'echo', String(PORT)]);
     const socket = (g: GatewayName) => path.join(dir, `${g}.sock`);
     for (const g of gateways) {
-      procs.set(g, spawnGateway(l.lab, l.ns[g], l.configFile[g], `drain-${g}`, ['--socket', socket(g), '--lock-dir', dir, '--metrics-listen', 'none']));
+      // Metrics on each gateway's own namespace's loopback (read for vitesse_bgp_announced_prefixes).
+      procs.set(g, spawnGateway(l.lab, l.ns[g], l.configFile[g], `drain-${g}`, ['--socket', socket(g), '--lock-dir', dir, '--metrics-listen', '127.0.0.1:9301']));
     }
     await Promise.all([...procs.values()].map((p) => p.started));
     const hops = async (ns: string, net: string) => {
@@ -173,14 +179,24 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
       };
     };
 
+    const snap = () => snapshot(l.lab, l.ns, Object.fromEntries(gateways.map((g) => [g, socket(g)])));
+    const lossCounters = {} as DrainResult['lossCounters'];
+    const phase = async (name: keyof DrainResult['lossCounters'], from: Snapshot) => {
+      const to = await snap();
+      lossCounters[name] = { moved: delta(from, to), neighbours: to.neighbours, read: to.read };
+    };
+
     // Warm-up, not measured: neighbours resolved on every path.
+    let from = await snap();
     let stop = await startFlows();
     await sleep(1000);
     await stop();
+    await phase('warmup', from);
 
     // The stream: 2 s before the drain, the drain, 2 s after it.
     await flush();
     await sleep(1000);
+    from = await snap();
     stop = await startFlows();
     const streamStart = performance.now();
     await sleep(2000);
@@ -197,6 +213,7 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
     await sleep(2000);
     const settled = await carried('now');
     const stream = await stop();
+    await phase('stream', from);
     const udpOf = async (ns: string) => {
       const lines = (await l.lab.execAsync(ns, ['cat', '/proc/net/snmp'])).split('\n').filter((x) => x.startsWith('Udp:'));
       const [names, values] = lines.map((x) => x.split(/\s+/).slice(1));
@@ -213,6 +230,12 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
       const all = await state(g);
       counters[g] = Object.fromEntries(Object.entries(all).filter(([, v]) => !Array.isArray(v)));
     }
+    const announcedMetric: Record<string, number | null> = {};
+    for (const g of gateways) {
+      const text = await l.lab.execAsync(l.ns[g], [process.execPath, '-e', "fetch('http://127.0.0.1:9301/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"]);
+      const m = /^vitesse_bgp_announced_prefixes (\d+)$/m.exec(text);
+      announcedMetric[g] = m ? Number(m[1]) : null;
+    }
 
     // Cancelled: b1 takes a1 back, router A chooses it again, it carries flows again.
     await execFileAsync(process.execPath, [vitesseBin, 'drain', '--socket', socket('a1'), '--cancel']);
@@ -227,7 +250,7 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
       flows, pps, stream, before, settled, askedAt, windowFrom: Math.max(0, askedAt - pps),
       exitCode: r.code, output, summary,
       b1PeerA1: { usable: peer.usable, draining: peer.draining },
-      a1Counters, b1Counters, counters, udp,
+      a1Counters, b1Counters, counters, announcedMetric, udp, lossCounters,
       cancelled: { usable: (await peerA1()).usable, rejoined },
       withdraw_ms: Math.round(withdrawAt - asked),
       takeout_ms: Math.round(takeoutAt - asked),

@@ -22,6 +22,7 @@ import type { Driver } from '../controlplane/demo/two-sites.js';
 import { packageRoot } from '../controlplane/native.js';
 import type { FlowReport } from './udp-flows.js';
 import { runDrain } from './drain.js';
+import { delta, snapshot, type Counters, type Snapshot } from './lab-counters.js';
 
 const spec: Record<string, OptionSpec> = {
   driver: { type: 'string', default: 'af-packet', help: 'packet I/O driver of the gateways: af-packet or af-xdp' },
@@ -60,7 +61,13 @@ export interface FailoverResult {
   /** Before the kill: flows spread over both A gateways. */
   spread: Phase;
   /** Under SIGKILL of a1: the whole stream, and who carried what once routing settled. */
-  failover: Phase & { birdOutlived: boolean; settled: Carried };
+  failover: Phase & {
+    birdOutlived: boolean;
+    settled: Carried;
+    /** Datagrams each flow had sent when a1 was killed, and when router B had stopped choosing b1. */
+    killedAt: number;
+    withdrawnBAt: number;
+  };
   /** a1 restarted. */
   rejoined: Phase;
   /** SIGKILL → router A's route without a1 / router B's without b1, ms. */
@@ -74,6 +81,8 @@ export interface FailoverResult {
   announcements: Array<{ gateway: GatewayName; ms: number; msg: string; announced?: unknown; withdrawn?: unknown }>;
   bird_restarts: number;
   bird_back_ms: number;
+  /** Per phase: the drop, error and failure counters that moved (bench/lab-counters.ts), and the neighbour tables at its end. */
+  lossCounters: Record<'warmup' | 'spread' | 'failover' | 'rejoined', { moved: Counters; neighbours: Snapshot['neighbours']; read: Snapshot['read'] }>;
   /** a1's "gateway started" → both routers choose both gateways again, ms. */
   rejoin_ms: number;
 }
@@ -140,37 +149,61 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
       let out = '';
       sender.stdout!.setEncoding('utf8');
       await new Promise<void>((resolve) => sender.stdout!.on('data', (c: string) => { out += c; if (out.includes('sending\n')) resolve(); }));
-      return async (): Promise<FlowReport[]> => {
+      const stop = async (): Promise<FlowReport[]> => {
         const done = new Promise<void>((r) => sender.once('exit', () => r()));
         sender.kill('SIGTERM');
         await done;
         return JSON.parse(out.split('\n').find((line) => line.startsWith('['))!) as FlowReport[];
       };
+      // How many datagrams each flow has sent now (udp-flows.ts: SIGUSR2).
+      const mark = async (): Promise<number> => {
+        const marks = () => out.split('\n').filter((line) => /^mark \d+$/.test(line)).length;
+        const n = marks();
+        sender.kill('SIGUSR2');
+        while (marks() === n) await sleep(5);
+        return Number(out.split('\n').filter((line) => /^mark \d+$/.test(line)).at(-1)!.slice(5));
+      };
+      return Object.assign(stop, { mark });
+    };
+
+    const sockets = () => Object.fromEntries([...procs.keys()].map((g) => [g, path.join(dir, `${g}.sock`)]));
+    const snap = () => snapshot(l.lab, l.ns, sockets());
+    const lossCounters = {} as FailoverResult['lossCounters'];
+    const phase = async (name: keyof FailoverResult['lossCounters'], from: Snapshot) => {
+      const to = await snap();
+      lossCounters[name] = { moved: delta(from, to), neighbours: to.neighbours, read: to.read };
     };
 
     // Warm-up, not measured: every router, host and gateway resolves its
     // neighbours on these paths (the kernel queues only a few packets per
     // unresolved neighbour).
+    let from = await snap();
     let stop = await startFlows();
     await sleep(1000);
     await stop();
+    await phase('warmup', from);
 
     // 1. Spread.
     await flush();
+    from = await snap();
     stop = await startFlows();
     await sleep(4000);
     const spread: Phase = { flows: await stop(), carried: await carried() };
+    await phase('spread', from);
 
     // 2. SIGKILL of a1 under the flows.
     await flush();
+    from = await snap();
     stop = await startFlows();
     await sleep(2000);
     const a1 = procs.get('a1')!;
     const birdPid = Number(a1.log.find((x) => x.msg === 'bird started')?.pid);
+    const killedAt = await stop.mark();
     const killed = performance.now();
     a1.child.kill('SIGKILL');
     const withdrawA = await until('router A to stop choosing a1', async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan2', 10_000);
     const withdrawB = await until('router B to stop choosing b1', async () => (await hops(l.ns.rB, '10.1.0.0/16')).join() === 'lan2', 30_000);
+    const withdrawnBAt = await stop.mark();
     let birdOutlived = true;
     try {
       process.kill(birdPid, 0);
@@ -181,16 +214,19 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
     await flush();
     await sleep(3000);
     const settled = await carried();
-    const failover = { flows: await stop(), carried: before, settled, birdOutlived };
+    const failover = { flows: await stop(), carried: before, settled, birdOutlived, killedAt, withdrawnBAt };
+    await phase('failover', from);
 
     // 3. a1 restarted: it rejoins.
     await a1.exited;
     const restarted = await run('a1').started;
     const rejoinedAt = await until('both sites to route over both gateways again', both, 60_000);
     await flush();
+    from = await snap();
     stop = await startFlows();
     await sleep(4000);
     const rejoined: Phase = { flows: await stop(), carried: await carried() };
+    await phase('rejoined', from);
 
     // 4. BIRD alone killed (a2's): the router stops choosing a2, the gateway starts BIRD again, a2 is chosen again.
     const a2 = procs.get('a2')!;
@@ -211,6 +247,7 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
     return {
       driver, flows, pps, spread, failover, rejoined,
       announcements,
+      lossCounters,
       bird_restarts: birdRestarts,
       rejoin_ms: Math.round(rejoinedAt - restarted),
       bird_back_ms: Math.round(birdBack - birdKilled),

@@ -4,7 +4,10 @@
 //   echo PORT                         echo every datagram back to its sender
 //   send DST PORT SPORT FLOWS PPS     FLOWS flows from source ports SPORT...,
 //                                     PPS datagrams a second each, until SIGTERM;
-//                                     then one JSON line: per flow what came back
+//                                     then one JSON line: per flow what came back.
+//                                     SIGUSR2 prints `mark N`: N datagrams sent per
+//                                     flow so far (an event's place in the stream,
+//                                     whatever the timer's drift on a loaded machine)
 //
 // Each datagram carries its flow and sequence number and a pattern derived
 // from them, so that an echo that differs in any byte counts as corrupt.
@@ -64,6 +67,7 @@ function send(dst: string, port: number, sport: number, flows: number, pps: numb
   const timer = setInterval(() => {
     state.forEach((f, i) => f.sock.send(payload(i, f.sent++), port, dst));
   }, 1000 / pps);
+  process.on('SIGUSR2', () => process.stdout.write(`mark ${state[0]?.sent ?? 0}\n`));
   process.on('SIGTERM', () => {
     clearInterval(timer);
     // Echoes in flight still come back.

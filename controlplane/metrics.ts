@@ -19,6 +19,7 @@ import { packageVersion } from './version.js';
 import { icmpByType } from './state.js';
 import { parseListen } from './api/listen.js';
 import { routePeers, type RoutePeer } from './peer-state.js';
+import { announcedOf } from './bgp/announcer.js';
 import { gnmiStatsOf } from './gnmi/stats.js';
 import { DEFAULT_LIMITS, closeListener, guard, listenerStats, safely, serverOptions, statsFor, type ListenerLimits } from './api/listeners.js';
 
@@ -84,6 +85,8 @@ interface Snapshot {
   keyErrors: { route: string | undefined; reason: string; count: number }[];
   keyExchangeTx: { noNextHop: number; dropped: number };
   peers: Map<RouteId, RoutePeer>;
+  /** Prefixes announced over BGP now; null without bgp. */
+  announced: number | null;
 }
 
 function snapshot(gw: Gateway): Snapshot {
@@ -98,6 +101,7 @@ function snapshot(gw: Gateway): Snapshot {
     keyErrors: gw.keymanager ? [...gw.keymanager.failures.byRoute()] : [],
     keyExchangeTx: { noNextHop: gw.stats.keyExchangeTxNoNextHop, dropped: gw.stats.keyExchangeTxDropped },
     peers: routePeers(gw),
+    announced: announcedOf(gw)?.length ?? null,
   };
 }
 
@@ -174,6 +178,7 @@ export class GatewayMetrics {
       }
     });
     gauge('vitesse_routes', 'Configured routes.', [], (s) => [[{}, s.routes.length]]);
+    gauge('vitesse_bgp_announced_prefixes', 'Remote prefixes this gateway announces over BGP to its site\'s router now (a live tunnel each; 0 while drained); absent without bgp.', [], (s) => (s.announced === null ? [] : [[{}, s.announced]]));
     gauge('vitesse_route_peer_up', '1 while the route\'s peer is alive (answered a key exchange or sent authenticated ESP, and no liveness-failures probes failed since), else 0 (key-manager mode).', ['route'], function* (s) {
       for (const [route, p] of s.peers) yield [{ route }, p.peerUp ? 1 : 0];
     });

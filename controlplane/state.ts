@@ -14,6 +14,7 @@ import type { IcmpCounters } from './slowpath/counters.js';
 import { sequenceCeiling } from './sequence-keeper.js';
 import { KEY_MANAGER_COUNTERS, type KeyManagerCounters } from './exchange/counters.js';
 import { drainOf, type DrainSnapshot } from './drain.js';
+import { announcedOf } from './bgp/announcer.js';
 import { listenerStats } from './api/listeners.js';
 import { gnmiStatsOf } from './gnmi/stats.js';
 import { COUNTER_TABLE, counterAt, counterSum, counterValue } from './counter-table.js';
@@ -281,6 +282,8 @@ export function gatewayState(gw: Gateway, only?: string): Json {
   if (gw.keymanager && want('key-manager')) state['key-manager'] = keyManager(gw.keymanager.counters);
   const drain = want('drain') ? drainOf(gw)?.snapshot() : undefined;
   if (drain) state.drain = drainLeaves(drain);
+  const announced = want('bgp') ? announcedOf(gw) : undefined;
+  if (announced) state.bgp = { announced: announced.map((a) => ({ prefix: a.prefix, since: new Date(a.since).toISOString() })) };
   // The public next hop's drops are private-side packets that found no outer
   // header to go out with; the private next hop's, decrypted packets.
   for (const side of ['private', 'public'] as const) {

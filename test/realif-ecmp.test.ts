@@ -117,13 +117,33 @@ describe.skipIf(why)(`a route listing both gateways of the far site as peers${wh
   }, 240_000);
 });
 
+// In the paired lab, loss is asserted exactly (docs/scale-out.md, limits:
+// the loss seen before was the echo socket's receive buffer overflowing).
+// Outside the kill, not one datagram is lost, and no drop or error counter
+// of any namespace or gateway moved (bench/lab-counters.ts) — except the
+// gateways' own kernels counting the data plane's frames, addressed to no
+// address of theirs (IpInAddrErrors), which are not on the path.
+const OFF_PATH = /^(a1|a2|b1|b2)\/IpInAddrErrors$/;
+
+function nothingLost(p: Phase): void {
+  for (const f of p.flows) expect({ sport: f.sport, lost: f.lost }).toEqual({ sport: f.sport, lost: [] });
+}
+
+function nothingDropped(moved: Record<string, number>, explained: RegExp = OFF_PATH): void {
+  expect(Object.fromEntries(Object.entries(moved).filter(([k]) => !OFF_PATH.test(k) && !explained.test(k)))).toEqual({});
+}
+
 describe.skipIf(why)(`two gateways per site behind BIRD and kernel ECMP${why ? ` [skipped: ${why}]` : ''}`, () => {
   it('flows spread over both A gateways and arrive intact; SIGKILL of one: every flow resumes on the other; restarted, it carries flows again', async () => {
     const r = await runFailover({ flows: FLOWS, pps: PPS });
+    // For reading a run: each phase's lost datagrams by flow, and the counters that moved.
+    const lostBy = (p: Phase) => p.flows.filter((f) => f.lost.length).map((f) => ({ sport: f.sport, sent: f.sent, lost: f.lost }));
+    console.log(JSON.stringify({ lost: { spread: lostBy(r.spread), failover: lostBy(r.failover), rejoined: lostBy(r.rejoined) }, carried: r.failover.carried, lossCounters: r.lossCounters, announcements: r.announcements }));
 
-    // Spread, both ways, nothing damaged, every flow still answered.
+    // Spread, both ways, nothing damaged, nothing lost, nothing dropped anywhere.
     intact(r.spread);
-    flowing(r.spread);
+    nothingLost(r.spread);
+    nothingDropped(r.lossCounters.spread.moved);
     spreadOverBoth(r.spread);
 
     // SIGKILL of a1: its BIRD did not outlive it.
@@ -136,13 +156,26 @@ describe.skipIf(why)(`two gateways per site behind BIRD and kernel ECMP${why ? `
     expect(r.failover.carried.out.a1.length).toBeGreaterThan(0);
     expect(r.failover.carried.in.a1.length).toBeGreaterThan(0);
     // Every flow resumed: echoes of its last 3 s came back, after routing
-    // had settled. (Flows a1 never carried may lose a few datagrams too, when
-    // router B's ECMP route changes: docs/scale-out.md, limits.)
+    // had settled.
     flowing(r.failover);
+    // Loss only where the kill explains it: flows a1 carried (one way or the
+    // other), in one run of datagrams sent between the kill and router B
+    // stopping to choose b1 (the echoes b1 still sent to the dead a1), less
+    // the few in flight when a1 died. Flows a1 never carried lost nothing.
+    const { killedAt, withdrawnBAt } = r.failover;
+    const a1Carried = new Set([...r.failover.carried.out.a1, ...r.failover.carried.in.a1]);
+    for (const f of r.failover.flows) {
+      const explained = a1Carried.has(f.sport) && f.lost.length === 1 && f.lost[0][0] >= killedAt - PPS / 5 && f.lost[0][1] <= withdrawnBAt;
+      expect({ sport: f.sport, lost: f.lost, explained: explained || f.lost.length === 0 }).toEqual({ sport: f.sport, lost: f.lost, explained: true });
+    }
+    // Nothing dropped at either host (the echo's socket included); a1 and its
+    // links are dead, router A's BGP session to it fails (TcpAttemptFails).
+    nothingDropped(r.lossCounters.failover.moved, /^(a1\/|rA\/TcpAttemptFails$)/);
 
-    // Restarted, a1 rejoins and carries flows again; nothing damaged.
+    // Restarted, a1 rejoins and carries flows again; nothing damaged, lost or dropped.
     intact(r.rejoined);
-    flowing(r.rejoined);
+    nothingLost(r.rejoined);
+    nothingDropped(r.lossCounters.rejoined.moved);
     spreadOverBoth(r.rejoined);
 
     // BIRD killed alone (a2's): the router stopped choosing a2 (runFailover
@@ -159,6 +192,7 @@ describe.skipIf(why)(`two gateways per site behind BIRD and kernel ECMP${why ? `
 // router B moves the B→A direction to b2. Planned maintenance: not one
 // datagram may be lost, in either direction.
 function drainedWithoutLoss(r: DrainResult): void {
+  console.log(JSON.stringify({ lost: r.stream.filter((f) => f.lost.length).map((f) => ({ sport: f.sport, lost: f.lost })), windowFrom: r.windowFrom, lossCounters: r.lossCounters }));
   // The CLI said drained (exit 0), with its progress and summary.
   expect({ code: r.exitCode, output: r.output }).toMatchObject({ code: 0 });
   expect(r.output.some((l) => /^withdrawn: yes; peers: 1 of 1 acknowledged; .* idle$/.test(l))).toBe(true);
@@ -168,12 +202,14 @@ function drainedWithoutLoss(r: DrainResult): void {
   // came back, from 1 s before the drain was asked for until the end of the
   // stream, 2 s after it was drained (bench/drain.ts: the stream's first
   // bursts are outside, a lab artefact before any drain).
-  expect(r.windowFrom).toBeLessThan(r.askedAt);
+  // The whole stream counts, its first bursts included (their loss was the
+  // echo's receive buffer: docs/scale-out.md, limits), and no drop or error
+  // counter moved in any namespace or gateway while it ran.
   for (const f of r.stream) {
     expect(f.sent).toBeGreaterThan(r.askedAt + 2 * PPS);
-    const lost = f.lost.filter(([, last]) => last >= r.windowFrom);
-    expect({ sport: f.sport, corrupt: f.corrupt, lost }).toEqual({ sport: f.sport, corrupt: 0, lost: [] });
+    expect({ sport: f.sport, corrupt: f.corrupt, lost: f.lost }).toEqual({ sport: f.sport, corrupt: 0, lost: [] });
   }
+  nothingDropped(r.lossCounters.stream.moved);
   expect(r.stream.map((f) => f.sport)).toEqual(ports);
   // The echo's socket dropped nothing either (it would look like loss).
   expect(r.udp.hostB.RcvbufErrors).toBe(0);
@@ -190,6 +226,16 @@ function drainedWithoutLoss(r: DrainResult): void {
   expect(Number(r.a1Counters['drain-acks-accepted'])).toBeGreaterThan(0);
   expect(r.b1Counters['drain-errors']).toBe('0');
   expect(r.a1Counters['drain-errors']).toBe('0');
+
+  // What each gateway announces, in its state (gateway-state/bgp/announced):
+  // the drained a1 nothing, a2 site B; valid against the model.
+  const announced = (g: string) => (((r.counters[g] as Record<string, any> | undefined)?.bgp?.announced ?? []) as Array<{ prefix: string; since: string }>);
+  expect(announced('a1')).toEqual([]);
+  expect(announced('a2').map((a) => a.prefix)).toEqual(['10.2.0.0/16']);
+  expect(Date.parse(announced('a2')[0].since)).toBeLessThan(Date.now());
+  expect(yanglintDocument({ 'vitesse-gateway:gateway-state': r.counters.a2 }, 'get')).toEqual({ ok: true, messages: '' });
+  // ... and as the metric vitesse_bgp_announced_prefixes.
+  expect({ a1: r.announcedMetric.a1, a2: r.announcedMetric.a2 }).toEqual({ a1: 0, a2: 1 });
 
   // Cancelled: b1 uses a1 again and it carries flows each way again.
   expect(r.cancelled.usable).toBe(true);

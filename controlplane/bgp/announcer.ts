@@ -13,6 +13,15 @@ import type { BgpConfig } from '../config/types.js';
 import { routePeers } from '../peer-state.js';
 import { Bird } from './bird.js';
 
+// The running gateway's announcer, for its state and metrics (as drain.ts's registry).
+const registry = new WeakMap<object, Announcer>();
+
+/** What the gateway announces now (gateway-state/bgp/announced), or undefined without bgp. */
+export function announcedOf(gw: object): Array<{ prefix: string; since: number }> | undefined {
+  const a = registry.get(gw);
+  return a ? a.announced.map((prefix) => ({ prefix, since: a.since.get(prefix) ?? 0 })) : undefined;
+}
+
 // How often the tunnels are looked at. Liveness decides in seconds; this adds
 // at most this much to a withdrawal.
 const POLL_MS = 200;
@@ -51,10 +60,13 @@ export class Announcer {
   private withdrawn = false;
   /** Prefixes announced now (as last given to BIRD). */
   announced: string[] = [];
+  /** When each announced prefix was given to BIRD (ms since the epoch). */
+  readonly since = new Map<string, number>();
 
   constructor(private readonly gw: Gateway, private readonly config: BgpConfig, log: Logger) {
     this.log = log.child({ module: 'bgp' });
     this.bird = new Bird({ config: config.birdConfig, socket: config.controlSocket, log: this.log });
+    registry.set(gw, this);
   }
 
   start(): void {
@@ -129,6 +141,8 @@ export class Announcer {
     const added = prefixes.filter((p) => !this.announced.includes(p));
     const withdrawn = this.announced.filter((p) => !prefixes.includes(p));
     this.announced = prefixes;
+    for (const p of withdrawn) this.since.delete(p);
+    for (const p of added) this.since.set(p, Date.now());
     this.log.info({ announced: added, withdrawn }, 'announcements updated');
   }
 }
