@@ -37,6 +37,7 @@ export const LISTS: Record<Top, Record<string, ListSchema>> = {
     sa: { keys: ['direction', 'route', 'queue', 'spi'], integers: ['queue', 'spi'] },
     neighbour: { keys: ['interface', 'address'] },
     'management-listener': { keys: ['name'] },
+    'bgp/announced': { keys: ['prefix'] },
   },
 };
 
