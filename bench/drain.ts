@@ -25,6 +25,7 @@ import type { Driver } from '../controlplane/demo/two-sites.js';
 import { packageRoot } from '../controlplane/native.js';
 import type { FlowReport } from './udp-flows.js';
 import { delta, snapshot, type Counters, type Snapshot } from './lab-counters.js';
+import { until, type Condition } from './lab-wait.js';
 
 const execFileAsync = promisify(execFile);
 const PORT = 7000;
@@ -135,14 +136,6 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
       const r = JSON.parse(await l.lab.execAsync(ns, ['ip', '-j', 'route', 'show', net])) as Array<{ dev?: string; nexthops?: Array<{ dev: string }> }>;
       return r.flatMap((e) => (e.nexthops ? e.nexthops.map((h) => h.dev) : e.dev ? [e.dev] : [])).sort();
     };
-    const until = async (what: string, ok: () => Promise<boolean>, ms: number) => {
-      const end = performance.now() + ms;
-      while (!(await ok())) {
-        if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-        await sleep(20);
-      }
-      return performance.now();
-    };
     const state = async (g: GatewayName) => ((await new ApiClient({ socket: socket(g) }).get('/restconf/data/vitesse-gateway:gateway-state')) as Record<string, any>)['vitesse-gateway:gateway-state'];
     // b1's view of a1: its pair (several peers), or its route's only peer (paired: usable while b1 announces the route).
     const peerA1 = async () => {
@@ -151,9 +144,22 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
       const p = (route.peer ?? []).find((x: any) => x['public-key'] === keyOfA1) ?? {};
       return { usable: p.usable === true, draining: p['peer-draining'] === true };
     };
-    const b1Pairs = async () => ((await state('b1')).sa ?? []).filter((sa: any) => sa.direction === 'outbound').length;
-    const ready = async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan1,lan2' && (await peerA1()).usable
-      && (paired ? (await hops(l.ns.rB, '10.1.0.0/16')).join() === 'lan1,lan2' : (await b1Pairs()) === 2);
+    // Each condition with what it saw: a timeout names those still false
+    // (one was seen once after --cancel: docs/scale-out.md, limits). b1's
+    // route entry is kept whole, peers and their draining/usable included.
+    const ready = async (): Promise<Condition[]> => {
+      const [ra, a1, b1] = await Promise.all([hops(l.ns.rA, '10.2.0.0/16'), peerA1(), state('b1')]);
+      const route = b1.route?.[0] ?? null;
+      const last: Condition = paired
+        ? { name: 'router B routes over lan1 and lan2', ok: false, seen: await hops(l.ns.rB, '10.1.0.0/16') }
+        : { name: 'b1 sends on two outbound SAs', ok: false, seen: (b1.sa ?? []).filter((sa: any) => sa.direction === 'outbound').map((sa: any) => ({ spi: sa.spi, peer: sa.peer })) };
+      last.ok = paired ? (last.seen as string[]).join() === 'lan1,lan2' : (last.seen as unknown[]).length === 2;
+      return [
+        { name: 'router A routes over lan1 and lan2', ok: ra.join() === 'lan1,lan2', seen: ra },
+        { name: 'b1 uses a1', ok: a1.usable, seen: { a1, route } },
+        last,
+      ];
+    };
     await until('router A to route over both A gateways and b1 to have both pairs up', ready, 60_000);
 
     const nft = (args: string[]) => l.lab.execAsync(l.ns.rA, ['nft', ...args]);
@@ -204,8 +210,14 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
     const askedAt = Math.floor(((asked - streamStart) / 1000) * pps);
     const cli = execFileAsync(process.execPath, [vitesseBin, 'drain', '--socket', socket('a1'), '--grace', String(grace), '--timeout', '60', '--json'], { encoding: 'utf8' })
       .then((r) => ({ code: 0, stdout: r.stdout }), (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? -1, stdout: `${e.stdout ?? ''}${e.stderr ?? ''}` }));
-    const withdrawn = until('router A to stop choosing the drained a1', async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan2', 30_000);
-    const takenOut = until(paired ? 'router B to stop choosing b1 (b1 withdrew the drained a1\'s route)' : 'b1 to take the drained a1 out of its flow hash', async () => !(await peerA1()).usable, 30_000);
+    const withdrawn = until('router A to stop choosing the drained a1', async () => {
+      const ra = await hops(l.ns.rA, '10.2.0.0/16');
+      return [{ name: 'router A routes over lan2 only', ok: ra.join() === 'lan2', seen: ra }];
+    }, 30_000);
+    const takenOut = until(paired ? 'router B to stop choosing b1 (b1 withdrew the drained a1\'s route)' : 'b1 to take the drained a1 out of its flow hash', async () => {
+      const a1 = await peerA1();
+      return [{ name: 'b1 no longer uses a1', ok: !a1.usable, seen: a1 }];
+    }, 30_000);
     const r = await cli;
     const drainedAt = performance.now();
     const [withdrawAt, takeoutAt] = await Promise.all([withdrawn, takenOut]);

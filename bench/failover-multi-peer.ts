@@ -12,9 +12,11 @@
 // flows: router A stops choosing it (its BIRD died with it), and b1's
 // liveness takes the pair (b1, a1) out of the flow hashing, so every flow
 // comes back through a2. a1 is started again: b1's pair with it is
-// negotiated anew, usable again, and carries flows again. Run by
-// test/realif-ecmp.test.ts, which asserts what happened to each flow, not
-// the times (which are returned for reading a run).
+// negotiated anew, usable again, and carries flows again. Each phase takes
+// counter snapshots (bench/lab-counters.ts), and the sender marks (SIGUSR2)
+// how far it had got at the kill and when b1 took a1 out. Run by
+// test/realif-ecmp.test.ts, which asserts what happened to each flow and
+// each datagram, not the times (which are returned for reading a run).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +28,8 @@ import type { Driver } from '../controlplane/demo/two-sites.js';
 import { packageRoot } from '../controlplane/native.js';
 import type { Carried, Phase } from './failover.js';
 import type { FlowReport } from './udp-flows.js';
+import { delta, snapshot, type Counters, type Snapshot } from './lab-counters.js';
+import { until, type Condition } from './lab-wait.js';
 
 const PORT = 7000;
 const METRICS_PORT = 9301;
@@ -66,7 +70,14 @@ export interface MultiPeerResult {
   pps: number;
   spread: Phase;
   /** a1 killed: the whole stream, who carried what once b1 took a1 out, and b1's peers then. */
-  failover: Phase & { settled: Carried; peers: PeerView[] };
+  failover: Phase & {
+    settled: Carried;
+    peers: PeerView[];
+    /** Datagrams each flow had sent when a1 was killed, when router A had stopped choosing a1, and when b1 had taken a1's pair out. */
+    killedAt: number;
+    withdrawnAAt: number;
+    takenOutAt: number;
+  };
   rejoined: Phase & { peers: PeerView[] };
   /** b1's whole state document (RFC 7951 JSON) with a1 taken out, and after it rejoined. */
   states: { failover: unknown; rejoined: unknown };
@@ -77,6 +88,8 @@ export interface MultiPeerResult {
   /** SIGKILL → b1 took a1 out, ms (for reading; not asserted). */
   takeout_ms: number;
   outage_max_ms: number;
+  /** Per phase: the drop, error and failure counters that moved (bench/lab-counters.ts), and the neighbour tables at its end. */
+  lossCounters: Record<'warmup' | 'spread' | 'failover' | 'rejoined', { moved: Counters; neighbours: Snapshot['neighbours']; read: Snapshot['read'] }>;
 }
 
 export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number; pps?: number } = {}): Promise<MultiPeerResult> {
@@ -108,14 +121,6 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
       const r = JSON.parse(await l.lab.execAsync(ns, ['ip', '-j', 'route', 'show', net])) as Array<{ dev?: string; nexthops?: Array<{ dev: string }> }>;
       return r.flatMap((e) => (e.nexthops ? e.nexthops.map((h) => h.dev) : e.dev ? [e.dev] : [])).sort();
     };
-    const until = async (what: string, ok: () => Promise<boolean>, ms: number) => {
-      const end = performance.now() + ms;
-      while (!(await ok())) {
-        if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-        await sleep(50);
-      }
-      return performance.now();
-    };
     // b1's peers as its state reports them (route/peer).
     const b1 = new ApiClient({ socket: path.join(dir, 'b1.sock') });
     let lastState: unknown = null;
@@ -143,9 +148,17 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
         routeUp: sample('vitesse_route_peer_up'),
       };
     };
-    const allUp = async () => (await peers()).filter((p) => p.up && p.usable).length === 2 && (await b1Sending()) === 2;
-    const ready = async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan1,lan2' && (await hops(l.ns.rB, '10.1.0.0/16')).join() === 'lan1' && (await allUp());
-    await until('router A to route over both A gateways, router B over b1, and b1 to have both pairs up', ready, 60_000);
+    // Each condition with what it saw, so that a timeout names the ones still false.
+    const ready = async (): Promise<Condition[]> => {
+      const [ra, rb, ps, sending] = await Promise.all([hops(l.ns.rA, '10.2.0.0/16'), hops(l.ns.rB, '10.1.0.0/16'), peers(), b1Sending()]);
+      return [
+        { name: 'router A routes over lan1 and lan2', ok: ra.join() === 'lan1,lan2', seen: ra },
+        { name: 'router B routes over lan1 (b1)', ok: rb.join() === 'lan1', seen: rb },
+        { name: 'b1 has both peers up and usable', ok: ps.filter((p) => p.up && p.usable).length === 2, seen: ps },
+        { name: 'b1 sends on two outbound SAs', ok: sending === 2, seen: sending },
+      ];
+    };
+    await until('router A to route over both A gateways, router B over b1, and b1 to have both pairs up', ready, 60_000, 50);
 
     const nft = (args: string[]) => l.lab.execAsync(l.ns.rA, ['nft', ...args]);
     const flush = () => Promise.all(['out1', 'out2', 'in1', 'in2'].map((s) => nft(['flush', 'set', 'inet', 'vflow', s])));
@@ -161,55 +174,98 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
       let out = '';
       sender.stdout!.setEncoding('utf8');
       await new Promise<void>((resolve) => sender.stdout!.on('data', (c: string) => { out += c; if (out.includes('sending\n')) resolve(); }));
-      return async (): Promise<FlowReport[]> => {
+      const stop = async (): Promise<FlowReport[]> => {
         const done = new Promise<void>((r) => sender.once('exit', () => r()));
         sender.kill('SIGTERM');
         await done;
         return JSON.parse(out.split('\n').find((line) => line.startsWith('['))!) as FlowReport[];
       };
+      // How many datagrams each flow has sent now (udp-flows.ts: SIGUSR2).
+      // Marks asked for at once are taken one after the other (each waits for its own line).
+      const marks = () => out.split('\n').filter((line) => /^mark \d+$/.test(line));
+      let queue: Promise<unknown> = Promise.resolve();
+      const mark = (): Promise<number> => {
+        const next = queue.then(async () => {
+          const n = marks().length;
+          sender.kill('SIGUSR2');
+          while (marks().length === n) await sleep(5);
+          return Number(marks().at(-1)!.slice(5));
+        });
+        queue = next;
+        return next;
+      };
+      return Object.assign(stop, { mark });
+    };
+    const sockets = () => Object.fromEntries([...procs.keys()].map((g) => [g, path.join(dir, `${g}.sock`)]));
+    const snap = () => snapshot(l.lab, l.ns, sockets());
+    const lossCounters = {} as MultiPeerResult['lossCounters'];
+    const phase = async (name: keyof MultiPeerResult['lossCounters'], from: Snapshot) => {
+      const to = await snap();
+      lossCounters[name] = { moved: delta(from, to), neighbours: to.neighbours, read: to.read };
     };
     const usableLines = (from: number) => procs.get('b1')!.log.slice(from)
       .filter((x: LogLine) => x.msg === 'peer not usable: its flows go to the route\'s other peers' || x.msg === 'peer usable: flows may go through it');
 
     // Warm-up, not measured: neighbours resolved on every path.
+    let from = await snap();
     let stop = await startFlows();
     await sleep(1000);
     await stop();
+    await phase('warmup', from);
 
     // 1. Spread: router A's ECMP one way, b1's pairs the other.
     await flush();
+    from = await snap();
     stop = await startFlows();
     await sleep(4000);
     const spread: Phase = { flows: await stop(), carried: await carried() };
+    await phase('spread', from);
 
     // 2. SIGKILL of a1 under the flows: b1's liveness takes its pair out.
     await flush();
+    from = await snap();
     stop = await startFlows();
     await sleep(2000);
     const mark = procs.get('b1')!.log.length;
     const a1 = procs.get('a1')!;
+    const killedAt = await stop.mark();
     const killed = performance.now();
     a1.child.kill('SIGKILL');
-    await until('router A to stop choosing a1', async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan2', 10_000);
-    const takenOut = await until('b1 to take a1 out of its flow hashing', async () => (await peers()).some((p) => p.gateway === 'a1' && !p.usable), 60_000);
+    // Both waits run at once (b1's take-out need not come after router A's
+    // withdrawal); each marks the stream when it holds.
+    const routerA = async (): Promise<Condition[]> => {
+      const ra = await hops(l.ns.rA, '10.2.0.0/16');
+      return [{ name: 'router A routes over lan2 only', ok: ra.join() === 'lan2', seen: ra }];
+    };
+    const a1Out = async (): Promise<Condition[]> => {
+      const ps = await peers();
+      return [{ name: 'b1 shows a1 not usable', ok: ps.some((p) => p.gateway === 'a1' && !p.usable), seen: ps }];
+    };
+    const [[, withdrawnAAt], [takenOut, takenOutAt]] = await Promise.all([
+      until('router A to stop choosing a1', routerA, 10_000, 50).then(async (t) => [t, await stop.mark()] as const),
+      until('b1 to take a1 out of its flow hashing', a1Out, 60_000, 50).then(async (t) => [t, await stop.mark()] as const),
+    ]);
     const before = await carried();
     await flush();
     await sleep(3000);
     const settled = await carried();
-    const failover = { flows: await stop(), carried: before, settled, peers: await peers() };
+    const failover = { flows: await stop(), carried: before, settled, peers: await peers(), killedAt, withdrawnAAt, takenOutAt };
     const failoverState = lastState;
     const failoverMetrics = await scrape();
+    await phase('failover', from);
 
     // 3. a1 restarted: its pair with b1 is negotiated anew, usable again, and carries flows.
     await a1.exited;
     await run('a1').started;
-    await until('router A to route over both A gateways again, and b1 to have both pairs up', ready, 60_000);
+    await until('router A to route over both A gateways again, and b1 to have both pairs up', ready, 60_000, 50);
     await flush();
+    from = await snap();
     stop = await startFlows();
     await sleep(4000);
     const rejoined = { flows: await stop(), carried: await carried(), peers: await peers() };
     const rejoinedState = lastState;
     const rejoinedMetrics = await scrape();
+    await phase('rejoined', from);
 
     const gaps = failover.flows.map((f) => f.maxGapMs).sort((a, b) => a - b);
     return {
@@ -219,6 +275,7 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
       b1Usable: usableLines(mark).map((x) => ({ gateway: gatewayOf(x.peer), usable: x.usable === true })),
       takeout_ms: Math.round(takenOut - killed),
       outage_max_ms: gaps.at(-1) ?? 0,
+      lossCounters,
     };
   } finally {
     for (const p of procs.values()) p.child.kill('SIGKILL');

@@ -72,6 +72,34 @@ function spreadOverBoth(p: Phase): void {
   }
 }
 
+// Loss is asserted exactly in both labs (docs/scale-out.md, limits: the
+// loss seen before was the echo socket's receive buffer overflowing).
+// Outside the kill, not one datagram is lost, and no drop or error counter
+// of any namespace or gateway moved (bench/lab-counters.ts) — except the
+// gateways' own kernels counting the data plane's frames, addressed to no
+// address of theirs (IpInAddrErrors), which are not on the path.
+const OFF_PATH = /^(a1|a2|b1|b2)\/IpInAddrErrors$/;
+
+function nothingLost(p: Phase): void {
+  for (const f of p.flows) expect({ sport: f.sport, lost: f.lost }).toEqual({ sport: f.sport, lost: [] });
+}
+
+function nothingDropped(moved: Record<string, number>, explained: RegExp = OFF_PATH): void {
+  expect(Object.fromEntries(Object.entries(moved).filter(([k]) => !OFF_PATH.test(k) && !explained.test(k)))).toEqual({});
+}
+
+// Loss in a failover only where the kill explains it: flows a1 carried
+// (`carried`: one way or the other), in one run of datagrams sent between
+// the kill (less the few in flight when a1 died) and `until`, when the last
+// path through a1 was gone. Flows a1 never carried lost nothing.
+function lostOnlyToTheKill(p: Phase & { killedAt: number }, carried: number[], until: number): void {
+  const a1Carried = new Set(carried);
+  for (const f of p.flows) {
+    const explained = a1Carried.has(f.sport) && f.lost.length === 1 && f.lost[0][0] >= p.killedAt - PPS / 5 && f.lost[0][1] <= until;
+    expect({ sport: f.sport, lost: f.lost, explained: explained || f.lost.length === 0 }).toEqual({ sport: f.sport, lost: f.lost, explained: true });
+  }
+}
+
 // Site B with one gateway whose route lists both A gateways as peers
 // (bench/failover-multi-peer.ts): router A's nftables sets say which A
 // gateway carried each flow each way; back from B that is b1's choice of
@@ -79,10 +107,14 @@ function spreadOverBoth(p: Phase): void {
 describe.skipIf(why)(`a route listing both gateways of the far site as peers${why ? ` [skipped: ${why}]` : ''}`, () => {
   it('b1 hashes flows over both pairs, all intact; SIGKILL of a1: b1 takes its pair out and every flow resumes through a2; restarted, a1\'s pair carries flows again', async () => {
     const r = await runMultiPeerFailover({ flows: FLOWS, pps: PPS });
+    // For reading a run: each phase's lost datagrams by flow, and the counters that moved.
+    const lostBy = (p: Phase) => p.flows.filter((f) => f.lost.length).map((f) => ({ sport: f.sport, sent: f.sent, lost: f.lost }));
+    console.log(JSON.stringify({ lost: { spread: lostBy(r.spread), failover: lostBy(r.failover), rejoined: lostBy(r.rejoined) }, marks: { killedAt: r.failover.killedAt, withdrawnAAt: r.failover.withdrawnAAt, takenOutAt: r.failover.takenOutAt }, carried: r.failover.carried, lossCounters: r.lossCounters }));
 
-    // Spread over both pairs each way (towards B: router A's ECMP; back: b1's flow hash), nothing damaged.
+    // Spread over both pairs each way (towards B: router A's ECMP; back: b1's flow hash), nothing damaged, lost or dropped.
     intact(r.spread);
-    flowing(r.spread);
+    nothingLost(r.spread);
+    nothingDropped(r.lossCounters.spread.moved);
     spreadOverBoth(r.spread);
 
     // SIGKILL of a1: b1's liveness took the pair (b1, a1) out, and only that one.
@@ -93,15 +125,30 @@ describe.skipIf(why)(`a route listing both gateways of the far site as peers${wh
     // Once a1 was out, every flow went through a2 both ways, none through a1 ...
     expect(r.failover.settled.out).toEqual({ a1: [], a2: ports });
     expect(r.failover.settled.in).toEqual({ a1: [], a2: ports });
-    // ... including those b1 had hashed onto a1 before.
+    // ... including those b1 had hashed onto a1 before, and those router A had sent through it.
     expect(r.failover.carried.in.a1.length).toBeGreaterThan(0);
+    expect(r.failover.carried.out.a1.length).toBeGreaterThan(0);
     flowing(r.failover);
+    // Loss only for flows that were on a1, towards B (router A's choice, gone
+    // when router A stopped choosing a1) or back (b1's pair, gone when b1 took
+    // it out): one run per flow, between the kill and the later of the two.
+    const { withdrawnAAt, takenOutAt } = r.failover;
+    lostOnlyToTheKill(r.failover, [...r.failover.carried.out.a1, ...r.failover.carried.in.a1], Math.max(withdrawnAAt, takenOutAt));
+    // A flow a1 carried only towards B lost nothing sent after router A had stopped choosing a1.
+    const outOnly = r.failover.carried.out.a1.filter((p) => !r.failover.carried.in.a1.includes(p));
+    for (const f of r.failover.flows.filter((x) => outOnly.includes(x.sport))) {
+      expect({ sport: f.sport, lostAfterWithdrawal: f.lost.filter(([, last]) => last > withdrawnAAt) }).toEqual({ sport: f.sport, lostAfterWithdrawal: [] });
+    }
+    // Nothing dropped at either host (the echo's socket included) nor by b1
+    // or a2; a1 is dead, router A's BGP session to it fails (TcpAttemptFails).
+    nothingDropped(r.lossCounters.failover.moved, /^(a1\/|rA\/TcpAttemptFails$)/);
 
-    // Restarted: b1 put a1's pair back, and it carries flows again, each way.
+    // Restarted: b1 put a1's pair back, and it carries flows again, each way; nothing lost or dropped.
     expect(r.b1Usable.at(-1)).toEqual({ gateway: 'a1', usable: true });
     expect(r.rejoined.peers).toEqual([{ gateway: 'a1', up: true, usable: true }, { gateway: 'a2', up: true, usable: true }]);
     intact(r.rejoined);
-    flowing(r.rejoined);
+    nothingLost(r.rejoined);
+    nothingDropped(r.lossCounters.rejoined.moved);
     spreadOverBoth(r.rejoined);
 
     // b1's metrics said the same: per peer, and the route up while any peer is.
@@ -116,22 +163,6 @@ describe.skipIf(why)(`a route listing both gateways of the far site as peers${wh
     for (const step of ['failover', 'rejoined'] as const) expect({ step, ...yanglintDocument(r.states[step], 'get') }).toEqual({ step, ok: true, messages: '' });
   }, 240_000);
 });
-
-// In the paired lab, loss is asserted exactly (docs/scale-out.md, limits:
-// the loss seen before was the echo socket's receive buffer overflowing).
-// Outside the kill, not one datagram is lost, and no drop or error counter
-// of any namespace or gateway moved (bench/lab-counters.ts) — except the
-// gateways' own kernels counting the data plane's frames, addressed to no
-// address of theirs (IpInAddrErrors), which are not on the path.
-const OFF_PATH = /^(a1|a2|b1|b2)\/IpInAddrErrors$/;
-
-function nothingLost(p: Phase): void {
-  for (const f of p.flows) expect({ sport: f.sport, lost: f.lost }).toEqual({ sport: f.sport, lost: [] });
-}
-
-function nothingDropped(moved: Record<string, number>, explained: RegExp = OFF_PATH): void {
-  expect(Object.fromEntries(Object.entries(moved).filter(([k]) => !OFF_PATH.test(k) && !explained.test(k)))).toEqual({});
-}
 
 describe.skipIf(why)(`two gateways per site behind BIRD and kernel ECMP${why ? ` [skipped: ${why}]` : ''}`, () => {
   it('flows spread over both A gateways and arrive intact; SIGKILL of one: every flow resumes on the other; restarted, it carries flows again', async () => {
@@ -162,12 +193,7 @@ describe.skipIf(why)(`two gateways per site behind BIRD and kernel ECMP${why ? `
     // other), in one run of datagrams sent between the kill and router B
     // stopping to choose b1 (the echoes b1 still sent to the dead a1), less
     // the few in flight when a1 died. Flows a1 never carried lost nothing.
-    const { killedAt, withdrawnBAt } = r.failover;
-    const a1Carried = new Set([...r.failover.carried.out.a1, ...r.failover.carried.in.a1]);
-    for (const f of r.failover.flows) {
-      const explained = a1Carried.has(f.sport) && f.lost.length === 1 && f.lost[0][0] >= killedAt - PPS / 5 && f.lost[0][1] <= withdrawnBAt;
-      expect({ sport: f.sport, lost: f.lost, explained: explained || f.lost.length === 0 }).toEqual({ sport: f.sport, lost: f.lost, explained: true });
-    }
+    lostOnlyToTheKill(r.failover, [...r.failover.carried.out.a1, ...r.failover.carried.in.a1], r.failover.withdrawnBAt);
     // Nothing dropped at either host (the echo's socket included); a1 and its
     // links are dead, router A's BGP session to it fails (TcpAttemptFails).
     nothingDropped(r.lossCounters.failover.moved, /^(a1\/|rA\/TcpAttemptFails$)/);
