@@ -111,6 +111,11 @@ describe.skipIf(why)(`a route listing both gateways of the far site as peers${wh
     const lostBy = (p: Phase) => p.flows.filter((f) => f.lost.length).map((f) => ({ sport: f.sport, sent: f.sent, lost: f.lost }));
     console.log(JSON.stringify({ lost: { spread: lostBy(r.spread), failover: lostBy(r.failover), rejoined: lostBy(r.rejoined) }, marks: { killedAt: r.failover.killedAt, withdrawnAAt: r.failover.withdrawnAAt, takenOutAt: r.failover.takenOutAt }, carried: r.failover.carried, lossCounters: r.lossCounters }));
 
+    // Every gateway's counters were read at each phase's end (a1 not when dead):
+    // a gateway missing there would have had none of its drops compared.
+    expect(Object.fromEntries(Object.entries(r.lossCounters).map(([k, v]) => [k, Object.keys(v.read).sort()])))
+      .toEqual({ warmup: ['a1', 'a2', 'b1'], spread: ['a1', 'a2', 'b1'], failover: ['a2', 'b1'], rejoined: ['a1', 'a2', 'b1'] });
+
     // Spread over both pairs each way (towards B: router A's ECMP; back: b1's flow hash), nothing damaged, lost or dropped.
     intact(r.spread);
     nothingLost(r.spread);
