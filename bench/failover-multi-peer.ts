@@ -89,7 +89,7 @@ export interface MultiPeerResult {
   takeout_ms: number;
   outage_max_ms: number;
   /** Per phase: the drop, error and failure counters that moved (bench/lab-counters.ts), and the neighbour tables at its end. */
-  lossCounters: Record<'warmup' | 'spread' | 'failover' | 'rejoined', { moved: Counters; neighbours: Snapshot['neighbours']; read: Snapshot['read'] }>;
+  lossCounters: Record<'warmup' | 'spread' | 'failover' | 'rejoined', { moved: Counters; neighbours: Snapshot['neighbours']; read: Snapshot['read']; sessions: Record<'rA' | 'rB', string[]> }>;
 }
 
 export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number; pps?: number } = {}): Promise<MultiPeerResult> {
@@ -201,7 +201,11 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
     const lossCounters = {} as MultiPeerResult['lossCounters'];
     const phase = async (name: keyof MultiPeerResult['lossCounters'], from: Snapshot) => {
       const to = await snap();
-      lossCounters[name] = { moved: delta(from, to), neighbours: to.neighbours, read: to.read };
+      // The routers' BGP and BFD sessions with their state and since when: a
+      // session that went down and up within the phase shows it here.
+      const sessions = async (ns: string, socket: string) => (await l.lab.execAsync(ns, ['birdc', '-s', socket, 'show', 'protocols']))
+        .split('\n').filter((x) => /\b(BGP|BFD)\b/.test(x)).map((x) => x.trim().replace(/\s+/g, ' '));
+      lossCounters[name] = { moved: delta(from, to), neighbours: to.neighbours, read: to.read, sessions: { rA: await sessions(l.ns.rA, l.routerSocket.A), rB: await sessions(l.ns.rB, l.routerSocket.B) } };
     };
     const usableLines = (from: number) => procs.get('b1')!.log.slice(from)
       .filter((x: LogLine) => x.msg === 'peer not usable: its flows go to the route\'s other peers' || x.msg === 'peer usable: flows may go through it');

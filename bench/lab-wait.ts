@@ -33,7 +33,13 @@ export async function until(what: string, check: Check, ms: number, pollMs = 20)
   const end = start + ms;
   let last: boolean | Condition[] | undefined;
   for (;;) {
-    last = await check();
+    try {
+      last = await check();
+    } catch (e) {
+      // A gateway's API not answering yet (its socket comes a moment after
+      // "gateway started") is a condition not yet met, not the end of the wait.
+      last = [{ name: 'the check could run', ok: false, seen: e instanceof Error ? e.message : String(e) }];
+    }
     if (holds(last)) return performance.now();
     if (performance.now() > end) throw new Error(`timed out after ${Math.round(performance.now() - start)} ms waiting for ${what}; still false: ${stillFalse(last)}`);
     await sleep(pollMs);

@@ -22,6 +22,13 @@ describe('lab waits', () => {
     );
   });
 
+  it('a check that throws (an API not answering yet) is retried, and named if it never runs', async () => {
+    let n = 0;
+    await until('b1 to answer', async () => { if (++n < 3) throw new Error('no such socket'); return true; }, 5_000, 1);
+    expect(n).toBe(3);
+    await expect(until('b1 to answer', async () => { throw new Error('no such socket'); }, 20, 5)).rejects.toThrow(/still false: the check could run \(seen: "no such socket"\)$/);
+  });
+
   it('a bare yes/no check still times out naming its wait', async () => {
     await expect(until('never', async () => false, 20, 5)).rejects.toThrow(/waiting for never; still false: the condition$/);
   });

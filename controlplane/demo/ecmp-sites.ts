@@ -40,6 +40,8 @@ export interface EcmpLab {
   hostB: string;
   /** Starts BIRD on both routers. */
   startRouters(): void;
+  /** Each router's BIRD control socket (for `birdc -s`). */
+  routerSocket: Record<'A' | 'B', string>;
   cleanup(): void;
 }
 
@@ -157,6 +159,7 @@ export function buildEcmpSites(o: EcmpOptions): EcmpLab {
       lan: { a1: 'lan1', a2: 'lan2', b1: 'lan1', b2: 'lan2' },
       hostA: '10.1.0.2',
       hostB: '10.2.0.2',
+      routerSocket: { A: path.join(dirs.A, 'bird.ctl'), B: path.join(dirs.B, 'bird.ctl') },
       startRouters() {
         for (const [s, r] of [['A', ns.rA], ['B', ns.rB]] as const) {
           lab.spawn(r, ['bird', '-f', '-c', path.join(dirs[s], 'bird.conf'), '-s', path.join(dirs[s], 'bird.ctl')]);
