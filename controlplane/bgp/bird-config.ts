@@ -14,12 +14,22 @@ export interface GatewayBird {
   /** The gateway's private address(es): the next hop the router sends to. */
   nextHop4: string;
   nextHop6?: string;
+  bfd?: Bfd;
 }
 
-// BFD: 3 × 100 ms, so a dead gateway host is noticed in 0.3 s, not after
-// the BGP hold time. (A dead gateway process is noticed sooner: its BIRD
-// dies with it and the session closes.)
-const BFD = 'min rx interval 100 ms; min tx interval 100 ms; multiplier 3;';
+/** BFD timers: a session is down after `multiplier` intervals without a packet. */
+export interface Bfd {
+  intervalMs: number;
+  multiplier: number;
+}
+
+// 3 × 100 ms, so a dead gateway host is noticed in 0.3 s, not after the BGP
+// hold time. (A dead gateway process is noticed sooner: its BIRD dies with
+// it and the session closes.) A host whose BIRD can stall for longer than
+// that (an overloaded VM) needs more: a stall then takes every session down.
+export const DEFAULT_BFD: Bfd = { intervalMs: 100, multiplier: 3 };
+const bfdOptions = (b: Bfd = DEFAULT_BFD) =>
+  `min rx interval ${b.intervalMs} ms; min tx interval ${b.intervalMs} ms; multiplier ${b.multiplier};`;
 
 export function gatewayBirdConfig(o: GatewayBird): string {
   return `# BIRD 2 beside a Vitesse gateway (docs/scale-out.md). Vitesse starts this
@@ -34,7 +44,7 @@ include "${o.routesFile}";
 protocol device {}
 
 protocol bfd {
-  interface "*" { ${BFD} };
+  interface "*" { ${bfdOptions(o.bfd)} };
 }
 
 protocol bgp site_router {
@@ -69,6 +79,7 @@ export interface RouterBird {
   gateways: Array<{ name: string; address: string; as: number; routerAddress: string }>;
   /** Per gateway: more than this many prefixes and the session is torn down. */
   receiveLimit: number;
+  bfd?: Bfd;
 }
 
 export function routerBirdConfig(o: RouterBird): string {
@@ -95,7 +106,7 @@ protocol kernel {
 }
 
 protocol bfd {
-  interface "*" { ${BFD} };
+  interface "*" { ${bfdOptions(o.bfd)} };
 }
 
 filter vitesse_in {

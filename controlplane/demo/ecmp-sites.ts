@@ -20,9 +20,16 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { gatewayBirdConfig, routerBirdConfig } from '../bgp/bird-config.js';
+import { gatewayBirdConfig, routerBirdConfig, type Bfd } from '../bgp/bird-config.js';
 import { Lab } from './lab.js';
 import type { Driver } from './two-sites.js';
+
+// BFD in the lab: 10 × 200 ms. Six BIRDs and four gateways share a loaded
+// 2-core VM with the test runner; a BIRD that stalls longer than the
+// deployed 0.3 s (deploy/bird) would take every session down and the routes
+// with it, which is the machine, not what the tests look at. A killed
+// gateway's sessions close at once either way (its BIRD dies with it).
+const LAB_BFD: Bfd = { intervalMs: 200, multiplier: 10 };
 
 export type GatewayName = 'a1' | 'a2' | 'b1' | 'b2';
 export const GATEWAYS: GatewayName[] = ['a1', 'a2', 'b1', 'b2'];
@@ -125,7 +132,7 @@ export function buildEcmpSites(o: EcmpOptions): EcmpLab {
         fs.mkdirSync(dir, { recursive: true });
         const routesFile = path.join(dir, 'routes.conf');
         fs.writeFileSync(path.join(dir, 'bird.conf'), gatewayBirdConfig({
-          routingAddress: rtGw, routerAddress: rtRouter, localAs: as, routerAs: 65000 + n * 10, routesFile, nextHop4: `10.${n}.${i}.1`,
+          routingAddress: rtGw, routerAddress: rtRouter, localAs: as, routerAs: 65000 + n * 10, routesFile, nextHop4: `10.${n}.${i}.1`, bfd: LAB_BFD,
         }));
         const config = {
           'vitesse-gateway:gateway': {
@@ -147,7 +154,7 @@ export function buildEcmpSites(o: EcmpOptions): EcmpLab {
       const rdir = path.join(o.dir, `r${s}`);
       fs.mkdirSync(rdir, { recursive: true });
       fs.writeFileSync(path.join(rdir, 'bird.conf'), routerBirdConfig({
-        routerId: `10.${n}.0.1`, routerAs: 65000 + n * 10, accept4: [`10.${3 - n}.0.0/16`], nextHops4: [`10.${n}.0.0/16`], gateways, receiveLimit: 1000,
+        routerId: `10.${n}.0.1`, routerAs: 65000 + n * 10, accept4: [`10.${3 - n}.0.0/16`], nextHops4: [`10.${n}.0.0/16`], gateways, receiveLimit: 1000, bfd: LAB_BFD,
       }));
       return rdir;
     };
