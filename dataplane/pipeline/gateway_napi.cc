@@ -111,8 +111,8 @@ std::unique_ptr<Link> make_link(const Napi::Object& spec, Side side, uint32_t qu
 // while it tears the environment down (process exit): a notification that
 // arrives then is moot, and node-addon-api's default call would throw an
 // empty Napi::Error out of a libuv callback and abort the process. A
-// JavaScript exception from the handler stays pending and reaches
-// 'uncaughtException' as before.
+// JavaScript exception from the handler stays pending, and Node treats it
+// as any exception from a native callback, as it did before.
 void call_punt_handler(Napi::Env env, Napi::Function handler, std::nullptr_t*, void*) {
   if (env == nullptr || handler.IsEmpty()) return;
   napi_value ignored;
