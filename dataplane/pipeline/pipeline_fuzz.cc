@@ -149,13 +149,14 @@ struct Harness {
     for (uint32_t q = 0; q < kQueues; q++) {
       gw->remove_inbound_sa(q, kVitaSpi);
       // Vita's SA on each queue's own route: its captures' inner packets pass the inbound policy.
-      gw->add_inbound_sa({q, q == 0 ? "loop4" : "loop6", kVitaSpi, esp::Aead::aes_gcm_16_icv, std::vector<uint8_t>(20, 0)});
+      gw->add_inbound_sa({.queue = q, .route = q == 0 ? "loop4" : "loop6", .spi = kVitaSpi, .aead = esp::Aead::aes_gcm_16_icv,
+                          .keymat = std::vector<uint8_t>(20, 0)});
       for (uint32_t r = 0; r < 2; r++) {
         const std::string route = r == 0 ? "loop4" : "loop6";
         const std::vector<uint8_t> keymat(kLoopKeymat, kLoopKeymat + sizeof kLoopKeymat);
         gw->remove_inbound_sa(q, kLoopSpi[r]);
-        gw->add_inbound_sa({q, route, kLoopSpi[r], esp::Aead::aes_gcm_16_icv, keymat});
-        SaSpec out{q, route, kLoopSpi[r], esp::Aead::aes_gcm_16_icv, keymat};
+        gw->add_inbound_sa({.queue = q, .route = route, .spi = kLoopSpi[r], .aead = esp::Aead::aes_gcm_16_icv, .keymat = keymat});
+        SaSpec out{.queue = q, .route = route, .spi = kLoopSpi[r], .aead = esp::Aead::aes_gcm_16_icv, .keymat = keymat};
         if (udp) out.udp_source_port = out.udp_destination_port = net::kDefaultNatTPort;
         gw->set_outbound_sa(out);
       }
