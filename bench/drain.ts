@@ -22,16 +22,13 @@ import { ApiClient } from '../controlplane/api/client.js';
 import { spawnGateway, vitesseBin, type GatewayProcess } from '../controlplane/demo/gateway-process.js';
 import { buildEcmpSites, GATEWAYS, MULTI_PEER_GATEWAYS, type EcmpLab, type GatewayName } from '../controlplane/demo/ecmp-sites.js';
 import type { Driver } from '../controlplane/demo/two-sites.js';
-import { packageRoot } from '../controlplane/native.js';
 import type { FlowReport } from './udp-flows.js';
+import { flowSets, PORT, startEcho, startFlows } from './lab-flows.js';
 import { delta, snapshot, type Counters, type Snapshot } from './lab-counters.js';
 import { until, type Condition } from './lab-wait.js';
 
 const execFileAsync = promisify(execFile);
-const PORT = 7000;
-const SPORT = 40000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const flowsScript = path.join(packageRoot, 'dist', 'bench', 'udp-flows.js');
 
 // out*/in*: every flow seen (emptied between phases, never under a measured
 // stream: flushing a set under traffic was seen to lose datagrams at the
@@ -125,7 +122,7 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
     const keyOfA1 = paired ? null : JSON.parse(fs.readFileSync(l.configFile.b1, 'utf8'))['vitesse-gateway:gateway'].route[0].peer[0]['public-key'] as string;
     l.lab.exec(l.ns.rA, ['nft', '-f', '-'], NFT);
     l.startRouters();
-    l.lab.spawn(l.ns.hostB, [process.execPath, flowsScript, 'echo', String(PORT)]);
+    startEcho(l);
     const socket = (g: GatewayName) => path.join(dir, `${g}.sock`);
     for (const g of gateways) {
       // Metrics on each gateway's own namespace's loopback (read for vitesse_bgp_announced_prefixes).
@@ -162,28 +159,7 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
     };
     await until('router A to route over both A gateways and b1 to have both pairs up', ready, 60_000);
 
-    const nft = (args: string[]) => l.lab.execAsync(l.ns.rA, ['nft', ...args]);
-    const flush = () => Promise.all(['out1', 'out2', 'in1', 'in2'].map((s) => nft(['flush', 'set', 'inet', 'vflow', s])));
-    const carried = async (prefix = ''): Promise<Carried> => {
-      const set = async (name: string) => {
-        const j = JSON.parse(await nft(['-j', 'list', 'set', 'inet', 'vflow', prefix + name])) as { nftables: Array<{ set?: { elem?: Array<number | { elem: { val: number } }> } }> };
-        // Elements with a timeout are listed as {elem: {val, timeout, expires}}.
-        return (j.nftables.find((e) => e.set)?.set?.elem ?? []).map((e) => (typeof e === 'number' ? e : e.elem.val)).sort((a, b) => a - b);
-      };
-      return { out: { a1: await set('out1'), a2: await set('out2') }, in: { a1: await set('in1'), a2: await set('in2') } };
-    };
-    const startFlows = async () => {
-      const sender = l.lab.spawn(l.ns.hostA, [process.execPath, flowsScript, 'send', l.hostB, String(PORT), String(SPORT), String(flows), String(pps)]);
-      let out = '';
-      sender.stdout!.setEncoding('utf8');
-      await new Promise<void>((resolve) => sender.stdout!.on('data', (c: string) => { out += c; if (out.includes('sending\n')) resolve(); }));
-      return async (): Promise<FlowReport[]> => {
-        const done = new Promise<void>((r) => sender.once('exit', () => r()));
-        sender.kill('SIGTERM');
-        await done;
-        return JSON.parse(out.split('\n').find((line) => line.startsWith('['))!) as FlowReport[];
-      };
-    };
+    const { flush, carried } = flowSets(l);
 
     const snap = () => snapshot(l.lab, l.ns, Object.fromEntries(gateways.map((g) => [g, socket(g)])));
     const lossCounters = {} as DrainResult['lossCounters'];
@@ -194,7 +170,7 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
 
     // Warm-up, not measured: neighbours resolved on every path.
     let from = await snap();
-    let stop = await startFlows();
+    let stop = await startFlows(l, flows, pps);
     await sleep(1000);
     await stop();
     await phase('warmup', from);
@@ -203,7 +179,7 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
     await flush();
     await sleep(1000);
     from = await snap();
-    stop = await startFlows();
+    stop = await startFlows(l, flows, pps);
     const streamStart = performance.now();
     await sleep(2000);
     const asked = performance.now();
@@ -253,7 +229,7 @@ export async function runDrain(o: { driver?: Driver; flows?: number; pps?: numbe
     await execFileAsync(process.execPath, [vitesseBin, 'drain', '--socket', socket('a1'), '--cancel']);
     await until('router A to choose a1 again and b1 to use it', ready, 60_000);
     await flush();
-    stop = await startFlows();
+    stop = await startFlows(l, flows, pps);
     await sleep(3000);
     await stop();
     const rejoined = await carried();

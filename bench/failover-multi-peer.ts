@@ -25,17 +25,13 @@ import { parseArgs, usageText, UsageError, type OptionSpec } from '../controlpla
 import { spawnGateway, type GatewayProcess, type LogLine } from '../controlplane/demo/gateway-process.js';
 import { buildEcmpSites, MULTI_PEER_GATEWAYS, type EcmpLab, type GatewayName } from '../controlplane/demo/ecmp-sites.js';
 import type { Driver } from '../controlplane/demo/two-sites.js';
-import { packageRoot } from '../controlplane/native.js';
 import type { Carried, Phase } from './failover.js';
-import type { FlowReport } from './udp-flows.js';
+import { flowSets, PORT, startEcho, startFlows } from './lab-flows.js';
 import { delta, snapshot, type Counters, type Snapshot } from './lab-counters.js';
 import { until, type Condition } from './lab-wait.js';
 
-const PORT = 7000;
 const METRICS_PORT = 9301;
-const SPORT = 40000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const flowsScript = path.join(packageRoot, 'dist', 'bench', 'udp-flows.js');
 
 const NFT = `table inet vflow {
   set out1 { type inet_service; flags dynamic; }
@@ -108,7 +104,7 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
     const gatewayOf = (key: unknown): 'a1' | 'a2' => (key === keyOf('a1') ? 'a1' : 'a2');
     l.lab.exec(l.ns.rA, ['nft', '-f', '-'], NFT);
     l.startRouters();
-    l.lab.spawn(l.ns.hostB, [process.execPath, flowsScript, 'echo', String(PORT)]);
+    startEcho(l);
     const run = (g: GatewayName) => {
       // b1's metrics on its namespace's loopback (scraped from inside it).
       const metrics = g === 'b1' ? `127.0.0.1:${METRICS_PORT}` : 'none';
@@ -160,42 +156,8 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
     };
     await until('router A to route over both A gateways, router B over b1, and b1 to have both pairs up', ready, 60_000, 50);
 
-    const nft = (args: string[]) => l.lab.execAsync(l.ns.rA, ['nft', ...args]);
-    const flush = () => Promise.all(['out1', 'out2', 'in1', 'in2'].map((s) => nft(['flush', 'set', 'inet', 'vflow', s])));
-    const carried = async (): Promise<Carried> => {
-      const set = async (name: string) => {
-        const j = JSON.parse(await nft(['-j', 'list', 'set', 'inet', 'vflow', name])) as { nftables: Array<{ set?: { elem?: number[] } }> };
-        return (j.nftables.find((e) => e.set)?.set?.elem ?? []).slice().sort((a, b) => a - b);
-      };
-      return { out: { a1: await set('out1'), a2: await set('out2') }, in: { a1: await set('in1'), a2: await set('in2') } };
-    };
-    const startFlows = async () => {
-      const sender = l.lab.spawn(l.ns.hostA, [process.execPath, flowsScript, 'send', l.hostB, String(PORT), String(SPORT), String(flows), String(pps)]);
-      let out = '';
-      sender.stdout!.setEncoding('utf8');
-      await new Promise<void>((resolve) => sender.stdout!.on('data', (c: string) => { out += c; if (out.includes('sending\n')) resolve(); }));
-      const stop = async (): Promise<FlowReport[]> => {
-        const done = new Promise<void>((r) => sender.once('exit', () => r()));
-        sender.kill('SIGTERM');
-        await done;
-        return JSON.parse(out.split('\n').find((line) => line.startsWith('['))!) as FlowReport[];
-      };
-      // How many datagrams each flow has sent now (udp-flows.ts: SIGUSR2).
-      // Marks asked for at once are taken one after the other (each waits for its own line).
-      const marks = () => out.split('\n').filter((line) => /^mark \d+$/.test(line));
-      let queue: Promise<unknown> = Promise.resolve();
-      const mark = (): Promise<number> => {
-        const next = queue.then(async () => {
-          const n = marks().length;
-          sender.kill('SIGUSR2');
-          while (marks().length === n) await sleep(5);
-          return Number(marks().at(-1)!.slice(5));
-        });
-        queue = next;
-        return next;
-      };
-      return Object.assign(stop, { mark });
-    };
+    const { flush, carried } = flowSets(l);
+
     const sockets = () => Object.fromEntries([...procs.keys()].map((g) => [g, path.join(dir, `${g}.sock`)]));
     const snap = () => snapshot(l.lab, l.ns, sockets());
     const lossCounters = {} as MultiPeerResult['lossCounters'];
@@ -212,7 +174,7 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
 
     // Warm-up, not measured: neighbours resolved on every path.
     let from = await snap();
-    let stop = await startFlows();
+    let stop = await startFlows(l, flows, pps);
     await sleep(1000);
     await stop();
     await phase('warmup', from);
@@ -220,7 +182,7 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
     // 1. Spread: router A's ECMP one way, b1's pairs the other.
     await flush();
     from = await snap();
-    stop = await startFlows();
+    stop = await startFlows(l, flows, pps);
     await sleep(4000);
     const spread: Phase = { flows: await stop(), carried: await carried() };
     await phase('spread', from);
@@ -228,7 +190,7 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
     // 2. SIGKILL of a1 under the flows: b1's liveness takes its pair out.
     await flush();
     from = await snap();
-    stop = await startFlows();
+    stop = await startFlows(l, flows, pps);
     await sleep(2000);
     const mark = procs.get('b1')!.log.length;
     const a1 = procs.get('a1')!;
@@ -264,7 +226,7 @@ export async function runMultiPeerFailover(o: { driver?: Driver; flows?: number;
     await until('router A to route over both A gateways again, and b1 to have both pairs up', ready, 60_000, 50);
     await flush();
     from = await snap();
-    stop = await startFlows();
+    stop = await startFlows(l, flows, pps);
     await sleep(4000);
     const rejoined = { flows: await stop(), carried: await carried(), peers: await peers() };
     const rejoinedState = lastState;

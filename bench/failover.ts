@@ -19,9 +19,9 @@ import { parseArgs, usageText, UsageError, type OptionSpec } from '../controlpla
 import { spawnGateway, type GatewayProcess } from '../controlplane/demo/gateway-process.js';
 import { buildEcmpSites, GATEWAYS, type EcmpLab, type GatewayName } from '../controlplane/demo/ecmp-sites.js';
 import type { Driver } from '../controlplane/demo/two-sites.js';
-import { packageRoot } from '../controlplane/native.js';
 import type { FlowReport } from './udp-flows.js';
 import { runDrain } from './drain.js';
+import { flowSets, PORT, startEcho, startFlows } from './lab-flows.js';
 import { delta, snapshot, type Counters, type Snapshot } from './lab-counters.js';
 
 const spec: Record<string, OptionSpec> = {
@@ -32,10 +32,7 @@ const spec: Record<string, OptionSpec> = {
   help: { type: 'boolean' },
 };
 
-const PORT = 7000;
-const SPORT = 40000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const flowsScript = path.join(packageRoot, 'dist', 'bench', 'udp-flows.js');
 
 /** Per A gateway: the source ports of the flows it carried towards B (out) and back from B (in). */
 export interface Carried {
@@ -113,7 +110,7 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
     const l = lab;
     l.lab.exec(l.ns.rA, ['nft', '-f', '-'], NFT);
     l.startRouters();
-    l.lab.spawn(l.ns.hostB, [process.execPath, flowsScript, 'echo', String(PORT)]);
+    startEcho(l);
     const run = (g: GatewayName) => {
       const p = spawnGateway(l.lab, l.ns[g], l.configFile[g], `ecmp-${g}`, ['--socket', path.join(dir, `${g}.sock`), '--lock-dir', dir, '--metrics-listen', 'none']);
       procs.set(g, p);
@@ -135,36 +132,7 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
     const both = async () => (await hops(l.ns.rA, '10.2.0.0/16')).join() === 'lan1,lan2' && (await hops(l.ns.rB, '10.1.0.0/16')).join() === 'lan1,lan2';
     await until('both sites to route over both gateways', both, 60_000);
 
-    const nft = (args: string[]) => l.lab.execAsync(l.ns.rA, ['nft', ...args]);
-    const flush = () => Promise.all(['out1', 'out2', 'in1', 'in2'].map((s) => nft(['flush', 'set', 'inet', 'vflow', s])));
-    const carried = async (): Promise<Carried> => {
-      const set = async (name: string) => {
-        const j = JSON.parse(await nft(['-j', 'list', 'set', 'inet', 'vflow', name])) as { nftables: Array<{ set?: { elem?: number[] } }> };
-        return (j.nftables.find((e) => e.set)?.set?.elem ?? []).slice().sort((a, b) => a - b);
-      };
-      return { out: { a1: await set('out1'), a2: await set('out2') }, in: { a1: await set('in1'), a2: await set('in2') } };
-    };
-    const startFlows = async () => {
-      const sender = l.lab.spawn(l.ns.hostA, [process.execPath, flowsScript, 'send', l.hostB, String(PORT), String(SPORT), String(flows), String(pps)]);
-      let out = '';
-      sender.stdout!.setEncoding('utf8');
-      await new Promise<void>((resolve) => sender.stdout!.on('data', (c: string) => { out += c; if (out.includes('sending\n')) resolve(); }));
-      const stop = async (): Promise<FlowReport[]> => {
-        const done = new Promise<void>((r) => sender.once('exit', () => r()));
-        sender.kill('SIGTERM');
-        await done;
-        return JSON.parse(out.split('\n').find((line) => line.startsWith('['))!) as FlowReport[];
-      };
-      // How many datagrams each flow has sent now (udp-flows.ts: SIGUSR2).
-      const mark = async (): Promise<number> => {
-        const marks = () => out.split('\n').filter((line) => /^mark \d+$/.test(line)).length;
-        const n = marks();
-        sender.kill('SIGUSR2');
-        while (marks() === n) await sleep(5);
-        return Number(out.split('\n').filter((line) => /^mark \d+$/.test(line)).at(-1)!.slice(5));
-      };
-      return Object.assign(stop, { mark });
-    };
+    const { flush, carried } = flowSets(l);
 
     const sockets = () => Object.fromEntries([...procs.keys()].map((g) => [g, path.join(dir, `${g}.sock`)]));
     const snap = () => snapshot(l.lab, l.ns, sockets());
@@ -178,7 +146,7 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
     // neighbours on these paths (the kernel queues only a few packets per
     // unresolved neighbour).
     let from = await snap();
-    let stop = await startFlows();
+    let stop = await startFlows(l, flows, pps);
     await sleep(1000);
     await stop();
     await phase('warmup', from);
@@ -186,7 +154,7 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
     // 1. Spread.
     await flush();
     from = await snap();
-    stop = await startFlows();
+    stop = await startFlows(l, flows, pps);
     await sleep(4000);
     const spread: Phase = { flows: await stop(), carried: await carried() };
     await phase('spread', from);
@@ -194,7 +162,7 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
     // 2. SIGKILL of a1 under the flows.
     await flush();
     from = await snap();
-    stop = await startFlows();
+    stop = await startFlows(l, flows, pps);
     await sleep(2000);
     const a1 = procs.get('a1')!;
     const birdPid = Number(a1.log.find((x) => x.msg === 'bird started')?.pid);
@@ -223,7 +191,7 @@ export async function runFailover(o: FailoverOptions = {}): Promise<FailoverResu
     const rejoinedAt = await until('both sites to route over both gateways again', both, 60_000);
     await flush();
     from = await snap();
-    stop = await startFlows();
+    stop = await startFlows(l, flows, pps);
     await sleep(4000);
     const rejoined: Phase = { flows: await stop(), carried: await carried() };
     await phase('rejoined', from);
