@@ -21,7 +21,7 @@ import { buildEcmpSites, GATEWAYS, type EcmpLab, type GatewayName } from '../con
 import type { Driver } from '../controlplane/demo/two-sites.js';
 import type { FlowReport } from './udp-flows.js';
 import { runDrain } from './drain.js';
-import { flowSets, PORT, startEcho, startFlows } from './lab-flows.js';
+import { flowSets, PORT, startEcho, startFlows, type Carried } from './lab-flows.js';
 import { delta, snapshot, type Counters, type Snapshot } from './lab-counters.js';
 
 const spec: Record<string, OptionSpec> = {
@@ -34,11 +34,7 @@ const spec: Record<string, OptionSpec> = {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Per A gateway: the source ports of the flows it carried towards B (out) and back from B (in). */
-export interface Carried {
-  out: Record<'a1' | 'a2', number[]>;
-  in: Record<'a1' | 'a2', number[]>;
-}
+export type { Carried } from './lab-flows.js';
 
 export interface Phase {
   flows: FlowReport[];

@@ -4,13 +4,18 @@
 import path from 'node:path';
 import type { EcmpLab } from '../controlplane/demo/ecmp-sites.js';
 import { packageRoot } from '../controlplane/native.js';
-import type { Carried } from './failover.js';
 import type { FlowReport } from './udp-flows.js';
 
 export const PORT = 7000;
 export const SPORT = 40000;
 const flowsScript = path.join(packageRoot, 'dist', 'bench', 'udp-flows.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Per A gateway: the source ports of the flows it carried towards B (out) and back from B (in). */
+export interface Carried {
+  out: Record<'a1' | 'a2', number[]>;
+  in: Record<'a1' | 'a2', number[]>;
+}
 
 /** hostB's echo of every datagram back to its sender. */
 export function startEcho(l: EcmpLab): void {
