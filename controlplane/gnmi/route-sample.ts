@@ -23,7 +23,7 @@ import type { RouteId } from '../dataplane.js';
 import type { Gateway } from '../gateway.js';
 import { routeTails } from '../state.js';
 import { elemText, type PathElem } from './path.js';
-import { LEN, Writer, framed, pathBytes, tag, varintSize } from './wire.js';
+import { LEN, NotificationHead, Writer, framed, pathBytes, tag, varintSize } from './wire.js';
 
 /** Per route in the sums: inbound packets, bytes, SAs, outbound packets, bytes, SAs, policy errors. */
 const COLUMNS = 7;
@@ -217,26 +217,15 @@ export class RouteSampler {
  * routes `at` of `rows` (their paths and json(i)), without making the text.
  */
 export function routeNotification(timestamp: bigint, target: string | undefined, rows: RouteRows, at: readonly number[], field: 10 | 11): Buffer {
-  let tsSize = 1;
-  for (let t = timestamp; t >= 0x80n; t >>= 7n) tsSize++;
-  const prefix = target ? pathBytes([], target) : null;
-  let body = 1 + tsSize + (prefix ? framed(prefix.length) : 0);
+  const head = new NotificationHead(timestamp, target);
+  let body = head.size;
   const jsonSizes = new Int32Array(at.length);
   for (let k = 0; k < at.length; k++) {
     const i = at[k];
     const json = (jsonSizes[k] = rows.jsonSize(i));
     body += framed(framed(rows.paths[i].length) + framed(framed(json)));
   }
-  const w = new Writer(Buffer.allocUnsafe(framed(body)));
-  w.varint(tag(1, LEN));
-  w.varint(body);
-  w.varint(tag(1, 0));
-  w.bigVarint(timestamp);
-  if (prefix) {
-    w.varint(tag(2, LEN));
-    w.varint(prefix.length);
-    w.bytes(prefix);
-  }
+  const w = head.start(body);
   for (let k = 0; k < at.length; k++) {
     const i = at[k], path = rows.paths[i], json = jsonSizes[k];
     const val = framed(json);
@@ -262,25 +251,14 @@ export function routeNotification(timestamp: bigint, target: string | undefined,
  * whose rows.protoSafe holds. Update u is route at[u / 8]'s leaf u % 8.
  */
 export function routeProtoNotification(timestamp: bigint, target: string | undefined, rows: RouteRows, at: readonly number[], from: number, to: number): Buffer {
-  let tsSize = 1;
-  for (let t = timestamp; t >= 0x80n; t >>= 7n) tsSize++;
-  const prefix = target ? pathBytes([], target) : null;
-  let body = 1 + tsSize + (prefix ? framed(prefix.length) : 0);
+  const head = new NotificationHead(timestamp, target);
+  let body = head.size;
   const valSize = (i: number, k: number) => (k === 0 ? rows.idValue(i).length : 1 + varintSize(rows.protoLeaf(i, k)));
   for (let u = from; u < to; u++) {
     const i = at[Math.floor(u / LEAVES_PER_ROUTE)], k = u % LEAVES_PER_ROUTE;
     body += framed(framed(rows.paths[i].length + LEAF_ELEMS[k].length) + framed(valSize(i, k)));
   }
-  const w = new Writer(Buffer.allocUnsafe(framed(body)));
-  w.varint(tag(1, LEN));
-  w.varint(body);
-  w.varint(tag(1, 0));
-  w.bigVarint(timestamp);
-  if (prefix) {
-    w.varint(tag(2, LEN));
-    w.varint(prefix.length);
-    w.bytes(prefix);
-  }
+  const w = head.start(body);
   for (let u = from; u < to; u++) {
     const i = at[Math.floor(u / LEAVES_PER_ROUTE)], k = u % LEAVES_PER_ROUTE;
     const path = rows.paths[i].length + LEAF_ELEMS[k].length, val = valSize(i, k);

@@ -118,6 +118,39 @@ export function encodedPath(key: string, elems: readonly PathElem[]): Buffer {
   return b;
 }
 
+/**
+ * A Notification's timestamp and prefix (the target), which every
+ * SubscribeResponse we write starts with: its size first, so that the
+ * caller can add its updates' sizes, then the writer for the whole response.
+ */
+export class NotificationHead {
+  private readonly prefix: Buffer | null;
+  /** Octets of the Notification's timestamp and prefix fields. */
+  readonly size: number;
+
+  constructor(private readonly timestamp: bigint, target: string | undefined) {
+    let tsSize = 1;
+    for (let t = timestamp; t >= 0x80n; t >>= 7n) tsSize++;
+    this.prefix = target ? pathBytes([], target) : null;
+    this.size = 1 + tsSize + (this.prefix ? framed(this.prefix.length) : 0);
+  }
+
+  /** The response for a Notification of `body` octets, its head written. */
+  start(body: number): Writer {
+    const w = new Writer(Buffer.allocUnsafe(framed(body)));
+    w.varint(tag(1, LEN));
+    w.varint(body);
+    w.varint(tag(1, 0));
+    w.bigVarint(this.timestamp);
+    if (this.prefix) {
+      w.varint(tag(2, LEN));
+      w.varint(this.prefix.length);
+      w.bytes(this.prefix);
+    }
+    return w;
+  }
+}
+
 export interface JsonUpdate {
   path: Buffer;
   /** The value's JSON text. */
@@ -129,10 +162,8 @@ export interface JsonUpdate {
  * (field 10) or json_ietf_val (11), `deletes` as paths.
  */
 export function jsonNotification(timestamp: bigint, target: string | undefined, updates: readonly JsonUpdate[], deletes: readonly Buffer[], field: 10 | 11): Buffer {
-  let tsSize = 1;
-  for (let t = timestamp; t >= 0x80n; t >>= 7n) tsSize++;
-  const prefix = target ? pathBytes([], target) : null;
-  let body = 1 + tsSize + (prefix ? framed(prefix.length) : 0);
+  const head = new NotificationHead(timestamp, target);
+  let body = head.size;
   const sizes = updates.map((u) => {
     const json = Buffer.byteLength(u.json);
     const val = framed(json);
@@ -141,16 +172,7 @@ export function jsonNotification(timestamp: bigint, target: string | undefined, 
     return { json, val, update };
   });
   for (const d of deletes) body += framed(d.length);
-  const w = new Writer(Buffer.allocUnsafe(framed(body)));
-  w.varint(tag(1, LEN));
-  w.varint(body);
-  w.varint(tag(1, 0));
-  w.bigVarint(timestamp);
-  if (prefix) {
-    w.varint(tag(2, LEN));
-    w.varint(prefix.length);
-    w.bytes(prefix);
-  }
+  const w = head.start(body);
   for (let i = 0; i < updates.length; i++) {
     const u = updates[i], s = sizes[i];
     w.varint(tag(4, LEN));
