@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { formatPcap, LINKTYPE_ETHERNET, parsePcap, PcapError, readPcap, writePcap } from './support/pcap.js';
+import { formatPcap, LINKTYPE_ETHERNET, parsePcap, PcapError, readPcap, reencode, writePcap } from './support/pcap.js';
 import { VITA } from './support/vectors.js';
 
 
@@ -14,21 +14,6 @@ function randomRecords(n: number) {
     tsSec: 1_700_000_000 + i,
     tsUsec: crypto.randomInt(0, 1_000_000),
   }));
-}
-
-// Rewrites a file from formatPcap (little-endian, microseconds) with the
-// nanosecond magic and/or in big-endian byte order, as other tools write them.
-function reencode(le: Buffer, bigEndian: boolean, nanosecond: boolean): Buffer {
-  const src = Buffer.from(le);
-  if (nanosecond) src.writeUInt32LE(0xa1b23c4d, 0);
-  if (!bigEndian) return src;
-  const out = Buffer.from(src);
-  const swap32 = (o: number) => out.writeUInt32BE(src.readUInt32LE(o), o);
-  const swap16 = (o: number) => out.writeUInt16BE(src.readUInt16LE(o), o);
-  [0, 8, 12, 16, 20].forEach(swap32);
-  [4, 6].forEach(swap16);
-  for (let off = 24; off < src.length; off += 16 + src.readUInt32LE(off + 8)) [0, 4, 8, 12].forEach((k) => swap32(off + k));
-  return out;
 }
 
 describe('pcap', () => {

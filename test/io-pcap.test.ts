@@ -9,7 +9,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as testkit from '../controlplane/testkit.js';
-import { formatPcap, parsePcap, readPcap } from './support/pcap.js';
+import { formatPcap, parsePcap, readPcap, reencode } from './support/pcap.js';
 import { VITA } from './support/vectors.js';
 
 const captures = fs.readdirSync(VITA).filter((f) => f.endsWith('.pcap')).sort();
@@ -39,20 +39,6 @@ function records(n: number, maxLen = 1600) {
     tsSec: 1_700_000_000 + i,
     tsUsec: i,
   }));
-}
-
-// The same capture as written by a big-endian host and/or with nanosecond timestamps.
-function reencode(le: Buffer, bigEndian: boolean, nanosecond: boolean): Buffer {
-  const out = Buffer.from(le);
-  if (nanosecond) out.writeUInt32LE(0xa1b23c4d, 0);
-  if (!bigEndian) return out;
-  const src = Buffer.from(out);
-  const swap32 = (o: number) => out.writeUInt32BE(src.readUInt32LE(o), o);
-  const swap16 = (o: number) => out.writeUInt16BE(src.readUInt16LE(o), o);
-  [0, 8, 12, 16, 20].forEach(swap32);
-  [4, 6].forEach(swap16);
-  for (let off = 24; off < src.length; off += 16 + src.readUInt32LE(off + 8)) [0, 4, 8, 12].forEach((k) => swap32(off + k));
-  return out;
 }
 
 describe('pcap driver: Vita captures round trip', () => {

@@ -141,3 +141,21 @@ export function formatPcap(records: readonly PcapWriteRecord[], opts: PcapWriteO
 export function writePcap(path: string, records: readonly PcapWriteRecord[], opts: PcapWriteOptions = {}): void {
   fs.writeFileSync(path, formatPcap(records, opts));
 }
+
+/**
+ * The file formatPcap wrote (little-endian, microseconds) as other tools
+ * write it: with the nanosecond magic and/or in big-endian byte order (the
+ * global header's fields and every record header's four words swapped).
+ */
+export function reencode(le: Buffer, bigEndian: boolean, nanosecond: boolean): Buffer {
+  const out = Buffer.from(le);
+  if (nanosecond) out.writeUInt32LE(MAGIC_NSEC, 0);
+  if (!bigEndian) return out;
+  const src = Buffer.from(out);
+  const swap32 = (o: number) => out.writeUInt32BE(src.readUInt32LE(o), o);
+  const swap16 = (o: number) => out.writeUInt16BE(src.readUInt16LE(o), o);
+  [0, 8, 12, 16, 20].forEach(swap32);
+  [4, 6].forEach(swap16);
+  for (let off = GLOBAL_HEADER_LEN; off < src.length; off += RECORD_HEADER_LEN + src.readUInt32LE(off + 8)) [0, 4, 8, 12].forEach((k) => swap32(off + k));
+  return out;
+}
