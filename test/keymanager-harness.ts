@@ -214,3 +214,26 @@ export function outboundWorks(from: Side, to: Side, routeQueue = 'peer/1'): bool
   const inb = to.sink.inbound.get(out.spi);
   return !!inb && inb.keymat.equals(out.keymat) && inb.aead === out.aead;
 }
+
+/**
+ * Both ends knock at once and the crossing is seen too late to yield: the
+ * high end (by cookie) answers the low end's knock, the low end proposes,
+ * and only then sees the high end's knock. In flight: the low end's
+ * proposal, then its challenge to the high end (in reverse order when
+ * `reverse`: the challenge overtakes the proposal, so the high end proposes
+ * too and both negotiations complete). Returns the low end's side.
+ */
+export function crossedNegotiations(w: World, reverse: boolean): Side {
+  w.a.km.tick();
+  w.b.km.tick();
+  const [knockA, knockB] = w.net.queue.splice(0);
+  const cookie = (d: Datagram) => d.payload.subarray(12, 28);
+  const [low, high] = Buffer.compare(cookie(knockA), cookie(knockB)) < 0 ? [knockA, knockB] : [knockB, knockA];
+  const side = (d: Datagram) => (d.to.address === w.a.address ? w.a : w.b);
+  side(low).km.receive(low.from, low.payload, low.to);
+  const challenge = w.net.queue.shift()!;
+  side(challenge).km.receive(challenge.from, challenge.payload, challenge.to);
+  side(high).km.receive(high.from, high.payload, high.to);
+  if (reverse) w.net.queue.reverse();
+  return side(high);
+}

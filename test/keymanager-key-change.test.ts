@@ -10,7 +10,7 @@
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MessageType } from '../controlplane/exchange/messages.js';
-import { outboundWorks, routeTo, world, type Datagram, type World } from './keymanager-harness.js';
+import { crossedNegotiations, outboundWorks, routeTo, world, type Datagram, type World } from './keymanager-harness.js';
 import type { KeyManagerCounters } from '../controlplane/exchange/counters.js';
 
 const SETTINGS = { saTtl: 600, negotiationTtl: 5 };
@@ -80,18 +80,7 @@ describe('a superseded negotiation whose agreement was lost', () => {
   for (const reverse of [false, true]) {
     it(`keeps working SAs with traffic (${reverse ? 'challenge before proposal' : 'proposal before challenge'})`, () => {
       const w = world({ config: { saTtl: 4, negotiationTtl: 0.5 } });
-      w.a.km.tick();
-      w.b.km.tick();
-      const [knockA, knockB] = w.net.queue.splice(0);
-      const cookie = (d: Datagram) => d.payload.subarray(12, 28);
-      const [low, high] = Buffer.compare(cookie(knockA), cookie(knockB)) < 0 ? [knockA, knockB] : [knockB, knockA];
-      const side = (d: Datagram) => (d.to.address === w.a.address ? w.a : w.b);
-      const lowSide = side(high);
-      side(low).km.receive(low.from, low.payload, low.to);
-      const challenge = w.net.queue.shift()!;
-      side(challenge).km.receive(challenge.from, challenge.payload, challenge.to);
-      side(high).km.receive(high.from, high.payload, high.to);
-      if (reverse) w.net.queue.reverse();
+      const lowSide = crossedNegotiations(w, reverse);
       w.net.lose = (d) => d.payload[4] === MessageType.agreement && d.to.address === lowSide.address;
       w.net.flush();
       w.net.lose = () => false;

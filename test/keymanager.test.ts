@@ -8,7 +8,7 @@ import { MAX_INBOUND_SAS } from '../controlplane/exchange/protocol.js';
 import { RouteId, RouteSpi } from '../controlplane/exchange/types.js';
 import { KeyManager } from '../controlplane/keymanager.js';
 import {
-  FakeClock, Network, PSK, RecordingSink, outboundWorks, routeTo, silent, world, type Datagram, type World,
+  FakeClock, Network, PSK, RecordingSink, crossedNegotiations, outboundWorks, routeTo, silent, world, type Datagram, type World,
 } from './keymanager-harness.js';
 
 const type = (d: Datagram) => d.payload[4];
@@ -212,17 +212,8 @@ describe('key manager: both ends and lossy networks', () => {
 
   it('converges when both ends complete a negotiation each (the crossing seen too late to yield)', () => {
     const w = world();
-    w.a.km.tick();
-    w.b.km.tick();
-    const [knockA, knockB] = w.net.queue.splice(0);
-    const cookie = (d: Datagram) => d.payload.subarray(12, 28);
-    // The lower end would yield; let it see the other's knock only after it proposed.
-    const [low, high] = Buffer.compare(cookie(knockA), cookie(knockB)) < 0 ? [knockA, knockB] : [knockB, knockA];
-    const side = (d: Datagram) => (d.to.address === w.a.address ? w.a : w.b);
-    side(low).km.receive(low.from, low.payload, low.to); // high end answers (and does not yield)
-    const challenge = w.net.queue.shift()!;
-    side(challenge).km.receive(challenge.from, challenge.payload, challenge.to); // low end proposes
-    side(high).km.receive(high.from, high.payload, high.to); // too late for the low end to yield
+    // The lower end would yield; it sees the other's knock only after it proposed.
+    crossedNegotiations(w, false);
     // In flight: the low end's proposal, then its challenge to the high end. The
     // challenge overtakes the proposal, so the high end proposes too (had it
     // answered the proposal first, it would have dropped its own negotiation).
@@ -256,19 +247,8 @@ describe('key manager: both ends and lossy networks', () => {
 
   it('retries a negotiation whose agreement was lost even when the peer\'s own gave fresh SAs', () => {
     const w = world({ config: { saTtl: 4, negotiationTtl: 0.5 } });
-    w.a.km.tick();
-    w.b.km.tick();
-    const [knockA, knockB] = w.net.queue.splice(0);
-    const cookie = (d: Datagram) => d.payload.subarray(12, 28);
-    const [low, high] = Buffer.compare(cookie(knockA), cookie(knockB)) < 0 ? [knockA, knockB] : [knockB, knockA];
-    const side = (d: Datagram) => (d.to.address === w.a.address ? w.a : w.b);
-    const lowSide = side(high);
     // Both negotiations run (the crossing is seen too late to yield, as above) ...
-    side(low).km.receive(low.from, low.payload, low.to);
-    const challenge = w.net.queue.shift()!;
-    side(challenge).km.receive(challenge.from, challenge.payload, challenge.to);
-    side(high).km.receive(high.from, high.payload, high.to);
-    w.net.queue.reverse();
+    const lowSide = crossedNegotiations(w, true);
     // ... and the low end's agreement is lost: it gets fresh SAs as responder
     // only, while the high end holds an outbound SA under its SPI that it cannot use.
     w.net.lose = (d) => type(d) === MessageType.agreement && d.to.address === lowSide.address;
