@@ -15,6 +15,7 @@ import { toJson } from '../controlplane/config/index.js';
 import { startApi, type ApiServer } from '../controlplane/api/server.js';
 import { statusReport, summarise } from '../controlplane/commands/status.js';
 import { twoSites, until, type TwoSites } from '../controlplane/demo/memory-two-sites.js';
+import { watchProcess } from './support/gateway-process.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const bin = path.join(root, 'bin', 'vitesse.js');
@@ -260,19 +261,10 @@ describe('vitesse run', () => {
       },
     }), { mode: 0o644 });
     const child = spawn(process.execPath, [bin, 'run', '--config', file, '--name', 'cli-test', '--socket', sock, '--metrics-listen', '127.0.0.1:0', '--lock-dir', dir], { stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcessWithoutNullStreams;
-    const logs: Record<string, any>[] = [];
-    let stderr = '';
-    child.stderr.on('data', (c) => (stderr += c));
-    let buffered = '';
-    child.stdout.on('data', (c) => {
-      buffered += c;
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const l of lines) if (l.trim()) logs.push(JSON.parse(l));
-    });
-    const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+    const running = watchProcess(child);
+    const { logs } = running;
     try {
-      await until(() => logs.some((l) => l.msg === 'metrics listening at /metrics'), 15_000, `the gateway to start (stderr: ${stderr})`);
+      await until(() => logs.some((l) => l.msg === 'metrics listening at /metrics'), 15_000, `the gateway to start (stderr: ${running.stderr})`);
       const port = Number(logs.find((l) => l.msg === 'metrics listening at /metrics')!.listen.split(':').pop());
       expect(fs.statSync(sock).mode & 0o777).toBe(0o600);
 
@@ -314,7 +306,7 @@ describe('vitesse run', () => {
     } finally {
       child.kill('SIGTERM');
     }
-    expect(await exited).toBe(0);
+    expect((await running.end).code).toBe(0);
     expect(fs.existsSync(sock)).toBe(false);
   });
 });

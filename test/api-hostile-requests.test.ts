@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForTunnel } from '../controlplane/demo/demo.js';
 import { vitesseBin } from '../controlplane/demo/gateway-process.js';
 import { buildTwoSites, type TwoSiteLab } from '../controlplane/demo/two-sites.js';
+import { watchProcess, type WatchedProcess } from './support/gateway-process.js';
 import { describeNeeding } from './support/requires.js';
 import { until } from '../controlplane/demo/memory-two-sites.js';
 
@@ -29,13 +30,9 @@ const watcher = path.join(root, 'test', 'support', 'prototype-watch.mjs');
 const GW = '/restconf/data/vitesse-gateway:gateway';
 const YANG = 'application/yang-data+json';
 
-interface Gw {
+interface Gw extends WatchedProcess {
   child: ChildProcess;
-  stderr: string;
-  logs: Record<string, any>[];
-  exit: Promise<number | null>;
   socket: string;
-  exited: boolean;
 }
 
 interface Reply { status: number; body: string }
@@ -71,14 +68,7 @@ describeNeeding(['root', 'ip', 'ping', 'cli'], 'hostile API requests against a r
     const ns = side === 'a' ? lab.ns.gwA : lab.ns.gwB;
     const child = lab.lab.spawn(ns, [process.execPath, '--import', watcher, vitesseBin, 'run', '--config', file, '--name', `api${process.pid}${side}`,
       '--socket', socket, '--metrics-listen', '127.0.0.1:0']);
-    const gw: Gw = { child, stderr: '', logs: [], socket, exited: false, exit: new Promise((resolve) => child.once('exit', (code) => { gw.exited = true; resolve(code); })) };
-    let partial = '';
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-      const lines = (partial + c).split('\n');
-      partial = lines.pop()!;
-      for (const l of lines) if (l.trim()) gw.logs.push(JSON.parse(l));
-    });
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => (gw.stderr += c));
+    const gw: Gw = Object.assign(watchProcess(child), { child, socket });
     gws.push(gw);
     return gw;
   }
@@ -119,7 +109,7 @@ describeNeeding(['root', 'ip', 'ping', 'cli'], 'hostile API requests against a r
 
   afterAll(async () => {
     for (const g of gws) g.child.kill('SIGTERM');
-    await Promise.all(gws.map((g) => Promise.race([g.exit, new Promise((r) => setTimeout(r, 5000))])));
+    await Promise.all(gws.map((g) => Promise.race([g.end, new Promise((r) => setTimeout(r, 5000))])));
     lab?.cleanup();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });

@@ -29,6 +29,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeNeeding, missing } from './support/requires.js';
+import { stopProcess, untilRunning, watchProcess, type WatchedProcess } from './support/gateway-process.js';
 import { sleep } from '../controlplane/demo/memory-two-sites.js';
 
 /** Waits until `cond` holds (it may be async), polling every 20 ms. */
@@ -84,11 +85,8 @@ afterAll(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-interface Gateway {
+interface Gateway extends WatchedProcess {
   child: ChildProcess;
-  logs: Record<string, any>[];
-  stderr: string;
-  exited: boolean;
   socket: string;
   file: string;
   tlsPort: number;
@@ -104,28 +102,14 @@ async function startGateway(name: string, args: string[], nofile?: number): Prom
     '--api-listen', '127.0.0.1:0', '--api-tls-cert', certFile, '--api-tls-key', keyFile, '--api-token-file', tokenFile, ...args];
   const child = nofile ? spawn('prlimit', [`--nofile=${nofile}:${nofile}`, '--', ...run]) : spawn(run[0], run.slice(1));
   children.push(child);
-  const gw: Gateway = { child, logs: [], stderr: '', exited: false, socket, file, tlsPort: 0, metricsPort: 0 };
-  child.on('exit', () => { gw.exited = true; });
-  let partial = '';
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-    const lines = (partial + c).split('\n');
-    partial = lines.pop()!;
-    for (const l of lines) if (l.trim()) gw.logs.push(JSON.parse(l));
-  });
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (gw.stderr += c));
-  await until(() => gw.exited || gw.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('running')), 30_000, `gateway ${name} to start`);
-  expect(gw.exited, `gateway ${name} exited: ${gw.stderr}`).toBe(false);
+  const gw: Gateway = Object.assign(watchProcess(child), { child, socket, file, tlsPort: 0, metricsPort: 0 });
+  await untilRunning(gw, `gateway ${name} to start`);
   gw.tlsPort = gw.logs.find((l) => l.msg === 'management API listening (TLS, bearer token)')!.port;
   gw.metricsPort = Number(gw.logs.find((l) => l.msg === 'metrics listening at /metrics')!.listen.split(':')[1]);
   return gw;
 }
 
-async function stop(gw: Gateway): Promise<void> {
-  if (gw.exited) return;
-  const exited = new Promise((r) => gw.child.once('exit', r));
-  gw.child.kill('SIGTERM');
-  await exited;
-}
+const stop = (gw: Gateway) => stopProcess(gw.child, gw);
 
 /** A connection that sends nothing; `closed` says when the gateway closed it. */
 interface Idle { socket: net.Socket; closed: boolean }

@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeNeeding } from './support/requires.js';
+import { stopProcess, untilRunning, watchProcess, type WatchedProcess } from './support/gateway-process.js';
 import { until } from '../controlplane/demo/memory-two-sites.js';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -49,32 +50,18 @@ function vitesse(args: string[], input = ''): Promise<{ code: number; stdout: st
   });
 }
 
-interface Run { child: ChildProcess; logs: Record<string, any>[]; stderr: string; exited: boolean }
+interface Run extends WatchedProcess { child: ChildProcess }
 
 async function run(args: string[]): Promise<Run> {
   // Locks of its own: another run of this suite beside it uses the same names.
   const child = spawn(process.execPath, [bin, 'run', '--metrics-listen', 'none', '--lock-dir', path.join(dir, 'lock'), ...args]);
-  const r: Run = { child, logs: [], stderr: '', exited: false };
+  const r: Run = Object.assign(watchProcess(child), { child });
   runs.push(r);
-  child.on('exit', () => { r.exited = true; });
-  let partial = '';
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-    const lines = (partial + c).split('\n');
-    partial = lines.pop()!;
-    for (const l of lines) if (l.trim()) r.logs.push(JSON.parse(l));
-  });
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (r.stderr += c));
-  await until(() => r.exited || r.logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('running')), 30_000, 'the gateway to start');
-  expect(r.exited, r.stderr).toBe(false);
+  await untilRunning(r);
   return r;
 }
 
-async function stop(r: Run): Promise<void> {
-  if (r.exited) return;
-  const exited = new Promise((resolve) => r.child.once('exit', resolve));
-  r.child.kill('SIGTERM');
-  await exited;
-}
+const stop = (r: Run) => stopProcess(r.child, r);
 
 async function sighup(r: Run, expectMsg: RegExp): Promise<Record<string, any>> {
   const n = r.logs.length;

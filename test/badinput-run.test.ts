@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../controlplane/demo/memory-two-sites.js';
 import { describeNeeding } from './support/requires.js';
+import { untilRunning, watchProcess } from './support/gateway-process.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const bin = path.join(root, 'bin', 'vitesse.js');
@@ -98,19 +99,11 @@ describeNeeding(['cli'], 'vitesse run with a broken configuration file', () => {
     place(file, goodText);
     const child = spawn(process.execPath, [bin, 'run', '--config', file, '--name', 'badinput', '--socket', sock, '--metrics-listen', 'none', '--lock-dir', dir],
       { stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcessWithoutNullStreams;
-    const logs: Record<string, any>[] = [];
-    let stderr = '', buffered = '';
-    child.stderr.on('data', (c) => (stderr += c));
-    child.stdout.on('data', (c) => {
-      buffered += c;
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const l of lines) if (l.trim()) logs.push(JSON.parse(l));
-    });
-    const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+    const gw = watchProcess(child);
+    const { logs } = gw;
     const refusals = () => logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('configuration not reloaded'));
     try {
-      await until(() => logs.some((l) => typeof l.msg === 'string' && l.msg.startsWith('running')), 15_000, `the gateway to start (stderr: ${stderr})`);
+      await untilRunning(gw);
       for (const b of BROKEN) {
         const before = refusals().length;
         place(file, b.text);
@@ -128,10 +121,10 @@ describeNeeding(['cli'], 'vitesse run with a broken configuration file', () => {
       await until(() => logs.some((l) => l.msg === 'configuration reloaded'), 10_000, 'the good reload');
       const after = await vitesse(['config', 'get-config', '--socket', sock, '/mtu']);
       expect(JSON.parse(after.stdout)).toEqual({ 'vitesse-gateway:mtu': 1300 });
-      expect(logs.map((l) => JSON.stringify(l)).join('\n') + stderr).not.toContain(PSK.slice(0, 32));
+      expect(logs.map((l) => JSON.stringify(l)).join('\n') + gw.stderr).not.toContain(PSK.slice(0, 32));
     } finally {
       child.kill('SIGTERM');
     }
-    expect(await exited).toBe(0);
+    expect((await gw.end).code).toBe(0);
   }, 90_000);
 });

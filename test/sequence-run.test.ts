@@ -14,6 +14,7 @@ import { DEFAULT_SEQUENCE_RESERVE } from '../controlplane/sequence-keeper.js';
 import { writePcap } from './support/pcap.js';
 import { OUTBOUND, lanFrames, sentEsp, sequenceConfig } from './support/sequence-setup.js';
 import { describeNeeding } from './support/requires.js';
+import { watchProcess, type WatchedProcess } from './support/gateway-process.js';
 import { until } from '../controlplane/demo/memory-two-sites.js';
 
 const R = DEFAULT_SEQUENCE_RESERVE;
@@ -36,27 +37,14 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
-interface Running {
+interface Running extends WatchedProcess {
   child: ChildProcessWithoutNullStreams;
-  logs: Record<string, any>[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stderr: () => string;
 }
 
 function run(config: string, sock: string, extra: string[] = []): Running {
   const child = spawn(process.execPath, [bin, 'run', '--config', config, '--socket', sock, '--metrics-listen', 'none', '--lock-dir', dir, ...extra],
     { stdio: ['pipe', 'pipe', 'pipe'] }) as ChildProcessWithoutNullStreams;
-  const logs: Record<string, any>[] = [];
-  let stderr = '', buffered = '';
-  child.stderr.on('data', (c) => (stderr += c));
-  child.stdout.on('data', (c) => {
-    buffered += c;
-    const lines = buffered.split('\n');
-    buffered = lines.pop()!;
-    for (const l of lines) if (l.trim()) logs.push(JSON.parse(l));
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  return { child, logs, exited, stderr: () => stderr };
+  return Object.assign(watchProcess(child), { child });
 }
 
 async function outboundSa(sock: string): Promise<Record<string, any> | undefined> {
@@ -70,7 +58,7 @@ async function encrypted(sock: string, n: number, p: Running): Promise<Record<st
   let sa: Record<string, any> | undefined;
   const t0 = Date.now();
   while (!(sa && Number(sa.packets) >= n)) {
-    if (Date.now() - t0 > 20_000) throw new Error(`timed out waiting for ${n} packets (stderr: ${p.stderr()})`);
+    if (Date.now() - t0 > 20_000) throw new Error(`timed out waiting for ${n} packets (stderr: ${p.stderr})`);
     await new Promise((r) => setTimeout(r, 100));
     sa = await outboundSa(sock);
   }
@@ -103,7 +91,7 @@ describeNeeding(['cli'], 'vitesse run restarted, stopped and killed with one con
     expect(status.stdout).toMatch(new RegExp(`outbound\\s+site-b\\s+1\\s+4098\\s+yes\\s+6\\s+${R}`));
     expect(status.stdout).toMatch(/inbound\s+site-b\s+1\s+8193\s+yes\s+0\s+-/);
     one.child.kill('SIGTERM');
-    expect((await one.exited).code).toBe(0);
+    expect((await one.end).code).toBe(0);
     seqs.push(sentEsp(wan1).map((e) => e.seq));
 
     // 2: killed with SIGKILL while running.
@@ -114,7 +102,7 @@ describeNeeding(['cli'], 'vitesse run restarted, stopped and killed with one con
     // buffers): the state read before the kill records what it sent.
     expect(sa2).toMatchObject({ packets: '5', 'next-sequence': String(R + 6n), 'reserved-sequence': String(2n * R) });
     two.child.kill('SIGKILL');
-    expect((await two.exited).signal).toBe('SIGKILL');
+    expect((await two.end).signal).toBe('SIGKILL');
     seqs.push(sentEsp(wan2).map((e) => e.seq));
 
     // 3: after the crash (its stale socket is taken over).
@@ -122,7 +110,7 @@ describeNeeding(['cli'], 'vitesse run restarted, stopped and killed with one con
     const three = run(config, sock);
     await encrypted(sock, 5, three);
     three.child.kill('SIGTERM');
-    expect((await three.exited).code).toBe(0);
+    expect((await three.end).code).toBe(0);
     seqs.push(sentEsp(wan3).map((e) => e.seq));
 
     expect(seqs[0]).toEqual([1n, 2n, 3n, 4n, 5n]);
@@ -177,6 +165,6 @@ describeNeeding(['cli'], 'vitesse run and a sequence state it cannot use', () =>
     } finally {
       p.child.kill('SIGTERM');
     }
-    expect((await p.exited).code).toBe(0);
+    expect((await p.end).code).toBe(0);
   }, 60_000);
 });

@@ -4,6 +4,7 @@
 // see a gateway come back; nothing of it shares the caller's event loop.
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { packageRoot } from '../native.js';
 import type { Lab } from './lab.js';
 
@@ -28,27 +29,31 @@ export interface GatewayProcess {
 
 export const vitesseBin = path.join(packageRoot, 'bin', 'vitesse.js');
 
+/** Calls `each` with every non-empty line of `stream` (a process's stdout) as it completes. */
+export function eachLine(stream: Readable, each: (text: string) => void): void {
+  let partial = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const text of lines) if (text.trim()) each(text);
+  });
+}
+
 export function spawnGateway(lab: Lab, ns: string, configFile: string, name: string, extraArgs: string[] = []): GatewayProcess {
   const child = lab.spawn(ns, [process.execPath, vitesseBin, 'run', '--config', configFile, '--name', name, ...extraArgs]);
   const log: LogLine[] = [];
   const waiters = new Set<(l: LogLine) => void>();
   let stderr = '';
-  let partial = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop()!;
-    for (const text of lines) {
-      if (!text.trim()) continue;
-      let line: LogLine;
-      try {
-        line = JSON.parse(text) as LogLine;
-      } catch {
-        line = { msg: text };
-      }
-      log.push(line);
-      for (const w of [...waiters]) w(line);
+  eachLine(child.stdout!, (text) => {
+    let line: LogLine;
+    try {
+      line = JSON.parse(text) as LogLine;
+    } catch {
+      line = { msg: text };
     }
+    log.push(line);
+    for (const w of [...waiters]) w(line);
   });
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (chunk: string) => (stderr += chunk));
