@@ -35,7 +35,7 @@ export const benchCommand: Command = {
         '  vitesse bench crypto\n  vitesse bench softbench --packet-size IMIX --packets 10000000 --routes 1 --json\n');
       return name ? 0 : 2;
     }
-    const b = benches[name];
+    const b = Object.hasOwn(benches, name) ? benches[name] : undefined;
     if (!b) throw new UsageError(`unknown benchmark "${name}" (have: ${Object.keys(benches).join(', ')})`);
     return (await b.load())(rest);
   },

@@ -49,7 +49,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(packageVersion() + '\n');
     return 0;
   }
-  const load = commands[name];
+  // Own properties only: `vitesse constructor` is an unknown command, not Object's.
+  const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!load) {
     process.stderr.write(`vitesse: unknown command "${name}"\n${help()}\n`);
     return 2;

@@ -24,7 +24,7 @@ export function parseArgs(argv: string[], spec: Record<string, OptionSpec>): Par
     let value: string | undefined;
     const eq = name.indexOf('=');
     if (eq >= 0) { value = name.slice(eq + 1); name = name.slice(0, eq); }
-    const s = spec[name];
+    const s = Object.hasOwn(spec, name) ? spec[name] : undefined;  // --constructor is unknown, not inherited
     if (!s) throw new UsageError(`unknown option --${name}`);
     if (s.type === 'boolean') {
       if (value !== undefined) throw new UsageError(`option --${name} takes no value`);
