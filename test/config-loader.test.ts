@@ -125,6 +125,17 @@ describe('problems', () => {
     ]);
   });
 
+  it('point at duplicate members under names Object.prototype has (own members only)', () => {
+    for (const name of ['constructor', 'toString', '__proto__']) {
+      const text = `{"vitesse-gateway:gateway": {"${name}": [{"a": 1, "a": 2}], "${name}x": {"${name}": 1, "${name}": 2}}}`;
+      expect(problems(text), name).toEqual(expect.arrayContaining([
+        { path: `${ROOT}/${name}[1]/a`, reason: 'given twice (the last one would silently win)' },
+        { path: `${ROOT}/${name}x/${name}`, reason: 'given twice (the last one would silently win)' },
+        { path: `${ROOT}/${name}`, reason: `unknown member (the model has no "${name}" here)` },
+      ]));
+    }
+  });
+
   it('say where JSON syntax breaks', () => {
     expect(problems('{\n  "vitesse-gateway:gateway": {\n    "mtu": 1440 1\n  }\n}')).toEqual([
       { path: '/', reason: expect.stringMatching(/^not valid JSON: .*\(line 3, column 17\)$/) },

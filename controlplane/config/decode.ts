@@ -180,7 +180,7 @@ const LIST_KEYS: Record<string, readonly string[]> = {
 
 /** A list entry's path: by its keys if they are plain strings or numbers, else by position. */
 function entryPath(path: string, name: string, json: unknown, index: number): string {
-  const keys = LIST_KEYS[name] ?? [];
+  const keys = Object.hasOwn(LIST_KEYS, name) ? LIST_KEYS[name] : [];
   if (isObject(json)) {
     const values = keys.map((k) => json[k]);
     if (keys.length && values.every((v) => typeof v === 'string' || typeof v === 'number')) {
@@ -420,13 +420,13 @@ export function pathOf(root: unknown, pointer: JsonPointer): string {
   for (const step of pointer) {
     if (typeof step === 'number') {
       const e = Array.isArray(json) ? json[step] : undefined;
-      path = name in LIST_KEYS ? entryPath(path.slice(0, path.lastIndexOf('/')), name, e, step)
+      path = Object.hasOwn(LIST_KEYS, name) ? entryPath(path.slice(0, path.lastIndexOf('/')), name, e, step)
         : item(path.slice(0, path.lastIndexOf('/')), name, typeof e === 'string' || typeof e === 'number' ? e : null, step + 1);
       json = e;
     } else {
       name = step.startsWith(`${MODULE}:`) && path !== '' ? step.slice(MODULE.length + 1) : step;
       path = `${path}/${name}`;
-      json = isObject(json) ? json[step] : undefined;
+      json = isObject(json) && Object.hasOwn(json, step) ? json[step] : undefined;
     }
   }
   return path;
