@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { softbench, type SoftbenchOptions } from '../controlplane/testkit.js';
+import { softbench, type PublicLink, type SoftbenchOptions } from '../controlplane/testkit.js';
 
 export interface Run {
   /** Mpps per CPU-second of the busiest worker. */
@@ -47,6 +47,7 @@ export interface CurveOptions {
   queues: number;
   cpus?: number[];
   rounds: number;
+  publicLink?: PublicLink;
   json: boolean;
 }
 
@@ -55,7 +56,7 @@ export function routeCurve(o: CurveOptions): number {
   const runs = o.routes.map(() => [] as Run[]);
   for (let i = 0; i < o.rounds; i++) {
     o.routes.forEach((routes, k) => {
-      runs[k].push(once({ packetSize: o.packetSize, packets: o.packets, routes, queues: o.queues, cpus: o.cpus }));
+      runs[k].push(once({ packetSize: o.packetSize, packets: o.packets, routes, queues: o.queues, cpus: o.cpus, publicLink: o.publicLink }));
     });
   }
   const base = median(runs[0].map((r) => r.mpps));
@@ -139,50 +140,56 @@ export interface VitaOptions {
   routes: number;
   cpus?: number[];
   rounds: number;
+  /** Ours with each public link (the harness), every round, before Vita's runs. */
+  publicLinks?: PublicLink[];
   json: boolean;
 }
 
 /** Ours and Vita's, alternating, one route, one core; the ratios of wall-clock and of CPU-time medians. */
 export function compareVita(o: VitaOptions): number {
   let lost = 0;
-  const results = [];
+  const results: object[] = [];
+  const links: PublicLink[] = o.publicLinks?.length ? o.publicLinks : ['loopback'];
   for (const packetSize of o.sizes) {
     // Vita's CPU per packet: the CPU time of a run of N packets less that
     // of a run of N/8 (start-up, key exchange and warm-up are in both),
     // medians over the rounds, over the 7N/8 packets between them.
     const short = Math.max(1, Math.round(o.packets / 8));
-    const ours: Run[] = [], vita: VitaRun[] = [], vitaShort: VitaRun[] = [];
+    const ours: Run[][] = links.map(() => []), vita: VitaRun[] = [], vitaShort: VitaRun[] = [];
     for (let i = 0; i < o.rounds; i++) {
-      ours.push(once({ packetSize, packets: o.packets, routes: o.routes, queues: 1, cpus: o.cpus }));
+      links.forEach((publicLink, k) => ours[k].push(once({ packetSize, packets: o.packets, routes: o.routes, queues: 1, cpus: o.cpus, publicLink })));
       vita.push(runVita(o.vita, packetSize, o.packets, o.routes, o.cpus?.[0]));
       vitaShort.push(runVita(o.vita, packetSize, short, o.routes, o.cpus?.[0]));
     }
-    lost += ours.reduce((s, r) => s + r.lost, 0);
-    const wall = median(ours.map((r) => r.wallMpps));
-    const cpu = median(ours.map((r) => r.mpps));
     const v = median(vita.map((r) => r.mpps));
     const vitaCpuSeconds = median(vita.map((r) => r.cpuSeconds)) - median(vitaShort.map((r) => r.cpuSeconds));
     const vitaCpu = vitaCpuSeconds > 0 ? (o.packets - short) / vitaCpuSeconds / 1e6 : null;
-    const row = {
-      packet_size: packetSize,
-      vitesse_wall_mpps: round(wall, 3),
-      vitesse_mpps: round(cpu, 3),
-      vita_mpps: round(v, 3),
-      ratio: round(wall / v, 3),
-      vita_cpu_mpps: vitaCpu === null ? null : round(vitaCpu, 3),
-      cpu_ratio: vitaCpu === null ? null : round(cpu / vitaCpu, 3),
-      vitesse_wall_runs: ours.map((r) => round(r.wallMpps, 3)),
-      vitesse_runs: ours.map((r) => round(r.mpps, 3)),
-      vita_runs: vita.map((r) => round(r.mpps, 3)),
-      vita_cpu_seconds: vita.map((r) => round(r.cpuSeconds, 3)),
-      vita_short_cpu_seconds: vitaShort.map((r) => round(r.cpuSeconds, 3)),
-    };
-    results.push(row);
-    process.stdout.write(
-      `softbench --vita: ${packetSize} B, ${o.routes} route(s), ${o.rounds} interleaved rounds of ${o.packets} packets: ` +
-        `wall-clock Vitesse ${row.vitesse_wall_mpps} Mpps, Vita ${row.vita_mpps} Mpps: ${row.ratio}×; ` +
-        `per CPU-second Vitesse ${row.vitesse_mpps} (its worker), Vita ${row.vita_cpu_mpps ?? '?'} (all its processes): ${row.cpu_ratio ?? '?'}×\n`,
-    );
+    links.forEach((publicLink, k) => {
+      lost += ours[k].reduce((s, r) => s + r.lost, 0);
+      const wall = median(ours[k].map((r) => r.wallMpps));
+      const cpu = median(ours[k].map((r) => r.mpps));
+      const row = {
+        packet_size: packetSize,
+        public_link: publicLink,
+        vitesse_wall_mpps: round(wall, 3),
+        vitesse_mpps: round(cpu, 3),
+        vita_mpps: round(v, 3),
+        ratio: round(wall / v, 3),
+        vita_cpu_mpps: vitaCpu === null ? null : round(vitaCpu, 3),
+        cpu_ratio: vitaCpu === null ? null : round(cpu / vitaCpu, 3),
+        vitesse_wall_runs: ours[k].map((r) => round(r.wallMpps, 3)),
+        vitesse_runs: ours[k].map((r) => round(r.mpps, 3)),
+        vita_runs: vita.map((r) => round(r.mpps, 3)),
+        vita_cpu_seconds: vita.map((r) => round(r.cpuSeconds, 3)),
+        vita_short_cpu_seconds: vitaShort.map((r) => round(r.cpuSeconds, 3)),
+      };
+      results.push(row);
+      process.stdout.write(
+        `softbench --vita: ${packetSize} B, ${o.routes} route(s), public link ${publicLink}, ${o.rounds} interleaved rounds of ${o.packets} packets: ` +
+          `wall-clock Vitesse ${row.vitesse_wall_mpps} Mpps, Vita ${row.vita_mpps} Mpps: ${row.ratio}×; ` +
+          `per CPU-second Vitesse ${row.vitesse_mpps} (its worker), Vita ${row.vita_cpu_mpps ?? '?'} (all its processes): ${row.cpu_ratio ?? '?'}×\n`,
+      );
+    });
   }
   if (o.json) process.stdout.write(JSON.stringify({ rounds: o.rounds, packets: o.packets, routes: o.routes, lost, results }) + '\n');
   return lost === 0 ? 0 : 1;

@@ -2,7 +2,7 @@
 // in the same run, at 60-byte frames and IMIX. The two kinds alternate run
 // by run (plain, UDP, plain, UDP, ...) so that a neighbour's load falls on
 // both alike, and each side's median over the rounds is compared.
-import { softbench, type SoftbenchOptions } from '../controlplane/testkit.js';
+import { softbench, type PublicLink, type SoftbenchOptions } from '../controlplane/testkit.js';
 
 export interface NatTOptions {
   packets: number;
@@ -10,6 +10,7 @@ export interface NatTOptions {
   queues: number;
   cpus?: number[];
   rounds: number;
+  publicLink?: PublicLink;
   json: boolean;
 }
 
@@ -35,7 +36,7 @@ export function compareNatT(o: NatTOptions): number {
     const plain: number[] = [], udp: number[] = [];
     for (let i = 0; i < o.rounds; i++) {
       for (const natT of [false, true]) {
-        const r = once({ packetSize, packets: o.packets, routes: o.routes, queues: o.queues, cpus: o.cpus, natT });
+        const r = once({ packetSize, packets: o.packets, routes: o.routes, queues: o.queues, cpus: o.cpus, natT, publicLink: o.publicLink });
         (natT ? udp : plain).push(r.mpps);
         lost += r.lost;
       }

@@ -3,7 +3,7 @@
 // encrypted, decrypted and forwarded. Reports Mpps and Gbps of private-side
 // frames delivered.
 import { parseArgs, usageText, UsageError } from '../controlplane/cli/args.js';
-import { softbench } from '../controlplane/testkit.js';
+import { softbench, type PublicLink } from '../controlplane/testkit.js';
 import { compareNatT } from './softbench-nat-t.js';
 import { compareVita, routeCurve, steadyMpps, vitaPaths } from './softbench-compare.js';
 import { workerRates } from './softbench-workers.js';
@@ -16,6 +16,7 @@ const spec = {
   cpus: { type: 'string', help: 'pin workers to these CPUs, e.g. 0,1' },
   'nat-t': { type: 'boolean', help: 'compare ESP in UDP (RFC 3948) with plain ESP at 60 B and IMIX, interleaved (--rounds each)' },
   vita: { type: 'string', help: "Vita's program/vita/test.snabb: run Vita's benchmark beside ours, interleaved (--rounds each), one queue; needs root" },
+  'public-link': { type: 'string', default: 'loopback', help: "the public side's loop: loopback (buffers handed back, like Vita's test.snabb) or memory (the copying memory wire, figures before 2026-12-07); with --vita a comma-separated list runs each" },
   rounds: { type: 'number', default: 5, help: 'with --nat-t, --vita or a --routes list: runs of each kind (the medians are reported)' },
   json: { type: 'boolean', help: 'print one JSON object on the last line' },
   help: { type: 'boolean' },
@@ -48,6 +49,12 @@ export async function run(argv: string[]): Promise<number> {
   const cpus = options.cpus ? String(options.cpus).split(',').map((c) => Number(c)) : undefined;
   const rounds = options.rounds as number;
   if (!(Number.isInteger(rounds) && rounds >= 1)) throw new UsageError('--rounds must be a positive integer');
+  const publicLinks = String(options['public-link']).split(',').map((text): PublicLink => {
+    if (text !== 'loopback' && text !== 'memory') throw new UsageError(`--public-link: "${text}" is not loopback or memory`);
+    return text;
+  });
+  const publicLink = publicLinks[0];
+  if (publicLinks.length > 1 && !options.vita) throw new UsageError('--public-link: a list is for --vita only');
   if (sizes.length > 1 && !options.vita) throw new UsageError('--packet-size: a list is for --vita only');
   if (routeCounts.length > 1 && (options.vita || options['nat-t'])) throw new UsageError('--routes: a list is not for --vita or --nat-t');
   if (options.vita) {
@@ -57,14 +64,14 @@ export async function run(argv: string[]): Promise<number> {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    return compareVita({ vita: String(options.vita), sizes, packets, routes, cpus, rounds, json: Boolean(options.json) });
+    return compareVita({ vita: String(options.vita), sizes, packets, routes, cpus, rounds, publicLinks, json: Boolean(options.json) });
   }
-  if (routeCounts.length > 1) return routeCurve({ packetSize, packets, routes: routeCounts, queues, cpus, rounds, json: Boolean(options.json) });
+  if (routeCounts.length > 1) return routeCurve({ packetSize, packets, routes: routeCounts, queues, cpus, rounds, publicLink, json: Boolean(options.json) });
   if (options['nat-t']) {
-    return compareNatT({ packets, routes, queues, cpus, rounds, json: Boolean(options.json) });
+    return compareNatT({ packets, routes, queues, cpus, rounds, publicLink, json: Boolean(options.json) });
   }
 
-  const r = softbench({ packetSize, packets, routes, queues, cpus });
+  const r = softbench({ packetSize, packets, routes, queues, cpus, publicLink });
   // Rates per CPU-second of the busiest worker: on a machine shared with other
   // work, wall time measures the neighbours too. Wall-clock rates are reported
   // beside them, and with --queues > 1 each worker's own rates and their sum
@@ -79,6 +86,7 @@ export async function run(argv: string[]): Promise<number> {
     packet_size: packetSize,
     routes,
     queues,
+    public_link: publicLink,
     crypto_path: r.cryptoPath,
     packets: r.packets,
     lost,
@@ -88,7 +96,7 @@ export async function run(argv: string[]): Promise<number> {
     ...workerRates(r),
   };
   process.stdout.write(
-    `softbench: ${r.packets} packets of ${packetSize} bytes, ${routes} route(s), ${queues} queue(s), crypto ${r.cryptoPath}\n` +
+    `softbench: ${r.packets} packets of ${packetSize} bytes, ${routes} route(s), ${queues} queue(s), crypto ${r.cryptoPath}, public link ${publicLink}\n` +
       `  ${result.mpps} Mpps  ${result.gbps} Gbps per worker CPU-second  (wall after warm-up: ${result.wall_mpps} Mpps; ${result.seconds} s in all; ${lost} lost)\n` +
       (queues > 1
         ? result.workers.map((w) => `  worker ${w.queue}: ${w.packets} packets, ${w.mpps_cpu} Mpps per its CPU-second (${w.cpu_seconds} s), ${w.mpps_wall} Mpps wall (${w.seconds} s)\n`).join('') +

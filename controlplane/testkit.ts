@@ -160,7 +160,10 @@ export interface SoftbenchOptions {
   packetSize: number | 'IMIX'; packets: number; routes: number; queues: number; cpus?: number[];
   /** ESP in UDP (RFC 3948, port 4500) instead of plain ESP. */
   natT?: boolean;
+  /** The public side's loop: buffers exchanged (default, like Vita's test.snabb) or the copying memory wire (before 2026-12-07). */
+  publicLink?: PublicLink;
 }
+export type PublicLink = 'loopback' | 'memory';
 export interface SoftbenchResult {
   seconds: number; cpuSeconds: number; packets: number; bytes: number; sent: number; cryptoPath: string;
   /** Wall-clock after the warm-up (as Vita's gauge): from the first packets out to the last. */

@@ -63,6 +63,39 @@ describe('bench softbench --routes list (the route curve)', () => {
   });
 });
 
+describe('bench softbench --public-link', () => {
+  // Both harnesses deliver every frame, ESP and ESP in UDP, one and two queues:
+  // the loopback exchanges buffers, and a lost or repeated buffer would show
+  // as lost frames or a count that does not add up.
+  it.each([
+    ['loopback', []],
+    ['memory', []],
+    ['loopback', ['--nat-t']],
+    ['loopback', ['--queues', '2', '--packet-size', 'IMIX']],
+  ] as Array<[string, string[]]>)('%s %j delivers every frame', async (link, extra) => {
+    const args = ['bench', 'softbench', '--public-link', link, '--packets', '20000', '--rounds', '1', '--json', ...extra];
+    const r = await vitesse(args);
+    expect(r.code).toBe(0);
+    const j = lastJson(r.out);
+    if (extra[0] === '--nat-t') {
+      expect(j.lost).toBe(0);
+      return;
+    }
+    expect(j.public_link).toBe(link);
+    expect(j.lost).toBe(0);
+    expect(j.packets).toBe(20000);
+  });
+
+  it('refuses an unknown link, naming it, and a list without --vita', async () => {
+    let r = await vitesse(['bench', 'softbench', '--public-link', 'wire', '--packets', '1000']);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/--public-link: "wire" is not loopback or memory/);
+    r = await vitesse(['bench', 'softbench', '--public-link', 'memory,loopback', '--packets', '1000']);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/--public-link: a list is for --vita only/);
+  });
+});
+
 describe('bench softbench --vita PATH', () => {
   it("runs Vita's test.snabb from its source directory after each of ours and reports the ratio of the medians", async () => {
     const { testSnabb, log } = fakeVita();
@@ -93,6 +126,21 @@ describe('bench softbench --vita PATH', () => {
       expect(x.vita_cpu_seconds).toHaveLength(2);
       expect(x.vita_short_cpu_seconds).toHaveLength(2);
       for (const t of [...x.vita_cpu_seconds, ...x.vita_short_cpu_seconds]) expect(t).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('runs ours with each --public-link of a list every round, one row each against the same Vita runs', async () => {
+    const { testSnabb, log } = fakeVita();
+    fs.rmSync(log, { force: true });
+    const r = await vitesse(['bench', 'softbench', '--vita', testSnabb, '--public-link', 'memory,loopback', '--packets', '4000', '--rounds', '2', '--json']);
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(4);
+    const j = lastJson(r.out);
+    expect(j.lost).toBe(0);
+    expect(j.results.map((x: any) => x.public_link)).toEqual(['memory', 'loopback']);
+    for (const x of j.results) {
+      expect(x.vitesse_runs).toHaveLength(2);
+      expect(x.vita_runs).toEqual([2, 2]);
     }
   });
 

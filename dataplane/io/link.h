@@ -18,7 +18,10 @@ class Link {
   virtual uint32_t rx_burst(PacketPool& pool, Packet** pkts, uint32_t max) = 0;
   // Transmits frames; returns how many the medium accepted. The packets stay
   // the caller's (drivers copy), so the caller frees all n afterwards and
-  // counts n - returned as tx drops. Never blocks.
+  // counts n - returned as tx drops. Never blocks. A driver may instead
+  // exchange an accepted packet's buffer for one of its own of the same size
+  // (softbench's loopback, io/loopback_link.h): data and len then keep their
+  // offset and length, the contents are unspecified.
   virtual uint32_t tx_burst(Packet* const* pkts, uint32_t n) = 0;
   // A file descriptor that becomes readable when rx_burst would return
   // frames, for idle workers to sleep on; -1 if the driver has none.

@@ -6,6 +6,7 @@
 #include <string>
 #include <thread>
 
+#include "io/loopback_link.h"
 #include "io/memory_link.h"
 #include "io/synthetic_link.h"
 #include "pipeline/gateway.h"
@@ -75,7 +76,11 @@ SoftbenchResult run_softbench(const SoftbenchOptions& o) {
   uint64_t per_queue = o.packets / o.queues;
   std::vector<SyntheticLink*> sources(o.queues, nullptr);
   auto gw = std::make_unique<Gateway>(cfg, [&](Side s, uint32_t q) -> std::unique_ptr<Link> {
-    if (s == Side::public_side) return std::make_unique<MemoryLink>(MemoryWire::find(wire), 0, q);
+    if (s == Side::public_side) {
+      // Each queue tunnels to its own public address, so its output is its input.
+      if (o.public_link == SoftbenchOptions::PublicLink::loopback) return std::make_unique<LoopbackLink>();
+      return std::make_unique<MemoryLink>(MemoryWire::find(wire), 0, q);
+    }
     auto l = std::make_unique<SyntheticLink>(templates, destinations, per_queue);
     sources[q] = l.get();
     return l;

@@ -16,6 +16,11 @@ struct SoftbenchOptions {
   uint32_t routes = 1;
   uint32_t queues = 1;
   bool nat_t = false;  // ESP in UDP (RFC 3948) on port 4500 instead of plain ESP
+  // The public side's loop: `loopback` hands frames back by exchanging
+  // buffers (io/loopback_link.h, like Vita's test.snabb); `memory` is the
+  // memory wire the harness used before 2026-12-07, which copies each frame
+  // into a byte ring and out again (kept to compare with older figures).
+  enum class PublicLink : uint8_t { loopback, memory } public_link = PublicLink::loopback;
   std::vector<int> cpus;
 };
 

@@ -2,7 +2,8 @@
 // software benchmark that `vitesse bench softbench` runs (pipeline/softbench.h).
 // Not in the product addon: a running gateway never calls it.
 //
-//   run({packetSize: number | 'IMIX', packets, routes, queues, cpus?})
+//   run({packetSize: number | 'IMIX', packets, routes, queues, cpus?, natT?,
+//        publicLink?: 'loopback' | 'memory'})
 //     -> {seconds, cpuSeconds, packets, bytes, sent, cryptoPath,
 //         perQueue: [{packets, cpuSeconds, seconds}]}
 #include <napi.h>
@@ -21,7 +22,7 @@ using namespace napi_args;
 
 Napi::Value Run(const Napi::CallbackInfo& info) {
   Napi::Object o = object_arg(info, 0, "softbench: options");
-  reject_unknown_keys(o, {"packetSize", "packets", "routes", "queues", "cpus", "natT"}, "softbench: options");
+  reject_unknown_keys(o, {"packetSize", "packets", "routes", "queues", "cpus", "natT", "publicLink"}, "softbench: options");
   SoftbenchOptions opt;
   Napi::Value size = o.Get("packetSize");
   if (size.IsString()) {
@@ -34,6 +35,11 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
   opt.routes = uint32_prop(o, "routes", "", 1, 1, 65535);
   opt.queues = uint32_prop(o, "queues", "", 1, 1, 64);
   opt.nat_t = bool_prop(o, "natT", "", false);
+  if (!absent(o.Get("publicLink"))) {
+    const std::string link = string_value(o.Get("publicLink"), "publicLink");
+    if (link == "memory") opt.public_link = SoftbenchOptions::PublicLink::memory;
+    else if (link != "loopback") throw Napi::TypeError::New(info.Env(), "publicLink must be loopback or memory");
+  }
   if (!absent(o.Get("cpus"))) {
     Napi::Array a = array_value(o.Get("cpus"), "cpus");
     for (uint32_t i = 0; i < a.Length(); i++) opt.cpus.push_back(int32_value(a.Get(i), "cpus[" + std::to_string(i) + "]", 0));
