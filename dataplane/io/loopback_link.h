@@ -19,8 +19,8 @@
 #include <sys/mman.h>
 
 #include <cstddef>
+#include <memory>
 #include <new>
-#include <vector>
 
 #include "io/link.h"
 
@@ -34,9 +34,9 @@ class LoopbackLink final : public Link {
     void* m = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) throw std::bad_alloc();
     memory_ = static_cast<uint8_t*>(m);
-    ring_.resize(frames);
-    spares_.reserve(frames);
-    for (uint32_t i = 0; i < frames; i++) spares_.push_back(memory_ + size_t{i} * kPacketBufferSize);
+    ring_ = std::make_unique<Slot[]>(frames);
+    spares_ = std::make_unique<uint8_t*[]>(frames);
+    for (uint32_t i = 0; i < frames; i++) spares_[nspares_++] = memory_ + size_t{i} * kPacketBufferSize;
   }
   ~LoopbackLink() override { munmap(memory_, bytes_); }
   LoopbackLink(const LoopbackLink&) = delete;
@@ -48,7 +48,7 @@ class LoopbackLink final : public Link {
       Packet* p = pool.alloc();
       if (!p) break;  // pool exhausted: the frame waits in the ring
       const Slot& s = ring_[head_++ & mask_];
-      spares_.push_back(p->buf);
+      spares_[nspares_++] = p->buf;
       p->buf = s.buf;
       p->data = s.buf + s.offset;
       p->len = s.len;
@@ -65,8 +65,7 @@ class LoopbackLink final : public Link {
       Packet* p = pkts[sent];
       const uint32_t offset = static_cast<uint32_t>(p->data - p->buf);
       ring_[tail_++ & mask_] = Slot{p->buf, offset, p->len};
-      p->buf = spares_.back();
-      spares_.pop_back();
+      p->buf = spares_[--nspares_];
       p->data = p->buf + offset;
     }
     return sent;
@@ -81,8 +80,9 @@ class LoopbackLink final : public Link {
   const uint32_t mask_;
   const size_t bytes_;
   uint8_t* memory_ = nullptr;
-  std::vector<Slot> ring_;
-  std::vector<uint8_t*> spares_;  // reserved to `frames`: push/pop never allocate
+  std::unique_ptr<Slot[]> ring_;
+  std::unique_ptr<uint8_t*[]> spares_;  // a stack of `frames` at most
+  uint32_t nspares_ = 0;
   uint32_t head_ = 0;  // next to receive
   uint32_t tail_ = 0;  // next free slot
 };

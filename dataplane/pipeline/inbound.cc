@@ -266,6 +266,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
   const InboundPolicy::View policy = t.inbound_policy.view();
   Packet* out[kBatch];
   uint32_t k = 0;
+  uint64_t tx_bytes = 0;
   uint32_t decapsulated = 0;
   for (uint32_t i = 0; i < m; i++) {
     Packet* p = esp_pkts[i];
@@ -298,10 +299,11 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     if (!t.private_nexthop_known) { drop(p, Counter::public_drop_no_next_hop); continue; }
     if (v6) ip[7] -= 1;
     else net::ipv4_decrement_ttl(ip);
+    tx_bytes += p->len;
     out[k++] = p;
   }
   counters_.add(Counter::decapsulated_packets, decapsulated);
-  transmit(Side::private_side, out, k);
+  transmit(Side::private_side, out, k, tx_bytes);
 }
 
 }  // namespace vitesse

@@ -217,6 +217,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
   esp::EncapResult results[kBatch];
   esp::encapsulate_batch(sas, out, m, t.tfc_pad_to, results);
   uint32_t k = 0;
+  uint64_t tx_bytes = 0;
   // Batches without ESP in UDP take the loop plain ESP always took.
   for (uint32_t i = 0; i < m; i++) {
     Packet* p = out[i];
@@ -232,10 +233,11 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
       p->prepend(qr.outer.len);
       write_outer(qr.outer, p->data, p->len, ip_id_++);
     }
+    tx_bytes += p->len;
     out[k++] = p;
   }
   counters_.add(Counter::encapsulated_packets, k);
-  transmit(Side::public_side, out, k);
+  transmit(Side::public_side, out, k, tx_bytes);
 }
 
 }  // namespace vitesse

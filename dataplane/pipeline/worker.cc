@@ -46,12 +46,16 @@ void Worker::punt(Packet* p, Side side, PuntReason reason) {
   pool_.free(p);
 }
 
-void Worker::transmit(Side side, Packet** pkts, uint32_t n) {
+void Worker::transmit(Side side, Packet** pkts, uint32_t n, uint64_t bytes) {
   if (n == 0) return;
   Link& l = link(side);
   uint32_t sent = l.tx_burst(pkts, n);
-  uint64_t bytes = 0;
-  for (uint32_t i = 0; i < sent; i++) bytes += pkts[i]->len;
+  if (bytes == UINT64_MAX) {
+    bytes = 0;
+    for (uint32_t i = 0; i < sent; i++) bytes += pkts[i]->len;
+  } else {
+    for (uint32_t i = sent; i < n; i++) bytes -= pkts[i]->len;
+  }
   if (side == Side::private_side) {
     counters_.add(Counter::private_tx_packets, sent);
     counters_.add(Counter::private_tx_bytes, bytes);

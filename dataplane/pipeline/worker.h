@@ -79,7 +79,10 @@ class Worker {
     counters_.add(reason);
     pool_.free(p);
   }
-  void transmit(Side side, Packet** pkts, uint32_t n);
+  // `bytes`, when known, is the packets' total length: the caller's loop
+  // had their lengths at hand, so no second pass reads them (unless the
+  // link refuses some, whose lengths are then taken out).
+  void transmit(Side side, Packet** pkts, uint32_t n, uint64_t bytes = UINT64_MAX);
 
   uint32_t queue_;
   std::unique_ptr<Link> private_;
