@@ -57,12 +57,16 @@ export const COUNTER_NAMES = [
   'private_rx_csum_partial',
   'private_rx_gso_frames',
   'private_rx_gso_unsupported',
+  'private_tx_gso_frames',
+  'private_tx_gso_segments',
   'public_rx_kernel_drops',
   'public_rx_oversize',
   'public_tx_oversize',
   'public_rx_csum_partial',
   'public_rx_gso_frames',
   'public_rx_gso_unsupported',
+  'public_tx_gso_frames',
+  'public_tx_gso_segments',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

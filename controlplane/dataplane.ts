@@ -34,6 +34,8 @@ export type LinkSpec =
       netns?: string;
       txMethod?: string;
       qdiscBypass?: boolean;
+      /** af-packet: coalesce TCP segments into super-frames where the interface takes TSO (default true). */
+      txGso?: boolean;
       xdpMode?: string;
       xdpBind?: string;
     }

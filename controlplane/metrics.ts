@@ -38,6 +38,8 @@ const QUEUE_METRICS: Record<string, { help: string; labels: string[] }> = {
   interface_bytes: { help: 'Octets received (rx) or sent (tx) on an interface.', labels: ['interface', 'direction'] },
   interface_rx_csum_partial: { help: 'Frames received on an interface with their TCP or UDP checksum left to offload; the driver completed it.', labels: ['interface'] },
   interface_rx_gso_frames: { help: 'TCP/UDP super-frames received on an interface from a local stack that left segmentation to offload; the driver cut them into frames.', labels: ['interface'] },
+  interface_tx_gso_frames: { help: 'TCP super-frames sent on an interface to a local stack, each coalesced by the driver from consecutive segments of one flow.', labels: ['interface'] },
+  interface_tx_gso_segments: { help: 'Frames the driver coalesced into TCP super-frames instead of sending them one by one.', labels: ['interface'] },
   esp_packets: { help: 'Packets encapsulated in ESP (outbound) or decapsulated (inbound).', labels: ['direction'] },
   punted_packets: { help: 'Frames handed to the control plane (ARP, ND, ICMP, key exchange, ICMP errors to send).', labels: [] },
   injected_packets: { help: 'Frames the control plane handed to the data plane.', labels: [] },

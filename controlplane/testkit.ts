@@ -127,6 +127,8 @@ export interface IoLinkSpec {
   netns?: string;
   txMethod?: string;
   qdiscBypass?: boolean;
+  /** af-packet: coalesce TCP segments into super-frames where the interface takes TSO (default true). */
+  txGso?: boolean;
   xdpMode?: string;
   xdpBind?: string;
 }

@@ -245,4 +245,13 @@ write('gso_fuzz', 'tcp6-3-segments', Buffer.concat([vnet(1, 4, 74, 1428, 54, 16)
 write('gso_fuzz', 'udp4-l4-3-segments', Buffer.concat([vnet(1, 5, 42, 1400, 34, 6), superFrame(false, 17, 3000)]));
 write('gso_fuzz', 'tcp4-csum-only', Buffer.concat([vnet(1, 0, 0, 0, 34, 16), superFrame(false, 6, 500)]));
 write('gso_fuzz', 'udp4-ufo', Buffer.concat([vnet(1, 3, 42, 1400, 34, 6), superFrame(false, 17, 3000)]));
+// --- gso_coalesce_fuzz: 4 bytes of mutation (segment, byte offset LE, XOR),
+// then a gso_fuzz input whose segments are coalesced again: intact, one
+// byte damaged (the run must stop there), and a 64 KB TCPv6 super-frame.
+const keep = Buffer.from([0, 0, 0, 0]);
+write('gso_coalesce_fuzz', 'tcp4-3-segments', Buffer.concat([keep, vnet(1, 1, 54, 1448, 34, 16), tcp4]));
+write('gso_coalesce_fuzz', 'tcp4-damaged-payload', Buffer.concat([Buffer.from([3, 100, 0, 0x10]), vnet(1, 1, 54, 1448, 34, 16), tcp4]));
+write('gso_coalesce_fuzz', 'tcp4-damaged-ttl', Buffer.concat([Buffer.from([1, 22, 0, 0x01]), vnet(1, 1, 54, 1448, 34, 16), tcp4]));
+write('gso_coalesce_fuzz', 'tcp6-45-segments', Buffer.concat([keep, vnet(1, 4, 74, 1428, 54, 16), superFrame(true, 6, 64000)]));
+write('gso_coalesce_fuzz', 'udp4-not-merged', Buffer.concat([keep, vnet(1, 5, 42, 1400, 34, 6), superFrame(false, 17, 3000)]));
 process.stdout.write('seeds written to fuzz/corpus/\n');

@@ -120,8 +120,9 @@ async function ping(lab: TwoSiteLab, ns: string, dst: string, what: string, say:
 }
 
 // A server in hostB hashes what it receives; a client in hostA sends a
-// pseudo-random stream and hashes what it sends.
-export async function tcpTransfer(lab: TwoSiteLab, megabytes: number): Promise<DemoSummary['tcp']> {
+// pseudo-random stream and hashes what it sends (to hostB's IPv4 address,
+// or `to`, e.g. ADDR.hostB6).
+export async function tcpTransfer(lab: TwoSiteLab, megabytes: number, to: string = ADDR.hostB): Promise<DemoSummary['tcp']> {
   const server = `
     const h = require('crypto').createHash('sha256'); let n = 0;
     const s = require('net').createServer((c) => { c.on('data', (d) => { h.update(d); n += d.length; });
@@ -131,7 +132,7 @@ export async function tcpTransfer(lab: TwoSiteLab, megabytes: number): Promise<D
     const crypto = require('crypto'); const h = crypto.createHash('sha256');
     const total = ${megabytes} * 1024 * 1024; let sent = 0; const chunk = crypto.randomBytes(1 << 16);
     const t0 = process.hrtime.bigint();
-    const c = require('net').connect(5201, '${ADDR.hostB}', () => { (function pump() {
+    const c = require('net').connect(5201, '${to}', () => { (function pump() {
       while (sent < total) { const b = chunk.subarray(0, Math.min(chunk.length, total - sent)); h.update(b); sent += b.length;
         if (!c.write(b)) return c.once('drain', pump); }
       c.end(); })(); });

@@ -14,6 +14,7 @@
 
 #include "io/af_packet_filter.h"
 #include "io/gso.h"
+#include "io/gso_coalesce.h"
 #include "io/interface.h"
 #include "io/netns.h"
 #include "io/queue_address.h"
@@ -115,12 +116,10 @@ AfPacketLink::AfPacketLink(const LinkSpec& spec) : ifname_(spec.ifname) {
     throw;
   }
 
-  for (uint32_t i = 0; i < kBatch; i++) {
-    msgs_[i] = mmsghdr{};
-    msgs_[i].msg_hdr.msg_iov = &iovs_[vnet_ ? 2 * i : 2 * i + 1];
-    msgs_[i].msg_hdr.msg_iovlen = vnet_ ? 2 : 1;
-    iovs_[2 * i] = {const_cast<uint8_t*>(kNoOffload), sizeof kNoOffload};
-  }
+  for (uint32_t i = 0; i < kBatch; i++) msgs_[i] = mmsghdr{};
+  // The kernel segments what the interface cannot: coalescing for it would
+  // only move the work.
+  tx_gso_ = vnet_ && spec.tx_gso && itf.tso;
 }
 
 void AfPacketLink::setup_rings() {
@@ -310,14 +309,45 @@ uint32_t AfPacketLink::tx_ring(Packet* const* pkts, uint32_t n) {
   return taken;
 }
 
+uint32_t AfPacketLink::tx_run(Packet* const* pkts, uint32_t i, uint32_t n, uint32_t m, iovec* iov) {
+  const gso::Run r = gso::find_run(n - i, [&](uint32_t j) {
+    const Packet* p = pkts[i + j];
+    return p->len > max_frame_ ? std::pair<const uint8_t*, uint32_t>{nullptr, 0}
+                               : std::pair<const uint8_t*, uint32_t>{p->data, p->len};
+  });
+  if (r.segments == 1) return 1;
+  gso::write_super_headers(pkts[i]->data, r.head, r.payload, r.last_flags, msg_hdr_[m], msg_vnet_[m]);
+  iov[0] = {msg_vnet_[m], gso::kVnetHdrLen};
+  iov[1] = {msg_hdr_[m], r.head.hdr_len};
+  for (uint32_t q = 0; q < r.segments; q++) {
+    Packet* p = pkts[i + q];
+    iov[2 + q] = {p->data + r.head.hdr_len, p->len - r.head.hdr_len};
+  }
+  return r.segments;
+}
+
 uint32_t AfPacketLink::tx_mmsg(Packet* const* pkts, uint32_t n) {
   if (n > kBatch) n = kBatch;
-  uint32_t m = 0;  // messages built; msg_packet_[j] is message j's packet
-  for (uint32_t i = 0; i < n; i++) {
-    if (pkts[i]->len > max_frame_) continue;  // taken, and dropped with a reason (below)
-    iovs_[2 * m + 1].iov_base = pkts[i]->data;
-    iovs_[2 * m + 1].iov_len = pkts[i]->len;
-    msg_packet_[m++] = i;
+  uint32_t m = 0;  // messages built; message j carries packets msg_packet_[j] … + msg_count_[j]
+  iovec* iov = iovs_;
+  for (uint32_t i = 0; i < n;) {
+    if (pkts[i]->len > max_frame_) {
+      i++;  // taken, and dropped with a reason (below)
+      continue;
+    }
+    const uint32_t c = tx_gso_ ? tx_run(pkts, i, n, m, iov) : 1;
+    uint32_t k = c + 2;
+    if (c == 1) {
+      k = 0;
+      if (vnet_) iov[k++] = {const_cast<uint8_t*>(kNoOffload), sizeof kNoOffload};
+      iov[k++] = {pkts[i]->data, pkts[i]->len};
+    }
+    msgs_[m].msg_hdr.msg_iov = iov;
+    msgs_[m].msg_hdr.msg_iovlen = k;
+    iov += k;
+    msg_packet_[m] = i;
+    msg_count_[m++] = c;
+    i += c;
   }
   uint32_t taken = n;
   int sent = m ? sendmmsg(fd_, msgs_, m, MSG_DONTWAIT) : 0;
@@ -327,20 +357,30 @@ uint32_t AfPacketLink::tx_mmsg(Packet* const* pkts, uint32_t n) {
       tx_ring_full_.add(1);  // the device queue is full
       taken = msg_packet_[0];
     } else {
-      // The kernel refused the first frame itself: drop it (counted) so that
-      // one bad frame does not hold back the rest of the burst.
+      // The kernel refused the first message itself: drop it (counted) so
+      // that one bad frame does not hold back the rest of the burst.
       tx_errors_.add(1);
-      taken = msg_packet_[0] + 1;
+      taken = msg_packet_[0] + msg_count_[0];
     }
   } else if (static_cast<uint32_t>(sent) < m) {
     taken = msg_packet_[sent];
   }
-  uint64_t bytes = 0, oversize = 0;
-  for (int j = 0; j < sent; j++) bytes += iovs_[2 * j + 1].iov_len;
+  uint64_t packets = 0, bytes = 0, oversize = 0, supers = 0, merged = 0;
+  for (int j = 0; j < sent; j++) {
+    const uint32_t c = msg_count_[j];
+    packets += c;
+    for (uint32_t q = 0; q < c; q++) bytes += pkts[msg_packet_[j] + q]->len;
+    if (c > 1) {
+      supers++;
+      merged += c;
+    }
+  }
   for (uint32_t i = 0; i < taken; i++) oversize += pkts[i]->len > max_frame_;
-  tx_packets_.add(static_cast<uint64_t>(sent));
+  tx_packets_.add(packets);
   tx_bytes_.add(bytes);
   tx_oversize_.add(oversize);
+  tx_gso_frames_.add(supers);
+  tx_gso_segments_.add(merged);
   return taken;
 }
 
@@ -367,6 +407,8 @@ std::vector<Link::Counter> AfPacketLink::counters() const {
       {"tx_oversize", tx_oversize_.get()},
       {"tx_ring_full", tx_ring_full_.get()},
       {"tx_errors", tx_errors_.get()},
+      {"tx_gso_frames", tx_gso_frames_.get()},
+      {"tx_gso_segments", tx_gso_segments_.get()},
   };
 }
 

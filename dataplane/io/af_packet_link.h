@@ -13,8 +13,10 @@
 // stack left to segmentation offload are cut into wire-sized frames here, in
 // the worker, before anything else sees them (io/gso.h), and checksums left
 // to offload are completed; a super-frame that cannot be cut is dropped and
-// counted (rx_gso_unsupported). Every transmitted frame then carries an empty
-// header in front.
+// counted (rx_gso_unsupported). Every transmitted frame then carries a
+// header in front: empty, or, where the interface takes TSO, that of a
+// super-frame coalesced from consecutive TCP segments of one flow in a burst
+// (io/gso_coalesce.h; counters tx_gso_frames, tx_gso_segments).
 //
 // Transmit: one sendmmsg per burst, or a TPACKET_V3 TX ring filled by
 // tx_burst and kicked with one sendto (LinkSpec::tx_method says which and
@@ -29,6 +31,8 @@
 
 #include "io/af_packet_fanout.h"
 #include "io/drivers.h"
+#include "io/gso.h"
+#include "io/gso_coalesce.h"
 #include "io/link_counter.h"
 
 namespace vitesse {
@@ -55,11 +59,15 @@ class AfPacketLink final : public Link {
   void next_frame();
   uint32_t tx_ring(Packet* const* pkts, uint32_t n);
   uint32_t tx_mmsg(Packet* const* pkts, uint32_t n);
+  // The run of frames from pkts[i] on that coalesce into one super-frame
+  // (io/gso_coalesce.h); builds message m's headers when more than one.
+  uint32_t tx_run(Packet* const* pkts, uint32_t i, uint32_t n, uint32_t m, iovec* iov);
 
   std::string ifname_;
   int fd_ = -1;
   bool use_tx_ring_ = false;
   bool vnet_ = false;        // frames carry a virtio-net header (PACKET_VNET_HDR)
+  bool tx_gso_ = false;      // coalesce TCP segments on transmit (the interface takes TSO)
   uint32_t gso_next_ = 0;    // the next segment of the super-frame at rx_next_
   uint32_t max_frame_ = 0;  // the MTU with Ethernet and VLAN headers: longer frames are not sent
   uint8_t* map_ = nullptr;
@@ -76,15 +84,21 @@ class AfPacketLink final : public Link {
   uint8_t* tx_ring_ = nullptr;
   uint32_t tx_slot_size_ = 0, tx_slots_ = 0, tx_head_ = 0;
 
-  // sendmmsg: one message per packet of a burst, built in place.
+  // sendmmsg: one message per packet of a burst, or per run of packets
+  // coalesced into a super-frame, built in place.
   mmsghdr msgs_[kBatch];
-  iovec iovs_[2 * kBatch];  // per message: the virtio-net header (if vnet_), the frame
-  uint32_t msg_packet_[kBatch];
+  // Per message: the virtio-net header (if vnet_), then the frame; or, for a
+  // super-frame, its virtio-net header, its headers and each packet's payload.
+  iovec iovs_[3 * kBatch];
+  uint32_t msg_packet_[kBatch];  // message j starts with packet msg_packet_[j]
+  uint32_t msg_count_[kBatch];   // and carries msg_count_[j] packets
+  uint8_t msg_vnet_[kBatch][gso::kVnetHdrLen];
+  uint8_t msg_hdr_[kBatch][gso::kMaxCoalesceHdr];
 
   FanoutMembership fanout_;
 
   LinkCounter rx_packets_, rx_bytes_, rx_oversize_, rx_truncated_, rx_csum_partial_, rx_gso_frames_, rx_gso_unsupported_;
-  LinkCounter tx_packets_, tx_bytes_, tx_oversize_, tx_ring_full_, tx_errors_;
+  LinkCounter tx_packets_, tx_bytes_, tx_oversize_, tx_ring_full_, tx_errors_, tx_gso_frames_, tx_gso_segments_;
   // PACKET_STATISTICS resets the kernel's counters on every read.
   mutable std::mutex kernel_mu_;
   mutable uint64_t kernel_drops_ = 0, kernel_freezes_ = 0;

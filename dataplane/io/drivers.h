@@ -35,6 +35,10 @@ struct LinkSpec {
   // af-packet: skip the qdisc layer on transmit (frames go straight to the
   // driver; no traffic shaping, no local taps see them). On by default.
   bool qdisc_bypass = true;
+  // af-packet: send consecutive TCP segments of one flow in a burst as one
+  // super-frame (io/gso_coalesce.h) when the interface takes TSO. On by
+  // default; off to measure without it.
+  bool tx_gso = true;
   // af-xdp: where the XDP program runs: "native" (in the driver), "generic"
   // (after the kernel builds an skb: any interface, slower), or "auto" (native,
   // else generic).

@@ -47,6 +47,10 @@ Interface find_interface(const std::string& driver, const std::string& ifname) {
     if (rx > 0) itf.rx_queues = rx;
     if (tx > 0) itf.tx_queues = tx;
   }
+  ethtool_value tso{};
+  tso.cmd = ETHTOOL_GTSO;
+  req.ifr_data = reinterpret_cast<char*>(&tso);
+  itf.tso = ioctl(fd, SIOCETHTOOL, &req) == 0 && tso.data != 0;
   close(fd);
   return itf;
 }

@@ -16,6 +16,9 @@ struct Interface {
   uint32_t mtu = 0;
   uint32_t rx_queues = 1;  // queues in use (ethtool channels); 1 if the driver does not say
   uint32_t tx_queues = 1;
+  // The interface takes TCP super-frames to segment itself (ETHTOOL_GTSO:
+  // any TSO feature on), so af-packet may hand it coalesced ones.
+  bool tso = false;
 };
 
 // Throws "<driver>: interface "<name>" not found" and the like.

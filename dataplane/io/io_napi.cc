@@ -4,7 +4,7 @@
 //   open(spec) -> link             spec: { driver, ifname?, queue?, queues?,
 //                                    steerByDestination?, queueAddresses?,
 //                                    pcapIn?, pcapOut?, netns?, txMethod?,
-//                                    qdiscBypass?, xdpMode?, xdpBind? }
+//                                    qdiscBypass?, txGso?, xdpMode?, xdpBind? }
 //   link.send(frames: Buffer[]) -> number   frames the driver accepted
 //   link.receive(max = 64, timeoutMs = 0) -> Buffer[]
 //                                  waits up to timeoutMs for the first frame
@@ -39,7 +39,7 @@ LinkSpec spec_arg(Napi::Env env, Napi::Value v) {
   Napi::Object o = v.As<Napi::Object>();
   static const std::set<std::string> known = {"driver", "ifname", "queue", "queues", "steerByDestination",
                                               "queueAddresses", "pcapIn", "pcapOut", "netns", "txMethod",
-                                              "qdiscBypass", "xdpMode", "xdpBind"};
+                                              "qdiscBypass", "txGso", "xdpMode", "xdpBind"};
   Napi::Array keys = o.GetPropertyNames();
   for (uint32_t i = 0; i < keys.Length(); i++) {
     std::string k = keys.Get(i).ToString().Utf8Value();
@@ -86,6 +86,7 @@ LinkSpec spec_arg(Napi::Env env, Napi::Value v) {
   str("netns", s.netns);
   str("txMethod", s.tx_method);
   flag("qdiscBypass", s.qdisc_bypass);
+  flag("txGso", s.tx_gso);
   str("xdpMode", s.xdp_mode);
   str("xdpBind", s.xdp_bind);
   return s;

@@ -161,7 +161,11 @@ namespace vitesse {
   X(private_rx_gso_unsupported, "private", "driver", "drops", "rx_gso_unsupported",                                 \
     "private-interface/rx-gso-unsupported",                                                                           \
     "Received super-frames the driver cannot segment (not TCP or UDP segmentation, IPv6 extension headers, "        \
-    "segments too long or too many), dropped by the driver.")                       \
+    "segments too long or too many), dropped by the driver.") \
+  X(private_tx_gso_frames, "private", "driver", "interface_tx_gso_frames", "", "private-interface/tx-gso-frames",    \
+    "TCP super-frames sent to a local stack, each coalesced by the driver from consecutive segments of one flow.") \
+  X(private_tx_gso_segments, "private", "driver", "interface_tx_gso_segments", "", "private-interface/tx-gso-segments", \
+    "Frames the driver coalesced into TCP super-frames (counted in tx-gso-frames) instead of sending them one by one.")                       \
   X(public_rx_kernel_drops, "public", "driver", "drops", "rx_kernel_drops", "public-interface/rx-drops",             \
     "Received frames the kernel dropped for lack of room in the receive ring (af-packet) or UMEM (af-xdp).")        \
   X(public_rx_oversize, "public", "driver", "drops", "rx_oversize", "public-interface/rx-oversize",                 \
@@ -176,7 +180,11 @@ namespace vitesse {
   X(public_rx_gso_unsupported, "public", "driver", "drops", "rx_gso_unsupported",                                 \
     "public-interface/rx-gso-unsupported",                                                                           \
     "Received super-frames the driver cannot segment (not TCP or UDP segmentation, IPv6 extension headers, "        \
-    "segments too long or too many), dropped by the driver.")
+    "segments too long or too many), dropped by the driver.") \
+  X(public_tx_gso_frames, "public", "driver", "interface_tx_gso_frames", "", "public-interface/tx-gso-frames",    \
+    "TCP super-frames sent to a local stack, each coalesced by the driver from consecutive segments of one flow.") \
+  X(public_tx_gso_segments, "public", "driver", "interface_tx_gso_segments", "", "public-interface/tx-gso-segments", \
+    "Frames the driver coalesced into TCP super-frames (counted in tx-gso-frames) instead of sending them one by one.")
 // clang-format on
 
 enum class Counter : uint16_t {

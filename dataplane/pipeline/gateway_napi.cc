@@ -78,7 +78,7 @@ std::unique_ptr<Link> make_link(const Napi::Object& spec, Side side, uint32_t qu
     return std::make_unique<MemoryLink>(wire, end, queue);
   }
   if (driver == "af-packet" || driver == "af-xdp" || driver == "pcap") {
-    reject_unknown_keys(spec, {"driver", "ifname", "queues", "pcapIn", "pcapOut", "netns", "txMethod", "qdiscBypass", "xdpMode", "xdpBind"},
+    reject_unknown_keys(spec, {"driver", "ifname", "queues", "pcapIn", "pcapOut", "netns", "txMethod", "qdiscBypass", "txGso", "xdpMode", "xdpBind"},
                         where);
     // The gateway's queue count decides; a link spec that says otherwise is a mistake.
     if (uint32_prop(spec, "queues", std::string(where) + ".", cfg.queues) != cfg.queues) {
@@ -99,6 +99,7 @@ std::unique_ptr<Link> make_link(const Napi::Object& spec, Side side, uint32_t qu
     l.netns = opt_str(spec, "netns", where);
     l.tx_method = opt_str(spec, "txMethod", where);
     l.qdisc_bypass = bool_prop(spec, "qdiscBypass", std::string(where) + ".", l.qdisc_bypass);
+    l.tx_gso = bool_prop(spec, "txGso", std::string(where) + ".", l.tx_gso);
     if (!opt_str(spec, "xdpMode", where).empty()) l.xdp_mode = opt_str(spec, "xdpMode", where);
     if (!opt_str(spec, "xdpBind", where).empty()) l.xdp_bind = opt_str(spec, "xdpBind", where);
     l.busy_poll = cfg.busywait;
