@@ -35,6 +35,12 @@ const spec: Record<string, OptionSpec> = {
   vita: { type: 'string', help: "Vita's snabb binary (e.g. vita/src/snabb): run two Vita nodes beside the Vitesse gateways" },
   driver: { type: 'string', default: 'af-xdp', help: "Vitesse's packet I/O driver: af-xdp or af-packet (Vita: its XDP driver)" },
   'xdp-mode': { type: 'string', default: 'auto', help: "with af-xdp: auto, native or generic (XDP in the driver, or on the skb)" },
+  'host-offloads': {
+    type: 'string',
+    default: 'off',
+    help: "off: the hosts' veth pairs without TSO/GSO/checksum offload, as Vita needs (like for like); on: each round also runs Vitesse with the hosts' kernel defaults, af-packet on the private interfaces (Vita keeps them off: it cannot take super-frames)",
+  },
+  'tx-gso': { type: 'string', default: 'on', help: "with --host-offloads on: on, off or both (af-packet's coalescing of TCP segments into super-frames for the hosts; both: one run each per round)" },
   rounds: { type: 'number', default: 3, help: 'interleaved rounds (Vitesse, then Vita, each round)' },
   seconds: { type: 'number', default: 5, help: 'duration of each iperf3 run' },
   json: { type: 'boolean', help: 'print the figures as one JSON object on the last line' },
@@ -44,10 +50,17 @@ const spec: Record<string, OptionSpec> = {
 const TUNNEL_MTU = 1440;
 
 type Impl = 'vitesse' | 'vita';
+/** off: hosts' offloads off (as Vita needs); on: the kernel's defaults, af-packet coalescing; on-no-coalescing: the same without coalescing. */
+type Hosts = 'off' | 'on' | 'on-no-coalescing';
 
 export interface TcpRun {
   impl: Impl;
   round: number;
+  /** The hosts' offloads in this run (Vita's always off), and Vitesse's driver. */
+  host_offloads: Hosts;
+  driver: Driver | `${Driver}/${Driver}` | 'vita-xdp';
+  /** Both Vitesse gateways' private interfaces: super-frames cut (rx) and coalesced (tx) by af-packet. */
+  gso?: { rx_gso_frames: number; tx_gso_frames: number; tx_gso_segments: number };
   /** iperf3 Gbit/s received, hostA → hostB and hostB → hostA. */
   a_to_b_gbps: number | null;
   b_to_a_gbps: number | null;
@@ -64,6 +77,8 @@ export interface TcpRun {
 export interface TcpResult {
   driver: Driver;
   xdp_mode: string;
+  host_offloads: 'on' | 'off';
+  tx_gso: 'on' | 'off' | 'both';
   seconds: number;
   rounds: number;
   loadavg_before: number[];
@@ -73,8 +88,16 @@ export interface TcpResult {
   /** Medians over the rounds of the mean of both directions, Gbit/s. */
   vitesse_gbps: number | null;
   vita_gbps: number | null;
-  /** Median over the rounds of Vitesse / Vita in the same round. */
+  /** Median over the rounds of Vitesse / Vita in the same round (both with the hosts' offloads off: like for like). */
   ratio: number | null;
+  /** With --host-offloads on: Vitesse (af-packet) with the hosts' default offloads, and its ratio to Vita (offloads off) in the same round. */
+  vitesse_host_offloads_gbps?: number | null;
+  ratio_host_offloads?: number | null;
+  vitesse_host_offloads_cpu_s_per_gb?: number | null;
+  /** With --tx-gso both: the same without af-packet's coalescing. */
+  vitesse_host_offloads_no_coalescing_gbps?: number | null;
+  ratio_host_offloads_no_coalescing?: number | null;
+  vitesse_host_offloads_no_coalescing_cpu_s_per_gb?: number | null;
   vitesse_cpu_s_per_gb: number | null;
   vita_cpu_s_per_gb: number | null;
   vitesse_cpu_s_per_gb_beyond_idle: number | null;
@@ -97,6 +120,10 @@ export async function run(argv: string[]): Promise<number> {
   if (!(Number.isInteger(rounds) && rounds >= 1 && rounds <= 100)) throw new UsageError('--rounds must be 1..100');
   const seconds = Number(options.seconds);
   if (!(seconds > 0 && seconds <= 600)) throw new UsageError('--seconds must be in (0, 600]');
+  const hostOffloads = String(options['host-offloads']);
+  if (hostOffloads !== 'on' && hostOffloads !== 'off') throw new UsageError(`--host-offloads: "${hostOffloads}" is not on or off`);
+  const txGso = String(options['tx-gso']);
+  if (txGso !== 'on' && txGso !== 'off' && txGso !== 'both') throw new UsageError(`--tx-gso: "${txGso}" is not on, off or both`);
   const vita = options.vita === undefined ? undefined : String(options.vita);
   if (vita !== undefined) {
     try {
@@ -117,24 +144,73 @@ export async function run(argv: string[]): Promise<number> {
   const say = (line: string) => {
     if (!options.json) process.stdout.write(line + '\n');
   };
-  const result = await measure(driver, xdpMode, rounds, seconds, vita, say);
+  const hosts: Hosts[] = ['off'];
+  if (hostOffloads === 'on') {
+    if (txGso !== 'off') hosts.push('on');
+    if (txGso !== 'on') hosts.push('on-no-coalescing');
+  }
+  const result = await measure({ driver, xdpMode, hostOffloads, txGso, hosts, rounds, seconds, vita }, say);
   process.stdout.write(summary(result) + '\n');
   if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
   return result.runs.every((r) => r.mean_gbps !== null) ? 0 : 1;
 }
 
-async function measure(driver: Driver, xdpMode: string, rounds: number, seconds: number, vita: string | undefined, say: (l: string) => void): Promise<TcpResult> {
+interface Plan {
+  driver: Driver;
+  xdpMode: string;
+  hostOffloads: 'on' | 'off';
+  txGso: 'on' | 'off' | 'both';
+  /** Vitesse's runs per round, by the hosts' offloads. */
+  hosts: Hosts[];
+  rounds: number;
+  seconds: number;
+  vita: string | undefined;
+}
+
+// The hosts' veth pairs (both ends: the host's and the gateway's private
+// interface), as the lab leaves them (offloads off) or at the kernel's
+// defaults, recorded when the lab was built with them.
+const OFFLOADS = ['tx', 'tso', 'gso', 'gro'] as const;
+function hostVeths(lab: TwoSiteLab): [string, string][] {
+  return [[lab.ns.hostA, 'eth0'], [lab.ns.gwA, 'private'], [lab.ns.gwB, 'private'], [lab.ns.hostB, 'eth0']];
+}
+function readOffloads(lab: TwoSiteLab): Map<string, string[]> {
+  const names: Record<(typeof OFFLOADS)[number], string> = { tx: 'tx-checksumming', tso: 'tcp-segmentation-offload', gso: 'generic-segmentation-offload', gro: 'generic-receive-offload' };
+  const m = new Map<string, string[]>();
+  for (const [ns, dev] of hostVeths(lab)) {
+    const k = lab.lab.exec(ns, ['ethtool', '-k', dev]);
+    m.set(`${ns}/${dev}`, OFFLOADS.flatMap((o) => [o, new RegExp(`^${names[o]}: on`, 'm').test(k) ? 'on' : 'off']));
+  }
+  return m;
+}
+function setOffloads(lab: TwoSiteLab, defaults: Map<string, string[]> | null): void {
+  for (const [ns, dev] of hostVeths(lab)) {
+    lab.lab.exec(ns, ['ethtool', '-K', dev, ...(defaults ? defaults.get(`${ns}/${dev}`)! : OFFLOADS.flatMap((o) => [o, 'off']))]);
+  }
+}
+
+async function measure(plan: Plan, say: (l: string) => void): Promise<TcpResult> {
+  const { driver, xdpMode, rounds, seconds, vita } = plan;
   const loadBefore = os.loadavg().map((x) => Number(x.toFixed(2)));
-  say(`building hostA — gwA — net — gwB — hostB (Vitesse driver ${driver}${vita ? ', Vita --xdp' : ''})…`);
-  const lab = buildTwoSites({ driver, mtu: TUNNEL_MTU, prefix: 'vtcp' });
+  say(`building hostA — gwA — net — gwB — hostB (Vitesse driver ${driver}${plan.hostOffloads === 'on' ? ', and af-packet with the hosts\' default offloads' : ''}${vita ? ', Vita --xdp with the hosts\' offloads off' : ''})…`);
+  const lab = buildTwoSites({ driver, mtu: TUNNEL_MTU, prefix: 'vtcp', hostOffloads: plan.hostOffloads === 'on' });
   const runs: TcpRun[] = [];
   try {
     // Both gateways carry inner packets up to the tunnel MTU; the hosts send
     // no bigger ones (as Vita's vethtest.sh sets them), so neither side's
     // figure depends on path-MTU discovery.
     for (const h of [lab.ns.hostA, lab.ns.hostB]) lab.lab.exec(h, ['ip', 'link', 'set', 'eth0', 'mtu', String(TUNNEL_MTU)]);
+    const defaults = plan.hostOffloads === 'on' ? readOffloads(lab) : null;
+    if (defaults) setOffloads(lab, null);
     for (let round = 1; round <= rounds; round++) {
-      runs.push(await vitesseRound(lab, driver, xdpMode, round, seconds, say));
+      for (const hosts of plan.hosts) {
+        // Vita and the like-for-like run: offloads off; the others: the kernel's defaults.
+        if (defaults) setOffloads(lab, hosts === 'off' ? null : defaults);
+        // With the hosts' offloads on, the private interfaces need af-packet (it
+        // reads and writes super-frames); the public ones keep --driver.
+        runs.push(await vitesseRound(lab, hosts === 'off' ? driver : 'af-packet', driver, xdpMode, hosts, round, seconds, say));
+      }
+      if (defaults) setOffloads(lab, null);
       if (vita) runs.push(await vitaRound(lab, vita, round, seconds, say));
     }
   } finally {
@@ -146,16 +222,31 @@ async function measure(driver: Driver, xdpMode: string, rounds: number, seconds:
     const m = s.length >> 1;
     return Number((s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2).toFixed(3));
   };
-  const of = (impl: Impl, f: (r: TcpRun) => number | null) => runs.filter((r) => r.impl === impl).map(f).filter((x): x is number => x !== null);
-  const ratios: number[] = [];
-  for (let round = 1; round <= rounds; round++) {
-    const a = runs.find((r) => r.impl === 'vitesse' && r.round === round)?.mean_gbps;
-    const b = runs.find((r) => r.impl === 'vita' && r.round === round)?.mean_gbps;
-    if (a && b) ratios.push(a / b);
-  }
+  const of = (impl: Impl, f: (r: TcpRun) => number | null, hosts: Hosts = 'off') =>
+    runs.filter((r) => r.impl === impl && (impl === 'vita' || r.host_offloads === hosts)).map(f).filter((x): x is number => x !== null);
+  const ratiosOf = (hosts: Hosts) => {
+    const ratios: number[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      const a = runs.find((r) => r.impl === 'vitesse' && r.host_offloads === hosts && r.round === round)?.mean_gbps;
+      const b = runs.find((r) => r.impl === 'vita' && r.round === round)?.mean_gbps;
+      if (a && b) ratios.push(a / b);
+    }
+    return ratios;
+  };
+  const ratios = ratiosOf('off');
+  const withHosts = (hosts: Hosts, key: string) =>
+    plan.hosts.includes(hosts)
+      ? {
+          [`vitesse_${key}_gbps`]: median(of('vitesse', (r) => r.mean_gbps, hosts)),
+          [`ratio_${key}`]: median(ratiosOf(hosts)),
+          [`vitesse_${key}_cpu_s_per_gb`]: median(of('vitesse', (r) => r.cpu_s_per_gb, hosts)),
+        }
+      : {};
   return {
     driver,
     xdp_mode: xdpMode,
+    host_offloads: plan.hostOffloads,
+    tx_gso: plan.txGso,
     seconds,
     rounds,
     loadavg_before: loadBefore,
@@ -171,21 +262,45 @@ async function measure(driver: Driver, xdpMode: string, rounds: number, seconds:
     vita_cpu_s_per_gb_beyond_idle: median(of('vita', (r) => r.cpu_s_per_gb_beyond_idle)),
     vitesse_idle_cpu_pct: median(of('vitesse', (r) => r.idle_cpu_pct)),
     vita_idle_cpu_pct: median(of('vita', (r) => r.idle_cpu_pct)),
+    ...withHosts('on', 'host_offloads'),
+    ...withHosts('on-no-coalescing', 'host_offloads_no_coalescing'),
   };
 }
 
-async function vitesseRound(lab: TwoSiteLab, driver: Driver, xdpMode: string, round: number, seconds: number, say: (l: string) => void): Promise<TcpRun> {
+async function vitesseRound(lab: TwoSiteLab, privateDriver: Driver, publicDriver: Driver, xdpMode: string, hosts: Hosts, round: number, seconds: number, say: (l: string) => void): Promise<TcpRun> {
   const logger = pino({ level: process.env.VITESSE_BENCH_LOG ?? 'warn' });
   const gateways: Gateway[] = [];
   try {
     for (const [name, config, ns] of [['gwA', lab.configA, lab.ns.gwA], ['gwB', lab.configB, lab.ns.gwB]] as const) {
-      const link = (device: string) => ({ driver, ifname: device, netns: ns, ...(driver === 'af-xdp' ? { xdpMode } : {}) });
-      const gw = new Gateway(parseConfig(config), { logger: logger.child({ gw: name }), links: { private: link('private'), public: link('public') } });
+      const link = (device: string, driver: Driver) => ({
+        driver,
+        ifname: device,
+        netns: ns,
+        ...(driver === 'af-xdp' ? { xdpMode } : {}),
+        ...(hosts === 'on-no-coalescing' ? { txGso: false } : {}),
+      });
+      const gw = new Gateway(parseConfig(config), { logger: logger.child({ gw: name }), links: { private: link('private', privateDriver), public: link('public', publicDriver) } });
       gateways.push(gw);
       gw.start();
     }
     await waitForTunnel(lab, performance.now());
-    return await directions(lab, 'vitesse', round, seconds, workerCpuSeconds, say);
+    const gso = () => {
+      const t = { rx_gso_frames: 0, tx_gso_frames: 0, tx_gso_segments: 0 };
+      for (const g of gateways) {
+        const c = g.dataplane.counters();
+        t.rx_gso_frames += c.private_rx_gso_frames;
+        t.tx_gso_frames += c.private_tx_gso_frames;
+        t.tx_gso_segments += c.private_tx_gso_segments;
+      }
+      return t;
+    };
+    const before = gso();
+    const driver = privateDriver === publicDriver ? privateDriver : (`${privateDriver}/${publicDriver}` as const);
+    const run = await directions(lab, 'vitesse', hosts, driver, round, seconds, workerCpuSeconds, say);
+    const after = gso();
+    run.gso = { rx_gso_frames: after.rx_gso_frames - before.rx_gso_frames, tx_gso_frames: after.tx_gso_frames - before.tx_gso_frames, tx_gso_segments: after.tx_gso_segments - before.tx_gso_segments };
+    if (privateDriver === 'af-packet') say(`    super-frames cut by the gateways ${run.gso.rx_gso_frames}, coalesced ${run.gso.tx_gso_frames} (from ${run.gso.tx_gso_segments} frames)`);
+    return run;
   } finally {
     for (const g of gateways) g.close();
   }
@@ -223,7 +338,7 @@ async function vitaRound(lab: TwoSiteLab, snabb: string, round: number, seconds:
     for (const n of nodes) await snabbConfig(snabb, n.name, n.config);
     await waitForTunnel(lab, performance.now());
     const names = nodes.map((n) => n.name);
-    return await directions(lab, 'vita', round, seconds, () => processCpuSeconds(names), say);
+    return await directions(lab, 'vita', 'off', 'vita-xdp', round, seconds, () => processCpuSeconds(names), say);
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await stopProcesses(nodes.map((n) => n.name));
@@ -301,7 +416,7 @@ async function stopProcesses(names: string[]): Promise<void> {
 
 const IDLE_SECONDS = 2;
 
-async function directions(lab: TwoSiteLab, impl: Impl, round: number, seconds: number, cpu: () => number, say: (l: string) => void): Promise<TcpRun> {
+async function directions(lab: TwoSiteLab, impl: Impl, hosts: Hosts, driver: TcpRun['driver'], round: number, seconds: number, cpu: () => number, say: (l: string) => void): Promise<TcpRun> {
   // Idle first (tunnel up, no traffic): what the gateways burn anyway.
   const idle0 = cpu(), idleT0 = performance.now();
   await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
@@ -315,6 +430,8 @@ async function directions(lab: TwoSiteLab, impl: Impl, round: number, seconds: n
   const run: TcpRun = {
     impl,
     round,
+    host_offloads: hosts,
+    driver,
     a_to_b_gbps: ab ? Number((ab.bps / 1e9).toFixed(3)) : null,
     b_to_a_gbps: ba ? Number((ba.bps / 1e9).toFixed(3)) : null,
     mean_gbps: ab && ba ? Number(((ab.bps + ba.bps) / 2e9).toFixed(3)) : null,
@@ -323,7 +440,8 @@ async function directions(lab: TwoSiteLab, impl: Impl, round: number, seconds: n
     idle_cpu_pct: Number((100 * idleRate).toFixed(2)),
     cpu_s_per_gb_beyond_idle: bytes ? Number(((cpuSeconds - idleRate * elapsed) / (bytes / 1e9)).toFixed(3)) : null,
   };
-  say(`  round ${round} ${impl.padEnd(7)}: A→B ${run.a_to_b_gbps ?? '-'} Gbit/s, B→A ${run.b_to_a_gbps ?? '-'} Gbit/s, ${run.retransmits} retransmits, ${run.cpu_s_per_gb ?? '-'} CPU-s per GB (${run.cpu_s_per_gb_beyond_idle ?? '-'} beyond idle; idle ${run.idle_cpu_pct}% of a core)`);
+  const label = impl === 'vita' ? 'vita' : hosts === 'off' ? `vitesse ${driver}` : `vitesse ${driver} hosts' offloads on${hosts === 'on' ? '' : ', no coalescing'}`;
+  say(`  round ${round} ${label}: A→B ${run.a_to_b_gbps ?? '-'} Gbit/s, B→A ${run.b_to_a_gbps ?? '-'} Gbit/s, ${run.retransmits} retransmits, ${run.cpu_s_per_gb ?? '-'} CPU-s per GB (${run.cpu_s_per_gb_beyond_idle ?? '-'} beyond idle; idle ${run.idle_cpu_pct}% of a core)`);
   return run;
 }
 
@@ -344,11 +462,23 @@ async function iperf3(lab: TwoSiteLab, seconds: number, reverse: boolean): Promi
 function summary(r: TcpResult): string {
   return [
     `TCP through two gateways, iperf3 ${r.seconds} s each way, ${r.rounds} interleaved round(s), Vitesse driver ${r.driver}; load average ${r.loadavg_before.join(' ')} before, ${r.loadavg_after.join(' ')} after, ${r.cpus} CPUs`,
+    `  hosts' offloads off (like for like: Vita cannot take super-frames)`,
     `  Vitesse: ${r.vitesse_gbps ?? '-'} Gbit/s (median of the rounds' means of both directions), ${r.vitesse_cpu_s_per_gb ?? '-'} CPU-s per GB (worker threads; ${r.vitesse_cpu_s_per_gb_beyond_idle ?? '-'} beyond idle, idle ${r.vitesse_idle_cpu_pct ?? '-'}% of a core)`,
     ...(r.runs.some((x) => x.impl === 'vita')
       ? [
           `  Vita:    ${r.vita_gbps ?? '-'} Gbit/s, ${r.vita_cpu_s_per_gb ?? '-'} CPU-s per GB (all its processes; ${r.vita_cpu_s_per_gb_beyond_idle ?? '-'} beyond idle, idle ${r.vita_idle_cpu_pct ?? '-'}% of a core)`,
           `  Vitesse / Vita, same round: ×${r.ratio ?? '-'} (median)`,
+        ]
+      : []),
+    ...(r.host_offloads === 'on'
+      ? [
+          `  hosts' offloads on (the kernel's defaults) for Vitesse only, af-packet on the private interfaces, ${r.driver} on the public ones; Vita keeps them off (it cannot take super-frames)`,
+          ...(r.vitesse_host_offloads_gbps !== undefined
+            ? [`  Vitesse: ${r.vitesse_host_offloads_gbps ?? '-'} Gbit/s, ${r.vitesse_host_offloads_cpu_s_per_gb ?? '-'} CPU-s per GB; / Vita same round: ×${r.ratio_host_offloads ?? '-'} (median)`]
+            : []),
+          ...(r.vitesse_host_offloads_no_coalescing_gbps !== undefined
+            ? [`  Vitesse without coalescing: ${r.vitesse_host_offloads_no_coalescing_gbps ?? '-'} Gbit/s, ${r.vitesse_host_offloads_no_coalescing_cpu_s_per_gb ?? '-'} CPU-s per GB; / Vita same round: ×${r.ratio_host_offloads_no_coalescing ?? '-'} (median)`]
+            : []),
         ]
       : []),
   ].join('\n');

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "io/gso_checksum.h"
 #include "net/headers.h"
 
 namespace vitesse::gso {
@@ -22,7 +23,7 @@ void l4_checksum(const Plan& p, uint8_t* f, uint32_t len) {
   sum += p.proto + l4_len;
   const uint32_t at = p.proto == kProtoTcp ? 16 : 6;
   store_be16(l4 + at, 0);
-  uint16_t c = static_cast<uint16_t>(~net::checksum_fold(net::checksum_partial(l4, l4_len, sum)));
+  uint16_t c = static_cast<uint16_t>(~net::checksum_fold(sum_words(l4, l4_len) + sum));
   if (c == 0 && p.proto == net::kProtoUdp) c = 0xffff;  // 0 means "no checksum" in UDP
   store_be16(l4 + at, c);
 }
@@ -120,7 +121,7 @@ uint32_t write_segment(const Plan& p, const uint8_t* f, uint32_t len, uint32_t k
 bool complete_csum(const VnetHdr& h, uint8_t* f, uint32_t len) {
   const uint32_t start = h.csum_start, at = start + h.csum_offset;
   if (start >= len || at + 2 > len || at < start) return false;
-  uint16_t c = static_cast<uint16_t>(~net::checksum_fold(net::checksum_partial(f + start, len - start)));
+  uint16_t c = static_cast<uint16_t>(~net::checksum_fold(sum_words(f + start, len - start)));
   store_be16(f + at, c ? c : 0xffff);  // as Linux does: 0 is "no checksum" to UDP, the same as 0xffff to TCP
   return true;
 }

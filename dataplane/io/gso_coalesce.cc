@@ -1,9 +1,9 @@
 #include "io/gso_coalesce.h"
 
-#include <bit>
 #include <cstring>
 
 #include "io/gso.h"
+#include "io/gso_checksum.h"
 #include "net/headers.h"
 
 namespace vitesse::gso {
@@ -28,31 +28,6 @@ uint32_t pseudo_sum(const uint8_t* f, const TcpSegment& s, uint32_t l4_len) {
   const uint8_t* ip = f + s.l3;
   uint32_t sum = s.ipv6 ? net::checksum_partial(ip + 8, 32) : net::checksum_partial(ip + 12, 8);
   return sum + kProtoTcp + l4_len;
-}
-
-// The ones-complement sum of p[0, len) as net::checksum_partial gives it
-// (big-endian 16-bit words, folded), summed by 32-bit native words: every
-// TCP segment of a run is summed once on the worker, and checksum_partial's
-// loop over byte pairs would cost a microsecond at 1400 bytes. The sum is
-// the same in either byte order up to a swap (RFC 1071, 2.B).
-uint32_t sum_words(const uint8_t* p, uint32_t len) {
-  static_assert(std::endian::native == std::endian::little);
-  uint64_t s = 0;
-  for (; len >= 4; p += 4, len -= 4) {
-    uint32_t w;
-    std::memcpy(&w, p, 4);
-    s += w;
-  }
-  if (len >= 2) {
-    uint16_t w;
-    std::memcpy(&w, p, 2);
-    s += w;
-    p += 2;
-    len -= 2;
-  }
-  if (len) s += p[0];  // the high byte of a big-endian word: the low one here
-  while (s >> 16) s = (s & 0xffff) + (s >> 16);
-  return static_cast<uint16_t>((s >> 8) | (s << 8));
 }
 
 bool same(const uint8_t* a, const uint8_t* b, uint32_t from, uint32_t to) {
