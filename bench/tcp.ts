@@ -38,9 +38,9 @@ const spec: Record<string, OptionSpec> = {
   'host-offloads': {
     type: 'string',
     default: 'off',
-    help: "off: the hosts' veth pairs without TSO/GSO/checksum offload, as Vita needs (like for like); on: each round also runs Vitesse with the hosts' kernel defaults, af-packet on the private interfaces (Vita keeps them off: it cannot take super-frames)",
+    help: "off: the hosts' veth pairs without TSO/GSO/checksum offload at both ends, as Vita needs (like for like); on: each round also runs Vitesse with the hosts' kernel defaults, af-packet on the private interfaces (Vita keeps them off: it cannot take super-frames); vethtest: for both, the hosts' ends as Vita's vethtest.sh sets them (rx and tx checksum offload off) and the gateways' ends at the kernel's defaults, Vitesse with af-packet on the private interfaces",
   },
-  'tx-gso': { type: 'string', default: 'on', help: "with --host-offloads on: on, off or both (af-packet's coalescing of TCP segments into super-frames for the hosts; both: one run each per round)" },
+  'tx-gso': { type: 'string', default: 'on', help: "with --host-offloads on or vethtest: on, off or both (af-packet's coalescing of TCP segments into super-frames for the hosts; both: one run each per round)" },
   rounds: { type: 'number', default: 3, help: 'interleaved rounds (Vitesse, then Vita, each round)' },
   seconds: { type: 'number', default: 5, help: 'duration of each iperf3 run' },
   json: { type: 'boolean', help: 'print the figures as one JSON object on the last line' },
@@ -50,13 +50,18 @@ const spec: Record<string, OptionSpec> = {
 const TUNNEL_MTU = 1440;
 
 type Impl = 'vitesse' | 'vita';
-/** off: hosts' offloads off (as Vita needs); on: the kernel's defaults, af-packet coalescing; on-no-coalescing: the same without coalescing. */
-type Hosts = 'off' | 'on' | 'on-no-coalescing';
+/**
+ * off: hosts' offloads off at both ends (as Vita needs); on: the kernel's
+ * defaults, af-packet coalescing; vethtest: as Vita's vethtest.sh (hosts'
+ * ends rx/tx checksum offload off, gateways' ends the kernel's defaults);
+ * -no-coalescing: the same without af-packet's coalescing.
+ */
+type Hosts = 'off' | 'on' | 'on-no-coalescing' | 'vethtest' | 'vethtest-no-coalescing';
 
 export interface TcpRun {
   impl: Impl;
   round: number;
-  /** The hosts' offloads in this run (Vita's always off), and Vitesse's driver. */
+  /** The hosts' offloads in this run (Vita's: off, or vethtest), and Vitesse's driver. */
   host_offloads: Hosts;
   driver: Driver | `${Driver}/${Driver}` | 'vita-xdp';
   /** Both Vitesse gateways' private interfaces: super-frames cut (rx) and coalesced (tx) by af-packet. */
@@ -77,7 +82,7 @@ export interface TcpRun {
 export interface TcpResult {
   driver: Driver;
   xdp_mode: string;
-  host_offloads: 'on' | 'off';
+  host_offloads: 'on' | 'off' | 'vethtest';
   tx_gso: 'on' | 'off' | 'both';
   seconds: number;
   rounds: number;
@@ -98,6 +103,10 @@ export interface TcpResult {
   vitesse_host_offloads_no_coalescing_gbps?: number | null;
   ratio_host_offloads_no_coalescing?: number | null;
   vitesse_host_offloads_no_coalescing_cpu_s_per_gb?: number | null;
+  /** With --host-offloads vethtest --tx-gso both: Vitesse without coalescing (vitesse_gbps and ratio are with it). */
+  vitesse_no_coalescing_gbps?: number | null;
+  ratio_no_coalescing?: number | null;
+  vitesse_no_coalescing_cpu_s_per_gb?: number | null;
   vitesse_cpu_s_per_gb: number | null;
   vita_cpu_s_per_gb: number | null;
   vitesse_cpu_s_per_gb_beyond_idle: number | null;
@@ -121,7 +130,7 @@ export async function run(argv: string[]): Promise<number> {
   const seconds = Number(options.seconds);
   if (!(seconds > 0 && seconds <= 600)) throw new UsageError('--seconds must be in (0, 600]');
   const hostOffloads = String(options['host-offloads']);
-  if (hostOffloads !== 'on' && hostOffloads !== 'off') throw new UsageError(`--host-offloads: "${hostOffloads}" is not on or off`);
+  if (hostOffloads !== 'on' && hostOffloads !== 'off' && hostOffloads !== 'vethtest') throw new UsageError(`--host-offloads: "${hostOffloads}" is not on, off or vethtest`);
   const txGso = String(options['tx-gso']);
   if (txGso !== 'on' && txGso !== 'off' && txGso !== 'both') throw new UsageError(`--tx-gso: "${txGso}" is not on, off or both`);
   const vita = options.vita === undefined ? undefined : String(options.vita);
@@ -144,10 +153,10 @@ export async function run(argv: string[]): Promise<number> {
   const say = (line: string) => {
     if (!options.json) process.stdout.write(line + '\n');
   };
-  const hosts: Hosts[] = ['off'];
-  if (hostOffloads === 'on') {
-    if (txGso !== 'off') hosts.push('on');
-    if (txGso !== 'on') hosts.push('on-no-coalescing');
+  const hosts: Hosts[] = hostOffloads === 'vethtest' ? [] : ['off'];
+  if (hostOffloads !== 'off') {
+    if (txGso !== 'off') hosts.push(hostOffloads);
+    if (txGso !== 'on') hosts.push(`${hostOffloads}-no-coalescing`);
   }
   const result = await measure({ driver, xdpMode, hostOffloads, txGso, hosts, rounds, seconds, vita }, say);
   process.stdout.write(summary(result) + '\n');
@@ -158,7 +167,7 @@ export async function run(argv: string[]): Promise<number> {
 interface Plan {
   driver: Driver;
   xdpMode: string;
-  hostOffloads: 'on' | 'off';
+  hostOffloads: 'on' | 'off' | 'vethtest';
   txGso: 'on' | 'off' | 'both';
   /** Vitesse's runs per round, by the hosts' offloads. */
   hosts: Hosts[];
@@ -170,12 +179,12 @@ interface Plan {
 // The hosts' veth pairs (both ends: the host's and the gateway's private
 // interface), as the lab leaves them (offloads off) or at the kernel's
 // defaults, recorded when the lab was built with them.
-const OFFLOADS = ['tx', 'tso', 'gso', 'gro'] as const;
+const OFFLOADS = ['rx', 'tx', 'tso', 'gso', 'gro'] as const;
 function hostVeths(lab: TwoSiteLab): [string, string][] {
   return [[lab.ns.hostA, 'eth0'], [lab.ns.gwA, 'private'], [lab.ns.gwB, 'private'], [lab.ns.hostB, 'eth0']];
 }
 function readOffloads(lab: TwoSiteLab): Map<string, string[]> {
-  const names: Record<(typeof OFFLOADS)[number], string> = { tx: 'tx-checksumming', tso: 'tcp-segmentation-offload', gso: 'generic-segmentation-offload', gro: 'generic-receive-offload' };
+  const names: Record<(typeof OFFLOADS)[number], string> = { rx: 'rx-checksumming', tx: 'tx-checksumming', tso: 'tcp-segmentation-offload', gso: 'generic-segmentation-offload', gro: 'generic-receive-offload' };
   const m = new Map<string, string[]>();
   for (const [ns, dev] of hostVeths(lab)) {
     const k = lab.lab.exec(ns, ['ethtool', '-k', dev]);
@@ -183,35 +192,39 @@ function readOffloads(lab: TwoSiteLab): Map<string, string[]> {
   }
   return m;
 }
-function setOffloads(lab: TwoSiteLab, defaults: Map<string, string[]> | null): void {
+function setOffloads(lab: TwoSiteLab, setting: 'off' | 'on' | 'vethtest', defaults: Map<string, string[]>): void {
   for (const [ns, dev] of hostVeths(lab)) {
-    lab.lab.exec(ns, ['ethtool', '-K', dev, ...(defaults ? defaults.get(`${ns}/${dev}`)! : OFFLOADS.flatMap((o) => [o, 'off']))]);
+    const d = defaults.get(`${ns}/${dev}`)!;
+    let argv = d;
+    if (setting === 'off') argv = [...d.slice(0, 2), 'tx', 'off', 'tso', 'off', 'gso', 'off', 'gro', 'off']; // as the lab sets them
+    else if (setting === 'vethtest' && dev === 'eth0') argv = [...d, 'rx', 'off', 'tx', 'off']; // vethtest.sh: ethtool --offload … rx off tx off
+    lab.lab.exec(ns, ['ethtool', '-K', dev, ...argv]);
   }
 }
+const settingOf = (hosts: Hosts) => (hosts.startsWith('vethtest') ? 'vethtest' : hosts.startsWith('on') ? 'on' : 'off');
 
 async function measure(plan: Plan, say: (l: string) => void): Promise<TcpResult> {
   const { driver, xdpMode, rounds, seconds, vita } = plan;
   const loadBefore = os.loadavg().map((x) => Number(x.toFixed(2)));
-  say(`building hostA — gwA — net — gwB — hostB (Vitesse driver ${driver}${plan.hostOffloads === 'on' ? ', and af-packet with the hosts\' default offloads' : ''}${vita ? ', Vita --xdp with the hosts\' offloads off' : ''})…`);
-  const lab = buildTwoSites({ driver, mtu: TUNNEL_MTU, prefix: 'vtcp', hostOffloads: plan.hostOffloads === 'on' });
+  say(`building hostA — gwA — net — gwB — hostB (Vitesse driver ${driver}${plan.hostOffloads === 'on' ? ', and af-packet with the hosts\' default offloads' : ''}${vita ? `, Vita --xdp with the hosts' offloads ${plan.hostOffloads === 'vethtest' ? 'as vethtest.sh sets them' : 'off'}` : ''})…`);
+  const lab = buildTwoSites({ driver, mtu: TUNNEL_MTU, prefix: 'vtcp', hostOffloads: plan.hostOffloads !== 'off' });
   const runs: TcpRun[] = [];
   try {
     // Both gateways carry inner packets up to the tunnel MTU; the hosts send
     // no bigger ones (as Vita's vethtest.sh sets them), so neither side's
     // figure depends on path-MTU discovery.
     for (const h of [lab.ns.hostA, lab.ns.hostB]) lab.lab.exec(h, ['ip', 'link', 'set', 'eth0', 'mtu', String(TUNNEL_MTU)]);
-    const defaults = plan.hostOffloads === 'on' ? readOffloads(lab) : null;
-    if (defaults) setOffloads(lab, null);
+    const defaults = plan.hostOffloads !== 'off' ? readOffloads(lab) : null;
+    const vitaSetting = plan.hostOffloads === 'vethtest' ? 'vethtest' : 'off';
     for (let round = 1; round <= rounds; round++) {
       for (const hosts of plan.hosts) {
-        // Vita and the like-for-like run: offloads off; the others: the kernel's defaults.
-        if (defaults) setOffloads(lab, hosts === 'off' ? null : defaults);
-        // With the hosts' offloads on, the private interfaces need af-packet (it
-        // reads and writes super-frames); the public ones keep --driver.
+        if (defaults) setOffloads(lab, settingOf(hosts), defaults);
+        // With super-frames to read or write, the private interfaces need
+        // af-packet; the public ones keep --driver.
         runs.push(await vitesseRound(lab, hosts === 'off' ? driver : 'af-packet', driver, xdpMode, hosts, round, seconds, say));
       }
-      if (defaults) setOffloads(lab, null);
-      if (vita) runs.push(await vitaRound(lab, vita, round, seconds, say));
+      if (defaults) setOffloads(lab, vitaSetting, defaults);
+      if (vita) runs.push(await vitaRound(lab, vita, vitaSetting, round, seconds, say));
     }
   } finally {
     lab.cleanup();
@@ -222,7 +235,7 @@ async function measure(plan: Plan, say: (l: string) => void): Promise<TcpResult>
     const m = s.length >> 1;
     return Number((s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2).toFixed(3));
   };
-  const of = (impl: Impl, f: (r: TcpRun) => number | null, hosts: Hosts = 'off') =>
+  const of = (impl: Impl, f: (r: TcpRun) => number | null, hosts: Hosts = plan.hosts[0]) =>
     runs.filter((r) => r.impl === impl && (impl === 'vita' || r.host_offloads === hosts)).map(f).filter((x): x is number => x !== null);
   const ratiosOf = (hosts: Hosts) => {
     const ratios: number[] = [];
@@ -233,7 +246,7 @@ async function measure(plan: Plan, say: (l: string) => void): Promise<TcpResult>
     }
     return ratios;
   };
-  const ratios = ratiosOf('off');
+  const ratios = ratiosOf(plan.hosts[0]);
   const withHosts = (hosts: Hosts, key: string) =>
     plan.hosts.includes(hosts)
       ? {
@@ -264,6 +277,7 @@ async function measure(plan: Plan, say: (l: string) => void): Promise<TcpResult>
     vita_idle_cpu_pct: median(of('vita', (r) => r.idle_cpu_pct)),
     ...withHosts('on', 'host_offloads'),
     ...withHosts('on-no-coalescing', 'host_offloads_no_coalescing'),
+    ...withHosts('vethtest-no-coalescing', 'no_coalescing'),
   };
 }
 
@@ -277,7 +291,7 @@ async function vitesseRound(lab: TwoSiteLab, privateDriver: Driver, publicDriver
         ifname: device,
         netns: ns,
         ...(driver === 'af-xdp' ? { xdpMode } : {}),
-        ...(hosts === 'on-no-coalescing' ? { txGso: false } : {}),
+        ...(hosts.endsWith('-no-coalescing') ? { txGso: false } : {}),
       });
       const gw = new Gateway(parseConfig(config), { logger: logger.child({ gw: name }), links: { private: link('private', privateDriver), public: link('public', publicDriver) } });
       gateways.push(gw);
@@ -306,7 +320,7 @@ async function vitesseRound(lab: TwoSiteLab, privateDriver: Driver, publicDriver
   }
 }
 
-async function vitaRound(lab: TwoSiteLab, snabb: string, round: number, seconds: number, say: (l: string) => void): Promise<TcpRun> {
+async function vitaRound(lab: TwoSiteLab, snabb: string, vitaSetting: 'off' | 'vethtest', round: number, seconds: number, say: (l: string) => void): Promise<TcpRun> {
   const key = crypto.randomBytes(32).toString('hex');
   const node = (side: 'A' | 'B') => {
     const a = side === 'A';
@@ -338,7 +352,7 @@ async function vitaRound(lab: TwoSiteLab, snabb: string, round: number, seconds:
     for (const n of nodes) await snabbConfig(snabb, n.name, n.config);
     await waitForTunnel(lab, performance.now());
     const names = nodes.map((n) => n.name);
-    return await directions(lab, 'vita', 'off', 'vita-xdp', round, seconds, () => processCpuSeconds(names), say);
+    return await directions(lab, 'vita', vitaSetting, 'vita-xdp', round, seconds, () => processCpuSeconds(names), say);
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await stopProcesses(nodes.map((n) => n.name));
@@ -440,7 +454,7 @@ async function directions(lab: TwoSiteLab, impl: Impl, hosts: Hosts, driver: Tcp
     idle_cpu_pct: Number((100 * idleRate).toFixed(2)),
     cpu_s_per_gb_beyond_idle: bytes ? Number(((cpuSeconds - idleRate * elapsed) / (bytes / 1e9)).toFixed(3)) : null,
   };
-  const label = impl === 'vita' ? 'vita' : hosts === 'off' ? `vitesse ${driver}` : `vitesse ${driver} hosts' offloads on${hosts === 'on' ? '' : ', no coalescing'}`;
+  const label = `${impl === 'vita' ? 'vita' : `vitesse ${driver}`}${hosts === 'off' ? '' : hosts.startsWith('on') ? " hosts' offloads on" : ' vethtest'}${hosts.endsWith('-no-coalescing') ? ', no coalescing' : ''}`;
   say(`  round ${round} ${label}: A→B ${run.a_to_b_gbps ?? '-'} Gbit/s, B→A ${run.b_to_a_gbps ?? '-'} Gbit/s, ${run.retransmits} retransmits, ${run.cpu_s_per_gb ?? '-'} CPU-s per GB (${run.cpu_s_per_gb_beyond_idle ?? '-'} beyond idle; idle ${run.idle_cpu_pct}% of a core)`);
   return run;
 }
@@ -462,13 +476,18 @@ async function iperf3(lab: TwoSiteLab, seconds: number, reverse: boolean): Promi
 function summary(r: TcpResult): string {
   return [
     `TCP through two gateways, iperf3 ${r.seconds} s each way, ${r.rounds} interleaved round(s), Vitesse driver ${r.driver}; load average ${r.loadavg_before.join(' ')} before, ${r.loadavg_after.join(' ')} after, ${r.cpus} CPUs`,
-    `  hosts' offloads off (like for like: Vita cannot take super-frames)`,
+    r.host_offloads === 'vethtest'
+      ? `  hosts' ends as Vita's vethtest.sh sets them (rx/tx checksum offload off), gateways' ends at the kernel's defaults, for both; Vitesse af-packet on the private interfaces${r.tx_gso === 'off' ? ' without coalescing' : ''}`
+      : `  hosts' offloads off (like for like: Vita cannot take super-frames)`,
     `  Vitesse: ${r.vitesse_gbps ?? '-'} Gbit/s (median of the rounds' means of both directions), ${r.vitesse_cpu_s_per_gb ?? '-'} CPU-s per GB (worker threads; ${r.vitesse_cpu_s_per_gb_beyond_idle ?? '-'} beyond idle, idle ${r.vitesse_idle_cpu_pct ?? '-'}% of a core)`,
     ...(r.runs.some((x) => x.impl === 'vita')
       ? [
           `  Vita:    ${r.vita_gbps ?? '-'} Gbit/s, ${r.vita_cpu_s_per_gb ?? '-'} CPU-s per GB (all its processes; ${r.vita_cpu_s_per_gb_beyond_idle ?? '-'} beyond idle, idle ${r.vita_idle_cpu_pct ?? '-'}% of a core)`,
           `  Vitesse / Vita, same round: ×${r.ratio ?? '-'} (median)`,
         ]
+      : []),
+    ...(r.vitesse_no_coalescing_gbps !== undefined
+      ? [`  Vitesse without coalescing: ${r.vitesse_no_coalescing_gbps ?? '-'} Gbit/s, ${r.vitesse_no_coalescing_cpu_s_per_gb ?? '-'} CPU-s per GB; / Vita same round: ×${r.ratio_no_coalescing ?? '-'} (median)`]
       : []),
     ...(r.host_offloads === 'on'
       ? [
