@@ -463,7 +463,9 @@ async function iperf3(lab: TwoSiteLab, seconds: number, reverse: boolean): Promi
   const server = lab.lab.spawn(lab.ns.hostB, ['iperf3', '-s', '-1', '-p', '5301']);
   try {
     await new Promise((r) => setTimeout(r, 300));
-    const out = await lab.lab.execAsync(lab.ns.hostA, ['iperf3', '-c', ADDR.hostB, '-p', '5301', '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])]);
+    // A stalled connection (a gateway that stopped forwarding) ends the run
+    // as failed instead of hanging the benchmark.
+    const out = await lab.lab.execAsync(lab.ns.hostA, ['timeout', String(seconds + 20), 'iperf3', '-c', ADDR.hostB, '-p', '5301', '-t', String(seconds), '-J', ...(reverse ? ['-R'] : [])]);
     const end = (JSON.parse(out) as { end: { sum_received: { bits_per_second: number; bytes: number }; sum_sent: { retransmits?: number } } }).end;
     return { bps: end.sum_received.bits_per_second, bytes: end.sum_received.bytes, retransmits: end.sum_sent.retransmits ?? 0 };
   } catch {
