@@ -35,17 +35,61 @@ VITESSE_AVX2 inline __m128i bswap(__m128i x) {
 VITESSE_AVX2 inline __m128i load(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
 VITESSE_AVX2 inline void store(uint8_t* p, __m128i v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v); }
 
-// The first n (< 16) bytes at p, zero-padded, without reading past p + n.
-VITESSE_AVX2 inline __m128i load_partial(const uint8_t* p, size_t n) {
-  alignas(16) uint8_t t[16] = {};
-  std::memcpy(t, p, n);
-  return _mm_load_si128(reinterpret_cast<const __m128i*>(t));
+// Partial blocks (ESP's 8-octet AAD in every packet, a data tail) are
+// assembled in general registers from constant-size pieces chosen by the
+// length (public): a libc memcpy of variable length into a stack block
+// cost a call per packet and a store-forwarding stall on reloading the block.
+// The first n (< 8) bytes at p, little-endian, without reading past p + n.
+inline uint64_t load_under8(const uint8_t* p, size_t n) {
+  uint64_t v = 0;
+  size_t off = 0;
+  if (n & 4) {
+    uint32_t w;
+    std::memcpy(&w, p, 4);
+    v = w;
+    off = 4;
+  }
+  if (n & 2) {
+    uint16_t w;
+    std::memcpy(&w, p + off, 2);
+    v |= static_cast<uint64_t>(w) << (8 * off);
+    off += 2;
+  }
+  if (n & 1) v |= static_cast<uint64_t>(p[off]) << (8 * off);
+  return v;
 }
 
+inline void store_under8(uint8_t* p, uint64_t v, size_t n) {
+  size_t off = 0;
+  if (n & 4) {
+    const uint32_t w = static_cast<uint32_t>(v);
+    std::memcpy(p, &w, 4);
+    v >>= 32;
+    off = 4;
+  }
+  if (n & 2) {
+    const uint16_t w = static_cast<uint16_t>(v);
+    std::memcpy(p + off, &w, 2);
+    v >>= 16;
+    off += 2;
+  }
+  if (n & 1) p[off] = static_cast<uint8_t>(v);
+}
+
+// The first n (< 16) bytes at p, zero-padded, without reading past p + n.
+VITESSE_AVX2 inline __m128i load_partial(const uint8_t* p, size_t n) {
+  if (n < 8) return _mm_cvtsi64_si128(static_cast<int64_t>(load_under8(p, n)));
+  uint64_t lo;
+  std::memcpy(&lo, p, 8);
+  return _mm_set_epi64x(static_cast<int64_t>(load_under8(p + 8, n - 8)), static_cast<int64_t>(lo));
+}
+
+// The first n (< 16) bytes of v to p, without writing past p + n.
 VITESSE_AVX2 inline void store_partial(uint8_t* p, __m128i v, size_t n) {
-  alignas(16) uint8_t t[16];
-  _mm_store_si128(reinterpret_cast<__m128i*>(t), v);
-  std::memcpy(p, t, n);
+  const uint64_t lo = static_cast<uint64_t>(_mm_cvtsi128_si64(v));
+  if (n < 8) return store_under8(p, lo, n);
+  std::memcpy(p, &lo, 8);
+  store_under8(p + 8, static_cast<uint64_t>(_mm_extract_epi64(v, 1)), n - 8);
 }
 
 // All-ones in the first n (≤ 16) bytes.
