@@ -287,7 +287,7 @@ VITESSE_AVX512 void crypt_any(const GcmContext& ctx, const uint8_t iv[12], const
 // the AES pipeline mostly idle while each round waits for the previous one,
 // so the counter blocks of up to kShortJobs packets are laid out side by side
 // (J0 first, then the data counters; a packet with a different key starts on
-// a register boundary) and go through AES together, eight registers at a
+// a register boundary) and go through AES together, four registers at a
 // time. Each packet is then finished on its own: XOR, one GHASH reduction
 // over AAD, data and lengths, and the tag.
 constexpr size_t kShortJobs = 8;
@@ -299,11 +299,12 @@ inline bool is_short(const GcmJob& j) { return j.len <= kShortMaxLen && j.aad_le
 
 // AES on N registers of four blocks, each register with its own key. A
 // register goes through AES as two 256-bit halves that share one round key
-// broadcast to 256 bits: that broadcast is a plain load, while the 512-bit
-// one (vbroadcasti32x4 zmm) costs more than the vaesenc it feeds on Zen 4
-// (microbenchmark, eight registers of AES-128: 88 cycles with 512-bit
-// broadcasts, 70 with this, 59 with one key held in registers). Four
-// registers at a time, as the one-key path: eight were slower there.
+// broadcast to 256 bits (vbroadcasti128, a plain load), not one 512-bit
+// broadcast per register and round (vbroadcasti32x4 zmm), which on Zen 4
+// cost more than the vaesenc work itself. Microbenchmark, AES-128 on eight
+// registers with eight keys, TSC cycles: 88 with 512-bit broadcasts eight
+// registers at a time, 81 with the keys pre-broadcast in memory, 70 with
+// this four at a time (75 eight at a time); one key held in registers: 59.
 VITESSE_AVX512 inline __m256i broadcast_key256(const uint8_t* rk) {
   return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rk)));
 }
