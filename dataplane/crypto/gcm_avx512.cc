@@ -97,14 +97,18 @@ VITESSE_AVX512 inline void keystream(const __m512i (&rk)[R + 1], __m512i ctr, __
   }
 }
 
-// Unreduced sums of products, four lanes each. (No default member
+// Unreduced sums of products, four lanes each, and one lane on its own for
+// single blocks (a short AAD, the length block): a 512-bit carry-less
+// multiplication of one block costs what four do. (No default member
 // initialisers: the implicit constructor would lack the target attribute.)
 struct Acc {
   __m512i lo, mid, hi;
+  __m128i lo1, mid1, hi1;
 };
 
 VITESSE_AVX512 inline Acc empty_acc() {
-  return {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+  return {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+          _mm_setzero_si128(),    _mm_setzero_si128(),    _mm_setzero_si128()};
 }
 
 VITESSE_AVX512 inline void acc_mul(Acc& a, __m512i x, __m512i h) {
@@ -112,6 +116,12 @@ VITESSE_AVX512 inline void acc_mul(Acc& a, __m512i x, __m512i h) {
   a.hi = _mm512_xor_si512(a.hi, _mm512_clmulepi64_epi128(x, h, 0x11));
   a.mid = _mm512_ternarylogic_epi64(a.mid, _mm512_clmulepi64_epi128(x, h, 0x01),
                                     _mm512_clmulepi64_epi128(x, h, 0x10), 0x96);  // three-way XOR
+}
+
+VITESSE_AVX512 inline void acc_mul1(Acc& a, __m128i x, __m128i h) {
+  a.lo1 = _mm_xor_si128(a.lo1, _mm_clmulepi64_si128(x, h, 0x00));
+  a.hi1 = _mm_xor_si128(a.hi1, _mm_clmulepi64_si128(x, h, 0x11));
+  a.mid1 = _mm_ternarylogic_epi64(a.mid1, _mm_clmulepi64_si128(x, h, 0x01), _mm_clmulepi64_si128(x, h, 0x10), 0x96);
 }
 
 VITESSE_AVX512 inline __m128i fold_lanes(__m512i z) {
@@ -122,9 +132,9 @@ VITESSE_AVX512 inline __m128i fold_lanes(__m512i z) {
 // Sums the four lanes, then the POLYVAL reduction (see polyval_portable.h).
 VITESSE_AVX512 inline __m128i reduce(const Acc& a) {
   const __m128i poly = _mm_set_epi64x(static_cast<int64_t>(0xC200000000000000), 1);
-  const __m128i mid = fold_lanes(a.mid);
-  __m128i lo = _mm_xor_si128(fold_lanes(a.lo), _mm_slli_si128(mid, 8));
-  const __m128i hi = _mm_xor_si128(fold_lanes(a.hi), _mm_srli_si128(mid, 8));
+  const __m128i mid = _mm_xor_si128(fold_lanes(a.mid), a.mid1);
+  __m128i lo = _mm_ternarylogic_epi64(fold_lanes(a.lo), a.lo1, _mm_slli_si128(mid, 8), 0x96);
+  const __m128i hi = _mm_ternarylogic_epi64(fold_lanes(a.hi), a.hi1, _mm_srli_si128(mid, 8), 0x96);
   lo = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4E), _mm_clmulepi64_si128(lo, poly, 0x10));
   lo = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4E), _mm_clmulepi64_si128(lo, poly, 0x10));
   return _mm_xor_si128(hi, lo);
@@ -137,6 +147,11 @@ VITESSE_AVX512 inline __m128i reduce(const Acc& a) {
 // produced it: reloading it after a masked store would stall on store
 // forwarding.
 VITESSE_AVX512 inline void acc_reg(const FastKey& k, Acc& a, __m512i d, size_t index, size_t lanes, __m128i x) {
+  if (lanes == 1) {
+    acc_mul1(a, _mm_xor_si128(bswap(_mm512_castsi512_si128(d)), x),
+             _mm_loadu_si128(reinterpret_cast<const __m128i*>(k.hpow[index])));
+    return;
+  }
   const __m512i hv = _mm512_maskz_loadu_epi64(static_cast<__mmask8>((1u << (2 * lanes)) - 1), k.hpow[index]);
   acc_mul(a, _mm512_xor_si512(bswap(d), _mm512_zextsi128_si512(x)), hv);
 }
@@ -163,8 +178,7 @@ VITESSE_AVX512 inline void acc_group(Acc& a, const __m512i (&v)[4], __m128i x, c
 // The length block (last of every message), with x added, times H.
 VITESSE_AVX512 inline void acc_lengths(const FastKey& k, Acc& a, size_t aad_len, size_t len, __m128i x) {
   const __m128i lengths = _mm_set_epi64x(static_cast<int64_t>(aad_len * 8), static_cast<int64_t>(len * 8));
-  acc_mul(a, _mm512_zextsi128_si512(_mm_xor_si128(lengths, x)),
-          _mm512_zextsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k.hpow[kPowers - 1]))));
+  acc_mul1(a, _mm_xor_si128(lengths, x), _mm_loadu_si128(reinterpret_cast<const __m128i*>(k.hpow[kPowers - 1])));
 }
 
 VITESSE_AVX512 __m128i hash_long_aad(const FastKey& k, const uint8_t* aad, size_t n) {
