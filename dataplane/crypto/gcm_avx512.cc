@@ -396,32 +396,28 @@ VITESSE_AVX512 inline void hash_short(const GcmJob& j, const uint8_t* ks, Acc& a
   acc_lengths(k, a, j.aad_len, j.len, _mm_setzero_si128());
 }
 
-// Sums the lanes of four registers, one register's sum per lane: the 4×4
-// transpose-and-add in six lane shuffles and three XORs, where four separate
-// fold_lanes take sixteen operations.
-VITESSE_AVX512 inline __m512i fold_lanes4(__m512i a, __m512i b, __m512i c, __m512i d, __m512i singles) {
-  const __m512i ab = _mm512_xor_si512(_mm512_shuffle_i64x2(a, b, 0x44), _mm512_shuffle_i64x2(a, b, 0xEE));
-  const __m512i cd = _mm512_xor_si512(_mm512_shuffle_i64x2(c, d, 0x44), _mm512_shuffle_i64x2(c, d, 0xEE));
-  return _mm512_ternarylogic_epi64(_mm512_shuffle_i64x2(ab, cd, 0x88), _mm512_shuffle_i64x2(ab, cd, 0xDD), singles,
-                                   0x96);
+// The reduction split in two: fold_sums, per packet, sums the lanes and
+// the middle products into a 256-bit product (lo, hi); reduce4 then reduces
+// four packets' products, byte-swaps and XORs them with E(J0) in one 512-bit
+// register, lane by lane as reduce does: the reduction does not depend on
+// the key.
+struct Sum {
+  __m128i lo, hi;
+};
+
+VITESSE_AVX512 inline Sum fold_sums(const Acc& a) {
+  const __m128i mid = _mm_xor_si128(fold_lanes(a.mid), a.mid1);
+  return {_mm_ternarylogic_epi64(fold_lanes(a.lo), a.lo1, _mm_slli_si128(mid, 8), 0x96),
+          _mm_ternarylogic_epi64(fold_lanes(a.hi), a.hi1, _mm_srli_si128(mid, 8), 0x96)};
 }
 
-VITESSE_AVX512 inline __m512i lanes4(__m128i a, __m128i b, __m128i c, __m128i d) {
+VITESSE_AVX512 inline __m512i lanes4(const __m128i (&v)[4]) {
   return _mm512_inserti32x4(
-      _mm512_inserti32x4(_mm512_inserti32x4(_mm512_zextsi128_si512(a), b, 1), c, 2), d, 3);
+      _mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(v[0]), v[1], 1), v[2], 2), v[3], 3);
 }
 
-// Four packets' tags at once: the POLYVAL reduction does not depend on the
-// key, so the four sums go through one 512-bit reduction (each lane as in
-// reduce), byte swap and XOR with E(J0). Unused slots hold empty sums.
-VITESSE_AVX512 inline __m512i reduce4(const Acc (&a)[4], __m512i tag_masks) {
+VITESSE_AVX512 inline __m512i reduce4(__m512i lo, __m512i hi, __m512i tag_masks) {
   const __m512i poly = _mm512_broadcast_i32x4(_mm_set_epi64x(static_cast<int64_t>(0xC200000000000000), 1));
-  const __m512i mid = fold_lanes4(a[0].mid, a[1].mid, a[2].mid, a[3].mid,
-                                  lanes4(a[0].mid1, a[1].mid1, a[2].mid1, a[3].mid1));
-  __m512i lo = fold_lanes4(a[0].lo, a[1].lo, a[2].lo, a[3].lo, lanes4(a[0].lo1, a[1].lo1, a[2].lo1, a[3].lo1));
-  __m512i hi = fold_lanes4(a[0].hi, a[1].hi, a[2].hi, a[3].hi, lanes4(a[0].hi1, a[1].hi1, a[2].hi1, a[3].hi1));
-  lo = _mm512_xor_si512(lo, _mm512_bslli_epi128(mid, 8));
-  hi = _mm512_xor_si512(hi, _mm512_bsrli_epi128(mid, 8));
   lo = _mm512_xor_si512(_mm512_shuffle_epi32(lo, _MM_PERM_BADC), _mm512_clmulepi64_epi128(lo, poly, 0x10));
   lo = _mm512_xor_si512(_mm512_shuffle_epi32(lo, _MM_PERM_BADC), _mm512_clmulepi64_epi128(lo, poly, 0x10));
   return _mm512_xor_si512(bswap(_mm512_xor_si512(hi, lo)), tag_masks);
@@ -451,25 +447,27 @@ VITESSE_AVX512 void short_group(GcmJob* jobs, const uint32_t* index, size_t m, u
   }
   aes_all_items<R>(blocks, keys, (pos + 3) / 4);
   // Finished four at a time; a short last quad (the count is the batch's,
-  // not data) has empty sums in its unused slots.
+  // not data) has zero sums in its unused slots and stores fewer tags.
   for (size_t i = 0; i < m; i += 4) {
     const size_t n = m - i < 4 ? m - i : 4;
-    Acc a[4];
-    __m128i mask[4];
-    uint8_t* out[4];
+    __m128i lo[4], hi[4], mask[4];
+    uint8_t* out[4] = {};
+#pragma GCC unroll 4
     for (size_t s = 0; s < 4; ++s) {
+      lo[s] = hi[s] = mask[s] = _mm_setzero_si128();
       if (s < n) {
         GcmJob& j = jobs[index[i + s]];
         const uint8_t* ks = blocks + 16 * start[i + s];
-        hash_short<kEncrypt>(j, ks, a[s]);
+        Acc a;
+        hash_short<kEncrypt>(j, ks, a);
+        const Sum sum = fold_sums(a);
+        lo[s] = sum.lo;
+        hi[s] = sum.hi;
         mask[s] = _mm_load_si128(reinterpret_cast<const __m128i*>(ks));
         out[s] = kEncrypt ? j.tag : tags[index[i + s]];
-      } else {
-        a[s] = empty_acc();
-        mask[s] = _mm_setzero_si128();
       }
     }
-    const __m512i t = reduce4(a, lanes4(mask[0], mask[1], mask[2], mask[3]));
+    const __m512i t = reduce4(lanes4(lo), lanes4(hi), lanes4(mask));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out[0]), _mm512_castsi512_si128(t));
     if (n > 1) _mm_storeu_si128(reinterpret_cast<__m128i*>(out[1]), _mm512_extracti32x4_epi32(t, 1));
     if (n > 2) _mm_storeu_si128(reinterpret_cast<__m128i*>(out[2]), _mm512_extracti32x4_epi32(t, 2));
