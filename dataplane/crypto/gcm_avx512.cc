@@ -382,7 +382,7 @@ VITESSE_AVX512 void aes_all_items(uint8_t* blocks, const FastKey* const* keys, s
 }
 
 // XOR one short packet with its keystream ks (E(J0) first) and leave its
-// hash unreduced in a.
+// hash, without the length block, unreduced in a.
 template <bool kEncrypt>
 VITESSE_AVX512 inline void hash_short(const GcmJob& j, const uint8_t* ks, Acc& a) {
   const FastKey& k = key_of<FastKey>(*j.ctx);
@@ -393,7 +393,6 @@ VITESSE_AVX512 inline void hash_short(const GcmJob& j, const uint8_t* ks, Acc& a
     xor_and_hash<kEncrypt>(k, a, j.data + off, j.len - off, load(ks + 16 + off), kPowers - 1 - nb + off / 16,
                            _mm_setzero_si128());
   }
-  acc_lengths(k, a, j.aad_len, j.len, _mm_setzero_si128());
 }
 
 // The reduction split in two: fold_sums, per packet, sums the lanes and
@@ -416,7 +415,13 @@ VITESSE_AVX512 inline __m512i lanes4(const __m128i (&v)[4]) {
       _mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(v[0]), v[1], 1), v[2], 2), v[3], 3);
 }
 
-VITESSE_AVX512 inline __m512i reduce4(__m512i lo, __m512i hi, __m512i tag_masks) {
+// The length blocks (times H, each packet's own) are multiplied here for
+// all four packets in one 512-bit multiplication instead of four 128-bit.
+VITESSE_AVX512 inline __m512i reduce4(__m512i lo, __m512i hi, __m512i lengths, __m512i h, __m512i tag_masks) {
+  const __m512i mid = _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(lengths, h, 0x01),
+                                                _mm512_clmulepi64_epi128(lengths, h, 0x10), _mm512_setzero_si512(), 0x96);
+  lo = _mm512_ternarylogic_epi64(lo, _mm512_clmulepi64_epi128(lengths, h, 0x00), _mm512_bslli_epi128(mid, 8), 0x96);
+  hi = _mm512_ternarylogic_epi64(hi, _mm512_clmulepi64_epi128(lengths, h, 0x11), _mm512_bsrli_epi128(mid, 8), 0x96);
   const __m512i poly = _mm512_broadcast_i32x4(_mm_set_epi64x(static_cast<int64_t>(0xC200000000000000), 1));
   lo = _mm512_xor_si512(_mm512_shuffle_epi32(lo, _MM_PERM_BADC), _mm512_clmulepi64_epi128(lo, poly, 0x10));
   lo = _mm512_xor_si512(_mm512_shuffle_epi32(lo, _MM_PERM_BADC), _mm512_clmulepi64_epi128(lo, poly, 0x10));
@@ -450,11 +455,11 @@ VITESSE_AVX512 void short_group(GcmJob* jobs, const uint32_t* index, size_t m, u
   // not data) has zero sums in its unused slots and stores fewer tags.
   for (size_t i = 0; i < m; i += 4) {
     const size_t n = m - i < 4 ? m - i : 4;
-    __m128i lo[4], hi[4], mask[4];
+    __m128i lo[4], hi[4], mask[4], lengths[4], h[4];
     uint8_t* out[4] = {};
 #pragma GCC unroll 4
     for (size_t s = 0; s < 4; ++s) {
-      lo[s] = hi[s] = mask[s] = _mm_setzero_si128();
+      lo[s] = hi[s] = mask[s] = lengths[s] = h[s] = _mm_setzero_si128();
       if (s < n) {
         GcmJob& j = jobs[index[i + s]];
         const uint8_t* ks = blocks + 16 * start[i + s];
@@ -465,9 +470,11 @@ VITESSE_AVX512 void short_group(GcmJob* jobs, const uint32_t* index, size_t m, u
         hi[s] = sum.hi;
         mask[s] = _mm_load_si128(reinterpret_cast<const __m128i*>(ks));
         out[s] = kEncrypt ? j.tag : tags[index[i + s]];
+        lengths[s] = _mm_set_epi64x(static_cast<int64_t>(j.aad_len * 8), static_cast<int64_t>(j.len * 8));
+        h[s] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(key_of<FastKey>(*j.ctx).hpow[kPowers - 1]));
       }
     }
-    const __m512i t = reduce4(lanes4(lo), lanes4(hi), lanes4(mask));
+    const __m512i t = reduce4(lanes4(lo), lanes4(hi), lanes4(lengths), lanes4(h), lanes4(mask));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out[0]), _mm512_castsi512_si128(t));
     if (n > 1) _mm_storeu_si128(reinterpret_cast<__m128i*>(out[1]), _mm512_extracti32x4_epi32(t, 1));
     if (n > 2) _mm_storeu_si128(reinterpret_cast<__m128i*>(out[2]), _mm512_extracti32x4_epi32(t, 2));
