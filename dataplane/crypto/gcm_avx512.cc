@@ -302,8 +302,8 @@ VITESSE_AVX512 void crypt_any(const GcmContext& ctx, const uint8_t iv[12], const
 // so the counter blocks of up to kShortJobs packets are laid out side by side
 // (J0 first, then the data counters; a packet with a different key starts on
 // a register boundary) and go through AES together, four registers at a
-// time. Each packet is then finished on its own: XOR, one GHASH reduction
-// over AAD, data and lengths, and the tag.
+// time. Each packet is then XORed and hashed on its own, and four packets'
+// sums share one reduction and tag step (reduce4).
 constexpr size_t kShortJobs = 8;
 constexpr size_t kShortMaxLen = kGroupBytes;               // 16 data blocks...
 constexpr size_t kShortMaxAad = 16 * kMergedAadBlocks;     // ...so one reduction covers it all
