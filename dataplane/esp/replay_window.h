@@ -24,6 +24,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 
 #include "config_limits.h"
@@ -96,11 +97,19 @@ class ReplayWindow {
     return (blocks_[(seq / kBlockBits) & block_mask_] >> (seq % kBlockBits)) & 1;
   }
 
+  // The blocks first and the state after them, so that an SA can put its
+  // own per-packet fields (esp/sa.h InboundSa) in the state's cache line.
+  uint64_t blocks_[kMaxBlocks] = {};
   uint64_t top_ = 0;
   uint64_t pending_top_ = 0;  // >= top_ within a batch
   uint32_t size_ = kDefaultReplayWindow;
   uint32_t block_mask_ = 2 * kDefaultReplayWindow / kBlockBits - 1;
-  uint64_t blocks_[kMaxBlocks] = {};
+
+ public:
+  // Where the state (top, pending top, size, mask) begins: esp/sa.h checks
+  // that it shares a line with the SA's per-packet fields.
+  static constexpr size_t state_offset() { return offsetof(ReplayWindow, top_); }
+  static constexpr size_t state_end() { return offsetof(ReplayWindow, block_mask_) + sizeof(uint32_t); }
 };
 
 // Per packet: inline (as calls they cost more than their work).

@@ -53,10 +53,10 @@ inline constexpr uint64_t sequence_ceiling(bool esn) { return esn ? UINT64_MAX :
 
 // Both SAs are laid out for the packet (docs/dataplane.md, "Cache lines per
 // packet"): what every packet reads or writes outside the key schedule is in
-// the first cache line (the number, limit and salt outbound, the window's
-// state inbound, and the packet and byte counters), then the crypto context
-// (its round keys and GHASH powers, pipeline/prefetch_sa.h), the rarely
-// written error counters last.
+// one cache line (outbound the first: the number, limit and salt; inbound the
+// line after the window's blocks: the window's state and the salt; both the
+// packet and byte counters), then the rarely written error counters, then
+// the crypto context (its round keys and GHASH powers, pipeline/prefetch_sa.h).
 struct OutboundSa {
   uint32_t spi = 0;
   bool esn = true;
@@ -78,14 +78,26 @@ struct OutboundSa {
   crypto::GcmContext gcm;
 };
 
+// Inbound, the window's blocks come first and its state (top, pending top,
+// size, mask) at their end, followed by the SPI, ESN flag, salt and the
+// packet and byte counters: all a packet reads or writes outside its window
+// block and the crypto context is in that one line (docs/dataplane.md,
+// "Round four, SA lines"; before, the window's state was in a second line).
 struct InboundSa {
+  ReplayWindow window;
   uint32_t spi = 0;
   bool esn = true;  // false: seq-high is always 0, nothing is inferred
   uint8_t salt[kSaltLen] = {};
   SaCounters counters;
-  ReplayWindow window;
   crypto::GcmContext gcm;
 };
+
+// The line named above: from the window's state to the byte counter.
+inline constexpr size_t kInboundHotLine = (offsetof(InboundSa, window) + ReplayWindow::state_offset()) / 64;
+static_assert((offsetof(InboundSa, counters) + offsetof(SaCounters, bytes) + sizeof(uint64_t) - 1) / 64 == kInboundHotLine,
+              "an inbound SA's window state, SPI, salt and packet and byte counters share one cache line");
+static_assert(offsetof(OutboundSa, counters) + offsetof(SaCounters, bytes) + sizeof(uint64_t) <= 64,
+              "an outbound SA's per-packet fields are in its first cache line");
 
 // Key material is key ‖ salt (16+4 octets for aes-gcm-16-icv, 32+4 for
 // aes-256-gcm-16-icv); any other length is refused and the SA is left as it

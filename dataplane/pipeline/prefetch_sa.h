@@ -3,9 +3,10 @@
 // the SAs no longer fit in L1 (nor all of them in L2), and without this every
 // packet waits for the round keys and GHASH powers it needs.
 //
-// What one packet reads of its SA (esp/sa.h lays it out for this): the SA's
-// first line (number, limit, salt, window state, packet and byte counters),
-// inbound the window's next line, the round keys (AES-128: three lines,
+// What one packet reads of its SA (esp/sa.h lays it out for this): one hot
+// line (outbound the first: number, limit, salt; inbound the one after the
+// window's blocks: window state, SPI, salt; packet and byte counters),
+// inbound the window block it sets, the round keys (AES-128: three lines,
 // AES-256: four, the fourth prefetched by the ESP batch call), the last
 // GHASH powers (a 60-octet frame hashes five blocks, AAD, three of data and
 // the lengths, with H^5..H^1: the last two lines). The context's path and
@@ -42,9 +43,10 @@ inline void prefetch_sa(const esp::OutboundSa* sa) {
   detail::prefetch_gcm(sa->gcm);
 }
 
+// The hot line is the one with the window's state and the SPI (esp/sa.h);
+// the window block a packet sets is known only from its number (esp/decap.cc).
 inline void prefetch_sa(const esp::InboundSa* sa) {
-  __builtin_prefetch(sa);
-  __builtin_prefetch(&sa->window);
+  __builtin_prefetch(&sa->spi);
   detail::prefetch_gcm(sa->gcm);
 }
 
