@@ -123,11 +123,6 @@ void count(SaCounters& c, DecapResult r, const Packet& p) {
   }
 }
 
-void prefetch_for_update(const InboundSa& sa, uint64_t seq) {
-  __builtin_prefetch(&sa.spi);  // the window's state and the counters (esp/sa.h)
-  sa.window.prefetch(seq);
-}
-
 void begin_batch(InboundSa* const* sas, uint32_t n) {
   for (uint32_t i = 0; i < n; ++i) sas[i]->window.begin_batch();
 }
@@ -146,17 +141,9 @@ void begin_batch_and_prefetch(InboundSa* const* sas, uint32_t n) {
 // that the window as the packets before it left it refuses (a duplicate of
 // one of them, or now left of the window) is a replay, as it would have been
 // one packet at a time.
-//
-// With many SAs the batch's decryption (each packet's key schedule and GHASH
-// lines) pushes the SAs' hot lines and window blocks, fetched while the
-// batch was prepared, out of L1: they are fetched again from L2 a few packets
-// ahead of their update.
 void resolve(InboundSa* const* sas, Packet* const* pkts, DecapResult* results, OpenBatch& batch) {
-  constexpr uint32_t kAhead = 4;
   crypto::gcm_open_batch(batch.jobs, batch.n);
-  for (uint32_t j = 0; j < batch.n && j < kAhead; ++j) prefetch_for_update(*sas[batch.packet[j]], batch.seq[j]);
   for (uint32_t j = 0; j < batch.n; ++j) {
-    if (j + kAhead < batch.n) prefetch_for_update(*sas[batch.packet[j + kAhead]], batch.seq[j + kAhead]);
     const uint32_t k = batch.packet[j];
     const ReplayWindow& w = sas[k]->window;
     if (batch.jobs[j].ok) {

@@ -218,13 +218,8 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
   esp::encapsulate_batch(sas, out, m, t.tfc_pad_to, results);
   uint32_t k = 0;
   uint64_t tx_bytes = 0;
-  // Batches without ESP in UDP take the loop plain ESP always took. With
-  // many routes the batch's encryption has pushed the routes' lines out of
-  // L1: each is fetched again a few packets ahead.
-  constexpr uint32_t kAhead = 4;
-  for (uint32_t i = 0; i < m && i < kAhead; i++) __builtin_prefetch(qrs[i]);
+  // Batches without ESP in UDP take the loop plain ESP always took.
   for (uint32_t i = 0; i < m; i++) {
-    if (i + kAhead < m) __builtin_prefetch(qrs[i + kAhead]);
     Packet* p = out[i];
     if (results[i] != esp::EncapResult::ok) {
       drop(p, encap_drop_reason(results[i]));
