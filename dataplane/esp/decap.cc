@@ -172,8 +172,8 @@ const char* decap_result_name(DecapResult r) {
 
 void decapsulate_batch(InboundSa* const* sas, Packet* const* pkts, uint32_t n, DecapResult* results) {
   OpenBatch batch;
-  for (uint32_t base = 0; base < n; base += kBatch) {
-    const uint32_t m = std::min(kBatch, n - base);
+  for (uint32_t base = 0; base < n; base += kEspChunk) {
+    const uint32_t m = std::min(kEspChunk, n - base);
     InboundSa* const* s = sas + base;
     Packet* const* p = pkts + base;
     DecapResult* r = results + base;

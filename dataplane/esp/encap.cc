@@ -99,8 +99,8 @@ const char* encap_result_name(EncapResult r) {
 void encapsulate_batch(OutboundSa* const* sas, Packet* const* pkts, uint32_t n, uint32_t tfc_pad_to,
                        EncapResult* results) {
   SealBatch batch;
-  for (uint32_t base = 0; base < n; base += kBatch) {
-    const uint32_t m = std::min(kBatch, n - base);
+  for (uint32_t base = 0; base < n; base += kEspChunk) {
+    const uint32_t m = std::min(kEspChunk, n - base);
     batch.n = 0;
     for (uint32_t i = 0; i < m; ++i) crypto::prefetch_key_tail(sas[base + i]->gcm);
     for (uint32_t i = 0; i < m; ++i) {
