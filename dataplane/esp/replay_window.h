@@ -109,7 +109,6 @@ class ReplayWindow {
   // Where the state (top, pending top, size, mask) begins: esp/sa.h checks
   // that it shares a line with the SA's per-packet fields.
   static constexpr size_t state_offset() { return offsetof(ReplayWindow, top_); }
-  static constexpr size_t state_end() { return offsetof(ReplayWindow, block_mask_) + sizeof(uint32_t); }
 };
 
 // Per packet: inline (as calls they cost more than their work).

@@ -28,8 +28,9 @@ inline constexpr uint32_t kUdpEncapOverhead = 8;
 inline constexpr uint32_t kIcvLen = 16;
 // The ESP batch calls (encap.cc, decap.cc) prepare, seal or open and finish
 // this many packets at a time: with many SAs a chunk's SA, window, key and
-// GHASH lines stay in L1 between its passes (a worker batch of 64 needs
-// ~60 KiB of them; docs/dataplane.md, "Round four, SA lines").
+// GHASH lines stay in L1 between its passes (for a worker batch of 64 they
+// and the packets are ~38 KiB, more than L1; docs/dataplane.md, "Round four,
+// SA lines").
 inline constexpr uint32_t kEspChunk = 32;
 inline constexpr uint32_t kSaltLen = 4;
 inline constexpr uint8_t kNextHeaderIpv4 = 4;
