@@ -14,11 +14,11 @@
 // Needs root, ip and ethtool; skipped with the reason otherwise.
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../controlplane/config/index.js';
-import { tcpTransfer, waitForTunnel } from '../controlplane/demo/demo.js';
+import { tcpTransfer } from '../controlplane/demo/demo.js';
 import { ADDR, buildTwoSites, type TwoSiteLab } from '../controlplane/demo/two-sites.js';
-import { Gateway } from '../controlplane/gateway.js';
+import type { Gateway } from '../controlplane/gateway.js';
 import { missing } from './support/requires.js';
+import { startAfPacketGateways } from './support/two-site-gateways.js';
 
 const why = missing('root', 'ip', 'ethtool');
 
@@ -29,14 +29,8 @@ describe.skipIf(why)(`af-packet gateways coalescing TCP segments for hosts with 
 
   async function start(): Promise<void> {
     for (const g of gateways) g.close();
-    gateways = [];
-    for (const [config, ns] of [[lab.configA, lab.ns.gwA], [lab.configB, lab.ns.gwB]] as const) {
-      const link = (device: string) => ({ driver: 'af-packet' as const, ifname: device, netns: ns });
-      const gw = new Gateway(parseConfig(config), { logger, links: { private: link('private'), public: link('public') } });
-      gateways.push(gw);
-      gw.start();
-    }
-    await waitForTunnel(lab, performance.now());
+    gateways = [];  // closed: not closed again by afterAll if the start below fails
+    gateways = await startAfPacketGateways(lab, logger);
   }
 
   function tcpCounter(ns: string, name: string): number {

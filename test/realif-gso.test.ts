@@ -12,28 +12,22 @@
 // Needs root, ip and ethtool; skipped with the reason otherwise.
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../controlplane/config/index.js';
-import { tcpTransfer, waitForTunnel } from '../controlplane/demo/demo.js';
+import { tcpTransfer } from '../controlplane/demo/demo.js';
 import { buildTwoSites, type TwoSiteLab } from '../controlplane/demo/two-sites.js';
-import { Gateway } from '../controlplane/gateway.js';
+import type { Gateway } from '../controlplane/gateway.js';
 import { missing } from './support/requires.js';
+import { startAfPacketGateways } from './support/two-site-gateways.js';
 
 const why = missing('root', 'ip', 'ethtool');
 
 describe.skipIf(why)(`af-packet gateways, hosts with offloads on${why ? ` [skipped: ${why}]` : ''}`, () => {
   let lab: TwoSiteLab;
-  const gateways: Gateway[] = [];
+  let gateways: Gateway[] = [];
   const logger = pino({ level: process.env.VITESSE_TEST_LOG ?? 'silent' });
 
   beforeAll(async () => {
     lab = buildTwoSites({ driver: 'af-packet', hostOffloads: true, prefix: 'vgso' });
-    for (const [config, ns] of [[lab.configA, lab.ns.gwA], [lab.configB, lab.ns.gwB]] as const) {
-      const link = (device: string) => ({ driver: 'af-packet' as const, ifname: device, netns: ns });
-      const gw = new Gateway(parseConfig(config), { logger, links: { private: link('private'), public: link('public') } });
-      gateways.push(gw);
-      gw.start();
-    }
-    await waitForTunnel(lab, performance.now());
+    gateways = await startAfPacketGateways(lab, logger);
   });
 
   afterAll(() => {
