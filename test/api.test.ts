@@ -416,9 +416,12 @@ describe('management API sockets and TCP', () => {
     // A client that sends nothing is still closed.
     const silent = net.connect(sock);
     silent.on('error', () => {});
-    const closed = await Promise.race([new Promise((resolve) => silent.once('close', () => resolve(true))), sleep(15_000).then(() => false)]);
+    // Waits for the gateway to close it, bounded only by the test's timeout:
+    // a race against a 15 s timer failed once in CI on a loaded machine
+    // (after a stall both timers come due in the same turn, and the race's
+    // fired first), though the gateway closes it after ~1 s.
+    await new Promise((resolve) => silent.once('close', resolve));
     silent.destroy();
-    expect(closed, 'the silent connection closed by the gateway').toBe(true);
     expect(listenerStats(s!.a).find((l) => l.name === 'api-socket')!.connectionsTimedOut).toBe(before + 1);
   });
 
