@@ -119,6 +119,9 @@ describe('damaged frames', () => {
       }),
       { numRuns: 3000 },
     );
-    expect(answered).toBeGreaterThan(100); // the damage did not just make everything a drop
+    // The damage did not just make everything a drop: about 4% of the frames
+    // are answered (113–146 of 3000 over eight runs; fast-check's seed varies
+    // between runs, and 100 failed once at 99), so 1% is far below any run.
+    expect(answered).toBeGreaterThan(30);
   });
 });
