@@ -386,48 +386,11 @@ VITESSE_AVX2 void short_group(GcmJob* jobs, const uint32_t* index, size_t m, uin
   }
 }
 
-// Runs every job of the batch: long ones alone, short ones in groups.
-template <bool kEncrypt>
-VITESSE_AVX2 void run_batch(GcmJob* jobs, size_t n, uint8_t (*tags)[16]) {
-  uint32_t pending[kShortJobs];
-  size_t m = 0;
-  int pending_rounds = 0;
-  for (size_t i = 0; i <= n; ++i) {
-    const bool end = i == n;
-    const bool take = !end && is_short(jobs[i]);
-    if (m > 0 && (end || m == kShortJobs || (take && jobs[i].ctx->rounds != pending_rounds))) {
-      if (pending_rounds == 14) short_group<14, kEncrypt>(jobs, pending, m, tags);
-      else short_group<10, kEncrypt>(jobs, pending, m, tags);
-      m = 0;
-    }
-    if (end) break;
-    GcmJob& j = jobs[i];
-    if (take) {
-      pending_rounds = j.ctx->rounds;
-      pending[m++] = static_cast<uint32_t>(i);
-    } else {
-      crypt_any<kEncrypt>(*j.ctx, j.iv, j.aad, j.aad_len, j.data, j.len, kEncrypt ? j.tag : tags[i]);
-    }
-  }
-}
-
 }  // namespace
 
-void init(GcmContext& ctx, const uint8_t rk[15][16]) { init_fast_key(ctx, rk); }
-
-void seal(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, size_t aad_len, uint8_t* data,
-          size_t len, uint8_t tag[16]) {
-  crypt_any<true>(ctx, iv, aad, aad_len, data, len, tag);
-}
-
-void decrypt(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, size_t aad_len, uint8_t* data,
-             size_t len, uint8_t tag[16]) {
-  crypt_any<false>(ctx, iv, aad, aad_len, data, len, tag);
-}
-
-void seal_batch(GcmJob* jobs, size_t n) { run_batch<true>(jobs, n, nullptr); }
-
-void decrypt_batch(GcmJob* jobs, size_t n, uint8_t (*tags)[16]) { run_batch<false>(jobs, n, tags); }
+#define VITESSE_PATH_TARGET VITESSE_AVX2
+#include "crypto/gcm_path_batch.inc"
+#undef VITESSE_PATH_TARGET
 
 #undef VITESSE_AVX2
 
