@@ -120,6 +120,7 @@ AfPacketLink::AfPacketLink(const LinkSpec& spec) : ifname_(spec.ifname) {
   // The kernel segments what the interface cannot: coalescing for it would
   // only move the work.
   tx_gso_ = vnet_ && spec.tx_gso && itf.tso;
+  tx_udp_gso_ = vnet_ && spec.tx_gso && spec.tx_udp_gso && itf.udp_segmentation;
 }
 
 void AfPacketLink::setup_rings() {
@@ -310,20 +311,36 @@ uint32_t AfPacketLink::tx_ring(Packet* const* pkts, uint32_t n) {
 }
 
 uint32_t AfPacketLink::tx_run(Packet* const* pkts, uint32_t i, uint32_t n, uint32_t m, iovec* iov) {
-  const gso::Run r = gso::find_run(n - i, [&](uint32_t j) {
+  auto frame = [&](uint32_t j) {
     const Packet* p = pkts[i + j];
     return p->len > max_frame_ ? std::pair<const uint8_t*, uint32_t>{nullptr, 0}
                                : std::pair<const uint8_t*, uint32_t>{p->data, p->len};
-  });
-  if (r.segments == 1) return 1;
-  gso::write_super_headers(pkts[i]->data, r.head, r.payload, r.last_flags, msg_hdr_[m], msg_vnet_[m]);
-  iov[0] = {msg_vnet_[m], gso::kVnetHdrLen};
-  iov[1] = {msg_hdr_[m], r.head.hdr_len};
-  for (uint32_t q = 0; q < r.segments; q++) {
-    Packet* p = pkts[i + q];
-    iov[2 + q] = {p->data + r.head.hdr_len, p->len - r.head.hdr_len};
+  };
+  uint32_t count = 1, hdr_len = 0;
+  if (tx_gso_) {
+    const gso::Run r = gso::find_run(n - i, frame);
+    if (r.segments > 1) {
+      gso::write_super_headers(pkts[i]->data, r.head, r.payload, r.last_flags, msg_hdr_[m], msg_vnet_[m]);
+      count = r.segments;
+      hdr_len = r.head.hdr_len;
+    }
   }
-  return r.segments;
+  if (count == 1 && tx_udp_gso_) {
+    const gso::UdpRun r = gso::find_udp_run(n - i, frame);
+    if (r.datagrams > 1) {
+      gso::write_udp_super_headers(pkts[i]->data, r.head, r.payload, msg_hdr_[m], msg_vnet_[m]);
+      count = r.datagrams;
+      hdr_len = r.head.l4 + 8;
+    }
+  }
+  if (count == 1) return 1;
+  iov[0] = {msg_vnet_[m], gso::kVnetHdrLen};
+  iov[1] = {msg_hdr_[m], hdr_len};
+  for (uint32_t q = 0; q < count; q++) {
+    Packet* p = pkts[i + q];
+    iov[2 + q] = {p->data + hdr_len, p->len - hdr_len};
+  }
+  return count;
 }
 
 uint32_t AfPacketLink::tx_mmsg(Packet* const* pkts, uint32_t n) {
@@ -335,7 +352,7 @@ uint32_t AfPacketLink::tx_mmsg(Packet* const* pkts, uint32_t n) {
       i++;  // taken, and dropped with a reason (below)
       continue;
     }
-    const uint32_t c = tx_gso_ ? tx_run(pkts, i, n, m, iov) : 1;
+    const uint32_t c = tx_gso_ || tx_udp_gso_ ? tx_run(pkts, i, n, m, iov) : 1;
     uint32_t k = c + 2;
     if (c == 1) {
       k = 0;

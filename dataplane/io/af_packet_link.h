@@ -16,7 +16,10 @@
 // counted (rx_gso_unsupported). Every transmitted frame then carries a
 // header in front: empty, or, where the interface takes TSO, that of a
 // super-frame coalesced from consecutive TCP segments of one flow in a burst
-// (io/gso_coalesce.h; counters tx_gso_frames, tx_gso_segments).
+// (io/gso_coalesce.h; counters tx_gso_frames, tx_gso_segments); on the
+// public side, where the interface takes tx-udp-segmentation, also that of a
+// UDP super-frame coalesced from consecutive ESP-in-UDP datagrams to one peer
+// (io/udp_gso_coalesce.h; the same counters).
 //
 // Transmit: one sendmmsg per burst, or a TPACKET_V3 TX ring filled by
 // tx_burst and kicked with one sendto (LinkSpec::tx_method says which and
@@ -34,6 +37,7 @@
 #include "io/gso.h"
 #include "io/gso_coalesce.h"
 #include "io/link_counter.h"
+#include "io/udp_gso_coalesce.h"
 
 namespace vitesse {
 
@@ -60,7 +64,8 @@ class AfPacketLink final : public Link {
   uint32_t tx_ring(Packet* const* pkts, uint32_t n);
   uint32_t tx_mmsg(Packet* const* pkts, uint32_t n);
   // The run of frames from pkts[i] on that coalesce into one super-frame
-  // (io/gso_coalesce.h); builds message m's headers when more than one.
+  // (io/gso_coalesce.h, io/udp_gso_coalesce.h); builds message m's headers
+  // when more than one.
   uint32_t tx_run(Packet* const* pkts, uint32_t i, uint32_t n, uint32_t m, iovec* iov);
 
   std::string ifname_;
@@ -68,6 +73,7 @@ class AfPacketLink final : public Link {
   bool use_tx_ring_ = false;
   bool vnet_ = false;        // frames carry a virtio-net header (PACKET_VNET_HDR)
   bool tx_gso_ = false;      // coalesce TCP segments on transmit (the interface takes TSO)
+  bool tx_udp_gso_ = false;  // coalesce UDP datagrams on transmit (public side, tx-udp-segmentation)
   uint32_t gso_next_ = 0;    // the next segment of the super-frame at rx_next_
   uint32_t max_frame_ = 0;  // the MTU with Ethernet and VLAN headers: longer frames are not sent
   uint8_t* map_ = nullptr;

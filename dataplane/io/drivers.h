@@ -39,6 +39,11 @@ struct LinkSpec {
   // super-frame (io/gso_coalesce.h) when the interface takes TSO. On by
   // default; off to measure without it.
   bool tx_gso = true;
+  // af-packet, with tx_gso: also send consecutive datagrams of one UDP flow
+  // in a burst as one UDP GSO super-frame (io/udp_gso_coalesce.h) when the
+  // interface takes tx-udp-segmentation. Set on the public side (ESP in UDP
+  // to a peer); UDP to hosts goes out as it is.
+  bool tx_udp_gso = false;
   // af-xdp: where the XDP program runs: "native" (in the driver), "generic"
   // (after the kernel builds an skb: any interface, slower), or "auto" (native,
   // else generic).

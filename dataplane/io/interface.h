@@ -19,6 +19,10 @@ struct Interface {
   // The interface takes TCP super-frames to segment itself (ETHTOOL_GTSO:
   // any TSO feature on), so af-packet may hand it coalesced ones.
   bool tso = false;
+  // The interface takes UDP super-frames to segment itself (the ethtool
+  // feature "tx-udp-segmentation"), so af-packet may hand it coalesced ESP
+  // in UDP (io/udp_gso_coalesce.h).
+  bool udp_segmentation = false;
 };
 
 // Throws "<driver>: interface "<name>" not found" and the like.

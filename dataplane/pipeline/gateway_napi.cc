@@ -93,6 +93,7 @@ std::unique_ptr<Link> make_link(const Napi::Object& spec, Side side, uint32_t qu
     if (side == Side::public_side) {
       l.steer_by_destination = true;
       l.queue_addresses = public_addresses;
+      l.tx_udp_gso = true;
     }
     l.pcap_in = opt_str(spec, "pcapIn", where);
     l.pcap_out = opt_str(spec, "pcapOut", where);
