@@ -47,6 +47,15 @@ export interface TwoSiteOptions {
    * a new operator's hosts would. Default: off, as on a real wire.
    */
   hostOffloads?: boolean;
+  /** The routes' nat-traversal (default off): `force` sends ESP in UDP (RFC 3948) both ways. */
+  natTraversal?: 'off' | 'force';
+  /**
+   * Leave the public veth pairs (gateway — net) with the kernel's default
+   * transmit offloads (checksum, TSO, GSO, tx-udp-segmentation; GRO stays
+   * off), so that af-packet's UDP super-frames of ESP in UDP cross gwA's
+   * send, net's forwarding and gwB's receive as one skb. Default: off.
+   */
+  publicOffloads?: boolean;
 }
 
 export function buildTwoSites(o: TwoSiteOptions = {}): TwoSiteLab {
@@ -63,8 +72,11 @@ export function buildTwoSites(o: TwoSiteOptions = {}): TwoSiteLab {
     // The gateways' interfaces carry no kernel addresses: Vitesse answers ARP,
     // ND and ICMP for its addresses itself, and the kernel stays out of the way.
     const aPriv = lab.veth(ns.hostA, 'eth0', ns.gwA, 'private', { kernelOffloads: o.hostOffloads });
-    const aPub = lab.veth(ns.gwA, 'public', ns.net, 'siteA');
-    const bPub = lab.veth(ns.gwB, 'public', ns.net, 'siteB');
+    const aPub = lab.veth(ns.gwA, 'public', ns.net, 'siteA', { kernelOffloads: o.publicOffloads });
+    const bPub = lab.veth(ns.gwB, 'public', ns.net, 'siteB', { kernelOffloads: o.publicOffloads });
+    if (o.publicOffloads) {
+      for (const [n, dev] of [[ns.gwA, 'public'], [ns.net, 'siteA'], [ns.net, 'siteB'], [ns.gwB, 'public']]) lab.exec(n, ['ethtool', '-K', dev, 'gro', 'off']);
+    }
     const bPriv = lab.veth(ns.hostB, 'eth0', ns.gwB, 'private', { kernelOffloads: o.hostOffloads });
     lab.address(ns.hostA, 'eth0', `${ADDR.hostA}/24`);
     lab.address(ns.hostA, 'eth0', `${ADDR.hostA6}/64`);
@@ -82,6 +94,7 @@ export function buildTwoSites(o: TwoSiteOptions = {}): TwoSiteLab {
       : { a: ADDR.gwAPublic, b: ADDR.gwBPublic, netA: ADDR.netA, netB: ADDR.netB };
     const psk = () => crypto.randomBytes(32).toString('hex');
     const k4 = psk(), k6 = psk();
+    const nat = o.natTraversal && o.natTraversal !== 'off' ? { 'nat-traversal': o.natTraversal } : {};
     const site = (me: 'A' | 'B', priv: { mac: string }, pub: { mac: string }) => {
       const a = me === 'A';
       const other = a ? 'b' : 'a';
@@ -101,8 +114,8 @@ export function buildTwoSites(o: TwoSiteOptions = {}): TwoSiteLab {
             'next-hop': { address: a ? outer.netA : outer.netB },
           },
           route: [
-            { id: `site-${other}`, net: a ? '10.2.0.0/16' : '10.1.0.0/16', gateway: [{ queue: 1, address: a ? outer.b : outer.a }], spi: 1001, 'preshared-key': k4 },
-            { id: `site-${other}-v6`, net: a ? 'fd00:2::/48' : 'fd00:1::/48', gateway: [{ queue: 1, address: a ? outer.b : outer.a }], spi: 1002, 'preshared-key': k6 },
+            { id: `site-${other}`, net: a ? '10.2.0.0/16' : '10.1.0.0/16', gateway: [{ queue: 1, address: a ? outer.b : outer.a }], spi: 1001, 'preshared-key': k4, ...nat },
+            { id: `site-${other}-v6`, net: a ? 'fd00:2::/48' : 'fd00:1::/48', gateway: [{ queue: 1, address: a ? outer.b : outer.a }], spi: 1002, 'preshared-key': k6, ...nat },
           ],
         },
       };
