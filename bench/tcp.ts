@@ -40,6 +40,11 @@ const spec: Record<string, OptionSpec> = {
     default: 'off',
     help: "off: the hosts' veth pairs without TSO/GSO/checksum offload at both ends, as Vita needs (like for like); on: each round also runs Vitesse with the hosts' kernel defaults, af-packet on the private interfaces (Vita keeps them off: it cannot take super-frames); vethtest: for both, the hosts' ends as Vita's vethtest.sh sets them (rx and tx checksum offload off) and the gateways' ends at the kernel's defaults, Vitesse with af-packet on the private interfaces",
   },
+  'nat-t': {
+    type: 'string',
+    default: 'off',
+    help: "on: each round also runs Vitesse with ESP in UDP (both routes nat-traversal force), af-packet on the public interfaces and the public veth pairs' transmit offloads on (tx-udp-segmentation: gwA's ESP-in-UDP super-frames cross net as one skb), the hosts' offloads as for the like-for-like row; both: also the same without coalescing; off: no such row",
+  },
   'tx-gso': { type: 'string', default: 'on', help: "with --host-offloads on or vethtest: on, off or both (af-packet's coalescing of TCP segments into super-frames for the hosts; both: one run each per round)" },
   rounds: { type: 'number', default: 3, help: 'interleaved rounds (Vitesse, then Vita, each round)' },
   seconds: { type: 'number', default: 5, help: 'duration of each iperf3 run' },
@@ -66,6 +71,10 @@ export interface TcpRun {
   driver: Driver | `${Driver}/${Driver}` | 'vita-xdp';
   /** Both Vitesse gateways' private interfaces: super-frames cut (rx) and coalesced (tx) by af-packet. */
   gso?: { rx_gso_frames: number; tx_gso_frames: number; tx_gso_segments: number };
+  /** --nat-t rows: ESP in UDP, af-packet on the public side, with or without its coalescing into UDP super-frames. */
+  nat_t?: 'coalescing' | 'no-coalescing';
+  /** --nat-t rows: both gateways' public interfaces, the same counters. */
+  public_gso?: { rx_gso_frames: number; tx_gso_frames: number; tx_gso_segments: number };
   /** iperf3 Gbit/s received, hostA → hostB and hostB → hostA. */
   a_to_b_gbps: number | null;
   b_to_a_gbps: number | null;
@@ -107,6 +116,15 @@ export interface TcpResult {
   vitesse_no_coalescing_gbps?: number | null;
   ratio_no_coalescing?: number | null;
   vitesse_no_coalescing_cpu_s_per_gb?: number | null;
+  /** With --nat-t: Vitesse with ESP in UDP and af-packet's UDP super-frames on the public side, and its ratio to Vita in the same round. */
+  nat_t?: 'off' | 'on' | 'both';
+  vitesse_nat_t_gbps?: number | null;
+  ratio_nat_t?: number | null;
+  vitesse_nat_t_cpu_s_per_gb?: number | null;
+  /** With --nat-t both: the same without coalescing. */
+  vitesse_nat_t_no_coalescing_gbps?: number | null;
+  ratio_nat_t_no_coalescing?: number | null;
+  vitesse_nat_t_no_coalescing_cpu_s_per_gb?: number | null;
   vitesse_cpu_s_per_gb: number | null;
   vita_cpu_s_per_gb: number | null;
   vitesse_cpu_s_per_gb_beyond_idle: number | null;
@@ -133,6 +151,9 @@ export async function run(argv: string[]): Promise<number> {
   if (hostOffloads !== 'on' && hostOffloads !== 'off' && hostOffloads !== 'vethtest') throw new UsageError(`--host-offloads: "${hostOffloads}" is not on, off or vethtest`);
   const txGso = String(options['tx-gso']);
   if (txGso !== 'on' && txGso !== 'off' && txGso !== 'both') throw new UsageError(`--tx-gso: "${txGso}" is not on, off or both`);
+  const natT = String(options['nat-t']);
+  if (natT !== 'on' && natT !== 'off' && natT !== 'both') throw new UsageError(`--nat-t: "${natT}" is not on, off or both`);
+  if (natT !== 'off' && hostOffloads === 'vethtest') throw new UsageError('--nat-t: not with --host-offloads vethtest (its rows keep the hosts as for the like-for-like row)');
   const vita = options.vita === undefined ? undefined : String(options.vita);
   if (vita !== undefined) {
     try {
@@ -158,7 +179,8 @@ export async function run(argv: string[]): Promise<number> {
     if (txGso !== 'off') hosts.push(hostOffloads);
     if (txGso !== 'on') hosts.push(`${hostOffloads}-no-coalescing`);
   }
-  const result = await measure({ driver, xdpMode, hostOffloads, txGso, hosts, rounds, seconds, vita }, say);
+  const natTRows: NonNullable<TcpRun['nat_t']>[] = natT === 'off' ? [] : natT === 'on' ? ['coalescing'] : ['coalescing', 'no-coalescing'];
+  const result = await measure({ driver, xdpMode, hostOffloads, txGso, hosts, natT, natTRows, rounds, seconds, vita }, say);
   process.stdout.write(summary(result) + '\n');
   if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
   return result.runs.every((r) => r.mean_gbps !== null) ? 0 : 1;
@@ -171,6 +193,8 @@ interface Plan {
   txGso: 'on' | 'off' | 'both';
   /** Vitesse's runs per round, by the hosts' offloads. */
   hosts: Hosts[];
+  natT: 'off' | 'on' | 'both';
+  natTRows: NonNullable<TcpRun['nat_t']>[];
   rounds: number;
   seconds: number;
   vita: string | undefined;
@@ -201,6 +225,21 @@ function setOffloads(lab: TwoSiteLab, setting: 'off' | 'on' | 'vethtest', defaul
     lab.lab.exec(ns, ['ethtool', '-K', dev, ...argv]);
   }
 }
+// The public veth pairs (gateway — net, both ends): their transmit offloads
+// on (checksum, TSO, GSO and with them tx-udp-segmentation) for the --nat-t
+// rows, off again (as the lab leaves them) for the others. GRO stays off.
+function setPublicOffloads(lab: TwoSiteLab, on: boolean): void {
+  for (const [ns, dev] of [[lab.ns.gwA, 'public'], [lab.ns.net, 'siteA'], [lab.ns.net, 'siteB'], [lab.ns.gwB, 'public']]) {
+    lab.lab.exec(ns, ['ethtool', '-K', dev, 'tx', on ? 'on' : 'off', 'tso', on ? 'on' : 'off', 'gso', on ? 'on' : 'off', 'gro', 'off']);
+    if (on) lab.lab.exec(ns, ['ethtool', '-K', dev, 'tx-udp-segmentation', 'on']);
+  }
+}
+// A site's configuration with ESP in UDP on every route.
+function withNatT(config: unknown): unknown {
+  const c = structuredClone(config) as { 'vitesse-gateway:gateway': { route: Record<string, unknown>[] } };
+  for (const r of c['vitesse-gateway:gateway'].route) r['nat-traversal'] = 'force';
+  return c;
+}
 const settingOf = (hosts: Hosts) => (hosts.startsWith('vethtest') ? 'vethtest' : hosts.startsWith('on') ? 'on' : 'off');
 
 async function measure(plan: Plan, say: (l: string) => void): Promise<TcpResult> {
@@ -223,6 +262,12 @@ async function measure(plan: Plan, say: (l: string) => void): Promise<TcpResult>
         // af-packet; the public ones keep --driver.
         runs.push(await vitesseRound(lab, hosts === 'off' ? driver : 'af-packet', driver, xdpMode, hosts, round, seconds, say));
       }
+      if (plan.natTRows.length) {
+        if (defaults) setOffloads(lab, 'off', defaults);
+        setPublicOffloads(lab, true);
+        for (const natT of plan.natTRows) runs.push(await vitesseRound(lab, driver, 'af-packet', xdpMode, 'off', round, seconds, say, natT));
+        setPublicOffloads(lab, false);
+      }
       if (defaults) setOffloads(lab, vitaSetting, defaults);
       if (vita) runs.push(await vitaRound(lab, vita, vitaSetting, round, seconds, say));
     }
@@ -235,12 +280,12 @@ async function measure(plan: Plan, say: (l: string) => void): Promise<TcpResult>
     const m = s.length >> 1;
     return Number((s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2).toFixed(3));
   };
-  const of = (impl: Impl, f: (r: TcpRun) => number | null, hosts: Hosts = plan.hosts[0]) =>
-    runs.filter((r) => r.impl === impl && (impl === 'vita' || r.host_offloads === hosts)).map(f).filter((x): x is number => x !== null);
-  const ratiosOf = (hosts: Hosts) => {
+  const of = (impl: Impl, f: (r: TcpRun) => number | null, hosts: Hosts = plan.hosts[0], natT?: TcpRun['nat_t']) =>
+    runs.filter((r) => r.impl === impl && (impl === 'vita' || (r.host_offloads === hosts && r.nat_t === natT))).map(f).filter((x): x is number => x !== null);
+  const ratiosOf = (hosts: Hosts, natT?: TcpRun['nat_t']) => {
     const ratios: number[] = [];
     for (let round = 1; round <= rounds; round++) {
-      const a = runs.find((r) => r.impl === 'vitesse' && r.host_offloads === hosts && r.round === round)?.mean_gbps;
+      const a = runs.find((r) => r.impl === 'vitesse' && r.host_offloads === hosts && r.nat_t === natT && r.round === round)?.mean_gbps;
       const b = runs.find((r) => r.impl === 'vita' && r.round === round)?.mean_gbps;
       if (a && b) ratios.push(a / b);
     }
@@ -253,6 +298,14 @@ async function measure(plan: Plan, say: (l: string) => void): Promise<TcpResult>
           [`vitesse_${key}_gbps`]: median(of('vitesse', (r) => r.mean_gbps, hosts)),
           [`ratio_${key}`]: median(ratiosOf(hosts)),
           [`vitesse_${key}_cpu_s_per_gb`]: median(of('vitesse', (r) => r.cpu_s_per_gb, hosts)),
+        }
+      : {};
+  const natTRow = (natT: NonNullable<TcpRun['nat_t']>, key: string) =>
+    plan.natTRows.includes(natT)
+      ? {
+          [`vitesse_${key}_gbps`]: median(of('vitesse', (r) => r.mean_gbps, 'off', natT)),
+          [`ratio_${key}`]: median(ratiosOf('off', natT)),
+          [`vitesse_${key}_cpu_s_per_gb`]: median(of('vitesse', (r) => r.cpu_s_per_gb, 'off', natT)),
         }
       : {};
   return {
@@ -278,10 +331,13 @@ async function measure(plan: Plan, say: (l: string) => void): Promise<TcpResult>
     ...withHosts('on', 'host_offloads'),
     ...withHosts('on-no-coalescing', 'host_offloads_no_coalescing'),
     ...withHosts('vethtest-no-coalescing', 'no_coalescing'),
+    nat_t: plan.natT,
+    ...natTRow('coalescing', 'nat_t'),
+    ...natTRow('no-coalescing', 'nat_t_no_coalescing'),
   };
 }
 
-async function vitesseRound(lab: TwoSiteLab, privateDriver: Driver, publicDriver: Driver, xdpMode: string, hosts: Hosts, round: number, seconds: number, say: (l: string) => void): Promise<TcpRun> {
+async function vitesseRound(lab: TwoSiteLab, privateDriver: Driver, publicDriver: Driver, xdpMode: string, hosts: Hosts, round: number, seconds: number, say: (l: string) => void, natT?: TcpRun['nat_t']): Promise<TcpRun> {
   const logger = pino({ level: process.env.VITESSE_BENCH_LOG ?? 'warn' });
   const gateways: Gateway[] = [];
   try {
@@ -291,29 +347,34 @@ async function vitesseRound(lab: TwoSiteLab, privateDriver: Driver, publicDriver
         ifname: device,
         netns: ns,
         ...(driver === 'af-xdp' ? { xdpMode } : {}),
-        ...(hosts.endsWith('-no-coalescing') ? { txGso: false } : {}),
+        ...(hosts.endsWith('-no-coalescing') || natT === 'no-coalescing' ? { txGso: false } : {}),
       });
-      const gw = new Gateway(parseConfig(config), { logger: logger.child({ gw: name }), links: { private: link('private', privateDriver), public: link('public', publicDriver) } });
+      const gw = new Gateway(parseConfig(natT ? withNatT(config) : config), { logger: logger.child({ gw: name }), links: { private: link('private', privateDriver), public: link('public', publicDriver) } });
       gateways.push(gw);
       gw.start();
     }
     await waitForTunnel(lab, performance.now());
-    const gso = () => {
+    const gso = (side: 'private' | 'public') => {
       const t = { rx_gso_frames: 0, tx_gso_frames: 0, tx_gso_segments: 0 };
       for (const g of gateways) {
         const c = g.dataplane.counters();
-        t.rx_gso_frames += c.private_rx_gso_frames;
-        t.tx_gso_frames += c.private_tx_gso_frames;
-        t.tx_gso_segments += c.private_tx_gso_segments;
+        t.rx_gso_frames += c[`${side}_rx_gso_frames`];
+        t.tx_gso_frames += c[`${side}_tx_gso_frames`];
+        t.tx_gso_segments += c[`${side}_tx_gso_segments`];
       }
       return t;
     };
-    const before = gso();
+    const diff = (a: ReturnType<typeof gso>, b: ReturnType<typeof gso>) => ({ rx_gso_frames: a.rx_gso_frames - b.rx_gso_frames, tx_gso_frames: a.tx_gso_frames - b.tx_gso_frames, tx_gso_segments: a.tx_gso_segments - b.tx_gso_segments });
+    const before = gso('private'), publicBefore = gso('public');
     const driver = privateDriver === publicDriver ? privateDriver : (`${privateDriver}/${publicDriver}` as const);
-    const run = await directions(lab, 'vitesse', hosts, driver, round, seconds, workerCpuSeconds, say);
-    const after = gso();
-    run.gso = { rx_gso_frames: after.rx_gso_frames - before.rx_gso_frames, tx_gso_frames: after.tx_gso_frames - before.tx_gso_frames, tx_gso_segments: after.tx_gso_segments - before.tx_gso_segments };
+    const run = await directions(lab, 'vitesse', hosts, driver, round, seconds, workerCpuSeconds, say, natT);
+    run.gso = diff(gso('private'), before);
     if (privateDriver === 'af-packet') say(`    super-frames cut by the gateways ${run.gso.rx_gso_frames}, coalesced ${run.gso.tx_gso_frames} (from ${run.gso.tx_gso_segments} frames)`);
+    if (natT) {
+      run.nat_t = natT;
+      run.public_gso = diff(gso('public'), publicBefore);
+      say(`    public side: UDP super-frames sent ${run.public_gso.tx_gso_frames} (from ${run.public_gso.tx_gso_segments} frames), received and cut ${run.public_gso.rx_gso_frames}`);
+    }
     return run;
   } finally {
     for (const g of gateways) g.close();
@@ -430,7 +491,7 @@ async function stopProcesses(names: string[]): Promise<void> {
 
 const IDLE_SECONDS = 2;
 
-async function directions(lab: TwoSiteLab, impl: Impl, hosts: Hosts, driver: TcpRun['driver'], round: number, seconds: number, cpu: () => number, say: (l: string) => void): Promise<TcpRun> {
+async function directions(lab: TwoSiteLab, impl: Impl, hosts: Hosts, driver: TcpRun['driver'], round: number, seconds: number, cpu: () => number, say: (l: string) => void, natT?: TcpRun['nat_t']): Promise<TcpRun> {
   // Idle first (tunnel up, no traffic): what the gateways burn anyway.
   const idle0 = cpu(), idleT0 = performance.now();
   await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
@@ -454,7 +515,7 @@ async function directions(lab: TwoSiteLab, impl: Impl, hosts: Hosts, driver: Tcp
     idle_cpu_pct: Number((100 * idleRate).toFixed(2)),
     cpu_s_per_gb_beyond_idle: bytes ? Number(((cpuSeconds - idleRate * elapsed) / (bytes / 1e9)).toFixed(3)) : null,
   };
-  const label = `${impl === 'vita' ? 'vita' : `vitesse ${driver}`}${hosts === 'off' ? '' : hosts.startsWith('on') ? " hosts' offloads on" : ' vethtest'}${hosts.endsWith('-no-coalescing') ? ', no coalescing' : ''}`;
+  const label = `${impl === 'vita' ? 'vita' : `vitesse ${driver}`}${hosts === 'off' ? '' : hosts.startsWith('on') ? " hosts' offloads on" : ' vethtest'}${hosts.endsWith('-no-coalescing') ? ', no coalescing' : ''}${natT ? `, ESP in UDP${natT === 'no-coalescing' ? ' without' : ' with'} UDP super-frames` : ''}`;
   say(`  round ${round} ${label}: A→B ${run.a_to_b_gbps ?? '-'} Gbit/s, B→A ${run.b_to_a_gbps ?? '-'} Gbit/s, ${run.retransmits} retransmits, ${run.cpu_s_per_gb ?? '-'} CPU-s per GB (${run.cpu_s_per_gb_beyond_idle ?? '-'} beyond idle; idle ${run.idle_cpu_pct}% of a core)`);
   return run;
 }
@@ -490,6 +551,17 @@ function summary(r: TcpResult): string {
       : []),
     ...(r.vitesse_no_coalescing_gbps !== undefined
       ? [`  Vitesse without coalescing: ${r.vitesse_no_coalescing_gbps ?? '-'} Gbit/s, ${r.vitesse_no_coalescing_cpu_s_per_gb ?? '-'} CPU-s per GB; / Vita same round: ×${r.ratio_no_coalescing ?? '-'} (median)`]
+      : []),
+    ...(r.vitesse_nat_t_gbps !== undefined || r.vitesse_nat_t_no_coalescing_gbps !== undefined
+      ? [
+          `  ESP in UDP (nat-traversal force), af-packet on the public interfaces with the public veths' transmit offloads on, ${r.driver} on the private ones, hosts as above:`,
+          ...(r.vitesse_nat_t_gbps !== undefined
+            ? [`  Vitesse with UDP super-frames: ${r.vitesse_nat_t_gbps ?? '-'} Gbit/s, ${r.vitesse_nat_t_cpu_s_per_gb ?? '-'} CPU-s per GB; / Vita same round: ×${r.ratio_nat_t ?? '-'} (median)`]
+            : []),
+          ...(r.vitesse_nat_t_no_coalescing_gbps !== undefined
+            ? [`  Vitesse without coalescing: ${r.vitesse_nat_t_no_coalescing_gbps ?? '-'} Gbit/s, ${r.vitesse_nat_t_no_coalescing_cpu_s_per_gb ?? '-'} CPU-s per GB; / Vita same round: ×${r.ratio_nat_t_no_coalescing ?? '-'} (median)`]
+            : []),
+        ]
       : []),
     ...(r.host_offloads === 'on'
       ? [
