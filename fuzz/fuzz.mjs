@@ -24,7 +24,7 @@ const SANITIZE = ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', '
 const CXXFLAGS = ['-std=c++20', '-O1', '-g', ...SANITIZE, '-I', path.join(root, 'dataplane')];
 // Per-target libFuzzer options; the rest get DEFAULT_MAX_LEN.
 const DEFAULT_MAX_LEN = 4096;
-const MAX_LEN = { decap_fuzz: 2048, pipeline_fuzz: 10000, pcap_fuzz: 20000, gso_fuzz: 66000, gso_coalesce_fuzz: 66004 };
+const MAX_LEN = { decap_fuzz: 2048, pipeline_fuzz: 10000, pcap_fuzz: 20000, gso_fuzz: 66000, gso_coalesce_fuzz: 66004, udp_gso_coalesce_fuzz: 66004 };
 
 const USAGE = `usage: npm run fuzz -- [--seconds N] [--jobs N] [--build-only] [target…]
   --seconds N    run each target for N seconds (default 30)

@@ -254,4 +254,15 @@ write('gso_coalesce_fuzz', 'tcp4-damaged-payload', Buffer.concat([Buffer.from([3
 write('gso_coalesce_fuzz', 'tcp4-damaged-ttl', Buffer.concat([Buffer.from([1, 22, 0, 0x01]), vnet(1, 1, 54, 1448, 34, 16), tcp4]));
 write('gso_coalesce_fuzz', 'tcp6-45-segments', Buffer.concat([keep, vnet(1, 4, 74, 1428, 54, 16), superFrame(true, 6, 64000)]));
 write('gso_coalesce_fuzz', 'udp4-not-merged', Buffer.concat([keep, vnet(1, 5, 42, 1400, 34, 6), superFrame(false, 17, 3000)]));
+// --- udp_gso_coalesce_fuzz: the same 4 bytes (bit 0: damage one byte; bit 1:
+// IPv4 datagrams without a UDP checksum, as ESP in UDP over IPv4 is sent;
+// bits 2+: which datagram), then a gso_fuzz input whose datagrams are
+// coalesced again into UDP super-frames.
+const udp4 = superFrame(false, 17, 3000);
+write('udp_gso_coalesce_fuzz', 'udp4-3-datagrams', Buffer.concat([keep, vnet(1, 5, 42, 1400, 34, 6), udp4]));
+write('udp_gso_coalesce_fuzz', 'udp4-no-checksum', Buffer.concat([Buffer.from([2, 0, 0, 0]), vnet(1, 5, 42, 1400, 34, 6), udp4]));
+write('udp_gso_coalesce_fuzz', 'udp4-damaged-payload', Buffer.concat([Buffer.from([5, 100, 0, 0x10]), vnet(1, 5, 42, 1400, 34, 6), udp4]));
+write('udp_gso_coalesce_fuzz', 'udp4-no-checksum-damaged-id', Buffer.concat([Buffer.from([7, 18, 0, 0x01]), vnet(1, 5, 42, 1400, 34, 6), udp4]));
+write('udp_gso_coalesce_fuzz', 'udp6-45-datagrams', Buffer.concat([keep, vnet(1, 5, 62, 1400, 54, 6), superFrame(true, 17, 62000)]));
+write('udp_gso_coalesce_fuzz', 'tcp4-not-merged', Buffer.concat([keep, vnet(1, 1, 54, 1448, 34, 16), tcp4]));
 process.stdout.write('seeds written to fuzz/corpus/\n');
