@@ -100,6 +100,7 @@ class AfPacketLink final : public Link {
   uint32_t msg_count_[kBatch];   // and carries msg_count_[j] packets
   uint8_t msg_vnet_[kBatch][gso::kVnetHdrLen];
   uint8_t msg_hdr_[kBatch][gso::kMaxCoalesceHdr];
+  static_assert(gso::kMaxUdpCoalesceHdr <= gso::kMaxCoalesceHdr);
 
   FanoutMembership fanout_;
 

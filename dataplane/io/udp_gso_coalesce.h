@@ -33,6 +33,10 @@ namespace vitesse::gso {
 // frames anyway.
 inline constexpr uint32_t kMaxUdpSegments = 64;
 
+// Room for the headers of a UDP super-frame: Ethernet, a VLAN tag, IPv6 (or
+// IPv4 without options), UDP.
+inline constexpr uint32_t kMaxUdpCoalesceHdr = 14 + 4 + 40 + 8;
+
 struct UdpDatagram {
   uint32_t l3 = 0;       // IP header offset (after Ethernet and at most one VLAN tag)
   uint32_t l4 = 0;       // UDP header offset; the payload starts at l4 + 8

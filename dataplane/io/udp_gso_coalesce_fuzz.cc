@@ -72,14 +72,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(r.datagrams >= 1 && r.datagrams <= n - i && r.datagrams <= gso::kMaxUdpSegments);
     if (r.datagrams > 1) {
       const uint32_t hdr_len = r.head.l4 + 8;
-      uint8_t hdr[gso::kMaxCoalesceHdr], vnet[gso::kVnetHdrLen];
+      uint8_t hdr[gso::kMaxUdpCoalesceHdr], vnet[gso::kVnetHdrLen];
       gso::write_udp_super_headers(frames[i].data(), r.head, r.payload, hdr, vnet);
       std::vector<uint8_t> merged(hdr, hdr + hdr_len);
       for (uint32_t q = 0; q < r.datagrams; q++) {
         const std::vector<uint8_t>& f = frames[i + q];
         merged.insert(merged.end(), f.begin() + hdr_len, f.end());
       }
-      check(merged.size() == hdr_len + r.payload && merged.size() - r.head.l3 <= 65535);
+      // Its IP length fits the field (IPv6's excludes the IPv6 header).
+      check(merged.size() == hdr_len + r.payload && merged.size() - (r.head.ipv6 ? r.head.l4 : r.head.l3) <= 65535);
       const gso::VnetHdr mh = gso::read_vnet_hdr(vnet);
       check(mh.gso_type == gso::kGsoUdpL4 && mh.flags == gso::kNeedsCsum);
       // The receiver completes the checksum left to it: as gso::complete_csum does.
