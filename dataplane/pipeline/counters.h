@@ -182,9 +182,10 @@ namespace vitesse {
     "Received super-frames the driver cannot segment (not TCP or UDP segmentation, IPv6 extension headers, "        \
     "segments too long or too many), dropped by the driver.") \
   X(public_tx_gso_frames, "public", "driver", "interface_tx_gso_frames", "", "public-interface/tx-gso-frames",    \
-    "TCP super-frames sent to a local stack, each coalesced by the driver from consecutive segments of one flow.") \
+    "UDP (or TCP) super-frames sent, each coalesced by the driver from consecutive ESP-in-UDP datagrams to one peer " \
+    "(or TCP segments of one flow).") \
   X(public_tx_gso_segments, "public", "driver", "interface_tx_gso_segments", "", "public-interface/tx-gso-segments", \
-    "Frames the driver coalesced into TCP super-frames (counted in tx-gso-frames) instead of sending them one by one.")
+    "Frames the driver coalesced into super-frames (counted in tx-gso-frames) instead of sending them one by one.")
 // clang-format on
 
 enum class Counter : uint16_t {
