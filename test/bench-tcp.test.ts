@@ -13,5 +13,7 @@ describe('vitesse bench tcp options', () => {
     await expect(run(['--seconds', '0'])).rejects.toThrow(/--seconds/);
     await expect(run(['--host-offloads', 'yes'])).rejects.toThrow(/--host-offloads: "yes" is not on, off or vethtest/);
     await expect(run(['--host-offloads', 'on', '--tx-gso', 'maybe'])).rejects.toThrow(/--tx-gso: "maybe" is not on, off or both/);
+    await expect(run(['--nat-t', 'force'])).rejects.toThrow(/--nat-t: "force" is not on, off or both/);
+    await expect(run(['--nat-t', 'on', '--host-offloads', 'vethtest'])).rejects.toThrow(/--nat-t: not with --host-offloads vethtest/);
   });
 });
