@@ -38,6 +38,8 @@ constexpr uint32_t kTxBlockSize = 1 << 16;
 // sockaddr_ll it does not expect for TX).
 constexpr uint32_t kTxDataOffset = TPACKET_ALIGN(sizeof(tpacket3_hdr));
 constexpr uint32_t kVlanTagLen = 4;
+// Send buffer with coalescing on: a burst's worth of 64 KB super-frames.
+constexpr uint32_t kTxSndBuf = 64u << 16;
 // The header in front of every frame sent while PACKET_VNET_HDR is on: no
 // offload asked of the kernel.
 const uint8_t kNoOffload[gso::kVnetHdrLen] = {};
@@ -121,6 +123,18 @@ AfPacketLink::AfPacketLink(const LinkSpec& spec) : ifname_(spec.ifname) {
   // only move the work.
   tx_gso_ = vnet_ && spec.tx_gso && itf.tso;
   tx_udp_gso_ = vnet_ && spec.tx_gso && spec.tx_udp_gso && itf.udp_segmentation;
+  if (tx_gso_ || tx_udp_gso_) {
+    // A sent skb is charged to the socket until the next hop's receive
+    // orphans it (on a veth: the peer's IP input, often in a softirq run
+    // later); a burst of super-frames is up to 64 x 64 KB, far beyond the
+    // default send buffer (net.core.wmem_default), which then refuses
+    // messages with EAGAIN: counted, but dropped. Root may exceed
+    // net.core.wmem_max (SO_SNDBUFFORCE); otherwise as much as it allows.
+    int bytes = static_cast<int>(kTxSndBuf);
+    if (setsockopt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes) != 0) {
+      setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+    }
+  }
 }
 
 void AfPacketLink::setup_rings() {
