@@ -73,6 +73,8 @@ export interface TcpRun {
   gso?: { rx_gso_frames: number; tx_gso_frames: number; tx_gso_segments: number };
   /** --nat-t rows: ESP in UDP, af-packet on the public side, with or without its coalescing into UDP super-frames. */
   nat_t?: 'coalescing' | 'no-coalescing';
+  /** Vitesse: both gateways' non-zero drop counters over the run (frames lost inside the gateways, e.g. tx_ring_full), by counter name. */
+  drops?: Record<string, number>;
   /** --nat-t rows: both gateways' public interfaces, the same counters. */
   public_gso?: { rx_gso_frames: number; tx_gso_frames: number; tx_gso_segments: number };
   /** iperf3 Gbit/s received, hostA → hostB and hostB → hostA. */
@@ -365,10 +367,22 @@ async function vitesseRound(lab: TwoSiteLab, privateDriver: Driver, publicDriver
       return t;
     };
     const diff = (a: ReturnType<typeof gso>, b: ReturnType<typeof gso>) => ({ rx_gso_frames: a.rx_gso_frames - b.rx_gso_frames, tx_gso_frames: a.tx_gso_frames - b.tx_gso_frames, tx_gso_segments: a.tx_gso_segments - b.tx_gso_segments });
-    const before = gso('private'), publicBefore = gso('public');
+    const dropCounters = () => {
+      const d: Record<string, number> = {};
+      for (const g of gateways) {
+        for (const [k, v] of Object.entries(g.dataplane.counters() as unknown as Record<string, number>)) {
+          if (/drop|ring_full|exhausted|oversize/.test(k)) d[k] = (d[k] ?? 0) + v;
+        }
+      }
+      return d;
+    };
+    const before = gso('private'), publicBefore = gso('public'), dropsBefore = dropCounters();
     const driver = privateDriver === publicDriver ? privateDriver : (`${privateDriver}/${publicDriver}` as const);
     const run = await directions(lab, 'vitesse', hosts, driver, round, seconds, workerCpuSeconds, say, natT);
     run.gso = diff(gso('private'), before);
+    const dropsAfter = dropCounters();
+    run.drops = Object.fromEntries(Object.entries(dropsAfter).map(([k, v]) => [k, v - (dropsBefore[k] ?? 0)]).filter(([, v]) => v !== 0));
+    if (Object.keys(run.drops).length) say(`    dropped in the gateways: ${Object.entries(run.drops).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     if (privateDriver === 'af-packet') say(`    super-frames cut by the gateways ${run.gso.rx_gso_frames}, coalesced ${run.gso.tx_gso_frames} (from ${run.gso.tx_gso_segments} frames)`);
     if (natT) {
       run.nat_t = natT;
