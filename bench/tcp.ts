@@ -381,8 +381,9 @@ async function vitesseRound(lab: TwoSiteLab, privateDriver: Driver, publicDriver
     const run = await directions(lab, 'vitesse', hosts, driver, round, seconds, workerCpuSeconds, say, natT);
     run.gso = diff(gso('private'), before);
     const dropsAfter = dropCounters();
-    run.drops = Object.fromEntries(Object.entries(dropsAfter).map(([k, v]) => [k, v - (dropsBefore[k] ?? 0)]).filter(([, v]) => v !== 0));
-    if (Object.keys(run.drops).length) say(`    dropped in the gateways: ${Object.entries(run.drops).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    const drops: Record<string, number> = Object.fromEntries(Object.entries(dropsAfter).map(([k, v]) => [k, v - (dropsBefore[k] ?? 0)]).filter(([, v]) => v !== 0));
+    run.drops = drops;
+    if (Object.keys(drops).length) say(`    dropped in the gateways: ${Object.entries(drops).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     if (privateDriver === 'af-packet') say(`    super-frames cut by the gateways ${run.gso.rx_gso_frames}, coalesced ${run.gso.tx_gso_frames} (from ${run.gso.tx_gso_segments} frames)`);
     if (natT) {
       run.nat_t = natT;
