@@ -374,6 +374,8 @@ async function vitesseRound(lab: TwoSiteLab, privateDriver: Driver, publicDriver
           if (/drop|ring_full|exhausted|oversize/.test(k)) d[k] = (d[k] ?? 0) + v;
         }
       }
+      // What the kernel dropped on the gateways' public veths (on transmit: the peer's backlog was full).
+      for (const ns of [lab.ns.gwA, lab.ns.gwB]) d.public_veth_tx_dropped = (d.public_veth_tx_dropped ?? 0) + lab.lab.stats(ns, 'public').txDropped;
       return d;
     };
     const before = gso('private'), publicBefore = gso('public'), dropsBefore = dropCounters();

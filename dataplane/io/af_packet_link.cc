@@ -38,8 +38,9 @@ constexpr uint32_t kTxBlockSize = 1 << 16;
 // sockaddr_ll it does not expect for TX).
 constexpr uint32_t kTxDataOffset = TPACKET_ALIGN(sizeof(tpacket3_hdr));
 constexpr uint32_t kVlanTagLen = 4;
-// Send buffer with coalescing on: a burst's worth of 64 KB super-frames.
-constexpr uint32_t kTxSndBuf = 64u << 16;
+// Send buffer with coalescing on: a few bursts' worth of 64 KB super-frames
+// (the kernel doubles it for its overhead).
+constexpr uint32_t kTxSndBuf = 16u << 20;
 // The header in front of every frame sent while PACKET_VNET_HDR is on: no
 // offload asked of the kernel.
 const uint8_t kNoOffload[gso::kVnetHdrLen] = {};
