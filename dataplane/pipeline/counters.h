@@ -163,9 +163,12 @@ namespace vitesse {
     "Received super-frames the driver cannot segment (not TCP or UDP segmentation, IPv6 extension headers, "        \
     "segments too long or too many), dropped by the driver.") \
   X(private_tx_gso_frames, "private", "driver", "interface_tx_gso_frames", "", "private-interface/tx-gso-frames",    \
-    "TCP super-frames sent to a local stack, each coalesced by the driver from consecutive segments of one flow.") \
+    "Super-frames sent, each coalesced by the driver: TCP, from consecutive segments of one flow to a local stack; " \
+    "on the public interface, UDP, from consecutive ESP-in-UDP datagrams to one peer (where the interface takes "    \
+    "tx-udp-segmentation).") \
   X(private_tx_gso_segments, "private", "driver", "interface_tx_gso_segments", "", "private-interface/tx-gso-segments", \
-    "Frames the driver coalesced into TCP super-frames (counted in tx-gso-frames) instead of sending them one by one.")                       \
+    "Frames the driver coalesced into TCP or UDP super-frames (counted in tx-gso-frames) instead of sending them one " \
+    "by one.")                       \
   X(public_rx_kernel_drops, "public", "driver", "drops", "rx_kernel_drops", "public-interface/rx-drops",             \
     "Received frames the kernel dropped for lack of room in the receive ring (af-packet) or UMEM (af-xdp).")        \
   X(public_rx_oversize, "public", "driver", "drops", "rx_oversize", "public-interface/rx-oversize",                 \
@@ -182,10 +185,12 @@ namespace vitesse {
     "Received super-frames the driver cannot segment (not TCP or UDP segmentation, IPv6 extension headers, "        \
     "segments too long or too many), dropped by the driver.") \
   X(public_tx_gso_frames, "public", "driver", "interface_tx_gso_frames", "", "public-interface/tx-gso-frames",    \
-    "UDP (or TCP) super-frames sent, each coalesced by the driver from consecutive ESP-in-UDP datagrams to one peer " \
-    "(or TCP segments of one flow).") \
+    "Super-frames sent, each coalesced by the driver: TCP, from consecutive segments of one flow to a local stack; " \
+    "on the public interface, UDP, from consecutive ESP-in-UDP datagrams to one peer (where the interface takes "    \
+    "tx-udp-segmentation).") \
   X(public_tx_gso_segments, "public", "driver", "interface_tx_gso_segments", "", "public-interface/tx-gso-segments", \
-    "Frames the driver coalesced into super-frames (counted in tx-gso-frames) instead of sending them one by one.")
+    "Frames the driver coalesced into TCP or UDP super-frames (counted in tx-gso-frames) instead of sending them one " \
+    "by one.")
 // clang-format on
 
 enum class Counter : uint16_t {
