@@ -20,18 +20,17 @@
 #include <cstdint>
 #include <utility>
 
+#include "io/coalesce_ip.h"
+
 namespace vitesse::gso {
 
-// What a frame offers to a run: where its headers end, its TCP payload.
-struct TcpSegment {
-  uint32_t l3 = 0;       // IP header offset (after Ethernet and at most one VLAN tag)
-  uint32_t l4 = 0;       // TCP header offset
+// What a frame offers to a run: its headers (the IP layer, io/coalesce_ip.h:
+// the TCP header at l4), its TCP payload.
+struct TcpSegment : IpLayer {
   uint32_t hdr_len = 0;  // all headers: the payload starts here
   uint32_t payload = 0;  // TCP payload bytes (> 0)
   uint32_t seq = 0;
-  uint16_t ip_id = 0;    // IPv4 only
   uint8_t flags = 0;     // TCP flags byte
-  bool ipv6 = false;
 };
 
 // Room for the headers of a super-frame: Ethernet, a VLAN tag, IPv6 (or IPv4

@@ -26,6 +26,8 @@
 #include <cstdint>
 #include <utility>
 
+#include "io/coalesce_ip.h"
+
 namespace vitesse::gso {
 
 // The kernel refuses a GSO_UDP_L4 packet-socket frame of more segments than
@@ -37,12 +39,10 @@ inline constexpr uint32_t kMaxUdpSegments = 64;
 // IPv4 without options), UDP.
 inline constexpr uint32_t kMaxUdpCoalesceHdr = 14 + 4 + 40 + 8;
 
-struct UdpDatagram {
-  uint32_t l3 = 0;       // IP header offset (after Ethernet and at most one VLAN tag)
-  uint32_t l4 = 0;       // UDP header offset; the payload starts at l4 + 8
+// A datagram's headers (its IP layer, io/coalesce_ip.h: the UDP header at
+// l4, the payload at l4 + 8) and payload.
+struct UdpDatagram : IpLayer {
   uint32_t payload = 0;  // UDP payload bytes (> 0)
-  uint16_t ip_id = 0;    // IPv4 only
-  bool ipv6 = false;
 };
 
 // True if the frame may take part in a run (the rules above, except the UDP
