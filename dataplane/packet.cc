@@ -13,11 +13,11 @@ PacketPool::PacketPool(size_t count) : bytes_(count * kPacketBufferSize) {
   if (m == MAP_FAILED) throw std::bad_alloc();
   memory_ = static_cast<uint8_t*>(m);
   packets_.resize(count);
-  free_.reserve(count);
+  free_ = std::make_unique<Packet*[]>(count);
   for (size_t i = count; i-- > 0;) {
     packets_[i].buf = memory_ + i * kPacketBufferSize;
     packets_[i].reset();
-    free_.push_back(&packets_[i]);
+    free_[nfree_++] = &packets_[i];
   }
 }
 

@@ -46,22 +46,30 @@ class PacketPool {
   PacketPool& operator=(const PacketPool&) = delete;
 
   Packet* alloc() {
-    if (free_.empty()) return nullptr;
-    Packet* p = free_.back();
-    free_.pop_back();
+    if (nfree_ == 0) return nullptr;
+    Packet* p = free_[--nfree_];
     p->reset();
     return p;
   }
-  void free(Packet* p) { free_.push_back(p); }
-  void free_burst(Packet* const* p, uint32_t n) { free_.insert(free_.end(), p, p + n); }
-  size_t available() const { return free_.size(); }
+  // A plain stack of `capacity` slots: a packet is freed once, so it never
+  // overflows, and a free is one store (a vector's push_back put its growth
+  // path, with calls to memmove and operator new, into every drop branch of
+  // the per-packet loops).
+  void free(Packet* p) { free_[nfree_++] = p; }
+  void free_burst(Packet* const* p, uint32_t n) {
+    Packet** top = free_.get() + nfree_;
+    for (uint32_t i = 0; i < n; i++) top[i] = p[i];
+    nfree_ += n;
+  }
+  size_t available() const { return nfree_; }
   size_t capacity() const { return packets_.size(); }
 
  private:
   uint8_t* memory_ = nullptr;
   size_t bytes_ = 0;
   std::vector<Packet> packets_;
-  std::vector<Packet*> free_;  // reserved to capacity: push/pop never allocate
+  std::unique_ptr<Packet*[]> free_;
+  size_t nfree_ = 0;
 };
 
 }  // namespace vitesse

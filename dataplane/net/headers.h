@@ -56,20 +56,45 @@ inline uint16_t ipv4_header_checksum(const uint8_t* ip, size_t ihl_bytes) {
 // the same either way): the byte-pair loop of checksum_partial cost 75
 // instructions a packet on each side of the pipeline.
 inline bool ipv4_header_checksum_ok(const uint8_t* ip, size_t ihl_bytes) {
-  if (ihl_bytes != 20) return checksum_partial(ip, ihl_bytes) == 0xffff;
-  uint32_t w[5];
-  std::memcpy(w, ip, sizeof w);
-  uint64_t s = static_cast<uint64_t>(w[0]) + w[1] + w[2] + w[3] + w[4];
-  s = (s & 0xffffffffu) + (s >> 32);
-  s = (s & 0xffffffffu) + (s >> 32);
-  s = (s & 0xffff) + (s >> 16);
-  s = (s & 0xffff) + (s >> 16);
-  return s == 0xffff;
+  if (ihl_bytes != 20) [[unlikely]] return checksum_partial(ip, ihl_bytes) == 0xffff;
+  // The one's complement sum is all ones exactly when the plain sum of the
+  // words is a non-zero multiple of 0xffff (2^16 = 1 modulo 0xffff, so the
+  // five 32-bit words in native order give the sixteen-bit words' residue,
+  // times 256 if the byte order is swapped, which is a unit): one remainder
+  // by a constant (a multiplication) instead of four folds through a stack
+  // array, 27 instructions before.
+  uint32_t w0, w1, w2, w3, w4;
+  std::memcpy(&w0, ip, 4);
+  std::memcpy(&w1, ip + 4, 4);
+  std::memcpy(&w2, ip + 8, 4);
+  std::memcpy(&w3, ip + 12, 4);
+  std::memcpy(&w4, ip + 16, 4);
+  const uint64_t s = uint64_t{w0} + w1 + w2 + w3 + w4;
+  return s != 0 && s % 0xffff == 0;
 }
 
 // Decrements an IPv4 TTL and patches the header checksum incrementally
-// (RFC 1624, eqn. 3) instead of recomputing it over the whole header.
+// (RFC 1624, eqn. 3) instead of recomputing it over the whole header. As
+// Linux's ip_decrease_ttl: the checksum field in native order, plus the
+// TTL's weight (0x0100 in network order, loaded the same way), plus the
+// carry; for every one of the 65 536 checksums the same field as
+// ~(~HC + ~0x0100) folded (pipeline_fuzz.cc checks all of them at start-up),
+// in a third of the instructions.
 inline void ipv4_decrement_ttl(uint8_t* ip) {
+  ip[8] -= 1;
+  constexpr uint8_t kTtlWeight[2] = {1, 0};
+  uint16_t hc, weight;
+  std::memcpy(&hc, ip + 10, 2);
+  std::memcpy(&weight, kTtlWeight, 2);
+  uint32_t check = uint32_t{hc} + weight;
+  check += check >= 0xffff;
+  const uint16_t out = static_cast<uint16_t>(check);
+  std::memcpy(ip + 10, &out, 2);
+}
+
+// The same by the RFC's formula, byte by byte: kept as the reference the
+// fuzz target compares the fast one with.
+inline void ipv4_decrement_ttl_reference(uint8_t* ip) {
   ip[8] -= 1;
   uint32_t sum = static_cast<uint16_t>(~load_be16(ip + 10)) + static_cast<uint32_t>(static_cast<uint16_t>(~0x0100));
   store_be16(ip + 10, static_cast<uint16_t>(~checksum_fold(sum)));

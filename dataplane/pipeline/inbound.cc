@@ -37,15 +37,51 @@ Counter decap_counter(esp::DecapResult r) {
 
 // A decrypted packet for the gateway itself: its private address, or this
 // queue's public one (the slow path answers it back through the tunnel).
-bool for_own_address(const Tables& t, const QueueTables& qt, const uint8_t* ip, bool v6) {
-  if (v6) {
-    const uint8_t* dst = ip + 24;
-    return (t.has_private_v6 && std::memcmp(dst, t.private_v6.b, 16) == 0) ||
-           (qt.public_address.is_v6 && std::memcmp(dst, qt.public_address.v6.b, 16) == 0);
+// Taken from the tables once per batch: the packets' bytes are uint8_t,
+// whose stores may alias anything, so the compiler reloaded every table
+// field after each write into a packet.
+struct OwnAddresses {
+  const Tables& t;
+  const QueueTables& qt;
+  bool has_private_v4, public_v4;
+  uint32_t private_v4, public_address_v4;
+  OwnAddresses(const Tables& t, const QueueTables& qt)
+      : t(t),
+        qt(qt),
+        has_private_v4(t.has_private_v4),
+        public_v4(!qt.public_address.is_v6),
+        private_v4(t.private_v4),
+        public_address_v4(qt.public_address.v4) {}
+  bool contains(const uint8_t* ip, bool v6) const {
+    if (v6) [[unlikely]] {
+      const uint8_t* dst = ip + 24;
+      return (t.has_private_v6 && std::memcmp(dst, t.private_v6.b, 16) == 0) ||
+             (qt.public_address.is_v6 && std::memcmp(dst, qt.public_address.v6.b, 16) == 0);
+    }
+    const uint32_t dst = load_be32(ip + 16);
+    return (has_private_v4 && dst == private_v4) | (public_v4 && dst == public_address_v4);
   }
-  const uint32_t dst = load_be32(ip + 16);
-  return (t.has_private_v4 && dst == t.private_v4) || (!qt.public_address.is_v6 && dst == qt.public_address.v4);
-}
+};
+
+// The private side's Ethernet header, as two overlapping 8-octet words held
+// in registers for the batch (destination and the source's first two
+// octets; the source and the type, one word per IP version).
+struct PrivateEthernet {
+  uint64_t head, tail4, tail6;
+  explicit PrivateEthernet(const Tables& t) {
+    uint8_t h[14];
+    net::write_eth_header(h, t.private_nexthop_mac, t.private_mac, net::kEtherTypeIpv4);
+    std::memcpy(&head, h, 8);
+    std::memcpy(&tail4, h + 6, 8);
+    store_be16(h + 12, net::kEtherTypeIpv6);
+    std::memcpy(&tail6, h + 6, 8);
+  }
+  void write(uint8_t* eth, bool v6) const {
+    const uint64_t tail = v6 ? tail6 : tail4;
+    std::memcpy(eth, &head, 8);
+    std::memcpy(eth + 6, &tail, 8);
+  }
+};
 
 Counter refused(net::HeaderVerdict v) {
   switch (v) {
@@ -140,6 +176,10 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
   uint32_t nudp = 0;
   uint32_t m = 0;
   uint64_t rx_bytes = 0;
+  // Loaded once per batch (see OwnAddresses).
+  const bool public_v4 = !qt.public_address.is_v6;
+  const uint32_t public_address_v4 = qt.public_address.v4;
+  const uint16_t nat_t_port = t.nat_t_port;
 
   // Across the batch first: the SPI table's slot of every packet that looks
   // like plain ESP, so that the lookups below (and the SA prefetches they
@@ -177,7 +217,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
         drop(p, Counter::public_drop_bad_header);
         continue;
       }
-      if (qt.public_address.is_v6 || load_be32(ip + 16) != qt.public_address.v4) {
+      if (!public_v4 || load_be32(ip + 16) != public_address_v4) {
         drop(p, Counter::public_drop_not_for_us);
         continue;
       }
@@ -188,7 +228,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
       // Plain ESP takes the one compare it always took; ESP in UDP the branch.
       if (proto != net::kProtoEsp) {
         NatTVerdict v{NatTVerdict::other_udp, {}};
-        if (proto == net::kProtoUdp && !fragment) v = nat_t_verdict(ip, false, hdr_len, ip_len, t.nat_t_port);
+        if (proto == net::kProtoUdp && !fragment) v = nat_t_verdict(ip, false, hdr_len, ip_len, nat_t_port);
         if (v.kind == NatTVerdict::drop) { drop(p, v.reason); continue; }
         if (v.kind == NatTVerdict::keepalive) { counters_.add(Counter::nat_keepalives); pool_.free(p); continue; }
         if (v.kind != NatTVerdict::esp) {
@@ -218,7 +258,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
       esp_off = hdr_len;
       if (next != net::kProtoEsp) {
         NatTVerdict v{NatTVerdict::other_udp, {}};
-        if (next == net::kProtoUdp) v = nat_t_verdict(ip, true, hdr_len, ip_len, t.nat_t_port);
+        if (next == net::kProtoUdp) v = nat_t_verdict(ip, true, hdr_len, ip_len, nat_t_port);
         if (v.kind == NatTVerdict::drop) { drop(p, v.reason); continue; }
         if (v.kind == NatTVerdict::keepalive) { counters_.add(Counter::nat_keepalives); pool_.free(p); continue; }
         if (v.kind != NatTVerdict::esp) {
@@ -264,6 +304,9 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
   if (nudp) learn_endpoints(qt, sas, esp_pkts, routes, results, udp_index, udp_outer, nudp);
 
   const InboundPolicy::View policy = t.inbound_policy.view();
+  const OwnAddresses own(t, qt);
+  const PrivateEthernet eth(t);
+  const bool nexthop_known = t.private_nexthop_known;
   Packet* out[kBatch];
   uint32_t k = 0;
   uint64_t tx_bytes = 0;
@@ -282,11 +325,9 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     // Decapsulation checked the inner IPv4 header's length fields.
     auto verdict = v6 ? net::ipv6_header_verdict(ip) : net::ipv4_header_verdict(ip, (ip[0] & 0xfu) * 4u);
     if (verdict != net::HeaderVerdict::ok) { drop(p, refused(verdict)); continue; }
-    bool for_us = for_own_address(t, qt, ip, v6);
-    uint16_t type = v6 ? net::kEtherTypeIpv6 : net::kEtherTypeIpv4;
+    bool for_us = own.contains(ip, v6);
     uint8_t ttl = v6 ? ip[7] : ip[8];
-    uint8_t* eth = p->prepend(net::kEthHeaderLen);
-    net::write_eth_header(eth, t.private_nexthop_mac, t.private_mac, type);
+    eth.write(p->prepend(net::kEthHeaderLen), v6);
     if (for_us) {
       punt(p, Side::public_side, PuntReason::tunnel);
       continue;
@@ -296,7 +337,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
       punt(p, Side::public_side, PuntReason::ttl_exceeded);
       continue;
     }
-    if (!t.private_nexthop_known) { drop(p, Counter::public_drop_no_next_hop); continue; }
+    if (!nexthop_known) { drop(p, Counter::public_drop_no_next_hop); continue; }
     if (v6) ip[7] -= 1;
     else net::ipv4_decrement_ttl(ip);
     tx_bytes += p->len;

@@ -126,6 +126,13 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
   bool any_udp = false;
   uint32_t m = 0;
   uint64_t rx_bytes = 0;
+  // The tables' fields a packet is compared with, loaded once per batch:
+  // the packets' bytes are uint8_t, whose stores may alias anything, so the
+  // compiler reloaded them after each write into a packet.
+  const bool has_private_v4 = t.has_private_v4;
+  const uint32_t private_v4 = t.private_v4;
+  const RouteTable* const routes = t.routes.get();
+  const QueueRoute* const queue_routes = qt.routes.data();
 
   for (uint32_t i = 0; i < n; i++) {
     if (i + 2 < n) __builtin_prefetch(pkts[i + 2]->data);
@@ -147,13 +154,13 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
       if (!net::ipv4_header_checksum_ok(ip, ihl)) { drop(p, Counter::private_drop_bad_header); continue; }
       if (auto v = net::ipv4_header_verdict(ip, ihl); v != net::HeaderVerdict::ok) { drop(p, refused(v)); continue; }
       uint32_t dst = load_be32(ip + 16);
-      if (t.has_private_v4 && dst == t.private_v4) { punt(p, Side::private_side, PuntReason::control); continue; }
+      if (has_private_v4 && dst == private_v4) { punt(p, Side::private_side, PuntReason::control); continue; }
       if (ip[8] <= 1) {
         counters_.add(Counter::private_ttl_expired);
         punt(p, Side::private_side, PuntReason::ttl_exceeded);
         continue;
       }
-      route = t.routes->lookup4(dst);
+      route = routes->lookup4(dst);
     } else if (type == net::kEtherTypeIpv6) {
       if (avail < net::kIpv6HeaderLen || (ip[0] >> 4) != 6) { drop(p, Counter::private_drop_bad_header); continue; }
       ip_len = net::kIpv6HeaderLen + load_be16(ip + 4);
@@ -169,7 +176,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
         punt(p, Side::private_side, PuntReason::ttl_exceeded);
         continue;
       }
-      route = t.routes->lookup6(dst);
+      route = routes->lookup6(dst);
     } else if (type == net::kEtherTypeArp) {
       punt(p, Side::private_side, PuntReason::control);
       continue;
@@ -179,7 +186,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
     }
 
     if (route == 0) { drop(p, Counter::private_drop_no_route); continue; }
-    __builtin_prefetch(&qt.routes[route]);
+    __builtin_prefetch(&queue_routes[route]);
     routed[r] = p;
     route_of[r] = route;
     ip_len_of[r++] = ip_len;
@@ -189,7 +196,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
     Packet* p = routed[i];
     const uint32_t ip_len = ip_len_of[i];
     uint8_t* ip = p->data + net::kEthHeaderLen;
-    const QueueRoute& qr = choose_pair(qt, qt.routes[route_of[i]], ip, ip_len, (ip[0] >> 4) == 6);
+    const QueueRoute& qr = choose_pair(qt, queue_routes[route_of[i]], ip, ip_len, (ip[0] >> 4) == 6);
     if (!qr.sa) { drop(p, Counter::private_drop_no_sa); continue; }
     prefetch_sa(qr.sa);
     if (!qr.has_outer) { drop(p, Counter::private_drop_no_next_hop); continue; }
@@ -218,6 +225,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
   esp::encapsulate_batch(sas, out, m, t.tfc_pad_to, results);
   uint32_t k = 0;
   uint64_t tx_bytes = 0;
+  uint16_t ip_id = ip_id_;  // a member would be stored and reloaded around each header write
   // Batches without ESP in UDP take the loop plain ESP always took.
   for (uint32_t i = 0; i < m; i++) {
     Packet* p = out[i];
@@ -228,14 +236,15 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
     const QueueRoute& qr = *qrs[i];
     if (any_udp && qr.udp) {
       p->prepend(qr.outer_udp.len + net::kUdpHeaderLen);
-      write_outer_udp(qr.outer_udp, *sas[i], qr.endpoint, p->data, p->len, ip_id_++);
+      write_outer_udp(qr.outer_udp, *sas[i], qr.endpoint, p->data, p->len, ip_id++);
     } else {
       p->prepend(qr.outer.len);
-      write_outer(qr.outer, p->data, p->len, ip_id_++);
+      write_outer(qr.outer, p->data, p->len, ip_id++);
     }
     tx_bytes += p->len;
     out[k++] = p;
   }
+  ip_id_ = ip_id;
   counters_.add(Counter::encapsulated_packets, k);
   transmit(Side::public_side, out, k, tx_bytes);
 }

@@ -38,6 +38,11 @@ uint32_t Worker::poll(const Tables& t) {
   return total;
 }
 
+void Worker::drop(Packet* p, Counter reason) {
+  counters_.add(reason);
+  pool_.free(p);
+}
+
 void Worker::punt(Packet* p, Side side, PuntReason reason) {
   PuntHeader h{static_cast<uint8_t>(side), static_cast<uint8_t>(reason), static_cast<uint16_t>(queue_), p->len};
   uint32_t len = p->len < kPuntMaxBytes ? p->len : kPuntMaxBytes;

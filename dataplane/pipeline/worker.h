@@ -74,11 +74,10 @@ class Worker {
                        const route::RouteIndex* routes, const esp::DecapResult* results, const uint8_t* index,
                        const uint8_t* const* outer_ips, uint32_t n);
   void drain_injects(const Tables& t);
-  void punt(Packet* p, Side side, PuntReason reason);
-  void drop(Packet* p, Counter reason) {
-    counters_.add(reason);
-    pool_.free(p);
-  }
+  // Out of line and cold, so that the per-packet loops keep only a call in
+  // their rare branches and the compiler lays those out of the hot path.
+  [[gnu::cold, gnu::noinline]] void punt(Packet* p, Side side, PuntReason reason);
+  [[gnu::cold, gnu::noinline]] void drop(Packet* p, Counter reason);
   // `bytes`, when known, is the packets' total length: the caller's loop
   // had their lengths at hand, so no second pass reads them (unless the
   // link refuses some, whose lengths are then taken out).
