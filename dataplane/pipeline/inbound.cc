@@ -181,21 +181,18 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
   const uint32_t public_address_v4 = qt.public_address.v4;
   const uint16_t nat_t_port = t.nat_t_port;
 
-  // Across the batch first: the SPI table's slot of every packet that looks
-  // like plain ESP, so that the lookups below (and the SA prefetches they
-  // start) do not wait on it one by one. A guess only: the loop below checks
-  // everything.
-  for (uint32_t i = 0; i < n; i++) {
-    const Packet* p = pkts[i];
-    const uint8_t* ip = p->data + net::kEthHeaderLen;
-    const uint16_t type = load_be16(p->data + 12);
-    if (type == net::kEtherTypeIpv4 && p->len >= net::kEthHeaderLen + net::kIpv4HeaderLen && ip[9] == net::kProtoEsp) {
-      const uint32_t ihl = (ip[0] & 0xfu) * 4u;
-      if (p->len >= net::kEthHeaderLen + ihl + 4) qt.inbound.prefetch(load_be32(ip + ihl));
-    } else if (type == net::kEtherTypeIpv6 && p->len >= net::kEthHeaderLen + net::kIpv6HeaderLen + 4 && ip[6] == net::kProtoEsp) {
-      qt.inbound.prefetch(load_be32(ip + net::kIpv6HeaderLen));
-    }
-  }
+  // The parse pass below checks each packet and prefetches its SPI table
+  // slot; the lookups follow in a second, short pass over what it kept, so
+  // they (and the SA prefetches they start) do not wait on the slots one by
+  // one. (A separate prefetch pass in front, which read every packet's
+  // headers once more, cost 29 instructions a packet; docs/dataplane.md,
+  // "Round five, passes".)
+  Packet* parsed[kBatch];
+  uint32_t spi_of[kBatch];
+  uint16_t offset_of[kBatch];  // of the ESP header, from the frame's start
+  uint32_t esp_len_of[kBatch];
+  const uint8_t* udp_ip_of[kBatch];  // ESP in UDP: the outer IP header; else null
+  uint32_t np = 0;
 
   for (uint32_t i = 0; i < n; i++) {
     Packet* p = pkts[i];
@@ -280,18 +277,29 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
 
     uint32_t esp_len = ip_len - esp_off;
     if (esp_len < 4) { drop(p, Counter::public_drop_truncated); continue; }
+    const uint32_t spi = load_be32(ip + esp_off);
+    qt.inbound.prefetch(spi);
+    parsed[np] = p;
+    spi_of[np] = spi;
+    offset_of[np] = static_cast<uint16_t>(net::kEthHeaderLen + esp_off);
+    esp_len_of[np] = esp_len;
+    udp_ip_of[np++] = udp ? ip : nullptr;
+  }
+
+  for (uint32_t j = 0; j < np; j++) {
+    Packet* p = parsed[j];
     route::RouteIndex route = 0;
-    esp::InboundSa* sa = qt.inbound.find(load_be32(ip + esp_off), &route);
+    esp::InboundSa* sa = qt.inbound.find(spi_of[j], &route);
     if (!sa) { drop(p, Counter::public_drop_unknown_spi); continue; }
     prefetch_sa(sa);
-    p->pull(net::kEthHeaderLen + esp_off);
-    p->len = esp_len;
+    p->pull(offset_of[j]);
+    p->len = esp_len_of[j];
     esp_pkts[m] = p;
     sas[m] = sa;
     routes[m] = route;
-    if (udp) {
+    if (udp_ip_of[j]) [[unlikely]] {
       udp_index[nudp] = static_cast<uint8_t>(m);
-      udp_outer[nudp++] = ip;
+      udp_outer[nudp++] = udp_ip_of[j];
     }
     m++;
   }

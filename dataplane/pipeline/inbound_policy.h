@@ -78,9 +78,10 @@ class InboundPolicy {
         return false;
       }
       const uint32_t src = load_be32(ip + 12), dst = load_be32(ip + 16);
-      if (src >= 0xe0000000u || dst >= 0xe0000000u) return false;  // multicast, reserved, broadcast
-      for (uint32_t i = r.begin4; i < r.end4; i++) {
-        if (((src ^ v4_[i].addr) & v4_[i].mask) == 0) return true;
+      if ((src >= 0xe0000000u) | (dst >= 0xe0000000u)) return false;  // multicast, reserved, broadcast
+      // Pointers, not indices: the index loop spilled its bounds to the stack.
+      for (const Net4 *n = v4_ + r.begin4, *end = v4_ + r.end4; n != end; ++n) {
+        if (((src ^ n->addr) & n->mask) == 0) return true;
       }
       return false;
     }
