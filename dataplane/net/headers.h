@@ -79,7 +79,7 @@ inline bool ipv4_header_checksum_ok(const uint8_t* ip, size_t ihl_bytes) {
 // TTL's weight (0x0100 in network order, loaded the same way), plus the
 // carry; for every one of the 65 536 checksums the same field as
 // ~(~HC + ~0x0100) folded (pipeline_fuzz.cc checks all of them at start-up),
-// in a third of the instructions.
+// in 8 instructions instead of 14.
 inline void ipv4_decrement_ttl(uint8_t* ip) {
   ip[8] -= 1;
   constexpr uint8_t kTtlWeight[2] = {1, 0};
