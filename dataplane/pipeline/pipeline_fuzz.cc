@@ -33,6 +33,9 @@
 //     (both loop routes: 192.168.10.0/24 and c0a8:a00::/24), to no multicast
 //     or broadcast address (RFC 4301 §5.2);
 //   - an injected frame to send goes out unchanged;
+//   - the IPv4 header checksum check agrees with the byte-pair sum (on the
+//     input's first 20 octets) and the TTL decrement with RFC 1624's
+//     formula (every checksum, once);
 //   - with ESP in UDP, public-side output is UDP from port 4500 with a right
 //     length and checksum (0 over IPv4), and a NAT keepalive is consumed
 //     (counted, in the accounting, as settled). A frame of the input may
@@ -362,11 +365,25 @@ bool ttl_decrement_matches_reference() {
   return true;
 }
 
+// The pipeline's IPv4 header checksum check (net::ipv4_header_checksum_ok,
+// a remainder by 0xffff for 20-octet headers) against the byte-pair sum, on
+// the input's first octets as they are and with their checksum made right.
+void check_header_checksum(const uint8_t* data, size_t size) {
+  if (size < net::kIpv4HeaderLen) return;
+  uint8_t h[net::kIpv4HeaderLen];
+  std::memcpy(h, data, sizeof h);
+  check(net::ipv4_header_checksum_ok(h, sizeof h) == (net::checksum_partial(h, sizeof h) == 0xffff));
+  store_be16(h + 10, 0);
+  store_be16(h + 10, net::ipv4_header_checksum(h, sizeof h));
+  check(net::ipv4_header_checksum_ok(h, sizeof h) == (net::checksum_partial(h, sizeof h) == 0xffff));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const bool ttl_ok = ttl_decrement_matches_reference();
   check(ttl_ok);
+  check_header_checksum(data, size);
   static Harness h;
   if (size == 0) return 0;
   const uint8_t settings = data[0];
