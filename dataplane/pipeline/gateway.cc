@@ -102,6 +102,7 @@ Gateway::Gateway(GatewayConfig config, const LinkFactory& links) : config_(std::
                                 std::to_string(config_.public_addresses.size()));
   if (config_.mtu < kMinMtu || config_.mtu > kMaxMtu) throw std::invalid_argument(mtu_error);
   quiescent_.reset(new Quiescent[config_.queues]);
+  for (uint32_t q = 0; q < config_.queues; q++) sa_arenas_.push_back(std::make_unique<QueueSas>(q));
   for (uint32_t q = 0; q < config_.queues; q++) {
     quiescent_[q].gen.store(kOffline);
     workers_.push_back(std::make_unique<Worker>(q, links(Side::private_side, q), links(Side::public_side, q),
@@ -116,8 +117,7 @@ Gateway::~Gateway() {
   stop();
   reclaim();
   for (auto& f : pending_free_) f();
-  for (auto& [k, sa] : inbound_) esp::wipe(*sa);
-  for (auto& [k, sa] : outbound_) esp::wipe(*sa);
+  // The maps' SAs are wiped as the arenas take them back (esp::SaArena::destroy).
 }
 
 void Gateway::start() {
@@ -215,12 +215,13 @@ void Gateway::commit() {
   reclaim();
 }
 
-void Gateway::free_after_commit(esp::InboundSa* p) {
-  pending_free_.push_back([p] { esp::wipe(*p); delete p; });
+// Wiped and back to its arena once no worker can see it (esp::SaArena::destroy).
+void Gateway::free_after_commit(esp::ArenaPtr<esp::InboundSa> p) {
+  pending_free_.push_back([d = p.get_deleter(), sa = p.release()] { d(sa); });
 }
 
-void Gateway::free_after_commit(esp::OutboundSa* p) {
-  pending_free_.push_back([p] { esp::wipe(*p); delete p; });
+void Gateway::free_after_commit(esp::ArenaPtr<esp::OutboundSa> p) {
+  pending_free_.push_back([d = p.get_deleter(), sa = p.release()] { d(sa); });
 }
 
 void Gateway::retire_later(std::function<void()> free) {
@@ -352,7 +353,7 @@ void Gateway::set_routes(std::vector<RouteSpec> routes) {
     if (!ids.count(it->route) || it->pair > pairs_of.at(it->route)) it = unusable_.erase(it);
     else ++it;
   }
-  std::vector<std::unique_ptr<esp::OutboundSa>> gone;
+  std::vector<esp::ArenaPtr<esp::OutboundSa>> gone;
   for (auto it = outbound_.begin(); it != outbound_.end();) {
     if (!ids.count(it->first.route) || it->first.pair > pairs_of.at(it->first.route)) {
       gone.push_back(std::move(it->second));
@@ -390,7 +391,7 @@ void Gateway::set_routes(std::vector<RouteSpec> routes) {
     for (const route::Prefix& p : routes[i].nets) entries.push_back({p, static_cast<uint16_t>(i + 1)});
   route_table_ = RouteTable::build(entries);
   routes_ = std::move(routes);
-  for (auto& sa : gone) free_after_commit(sa.release());
+  for (auto& sa : gone) free_after_commit(std::move(sa));
   dirty_ = true;
 }
 
@@ -400,7 +401,7 @@ void Gateway::add_inbound_sa(const SaSpec& s) {
   if (inbound_.count({s.queue, s.spi}))
     throw std::invalid_argument("inbound SPI " + std::to_string(s.spi) + " already in use on queue " +
                                 std::to_string(s.queue));
-  auto sa = std::make_unique<esp::InboundSa>();
+  auto sa = sa_arenas_[s.queue]->in.create();
   if (!esp::init_inbound(*sa, s.aead, s.spi, s.keymat.data(), s.keymat.size(), s.replay_window))
     throw std::invalid_argument("inbound SA " + std::to_string(s.spi) + ": key material must be " +
                                 std::to_string(esp::aead_key_len(s.aead) + esp::kSaltLen) +
@@ -417,11 +418,11 @@ void Gateway::add_inbound_sa(const SaSpec& s) {
 bool Gateway::remove_inbound_sa(uint32_t queue, uint32_t spi) {
   auto it = inbound_.find({queue, spi});
   if (it == inbound_.end()) return false;
-  esp::InboundSa* p = it->second.release();
+  esp::ArenaPtr<esp::InboundSa> p = std::move(it->second);
   inbound_.erase(it);
   inbound_route_.erase({queue, spi});
   inbound_pair_.erase({queue, spi});
-  free_after_commit(p);
+  free_after_commit(std::move(p));
   dirty_ = true;
   return true;
 }
@@ -432,7 +433,7 @@ void Gateway::set_outbound_sa(const SaSpec& s) {
     throw std::invalid_argument("outbound SA " + std::to_string(s.spi) + ": pair " + std::to_string(s.pair) + " beyond the " +
                                 std::to_string(kMaxPairs) + " peers a route may have");
   if (s.spi < kMinSpi) throw std::invalid_argument("SPI " + std::to_string(s.spi) + " is reserved (0-" + std::to_string(kMinSpi - 1) + ")");
-  auto sa = std::make_unique<esp::OutboundSa>();
+  auto sa = sa_arenas_[s.queue]->out.create();
   if (!esp::init_outbound(*sa, s.aead, s.spi, s.keymat.data(), s.keymat.size()))
     throw std::invalid_argument("outbound SA " + std::to_string(s.spi) + ": key material must be " +
                                 std::to_string(esp::aead_key_len(s.aead) + esp::kSaltLen) + " bytes");
@@ -445,18 +446,18 @@ void Gateway::set_outbound_sa(const SaSpec& s) {
   sa->udp_destination_port = s.udp_destination_port;
   esp::set_limit(*sa, s.limit);
   auto& slot = outbound_[{s.queue, s.route, s.pair}];
-  esp::OutboundSa* old = slot.release();
+  esp::ArenaPtr<esp::OutboundSa> old = std::move(slot);
   slot = std::move(sa);
-  if (old) free_after_commit(old);
+  if (old) free_after_commit(std::move(old));
   dirty_ = true;
 }
 
 bool Gateway::remove_outbound_sa(uint32_t queue, const std::string& route, uint8_t pair) {
   auto it = outbound_.find({queue, route, pair});
   if (it == outbound_.end()) return false;
-  esp::OutboundSa* p = it->second.release();
+  esp::ArenaPtr<esp::OutboundSa> p = std::move(it->second);
   outbound_.erase(it);
-  free_after_commit(p);
+  free_after_commit(std::move(p));
   dirty_ = true;
   return true;
 }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "esp/sa.h"
+#include "esp/sa_arena.h"
 #include "io/link.h"
 #include "net/udp_encap.h"
 #include "pipeline/doorbell.h"
@@ -169,9 +170,19 @@ class Gateway {
   std::atomic<bool> stop_{false};
   std::function<void()> notify_;
 
+  // Each queue's SAs in arenas of their own (esp/sa_arena.h), declared before
+  // the maps that hold them so they outlive them.
+  struct QueueSas {
+    explicit QueueSas(uint32_t q)
+        : in("inbound SAs of queue " + std::to_string(q + 1)), out("outbound SAs of queue " + std::to_string(q + 1)) {}
+    esp::SaArena<esp::InboundSa> in;
+    esp::SaArena<esp::OutboundSa> out;
+  };
+  std::vector<std::unique_ptr<QueueSas>> sa_arenas_;
+
   // Control-side state from which snapshots are built.
   std::vector<RouteSpec> routes_;
-  std::map<std::pair<uint32_t, uint32_t>, std::unique_ptr<esp::InboundSa>> inbound_;  // (queue, spi)
+  std::map<std::pair<uint32_t, uint32_t>, esp::ArenaPtr<esp::InboundSa>> inbound_;  // (queue, spi)
   std::map<std::pair<uint32_t, uint32_t>, std::string> inbound_route_;
   struct OutKey {
     uint32_t queue;
@@ -179,7 +190,7 @@ class Gateway {
     uint8_t pair;
     bool operator<(const OutKey& o) const { return std::tie(queue, route, pair) < std::tie(o.queue, o.route, o.pair); }
   };
-  std::map<OutKey, std::unique_ptr<esp::OutboundSa>> outbound_;  // (queue, route, pair)
+  std::map<OutKey, esp::ArenaPtr<esp::OutboundSa>> outbound_;  // (queue, route, pair)
   std::map<std::pair<uint32_t, uint32_t>, uint8_t> inbound_pair_;  // (queue, spi) → pair, when not 0
   std::set<OutKey> unusable_;  // pairs the control plane took out of their route's flow hashing
   std::map<std::pair<uint32_t, std::string>, std::unique_ptr<PeerEndpoint>> endpoints_;  // (queue, route)
@@ -188,8 +199,8 @@ class Gateway {
   bool dirty_ = false;
   // SAs removed from the state, freed once the snapshot without them is out.
   std::vector<std::function<void()>> pending_free_;
-  void free_after_commit(esp::InboundSa* p);
-  void free_after_commit(esp::OutboundSa* p);
+  void free_after_commit(esp::ArenaPtr<esp::InboundSa> p);
+  void free_after_commit(esp::ArenaPtr<esp::OutboundSa> p);
 
   // Publication and reclamation.
   std::atomic<const Tables*> tables_{nullptr};

@@ -1,0 +1,105 @@
+#include "esp/sa_arena.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define VITESSE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VITESSE_ASAN 1
+#endif
+#endif
+#ifdef VITESSE_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define POISON(p, n) ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+namespace vitesse::esp {
+
+namespace {
+
+// Cache lines, rounded up to an odd count (sa_arena.h says why).
+size_t odd_stride(size_t object_size) {
+  size_t lines = (object_size + SlotArena::kLine - 1) / SlotArena::kLine;
+  if (lines % 2 == 0) lines++;
+  return lines * SlotArena::kLine;
+}
+
+}  // namespace
+
+SlotArena::SlotArena(size_t object_size, std::string what)
+    : object_size_(object_size), stride_(odd_stride(object_size)), what_(std::move(what)) {
+  if (object_size == 0 || stride_ > kChunkBytes) throw std::invalid_argument(what_ + ": bad slot size");
+}
+
+SlotArena::~SlotArena() {
+  for (void* c : chunks_) {
+    // The shadow of unmapped memory is not reset by munmap: a later mapping
+    // at the same address must not inherit our poison.
+    UNPOISON(c, kChunkBytes);
+    munmap(c, kChunkBytes);
+  }
+}
+
+void SlotArena::grow() {
+  // Twice the size, trimmed to a 2 MiB-aligned chunk, so that the chunk can
+  // be one huge page.
+  const size_t want = 2 * kChunkBytes;
+  const size_t n = slots_per_chunk();
+  chunks_.reserve(chunks_.size() + 1);  // nothing can throw once the chunk is mapped
+  free_.reserve(free_.size() + n);
+  void* m = mmap(nullptr, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) {
+    const int err = errno;
+    throw std::runtime_error(what_ + ": cannot map " + std::to_string(kChunkBytes >> 20) + " MiB for " +
+                             std::to_string(slots_per_chunk()) + " more (" + std::to_string(in_use_) +
+                             " in use): " + std::strerror(err));
+  }
+  const uintptr_t start = reinterpret_cast<uintptr_t>(m);
+  const uintptr_t aligned = (start + kChunkBytes - 1) & ~(uintptr_t{kChunkBytes} - 1);
+  if (aligned > start) munmap(m, aligned - start);
+  if (aligned + kChunkBytes < start + want) munmap(reinterpret_cast<void*>(aligned + kChunkBytes), start + want - aligned - kChunkBytes);
+  char* chunk = reinterpret_cast<char*>(aligned);
+#ifdef MADV_HUGEPAGE
+  if (madvise(chunk, kChunkBytes, MADV_HUGEPAGE) == 0) huge_chunks_++;
+#endif
+  chunks_.push_back(chunk);
+  POISON(chunk, kChunkBytes);
+  // Pushed from the last slot down, so slots are handed out in address order.
+  for (size_t i = n; i-- > 0;) free_.push_back(chunk + i * stride_);
+}
+
+void* SlotArena::allocate() {
+  if (free_.empty()) grow();
+  void* p = free_.back();
+  free_.pop_back();
+  in_use_++;
+  UNPOISON(p, object_size_);
+  return p;
+}
+
+void SlotArena::release(void* p) {
+  POISON(p, stride_);
+  free_.push_back(p);
+  in_use_--;
+}
+
+bool SlotArena::owns(const void* p) const {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  for (void* c : chunks_) {
+    const uintptr_t b = reinterpret_cast<uintptr_t>(c);
+    if (a >= b && a < b + slots_per_chunk() * stride_) return (a - b) % stride_ == 0;
+  }
+  return false;
+}
+
+}  // namespace vitesse::esp
