@@ -56,6 +56,36 @@ export interface EspPart {
   setLimit(sa: SaHandle, limit: bigint): void;
   wipe(sa: SaHandle): boolean;
   encapsulatedLength(innerLen: number, tfcPadTo?: number): number;
+  // The SA arena on its own (dataplane/esp/sa_arena_napi.cc).
+  arenaCreate(kind: 'inbound' | 'outbound'): SaArenaHandle;
+  /** An SA keyed with aes-gcm-16-icv (20 octets of key ‖ salt); its slot number. */
+  arenaAllocate(arena: SaArenaHandle, keymat: Buffer): number;
+  arenaFree(arena: SaArenaHandle, slot: number): void;
+  arenaSlot(arena: SaArenaHandle, slot: number): SaArenaSlot;
+  arenaInfo(arena: SaArenaHandle): SaArenaInfo;
+}
+
+declare const arenaBrand: unique symbol;
+export type SaArenaHandle = { readonly [arenaBrand]: true };
+
+export interface SaArenaSlot {
+  address: bigint;
+  /** The lines a packet reads of this SA (pipeline/prefetch_sa.h), line addresses. */
+  lines: bigint[];
+  /** Key schedule and salt read back as zeros. */
+  keyZero: boolean;
+  /** AddressSanitizer's view of the slot's first octet; null without ASan. */
+  poisoned: boolean | null;
+}
+
+export interface SaArenaInfo {
+  stride: number;
+  objectSize: number;
+  slotsPerChunk: number;
+  chunks: number;
+  inUse: number;
+  hugeChunks: number;
+  asan: boolean;
 }
 
 // ---- crypto (dataplane/crypto/crypto_napi.cc) ----

@@ -14,7 +14,7 @@ const entry = 'dataplane/addon.cc';
 const product = new Set(['dataplane/pipeline/gateway_napi.cc', 'dataplane/io/instance_napi.cc', 'dataplane/io/peer_napi.cc']);
 const testkit = new Set([
   'dataplane/crypto/crypto_napi.cc', 'dataplane/crypto/gcm_bench.cc', 'dataplane/crypto/openssl_gcm.cc',
-  'dataplane/esp/esp_napi.cc', 'dataplane/io/io_napi.cc', 'dataplane/io/traffic.cc',
+  'dataplane/esp/esp_napi.cc', 'dataplane/esp/sa_arena_napi.cc', 'dataplane/io/io_napi.cc', 'dataplane/io/traffic.cc',
   'dataplane/route/route_napi.cc', 'dataplane/pipeline/softbench.cc', 'dataplane/pipeline/softbench_napi.cc',
   'dataplane/pipeline/cpu_ceiling.cc', 'dataplane/pipeline/cpu_ceiling_napi.cc',
 ]);

@@ -74,8 +74,12 @@ void SlotArena::grow() {
 #endif
   chunks_.push_back(chunk);
   POISON(chunk, kChunkBytes);
-  // Pushed from the last slot down, so slots are handed out in address order.
-  for (size_t i = n; i-- > 0;) free_.push_back(chunk + i * stride_);
+  // The chunk's first slot starts where the previous chunk's slots would have
+  // continued modulo a page (a colour offset), so the odd stride's spread
+  // over the L1 sets runs on across chunks. Pushed from the last slot down,
+  // so slots are handed out in address order.
+  char* first = chunk + ((chunks_.size() - 1) * n * stride_) % kPage;
+  for (size_t i = n; i-- > 0;) free_.push_back(first + i * stride_);
 }
 
 void* SlotArena::allocate() {
@@ -91,15 +95,6 @@ void SlotArena::release(void* p) {
   POISON(p, stride_);
   free_.push_back(p);
   in_use_--;
-}
-
-bool SlotArena::owns(const void* p) const {
-  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
-  for (void* c : chunks_) {
-    const uintptr_t b = reinterpret_cast<uintptr_t>(c);
-    if (a >= b && a < b + slots_per_chunk() * stride_) return (a - b) % stride_ == 0;
-  }
-  return false;
 }
 
 }  // namespace vitesse::esp

@@ -39,6 +39,7 @@ class SlotArena {
  public:
   static constexpr size_t kChunkBytes = size_t{2} << 20;
   static constexpr size_t kLine = 64;
+  static constexpr size_t kPage = 4096;  // the L1 set is the line's place in a page
 
   // `what` names the arena in errors ("inbound SAs of queue 1").
   SlotArena(size_t object_size, std::string what);
@@ -54,14 +55,13 @@ class SlotArena {
 
   // The distance between slots: an odd number of cache lines.
   size_t stride() const { return stride_; }
-  size_t slots_per_chunk() const { return kChunkBytes / stride_; }
+  // A page less than a chunk: room for the colour offset (sa_arena.cc).
+  size_t slots_per_chunk() const { return (kChunkBytes - kPage) / stride_; }
   size_t chunks() const { return chunks_.size(); }
   size_t in_use() const { return in_use_; }
   // Chunks the kernel accepted MADV_HUGEPAGE for (it may still back them
   // with 4 KiB pages when no huge page is free).
   size_t huge_chunks() const { return huge_chunks_; }
-  // Whether p is the start of a slot of this arena (allocated or free).
-  bool owns(const void* p) const;
 
  private:
   void grow();
