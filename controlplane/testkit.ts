@@ -84,7 +84,6 @@ export interface SaArenaInfo {
   slotsPerChunk: number;
   chunks: number;
   inUse: number;
-  hugeChunks: number;
   asan: boolean;
 }
 

@@ -10,12 +10,11 @@
 // (the set is address bits 6..11), and the lines a packet touches of
 // consecutive SAs cover all 64 sets evenly.
 //
-// Slots come from chunks of 2 MiB mapped on their own, on a transparent huge
-// page where the kernel gives one (madvise; a 4 KiB-page mapping otherwise),
-// so a batch's SAs need a TLB entry or two instead of one per SA. The arena
-// grows by a chunk when no slot is free and throws (naming what and how much)
-// when the memory cannot be had; it never returns memory before it is
-// destroyed. Control thread only: workers read SAs, never allocate them.
+// Slots come from chunks of 2 MiB mapped on their own (backed as they are
+// used). The arena grows by a chunk when no slot is free and throws (naming
+// what and how much) when the memory cannot be had; it never returns memory
+// before it is destroyed. Control thread only: workers read SAs, never
+// allocate them.
 //
 // Lifetime stays the gateway's (pipeline/gateway.cc): an SA removed from a
 // snapshot is destroyed only after every worker passed a later generation.
@@ -59,9 +58,6 @@ class SlotArena {
   size_t slots_per_chunk() const { return (kChunkBytes - kPage) / stride_; }
   size_t chunks() const { return chunks_.size(); }
   size_t in_use() const { return in_use_; }
-  // Chunks the kernel accepted MADV_HUGEPAGE for (it may still back them
-  // with 4 KiB pages when no huge page is free).
-  size_t huge_chunks() const { return huge_chunks_; }
 
  private:
   void grow();
@@ -72,7 +68,6 @@ class SlotArena {
   std::vector<void*> chunks_;
   std::vector<void*> free_;  // a stack, lowest address on top
   size_t in_use_ = 0;
-  size_t huge_chunks_ = 0;
 };
 
 template <class Sa>

@@ -13,7 +13,7 @@
 //     slot is read with its poison lifted for the look); poisoned: whether
 //     AddressSanitizer reports the slot's first octet poisoned (null when the
 //     build has no ASan)
-//   arenaInfo(arena) -> { stride, objectSize, slotsPerChunk, chunks, inUse, hugeChunks, asan }
+//   arenaInfo(arena) -> { stride, objectSize, slotsPerChunk, chunks, inUse, asan }
 #include <napi.h>
 
 #include <memory>
@@ -177,7 +177,6 @@ Napi::Value ArenaInfo(const Napi::CallbackInfo& info) {
   o.Set("slotsPerChunk", Napi::Number::New(env, static_cast<double>(s.slots_per_chunk())));
   o.Set("chunks", Napi::Number::New(env, static_cast<double>(s.chunks())));
   o.Set("inUse", Napi::Number::New(env, static_cast<double>(s.in_use())));
-  o.Set("hugeChunks", Napi::Number::New(env, static_cast<double>(s.huge_chunks())));
 #ifdef VITESSE_ASAN
   o.Set("asan", Napi::Boolean::New(env, true));
 #else
