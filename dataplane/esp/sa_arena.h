@@ -3,12 +3,13 @@
 //
 // With a thousand routes every packet of a batch has its own SA, and a chunk
 // of 32 packets reads six or seven lines of each (pipeline/prefetch_sa.h).
-// Where malloc put them, 1000 SAs' hot lines fell into 22 of the 64 sets of
-// the 32 KiB 8-way L1, so a chunk's SA lines evicted each other. Here the SAs
-// of one kind and queue are slots of one stride, an odd number of cache lines:
-// any 64 consecutive slots then put each of their lines in a different L1 set
-// (the set is address bits 6..11), and the lines a packet touches of
-// consecutive SAs cover all 64 sets evenly.
+// Where malloc puts them, how those lines spread over the 64 sets of the
+// 32 KiB 8-way L1 depends on the order of the control plane's allocations
+// (an even distance between SAs leaves half the sets to each line of them).
+// Here the SAs of one kind and queue are slots of one stride, an odd number
+// of cache lines: any 64 consecutive slots then put each of their lines in a
+// different L1 set (the set is address bits 6..11), and the lines a packet
+// touches of consecutive SAs cover all 64 sets evenly.
 //
 // Slots come from chunks of 2 MiB mapped on their own (backed as they are
 // used). The arena grows by a chunk when no slot is free and throws (naming
@@ -20,7 +21,7 @@
 // snapshot is destroyed only after every worker passed a later generation.
 // destroy() wipes the key material before the slot can be reused, and under
 // AddressSanitizer a free slot is poisoned, so a worker touching a freed SA is
-// still reported as a use after free.
+// still reported (as a use after poison).
 #pragma once
 
 #include <cstddef>
