@@ -228,6 +228,12 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
   uint16_t ip_id = ip_id_;  // a member would be stored and reloaded around each header write
   // Batches without ESP in UDP take the loop plain ESP always took.
   for (uint32_t i = 0; i < m; i++) {
+    // The line the outer header starts in (an IPv4 template's; IPv6's may
+    // start one line earlier), for writing, four packets ahead: it is in
+    // front of the received frame, which no pass touched, and the same
+    // prefetch in the second pass was evicted by the ESP call's SA and key
+    // lines (docs/dataplane.md, "Route line").
+    if (i + 4 < m) __builtin_prefetch(out[i + 4]->data - (net::kEthHeaderLen + net::kIpv4HeaderLen), 1);
     Packet* p = out[i];
     if (results[i] != esp::EncapResult::ok) {
       drop(p, encap_drop_reason(results[i]));
