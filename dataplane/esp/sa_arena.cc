@@ -6,21 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define VITESSE_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VITESSE_ASAN 1
-#endif
-#endif
-#ifdef VITESSE_ASAN
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
+#include "util/asan.h"
 
 namespace vitesse::esp {
 
@@ -44,7 +30,7 @@ SlotArena::~SlotArena() {
   for (void* c : chunks_) {
     // The shadow of unmapped memory is not reset by munmap: a later mapping
     // at the same address must not inherit our poison.
-    UNPOISON(c, kChunkBytes);
+    VITESSE_UNPOISON(c, kChunkBytes);
     munmap(c, kChunkBytes);
   }
 }
@@ -64,7 +50,7 @@ void SlotArena::grow() {
   }
   char* chunk = static_cast<char*>(m);
   chunks_.push_back(chunk);
-  POISON(chunk, kChunkBytes);
+  VITESSE_POISON(chunk, kChunkBytes);
   // The chunk's first slot starts where the previous chunk's slots would have
   // continued modulo a page (a colour offset), so the odd stride's spread
   // over the L1 sets runs on across chunks. Pushed from the last slot down,
@@ -78,12 +64,12 @@ void* SlotArena::allocate() {
   void* p = free_.back();
   free_.pop_back();
   in_use_++;
-  UNPOISON(p, object_size_);
+  VITESSE_UNPOISON(p, object_size_);
   return p;
 }
 
 void SlotArena::release(void* p) {
-  POISON(p, stride_);
+  VITESSE_POISON(p, stride_);
   free_.push_back(p);
   in_use_--;
 }

@@ -24,18 +24,8 @@
 #include "esp/sa_arena.h"
 #include "napi_registry.h"
 #include "pipeline/prefetch_sa.h"
+#include "util/asan.h"
 #include "util/napi_args.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define VITESSE_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define VITESSE_ASAN 1
-#endif
-#endif
-#ifdef VITESSE_ASAN
-#include <sanitizer/asan_interface.h>
-#endif
 
 namespace vitesse::esp {
 namespace {
