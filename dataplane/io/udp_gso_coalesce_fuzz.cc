@@ -20,9 +20,9 @@
 #include <utility>
 #include <vector>
 
+#include "io/coalesce_fuzz_input.h"
 #include "io/gso.h"
 #include "io/udp_gso_coalesce.h"
-#include "packet.h"
 
 using namespace vitesse;
 
@@ -35,33 +35,17 @@ void check(bool ok) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 4 + gso::kVnetHdrLen || size > 70000) return 0;
-  const uint8_t which = data[0], xor_with = data[3];
-  const uint16_t at = static_cast<uint16_t>(data[1] | (data[2] << 8));
-  data += 4;
-  size -= 4;
-  const gso::VnetHdr h = gso::read_vnet_hdr(data);
-  std::vector<uint8_t> super(data + gso::kVnetHdrLen, data + size);
-  const uint32_t len = static_cast<uint32_t>(super.size());
-  const uint32_t limit = static_cast<uint32_t>(kMaxFrame) - 4;
-
-  std::vector<std::vector<uint8_t>> frames;
-  gso::Plan p;
-  if (gso::plan(h, super.data(), len, limit, &p)) {
-    const uint32_t n = p.segments < kBatch ? p.segments : kBatch;
-    for (uint32_t k = 0; k < n; k++) {
-      std::vector<uint8_t> seg(p.hdr_len + p.mss);
-      seg.resize(gso::write_segment(p, super.data(), len, k, seg.data()));
-      if ((which & 2) && p.proto == 17 && !p.ipv6) seg[p.l4 + 6] = seg[p.l4 + 7] = 0;
-      frames.push_back(std::move(seg));
-    }
-  } else {
-    if (len == 0 || len > limit) return 0;
-    frames.assign(3, super);
+  gso::CoalesceFuzzInput in;
+  if (!gso::read_coalesce_fuzz_input(data, size, &in)) return 0;
+  const uint8_t which = in.which;
+  const uint32_t limit = in.limit;
+  std::vector<std::vector<uint8_t>>& frames = in.frames;
+  if ((which & 2) && in.cut && in.plan.proto == 17 && !in.plan.ipv6) {
+    for (std::vector<uint8_t>& seg : frames) seg[in.plan.l4 + 6] = seg[in.plan.l4 + 7] = 0;
   }
   if (which & 1) {
     std::vector<uint8_t>& f = frames[(which >> 2) % frames.size()];
-    f[at % f.size()] ^= xor_with;
+    f[in.at % f.size()] ^= in.xor_with;
   }
 
   const uint32_t n = static_cast<uint32_t>(frames.size());
