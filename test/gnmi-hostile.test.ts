@@ -212,6 +212,9 @@ describeNeeding(['cli', 'openssl', 'yanglint'], 'gNMI under hostile input', () =
   });
 
   it('connections: at most --max-connections, handshakes and silence past --connection-timeout closed, no plain text', async () => {
+    // The earlier tests' client goes idle too and is closed after the same timeout: wait for that first, so that
+    // the count below moves for the idle socket of this test alone.
+    await until(async () => (await listener()).connections === 0, 10_000, 'the earlier connections to close');
     const before = await listener();
     // A TCP connection that never starts TLS: closed after the timeout (1 s), counted.
     const idle = net.connect(port, '127.0.0.1');
