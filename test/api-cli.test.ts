@@ -296,7 +296,7 @@ describe('vitesse run', () => {
       saved.mtu = 1280;
       fs.writeFileSync(file, JSON.stringify({ 'vitesse-gateway:gateway': saved }));
       child.kill('SIGHUP');
-      await until(() => logs.some((l) => l.msg === 'configuration reloaded'), 5000, 'the reload');
+      await until(() => logs.some((l) => l.msg === 'configuration reloaded'), 20_000, 'the reload');
       const mtu = await vitesse(['config', 'get-config', '--socket', sock, '/mtu']);
       expect(JSON.parse(mtu.stdout)).toEqual({ 'vitesse-gateway:mtu': 1280 });
 

@@ -77,7 +77,7 @@ describeNeeding(['root', 'ip', 'ping', 'cli'], 'hostile API requests against a r
   async function prototypesChanged(gw: Gw): Promise<unknown> {
     const before = gw.stderr.split('PROTOTYPES ').length;
     gw.child.kill('SIGUSR2');
-    await until(() => gw.stderr.split('PROTOTYPES ').length > before && gw.stderr.endsWith('\n'), 5000, 'the prototype report');
+    await until(() => gw.stderr.split('PROTOTYPES ').length > before && gw.stderr.endsWith('\n'), 20_000, 'the prototype report');
     const last = gw.stderr.split('PROTOTYPES ').at(-1)!.split('\n')[0];
     return JSON.parse(last);
   }

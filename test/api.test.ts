@@ -162,10 +162,10 @@ describe('management API over the Unix socket', () => {
     // Remove the route at both ends: its SAs go, its traffic has no route.
     await apiA.call('DELETE', `${CONFIG}/route=site-b`);
     await apiB.call('DELETE', `${CONFIG}/route=site-a`);
-    await until(() => s!.a.sas().length === 0 && s!.b.sas().length === 0, 5000, 'SAs removed');
+    await until(() => s!.a.sas().length === 0 && s!.b.sas().length === 0, 20_000, 'SAs removed');
     const noRoute = s!.a.dataplane.counters().private_drop_no_route;
     s!.sendA([numbered('a', 1)]);
-    await until(() => s!.a.dataplane.counters().private_drop_no_route === noRoute + 1, 2000, 'a no-route drop');
+    await until(() => s!.a.dataplane.counters().private_drop_no_route === noRoute + 1, 20_000, 'a no-route drop');
     expect(s!.a.currentConfig.routes).toEqual([]);
 
     // Add a new one at both ends, with a new key and route SPI.
@@ -279,7 +279,7 @@ describe('management API over the Unix socket', () => {
     expired.writeUInt16BE(0, 14 + 10);
     expired.writeUInt16BE(internetChecksum(expired.subarray(14, 34)), 14 + 10);
     s!.sendA([numbered('a', 2, 3000), expired]); // over the MTU: an mtu error
-    await until(() => s!.a.dataplane.counters().private_ttl_expired === 1 && (s!.a.slowpath.counters().icmp.sent['11.0'] ?? 0) === 1, 5000, 'the ICMP error');
+    await until(() => s!.a.dataplane.counters().private_ttl_expired === 1 && (s!.a.slowpath.counters().icmp.sent['11.0'] ?? 0) === 1, 20_000, 'the ICMP error');
     // A reading of the state between two equal readings of the counters is of
     // that same moment (ARP refreshes and the ICMP error may still move them).
     let state: any, c: Counters, q: Counters;

@@ -117,7 +117,7 @@ describe('vitesse drain', () => {
 
     const c = await vitesse(['drain', '--socket', socket, '--cancel']);
     expect(c.code).toBe(0);
-    await until(() => !s.b.keymanager!.routeDraining(routeAtB()), 5000, 'the peer to take us back');
+    await until(() => !s.b.keymanager!.routeDraining(routeAtB()), 20_000, 'the peer to take us back');
     expect((gatewayState(s.b).route as Array<Record<string, unknown>>)[0]['peer-draining']).toBe(false);
     expect(livePrefixes(s.b)).toEqual([s.configB.routes[0].net]);
   });

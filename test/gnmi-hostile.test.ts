@@ -178,9 +178,9 @@ describeNeeding(['cli', 'openssl', 'yanglint'], 'gNMI under hostile input', () =
     const poll = c.subscribe();
     const p = collect(poll);
     poll.write({ subscribe: { mode: 'POLL', subscription: [{ path: gpath('/gateway-state/mode') }] } });
-    await until(() => p.responses.filter((r) => r.sync_response).length === 1, 5000, 'the first poll');
+    await until(() => p.responses.filter((r) => r.sync_response).length === 1, 20_000, 'the first poll');
     for (let i = 0; i < 50; i++) poll.write({ poll: {} });
-    await until(() => p.responses.filter((r) => r.sync_response).length === 2, 5000, 'the second poll');
+    await until(() => p.responses.filter((r) => r.sync_response).length === 2, 20_000, 'the second poll');
     await sleep(1500);
     // Fifty polls within one minimum interval: one more answer, not fifty.
     expect(p.responses.filter((r) => r.sync_response).length).toBe(2);
@@ -222,7 +222,7 @@ describeNeeding(['cli', 'openssl', 'yanglint'], 'gNMI under hostile input', () =
     idle.on('error', () => {});
     const closed = new Promise((r) => idle.once('close', r));
     await closed;
-    await until(async () => Number((await listener())['connections-timed-out']) === Number(before['connections-timed-out']) + 1, 5000, 'the idle connection counted');
+    await until(async () => Number((await listener())['connections-timed-out']) === Number(before['connections-timed-out']) + 1, 20_000, 'the idle connection counted');
     // Plain-text HTTP/2 (h2c) does not get a gRPC answer.
     const h2 = http2.connect(`http://127.0.0.1:${port}`);
     const h2answer = await new Promise<string>((resolve) => {

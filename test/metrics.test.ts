@@ -112,7 +112,7 @@ describe('metrics', () => {
     const { metrics } = await started();
     for (let i = 0; i < 300; i++) s!.sendA([numbered('a', i)]);
     s!.sendA([Buffer.alloc(10)]); // a runt: a drop with its reason
-    await until(() => s!.a.dataplane.counters(FIRST_QUEUE).private_drop_bad_header === 1 && s!.a.dataplane.counters(FIRST_QUEUE).encapsulated_packets >= 300, 5000, 'the traffic');
+    await until(() => s!.a.dataplane.counters(FIRST_QUEUE).private_drop_bad_header === 1 && s!.a.dataplane.counters(FIRST_QUEUE).encapsulated_packets >= 300, 20_000, 'the traffic');
     // A scrape between two equal readings of the counters is of that moment
     // (ARP refreshes may still move them).
     let c: Record<string, number>, samples: Sample[];
@@ -149,7 +149,7 @@ describe('metrics', () => {
     expect(value(samples, 'vitesse_route_liveness_probes_total', { route: 'site-b', event: 'failed' })).toBe(0);
     // A second scrape sees what happened since: nothing is cached.
     s!.sendA([Buffer.alloc(10)]);
-    await until(() => s!.a.dataplane.counters(FIRST_QUEUE).private_drop_bad_header === 2, 2000, 'second runt');
+    await until(() => s!.a.dataplane.counters(FIRST_QUEUE).private_drop_bad_header === 2, 20_000, 'second runt');
     expect(value(parse(await metrics.scrape()), 'vitesse_drops_total', { interface: 'private', reason: 'bad_header', queue: '1' })).toBe(2);
   });
 
@@ -168,7 +168,7 @@ describe('metrics', () => {
       last = v;
       await sleep(5);
     }
-    await until(() => { received += s!.receiveB().length; return received >= sent; }, 3000, 'the last datagrams');
+    await until(() => { received += s!.receiveB().length; return received >= sent; }, 20_000, 'the last datagrams');
     expect(spis.size).toBeGreaterThanOrEqual(3); // it did roll over
     const total = value(parse(await metrics.scrape()), 'vitesse_route_packets_total', { route: 'site-b', direction: 'outbound', queue: '1' })!;
     // Every packet sent went through some outbound SA of the route. A removed

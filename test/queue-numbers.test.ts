@@ -57,7 +57,7 @@ describe('queue numbers', () => {
     const total = 400;
     let sent = 0;
     for (let port = 1024; sent < total; port++) sent += s.sendA([flow(port)]);
-    await until(() => s!.a.sas().filter((x) => x.direction === 'outbound').reduce((n, x) => n + x.packets, 0) === total, 5000, 'the traffic');
+    await until(() => s!.a.sas().filter((x) => x.direction === 'outbound').reduce((n, x) => n + x.packets, 0) === total, 20_000, 'the traffic');
 
     const state = gatewayState(s.a);
     const metrics = await new GatewayMetrics(s.a).scrape();

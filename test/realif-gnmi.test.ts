@@ -165,7 +165,7 @@ describe.skipIf(why)(`gNMI against two vitesse run gateways${why ? ` [skipped: $
     const stream = gw.a.gnmi.subscribe();
     const s = collect(stream);
     stream.write({ subscribe: { mode: 'STREAM', encoding: 'JSON_IETF', subscription: [{ path: gpath('/gateway-state/route[id=site-b]'), mode: 'SAMPLE', sample_interval: String(SECOND) }] } });
-    await until(() => s.responses.some((r) => r.sync_response), 5000, 'sync_response');
+    await until(() => s.responses.some((r) => r.sync_response), 20_000, 'sync_response');
     const first = s.responses.find((r) => r.update)!;
     const samples = () => s.responses.filter((r) => r.update).map((r) => value(r.update.update[0].val) as Json);
     const out0 = Number(samples()[0]['outbound-packets']);
@@ -182,7 +182,7 @@ describe.skipIf(why)(`gNMI against two vitesse run gateways${why ? ` [skipped: $
     const stream = gw.a.gnmi.subscribe();
     const s = collect(stream);
     stream.write({ subscribe: { mode: 'STREAM', encoding: 'JSON_IETF', subscription: [{ path: gpath('/gateway-state/sa'), mode: 'ON_CHANGE' }] } });
-    await until(() => s.responses.some((r) => r.sync_response), 5000, 'sync_response');
+    await until(() => s.responses.some((r) => r.sync_response), 20_000, 'sync_response');
     // Traffic keeps the SAs in use while they roll over (sa-ttl 4 s).
     const traffic = lab.lab.spawn(lab.ns.hostA, ['ping', '-i', '0.2', '-c', '60', ADDR.hostB]);
     await sleep(12_000);
@@ -215,7 +215,7 @@ describe.skipIf(why)(`gNMI against two vitesse run gateways${why ? ` [skipped: $
     const stream = gw.a.gnmi.subscribe();
     const s = collect(stream);
     stream.write({ subscribe: { mode: 'STREAM', subscription: [{ path: gpath('/gateway-state/route[id=site-b]'), mode: 'ON_CHANGE' }] } });
-    await until(() => s.responses.some((r) => r.sync_response), 5000, 'sync_response');
+    await until(() => s.responses.some((r) => r.sync_response), 20_000, 'sync_response');
     const states = () => s.responses.filter((r) => r.update?.update?.length).map((r) => value(r.update.update[0].val) as Json);
     const up = (v: Json) => v['peer-up'] === true && v['outbound-sas'] > 0 && v['inbound-sas'] > 0;
     const down = (v: Json) => v['peer-up'] === false;

@@ -39,9 +39,9 @@ describe('an outbound SA whose sequence numbers run out', () => {
     // counted. (B refuses the three: its window, at 0, infers seq-high 0 for
     // them, RFC 4303 Appendix A, and a number that far left of it is a replay.)
     expect(s.sendA(Array.from({ length: 10 }, (_, i) => numbered('a', i)))).toBe(10);
-    await until(() => dp.counters().private_drop_sequence_exhausted === 7, 5_000, 'seven drops');
+    await until(() => dp.counters().private_drop_sequence_exhausted === 7, 20_000, 'seven drops');
     expect(dp.counters().encapsulated_packets).toBe(3);
-    await until(() => s.b.dataplane.counters().public_drop_replay === 3, 5_000, 'B to refuse the three');
+    await until(() => s.b.dataplane.counters().public_drop_replay === 3, 20_000, 'B to refuse the three');
     expect(s.receiveB()).toEqual([]);
     expect(dp.counters().private_drop_encapsulation_failed).toBe(0);
 
@@ -58,11 +58,11 @@ describe('an outbound SA whose sequence numbers run out', () => {
     // 300 s; and it is activated without the 7.5 s activation delay, since
     // the exhausted one sends nothing). Counted in key-exchange messages, not
     // time: one more negotiation, which A started.
-    await until(() => outbound().some((sa) => sa.spi !== exhausted.spi), 5_000, 'a new outbound SA');
+    await until(() => outbound().some((sa) => sa.spi !== exhausted.spi), 20_000, 'a new outbound SA');
     expect(s.a.keymanager!.counters.negotiations_initiated).toBe(initiated + 1);
     expect(s.sendA(Array.from({ length: 5 }, (_, i) => numbered('a', 100 + i)))).toBe(5);
     const after: number[] = [];
-    await until(() => (after.push(...s.receiveB().map(numberOf)), after.length === 5), 5_000, 'traffic over the new SA');
+    await until(() => (after.push(...s.receiveB().map(numberOf)), after.length === 5), 20_000, 'traffic over the new SA');
     expect(after).toEqual([100, 101, 102, 103, 104]);
     expect(dp.counters().private_drop_sequence_exhausted).toBe(7);
   });
