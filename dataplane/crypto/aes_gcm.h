@@ -29,14 +29,20 @@ bool gcm_path_supported(GcmPath p);
 struct alignas(64) GcmContext {
   GcmPath path;
   uint8_t rounds;  // 10 or 14
-  uint8_t reserved_[14];
+  uint8_t reserved_[2];
+  // RFC 4106's salt, the nonce's first four octets in the batch calls (a
+  // GcmJob names only the other eight, ESP's IV): kept with the key it
+  // belongs to, so that a packet needs no nonce assembled in memory.
+  uint8_t salt[4];
+  uint8_t reserved2_[8];
   // Opaque to callers; layout belongs to the implementation.
   uint8_t state[1008];
 
   // key_len is 16 or 32. Returns false for any other length, or if this CPU
   // lacks path p; the context is then left as it was.
   bool init(const uint8_t* key, size_t key_len, GcmPath p = gcm_default_path());
-  // Overwrites key material (called before the context is freed).
+  void set_salt(const uint8_t s[4]);
+  // Overwrites key material and salt (called before the context is freed).
   void wipe();
 };
 
@@ -59,19 +65,22 @@ bool gcm_open(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, s
 
 // Several packets at once: lets the implementation interleave independent
 // packets to keep the AES and carry-less-multiply pipelines full. Results are
-// exactly those of one call per job; jobs may mix contexts, key sizes and
-// paths (neighbours sharing a context are cheapest).
+// exactly those of one call per job with the nonce ctx->salt ‖ iv; jobs may
+// mix contexts, key sizes and paths (neighbours sharing a context are
+// cheapest). A job only points: ESP points it at its header's IV and, where
+// the AAD lies in the packet, at that (esp/encap.cc, esp/decap.cc), so no
+// per-packet copy is made (docs/dataplane.md, "Round six, ESP framing").
 struct GcmJob {
-  const GcmContext* ctx;
-  const uint8_t* iv;   // 12 bytes
-  const uint8_t* aad;  // aad_len bytes
-  uint8_t* data;       // in place
-  uint8_t* tag;        // 16 bytes: written by seal, read by open
+  const GcmContext* ctx;  // keyed, with its salt
+  const uint8_t* iv;      // 8 bytes: the nonce's last eight (RFC 4106's IV)
+  const uint8_t* aad;     // aad_len bytes
+  uint8_t* data;          // len bytes, in place
+  uint8_t* tag;           // 16 bytes: written by seal, read by open
   uint32_t len;
   uint32_t aad_len;
-  bool ok;             // open: set to the verification result
 };
-void gcm_seal_batch(GcmJob* jobs, size_t n);
-void gcm_open_batch(GcmJob* jobs, size_t n);
+void gcm_seal_batch(const GcmJob* jobs, size_t n);
+// ok[i]: whether jobs[i] verified (its data is then the plaintext; else zeros).
+void gcm_open_batch(const GcmJob* jobs, size_t n, bool* ok);
 
 }  // namespace vitesse::crypto

@@ -13,8 +13,9 @@
 //
 // Outputs are copies placed at the same offset modulo 64 as the input, so a
 // test passing a misaligned view exercises the misaligned code. In the batch
-// calls, neighbouring items with the same key share one context, as packets
-// of one SA do.
+// calls, neighbouring items with the same key and the same first four octets
+// of IV share one context, as packets of one SA do: a batch job's nonce is its
+// context's salt (those four octets) and eight octets of IV (crypto/aes_gcm.h).
 #include <napi.h>
 
 #include <cstring>
@@ -154,16 +155,18 @@ std::vector<GcmJob> batch_jobs(Napi::Env env, GcmPath path, Napi::Array items, b
     if (!items.Get(i).IsObject()) throw Napi::TypeError::New(env, "crypto: batch item " + std::to_string(i) + ": expected an object");
     Napi::Object it = items.Get(i).As<Napi::Object>();
     const Bytes key = bytes_arg(env, it.Get("key"), "batch key");
-    if (contexts.empty() || key.n != prev_key.n || std::memcmp(key.p, prev_key.p, key.n) != 0) {
+    const Bytes iv = bytes_arg(env, it.Get("iv"), "batch iv", 12), aad = bytes_arg(env, it.Get("aad"), "batch aad");
+    if (contexts.empty() || key.n != prev_key.n || std::memcmp(key.p, prev_key.p, key.n) != 0 ||
+        std::memcmp(iv.p, contexts.back().ctx->salt, 4) != 0) {
       contexts.emplace_back(env, path, key);
+      contexts.back().ctx->set_salt(iv.p);
       prev_key = key;
     }
-    const Bytes iv = bytes_arg(env, it.Get("iv"), "batch iv", 12), aad = bytes_arg(env, it.Get("aad"), "batch aad");
     const Bytes data = bytes_arg(env, it.Get("data"), "batch data");
     out.push_back(in_place ? it.Get("data").As<Napi::Uint8Array>() : copy_aligned_like(env, data));
     if (with_tag) std::memcpy(&tags[16 * i], bytes_arg(env, it.Get("tag"), "batch tag", 16).p, 16);
-    jobs[i] = {contexts.back().ctx.get(), iv.p, aad.p, out.back().Data(), &tags[16 * i],
-               static_cast<uint32_t>(out.back().ElementLength()), static_cast<uint32_t>(aad.n), false};
+    jobs[i] = {contexts.back().ctx.get(), iv.p + 4, aad.p, out.back().Data(), &tags[16 * i],
+               static_cast<uint32_t>(out.back().ElementLength()), static_cast<uint32_t>(aad.n)};
   }
   return jobs;
 }
@@ -190,11 +193,12 @@ Napi::Value OpenBatchAny(const Napi::CallbackInfo& info, bool in_place) {
   std::vector<Napi::Uint8Array> out;
   std::vector<uint8_t> tags;
   std::vector<GcmJob> jobs = batch_jobs(env, path, info[1].As<Napi::Array>(), true, in_place, contexts, out, tags);
-  gcm_open_batch(jobs.data(), jobs.size());
+  std::unique_ptr<bool[]> ok(new bool[jobs.size() + 1]);
+  gcm_open_batch(jobs.data(), jobs.size(), ok.get());
   Napi::Array result = Napi::Array::New(env, jobs.size());
   for (uint32_t i = 0; i < jobs.size(); ++i) {
-    if (in_place) result.Set(i, Napi::Boolean::New(env, jobs[i].ok));
-    else result.Set(i, jobs[i].ok ? Napi::Value(out[i]) : env.Null());
+    if (in_place) result.Set(i, Napi::Boolean::New(env, ok[i]));
+    else result.Set(i, ok[i] ? Napi::Value(out[i]) : env.Null());
   }
   return result;
 }

@@ -108,6 +108,17 @@ VITESSE_AVX2 inline __m128i make_j0(const uint8_t iv[12]) {
   return _mm_insert_epi32(x, 0x01000000, 3);
 }
 
+// A batch job's J0 = salt ‖ IV ‖ 1, from the context's salt and the eight
+// octets of IV where they lie (in ESP, the packet's header).
+VITESSE_AVX2 inline __m128i job_j0(const GcmJob& j) {
+  uint32_t salt;
+  uint64_t iv;
+  std::memcpy(&salt, j.ctx->salt, 4);
+  std::memcpy(&iv, j.iv, 8);
+  const __m128i x = _mm_slli_si128(_mm_cvtsi64_si128(static_cast<long long>(iv)), 4);
+  return _mm_or_si128(_mm_or_si128(x, _mm_cvtsi32_si128(static_cast<int>(salt))), _mm_set_epi32(0x01000000, 0, 0, 0));
+}
+
 // Counter block i after the one whose byte-reversed form is ctr: the 32-bit
 // counter sits little-endian in the low lane, so one add steps it modulo 2^32
 // as inc32 requires.
@@ -364,7 +375,7 @@ VITESSE_AVX2 void finish_short(const GcmJob& j, const uint8_t* ks, uint8_t tag[1
 // Up to kShortJobs short packets keyed with the same number of rounds; tags
 // go to each job (seal) or to tags[index[i]] (decrypt).
 template <int R, bool kEncrypt>
-VITESSE_AVX2 void short_group(GcmJob* jobs, const uint32_t* index, size_t m, uint8_t (*tags)[16]) {
+VITESSE_AVX2 void short_group(const GcmJob* jobs, const uint32_t* index, size_t m, uint8_t (*tags)[16]) {
   alignas(64) uint8_t blocks[kShortMaxBlocks * 16];
   const FastKey* keys[kShortMaxBlocks] = {};  // (zeroed only to quiet -Wmaybe-uninitialized)
   size_t start[kShortJobs];
@@ -372,7 +383,7 @@ VITESSE_AVX2 void short_group(GcmJob* jobs, const uint32_t* index, size_t m, uin
   for (size_t i = 0; i < m; ++i) {
     const GcmJob& j = jobs[index[i]];
     const FastKey* key = &key_of<FastKey>(*j.ctx);
-    const __m128i ctr = bswap(make_j0(j.iv));
+    const __m128i ctr = bswap(job_j0(j));
     start[i] = pos;
     for (size_t c = 0; c <= (j.len + 15) / 16; ++c, ++pos) {  // J0 and the data counters
       store(blocks + 16 * pos, counter(ctr, static_cast<int>(c)));
@@ -381,7 +392,7 @@ VITESSE_AVX2 void short_group(GcmJob* jobs, const uint32_t* index, size_t m, uin
   }
   aes_all_blocks<R>(blocks, keys, pos);
   for (size_t i = 0; i < m; ++i) {
-    GcmJob& j = jobs[index[i]];
+    const GcmJob& j = jobs[index[i]];
     finish_short<kEncrypt>(j, blocks + 16 * start[i], kEncrypt ? j.tag : tags[index[i]]);
   }
 }

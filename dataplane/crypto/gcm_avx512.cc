@@ -56,6 +56,17 @@ VITESSE_AVX512 inline __m128i make_j0(const uint8_t iv[12]) {
   return _mm_or_si128(_mm_maskz_loadu_epi8(0x0FFF, iv), _mm_set_epi32(0x01000000, 0, 0, 0));
 }
 
+// A batch job's J0 = salt ‖ IV ‖ 1, from the context's salt and the eight
+// octets of IV where they lie (in ESP, the packet's header).
+VITESSE_AVX512 inline __m128i job_j0(const GcmJob& j) {
+  uint32_t salt;
+  uint64_t iv;
+  std::memcpy(&salt, j.ctx->salt, 4);
+  std::memcpy(&iv, j.iv, 8);
+  const __m128i x = _mm_slli_si128(_mm_cvtsi64_si128(static_cast<long long>(iv)), 4);
+  return _mm_or_si128(_mm_or_si128(x, _mm_cvtsi32_si128(static_cast<int>(salt))), _mm_set_epi32(0x01000000, 0, 0, 0));
+}
+
 // Counter blocks: the 32-bit counter of each lane kept little-endian (lanes
 // byte-reversed) so one vpaddd steps it, modulo 2^32 as inc32 requires.
 VITESSE_AVX512 inline __m512i lane_counters(__m128i j0, int first) {
@@ -431,7 +442,7 @@ VITESSE_AVX512 inline __m512i reduce4(__m512i lo, __m512i hi, __m512i lengths, _
 // Up to kShortJobs short packets keyed with the same number of rounds; tags
 // go to each job (seal) or to tags[index[i]] (decrypt).
 template <int R, bool kEncrypt>
-VITESSE_AVX512 void short_group(GcmJob* jobs, const uint32_t* index, size_t m, uint8_t (*tags)[16]) {
+VITESSE_AVX512 void short_group(const GcmJob* jobs, const uint32_t* index, size_t m, uint8_t (*tags)[16]) {
   alignas(64) uint8_t blocks[(kShortMaxItems + 1) * 64];
   const FastKey* keys[kShortMaxItems];
   size_t start[kShortJobs];
@@ -441,7 +452,7 @@ VITESSE_AVX512 void short_group(GcmJob* jobs, const uint32_t* index, size_t m, u
     if (i > 0 && j.ctx != jobs[index[i - 1]].ctx) pos = (pos + 3) & ~size_t{3};
     start[i] = pos;
     const size_t count = (j.len + 15) / 16 + 1;  // J0 and the data counters
-    __m512i ctr = lane_counters(make_j0(j.iv), 0);
+    __m512i ctr = lane_counters(job_j0(j), 0);
     for (size_t c = 0; c < count; c += 4) {
       // Whole registers: the spill past this packet is overwritten by the next.
       store(blocks + 16 * (pos + c), bswap(ctr));
@@ -461,7 +472,7 @@ VITESSE_AVX512 void short_group(GcmJob* jobs, const uint32_t* index, size_t m, u
     for (size_t s = 0; s < 4; ++s) {
       lo[s] = hi[s] = mask[s] = lengths[s] = h[s] = _mm_setzero_si128();
       if (s < n) {
-        GcmJob& j = jobs[index[i + s]];
+        const GcmJob& j = jobs[index[i + s]];
         const uint8_t* ks = blocks + 16 * start[i + s];
         Acc a;
         hash_short<kEncrypt>(j, ks, a);

@@ -88,8 +88,11 @@ bool GcmContext::init(const uint8_t* key, size_t key_len, GcmPath p) {
   return true;
 }
 
+void GcmContext::set_salt(const uint8_t s[4]) { std::memcpy(salt, s, sizeof salt); }
+
 void GcmContext::wipe() {
   secure_zero(state, sizeof state);
+  secure_zero(salt, sizeof salt);
   rounds = 0;
 }
 
@@ -116,7 +119,7 @@ bool gcm_open(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, s
   return ok;
 }
 
-void gcm_seal_batch(GcmJob* jobs, size_t n) {
+void gcm_seal_batch(const GcmJob* jobs, size_t n) {
   while (n > 0) {
     const size_t k = same_path_run(jobs, n);
     switch (jobs[0].ctx->path) {
@@ -129,7 +132,7 @@ void gcm_seal_batch(GcmJob* jobs, size_t n) {
   }
 }
 
-void gcm_open_batch(GcmJob* jobs, size_t n) {
+void gcm_open_batch(const GcmJob* jobs, size_t n, bool* ok) {
   constexpr size_t kChunk = 64;
   uint8_t expected[kChunk][16];
   while (n > 0) {
@@ -140,11 +143,12 @@ void gcm_open_batch(GcmJob* jobs, size_t n) {
       case GcmPath::generic: detail::generic::decrypt_batch(jobs, k, expected); break;
     }
     for (size_t i = 0; i < k; ++i) {
-      jobs[i].ok = ct_equal16(expected[i], jobs[i].tag);
-      if (!jobs[i].ok) secure_zero(jobs[i].data, jobs[i].len);
+      ok[i] = ct_equal16(expected[i], jobs[i].tag);
+      if (!ok[i]) secure_zero(jobs[i].data, jobs[i].len);
     }
     secure_zero(expected, k * 16);
     jobs += k;
+    ok += k;
     n -= k;
   }
 }

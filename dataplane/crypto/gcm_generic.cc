@@ -117,17 +117,21 @@ void decrypt(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, si
 
 // Bitslicing already keeps four blocks in flight; packets gain nothing from
 // being interleaved here.
-void seal_batch(GcmJob* jobs, size_t n) {
+void seal_batch(const GcmJob* jobs, size_t n) {
   for (size_t i = 0; i < n; ++i) {
-    GcmJob& j = jobs[i];
-    seal(*j.ctx, j.iv, j.aad, j.aad_len, j.data, j.len, j.tag);
+    const GcmJob& j = jobs[i];
+    uint8_t nonce[12];
+    job_nonce(j, nonce);
+    seal(*j.ctx, nonce, j.aad, j.aad_len, j.data, j.len, j.tag);
   }
 }
 
-void decrypt_batch(GcmJob* jobs, size_t n, uint8_t (*tags)[16]) {
+void decrypt_batch(const GcmJob* jobs, size_t n, uint8_t (*tags)[16]) {
   for (size_t i = 0; i < n; ++i) {
-    GcmJob& j = jobs[i];
-    decrypt(*j.ctx, j.iv, j.aad, j.aad_len, j.data, j.len, tags[i]);
+    const GcmJob& j = jobs[i];
+    uint8_t nonce[12];
+    job_nonce(j, nonce);
+    decrypt(*j.ctx, nonce, j.aad, j.aad_len, j.data, j.len, tags[i]);
   }
 }
 

@@ -42,6 +42,12 @@ static_assert((offsetof(GcmContext, state) + offsetof(FastKey, hpow)) % 64 == 0,
 static_assert(offsetof(GcmContext, state) + offsetof(FastKey, rk) + 11 * 16 == 3 * 64,
               "AES-128's path, rounds and round keys are the context's first three lines");
 
+// The 12-byte nonce of a batch job, for the calls that take one.
+inline void job_nonce(const GcmJob& j, uint8_t nonce[12]) {
+  __builtin_memcpy(nonce, j.ctx->salt, 4);
+  __builtin_memcpy(nonce + 4, j.iv, 8);
+}
+
 // Fills a FastKey (both AES-NI paths share it); needs AES-NI and PCLMULQDQ.
 void init_fast_key(GcmContext& ctx, const uint8_t rk[15][16]);
 
@@ -60,8 +66,8 @@ inline const K& key_of(const GcmContext& ctx) { return *reinterpret_cast<const K
             uint8_t* data, size_t len, uint8_t tag[16]);                                            \
   void decrypt(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, size_t aad_len,    \
                uint8_t* data, size_t len, uint8_t tag[16]);                                         \
-  void seal_batch(GcmJob* jobs, size_t n);                                                         \
-  void decrypt_batch(GcmJob* jobs, size_t n, uint8_t (*tags)[16]);
+  void seal_batch(const GcmJob* jobs, size_t n);                                                   \
+  void decrypt_batch(const GcmJob* jobs, size_t n, uint8_t (*tags)[16]);
 
 namespace generic { VITESSE_GCM_PATH_ENTRY_POINTS }
 namespace avx2 { VITESSE_GCM_PATH_ENTRY_POINTS }

@@ -7,7 +7,8 @@
 //      batch could change the inference (ReplayWindow::settled), those are
 //      resolved first (steps 3-6), and this packet starts the next run of jobs
 //   3. one gcm_open_batch: AAD SPI ‖ inferred seq-high ‖ seq-low (without
-//      ESN: SPI ‖ seq-low), nonce salt ‖ IV as received; no
+//      ESN: SPI ‖ seq-low, the header's first 8 octets, read where they
+//      are), nonce salt (the context's) ‖ IV as received (read where it is); no
 //      re-synchronisation search. A failure whose number the window now
 //      refuses, or whose low half lies left of the window, counts as a replay
 //      (ReplayWindow::likely_stale)
@@ -33,8 +34,8 @@ constexpr uint32_t kIpv6Header = 40;
 
 struct OpenBatch {
   crypto::GcmJob jobs[kBatch];
-  uint8_t nonce[kBatch][kSaltLen + 8];
-  uint8_t aad[kBatch][12];
+  bool ok[kBatch];
+  uint8_t aad[kBatch][12];  // with ESN only: seq-high is in no packet
   uint64_t seq[kBatch];
   uint32_t packet[kBatch];  // index within the chunk of jobs[j]
   uint32_t n = 0;
@@ -64,16 +65,17 @@ DecapResult prepare(InboundSa& sa, Packet& p, uint32_t index, OpenBatch& batch, 
   const uint32_t j = batch.n++;
   batch.seq[j] = seq;
   batch.packet[j] = index;
-  std::memcpy(batch.nonce[j], sa.salt, kSaltLen);
-  std::memcpy(batch.nonce[j] + kSaltLen, esp + 8, 8);
-  // AAD: SPI ‖ inferred seq-high ‖ seq-low as received (no seq-high without ESN).
-  store_be32(batch.aad[j], sa.spi);
-  const uint32_t aad_len = sa.esn ? 12 : 8;
-  if (sa.esn) store_be32(batch.aad[j] + 4, static_cast<uint32_t>(seq >> 32));
-  std::memcpy(batch.aad[j] + aad_len - 4, esp + 4, 4);
+  // AAD: SPI ‖ seq-low as received, or with ESN SPI ‖ inferred seq-high ‖ seq-low.
+  const uint8_t* aad = esp;
+  if (sa.esn) {
+    std::memcpy(batch.aad[j], esp, 4);
+    store_be32(batch.aad[j] + 4, static_cast<uint32_t>(seq >> 32));
+    std::memcpy(batch.aad[j] + 8, esp + 4, 4);
+    aad = batch.aad[j];
+  }
   const uint32_t ciphertext_len = p.len - kEspHeaderLen - kIcvLen;
-  batch.jobs[j] = crypto::GcmJob{&sa.gcm, batch.nonce[j], batch.aad[j], p.data + kEspHeaderLen,
-                                 p.data + kEspHeaderLen + ciphertext_len, ciphertext_len, aad_len, false};
+  batch.jobs[j] = crypto::GcmJob{&sa.gcm, esp + 8, aad, p.data + kEspHeaderLen,
+                                 p.data + kEspHeaderLen + ciphertext_len, ciphertext_len, sa.esn ? 12u : 8u};
   return DecapResult::ok;
 }
 
@@ -142,11 +144,11 @@ void begin_batch_and_prefetch(InboundSa* const* sas, uint32_t n) {
 // one of them, or now left of the window) is a replay, as it would have been
 // one packet at a time.
 void resolve(InboundSa* const* sas, Packet* const* pkts, DecapResult* results, OpenBatch& batch) {
-  crypto::gcm_open_batch(batch.jobs, batch.n);
+  crypto::gcm_open_batch(batch.jobs, batch.n, batch.ok);
   for (uint32_t j = 0; j < batch.n; ++j) {
     const uint32_t k = batch.packet[j];
     const ReplayWindow& w = sas[k]->window;
-    if (batch.jobs[j].ok) {
+    if (batch.ok[j]) {
       results[k] = finish(*sas[k], *pkts[k], batch.seq[j]);
     } else {
       results[k] = !w.check(batch.seq[j]) || w.likely_stale(batch.seq[j]) ? DecapResult::replay : DecapResult::authentication;

@@ -7,7 +7,15 @@
 //      is the IV too
 //   4. ESP header SPI ‖ seq-low ‖ IV prepended; AAD SPI ‖ seq-high ‖ seq-low
 //      (without ESN: SPI ‖ seq-low); nonce salt ‖ IV
-//   5. one gcm_seal_batch for the whole batch; the ICV follows the trailer
+//   5. one gcm_seal_batch per chunk; the ICV follows the trailer
+//
+// No per-packet copies for the crypto: the job points at the IV and the AAD
+// in the packet, the salt is the context's. Without ESN the AAD is the
+// header's first 8 octets. With ESN the IV (the number, big-endian) is
+// seq-high ‖ seq-low, so the header is first written SPI ‖ SPI ‖ IV, which
+// makes octets 4..15 the AAD, and seq-low is put in its place after the
+// seal (like Linux's esp_output_fill_trailer/esn trick, without writing in
+// front of the header).
 #include "esp/encap.h"
 
 #include <algorithm>
@@ -24,11 +32,8 @@ uint8_t next_header_of(const Packet& p) {
   return p.len > 0 && (p.data[0] >> 4) == 6 ? kNextHeaderIpv6 : kNextHeaderIpv4;
 }
 
-// Per-batch scratch: the nonce and AAD are not contiguous in the packet.
 struct SealBatch {
   crypto::GcmJob jobs[kBatch];
-  uint8_t nonce[kBatch][kSaltLen + 8];
-  uint8_t aad[kBatch][12];
   uint32_t n = 0;
 };
 
@@ -64,24 +69,27 @@ EncapResult frame(OutboundSa& sa, Packet& p, uint32_t tfc_pad_to, SealBatch& bat
 
   const uint64_t seq = ++sa.seq;
   uint8_t* esp = p.prepend(kEspHeaderLen);
-  store_be32(esp, sa.spi);
-  store_be32(esp + 4, static_cast<uint32_t>(seq));
+  // With ESN octets 4..7 hold the SPI until restore_seq_low (see above).
+  const uint32_t second = sa.esn ? sa.spi : static_cast<uint32_t>(seq);
+  store_be64(esp, static_cast<uint64_t>(sa.spi) << 32 | second);
   store_be64(esp + 8, seq);
 
-  const uint32_t j = batch.n++;
-  std::memcpy(batch.nonce[j], sa.salt, kSaltLen);
-  std::memcpy(batch.nonce[j] + kSaltLen, esp + 8, 8);
-  // Without ESN the AAD is the first 8 octets: SPI ‖ seq-low.
-  store_be32(batch.aad[j], sa.spi);
-  store_be32(batch.aad[j] + 4, static_cast<uint32_t>(sa.esn ? seq >> 32 : seq));
-  store_be32(batch.aad[j] + 8, static_cast<uint32_t>(seq));
-  const uint32_t aad_len = sa.esn ? 12 : 8;
-  batch.jobs[j] = crypto::GcmJob{&sa.gcm, batch.nonce[j], batch.aad[j], esp + kEspHeaderLen,
-                                 p.append(kIcvLen), plaintext_len, aad_len, false};
+  const uint32_t aad_offset = sa.esn ? 4 : 0;
+  batch.jobs[batch.n++] = crypto::GcmJob{&sa.gcm, esp + 8, esp + aad_offset, esp + kEspHeaderLen,
+                                         p.append(kIcvLen), plaintext_len, 8 + aad_offset};
 
   sa.counters.packets += 1;
   sa.counters.bytes += inner;
   return EncapResult::ok;
+}
+
+// Octets 4..7 of each sealed header get seq-low, the IV's last four: with
+// ESN they held the SPI for the AAD, without it they already hold it.
+void restore_seq_low(const SealBatch& batch) {
+  for (uint32_t j = 0; j < batch.n; ++j) {
+    uint8_t* data = batch.jobs[j].data;
+    std::memcpy(data - kEspHeaderLen + 4, data - 4, 4);
+  }
 }
 
 }  // namespace
@@ -118,6 +126,7 @@ void encapsulate_batch(OutboundSa* const* sas, Packet* const* pkts, uint32_t n, 
       }
     }
     crypto::gcm_seal_batch(batch.jobs, batch.n);
+    restore_seq_low(batch);
   }
 }
 

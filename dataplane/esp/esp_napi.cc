@@ -323,10 +323,10 @@ Napi::Value Wipe(const Napi::CallbackInfo& info) {
   bool zero;
   if (h.inbound) {
     wipe(*h.in);
-    zero = all_zero(h.in->gcm.state, sizeof h.in->gcm.state) && all_zero(h.in->salt, kSaltLen);
+    zero = all_zero(h.in->gcm.state, sizeof h.in->gcm.state) && all_zero(h.in->gcm.salt, kSaltLen);
   } else {
     wipe(*h.out);
-    zero = all_zero(h.out->gcm.state, sizeof h.out->gcm.state) && all_zero(h.out->salt, kSaltLen);
+    zero = all_zero(h.out->gcm.state, sizeof h.out->gcm.state) && all_zero(h.out->gcm.salt, kSaltLen);
   }
   h.wiped = true;
   return Napi::Boolean::New(info.Env(), zero);

@@ -1,32 +1,25 @@
 #include "esp/sa.h"
 
-#include <cstring>
-
 namespace vitesse::esp {
 
 namespace {
 
-// Splits key ‖ salt and keys the GCM context; false if the length does not
+// Splits key ‖ salt and keys the GCM context with both (the salt is the
+// nonce's first four octets, crypto/aes_gcm.h); false if the length does not
 // match the AEAD (checked first, so a refused SA keeps its old keys).
-bool key_sa(crypto::GcmContext& gcm, uint8_t (&salt)[kSaltLen], Aead aead, const uint8_t* keymat, size_t len) {
+bool key_sa(crypto::GcmContext& gcm, Aead aead, const uint8_t* keymat, size_t len) {
   const size_t key_len = aead_key_len(aead);
   if (keymat == nullptr || len != key_len + kSaltLen) return false;
   // Keyed in place: a temporary context would leave a key schedule on the stack.
   if (!gcm.init(keymat, key_len)) return false;
-  std::memcpy(salt, keymat + key_len, kSaltLen);
+  gcm.set_salt(keymat + key_len);
   return true;
-}
-
-// A plain memset before free may be optimised away; a volatile store is not.
-void zero(uint8_t* p, size_t n) {
-  volatile uint8_t* v = p;
-  for (size_t i = 0; i < n; ++i) v[i] = 0;
 }
 
 }  // namespace
 
 bool init_outbound(OutboundSa& sa, Aead aead, uint32_t spi, const uint8_t* keymat, size_t len) {
-  if (!key_sa(sa.gcm, sa.salt, aead, keymat, len)) return false;
+  if (!key_sa(sa.gcm, aead, keymat, len)) return false;
   sa.spi = spi;
   sa.seq = 0;
   sa.limit = UINT64_MAX;
@@ -39,7 +32,7 @@ bool init_inbound(InboundSa& sa, Aead aead, uint32_t spi, const uint8_t* keymat,
                   uint32_t replay_window) {
   ReplayWindow window;
   if (!window.init(replay_window)) return false;
-  if (!key_sa(sa.gcm, sa.salt, aead, keymat, len)) return false;
+  if (!key_sa(sa.gcm, aead, keymat, len)) return false;
   sa.spi = spi;
   sa.esn = true;
   sa.window = window;
@@ -55,14 +48,9 @@ void start_window_at(InboundSa& sa, uint64_t top) {
   for (uint64_t s = bottom; s != 0 && s <= top; ++s) sa.window.update(s);
 }
 
-void wipe(OutboundSa& sa) {
-  sa.gcm.wipe();
-  zero(sa.salt, kSaltLen);
-}
+// GcmContext::wipe zeroes the salt with the key schedule.
+void wipe(OutboundSa& sa) { sa.gcm.wipe(); }
 
-void wipe(InboundSa& sa) {
-  sa.gcm.wipe();
-  zero(sa.salt, kSaltLen);
-}
+void wipe(InboundSa& sa) { sa.gcm.wipe(); }
 
 }  // namespace vitesse::esp

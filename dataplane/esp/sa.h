@@ -59,9 +59,9 @@ inline constexpr uint64_t sequence_ceiling(bool esn) { return esn ? UINT64_MAX :
 
 // Both SAs are laid out for the packet (docs/dataplane.md, "Cache lines per
 // packet"): what every packet reads or writes outside the key schedule is in
-// one cache line (outbound the first: the number, limit and salt; inbound the
-// line after the window's blocks: the window's state and the salt; both the
-// packet and byte counters), then the rarely written error counters, then
+// one cache line (outbound the first: the number and limit; inbound the
+// line after the window's blocks: the window's state; both the packet and
+// byte counters), then the rarely written error counters, then
 // the crypto context (its round keys and GHASH powers, pipeline/prefetch_sa.h).
 struct OutboundSa {
   uint32_t spi = 0;
@@ -71,7 +71,6 @@ struct OutboundSa {
   // (pipeline/peer_endpoint.h); host order.
   uint16_t udp_source_port = 0;
   uint16_t udp_destination_port = 0;
-  uint8_t salt[kSaltLen] = {};
   uint64_t seq = 0;  // last counter used; the first packet carries seq + 1
   // The highest number this SA may send, never above sequence_ceiling(esn)
   // (so one compare on the hot path covers both): the control plane raises
@@ -85,7 +84,7 @@ struct OutboundSa {
 };
 
 // Inbound, the window's blocks come first and its state (top, pending top,
-// size, mask) at their end, followed by the SPI, ESN flag, salt and the
+// size, mask) at their end, followed by the SPI, ESN flag and the
 // packet and byte counters: all a packet reads or writes outside its window
 // block and the crypto context is in that one line (docs/dataplane.md,
 // "Round four, SA lines"; before, the window's state was in a second line).
@@ -93,7 +92,6 @@ struct InboundSa {
   ReplayWindow window;
   uint32_t spi = 0;
   bool esn = true;  // false: seq-high is always 0, nothing is inferred
-  uint8_t salt[kSaltLen] = {};
   SaCounters counters;
   crypto::GcmContext gcm;
 };
@@ -101,7 +99,7 @@ struct InboundSa {
 // The line named above: from the window's state to the byte counter.
 inline constexpr size_t kInboundHotLine = (offsetof(InboundSa, window) + ReplayWindow::state_offset()) / 64;
 static_assert((offsetof(InboundSa, counters) + offsetof(SaCounters, bytes) + sizeof(uint64_t) - 1) / 64 == kInboundHotLine,
-              "an inbound SA's window state, SPI, salt and packet and byte counters share one cache line");
+              "an inbound SA's window state, SPI and packet and byte counters share one cache line");
 static_assert(offsetof(OutboundSa, counters) + offsetof(SaCounters, bytes) + sizeof(uint64_t) <= 64,
               "an outbound SA's per-packet fields are in its first cache line");
 

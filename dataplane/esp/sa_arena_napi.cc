@@ -113,7 +113,7 @@ bool all_zero(const uint8_t* p, size_t n) {
 
 template <class Sa>
 bool key_zero(const Sa* sa) {
-  return all_zero(sa->gcm.state, sizeof sa->gcm.state) && all_zero(sa->salt, kSaltLen);
+  return all_zero(sa->gcm.state, sizeof sa->gcm.state) && all_zero(sa->gcm.salt, kSaltLen);
 }
 
 Napi::Value ArenaSlot(const Napi::CallbackInfo& info) {

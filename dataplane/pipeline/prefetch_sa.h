@@ -4,13 +4,13 @@
 // packet waits for the round keys and GHASH powers it needs.
 //
 // What one packet reads of its SA (esp/sa.h lays it out for this): one hot
-// line (outbound the first: number, limit, salt; inbound the one after the
-// window's blocks: window state, SPI, salt; packet and byte counters),
+// line (outbound the first: number, limit; inbound the one after the
+// window's blocks: window state, SPI; packet and byte counters),
 // inbound the window block it sets, the round keys (AES-128: three lines,
 // AES-256: four, the fourth prefetched by the ESP batch call), the last
 // GHASH powers (a 60-octet frame hashes five blocks, AAD, three of data and
-// the lengths, with H^5..H^1: the last two lines). The context's path and
-// rounds, which the batch dispatcher reads per job, are in its first line.
+// the lengths, with H^5..H^1: the last two lines). The context's path,
+// rounds and salt, which the batch calls read per job, are in its first line.
 // Read prefetches only, and locality 2 for the key schedule: with write
 // prefetches (prefetchw) of the lines a packet updates and locality 3, 10 000
 // routes ran at 2.5 against 4.3 Mpps (docs/dataplane.md, "Per-packet cost
