@@ -246,10 +246,10 @@ VITESSE_AVX2 inline void xor_and_hash(const FastKey& k, Acc& a, uint8_t* p, size
 }
 
 template <int R, bool kEncrypt>
-VITESSE_AVX2 void crypt(const FastKey& k, const uint8_t iv[12], const uint8_t* aad, size_t aad_len, uint8_t* data,
+VITESSE_AVX2 void crypt(const FastKey& k, __m128i j0, const uint8_t* aad, size_t aad_len, uint8_t* data,
                         size_t len, uint8_t tag[16]) {
   const __m128i zero = _mm_setzero_si128();
-  __m128i tag_mask[1] = {make_j0(iv)};
+  __m128i tag_mask[1] = {j0};
   __m128i ctr = bswap(tag_mask[0]);
   aes_blocks<R, 1>(k, tag_mask);
 
@@ -303,13 +303,13 @@ VITESSE_AVX2 void crypt(const FastKey& k, const uint8_t iv[12], const uint8_t* a
 }
 
 template <bool kEncrypt>
-VITESSE_AVX2 void crypt_any(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, size_t aad_len,
+VITESSE_AVX2 void crypt_any(const GcmContext& ctx, __m128i j0, const uint8_t* aad, size_t aad_len,
                             uint8_t* data, size_t len, uint8_t tag[16]) {
   const FastKey& k = key_of<FastKey>(ctx);
   if (ctx.rounds == 14) {
-    crypt<14, kEncrypt>(k, iv, aad, aad_len, data, len, tag);
+    crypt<14, kEncrypt>(k, j0, aad, aad_len, data, len, tag);
   } else {
-    crypt<10, kEncrypt>(k, iv, aad, aad_len, data, len, tag);
+    crypt<10, kEncrypt>(k, j0, aad, aad_len, data, len, tag);
   }
 }
 

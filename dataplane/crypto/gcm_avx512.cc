@@ -222,12 +222,11 @@ VITESSE_AVX512 inline void xor_and_hash(const FastKey& k, Acc& a, uint8_t* p, si
 }
 
 template <int R, bool kEncrypt>
-VITESSE_AVX512 void crypt(const FastKey& k, const uint8_t iv[12], const uint8_t* aad, size_t aad_len, uint8_t* data,
+VITESSE_AVX512 void crypt(const FastKey& k, __m128i j0, const uint8_t* aad, size_t aad_len, uint8_t* data,
                           size_t len, uint8_t tag[16]) {
   const __m128i zero = _mm_setzero_si128();
   __m512i rk[R + 1];
   load_round_keys<R>(k, rk);
-  const __m128i j0 = make_j0(iv);
   const __m128i tag_mask = aes_xmm<R>(rk, j0);
   __m512i ctr = lane_counters(j0, 1);
   const __m512i step4 = lanes_step(4);
@@ -298,13 +297,13 @@ VITESSE_AVX512 void crypt(const FastKey& k, const uint8_t iv[12], const uint8_t*
 }
 
 template <bool kEncrypt>
-VITESSE_AVX512 void crypt_any(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, size_t aad_len,
+VITESSE_AVX512 void crypt_any(const GcmContext& ctx, __m128i j0, const uint8_t* aad, size_t aad_len,
                               uint8_t* data, size_t len, uint8_t tag[16]) {
   const FastKey& k = key_of<FastKey>(ctx);
   if (ctx.rounds == 14) {
-    crypt<14, kEncrypt>(k, iv, aad, aad_len, data, len, tag);
+    crypt<14, kEncrypt>(k, j0, aad, aad_len, data, len, tag);
   } else {
-    crypt<10, kEncrypt>(k, iv, aad, aad_len, data, len, tag);
+    crypt<10, kEncrypt>(k, j0, aad, aad_len, data, len, tag);
   }
 }
 

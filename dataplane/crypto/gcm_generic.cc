@@ -83,6 +83,12 @@ void crypt(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, size
   secure_zero(tag_mask, sizeof tag_mask);
 }
 
+// A batch job's 12-byte nonce: its context's salt and its IV.
+void job_nonce(const GcmJob& j, uint8_t nonce[12]) {
+  std::memcpy(nonce, j.ctx->salt, 4);
+  std::memcpy(nonce + 4, j.iv, 8);
+}
+
 }  // namespace
 
 void init(GcmContext& ctx, const uint8_t rk[15][16]) {

@@ -42,12 +42,6 @@ static_assert((offsetof(GcmContext, state) + offsetof(FastKey, hpow)) % 64 == 0,
 static_assert(offsetof(GcmContext, state) + offsetof(FastKey, rk) + 11 * 16 == 3 * 64,
               "AES-128's path, rounds and round keys are the context's first three lines");
 
-// The 12-byte nonce of a batch job, for the calls that take one.
-inline void job_nonce(const GcmJob& j, uint8_t nonce[12]) {
-  __builtin_memcpy(nonce, j.ctx->salt, 4);
-  __builtin_memcpy(nonce + 4, j.iv, 8);
-}
-
 // Fills a FastKey (both AES-NI paths share it); needs AES-NI and PCLMULQDQ.
 void init_fast_key(GcmContext& ctx, const uint8_t rk[15][16]);
 
