@@ -51,14 +51,16 @@ DecapResult prepare(InboundSa& sa, Packet& p, uint32_t index, OpenBatch& batch, 
   if (load_be32(esp) != sa.spi) return DecapResult::authentication;
   const uint32_t seq_low = load_be32(esp + 4);
   uint64_t seq = seq_low;  // without ESN, the number is its low half
-  const bool inferred = !sa.esn || sa.window.infer(seq_low, &seq);
-  // Only a batch that reorders by more than the window or jumps across it
-  // (e.g. a fresh SA whose first packets lie just below 2^32) waits.
-  if (sa.esn && batch.n != 0 && !sa.window.settled(seq_low, inferred, seq)) {
-    *wait = true;
-    return DecapResult::ok;
+  if (!sa.esn || !sa.window.next_in_order(seq_low, &seq)) {
+    const bool inferred = !sa.esn || sa.window.infer(seq_low, &seq);
+    // Only a batch that reorders by more than the window or jumps across it
+    // (e.g. a fresh SA whose first packets lie just below 2^32) waits.
+    if (sa.esn && batch.n != 0 && !sa.window.settled(seq_low, inferred, seq)) {
+      *wait = true;
+      return DecapResult::ok;
+    }
+    if (!inferred || !sa.window.check(seq)) return DecapResult::replay;
   }
-  if (!inferred || !sa.window.check(seq)) return DecapResult::replay;
 
   sa.window.queued(seq);
   sa.window.prefetch(seq);

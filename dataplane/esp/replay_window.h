@@ -62,6 +62,20 @@ class ReplayWindow {
     return settled_slow(seq_low);
   }
 
+  // The usual packet with ESN: the number after every one received or
+  // queued in this batch. True (and *seq) when `seq_low` is the low half of
+  // pending top + 1 and that lies less than 2^31 above the top: then
+  // infer(), settled() and check() give that number, settled, acceptable
+  // (inference from any top T in [top, pending top] gives the number in
+  // [T - W + 1, T - W + 1 + 2^32), which holds it), so the caller may skip
+  // them and queue it. False says nothing: take the general path.
+  bool next_in_order(uint32_t seq_low, uint64_t* seq) const {
+    const uint64_t next = pending_top_ + 1;
+    if (static_cast<uint32_t>(next) != seq_low || next == 0 || next - top_ >= kInOrderSpan) return false;
+    *seq = next;
+    return true;
+  }
+
   // Pre-decryption check: would `seq` be accepted now? Changes nothing.
   bool check(uint64_t seq) const;
 
@@ -89,6 +103,8 @@ class ReplayWindow {
  private:
   static constexpr uint32_t kBlockBits = 64;
   static constexpr uint32_t kMaxBlocks = 2 * kMaxReplayWindow / kBlockBits;
+  static constexpr uint64_t kInOrderSpan = uint64_t{1} << 31;
+  static_assert(kInOrderSpan <= (uint64_t{1} << 32) - kMaxReplayWindow, "next_in_order's bound");
 
   bool infer_from(uint64_t top, uint32_t seq_low, uint64_t* seq) const;
   bool settled_slow(uint32_t seq_low) const;
@@ -144,6 +160,15 @@ inline bool ReplayWindow::check(uint64_t seq) const {
 }
 
 inline bool ReplayWindow::update(uint64_t seq) {
+  if (seq == top_ + 1 && seq != 0) {
+    // The usual packet, the next number: its bit is clear (bits above the
+    // top are cleared with the block they enter in, below), and its block
+    // is entered now exactly when it is the block's first number.
+    uint64_t& block = blocks_[(seq / kBlockBits) & block_mask_];
+    block = (seq % kBlockBits == 0 ? 0 : block) | uint64_t{1} << (seq % kBlockBits);
+    top_ = seq;
+    return true;
+  }
   if (seq == 0) return false;
   if (seq > top_) {
     // Blocks entering the window may still hold bits from a lap ago.
