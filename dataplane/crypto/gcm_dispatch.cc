@@ -38,6 +38,34 @@ size_t same_path_run(const GcmJob* jobs, size_t n) {
   return k;
 }
 
+uint16_t path_and_rounds(const GcmContext& ctx) {
+  uint16_t w;
+  std::memcpy(&w, &ctx.path, sizeof w);
+  return w;
+}
+
+// One pass, without branches on the jobs: do they all share jobs[0]'s path
+// and rounds, and how long are the longest data and AAD (n > 0).
+detail::BatchShape shape_of(const GcmJob* jobs, size_t n) {
+  const uint16_t first = path_and_rounds(*jobs[0].ctx);
+  uint32_t diff = 0, max_len = 0, max_aad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    diff |= static_cast<uint32_t>(path_and_rounds(*jobs[i].ctx) ^ first);
+    max_len = jobs[i].len > max_len ? jobs[i].len : max_len;
+    max_aad = jobs[i].aad_len > max_aad ? jobs[i].aad_len : max_aad;
+  }
+  return {diff == 0, max_len, max_aad};
+}
+
+// Runs jobs of one path: all of [0, n) if `shape` says they are uniform, else
+// the run sharing jobs[0]'s path. Returns how many it ran.
+template <class Run>
+size_t run_one_path(const GcmJob* jobs, size_t n, const detail::BatchShape& shape, Run&& run) {
+  const size_t k = shape.uniform ? n : same_path_run(jobs, n);
+  run(jobs[0].ctx->path, k);
+  return k;
+}
+
 }  // namespace
 
 const char* gcm_path_name(GcmPath p) {
@@ -120,13 +148,16 @@ bool gcm_open(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, s
 }
 
 void gcm_seal_batch(const GcmJob* jobs, size_t n) {
+  if (n == 0) return;
+  const detail::BatchShape shape = shape_of(jobs, n);
   while (n > 0) {
-    const size_t k = same_path_run(jobs, n);
-    switch (jobs[0].ctx->path) {
-      case GcmPath::avx512: detail::avx512::seal_batch(jobs, k); break;
-      case GcmPath::avx2: detail::avx2::seal_batch(jobs, k); break;
-      case GcmPath::generic: detail::generic::seal_batch(jobs, k); break;
-    }
+    const size_t k = run_one_path(jobs, n, shape, [&](GcmPath path, size_t count) {
+      switch (path) {
+        case GcmPath::avx512: detail::avx512::seal_batch(jobs, count, shape); break;
+        case GcmPath::avx2: detail::avx2::seal_batch(jobs, count, shape); break;
+        case GcmPath::generic: detail::generic::seal_batch(jobs, count, shape); break;
+      }
+    });
     jobs += k;
     n -= k;
   }
@@ -136,12 +167,15 @@ void gcm_open_batch(const GcmJob* jobs, size_t n, bool* ok) {
   constexpr size_t kChunk = 64;
   uint8_t expected[kChunk][16];
   while (n > 0) {
-    size_t k = same_path_run(jobs, n < kChunk ? n : kChunk);
-    switch (jobs[0].ctx->path) {
-      case GcmPath::avx512: detail::avx512::decrypt_batch(jobs, k, expected); break;
-      case GcmPath::avx2: detail::avx2::decrypt_batch(jobs, k, expected); break;
-      case GcmPath::generic: detail::generic::decrypt_batch(jobs, k, expected); break;
-    }
+    const size_t c = n < kChunk ? n : kChunk;
+    const detail::BatchShape shape = shape_of(jobs, c);
+    const size_t k = run_one_path(jobs, c, shape, [&](GcmPath path, size_t count) {
+      switch (path) {
+        case GcmPath::avx512: detail::avx512::decrypt_batch(jobs, count, expected, shape); break;
+        case GcmPath::avx2: detail::avx2::decrypt_batch(jobs, count, expected, shape); break;
+        case GcmPath::generic: detail::generic::decrypt_batch(jobs, count, expected, shape); break;
+      }
+    });
     for (size_t i = 0; i < k; ++i) {
       ok[i] = ct_equal16(expected[i], jobs[i].tag);
       if (!ok[i]) secure_zero(jobs[i].data, jobs[i].len);

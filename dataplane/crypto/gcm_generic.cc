@@ -123,7 +123,7 @@ void decrypt(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, si
 
 // Bitslicing already keeps four blocks in flight; packets gain nothing from
 // being interleaved here.
-void seal_batch(const GcmJob* jobs, size_t n) {
+void seal_batch(const GcmJob* jobs, size_t n, const BatchShape&) {
   for (size_t i = 0; i < n; ++i) {
     const GcmJob& j = jobs[i];
     uint8_t nonce[12];
@@ -132,7 +132,7 @@ void seal_batch(const GcmJob* jobs, size_t n) {
   }
 }
 
-void decrypt_batch(const GcmJob* jobs, size_t n, uint8_t (*tags)[16]) {
+void decrypt_batch(const GcmJob* jobs, size_t n, uint8_t (*tags)[16], const BatchShape&) {
   for (size_t i = 0; i < n; ++i) {
     const GcmJob& j = jobs[i];
     uint8_t nonce[12];

@@ -37,6 +37,8 @@ struct FastKey {
 static_assert(sizeof(GenericKey) <= sizeof(GcmContext::state));
 static_assert(sizeof(FastKey) <= sizeof(GcmContext::state));
 static_assert(offsetof(GcmContext, state) == 16 && sizeof(GcmContext) == 1024);
+static_assert(offsetof(GcmContext, path) == 0 && offsetof(GcmContext, rounds) == 1,
+              "the dispatcher reads path and rounds as one 16-bit word");
 static_assert((offsetof(GcmContext, state) + offsetof(FastKey, hpow)) % 64 == 0,
               "the GHASH powers start on a cache line");
 static_assert(offsetof(GcmContext, state) + offsetof(FastKey, rk) + 11 * 16 == 3 * 64,
@@ -50,6 +52,15 @@ inline K& key_of(GcmContext& ctx) { return *reinterpret_cast<K*>(ctx.state); }
 template <class K>
 inline const K& key_of(const GcmContext& ctx) { return *reinterpret_cast<const K*>(ctx.state); }
 
+// What the dispatcher learns of a batch in one pass (gcm_dispatch.cc):
+// whether every job uses the same path and number of rounds, and the
+// longest data and AAD. A path given a uniform batch of short jobs groups
+// them in order without looking at each job again.
+struct BatchShape {
+  bool uniform;
+  uint32_t max_len, max_aad;
+};
+
 // The entry points of one path. `decrypt` decrypts in place and writes the
 // tag the ciphertext should carry; comparing it and erasing the plaintext on
 // a mismatch is done once, by the caller (gcm_dispatch.cc). The batch forms
@@ -60,8 +71,8 @@ inline const K& key_of(const GcmContext& ctx) { return *reinterpret_cast<const K
             uint8_t* data, size_t len, uint8_t tag[16]);                                            \
   void decrypt(const GcmContext& ctx, const uint8_t iv[12], const uint8_t* aad, size_t aad_len,    \
                uint8_t* data, size_t len, uint8_t tag[16]);                                         \
-  void seal_batch(const GcmJob* jobs, size_t n);                                                   \
-  void decrypt_batch(const GcmJob* jobs, size_t n, uint8_t (*tags)[16]);
+  void seal_batch(const GcmJob* jobs, size_t n, const BatchShape& shape);                          \
+  void decrypt_batch(const GcmJob* jobs, size_t n, uint8_t (*tags)[16], const BatchShape& shape);
 
 namespace generic { VITESSE_GCM_PATH_ENTRY_POINTS }
 namespace avx2 { VITESSE_GCM_PATH_ENTRY_POINTS }
