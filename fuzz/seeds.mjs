@@ -153,6 +153,13 @@ for (const v of ['', '6']) {
   write('decap_fuzz', `vita${v || '4'}-raw`, Buffer.concat([Buffer.from([0]), join(esp.slice(0, 6))]));
 }
 
+// The replay window's fast paths against its general ones
+// (check_window_fast_paths in decap_fuzz.cc): two inputs the fuzzer found
+// while they were written (a pending top below the top; settled() wrapping
+// near 2^64).
+write('decap_fuzz', 'window-pending-behind', Buffer.from('016048388012455300e18ca84553600e80387812455310bb00000000', 'hex'));
+write('decap_fuzz', 'window-near-2to64', Buffer.from('780000000000004553004553e900000229669756bae9000000022945530304455345000045532a000204455345003e45533a', 'hex'));
+
 // --- gcm_fuzz: flags, key (32), IV (12), AAD length, AAD, plaintext ---------
 const gcm = (flags, aadLen, ptLen) => Buffer.concat([
   Buffer.from([flags]), Buffer.alloc(32, 0x11), Buffer.alloc(12, 0x22), Buffer.from([aadLen]),

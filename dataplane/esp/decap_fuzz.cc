@@ -17,7 +17,9 @@
 // and every ok packet must lie inside its buffer with its own IP length.
 // A second SA with the same key gets copies of the same packets one at a
 // time: a batch must give exactly the verdicts and leave exactly the window
-// that packet-by-packet processing does (RFC 4303 Appendix A).
+// that packet-by-packet processing does (RFC 4303 Appendix A). The same
+// input also drives the window's fast paths against its general ones
+// (check_window_fast_paths).
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -84,11 +86,49 @@ void seal_into(Harness& h, Packet& p, const uint8_t* plaintext, size_t len) {
   p.len = static_cast<uint32_t>(kEspHeaderLen + len + kIcvLen);
 }
 
+// The window's fast paths for the next number (ReplayWindow::next_in_order
+// and update's) against the general ones, from a top the input puts near a
+// 2^32 boundary: each input byte queues or records a number near the top,
+// mostly the next one. Both windows must stay byte for byte the same.
+void check_window_fast_paths(const uint8_t* data, size_t size) {
+  if (size < 2) return;
+  ReplayWindow fast;
+  const uint64_t top = (static_cast<uint64_t>(data[0] % 4) << 32) + data[1] - 128;
+  if (!fast.init(data[0] & 4 ? 64 : 1024, top)) std::abort();
+  ReplayWindow general = fast;
+  uint64_t pending = top;  // the windows' pending top
+  for (size_t i = 2; i < size; ++i) {
+    const uint8_t b = data[i];
+    if (b % 16 == 0) {  // a new batch
+      fast.begin_batch();
+      general.begin_batch();
+      pending = fast.top();
+    }
+    const uint64_t next = (b & 0x80 ? pending : fast.top()) + 1;
+    const uint64_t seq = b < 0xc0 ? next : next + (b & 0x1f) - 16;
+    const uint32_t seq_low = static_cast<uint32_t>(seq);
+    uint64_t in_order = 0, inferred = 0;
+    if (fast.next_in_order(seq_low, &in_order)) {
+      const bool ok = general.infer(seq_low, &inferred);
+      if (!ok || inferred != in_order || !general.settled(seq_low, true, inferred) || !general.check(inferred)) std::abort();
+    }
+    if (b & 0x40) {  // queued for authentication
+      fast.queued(seq);
+      general.queued(seq);
+      pending = seq > pending ? seq : pending;
+    } else if (fast.update(seq) != general.update_general(seq)) {
+      std::abort();
+    }
+    if (std::memcmp(&fast, &general, sizeof fast) != 0) std::abort();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Harness h;
   if (size == 0) return 0;
+  check_window_fast_paths(data, size);
   const bool sealed = data[0] & 1;
   data += 1;
   size -= 1;

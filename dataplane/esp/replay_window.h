@@ -58,20 +58,22 @@ class ReplayWindow {
     // Inference from a top T gives the number of that low half in
     // [T - W + 1, T - W + 1 + 2^32): from the pending top, the same number
     // unless it lies below that range's start.
-    if (inferred) return seq + size_ > pending_top_;
+    // (seq + W > pending top, written so that it cannot wrap near 2^64.)
+    if (inferred) return seq > pending_top_ || pending_top_ - seq < size_;
     return settled_slow(seq_low);
   }
 
   // The usual packet with ESN: the number after every one received or
   // queued in this batch. True (and *seq) when `seq_low` is the low half of
-  // pending top + 1 and that lies less than 2^31 above the top: then
+  // pending top + 1 and that lies above the top by less than 2^31: then
   // infer(), settled() and check() give that number, settled, acceptable
   // (inference from any top T in [top, pending top] gives the number in
   // [T - W + 1, T - W + 1 + 2^32), which holds it), so the caller may skip
   // them and queue it. False says nothing: take the general path.
   bool next_in_order(uint32_t seq_low, uint64_t* seq) const {
     const uint64_t next = pending_top_ + 1;
-    if (static_cast<uint32_t>(next) != seq_low || next == 0 || next - top_ >= kInOrderSpan) return false;
+    const uint64_t ahead = next - top_;  // wraps if next <= top: refused
+    if (static_cast<uint32_t>(next) != seq_low || next == 0 || ahead - 1 >= kInOrderSpan - 1) return false;
     *seq = next;
     return true;
   }
@@ -94,6 +96,9 @@ class ReplayWindow {
   // Post-authentication check-and-set: records `seq` and returns true, or
   // returns false (a replay) if it is too old or already recorded.
   bool update(uint64_t seq);
+  // update() without its fast path for the next number: decap_fuzz checks
+  // that both leave the same window.
+  bool update_general(uint64_t seq);
 
   uint64_t top() const { return top_; }
   // For a reader on another thread (read_counter): the worker writes top_.
@@ -169,6 +174,10 @@ inline bool ReplayWindow::update(uint64_t seq) {
     top_ = seq;
     return true;
   }
+  return update_general(seq);
+}
+
+inline bool ReplayWindow::update_general(uint64_t seq) {
   if (seq == 0) return false;
   if (seq > top_) {
     // Blocks entering the window may still hold bits from a lap ago.
