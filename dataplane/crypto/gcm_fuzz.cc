@@ -89,8 +89,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // Batches: the plaintext cut into pieces at input-derived points, the
   // pieces' contexts rotating through the paths (so runs of one path and
-  // changes of path both occur), each piece its own IV (the IV with the
-  // piece number in its last byte).
+  // changes of path both occur), then all on one path, each piece its own IV
+  // (the IV with the piece number in its last byte).
   const size_t pieces = 1 + (flags >> 1) % 9;
   std::vector<size_t> cut{0};
   for (size_t k = 1; k < pieces; ++k) cut.push_back(pt.size() * ((flags * 37u + k * 101u) % 97u) / 97u);
@@ -98,34 +98,41 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t k = 1; k < cut.size(); ++k) {
     if (cut[k] < cut[k - 1]) cut[k] = cut[k - 1];
   }
-  std::vector<std::vector<uint8_t>> bufs(pieces), ivs(pieces, std::vector<uint8_t>(iv, iv + 12));
-  std::vector<GcmJob> jobs(pieces);
-  std::vector<uint8_t> tags(16 * pieces);
-  for (size_t k = 0; k < pieces; ++k) {
-    bufs[k].assign(pt.begin() + static_cast<long>(cut[k]), pt.begin() + static_cast<long>(cut[k + 1]));
-    ivs[k][11] = static_cast<uint8_t>(iv[11] + k);
-    jobs[k] = {&ctx[(k / 2) % ctx.size()], ivs[k].data() + 4, aad.data(), bufs[k].data(), &tags[16 * k],
-               static_cast<uint32_t>(bufs[k].size()), static_cast<uint32_t>(aad.size())};
-  }
-  gcm_seal_batch(jobs.data(), pieces);
-  for (size_t k = 0; k < pieces; ++k) {
-    std::vector<uint8_t> one(pt.begin() + static_cast<long>(cut[k]), pt.begin() + static_cast<long>(cut[k + 1]));
-    uint8_t tag[16];
-    gcm_seal(ctx[0], ivs[k].data(), aad.data(), aad.size(), one.data(), one.size(), tag);
-    check(one == bufs[k] && std::memcmp(tag, &tags[16 * k], 16) == 0);
-  }
-  // Open the batch back, with one piece's tag broken.
-  const size_t broken = flip % pieces;
-  tags[16 * broken + flip % 16] ^= 0x80;
-  bool ok[9];
-  gcm_open_batch(jobs.data(), pieces, ok);
-  for (size_t k = 0; k < pieces; ++k) {
-    check(ok[k] == (k != broken));
-    if (k == broken) {
-      for (uint8_t b : bufs[k]) check(b == 0);
-    } else {
-      check(std::equal(bufs[k].begin(), bufs[k].end(), pt.begin() + static_cast<long>(cut[k])));
+  // A batch with contexts chosen by pick(k): every piece must seal as one
+  // call does and open back, except the one whose tag is broken.
+  const auto check_batch = [&](auto pick) {
+    std::vector<std::vector<uint8_t>> bufs(pieces), ivs(pieces, std::vector<uint8_t>(iv, iv + 12));
+    std::vector<GcmJob> jobs(pieces);
+    std::vector<uint8_t> tags(16 * pieces);
+    for (size_t k = 0; k < pieces; ++k) {
+      bufs[k].assign(pt.begin() + static_cast<long>(cut[k]), pt.begin() + static_cast<long>(cut[k + 1]));
+      ivs[k][11] = static_cast<uint8_t>(iv[11] + k);
+      jobs[k] = {&ctx[pick(k)], ivs[k].data() + 4, aad.data(), bufs[k].data(), &tags[16 * k],
+                 static_cast<uint32_t>(bufs[k].size()), static_cast<uint32_t>(aad.size())};
     }
-  }
+    gcm_seal_batch(jobs.data(), pieces);
+    for (size_t k = 0; k < pieces; ++k) {
+      std::vector<uint8_t> one(pt.begin() + static_cast<long>(cut[k]), pt.begin() + static_cast<long>(cut[k + 1]));
+      uint8_t tag[16];
+      gcm_seal(ctx[0], ivs[k].data(), aad.data(), aad.size(), one.data(), one.size(), tag);
+      check(one == bufs[k] && std::memcmp(tag, &tags[16 * k], 16) == 0);
+    }
+    // Open the batch back, with one piece's tag broken.
+    const size_t broken = flip % pieces;
+    tags[16 * broken + flip % 16] ^= 0x80;
+    bool ok[9];
+    gcm_open_batch(jobs.data(), pieces, ok);
+    for (size_t k = 0; k < pieces; ++k) {
+      check(ok[k] == (k != broken));
+      if (k == broken) {
+        for (uint8_t b : bufs[k]) check(b == 0);
+      } else {
+        check(std::equal(bufs[k].begin(), bufs[k].end(), pt.begin() + static_cast<long>(cut[k])));
+      }
+    }
+  };
+  check_batch([&](size_t k) { return (k / 2) % ctx.size(); });
+  // Uniform batches (one path, one key size: the dispatcher's fast case).
+  for (size_t i = 0; i < ctx.size(); ++i) check_batch([i](size_t) { return i; });
   return 0;
 }
