@@ -14,8 +14,8 @@
 // header's first 8 octets. With ESN the IV (the number, big-endian) is
 // seq-high ‖ seq-low, so the header is first written SPI ‖ SPI ‖ IV, which
 // makes octets 4..15 the AAD, and seq-low is put in its place after the
-// seal (like Linux's esp_output_fill_trailer/esn trick, without writing in
-// front of the header).
+// seal. (Linux's esp_output_set_extra moves the SPI four octets into the
+// headroom instead; the IV being the number keeps this inside the header.)
 #include "esp/encap.h"
 
 #include <algorithm>
