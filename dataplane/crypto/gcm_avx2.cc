@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "crypto/gcm_internal.h"
+#include "crypto/gcm_job_j0.h"
 
 namespace vitesse::crypto::detail::avx2 {
 
@@ -106,17 +107,6 @@ VITESSE_AVX2 inline __m128i make_j0(const uint8_t iv[12]) {
   std::memcpy(&last, iv + 8, 4);
   const __m128i x = _mm_insert_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(iv)), static_cast<int>(last), 2);
   return _mm_insert_epi32(x, 0x01000000, 3);
-}
-
-// A batch job's J0 = salt ‖ IV ‖ 1, from the context's salt and the eight
-// octets of IV where they lie (in ESP, the packet's header).
-VITESSE_AVX2 inline __m128i job_j0(const GcmJob& j) {
-  uint32_t salt;
-  uint64_t iv;
-  std::memcpy(&salt, j.ctx->salt, 4);
-  std::memcpy(&iv, j.iv, 8);
-  const __m128i x = _mm_slli_si128(_mm_cvtsi64_si128(static_cast<long long>(iv)), 4);
-  return _mm_or_si128(_mm_or_si128(x, _mm_cvtsi32_si128(static_cast<int>(salt))), _mm_set_epi32(0x01000000, 0, 0, 0));
 }
 
 // Counter block i after the one whose byte-reversed form is ctr: the 32-bit

@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "crypto/gcm_internal.h"
+#include "crypto/gcm_job_j0.h"
 
 namespace vitesse::crypto::detail::avx512 {
 
@@ -54,17 +55,6 @@ inline __mmask64 byte_mask(size_t n) { return n >= 64 ? ~__mmask64{0} : (__mmask
 // the 16-byte load wait for the smaller stores (no store forwarding).
 VITESSE_AVX512 inline __m128i make_j0(const uint8_t iv[12]) {
   return _mm_or_si128(_mm_maskz_loadu_epi8(0x0FFF, iv), _mm_set_epi32(0x01000000, 0, 0, 0));
-}
-
-// A batch job's J0 = salt ‖ IV ‖ 1, from the context's salt and the eight
-// octets of IV where they lie (in ESP, the packet's header).
-VITESSE_AVX512 inline __m128i job_j0(const GcmJob& j) {
-  uint32_t salt;
-  uint64_t iv;
-  std::memcpy(&salt, j.ctx->salt, 4);
-  std::memcpy(&iv, j.iv, 8);
-  const __m128i x = _mm_slli_si128(_mm_cvtsi64_si128(static_cast<long long>(iv)), 4);
-  return _mm_or_si128(_mm_or_si128(x, _mm_cvtsi32_si128(static_cast<int>(salt))), _mm_set_epi32(0x01000000, 0, 0, 0));
 }
 
 // Counter blocks: the 32-bit counter of each lane kept little-endian (lanes
