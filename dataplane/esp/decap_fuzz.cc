@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 #include <vector>
 
 #include "crypto/aes_gcm.h"
@@ -86,16 +87,83 @@ void seal_into(Harness& h, Packet& p, const uint8_t* plaintext, size_t len) {
   p.len = static_cast<uint32_t>(kEspHeaderLen + len + kIcvLen);
 }
 
+// RFC 4303 Appendix A's window as a set of the numbers received within it:
+// no blocks, no ring, no copy of the top's block (ReplayWindow keeps that in
+// its state and writes it back when the top leaves it), so each verdict of
+// the real window's can be checked against the definition.
+struct ReferenceWindow {
+  uint64_t top;
+  uint64_t size;
+  std::set<uint64_t> seen;
+
+  bool check(uint64_t seq) const {
+    if (seq == 0) return false;
+    if (seq > top) return true;
+    return top - seq < size && seen.count(seq) == 0;
+  }
+  bool update(uint64_t seq) {
+    if (!check(seq)) return false;
+    if (seq > top) {
+      top = seq;
+      seen.erase(seen.begin(), seen.lower_bound(top >= size ? top - size + 1 : 0));
+    }
+    seen.insert(seq);
+    return true;
+  }
+};
+
+// Distances for the jumps below: within the top's block, to its edges, one
+// and more blocks, the window and the ring (2W) and beyond, half a subspace.
+uint64_t jump(uint8_t k, uint64_t w) {
+  static constexpr uint64_t kFixed[] = {2, 63, 64, 65, 127, 128};
+  if (k < 6) return kFixed[k];
+  switch (k) {
+    case 6: return w - 1;
+    case 7: return w;
+    case 8: return w + 1;
+    case 9: return w + 63;
+    case 10: return 2 * w - 1;
+    case 11: return 2 * w;
+    case 12: return 2 * w + 64;
+    case 13: return 4 * w + 1;
+    case 14: return uint64_t{1} << 31;
+    default: return (uint64_t{1} << 32) + 1;
+  }
+}
+
+// Numbers whose verdicts must agree with the reference after each step: the
+// top's block and the one before it, the window's left edge, the number just
+// recorded, and a stride through the window.
+void check_against_reference(const ReplayWindow& w, const ReferenceWindow& ref, uint64_t seq) {
+  const uint64_t t = w.top();
+  if (t != ref.top) std::abort();
+  auto probe = [&](uint64_t s) {
+    if (w.check(s) != ref.check(s)) std::abort();
+  };
+  for (uint64_t d = 0; d < 130; ++d) probe(t - d);
+  probe(t + 1);
+  probe(t + 64);
+  for (uint64_t d = 0; d < 3; ++d) probe(t - ref.size + d), probe(t - ref.size - d);
+  probe(seq - 1), probe(seq), probe(seq + 1);
+  for (uint64_t d = 130; d < ref.size; d += 61) probe(t - d);
+}
+
 // The window's fast paths for the next number (ReplayWindow::next_in_order
 // and update's) against the general ones, from a top the input puts near a
-// 2^32 boundary: each input byte queues or records a number near the top,
-// mostly the next one. Both windows must stay byte for byte the same.
+// 2^32 boundary or near 2^64: each input byte queues or records a number
+// near the top, mostly the next one, or records one a jump away (blocks,
+// windows, subspaces; forward or back). Both windows must stay byte for byte
+// the same (the top's block in the state, the ring, its stale slot), and
+// their verdicts those of the reference.
 void check_window_fast_paths(const uint8_t* data, size_t size) {
   if (size < 2) return;
   ReplayWindow fast;
-  const uint64_t top = (static_cast<uint64_t>(data[0] % 4) << 32) + data[1] - 128;
-  if (!fast.init(data[0] & 4 ? 64 : 1024, top)) std::abort();
+  const uint64_t top = data[0] & 8 ? UINT64_MAX - 255 + data[1]
+                                   : (static_cast<uint64_t>(data[0] % 4) << 32) + data[1] - 128;
+  const uint32_t w = data[0] & 0x10 ? 32 : data[0] & 4 ? 64 : 1024;
+  if (!fast.init(w, top)) std::abort();
   ReplayWindow general = fast;
+  ReferenceWindow ref{top, w, {}};
   uint64_t pending = top;  // the windows' pending top
   for (size_t i = 2; i < size; ++i) {
     const uint8_t b = data[i];
@@ -104,22 +172,32 @@ void check_window_fast_paths(const uint8_t* data, size_t size) {
       general.begin_batch();
       pending = fast.top();
     }
-    const uint64_t next = (b & 0x80 ? pending : fast.top()) + 1;
-    const uint64_t seq = b < 0xc0 ? next : next + (b & 0x1f) - 16;
+    bool queue = b & 0x40;
+    uint64_t seq;
+    if (b >= 0xe0) {  // a jump, recorded
+      queue = false;
+      const uint64_t d = jump(b & 0x0f, w);
+      seq = b & 0x10 ? fast.top() + d : fast.top() - d;  // may wrap: refused like any other
+    } else {
+      const uint64_t next = (b & 0x80 ? pending : fast.top()) + 1;
+      seq = b < 0xc0 ? next : next + (b & 0x1f) - 16;
+    }
     const uint32_t seq_low = static_cast<uint32_t>(seq);
     uint64_t in_order = 0, inferred = 0;
     if (fast.next_in_order(seq_low, &in_order)) {
       const bool ok = general.infer(seq_low, &inferred);
       if (!ok || inferred != in_order || !general.settled(seq_low, true, inferred) || !general.check(inferred)) std::abort();
     }
-    if (b & 0x40) {  // queued for authentication
+    if (queue) {  // queued for authentication
       fast.queued(seq);
       general.queued(seq);
       pending = seq > pending ? seq : pending;
-    } else if (fast.update(seq) != general.update_general(seq)) {
-      std::abort();
+    } else {
+      const bool verdict = fast.update(seq);
+      if (verdict != general.update_general(seq) || verdict != ref.update(seq)) std::abort();
     }
     if (std::memcmp(&fast, &general, sizeof fast) != 0) std::abort();
+    check_against_reference(fast, ref, seq);
   }
 }
 
