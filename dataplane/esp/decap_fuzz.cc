@@ -177,7 +177,8 @@ void check_window_fast_paths(const uint8_t* data, size_t size) {
     if (b >= 0xe0) {  // a jump, recorded
       queue = false;
       const uint64_t d = jump(b & 0x0f, w);
-      seq = b & 0x10 ? fast.top() + d : fast.top() - d;  // may wrap: refused like any other
+      // May wrap: forward past 2^64 is refused, back past 0 is a top near 2^64.
+      seq = b & 0x10 ? fast.top() + d : fast.top() - d;
     } else {
       const uint64_t next = (b & 0x80 ? pending : fast.top()) + 1;
       seq = b < 0xc0 ? next : next + (b & 0x1f) - 16;
@@ -188,11 +189,12 @@ void check_window_fast_paths(const uint8_t* data, size_t size) {
       const bool ok = general.infer(seq_low, &inferred);
       if (!ok || inferred != in_order || !general.settled(seq_low, true, inferred) || !general.check(inferred)) std::abort();
     }
-    if (queue) {  // queued for authentication
+    if (queue || b >= 0xe0) {  // queued for authentication; a jump is queued before it is recorded, as in decap
       fast.queued(seq);
       general.queued(seq);
       pending = seq > pending ? seq : pending;
-    } else {
+    }
+    if (!queue) {
       const bool verdict = fast.update(seq);
       if (verdict != general.update_general(seq) || verdict != ref.update(seq)) std::abort();
     }
