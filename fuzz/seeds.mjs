@@ -159,6 +159,13 @@ for (const v of ['', '6']) {
 // near 2^64).
 write('decap_fuzz', 'window-pending-behind', Buffer.from('016048388012455300e18ca84553600e80387812455310bb00000000', 'hex'));
 write('decap_fuzz', 'window-near-2to64', Buffer.from('780000000000004553004553e900000229669756bae9000000022945530304455345000045532a000204455345003e45533a', 'hex'));
+// The top's block in the window's state (docs/dataplane.md "Round six,
+// window line"): jumps of the top (bytes 0xe0-0xff, check_window_fast_paths)
+// by blocks, windows, the ring, 2^31 and 2^32 + 1, forward and back, for
+// windows of 1024 from 0, of 32 just below 2^32 and of 64 just below 2^64.
+write('decap_fuzz', 'window-jumps', Buffer.from('0080010203f30102f705e2fb11fe01ff21e931f4f5f6f8f9fafcfd0102', 'hex'));
+write('decap_fuzz', 'window-jumps-32', Buffer.from('8170010203f3f7e6e7e8f8f9fafbfc01020304e3e4f1f2', 'hex'));
+write('decap_fuzz', 'window-jumps-near-2to64', Buffer.from('0440010203f301f7f3f2ffe5e2f1f1f1f1f1f1f1f1f3f3', 'hex'));
 
 // --- gcm_fuzz: flags, key (32), IV (12), AAD length, AAD, plaintext ---------
 const gcm = (flags, aadLen, ptLen) => Buffer.concat([

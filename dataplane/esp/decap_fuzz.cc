@@ -159,9 +159,9 @@ void check_against_reference(const ReplayWindow& w, const ReferenceWindow& ref, 
 void check_window_fast_paths(const uint8_t* data, size_t size) {
   if (size < 2) return;
   ReplayWindow fast;
-  const uint64_t top = data[0] & 8 ? UINT64_MAX - 255 + data[1]
-                                   : (static_cast<uint64_t>(data[0] % 4) << 32) + data[1] - 128;
-  const uint32_t w = data[0] & 0x10 ? 32 : data[0] & 4 ? 64 : 1024;
+  // data[0] % 4 == 0 and data[1] < 128: a top just below 2^64.
+  const uint64_t top = (static_cast<uint64_t>(data[0] % 4) << 32) + data[1] - 128;
+  const uint32_t w = data[0] & 0x80 ? 32 : data[0] & 4 ? 64 : 1024;
   if (!fast.init(w, top)) std::abort();
   ReplayWindow general = fast;
   ReferenceWindow ref{top, w, {}};
