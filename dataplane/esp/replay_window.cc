@@ -14,7 +14,6 @@ bool ReplayWindow::init(uint32_t size, uint64_t top) {
   block_mask_ = blocks - 1;
   top_ = top;
   pending_top_ = top;
-  top_block_ = 0;
   std::fill(std::begin(blocks_), std::end(blocks_), 0);
   return true;
 }

@@ -21,15 +21,6 @@
 // gives the same inference (the inferred number is monotonic in the top);
 // when they disagree, the caller must first resolve the queued packets
 // (authenticate and update) and then infer again (esp/decap.cc).
-//
-// The top's block: the block that holds the top, the one every in-order
-// packet sets, is kept in the state (top_block_) rather than in the ring, so
-// that with many SAs an in-order packet touches the state's line only
-// (docs/dataplane.md, "Round six, window line"). Its ring slot is stale while
-// it is the top's: the top's block is written back to the ring when the top
-// leaves it, and every read of a number in the top's block reads the copy.
-// Numbers within the window never share the top's slot without being in its
-// block (the ring has at least twice the blocks the window spans).
 #pragma once
 
 #include <algorithm>
@@ -98,13 +89,9 @@ class ReplayWindow {
   // forgeries, without a second authentication attempt.
   bool likely_stale(uint64_t seq) const;
 
-  // The ring block update(seq) will read, fetched while the batch is
-  // decrypted: only for a number in a block left of the top's (one in the
-  // top's block reads the copy in the state; one right of the top clears
-  // blocks, writes only, and is accepted by check() without reading any).
-  void prefetch(uint64_t seq) const {
-    if (seq / kBlockBits < top_ / kBlockBits) __builtin_prefetch(&blocks_[(seq / kBlockBits) & block_mask_]);
-  }
+  // The block update(seq) will set, fetched while the batch is decrypted (a
+  // number right of the window is accepted by check() without reading it).
+  void prefetch(uint64_t seq) const { __builtin_prefetch(&blocks_[(seq / kBlockBits) & block_mask_]); }
 
   // Post-authentication check-and-set: records `seq` and returns true, or
   // returns false (a replay) if it is too old or already recorded.
@@ -127,28 +114,20 @@ class ReplayWindow {
   bool infer_from(uint64_t top, uint32_t seq_low, uint64_t* seq) const;
   bool settled_slow(uint32_t seq_low) const;
 
-  // The block of `seq`, a number within the window: the top's copy or the
-  // ring's. A choice of address, not of two loaded values, so that a number
-  // in the top's block never reads the ring's line.
-  const uint64_t& block_of(uint64_t seq) const {
-    return seq / kBlockBits == top_ / kBlockBits ? top_block_ : blocks_[(seq / kBlockBits) & block_mask_];
+  bool seen(uint64_t seq) const {
+    return (blocks_[(seq / kBlockBits) & block_mask_] >> (seq % kBlockBits)) & 1;
   }
-  uint64_t& block_of(uint64_t seq) {
-    return seq / kBlockBits == top_ / kBlockBits ? top_block_ : blocks_[(seq / kBlockBits) & block_mask_];
-  }
-  bool seen(uint64_t seq) const { return (block_of(seq) >> (seq % kBlockBits)) & 1; }
 
   // The blocks first and the state after them, so that an SA can put its
   // own per-packet fields (esp/sa.h InboundSa) in the state's cache line.
   uint64_t blocks_[kMaxBlocks] = {};
   uint64_t top_ = 0;
   uint64_t pending_top_ = 0;  // >= top_ within a batch
-  uint64_t top_block_ = 0;    // the block of top_ (see above); its ring slot is stale
   uint32_t size_ = kDefaultReplayWindow;
   uint32_t block_mask_ = 2 * kDefaultReplayWindow / kBlockBits - 1;
 
  public:
-  // Where the state (top, pending top, top's block, size, mask) begins: esp/sa.h checks
+  // Where the state (top, pending top, size, mask) begins: esp/sa.h checks
   // that it shares a line with the SA's per-packet fields.
   static constexpr size_t state_offset() { return offsetof(ReplayWindow, top_); }
 };
@@ -188,17 +167,10 @@ inline bool ReplayWindow::check(uint64_t seq) const {
 inline bool ReplayWindow::update(uint64_t seq) {
   if (seq == top_ + 1 && seq != 0) {
     // The usual packet, the next number: its bit is clear (bits above the
-    // top are cleared with the block they enter in, below), and it enters a
-    // new block exactly when it is the block's first number: then the top's
-    // block goes back to the ring and the new one starts empty (its ring
-    // slot, stale, is left as it is, as update_general leaves it).
-    const uint64_t bit = uint64_t{1} << (seq % kBlockBits);
-    if (seq % kBlockBits == 0) {
-      blocks_[(top_ / kBlockBits) & block_mask_] = top_block_;
-      top_block_ = bit;
-    } else {
-      top_block_ |= bit;
-    }
+    // top are cleared with the block they enter in, below), and its block
+    // is entered now exactly when it is the block's first number.
+    uint64_t& block = blocks_[(seq / kBlockBits) & block_mask_];
+    block = (seq % kBlockBits == 0 ? 0 : block) | uint64_t{1} << (seq % kBlockBits);
     top_ = seq;
     return true;
   }
@@ -208,22 +180,16 @@ inline bool ReplayWindow::update(uint64_t seq) {
 inline bool ReplayWindow::update_general(uint64_t seq) {
   if (seq == 0) return false;
   if (seq > top_) {
+    // Blocks entering the window may still hold bits from a lap ago.
     const uint64_t old_block = top_ / kBlockBits;
     const uint64_t new_block = seq / kBlockBits;
-    if (new_block != old_block) {
-      // The top's block back to the ring; blocks entering the window may
-      // still hold bits from a lap ago: clear them (at most the whole ring),
-      // all but the new top's, whose slot is stale and which starts empty.
-      blocks_[old_block & block_mask_] = top_block_;
-      const uint64_t clear = std::min<uint64_t>(new_block - old_block, block_mask_ + 1);
-      for (uint64_t b = new_block - clear + 1; b < new_block; ++b) blocks_[b & block_mask_] = 0;
-      top_block_ = 0;
-    }
+    const uint64_t clear = std::min<uint64_t>(new_block - old_block, block_mask_ + 1);
+    for (uint64_t i = 1; i <= clear; ++i) blocks_[(old_block + i) & block_mask_] = 0;
     top_ = seq;
   } else if (top_ - seq >= size_) {
     return false;
   }
-  uint64_t& block = block_of(seq);
+  uint64_t& block = blocks_[(seq / kBlockBits) & block_mask_];
   const uint64_t bit = uint64_t{1} << (seq % kBlockBits);
   if (block & bit) return false;
   block |= bit;

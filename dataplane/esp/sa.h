@@ -84,11 +84,10 @@ struct OutboundSa {
 };
 
 // Inbound, the window's blocks come first and its state (top, pending top,
-// the top's block, size, mask) at their end, followed by the SPI, ESN flag
-// and the packet and byte counters: all an in-order packet reads or writes
-// outside the crypto context is in that one line (docs/dataplane.md,
-// "Round four, SA lines" and "Round six, window line"; a late packet also
-// reads its block in the ring).
+// size, mask) at their end, followed by the SPI, ESN flag and the
+// packet and byte counters: all a packet reads or writes outside its window
+// block and the crypto context is in that one line (docs/dataplane.md,
+// "Round four, SA lines"; before, the window's state was in a second line).
 struct InboundSa {
   ReplayWindow window;
   uint32_t spi = 0;

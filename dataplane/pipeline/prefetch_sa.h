@@ -5,12 +5,11 @@
 //
 // What one packet reads of its SA (esp/sa.h lays it out for this): one hot
 // line (outbound the first: number, limit; inbound the one after the
-// window's blocks: window state with the block of the window's top, SPI;
-// packet and byte counters), inbound the window block it sets if that is
-// left of the top's (a late packet; esp/replay_window.h), the round keys
-// (AES-128: three lines, AES-256: four, the fourth prefetched by the ESP
-// batch call), the last GHASH powers (a 60-octet frame hashes five blocks,
-// AAD, three of data and the lengths, with H^5..H^1: the last two lines). The context's path,
+// window's blocks: window state, SPI; packet and byte counters),
+// inbound the window block it sets, the round keys (AES-128: three lines,
+// AES-256: four, the fourth prefetched by the ESP batch call), the last
+// GHASH powers (a 60-octet frame hashes five blocks, AAD, three of data and
+// the lengths, with H^5..H^1: the last two lines). The context's path,
 // rounds and salt, which the batch calls read per job, are in its first line.
 // Read prefetches only, and locality 2 for the key schedule: with write
 // prefetches (prefetchw) of the lines a packet updates and locality 3, 10 000
@@ -47,7 +46,7 @@ inline void prefetch_sa(const esp::OutboundSa* sa) {
 }
 
 // The hot line is the one with the window's state and the SPI (esp/sa.h);
-// a late packet's window block is known only from its number (esp/decap.cc).
+// the window block a packet sets is known only from its number (esp/decap.cc).
 inline void prefetch_sa(const esp::InboundSa* sa) {
   __builtin_prefetch(&sa->spi);
   detail::prefetch_gcm(sa->gcm);
