@@ -72,7 +72,9 @@ class ReplayWindow {
   // them and queue it. False says nothing: take the general path.
   bool next_in_order(uint32_t seq_low, uint64_t* seq) const {
     const uint64_t next = pending_top_ + 1;
-    const uint64_t ahead = next - top_;  // wraps if next <= top: refused
+    // Wraps to a huge number if next <= top (refused), unless next is near 0
+    // and top near 2^64: pending_top_ >= top_ (decap.cc) keeps that away.
+    const uint64_t ahead = next - top_;
     if (static_cast<uint32_t>(next) != seq_low || next == 0 || ahead - 1 >= kInOrderSpan - 1) return false;
     *seq = next;
     return true;
