@@ -43,7 +43,11 @@ const spec: Record<string, OptionSpec> = {
   'nat-t': {
     type: 'string',
     default: 'off',
-    help: "on: each round also runs Vitesse with ESP in UDP (both routes nat-traversal force), af-packet on the public interfaces and the public veth pairs' transmit offloads on (tx-udp-segmentation: gwA's ESP-in-UDP super-frames cross net as one skb), the hosts' offloads as for the like-for-like row; both: also the same without coalescing; off: no such row",
+    help: "on: each round also runs Vitesse with ESP in UDP (both routes nat-traversal force), af-packet on the public interfaces and the public veth pairs' transmit offloads on (tx-udp-segmentation: gwA's ESP-in-UDP super-frames cross net as one skb), the hosts' offloads as for the like-for-like row; both: also the same without coalescing; off: no such row. With --host-offloads on, also a row with both at once: the hosts' kernel defaults and ESP in UDP super-frames, af-packet on all four interfaces",
+  },
+  'kernel-forwarding': {
+    type: 'boolean',
+    help: "each round also runs the kernel's own IP forwarding in the gateways' namespaces in place of the gateways (no encryption, no copy to user space; hosts as for the like-for-like row): the topology's ceiling on this machine, which no gateway that takes frames into user space reaches",
   },
   'tx-gso': { type: 'string', default: 'on', help: "with --host-offloads on or vethtest: on, off or both (af-packet's coalescing of TCP segments into super-frames for the hosts; both: one run each per round)" },
   rounds: { type: 'number', default: 3, help: 'interleaved rounds (Vitesse, then Vita, each round)' },
@@ -54,7 +58,7 @@ const spec: Record<string, OptionSpec> = {
 
 const TUNNEL_MTU = 1440;
 
-type Impl = 'vitesse' | 'vita';
+type Impl = 'vitesse' | 'vita' | 'kernel';
 /**
  * off: hosts' offloads off at both ends (as Vita needs); on: the kernel's
  * defaults, af-packet coalescing; vethtest: as Vita's vethtest.sh (hosts'
@@ -68,7 +72,7 @@ export interface TcpRun {
   round: number;
   /** The hosts' offloads in this run (Vita's: off, or vethtest), and Vitesse's driver. */
   host_offloads: Hosts;
-  driver: Driver | `${Driver}/${Driver}` | 'vita-xdp';
+  driver: Driver | `${Driver}/${Driver}` | 'vita-xdp' | 'kernel';
   /** Both Vitesse gateways' private interfaces: super-frames cut (rx) and coalesced (tx) by af-packet. */
   gso?: { rx_gso_frames: number; tx_gso_frames: number; tx_gso_segments: number };
   /** --nat-t rows: ESP in UDP, af-packet on the public side, with or without its coalescing into UDP super-frames. */
@@ -84,8 +88,8 @@ export interface TcpRun {
   retransmits: number;
   /** Data-plane CPU seconds of both gateways together per GB received (both directions). */
   cpu_s_per_gb: number | null;
-  /** The same CPU with the tunnel up and no traffic, in % of one core (both gateways together). */
-  idle_cpu_pct: number;
+  /** The same CPU with the tunnel up and no traffic, in % of one core (both gateways together); null for the kernel's forwarding. */
+  idle_cpu_pct: number | null;
   /** cpu_s_per_gb without what the gateways burn idle over the same time. */
   cpu_s_per_gb_beyond_idle: number | null;
 }
@@ -127,6 +131,19 @@ export interface TcpResult {
   vitesse_nat_t_no_coalescing_gbps?: number | null;
   ratio_nat_t_no_coalescing?: number | null;
   vitesse_nat_t_no_coalescing_cpu_s_per_gb?: number | null;
+  /** With --nat-t and --host-offloads on: both at once (the hosts' super-frames on the private side, ESP in UDP super-frames on the public one, af-packet on all four interfaces), and its ratio to Vita in the same round. */
+  vitesse_all_offloads_gbps?: number | null;
+  ratio_all_offloads?: number | null;
+  vitesse_all_offloads_cpu_s_per_gb?: number | null;
+  /**
+   * With --kernel-forwarding: the kernel's IP forwarding in place of the
+   * gateways (the topology's ceiling), its ratio to Vita in the same round
+   * (the highest ratio any gateway could reach here), and Vitesse's
+   * like-for-like row as a fraction of it in the same round.
+   */
+  kernel_gbps?: number | null;
+  ratio_kernel?: number | null;
+  vitesse_of_kernel?: number | null;
   vitesse_cpu_s_per_gb: number | null;
   vita_cpu_s_per_gb: number | null;
   vitesse_cpu_s_per_gb_beyond_idle: number | null;
@@ -182,7 +199,8 @@ export async function run(argv: string[]): Promise<number> {
     if (txGso !== 'on') hosts.push(`${hostOffloads}-no-coalescing`);
   }
   const natTRows: NonNullable<TcpRun['nat_t']>[] = natT === 'off' ? [] : natT === 'on' ? ['coalescing'] : ['coalescing', 'no-coalescing'];
-  const result = await measure({ driver, xdpMode, hostOffloads, txGso, hosts, natT, natTRows, rounds, seconds, vita }, say);
+  const kernel = options['kernel-forwarding'] === true;
+  const result = await measure({ driver, xdpMode, hostOffloads, txGso, hosts, natT, natTRows, kernel, rounds, seconds, vita }, say);
   process.stdout.write(summary(result) + '\n');
   if (options.json) process.stdout.write(JSON.stringify(result) + '\n');
   return result.runs.every((r) => r.mean_gbps !== null) ? 0 : 1;
@@ -197,6 +215,8 @@ interface Plan {
   hosts: Hosts[];
   natT: 'off' | 'on' | 'both';
   natTRows: NonNullable<TcpRun['nat_t']>[];
+  /** --kernel-forwarding: a row per round with the kernel's forwarding in place of the gateways. */
+  kernel: boolean;
   rounds: number;
   seconds: number;
   vita: string | undefined;
@@ -268,9 +288,17 @@ async function measure(plan: Plan, say: (l: string) => void): Promise<TcpResult>
         if (defaults) setOffloads(lab, 'off', defaults);
         setPublicOffloads(lab, true);
         for (const natT of plan.natTRows) runs.push(await vitesseRound(lab, driver, 'af-packet', xdpMode, 'off', round, seconds, say, natT));
+        if (plan.hostOffloads === 'on' && defaults) {
+          // Everything an operator can turn on at once: the hosts' super-frames
+          // cut and coalesced on the private side, ESP in UDP sent and received
+          // as UDP super-frames on the public one (af-packet on all four).
+          setOffloads(lab, 'on', defaults);
+          runs.push(await vitesseRound(lab, 'af-packet', 'af-packet', xdpMode, 'on', round, seconds, say, 'coalescing'));
+        }
         setPublicOffloads(lab, false);
       }
       if (defaults) setOffloads(lab, vitaSetting, defaults);
+      if (plan.kernel) runs.push(await kernelRound(lab, round, seconds, say));
       if (vita) runs.push(await vitaRound(lab, vita, vitaSetting, round, seconds, say));
     }
   } finally {
@@ -283,12 +311,14 @@ async function measure(plan: Plan, say: (l: string) => void): Promise<TcpResult>
     return Number((s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2).toFixed(3));
   };
   const of = (impl: Impl, f: (r: TcpRun) => number | null, hosts: Hosts = plan.hosts[0], natT?: TcpRun['nat_t']) =>
-    runs.filter((r) => r.impl === impl && (impl === 'vita' || (r.host_offloads === hosts && r.nat_t === natT))).map(f).filter((x): x is number => x !== null);
-  const ratiosOf = (hosts: Hosts, natT?: TcpRun['nat_t']) => {
+    runs.filter((r) => r.impl === impl && (impl !== 'vitesse' || (r.host_offloads === hosts && r.nat_t === natT))).map(f).filter((x): x is number => x !== null);
+  const ratiosOf = (hosts: Hosts, natT?: TcpRun['nat_t'], numerator: Impl = 'vitesse', denominator: Impl = 'vita') => {
     const ratios: number[] = [];
+    const rowOf = (impl: Impl, round: number) =>
+      runs.find((r) => r.impl === impl && r.round === round && (impl !== 'vitesse' || (r.host_offloads === hosts && r.nat_t === natT)))?.mean_gbps;
     for (let round = 1; round <= rounds; round++) {
-      const a = runs.find((r) => r.impl === 'vitesse' && r.host_offloads === hosts && r.nat_t === natT && r.round === round)?.mean_gbps;
-      const b = runs.find((r) => r.impl === 'vita' && r.round === round)?.mean_gbps;
+      const a = rowOf(numerator, round);
+      const b = rowOf(denominator, round);
       if (a && b) ratios.push(a / b);
     }
     return ratios;
@@ -333,8 +363,22 @@ async function measure(plan: Plan, say: (l: string) => void): Promise<TcpResult>
     ...withHosts('on', 'host_offloads'),
     ...withHosts('on-no-coalescing', 'host_offloads_no_coalescing'),
     ...withHosts('vethtest-no-coalescing', 'no_coalescing'),
+    ...(plan.kernel
+      ? {
+          kernel_gbps: median(of('kernel', (r) => r.mean_gbps)),
+          ratio_kernel: median(ratiosOf(plan.hosts[0], undefined, 'kernel', 'vita')),
+          vitesse_of_kernel: median(ratiosOf(plan.hosts[0], undefined, 'vitesse', 'kernel')),
+        }
+      : {}),
     nat_t: plan.natT,
     ...natTRow('coalescing', 'nat_t'),
+    ...(plan.hostOffloads === 'on' && plan.natTRows.length
+      ? {
+          vitesse_all_offloads_gbps: median(of('vitesse', (r) => r.mean_gbps, 'on', 'coalescing')),
+          ratio_all_offloads: median(ratiosOf('on', 'coalescing')),
+          vitesse_all_offloads_cpu_s_per_gb: median(of('vitesse', (r) => r.cpu_s_per_gb, 'on', 'coalescing')),
+        }
+      : {}),
     ...natTRow('no-coalescing', 'nat_t_no_coalescing'),
   };
 }
@@ -395,6 +439,36 @@ async function vitesseRound(lab: TwoSiteLab, privateDriver: Driver, publicDriver
     return run;
   } finally {
     for (const g of gateways) g.close();
+  }
+}
+
+// The kernel's own forwarding in the gateways' namespaces, in place of the
+// gateways: the same veth hops, hosts and net, with neither encryption nor a
+// copy into user space. A gateway's frames cross the same hops and more
+// (AF_XDP or a packet socket copies each one out and back), so this rate
+// bounds what any such gateway carries on this topology and machine.
+async function kernelRound(lab: TwoSiteLab, round: number, seconds: number, say: (l: string) => void): Promise<TcpRun> {
+  const L = lab.lab, ns = lab.ns;
+  const sides = [
+    { gw: ns.gwA, priv: `${ADDR.gwAPrivate}/24`, pub: `${ADDR.gwAPublic}/24`, far: '10.2.0.0/16', next: ADDR.netA, near: '10.1.0.0/16', self: ADDR.gwAPublic },
+    { gw: ns.gwB, priv: `${ADDR.gwBPrivate}/24`, pub: `${ADDR.gwBPublic}/24`, far: '10.1.0.0/16', next: ADDR.netB, near: '10.2.0.0/16', self: ADDR.gwBPublic },
+  ];
+  try {
+    for (const s of sides) {
+      L.address(s.gw, 'private', s.priv);
+      L.address(s.gw, 'public', s.pub);
+      L.exec(s.gw, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+      L.route(s.gw, s.far, s.next);
+      L.route(ns.net, s.near, s.self);
+    }
+    return await directions(lab, 'kernel', 'off', 'kernel', round, seconds, null, say);
+  } finally {
+    // Back as the gateways need them: no kernel addresses, no forwarding.
+    for (const s of sides) {
+      L.exec(ns.net, ['ip', 'route', 'del', s.near]);
+      L.exec(s.gw, ['sysctl', '-qw', 'net.ipv4.ip_forward=0']);
+      for (const dev of ['private', 'public']) L.exec(s.gw, ['ip', 'addr', 'flush', 'dev', dev]);
+    }
   }
 }
 
@@ -508,15 +582,20 @@ async function stopProcesses(names: string[]): Promise<void> {
 
 const IDLE_SECONDS = 2;
 
-async function directions(lab: TwoSiteLab, impl: Impl, hosts: Hosts, driver: TcpRun['driver'], round: number, seconds: number, cpu: () => number, say: (l: string) => void, natT?: TcpRun['nat_t']): Promise<TcpRun> {
-  // Idle first (tunnel up, no traffic): what the gateways burn anyway.
-  const idle0 = cpu(), idleT0 = performance.now();
-  await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
-  const idleRate = (cpu() - idle0) / ((performance.now() - idleT0) / 1000);
-  const cpu0 = cpu(), t0 = performance.now();
+async function directions(lab: TwoSiteLab, impl: Impl, hosts: Hosts, driver: TcpRun['driver'], round: number, seconds: number, cpu: (() => number) | null, say: (l: string) => void, natT?: TcpRun['nat_t']): Promise<TcpRun> {
+  // Idle first (tunnel up, no traffic): what the gateways burn anyway. The
+  // kernel's forwarding has no threads of its own to measure (its work is
+  // softirq, charged to whichever thread runs): no CPU figures for it.
+  let idleRate = 0;
+  if (cpu) {
+    const idle0 = cpu(), idleT0 = performance.now();
+    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+    idleRate = (cpu() - idle0) / ((performance.now() - idleT0) / 1000);
+  }
+  const cpu0 = cpu?.() ?? 0, t0 = performance.now();
   const ab = await iperf3(lab, seconds, false);
   const ba = await iperf3(lab, seconds, true);
-  const cpuSeconds = cpu() - cpu0;
+  const cpuSeconds = (cpu?.() ?? 0) - cpu0;
   const elapsed = (performance.now() - t0) / 1000;
   const bytes = (ab?.bytes ?? 0) + (ba?.bytes ?? 0);
   const run: TcpRun = {
@@ -528,12 +607,13 @@ async function directions(lab: TwoSiteLab, impl: Impl, hosts: Hosts, driver: Tcp
     b_to_a_gbps: ba ? Number((ba.bps / 1e9).toFixed(3)) : null,
     mean_gbps: ab && ba ? Number(((ab.bps + ba.bps) / 2e9).toFixed(3)) : null,
     retransmits: (ab?.retransmits ?? 0) + (ba?.retransmits ?? 0),
-    cpu_s_per_gb: bytes ? Number((cpuSeconds / (bytes / 1e9)).toFixed(3)) : null,
-    idle_cpu_pct: Number((100 * idleRate).toFixed(2)),
-    cpu_s_per_gb_beyond_idle: bytes ? Number(((cpuSeconds - idleRate * elapsed) / (bytes / 1e9)).toFixed(3)) : null,
+    cpu_s_per_gb: cpu && bytes ? Number((cpuSeconds / (bytes / 1e9)).toFixed(3)) : null,
+    idle_cpu_pct: cpu ? Number((100 * idleRate).toFixed(2)) : null,
+    cpu_s_per_gb_beyond_idle: cpu && bytes ? Number(((cpuSeconds - idleRate * elapsed) / (bytes / 1e9)).toFixed(3)) : null,
   };
-  const label = `${impl === 'vita' ? 'vita' : `vitesse ${driver}`}${hosts === 'off' ? '' : hosts.startsWith('on') ? " hosts' offloads on" : ' vethtest'}${hosts.endsWith('-no-coalescing') ? ', no coalescing' : ''}${natT ? `, ESP in UDP${natT === 'no-coalescing' ? ' without' : ' with'} UDP super-frames` : ''}`;
-  say(`  round ${round} ${label}: A→B ${run.a_to_b_gbps ?? '-'} Gbit/s, B→A ${run.b_to_a_gbps ?? '-'} Gbit/s, ${run.retransmits} retransmits, ${run.cpu_s_per_gb ?? '-'} CPU-s per GB (${run.cpu_s_per_gb_beyond_idle ?? '-'} beyond idle; idle ${run.idle_cpu_pct}% of a core)`);
+  const label = `${impl === 'vita' ? 'vita' : impl === 'kernel' ? "kernel forwarding (the topology's ceiling)" : `vitesse ${driver}`}${hosts === 'off' ? '' : hosts.startsWith('on') ? " hosts' offloads on" : ' vethtest'}${hosts.endsWith('-no-coalescing') ? ', no coalescing' : ''}${natT ? `, ESP in UDP${natT === 'no-coalescing' ? ' without' : ' with'} UDP super-frames` : ''}`;
+  const cpuText = cpu ? `, ${run.cpu_s_per_gb ?? '-'} CPU-s per GB (${run.cpu_s_per_gb_beyond_idle ?? '-'} beyond idle; idle ${run.idle_cpu_pct}% of a core)` : '';
+  say(`  round ${round} ${label}: A→B ${run.a_to_b_gbps ?? '-'} Gbit/s, B→A ${run.b_to_a_gbps ?? '-'} Gbit/s, ${run.retransmits} retransmits${cpuText}`);
   return run;
 }
 
@@ -566,6 +646,9 @@ function summary(r: TcpResult): string {
           `  Vitesse / Vita, same round: ×${r.ratio ?? '-'} (median)`,
         ]
       : []),
+    ...(r.kernel_gbps !== undefined
+      ? [`  kernel forwarding in place of the gateways (no encryption, no copy to user space; the topology's ceiling): ${r.kernel_gbps ?? '-'} Gbit/s; / Vita same round: ×${r.ratio_kernel ?? '-'} (the most any gateway could reach here); Vitesse / kernel same round: ${r.vitesse_of_kernel ?? '-'}`]
+      : []),
     ...(r.vitesse_no_coalescing_gbps !== undefined
       ? [`  Vitesse without coalescing: ${r.vitesse_no_coalescing_gbps ?? '-'} Gbit/s, ${r.vitesse_no_coalescing_cpu_s_per_gb ?? '-'} CPU-s per GB; / Vita same round: ×${r.ratio_no_coalescing ?? '-'} (median)`]
       : []),
@@ -577,6 +660,9 @@ function summary(r: TcpResult): string {
             : []),
           ...(r.vitesse_nat_t_no_coalescing_gbps !== undefined
             ? [`  Vitesse without coalescing: ${r.vitesse_nat_t_no_coalescing_gbps ?? '-'} Gbit/s, ${r.vitesse_nat_t_no_coalescing_cpu_s_per_gb ?? '-'} CPU-s per GB; / Vita same round: ×${r.ratio_nat_t_no_coalescing ?? '-'} (median)`]
+            : []),
+          ...(r.vitesse_all_offloads_gbps !== undefined
+            ? [`  Vitesse with both, the hosts' default offloads and UDP super-frames (af-packet on all four interfaces): ${r.vitesse_all_offloads_gbps ?? '-'} Gbit/s, ${r.vitesse_all_offloads_cpu_s_per_gb ?? '-'} CPU-s per GB; / Vita same round: ×${r.ratio_all_offloads ?? '-'} (median)`]
             : []),
         ]
       : []),
