@@ -66,12 +66,18 @@ export function routeCurve(o: CurveOptions): number {
     const mpps = median(runs[k].map((r) => r.mpps));
     const wall = median(runs[k].map((r) => r.wallMpps));
     lost += runs[k].reduce((s, r) => s + r.lost, 0);
+    // Each round's ratio to the first point's run of the same round: runs
+    // seconds apart share the machine's state, so a neighbour's load that
+    // moves between rounds cancels out of the ratio instead of into it.
+    const roundRatios = runs[k].map((r, i) => r.mpps / runs[0][i].mpps);
     return {
       routes,
       mpps: round(mpps, 3),
       wall_mpps: round(wall, 3),
       ratio: round(mpps / base, 3),
       wall_ratio: round(wall / baseWall, 3),
+      round_ratio: round(median(roundRatios), 3),
+      round_ratios: roundRatios.map((x) => round(x, 3)),
       runs: runs[k].map((r) => round(r.mpps, 3)),
       wall_runs: runs[k].map((r) => round(r.wallMpps, 3)),
     };
@@ -81,7 +87,10 @@ export function routeCurve(o: CurveOptions): number {
       `(median Mpps per worker CPU-second; wall-clock; ratio to ${o.routes[0]} route(s))\n`,
   );
   for (const p of points) {
-    process.stdout.write(`  ${String(p.routes).padStart(6)} routes  ${p.mpps.toFixed(3)} Mpps  wall ${p.wall_mpps.toFixed(3)}  ratio ${p.ratio.toFixed(3)} (wall ${p.wall_ratio.toFixed(3)})\n`);
+    process.stdout.write(
+      `  ${String(p.routes).padStart(6)} routes  ${p.mpps.toFixed(3)} Mpps  wall ${p.wall_mpps.toFixed(3)}  ratio ${p.ratio.toFixed(3)} (wall ${p.wall_ratio.toFixed(3)})` +
+        `  per round ${p.round_ratio.toFixed(3)} (${Math.min(...p.round_ratios).toFixed(3)}–${Math.max(...p.round_ratios).toFixed(3)})\n`,
+    );
   }
   if (o.json) {
     process.stdout.write(JSON.stringify({ packet_size: o.packetSize, packets: o.packets, queues: o.queues, rounds: o.rounds, lost, points }) + '\n');
