@@ -232,6 +232,15 @@ VITESSE_AVX512 void crypt(const FastKey& k, __m128i j0, const uint8_t* aad, size
   __m512i tail_ks[4];
   keystream<R>(rk, _mm512_add_epi32(ctr, lanes_step(static_cast<int>(groups * kGroupBlocks))), tail_ks, (rem + 63) / 64);
 
+  // The last group shares its reduction with the tail and the length block
+  // whenever the powers reach that far (always, unless the AAD is merged
+  // into that group too and the tail is long): one reduction fewer on the
+  // chain that ends the packet.
+  const size_t tail_blocks = (rem + 15) / 16;
+  const size_t last_aad_blocks = groups == 1 && aad_pending ? (aad_len + 15) / 16 : 0;
+  const bool merge_last = groups > 0 && last_aad_blocks + kGroupBlocks + tail_blocks + 1 <= kPowers;
+  Acc a = empty_acc();
+
   // Whole groups, the keystream computed one group ahead: each group's XOR
   // and hash then never wait for the AES latency of its own counters.
   uint8_t* p = data;
@@ -259,21 +268,31 @@ VITESSE_AVX512 void crypt(const FastKey& k, __m128i j0, const uint8_t* aad, size
         out[i] = _mm512_xor_si512(in[i], ks[i]);
         store(p + 64 * i, out[i]);
       }
-      Acc a = empty_acc();
+      const bool merged = merge_last && g + 1 == groups;
+      const size_t after = merged ? tail_blocks + 1 : 0;
+      a = empty_acc();
       if (aad_pending) {
-        acc_bytes(k, a, aad, aad_len, kGroupBlocks, x);
+        acc_bytes(k, a, aad, aad_len, kGroupBlocks + after, x);
         x = zero;
         aad_pending = false;
       }
-      acc_group(a, kEncrypt ? out : in, x, h);
-      x = reduce(a);
+      if (merged) {
+        const size_t first = kPowers - kGroupBlocks - after;
+        const __m512i hl[4] = {load(k.hpow[first]), load(k.hpow[first + 4]), load(k.hpow[first + 8]),
+                               load(k.hpow[first + 12])};
+        acc_group(a, kEncrypt ? out : in, x, hl);
+        x = zero;
+      } else {
+        acc_group(a, kEncrypt ? out : in, x, h);
+        x = reduce(a);
+      }
       for (int i = 0; i < 4; ++i) ks[i] = next[i];
     }
   }
 
-  // Tail (under a group) and the length block, in one reduction.
-  const size_t tail_blocks = (rem + 15) / 16;
-  Acc a = empty_acc();
+  // Tail (under a group) and the length block, in one reduction (the last
+  // group's, when merged).
+  if (!merge_last) a = empty_acc();
   if (aad_pending) {
     acc_bytes(k, a, aad, aad_len, tail_blocks + 1, x);
     x = zero;
