@@ -5,8 +5,9 @@
 // Flow of one packet: E(J0) for the tag and the tail's keystream, up front
 // (nothing depends on them, so their AES latency hides under the rest); then
 // groups of eight blocks, each encrypted in CTR mode and its ciphertext
-// hashed; then the tail, hashed with the length block in one reduction. Short AAD (ESP's 12
-// bytes) shares the first group's reduction. Ciphertext is hashed from the
+// hashed, up to four groups sharing one reduction; then the tail, hashed
+// with the length block (in the last groups' reduction when they fit).
+// Short AAD (ESP's 12 bytes) shares the first groups' reduction. Ciphertext is hashed from the
 // registers that hold it: reloading what was just stored in pieces would
 // stall on store forwarding.
 #include <immintrin.h>

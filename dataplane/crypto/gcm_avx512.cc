@@ -3,8 +3,9 @@
 // with a single reduction. Same flow as gcm_avx2.cc, four times as wide:
 // E(J0) and the tail's keystream up front; groups of sixteen blocks (CTR with
 // keystream computed one group ahead, and the hash of the ciphertext); the
-// tail with the length block in one reduction. Partial blocks use masked
-// loads and stores, which never touch memory outside the buffer.
+// tail with the length block, in the last group's reduction when the 32
+// powers reach. Partial blocks use masked loads and stores, which never
+// touch memory outside the buffer.
 #include <immintrin.h>
 
 // GCC 12's AVX-512 headers build "undefined" vectors by self-initialisation
