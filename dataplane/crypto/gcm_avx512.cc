@@ -276,21 +276,23 @@ VITESSE_AVX512 void crypt(const FastKey& k, __m128i j0, const uint8_t* aad, size
   keystream<R, kBytes>(rk, _mm512_add_epi32(ctr, ctr_step<kBytes>(static_cast<int>(groups * kGroupBlocks))), tail_ks,
                        (rem + 63) / 64);
 
-  // The last group shares its reduction with the tail and the length block
-  // whenever the powers reach that far (always, unless the AAD is merged
-  // into that group too and the tail is long): one reduction fewer on the
-  // chain that ends the packet.
+  // Groups share a reduction as far as the 32 powers reach (a span: two
+  // groups, one behind the AAD). The last span is laid out first: the
+  // groups that fit beside the tail and the length block (one unless the
+  // tail is long), so that the packet ends on one reduction as before.
   const size_t tail_blocks = (rem + 15) / 16;
-  const size_t last_aad_blocks = groups == 1 && aad_pending ? (aad_len + 15) / 16 : 0;
-  const bool merge_last = groups > 0 && last_aad_blocks + kGroupBlocks + tail_blocks + 1 <= kPowers;
+  const size_t aad_blocks = aad_pending ? (aad_len + 15) / 16 : 0;
+  const size_t tail_room = kPowers - 1 - tail_blocks;
+  size_t last_count = groups < tail_room / kGroupBlocks ? groups : tail_room / kGroupBlocks;
+  if (last_count == groups && aad_blocks + groups * kGroupBlocks > tail_room) --last_count;
   Acc a = empty_acc();
+  size_t span_end = 0;     // the group after the current span
+  bool span_tail = false;  // whether the tail and the length block close it
 
   // Whole groups, the keystream computed one group ahead: each group's XOR
   // and hash then never wait for the AES latency of its own counters.
   uint8_t* p = data;
   if (groups > 0) {
-    const __m512i h[4] = {load(k.hpow[kPowers - 16]), load(k.hpow[kPowers - 12]), load(k.hpow[kPowers - 8]),
-                          load(k.hpow[kPowers - 4])};
     __m512i ks[4];
     for (int i = 0; i < 4; ++i) {
       ks[i] = ctr_block<kBytes>(ctr);
@@ -312,31 +314,36 @@ VITESSE_AVX512 void crypt(const FastKey& k, __m128i j0, const uint8_t* aad, size
         out[i] = _mm512_xor_si512(in[i], ks[i]);
         store(p + 64 * i, out[i]);
       }
-      const bool merged = merge_last && g + 1 == groups;
-      const size_t after = merged ? tail_blocks + 1 : 0;
-      a = empty_acc();
-      if (aad_pending) {
-        acc_bytes(k, a, aad, aad_len, kGroupBlocks + after, x);
-        x = zero;
-        aad_pending = false;
+      if (g == span_end) {
+        span_tail = g + last_count == groups && last_count > 0;
+        if (span_tail) {
+          span_end = groups;
+        } else {
+          const size_t room = (kPowers - (aad_pending ? aad_blocks : 0)) / kGroupBlocks;
+          const size_t before_last = groups - last_count - g;
+          span_end = g + (before_last < room ? before_last : room);
+        }
+        const size_t count = span_end - g;
+        a = empty_acc();
+        if (aad_pending) {
+          acc_bytes(k, a, aad, aad_len, count * kGroupBlocks + (span_tail ? tail_blocks + 1 : 0), x);
+          x = zero;
+          aad_pending = false;
+        }
       }
-      if (merged) {
-        const size_t first = kPowers - kGroupBlocks - after;
-        const __m512i hl[4] = {load(k.hpow[first]), load(k.hpow[first + 4]), load(k.hpow[first + 8]),
-                               load(k.hpow[first + 12])};
-        acc_group(a, kEncrypt ? out : in, x, hl);
-        x = zero;
-      } else {
-        acc_group(a, kEncrypt ? out : in, x, h);
-        x = reduce(a);
-      }
+      const size_t first = kPowers - kGroupBlocks * (span_end - g) - (span_tail ? tail_blocks + 1 : 0);
+      const __m512i h[4] = {load(k.hpow[first]), load(k.hpow[first + 4]), load(k.hpow[first + 8]),
+                            load(k.hpow[first + 12])};
+      acc_group(a, kEncrypt ? out : in, x, h);
+      x = zero;
+      if (g + 1 == span_end && !span_tail) x = reduce(a);
       for (int i = 0; i < 4; ++i) ks[i] = next[i];
     }
   }
 
   // Tail (under a group) and the length block, in one reduction (the last
-  // group's, when merged).
-  if (!merge_last) a = empty_acc();
+  // span's, when they fit in it).
+  if (!span_tail) a = empty_acc();
   if (aad_pending) {
     acc_bytes(k, a, aad, aad_len, tail_blocks + 1, x);
     x = zero;
