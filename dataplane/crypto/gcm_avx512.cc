@@ -455,35 +455,80 @@ VITESSE_AVX512 void aes_all_items(uint8_t* blocks, const FastKey* const* keys, s
   }
 }
 
+// Adds a register of `lanes` (1..4) blocks whose first takes hpow[index],
+// in 512-bit products only: a packet's sums then stay in three registers,
+// which sum_lanes4 folds four packets at a time.
+VITESSE_AVX512 inline void acc_lanes(const FastKey& k, Acc& a, __m512i d, size_t index, size_t lanes) {
+  acc_mul(a, bswap(d), _mm512_maskz_loadu_epi64(static_cast<__mmask8>((1u << (2 * lanes)) - 1), k.hpow[index]));
+}
+
+// The 128-bit sums into lane 0 of the 512-bit ones.
+VITESSE_AVX512 inline void fold_single(Acc& a) {
+  a.lo = _mm512_xor_si512(a.lo, _mm512_zextsi128_si512(a.lo1));
+  a.mid = _mm512_xor_si512(a.mid, _mm512_zextsi128_si512(a.mid1));
+  a.hi = _mm512_xor_si512(a.hi, _mm512_zextsi128_si512(a.hi1));
+}
+
 // XOR one short packet with its keystream ks (E(J0) first) and leave its
-// hash, without the length block, unreduced in a.
+// hash, without the length block, unreduced in a.lo, a.mid and a.hi (the
+// 128-bit sums are folded into them).
 template <bool kEncrypt>
 VITESSE_AVX512 inline void hash_short(const GcmJob& j, const uint8_t* ks, Acc& a) {
   const FastKey& k = key_of<FastKey>(*j.ctx);
   const size_t nb = (j.len + 15) / 16;
   a = empty_acc();
-  if (j.aad_len > 0) acc_bytes(k, a, j.aad, j.aad_len, nb + 1, _mm_setzero_si128());
+  if (j.aad_len == 0 || j.aad_len > 16) {
+    if (j.aad_len > 0) acc_bytes(k, a, j.aad, j.aad_len, nb + 1, _mm_setzero_si128());
+    for (size_t off = 0; off < j.len; off += 64) {
+      xor_and_hash<kEncrypt>(k, a, j.data + off, j.len - off, load(ks + 16 + off), kPowers - 1 - nb + off / 16,
+                             _mm_setzero_si128());
+    }
+    fold_single(a);
+    return;
+  }
+  // An AAD of one block (ESP's 8 or 12 octets) is hashed in the data's
+  // registers, one lane ahead of the data (valignq with the register
+  // before): a 60-octet frame's AAD and three blocks of data take one
+  // 512-bit multiplication instead of that and a 128-bit one.
+  __m512i prev = _mm512_inserti32x4(_mm512_setzero_si512(),
+                                    _mm_maskz_loadu_epi8(static_cast<__mmask16>((1u << j.aad_len) - 1), j.aad), 3);
+  size_t index = kPowers - 2 - nb;  // the AAD's power
+  size_t left = nb + 1;             // blocks still to hash, the AAD's included
   for (size_t off = 0; off < j.len; off += 64) {
-    xor_and_hash<kEncrypt>(k, a, j.data + off, j.len - off, load(ks + 16 + off), kPowers - 1 - nb + off / 16,
-                           _mm_setzero_si128());
+    const __mmask64 m = byte_mask(j.len - off);
+    const __m512i in = _mm512_maskz_loadu_epi8(m, j.data + off);
+    const __m512i out = _mm512_maskz_mov_epi8(m, _mm512_xor_si512(in, load(ks + 16 + off)));
+    _mm512_mask_storeu_epi8(j.data + off, m, out);
+    const __m512i cur = kEncrypt ? out : in;
+    acc_lanes(k, a, _mm512_alignr_epi64(cur, prev, 6), index, left < 4 ? left : 4);
+    prev = cur;
+    index += 4;
+    left -= left < 4 ? left : 4;
+  }
+  // The last block when the data fill whole registers (or the AAD alone),
+  // in a 128-bit multiplication: a 512-bit one costs twice as much on Zen 4.
+  if (left > 0) {
+    acc_mul1(a, bswap(_mm512_extracti32x4_epi32(prev, 3)), _mm_loadu_si128(reinterpret_cast<const __m128i*>(k.hpow[index])));
+    fold_single(a);
   }
 }
 
-// The reduction split in two: fold_sums, per packet, sums the lanes and
-// the middle products into a 256-bit product (lo, hi); reduce4 then reduces
-// four packets' products, byte-swaps and XORs them with E(J0) in one 512-bit
-// register, lane by lane as reduce does: the reduction does not depend on
-// the key.
-struct Sum {
-  __m128i lo, hi;
-};
-
-VITESSE_AVX512 inline Sum fold_sums(const Acc& a) {
-  const __m128i mid = _mm_xor_si128(fold_lanes(a.mid), a.mid1);
-  return {_mm_ternarylogic_epi64(fold_lanes(a.lo), a.lo1, _mm_slli_si128(mid, 8), 0x96),
-          _mm_ternarylogic_epi64(fold_lanes(a.hi), a.hi1, _mm_srli_si128(mid, 8), 0x96)};
+// Lane s of the result: the sum of the four lanes of v[s]. Six operations
+// for four packets, where folding each packet's register on its own took
+// four and putting the four together three more.
+VITESSE_AVX512 inline __m512i sum_lanes4(__m512i v0, __m512i v1, __m512i v2, __m512i v3) {
+  const __m512i a = _mm512_xor_si512(_mm512_shuffle_i64x2(v0, v1, _MM_SHUFFLE(1, 0, 1, 0)),
+                                     _mm512_shuffle_i64x2(v0, v1, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m512i b = _mm512_xor_si512(_mm512_shuffle_i64x2(v2, v3, _MM_SHUFFLE(1, 0, 1, 0)),
+                                     _mm512_shuffle_i64x2(v2, v3, _MM_SHUFFLE(3, 2, 3, 2)));
+  return _mm512_xor_si512(_mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(2, 0, 2, 0)),
+                          _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
+// The reduction of four packets at once: sum_lanes4 gives each packet's
+// unreduced product in one lane; reduce4 then multiplies in the length
+// blocks, reduces, byte-swaps and XORs with E(J0) in one 512-bit register,
+// lane by lane as reduce does: the reduction does not depend on the key.
 VITESSE_AVX512 inline __m512i lanes4(const __m128i (&v)[4]) {
   return _mm512_inserti32x4(
       _mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(v[0]), v[1], 1), v[2], 2), v[3], 3);
@@ -529,26 +574,27 @@ VITESSE_AVX512 void short_group(const GcmJob* jobs, const uint32_t* index, size_
   // not data) has zero sums in its unused slots and stores fewer tags.
   for (size_t i = 0; i < m; i += 4) {
     const size_t n = m - i < 4 ? m - i : 4;
-    __m128i lo[4], hi[4], mask[4], lengths[4], h[4];
+    Acc a[4];
+    __m128i mask[4], lengths[4], h[4];
     uint8_t* out[4] = {};
 #pragma GCC unroll 4
     for (size_t s = 0; s < 4; ++s) {
-      lo[s] = hi[s] = mask[s] = lengths[s] = h[s] = _mm_setzero_si128();
+      a[s] = empty_acc();
+      mask[s] = lengths[s] = h[s] = _mm_setzero_si128();
       if (s < n) {
         const GcmJob& j = jobs[index[i + s]];
         const uint8_t* ks = blocks + 16 * start[i + s];
-        Acc a;
-        hash_short<kEncrypt>(j, ks, a);
-        const Sum sum = fold_sums(a);
-        lo[s] = sum.lo;
-        hi[s] = sum.hi;
+        hash_short<kEncrypt>(j, ks, a[s]);
         mask[s] = _mm_load_si128(reinterpret_cast<const __m128i*>(ks));
         out[s] = kEncrypt ? j.tag : tags[index[i + s]];
         lengths[s] = _mm_set_epi64x(static_cast<int64_t>(j.aad_len * 8), static_cast<int64_t>(j.len * 8));
         h[s] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(key_of<FastKey>(*j.ctx).hpow[kPowers - 1]));
       }
     }
-    const __m512i t = reduce4(lanes4(lo), lanes4(hi), lanes4(lengths), lanes4(h), lanes4(mask));
+    const __m512i mid = sum_lanes4(a[0].mid, a[1].mid, a[2].mid, a[3].mid);
+    const __m512i lo = _mm512_xor_si512(sum_lanes4(a[0].lo, a[1].lo, a[2].lo, a[3].lo), _mm512_bslli_epi128(mid, 8));
+    const __m512i hi = _mm512_xor_si512(sum_lanes4(a[0].hi, a[1].hi, a[2].hi, a[3].hi), _mm512_bsrli_epi128(mid, 8));
+    const __m512i t = reduce4(lo, hi, lanes4(lengths), lanes4(h), lanes4(mask));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out[0]), _mm512_castsi512_si128(t));
     if (n > 1) _mm_storeu_si128(reinterpret_cast<__m128i*>(out[1]), _mm512_extracti32x4_epi32(t, 1));
     if (n > 2) _mm_storeu_si128(reinterpret_cast<__m128i*>(out[2]), _mm512_extracti32x4_epi32(t, 2));
