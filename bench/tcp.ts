@@ -464,10 +464,19 @@ async function kernelRound(lab: TwoSiteLab, round: number, seconds: number, say:
     return await directions(lab, 'kernel', 'off', 'kernel', round, seconds, null, say);
   } finally {
     // Back as the gateways need them: no kernel addresses, no forwarding.
+    // Each step on its own, so that one that fails (a setup cut short)
+    // neither skips the others nor hides the error that cut it short.
+    const undo = (where: string, argv: string[]) => {
+      try {
+        L.exec(where, argv);
+      } catch {
+        // nothing to undo
+      }
+    };
     for (const s of sides) {
-      L.exec(ns.net, ['ip', 'route', 'del', s.near]);
-      L.exec(s.gw, ['sysctl', '-qw', 'net.ipv4.ip_forward=0']);
-      for (const dev of ['private', 'public']) L.exec(s.gw, ['ip', 'addr', 'flush', 'dev', dev]);
+      undo(ns.net, ['ip', 'route', 'del', s.near]);
+      undo(s.gw, ['sysctl', '-qw', 'net.ipv4.ip_forward=0']);
+      for (const dev of ['private', 'public']) undo(s.gw, ['ip', 'addr', 'flush', 'dev', dev]);
     }
   }
 }
@@ -647,7 +656,7 @@ function summary(r: TcpResult): string {
         ]
       : []),
     ...(r.kernel_gbps !== undefined
-      ? [`  kernel forwarding in place of the gateways (no encryption, no copy to user space; the topology's ceiling): ${r.kernel_gbps ?? '-'} Gbit/s; / Vita same round: ×${r.ratio_kernel ?? '-'} (the most any gateway could reach here); Vitesse / kernel same round: ${r.vitesse_of_kernel ?? '-'}`]
+      ? [`  kernel forwarding in place of the gateways (no encryption, no copy to user space; the topology's ceiling): ${r.kernel_gbps ?? '-'} Gbit/s; ${r.runs.some((x) => x.impl === 'vita') ? `/ Vita same round: ×${r.ratio_kernel ?? '-'} (the most any gateway could reach here); ` : ''}Vitesse / kernel same round: ${r.vitesse_of_kernel ?? '-'}`]
       : []),
     ...(r.vitesse_no_coalescing_gbps !== undefined
       ? [`  Vitesse without coalescing: ${r.vitesse_no_coalescing_gbps ?? '-'} Gbit/s, ${r.vitesse_no_coalescing_cpu_s_per_gb ?? '-'} CPU-s per GB; / Vita same round: ×${r.ratio_no_coalescing ?? '-'} (median)`]
