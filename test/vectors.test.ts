@@ -82,9 +82,10 @@ describe('no path outside the repository', () => {
     const tmp = fs.mkdtempSync(path.join(ROOT, '.vectors-check-'));
     try {
       fs.mkdirSync(path.join(tmp, 'test'));
-      // The outside path is assembled, so that no file of the repository names one, this one included.
+      // The outside paths are assembled, so that no file of the repository names one, this one included.
       const outside = ['', 'work', 'shared', 'vectors', 'vita'].join('/');
-      fs.writeFileSync(path.join(tmp, 'test/a.test.ts'), `const A = '${outside}';\nconst B = path.resolve(__dirname, '../../shared/x');\nconst C = '../ok';\n`);
+      const beside = ['..', '..', 'shared', 'x'].join('/');
+      fs.writeFileSync(path.join(tmp, 'test/a.test.ts'), `const A = '${outside}';\nconst B = path.resolve(__dirname, '${beside}');\nconst C = '../ok';\n`);
       fs.writeFileSync(path.join(tmp, 'test/b.ts'), "const D = '../../../elsewhere';\n");
       const found = pathsOutside(tmp);
       expect(found.some((l) => l.startsWith('test/a.test.ts:1:'))).toBe(true);
