@@ -324,22 +324,14 @@ async function measure(plan: Plan, say: (l: string) => void): Promise<TcpResult>
     return ratios;
   };
   const ratios = ratiosOf(plan.hosts[0]);
-  const withHosts = (hosts: Hosts, key: string) =>
-    plan.hosts.includes(hosts)
-      ? {
-          [`vitesse_${key}_gbps`]: median(of('vitesse', (r) => r.mean_gbps, hosts)),
-          [`ratio_${key}`]: median(ratiosOf(hosts)),
-          [`vitesse_${key}_cpu_s_per_gb`]: median(of('vitesse', (r) => r.cpu_s_per_gb, hosts)),
-        }
-      : {};
-  const natTRow = (natT: NonNullable<TcpRun['nat_t']>, key: string) =>
-    plan.natTRows.includes(natT)
-      ? {
-          [`vitesse_${key}_gbps`]: median(of('vitesse', (r) => r.mean_gbps, 'off', natT)),
-          [`ratio_${key}`]: median(ratiosOf('off', natT)),
-          [`vitesse_${key}_cpu_s_per_gb`]: median(of('vitesse', (r) => r.cpu_s_per_gb, 'off', natT)),
-        }
-      : {};
+  // A Vitesse row's median throughput, ratio to Vita and CPU per GB, under `key`.
+  const rowFields = (hosts: Hosts, natT: TcpRun['nat_t'], key: string) => ({
+    [`vitesse_${key}_gbps`]: median(of('vitesse', (r) => r.mean_gbps, hosts, natT)),
+    [`ratio_${key}`]: median(ratiosOf(hosts, natT)),
+    [`vitesse_${key}_cpu_s_per_gb`]: median(of('vitesse', (r) => r.cpu_s_per_gb, hosts, natT)),
+  });
+  const withHosts = (hosts: Hosts, key: string) => (plan.hosts.includes(hosts) ? rowFields(hosts, undefined, key) : {});
+  const natTRow = (natT: NonNullable<TcpRun['nat_t']>, key: string) => (plan.natTRows.includes(natT) ? rowFields('off', natT, key) : {});
   return {
     driver,
     xdp_mode: xdpMode,
@@ -372,13 +364,7 @@ async function measure(plan: Plan, say: (l: string) => void): Promise<TcpResult>
       : {}),
     nat_t: plan.natT,
     ...natTRow('coalescing', 'nat_t'),
-    ...(plan.hostOffloads === 'on' && plan.natTRows.length
-      ? {
-          vitesse_all_offloads_gbps: median(of('vitesse', (r) => r.mean_gbps, 'on', 'coalescing')),
-          ratio_all_offloads: median(ratiosOf('on', 'coalescing')),
-          vitesse_all_offloads_cpu_s_per_gb: median(of('vitesse', (r) => r.cpu_s_per_gb, 'on', 'coalescing')),
-        }
-      : {}),
+    ...(plan.hostOffloads === 'on' && plan.natTRows.length ? rowFields('on', 'coalescing', 'all_offloads') : {}),
     ...natTRow('no-coalescing', 'nat_t_no_coalescing'),
   };
 }
