@@ -111,7 +111,21 @@ inline unsigned chunk(Key key, unsigned offset) {
   return static_cast<uint32_t>(__builtin_popcountll(v << (63 - c)));
 }
 
-template <class Keys>
+// The same with the popcnt instruction written out, for a walk inlined into
+// a caller compiled for baseline x86-64 (a function with target("popcnt")
+// cannot be inlined there): the worker's route pass then makes no call per
+// packet. Only where has_popcnt says the CPU has the instruction.
+[[gnu::always_inline]] inline uint32_t rank_insn(uint64_t v, unsigned c) {
+#if defined(__x86_64__) && !defined(__POPCNT__)
+  uint64_t n;
+  asm("popcntq %1, %0" : "=r"(n) : "r"(v << (63 - c)) : "cc");
+  return static_cast<uint32_t>(n);
+#else
+  return rank(v, c);
+#endif
+}
+
+template <class Keys, bool kInsn = false>
 [[gnu::always_inline]] inline RouteIndex walk(const uint32_t* direct, const PoptrieNode* nodes,
                                               const RouteIndex* leaves, typename Keys::Key key) {
   const uint32_t d = direct[key >> (sizeof(key) * 8 - Keys::kDirectBits)];
@@ -120,11 +134,11 @@ template <class Keys>
   unsigned offset = Keys::kDirectBits;
   unsigned c = chunk(key, offset);
   while (n->vector >> c & 1) {
-    n = &nodes[n->base1 + rank(n->vector, c) - 1];
+    n = &nodes[n->base1 + (kInsn ? rank_insn(n->vector, c) : rank(n->vector, c)) - 1];
     offset += kStride;
     c = chunk(key, offset);
   }
-  return leaves[n->base0 + rank(n->leafvec, c) - 1];
+  return leaves[n->base0 + (kInsn ? rank_insn(n->leafvec, c) : rank(n->leafvec, c)) - 1];
 }
 
 // The same walk for up to 64 keys in lock step, one level at a time: every
@@ -205,7 +219,15 @@ class Poptrie {
   Poptrie() : Poptrie(PoptrieArrays{std::vector<uint32_t>(size_t{1} << Keys::kDirectBits, kDirectLeaf | kNoRoute), {}, {}}) {}
 
   RouteIndex lookup(Address a) const { return find(Keys::key(a)); }
-  RouteIndex find(Key key) const { return detail::has_popcnt ? find_popcnt(key) : find_portable(key); }
+  // Inlined into the caller where the CPU has popcnt (callgrind: the call,
+  // the has_popcnt test and the registers saved around the call were a
+  // third of a lookup's instructions in the worker, docs/dataplane.md).
+  [[gnu::always_inline]] RouteIndex find(Key key) const {
+    if (detail::has_popcnt) [[likely]] {
+      return detail::walk<Keys, true>(direct_.data(), nodes_.data(), leaves_.data(), key);
+    }
+    return find_portable(key);
+  }
 
   // out[i] = route of keys[i] for i < n, a group of up to 64 at a time. The
   // popcount path is chosen once per call. A path the CPU lacks must not be
@@ -229,9 +251,6 @@ class Poptrie {
   template <class> friend class PoptrieBuilder;
   explicit Poptrie(const PoptrieArrays& a) : direct_(a.direct), nodes_(a.nodes), leaves_(a.leaves) {}
 
-  VITESSE_TARGET_POPCNT RouteIndex find_popcnt(Key key) const {
-    return detail::walk<Keys>(direct_.data(), nodes_.data(), leaves_.data(), key);
-  }
   RouteIndex find_portable(Key key) const {
     return detail::walk<Keys>(direct_.data(), nodes_.data(), leaves_.data(), key);
   }
