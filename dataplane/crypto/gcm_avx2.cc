@@ -14,6 +14,7 @@
 
 #include <cstring>
 
+#include "crypto/gcm_esp_aad.h"
 #include "crypto/gcm_internal.h"
 #include "crypto/gcm_job_j0.h"
 
@@ -191,6 +192,10 @@ VITESSE_AVX2 inline __m128i reduce(const Acc& a) {
 // n > 0, and the group must hold at most kPowers blocks.
 VITESSE_AVX2 inline void acc_bytes(const FastKey& k, Acc& a, const uint8_t* p, size_t n, size_t after, __m128i x) {
   const size_t first = kPowers - after - (n + 15) / 16;
+  if (is_esp_aad_len(n)) {
+    acc_block(k, a, load_esp_aad(p, n), first, x);
+    return;
+  }
   for (size_t off = 0; off < n; off += 16) {
     acc_block(k, a, n - off >= 16 ? load(p + off) : load_partial(p + off, n - off), first + off / 16, x);
     x = _mm_setzero_si128();

@@ -17,6 +17,7 @@
 
 #include <cstring>
 
+#include "crypto/gcm_esp_aad.h"
 #include "crypto/gcm_internal.h"
 #include "crypto/gcm_job_j0.h"
 
@@ -187,24 +188,9 @@ VITESSE_AVX512 inline void acc_reg(const FastKey& k, Acc& a, __m512i d, size_t i
   acc_mul(a, _mm512_xor_si512(bswap(d), _mm512_zextsi128_si512(x)), hv);
 }
 
-// An AAD of at most one block. ESP's (8 octets, or 12 with ESN from the
-// header's fifth) were just written as two 8-octet words: a 16-octet load
-// across both cannot take them from the store buffer and waits until they
-// reach the cache (a third of the seal's time in the pipeline, perf), where
-// loads that each lie within one of them can.
+// An AAD of at most one block, ESP's read in words (crypto/gcm_esp_aad.h).
 VITESSE_AVX512 inline __m128i load_aad(const uint8_t* aad, size_t len) {
-  uint64_t w;
-  if (len == 8) {
-    std::memcpy(&w, aad, 8);
-    return _mm_cvtsi64_si128(static_cast<long long>(w));
-  }
-  if (len == 12) {
-    uint32_t first;
-    std::memcpy(&first, aad, 4);
-    std::memcpy(&w, aad + 4, 8);
-    return _mm_or_si128(_mm_cvtsi32_si128(static_cast<int>(first)),
-                        _mm_slli_si128(_mm_cvtsi64_si128(static_cast<long long>(w)), 4));
-  }
+  if (is_esp_aad_len(len)) return load_esp_aad(aad, len);
   return _mm_maskz_loadu_epi8(static_cast<__mmask16>((1u << len) - 1), aad);
 }
 
