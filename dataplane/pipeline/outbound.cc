@@ -4,9 +4,10 @@
 //   TTL / hop limit (expired: punt for ICMP time exceeded) → Poptrie route →
 //   (a route with several peers: the flow's pair, pipeline/pair_choice.h) →
 //   this queue's outbound SA for the route → MTU (over: punt for ICMP too big)
-//   → decrement TTL → ESP encapsulation (one batch call) → for an SA with
+//   → decrement TTL → ESP framing (esp/encap.h frame()) → for an SA with
 //   ESP in UDP, the UDP header towards the route's peer endpoint → outer IP
-//   and Ethernet from the route's template → public link.
+//   and Ethernet from the route's template → one seal per chunk of
+//   esp::kEspChunk (over IPv6, ESP in UDP's checksum after it) → public link.
 #include "esp/encap.h"
 #include "net/header_policy.h"
 #include "net/udp_encap.h"
@@ -104,8 +105,20 @@ inline void write_outer_udp(const OuterTemplate& o, const esp::OutboundSa& sa, c
   store_be16(udp, sa.udp_source_port);
   store_be16(udp + 2, dst_port);
   store_be16(udp + 4, static_cast<uint16_t>(udp_len));
-  store_be16(udp + 6, 0);
-  if (o.is_v6) store_be16(udp + 6, net::udp_checksum(ip, true, udp, udp_len));
+  store_be16(udp + 6, 0);  // over IPv6, seal() puts the checksum in once the payload is sealed
+}
+
+// Seals a chunk's jobs (esp/encap.h), then checksums the ESP-in-UDP
+// datagrams over IPv6 among them, whose checksum covers the ciphertext.
+void seal(const crypto::GcmJob* jobs, uint32_t n, Packet* const* udp6, uint32_t nu) {
+  crypto::gcm_seal_batch(jobs, n);
+  esp::restore_seq_low(jobs, n);
+  for (uint32_t j = 0; j < nu; ++j) {
+    uint8_t* ip = udp6[j]->data + net::kEthHeaderLen;
+    uint8_t* udp = ip + net::kIpv6HeaderLen;
+    const uint32_t udp_len = udp6[j]->len - net::kEthHeaderLen - net::kIpv6HeaderLen;
+    store_be16(udp + 6, net::udp_checksum(ip, true, udp, udp_len));
+  }
 }
 
 }  // namespace
@@ -113,18 +126,15 @@ inline void write_outer_udp(const OuterTemplate& o, const esp::OutboundSa& sa, c
 void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
   const QueueTables& qt = t.queues[queue_];
   Packet* out[kBatch];
-  esp::OutboundSa* sas[kBatch];
-  const QueueRoute* qrs[kBatch];
   // Two passes over the batch, so that no packet waits for its route's line
   // and then its SA's lines one at a time: the first parses, looks the route
   // up and prefetches the route's line (QueueRoute keeps what a packet needs
-  // in one); the second reads it and prefetches the SA for the ESP batch call.
+  // in one); the second reads it, prefetches the SA's key and GHASH lines
+  // for the seal at the end of its chunk and frames the packet.
   Packet* routed[kBatch];
   uint16_t route_of[kBatch];
   uint32_t ip_len_of[kBatch];
   uint32_t r = 0;
-  bool any_udp = false;
-  uint32_t m = 0;
   uint64_t rx_bytes = 0;
   // The tables' fields a packet is compared with, loaded once per batch:
   // the packets' bytes are uint8_t, whose stores may alias anything, so the
@@ -192,11 +202,26 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
     ip_len_of[r++] = ip_len;
   }
 
+  // The second pass frames each packet (esp/encap.h) and writes its outer
+  // headers in front (ESP's AAD covers neither), and seals a chunk's jobs
+  // once it is full: a packet leaves this loop ready to send but for the
+  // seal, so no third pass reads the packets again.
+  crypto::GcmJob jobs[esp::kEspChunk];
+  uint32_t nj = 0;
+  // ESP in UDP over IPv6 checksums the sealed datagram: after the seal.
+  Packet* udp6[esp::kEspChunk];
+  uint32_t nu = 0;
+  const uint32_t tfc_pad_to = t.tfc_pad_to;
+  const uint32_t tfc_pad_to_udp = tfc_pad_to ? tfc_pad_to - esp::kUdpEncapOverhead : 0;
+  uint32_t k = 0;
+  uint64_t tx_bytes = 0;
+  uint16_t ip_id = ip_id_;  // a member would be stored and reloaded around each header write
   for (uint32_t i = 0; i < r; i++) {
     Packet* p = routed[i];
     const uint32_t ip_len = ip_len_of[i];
     uint8_t* ip = p->data + net::kEthHeaderLen;
-    const QueueRoute& qr = choose_pair(qt, queue_routes[route_of[i]], ip, ip_len, (ip[0] >> 4) == 6);
+    const bool v6 = (ip[0] >> 4) == 6;
+    const QueueRoute& qr = choose_pair(qt, queue_routes[route_of[i]], ip, ip_len, v6);
     if (!qr.sa) { drop(p, Counter::private_drop_no_sa); continue; }
     prefetch_sa(qr.sa);
     if (!qr.has_outer) { drop(p, Counter::private_drop_no_next_hop); continue; }
@@ -207,49 +232,34 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
       punt(p, Side::private_side, PuntReason::too_big);
       continue;
     }
-    if ((ip[0] >> 4) == 4) net::ipv4_decrement_ttl(ip);
+    if (!v6) net::ipv4_decrement_ttl(ip);
     else ip[7] -= 1;
     p->pull(net::kEthHeaderLen);
     p->len = ip_len;  // drop Ethernet padding of short frames
-    out[m] = p;
-    sas[m] = qr.sa;
-    qrs[m] = &qr;
-    any_udp |= qr.udp;
-    m++;
-  }
-  counters_.add(Counter::private_rx_packets, n);
-  counters_.add(Counter::private_rx_bytes, rx_bytes);
-  if (m == 0) return;
-
-  esp::EncapResult results[kBatch];
-  esp::encapsulate_batch(sas, out, m, t.tfc_pad_to, results);
-  uint32_t k = 0;
-  uint64_t tx_bytes = 0;
-  uint16_t ip_id = ip_id_;  // a member would be stored and reloaded around each header write
-  // Batches without ESP in UDP take the loop plain ESP always took.
-  for (uint32_t i = 0; i < m; i++) {
-    // The line the outer header starts in (an IPv4 template's; IPv6's may
-    // start one line earlier), for writing, four packets ahead: it is in
-    // front of the received frame, which no pass touched, and the same
-    // prefetch in the second pass was evicted by the ESP call's SA and key
-    // lines (docs/dataplane.md, "Route line").
-    if (i + 4 < m) __builtin_prefetch(out[i + 4]->data - (net::kEthHeaderLen + net::kIpv4HeaderLen), 1);
-    Packet* p = out[i];
-    if (results[i] != esp::EncapResult::ok) {
-      drop(p, encap_drop_reason(results[i]));
-      continue;
-    }
-    const QueueRoute& qr = *qrs[i];
-    if (any_udp && qr.udp) {
+    esp::OutboundSa& sa = *qr.sa;
+    const esp::EncapResult res = esp::frame(sa, *p, v6 ? esp::kNextHeaderIpv6 : esp::kNextHeaderIpv4,
+                                            qr.udp ? tfc_pad_to_udp : tfc_pad_to, jobs[nj]);
+    if (res != esp::EncapResult::ok) { drop(p, encap_drop_reason(res)); continue; }
+    crypto::prefetch_key_tail(sa.gcm);
+    if (qr.udp) {
       p->prepend(qr.outer_udp.len + net::kUdpHeaderLen);
-      write_outer_udp(qr.outer_udp, *sas[i], qr.endpoint, p->data, p->len, ip_id++);
+      write_outer_udp(qr.outer_udp, sa, qr.endpoint, p->data, p->len, ip_id++);
+      if (qr.outer_udp.is_v6) udp6[nu++] = p;
     } else {
       p->prepend(qr.outer.len);
       write_outer(qr.outer, p->data, p->len, ip_id++);
     }
     tx_bytes += p->len;
     out[k++] = p;
+    if (++nj == esp::kEspChunk) {
+      seal(jobs, nj, udp6, nu);
+      nj = 0;
+      nu = 0;
+    }
   }
+  counters_.add(Counter::private_rx_packets, n);
+  counters_.add(Counter::private_rx_bytes, rx_bytes);
+  if (nj) seal(jobs, nj, udp6, nu);
   ip_id_ = ip_id;
   counters_.add(Counter::encapsulated_packets, k);
   transmit(Side::public_side, out, k, tx_bytes);
