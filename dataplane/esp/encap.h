@@ -63,14 +63,17 @@ inline uint32_t tfc_pad_to_for(const OutboundSa& sa, uint32_t tfc_pad_to) {
 // ESP header (the outer headers, which ESP's AAD does not cover), then seals
 // the jobs with crypto::gcm_seal_batch and calls restore_seq_low on them.
 // The steps, top to bottom, are in encap.cc's opening comment.
+// kTfc false: the caller knows tfc_pad_to is 0 (no TFC padding), which
+// compiles the TFC arithmetic out.
+template <bool kTfc = true>
 inline EncapResult frame(OutboundSa& sa, Packet& p, uint8_t next_header, uint32_t tfc_pad_to,
                          crypto::GcmJob& job) {
   constexpr uint32_t kFixedTrailer = 2 + kIcvLen;
   const uint32_t inner = p.len;
   const size_t tailroom = p.tailroom();
-  uint32_t tfc = tfc_pad_to > inner ? tfc_pad_to - inner : 0;
+  uint32_t tfc = kTfc && tfc_pad_to > inner ? tfc_pad_to - inner : 0;
   // TFC is best effort: never let it run past the buffer (3 = worst padding).
-  if (tfc > 0 && tfc + 3 + kFixedTrailer > tailroom) {
+  if (kTfc && tfc > 0 && tfc + 3 + kFixedTrailer > tailroom) {
     tfc = tailroom > 3 + kFixedTrailer ? static_cast<uint32_t>(tailroom - 3 - kFixedTrailer) : 0;
   }
   const uint32_t padding = esp_padding_len(inner + tfc);
@@ -88,7 +91,7 @@ inline EncapResult frame(OutboundSa& sa, Packet& p, uint8_t next_header, uint32_
   uint8_t* trailer = p.append(tfc + padding + 2);
   // Without TFC (the usual case) no call to memset at all: a zero-length
   // call cost 19 instructions a packet (callgrind).
-  if (tfc) std::memset(trailer, 0, tfc);
+  if (kTfc && tfc) std::memset(trailer, 0, tfc);
   for (uint32_t i = 0; i < padding; ++i) trailer[tfc + i] = static_cast<uint8_t>(i + 1);
   trailer[tfc + padding] = static_cast<uint8_t>(padding);
   trailer[tfc + padding + 1] = next_header;

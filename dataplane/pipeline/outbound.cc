@@ -8,6 +8,8 @@
 //   ESP in UDP, the UDP header towards the route's peer endpoint → outer IP
 //   and Ethernet from the route's template → one seal per chunk of
 //   esp::kEspChunk (over IPv6, ESP in UDP's checksum after it) → public link.
+#include <type_traits>
+
 #include "esp/encap.h"
 #include "net/header_policy.h"
 #include "net/udp_encap.h"
@@ -131,9 +133,14 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
   // up and prefetches the route's line (QueueRoute keeps what a packet needs
   // in one); the second reads it, prefetches the SA's key and GHASH lines
   // for the seal at the end of its chunk and frames the packet.
-  Packet* routed[kBatch];
-  uint16_t route_of[kBatch];
-  uint32_t ip_len_of[kBatch];
+  // One array for what the second pass takes from the first: one base
+  // address in the second pass, which is short of registers.
+  struct Routed {
+    Packet* p;
+    uint32_t ip_len;
+    uint16_t route;
+  };
+  Routed routed[kBatch];
   uint32_t r = 0;
   uint64_t rx_bytes = 0;
   // The tables' fields a packet is compared with, loaded once per batch:
@@ -197,9 +204,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
 
     if (route == 0) { drop(p, Counter::private_drop_no_route); continue; }
     __builtin_prefetch(&queue_routes[route]);
-    routed[r] = p;
-    route_of[r] = route;
-    ip_len_of[r++] = ip_len;
+    routed[r++] = Routed{p, ip_len, route};
   }
 
   // The second pass frames each packet (esp/encap.h) and writes its outer
@@ -216,47 +221,59 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
   uint32_t k = 0;
   uint64_t tx_bytes = 0;
   uint16_t ip_id = ip_id_;  // a member would be stored and reloaded around each header write
-  for (uint32_t i = 0; i < r; i++) {
-    Packet* p = routed[i];
-    const uint32_t ip_len = ip_len_of[i];
-    uint8_t* ip = p->data + net::kEthHeaderLen;
-    const bool v6 = (ip[0] >> 4) == 6;
-    const QueueRoute& qr = choose_pair(qt, queue_routes[route_of[i]], ip, ip_len, v6);
-    if (!qr.sa) { drop(p, Counter::private_drop_no_sa); continue; }
-    prefetch_sa(qr.sa);
-    if (!qr.has_outer) { drop(p, Counter::private_drop_no_next_hop); continue; }
-    // ESP in UDP: the route's MTU includes the UDP header (the control
-    // plane's ICMP says so, seeing a packet within `mtu` punted as too big).
-    if (ip_len > qr.mtu) {
-      counters_.add(Counter::private_too_big);
-      punt(p, Side::private_side, PuntReason::too_big);
-      continue;
+  // A batch of one flow (or one route) has one SA: its lines are prefetched once.
+  const esp::OutboundSa* prefetched = nullptr;
+  // Compiled twice: without TFC (the default) frame() has no TFC arithmetic.
+  auto second_pass = [&](auto tfc_on) {
+    constexpr bool kTfc = decltype(tfc_on)::value;
+    for (uint32_t i = 0; i < r; i++) {
+      Packet* p = routed[i].p;
+      const uint32_t ip_len = routed[i].ip_len;
+      uint8_t* ip = p->data + net::kEthHeaderLen;
+      const bool v6 = (ip[0] >> 4) == 6;
+      const QueueRoute& qr = choose_pair(qt, queue_routes[routed[i].route], ip, ip_len, v6);
+      if (!qr.sa) { drop(p, Counter::private_drop_no_sa); continue; }
+      if (qr.sa != prefetched) {
+        prefetch_sa(qr.sa);
+        prefetched = qr.sa;
+      }
+      if (!qr.has_outer) { drop(p, Counter::private_drop_no_next_hop); continue; }
+      // ESP in UDP: the route's MTU includes the UDP header (the control
+      // plane's ICMP says so, seeing a packet within `mtu` punted as too big).
+      if (ip_len > qr.mtu) {
+        counters_.add(Counter::private_too_big);
+        punt(p, Side::private_side, PuntReason::too_big);
+        continue;
+      }
+      if (!v6) net::ipv4_decrement_ttl(ip);
+      else ip[7] -= 1;
+      p->pull(net::kEthHeaderLen);
+      p->len = ip_len;  // drop Ethernet padding of short frames
+      esp::OutboundSa& sa = *qr.sa;
+      const esp::EncapResult res =
+          esp::frame<kTfc>(sa, *p, v6 ? esp::kNextHeaderIpv6 : esp::kNextHeaderIpv4,
+                           kTfc && qr.udp ? tfc_pad_to_udp : tfc_pad_to, jobs[nj]);
+      if (res != esp::EncapResult::ok) { drop(p, encap_drop_reason(res)); continue; }
+      crypto::prefetch_key_tail(sa.gcm);
+      if (qr.udp) {
+        p->prepend(qr.outer_udp.len + net::kUdpHeaderLen);
+        write_outer_udp(qr.outer_udp, sa, qr.endpoint, p->data, p->len, ip_id++);
+        if (qr.outer_udp.is_v6) udp6[nu++] = p;
+      } else {
+        p->prepend(qr.outer.len);
+        write_outer(qr.outer, p->data, p->len, ip_id++);
+      }
+      tx_bytes += p->len;
+      out[k++] = p;
+      if (++nj == esp::kEspChunk) {
+        seal(jobs, nj, udp6, nu);
+        nj = 0;
+        nu = 0;
+      }
     }
-    if (!v6) net::ipv4_decrement_ttl(ip);
-    else ip[7] -= 1;
-    p->pull(net::kEthHeaderLen);
-    p->len = ip_len;  // drop Ethernet padding of short frames
-    esp::OutboundSa& sa = *qr.sa;
-    const esp::EncapResult res = esp::frame(sa, *p, v6 ? esp::kNextHeaderIpv6 : esp::kNextHeaderIpv4,
-                                            qr.udp ? tfc_pad_to_udp : tfc_pad_to, jobs[nj]);
-    if (res != esp::EncapResult::ok) { drop(p, encap_drop_reason(res)); continue; }
-    crypto::prefetch_key_tail(sa.gcm);
-    if (qr.udp) {
-      p->prepend(qr.outer_udp.len + net::kUdpHeaderLen);
-      write_outer_udp(qr.outer_udp, sa, qr.endpoint, p->data, p->len, ip_id++);
-      if (qr.outer_udp.is_v6) udp6[nu++] = p;
-    } else {
-      p->prepend(qr.outer.len);
-      write_outer(qr.outer, p->data, p->len, ip_id++);
-    }
-    tx_bytes += p->len;
-    out[k++] = p;
-    if (++nj == esp::kEspChunk) {
-      seal(jobs, nj, udp6, nu);
-      nj = 0;
-      nu = 0;
-    }
-  }
+  };
+  if (tfc_pad_to) second_pass(std::true_type{});
+  else second_pass(std::false_type{});
   counters_.add(Counter::private_rx_packets, n);
   counters_.add(Counter::private_rx_bytes, rx_bytes);
   if (nj) seal(jobs, nj, udp6, nu);
