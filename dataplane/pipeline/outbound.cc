@@ -221,8 +221,6 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
   uint32_t k = 0;
   uint64_t tx_bytes = 0;
   uint16_t ip_id = ip_id_;  // a member would be stored and reloaded around each header write
-  // A batch of one flow (or one route) has one SA: its lines are prefetched once.
-  const esp::OutboundSa* prefetched = nullptr;
   // Compiled twice: without TFC (the default) frame() has no TFC arithmetic.
   auto second_pass = [&](auto tfc_on) {
     constexpr bool kTfc = decltype(tfc_on)::value;
@@ -233,10 +231,7 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
       const bool v6 = (ip[0] >> 4) == 6;
       const QueueRoute& qr = choose_pair(qt, queue_routes[routed[i].route], ip, ip_len, v6);
       if (!qr.sa) { drop(p, Counter::private_drop_no_sa); continue; }
-      if (qr.sa != prefetched) {
-        prefetch_sa(qr.sa);
-        prefetched = qr.sa;
-      }
+      prefetch_sa(qr.sa);
       if (!qr.has_outer) { drop(p, Counter::private_drop_no_next_hop); continue; }
       // ESP in UDP: the route's MTU includes the UDP header (the control
       // plane's ICMP says so, seeing a packet within `mtu` punted as too big).
