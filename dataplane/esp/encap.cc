@@ -60,10 +60,16 @@ void encapsulate_batch(OutboundSa* const* sas, Packet* const* pkts, uint32_t n, 
       OutboundSa& sa = *sas[base + i];
       Packet& p = *pkts[base + i];
       const uint8_t next_header = p.len > 0 && (p.data[0] >> 4) == 6 ? kNextHeaderIpv6 : kNextHeaderIpv4;
-      const EncapResult r = frame(sa, p, next_header, tfc_pad_to_for(sa, tfc_pad_to), jobs[k]);
-      results[base + i] = r;
-      if (r == EncapResult::ok) k++;
-      else p.len = 0;
+      const Framed f = frame(sa, p.data, p.len, p.headroom(), p.tailroom(), next_header, tfc_pad_to_for(sa, tfc_pad_to),
+                             jobs[k]);
+      results[base + i] = f.result;
+      if (f.result == EncapResult::ok) {
+        p.data -= kEspHeaderLen;
+        p.len = f.esp_len;
+        k++;
+      } else {
+        p.len = 0;
+      }
     }
     crypto::gcm_seal_batch(jobs, k);
     restore_seq_low(jobs, k);

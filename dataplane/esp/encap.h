@@ -55,62 +55,75 @@ inline uint32_t tfc_pad_to_for(const OutboundSa& sa, uint32_t tfc_pad_to) {
 
 // One packet's framing, shared by encapsulate_batch and the worker's
 // outbound pass (pipeline/outbound.cc), which knows the inner packet's
-// version and length already: writes trailer and ESP header around
-// p.data[0..p.len) (the inner packet), queues its seal in `job` and counts
-// it on the SA; or leaves the packet untouched, counts why on the SA and
-// says why (see encapsulate_batch). `next_header` is 4 or 41, `tfc_pad_to`
-// the SA's (tfc_pad_to_for). After it the caller may write in front of the
-// ESP header (the outer headers, which ESP's AAD does not cover), then seals
-// the jobs with crypto::gcm_seal_batch and calls restore_seq_low on them.
-// The steps, top to bottom, are in encap.cc's opening comment.
-// kTfc false: the caller knows tfc_pad_to is 0 (no TFC padding), which
-// compiles the TFC arithmetic out.
+// version and length already: writes trailer and ESP header around the
+// inner packet at inner[0..inner_len) in a buffer with `headroom` octets in
+// front of it and `tailroom` behind, queues its seal in `job`, counts it on
+// the SA and gives the ESP packet's length (header through ICV; it starts
+// kEspHeaderLen octets in front of `inner`). Or writes nothing, counts why
+// on the SA and says why (see encapsulate_batch). `next_header` is 4 or 41,
+// `tfc_pad_to` the SA's (tfc_pad_to_for); kTfc false: the caller knows it is
+// 0, which compiles the TFC arithmetic out. After it the caller may write in
+// front of the ESP header (the outer headers, which ESP's AAD does not
+// cover), then seals the jobs with crypto::gcm_seal_batch and calls
+// restore_seq_low on them. The steps, top to bottom, are in encap.cc's
+// opening comment.
+//
+// Pointers and lengths in and out, not a Packet: every octet written into
+// the packet may alias anything, and the compiler loaded and stored a
+// Packet's data and len again around each (callgrind: ~20 instructions a
+// packet in the worker's pass). The SA's fields are read before the first
+// write for the same reason.
+struct Framed {
+  EncapResult result;
+  uint32_t esp_len;
+};
 template <bool kTfc = true>
-inline EncapResult frame(OutboundSa& sa, Packet& p, uint8_t next_header, uint32_t tfc_pad_to,
-                         crypto::GcmJob& job) {
+inline Framed frame(OutboundSa& sa, uint8_t* inner, uint32_t inner_len, size_t headroom, size_t tailroom,
+                    uint8_t next_header, uint32_t tfc_pad_to, crypto::GcmJob& job) {
   constexpr uint32_t kFixedTrailer = 2 + kIcvLen;
-  const uint32_t inner = p.len;
-  const size_t tailroom = p.tailroom();
-  uint32_t tfc = kTfc && tfc_pad_to > inner ? tfc_pad_to - inner : 0;
+  const uint64_t last = sa.seq;
+  const uint32_t spi = sa.spi;
+  const bool esn = sa.esn;
+  uint32_t tfc = kTfc && tfc_pad_to > inner_len ? tfc_pad_to - inner_len : 0;
   // TFC is best effort: never let it run past the buffer (3 = worst padding).
   if (kTfc && tfc > 0 && tfc + 3 + kFixedTrailer > tailroom) {
     tfc = tailroom > 3 + kFixedTrailer ? static_cast<uint32_t>(tailroom - 3 - kFixedTrailer) : 0;
   }
-  const uint32_t padding = esp_padding_len(inner + tfc);
+  const uint32_t padding = esp_padding_len(inner_len + tfc);
   EncapResult r = EncapResult::ok;
-  if (p.headroom() < kEspHeaderLen || tfc + padding + kFixedTrailer > tailroom) r = EncapResult::no_room;
+  if (headroom < kEspHeaderLen || tfc + padding + kFixedTrailer > tailroom) r = EncapResult::no_room;
   // The limit never exceeds the ceiling: beyond it, either the counter is
   // exhausted or the next numbers are not yet reserved.
-  else if (sa.seq >= limit_of(sa))
-    r = sa.seq >= sequence_ceiling(sa.esn) ? EncapResult::exhausted : EncapResult::unreserved;
+  else if (last >= limit_of(sa))
+    r = last >= sequence_ceiling(esn) ? EncapResult::exhausted : EncapResult::unreserved;
   if (r != EncapResult::ok) {
     count_refused(sa, r);
-    return r;
+    return {r, 0};
   }
+  const uint64_t seq = last + 1;
+  sa.seq = seq;
+  sa.counters.packets += 1;
+  sa.counters.bytes += inner_len;
 
-  uint8_t* trailer = p.append(tfc + padding + 2);
+  uint8_t* const trailer = inner + inner_len;
   // Without TFC (the usual case) no call to memset at all: a zero-length
   // call cost 19 instructions a packet (callgrind).
   if (kTfc && tfc) std::memset(trailer, 0, tfc);
   for (uint32_t i = 0; i < padding; ++i) trailer[tfc + i] = static_cast<uint8_t>(i + 1);
   trailer[tfc + padding] = static_cast<uint8_t>(padding);
   trailer[tfc + padding + 1] = next_header;
-  const uint32_t plaintext_len = p.len;
+  const uint32_t plaintext_len = inner_len + tfc + padding + 2;
 
-  const uint64_t seq = ++sa.seq;
-  uint8_t* esp = p.prepend(kEspHeaderLen);
+  uint8_t* const esp = inner - kEspHeaderLen;
   // With ESN octets 4..7 hold the SPI until restore_seq_low (encap.cc).
-  const uint32_t second = sa.esn ? sa.spi : static_cast<uint32_t>(seq);
-  store_be64(esp, static_cast<uint64_t>(sa.spi) << 32 | second);
+  const uint32_t second = esn ? spi : static_cast<uint32_t>(seq);
+  store_be64(esp, static_cast<uint64_t>(spi) << 32 | second);
   store_be64(esp + 8, seq);
 
-  const uint32_t aad_offset = sa.esn ? 4 : 0;
-  job = crypto::GcmJob{&sa.gcm, esp + 8, esp + aad_offset, esp + kEspHeaderLen, p.append(kIcvLen), plaintext_len,
+  const uint32_t aad_offset = esn ? 4 : 0;
+  job = crypto::GcmJob{&sa.gcm, esp + 8, esp + aad_offset, inner, inner + plaintext_len, plaintext_len,
                        8 + aad_offset};
-
-  sa.counters.packets += 1;
-  sa.counters.bytes += inner;
-  return EncapResult::ok;
+  return {EncapResult::ok, kEspHeaderLen + plaintext_len + kIcvLen};
 }
 
 // After the seal: octets 4..7 of each header get seq-low, the IV's last

@@ -242,23 +242,31 @@ void Worker::outbound(const Tables& t, Packet** pkts, uint32_t n) {
       }
       if (!v6) net::ipv4_decrement_ttl(ip);
       else ip[7] -= 1;
-      p->pull(net::kEthHeaderLen);
-      p->len = ip_len;  // drop Ethernet padding of short frames
+      // The frame's Ethernet header and padding (of short frames) go; the
+      // packet's pointer and length are written once, below.
+      const size_t headroom = static_cast<size_t>(ip - p->buf);
       esp::OutboundSa& sa = *qr.sa;
-      const esp::EncapResult res =
-          esp::frame<kTfc>(sa, *p, v6 ? esp::kNextHeaderIpv6 : esp::kNextHeaderIpv4,
-                           kTfc && qr.udp ? tfc_pad_to_udp : tfc_pad_to, jobs[nj]);
-      if (res != esp::EncapResult::ok) { drop(p, encap_drop_reason(res)); continue; }
+      const esp::Framed f = esp::frame<kTfc>(sa, ip, ip_len, headroom, kPacketBufferSize - headroom - ip_len,
+                                             v6 ? esp::kNextHeaderIpv6 : esp::kNextHeaderIpv4,
+                                             kTfc && qr.udp ? tfc_pad_to_udp : tfc_pad_to, jobs[nj]);
+      if (f.result != esp::EncapResult::ok) { drop(p, encap_drop_reason(f.result)); continue; }
       crypto::prefetch_key_tail(sa.gcm);
+      uint8_t* frame;
+      uint32_t frame_len;
       if (qr.udp) {
-        p->prepend(qr.outer_udp.len + net::kUdpHeaderLen);
-        write_outer_udp(qr.outer_udp, sa, qr.endpoint, p->data, p->len, ip_id++);
+        const uint32_t outer_len = qr.outer_udp.len + net::kUdpHeaderLen;
+        frame = ip - esp::kEspHeaderLen - outer_len;
+        frame_len = outer_len + f.esp_len;
+        write_outer_udp(qr.outer_udp, sa, qr.endpoint, frame, frame_len, ip_id++);
         if (qr.outer_udp.is_v6) udp6[nu++] = p;
       } else {
-        p->prepend(qr.outer.len);
-        write_outer(qr.outer, p->data, p->len, ip_id++);
+        frame = ip - esp::kEspHeaderLen - qr.outer.len;
+        frame_len = qr.outer.len + f.esp_len;
+        write_outer(qr.outer, frame, frame_len, ip_id++);
       }
-      tx_bytes += p->len;
+      p->data = frame;
+      p->len = frame_len;
+      tx_bytes += frame_len;
       out[k++] = p;
       if (++nj == esp::kEspChunk) {
         seal(jobs, nj, udp6, nu);
