@@ -19,7 +19,7 @@
 //
 // Steps 2 to 4 are frame() in encap.h, which the worker's outbound pass
 // calls itself (pipeline/outbound.cc); encapsulate_batch is the batch call
-// for the other callers (esp_napi.cc, the fuzz targets).
+// for the other callers (the testkit's esp_napi.cc, which the ESP tests use).
 #include "esp/encap.h"
 
 #include <algorithm>
