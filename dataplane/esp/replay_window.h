@@ -47,7 +47,9 @@ class ReplayWindow {
   bool infer(uint32_t seq_low, uint64_t* seq) const { return infer_from(top_, seq_low, seq); }
 
   // Batches (see above): begin_batch() before the first packet of a batch
-  // and after the queued packets were resolved; queued(seq) for each packet
+  // and after the queued packets were resolved (esp/decap_steps.h calls it
+  // as it settles each queued packet, so that outside a batch the pending
+  // top is the top, as init() leaves it); queued(seq) for each packet
   // queued for authentication; settled() says whether what infer() gave for
   // `seq_low` (`inferred`, and then `seq`) is what Appendix A gives once the
   // queued packets are resolved, whatever their outcome.

@@ -14,6 +14,7 @@
 //   private link. An ESP-in-UDP packet that authenticated and is the newest
 //   its SA has seen moves its route's peer endpoint to where it came from.
 #include "esp/decap.h"
+#include "esp/decap_steps.h"
 #include "net/header_policy.h"
 #include "net/udp_encap.h"
 #include "pipeline/prefetch_sa.h"
@@ -119,61 +120,72 @@ struct NatTVerdict {
   return {NatTVerdict::esp, {}};
 }
 
+// An ESP-in-UDP packet that authenticated: where it came from (its outer
+// source address and UDP source port), copied before the packet is
+// forwarded or dropped, and its number, to compare with the window's top
+// once the batch is through.
+struct EndpointSighting {
+  const esp::InboundSa* sa;
+  route::RouteIndex route;
+  uint32_t seq_low;
+  uint16_t port;
+  bool v6;
+  uint8_t address[16];  // IPv4: the first four, the rest zero
+};
+
 // The packet was the newest its SA has seen (its number is the window's top
 // after the batch: at most one per SA and batch), so the peer is there now:
-// does that move the route's endpoint? `ip` is the packet's outer IP header
-// (decapsulation leaves it, and the ESP header, in place); an endpoint not
-// learned yet is the route's gateway and the SA's port.
-bool moves_endpoint(const QueueRoute& qr, const uint8_t* ip, const uint8_t* address, uint16_t port) {
+// does that move the route's endpoint? An endpoint not learned yet is the
+// route's gateway and the SA's port.
+bool moves_endpoint(const QueueRoute& qr, const EndpointSighting& s) {
   const PeerEndpoint* ep = qr.endpoint;
   if (!ep) return false;
-  const bool v6 = (ip[0] >> 4) == 6;
-  if (ep->is_learned()) {
-    uint8_t a[16] = {};
-    std::memcpy(a, address, v6 ? 16 : 4);
-    return !ep->same(a, port);
+  if (ep->is_learned()) return !ep->same(s.address, s.port);
+  if (!qr.has_outer || !qr.sa || qr.sa->udp_destination_port != s.port) return true;
+  const uint8_t* dst = qr.outer_udp.bytes + net::kEthHeaderLen + (s.v6 ? 24 : 16);
+  return std::memcmp(dst, s.address, s.v6 ? 16 : 4) != 0;
+}
+
+// Endpoint learning over the batch's authenticated ESP-in-UDP packets, in
+// packet order; returns how many moved an endpoint.
+[[gnu::cold, gnu::noinline]] uint32_t learn_endpoints(const QueueTables& qt, const EndpointSighting* seen, uint32_t n) {
+  uint32_t moves = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    const EndpointSighting& s = seen[i];
+    if (static_cast<uint32_t>(s.sa->window.top()) != s.seq_low) continue;
+    const QueueRoute& qr = qt.routes[s.route];
+    if (!moves_endpoint(qr, s)) continue;
+    qr.endpoint->move_to(s.address, s.port);
+    moves++;
   }
-  if (!qr.has_outer || !qr.sa || qr.sa->udp_destination_port != port) return true;
-  const uint8_t* dst = qr.outer_udp.bytes + net::kEthHeaderLen + (v6 ? 24 : 16);
-  return std::memcmp(dst, address, v6 ? 16 : 4) != 0;
+  return moves;
+}
+
+// Records where an authenticated ESP-in-UDP packet came from: `outer` is its
+// outer IP header, `p` decapsulated (its ESP header, and the UDP header in
+// front of it, are still as they arrived).
+[[gnu::cold, gnu::noinline]] void sight(EndpointSighting& s, const esp::InboundSa* sa, route::RouteIndex route,
+                                        uint64_t seq, const uint8_t* outer, const Packet* p) {
+  s.sa = sa;
+  s.route = route;
+  s.seq_low = static_cast<uint32_t>(seq);
+  s.v6 = (outer[0] >> 4) == 6;
+  s.port = load_be16(p->data - esp::kEspHeaderLen - net::kUdpHeaderLen);
+  std::memset(s.address, 0, sizeof s.address);
+  std::memcpy(s.address, outer + (s.v6 ? 8 : 12), s.v6 ? 16 : 4);
 }
 
 }  // namespace
-
-// Endpoint learning over the batch's ESP-in-UDP packets, before anything is
-// written in front of the decapsulated ones: the ESP header (before the
-// plaintext) and the outer headers are as they arrived.
-void Worker::learn_endpoints(const QueueTables& qt, esp::InboundSa* const* sas, Packet* const* pkts,
-                             const route::RouteIndex* routes, const esp::DecapResult* results, const uint8_t* index,
-                             const uint8_t* const* outer_ips, uint32_t n) {
-  for (uint32_t j = 0; j < n; j++) {
-    const uint32_t i = index[j];
-    if (results[i] != esp::DecapResult::ok) continue;
-    const Packet* p = pkts[i];
-    const uint8_t* outer = outer_ips[j];
-    const uint32_t seq_low = load_be32(p->data - esp::kEspHeaderLen + 4);
-    if (static_cast<uint32_t>(sas[i]->window.top()) != seq_low) continue;
-    const bool v6 = (outer[0] >> 4) == 6;
-    const uint8_t* address = outer + (v6 ? 8 : 12);
-    const uint16_t port = load_be16(p->data - esp::kEspHeaderLen - net::kUdpHeaderLen);
-    const QueueRoute& qr = qt.routes[routes[i]];
-    if (!moves_endpoint(qr, outer, address, port)) continue;
-    uint8_t a[16] = {};
-    std::memcpy(a, address, v6 ? 16 : 4);
-    qr.endpoint->move_to(a, port);
-    counters_.add(Counter::endpoint_changes);
-  }
-}
 
 void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
   const QueueTables& qt = t.queues[queue_];
   Packet* esp_pkts[kBatch];
   esp::InboundSa* sas[kBatch];
   route::RouteIndex routes[kBatch];
-  // ESP in UDP: which of the batch's packets, and their outer IP headers.
-  uint8_t udp_index[kBatch];
+  // ESP in UDP: which of the batch's packets (a bit each), and their outer
+  // IP headers (set for those only).
+  uint64_t udp_mask = 0;
   const uint8_t* udp_outer[kBatch];
-  uint32_t nudp = 0;
   uint32_t m = 0;
   uint64_t rx_bytes = 0;
   // Loaded once per batch (see OwnAddresses).
@@ -298,18 +310,14 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     sas[m] = sa;
     routes[m] = route;
     if (udp_ip_of[j]) [[unlikely]] {
-      udp_index[nudp] = static_cast<uint8_t>(m);
-      udp_outer[nudp++] = udp_ip_of[j];
+      udp_mask |= uint64_t{1} << m;
+      udp_outer[m] = udp_ip_of[j];
     }
     m++;
   }
   counters_.add(Counter::public_rx_packets, n);
   counters_.add(Counter::public_rx_bytes, rx_bytes);
   if (m == 0) return;
-
-  esp::DecapResult results[kBatch];
-  esp::decapsulate_batch(sas, esp_pkts, m, results);
-  if (nudp) learn_endpoints(qt, sas, esp_pkts, routes, results, udp_index, udp_outer, nudp);
 
   const InboundPolicy::View policy = t.inbound_policy.view();
   const OwnAddresses own(t, qt);
@@ -319,38 +327,64 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
   uint32_t k = 0;
   uint64_t tx_bytes = 0;
   uint32_t decapsulated = 0;
-  for (uint32_t i = 0; i < m; i++) {
-    Packet* p = esp_pkts[i];
-    if (results[i] != esp::DecapResult::ok) { drop(p, decap_counter(results[i])); continue; }
-    decapsulated++;
-    uint8_t* ip = p->data;
-    bool v6 = (ip[0] >> 4) == 6;
-    if (!policy.allows(routes[i], ip, v6)) {
-      sas[i]->counters.policy_errors += 1;
-      drop(p, Counter::public_drop_inbound_policy);
-      continue;
+  EndpointSighting seen[kBatch];
+  uint32_t nseen = 0;
+  // Decapsulation's steps (esp/decap_steps.h) in this function's loops: each
+  // packet's verdict is acted on where decryption is finished, not passed
+  // through an array to a pass of its own (docs/dataplane.md, "Round eight,
+  // inbound in fewer passes").
+  esp::OpenBatch batch;
+  for (uint32_t i = 0; i < m;) {
+    // Queue up to a batch of jobs, or up to a packet that must wait for the
+    // ones queued (it is prepared again in the next round).
+    while (i < m && !batch.full()) {
+      bool wait = false;
+      const esp::DecapResult r = esp::prepare(*sas[i], *esp_pkts[i], i, batch, &wait);
+      if (wait) [[unlikely]] break;
+      if (r != esp::DecapResult::ok) [[unlikely]] drop(esp_pkts[i], decap_counter(r));
+      i++;
     }
-    // Decapsulation checked the inner IPv4 header's length fields.
-    auto verdict = v6 ? net::ipv6_header_verdict(ip) : net::ipv4_header_verdict(ip, (ip[0] & 0xfu) * 4u);
-    if (verdict != net::HeaderVerdict::ok) { drop(p, refused(verdict)); continue; }
-    bool for_us = own.contains(ip, v6);
-    uint8_t ttl = v6 ? ip[7] : ip[8];
-    eth.write(p->prepend(net::kEthHeaderLen), v6);
-    if (for_us) {
-      punt(p, Side::public_side, PuntReason::tunnel);
-      continue;
+    if (batch.n == 0) continue;
+    batch.open();
+    for (uint32_t j = 0; j < batch.n; j++) {
+      const uint32_t x = batch.packet[j];
+      Packet* p = esp_pkts[x];
+      esp::InboundSa* sa = sas[x];
+      const esp::DecapResult r = esp::settle(*sa, *p, batch, j);
+      if (r != esp::DecapResult::ok) [[unlikely]] { drop(p, decap_counter(r)); continue; }
+      decapsulated++;
+      if (udp_mask >> x & 1) [[unlikely]] sight(seen[nseen++], sa, routes[x], batch.seq[j], udp_outer[x], p);
+      uint8_t* ip = p->data;
+      bool v6 = (ip[0] >> 4) == 6;
+      if (!policy.allows(routes[x], ip, v6)) {
+        sa->counters.policy_errors += 1;
+        drop(p, Counter::public_drop_inbound_policy);
+        continue;
+      }
+      // Decapsulation checked the inner IPv4 header's length fields.
+      auto verdict = v6 ? net::ipv6_header_verdict(ip) : net::ipv4_header_verdict(ip, (ip[0] & 0xfu) * 4u);
+      if (verdict != net::HeaderVerdict::ok) { drop(p, refused(verdict)); continue; }
+      bool for_us = own.contains(ip, v6);
+      uint8_t ttl = v6 ? ip[7] : ip[8];
+      eth.write(p->prepend(net::kEthHeaderLen), v6);
+      if (for_us) {
+        punt(p, Side::public_side, PuntReason::tunnel);
+        continue;
+      }
+      if (ttl <= 1) {
+        counters_.add(Counter::public_ttl_expired);
+        punt(p, Side::public_side, PuntReason::ttl_exceeded);
+        continue;
+      }
+      if (!nexthop_known) { drop(p, Counter::public_drop_no_next_hop); continue; }
+      if (v6) ip[7] -= 1;
+      else net::ipv4_decrement_ttl(ip);
+      tx_bytes += p->len;
+      out[k++] = p;
     }
-    if (ttl <= 1) {
-      counters_.add(Counter::public_ttl_expired);
-      punt(p, Side::public_side, PuntReason::ttl_exceeded);
-      continue;
-    }
-    if (!nexthop_known) { drop(p, Counter::public_drop_no_next_hop); continue; }
-    if (v6) ip[7] -= 1;
-    else net::ipv4_decrement_ttl(ip);
-    tx_bytes += p->len;
-    out[k++] = p;
+    batch.clear();
   }
+  if (nseen) [[unlikely]] counters_.add(Counter::endpoint_changes, learn_endpoints(qt, seen, nseen));
   counters_.add(Counter::decapsulated_packets, decapsulated);
   transmit(Side::private_side, out, k, tx_bytes);
 }

@@ -70,9 +70,6 @@ class Worker {
  private:
   void outbound(const Tables& t, Packet** pkts, uint32_t n);
   void inbound(const Tables& t, Packet** pkts, uint32_t n);
-  void learn_endpoints(const QueueTables& qt, esp::InboundSa* const* sas, Packet* const* pkts,
-                       const route::RouteIndex* routes, const esp::DecapResult* results, const uint8_t* index,
-                       const uint8_t* const* outer_ips, uint32_t n);
   void drain_injects(const Tables& t);
   // Out of line and cold, so that the per-packet loops keep only a call in
   // their rare branches and the compiler lays those out of the hot path.
