@@ -32,7 +32,8 @@ void resolve(InboundSa* const* sas, Packet* const* pkts, DecapResult* results, O
   batch.open();
   for (uint32_t j = 0; j < batch.n; ++j) {
     const uint32_t k = batch.packet[j];
-    results[k] = settle(*sas[k], *pkts[k], batch, j);
+    InnerHeader inner;
+    results[k] = settle(*sas[k], *pkts[k], batch, j, &inner);
   }
   batch.clear();
 }

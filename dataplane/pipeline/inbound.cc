@@ -13,6 +13,8 @@
 //   for ICMP time exceeded) → Ethernet header for the private next hop →
 //   private link. An ESP-in-UDP packet that authenticated and is the newest
 //   its SA has seen moves its route's peer endpoint to where it came from.
+#include <algorithm>
+
 #include "esp/decap.h"
 #include "esp/decap_steps.h"
 #include "net/header_policy.h"
@@ -44,23 +46,22 @@ Counter decap_counter(esp::DecapResult r) {
 struct OwnAddresses {
   const Tables& t;
   const QueueTables& qt;
-  bool has_private_v4, public_v4;
-  uint32_t private_v4, public_address_v4;
+  // IPv4, widened: an address we do not have is 2^32, which no
+  // destination equals (two compares, no flags to test).
+  uint64_t private_v4, public_v4;
   OwnAddresses(const Tables& t, const QueueTables& qt)
       : t(t),
         qt(qt),
-        has_private_v4(t.has_private_v4),
-        public_v4(!qt.public_address.is_v6),
-        private_v4(t.private_v4),
-        public_address_v4(qt.public_address.v4) {}
+        private_v4(t.has_private_v4 ? uint64_t{t.private_v4} : uint64_t{1} << 32),
+        public_v4(qt.public_address.is_v6 ? uint64_t{1} << 32 : uint64_t{qt.public_address.v4}) {}
   bool contains(const uint8_t* ip, bool v6) const {
     if (v6) [[unlikely]] {
       const uint8_t* dst = ip + 24;
       return (t.has_private_v6 && std::memcmp(dst, t.private_v6.b, 16) == 0) ||
              (qt.public_address.is_v6 && std::memcmp(dst, qt.public_address.v6.b, 16) == 0);
     }
-    const uint32_t dst = load_be32(ip + 16);
-    return (has_private_v4 && dst == private_v4) | (public_v4 && dst == public_address_v4);
+    const uint64_t dst = load_be32(ip + 16);
+    return (dst == private_v4) | (dst == public_v4);
   }
 };
 
@@ -199,11 +200,12 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
   // one. (A separate prefetch pass in front, which read every packet's
   // headers once more, cost 29 instructions a packet; docs/dataplane.md,
   // "Round five, passes".)
+  // A kept packet leaves it as ESP (its data and length those of the ESP
+  // header on), with its SPI beside it; ESP in UDP is marked by a bit.
   Packet* parsed[kBatch];
   uint32_t spi_of[kBatch];
-  uint16_t offset_of[kBatch];  // of the ESP header, from the frame's start
-  uint32_t esp_len_of[kBatch];
-  const uint8_t* udp_ip_of[kBatch];  // ESP in UDP: the outer IP header; else null
+  uint64_t udp_parsed = 0;
+  const uint8_t* udp_ip_of[kBatch];  // ESP in UDP: the outer IP header (only those set)
   uint32_t np = 0;
 
   for (uint32_t i = 0; i < n; i++) {
@@ -289,13 +291,20 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
 
     uint32_t esp_len = ip_len - esp_off;
     if (esp_len < 4) { drop(p, Counter::public_drop_truncated); continue; }
-    const uint32_t spi = load_be32(ip + esp_off);
+    uint8_t* esp = ip + esp_off;
+    const uint32_t spi = load_be32(esp);
     qt.inbound.prefetch(spi);
+    // The outer headers stay in front of the ESP header, as they arrived
+    // (endpoint learning reads them).
+    p->data = esp;
+    p->len = esp_len;
     parsed[np] = p;
     spi_of[np] = spi;
-    offset_of[np] = static_cast<uint16_t>(net::kEthHeaderLen + esp_off);
-    esp_len_of[np] = esp_len;
-    udp_ip_of[np++] = udp ? ip : nullptr;
+    if (udp) [[unlikely]] {
+      udp_parsed |= uint64_t{1} << np;
+      udp_ip_of[np] = ip;
+    }
+    np++;
   }
 
   for (uint32_t j = 0; j < np; j++) {
@@ -304,14 +313,14 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
     esp::InboundSa* sa = qt.inbound.find(spi_of[j], &route);
     if (!sa) { drop(p, Counter::public_drop_unknown_spi); continue; }
     prefetch_sa(sa);
-    p->pull(offset_of[j]);
-    p->len = esp_len_of[j];
     esp_pkts[m] = p;
     sas[m] = sa;
     routes[m] = route;
-    if (udp_ip_of[j]) [[unlikely]] {
-      udp_mask |= uint64_t{1} << m;
-      udp_outer[m] = udp_ip_of[j];
+    if (udp_parsed != 0) [[unlikely]] {
+      if (udp_parsed >> j & 1) {
+        udp_mask |= uint64_t{1} << m;
+        udp_outer[m] = udp_ip_of[j];
+      }
     }
     m++;
   }
@@ -337,7 +346,7 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
   for (uint32_t i = 0; i < m;) {
     // Queue up to a batch of jobs, or up to a packet that must wait for the
     // ones queued (it is prepared again in the next round).
-    while (i < m && !batch.full()) {
+    for (const uint32_t end = std::min(m, i + esp::kEspChunk); i < end;) {
       bool wait = false;
       const esp::DecapResult r = esp::prepare(*sas[i], *esp_pkts[i], i, batch, &wait);
       if (wait) [[unlikely]] break;
@@ -350,19 +359,22 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
       const uint32_t x = batch.packet[j];
       Packet* p = esp_pkts[x];
       esp::InboundSa* sa = sas[x];
-      const esp::DecapResult r = esp::settle(*sa, *p, batch, j);
+      esp::InnerHeader inner;
+      const esp::DecapResult r = esp::settle(*sa, *p, batch, j, &inner);
       if (r != esp::DecapResult::ok) [[unlikely]] { drop(p, decap_counter(r)); continue; }
       decapsulated++;
-      if (udp_mask >> x & 1) [[unlikely]] sight(seen[nseen++], sa, routes[x], batch.seq[j], udp_outer[x], p);
+      if (udp_mask != 0) [[unlikely]] {
+        if (udp_mask >> x & 1) sight(seen[nseen++], sa, routes[x], batch.seq[j], udp_outer[x], p);
+      }
       uint8_t* ip = p->data;
-      bool v6 = (ip[0] >> 4) == 6;
+      const bool v6 = inner.v6;
       if (!policy.allows(routes[x], ip, v6)) {
         sa->counters.policy_errors += 1;
         drop(p, Counter::public_drop_inbound_policy);
         continue;
       }
       // Decapsulation checked the inner IPv4 header's length fields.
-      auto verdict = v6 ? net::ipv6_header_verdict(ip) : net::ipv4_header_verdict(ip, (ip[0] & 0xfu) * 4u);
+      auto verdict = v6 ? net::ipv6_header_verdict(ip) : net::ipv4_header_verdict(ip, inner.header_len);
       if (verdict != net::HeaderVerdict::ok) { drop(p, refused(verdict)); continue; }
       bool for_us = own.contains(ip, v6);
       uint8_t ttl = v6 ? ip[7] : ip[8];
