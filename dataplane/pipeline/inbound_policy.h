@@ -29,8 +29,15 @@
 namespace vitesse {
 
 class InboundPolicy {
-  // One route's prefixes: v4_[begin4, end4) and v6_[begin6, end6).
-  struct Range { uint32_t begin4, end4, begin6, end6; };
+  // One route's prefixes: its first IPv4 prefix in the range itself (a
+  // route has one `net` today: the check is one compare on the line it
+  // reads anyway, no loop), widened so that a route without one has a
+  // prefix no source matches (bit 32); the others in v4_[begin4, end4) and
+  // v6_[begin6, end6).
+  struct Range {
+    uint64_t first4_addr = uint64_t{1} << 32, first4_mask = uint64_t{1} << 32;
+    uint32_t begin4 = 0, end4 = 0, begin6 = 0, end6 = 0;
+  };
   struct Net4 { uint32_t addr, mask; };
   struct Net6 { uint64_t addr[2], mask[2]; };
 
@@ -39,7 +46,10 @@ class InboundPolicy {
   // is gone, admits nothing).
   void add_route(const std::vector<route::Prefix>& nets) {
     if (routes_.empty()) routes_.push_back({});
-    Range r{static_cast<uint32_t>(v4_.size()), 0, static_cast<uint32_t>(v6_.size()), 0};
+    Range r;
+    r.begin4 = static_cast<uint32_t>(v4_.size());
+    r.begin6 = static_cast<uint32_t>(v6_.size());
+    bool first4 = true;
     for (const route::Prefix& n : nets) {
       if (n.family == route::Family::ipv6) {
         Net6 p;
@@ -50,7 +60,14 @@ class InboundPolicy {
         v6_.push_back(p);
       } else {
         const uint32_t mask = n.length == 0 ? 0 : ~uint32_t{0} << (32 - n.length);
-        v4_.push_back({load_be32(n.bytes.data()) & mask, mask});
+        const uint32_t addr = load_be32(n.bytes.data()) & mask;
+        if (first4) {
+          r.first4_addr = addr;
+          r.first4_mask = mask;
+          first4 = false;
+        } else {
+          v4_.push_back({addr, mask});
+        }
       }
     }
     r.end4 = static_cast<uint32_t>(v4_.size());
@@ -79,6 +96,7 @@ class InboundPolicy {
       }
       const uint32_t src = load_be32(ip + 12), dst = load_be32(ip + 16);
       if ((src >= 0xe0000000u) | (dst >= 0xe0000000u)) return false;  // multicast, reserved, broadcast
+      if (((uint64_t{src} ^ r.first4_addr) & r.first4_mask) == 0) return true;
       // Pointers, not indices: the index loop spilled its bounds to the stack.
       for (const Net4 *n = v4_ + r.begin4, *end = v4_ + r.end4; n != end; ++n) {
         if (((src ^ n->addr) & n->mask) == 0) return true;
