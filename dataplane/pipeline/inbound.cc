@@ -5,7 +5,8 @@
 //   / UDP on the NAT-T port (RFC 3948): checked, keepalives consumed, key
 //   exchange (after the non-ESP marker) to the control plane, else ESP
 //   → SPI → inbound SA → replay pre-check, authenticated decryption, replay
-//   window update, trailer (one batch call, esp/decap.cc) → inbound policy:
+//   window update, trailer (esp/decap_steps.h: the steps of
+//   esp::decapsulate_batch, run in this file's loops) → inbound policy:
 //   inner source in the SA's route, no multicast or broadcast (dropped per
 //   packet, pipeline/inbound_policy.h) → refused inner headers dropped
 //   (net/header_policy.h) → for one of our own addresses: punt
@@ -194,10 +195,14 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
   const uint32_t public_address_v4 = qt.public_address.v4;
   const uint16_t nat_t_port = t.nat_t_port;
 
-  // The parse pass below checks each packet and prefetches its SPI table
-  // slot; the lookups follow in a second, short pass over what it kept, so
-  // they (and the SA prefetches they start) do not wait on the slots one by
-  // one. (A separate prefetch pass in front, which read every packet's
+  // Three passes: the parse pass below checks each packet and prefetches
+  // its SPI table slot; the lookups follow in a second, short pass over what
+  // it kept, so they (and the SA prefetches they start) do not wait on the
+  // slots one by one; the third queues the decryptions (up to kEspChunk at a
+  // time) and then finishes, checks and forwards each packet in one loop.
+  // (The lookups inside the third pass, without the second: 3 instructions
+  // a packet more, and no SA prefetched ahead; docs/dataplane.md, "Round
+  // eight, inbound in fewer passes".) (A separate prefetch pass in front, which read every packet's
   // headers once more, cost 29 instructions a packet; docs/dataplane.md,
   // "Round five, passes".)
   // A kept packet leaves it as ESP (its data and length those of the ESP
