@@ -200,13 +200,14 @@ void Worker::inbound(const Tables& t, Packet** pkts, uint32_t n) {
   // it kept, so they (and the SA prefetches they start) do not wait on the
   // slots one by one; the third queues the decryptions (up to kEspChunk at a
   // time) and then finishes, checks and forwards each packet in one loop.
-  // (The lookups inside the third pass, without the second: 3 instructions
-  // a packet more, and no SA prefetched ahead; docs/dataplane.md, "Round
-  // eight, inbound in fewer passes".) (A separate prefetch pass in front, which read every packet's
-  // headers once more, cost 29 instructions a packet; docs/dataplane.md,
-  // "Round five, passes".)
-  // A kept packet leaves it as ESP (its data and length those of the ESP
-  // header on), with its SPI beside it; ESP in UDP is marked by a bit.
+  // A separate prefetch pass in front, which read every packet's headers
+  // once more, cost 29 instructions a packet (docs/dataplane.md, "Round
+  // five, passes"); the lookups inside the third pass, without the second,
+  // 3 more and no SA prefetched ahead ("Round eight, inbound in fewer
+  // passes").
+  //
+  // A kept packet leaves the parse pass as ESP (its data and length those of
+  // the ESP header on), with its SPI beside it; ESP in UDP is marked by a bit.
   Packet* parsed[kBatch];
   uint32_t spi_of[kBatch];
   uint64_t udp_parsed = 0;
