@@ -96,10 +96,12 @@ inline DecapResult prepare(InboundSa& sa, Packet& p, uint32_t index, OpenBatch& 
   // AAD: SPI ‖ seq-low as received, or with ESN SPI ‖ inferred seq-high ‖ seq-low.
   const uint8_t* aad = esp;
   if (esn) {
+    // seq-high ‖ seq-low is the number itself, big-endian: one 8-octet
+    // store, which the AAD's 8-octet load (crypto/gcm_esp_aad.h) can take
+    // whole from the store buffer.
     uint8_t* a = batch.aad[j];
     std::memcpy(a, esp, 4);
-    store_be32(a + 4, static_cast<uint32_t>(seq >> 32));
-    std::memcpy(a + 8, esp + 4, 4);
+    store_be64(a + 4, seq);
     aad = a;
   }
   const uint32_t ciphertext_len = len - kEspHeaderLen - kIcvLen;
