@@ -585,6 +585,24 @@ VITESSE_AVX512 inline void finish_quad(const Acc (&a)[4], const TagSlot (&t)[4],
   if (n > 3) _mm_storeu_si128(reinterpret_cast<__m128i*>(t[3].out), _mm512_extracti32x4_epi32(r, 3));
 }
 
+// Hashes packet i < m of a group into a and t with form.hash(i, a, t), four
+// packets at a time, each quad's tags finished with one reduction.
+template <class Form>
+VITESSE_AVX512 inline void in_quads(size_t m, const Form& form) {
+  for (size_t i = 0; i < m; i += 4) {
+    const size_t n = m - i < 4 ? m - i : 4;
+    Acc a[4];
+    TagSlot t[4];
+#pragma GCC unroll 4
+    for (size_t s = 0; s < 4; ++s) {
+      a[s] = empty_acc();
+      t[s] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(), nullptr};
+      if (s < n) form.hash(i + s, a[s], t[s]);
+    }
+    finish_quad(a, t, n);
+  }
+}
+
 // ESP's usual shape, a 60-octet frame: every packet of the group has at most
 // three blocks of data and one of AAD. Then a packet is one register
 // throughout: J0 and its three counters (kept as blocks, stepped in their
@@ -606,29 +624,27 @@ VITESSE_AVX512 void one_register_group(const GcmJob* jobs, const uint32_t* index
     keys[i] = &key_of<FastKey>(*j.ctx);
   }
   aes_all_items<R>(blocks, keys, m);
-  for (size_t i = 0; i < m; i += 4) {
-    const size_t n = m - i < 4 ? m - i : 4;
-    Acc a[4];
-    TagSlot t[4];
-#pragma GCC unroll 4
-    for (size_t s = 0; s < 4; ++s) {
-      a[s] = empty_acc();
-      t[s] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(), nullptr};
-      if (s >= n) continue;
-      const GcmJob& j = jobs[index[i + s]];
-      const FastKey& k = *keys[i + s];
-      const __m512i ks = load(blocks + 64 * (i + s));
+  struct {
+    const GcmJob* jobs;
+    const uint32_t* index;
+    uint8_t (*tags)[16];
+    const uint8_t* blocks;
+    const FastKey* const* keys;
+    VITESSE_AVX512 void hash(size_t i, Acc& a, TagSlot& t) const {
+      const GcmJob& j = jobs[index[i]];
+      const FastKey& k = *keys[i];
+      const __m512i ks = load(blocks + 64 * i);
       const __mmask64 dm = byte_mask(j.len);
       const __m512i in = _mm512_maskz_loadu_epi8(dm, j.data);
       const __m512i out = _mm512_maskz_mov_epi8(dm, _mm512_xor_si512(in, _mm512_alignr_epi64(ks, ks, 2)));
       _mm512_mask_storeu_epi8(j.data, dm, out);
       const __m512i aad = _mm512_inserti32x4(_mm512_setzero_si512(), load_aad(j.aad, j.aad_len), 3);
       const size_t nb = (j.len + 15) / 16;
-      acc_lanes(k, a[s], _mm512_alignr_epi64(kEncrypt ? out : in, aad, 6), kPowers - 2 - nb, nb + 1);
-      t[s] = tag_slot<kEncrypt>(j, k, _mm512_castsi512_si128(ks), kEncrypt ? nullptr : tags[index[i + s]]);
+      acc_lanes(k, a, _mm512_alignr_epi64(kEncrypt ? out : in, aad, 6), kPowers - 2 - nb, nb + 1);
+      t = tag_slot<kEncrypt>(j, k, _mm512_castsi512_si128(ks), kEncrypt ? nullptr : tags[index[i]]);
     }
-    finish_quad(a, t, n);
-  }
+  } form{jobs, index, tags, blocks, keys};
+  in_quads(m, form);
 }
 
 // Up to kShortJobs short packets keyed with the same number of rounds; tags
@@ -662,24 +678,21 @@ VITESSE_AVX512 void short_group(const GcmJob* jobs, const uint32_t* index, size_
   aes_all_items<R>(blocks, keys, (pos + 3) / 4);
   // Finished four at a time; a short last quad (the count is the batch's,
   // not data) has zero sums in its unused slots and stores fewer tags.
-  for (size_t i = 0; i < m; i += 4) {
-    const size_t n = m - i < 4 ? m - i : 4;
-    Acc a[4];
-    TagSlot t[4];
-#pragma GCC unroll 4
-    for (size_t s = 0; s < 4; ++s) {
-      a[s] = empty_acc();
-      t[s] = {_mm_setzero_si128(), _mm_setzero_si128(), _mm_setzero_si128(), nullptr};
-      if (s < n) {
-        const GcmJob& j = jobs[index[i + s]];
-        const uint8_t* ks = blocks + 16 * start[i + s];
-        hash_short<kEncrypt>(j, ks, a[s]);
-        t[s] = tag_slot<kEncrypt>(j, key_of<FastKey>(*j.ctx), _mm_load_si128(reinterpret_cast<const __m128i*>(ks)),
-                                  kEncrypt ? nullptr : tags[index[i + s]]);
-      }
+  struct {
+    const GcmJob* jobs;
+    const uint32_t* index;
+    uint8_t (*tags)[16];
+    const uint8_t* blocks;
+    const size_t* start;
+    VITESSE_AVX512 void hash(size_t i, Acc& a, TagSlot& t) const {
+      const GcmJob& j = jobs[index[i]];
+      const uint8_t* ks = blocks + 16 * start[i];
+      hash_short<kEncrypt>(j, ks, a);
+      t = tag_slot<kEncrypt>(j, key_of<FastKey>(*j.ctx), _mm_load_si128(reinterpret_cast<const __m128i*>(ks)),
+                             kEncrypt ? nullptr : tags[index[i]]);
     }
-    finish_quad(a, t, n);
-  }
+  } form{jobs, index, tags, blocks, start};
+  in_quads(m, form);
 }
 
 }  // namespace
